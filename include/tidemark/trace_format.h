@@ -1,0 +1,279 @@
+/* tidemark/trace_format.h - the .tmk trace file: the one format between the
+ * shim (writer, preload/) and the analyzer (reader, analyzer/).
+ * docs/trace-format.md is the prose version of this header; keep them equal.
+ *
+ * Layout (all integers little-endian):
+ *
+ *   file header   TMK_FILE_HEADER_SIZE bytes, struct tmk_file_header
+ *   block*        block header (TMK_BLOCK_HEADER_SIZE bytes) + payload
+ *
+ * Each block holds the records of one thread, in the order that thread made
+ * them. Blocks of one thread appear in the file in their `seq` order; blocks of
+ * different threads interleave in the order they were flushed. A reader gets
+ * the global order by merging the threads' record streams on their times:
+ * the writer takes an allocation's time after the allocator returned it and a
+ * free's time before the memory goes back, so for any address a free is never
+ * earlier than the allocation it ends, on whatever threads they ran.
+ *
+ * A payload is a sequence of records. A record is one type byte then its
+ * fields, each an unsigned LEB128 varint ("u") or a zigzag signed varint ("s"),
+ * or a byte string ("str" = u length, then that many bytes, no NUL).
+ * Every record but STACK/MODULE/MODULE_GONE starts with `dt`: nanoseconds
+ * since the previous timed record of the same block (the first one counts
+ * from the block's time_base). Times are CLOCK_MONOTONIC ns minus the file
+ * header's start_monotonic_ns.
+ *
+ * Compatibility: a reader rejects another major version. Minor versions only
+ * add record types >= TMK_REC_EXTENDED, which carry their length (u) right
+ * after the type byte so that older readers skip them.
+ *
+ * A clean run ends with an END record. A file without one was cut short
+ * (killed process, full disk): readers use what is complete and say so.
+ */
+#ifndef TIDEMARK_TRACE_FORMAT_H
+#define TIDEMARK_TRACE_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TMK_TRACE_MAGIC "TIDEMARK" /* 8 bytes, no NUL, at offset 0 */
+#define TMK_TRACE_MAGIC_LEN 8
+#define TMK_TRACE_VERSION_MAJOR 1
+#define TMK_TRACE_VERSION_MINOR 0
+
+/* ---- file header: 64 bytes at offset 0 ---------------------------------- */
+
+#define TMK_FILE_HEADER_SIZE 64
+
+/* tmk_file_header.flags */
+#define TMK_FILE_MODE_TABLES 0x1u  /* mode=tables: only table events, bucket-array
+                                      stacks, counts and memory samples */
+#define TMK_FILE_SAMPLED 0x2u      /* ordinary allocations are byte-sampled
+                                      (Poisson, mean sample_interval bytes) */
+#define TMK_FILE_FRAME_POINTER 0x4u /* stacks from the frame-pointer unwinder */
+
+struct tmk_file_header {
+    char magic[8];               /*  0: TMK_TRACE_MAGIC */
+    uint16_t version_major;      /*  8 */
+    uint16_t version_minor;      /* 10 */
+    uint32_t header_size;        /* 12: bytes from offset 0 to the first block */
+    uint32_t flags;              /* 16: TMK_FILE_* */
+    uint32_t pid;                /* 20 */
+    uint32_t ppid;               /* 24 */
+    uint32_t max_depth;          /* 28: stack depth limit in effect */
+    uint64_t start_realtime_ns;  /* 32: CLOCK_REALTIME at start, ns since epoch */
+    uint64_t start_monotonic_ns; /* 40: CLOCK_MONOTONIC at start; event times count from it */
+    uint64_t sample_interval;    /* 48: mean bytes between samples; 0 = every allocation */
+    uint64_t reserved;           /* 56: 0 */
+};
+
+/* ---- block header: 32 bytes --------------------------------------------- */
+
+#define TMK_BLOCK_MAGIC 0x424b4d54u /* "TMKB" read as a little-endian u32 */
+#define TMK_BLOCK_HEADER_SIZE 32
+#define TMK_BLOCK_MAX_PAYLOAD (64u << 20) /* readers reject larger blocks */
+
+struct tmk_block_header {
+    uint32_t magic;        /*  0: TMK_BLOCK_MAGIC */
+    uint32_t payload_size; /*  4: bytes of records after this header */
+    uint32_t thread;       /*  8: the shim's thread number, 1-based */
+    uint32_t flags;        /* 12: 0 (reserved) */
+    uint64_t seq;          /* 16: this block's number within its thread, from 0 */
+    uint64_t time_base;    /* 24: ns; the first record's dt counts from here */
+};
+
+/* ---- records ------------------------------------------------------------ */
+
+enum tmk_record_type {
+    /* Heap. ptr deltas are against the previous ptr of any ALLOC/FREE in the
+     * same block (0 at block start). stack 0 = no stack recorded. */
+    TMK_REC_ALLOC = 0x01,     /* dt u, ptr_delta s, size u, stack u */
+    TMK_REC_FREE = 0x02,      /* dt u, ptr_delta s */
+
+    /* Definitions, not timed. Ids are process-wide, 1-based, each defined once,
+     * possibly in a later block than a record that uses it. Frames are return
+     * addresses, innermost (malloc's caller) first; each frame is a delta
+     * against the previous one (the first against 0). */
+    TMK_REC_STACK = 0x04,     /* id u, depth u, frame_delta s * depth */
+    /* A loaded ELF object: [start, end) covers its PT_LOAD segments; bias is
+     * the load bias (runtime address = ELF vaddr + bias). path may be empty
+     * for the main program when it cannot be named; build_id may be empty. */
+    TMK_REC_MODULE = 0x05,    /* id u, bias u, start u, end u, build_id str, path str */
+    TMK_REC_MODULE_GONE = 0x06, /* id u */
+
+    /* Tables (see annotate.h). table = shim-assigned id, 1-based, never reused
+     * within a file. live = the live count read at that moment. */
+    TMK_REC_TABLE_NEW = 0x10,   /* dt u, table u, kind u, flags u, key_size u,
+                                   value_size u, bucket_size u, slots u, hint u,
+                                   stack u, label str */
+    TMK_REC_TABLE_ARRAY = 0x11, /* dt u, table u, ptr u, bytes u, buckets u,
+                                   reason u, live u, stack u */
+    TMK_REC_TABLE_COUNT = 0x12, /* dt u, table u, live u */
+    TMK_REC_TABLE_END = 0x13,   /* dt u, table u, live u */
+
+    /* Process. */
+    TMK_REC_MEMORY = 0x20,    /* dt u, rss u, heap u (bytes the shim saw in use) */
+    TMK_REC_THREAD = 0x21,    /* dt u, tid u, name str: this block's thread */
+    TMK_REC_LOST = 0x22,      /* dt u, count u: events the shim had to drop */
+    TMK_REC_END = 0x30,       /* dt u, why u (enum tmk_end_why), status u */
+
+    TMK_REC_EXTENDED = 0x80,  /* >= this: type, len u, len bytes; skippable */
+};
+
+enum tmk_end_why {
+    TMK_END_EXIT = 0,   /* normal exit; status = exit status if known */
+    TMK_END_EXEC = 1,   /* the process called exec; the new image writes its own file */
+    TMK_END_SIGNAL = 2, /* fatal signal; status = signal number */
+};
+
+/* ---- encoding helpers, shared by writer and reader ---------------------- */
+
+#define TMK_VARINT_MAX 10 /* bytes of the longest u64 varint */
+
+static inline uint8_t *tmk_put_u(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline uint64_t tmk_zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t tmk_unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static inline uint8_t *tmk_put_s(uint8_t *p, int64_t v)
+{
+    return tmk_put_u(p, tmk_zigzag(v));
+}
+
+/* Decodes a u varint at *p (not past end). Returns 0 and advances *p, or -1
+ * when the varint is cut off by end or longer than TMK_VARINT_MAX bytes. */
+static inline int tmk_get_u(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    const uint8_t *q = *p;
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 7 * TMK_VARINT_MAX; shift += 7) {
+        if (q >= end) return -1;
+        uint8_t b = *q++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *p = q;
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static inline int tmk_get_s(const uint8_t **p, const uint8_t *end, int64_t *out)
+{
+    uint64_t v;
+    if (tmk_get_u(p, end, &v)) return -1;
+    *out = tmk_unzigzag(v);
+    return 0;
+}
+
+static inline void tmk_put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void tmk_put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint32_t tmk_get_le32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static inline uint64_t tmk_get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Serialize / parse the fixed headers byte by byte, independent of the host's
+ * struct layout. The parse functions do not validate; the reader does. */
+static inline void tmk_file_header_encode(uint8_t out[TMK_FILE_HEADER_SIZE],
+                                          const struct tmk_file_header *h)
+{
+    memset(out, 0, TMK_FILE_HEADER_SIZE);
+    memcpy(out, h->magic, 8);
+    out[8] = (uint8_t)h->version_major;
+    out[9] = (uint8_t)(h->version_major >> 8);
+    out[10] = (uint8_t)h->version_minor;
+    out[11] = (uint8_t)(h->version_minor >> 8);
+    tmk_put_le32(out + 12, h->header_size);
+    tmk_put_le32(out + 16, h->flags);
+    tmk_put_le32(out + 20, h->pid);
+    tmk_put_le32(out + 24, h->ppid);
+    tmk_put_le32(out + 28, h->max_depth);
+    tmk_put_le64(out + 32, h->start_realtime_ns);
+    tmk_put_le64(out + 40, h->start_monotonic_ns);
+    tmk_put_le64(out + 48, h->sample_interval);
+    tmk_put_le64(out + 56, h->reserved);
+}
+
+static inline void tmk_file_header_decode(struct tmk_file_header *h,
+                                          const uint8_t in[TMK_FILE_HEADER_SIZE])
+{
+    memcpy(h->magic, in, 8);
+    h->version_major = (uint16_t)(in[8] | in[9] << 8);
+    h->version_minor = (uint16_t)(in[10] | in[11] << 8);
+    h->header_size = tmk_get_le32(in + 12);
+    h->flags = tmk_get_le32(in + 16);
+    h->pid = tmk_get_le32(in + 20);
+    h->ppid = tmk_get_le32(in + 24);
+    h->max_depth = tmk_get_le32(in + 28);
+    h->start_realtime_ns = tmk_get_le64(in + 32);
+    h->start_monotonic_ns = tmk_get_le64(in + 40);
+    h->sample_interval = tmk_get_le64(in + 48);
+    h->reserved = tmk_get_le64(in + 56);
+}
+
+static inline void tmk_block_header_encode(uint8_t out[TMK_BLOCK_HEADER_SIZE],
+                                           const struct tmk_block_header *b)
+{
+    tmk_put_le32(out + 0, b->magic);
+    tmk_put_le32(out + 4, b->payload_size);
+    tmk_put_le32(out + 8, b->thread);
+    tmk_put_le32(out + 12, b->flags);
+    tmk_put_le64(out + 16, b->seq);
+    tmk_put_le64(out + 24, b->time_base);
+}
+
+static inline void tmk_block_header_decode(struct tmk_block_header *b,
+                                           const uint8_t in[TMK_BLOCK_HEADER_SIZE])
+{
+    b->magic = tmk_get_le32(in + 0);
+    b->payload_size = tmk_get_le32(in + 4);
+    b->thread = tmk_get_le32(in + 8);
+    b->flags = tmk_get_le32(in + 12);
+    b->seq = tmk_get_le64(in + 16);
+    b->time_base = tmk_get_le64(in + 24);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TIDEMARK_TRACE_FORMAT_H */
