@@ -83,23 +83,25 @@ workload_cmd() {
     esac
 }
 
-# Prints "wall_seconds max_rss_kib" of the command after `--`; its stdout
-# goes to $1, its stderr to $2.
+# Prints "wall_s max_rss_kib cpu_s" (cpu = user + sys of the process and its
+# children) of the command after `--`; its stdout goes to $1, stderr to $2.
 timed() {
     local so=$1 se=$2; shift 3
     local t0 t1
     t0=$(date +%s%N)
-    /usr/bin/time -f '%M' -o "$so.rss" "$@" >"$so" 2>"$se" || {
+    /usr/bin/time -f '%M %U %S' -o "$so.rss" "$@" >"$so" 2>"$se" || {
         echo "run.sh: failed: $* (stderr in $se)" >&2
         return 1
     }
     t1=$(date +%s%N)
     local ns=$((t1 - t0))
-    echo "$((ns / 1000000000)).$(printf '%03d' $((ns / 1000000 % 1000))) $(tail -n1 "$so.rss")"
+    local rss usr sys
+    read -r rss usr sys <"$so.rss"
+    echo "$((ns / 1000000000)).$(printf '%03d' $((ns / 1000000 % 1000))) $rss $(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')"
 }
 
 # Runs config $2 of workload $1 once (rep $3); appends a line to results.tsv:
-# workload config rep wall_s rss_kib trace_bytes events checksum
+# workload config rep wall_s rss_kib cpu_s trace_bytes events checksum
 run_one() {
     local wl=$1 cfg=$2 rep=$3 base="$out/$1-$2"
     local -a prog cmd
@@ -122,9 +124,9 @@ run_one() {
     line=$(grep -E '^w[12] ' "$base.out" | tail -n1 || true)
     events=$(sed -n 's/.* events=\([0-9]*\).*/\1/p' <<<"$line")
     sum=$(sed -n 's/.* checksum=\([0-9a-f]*\).*/\1/p' <<<"$line")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$cfg" "$rep" ${res} "$bytes" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$cfg" "$rep" ${res} "$bytes" \
         "${events:-0}" "${sum:-none}" >>"$out/results.tsv"
-    printf '  %-5s %-9s rep %s: %s s, %s KiB, trace %s B\n' "$wl" "$cfg" "$rep" ${res} "$bytes" >&2
+    printf '  %-5s %-9s rep %s: %s s, %s KiB, cpu %s s, trace %s B\n' "$wl" "$cfg" "$rep" ${res} "$bytes" >&2
 }
 
 usable_config() {
@@ -175,7 +177,7 @@ if [ "$callgrind" = 1 ]; then
 fi
 
 # --- wall time and memory, interleaved repetitions -----------------------
-printf 'workload\tconfig\trep\twall_s\trss_kib\ttrace_bytes\tevents\tchecksum\n' >"$out/results.tsv"
+printf 'workload\tconfig\trep\twall_s\trss_kib\tcpu_s\ttrace_bytes\tevents\tchecksum\n' >"$out/results.tsv"
 echo "run.sh: $reps reps, results in $out" >&2
 for rep in $(seq 1 "$reps"); do
     for wl in w1 w1mt w2; do
@@ -188,7 +190,7 @@ for rep in $(seq 1 "$reps"); do
 done
 
 # --- the analyzer against heaptrack_print, on the last W1 traces ---------
-printf 'tool\trep\twall_s\trss_kib\n' >"$out/analyzer.tsv"
+printf 'tool\trep\twall_s\trss_kib\tcpu_s\n' >"$out/analyzer.tsv"
 if in_list analyzer "$only"; then
     ht="$out/w1-heaptrack.trace.zst"
     [ -e "$ht" ] || ht="$out/w1-heaptrack.trace.gz"
@@ -196,12 +198,12 @@ if in_list analyzer "$only"; then
     for rep in $(seq 1 "$reps"); do
         if [ -e "$ht" ] && command -v heaptrack_print >/dev/null; then
             r=$(timed "$out/print.out" "$out/print.err" -- heaptrack_print -f "$ht") &&
-                printf 'heaptrack_print\t%s\t%s\t%s\n' "$rep" $r >>"$out/analyzer.tsv" &&
+                printf 'heaptrack_print\t%s\t%s\t%s\t%s\n' "$rep" $r >>"$out/analyzer.tsv" &&
                 echo "  heaptrack_print rep $rep: $r" >&2
         fi
         if [ -e "$tm" ] && have "$analyzer"; then
             r=$(timed "$out/report.out" "$out/report.err" -- "$analyzer" report "$tm") &&
-                printf 'tidemark_report\t%s\t%s\t%s\n' "$rep" $r >>"$out/analyzer.tsv" &&
+                printf 'tidemark_report\t%s\t%s\t%s\t%s\n' "$rep" $r >>"$out/analyzer.tsv" &&
                 echo "  tidemark report rep $rep: $r" >&2
         fi
     done

@@ -37,8 +37,10 @@ def group(rows):
     g = {}
     for r in rows:
         e = g.setdefault((r["workload"], r["config"]),
-                         {"wall": [], "rss": [], "bytes": [], "events": 0, "sums": set()})
+                         {"wall": [], "rss": [], "cpu": [], "bytes": [], "events": 0,
+                          "sums": set()})
         e["wall"].append(float(r["wall_s"]))
+        e["cpu"].append(float(r.get("cpu_s") or 0))
         e["rss"].append(int(r["rss_kib"]))
         e["bytes"].append(int(r["trace_bytes"]))
         e["events"] = max(e["events"], int(r["events"]))
@@ -47,21 +49,24 @@ def group(rows):
 
 
 def print_table(g):
-    print("%-5s %-9s %4s %9s %8s %7s %9s %10s %10s %8s" %
-          ("wl", "config", "reps", "wall_s", "x_native", "spread", "rss_MiB",
-           "+rss_MiB", "trace_MiB", "B/event"))
+    print("%-5s %-9s %4s %9s %8s %7s %8s %8s %9s %10s %10s %8s" %
+          ("wl", "config", "reps", "wall_s", "x_native", "spread", "cpu_s", "x_native",
+           "rss_MiB", "+rss_MiB", "trace_MiB", "B/event"))
     for (wl, cfg), e in g.items():
         nat = g.get((wl, "native"))
         t = statistics.median(e["wall"])
         rss = statistics.median(e["rss"]) / 1024
         ratio = t / statistics.median(nat["wall"]) if nat else float("nan")
+        cpu = statistics.median(e["cpu"])
+        cratio = cpu / statistics.median(nat["cpu"]) if nat and statistics.median(nat["cpu"]) \
+            else float("nan")
         drss = rss - statistics.median(nat["rss"]) / 1024 if nat else float("nan")
         tb = statistics.median(e["bytes"])
         events = nat["events"] if nat else e["events"]
         bpe = "%.2f" % (tb / events) if tb and events else "-"
-        print("%-5s %-9s %4d %9.3f %8.2f %6.1f%% %9.1f %10.1f %10.1f %8s" %
-              (wl, cfg, len(e["wall"]), t, ratio, 100 * spread(e["wall"]), rss, drss,
-               tb / MIB, bpe))
+        print("%-5s %-9s %4d %9.3f %8.2f %6.1f%% %8.2f %8.2f %9.1f %10.1f %10.1f %8s" %
+              (wl, cfg, len(e["wall"]), t, ratio, 100 * spread(e["wall"]), cpu, cratio, rss,
+               drss, tb / MIB, bpe))
 
 
 def check_checksums(g):
@@ -85,6 +90,11 @@ def target_w1(g, wl):
           "0.5*(t_heaptrack-t_native) = %.3f s (full/heaptrack overhead = %.2f) -> %s" %
           (wl, tf - tn, allowed, (tf - tn) / (th - tn) if th != tn else float("nan"),
            verdict(tf - tn <= allowed, allowed - (tf - tn), noise)))
+    cn, ch, cf = (statistics.median(g[k]["cpu"]) for k in keys)
+    if ch > cn:
+        print("  %-4s   same in CPU time (user+sys, all processes): full overhead %.3f s, "
+              "half of heaptrack's %.3f s -> %s" %
+              (wl, cf - cn, 0.5 * (ch - cn), "PASS" if cf - cn <= 0.5 * (ch - cn) else "FAIL"))
 
 
 def target_w2(g):
