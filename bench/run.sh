@@ -155,15 +155,18 @@ run_callgrind() {
         if [ "$wl" = w1 ]; then prog=("$w1" --allocs 1000000); else prog=("$w2" --cycles 4); fi
         for cfg in native full tables; do
             in_list "$cfg" "$configs" && usable_config "$cfg" || continue
-            local -a pre=()
+            local -a pre=(env)
+            # env after valgrind: the shim goes into the workload only (with
+            # --trace-children env is counted too, in every config alike).
             [ "$cfg" = native ] || pre=(env LD_PRELOAD="$shim" TIDEMARK_MODE="$cfg"
                 TIDEMARK_OUTPUT="$out/cg-$wl-$cfg-%p.tmk")
-            # %p: valgrind's launcher also loads the shim before it execs the tool.
-            rm -f "$out/cg-$wl-$cfg-"*.tmk
-            "${pre[@]}" valgrind --tool=callgrind --callgrind-out-file="$out/cg-$wl-$cfg.out" \
-                "${prog[@]}" >"$out/cg-$wl-$cfg.stdout" 2>"$out/cg-$wl-$cfg.err"
+            rm -f "$out/cg-$wl-$cfg-"*
+            valgrind --tool=callgrind --trace-children=yes \
+                --callgrind-out-file="$out/cg-$wl-$cfg-%p.out" \
+                "${pre[@]}" "${prog[@]}" >"$out/cg-$wl-$cfg.stdout" 2>"$out/cg-$wl-$cfg.err"
             local ir
-            ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out/cg-$wl-$cfg.err" | tail -n1)
+            ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out/cg-$wl-$cfg.err" |
+                awk '{ s += $1 } END { print s }')
             printf '%s\t%s\t%s\n' "$wl" "$cfg" "$ir" >>"$out/callgrind.tsv"
             echo "  callgrind $wl $cfg: $ir instructions" >&2
         done
