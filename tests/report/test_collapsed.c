@@ -1,0 +1,120 @@
+/* tests/report/test_collapsed.c - the collapsed-stack report on the fixture
+ * model: root-first frames, ';'/newline sanitized, the right weights, and
+ * lines that sum to the totals the model states (retained: total_retained;
+ * peak: heap.peak_bytes); the stack format flamegraph.pl parses
+ * ("frames SPACE integer", no empty frame).
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "fixture.h"
+#include "report.h"
+
+static char *render(const struct tm_model *m, enum tm_weight w)
+{
+    char *buf = NULL;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    struct tm_report_opts o = {0, w, 0};
+    CHECK(tm_report_collapsed(m, &o, f) == 0);
+    fclose(f);
+    return buf;
+}
+
+/* Checks every line's shape; returns the sum of the weights. */
+static uint64_t check_lines(const char *text, size_t *nlines)
+{
+    uint64_t sum = 0;
+    *nlines = 0;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        CHECK(nl != NULL);
+        if (!nl) break;
+        const char *sp = nl;
+        while (sp > p && sp[-1] != ' ') sp--;
+        CHECK(sp > p + 1); /* a stack, a space, a weight */
+        char *end;
+        unsigned long long w = strtoull(sp, &end, 10);
+        CHECK(end == nl && w > 0);
+        sum += w;
+        for (const char *q = p; q < sp - 1; q++) {
+            CHECK(*q != '\r' && *q != '\t');
+            if (*q == ';') CHECK(q > p && q[1] != ';' && q + 1 < sp - 1); /* no empty frame */
+        }
+        (*nlines)++;
+        p = nl + 1;
+    }
+    return sum;
+}
+
+static void test_retained(const struct tm_model *m)
+{
+    char *text = render(m, TM_WEIGHT_RETAINED);
+    size_t n;
+    CHECK(check_lines(text, &n) == m->total_retained);
+    CHECK(n == 1); /* only the seed table retains bytes */
+    /* Stack 1 is 0x1010 <- 0x1020 <- 0x1030 innermost first: root first
+     * here, then the table as the leaf; its label's markup is kept (plain
+     * text format), but nothing breaks a line or a frame. */
+    char want[256];
+    snprintf(want, sizeof want,
+             "0x1030;0x1020;0x1010;[table 1 gomap <script>alert(\"x\")</script> & 'q'] %" PRIu64
+             "\n",
+             (uint64_t)(FX_SEED_HELD - 1104));
+    CHECK_STR(text, want);
+    free(text);
+}
+
+static void test_peak(const struct tm_model *m)
+{
+    char *text = render(m, TM_WEIGHT_PEAK);
+    size_t n;
+    CHECK(check_lines(text, &n) == m->heap.peak_bytes);
+    CHECK(n == 3);
+    CHECK_CONTAINS(text, "0x1030;0x1020;0x1010 307494912\n");
+    CHECK_CONTAINS(text, "0x1030;0x3010 150000000\n");
+    CHECK_CONTAINS(text, "[other sites] 42505088\n"); /* 500,000,000 - both sites */
+    free(text);
+}
+
+static void test_tables_mode_peak(struct tm_model *m)
+{
+    /* mode=tables: no heap; peak weight falls back to each table's peak. */
+    m->heap.tracked = 0;
+    char *text = render(m, TM_WEIGHT_PEAK);
+    size_t n;
+    CHECK(check_lines(text, &n) == FX_SEED_HELD + 1024);
+    CHECK(n == 2);
+    /* The second label "sessions;by\nid" loses its ';' and newline. */
+    CHECK_CONTAINS(text, "0x1030;0x2010;[table 2 uthash sessions:by id] 1024\n");
+    m->heap.tracked = 1;
+    free(text);
+}
+
+static void test_missing_stacks(struct tm_model *m)
+{
+    m->tables[0].stack_id = 99; /* never defined (truncated trace) */
+    char *text = render(m, TM_WEIGHT_RETAINED);
+    CHECK(strncmp(text, "[unknown stack];[table 1 ", 25) == 0);
+    free(text);
+    m->tables[0].stack_id = 0;
+    text = render(m, TM_WEIGHT_RETAINED);
+    CHECK(strncmp(text, "[no stack];[table 1 ", 20) == 0);
+    free(text);
+    m->tables[0].stack_id = 1;
+}
+
+int main(void)
+{
+    struct fixture f;
+    fx_build(&f);
+    test_retained(&f.m);
+    test_peak(&f.m);
+    test_tables_mode_peak(&f.m);
+    test_missing_stacks(&f.m);
+    return check_exit_status();
+}

@@ -1,0 +1,148 @@
+/* tests/report/test_html.c - structural checks of the HTML report on the
+ * fixture model: one self-contained document (no URL, no script, no external
+ * resource), every trace string escaped, tables in the model's order with
+ * the verdict first, exact figures present, well-nested SVG.
+ *
+ * With an argument, also writes the report to that path (for the screenshot
+ * test, test_html_screenshot.sh).
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "fixture.h"
+#include "report.h"
+
+static char *render(const struct tm_model *m, size_t top, size_t *len)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    struct tm_report_opts o = {top, TM_WEIGHT_RETAINED, 0};
+    CHECK(tm_report_html(m, &o, f) == 0);
+    fclose(f);
+    return buf;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+static size_t count_nocase(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strcasestr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+static void test_self_contained(const char *html, size_t len)
+{
+    CHECK(strncmp(html, "<!DOCTYPE html>\n", 16) == 0);
+    CHECK(len > 16 && strcmp(html + len - 8, "</html>\n") == 0);
+    CHECK(count(html, "<html") == 1 && count(html, "</html>") == 1);
+    CHECK(count_nocase(html, "http://") == 0);
+    CHECK(count_nocase(html, "https://") == 0);
+    CHECK(count_nocase(html, "<script") == 0); /* no script at all, inline or not */
+    CHECK(count_nocase(html, " src=") == 0);
+    CHECK(count_nocase(html, "<link") == 0);
+    CHECK(count_nocase(html, "@import") == 0);
+    CHECK(count_nocase(html, "@font-face") == 0);
+    /* url(...) only for the document's own SVG patterns. */
+    CHECK(count(html, "url(") == count(html, "url(#"));
+    CHECK(strlen(html) == len); /* no NUL byte inside */
+}
+
+static void test_escaping(const char *html)
+{
+    CHECK_CONTAINS(html, "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;");
+    CHECK(count(html, FX_EVIL_LABEL) == 0);
+    CHECK_CONTAINS(html, "evil&lt;b&gt;;site");
+    CHECK(count(html, "evil<b>") == 0);
+    CHECK_CONTAINS(html, "/tmp/run &quot;1&quot; &lt;x&gt;.tmk");
+    CHECK_CONTAINS(html, "/opt/app&lt;1&gt;: build-id differs; showing offsets");
+    CHECK_CONTAINS(html, "Copy the live entries into a new map &lt;now&gt;.");
+    /* Every '<' starts a tag this file writes: a letter, '/', '!'. */
+    for (const char *p = html; (p = strchr(p, '<')); p++)
+        if (!(isalpha((unsigned char)p[1]) || p[1] == '/' || p[1] == '!')) {
+            fprintf(stderr, "stray '<' at offset %td: %.20s\n", p - html, p);
+            check_failures++;
+            break;
+        }
+}
+
+static void test_content(const char *html)
+{
+    const char *verdict = strstr(html, "class=\"verdict");
+    const char *t1 = strstr(html, "id=\"table-1\"");
+    const char *t2 = strstr(html, "id=\"table-2\"");
+    const char *heap = strstr(html, "<h2>Heap");
+    CHECK(verdict && t1 && t2 && heap);
+    if (verdict && t1 && t2 && heap) CHECK(verdict < t1 && t1 < t2 && t2 < heap);
+    /* Exact figures as tooltips, from the model. */
+    CHECK_CONTAINS(html, "307,494,912 bytes");         /* held */
+    CHECK_CONTAINS(html, "307,493,808 bytes");         /* retained = held - 1,104 */
+    CHECK_CONTAINS(html, "267,386,880 bytes");         /* pointer-values saving */
+    CHECK_CONTAINS(html, "1,000,000");                 /* live at peak */
+    CHECK(count(html, "saves ") == 2);                 /* the zero-byte rec says none */
+    CHECK(count(html, "<svg") == 3 && count(html, "</svg>") == 3);
+    CHECK(count(html, "<article") == count(html, "</article>"));
+    CHECK(count(html, "id=\"hatch") == 1);             /* only the oversized table */
+    CHECK(count(html, "class=\"growth\"") == 2);
+}
+
+static void test_top(const struct tm_model *m)
+{
+    size_t len;
+    char *html = render(m, 1, &len);
+    CHECK(strstr(html, "id=\"table-1\"") != NULL);
+    CHECK(strstr(html, "id=\"table-2\"") == NULL);
+    CHECK_CONTAINS(html, "1 more table not shown");
+    free(html);
+}
+
+static void test_empty_model(void)
+{
+    struct tm_model m;
+    memset(&m, 0, sizeof m);
+    m.info.at = TM_NO_TIME;
+    size_t len;
+    char *html = render(&m, 0, &len);
+    CHECK_CONTAINS(html, "No annotated table");
+    CHECK(strcmp(html + len - 8, "</html>\n") == 0);
+    free(html);
+}
+
+static void test_write_error(const struct tm_model *m)
+{
+    FILE *full = fopen("/dev/full", "w");
+    if (!full) return;
+    struct tm_report_opts o = {0, TM_WEIGHT_RETAINED, 0};
+    CHECK(tm_report_html(m, &o, full) == -1);
+    fclose(full);
+}
+
+int main(int argc, char **argv)
+{
+    struct fixture f;
+    fx_build(&f);
+    size_t len;
+    char *html = render(&f.m, 0, &len);
+    test_self_contained(html, len);
+    test_escaping(html);
+    test_content(html);
+    test_top(&f.m);
+    test_empty_model();
+    test_write_error(&f.m);
+    if (argc > 1) {
+        FILE *out = fopen(argv[1], "w");
+        CHECK(out && fwrite(html, 1, len, out) == len);
+        if (out) fclose(out);
+    }
+    free(html);
+    return check_exit_status();
+}
