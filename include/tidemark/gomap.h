@@ -62,18 +62,26 @@ gomap *gomap_clone(const gomap *m);
  * then unchanged). */
 int gomap_shrink(gomap *m);
 
-/* Iteration: starts at a random bucket and offset like Go's, sees every entry
- * present for the whole iteration exactly once, also while the map grows;
- * entries deleted during iteration are not returned after their deletion;
- * entries inserted may or may not be seen. */
+/* Iteration: starts at a random bucket and a random point within it, like
+ * Go's. Sees every entry present for the whole iteration exactly once, also
+ * while the map grows or shrinks; an entry deleted before it is reached is
+ * not returned; an entry inserted during the iteration may or may not be.
+ * The map may be written freely between calls (put, delete, clear, shrink):
+ * the iterator holds no pointer into the buckets, only its position (the
+ * bucket of its starting B, and the entry order within it, by hash), so it
+ * needs no cleanup and may be abandoned at any point. Within a bucket,
+ * entries are ordered by their hash, then by a second hash of the key bytes:
+ * two distinct keys with equal bytes (only possible with an `equal` that is
+ * not reflexive) may be returned once between them. */
 typedef struct gomap_iter {
     /* private */
     gomap *m;
-    void *buckets;
-    uint64_t start_bucket, bucket, i;
-    void *bptr;
-    uint8_t B, offset, wrapped, started;
-    uint64_t check_bucket;
+    uint64_t start;   /* first bucket, of 2^B buckets at init */
+    uint64_t done_n;  /* buckets finished */
+    uint64_t rot;     /* random rotation of the order within a bucket */
+    uint64_t last_p;  /* order key of the last entry returned */
+    uint64_t last_s;  /* its tie-break key, when has_last_s */
+    uint8_t B, has_last, has_last_s, finished;
 } gomap_iter;
 
 void gomap_iter_init(gomap_iter *it, gomap *m);
