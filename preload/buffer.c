@@ -1,0 +1,211 @@
+/* preload/buffer.c - per-thread state and its record buffer.
+ *
+ * Each thread that records gets a struct tmk_thread (mmap'd, never freed,
+ * reused through a pool after its thread exits) with a number, a heap
+ * counter, a stack-id cache and a TMK_BUFFER_BYTES buffer. Records go into
+ * the buffer with no lock and no system call; a full buffer becomes one block
+ * written with one writev under the writer mutex. On thread exit (pthread key
+ * destructor) the buffer is flushed and the state goes back to the pool.
+ *
+ * Only the owner appends. Another thread reads a buffer only in the final
+ * flush (exit, exec, fatal signal), under the writer mutex, and then only the
+ * published prefix [0, pos); it never resets pos, and no block is written
+ * after the final one because the writer is closed.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+__thread struct tmk_tls tmk_tls __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t threads_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct tmk_thread *all_threads; /* published with release */
+static struct tmk_thread *pool;
+static uint32_t next_number = 1;
+static int64_t retired_heap; /* heap counters of threads that exited */
+static pthread_key_t thread_key;
+
+static void *map_zeroed(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void put_thread_record(struct tmk_thread *t)
+{
+    char name[17] = {0};
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+    size_t len = strnlen(name, 16);
+    uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
+    p = tmk_put_timed(t, p, TMK_REC_THREAD, tmk_now());
+    p = tmk_put_u(p, (uint64_t)t->tid);
+    p = tmk_put_u(p, len);
+    memcpy(p, name, len);
+    tmk_publish(t, p + len);
+}
+
+/* Gives t a fresh start: number, empty buffer, empty cache (lock held). */
+static void thread_reset(struct tmk_thread *t)
+{
+    t->number = next_number++;
+    t->attached = 1;
+    t->tid = gettid();
+    t->heap = 0;
+    t->lost = 0;
+    t->pos = 0;
+    t->seq = 0;
+    t->last_time = tmk_now();
+    t->time_base = t->last_time;
+    t->last_ptr = 0;
+    t->rng = tmk_clock_ns() ^ ((uint64_t)t->tid << 32) ^ (uintptr_t)t;
+    t->sample_left = 0;
+    memset(t->cache, 0, sizeof t->cache);
+}
+
+static void find_stack_bounds(struct tmk_thread *t)
+{
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    t->stack_lo = t->stack_hi = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        t->stack_lo = (uintptr_t)addr;
+        t->stack_hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+struct tmk_thread *tmk_thread_attach(void)
+{
+    int guard = tmk_tls.guard;
+    tmk_tls.guard = 2;
+    pthread_mutex_lock(&threads_mutex);
+    struct tmk_thread *t = pool;
+    if (t) {
+        pool = t->next_free;
+    } else {
+        t = map_zeroed(sizeof *t);
+        if (t) t->buf = map_zeroed(TMK_BUFFER_BYTES);
+        if (t && !t->buf) {
+            munmap(t, sizeof *t);
+            t = NULL;
+        }
+        if (t) {
+            t->next_all = all_threads;
+            __atomic_store_n(&all_threads, t, __ATOMIC_RELEASE);
+        }
+    }
+    if (t) thread_reset(t);
+    pthread_mutex_unlock(&threads_mutex);
+    if (t) {
+        if (tmk_opt.unwinder == TMK_UNWIND_FP) find_stack_bounds(t);
+        tmk_tls.t = t;
+        pthread_setspecific(thread_key, t);
+        put_thread_record(t);
+    }
+    tmk_tls.guard = guard;
+    return t;
+}
+
+/* Thread exit: flush, give the state back. If the thread allocates again
+ * later in its exit, it attaches anew and this runs once more. */
+static void thread_detach(void *arg)
+{
+    struct tmk_thread *t = arg;
+    int guard = tmk_tls.guard;
+    tmk_tls.guard = 2;
+    if (t && t == tmk_tls.t) {
+        tmk_thread_flush(t);
+        tmk_tls.t = NULL;
+        pthread_mutex_lock(&threads_mutex);
+        __atomic_add_fetch(&retired_heap, t->heap, __ATOMIC_RELAXED);
+        t->heap = 0;
+        t->attached = 0;
+        t->next_free = pool;
+        pool = t;
+        pthread_mutex_unlock(&threads_mutex);
+    }
+    tmk_tls.guard = guard;
+}
+
+void tmk_thread_init_key(void)
+{
+    pthread_key_create(&thread_key, thread_detach);
+}
+
+void tmk_thread_flush(struct tmk_thread *t)
+{
+    int saved = errno;
+    tmk_writer_lock();
+    if (t->pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, t->pos);
+    t->pos = 0;
+    t->time_base = t->last_time;
+    t->last_ptr = 0;
+    tmk_writer_unlock();
+    if (t->lost && tmk_state == TMK_STATE_ACTIVE) {
+        uint8_t *p = t->buf;
+        p = tmk_put_timed(t, p, TMK_REC_LOST, tmk_now());
+        p = tmk_put_u(p, t->lost);
+        t->lost = 0;
+        tmk_publish(t, p);
+    }
+    errno = saved;
+}
+
+void tmk_threads_flush_all(void)
+{
+    for (struct tmk_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t;
+         t = t->next_all) {
+        size_t pos = __atomic_load_n(&t->pos, __ATOMIC_ACQUIRE);
+        if (pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, pos);
+    }
+}
+
+int64_t tmk_threads_heap(void)
+{
+    int64_t sum = __atomic_load_n(&retired_heap, __ATOMIC_RELAXED);
+    for (struct tmk_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t;
+         t = t->next_all)
+        if (t->attached) sum += __atomic_load_n(&t->heap, __ATOMIC_RELAXED);
+    return sum;
+}
+
+void tmk_threads_lock(void) { pthread_mutex_lock(&threads_mutex); }
+void tmk_threads_unlock(void) { pthread_mutex_unlock(&threads_mutex); }
+
+/* In a forked child only the forking thread runs: every other state goes to
+ * the pool, the forking thread's state restarts as thread 1 of the new file
+ * (its buffered records belong to the parent's file). */
+void tmk_threads_after_fork_child(void)
+{
+    pthread_mutex_init(&threads_mutex, NULL);
+    struct tmk_thread *self = tmk_tls.t;
+    pool = NULL;
+    next_number = 1;
+    for (struct tmk_thread *t = all_threads; t; t = t->next_all) {
+        if (t == self) continue;
+        retired_heap += t->heap;
+        t->heap = 0;
+        t->pos = 0;
+        t->attached = 0;
+        t->next_free = pool;
+        pool = t;
+    }
+    if (self) {
+        int64_t heap = self->heap;
+        thread_reset(self);
+        self->heap = heap;
+    }
+}
+
+/* Emits the THREAD record of the current thread again (new file). */
+void tmk_thread_name(struct tmk_thread *t, const char *name)
+{
+    if (name) prctl(PR_SET_NAME, name, 0, 0, 0);
+    put_thread_record(t);
+}

@@ -1,0 +1,223 @@
+/* preload/internal.h - what the shim's files share: the per-thread state, the
+ * global state, and the functions each file exports to the others.
+ *
+ * Invariants that hold everywhere in preload/:
+ *  - The shim never allocates through malloc; its own memory comes from
+ *    arena.c (mmap). Code that may call out into libc/libunwind in a way
+ *    that can allocate runs with the thread's guard set, so those calls pass
+ *    straight through to the real allocator, untraced.
+ *  - A thread's buffer is appended to only by its owning thread, with its
+ *    guard set. `pos` is published after the record bytes are written, so a
+ *    final flush from another thread always sees whole records.
+ *  - Lock order: tables -> ptrset -> stacks -> modules -> threads -> writer
+ *    -> arena (modules is only tried from allocation paths). Every lock is
+ *    taken only with the taking thread's guard set: a signal handler that
+ *    allocates on that thread passes through and cannot deadlock on it.
+ */
+#ifndef TIDEMARK_PRELOAD_INTERNAL_H
+#define TIDEMARK_PRELOAD_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "tidemark/trace_format.h"
+
+#define TMK_EXPORT __attribute__((visibility("default")))
+#define TMK_HIDDEN __attribute__((visibility("hidden")))
+#define TMK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TMK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- options.c ---------------------------------------------------------- */
+
+enum tmk_mode { TMK_MODE_FULL = 0, TMK_MODE_TABLES = 1 };
+enum tmk_unwinder { TMK_UNWIND_LIBUNWIND = 0, TMK_UNWIND_FP = 1 };
+
+#define TMK_DEPTH_DEFAULT 32
+#define TMK_DEPTH_MAX 128
+
+struct tmk_options {
+    char output[4096];          /* TIDEMARK_OUTPUT template */
+    enum tmk_mode mode;         /* TIDEMARK_MODE */
+    enum tmk_unwinder unwinder; /* TIDEMARK_UNWIND */
+    unsigned depth;             /* TIDEMARK_DEPTH, 1..TMK_DEPTH_MAX */
+    unsigned interval_ms;       /* TIDEMARK_SAMPLE_INTERVAL */
+    uint64_t sample_bytes;      /* TIDEMARK_SAMPLE_BYTES, 0 = record everything */
+    int quiet;                  /* TIDEMARK_QUIET */
+};
+
+extern struct tmk_options tmk_opt TMK_HIDDEN;
+void tmk_options_read(void) TMK_HIDDEN;
+/* One line on stderr ("tidemark: " + msg + "\n") unless quiet. */
+void tmk_warn(const char *msg, const char *arg1, const char *arg2) TMK_HIDDEN;
+
+/* ---- arena.c: the shim's own allocator (mmap-backed) -------------------- */
+
+void *tmk_arena_alloc(size_t bytes) TMK_HIDDEN;   /* zeroed */
+void tmk_arena_free(void *p) TMK_HIDDEN;
+void tmk_arena_after_fork_child(void) TMK_HIDDEN;
+void tmk_arena_lock(void) TMK_HIDDEN;
+void tmk_arena_unlock(void) TMK_HIDDEN;
+
+/* ---- per-thread state (buffer.c) ---------------------------------------- */
+
+#define TMK_STACK_CACHE 1024 /* entries of the per-thread stack-id cache */
+#define TMK_BUFFER_BYTES (512u << 10)
+#define TMK_RECORD_MAX 64 /* room any fixed-size record needs */
+
+struct tmk_stack_cache_entry {
+    uint64_t hash;
+    uint32_t id;
+};
+
+struct tmk_thread {
+    struct tmk_thread *next_all;  /* every state ever made, never unlinked */
+    struct tmk_thread *next_free; /* pool of detached states */
+    uint32_t number;              /* 1-based, unique within the file */
+    int attached;                 /* owned by a running thread */
+    pid_t tid;
+    int64_t heap;                 /* usable bytes allocated - freed here */
+    uint64_t lost;                /* events dropped, not yet reported */
+
+    uint8_t *buf;                 /* TMK_BUFFER_BYTES, mmap'd on first use */
+    size_t pos;                   /* published end of whole records */
+    uint64_t seq;                 /* next block's seq */
+    uint64_t time_base;           /* the current block's time_base */
+    uint64_t last_time;           /* time of the last timed record */
+    uintptr_t last_ptr;           /* ptr of the last ALLOC/FREE in the block */
+
+    int64_t sample_left;          /* bytes until the next sampled allocation */
+    uint64_t rng;
+
+    uintptr_t stack_lo, stack_hi; /* this thread's stack, for the fp unwinder */
+    struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
+};
+
+/* The thread-local part, initial-exec TLS: one load reaches it. */
+struct tmk_tls {
+    struct tmk_thread *t;
+    int guard; /* 0 free; 1 inside the shim; 2 inside a call the shim makes */
+};
+extern __thread struct tmk_tls tmk_tls TMK_HIDDEN __attribute__((tls_model("initial-exec")));
+
+enum tmk_state {
+    TMK_STATE_OFF = 0,     /* not initialized yet */
+    TMK_STATE_ACTIVE = 1,  /* recording */
+    TMK_STATE_STOPPED = 2, /* finished, failed, or disabled: pass through */
+};
+extern volatile int tmk_state TMK_HIDDEN;
+extern uint64_t tmk_start_ns TMK_HIDDEN;  /* CLOCK_MONOTONIC at start */
+extern pid_t tmk_pid TMK_HIDDEN;          /* the process the file belongs to */
+
+static inline uint64_t tmk_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Event time: ns since the file's start. */
+static inline uint64_t tmk_now(void)
+{
+    return tmk_clock_ns() - tmk_start_ns;
+}
+
+struct tmk_thread *tmk_thread_attach(void) TMK_HIDDEN; /* guard must be set */
+void tmk_thread_init_key(void) TMK_HIDDEN;
+void tmk_thread_flush(struct tmk_thread *t) TMK_HIDDEN; /* own buffer, whole */
+void tmk_threads_flush_all(void) TMK_HIDDEN;    /* writer lock held; final */
+void tmk_threads_after_fork_child(void) TMK_HIDDEN;
+int64_t tmk_threads_heap(void) TMK_HIDDEN;
+void tmk_thread_name(struct tmk_thread *t, const char *name) TMK_HIDDEN;
+void tmk_threads_lock(void) TMK_HIDDEN;
+void tmk_threads_unlock(void) TMK_HIDDEN;
+
+/* Room for `need` more bytes in t's buffer (flushes when short). */
+static inline uint8_t *tmk_reserve(struct tmk_thread *t, size_t need)
+{
+    if (TMK_UNLIKELY(t->pos + need > TMK_BUFFER_BYTES)) tmk_thread_flush(t);
+    return t->buf + t->pos;
+}
+
+static inline void tmk_publish(struct tmk_thread *t, uint8_t *end)
+{
+    __atomic_store_n(&t->pos, (size_t)(end - t->buf), __ATOMIC_RELEASE);
+}
+
+/* Writes type + dt for a timed record. */
+static inline uint8_t *tmk_put_timed(struct tmk_thread *t, uint8_t *p, uint8_t type,
+                                     uint64_t now)
+{
+    *p++ = type;
+    uint64_t dt = now > t->last_time ? now - t->last_time : 0;
+    if (now > t->last_time) t->last_time = now;
+    return tmk_put_u(p, dt);
+}
+
+/* ---- writer.c ----------------------------------------------------------- */
+
+int tmk_writer_open(void) TMK_HIDDEN; /* 0 ok, -1 (warned, tracing off) */
+void tmk_writer_lock(void) TMK_HIDDEN;
+int tmk_writer_trylock(void) TMK_HIDDEN;
+void tmk_writer_unlock(void) TMK_HIDDEN;
+/* Writes one block (writer lock held). Returns 0, or -1 when tracing stopped. */
+int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const uint8_t *payload,
+                     size_t size) TMK_HIDDEN;
+void tmk_writer_close(void) TMK_HIDDEN; /* writer lock held */
+void tmk_writer_after_fork_child(void) TMK_HIDDEN;
+
+/* ---- stacks.c ----------------------------------------------------------- */
+
+void tmk_stacks_init(void) TMK_HIDDEN;
+uint32_t tmk_stack_id(struct tmk_thread *t) TMK_HIDDEN; /* guard set; 0 = none */
+void tmk_stacks_lock(void) TMK_HIDDEN;
+void tmk_stacks_unlock(void) TMK_HIDDEN;
+void tmk_stacks_after_fork_child(void) TMK_HIDDEN;
+
+/* ---- modules.c ---------------------------------------------------------- */
+
+void tmk_modules_scan(struct tmk_thread *t) TMK_HIDDEN;        /* emits MODULE/_GONE */
+void tmk_modules_scan_if_changed(struct tmk_thread *t) TMK_HIDDEN;
+void tmk_modules_lock(void) TMK_HIDDEN;
+void tmk_modules_unlock(void) TMK_HIDDEN;
+void tmk_modules_after_fork_child(void) TMK_HIDDEN;
+/* [start, end) of the shim's own code, to drop its frames from stacks. */
+extern uintptr_t tmk_self_start TMK_HIDDEN, tmk_self_end TMK_HIDDEN;
+void tmk_modules_find_self(void) TMK_HIDDEN;
+
+/* ---- ptrset.c: addresses whose free must be recorded -------------------- */
+
+void tmk_ptrset_add(uintptr_t p, size_t usable) TMK_HIDDEN;  /* caller holds no lock */
+int tmk_ptrset_take(uintptr_t p, size_t usable) TMK_HIDDEN;  /* 1 if p was in, now removed */
+int tmk_ptrset_contains(uintptr_t p) TMK_HIDDEN;
+extern volatile int tmk_ptrset_used TMK_HIDDEN;              /* anything ever added */
+void tmk_ptrset_lock(void) TMK_HIDDEN;
+void tmk_ptrset_unlock(void) TMK_HIDDEN;
+void tmk_ptrset_after_fork_child(void) TMK_HIDDEN;
+
+/* ---- tables.c ----------------------------------------------------------- */
+
+void tmk_tables_sample(struct tmk_thread *t, int only_changed) TMK_HIDDEN; /* TABLE_COUNTs */
+void tmk_tables_lock(void) TMK_HIDDEN;
+void tmk_tables_unlock(void) TMK_HIDDEN;
+void tmk_tables_after_fork_child(struct tmk_thread *t) TMK_HIDDEN;
+void tmk_sampler_start(void) TMK_HIDDEN;
+void tmk_memory_sample(struct tmk_thread *t) TMK_HIDDEN;
+
+/* ---- interpose.c -------------------------------------------------------- */
+
+void tmk_resolve_real(void) TMK_HIDDEN;
+extern void *(*tmk_real_malloc)(size_t) TMK_HIDDEN;
+extern void (*tmk_real_free)(void *) TMK_HIDDEN;
+extern size_t (*tmk_real_usable)(void *) TMK_HIDDEN;
+/* Records an ALLOC with the current stack (guard set). */
+void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack) TMK_HIDDEN;
+
+/* ---- lifecycle.c -------------------------------------------------------- */
+
+/* Ends the trace: final counts, END, flush every buffer, close. Once. */
+void tmk_finish(enum tmk_end_why why, uint64_t status) TMK_HIDDEN;
+
+#endif /* TIDEMARK_PRELOAD_INTERNAL_H */

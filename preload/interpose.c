@@ -1,0 +1,322 @@
+/* preload/interpose.c - the malloc family, as the program sees it.
+ *
+ * Each entry point calls the real allocator (found with dlsym(RTLD_NEXT))
+ * and records what happened. Ordering contract (trace_format.h): an
+ * allocation's time is taken after the real allocator returned, a free's
+ * time before the memory goes back; realloc is FREE(old, time before) then
+ * ALLOC(new, time after).
+ *
+ * Guard: every entry sets the thread's guard while inside. A call that finds
+ * the guard set (the shim's own use of libc/libunwind, or a signal handler
+ * that interrupted the shim on this thread) goes straight to the real
+ * allocator, untraced; in the second case (guard == 1) it counts as LOST.
+ * Before dlsym has resolved the real functions, allocations come from a small
+ * static bootstrap arena; frees of that memory are ignored.
+ *
+ * errno: the real allocator's errno is what the program sees; everything the
+ * shim does after it saves and restores errno around its system calls.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+void *(*tmk_real_malloc)(size_t);
+void (*tmk_real_free)(void *);
+size_t (*tmk_real_usable)(void *);
+static void *(*real_calloc)(size_t, size_t);
+static void *(*real_realloc)(void *, size_t);
+static int (*real_posix_memalign)(void **, size_t, size_t);
+static void *(*real_aligned_alloc)(size_t, size_t);
+static void *(*real_memalign)(size_t, size_t);
+static void *(*real_valloc)(size_t);
+static void *(*real_pvalloc)(size_t);
+
+/* ---- bootstrap arena ---------------------------------------------------- */
+
+#define BOOT_BYTES (64u << 10)
+static uint8_t boot_arena[BOOT_BYTES] __attribute__((aligned(64)));
+static size_t boot_used;
+
+static int is_boot(const void *p)
+{
+    return (const uint8_t *)p >= boot_arena && (const uint8_t *)p < boot_arena + BOOT_BYTES;
+}
+
+/* Never freed; the size sits in the 16 bytes before the block. */
+static void *boot_alloc(size_t n, size_t align)
+{
+    if (align < 16) align = 16;
+    size_t start = (__atomic_load_n(&boot_used, __ATOMIC_RELAXED) + 16 + align - 1) & ~(align - 1);
+    if (n > BOOT_BYTES || start + n > BOOT_BYTES) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    __atomic_store_n(&boot_used, start + n, __ATOMIC_RELAXED);
+    memcpy(boot_arena + start - 16, &n, sizeof n);
+    return boot_arena + start;
+}
+
+static size_t boot_size(const void *p)
+{
+    size_t n;
+    memcpy(&n, (const uint8_t *)p - 16, sizeof n);
+    return n;
+}
+
+/* ---- resolving the real functions --------------------------------------- */
+
+void tmk_resolve_real(void)
+{
+    static int resolving;
+    if (tmk_real_free || resolving) return;
+    resolving = 1;
+    int guard = tmk_tls.guard;
+    tmk_tls.guard = 2;
+    real_calloc = dlsym(RTLD_NEXT, "calloc");
+    real_realloc = dlsym(RTLD_NEXT, "realloc");
+    real_posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
+    real_aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
+    real_memalign = dlsym(RTLD_NEXT, "memalign");
+    real_valloc = dlsym(RTLD_NEXT, "valloc");
+    real_pvalloc = dlsym(RTLD_NEXT, "pvalloc");
+    tmk_real_usable = dlsym(RTLD_NEXT, "malloc_usable_size");
+    tmk_real_malloc = dlsym(RTLD_NEXT, "malloc");
+    void (*f)(void *) = dlsym(RTLD_NEXT, "free");
+    __atomic_store_n(&tmk_real_free, f, __ATOMIC_RELEASE);
+    tmk_tls.guard = guard;
+    resolving = 0;
+}
+
+static int resolved(void)
+{
+    if (TMK_LIKELY(tmk_real_free != NULL)) return 1;
+    tmk_resolve_real();
+    return tmk_real_free != NULL;
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack)
+{
+    uint64_t now = tmk_now();
+    uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX);
+    q = tmk_put_timed(t, q, TMK_REC_ALLOC, now);
+    q = tmk_put_s(q, (int64_t)((uintptr_t)p - t->last_ptr));
+    q = tmk_put_u(q, size);
+    q = tmk_put_u(q, stack);
+    t->last_ptr = (uintptr_t)p;
+    tmk_publish(t, q);
+}
+
+static void record_free(struct tmk_thread *t, void *p)
+{
+    uint64_t now = tmk_now();
+    uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX);
+    q = tmk_put_timed(t, q, TMK_REC_FREE, now);
+    q = tmk_put_s(q, (int64_t)((uintptr_t)p - t->last_ptr));
+    t->last_ptr = (uintptr_t)p;
+    tmk_publish(t, q);
+}
+
+/* Bytes until the next sampled allocation: exponential, mean sample_bytes. */
+static int64_t next_sample_gap(struct tmk_thread *t)
+{
+    t->rng ^= t->rng << 13;
+    t->rng ^= t->rng >> 7;
+    t->rng ^= t->rng << 17;
+    double u = ((double)(t->rng >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
+    double gap = -log(u) * (double)tmk_opt.sample_bytes;
+    return gap < 1.0 ? 1 : (int64_t)gap;
+}
+
+/* Sampled mode: is this allocation one of the samples? */
+static int take_sample(struct tmk_thread *t, size_t size)
+{
+    t->sample_left -= (int64_t)size;
+    if (t->sample_left > 0) return 0;
+    do t->sample_left += next_sample_gap(t); while (t->sample_left <= 0);
+    return 1;
+}
+
+/* After the real allocator returned p (guard set). */
+static void on_alloc(void *p, size_t size)
+{
+    struct tmk_thread *t = tmk_tls.t;
+    if (TMK_UNLIKELY(!t) && !(t = tmk_thread_attach())) return;
+    size_t usable = tmk_real_usable(p);
+    t->heap += (int64_t)usable;
+    if (tmk_opt.mode == TMK_MODE_TABLES) return;
+    if (tmk_opt.sample_bytes) {
+        if (!take_sample(t, size)) return;
+        tmk_ptrset_add((uintptr_t)p, usable);
+    }
+    uint64_t now = tmk_now();
+    uint32_t stack = tmk_stack_id(t);
+    uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX);
+    q = tmk_put_timed(t, q, TMK_REC_ALLOC, now);
+    q = tmk_put_s(q, (int64_t)((uintptr_t)p - t->last_ptr));
+    q = tmk_put_u(q, size);
+    q = tmk_put_u(q, stack);
+    t->last_ptr = (uintptr_t)p;
+    tmk_publish(t, q);
+}
+
+/* Before the real free of p, p != NULL (guard set). */
+static void on_free(void *p)
+{
+    struct tmk_thread *t = tmk_tls.t;
+    if (TMK_UNLIKELY(!t) && !(t = tmk_thread_attach())) return;
+    size_t usable = tmk_real_usable(p);
+    t->heap -= (int64_t)usable;
+    if (tmk_opt.mode == TMK_MODE_TABLES || tmk_opt.sample_bytes) {
+        if (!tmk_ptrset_used || !tmk_ptrset_take((uintptr_t)p, usable)) return;
+    }
+    record_free(t, p);
+}
+
+/* Should this call be recorded? Otherwise it passes through; a call that
+ * interrupted the shim on this thread is counted as lost. */
+static inline int enter(void)
+{
+    struct tmk_tls *tl = &tmk_tls;
+    if (TMK_LIKELY(!tl->guard && tmk_state == TMK_STATE_ACTIVE)) {
+        tl->guard = 1;
+        return 1;
+    }
+    if (tl->guard == 1 && tl->t) tl->t->lost++;
+    return 0;
+}
+
+static inline void leave(void) { tmk_tls.guard = 0; }
+
+/* ---- the interposed functions ------------------------------------------- */
+
+TMK_EXPORT void *malloc(size_t n)
+{
+    if (TMK_UNLIKELY(!resolved())) return boot_alloc(n, 16);
+    if (!enter()) return tmk_real_malloc(n);
+    void *p = tmk_real_malloc(n);
+    if (TMK_LIKELY(p != NULL)) on_alloc(p, n);
+    leave();
+    return p;
+}
+
+TMK_EXPORT void free(void *p)
+{
+    if (!p || TMK_UNLIKELY(is_boot(p))) return;
+    if (TMK_UNLIKELY(!resolved())) return;
+    if (!enter()) {
+        tmk_real_free(p);
+        return;
+    }
+    on_free(p);
+    tmk_real_free(p);
+    leave();
+}
+
+TMK_EXPORT void *calloc(size_t n, size_t size)
+{
+    if (TMK_UNLIKELY(!resolved())) {
+        size_t total;
+        if (__builtin_mul_overflow(n, size, &total)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return boot_alloc(total, 16); /* static memory: already zero */
+    }
+    if (!enter()) return real_calloc(n, size);
+    void *p = real_calloc(n, size);
+    if (p) on_alloc(p, n * size);
+    leave();
+    return p;
+}
+
+/* realloc of a bootstrap block: a new real block and a copy. */
+static void *realloc_boot(void *old, size_t n)
+{
+    void *p = malloc(n);
+    if (p) {
+        size_t have = boot_size(old);
+        memcpy(p, old, have < n ? have : n);
+    }
+    return p;
+}
+
+TMK_EXPORT void *realloc(void *old, size_t n)
+{
+    if (!old) return malloc(n);
+    if (TMK_UNLIKELY(is_boot(old))) return realloc_boot(old, n);
+    if (TMK_UNLIKELY(!resolved())) return NULL;
+    if (!enter()) return real_realloc(old, n);
+    on_free(old);
+    void *p = real_realloc(old, n);
+    if (p) {
+        on_alloc(p, n);
+    } else if (n != 0) {
+        /* Failed: old is still allocated; say so again. */
+        int saved = errno;
+        on_alloc(old, tmk_real_usable(old));
+        errno = saved;
+    }
+    leave();
+    return p;
+}
+
+TMK_EXPORT void *reallocarray(void *old, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(old, total);
+}
+
+TMK_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+    if (TMK_UNLIKELY(!resolved())) {
+        if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
+        void *p = boot_alloc(n, align);
+        if (!p) return ENOMEM;
+        *out = p;
+        return 0;
+    }
+    if (!enter()) return real_posix_memalign(out, align, n);
+    int rc = real_posix_memalign(out, align, n);
+    if (rc == 0) on_alloc(*out, n);
+    leave();
+    return rc;
+}
+
+/* The aligned variants share one shape: call, record on success. */
+#define ALIGNED_ENTRY(name, real, params, args, size)                                         \
+    TMK_EXPORT void *name params                                                              \
+    {                                                                                         \
+        if (TMK_UNLIKELY(!resolved())) {                                                      \
+            errno = ENOMEM;                                                                   \
+            return NULL;                                                                      \
+        }                                                                                     \
+        if (!enter()) return real args;                                                       \
+        void *p = real args;                                                                  \
+        if (p) on_alloc(p, size);                                                             \
+        leave();                                                                              \
+        return p;                                                                             \
+    }
+
+ALIGNED_ENTRY(aligned_alloc, real_aligned_alloc, (size_t align, size_t n), (align, n), n)
+ALIGNED_ENTRY(memalign, real_memalign, (size_t align, size_t n), (align, n), n)
+ALIGNED_ENTRY(valloc, real_valloc, (size_t n), (n), n)
+ALIGNED_ENTRY(pvalloc, real_pvalloc, (size_t n), (n), n)
+
+TMK_EXPORT size_t malloc_usable_size(void *p)
+{
+    if (!p) return 0;
+    if (is_boot(p)) return boot_size(p);
+    if (TMK_UNLIKELY(!resolved())) return 0;
+    return tmk_real_usable(p);
+}

@@ -1,0 +1,97 @@
+/* preload/sampler.c - the background thread that samples what changes
+ * without an event: every TIDEMARK_SAMPLE_INTERVAL ms it writes a MEMORY
+ * record (RSS from /proc/self/statm, heap = the threads' counters of usable
+ * bytes), a TABLE_COUNT for each table whose live count moved, rescans the
+ * modules when the loader's counters moved, and flushes its own buffer about
+ * once a second so that a killed process leaves recent samples behind.
+ *
+ * The thread blocks every signal (process-directed signals must reach the
+ * program's threads, not this one) and never allocates through malloc.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define FLUSH_EVERY_NS 1000000000ull
+
+static int statm_fd = -1;
+
+static uint64_t read_rss(void)
+{
+    char buf[128];
+    if (statm_fd < 0) return 0;
+    ssize_t n = pread(statm_fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    const char *p = buf;
+    while (*p && *p != ' ') p++; /* skip size */
+    uint64_t pages = 0;
+    while (*p == ' ') p++;
+    while (*p >= '0' && *p <= '9') pages = pages * 10 + (uint64_t)(*p++ - '0');
+    return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+void tmk_memory_sample(struct tmk_thread *t)
+{
+    int64_t heap = tmk_threads_heap();
+    uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
+    p = tmk_put_timed(t, p, TMK_REC_MEMORY, tmk_now());
+    p = tmk_put_u(p, read_rss());
+    p = tmk_put_u(p, heap > 0 ? (uint64_t)heap : 0);
+    tmk_publish(t, p);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static void *sampler_main(void *arg)
+{
+    (void)arg;
+    tmk_tls.guard = 2; /* nothing this thread does is the program's */
+    prctl(PR_SET_NAME, "tidemark", 0, 0, 0);
+    struct tmk_thread *t = tmk_thread_attach();
+    if (!t) return NULL;
+    uint64_t last_flush = tmk_clock_ns();
+    while (tmk_state == TMK_STATE_ACTIVE) {
+        sleep_ms(tmk_opt.interval_ms);
+        if (tmk_state != TMK_STATE_ACTIVE) break;
+        tmk_memory_sample(t);
+        tmk_tables_sample(t, 1);
+        tmk_modules_scan_if_changed(t);
+        uint64_t now = tmk_clock_ns();
+        if (now - last_flush >= FLUSH_EVERY_NS) {
+            tmk_thread_flush(t);
+            last_flush = now;
+        }
+    }
+    return NULL;
+}
+
+void tmk_sampler_start(void)
+{
+    int saved = errno;
+    if (statm_fd >= 0) close(statm_fd);
+    statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 << 10);
+    pthread_t th;
+    if (pthread_create(&th, &attr, sampler_main, NULL) != 0)
+        tmk_warn("cannot start the sampler thread; no memory or count samples", NULL, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+}

@@ -1,0 +1,253 @@
+/* preload/tables.c - the shim's side of annotate.h: table ids, bucket-array
+ * tags, and the live counts the sampler reads.
+ *
+ * Each annotated table address maps to a record (uthash, arena memory) with
+ * its file-wide id (1-based, never reused), where its live count lives, and
+ * what TABLE_NEW said (kept so that a forked child can announce the tables
+ * it inherited in its own file). All of it is behind one mutex; the events
+ * are written into the calling thread's buffer while it is held, so the
+ * records of one table appear in the order the events happened.
+ *
+ * Table events are never sampled. In mode=tables, and when byte sampling is
+ * on, a bucket array is also entered in ptrset.c (so that its free is
+ * recorded) and gets an ALLOC record of its own, unless one was written.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+#include "tidemark/annotate.h"
+
+#define HASH_NONFATAL_OOM 1
+#define uthash_malloc(sz) tmk_arena_alloc(sz)
+#define uthash_free(ptr, sz) tmk_arena_free(ptr)
+#include <uthash.h>
+
+#define LABEL_MAX 256
+
+struct table {
+    UT_hash_handle hh;
+    const void *addr;
+    uint32_t id;
+    const void *count;  /* NULL until tmk_table_count */
+    unsigned width;     /* 4 or 8 */
+    uint64_t last_live; /* last value written in a count record */
+    struct tmk_table_info info;
+    uint32_t stack;
+    char label[LABEL_MAX];
+};
+
+static pthread_mutex_t tables_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct table *tables;
+static uint32_t next_table_id = 1;
+
+void tmk_tables_lock(void) { pthread_mutex_lock(&tables_mutex); }
+void tmk_tables_unlock(void) { pthread_mutex_unlock(&tables_mutex); }
+
+static uint64_t read_live(const struct table *tb)
+{
+    if (!tb->count) return 0;
+    if (tb->width == 4) return __atomic_load_n((const uint32_t *)tb->count, __ATOMIC_RELAXED);
+    return __atomic_load_n((const uint64_t *)tb->count, __ATOMIC_RELAXED);
+}
+
+static void put_table_new(struct tmk_thread *t, const struct table *tb)
+{
+    size_t label_len = strlen(tb->label);
+    uint8_t *p = tmk_reserve(t, 16 * TMK_VARINT_MAX + label_len);
+    p = tmk_put_timed(t, p, TMK_REC_TABLE_NEW, tmk_now());
+    p = tmk_put_u(p, tb->id);
+    p = tmk_put_u(p, tb->info.kind);
+    p = tmk_put_u(p, tb->info.flags);
+    p = tmk_put_u(p, tb->info.key_size);
+    p = tmk_put_u(p, tb->info.value_size);
+    p = tmk_put_u(p, tb->info.bucket_size);
+    p = tmk_put_u(p, tb->info.slots_per_bucket);
+    p = tmk_put_u(p, tb->info.hint);
+    p = tmk_put_u(p, tb->stack);
+    p = tmk_put_u(p, label_len);
+    memcpy(p, tb->label, label_len);
+    tmk_publish(t, p + label_len);
+}
+
+/* TABLE_COUNT or TABLE_END: dt, table, live. */
+static void put_table_live(struct tmk_thread *t, uint8_t type, struct table *tb, uint64_t live)
+{
+    uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
+    p = tmk_put_timed(t, p, type, tmk_now());
+    p = tmk_put_u(p, tb->id);
+    p = tmk_put_u(p, live);
+    tmk_publish(t, p);
+    tb->last_live = live;
+}
+
+/* Ends the table (mutex held). */
+static void table_drop(struct tmk_thread *t, struct table *tb)
+{
+    put_table_live(t, TMK_REC_TABLE_END, tb, read_live(tb));
+    HASH_DEL(tables, tb);
+    tmk_arena_free(tb);
+}
+
+/* Creates the table's record and writes TABLE_NEW (mutex held). An address
+ * still registered means its table was freed without tmk_table_end: that
+ * one ends here. */
+static struct table *table_create(struct tmk_thread *t, const void *addr,
+                                  const struct tmk_table_info *info, uint32_t stack)
+{
+    struct table *tb;
+    HASH_FIND_PTR(tables, &addr, tb);
+    if (tb) table_drop(t, tb);
+    tb = tmk_arena_alloc(sizeof *tb);
+    if (!tb) return NULL;
+    tb->addr = addr;
+    tb->id = next_table_id++;
+    tb->stack = stack;
+    if (info) {
+        tb->info = *info;
+        if (info->label) {
+            size_t n = strnlen(info->label, LABEL_MAX - 1);
+            memcpy(tb->label, info->label, n);
+        }
+    }
+    tb->info.label = NULL;
+    HASH_ADD_PTR(tables, addr, tb);
+    put_table_new(t, tb);
+    return tb;
+}
+
+/* Enters the shim from an annotation call. Returns the thread state with the
+ * guard set, or NULL when not recording. */
+static struct tmk_thread *api_enter(void)
+{
+    if (tmk_state != TMK_STATE_ACTIVE || tmk_tls.guard) return NULL;
+    tmk_tls.guard = 1;
+    struct tmk_thread *t = tmk_tls.t;
+    if (!t) t = tmk_thread_attach();
+    if (!t) tmk_tls.guard = 0;
+    return t;
+}
+
+static void api_leave(void) { tmk_tls.guard = 0; }
+
+static void api_table_new(const void *addr, const struct tmk_table_info *info)
+{
+    int saved = errno;
+    struct tmk_thread *t = api_enter();
+    if (!t) return;
+    uint32_t stack = tmk_stack_id(t);
+    pthread_mutex_lock(&tables_mutex);
+    table_create(t, addr, info, stack);
+    pthread_mutex_unlock(&tables_mutex);
+    api_leave();
+    errno = saved;
+}
+
+static void api_table_count(const void *addr, const void *count, unsigned width)
+{
+    int saved = errno;
+    struct tmk_thread *t = api_enter();
+    if (!t) return;
+    pthread_mutex_lock(&tables_mutex);
+    struct table *tb;
+    HASH_FIND_PTR(tables, &addr, tb);
+    if (!tb) tb = table_create(t, addr, NULL, 0);
+    if (tb && (width == 4 || width == 8) && count) {
+        tb->count = count;
+        tb->width = width;
+        put_table_live(t, TMK_REC_TABLE_COUNT, tb, read_live(tb));
+    }
+    pthread_mutex_unlock(&tables_mutex);
+    api_leave();
+    errno = saved;
+}
+
+static void api_table_array(const void *addr, const void *array, size_t bytes, size_t buckets,
+                            unsigned reason)
+{
+    int saved = errno;
+    struct tmk_thread *t = api_enter();
+    if (!t) return;
+    uint32_t stack = tmk_stack_id(t);
+    pthread_mutex_lock(&tables_mutex);
+    struct table *tb;
+    HASH_FIND_PTR(tables, &addr, tb);
+    if (!tb) tb = table_create(t, addr, NULL, 0);
+    if (tb) {
+        uintptr_t a = (uintptr_t)array;
+        if ((tmk_opt.mode == TMK_MODE_TABLES || tmk_opt.sample_bytes) &&
+            !tmk_ptrset_contains(a)) {
+            tmk_ptrset_add(a, tmk_real_usable((void *)array));
+            tmk_record_alloc(t, (void *)array, bytes, stack);
+        }
+        uint64_t live = read_live(tb);
+        uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
+        p = tmk_put_timed(t, p, TMK_REC_TABLE_ARRAY, tmk_now());
+        p = tmk_put_u(p, tb->id);
+        p = tmk_put_u(p, a);
+        p = tmk_put_u(p, bytes);
+        p = tmk_put_u(p, buckets);
+        p = tmk_put_u(p, reason);
+        p = tmk_put_u(p, live);
+        p = tmk_put_u(p, stack);
+        tmk_publish(t, p);
+        tb->last_live = live;
+    }
+    pthread_mutex_unlock(&tables_mutex);
+    api_leave();
+    errno = saved;
+}
+
+static void api_table_end(const void *addr)
+{
+    int saved = errno;
+    struct tmk_thread *t = api_enter();
+    if (!t) return;
+    pthread_mutex_lock(&tables_mutex);
+    struct table *tb;
+    HASH_FIND_PTR(tables, &addr, tb);
+    if (tb) table_drop(t, tb);
+    pthread_mutex_unlock(&tables_mutex);
+    api_leave();
+    errno = saved;
+}
+
+TMK_EXPORT const struct tmk_annotate_api tidemark_annotate_api = {
+    .version = TMK_ANNOTATE_VERSION,
+    .size = sizeof(struct tmk_annotate_api),
+    .table_new = api_table_new,
+    .table_count = api_table_count,
+    .table_array = api_table_array,
+    .table_end = api_table_end,
+};
+
+/* TABLE_COUNT for every table with a count (only those whose count moved
+ * since the last record when only_changed). */
+void tmk_tables_sample(struct tmk_thread *t, int only_changed)
+{
+    struct table *tb, *tmp;
+    pthread_mutex_lock(&tables_mutex);
+    HASH_ITER(hh, tables, tb, tmp) {
+        if (!tb->count) continue;
+        uint64_t live = read_live(tb);
+        if (!only_changed || live != tb->last_live) put_table_live(t, TMK_REC_TABLE_COUNT, tb, live);
+    }
+    pthread_mutex_unlock(&tables_mutex);
+}
+
+/* A forked child announces the tables it inherited in its own file, under
+ * new ids (t == NULL: the child is not traced). Their arrays allocated
+ * before the fork are not repeated. */
+void tmk_tables_after_fork_child(struct tmk_thread *t)
+{
+    pthread_mutex_init(&tables_mutex, NULL);
+    next_table_id = 1;
+    struct table *tb, *tmp;
+    if (!t) return;
+    HASH_ITER(hh, tables, tb, tmp) {
+        tb->id = next_table_id++;
+        tb->stack = 0;
+        put_table_new(t, tb);
+        if (tb->count) put_table_live(t, TMK_REC_TABLE_COUNT, tb, read_live(tb));
+    }
+}

@@ -1,0 +1,229 @@
+/* preload/writer.c - the trace file: naming, creating, writing blocks.
+ *
+ * The path is TIDEMARK_OUTPUT with %p (pid), %e (program name) and %%
+ * expanded. The file is created with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600: it
+ * never overwrites and never follows a symlink. If the path exists as a
+ * regular file (a pid reused across exec, a template without %p), the first
+ * free "<path>.1" .. "<path>.99" is used instead. A symlink at the path, an
+ * unwritable directory, or a failed write (full disk): one stderr line and
+ * tracing stops; the program runs on untouched.
+ *
+ * Blocks are written whole with one writev under the writer mutex.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+extern char *program_invocation_short_name;
+
+static pthread_mutex_t writer_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int writer_fd = -1;
+static char writer_path[4200];
+static int writer_child; /* this process is a forked child of a traced one */
+
+void tmk_writer_lock(void) { pthread_mutex_lock(&writer_mutex); }
+int tmk_writer_trylock(void) { return pthread_mutex_trylock(&writer_mutex); }
+void tmk_writer_unlock(void) { pthread_mutex_unlock(&writer_mutex); }
+
+static size_t append(char *out, size_t n, size_t cap, const char *s)
+{
+    while (*s && n + 1 < cap) out[n++] = *s++;
+    out[n] = 0;
+    return n;
+}
+
+static void utoa(char *out, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do tmp[n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
+    for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    out[n] = 0;
+}
+
+/* Expands the template into out. Returns 1 if it contained %p. */
+static int expand_path(char *out, size_t cap, const char *tmpl, pid_t pid)
+{
+    char num[24];
+    size_t n = 0;
+    int has_pid = 0;
+    out[0] = 0;
+    for (const char *s = tmpl; *s && n + 1 < cap; s++) {
+        if (s[0] == '%' && s[1] == 'p') {
+            utoa(num, (uint64_t)pid);
+            n = append(out, n, cap, num);
+            has_pid = 1;
+            s++;
+        } else if (s[0] == '%' && s[1] == 'e') {
+            const char *name = program_invocation_short_name;
+            n = append(out, n, cap, name && *name ? name : "program");
+            s++;
+        } else if (s[0] == '%' && s[1] == '%') {
+            n = append(out, n, cap, "%");
+            s++;
+        } else {
+            out[n++] = *s;
+            out[n] = 0;
+        }
+    }
+    return has_pid;
+}
+
+static int create_excl(const char *path)
+{
+    int fd;
+    do fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+/* Creates the file at base, or at base.N when base is an existing regular
+ * file. Sets writer_path. Returns the fd or -1 with errno set. */
+static int create_trace_file(const char *base)
+{
+    strcpy(writer_path, base);
+    int fd = create_excl(writer_path);
+    if (fd >= 0 || errno != EEXIST) return fd;
+    struct stat st;
+    if (lstat(base, &st) == 0 && !S_ISREG(st.st_mode)) {
+        errno = S_ISLNK(st.st_mode) ? ELOOP : EEXIST;
+        return -1;
+    }
+    for (unsigned i = 1; i < 100; i++) {
+        char num[24];
+        utoa(num, i);
+        size_t n = append(writer_path, strlen(base), sizeof writer_path, ".");
+        append(writer_path, n, sizeof writer_path, num);
+        fd = create_excl(writer_path);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    strcpy(writer_path, base);
+    errno = EEXIST;
+    return -1;
+}
+
+static int write_all(int fd, struct iovec *iov, int cnt)
+{
+    while (cnt > 0) {
+        ssize_t w = writev(fd, iov, cnt);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = ENOSPC;
+            return -1;
+        }
+        size_t left = (size_t)w;
+        while (cnt > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+/* The file is unusable: say so once, stop tracing (writer lock held). */
+static void writer_failed(const char *what)
+{
+    int err = errno;
+    tmk_warn(what, writer_path, err == ENOSPC ? ": no space left on device; tracing stopped"
+                                              : ": write failed; tracing stopped");
+    if (writer_fd >= 0) close(writer_fd);
+    writer_fd = -1;
+    tmk_state = TMK_STATE_STOPPED;
+    errno = err;
+}
+
+int tmk_writer_open(void)
+{
+    int saved = errno;
+    char base[4200];
+    int has_pid = expand_path(base, sizeof base, tmk_opt.output, getpid());
+    /* A forked child with a fixed path writes "<path>.<pid>". */
+    if (!has_pid && writer_child) {
+        char num[24];
+        utoa(num, (uint64_t)getpid());
+        size_t n = append(base, strlen(base), sizeof base, ".");
+        append(base, n, sizeof base, num);
+    }
+    int fd = create_trace_file(base);
+    if (fd < 0) {
+        const char *why = errno == ELOOP    ? ": is a symlink; not tracing"
+                          : errno == EEXIST ? ": exists; not tracing"
+                                            : ": cannot be created; not tracing";
+        tmk_warn("trace file ", writer_path, why);
+        errno = saved;
+        return -1;
+    }
+    struct tmk_file_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN);
+    h.version_major = TMK_TRACE_VERSION_MAJOR;
+    h.version_minor = TMK_TRACE_VERSION_MINOR;
+    h.header_size = TMK_FILE_HEADER_SIZE;
+    h.flags = (tmk_opt.mode == TMK_MODE_TABLES ? TMK_FILE_MODE_TABLES : 0) |
+              (tmk_opt.sample_bytes && tmk_opt.mode == TMK_MODE_FULL ? TMK_FILE_SAMPLED : 0) |
+              (tmk_opt.unwinder == TMK_UNWIND_FP ? TMK_FILE_FRAME_POINTER : 0);
+    h.pid = (uint32_t)getpid();
+    h.ppid = (uint32_t)getppid();
+    h.max_depth = tmk_opt.depth;
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    h.start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+    h.start_monotonic_ns = tmk_start_ns;
+    h.sample_interval = tmk_opt.mode == TMK_MODE_FULL ? tmk_opt.sample_bytes : 0;
+    uint8_t raw[TMK_FILE_HEADER_SIZE];
+    tmk_file_header_encode(raw, &h);
+    struct iovec iov = {raw, sizeof raw};
+    writer_fd = fd;
+    if (write_all(fd, &iov, 1) != 0) {
+        writer_failed("trace file ");
+        errno = saved;
+        return -1;
+    }
+    errno = saved;
+    return 0;
+}
+
+int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const uint8_t *payload,
+                     size_t size)
+{
+    if (writer_fd < 0) return -1;
+    int saved = errno;
+    struct tmk_block_header b = {TMK_BLOCK_MAGIC, (uint32_t)size, thread, 0, seq, time_base};
+    uint8_t raw[TMK_BLOCK_HEADER_SIZE];
+    tmk_block_header_encode(raw, &b);
+    struct iovec iov[2] = {{raw, sizeof raw}, {(void *)payload, size}};
+    int rc = write_all(writer_fd, iov, 2);
+    if (rc != 0) writer_failed("trace file ");
+    errno = saved;
+    return rc;
+}
+
+void tmk_writer_close(void)
+{
+    if (writer_fd >= 0) close(writer_fd);
+    writer_fd = -1;
+}
+
+/* The child must not write into the parent's file: drop the inherited fd
+ * (the parent keeps its own) and start unlocked. */
+void tmk_writer_after_fork_child(void)
+{
+    pthread_mutex_init(&writer_mutex, NULL);
+    writer_child = 1;
+    if (writer_fd >= 0) close(writer_fd);
+    writer_fd = -1;
+}
