@@ -118,9 +118,9 @@ struct plot {
     struct axis x;   /* time ticks */
 };
 
-static double px(const struct plot *p, uint64_t t)
+static double px(const struct plot *p, double t)
 {
-    double f = p->t_end > 0 ? (double)t / p->t_end : 0;
+    double f = p->t_end > 0 ? t / p->t_end : 0;
     if (f > 1) f = 1;
     return ML + f * PW;
 }
@@ -172,7 +172,7 @@ static void draw_axes(const struct plot *p)
         double t = p->x.step * i;
         if (t > p->t_end * 1.0001) break;
         tick_time(&p->x, i, buf, sizeof buf);
-        fprintf(o, "<text x=\"%.1f\" y=\"%.1f\">%s</text>", px(p, (uint64_t)t), CH - 8, buf);
+        fprintf(o, "<text x=\"%.1f\" y=\"%.1f\">%s</text>", px(p, t), CH - 8, buf);
     }
     fprintf(o, "</g>\n<line class=\"baseline\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n",
             ML, ML + PW, MT + PH, MT + PH);
@@ -187,13 +187,13 @@ static void step_path(const struct plot *p, const struct axis *a, const void *pt
 {
     FILE *o = p->out;
     double base = MT + PH;
-    double x0 = px(p, t_at(pts, 0));
+    double x0 = px(p, (double)t_at(pts, 0));
     if (closed)
         fprintf(o, "M%.1f %.1fV%.1f", x0, base, py(a, v_at(pts, 0)));
     else
         fprintf(o, "M%.1f %.1f", x0, py(a, v_at(pts, 0)));
     for (size_t i = 1; i < n; i++)
-        fprintf(o, "H%.1fV%.1f", px(p, t_at(pts, i)), py(a, v_at(pts, i)));
+        fprintf(o, "H%.1fV%.1f", px(p, (double)t_at(pts, i)), py(a, v_at(pts, i)));
     fprintf(o, "H%.1f", ML + PW);
     if (closed) fprintf(o, "V%.1fZ", base);
 }
@@ -209,7 +209,7 @@ static uint64_t hp_rss(const void *v, size_t i) { return ((const struct tm_heap_
 static void draw_peak(const struct plot *p, uint64_t t, uint64_t v, const char *color,
                       const char *label)
 {
-    double x = px(p, t), y = py(&p->y, v);
+    double x = px(p, (double)t), y = py(&p->y, v);
     int left = x > ML + PW * 0.72; /* label left of the line near the right edge */
     fprintf(p->out,
             "<g class=\"peak\"><line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
@@ -217,6 +217,13 @@ static void draw_peak(const struct plot *p, uint64_t t, uint64_t v, const char *
             "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">%s</text></g>\n",
             x, x, MT - 6, MT + PH, x, y, color, left ? x - 6 : x + 6, MT - 12,
             left ? "end" : "start", label);
+}
+
+/* The right edge: the model's moment, or the last point when that is later
+ * or the moment is unknown. */
+static uint64_t chart_end(uint64_t at, uint64_t last)
+{
+    return at == TM_NO_TIME || at < last ? last : at;
 }
 
 /* ---- table chart -------------------------------------------------------- */
@@ -246,7 +253,7 @@ static void draw_growths(const struct plot *p, const struct tm_table *t)
     for (size_t i = 1; i < t->n_points; i++) {
         uint64_t before = t->timeline[i - 1].held, after = t->timeline[i].held;
         if (after <= before || after - before < before / 8) continue;
-        double x = px(p, t->timeline[i].t), y = MT + PH;
+        double x = px(p, (double)t->timeline[i].t), y = MT + PH;
         tm_human_bytes(before, a, sizeof a);
         tm_human_bytes(after, b, sizeof b);
         fprintf(p->out,
@@ -275,10 +282,10 @@ static void draw_retained(const struct plot *p, const struct tm_table *t, unsign
     double yneed = py(&p->y, t->needed);
     for (size_t i = 0; i < t->n_points; i++) {
         uint64_t t0 = t->timeline[i].t;
-        uint64_t t1 = i + 1 < t->n_points ? t->timeline[i + 1].t : (uint64_t)p->t_end;
+        uint64_t t1 = i + 1 < t->n_points ? t->timeline[i + 1].t : UINT64_MAX;
         if (t1 <= since || t->timeline[i].held <= t->needed) continue;
         if (t0 < since) t0 = since;
-        double x0 = px(p, t0), x1 = i + 1 < t->n_points ? px(p, t1) : ML + PW;
+        double x0 = px(p, (double)t0), x1 = i + 1 < t->n_points ? px(p, (double)t1) : ML + PW;
         double yh = py(&p->y, t->timeline[i].held);
         if (x1 - x0 < 0.5) continue;
         fprintf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"url(#hatch%u)\"/>",
@@ -287,7 +294,7 @@ static void draw_retained(const struct plot *p, const struct tm_table *t, unsign
     char need[32], ret[32];
     tm_human_bytes(t->needed, need, sizeof need);
     tm_human_bytes(t->retained, ret, sizeof ret);
-    double xs = px(p, since);
+    double xs = px(p, (double)since);
     double yheld = py(&p->y, t->held);
     fprintf(o,
             "\n<line class=\"needed\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
@@ -312,7 +319,7 @@ void html_table_chart(FILE *out, const struct tm_table *t, uint64_t t_end, unsig
         return;
     }
     uint64_t last = t->timeline[t->n_points - 1].t;
-    if (t_end < last) t_end = last;
+    t_end = chart_end(t_end, last);
     struct plot p = {out, t_end ? (double)t_end : 1, bytes_axis(max_held(t)),
                      decimal_axis(max_live(t)), decimal_axis(t_end ? t_end : 1)};
     char title[160], a[32], b[32];
@@ -356,7 +363,7 @@ void html_heap_chart(FILE *out, const struct tm_heap *h, uint64_t t_end, unsigne
         if (h->timeline[i].rss > max) max = h->timeline[i].rss;
         has_rss |= h->timeline[i].rss != 0;
     }
-    if (t_end < last) t_end = last;
+    t_end = chart_end(t_end, last);
     struct axis none = {1, 0, 1, ""};
     struct plot p = {out, t_end ? (double)t_end : 1, bytes_axis(max), none,
                      decimal_axis(t_end ? t_end : 1)};

@@ -1,0 +1,106 @@
+/* analyzer/analyze_int.h - internals shared by the model's parts:
+ * heap.c (ordinary allocations), tables.c (table lives), sizing_model.c
+ * (bytes a table needs), advice.c (recommendations), analyze.c (drives the
+ * reader and assembles struct tm_model). Not for renderers. */
+#ifndef TIDEMARK_ANALYZER_ANALYZE_INT_H
+#define TIDEMARK_ANALYZER_ANALYZE_INT_H
+
+#include <stdint.h>
+
+#include "model.h"
+#include "reader.h"
+#include "u64map.h"
+
+/* Downsampled series of (t, a, b) points, at most TM_TIMELINE_MAX kept:
+ * each kept point is the one with the largest `a` of its window of `stride`
+ * updates (so peaks survive); windows double when the buffer fills. */
+struct series {
+    struct tm_point *pts;
+    size_t n, cap;
+    uint64_t stride, in_window;
+    struct tm_point pending;
+    int has_pending;
+};
+void series_add(struct series *s, uint64_t t, uint64_t a, uint64_t b);
+/* Closes the series with the final state; returns its points (owned by the
+ * caller) and their count. */
+struct tm_point *series_finish(struct series *s, uint64_t t, uint64_t a, uint64_t b, size_t *n);
+void series_free(struct series *s);
+
+/* ---- heap.c ---- */
+struct heap_site {
+    uint64_t stack_id;
+    uint64_t cur, at_peak, gen, allocs;
+};
+struct live_alloc {
+    uint64_t size;
+    uint32_t site;
+};
+struct heap_state {
+    struct u64map live;       /* ptr -> index into slab */
+    struct live_alloc *slab;
+    size_t slab_n, slab_cap;
+    uint32_t *free_slots;
+    size_t n_free, free_cap;
+    struct u64map site_ix;    /* stack id -> index into sites */
+    struct heap_site *sites;
+    size_t n_sites, sites_cap;
+    uint64_t gen;             /* number of times a new peak was reached */
+    uint64_t in_use, peak, peak_t, allocs, frees, alloc_bytes;
+    uint64_t unknown_frees, double_allocs;
+    uint64_t rss, rss_peak;
+    struct series tl;
+    int oom;
+};
+void heap_init(struct heap_state *h);
+void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack);
+/* Returns 1 if ptr was a live allocation. */
+int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr);
+int heap_is_live(const struct heap_state *h, uint64_t ptr);
+void heap_memory(struct heap_state *h, uint64_t t, uint64_t rss);
+/* Fills out (top lists of `top` sites) and frees the state. */
+int heap_finish(struct heap_state *h, uint64_t t_end, size_t top, struct tm_heap *out);
+void heap_free_state(struct heap_state *h);
+
+/* ---- sizing_model.c ---- */
+/* Which model a table gets from what TABLE_NEW recorded. */
+enum tm_model_kind tm_model_for(const struct tm_table *t);
+/* Bytes the table's arrays would take for `live` entries if built fresh. */
+uint64_t tm_needed_bytes(const struct tm_table *t, uint64_t live);
+/* uthash: expected bucket count for n keys under a uniform hash. */
+uint64_t tm_uthash_expected_buckets(uint64_t n);
+
+/* ---- advice.c ---- */
+/* Fills t->recs (sorted best first) from the table's final figures.
+ * main_bytes = bytes of its newest live main array. -1 when out of memory. */
+int tm_advise(struct tm_table *t, uint64_t main_bytes, const struct tm_options *o);
+
+/* ---- tables.c ---- */
+struct table_state;
+struct tables {
+    struct u64map by_id;      /* table id -> index */
+    struct table_state *ts;
+    size_t n, cap;
+    struct u64map arrays;     /* array ptr -> index into arr */
+    struct table_array *arr;
+    size_t n_arr, arr_cap;
+    uint64_t contradictions;
+    char *first_problem[4];   /* the first few contradictions, as text */
+    size_t n_problems;
+    int oom;
+};
+void tables_init(struct tables *tb);
+void tables_new(struct tables *tb, const struct tm_record *r, const struct tm_options *o);
+/* heap_live: -1 unknown (mode tables), else whether ptr is a live allocation. */
+void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
+                  const struct tm_options *o);
+void tables_count(struct tables *tb, const struct tm_record *r, int end,
+                  const struct tm_options *o);
+/* An allocation was freed: if it was a table's array, the table lets it go. */
+void tables_freed(struct tables *tb, uint64_t t, uint64_t ptr, const struct tm_options *o);
+/* Moves the finished tables into out (sorted per the model contract). */
+int tables_finish(struct tables *tb, uint64_t t_end, const struct tm_options *o,
+                  struct tm_table **out, size_t *n);
+void tables_free(struct tables *tb);
+
+#endif /* TIDEMARK_ANALYZER_ANALYZE_INT_H */

@@ -1,0 +1,194 @@
+/* analyzer/heap.c - the ordinary heap: live allocations, per-site bytes,
+ * the heap's peak and each site's share of it.
+ *
+ * Peak attribution without snapshots: `gen` counts new heap peaks. A site
+ * remembers the gen of its last change; when it changes again after a newer
+ * peak, its value at that peak was its value before this change, so it is
+ * saved in at_peak. At the end, a site unchanged since the last peak holds
+ * its peak value in cur. O(1) per event. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze_int.h"
+
+void heap_init(struct heap_state *h)
+{
+    memset(h, 0, sizeof *h);
+    u64map_init(&h->live);
+    u64map_init(&h->site_ix);
+}
+
+static uint32_t site_for(struct heap_state *h, uint64_t stack)
+{
+    uint64_t *ix = u64map_get(&h->site_ix, stack);
+    if (ix) return (uint32_t)*ix;
+    if (h->n_sites == h->sites_cap) {
+        size_t cap = h->sites_cap ? h->sites_cap * 2 : 256;
+        struct heap_site *s = realloc(h->sites, cap * sizeof *s);
+        if (!s) goto oom;
+        h->sites = s;
+        h->sites_cap = cap;
+    }
+    if (h->n_sites >= UINT32_MAX || u64map_put(&h->site_ix, stack, h->n_sites)) goto oom;
+    h->sites[h->n_sites] = (struct heap_site){.stack_id = stack, .gen = h->gen};
+    return (uint32_t)h->n_sites++;
+oom:
+    h->oom = 1;
+    return UINT32_MAX;
+}
+
+static void site_change(struct heap_state *h, uint32_t site, uint64_t add, uint64_t sub)
+{
+    if (site == UINT32_MAX) return;
+    struct heap_site *s = &h->sites[site];
+    if (s->gen != h->gen) {
+        s->at_peak = s->cur;
+        s->gen = h->gen;
+    }
+    s->cur = s->cur + add - (sub > s->cur + add ? s->cur + add : sub);
+}
+
+static uint32_t take_slot(struct heap_state *h)
+{
+    if (h->n_free) return h->free_slots[--h->n_free];
+    if (h->slab_n == h->slab_cap) {
+        size_t cap = h->slab_cap ? h->slab_cap * 2 : 1024;
+        struct live_alloc *s = realloc(h->slab, cap * sizeof *s);
+        if (!s) return UINT32_MAX;
+        h->slab = s;
+        h->slab_cap = cap;
+    }
+    if (h->slab_n >= UINT32_MAX) return UINT32_MAX;
+    return (uint32_t)h->slab_n++;
+}
+
+static void put_slot(struct heap_state *h, uint32_t slot)
+{
+    if (h->n_free == h->free_cap) {
+        size_t cap = h->free_cap ? h->free_cap * 2 : 1024;
+        uint32_t *f = realloc(h->free_slots, cap * sizeof *f);
+        if (!f) return; /* the slot leaks until the end; harmless */
+        h->free_slots = f;
+        h->free_cap = cap;
+    }
+    h->free_slots[h->n_free++] = slot;
+}
+
+int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr)
+{
+    uint64_t slot;
+    if (!u64map_del(&h->live, ptr, &slot)) {
+        h->unknown_frees++;
+        return 0;
+    }
+    struct live_alloc a = h->slab[slot];
+    put_slot(h, (uint32_t)slot);
+    h->in_use -= a.size <= h->in_use ? a.size : h->in_use;
+    h->frees++;
+    site_change(h, a.site, 0, a.size);
+    series_add(&h->tl, t, h->in_use, h->rss);
+    return 1;
+}
+
+void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack)
+{
+    if (u64map_get(&h->live, ptr)) { /* allocated twice: the free was lost */
+        h->double_allocs++;
+        heap_free(h, t, ptr);
+    }
+    uint32_t site = site_for(h, stack);
+    uint32_t slot = take_slot(h);
+    if (slot == UINT32_MAX || u64map_put(&h->live, ptr, slot)) {
+        h->oom = 1;
+        return;
+    }
+    h->slab[slot] = (struct live_alloc){size, site};
+    h->allocs++;
+    h->alloc_bytes += size;
+    h->in_use += size;
+    site_change(h, site, size, 0);
+    if (site != UINT32_MAX) h->sites[site].allocs++;
+    if (h->in_use > h->peak) {
+        h->peak = h->in_use;
+        h->peak_t = t;
+        h->gen++;
+    }
+    series_add(&h->tl, t, h->in_use, h->rss);
+}
+
+int heap_is_live(const struct heap_state *h, uint64_t ptr)
+{
+    return u64map_get(&h->live, ptr) != NULL;
+}
+
+void heap_memory(struct heap_state *h, uint64_t t, uint64_t rss)
+{
+    h->rss = rss;
+    if (rss > h->rss_peak) h->rss_peak = rss;
+    series_add(&h->tl, t, h->in_use, h->rss);
+}
+
+static int by_bytes_desc(const void *a, const void *b)
+{
+    const struct tm_site *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
+    return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+/* The `top` sites with the most bytes by `at_peak` (or cur), nonzero only. */
+static int top_sites(const struct heap_state *h, int peak, size_t top, struct tm_site **out,
+                     size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    struct tm_site *all = malloc((h->n_sites ? h->n_sites : 1) * sizeof *all);
+    if (!all) return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < h->n_sites; i++) {
+        const struct heap_site *s = &h->sites[i];
+        uint64_t v = peak ? (s->gen != h->gen ? s->cur : s->at_peak) : s->cur;
+        if (v) all[k++] = (struct tm_site){s->stack_id, NULL, v, s->allocs};
+    }
+    qsort(all, k, sizeof *all, by_bytes_desc);
+    *n = k < top ? k : top;
+    *out = all;
+    return 0;
+}
+
+int heap_finish(struct heap_state *h, uint64_t t_end, size_t top, struct tm_heap *out)
+{
+    memset(out, 0, sizeof *out);
+    out->peak_bytes = h->peak;
+    out->peak_t = h->peak ? h->peak_t : TM_NO_TIME;
+    out->in_use = h->in_use;
+    out->allocs = h->allocs;
+    out->frees = h->frees;
+    out->alloc_bytes = h->alloc_bytes;
+    out->live_allocs = h->live.count;
+    out->rss_peak = h->rss_peak;
+    size_t n;
+    struct tm_point *pts = series_finish(&h->tl, t_end, h->in_use, h->rss, &n);
+    out->timeline = malloc((n ? n : 1) * sizeof *out->timeline);
+    if (!out->timeline) {
+        free(pts);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        out->timeline[i] = (struct tm_heap_point){pts[i].t, pts[i].held, pts[i].live};
+    out->n_points = n;
+    free(pts);
+    if (top_sites(h, 1, top, &out->top_peak, &out->n_top_peak) ||
+        top_sites(h, 0, top, &out->top_end, &out->n_top_end))
+        return -1;
+    return 0;
+}
+
+void heap_free_state(struct heap_state *h)
+{
+    u64map_free(&h->live);
+    u64map_free(&h->site_ix);
+    free(h->slab);
+    free(h->free_slots);
+    free(h->sites);
+    series_free(&h->tl);
+}

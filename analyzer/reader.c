@@ -1,0 +1,585 @@
+/* analyzer/reader.c - the .tmk reader: header validation, block index, and
+ * the per-thread merge of record streams by time (see reader.h).
+ *
+ * Invariants:
+ *  - every loop advances through the input or ends: a decode never consumes
+ *    zero bytes without stopping its block, so no input can hang it;
+ *  - nothing is read past a block's payload: every length from the file is
+ *    checked against the bytes that remain before it is used;
+ *  - memory: the index (one small entry per block) + one block buffer and one
+ *    frame buffer per thread.
+ */
+#include "reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_WARNINGS 20
+#define MAX_HEADER_SIZE (1u << 20)
+
+struct block_ix {
+    uint64_t off;     /* of the block header */
+    uint64_t seq;
+    uint64_t time_base;
+    uint32_t thread;
+    uint32_t payload;
+};
+
+struct cursor {
+    size_t first, n, next; /* blocks index[first .. first+n), next to load */
+    uint32_t thread;
+    uint8_t *buf;          /* owned block buffer (file input) */
+    size_t cap;
+    const uint8_t *p, *end;
+    uint64_t seq;          /* of the block being decoded */
+    const uint8_t *start;  /* payload start, for offsets in warnings */
+    uint64_t t, ptr;       /* running time and pointer of the block */
+    uint64_t *frames;
+    size_t frames_cap;
+    int has;               /* rec holds the next record */
+    struct tm_record rec;
+};
+
+struct tm_reader {
+    int fd;                /* -1 for memory input */
+    const uint8_t *mem;
+    uint64_t size;
+    struct tmk_file_header hdr;
+    struct block_ix *ix;
+    size_t nix;
+    struct cursor *cur;
+    size_t ncur;
+    size_t *heap;
+    size_t nheap;
+    int truncated, saw_end;
+    char **warn;
+    size_t nwarn;
+    uint64_t suppressed;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void set_err(char *err, size_t len, const char *fmt, ...)
+{
+    if (!err || !len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+static void push_line(struct tm_reader *r, const char *line)
+{
+    char **w = realloc(r->warn, (r->nwarn + 1) * sizeof *w);
+    if (!w) return;
+    r->warn = w;
+    if ((w[r->nwarn] = strdup(line))) r->nwarn++;
+}
+
+/* Records a problem with the input: the trace counts as truncated. */
+static void warn(struct tm_reader *r, const char *fmt, ...)
+{
+    r->truncated = 1;
+    if (r->nwarn >= MAX_WARNINGS) {
+        r->suppressed++;
+        return;
+    }
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    push_line(r, line);
+}
+
+/* Reads len bytes at off into dst; returns bytes read (short at EOF). */
+static size_t read_at(const struct tm_reader *r, uint64_t off, void *dst, size_t len)
+{
+    if (off >= r->size) return 0;
+    if (len > r->size - off) len = (size_t)(r->size - off);
+    if (r->fd < 0) {
+        memcpy(dst, r->mem + off, len);
+        return len;
+    }
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(r->fd, (uint8_t *)dst + got, len - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
+/* ---- header and index ---------------------------------------------------- */
+
+static int check_header(struct tm_reader *r, char *err, size_t errlen)
+{
+    uint8_t raw[TMK_FILE_HEADER_SIZE];
+    size_t got = read_at(r, 0, raw, sizeof raw);
+    if (r->size == 0) {
+        set_err(err, errlen, "empty file, not a tidemark trace");
+        return -1;
+    }
+    size_t cmp = got < TMK_TRACE_MAGIC_LEN ? got : TMK_TRACE_MAGIC_LEN;
+    if (memcmp(raw, TMK_TRACE_MAGIC, cmp) != 0) {
+        set_err(err, errlen, "not a tidemark trace (bad magic)");
+        return -1;
+    }
+    if (got < TMK_FILE_HEADER_SIZE) {
+        set_err(err, errlen, "trace header cut off (%zu of %d bytes)", got, TMK_FILE_HEADER_SIZE);
+        return -1;
+    }
+    tmk_file_header_decode(&r->hdr, raw);
+    if (r->hdr.version_major > TMK_TRACE_VERSION_MAJOR) {
+        set_err(err, errlen, "trace version %u.%u is newer than this tidemark (%d.%d)",
+                r->hdr.version_major, r->hdr.version_minor, TMK_TRACE_VERSION_MAJOR,
+                TMK_TRACE_VERSION_MINOR);
+        return -1;
+    }
+    if (r->hdr.version_major < TMK_TRACE_VERSION_MAJOR) {
+        set_err(err, errlen, "trace version %u.%u is not supported by this tidemark (%d.%d)",
+                r->hdr.version_major, r->hdr.version_minor, TMK_TRACE_VERSION_MAJOR,
+                TMK_TRACE_VERSION_MINOR);
+        return -1;
+    }
+    if (r->hdr.header_size < TMK_FILE_HEADER_SIZE || r->hdr.header_size > MAX_HEADER_SIZE) {
+        set_err(err, errlen, "bad trace header size %u", r->hdr.header_size);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmp_block(const void *a, const void *b)
+{
+    const struct block_ix *x = a, *y = b;
+    if (x->thread != y->thread) return x->thread < y->thread ? -1 : 1;
+    if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static int index_blocks(struct tm_reader *r, char *err, size_t errlen)
+{
+    uint64_t off = r->hdr.header_size;
+    size_t cap = 0;
+    while (off < r->size) {
+        uint8_t raw[TMK_BLOCK_HEADER_SIZE];
+        if (read_at(r, off, raw, sizeof raw) < sizeof raw) {
+            warn(r, "trace cut off inside a block header at offset %llu",
+                 (unsigned long long)off);
+            break;
+        }
+        struct tmk_block_header b;
+        tmk_block_header_decode(&b, raw);
+        if (b.magic != TMK_BLOCK_MAGIC || b.payload_size > TMK_BLOCK_MAX_PAYLOAD) {
+            warn(r, "bad block header at offset %llu; ignoring the rest of the file",
+                 (unsigned long long)off);
+            break;
+        }
+        uint64_t next = off + TMK_BLOCK_HEADER_SIZE + b.payload_size;
+        if (next > r->size) {
+            warn(r, "trace cut off inside the block at offset %llu (%llu of %u payload bytes)",
+                 (unsigned long long)off,
+                 (unsigned long long)(r->size - off - TMK_BLOCK_HEADER_SIZE), b.payload_size);
+            break;
+        }
+        if (r->nix == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct block_ix *ix = realloc(r->ix, cap * sizeof *ix);
+            if (!ix) {
+                set_err(err, errlen, "out of memory indexing the trace");
+                return -1;
+            }
+            r->ix = ix;
+        }
+        r->ix[r->nix++] = (struct block_ix){off, b.seq, b.time_base, b.thread, b.payload_size};
+        off = next;
+    }
+    if (r->nix) qsort(r->ix, r->nix, sizeof *r->ix, cmp_block);
+    return 0;
+}
+
+static int make_cursors(struct tm_reader *r, char *err, size_t errlen)
+{
+    size_t threads = 0;
+    for (size_t i = 0; i < r->nix; i++)
+        if (i == 0 || r->ix[i].thread != r->ix[i - 1].thread) threads++;
+    r->cur = calloc(threads ? threads : 1, sizeof *r->cur);
+    r->heap = calloc(threads ? threads : 1, sizeof *r->heap);
+    if (!r->cur || !r->heap) {
+        set_err(err, errlen, "out of memory indexing the trace");
+        return -1;
+    }
+    for (size_t i = 0; i < r->nix; i++) {
+        if (i == 0 || r->ix[i].thread != r->ix[i - 1].thread) {
+            r->cur[r->ncur].first = i;
+            r->cur[r->ncur].thread = r->ix[i].thread;
+            r->ncur++;
+        }
+        struct cursor *c = &r->cur[r->ncur - 1];
+        if (c->n > 0 && r->ix[i].seq != r->ix[i - 1].seq + 1)
+            warn(r, "thread %u: block %llu follows block %llu; records are missing",
+                 c->thread, (unsigned long long)r->ix[i].seq,
+                 (unsigned long long)r->ix[i - 1].seq);
+        else if (c->n == 0 && r->ix[i].seq != 0)
+            warn(r, "thread %u: first block is number %llu; records are missing", c->thread,
+                 (unsigned long long)r->ix[i].seq);
+        c->n++;
+    }
+    return 0;
+}
+
+static struct tm_reader *open_common(struct tm_reader *r, char *err, size_t errlen)
+{
+    if (check_header(r, err, errlen) || index_blocks(r, err, errlen) ||
+        make_cursors(r, err, errlen)) {
+        tm_reader_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+struct tm_reader *tm_reader_open(const char *path, char *err, size_t errlen)
+{
+    struct tm_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (r->fd < 0 || fstat(r->fd, &st) != 0) {
+        set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        tm_reader_close(r);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        set_err(err, errlen, "%s is not a regular file", path);
+        tm_reader_close(r);
+        return NULL;
+    }
+    r->size = (uint64_t)st.st_size;
+    return open_common(r, err, errlen);
+}
+
+struct tm_reader *tm_reader_open_mem(const void *data, size_t size, char *err, size_t errlen)
+{
+    struct tm_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->fd = -1;
+    r->mem = data;
+    r->size = size;
+    return open_common(r, err, errlen);
+}
+
+void tm_reader_close(struct tm_reader *r)
+{
+    if (!r) return;
+    if (r->fd >= 0) close(r->fd);
+    for (size_t i = 0; i < r->ncur; i++) {
+        free(r->cur[i].buf);
+        free(r->cur[i].frames);
+    }
+    for (size_t i = 0; i < r->nwarn; i++) free(r->warn[i]);
+    free(r->warn);
+    free(r->cur);
+    free(r->heap);
+    free(r->ix);
+    free(r);
+}
+
+const struct tmk_file_header *tm_reader_header(const struct tm_reader *r)
+{
+    return &r->hdr;
+}
+
+/* ---- record decoding ----------------------------------------------------- */
+
+/* Loads the cursor's next block. 0 = loaded, 1 = no more blocks, -1 = OOM. */
+static int load_block(struct tm_reader *r, struct cursor *c)
+{
+    if (c->next >= c->n) return 1;
+    const struct block_ix *b = &r->ix[c->first + c->next++];
+    uint64_t off = b->off + TMK_BLOCK_HEADER_SIZE;
+    if (r->fd < 0) {
+        c->start = r->mem + off;
+    } else {
+        if (b->payload > c->cap) {
+            uint8_t *nb = realloc(c->buf, b->payload);
+            if (!nb) return -1;
+            c->buf = nb;
+            c->cap = b->payload;
+        }
+        size_t got = read_at(r, off, c->buf, b->payload);
+        c->start = c->buf;
+        if (got < b->payload) {
+            warn(r, "thread %u block %llu: read failed", c->thread, (unsigned long long)b->seq);
+            b = NULL;
+        }
+    }
+    c->p = c->start;
+    c->end = b ? c->start + b->payload : c->start;
+    c->seq = b ? b->seq : 0;
+    c->t = b ? b->time_base : c->t;
+    c->ptr = 0;
+    return 0;
+}
+
+#define GET_U(dst) do { uint64_t v_; if (tmk_get_u(&p, e, &v_)) return -1; (dst) = v_; } while (0)
+#define GET_S(dst) do { int64_t v_; if (tmk_get_s(&p, e, &v_)) return -1; (dst) = v_; } while (0)
+
+static int get_str(const uint8_t **pp, const uint8_t *e, const char **s, size_t *len)
+{
+    uint64_t n;
+    if (tmk_get_u(pp, e, &n) || n > (uint64_t)(e - *pp)) return -1;
+    *s = (const char *)*pp;
+    *len = (size_t)n;
+    *pp += n;
+    return 0;
+}
+
+static int get_stack(struct cursor *c, const uint8_t **pp, const uint8_t *e, struct tm_record *rec)
+{
+    const uint8_t *p = *pp;
+    uint64_t id, depth;
+    GET_U(id);
+    GET_U(depth);
+    if (depth > (uint64_t)(e - p)) return -1; /* each frame takes a byte at least */
+    if (depth > c->frames_cap) {
+        uint64_t *f = realloc(c->frames, depth * sizeof *f);
+        if (!f) return -1;
+        c->frames = f;
+        c->frames_cap = depth;
+    }
+    uint64_t prev = 0;
+    for (uint64_t i = 0; i < depth; i++) {
+        int64_t d;
+        GET_S(d);
+        prev += (uint64_t)d;
+        c->frames[i] = prev;
+    }
+    rec->u.stack.id = id;
+    rec->u.stack.depth = (uint32_t)depth;
+    rec->u.stack.frames = c->frames;
+    *pp = p;
+    return 0;
+}
+
+/* Decodes the record at c->p into rec. Returns 0, or -1 when it is cut off
+ * or not a known record. */
+static int decode(struct cursor *c, struct tm_record *rec)
+{
+    const uint8_t *p = c->p, *e = c->end;
+    uint8_t type = *p++;
+    uint64_t dt = 0;
+    int64_t d;
+    memset(rec, 0, sizeof *rec);
+    rec->type = type;
+    rec->thread = c->thread;
+    int timed = type != TMK_REC_STACK && type != TMK_REC_MODULE &&
+                type != TMK_REC_MODULE_GONE && type < TMK_REC_EXTENDED;
+    if (timed) GET_U(dt);
+    switch (type) {
+    case TMK_REC_ALLOC:
+        GET_S(d);
+        rec->u.alloc.ptr = c->ptr + (uint64_t)d;
+        GET_U(rec->u.alloc.size);
+        GET_U(rec->u.alloc.stack);
+        break;
+    case TMK_REC_FREE:
+        GET_S(d);
+        rec->u.free.ptr = c->ptr + (uint64_t)d;
+        break;
+    case TMK_REC_STACK:
+        if (get_stack(c, &p, e, rec)) return -1;
+        break;
+    case TMK_REC_MODULE: {
+        const char *bid;
+        GET_U(rec->u.module.id);
+        GET_U(rec->u.module.bias);
+        GET_U(rec->u.module.start);
+        GET_U(rec->u.module.end);
+        if (get_str(&p, e, &bid, &rec->u.module.build_id_len)) return -1;
+        rec->u.module.build_id = (const uint8_t *)bid;
+        if (get_str(&p, e, &rec->u.module.path, &rec->u.module.path_len)) return -1;
+        break;
+    }
+    case TMK_REC_MODULE_GONE:
+        GET_U(rec->u.module_gone.id);
+        break;
+    case TMK_REC_TABLE_NEW:
+        GET_U(rec->u.table_new.table);
+        GET_U(rec->u.table_new.kind);
+        GET_U(rec->u.table_new.flags);
+        GET_U(rec->u.table_new.key_size);
+        GET_U(rec->u.table_new.value_size);
+        GET_U(rec->u.table_new.bucket_size);
+        GET_U(rec->u.table_new.slots);
+        GET_U(rec->u.table_new.hint);
+        GET_U(rec->u.table_new.stack);
+        if (get_str(&p, e, &rec->u.table_new.label, &rec->u.table_new.label_len)) return -1;
+        break;
+    case TMK_REC_TABLE_ARRAY:
+        GET_U(rec->u.table_array.table);
+        GET_U(rec->u.table_array.ptr);
+        GET_U(rec->u.table_array.bytes);
+        GET_U(rec->u.table_array.buckets);
+        GET_U(rec->u.table_array.reason);
+        GET_U(rec->u.table_array.live);
+        GET_U(rec->u.table_array.stack);
+        break;
+    case TMK_REC_TABLE_COUNT:
+    case TMK_REC_TABLE_END:
+        GET_U(rec->u.table_count.table);
+        GET_U(rec->u.table_count.live);
+        break;
+    case TMK_REC_MEMORY:
+        GET_U(rec->u.memory.rss);
+        GET_U(rec->u.memory.heap);
+        break;
+    case TMK_REC_THREAD:
+        GET_U(rec->u.thread.tid);
+        if (get_str(&p, e, &rec->u.thread.name, &rec->u.thread.name_len)) return -1;
+        break;
+    case TMK_REC_LOST:
+        GET_U(rec->u.lost.count);
+        break;
+    case TMK_REC_END:
+        GET_U(rec->u.end.why);
+        GET_U(rec->u.end.status);
+        break;
+    default:
+        if (type < TMK_REC_EXTENDED) return -1;
+        GET_U(rec->u.extended.len);
+        if (rec->u.extended.len > (uint64_t)(e - p)) return -1;
+        rec->u.extended.data = p;
+        p += rec->u.extended.len;
+        break;
+    }
+    if (timed) c->t = add_sat(c->t, dt);
+    if (type == TMK_REC_ALLOC) c->ptr = rec->u.alloc.ptr;
+    if (type == TMK_REC_FREE) c->ptr = rec->u.free.ptr;
+    rec->t = c->t;
+    c->p = p;
+    return 0;
+}
+
+/* Puts the cursor's next record in c->rec (c->has = 0 at its end). */
+static int advance(struct tm_reader *r, struct cursor *c)
+{
+    c->has = 0;
+    for (;;) {
+        if (c->p >= c->end) {
+            int lr = load_block(r, c);
+            if (lr) return lr < 0 ? -1 : 0;
+            continue;
+        }
+        if (decode(c, &c->rec) == 0) {
+            c->has = 1;
+            if (c->rec.type == TMK_REC_END) r->saw_end = 1;
+            return 0;
+        }
+        warn(r, "thread %u block %llu: corrupt or cut record at payload byte %zu (type 0x%02x); "
+                "rest of the block skipped", c->thread, (unsigned long long)c->seq,
+             (size_t)(c->p - c->start), *c->p);
+        c->p = c->end;
+    }
+}
+
+/* ---- merge ---------------------------------------------------------------- */
+
+static int before(const struct tm_reader *r, size_t a, size_t b)
+{
+    const struct tm_record *x = &r->cur[a].rec, *y = &r->cur[b].rec;
+    if (x->t != y->t) return x->t < y->t;
+    int fx = x->type == TMK_REC_FREE, fy = y->type == TMK_REC_FREE;
+    if (fx != fy) return fy;
+    return r->cur[a].thread < r->cur[b].thread;
+}
+
+static void sift_down(struct tm_reader *r, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < r->nheap && before(r, r->heap[l], r->heap[m])) m = l;
+        if (l + 1 < r->nheap && before(r, r->heap[l + 1], r->heap[m])) m = l + 1;
+        if (m == i) return;
+        size_t t = r->heap[i];
+        r->heap[i] = r->heap[m];
+        r->heap[m] = t;
+        i = m;
+    }
+}
+
+int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, size_t errlen)
+{
+    r->nheap = 0;
+    for (size_t i = 0; i < r->ncur; i++) {
+        if (advance(r, &r->cur[i])) goto oom;
+        if (r->cur[i].has) r->heap[r->nheap++] = i;
+    }
+    for (size_t i = r->nheap; i-- > 0;) sift_down(r, i);
+    while (r->nheap) {
+        struct cursor *c = &r->cur[r->heap[0]];
+        if (fn(ctx, &c->rec)) return 0;
+        if (advance(r, c)) goto oom;
+        if (!c->has) r->heap[0] = r->heap[--r->nheap];
+        sift_down(r, 0);
+    }
+    if (!r->saw_end) warn(r, "no END record: the traced process was cut short or is still running");
+    if (r->suppressed) {
+        char line[96];
+        snprintf(line, sizeof line, "... and %llu more problems",
+                 (unsigned long long)r->suppressed);
+        push_line(r, line);
+        r->suppressed = 0;
+    }
+    return 0;
+oom:
+    set_err(err, errlen, "out of memory reading the trace");
+    return -1;
+}
+
+int tm_reader_truncated(const struct tm_reader *r) { return r->truncated; }
+uint64_t tm_reader_blocks(const struct tm_reader *r) { return r->nix; }
+uint64_t tm_reader_threads(const struct tm_reader *r) { return r->ncur; }
+
+size_t tm_reader_warnings(const struct tm_reader *r, const char *const **out)
+{
+    *out = (const char *const *)r->warn;
+    return r->nwarn;
+}
+
+const char *tm_record_type_name(uint8_t type)
+{
+    switch (type) {
+    case TMK_REC_ALLOC: return "ALLOC";
+    case TMK_REC_FREE: return "FREE";
+    case TMK_REC_STACK: return "STACK";
+    case TMK_REC_MODULE: return "MODULE";
+    case TMK_REC_MODULE_GONE: return "MODULE_GONE";
+    case TMK_REC_TABLE_NEW: return "TABLE_NEW";
+    case TMK_REC_TABLE_ARRAY: return "TABLE_ARRAY";
+    case TMK_REC_TABLE_COUNT: return "TABLE_COUNT";
+    case TMK_REC_TABLE_END: return "TABLE_END";
+    case TMK_REC_MEMORY: return "MEMORY";
+    case TMK_REC_THREAD: return "THREAD";
+    case TMK_REC_LOST: return "LOST";
+    case TMK_REC_END: return "END";
+    default: return type >= TMK_REC_EXTENDED ? "EXTENDED" : "?";
+    }
+}

@@ -1,0 +1,357 @@
+/* tests/analyzer/tracegen.c - the test-only trace writer (tracegen.h) and
+ * its scenarios. Scenario figures come from Go's rules through
+ * gomap_sizing.h, exactly as gomap would allocate; tests assert the
+ * resulting numbers as literals computed from the rules by hand. */
+#include "tracegen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tidemark/annotate.h"
+#include "tidemark/gomap_sizing.h"
+#include "tidemark/trace_format.h"
+
+#define MAX_THREADS 16
+#define BLOCK_LIMIT (64u << 10) /* flush a thread's block past this */
+
+struct tblock {
+    uint8_t *buf;
+    size_t n, cap;
+    uint64_t seq, time_base, last_t, ptr;
+    int open;
+};
+
+struct tg {
+    uint8_t *file;
+    size_t n, cap;
+    struct tblock th[MAX_THREADS + 1];
+    uint16_t major, minor;
+    uint32_t flags;
+};
+
+static void grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) return;
+    size_t c = *cap ? *cap : 4096;
+    while (c < need) c *= 2;
+    uint8_t *b = realloc(*buf, c);
+    if (!b) abort();
+    *buf = b;
+    *cap = c;
+}
+
+struct tg *tg_new(uint32_t flags)
+{
+    struct tg *g = calloc(1, sizeof *g);
+    if (!g) abort();
+    g->major = TMK_TRACE_VERSION_MAJOR;
+    g->minor = TMK_TRACE_VERSION_MINOR;
+    g->flags = flags;
+    grow(&g->file, &g->cap, TMK_FILE_HEADER_SIZE);
+    g->n = TMK_FILE_HEADER_SIZE; /* header written by tg_bytes */
+    return g;
+}
+
+void tg_set_version(struct tg *g, uint16_t major, uint16_t minor)
+{
+    g->major = major;
+    g->minor = minor;
+}
+
+void tg_flush(struct tg *g, uint32_t th)
+{
+    struct tblock *b = &g->th[th];
+    if (!b->open) return;
+    struct tmk_block_header h = {TMK_BLOCK_MAGIC, (uint32_t)b->n, th, 0, b->seq, b->time_base};
+    grow(&g->file, &g->cap, g->n + TMK_BLOCK_HEADER_SIZE + b->n);
+    tmk_block_header_encode(g->file + g->n, &h);
+    memcpy(g->file + g->n + TMK_BLOCK_HEADER_SIZE, b->buf, b->n);
+    g->n += TMK_BLOCK_HEADER_SIZE + b->n;
+    b->seq++;
+    b->n = 0;
+    b->open = 0;
+}
+
+/* Room for a record on thread th at time t; returns the write pointer. */
+static uint8_t *begin(struct tg *g, uint32_t th, uint64_t t, size_t max)
+{
+    if (th == 0 || th > MAX_THREADS) abort();
+    struct tblock *b = &g->th[th];
+    if (b->open && b->n > BLOCK_LIMIT) tg_flush(g, th);
+    if (!b->open) {
+        b->open = 1;
+        b->time_base = t;
+        b->last_t = t;
+        b->ptr = 0;
+    }
+    grow(&b->buf, &b->cap, b->n + max);
+    return b->buf + b->n;
+}
+
+static uint8_t *timed(struct tg *g, uint32_t th, uint64_t t, uint8_t type, size_t max)
+{
+    uint8_t *p = begin(g, th, t, max + 16);
+    struct tblock *b = &g->th[th];
+    if (t < b->last_t) t = b->last_t; /* times never go back within a thread */
+    *p++ = type;
+    p = tmk_put_u(p, t - b->last_t);
+    b->last_t = t;
+    return p;
+}
+
+static void done(struct tg *g, uint32_t th, uint8_t *end)
+{
+    struct tblock *b = &g->th[th];
+    b->n = (size_t)(end - b->buf);
+}
+
+void tg_alloc(struct tg *g, uint32_t th, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack)
+{
+    uint8_t *p = timed(g, th, t, TMK_REC_ALLOC, 40);
+    p = tmk_put_s(p, (int64_t)(ptr - g->th[th].ptr));
+    g->th[th].ptr = ptr;
+    p = tmk_put_u(p, size);
+    p = tmk_put_u(p, stack);
+    done(g, th, p);
+}
+
+void tg_free(struct tg *g, uint32_t th, uint64_t t, uint64_t ptr)
+{
+    uint8_t *p = timed(g, th, t, TMK_REC_FREE, 20);
+    p = tmk_put_s(p, (int64_t)(ptr - g->th[th].ptr));
+    g->th[th].ptr = ptr;
+    done(g, th, p);
+}
+
+void tg_stack(struct tg *g, uint32_t th, uint64_t id, uint32_t depth, const uint64_t *frames)
+{
+    uint8_t *p = begin(g, th, g->th[th].open ? g->th[th].last_t : 0, 24 + 10 * (size_t)depth);
+    *p++ = TMK_REC_STACK;
+    p = tmk_put_u(p, id);
+    p = tmk_put_u(p, depth);
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < depth; i++) {
+        p = tmk_put_s(p, (int64_t)(frames[i] - prev));
+        prev = frames[i];
+    }
+    done(g, th, p);
+}
+
+static uint8_t *put_str(uint8_t *p, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    p = tmk_put_u(p, n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+void tg_module(struct tg *g, uint32_t th, uint64_t id, uint64_t bias, uint64_t start,
+               uint64_t end, const char *path)
+{
+    uint8_t *p = begin(g, th, g->th[th].open ? g->th[th].last_t : 0, 64 + strlen(path));
+    *p++ = TMK_REC_MODULE;
+    p = tmk_put_u(p, id);
+    p = tmk_put_u(p, bias);
+    p = tmk_put_u(p, start);
+    p = tmk_put_u(p, end);
+    p = put_str(p, "");
+    p = put_str(p, path);
+    done(g, th, p);
+}
+
+void tg_table_new(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint32_t kind,
+                  uint32_t flags, uint32_t key, uint32_t value, uint32_t bucket, uint32_t slots,
+                  uint64_t hint, uint64_t stack, const char *label)
+{
+    uint8_t *p = timed(g, th, t, TMK_REC_TABLE_NEW, 100 + strlen(label));
+    uint64_t f[] = {table, kind, flags, key, value, bucket, slots, hint, stack};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) p = tmk_put_u(p, f[i]);
+    p = put_str(p, label);
+    done(g, th, p);
+}
+
+void tg_table_array(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t ptr,
+                    uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
+                    uint64_t stack)
+{
+    uint8_t *p = timed(g, th, t, TMK_REC_TABLE_ARRAY, 80);
+    uint64_t f[] = {table, ptr, bytes, buckets, reason, live, stack};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) p = tmk_put_u(p, f[i]);
+    done(g, th, p);
+}
+
+static void table_live(struct tg *g, uint32_t th, uint64_t t, uint8_t type, uint64_t table,
+                       uint64_t live)
+{
+    uint8_t *p = timed(g, th, t, type, 30);
+    p = tmk_put_u(p, table);
+    p = tmk_put_u(p, live);
+    done(g, th, p);
+}
+
+void tg_table_count(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t live)
+{
+    table_live(g, th, t, TMK_REC_TABLE_COUNT, table, live);
+}
+
+void tg_table_end(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t live)
+{
+    table_live(g, th, t, TMK_REC_TABLE_END, table, live);
+}
+
+void tg_memory(struct tg *g, uint32_t th, uint64_t t, uint64_t rss, uint64_t heap)
+{
+    uint8_t *p = timed(g, th, t, TMK_REC_MEMORY, 30);
+    p = tmk_put_u(p, rss);
+    p = tmk_put_u(p, heap);
+    done(g, th, p);
+}
+
+void tg_end(struct tg *g, uint32_t th, uint64_t t, uint32_t why, uint32_t status)
+{
+    uint8_t *p = timed(g, th, t, TMK_REC_END, 30);
+    p = tmk_put_u(p, why);
+    p = tmk_put_u(p, status);
+    done(g, th, p);
+}
+
+void tg_raw(struct tg *g, uint32_t th, const void *bytes, size_t n)
+{
+    uint8_t *p = begin(g, th, g->th[th].open ? g->th[th].last_t : 0, n);
+    memcpy(p, bytes, n);
+    done(g, th, p + n);
+}
+
+const uint8_t *tg_bytes(struct tg *g, size_t *size)
+{
+    for (uint32_t th = 1; th <= MAX_THREADS; th++) tg_flush(g, th);
+    struct tmk_file_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN);
+    h.version_major = g->major;
+    h.version_minor = g->minor;
+    h.header_size = TMK_FILE_HEADER_SIZE;
+    h.flags = g->flags;
+    h.pid = 4242;
+    h.ppid = 1;
+    h.max_depth = 64;
+    h.start_realtime_ns = 1700000000000000000ull;
+    h.start_monotonic_ns = 1000000000ull;
+    tmk_file_header_encode(g->file, &h);
+    *size = g->n;
+    return g->file;
+}
+
+int tg_write(struct tg *g, const char *path)
+{
+    size_t n;
+    const uint8_t *b = tg_bytes(g, &n);
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int ok = fwrite(b, 1, n, f) == n;
+    return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+void tg_destroy(struct tg *g)
+{
+    if (!g) return;
+    for (int i = 0; i <= MAX_THREADS; i++) free(g->th[i].buf);
+    free(g->file);
+    free(g);
+}
+
+/* ---- scenarios ------------------------------------------------------------ */
+
+#define ARRAY_BASE 0x7f0000000000ull
+#define VALUE_BASE 0x10000000ull
+
+static uint64_t array_bytes(uint8_t B, uint32_t bucket)
+{
+    return B == 0 ? bucket : gomap_array_for_b(B, bucket).bytes;
+}
+
+/* The seed program as gomap runs it: 1,000,000 inserts of int64 -> value,
+ * then every key deleted. Arrays as makeBucketArray allocates them; the old
+ * array is released when its evacuation is done (2^B_old / 2 writes later,
+ * as each write evacuates two old buckets). Values over 128 bytes are
+ * separate allocations freed on delete. */
+struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
+{
+    (void)fix;
+    const uint64_t N = 1000000, T0 = 1000, DT = 100;
+    struct gomap_layout l = gomap_layout_for(8, value_size);
+    struct tg *g = tg_new(0);
+    uint64_t frames_table[] = {0x401234, 0x401500, 0x7f1000020000};
+    uint64_t frames_value[] = {0x401300, 0x401500};
+    uint64_t frames_other[] = {0x401400};
+    tg_stack(g, 1, 1, 3, frames_table);
+    tg_stack(g, 1, 2, 2, frames_value);
+    tg_stack(g, 1, 3, 1, frames_other);
+    tg_alloc(g, 1, 500, 0x5000, 4096, 3); /* an ordinary buffer, freed at the end */
+    tg_alloc(g, 1, 600, 0x6000, 1000, 3); /* and one never freed */
+    tg_table_new(g, 1, T0, 1, TMK_KIND_GOMAP, l.value_indirect ? TMK_TABLE_VALUE_INDIRECT : 0, 8,
+                 value_size, l.bucket_size, 8, hint, 1, "seed");
+    uint8_t B = gomap_b_for_hint(hint);
+    uint64_t narr = 0, cur = 0, old = 0, old_free_at = 0, t = T0;
+    if (B > 0) { /* makemap allocates at once when B > 0 */
+        cur = ARRAY_BASE + (narr++ << 32);
+        tg_alloc(g, 1, t, cur, array_bytes(B, l.bucket_size), 1);
+        tg_table_array(g, 1, t, 1, cur, array_bytes(B, l.bucket_size), 1ull << B,
+                       TMK_ARRAY_INITIAL, 0, 1);
+    }
+    for (uint64_t count = 0; count < N; count++) {
+        t = T0 + (count + 1) * DT;
+        if (!cur) { /* first insert allocates the single bucket */
+            cur = ARRAY_BASE + (narr++ << 32);
+            tg_alloc(g, 1, t, cur, l.bucket_size, 1);
+            tg_table_array(g, 1, t, 1, cur, l.bucket_size, 1, TMK_ARRAY_INITIAL, 0, 1);
+        } else if (!old && gomap_over_load_factor(count + 1, B)) {
+            B++;
+            old = cur;
+            old_free_at = count + ((1ull << (B - 1)) + 1) / 2;
+            cur = ARRAY_BASE + (narr++ << 32);
+            tg_alloc(g, 1, t, cur, array_bytes(B, l.bucket_size), 1);
+            tg_table_array(g, 1, t, 1, cur, array_bytes(B, l.bucket_size), 1ull << B,
+                           TMK_ARRAY_GROW, count, 1);
+        }
+        if (old && count >= old_free_at) {
+            tg_free(g, 1, t, old);
+            old = 0;
+        }
+        if (l.value_indirect) tg_alloc(g, 1, t, VALUE_BASE + count * 256, value_size, 2);
+        if ((count + 1) % 65536 == 0) tg_table_count(g, 1, t, 1, count + 1);
+    }
+    if (old) tg_free(g, 1, t, old);
+    tg_table_count(g, 1, t, 1, N);
+    for (uint64_t k = 0; k < N; k++) {
+        t += DT;
+        if (l.value_indirect) tg_free(g, 1, t, VALUE_BASE + k * 256);
+        if ((k + 1) % 65536 == 0) tg_table_count(g, 1, t, 1, N - k - 1);
+    }
+    tg_table_count(g, 1, t + DT, 1, 0);
+    tg_memory(g, 1, t + DT, 400ull << 20, 0);
+    tg_free(g, 1, t + 2 * DT, 0x5000);
+    tg_end(g, 1, t + 3 * DT, TMK_END_EXIT, 0);
+    return g;
+}
+
+/* Three threads: thread 2 frees what thread 1 allocated, thread 3 reuses an
+ * address after thread 2 freed it; blocks are flushed out of thread order. */
+struct tg *tg_scenario_threads(void)
+{
+    struct tg *g = tg_new(0);
+    tg_alloc(g, 1, 100, 0xa000, 10, 0);
+    tg_alloc(g, 1, 200, 0xb000, 20, 0);
+    tg_flush(g, 1);
+    tg_free(g, 2, 150, 0xa000);
+    tg_free(g, 2, 250, 0xb000);
+    tg_alloc(g, 3, 160, 0xa000, 30, 0); /* reuse after thread 2's free at 150 */
+    tg_flush(g, 3);
+    tg_flush(g, 2);
+    tg_alloc(g, 1, 300, 0xc000, 40, 0);
+    tg_free(g, 3, 310, 0xa000);
+    tg_flush(g, 3);
+    tg_end(g, 1, 400, TMK_END_EXIT, 0);
+    return g;
+}

@@ -1,0 +1,47 @@
+/* tests/analyzer/tracegen.h - a test-only trace WRITER: builds .tmk files
+ * with the encoders of trace_format.h, so the analyzer can be tested on
+ * exact, synthetic event sequences without the shim. Times are absolute ns;
+ * the writer turns them into per-block deltas. Each thread has one open
+ * block; tg_flush() closes it (blocks land in the file in flush order). */
+#ifndef TIDEMARK_TESTS_TRACEGEN_H
+#define TIDEMARK_TESTS_TRACEGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tg;
+
+struct tg *tg_new(uint32_t flags);
+void tg_set_version(struct tg *g, uint16_t major, uint16_t minor);
+void tg_flush(struct tg *g, uint32_t thread);
+void tg_alloc(struct tg *g, uint32_t th, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack);
+void tg_free(struct tg *g, uint32_t th, uint64_t t, uint64_t ptr);
+void tg_stack(struct tg *g, uint32_t th, uint64_t id, uint32_t depth, const uint64_t *frames);
+void tg_module(struct tg *g, uint32_t th, uint64_t id, uint64_t bias, uint64_t start,
+               uint64_t end, const char *path);
+void tg_table_new(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint32_t kind,
+                  uint32_t flags, uint32_t key, uint32_t value, uint32_t bucket, uint32_t slots,
+                  uint64_t hint, uint64_t stack, const char *label);
+void tg_table_array(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t ptr,
+                    uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
+                    uint64_t stack);
+void tg_table_count(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t live);
+void tg_table_end(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t live);
+void tg_memory(struct tg *g, uint32_t th, uint64_t t, uint64_t rss, uint64_t heap);
+void tg_end(struct tg *g, uint32_t th, uint64_t t, uint32_t why, uint32_t status);
+/* Raw bytes appended to thread th's open block (for corrupt records). */
+void tg_raw(struct tg *g, uint32_t th, const void *bytes, size_t n);
+
+/* Flushes every open block (threads in ascending order) and returns the
+ * file's bytes (owned by g) and size. */
+const uint8_t *tg_bytes(struct tg *g, size_t *size);
+/* Writes the file; 0 or -1. */
+int tg_write(struct tg *g, const char *path);
+void tg_destroy(struct tg *g);
+
+/* Scenarios shared by tests and the tracegen tool. Each returns a new
+ * generator holding the whole trace. */
+struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix);
+struct tg *tg_scenario_threads(void);
+
+#endif /* TIDEMARK_TESTS_TRACEGEN_H */

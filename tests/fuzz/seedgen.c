@@ -1,0 +1,341 @@
+/* tests/fuzz/seedgen.c - writes the fuzz target's seed corpus: small valid
+ * traces that together use every record type, both table kinds, two threads,
+ * the tables mode, an extended record, and one cut short.
+ *
+ *   seedgen DIR     writes DIR/<name>.tmk
+ *
+ * The traces are built with trace_format.h's encoders, independently of the
+ * analyzer's reader, so the fuzzer starts from what the shim writes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tidemark/annotate.h"
+#include "tidemark/trace_format.h"
+
+/* ---- a tiny trace writer ------------------------------------------------ */
+
+struct block {
+    uint8_t buf[16384];
+    size_t n;
+    uint32_t thread;
+    uint64_t seq, time_base, last_t, last_ptr;
+};
+
+struct trace {
+    uint8_t buf[1 << 17];
+    size_t n;
+};
+
+static void put_u(struct block *b, uint64_t v) { b->n = (size_t)(tmk_put_u(b->buf + b->n, v) - b->buf); }
+static void put_s(struct block *b, int64_t v) { b->n = (size_t)(tmk_put_s(b->buf + b->n, v) - b->buf); }
+static void put_str(struct block *b, const char *s)
+{
+    size_t len = strlen(s);
+    put_u(b, len);
+    memcpy(b->buf + b->n, s, len);
+    b->n += len;
+}
+
+/* Starts a timed record: type byte and dt from the block's previous time. */
+static void timed(struct block *b, uint8_t type, uint64_t t)
+{
+    b->buf[b->n++] = type;
+    put_u(b, t - b->last_t);
+    b->last_t = t;
+}
+
+static void block_begin(struct block *b, uint32_t thread, uint64_t seq, uint64_t time_base)
+{
+    memset(b, 0, sizeof *b);
+    b->thread = thread;
+    b->seq = seq;
+    b->time_base = b->last_t = time_base;
+}
+
+static void trace_begin(struct trace *t, uint32_t flags)
+{
+    struct tmk_file_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN);
+    h.version_major = TMK_TRACE_VERSION_MAJOR;
+    h.version_minor = TMK_TRACE_VERSION_MINOR;
+    h.header_size = TMK_FILE_HEADER_SIZE;
+    h.flags = flags;
+    h.pid = 1234;
+    h.ppid = 1;
+    h.max_depth = 64;
+    h.start_realtime_ns = 1700000000000000000ull;
+    h.start_monotonic_ns = 5000000000ull;
+    tmk_file_header_encode(t->buf, &h);
+    t->n = TMK_FILE_HEADER_SIZE;
+}
+
+static void trace_add(struct trace *t, const struct block *b)
+{
+    struct tmk_block_header h = {TMK_BLOCK_MAGIC, (uint32_t)b->n, b->thread, 0, b->seq,
+                                 b->time_base};
+    tmk_block_header_encode(t->buf + t->n, &h);
+    memcpy(t->buf + t->n + TMK_BLOCK_HEADER_SIZE, b->buf, b->n);
+    t->n += TMK_BLOCK_HEADER_SIZE + b->n;
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+static void rec_alloc(struct block *b, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack)
+{
+    timed(b, TMK_REC_ALLOC, t);
+    put_s(b, (int64_t)(ptr - b->last_ptr));
+    b->last_ptr = ptr;
+    put_u(b, size);
+    put_u(b, stack);
+}
+
+static void rec_free(struct block *b, uint64_t t, uint64_t ptr)
+{
+    timed(b, TMK_REC_FREE, t);
+    put_s(b, (int64_t)(ptr - b->last_ptr));
+    b->last_ptr = ptr;
+}
+
+static void rec_stack(struct block *b, uint64_t id, const uint64_t *frames, unsigned depth)
+{
+    b->buf[b->n++] = TMK_REC_STACK;
+    put_u(b, id);
+    put_u(b, depth);
+    uint64_t prev = 0;
+    for (unsigned i = 0; i < depth; i++) {
+        put_s(b, (int64_t)(frames[i] - prev));
+        prev = frames[i];
+    }
+}
+
+static void rec_module(struct block *b, uint64_t id, uint64_t bias, uint64_t start, uint64_t end,
+                       const char *build_id, const char *path)
+{
+    b->buf[b->n++] = TMK_REC_MODULE;
+    put_u(b, id);
+    put_u(b, bias);
+    put_u(b, start);
+    put_u(b, end);
+    put_str(b, build_id);
+    put_str(b, path);
+}
+
+static void rec_thread(struct block *b, uint64_t t, uint64_t tid, const char *name)
+{
+    timed(b, TMK_REC_THREAD, t);
+    put_u(b, tid);
+    put_str(b, name);
+}
+
+static void rec_table_new(struct block *b, uint64_t t, uint64_t table, uint32_t kind,
+                          uint32_t key, uint32_t value, uint32_t bucket, uint32_t slots,
+                          uint64_t hint, uint64_t stack, const char *label)
+{
+    timed(b, TMK_REC_TABLE_NEW, t);
+    put_u(b, table);
+    put_u(b, kind);
+    put_u(b, 0);
+    put_u(b, key);
+    put_u(b, value);
+    put_u(b, bucket);
+    put_u(b, slots);
+    put_u(b, hint);
+    put_u(b, stack);
+    put_str(b, label);
+}
+
+static void rec_table_array(struct block *b, uint64_t t, uint64_t table, uint64_t ptr,
+                            uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
+                            uint64_t stack)
+{
+    timed(b, TMK_REC_TABLE_ARRAY, t);
+    put_u(b, table);
+    put_u(b, ptr);
+    put_u(b, bytes);
+    put_u(b, buckets);
+    put_u(b, reason);
+    put_u(b, live);
+    put_u(b, stack);
+}
+
+static void rec_table_live(struct block *b, uint8_t type, uint64_t t, uint64_t table, uint64_t live)
+{
+    timed(b, type, t);
+    put_u(b, table);
+    put_u(b, live);
+}
+
+static void rec_memory(struct block *b, uint64_t t, uint64_t rss, uint64_t heap)
+{
+    timed(b, TMK_REC_MEMORY, t);
+    put_u(b, rss);
+    put_u(b, heap);
+}
+
+static void rec_end(struct block *b, uint64_t t, uint32_t why, uint32_t status)
+{
+    timed(b, TMK_REC_END, t);
+    put_u(b, why);
+    put_u(b, status);
+}
+
+/* ---- the seeds ---------------------------------------------------------- */
+
+static struct trace tr;
+static struct block bl, bl2;
+
+static const uint64_t frames_a[] = {0x401234, 0x401500, 0x7f0000001000};
+static const uint64_t frames_b[] = {0x401300, 0x401500};
+
+static void common_prologue(struct block *b)
+{
+    rec_thread(b, 10, 4321, "main");
+    rec_module(b, 1, 0, 0x400000, 0x500000, "\x12\x34\x56\x78", "/usr/bin/seedprog");
+    rec_module(b, 2, 0x7f0000000000, 0x7f0000000000, 0x7f0000100000, "", "");
+    rec_stack(b, 1, frames_a, 3);
+    rec_stack(b, 2, frames_b, 2);
+}
+
+static void seed_end_only(void)
+{
+    trace_begin(&tr, 0);
+    block_begin(&bl, 1, 0, 0);
+    rec_thread(&bl, 1, 99, "t");
+    rec_end(&bl, 2, TMK_END_EXIT, 0);
+    trace_add(&tr, &bl);
+}
+
+static void seed_heap(void)
+{
+    trace_begin(&tr, TMK_FILE_FRAME_POINTER);
+    block_begin(&bl, 1, 0, 0);
+    common_prologue(&bl);
+    for (uint64_t i = 0; i < 6; i++) rec_alloc(&bl, 100 + i, 0x10000 + 64 * i, 48 + i, 1 + i % 2);
+    rec_memory(&bl, 120, 1 << 20, 300);
+    for (uint64_t i = 0; i < 4; i++) rec_free(&bl, 200 + i, 0x10000 + 64 * i);
+    rec_alloc(&bl, 300, 0x20000, 4096, 0);
+    timed(&bl, TMK_REC_LOST, 310);
+    put_u(&bl, 3);
+    bl.buf[bl.n++] = TMK_REC_MODULE_GONE;
+    put_u(&bl, 2);
+    rec_end(&bl, 400, TMK_END_SIGNAL, 9);
+    trace_add(&tr, &bl);
+}
+
+/* A gomap of 8 -> 128 byte entries grows from 1 to 4 buckets, then empties. */
+static void gomap_story(struct block *b, uint64_t t0)
+{
+    uint64_t t = t0, ptr = 0x30000, bytes = 1104, buckets = 1;
+    rec_table_new(b, t++, 1, TMK_KIND_GOMAP, 8, 128, 1104, 8, 0, 1, "seed <map>");
+    rec_alloc(b, t, ptr, bytes, 1);
+    rec_table_array(b, t++, 1, ptr, bytes, buckets, TMK_ARRAY_INITIAL, 0, 1);
+    for (int g = 0; g < 2; g++) {
+        rec_table_live(b, TMK_REC_TABLE_COUNT, t++, 1, 8 * buckets);
+        uint64_t nptr = ptr + 0x10000;
+        rec_alloc(b, t, nptr, bytes * 2, 1);
+        rec_table_array(b, t++, 1, nptr, bytes * 2, buckets * 2, TMK_ARRAY_GROW,
+                        8 * buckets + 1, 1);
+        rec_free(b, t++, ptr);
+        ptr = nptr;
+        bytes *= 2;
+        buckets *= 2;
+    }
+    rec_table_live(b, TMK_REC_TABLE_COUNT, t++, 1, 26);
+    rec_alloc(b, t, 0x90000, 1104, 2);
+    rec_table_array(b, t++, 1, 0x90000, 1104, 1, TMK_ARRAY_OVERFLOW, 26, 2);
+    rec_table_live(b, TMK_REC_TABLE_COUNT, t++, 1, 3);
+    rec_table_live(b, TMK_REC_TABLE_COUNT, t++, 1, 0);
+}
+
+static void seed_gomap(int with_end)
+{
+    trace_begin(&tr, 0);
+    block_begin(&bl, 1, 0, 50);
+    common_prologue(&bl);
+    gomap_story(&bl, 100);
+    if (with_end) {
+        rec_table_live(&bl, TMK_REC_TABLE_END, 500, 1, 0);
+        rec_free(&bl, 501, 0x50000);
+        rec_end(&bl, 600, TMK_END_EXIT, 0);
+    }
+    trace_add(&tr, &bl);
+}
+
+static void seed_two_threads(void)
+{
+    trace_begin(&tr, 0);
+    block_begin(&bl, 1, 0, 0);
+    common_prologue(&bl);
+    rec_alloc(&bl, 100, 0x1000, 10, 1);
+    rec_alloc(&bl, 300, 0x2000, 20, 2);
+    trace_add(&tr, &bl);
+    block_begin(&bl2, 2, 0, 150);
+    rec_thread(&bl2, 150, 4322, "worker");
+    rec_free(&bl2, 200, 0x1000); /* frees thread 1's allocation */
+    rec_alloc(&bl2, 250, 0x3000, 30, 2);
+    trace_add(&tr, &bl2);
+    block_begin(&bl, 1, 1, 400);
+    rec_free(&bl, 400, 0x3000);
+    rec_end(&bl, 500, TMK_END_EXIT, 3);
+    trace_add(&tr, &bl);
+}
+
+static void seed_uthash_tables_mode(void)
+{
+    trace_begin(&tr, TMK_FILE_MODE_TABLES);
+    block_begin(&bl, 1, 0, 0);
+    common_prologue(&bl);
+    rec_table_new(&bl, 10, 7, TMK_KIND_UTHASH, 16, 64, 16, 0, 0, 2, "users");
+    rec_table_array(&bl, 11, 7, 0x5000, 32 * 16, 32, TMK_ARRAY_INITIAL, 0, 2);
+    rec_table_live(&bl, TMK_REC_TABLE_COUNT, 20, 7, 400);
+    rec_table_array(&bl, 21, 7, 0x6000, 64 * 16, 64, TMK_ARRAY_GROW, 401, 2);
+    rec_table_live(&bl, TMK_REC_TABLE_COUNT, 30, 7, 2);
+    rec_table_new(&bl, 40, 8, 99, 4, 4, 8, 1, 1000, 0, "");
+    rec_table_array(&bl, 41, 8, 0x7000, 8000, 1000, TMK_ARRAY_INITIAL, 0, 0);
+    bl.buf[bl.n++] = 0x81; /* an extended record from a newer minor version */
+    put_u(&bl, 3);
+    for (uint8_t i = 1; i <= 3; i++) bl.buf[bl.n++] = i;
+    rec_end(&bl, 50, TMK_END_EXEC, 0);
+    trace_add(&tr, &bl);
+}
+
+static int write_seed(const char *dir, const char *name, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.tmk", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(tr.buf, 1, len, f) != len || fclose(f)) {
+        fprintf(stderr, "seedgen: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fputs("usage: seedgen DIR\n", stderr);
+        return 2;
+    }
+    mkdir(argv[1], 0755);
+    int bad = 0;
+    seed_end_only();
+    bad |= write_seed(argv[1], "end_only", tr.n);
+    seed_heap();
+    bad |= write_seed(argv[1], "heap", tr.n);
+    seed_gomap(1);
+    bad |= write_seed(argv[1], "gomap", tr.n);
+    seed_gomap(0);
+    bad |= write_seed(argv[1], "gomap_no_end", tr.n);
+    bad |= write_seed(argv[1], "gomap_cut", tr.n - 7);
+    seed_two_threads();
+    bad |= write_seed(argv[1], "two_threads", tr.n);
+    seed_uthash_tables_mode();
+    bad |= write_seed(argv[1], "uthash_tables_mode", tr.n);
+    return bad ? 1 : 0;
+}
