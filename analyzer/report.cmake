@@ -23,6 +23,7 @@ if(TARGET tidemark_core AND NOT TARGET tidemark_reports)
   add_library(tidemark_reports STATIC
               ${CMAKE_CURRENT_LIST_DIR}/report_html.c
               ${CMAKE_CURRENT_LIST_DIR}/report_html_svg.c
-              ${CMAKE_CURRENT_LIST_DIR}/report_collapsed.c)
+              ${CMAKE_CURRENT_LIST_DIR}/report_collapsed.c
+              ${CMAKE_CURRENT_LIST_DIR}/report_stack.c)
   target_link_libraries(tidemark_reports PUBLIC tidemark_core tidemark_symbols m)
 endif()

@@ -19,11 +19,11 @@
 #include <string.h>
 
 #include "report.h"
-#include "symbols.h"
+#include "report_stack.h"
 
 struct collapsed {
     const struct tm_model *m;
-    struct tmk_symbolizer *sym; /* NULL when the model was not symbolized */
+    struct tm_stack_namer *names;
     FILE *out;
 };
 
@@ -41,18 +41,8 @@ static void put_frame(FILE *out, const char *name)
 static void put_address(struct collapsed *c, uint64_t addr)
 {
     char buf[512];
-    struct tmk_frame f;
-    if (c->sym) {
-        tmk_symbolizer_lookup(c->sym, addr, 0, &f);
-    } else {
-        memset(&f, 0, sizeof f);
-        f.offset = addr;
-    }
-    if (f.function)
-        snprintf(buf, sizeof buf, "%s", f.function);
-    else
-        tmk_frame_format(&f, buf, sizeof buf);
-    put_frame(c->out, buf);
+    tm_stack_namer_frame(c->names, addr, TM_FRAME_FUNCTION, buf, sizeof buf);
+    put_frame(c->out, buf[0] ? buf : "?"); /* never an empty frame */
 }
 
 /* Writes the frames of stack `id` root first, separated by ';'. */
@@ -111,22 +101,12 @@ static void heap_peak_lines(struct collapsed *c)
 
 int tm_report_collapsed(const struct tm_model *m, const struct tm_report_opts *o, FILE *out)
 {
-    struct collapsed c = {m, NULL, out};
-    if (m->opts.symbolize) {
-        c.sym = tmk_symbolizer_new(m->opts.sysroot, NULL);
-        for (size_t i = 0; c.sym && i < m->n_modules; i++) {
-            const struct tm_module *mod = &m->modules[i];
-            struct tmk_module_desc d = {mod->id,       mod->bias,         mod->start, mod->end,
-                                        mod->build_id, mod->build_id_len, mod->path};
-            tmk_symbolizer_add_module(c.sym, &d);
-            if (mod->gone) tmk_symbolizer_module_gone(c.sym, mod->id);
-        }
-    }
+    struct collapsed c = {m, tm_stack_namer_new(m), out};
     if (o->weight == TM_WEIGHT_PEAK && m->heap.tracked)
         heap_peak_lines(&c);
     else
         table_lines(&c, o->weight == TM_WEIGHT_PEAK);
-    tmk_symbolizer_free(c.sym);
+    tm_stack_namer_free(c.names);
     fflush(out);
     return ferror(out) ? -1 : 0;
 }

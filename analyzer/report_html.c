@@ -15,6 +15,7 @@
 
 #include "report.h"
 #include "report_html.h"
+#include "report_stack.h"
 
 /* ---- escaping and numbers ----------------------------------------------- */
 
@@ -163,6 +164,11 @@ static const char STYLE[] =
     ".muted{color:var(--muted)}"
     "dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:3px 18px;margin:0;"
     "font-size:13px}dl.facts dt{color:var(--ink2)}dl.facts dd{margin:0;overflow-wrap:anywhere}"
+    "details.stack{margin:-6px 0 10px;font-size:12.5px;color:var(--ink2)}"
+    "details.stack summary{cursor:pointer;color:var(--muted);font-size:12px}"
+    "details.stack ol{margin:4px 0 0;padding-left:28px}"
+    "details.stack li{overflow-wrap:anywhere}"
+    "td details.stack{margin:2px 0 0}"
     "footer{color:var(--muted);font-size:12px;margin-top:28px;text-align:center}"
     "@media (max-width:760px){.cards{grid-template-columns:repeat(2,1fr)}"
     ".two{grid-template-columns:1fr}main{padding:16px}}";
@@ -349,7 +355,26 @@ static void put_recs(FILE *out, const struct tm_table *t)
     fputs("</ol>\n", out);
 }
 
-static void put_table(FILE *out, const struct tm_model *m, const struct tm_table *t, unsigned uid)
+/* The stack, innermost frame first as debuggers show it, folded away. */
+static void put_stack(FILE *out, const struct tm_model *m, struct tm_stack_namer *names,
+                      uint64_t id, const char *what)
+{
+    const struct tm_stack *st = id ? tm_model_stack(m, id) : NULL;
+    if (!st || !st->depth) return;
+    fprintf(out, "<details class=\"stack\"><summary>%s (%" PRIu32 " frame%s)</summary><ol>",
+            what, st->depth, st->depth == 1 ? "" : "s");
+    char buf[1024];
+    for (uint32_t i = 0; i < st->depth; i++) {
+        tm_stack_namer_frame(names, st->frames[i], TM_FRAME_FULL, buf, sizeof buf);
+        fputs("<li><code>", out);
+        html_escape(out, buf);
+        fputs("</code></li>", out);
+    }
+    fputs("</ol></details>\n", out);
+}
+
+static void put_table(FILE *out, const struct tm_model *m, struct tm_stack_namer *names,
+                      const struct tm_table *t, unsigned uid)
 {
     const char *cls = verdict_class(t->verdict);
     fprintf(out, "<article class=\"%s\" id=\"table-%" PRIu64 "\"><header><h3>",
@@ -367,6 +392,7 @@ static void put_table(FILE *out, const struct tm_model *m, const struct tm_table
     fputs("</header>\n<div class=\"site\">created at <code>", out);
     html_escape(out, t->site ? t->site : "?");
     fputs("</code></div>\n", out);
+    put_stack(out, m, names, t->stack_id, "creation stack");
     put_table_figures(out, t, m->info.at);
     html_table_chart(out, t, m->info.at, uid);
     put_legend(out, t->retained != 0);
@@ -374,13 +400,14 @@ static void put_table(FILE *out, const struct tm_model *m, const struct tm_table
     fputs("</article>\n", out);
 }
 
-static void put_tables(FILE *out, const struct tm_model *m, size_t top)
+static void put_tables(FILE *out, const struct tm_model *m, struct tm_stack_namer *names,
+                       size_t top)
 {
     size_t n = top && top < m->n_tables ? top : m->n_tables;
     fputs("<h2>Tables <small>sorted by retained bytes</small></h2>\n", out);
     if (!m->n_tables)
         fputs("<p class=\"muted\">No annotated table in this trace.</p>\n", out);
-    for (size_t i = 0; i < n; i++) put_table(out, m, &m->tables[i], (unsigned)i);
+    for (size_t i = 0; i < n; i++) put_table(out, m, names, &m->tables[i], (unsigned)i);
     if (n < m->n_tables)
         fprintf(out, "<p class=\"muted\">%zu more table%s not shown (--top %zu).</p>\n",
                 m->n_tables - n, m->n_tables - n == 1 ? "" : "s", top);
@@ -388,8 +415,8 @@ static void put_tables(FILE *out, const struct tm_model *m, size_t top)
 
 /* ---- heap --------------------------------------------------------------- */
 
-static void put_sites(FILE *out, const char *title, const char *col, const struct tm_site *s,
-                      size_t n)
+static void put_sites(FILE *out, const struct tm_model *m, struct tm_stack_namer *names,
+                      const char *title, const char *col, const struct tm_site *s, size_t n)
 {
     fprintf(out, "<div><h3 style=\"font-size:14px;margin:14px 0 0\">%s</h3>", title);
     if (!n) {
@@ -402,7 +429,9 @@ static void put_sites(FILE *out, const char *title, const char *col, const struc
     for (size_t i = 0; i < n; i++) {
         fputs("<tr><td><code>", out);
         html_escape(out, s[i].site ? s[i].site : "?");
-        fputs("</code></td><td class=\"n\">", out);
+        fputs("</code>", out);
+        put_stack(out, m, names, s[i].stack_id, "stack");
+        fputs("</td><td class=\"n\">", out);
         put_bytes(out, s[i].bytes);
         fputs("</td><td class=\"n\">", out);
         put_count(out, s[i].allocs);
@@ -411,7 +440,7 @@ static void put_sites(FILE *out, const char *title, const char *col, const struc
     fputs("</table></div>", out);
 }
 
-static void put_heap(FILE *out, const struct tm_model *m)
+static void put_heap(FILE *out, const struct tm_model *m, struct tm_stack_namer *names)
 {
     const struct tm_heap *h = &m->heap;
     fputs("<h2>Heap <small>every allocation, tables included</small></h2>\n<article>", out);
@@ -441,8 +470,9 @@ static void put_heap(FILE *out, const struct tm_model *m)
     if (h->rss_peak)
         fputs("<span><i style=\"background:#64748b\"></i>RSS</span>", out);
     fputs("</div>\n<div class=\"two\">", out);
-    put_sites(out, "Top sites at the peak", "At peak", h->top_peak, h->n_top_peak);
-    put_sites(out, "Top sites still allocated at end", "At end", h->top_end, h->n_top_end);
+    put_sites(out, m, names, "Top sites at the peak", "At peak", h->top_peak, h->n_top_peak);
+    put_sites(out, m, names, "Top sites still allocated at end", "At end", h->top_end,
+              h->n_top_end);
     fputs("</div></article>\n", out);
 }
 
@@ -502,8 +532,10 @@ int tm_report_html(const struct tm_model *m, const struct tm_report_opts *o, FIL
     put_verdict(out, m);
     put_cards(out, m);
     put_warnings(out, m);
-    put_tables(out, m, o ? o->top : 0);
-    put_heap(out, m);
+    struct tm_stack_namer *names = tm_stack_namer_new(m);
+    put_tables(out, m, names, o ? o->top : 0);
+    put_heap(out, m, names);
+    tm_stack_namer_free(names);
     put_facts(out, m);
     fputs("<footer>tidemark &middot; a self-contained report: no script, no network</footer>\n"
           "</main>\n</body>\n</html>\n",

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE /* asprintf, vasprintf */
 #include "symbols.h"
 
+#include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 #include <inttypes.h>
@@ -317,6 +318,27 @@ static void module_open(struct tmk_symbolizer *s, struct module *m)
 
 /* ---- lookup ------------------------------------------------------------- */
 
+/* The function whose code is at pc as DWARF sees it: the innermost inlined
+ * subroutine, so that the name matches the file:line of the same address
+ * (the ELF symbol would name the function it was inlined into). NULL when
+ * the module has no DWARF for pc. */
+static const char *innermost_function(Dwfl_Module *mod, GElf_Addr pc)
+{
+    Dwarf_Addr bias;
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
+    if (!cu) return NULL;
+    Dwarf_Die *scopes = NULL;
+    int n = dwarf_getscopes(cu, pc - bias, &scopes);
+    const char *name = NULL;
+    for (int i = 0; i < n && !name; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram)
+            name = dwarf_diename(&scopes[i]); /* follows abstract_origin */
+    }
+    free(scopes);
+    return name;
+}
+
 static void resolve(struct tmk_symbolizer *s, uint64_t addr, int exact, struct tmk_frame *f)
 {
     memset(f, 0, sizeof *f);
@@ -334,7 +356,8 @@ static void resolve(struct tmk_symbolizer *s, uint64_t addr, int exact, struct t
     GElf_Addr pc = exact || addr == 0 ? addr : addr - 1;
     GElf_Off off;
     GElf_Sym sym;
-    const char *name = dwfl_module_addrinfo(m->mod, pc, &off, &sym, NULL, NULL, NULL);
+    const char *name = innermost_function(m->mod, pc);
+    if (!name) name = dwfl_module_addrinfo(m->mod, pc, &off, &sym, NULL, NULL, NULL);
     f->function = intern(s, name);
     Dwfl_Line *line = dwfl_module_getsrc(m->mod, pc);
     if (line) {

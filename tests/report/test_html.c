@@ -93,6 +93,10 @@ static void test_content(const char *html)
     CHECK(count(html, "<article") == count(html, "</article>"));
     CHECK(count(html, "id=\"hatch") == 1);             /* only the oversized table */
     CHECK(count(html, "class=\"growth\"") == 2);
+    /* Creation stacks, innermost frame first; unsymbolized fixture frames. */
+    CHECK_CONTAINS(html, "creation stack (3 frames)</summary><ol><li><code>0x1010</code>");
+    CHECK(count(html, "<details") == count(html, "</details>"));
+    CHECK(count(html, "<details") == 5); /* 2 tables + 3 site rows */
 }
 
 static void test_top(const struct tm_model *m)

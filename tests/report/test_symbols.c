@@ -116,6 +116,21 @@ static __attribute__((noinline)) uint64_t known_caller(void)
     return ra;
 }
 
+/* Inlined into its caller even at -O0: its name and line still come out. */
+static unsigned inline_line;
+
+static inline __attribute__((always_inline)) uint64_t inlined_caller(void)
+{
+    inline_line = __LINE__ + 1;
+    uint64_t ra = return_address();
+    return ra;
+}
+
+static __attribute__((noinline)) uint64_t outer_of_inline(void)
+{
+    return inlined_caller();
+}
+
 /* ---- the tests ---------------------------------------------------------- */
 
 static size_t warnings_mentioning(struct tmk_symbolizer *s, const char *text)
@@ -140,6 +155,12 @@ static void test_resolves_own_code(const struct self_module *self)
     CHECK(f.line == call_line);
     CHECK_STR(f.module, self->path);
     CHECK(f.offset == ra - self->bias);
+
+    /* An inlined call: DWARF's innermost function, not the ELF symbol. */
+    uint64_t ra_inl = outer_of_inline();
+    CHECK(tmk_symbolizer_lookup(s, ra_inl, 0, &f) == 1);
+    CHECK_STR(f.function, "inlined_caller");
+    CHECK(f.line == inline_line);
 
     /* An exact PC: the function's own entry. */
     uint64_t entry = (uint64_t)(uintptr_t)&known_caller;
