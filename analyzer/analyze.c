@@ -60,7 +60,8 @@ static void add_stack(struct ctx *c, const struct tm_record *r)
         free(f);
         goto oom;
     }
-    memcpy(f, r->u.stack.frames, r->u.stack.depth * sizeof *f);
+    if (r->u.stack.depth) /* frames may be NULL for an empty stack */
+        memcpy(f, r->u.stack.frames, r->u.stack.depth * sizeof *f);
     m->stacks[m->n_stacks++] = (struct tm_stack){r->u.stack.id, r->u.stack.depth, f};
     return;
 oom:

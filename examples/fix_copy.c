@@ -1,0 +1,60 @@
+/* fix_copy.c - the seed's "copy the map" cure: gomap_clone.
+ *
+ * After the traffic peak has gone, copy the live entries into a new map
+ * sized for them (what a Go program does with a loop into make(map, len(m)))
+ * and free the old one: its bucket array goes back to malloc. The new map
+ * holds what Go's rules give for the live count: nothing for 0 entries, the
+ * array for B = b_for_hint(live) otherwise. Same phases and lines as
+ * seed_grow, plus the one after the cure.
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "example_common.h"
+
+int main(int argc, char **argv)
+{
+    struct ex_args args;
+    ex_parse_args(argc, argv, "fix_copy [--n N] [--keep K]", 1, &args);
+    printf("fix_copy: %llu inserts of int64 -> [128]byte, map grown from empty, "
+           "all but %llu deleted, then copied\n",
+           (unsigned long long)args.n, (unsigned long long)args.keep);
+
+    gomap *m = ex_new_map(sizeof(int64_t), 128, 0, "fix_copy");
+    ex_print_phase("after make:", m);
+
+    struct ex_peak peak = {0};
+    for (int64_t i = 0; i < (int64_t)args.n; i++) {
+        unsigned char *value = gomap_put(m, &i);
+        if (!value) ex_die_oom("gomap_put");
+        value[0] = (unsigned char)i;
+        ex_peak_update(&peak, m);
+    }
+    ex_print_phase("after inserts:", m);
+    ex_print_shape(m);
+
+    int64_t first_kept = (int64_t)(args.n - args.keep);
+    for (int64_t i = 0; i < first_kept; i++)
+        gomap_delete(m, &i);
+    ex_print_phase("after deletes:", m);
+    ex_print_peak(&peak);
+
+    /* The cure: a right-sized copy replaces the map. */
+    gomap *copy = gomap_clone(m);
+    if (!copy) ex_die_oom("gomap_clone");
+    gomap_free(m);
+    m = copy;
+    ex_print_phase("after copy:", m);
+    ex_print_shape(m);
+
+    uint64_t ok = 0;
+    for (int64_t i = first_kept; i < (int64_t)args.n; i++) {
+        unsigned char *value = gomap_get(m, &i);
+        ok += value && value[0] == (unsigned char)i;
+    }
+    printf("check: %llu of %llu kept entries found with their values\n",
+           (unsigned long long)ok, (unsigned long long)args.keep);
+
+    gomap_free(m); /* KeepAlive: after the last figure */
+    return ok == args.keep ? 0 : 1;
+}

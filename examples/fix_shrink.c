@@ -1,0 +1,56 @@
+/* fix_shrink.c - a cure Go does not have: gomap_shrink, in place.
+ *
+ * After the traffic peak has gone, gomap_shrink rebuilds the map at the size
+ * a fresh map for its live entries would have (Go's rules: nothing for 0
+ * entries, the array for B = b_for_hint(live) otherwise) without a second
+ * map handle: the program's pointer to the map stays valid. Same phases and
+ * lines as seed_grow, plus the one after the cure.
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "example_common.h"
+
+int main(int argc, char **argv)
+{
+    struct ex_args args;
+    ex_parse_args(argc, argv, "fix_shrink [--n N] [--keep K]", 1, &args);
+    printf("fix_shrink: %llu inserts of int64 -> [128]byte, map grown from empty, "
+           "all but %llu deleted, then shrunk\n",
+           (unsigned long long)args.n, (unsigned long long)args.keep);
+
+    gomap *m = ex_new_map(sizeof(int64_t), 128, 0, "fix_shrink");
+    ex_print_phase("after make:", m);
+
+    struct ex_peak peak = {0};
+    for (int64_t i = 0; i < (int64_t)args.n; i++) {
+        unsigned char *value = gomap_put(m, &i);
+        if (!value) ex_die_oom("gomap_put");
+        value[0] = (unsigned char)i;
+        ex_peak_update(&peak, m);
+    }
+    ex_print_phase("after inserts:", m);
+    ex_print_shape(m);
+
+    int64_t first_kept = (int64_t)(args.n - args.keep);
+    for (int64_t i = 0; i < first_kept; i++)
+        gomap_delete(m, &i);
+    ex_print_phase("after deletes:", m);
+    ex_print_peak(&peak);
+
+    /* The cure, in place. */
+    if (gomap_shrink(m) != 0) ex_die_oom("gomap_shrink");
+    ex_print_phase("after shrink:", m);
+    ex_print_shape(m);
+
+    uint64_t ok = 0;
+    for (int64_t i = first_kept; i < (int64_t)args.n; i++) {
+        unsigned char *value = gomap_get(m, &i);
+        ok += value && value[0] == (unsigned char)i;
+    }
+    printf("check: %llu of %llu kept entries found with their values\n",
+           (unsigned long long)ok, (unsigned long long)args.keep);
+
+    gomap_free(m); /* KeepAlive: after the last figure */
+    return ok == args.keep ? 0 : 1;
+}
