@@ -9,6 +9,7 @@
 
 #include "model.h"
 #include "reader.h"
+#include "livemap.h"
 #include "u64map.h"
 
 /* Downsampled series of (t, a, b) points, at most TM_TIMELINE_MAX kept:
@@ -32,16 +33,8 @@ struct heap_site {
     uint64_t stack_id;
     uint64_t cur, at_peak, gen, allocs;
 };
-struct live_alloc {
-    uint64_t size;
-    uint32_t site;
-};
 struct heap_state {
-    struct u64map live;       /* ptr -> index into slab */
-    struct live_alloc *slab;
-    size_t slab_n, slab_cap;
-    uint32_t *free_slots;
-    size_t n_free, free_cap;
+    struct livemap live;      /* ptr -> (size, site index) */
     struct u64map site_ix;    /* stack id -> index into sites */
     struct heap_site *sites;
     size_t n_sites, sites_cap;

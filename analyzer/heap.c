@@ -14,7 +14,7 @@
 void heap_init(struct heap_state *h)
 {
     memset(h, 0, sizeof *h);
-    u64map_init(&h->live);
+    livemap_init(&h->live);
     u64map_init(&h->site_ix);
 }
 
@@ -22,6 +22,7 @@ static uint32_t site_for(struct heap_state *h, uint64_t stack)
 {
     uint64_t *ix = u64map_get(&h->site_ix, stack);
     if (ix) return (uint32_t)*ix;
+    if (h->n_sites >= LIVE_SITE_MAX) return UINT32_MAX; /* beyond 16M stacks: unattributed */
     if (h->n_sites == h->sites_cap) {
         size_t cap = h->sites_cap ? h->sites_cap * 2 : 256;
         struct heap_site *s = realloc(h->sites, cap * sizeof *s);
@@ -29,7 +30,7 @@ static uint32_t site_for(struct heap_state *h, uint64_t stack)
         h->sites = s;
         h->sites_cap = cap;
     }
-    if (h->n_sites >= UINT32_MAX || u64map_put(&h->site_ix, stack, h->n_sites)) goto oom;
+    if (u64map_put(&h->site_ix, stack, h->n_sites)) goto oom;
     h->sites[h->n_sites] = (struct heap_site){.stack_id = stack, .gen = h->gen};
     return (uint32_t)h->n_sites++;
 oom:
@@ -39,7 +40,7 @@ oom:
 
 static void site_change(struct heap_state *h, uint32_t site, uint64_t add, uint64_t sub)
 {
-    if (site == UINT32_MAX) return;
+    if (site >= h->n_sites) return; /* unattributed */
     struct heap_site *s = &h->sites[site];
     if (s->gen != h->gen) {
         s->at_peak = s->cur;
@@ -48,66 +49,44 @@ static void site_change(struct heap_state *h, uint32_t site, uint64_t add, uint6
     s->cur = s->cur + add - (sub > s->cur + add ? s->cur + add : sub);
 }
 
-static uint32_t take_slot(struct heap_state *h)
+static void account_free(struct heap_state *h, uint64_t t, uint64_t packed)
 {
-    if (h->n_free) return h->free_slots[--h->n_free];
-    if (h->slab_n == h->slab_cap) {
-        size_t cap = h->slab_cap ? h->slab_cap * 2 : 1024;
-        struct live_alloc *s = realloc(h->slab, cap * sizeof *s);
-        if (!s) return UINT32_MAX;
-        h->slab = s;
-        h->slab_cap = cap;
-    }
-    if (h->slab_n >= UINT32_MAX) return UINT32_MAX;
-    return (uint32_t)h->slab_n++;
-}
-
-static void put_slot(struct heap_state *h, uint32_t slot)
-{
-    if (h->n_free == h->free_cap) {
-        size_t cap = h->free_cap ? h->free_cap * 2 : 1024;
-        uint32_t *f = realloc(h->free_slots, cap * sizeof *f);
-        if (!f) return; /* the slot leaks until the end; harmless */
-        h->free_slots = f;
-        h->free_cap = cap;
-    }
-    h->free_slots[h->n_free++] = slot;
+    uint64_t size = live_size(packed);
+    h->in_use -= size <= h->in_use ? size : h->in_use;
+    h->frees++;
+    site_change(h, live_site(packed), 0, size);
+    series_add(&h->tl, t, h->in_use, h->rss);
 }
 
 int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr)
 {
-    uint64_t slot;
-    if (!u64map_del(&h->live, ptr, &slot)) {
+    uint64_t packed;
+    if (!livemap_del(&h->live, ptr, &packed)) {
         h->unknown_frees++;
         return 0;
     }
-    struct live_alloc a = h->slab[slot];
-    put_slot(h, (uint32_t)slot);
-    h->in_use -= a.size <= h->in_use ? a.size : h->in_use;
-    h->frees++;
-    site_change(h, a.site, 0, a.size);
-    series_add(&h->tl, t, h->in_use, h->rss);
+    account_free(h, t, packed);
     return 1;
 }
 
 void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack)
 {
-    if (u64map_get(&h->live, ptr)) { /* allocated twice: the free was lost */
-        h->double_allocs++;
-        heap_free(h, t, ptr);
-    }
     uint32_t site = site_for(h, stack);
-    uint32_t slot = take_slot(h);
-    if (slot == UINT32_MAX || u64map_put(&h->live, ptr, slot)) {
+    uint64_t old;
+    int had = livemap_put(&h->live, ptr, live_pack(size, site), &old);
+    if (had < 0) {
         h->oom = 1;
         return;
     }
-    h->slab[slot] = (struct live_alloc){size, site};
+    if (had) { /* allocated twice: the free was lost */
+        h->double_allocs++;
+        account_free(h, t, old);
+    }
     h->allocs++;
     h->alloc_bytes += size;
     h->in_use += size;
     site_change(h, site, size, 0);
-    if (site != UINT32_MAX) h->sites[site].allocs++;
+    if (site < h->n_sites) h->sites[site].allocs++;
     if (h->in_use > h->peak) {
         h->peak = h->in_use;
         h->peak_t = t;
@@ -118,7 +97,7 @@ void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, u
 
 int heap_is_live(const struct heap_state *h, uint64_t ptr)
 {
-    return u64map_get(&h->live, ptr) != NULL;
+    return livemap_has(&h->live, ptr);
 }
 
 void heap_memory(struct heap_state *h, uint64_t t, uint64_t rss)
@@ -185,10 +164,8 @@ int heap_finish(struct heap_state *h, uint64_t t_end, size_t top, struct tm_heap
 
 void heap_free_state(struct heap_state *h)
 {
-    u64map_free(&h->live);
+    livemap_free(&h->live);
     u64map_free(&h->site_ix);
-    free(h->slab);
-    free(h->free_slots);
     free(h->sites);
     series_free(&h->tl);
 }

@@ -1,0 +1,46 @@
+/* analyzer/livemap.h - the live allocations of the ordinary heap: ptr ->
+ * (size, site), one 16-byte entry per allocation, keys and values side by
+ * side so an operation touches one cache line in the common case (linear
+ * probing, Fibonacci hashing of ptr >> 4, backward-shift deletion, load
+ * <= 1/2). ptr 0 marks an empty slot; a live ptr 0 is kept aside. */
+#ifndef TIDEMARK_ANALYZER_LIVEMAP_H
+#define TIDEMARK_ANALYZER_LIVEMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LIVE_SITE_BITS 24
+#define LIVE_SITE_MAX ((1u << LIVE_SITE_BITS) - 1) /* sites beyond share this one */
+#define LIVE_SIZE_MAX ((1ull << (64 - LIVE_SITE_BITS)) - 1) /* larger sizes are clamped */
+
+struct live_entry {
+    uint64_t ptr;
+    uint64_t packed; /* size << LIVE_SITE_BITS | site */
+};
+
+struct livemap {
+    struct live_entry *e;
+    size_t cap, count;
+    unsigned shift;       /* 64 - log2(cap) */
+    int has_zero;
+    uint64_t zero_packed;
+};
+
+void livemap_init(struct livemap *m);
+void livemap_free(struct livemap *m);
+/* Inserts ptr; if it was already live, returns 1 and its old packed value in
+ * *old (the entry is replaced). 0 when new, -1 when out of memory. */
+int livemap_put(struct livemap *m, uint64_t ptr, uint64_t packed, uint64_t *old);
+/* Removes ptr; 1 and its packed value if it was live, else 0. */
+int livemap_del(struct livemap *m, uint64_t ptr, uint64_t *packed);
+int livemap_has(const struct livemap *m, uint64_t ptr);
+
+static inline uint64_t live_pack(uint64_t size, uint32_t site)
+{
+    return (size > LIVE_SIZE_MAX ? LIVE_SIZE_MAX : size) << LIVE_SITE_BITS |
+           (site > LIVE_SITE_MAX ? LIVE_SITE_MAX : site);
+}
+static inline uint64_t live_size(uint64_t packed) { return packed >> LIVE_SITE_BITS; }
+static inline uint32_t live_site(uint64_t packed) { return (uint32_t)(packed & LIVE_SITE_MAX); }
+
+#endif /* TIDEMARK_ANALYZER_LIVEMAP_H */
