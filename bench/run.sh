@@ -154,16 +154,19 @@ run_callgrind() {
     local wl cfg
     printf 'workload\tconfig\tinstructions\n' >"$out/callgrind.tsv"
     for wl in w1 w2; do
-        usable_workload "$wl" || continue
+        in_list "$wl" "$only" && usable_workload "$wl" || continue
         local -a prog
         if [ "$wl" = w1 ]; then prog=("$w1" --allocs 1000000); else prog=("$w2" --cycles 4); fi
-        for cfg in native full tables; do
+        for cfg in native full fullfp tables; do
             in_list "$cfg" "$configs" && usable_config "$cfg" || continue
             local -a pre=(env)
             # env after valgrind: the shim goes into the workload only (with
             # --trace-children env is counted too, in every config alike).
-            [ "$cfg" = native ] || pre=(env LD_PRELOAD="$shim" TIDEMARK_MODE="$cfg"
-                TIDEMARK_OUTPUT="$out/cg-$wl-$cfg-%p.tmk")
+            case "$cfg" in
+            full | tables) pre+=(LD_PRELOAD="$shim" TIDEMARK_MODE="$cfg") ;;
+            fullfp) pre+=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_UNWIND=fp) ;;
+            esac
+            pre+=(TIDEMARK_OUTPUT="$out/cg-$wl-$cfg-%p.tmk")
             rm -f "$out/cg-$wl-$cfg-"*
             valgrind --tool=callgrind --trace-children=yes \
                 --callgrind-out-file="$out/cg-$wl-$cfg-%p.out" \
