@@ -120,7 +120,7 @@ int cmd_dump(int argc, char **argv)
     char err[512];
     struct tm_reader *r = tm_reader_open(argv[1], err, sizeof err);
     if (!r) {
-        cli_error("%s", err);
+        cli_error("%s: %s", argv[1], err);
         return 2;
     }
     const struct tmk_file_header *h = tm_reader_header(r);

@@ -56,7 +56,7 @@ int load_model(const char *path, const struct tm_options *o, struct tm_model *m)
 {
     char err[512];
     if (tm_analyze(path, o, m, err, sizeof err) != TM_EXIT_OK) {
-        cli_error("%s", err);
+        cli_error("%s: %s", path, err);
         return -1;
     }
     return 0;

@@ -91,7 +91,7 @@ static void summary(const char *trace)
     struct tm_model m;
     char err[512];
     if (tm_analyze(trace, &o, &m, err, sizeof err) != TM_EXIT_OK) {
-        fprintf(stderr, "tidemark: %s\n", err);
+        fprintf(stderr, "tidemark: %s: %s\n", trace, err);
         return;
     }
     char line[512], h[32], r[32];

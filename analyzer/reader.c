@@ -260,12 +260,12 @@ struct tm_reader *tm_reader_open(const char *path, char *err, size_t errlen)
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (r->fd < 0 || fstat(r->fd, &st) != 0) {
-        set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        set_err(err, errlen, "cannot open: %s", strerror(errno));
         tm_reader_close(r);
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s is not a regular file", path);
+        set_err(err, errlen, "not a regular file");
         tm_reader_close(r);
         return NULL;
     }

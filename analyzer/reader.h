@@ -60,7 +60,8 @@ struct tm_record {
 struct tm_reader;
 
 /* Opens and validates the file header, then indexes the blocks. Returns
- * NULL with one line in err (no newline): cannot open, empty, not a trace,
+ * NULL with one line in err (no newline, without the path: callers prefix
+ * it): cannot open, empty, not a trace,
  * "trace version X.Y is newer than this tidemark (1.0)", ... */
 struct tm_reader *tm_reader_open(const char *path, char *err, size_t errlen);
 /* The same over bytes in memory; the caller keeps them alive until close. */

@@ -153,7 +153,7 @@ int snapshot_load(const char *path, const struct tm_options *o, struct snapshot 
     struct tm_model m;
     char err[512];
     if (tm_analyze(path, o, &m, err, sizeof err) != TM_EXIT_OK) {
-        cli_error("%s", err);
+        cli_error("%s: %s", path, err);
         return -1;
     }
     int rc = snapshot_from_model(&m, s);

@@ -21,6 +21,7 @@ void u64map_init(struct u64map *m)
 {
     m->keys = m->vals = NULL;
     m->cap = m->count = 0;
+    m->has_max = 0;
 }
 
 void u64map_free(struct u64map *m)
@@ -32,7 +33,8 @@ void u64map_free(struct u64map *m)
 
 uint64_t *u64map_get(const struct u64map *m, uint64_t key)
 {
-    if (!m->cap || key == EMPTY) return NULL;
+    if (key == EMPTY) return m->has_max ? (uint64_t *)&m->max_val : NULL;
+    if (!m->cap) return NULL;
     for (size_t i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
         if (m->keys[i] == key) return &m->vals[i];
         if (m->keys[i] == EMPTY) return NULL;
@@ -70,13 +72,18 @@ static int grow(struct u64map *m)
 
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val)
 {
-    if (key == EMPTY) return -1;
+    if (key == EMPTY) {
+        m->count += !m->has_max;
+        m->has_max = 1;
+        m->max_val = val;
+        return 0;
+    }
     uint64_t *v = u64map_get(m, key);
     if (v) {
         *v = val;
         return 0;
     }
-    if ((m->count + 1) * 2 > m->cap && grow(m)) return -1;
+    if ((m->count + 2) * 2 > m->cap && grow(m)) return -1;
     insert_fresh(m, key, val);
     m->count++;
     return 0;
@@ -84,7 +91,14 @@ int u64map_put(struct u64map *m, uint64_t key, uint64_t val)
 
 int u64map_del(struct u64map *m, uint64_t key, uint64_t *old)
 {
-    if (!m->cap || key == EMPTY) return 0;
+    if (key == EMPTY) {
+        if (!m->has_max) return 0;
+        if (old) *old = m->max_val;
+        m->has_max = 0;
+        m->count--;
+        return 1;
+    }
+    if (!m->cap) return 0;
     size_t mask = m->cap - 1, i = slot_of(key, m->cap);
     while (m->keys[i] != key) {
         if (m->keys[i] == EMPTY) return 0;

@@ -20,11 +20,11 @@ what="${1:-}"
 
 top_perf() {
     perf report -i "$1" --no-children --sort dso,symbol --stdio 2>/dev/null |
-        grep -E '^ +[0-9.]+%' | head -n 30
+        grep -E '^ +[0-9.]+%' | head -n 30  || true
 }
 
 top_callgrind() {
-    callgrind_annotate --inclusive=no "$1" 2>/dev/null | sed -n '/^Ir/,$p' | head -n 35
+    callgrind_annotate --inclusive=no "$1" 2>/dev/null | sed -n '/^Ir/,$p' | head -n 35 || true
 }
 
 case "$what" in

@@ -29,7 +29,8 @@ usage: bench/run.sh [options]
   -b DIR           build directory (default $root/build)
   -o DIR           where traces and raw results go (default: a new /tmp dir)
   --only LIST      comma list of w1,w1mt,w2,analyzer (default $only)
-  --configs LIST   comma list of native,heaptrack,full,tables (default all)
+  --configs LIST   comma list of native,heaptrack,full,fullfp,tables
+                   (default $configs; fullfp = full with TIDEMARK_UNWIND=fp)
   --w1-allocs M    allocations per W1 run (default $w1_allocs)
   --w2-args "A"    arguments for bench_w2 (default: its own)
   --callgrind      instead of timing, count instructions (valgrind callgrind)
@@ -112,6 +113,9 @@ run_one() {
     heaptrack) cmd=(heaptrack -o "$base.trace" "${prog[@]}") ;;
     full | tables)
         cmd=(env LD_PRELOAD="$shim" TIDEMARK_MODE="$cfg" TIDEMARK_OUTPUT="$base.tmk" "${prog[@]}") ;;
+    fullfp)
+        cmd=(env LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_UNWIND=fp
+            TIDEMARK_OUTPUT="$base.tmk" "${prog[@]}") ;;
     esac
     local res
     res=$(timed "$base.out" "$base.err" -- "${cmd[@]}") || return 1
@@ -133,7 +137,7 @@ usable_config() {
     case "$1" in
     native) return 0 ;;
     heaptrack) command -v heaptrack >/dev/null ;;
-    full | tables) have "$shim" ;;
+    full | tables | fullfp) have "$shim" ;;
     esac
 }
 
@@ -150,16 +154,19 @@ run_callgrind() {
     local wl cfg
     printf 'workload\tconfig\tinstructions\n' >"$out/callgrind.tsv"
     for wl in w1 w2; do
-        usable_workload "$wl" || continue
+        in_list "$wl" "$only" && usable_workload "$wl" || continue
         local -a prog
         if [ "$wl" = w1 ]; then prog=("$w1" --allocs 1000000); else prog=("$w2" --cycles 4); fi
-        for cfg in native full tables; do
+        for cfg in native full fullfp tables; do
             in_list "$cfg" "$configs" && usable_config "$cfg" || continue
             local -a pre=(env)
             # env after valgrind: the shim goes into the workload only (with
             # --trace-children env is counted too, in every config alike).
-            [ "$cfg" = native ] || pre=(env LD_PRELOAD="$shim" TIDEMARK_MODE="$cfg"
-                TIDEMARK_OUTPUT="$out/cg-$wl-$cfg-%p.tmk")
+            case "$cfg" in
+            full | tables) pre+=(LD_PRELOAD="$shim" TIDEMARK_MODE="$cfg") ;;
+            fullfp) pre+=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_UNWIND=fp) ;;
+            esac
+            pre+=(TIDEMARK_OUTPUT="$out/cg-$wl-$cfg-%p.tmk")
             rm -f "$out/cg-$wl-$cfg-"*
             valgrind --tool=callgrind --trace-children=yes \
                 --callgrind-out-file="$out/cg-$wl-$cfg-%p.out" \
@@ -185,7 +192,7 @@ echo "run.sh: $reps reps, results in $out" >&2
 for rep in $(seq 1 "$reps"); do
     for wl in w1 w1mt w2; do
         in_list "$wl" "$only" && usable_workload "$wl" || continue
-        for cfg in native heaptrack full tables; do
+        for cfg in native heaptrack full fullfp tables; do
             in_list "$cfg" "$configs" && usable_config "$cfg" || continue
             run_one "$wl" "$cfg" "$rep" || true
         done

@@ -111,7 +111,7 @@ static int parse_args(int argc, char **argv, struct run *r)
 
 int main(int argc, char **argv)
 {
-    struct run r = {.cycles = 24, .peak = 400000, .low = 4000};
+    struct run r = {.cycles = 16, .peak = 250000, .low = 2500};
     if (parse_args(argc, argv, &r) != 0) {
         fprintf(stderr, "usage: bench_w2 [--cycles C] [--peak P] [--low L] (L < P)\n");
         return 2;

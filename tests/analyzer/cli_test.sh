@@ -1,0 +1,99 @@
+#!/bin/sh
+# tests/analyzer/cli_test.sh TIDEMARK TRACEGEN GOLDEN_DIR
+# Every subcommand, every exit code, golden text/json/dump output on
+# synthetic traces. Set UPDATE_GOLDEN=1 to rewrite the golden files.
+set -u
+T=$1; G=$2; GOLD=$3
+W=$(mktemp -d) || exit 1
+trap 'rm -rf "$W"' EXIT
+cd "$W" || exit 1
+fail=0
+expect() { # expect STATUS DESCRIPTION -- COMMAND...
+    want=$1; what=$2; shift 3
+    "$@" >out.txt 2>err.txt; got=$?
+    if [ "$got" != "$want" ]; then
+        echo "FAIL: $what: exit $got, expected $want"; cat err.txt; fail=1
+    fi
+}
+one_line_error() { # the error is one line naming the problem
+    if [ "$(wc -l <err.txt)" != 1 ] || ! grep -q -e "$1" err.txt; then
+        echo "FAIL: expected one line with '$1' on stderr, got:"; cat err.txt; fail=1
+    fi
+}
+golden() { # golden NAME FILE
+    if [ "${UPDATE_GOLDEN:-0}" = 1 ]; then cp "$2" "$GOLD/$1"; return; fi
+    if ! diff -u "$GOLD/$1" "$2"; then echo "FAIL: $1 differs from golden"; fail=1; fi
+}
+
+for s in seed indirect threads newer noend; do "$G" $s $s.tmk || exit 1; done
+head -c 64 /dev/urandom >random.bin; : >empty.tmk; echo "hello" >text.tmk
+
+expect 0 "--help" -- "$T" --help
+grep -q "exit status" out.txt || { echo "FAIL: --help lacks exit codes"; fail=1; }
+expect 0 "--version" -- "$T" --version
+for c in run report check diff dump; do expect 0 "$c --help" -- "$T" $c --help; done
+expect 2 "no command" -- "$T"
+expect 2 "unknown command" -- "$T" frobnicate; one_line_error "unknown command"
+
+# report: formats, golden where deterministic
+expect 0 "report text" -- "$T" report --no-symbols seed.tmk; golden seed.txt out.txt
+head -1 out.txt | grep -q "^1 table retains 293.3 MiB after deletes" || { echo "FAIL: verdict"; fail=1; }
+expect 0 "report json" -- "$T" report --no-symbols --format json -o seed.json seed.tmk
+golden seed.json seed.json
+grep -q '"retained_bytes": 307494912' seed.json || { echo "FAIL: json retained"; fail=1; }
+expect 0 "report indirect" -- "$T" report --no-symbols --format json indirect.tmk
+grep -q '"retained_bytes": 40108032' out.txt || { echo "FAIL: indirect retained"; fail=1; }
+expect 0 "report collapsed" -- "$T" report --no-symbols --format collapsed seed.tmk
+grep -q " 307494912$" out.txt || { echo "FAIL: collapsed weight"; fail=1; }
+expect 0 "report html" -- "$T" report --no-symbols --format html -o seed.html seed.tmk
+grep -q "<html" seed.html || { echo "FAIL: html"; fail=1; }
+expect 0 "report --top --at" -- "$T" report --no-symbols --top 1 --at 50ms seed.tmk
+head -1 out.txt | grep -q "no table retains" || { echo "FAIL: --at 50ms verdict"; fail=1; }
+expect 0 "report truncated" -- "$T" report --no-symbols noend.tmk
+grep -q "warning: the trace is truncated" out.txt || { echo "FAIL: truncated warning"; fail=1; }
+expect 2 "report newer" -- "$T" report newer.tmk
+one_line_error "trace version 2.3 is newer than this tidemark (1.0)"
+expect 2 "report empty" -- "$T" report empty.tmk; one_line_error "empty"
+expect 2 "report text file" -- "$T" report text.tmk; one_line_error "not a tidemark trace"
+expect 2 "report random" -- "$T" report random.bin; one_line_error "tidemark:"
+expect 2 "report missing" -- "$T" report nosuch.tmk; one_line_error "cannot open"
+expect 2 "report bad format" -- "$T" report --format pdf seed.tmk; one_line_error "format"
+expect 2 "report bad --at" -- "$T" report --at soon seed.tmk; one_line_error "--at"
+expect 2 "report bad --top" -- "$T" report --top -3 seed.tmk; one_line_error "top"
+
+# dump
+expect 0 "dump" -- "$T" dump threads.tmk; golden threads.dump out.txt
+expect 2 "dump newer" -- "$T" dump newer.tmk; one_line_error "newer"
+
+# check: 0 pass, 1 gate failed (table named with figures), 2 cannot judge
+expect 1 "check default gate" -- "$T" check --no-symbols seed.tmk
+grep -q "FAIL table 1 .*307,494,912 B" out.txt || { echo "FAIL: check names the table"; fail=1; }
+expect 0 "check max-retained passes" -- "$T" check --no-symbols --max-retained 300MiB indirect.tmk
+expect 1 "check max-retained fails" -- "$T" check --no-symbols --max-retained 38MiB indirect.tmk
+expect 1 "check ratio" -- "$T" check --no-symbols --max-retained-ratio 50% seed.tmk
+expect 0 "check baseline same" -- "$T" check --no-symbols --max-retained 1GiB --baseline seed.json seed.tmk
+"$T" report --no-symbols --format json -o indirect.json indirect.tmk
+expect 1 "check baseline grew" -- "$T" check --no-symbols --max-retained 1GiB --baseline indirect.json seed.tmk
+expect 0 "check baseline shrank" -- "$T" check --no-symbols --max-retained 1GiB --baseline seed.json indirect.tmk
+expect 2 "check truncated" -- "$T" check noend.tmk; one_line_error "truncated"
+expect 0 "check --allow-truncated" -- "$T" check --allow-truncated noend.tmk
+expect 2 "check bad size" -- "$T" check --max-retained 12XB seed.tmk; one_line_error "12XB"
+expect 2 "check bad baseline" -- "$T" check --baseline text.tmk seed.tmk; one_line_error "text.tmk"
+expect 2 "check newer" -- "$T" check newer.tmk; one_line_error "newer"
+
+# diff: traces and reports in any mix
+expect 0 "diff traces" -- "$T" diff --no-symbols seed.tmk indirect.tmk; golden seed-indirect.diff out.txt
+expect 0 "diff json vs trace" -- "$T" diff --no-symbols seed.json indirect.tmk
+grep -q "293.3 MiB -> 38.3 MiB" out.txt || { echo "FAIL: diff figures"; fail=1; }
+expect 2 "diff one arg" -- "$T" diff seed.tmk; one_line_error "OLD and NEW"
+
+# run: status passthrough and errors
+expect 2 "run no program" -- "$T" run --; one_line_error "missing PROGRAM"
+expect 2 "run bad mode" -- "$T" run --mode fast -- true; one_line_error "mode"
+if [ -e "$(dirname "$T")/../preload/libtidemark.so" ]; then
+    expect 3 "run exit status" -- "$T" run -o "$W/r.%p.tmk" -- sh -c 'exit 3'
+    grep -q "trace written to $W/r\." err.txt || { echo "FAIL: run names the trace"; fail=1; }
+    expect 137 "run signal" -- "$T" run --no-summary -o "$W/k.%p.tmk" -- sh -c 'kill -9 $$'
+    expect 127 "run missing program" -- "$T" run -o "$W/m.%p.tmk" -- /nonexistent/prog
+fi
+exit $fail

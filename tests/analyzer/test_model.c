@@ -1,0 +1,319 @@
+/* tests/analyzer/test_model.c - the reader and the retention model on
+ * synthetic traces (tracegen): the seed figures from Go's rules, the merge
+ * order across threads, truncation at every byte, bad input, contradictions,
+ * and the uthash model's error against real uthash tables. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "model.h"
+#include "reader.h"
+#include "sizing_model_api.h"
+#include "tidemark/annotate.h"
+#include "tracegen.h"
+
+static int failures;
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            failures++;                                                    \
+            fprintf(stderr, "%s:%d: FAILED %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fputc('\n', stderr);                                           \
+        }                                                                  \
+    } while (0)
+
+static int analyze(struct tg *g, struct tm_model *m, char *err, size_t errlen)
+{
+    size_t n;
+    const uint8_t *b = tg_bytes(g, &n);
+    struct tm_options o;
+    tm_options_default(&o);
+    o.symbolize = 0;
+    return tm_analyze_mem(b, n, "mem", &o, m, err, errlen);
+}
+
+static const struct tm_recommendation *rec(const struct tm_table *t, enum tm_rec_kind k)
+{
+    for (size_t i = 0; i < t->n_recs; i++)
+        if (t->recs[i].kind == k) return &t->recs[i];
+    return NULL;
+}
+
+/* Go 1.19: 1e6 entries need B = 18 (6.5 * 2^17 < 1e6 <= 6.5 * 2^18); the
+ * array has 2^18 + 2^(18-4) buckets of 8 + 8*8 + 8*128 + 8 = 1104 bytes:
+ * 278,528 * 1104 = 307,494,912 (a multiple of 8 KiB: no page slack). With
+ * [129]byte values the value slot is a pointer: 144-byte buckets,
+ * 278,528 * 144 = 40,108,032. While the last growth evacuates, the B = 17
+ * array (2^17 + 2^13 = 139,264 buckets, 153,747,456 bytes) is held too:
+ * 461,242,368. */
+static void test_seed(void)
+{
+    struct tm_model m;
+    char err[256];
+    struct tg *g = tg_scenario_seed(128, 0, 0);
+    CHECK(analyze(g, &m, err, sizeof err) == TM_EXIT_OK, "%s", err);
+    CHECK(m.n_tables == 1, "%zu tables", m.n_tables);
+    const struct tm_table *t = &m.tables[0];
+    CHECK(t->retained == 307494912ull, "retained %llu", (unsigned long long)t->retained);
+    CHECK(t->held == 307494912ull, "held %llu", (unsigned long long)t->held);
+    CHECK(t->needed == 0, "needed %llu", (unsigned long long)t->needed);
+    CHECK(t->held_peak == 461242368ull, "peak %llu", (unsigned long long)t->held_peak);
+    CHECK(t->live_peak == 1000000, "live peak %llu", (unsigned long long)t->live_peak);
+    CHECK(t->growths == 18, "growths %llu", (unsigned long long)t->growths);
+    CHECK(t->buckets_now == 262144, "buckets %llu", (unsigned long long)t->buckets_now);
+    CHECK(t->verdict == TM_VERDICT_OVERSIZED, "verdict %d", t->verdict);
+    CHECK(t->oversized_since != TM_NO_TIME, "oversized_since");
+    const struct tm_recommendation *r = rec(t, TM_REC_SHRINK);
+    CHECK(r && r->bytes_saved == 307494912ull, "shrink");
+    r = rec(t, TM_REC_CLONE);
+    CHECK(r && r->bytes_saved == 307494912ull, "clone");
+    r = rec(t, TM_REC_POINTER_VALUES);
+    CHECK(r && r->bytes_saved == 307494912ull - 40108032ull, "pointer values %llu",
+          r ? (unsigned long long)r->bytes_saved : 0ull);
+    CHECK(t->n_recs && t->recs[t->n_recs - 1].bytes_saved <= t->recs[0].bytes_saved, "order");
+    CHECK(!rec(t, TM_REC_SMALLER_HINT), "no hint was given");
+    CHECK(!m.info.truncated && m.info.ended, "clean trace");
+    CHECK(m.heap.tracked && m.heap.in_use == 307494912ull + 1000, "heap in use %llu",
+          (unsigned long long)m.heap.in_use);
+    CHECK(m.heap.peak_bytes == 461242368ull + 4096 + 1000, "heap peak %llu",
+          (unsigned long long)m.heap.peak_bytes);
+    CHECK(m.heap.n_top_peak >= 1 && m.heap.top_peak[0].bytes == 461242368ull, "top site");
+    CHECK(t->n_points > 2 && t->n_points <= TM_TIMELINE_MAX, "timeline %zu", t->n_points);
+    int peak_seen = 0;
+    for (size_t i = 0; i < t->n_points; i++) peak_seen |= t->timeline[i].held == 461242368ull;
+    CHECK(peak_seen, "timeline keeps the peak");
+    tm_model_free(&m);
+    tg_destroy(g);
+
+    g = tg_scenario_seed(128, 1000000, 0); /* presized: same array, no growth */
+    CHECK(analyze(g, &m, err, sizeof err) == TM_EXIT_OK, "%s", err);
+    CHECK(m.n_tables == 1 && m.tables[0].retained == 307494912ull && m.tables[0].growths == 0,
+          "presized");
+    tm_model_free(&m);
+    tg_destroy(g);
+
+    g = tg_scenario_seed(129, 0, 0); /* [129]byte: indirect values */
+    CHECK(analyze(g, &m, err, sizeof err) == TM_EXIT_OK, "%s", err);
+    CHECK(m.n_tables == 1 && m.tables[0].retained == 40108032ull, "indirect %llu",
+          (unsigned long long)m.tables[0].retained);
+    CHECK(!rec(&m.tables[0], TM_REC_POINTER_VALUES), "values are already pointers");
+    CHECK(m.heap.allocs == 19 + 1000000 + 2, "allocs %llu", (unsigned long long)m.heap.allocs);
+    tm_model_free(&m);
+    tg_destroy(g);
+}
+
+/* --at: at 50 ms the seed is mid-insert and holds what it needs. */
+static void test_at(void)
+{
+    struct tg *g = tg_scenario_seed(128, 0, 0);
+    size_t n;
+    const uint8_t *b = tg_bytes(g, &n);
+    struct tm_options o;
+    tm_options_default(&o);
+    o.symbolize = 0;
+    o.at = 50000000; /* 50 ms: ~500,000 inserts done */
+    struct tm_model m;
+    char err[256];
+    CHECK(tm_analyze_mem(b, n, "mem", &o, &m, err, sizeof err) == TM_EXIT_OK, "%s", err);
+    CHECK(m.info.at == 50000000, "at");
+    CHECK(m.n_tables == 1 && m.tables[0].verdict == TM_VERDICT_OK, "ok mid-insert");
+    CHECK(m.n_tables == 1 && m.tables[0].live_now > 400000 && m.tables[0].live_now <= 500000,
+          "live %llu", (unsigned long long)m.tables[0].live_now);
+    tm_model_free(&m);
+    tg_destroy(g);
+}
+
+struct order { uint64_t last_t; int n; char seq[16]; };
+
+static int note(void *ctx, const struct tm_record *r)
+{
+    struct order *o = ctx;
+    CHECK(r->t >= o->last_t, "time went back");
+    o->last_t = r->t;
+    if (o->n < 15) o->seq[o->n++] = r->type == TMK_REC_ALLOC ? 'A' : r->type == TMK_REC_FREE ? 'F' : 'E';
+    return 0;
+}
+
+static void test_threads(void)
+{
+    struct tg *g = tg_scenario_threads();
+    size_t n;
+    const uint8_t *b = tg_bytes(g, &n);
+    char err[256];
+    struct tm_reader *r = tm_reader_open_mem(b, n, err, sizeof err);
+    CHECK(r != NULL, "%s", err);
+    struct order o = {0};
+    if (r) {
+        CHECK(tm_reader_run(r, note, &o, err, sizeof err) == 0, "%s", err);
+        CHECK(strcmp(o.seq, "AFAAFAFE") == 0, "merged order %s", o.seq);
+        CHECK(tm_reader_threads(r) == 3 && !tm_reader_truncated(r), "threads");
+        tm_reader_close(r);
+    }
+    struct tm_model m;
+    CHECK(analyze(g, &m, err, sizeof err) == TM_EXIT_OK, "%s", err);
+    /* +10 @100, -10 @150, +30 @160, +20 @200, -20 @250, +40 @300 (peak 70), -30 @310 */
+    CHECK(m.heap.in_use == 40 && m.heap.peak_bytes == 70 && m.heap.peak_t == 300, "heap %llu %llu",
+          (unsigned long long)m.heap.in_use, (unsigned long long)m.heap.peak_bytes);
+    CHECK(m.info.n_warnings == 0, "warnings: %s", m.info.n_warnings ? m.info.warnings[0] : "");
+    tm_model_free(&m);
+    tg_destroy(g);
+}
+
+/* A small trace with a table, cut at every byte: never a crash; a cut trace
+ * is either refused (header incomplete) or flagged truncated. */
+static struct tg *small_table_trace(void)
+{
+    struct tg *g = tg_new(0);
+    uint64_t frames[] = {0x1000, 0x2000};
+    tg_stack(g, 1, 1, 2, frames);
+    tg_table_new(g, 1, 10, 1, TMK_KIND_GOMAP, 0, 8, 8, 144, 8, 0, 1, "small");
+    tg_alloc(g, 1, 20, 0x9000, 144 * 8, 1);
+    tg_table_array(g, 1, 20, 1, 0x9000, 144 * 8, 8, TMK_ARRAY_INITIAL, 0, 1);
+    tg_flush(g, 1);
+    tg_table_count(g, 2, 30, 1, 40);
+    tg_alloc(g, 2, 35, 0xa000, 100, 0);
+    tg_flush(g, 2);
+    tg_table_count(g, 1, 40, 1, 0);
+    tg_free(g, 1, 50, 0xa000);
+    tg_end(g, 1, 60, TMK_END_EXIT, 0);
+    return g;
+}
+
+static void test_truncation(void)
+{
+    struct tg *g = small_table_trace();
+    size_t n;
+    const uint8_t *full = tg_bytes(g, &n);
+    char err[256];
+    struct tm_options o;
+    tm_options_default(&o);
+    o.symbolize = 0;
+    for (size_t cut = 0; cut <= n; cut++) {
+        uint8_t *b = malloc(cut ? cut : 1);
+        memcpy(b, full, cut);
+        struct tm_model m;
+        int rc = tm_analyze_mem(b, cut, "cut", &o, &m, err, sizeof err);
+        if (cut < 64) {
+            CHECK(rc == TM_EXIT_CANNOT && strchr(err, '\n') == NULL, "cut %zu accepted", cut);
+        } else {
+            CHECK(rc == TM_EXIT_OK, "cut %zu: %s", cut, err);
+            CHECK(m.info.truncated == (cut < n), "cut %zu truncated=%d", cut, m.info.truncated);
+            tm_model_free(&m);
+        }
+        free(b);
+    }
+    struct tm_model m;
+    CHECK(tm_analyze_mem(full, n, "full", &o, &m, err, sizeof err) == TM_EXIT_OK, "%s", err);
+    CHECK(m.n_tables == 1 && m.tables[0].held == 1152 && m.tables[0].live_peak == 40, "small");
+    tm_model_free(&m);
+    tg_destroy(g);
+}
+
+static void test_bad_input(void)
+{
+    char err[256];
+    struct tm_model m;
+    struct tm_options o;
+    tm_options_default(&o);
+    o.symbolize = 0;
+    CHECK(tm_analyze_mem("", 0, "e", &o, &m, err, sizeof err) == TM_EXIT_CANNOT, "empty");
+    CHECK(strstr(err, "empty") != NULL, "%s", err);
+    CHECK(tm_analyze_mem("hello world, not a trace at all........................................",
+                         70, "t", &o, &m, err, sizeof err) == TM_EXIT_CANNOT, "text");
+    CHECK(strstr(err, "not a tidemark trace") != NULL, "%s", err);
+    struct tg *g = tg_scenario_threads();
+    tg_set_version(g, 2, 1);
+    size_t n;
+    const uint8_t *b = tg_bytes(g, &n);
+    CHECK(tm_analyze_mem(b, n, "v", &o, &m, err, sizeof err) == TM_EXIT_CANNOT, "newer");
+    CHECK(strcmp(err, "trace version 2.1 is newer than this tidemark (1.0)") == 0, "%s", err);
+    tg_destroy(g);
+
+    /* Random payloads behind a valid header and block headers. */
+    srand(12345);
+    for (int round = 0; round < 3000; round++) {
+        g = tg_new(0);
+        uint8_t junk[200];
+        size_t len = (size_t)(rand() % (int)sizeof junk);
+        for (size_t i = 0; i < len; i++) junk[i] = (uint8_t)rand();
+        if (round % 2) junk[0] = (uint8_t)(rand() % 0x31); /* plausible record types */
+        tg_raw(g, 1 + (uint32_t)(round % 3), junk, len);
+        b = tg_bytes(g, &n);
+        int rc = tm_analyze_mem(b, n, "r", &o, &m, err, sizeof err);
+        CHECK(rc == TM_EXIT_OK, "round %d: %s", round, err);
+        if (rc == TM_EXIT_OK) tm_model_free(&m);
+        tg_destroy(g);
+    }
+}
+
+static void test_contradictions(void)
+{
+    struct tg *g = tg_new(0);
+    tg_free(g, 1, 10, 0xdead);                                    /* never allocated */
+    tg_table_new(g, 1, 20, 7, TMK_KIND_GOMAP, 0, 8, 8, 144, 8, 0, 0, "t");
+    tg_alloc(g, 1, 30, 0x5000, 4096, 0);
+    tg_free(g, 1, 40, 0x5000);
+    tg_table_array(g, 1, 50, 7, 0x5000, 4096, 16, TMK_ARRAY_INITIAL, 5, 0); /* freed array */
+    tg_table_count(g, 1, 60, 99, 3);                              /* unknown table */
+    tg_end(g, 1, 70, TMK_END_EXIT, 0);
+    struct tm_model m;
+    char err[256];
+    CHECK(analyze(g, &m, err, sizeof err) == TM_EXIT_OK, "%s", err);
+    CHECK(m.info.contradictions == 2, "contradictions %llu",
+          (unsigned long long)m.info.contradictions);
+    CHECK(m.n_tables == 1 && m.tables[0].held == 0, "freed array not counted");
+    CHECK(!m.info.truncated, "contradictions are not truncation");
+    int saw_unknown_free = 0;
+    for (size_t i = 0; i < m.info.n_warnings; i++)
+        saw_unknown_free |= strstr(m.info.warnings[i], "never allocated") != NULL;
+    CHECK(saw_unknown_free, "unknown free reported");
+    tm_model_free(&m);
+    tg_destroy(g);
+}
+
+/* The uthash model against real uthash tables with random keys. */
+struct item {
+    uint64_t key;
+    UT_hash_handle hh;
+};
+
+static void test_uthash_model(void)
+{
+    static const unsigned sizes[] = {100, 1000, 5000, 20000, 100000, 300000};
+    srand(777);
+    double worst = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        struct item *head = NULL, *items = calloc(sizes[s], sizeof *items);
+        for (unsigned i = 0; i < sizes[s]; i++) {
+            items[i].key = ((uint64_t)rand() << 32) ^ (uint64_t)rand() ^ i;
+            HASH_ADD(hh, head, key, sizeof(uint64_t), &items[i]);
+        }
+        uint64_t real = head->hh.tbl->num_buckets;
+        uint64_t model = tm_uthash_expected_buckets(sizes[s]);
+        double ratio = (double)model / (double)real;
+        double err = ratio > 1 ? ratio - 1 : 1 / ratio - 1;
+        if (err > worst) worst = err;
+        printf("uthash n=%u: real %llu buckets, model %llu (x%.2f)\n", sizes[s],
+               (unsigned long long)real, (unsigned long long)model, ratio);
+        CHECK(model * 2 >= real && model <= real * 2, "n=%u off by more than one doubling",
+              sizes[s]);
+        HASH_CLEAR(hh, head);
+        free(items);
+    }
+    printf("uthash model: worst error %.0f%%\n", worst * 100);
+}
+
+int main(void)
+{
+    test_seed();
+    test_at();
+    test_threads();
+    test_truncation();
+    test_bad_input();
+    test_contradictions();
+    test_uthash_model();
+    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures ? 1 : 0;
+}
