@@ -19,7 +19,10 @@ int main(int argc, char **argv)
            "all but %llu deleted, then shrunk\n",
            (unsigned long long)args.n, (unsigned long long)args.keep);
 
-    gomap *m = ex_new_map(sizeof(int64_t), 128, 0, "fix_shrink");
+    struct gomap_options opt = {.key_size = sizeof(int64_t), .value_size = 128,
+                                .hash = ex_fixed_hash, .label = "fix_shrink"};
+    gomap *m = gomap_new(&opt);
+    if (!m) ex_die_oom("gomap_new");
     ex_print_phase("after make:", m);
 
     struct ex_peak peak = {0};
@@ -51,6 +54,6 @@ int main(int argc, char **argv)
     printf("check: %llu of %llu kept entries found with their values\n",
            (unsigned long long)ok, (unsigned long long)args.keep);
 
-    gomap_free(m); /* KeepAlive: after the last figure */
+    ex_keep_alive(m);
     return ok == args.keep ? 0 : 1;
 }

@@ -46,8 +46,15 @@ int main(int argc, char **argv)
            SEED_PRESIZED ? "map made with hint n" : "map grown from empty");
 
     /* make(map[int64][N]byte, hint) */
-    gomap *m = ex_new_map(sizeof(int64_t), SEED_VALUE_SIZE, SEED_PRESIZED ? args.n : 0,
-                          SEED_NAME);
+    struct gomap_options opt = {
+        .key_size = sizeof(int64_t),
+        .value_size = SEED_VALUE_SIZE,
+        .hint = SEED_PRESIZED ? args.n : 0,
+        .hash = ex_fixed_hash, /* NULL would pick gomap's seeded default */
+        .label = SEED_NAME,    /* the table's name in tidemark's report */
+    };
+    gomap *m = gomap_new(&opt);
+    if (!m) ex_die_oom("gomap_new");
     ex_print_phase("after make:", m);
 
     /* m[i] = [N]byte{}: gomap_put returns the zeroed value slot of a new
@@ -68,7 +75,7 @@ int main(int argc, char **argv)
     ex_print_phase("after deletes:", m);
     ex_print_peak(&peak);
 
-    /* runtime.KeepAlive(m): the map lives until after the last figure. */
-    gomap_free(m);
+    /* runtime.KeepAlive(m): the map lives on until the process exits. */
+    ex_keep_alive(m);
     return 0;
 }
