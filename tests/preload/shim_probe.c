@@ -297,6 +297,8 @@ static int cmd_dlopen(const char *lib, int rounds)
 /* ---- signals: malloc from a handler while the main thread mallocs -------- */
 
 static volatile sig_atomic_t handled;
+static void *handoff;  /* allocated by the main loop, freed by the handler */
+static void *kept;     /* reallocated by the handler, freed at the end */
 
 static void alarm_handler(int sig)
 {
@@ -305,6 +307,15 @@ static void alarm_handler(int sig)
     void *p = malloc(48 + (handled & 63));
     if (p) memset(p, 1, 48);
     free(p);
+    free(__atomic_exchange_n(&handoff, NULL, __ATOMIC_ACQ_REL));
+    void *k = realloc(kept, 16 + (size_t)(handled % 3000));
+    if (k) {
+        memset(k, 2, 16);
+        kept = k;
+    }
+    char *c = calloc(10, 10);
+    if (c && c[99]) abort(); /* calloc memory is zero */
+    free(c);
     handled++;
     errno = saved;
 }
@@ -327,11 +338,20 @@ static int cmd_sigalrm(double seconds)
             free(keep[i]);
             keep[i] = malloc((size_t)((loops * 7 + (unsigned)i * 13) % 2000) + 1);
         }
+        if (!__atomic_load_n(&handoff, __ATOMIC_ACQUIRE)) {
+            void *h = malloc(100 + loops % 500);
+            void *expect = NULL;
+            if (!__atomic_compare_exchange_n(&handoff, &expect, h, 0, __ATOMIC_ACQ_REL,
+                                             __ATOMIC_RELAXED))
+                free(h);
+        }
         loops++;
     }
     struct itimerval off = {{0, 0}, {0, 0}};
     setitimer(ITIMER_REAL, &off, NULL);
     for (int i = 0; i < 64; i++) free(keep[i]);
+    free(handoff);
+    free(kept);
     printf("signals=%d\nloops=%lu\n", (int)handled, loops);
     CHECK(handled > 100, "only %d signals handled", (int)handled);
     return failures != 0;
