@@ -59,6 +59,22 @@ static void report_alloc(const char *fn, void *p, size_t size)
     printf("alloc=%s %p %zu\n", fn, p, size);
 }
 
+/* The allocator through pointers the compiler cannot see through: clang
+ * assumes malloc and friends never write errno and would fold the errno
+ * checks below (and may drop pairs it can see). */
+static void *(*volatile v_malloc)(size_t) = malloc;
+static void *(*volatile v_calloc)(size_t, size_t) = calloc;
+static void *(*volatile v_realloc)(void *, size_t) = realloc;
+static void *(*volatile v_reallocarray)(void *, size_t, size_t) = reallocarray;
+static void (*volatile v_free)(void *) = free;
+static int (*volatile v_posix_memalign)(void **, size_t, size_t) = posix_memalign;
+static void *(*volatile v_aligned_alloc)(size_t, size_t) = aligned_alloc;
+static void *(*volatile v_memalign)(size_t, size_t) = memalign;
+static void *(*volatile v_valloc)(size_t) = valloc;
+static void *(*volatile v_pvalloc)(size_t) = pvalloc;
+
+static volatile size_t bad_align = 3; /* not a literal: compilers reject it */
+
 static int cmd_aligned(void)
 {
     static const size_t aligns[] = {8, 16, 32, 64, 256, 4096, 65536};
@@ -67,55 +83,55 @@ static int cmd_aligned(void)
         size_t a = aligns[i], n = 100 + i * 37;
         void *p = NULL;
         errno = 1234;
-        int rc = posix_memalign(&p, a, n);
-        CHECK(rc == 0 && p && ((uintptr_t)p % a) == 0, "posix_memalign(%zu) rc %d p %p", a, rc, p);
+        int rc = v_posix_memalign(&p, a, n);
+        CHECK(rc == 0 && p && ((uintptr_t)p % a) == 0, "v_posix_memalign(%zu) rc %d p %p", a, rc, p);
         CHECK(errno == 1234, "posix_memalign changed errno to %d", errno);
         report_alloc("posix_memalign", p, n);
-        free(p);
+        v_free(p);
 
-        p = aligned_alloc(a, a * 3);
-        CHECK(p && ((uintptr_t)p % a) == 0, "aligned_alloc(%zu) %p", a, p);
+        p = v_aligned_alloc(a, a * 3);
+        CHECK(p && ((uintptr_t)p % a) == 0, "v_aligned_alloc(%zu) %p", a, p);
         report_alloc("aligned_alloc", p, a * 3);
-        free(p);
+        v_free(p);
 
-        p = memalign(a, n + 1);
-        CHECK(p && ((uintptr_t)p % a) == 0, "memalign(%zu) %p", a, p);
+        p = v_memalign(a, n + 1);
+        CHECK(p && ((uintptr_t)p % a) == 0, "v_memalign(%zu) %p", a, p);
         report_alloc("memalign", p, n + 1);
-        free(p);
+        v_free(p);
     }
-    void *p = valloc(1000);
+    void *p = v_valloc(1000);
     CHECK(p && ((uintptr_t)p % (uintptr_t)page) == 0, "valloc %p", p);
     report_alloc("valloc", p, 1000);
-    free(p);
-    p = pvalloc(1000);
+    v_free(p);
+    p = v_pvalloc(1000);
     CHECK(p && ((uintptr_t)p % (uintptr_t)page) == 0, "pvalloc %p", p);
     CHECK(malloc_usable_size(p) >= (size_t)page, "pvalloc usable %zu", malloc_usable_size(p));
     report_alloc("pvalloc", p, 1000);
-    free(p);
+    v_free(p);
 
     /* Bad alignments fail as glibc says, and are not recorded. */
     void *q = (void *)0x1;
-    CHECK(posix_memalign(&q, 3, 10) == EINVAL && q == (void *)0x1, "posix_memalign(3)");
-    CHECK(posix_memalign(&q, sizeof(void *) / 2, 10) == EINVAL, "posix_memalign(4)");
+    CHECK(v_posix_memalign(&q, 3, 10) == EINVAL && q == (void *)0x1, "v_posix_memalign(3)");
+    CHECK(v_posix_memalign(&q, sizeof(void *) / 2, 10) == EINVAL, "v_posix_memalign(4)");
     /* glibc's own answer (2.36 rounds the alignment up, 2.38 says EINVAL):
      * the driver compares this line with a run without the shim */
     errno = 0;
-    sink = aligned_alloc(3, 12);
+    sink = v_aligned_alloc(bad_align, 12);
     printf("aligned_alloc_bad=%s errno=%d\n", sink ? "ok" : "null", errno);
-    free(sink);
+    v_free(sink);
     return failures != 0;
 }
 
-/* ---- edge: realloc(p, 0), free(NULL), calloc overflow, errno ------------ */
+/* ---- edge: v_realloc(p, 0), v_free(NULL), calloc overflow, errno ------------ */
 
 static void *errno_thread(void *arg)
 {
     (void)arg;
     /* The thread's first allocation makes the shim set up its state. */
     errno = 4321;
-    void *p = malloc(40);
+    void *p = v_malloc(40);
     int e1 = errno;
-    free(p);
+    v_free(p);
     int e2 = errno;
     return (void *)(intptr_t)(e1 == 4321 && e2 == 4321);
 }
@@ -126,58 +142,58 @@ static volatile size_t half_max = SIZE_MAX / 2, three = 3, two33 = (size_t)1 << 
 
 static int cmd_edge(void)
 {
-    /* realloc(p, 0) frees p and returns NULL (glibc) */
-    void *p = malloc(333);
+    /* v_realloc(p, 0) frees p and returns NULL (glibc) */
+    void *p = v_malloc(333);
     CHECK(p != NULL, "malloc");
     printf("realloc0=%p\n", p);
-    void *r = realloc(p, 0);
-    CHECK(r == NULL, "realloc(p, 0) returned %p", r);
+    void *r = v_realloc(p, 0);
+    CHECK(r == NULL, "v_realloc(p, 0) returned %p", r);
 
-    /* realloc(NULL, n) is malloc */
-    p = realloc(NULL, 444);
-    CHECK(p != NULL, "realloc(NULL, 444)");
+    /* v_realloc(NULL, n) is malloc */
+    p = v_realloc(NULL, 444);
+    CHECK(p != NULL, "v_realloc(NULL, 444)");
     printf("reallocnull=%p\n", p);
-    free(p);
+    v_free(p);
 
     errno = 77;
-    free(NULL);
-    CHECK(errno == 77, "free(NULL) changed errno to %d", errno);
+    v_free(NULL);
+    CHECK(errno == 77, "v_free(NULL) changed errno to %d", errno);
 
     errno = 0;
-    p = calloc(half_max, three);
+    p = v_calloc(half_max, three);
     CHECK(p == NULL && errno == ENOMEM, "calloc overflow %p errno %d", p, errno);
     errno = 0;
-    p = calloc(two33, two33);
+    p = v_calloc(two33, two33);
     CHECK(p == NULL && errno == ENOMEM, "calloc overflow 2 %p errno %d", p, errno);
     errno = 0;
-    p = reallocarray(NULL, half_max, three);
+    p = v_reallocarray(NULL, half_max, three);
     CHECK(p == NULL && errno == ENOMEM, "reallocarray overflow %p errno %d", p, errno);
     errno = 0;
-    p = malloc(huge);
+    p = v_malloc(huge);
     CHECK(p == NULL && errno == ENOMEM, "huge malloc %p errno %d", p, errno);
 
     /* calloc memory is zero */
-    unsigned char *z = calloc(1000, 3);
+    unsigned char *z = v_calloc(1000, 3);
     CHECK(z != NULL, "calloc");
     for (size_t i = 0; z && i < 3000; i++)
         if (z[i]) {
             CHECK(0, "calloc byte %zu not zero", i);
             break;
         }
-    free(z);
+    v_free(z);
 
     /* errno survives successful calls, including ones that make the shim
      * meet a new stack, flush, or grow its tables */
     for (int i = 0; i < 20000; i++) {
         errno = 1000 + i;
-        void *a = malloc((size_t)(i % 5000) + 1);
+        void *a = v_malloc((size_t)(i % 5000) + 1);
         CHECK(errno == 1000 + i, "malloc changed errno to %d", errno);
-        void *b = realloc(a, (size_t)(i % 300) + 2000);
+        void *b = v_realloc(a, (size_t)(i % 300) + 2000);
         CHECK(errno == 1000 + i, "realloc changed errno to %d", errno);
-        void *c = calloc(3, (size_t)i % 70 + 1);
+        void *c = v_calloc(3, (size_t)i % 70 + 1);
         CHECK(errno == 1000 + i, "calloc changed errno to %d", errno);
-        free(b);
-        free(c);
+        v_free(b);
+        v_free(c);
         CHECK(errno == 1000 + i, "free changed errno to %d", errno);
         if (failures) break;
     }
@@ -188,10 +204,10 @@ static int cmd_edge(void)
     CHECK(ok == (void *)1, "errno changed in a new thread's first malloc/free");
 
     /* malloc_usable_size passes through */
-    p = malloc(100);
+    p = v_malloc(100);
     CHECK(malloc_usable_size(p) >= 100, "usable %zu", malloc_usable_size(p));
     CHECK(malloc_usable_size(NULL) == 0, "usable(NULL)");
-    free(p);
+    v_free(p);
     return failures != 0;
 }
 
