@@ -122,6 +122,10 @@ def check_predictions(tidemark, bindir, work, keep):
             check(promised == SEED_GROW_HELD - needed, f"{label}: {kind} saves what is retained")
             bad = [x["id"] for x in fixed["tables"] if x["verdict"] == "oversized"]
             check(not bad, f"{label}: after {fix} no table is oversized ({bad})")
+        if kind == "clone":
+            old = [x for x in fixed["tables"] if x["verdict"] == "ended"]
+            check(len(old) == 1 and old[0]["held_bytes"] == 0 and old[0]["needed_bytes"] == 0,
+                  f"{label}: the map freed after the copy is ended, holds and needs nothing")
         if kind == "shrink" and keep == 0:
             check_gate(tidemark, seed["_trace"], fixed["_trace"])
 
