@@ -127,5 +127,26 @@ if [ -e "$(dirname "$T")/../preload/libtidemark.so" ]; then
     grep -q "trace written to $W/r\." err.txt || { echo "FAIL: run names the trace"; fail=1; }
     expect 137 "run signal" -- "$T" run --no-summary -o "$W/k.%p.tmk" -- sh -c 'kill -9 $$'
     expect 127 "run missing program" -- "$T" run -o "$W/m.%p.tmk" -- /nonexistent/prog
+    # an existing -o path: refused before the program starts (the shim would
+    # write PATH.1 and run would summarize the old file)
+    "$G" seed "$W/old.tmk"
+    expect 2 "run -o existing" -- "$T" run -o "$W/old.tmk" -- sh -c ': >ran.txt'
+    one_line_error "$W/old.tmk exists; remove it or choose another -o"
+    [ ! -e ran.txt ] || { echo "FAIL: run started the program despite an existing -o"; fail=1; }
+    [ ! -e "$W/old.tmk.1" ] || { echo "FAIL: run -o existing wrote old.tmk.1"; fail=1; }
+    # %e and %% expanded as the shim does
+    expect 0 "run -o %e.%p" -- "$T" run --no-summary -o "$W/x.%e.%p.tmk" -- sh -c 'exit 0'
+    grep -q "trace written to $W/x\.sh\.[0-9]*\.tmk$" err.txt ||
+        { echo "FAIL: run -o x.%e.%p.tmk"; cat err.txt; fail=1; }
+    expect 0 "run -o %%" -- "$T" run --no-summary -o "$W/pct%%.%p.tmk" -- sh -c 'exit 0'
+    grep -q "trace written to $W/pct%\.[0-9]*\.tmk$" err.txt ||
+        { echo "FAIL: run -o pct%%.%p.tmk"; cat err.txt; fail=1; }
+    # an exec'ed image writes PATH.1 (same pid): run says so
+    expect 0 "run exec" -- "$T" run -o "$W/ex.tmk" -- sh -c 'exec sh -c "exit 0"'
+    grep -q "trace written to $W/ex.tmk$" err.txt || { echo "FAIL: run exec: first trace"; fail=1; }
+    grep -q "the program exec'ed; its new image's trace is $W/ex.tmk.1$" err.txt ||
+        { echo "FAIL: run exec does not name ex.tmk.1"; cat err.txt; fail=1; }
+    expect 0 "run no exec" -- "$T" run -o "$W/noex.tmk" -- sh -c 'exit 0'
+    ! grep -q "exec'ed" err.txt || { echo "FAIL: run without exec mentions exec"; fail=1; }
 fi
 exit $fail
