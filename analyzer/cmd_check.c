@@ -19,6 +19,8 @@ static const char check_usage[] =
     "  --max-retained-ratio R    fail when a table retains more than R of what it\n"
     "                            holds (R in 0..1, or a percentage P% in 0..100%)\n"
     "  --baseline REPORT.json    compare with a saved `tidemark report --format json`\n"
+    "                            (tables match by site's last path component, label,\n"
+    "                            kind; one a --top report does not list is not judged)\n"
     "  --max-growth PCT          with --baseline (an error without it): fail when a\n"
     "                            table's retained bytes (or the total) grew by more\n"
     "                            than PCT percent (default 10)\n"
@@ -83,6 +85,13 @@ static int judge_baseline(const struct snapshot *now, const struct snapshot *bas
     for (size_t i = 0; i < now->nt; i++) {
         const struct snap_table *t = &now->t[i];
         const struct snap_table *o = snapshot_find(base, t->key);
+        if (!o && base->partial) {
+            printf("note: table %llu %s: not in the baseline (it lists %zu of %llu tables, "
+                   "--top %llu); not judged\n",
+                   (unsigned long long)t->id, t->site, base->nt,
+                   (unsigned long long)base->n_tables, (unsigned long long)base->top);
+            continue;
+        }
         uint64_t before = o ? o->retained : 0;
         if (t->retained > before && (double)t->retained > (double)before * f) {
             printf("FAIL table %llu %s: retained %s B, baseline %s B (+%.1f%% > %.1f%%)\n",

@@ -223,7 +223,8 @@ int tm_report_json(const struct tm_model *m, const struct tm_report_opts *o, FIL
     fputs(", ", out);
     ju(out, "tables", m->n_tables, 1);
     ju(out, "oversized", m->n_oversized, 1);
-    ju(out, "retained_bytes", m->total_retained, 0);
+    ju(out, "retained_bytes", m->total_retained, 1);
+    ju(out, "top", o ? o->top : 0, 0);
     fputs("},\n  \"tables\": [", out);
     size_t n = m->n_tables;
     if (o && o->top && o->top < n) n = o->top;

@@ -25,7 +25,7 @@ golden() { # golden NAME FILE
     if ! diff -u "$GOLD/$1" "$2"; then echo "FAIL: $1 differs from golden"; fail=1; fi
 }
 
-for s in seed seedovf indirect threads newer noend; do "$G" $s $s.tmk || exit 1; done
+for s in seed seedovf indirect two threads newer noend; do "$G" $s $s.tmk || exit 1; done
 head -c 64 /dev/urandom >random.bin; : >empty.tmk; echo "hello" >text.tmk
 
 expect 0 "--help" -- "$T" --help
@@ -113,6 +113,26 @@ for c in check diff; do
 done
 expect 0 "check --at" -- "$T" check --no-symbols --at 50ms seed.tmk
 
+# a baseline written with --top N says so, and a table it does not list is
+# unknown there (not judged), not 0 bytes
+expect 0 "report --top 1 json" -- "$T" report --no-symbols --format json --top 1 -o top1.json two.tmk
+grep -q '"top": 1' top1.json || { echo "FAIL: --top 1 json lacks \"top\": 1"; fail=1; }
+grep -q '"top": 0' seed.json || { echo "FAIL: json without --top lacks \"top\": 0"; fail=1; }
+expect 0 "check against a --top baseline" -- "$T" check --no-symbols --max-retained 1GiB --baseline top1.json two.tmk
+grep -q "^FAIL" out.txt && { echo "FAIL: a table missing from a --top baseline failed"; cat out.txt; fail=1; }
+grep -q "table 2 0x403000: not in the baseline" out.txt || { echo "FAIL: check does not say table 2 is unknown"; cat out.txt; fail=1; }
+expect 0 "diff --top report vs trace" -- "$T" diff --no-symbols top1.json two.tmk
+grep -q "\[new\]" out.txt && { echo "FAIL: diff calls a table missing from a --top report new"; cat out.txt; fail=1; }
+grep -q "0x403000 .*\[not listed in OLD" out.txt || { echo "FAIL: diff does not mark 0x403000 not listed"; cat out.txt; fail=1; }
+expect 0 "diff trace vs --top report" -- "$T" diff --no-symbols two.tmk top1.json
+grep -q "\[gone\]" out.txt && { echo "FAIL: diff calls a table missing from a --top report gone"; cat out.txt; fail=1; }
+# tables and sites match across working directories: a site is compared by
+# its last path component ("/src/a/examples/seed.c:56" = "examples/seed.c:56")
+sed 's|"0x401234"|"/home/ci/src/examples/seed.c:56"|g; s|"0x401400"|"/home/ci/src/lib/buf.c:9"|g' seed.json >abs.json
+sed 's|"0x401234"|"examples/seed.c:56"|g; s|"0x401400"|"lib/buf.c:9"|g' seed.json >rel.json
+expect 0 "diff across directories" -- "$T" diff abs.json rel.json
+grep -q -e "\[new\]" -e "\[gone\]" -e "(gone)" out.txt && { echo "FAIL: diff across directories does not match"; cat out.txt; fail=1; }
+
 # diff: traces and reports in any mix
 expect 0 "diff traces" -- "$T" diff --no-symbols seed.tmk indirect.tmk; golden seed-indirect.diff out.txt
 expect 0 "diff json vs trace" -- "$T" diff --no-symbols seed.json indirect.tmk
@@ -146,6 +166,20 @@ if [ -e "$(dirname "$T")/../preload/libtidemark.so" ]; then
     grep -q "trace written to $W/ex.tmk$" err.txt || { echo "FAIL: run exec: first trace"; fail=1; }
     grep -q "the program exec'ed; its new image's trace is $W/ex.tmk.1$" err.txt ||
         { echo "FAIL: run exec does not name ex.tmk.1"; cat err.txt; fail=1; }
+    # a baseline written in another directory (sites relative there) matches
+    SEED="$(dirname "$T")/../examples/seed_grow"
+    SRC=$(cd "$GOLD/../../.." && pwd)
+    if [ -x "$SEED" ]; then
+        "$T" run --no-summary -o "$W/sg.tmk" -- "$SEED" --n 20000 >/dev/null 2>&1
+        (cd "$SRC" && "$T" report --format json -o "$W/sg-src.json" "$W/sg.tmk") ||
+            { echo "FAIL: report from the source directory"; fail=1; }
+        grep -q '"site": "examples/seed.c:' "$W/sg-src.json" ||
+            { echo "FAIL: expected a relative site in sg-src.json"; grep '"site"' "$W/sg-src.json" | head -2; fail=1; }
+        expect 0 "check --baseline from another directory" -- "$T" check --max-retained 1GiB --baseline "$W/sg-src.json" "$W/sg.tmk"
+        grep -q "^FAIL" out.txt && { echo "FAIL: baseline from another directory does not match"; cat out.txt; fail=1; }
+        expect 0 "diff from another directory" -- "$T" diff "$W/sg-src.json" "$W/sg.tmk"
+        grep -q -e "\[new\]" -e "\[gone\]" out.txt && { echo "FAIL: diff from another directory does not match"; cat out.txt; fail=1; }
+    fi
     expect 0 "run no exec" -- "$T" run -o "$W/noex.tmk" -- sh -c 'exit 0'
     ! grep -q "exec'ed" err.txt || { echo "FAIL: run without exec mentions exec"; fail=1; }
 fi

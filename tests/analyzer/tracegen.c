@@ -354,6 +354,31 @@ struct tg *tg_scenario_seed_overflow(uint32_t value_size)
     return seed(value_size, 0, 1);
 }
 
+/* Two gomap tables emptied after their arrays were made (all retained):
+ * "big" (B=12, site 0x402000) and "small" (B=8, site 0x403000). With
+ * --top 1 a report lists only "big". */
+struct tg *tg_scenario_two_tables(void)
+{
+    struct tg *g = tg_new(0);
+    uint64_t fa[] = {0x402000}, fb[] = {0x403000};
+    struct gomap_layout l = gomap_layout_for(8, 8);
+    static const uint8_t Bs[2] = {12, 8};
+    static const char *const labels[2] = {"big", "small"};
+    tg_stack(g, 1, 1, 1, fa);
+    tg_stack(g, 1, 2, 1, fb);
+    for (uint64_t k = 0; k < 2; k++) {
+        uint64_t ptr = ARRAY_BASE + (k << 32), bytes = array_bytes(Bs[k], l.bucket_size);
+        tg_table_new(g, 1, 100, k + 1, TMK_KIND_GOMAP, 0, 8, 8, l.bucket_size, 8, 0, k + 1,
+                     labels[k]);
+        tg_alloc(g, 1, 200, ptr, bytes, k + 1);
+        tg_table_array(g, 1, 200, k + 1, ptr, bytes, array_buckets(Bs[k], l.bucket_size, 1),
+                       TMK_ARRAY_INITIAL, 0, k + 1);
+        tg_table_count(g, 1, 300, k + 1, 0);
+    }
+    tg_end(g, 1, 400, TMK_END_EXIT, 0);
+    return g;
+}
+
 /* Three threads: thread 2 frees what thread 1 allocated, thread 3 reuses an
  * address after thread 2 freed it; blocks are flushed out of thread order. */
 struct tg *tg_scenario_threads(void)

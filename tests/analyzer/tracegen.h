@@ -45,6 +45,8 @@ struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix);
 /* The seed with each array's buckets as gomap records them: 2^B plus the
  * preallocated overflow buckets (2^18 + 2^14 = 278,528 at the end). */
 struct tg *tg_scenario_seed_overflow(uint32_t value_size);
+/* Two emptied gomap tables, "big" and "small", each retaining its array. */
+struct tg *tg_scenario_two_tables(void);
 struct tg *tg_scenario_threads(void);
 
 #endif /* TIDEMARK_TESTS_TRACEGEN_H */
