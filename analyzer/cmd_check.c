@@ -17,10 +17,11 @@ static const char check_usage[] =
     "  --max-retained SIZE       fail when a table retains more than SIZE bytes\n"
     "                            (KiB, MiB, GiB accepted)\n"
     "  --max-retained-ratio R    fail when a table retains more than R of what it\n"
-    "                            holds (0..1, or a percentage like 50%)\n"
+    "                            holds (R in 0..1, or a percentage P% in 0..100%)\n"
     "  --baseline REPORT.json    compare with a saved `tidemark report --format json`\n"
-    "  --max-growth PCT          with --baseline: fail when a table's retained bytes\n"
-    "                            (or the total) grew by more than PCT percent (default 10)\n"
+    "  --max-growth PCT          with --baseline (an error without it): fail when a\n"
+    "                            table's retained bytes (or the total) grew by more\n"
+    "                            than PCT percent (default 10)\n"
     "  --allow-truncated         judge a truncated trace instead of refusing\n"
     "Without --max-retained and --max-retained-ratio, a table fails when the report\n"
     "calls it oversized (--min-retained / --min-ratio below).\n"
@@ -29,7 +30,7 @@ static const char check_usage[] =
     "exit status: 0 every gate holds, 1 a gate failed, 2 could not judge.\n";
 
 struct gates {
-    int has_max, has_ratio, has_baseline;
+    int has_max, has_ratio, has_growth;
     uint64_t max_retained;
     double max_ratio, max_growth;
     const char *baseline;
@@ -106,9 +107,10 @@ static int parse(int argc, char **argv, struct gates *g, struct tm_options *o, c
     for (int i = 1; i < argc; i++) {
         int missing = 0, err = 0;
         if ((v = cli_opt(argc, argv, &i, "--max-retained-ratio", &missing))) {
-            if (cli_parse_double(v, &g->max_ratio)) goto bad;
-            if (strchr(v, '%') || g->max_ratio > 1) g->max_ratio /= 100;
-            if (g->max_ratio > 1) goto bad;
+            if (cli_parse_ratio(v, &g->max_ratio)) {
+                cli_error("--max-retained-ratio: bad value '%s' (" CLI_RATIO_SYNTAX ")", v);
+                return -1;
+            }
             g->has_ratio = 1;
         } else if ((v = cli_opt(argc, argv, &i, "--max-retained", &missing))) {
             if (cli_parse_size(v, &g->max_retained)) goto bad;
@@ -117,6 +119,7 @@ static int parse(int argc, char **argv, struct gates *g, struct tm_options *o, c
             g->baseline = v;
         } else if ((v = cli_opt(argc, argv, &i, "--max-growth", &missing))) {
             if (cli_parse_double(v, &g->max_growth)) goto bad;
+            g->has_growth = 1;
         } else if (strcmp(argv[i], "--allow-truncated") == 0) {
             g->allow_truncated = 1;
         } else if (report_parse_common(argc, argv, &i, o, &err)) {
@@ -140,6 +143,10 @@ bad:
     }
     if (!*trace) {
         cli_error("check: missing TRACE (see tidemark check --help)");
+        return -1;
+    }
+    if (g->has_growth && !g->baseline) {
+        cli_error("--max-growth needs --baseline REPORT (it is the growth over the baseline)");
         return -1;
     }
     return 0;

@@ -288,9 +288,16 @@ static uint64_t array_bytes(uint8_t B, uint32_t bucket)
  * array is released when its evacuation is done (2^B_old / 2 writes later,
  * as each write evacuates two old buckets). Values over 128 bytes are
  * separate allocations freed on delete. */
-struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
+/* buckets as the TABLE_ARRAY record gives them: 2^B, or with overflow set
+ * 2^B plus the preallocated overflow buckets (what gomap itself records). */
+static uint64_t array_buckets(uint8_t B, uint32_t bucket, int overflow)
 {
-    (void)fix;
+    struct gomap_array a = gomap_array_for_b(B, bucket);
+    return overflow ? a.buckets + a.overflow : 1ull << B;
+}
+
+static struct tg *seed(uint32_t value_size, uint64_t hint, int overflow)
+{
     const uint64_t N = 1000000, T0 = 1000, DT = 100;
     struct gomap_layout l = gomap_layout_for(8, value_size);
     struct tg *g = tg_new(0);
@@ -309,8 +316,8 @@ struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
     if (B > 0) { /* makemap allocates at once when B > 0 */
         cur = ARRAY_BASE + (narr++ << 32);
         tg_alloc(g, 1, t, cur, array_bytes(B, l.bucket_size), 1);
-        tg_table_array(g, 1, t, 1, cur, array_bytes(B, l.bucket_size), 1ull << B,
-                       TMK_ARRAY_INITIAL, 0, 1);
+        tg_table_array(g, 1, t, 1, cur, array_bytes(B, l.bucket_size),
+                       array_buckets(B, l.bucket_size, overflow), TMK_ARRAY_INITIAL, 0, 1);
     }
     for (uint64_t count = 0; count < N; count++) {
         t = T0 + (count + 1) * DT;
@@ -324,8 +331,8 @@ struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
             old_free_at = count + ((1ull << (B - 1)) + 1) / 2;
             cur = ARRAY_BASE + (narr++ << 32);
             tg_alloc(g, 1, t, cur, array_bytes(B, l.bucket_size), 1);
-            tg_table_array(g, 1, t, 1, cur, array_bytes(B, l.bucket_size), 1ull << B,
-                           TMK_ARRAY_GROW, count, 1);
+            tg_table_array(g, 1, t, 1, cur, array_bytes(B, l.bucket_size),
+                           array_buckets(B, l.bucket_size, overflow), TMK_ARRAY_GROW, count, 1);
         }
         if (old && count >= old_free_at) {
             tg_free(g, 1, t, old);
@@ -347,6 +354,17 @@ struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
     tg_free(g, 1, t + 2 * DT, 0x5000);
     tg_end(g, 1, t + 3 * DT, TMK_END_EXIT, 0);
     return g;
+}
+
+struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
+{
+    (void)fix;
+    return seed(value_size, hint, 0);
+}
+
+struct tg *tg_scenario_seed_overflow(uint32_t value_size)
+{
+    return seed(value_size, 0, 1);
 }
 
 /* Three threads: thread 2 frees what thread 1 allocated, thread 3 reuses an

@@ -44,6 +44,9 @@ void tg_destroy(struct tg *g);
 /* Scenarios shared by tests and the tracegen tool. Each returns a new
  * generator holding the whole trace. */
 struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix);
+/* The seed with each array's buckets as gomap records them: 2^B plus the
+ * preallocated overflow buckets (2^18 + 2^14 = 278,528 at the end). */
+struct tg *tg_scenario_seed_overflow(uint32_t value_size);
 struct tg *tg_scenario_threads(void);
 
 #endif /* TIDEMARK_TESTS_TRACEGEN_H */
