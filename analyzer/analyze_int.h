@@ -89,6 +89,8 @@ void tables_new(struct tables *tb, const struct tm_record *r, const struct tm_op
 /* heap_live: -1 unknown (mode tables), else whether ptr is a live allocation. */
 void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
                   const struct tm_options *o);
+/* TABLE_PEAK: the table's high-water count (exact, may follow its END). */
+void tables_peak(struct tables *tb, const struct tm_record *r);
 void tables_count(struct tables *tb, const struct tm_record *r, int end,
                   const struct tm_options *o);
 /* An allocation was freed: if it was a table's array, the table lets it go. */

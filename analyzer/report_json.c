@@ -132,6 +132,7 @@ static void table_obj(const struct tm_table *t, FILE *out)
     ju(out, "live_peak", t->live_peak, 1);
     fputs("\"live_peak_ns\": ", out);
     jtime(out, t->live_peak_t);
+    fprintf(out, ", \"live_peak_exact\": %s", t->live_peak_exact ? "true" : "false");
     fputs(",\n     ", out);
     ju(out, "held_bytes", t->held, 1);
     ju(out, "held_peak_bytes", t->held_peak, 1);

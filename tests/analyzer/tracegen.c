@@ -200,6 +200,18 @@ void tg_table_end(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_
     table_live(g, th, t, TMK_REC_TABLE_END, table, live);
 }
 
+void tg_table_peak(struct tg *g, uint32_t th, uint64_t table, uint64_t peak)
+{
+    uint8_t body[2 * TMK_VARINT_MAX];
+    uint8_t *e = tmk_put_u(tmk_put_u(body, table), peak);
+    uint8_t rec[3 * TMK_VARINT_MAX];
+    uint8_t *p = rec;
+    *p++ = TMK_REC_TABLE_PEAK;
+    p = tmk_put_u(p, (uint64_t)(e - body));
+    memcpy(p, body, (size_t)(e - body));
+    tg_raw(g, th, rec, (size_t)(p - rec) + (size_t)(e - body));
+}
+
 void tg_memory(struct tg *g, uint32_t th, uint64_t t, uint64_t rss, uint64_t heap)
 {
     uint8_t *p = timed(g, th, t, TMK_REC_MEMORY, 30);
@@ -331,6 +343,7 @@ static struct tg *seed(uint32_t value_size, uint64_t hint, int overflow)
     }
     if (old) tg_free(g, 1, t, old);
     tg_table_count(g, 1, t, 1, N);
+    tg_table_peak(g, 1, 1, N); /* gomap's high-water count, as the shim writes it */
     for (uint64_t k = 0; k < N; k++) {
         t += DT;
         if (l.value_indirect) tg_free(g, 1, t, VALUE_BASE + k * 256);

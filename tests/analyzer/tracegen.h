@@ -27,6 +27,8 @@ void tg_table_array(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint6
                     uint64_t stack);
 void tg_table_count(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t live);
 void tg_table_end(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t live);
+/* TABLE_PEAK (extended, untimed: at th's previous record's time). */
+void tg_table_peak(struct tg *g, uint32_t th, uint64_t table, uint64_t peak);
 void tg_memory(struct tg *g, uint32_t th, uint64_t t, uint64_t rss, uint64_t heap);
 void tg_end(struct tg *g, uint32_t th, uint64_t t, uint32_t why, uint32_t status);
 /* Raw bytes appended to thread th's open block (for corrupt records). */
