@@ -32,7 +32,10 @@ int report_parse_common(int argc, char **argv, int *i, struct tm_options *o, int
     } else if ((v = cli_opt(argc, argv, i, "--min-retained", &missing))) {
         if (cli_parse_size(v, &o->min_retained)) goto bad;
     } else if ((v = cli_opt(argc, argv, i, "--min-ratio", &missing))) {
-        if (cli_parse_double(v, &o->min_ratio) || o->min_ratio > 1) goto bad;
+        if (cli_parse_ratio(v, &o->min_ratio)) {
+            cli_error("--min-ratio: bad value '%s' (" CLI_RATIO_SYNTAX ")", v);
+            *err = 1;
+        }
     } else if ((v = cli_opt(argc, argv, i, "--sysroot", &missing))) {
         o->sysroot = v;
     } else if (strcmp(argv[*i], "--no-symbols") == 0) {

@@ -90,7 +90,8 @@ static int is_oversized(const struct tm_table *t, const struct tm_options *o)
 static void update(struct table_state *s, uint64_t t, const struct tm_options *o)
 {
     struct tm_table *tt = &s->t;
-    tt->needed = tm_needed_bytes(tt, tt->live_now);
+    /* A table that ended needs nothing: whatever it still holds is leaked. */
+    tt->needed = tt->ended_t == TM_NO_TIME ? tm_needed_bytes(tt, tt->live_now) : 0;
     tt->retained = tt->held > tt->needed ? tt->held - tt->needed : 0;
     if (is_oversized(tt, o)) {
         if (tt->oversized_since == TM_NO_TIME) tt->oversized_since = t;
@@ -241,6 +242,21 @@ void tables_count(struct tables *tb, const struct tm_record *r, int end,
     s->t.live_now = r->u.table_count.live;
     if (end) s->t.ended_t = r->t;
     update(s, r->t, o);
+}
+
+void tables_peak(struct tables *tb, const struct tm_record *r)
+{
+    struct table_state *s = find(tb, r->u.table_count.table);
+    if (!s) {
+        problem(tb, "peak for table %llu, which was never announced",
+                (unsigned long long)r->u.table_count.table);
+        return;
+    }
+    s->t.live_peak_exact = 1;
+    if (r->u.table_count.live > s->t.live_peak) {
+        s->t.live_peak = r->u.table_count.live;
+        s->t.live_peak_t = r->t; /* when the shim saw it: the peak was no later */
+    }
 }
 
 void tables_freed(struct tables *tb, uint64_t t, uint64_t ptr, const struct tm_options *o)
