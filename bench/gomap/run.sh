@@ -95,7 +95,8 @@ if [ "$callgrind" = 1 ]; then
             >"$out/cg-gomap-$v.stdout" 2>"$out/cg-gomap-$v.err" || true
         echo "gomap vsize=$v instructions=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out/cg-gomap-$v.err")"
         if [ "$have_go" = 1 ]; then
-            valgrind --tool=callgrind --callgrind-out-file="$out/cg-go-$v.out" \
+            # asyncpreemptoff: callgrind asserts on the SIGURG preemption signals
+            GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file="$out/cg-go-$v.out" \
                 "$godrv" -n "$n" -reps 1 -warmup 0 -vsize "$v" \
                 >"$out/cg-go-$v.stdout" 2>"$out/cg-go-$v.err" || true
             echo "go    vsize=$v instructions=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out/cg-go-$v.err")"
