@@ -35,6 +35,14 @@ int livemap_put(struct livemap *m, uint64_t ptr, uint64_t packed, uint64_t *old)
 int livemap_del(struct livemap *m, uint64_t ptr, uint64_t *packed);
 int livemap_has(const struct livemap *m, uint64_t ptr);
 
+/* Starts loading ptr's home slot into the cache (no effect on the map). The
+ * analyzer calls it for a batch of records before applying them, so their
+ * cache misses overlap instead of coming one after the other. */
+static inline void livemap_prefetch(const struct livemap *m, uint64_t ptr)
+{
+    if (m->cap) __builtin_prefetch(&m->e[((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> m->shift], 1);
+}
+
 static inline uint64_t live_pack(uint64_t size, uint32_t site)
 {
     return (size > LIVE_SIZE_MAX ? LIVE_SIZE_MAX : size) << LIVE_SITE_BITS |
