@@ -12,15 +12,17 @@
 #include "livemap.h"
 #include "u64map.h"
 
-/* Downsampled series of (t, a, b) points, at most TM_TIMELINE_MAX kept:
- * each kept point is the one with the largest `a` of its window of `stride`
- * updates (so peaks survive); windows double when the buffer fills. */
+/* A bounded timeline of (t, held, live) points, spread evenly over time,
+ * that always keeps the peak of `held` and of `live` (series.c). For the
+ * heap's timeline, held = bytes in use and live = RSS. */
+struct series_cell {
+    uint64_t idx; /* t / width of the points in it */
+    struct tm_point held_max, live_max;
+};
 struct series {
-    struct tm_point *pts;
-    size_t n, cap;
-    uint64_t stride, in_window;
-    struct tm_point pending;
-    int has_pending;
+    struct series_cell *cells;
+    size_t n;
+    uint64_t width; /* ns a cell spans, a power of two */
 };
 void series_add(struct series *s, uint64_t t, uint64_t a, uint64_t b);
 /* Closes the series with the final state; returns its points (owned by the

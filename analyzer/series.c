@@ -1,65 +1,104 @@
-/* analyzer/series.c - bounded, peak-preserving timelines (see analyze_int.h). */
+/* analyzer/series.c - bounded timelines that keep both peaks (see
+ * analyze_int.h).
+ *
+ * Time is cut into cells of `width` ns (a power of two). A cell keeps two of
+ * its points: the one with the largest `held` and the one with the largest
+ * `live` (the later one on ties, so a flat stretch shows its newest value).
+ * When more than TM_TIMELINE_MAX / 2 - 1 cells exist, the width doubles and
+ * neighbouring cells merge, keeping the larger of each pair. So:
+ *  - the points are spread evenly over time, whatever the event rate (a
+ *    burst of array events cannot crowd out a quiet tail of count samples);
+ *  - the peak of `held` and the peak of `live` always survive;
+ *  - each update costs O(1) amortized, and memory is bounded.
+ */
 #include <stdlib.h>
 
 #include "analyze_int.h"
 
-static void push(struct series *s, struct tm_point p)
+#define CELLS_MAX (TM_TIMELINE_MAX / 2 - 1) /* two points a cell, plus the final one */
+#define FIRST_WIDTH 1u /* ns: no point merges until the cells run out */
+
+static void keep_larger(struct series_cell *c, struct tm_point p)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 32;
-        if (cap > 2 * TM_TIMELINE_MAX) cap = 2 * TM_TIMELINE_MAX;
-        struct tm_point *np = realloc(s->pts, cap * sizeof *np);
-        if (!np) return; /* a shorter timeline, never a crash */
-        s->pts = np;
-        s->cap = cap;
-    }
-    if (s->n == s->cap) return;
-    s->pts[s->n++] = p;
+    if (p.held >= c->held_max.held) c->held_max = p;
+    if (p.live >= c->live_max.live) c->live_max = p;
 }
 
-/* Halves the kept points, each pair keeping its larger `a` (later on ties). */
-static void halve(struct series *s)
+/* Doubles the cell width, merging the cells that now share an index. */
+static void coarsen(struct series *s)
 {
     size_t j = 0;
-    for (size_t i = 0; i + 1 < s->n; i += 2)
-        s->pts[j++] = s->pts[i].held > s->pts[i + 1].held ? s->pts[i] : s->pts[i + 1];
-    if (s->n % 2) s->pts[j++] = s->pts[s->n - 1];
+    s->width *= 2;
+    for (size_t i = 0; i < s->n; i++) {
+        struct series_cell c = s->cells[i];
+        c.idx >>= 1;
+        if (j && s->cells[j - 1].idx == c.idx) {
+            keep_larger(&s->cells[j - 1], c.held_max);
+            keep_larger(&s->cells[j - 1], c.live_max);
+        } else {
+            s->cells[j++] = c;
+        }
+    }
     s->n = j;
 }
 
-void series_add(struct series *s, uint64_t t, uint64_t a, uint64_t b)
+void series_add(struct series *s, uint64_t t, uint64_t held, uint64_t live)
 {
-    struct tm_point p = {t, a, b};
-    if (s->stride == 0) s->stride = 1;
-    if (!s->has_pending || a >= s->pending.held) s->pending = p;
-    s->has_pending = 1;
-    if (++s->in_window < s->stride) return;
-    push(s, s->pending);
-    s->has_pending = 0;
-    s->in_window = 0;
-    if (s->n >= 2 * TM_TIMELINE_MAX) {
-        halve(s);
-        s->stride *= 2;
+    struct tm_point p = {t, held, live};
+    if (!s->cells) {
+        s->cells = malloc(CELLS_MAX * sizeof *s->cells);
+        if (!s->cells) return; /* no timeline, never a crash */
+        s->width = FIRST_WIDTH;
     }
+    uint64_t idx = t / s->width;
+    /* Records arrive in time order; one that does not joins the last cell. */
+    if (s->n && idx <= s->cells[s->n - 1].idx) {
+        keep_larger(&s->cells[s->n - 1], p);
+        return;
+    }
+    while (s->n == CELLS_MAX) {
+        coarsen(s);
+        idx = t / s->width;
+        if (idx <= s->cells[s->n - 1].idx) {
+            keep_larger(&s->cells[s->n - 1], p);
+            return;
+        }
+    }
+    s->cells[s->n++] = (struct series_cell){idx, p, p};
 }
 
-struct tm_point *series_finish(struct series *s, uint64_t t, uint64_t a, uint64_t b, size_t *n)
+static int same_point(struct tm_point a, struct tm_point b)
 {
-    if (s->has_pending) push(s, s->pending);
-    while (s->n >= TM_TIMELINE_MAX) halve(s);
-    if (s->n == 0 || s->pts[s->n - 1].t != t || s->pts[s->n - 1].held != a ||
-        s->pts[s->n - 1].live != b)
-        push(s, (struct tm_point){t, a, b});
-    struct tm_point *pts = s->pts;
-    *n = pts ? s->n : 0;
-    s->pts = NULL;
-    s->n = s->cap = 0;
+    return a.t == b.t && a.held == b.held && a.live == b.live;
+}
+
+struct tm_point *series_finish(struct series *s, uint64_t t, uint64_t held, uint64_t live,
+                               size_t *n)
+{
+    struct tm_point *pts = malloc((2 * s->n + 1) * sizeof *pts);
+    size_t k = 0;
+    *n = 0;
+    if (!pts) {
+        series_free(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        struct tm_point a = s->cells[i].held_max, b = s->cells[i].live_max;
+        if (b.t < a.t) { struct tm_point x = a; a = b; b = x; }
+        pts[k++] = a;
+        if (!same_point(a, b)) pts[k++] = b;
+    }
+    struct tm_point last = {t, held, live};
+    if (k == 0 || !same_point(pts[k - 1], last)) pts[k++] = last;
+    series_free(s);
+    *n = k;
     return pts;
 }
 
 void series_free(struct series *s)
 {
-    free(s->pts);
-    s->pts = NULL;
-    s->n = s->cap = 0;
+    free(s->cells);
+    s->cells = NULL;
+    s->n = 0;
+    s->width = 0;
 }

@@ -90,7 +90,8 @@ static int is_oversized(const struct tm_table *t, const struct tm_options *o)
 static void update(struct table_state *s, uint64_t t, const struct tm_options *o)
 {
     struct tm_table *tt = &s->t;
-    tt->needed = tm_needed_bytes(tt, tt->live_now);
+    /* A table that ended needs nothing: whatever it still holds is leaked. */
+    tt->needed = tt->ended_t == TM_NO_TIME ? tm_needed_bytes(tt, tt->live_now) : 0;
     tt->retained = tt->held > tt->needed ? tt->held - tt->needed : 0;
     if (is_oversized(tt, o)) {
         if (tt->oversized_since == TM_NO_TIME) tt->oversized_since = t;

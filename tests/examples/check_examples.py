@@ -245,7 +245,7 @@ def check_session_cache(bindir, heap_ok):
 
 def check_bad_args(bindir):
     """A bad command line: exit status 2 and one line on stderr, no output."""
-    cases = [("seed_grow", "--n"), ("seed_grow", "--n", "x"), ("seed_grow", "--keep", "1"),
+    cases = [("seed_grow", "--n"), ("seed_grow", "--n", "x"), ("seed_grow", "--n", "10", "--keep", "11"),
              ("fix_copy", "--n", "10", "--keep", "11"), ("fix_shrink", "--n", "-1"),
              ("session_cache", "--peak-rate"), ("session_cache", "--bogus"),
              ("session_cache", "--tail-hours", "99999")]
