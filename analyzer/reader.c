@@ -417,6 +417,25 @@ static int decode(struct cursor *c, struct tm_record *rec)
     uint8_t type = *p++;
     uint64_t dt = 0;
     int64_t d;
+    if (type == TMK_REC_FREE || type == TMK_REC_ALLOC) { /* nearly all records */
+        GET_U(dt);
+        GET_S(d);
+        uint64_t ptr = c->ptr + (uint64_t)d;
+        if (type == TMK_REC_ALLOC) {
+            rec->u.alloc.ptr = ptr;
+            GET_U(rec->u.alloc.size);
+            GET_U(rec->u.alloc.stack);
+        } else {
+            rec->u.free.ptr = ptr;
+        }
+        rec->type = type;
+        rec->thread = c->thread;
+        c->t = add_sat(c->t, dt);
+        c->ptr = ptr;
+        rec->t = c->t;
+        c->p = p;
+        return 0;
+    }
     /* ALLOC and FREE set every field they have; the rest start from zero. */
     if (type != TMK_REC_ALLOC && type != TMK_REC_FREE) memset(&rec->u, 0, sizeof rec->u);
     rec->type = type;
