@@ -62,7 +62,8 @@ void heap_free_state(struct heap_state *h);
 enum tm_model_kind tm_model_for(const struct tm_table *t);
 /* Bytes the table's arrays would take for `live` entries if built fresh. */
 uint64_t tm_needed_bytes(const struct tm_table *t, uint64_t live);
-/* uthash: expected bucket count for n keys under a uniform hash. */
+/* uthash: the bucket count a fresh uthash table reaches with n keys whose
+ * hashes are uniform (uthash's rules replayed, sizing_model.c). */
 uint64_t tm_uthash_expected_buckets(uint64_t n);
 
 /* ---- advice.c ---- */
