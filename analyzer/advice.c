@@ -79,7 +79,11 @@ static void advise_gomap(const struct tm_table *t, uint64_t main_bytes, int over
         add(r, TM_REC_CLONE, t->retained,
             "copy the live entries into a new map (gomap_clone) and free the old one: "
             "frees %s", h);
-        uint64_t cap = (uint64_t)(t->buckets_now * 6.5);
+        /* Go's capacity: 2^B x 6.5 (buckets_now counts the preallocated
+         * overflow buckets too, which add no capacity). */
+        uint64_t cap = t->buckets_now ? (1ull << log2_floor(t->buckets_now)) *
+                                            GOMAP_LOAD_NUM / GOMAP_LOAD_DEN
+                                      : 0;
         add(r, TM_REC_REBUILD_POLICY, t->retained,
             "rebuild whenever live entries fall below %.0f%% of capacity (%llu of %llu "
             "now): frees %s", o->rebuild_fraction * 100, (unsigned long long)t->live_now,

@@ -180,6 +180,9 @@ static int on_record(void *vc, const struct tm_record *r)
     case TMK_REC_TABLE_END:
         tables_count(&c->tables, r, r->type == TMK_REC_TABLE_END, o);
         break;
+    case TMK_REC_TABLE_PEAK:
+        tables_peak(&c->tables, r);
+        break;
     case TMK_REC_MEMORY:
         heap_memory(&c->heap, r->t, r->u.memory.rss);
         break;

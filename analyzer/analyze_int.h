@@ -64,7 +64,8 @@ void heap_free_state(struct heap_state *h);
 enum tm_model_kind tm_model_for(const struct tm_table *t);
 /* Bytes the table's arrays would take for `live` entries if built fresh. */
 uint64_t tm_needed_bytes(const struct tm_table *t, uint64_t live);
-/* uthash: expected bucket count for n keys under a uniform hash. */
+/* uthash: the bucket count a fresh uthash table reaches with n keys whose
+ * hashes are uniform (uthash's rules replayed, sizing_model.c). */
 uint64_t tm_uthash_expected_buckets(uint64_t n);
 
 /* ---- advice.c ---- */
@@ -91,6 +92,8 @@ void tables_new(struct tables *tb, const struct tm_record *r, const struct tm_op
 /* heap_live: -1 unknown (mode tables), else whether ptr is a live allocation. */
 void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
                   const struct tm_options *o);
+/* TABLE_PEAK: the table's high-water count (exact, may follow its END). */
+void tables_peak(struct tables *tb, const struct tm_record *r);
 void tables_count(struct tables *tb, const struct tm_record *r, int end,
                   const struct tm_options *o);
 /* An allocation was freed: if it was a table's array, the table lets it go. */

@@ -82,6 +82,17 @@ int cli_parse_double(const char *s, double *out)
     return (*u == 0 || strcmp(u, "%") == 0) ? 0 : -1;
 }
 
+int cli_parse_ratio(const char *s, double *out)
+{
+    double v;
+    const char *u;
+    if (leading_number(s, &v, &u)) return -1;
+    if (*u == 0 && v <= 1) *out = v;
+    else if (strcmp(u, "%") == 0 && v <= 100) *out = v / 100;
+    else return -1;
+    return 0;
+}
+
 int cli_parse_uint(const char *s, uint64_t *out)
 {
     char *e;

@@ -22,8 +22,14 @@ int cli_is_help(const char *arg);
 int cli_parse_size(const char *s, uint64_t *out);
 /* "1.5s", "200ms", "10us", "5ns", "2m"; a bare number is seconds. */
 int cli_parse_time(const char *s, uint64_t *out_ns);
-/* A finite non-negative decimal; with pct, "12%" and "12" both give 12. */
+/* A finite non-negative decimal, optionally followed by "%" (ignored):
+ * "12%" and "12" both give 12. For percentages that may pass 100. */
 int cli_parse_double(const char *s, double *out);
+/* A ratio: "R" with R in [0,1], or "P%" with P in [0,100] (gives P/100).
+ * Every ratio flag takes this syntax. */
+int cli_parse_ratio(const char *s, double *out);
+/* The syntax, for a printf format (error messages). */
+#define CLI_RATIO_SYNTAX "expected R in 0..1 or P%% in 0..100%%"
 /* A non-negative integer. */
 int cli_parse_uint(const char *s, uint64_t *out);
 

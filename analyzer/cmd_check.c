@@ -17,10 +17,13 @@ static const char check_usage[] =
     "  --max-retained SIZE       fail when a table retains more than SIZE bytes\n"
     "                            (KiB, MiB, GiB accepted)\n"
     "  --max-retained-ratio R    fail when a table retains more than R of what it\n"
-    "                            holds (0..1, or a percentage like 50%)\n"
+    "                            holds (R in 0..1, or a percentage P% in 0..100%)\n"
     "  --baseline REPORT.json    compare with a saved `tidemark report --format json`\n"
-    "  --max-growth PCT          with --baseline: fail when a table's retained bytes\n"
-    "                            (or the total) grew by more than PCT percent (default 10)\n"
+    "                            (tables match by site's last path component, label,\n"
+    "                            kind; one a --top report does not list is not judged)\n"
+    "  --max-growth PCT          with --baseline (an error without it): fail when a\n"
+    "                            table's retained bytes (or the total) grew by more\n"
+    "                            than PCT percent (default 10)\n"
     "  --allow-truncated         judge a truncated trace instead of refusing\n"
     "Without --max-retained and --max-retained-ratio, a table fails when the report\n"
     "calls it oversized (--min-retained / --min-ratio below).\n"
@@ -29,7 +32,7 @@ static const char check_usage[] =
     "exit status: 0 every gate holds, 1 a gate failed, 2 could not judge.\n";
 
 struct gates {
-    int has_max, has_ratio, has_baseline;
+    int has_max, has_ratio, has_growth;
     uint64_t max_retained;
     double max_ratio, max_growth;
     const char *baseline;
@@ -82,6 +85,13 @@ static int judge_baseline(const struct snapshot *now, const struct snapshot *bas
     for (size_t i = 0; i < now->nt; i++) {
         const struct snap_table *t = &now->t[i];
         const struct snap_table *o = snapshot_find(base, t->key);
+        if (!o && base->partial) {
+            printf("note: table %llu %s: not in the baseline (it lists %zu of %llu tables, "
+                   "--top %llu); not judged\n",
+                   (unsigned long long)t->id, t->site, base->nt,
+                   (unsigned long long)base->n_tables, (unsigned long long)base->top);
+            continue;
+        }
         uint64_t before = o ? o->retained : 0;
         if (t->retained > before && (double)t->retained > (double)before * f) {
             printf("FAIL table %llu %s: retained %s B, baseline %s B (+%.1f%% > %.1f%%)\n",
@@ -106,9 +116,10 @@ static int parse(int argc, char **argv, struct gates *g, struct tm_options *o, c
     for (int i = 1; i < argc; i++) {
         int missing = 0, err = 0;
         if ((v = cli_opt(argc, argv, &i, "--max-retained-ratio", &missing))) {
-            if (cli_parse_double(v, &g->max_ratio)) goto bad;
-            if (strchr(v, '%') || g->max_ratio > 1) g->max_ratio /= 100;
-            if (g->max_ratio > 1) goto bad;
+            if (cli_parse_ratio(v, &g->max_ratio)) {
+                cli_error("--max-retained-ratio: bad value '%s' (" CLI_RATIO_SYNTAX ")", v);
+                return -1;
+            }
             g->has_ratio = 1;
         } else if ((v = cli_opt(argc, argv, &i, "--max-retained", &missing))) {
             if (cli_parse_size(v, &g->max_retained)) goto bad;
@@ -117,6 +128,7 @@ static int parse(int argc, char **argv, struct gates *g, struct tm_options *o, c
             g->baseline = v;
         } else if ((v = cli_opt(argc, argv, &i, "--max-growth", &missing))) {
             if (cli_parse_double(v, &g->max_growth)) goto bad;
+            g->has_growth = 1;
         } else if (strcmp(argv[i], "--allow-truncated") == 0) {
             g->allow_truncated = 1;
         } else if (report_parse_common(argc, argv, &i, o, &err)) {
@@ -140,6 +152,10 @@ bad:
     }
     if (!*trace) {
         cli_error("check: missing TRACE (see tidemark check --help)");
+        return -1;
+    }
+    if (g->has_growth && !g->baseline) {
+        cli_error("--max-growth needs --baseline REPORT (it is the growth over the baseline)");
         return -1;
     }
     return 0;

@@ -8,7 +8,9 @@
 #define ANALYSIS_FLAGS_HELP                                                          \
     "  --min-retained SIZE a table is oversized from this many retained bytes\n"     \
     "                      (default 1MiB; sizes take B, KiB, MiB, GiB)\n"            \
-    "  --min-ratio R       ... and when retained/held >= R (default 0.5)\n"         \
+    "  --min-ratio R       ... and when retained/held >= R (default 0.5; R in 0..1,\n"  \
+    "                      or a percentage P% in 0..100%)\n"                         \
+    "  --at TIME           evaluate at TIME since the start (1.5s, 200ms, 10us, 5ns)\n" \
     "  --no-symbols        do not read binaries for symbols (addresses only)\n"     \
     "  --sysroot DIR       look for the traced binaries under DIR\n"
 

@@ -13,7 +13,9 @@ static const char diff_usage[] =
     "usage: tidemark diff OLD NEW [analysis flags]\n"
     "What changed between two runs: per table (matched by creation site, label\n"
     "and kind) retained and held bytes, and per allocation site the bytes still\n"
-    "allocated at the end. OLD and NEW are traces or JSON reports.\n"
+    "allocated at the end. OLD and NEW are traces or JSON reports. Sites match\n"
+    "by their last path component, whatever directory each report was made in;\n"
+    "a table missing from a --top report is shown as not listed (unknown).\n"
     ANALYSIS_FLAGS_HELP
     "\n"
     "exit status: 0 compared, 2 bad flag or unreadable input.\n";
@@ -25,12 +27,29 @@ static void delta(char *buf, size_t len, uint64_t a, uint64_t b)
     snprintf(buf, len, "%s%s", a == b ? "" : b > a ? "+" : "-", a == b ? "=" : h);
 }
 
+/* A table listed on one side only, when the other side is a --top report
+ * that may have left it out: its figures there are unknown. */
+static void print_unlisted(const struct snap_table *t, const char *side, int old_side)
+{
+    char r[32], h[32];
+    tm_human_bytes(t->retained, r, sizeof r);
+    tm_human_bytes(t->held, h, sizeof h);
+    if (old_side)
+        printf("  %-40s [not listed in %s] %10s -> ?  held %s -> ?\n", t->site, side, r, h);
+    else
+        printf("  %-40s [not listed in %s] ? -> %10s  held ? -> %s\n", t->site, side, r, h);
+}
+
 static void print_tables(const struct snapshot *o, const struct snapshot *n)
 {
     char a[32], b[32], d[48], ha[32], hb[32];
     printf("tables (retained old -> new, held old -> new)\n");
     for (size_t i = 0; i < n->nt; i++) {
         const struct snap_table *t = &n->t[i], *p = snapshot_find(o, t->key);
+        if (!p && o->partial) {
+            print_unlisted(t, "OLD (--top)", 0);
+            continue;
+        }
         uint64_t r0 = p ? p->retained : 0, h0 = p ? p->held : 0;
         tm_human_bytes(r0, a, sizeof a);
         tm_human_bytes(t->retained, b, sizeof b);
@@ -41,7 +60,9 @@ static void print_tables(const struct snapshot *o, const struct snapshot *n)
                d, ha, hb);
     }
     for (size_t i = 0; i < o->nt; i++)
-        if (!snapshot_find(n, o->t[i].key)) {
+        if (!snapshot_find(n, o->t[i].key) && n->partial)
+            print_unlisted(&o->t[i], "NEW (--top)", 1);
+        else if (!snapshot_find(n, o->t[i].key)) {
             tm_human_bytes(o->t[i].retained, a, sizeof a);
             printf("  %-40s [gone] %10s -> 0 B\n", o->t[i].site, a);
         }

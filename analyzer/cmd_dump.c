@@ -77,6 +77,10 @@ static int dump_record(void *ctx, const struct tm_record *r)
         fprintf(out, " table=%llu live=%llu", (unsigned long long)r->u.table_count.table,
                 (unsigned long long)r->u.table_count.live);
         break;
+    case TMK_REC_TABLE_PEAK:
+        fprintf(out, " table=%llu peak=%llu", (unsigned long long)r->u.table_count.table,
+                (unsigned long long)r->u.table_count.live);
+        break;
     case TMK_REC_MEMORY:
         fprintf(out, " rss=%llu heap=%llu", (unsigned long long)r->u.memory.rss,
                 (unsigned long long)r->u.memory.heap);

@@ -15,7 +15,9 @@ static const char report_usage[] =
     "\n"
     "  --format FMT        text (default), json, html, collapsed\n"
     "  -o, --output OUT    write to OUT instead of standard output\n"
-    "  --top N             show only the N tables retaining most (default: all)\n"
+    "  --top N             show only the N tables retaining most (default: all); the\n"
+    "                      json says \"top\": N, and check/diff treat a table it\n"
+    "                      leaves out as unknown\n"
     "  --at TIME           evaluate at TIME since the start (1.5s, 200ms, 10us, 5ns)\n"
     "  --weight W          collapsed: weight stacks by retained (default) or peak bytes\n"
     ANALYSIS_FLAGS_HELP
@@ -32,7 +34,10 @@ int report_parse_common(int argc, char **argv, int *i, struct tm_options *o, int
     } else if ((v = cli_opt(argc, argv, i, "--min-retained", &missing))) {
         if (cli_parse_size(v, &o->min_retained)) goto bad;
     } else if ((v = cli_opt(argc, argv, i, "--min-ratio", &missing))) {
-        if (cli_parse_double(v, &o->min_ratio) || o->min_ratio > 1) goto bad;
+        if (cli_parse_ratio(v, &o->min_ratio)) {
+            cli_error("--min-ratio: bad value '%s' (" CLI_RATIO_SYNTAX ")", v);
+            *err = 1;
+        }
     } else if ((v = cli_opt(argc, argv, i, "--sysroot", &missing))) {
         o->sysroot = v;
     } else if (strcmp(argv[*i], "--no-symbols") == 0) {

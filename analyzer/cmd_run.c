@@ -2,32 +2,39 @@
  * ARGS`: runs PROG with the shim preloaded (found beside this binary, no path
  * to type), passes its exit status through (128+N for signal N), then says
  * where the trace is and prints a one-screen summary on stderr. */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cmd_common.h"
 #include "report.h"
+#include "tidemark/trace_path.h"
 
 static const char run_usage[] =
     "usage: tidemark run [-o FILE] [--mode full|tables] [--no-summary] -- PROGRAM [ARGS...]\n"
     "Runs PROGRAM under the tidemark shim (libtidemark.so, found beside this\n"
     "tidemark), then prints where its trace is and a summary on stderr.\n"
     "\n"
-    "  -o, --output FILE   trace path (%p = the process id); default tidemark.%p.tmk\n"
+    "  -o, --output FILE   trace path: %p = the process id, %e = PROGRAM's name\n"
+    "                      (basename), %% = %; default tidemark.%p.tmk. FILE must\n"
+    "                      not exist (tidemark refuses before starting PROGRAM)\n"
     "  --mode MODE         full (every allocation, default) or tables (table events\n"
     "                      only: cheap enough for production)\n"
     "  --no-summary        only run and record\n"
     "An LD_PRELOAD already set is kept (the shim is appended). Other TIDEMARK_*\n"
-    "settings pass through from the environment.\n"
+    "settings pass through from the environment. When PROGRAM execs, each new\n"
+    "image writes FILE.1, FILE.2, ... (same pid); the summary names them.\n"
     "exit status: PROGRAM's own (128+N when killed by signal N); 2 when tidemark\n"
-    "cannot start it (bad flag, shim or program not found).\n";
+    "cannot start it (bad flag, FILE exists, shim or program not found).\n";
 
 /* <dir of this executable>/../preload/libtidemark.so (build tree) or
  * <dir>/../lib/tidemark/libtidemark.so (installed). */
@@ -53,24 +60,16 @@ static int find_shim(char *out, size_t len)
     return -1;
 }
 
-/* pattern with every %p replaced by pid. */
-static void expand_pid(const char *pattern, pid_t pid, char *out, size_t len)
+/* The forked child: waits until the parent has checked the trace path
+ * (one byte on gate; EOF = do not start), then execs PROGRAM under the shim. */
+static void child(int gate, const char *shim, const char *output, const char *mode,
+                  char **argv)
 {
-    size_t o = 0;
-    for (const char *p = pattern; *p && o + 1 < len; p++) {
-        if (p[0] == '%' && p[1] == 'p') {
-            o += (size_t)snprintf(out + o, len - o, "%d", (int)pid);
-            if (o >= len) o = len - 1;
-            p++;
-        } else {
-            out[o++] = *p;
-        }
-    }
-    out[o] = 0;
-}
-
-static void child(const char *shim, const char *output, const char *mode, char **argv)
-{
+    char go = 0;
+    ssize_t r;
+    while ((r = read(gate, &go, 1)) < 0 && errno == EINTR) {}
+    if (r != 1) _exit(2);
+    close(gate);
     const char *old = getenv("LD_PRELOAD");
     char *pre = malloc(strlen(shim) + (old ? strlen(old) : 0) + 2);
     if (!pre) _exit(127);
@@ -82,6 +81,41 @@ static void child(const char *shim, const char *output, const char *mode, char *
     execvp(argv[0], argv);
     fprintf(stderr, "tidemark: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
+}
+
+/* The trace path for the child's pid, as the shim will expand it (and the
+ * program name it will see: the basename of argv[0]). */
+static void trace_path(const char *output, pid_t pid, const char *argv0, char *out, size_t len)
+{
+    tmk_trace_path_expand(out, len, output, (uint64_t)pid, tmk_path_short_name(argv0));
+}
+
+static int path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* Which of PATH.1 .. PATH.99 (where the shim puts an exec'ed image's trace)
+ * exist; before[0] unused. */
+static void suffixes_present(const char *trace, unsigned char *present)
+{
+    char p[PATH_MAX + 8];
+    for (unsigned k = 1; k <= TMK_TRACE_PATH_SUFFIXES; k++) {
+        snprintf(p, sizeof p, "%s.%u", trace, k);
+        present[k] = (unsigned char)path_exists(p);
+    }
+}
+
+/* The program exec'ed (same pid): each new image wrote the next PATH.N. */
+static void report_execs(const char *trace, const unsigned char *before)
+{
+    unsigned char after[TMK_TRACE_PATH_SUFFIXES + 1];
+    suffixes_present(trace, after);
+    for (unsigned k = 1; k <= TMK_TRACE_PATH_SUFFIXES; k++)
+        if (after[k] && !before[k])
+            fprintf(stderr, "tidemark: the program exec'ed; its new image's trace is %s.%u\n",
+                    trace, k);
 }
 
 static void summary(const char *trace)
@@ -167,28 +201,50 @@ int cmd_run(int argc, char **argv)
     sigemptyset(&ign.sa_mask);
     sigaction(SIGINT, &ign, &oint);
     sigaction(SIGQUIT, &ign, &oquit);
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC)) {
+        cli_error("run: pipe failed: %s", strerror(errno));
+        return 2;
+    }
     pid_t pid = fork();
     if (pid < 0) {
         cli_error("run: fork failed: %s", strerror(errno));
+        close(gate[0]);
+        close(gate[1]);
         return 2;
     }
     if (pid == 0) {
         sigaction(SIGINT, &oint, NULL);
         sigaction(SIGQUIT, &oquit, NULL);
-        child(shim, output, mode, argv + i);
+        close(gate[1]);
+        child(gate[0], shim, output, mode, argv + i);
     }
+    close(gate[0]);
+    char trace[PATH_MAX];
+    unsigned char before[TMK_TRACE_PATH_SUFFIXES + 1];
+    trace_path(output, pid, argv[i], trace, sizeof trace);
+    int exists = path_exists(trace);
+    if (!exists) {
+        suffixes_present(trace, before);
+        ssize_t w;
+        while ((w = write(gate[1], "g", 1)) < 0 && errno == EINTR) {}
+    }
+    close(gate[1]); /* without the byte: the child exits without running PROGRAM */
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     sigaction(SIGINT, &oint, NULL);
     sigaction(SIGQUIT, &oquit, NULL);
+    if (exists) {
+        cli_error("%s exists; remove it or choose another -o", trace);
+        return 2;
+    }
     int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    char trace[PATH_MAX];
-    expand_pid(output, pid, trace, sizeof trace);
     if (access(trace, R_OK) != 0) {
         fprintf(stderr, "tidemark: no trace at %s (the program exited with %d)\n", trace, rc);
         return rc;
     }
     fprintf(stderr, "tidemark: trace written to %s\n", trace);
+    report_execs(trace, before);
     if (show) summary(trace);
     return rc;
 }

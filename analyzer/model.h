@@ -114,6 +114,9 @@ struct tm_table {
     uint64_t buckets_now;          /* buckets of the newest live main array */
     uint64_t buckets_peak;         /* most buckets any main array had */
     uint64_t live_now, live_peak, live_peak_t;
+    int live_peak_exact;           /* the table reported its high-water count
+                                      (tmk_table_peak); else live_peak is the
+                                      largest count sampled, a lower bound */
     uint64_t held, held_peak, held_peak_t; /* bucket-array bytes */
     uint32_t arrays_live;          /* allocations counted in held */
     uint64_t growths;              /* GROW + SAMESIZE_GROW arrays */

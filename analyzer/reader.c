@@ -409,6 +409,17 @@ static int get_stack(struct cursor *c, const uint8_t **pp, const uint8_t *e, str
     return 0;
 }
 
+/* TABLE_PEAK's body (table u, peak u) into rec->u.table_count. */
+static int decode_table_peak(struct tm_record *rec)
+{
+    const uint8_t *p = rec->u.extended.data, *e = p + rec->u.extended.len;
+    uint64_t table, peak;
+    if (tmk_get_u(&p, e, &table) || tmk_get_u(&p, e, &peak)) return -1;
+    rec->u.table_count.table = table;
+    rec->u.table_count.live = peak;
+    return 0;
+}
+
 /* Decodes the record at c->p into rec. Returns 0, or -1 when it is cut off
  * or not a known record. */
 static int decode(struct cursor *c, struct tm_record *rec)
@@ -518,6 +529,7 @@ static int decode(struct cursor *c, struct tm_record *rec)
         if (rec->u.extended.len > (uint64_t)(e - p)) return -1;
         rec->u.extended.data = p;
         p += rec->u.extended.len;
+        if (type == TMK_REC_TABLE_PEAK && decode_table_peak(rec)) return -1;
         break;
     }
     if (timed) c->t = add_sat(c->t, dt);
@@ -634,6 +646,7 @@ const char *tm_record_type_name(uint8_t type)
     case TMK_REC_TABLE_ARRAY: return "TABLE_ARRAY";
     case TMK_REC_TABLE_COUNT: return "TABLE_COUNT";
     case TMK_REC_TABLE_END: return "TABLE_END";
+    case TMK_REC_TABLE_PEAK: return "TABLE_PEAK";
     case TMK_REC_MEMORY: return "MEMORY";
     case TMK_REC_THREAD: return "THREAD";
     case TMK_REC_LOST: return "LOST";

@@ -48,7 +48,7 @@ struct tm_record {
             const char *label; size_t label_len;
         } table_new;
         struct { uint64_t table, ptr, bytes, buckets, reason, live, stack; } table_array;
-        struct { uint64_t table, live; } table_count; /* also TABLE_END */
+        struct { uint64_t table, live; } table_count; /* also TABLE_END, TABLE_PEAK (live = peak) */
         struct { uint64_t rss, heap; } memory;
         struct { uint64_t tid; const char *name; size_t name_len; } thread;
         struct { uint64_t count; } lost;

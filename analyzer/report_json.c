@@ -132,6 +132,7 @@ static void table_obj(const struct tm_table *t, FILE *out)
     ju(out, "live_peak", t->live_peak, 1);
     fputs("\"live_peak_ns\": ", out);
     jtime(out, t->live_peak_t);
+    fprintf(out, ", \"live_peak_exact\": %s", t->live_peak_exact ? "true" : "false");
     fputs(",\n     ", out);
     ju(out, "held_bytes", t->held, 1);
     ju(out, "held_peak_bytes", t->held_peak, 1);
@@ -223,7 +224,8 @@ int tm_report_json(const struct tm_model *m, const struct tm_report_opts *o, FIL
     fputs(", ", out);
     ju(out, "tables", m->n_tables, 1);
     ju(out, "oversized", m->n_oversized, 1);
-    ju(out, "retained_bytes", m->total_retained, 0);
+    ju(out, "retained_bytes", m->total_retained, 1);
+    ju(out, "top", o ? o->top : 0, 0);
     fputs("},\n  \"tables\": [", out);
     size_t n = m->n_tables;
     if (o && o->top && o->top < n) n = o->top;

@@ -15,7 +15,7 @@ static char *make_key(const struct snapshot *s, const char *site, const char *la
                       const char *kind)
 {
     char base[1024];
-    snprintf(base, sizeof base, "%s|%s|%s", site, label, kind);
+    snprintf(base, sizeof base, "%s|%s|%s", snapshot_site_key(site), label, kind);
     size_t n = 0, bl = strlen(base);
     for (size_t i = 0; i < s->nt; i++)
         if (strncmp(s->t[i].key, base, bl) == 0 && s->t[i].key[bl] == '#') n++;
@@ -59,6 +59,7 @@ int snapshot_from_model(const struct tm_model *m, struct snapshot *s)
     }
     for (size_t i = 0; i < m->heap.n_top_end; i++)
         if (add_site(s, m->heap.top_end[i].site, m->heap.top_end[i].bytes)) return -1;
+    s->n_tables = m->n_tables;
     s->total_retained = m->total_retained;
     s->heap_peak = m->heap.peak_bytes;
     s->heap_in_use = m->heap.in_use;
@@ -86,7 +87,12 @@ static int from_json(const struct jv *root, struct snapshot *s)
     for (size_t i = 0; sites && sites->type == J_ARR && i < sites->n; i++)
         if (add_site(s, json_s(&sites->items[i], "site", "?"), json_u(&sites->items[i], "bytes", 0)))
             return -1;
-    s->total_retained = json_u(json_get(root, "summary"), "retained_bytes", 0);
+    const struct jv *summary = json_get(root, "summary");
+    s->total_retained = json_u(summary, "retained_bytes", 0);
+    s->n_tables = json_u(summary, "tables", s->nt);
+    s->top = json_u(summary, "top", 0);
+    /* also a report from before "top" existed: fewer tables than counted */
+    s->partial = s->n_tables > s->nt;
     s->heap_peak = json_u(heap, "peak_bytes", 0);
     s->heap_in_use = json_u(heap, "in_use_bytes", 0);
     const struct jv *tr = json_get(json_get(root, "trace"), "truncated");
@@ -182,9 +188,16 @@ const struct snap_table *snapshot_find(const struct snapshot *s, const char *key
     return NULL;
 }
 
+const char *snapshot_site_key(const char *site)
+{
+    const char *slash = strrchr(site, '/');
+    return slash ? slash + 1 : site;
+}
+
 const struct snap_site *snapshot_site(const struct snapshot *s, const char *site)
 {
+    const char *key = snapshot_site_key(site);
     for (size_t i = 0; i < s->ns; i++)
-        if (strcmp(s->s[i].site, site) == 0) return &s->s[i];
+        if (strcmp(snapshot_site_key(s->s[i].site), key) == 0) return &s->s[i];
     return NULL;
 }

@@ -2,7 +2,10 @@
  * from a trace (analyzed) or from a JSON report (schema tidemark.report/1).
  * Tables are matched across runs by key = "site|label|kind#n" (n counts
  * tables with the same site, label and kind in report order), since table
- * ids differ between runs. */
+ * ids differ between runs; the site in the key is its last path component
+ * (snapshot_site_key), so a report made in another directory, where sites
+ * are relative to that directory or absolute, still matches. Heap sites are
+ * matched the same way. */
 #ifndef TIDEMARK_ANALYZER_SNAPSHOT_H
 #define TIDEMARK_ANALYZER_SNAPSHOT_H
 
@@ -28,6 +31,11 @@ struct snapshot {
     size_t ns;
     uint64_t total_retained, heap_peak, heap_in_use;
     int truncated;
+    /* A report written with --top N lists only some tables: n_tables counts
+     * all of them, top is the N (0 = not given). A table missing from a
+     * partial snapshot is unknown there, not absent. */
+    uint64_t n_tables, top;
+    int partial;
 };
 
 /* 0, or -1 after printing one error line. */
@@ -36,5 +44,8 @@ int snapshot_from_model(const struct tm_model *m, struct snapshot *s);
 void snapshot_free(struct snapshot *s);
 const struct snap_table *snapshot_find(const struct snapshot *s, const char *key);
 const struct snap_site *snapshot_site(const struct snapshot *s, const char *site);
+/* The part of a site compared across runs: what follows its last '/'
+ * ("/src/examples/seed.c:56" and "examples/seed.c:56" give "seed.c:56"). */
+const char *snapshot_site_key(const char *site);
 
 #endif /* TIDEMARK_ANALYZER_SNAPSHOT_H */

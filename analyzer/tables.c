@@ -244,6 +244,21 @@ void tables_count(struct tables *tb, const struct tm_record *r, int end,
     update(s, r->t, o);
 }
 
+void tables_peak(struct tables *tb, const struct tm_record *r)
+{
+    struct table_state *s = find(tb, r->u.table_count.table);
+    if (!s) {
+        problem(tb, "peak for table %llu, which was never announced",
+                (unsigned long long)r->u.table_count.table);
+        return;
+    }
+    s->t.live_peak_exact = 1;
+    if (r->u.table_count.live > s->t.live_peak) {
+        s->t.live_peak = r->u.table_count.live;
+        s->t.live_peak_t = r->t; /* when the shim saw it: the peak was no later */
+    }
+}
+
 void tables_freed(struct tables *tb, uint64_t t, uint64_t ptr, const struct tm_options *o)
 {
     drop_array(tb, ptr, t, o);

@@ -28,6 +28,7 @@ enum {
 
 struct gomap {
     uint64_t count; /* live entries; first, read by the shim (tmk_table_count) */
+    uint64_t peak_count; /* highest count ever, read by the shim (tmk_table_peak) */
     uint8_t B;      /* log2 of the bucket count of `buckets` */
     uint8_t same_size_grow; /* the growth in flight keeps B */
     uint16_t noverflow;     /* Go's approximate overflow bucket count */

@@ -8,6 +8,11 @@
  * are written into the calling thread's buffer while it is held, so the
  * records of one table appear in the order the events happened.
  *
+ * A table may also register a high-water count (tmk_table_peak): whenever
+ * the shim writes one of the table's records and finds that count above the
+ * last one it wrote, a TABLE_PEAK follows in the same reservation, so it
+ * carries the time of that record.
+ *
  * Table events are never sampled. In mode=tables, and when byte sampling is
  * on, a bucket array is also entered in ptrset.c (so that its free is
  * recorded) and gets an ALLOC record of its own, unless one was written.
@@ -32,6 +37,9 @@ struct table {
     const void *count;  /* NULL until tmk_table_count */
     unsigned width;     /* 4 or 8 */
     uint64_t last_live; /* last value written in a count record */
+    const void *peak;   /* NULL unless tmk_table_peak */
+    unsigned peak_width;
+    uint64_t last_peak; /* last value written in a TABLE_PEAK record */
     struct tmk_table_info info;
     uint32_t stack;
     uint32_t array_stack; /* stack of its last bucket array (not overflow) */
@@ -45,11 +53,34 @@ static uint32_t next_table_id = 1;
 void tmk_tables_lock(void) { pthread_mutex_lock(&tables_mutex); }
 void tmk_tables_unlock(void) { pthread_mutex_unlock(&tables_mutex); }
 
-static uint64_t read_live(const struct table *tb)
+/* Reads a table's 4- or 8-byte counter (0 when none is registered). */
+static uint64_t read_counter(const void *at, unsigned width)
 {
-    if (!tb->count) return 0;
-    if (tb->width == 4) return __atomic_load_n((const uint32_t *)tb->count, __ATOMIC_RELAXED);
-    return __atomic_load_n((const uint64_t *)tb->count, __ATOMIC_RELAXED);
+    if (!at) return 0;
+    if (width == 4) return __atomic_load_n((const uint32_t *)at, __ATOMIC_RELAXED);
+    return __atomic_load_n((const uint64_t *)at, __ATOMIC_RELAXED);
+}
+
+static uint64_t read_live(const struct table *tb) { return read_counter(tb->count, tb->width); }
+
+static int peak_moved(const struct table *tb)
+{
+    return tb->peak && read_counter(tb->peak, tb->peak_width) > tb->last_peak;
+}
+
+/* Appends TABLE_PEAK at p when the table's high-water count rose since the
+ * last one written (room: TMK_RECORD_MAX). Returns the new end. */
+static uint8_t *put_peak_if_moved(struct table *tb, uint8_t *p)
+{
+    if (!peak_moved(tb)) return p;
+    uint64_t peak = read_counter(tb->peak, tb->peak_width);
+    uint8_t body[2 * TMK_VARINT_MAX];
+    uint8_t *e = tmk_put_u(tmk_put_u(body, tb->id), peak);
+    *p++ = TMK_REC_TABLE_PEAK;
+    p = tmk_put_u(p, (uint64_t)(e - body));
+    memcpy(p, body, (size_t)(e - body));
+    tb->last_peak = peak;
+    return p + (e - body);
 }
 
 static void put_table_new(struct tmk_thread *t, const struct table *tb)
@@ -71,13 +102,14 @@ static void put_table_new(struct tmk_thread *t, const struct table *tb)
     tmk_publish(t, p + label_len);
 }
 
-/* TABLE_COUNT or TABLE_END: dt, table, live. */
+/* TABLE_COUNT or TABLE_END: dt, table, live; then TABLE_PEAK if it moved. */
 static void put_table_live(struct tmk_thread *t, uint8_t type, struct table *tb, uint64_t live)
 {
-    uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
+    uint8_t *p = tmk_reserve(t, 2 * TMK_RECORD_MAX);
     p = tmk_put_timed(t, p, type, tmk_now());
     p = tmk_put_u(p, tb->id);
     p = tmk_put_u(p, live);
+    p = put_peak_if_moved(tb, p);
     tmk_publish(t, p);
     tb->last_live = live;
 }
@@ -190,7 +222,7 @@ static void api_table_array(const void *addr, const void *array, size_t bytes, s
             tmk_record_alloc(t, (void *)array, bytes, stack);
         }
         uint64_t live = read_live(tb);
-        uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
+        uint8_t *p = tmk_reserve(t, 3 * TMK_RECORD_MAX); /* ARRAY (up to 81 bytes), PEAK */
         p = tmk_put_timed(t, p, TMK_REC_TABLE_ARRAY, tmk_now());
         p = tmk_put_u(p, tb->id);
         p = tmk_put_u(p, a);
@@ -199,8 +231,29 @@ static void api_table_array(const void *addr, const void *array, size_t bytes, s
         p = tmk_put_u(p, reason);
         p = tmk_put_u(p, live);
         p = tmk_put_u(p, stack);
+        p = put_peak_if_moved(tb, p);
         tmk_publish(t, p);
         tb->last_live = live;
+    }
+    pthread_mutex_unlock(&tables_mutex);
+    api_leave();
+    errno = saved;
+}
+
+static void api_table_peak(const void *addr, const void *peak, unsigned width)
+{
+    int saved = errno;
+    struct tmk_thread *t = api_enter();
+    if (!t) return;
+    pthread_mutex_lock(&tables_mutex);
+    struct table *tb;
+    HASH_FIND_PTR(tables, &addr, tb);
+    if (!tb) tb = table_create(t, addr, NULL, 0);
+    if (tb && (width == 4 || width == 8) && peak) {
+        tb->peak = peak;
+        tb->peak_width = width;
+        uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
+        tmk_publish(t, put_peak_if_moved(tb, p));
     }
     pthread_mutex_unlock(&tables_mutex);
     api_leave();
@@ -228,6 +281,7 @@ TMK_EXPORT const struct tmk_annotate_api tidemark_annotate_api = {
     .table_count = api_table_count,
     .table_array = api_table_array,
     .table_end = api_table_end,
+    .table_peak = api_table_peak,
 };
 
 /* TABLE_COUNT for every table with a count (only those whose count moved
@@ -239,7 +293,8 @@ void tmk_tables_sample(struct tmk_thread *t, int only_changed)
     HASH_ITER(hh, tables, tb, tmp) {
         if (!tb->count) continue;
         uint64_t live = read_live(tb);
-        if (!only_changed || live != tb->last_live) put_table_live(t, TMK_REC_TABLE_COUNT, tb, live);
+        if (!only_changed || live != tb->last_live || peak_moved(tb))
+            put_table_live(t, TMK_REC_TABLE_COUNT, tb, live);
     }
     pthread_mutex_unlock(&tables_mutex);
 }
@@ -257,6 +312,7 @@ void tmk_tables_after_fork_child(struct tmk_thread *t)
         tb->id = next_table_id++;
         tb->stack = 0;
         tb->array_stack = 0;
+        tb->last_peak = 0; /* the child's file has not had it */
         put_table_new(t, tb);
         if (tb->count) put_table_live(t, TMK_REC_TABLE_COUNT, tb, read_live(tb));
     }

@@ -1,7 +1,8 @@
 /* preload/writer.c - the trace file: naming, creating, writing blocks.
  *
  * The path is TIDEMARK_OUTPUT with %p (pid), %e (program name) and %%
- * expanded. The file is created with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600: it
+ * expanded by tidemark/trace_path.h (the one expansion `tidemark run` uses
+ * too). The file is created with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600: it
  * never overwrites and never follows a symlink. If the path exists as a
  * regular file (a pid reused across exec, a template without %p), the first
  * free "<path>.1" .. "<path>.99" is used instead. A symlink at the path, an
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "tidemark/trace_path.h"
 
 extern char *program_invocation_short_name;
 
@@ -47,34 +49,6 @@ static void utoa(char *out, uint64_t v)
     out[n] = 0;
 }
 
-/* Expands the template into out. Returns 1 if it contained %p. */
-static int expand_path(char *out, size_t cap, const char *tmpl, pid_t pid)
-{
-    char num[24];
-    size_t n = 0;
-    int has_pid = 0;
-    out[0] = 0;
-    for (const char *s = tmpl; *s && n + 1 < cap; s++) {
-        if (s[0] == '%' && s[1] == 'p') {
-            utoa(num, (uint64_t)pid);
-            n = append(out, n, cap, num);
-            has_pid = 1;
-            s++;
-        } else if (s[0] == '%' && s[1] == 'e') {
-            const char *name = program_invocation_short_name;
-            n = append(out, n, cap, name && *name ? name : "program");
-            s++;
-        } else if (s[0] == '%' && s[1] == '%') {
-            n = append(out, n, cap, "%");
-            s++;
-        } else {
-            out[n++] = *s;
-            out[n] = 0;
-        }
-    }
-    return has_pid;
-}
-
 static int create_excl(const char *path)
 {
     int fd;
@@ -95,7 +69,7 @@ static int create_trace_file(const char *base)
         errno = S_ISLNK(st.st_mode) ? ELOOP : EEXIST;
         return -1;
     }
-    for (unsigned i = 1; i < 100; i++) {
+    for (unsigned i = 1; i <= TMK_TRACE_PATH_SUFFIXES; i++) {
         char num[24];
         utoa(num, i);
         size_t n = append(writer_path, strlen(base), sizeof writer_path, ".");
@@ -150,7 +124,8 @@ int tmk_writer_open(void)
 {
     int saved = errno;
     char base[4200];
-    int has_pid = expand_path(base, sizeof base, tmk_opt.output, getpid());
+    int has_pid = tmk_trace_path_expand(base, sizeof base, tmk_opt.output, (uint64_t)getpid(),
+                                        program_invocation_short_name);
     /* A forked child with a fixed path writes "<path>.<pid>". */
     if (!has_pid && writer_child) {
         char num[24];

@@ -1,13 +1,19 @@
 /* tidemark/annotate.h - how a hash table tells the tidemark shim what its
  * allocations are.
  *
- * A table calls four functions:
+ * A table calls four functions, and optionally a fifth:
  *
  *   tmk_table_new(T, &info)      table T exists (kind, key/value/bucket sizes,
  *                                size hint, label)
  *   tmk_table_count(T, &n, w)    T's live entry count is the w-byte unsigned
  *                                integer at &n (w = 4 or 8); the shim reads it
  *                                itself, so inserts and deletes cost nothing
+ *   tmk_table_peak(T, &hw, w)    optional: T keeps the highest count it ever
+ *                                had at &hw (w = 4 or 8). The shim reads it
+ *                                with the count, so the report's peak is
+ *                                exact even when it fell between two samples
+ *                                (without it, the peak is the largest count
+ *                                the shim happened to read)
  *   tmk_table_array(T, P, bytes, buckets, reason)
  *                                the allocation at P (already returned by
  *                                malloc) is a bucket array of T, or an extra
@@ -72,7 +78,8 @@ struct tmk_table_info {
 };
 
 /* The shim's side: one exported object of this type. New members are only
- * ever appended; `size` is sizeof the shim's struct. */
+ * ever appended; `size` is sizeof the shim's struct, so a caller checks it
+ * before using a member that an older shim may lack. */
 struct tmk_annotate_api {
     uint32_t version; /* TMK_ANNOTATE_VERSION of the shim */
     uint32_t size;    /* sizeof(struct tmk_annotate_api) of the shim */
@@ -81,7 +88,12 @@ struct tmk_annotate_api {
     void (*table_array)(const void *table, const void *array, size_t bytes,
                         size_t buckets, unsigned reason);
     void (*table_end)(const void *table);
+    /* Appended after the first release: present when size covers it. */
+    void (*table_peak)(const void *table, const void *peak, unsigned width);
 };
+
+/* What the first shims exported: enough for the four basic calls. */
+#define TMK__API_SIZE_V1 offsetof(struct tmk_annotate_api, table_peak)
 
 #ifndef TIDEMARK_NO_ANNOTATE
 
@@ -98,7 +110,7 @@ static inline const struct tmk_annotate_api *tmk__api(void)
     const struct tmk_annotate_api *api = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
     if (api == NULL) {
         api = (const struct tmk_annotate_api *)dlsym(RTLD_DEFAULT, TMK_ANNOTATE_SYMBOL);
-        if (api == NULL || api->version < 1 || api->size < sizeof(struct tmk_annotate_api))
+        if (api == NULL || api->version < 1 || api->size < TMK__API_SIZE_V1)
             api = TMK__ABSENT;
         __atomic_store_n(&cached, api, __ATOMIC_RELEASE);
     }
@@ -130,6 +142,13 @@ static inline void tmk_table_end(const void *table)
     if (api) api->table_end(table);
 }
 
+static inline void tmk_table_peak(const void *table, const void *peak, unsigned width)
+{
+    const struct tmk_annotate_api *api = tmk__api();
+    if (api && api->size >= sizeof(struct tmk_annotate_api) && api->table_peak)
+        api->table_peak(table, peak, width);
+}
+
 #else /* TIDEMARK_NO_ANNOTATE */
 
 static inline void tmk_table_new(const void *t, const struct tmk_table_info *i) { (void)t; (void)i; }
@@ -137,6 +156,7 @@ static inline void tmk_table_count(const void *t, const void *c, unsigned w) { (
 static inline void tmk_table_array(const void *t, const void *a, size_t b, size_t n, unsigned r)
 { (void)t; (void)a; (void)b; (void)n; (void)r; }
 static inline void tmk_table_end(const void *t) { (void)t; }
+static inline void tmk_table_peak(const void *t, const void *p, unsigned w) { (void)t; (void)p; (void)w; }
 
 #endif /* TIDEMARK_NO_ANNOTATE */
 

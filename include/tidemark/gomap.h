@@ -91,6 +91,7 @@ int gomap_iter_next(gomap_iter *it, const void **key, void **value);
 struct gomap_stats {
     uint8_t B;
     uint64_t count;
+    uint64_t peak_count;         /* highest count over the map's life */
     uint64_t buckets;            /* 2^B */
     uint32_t bucket_size;
     uint64_t prealloc_overflow;  /* preallocated overflow buckets in the array */

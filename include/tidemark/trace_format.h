@@ -44,7 +44,7 @@ extern "C" {
 #define TMK_TRACE_MAGIC "TIDEMARK" /* 8 bytes, no NUL, at offset 0 */
 #define TMK_TRACE_MAGIC_LEN 8
 #define TMK_TRACE_VERSION_MAJOR 1
-#define TMK_TRACE_VERSION_MINOR 0
+#define TMK_TRACE_VERSION_MINOR 1 /* 1.1: TABLE_PEAK */
 
 /* ---- file header: 64 bytes at offset 0 ---------------------------------- */
 
@@ -123,6 +123,13 @@ enum tmk_record_type {
     TMK_REC_END = 0x30,       /* dt u, why u (enum tmk_end_why), status u */
 
     TMK_REC_EXTENDED = 0x80,  /* >= this: type, len u, len bytes; skippable */
+
+    /* Extended records (minor versions >= 1), not timed: they belong to the
+     * time of the block's previous timed record. */
+    /* The table's high-water live count (tmk_table_peak) rose to `peak`
+     * since the last one; written right after the table's COUNT, ARRAY or
+     * END record that saw it. */
+    TMK_REC_TABLE_PEAK = 0x81, /* len u, then: table u, peak u */
 };
 
 enum tmk_end_why {

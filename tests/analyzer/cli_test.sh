@@ -25,7 +25,7 @@ golden() { # golden NAME FILE
     if ! diff -u "$GOLD/$1" "$2"; then echo "FAIL: $1 differs from golden"; fail=1; fi
 }
 
-for s in seed indirect threads newer noend; do "$G" $s $s.tmk || exit 1; done
+for s in seed seedovf indirect two threads newer noend; do "$G" $s $s.tmk || exit 1; done
 head -c 64 /dev/urandom >random.bin; : >empty.tmk; echo "hello" >text.tmk
 
 expect 0 "--help" -- "$T" --help
@@ -47,12 +47,17 @@ expect 0 "report collapsed" -- "$T" report --no-symbols --format collapsed seed.
 grep -q " 307494912$" out.txt || { echo "FAIL: collapsed weight"; fail=1; }
 expect 0 "report html" -- "$T" report --no-symbols --format html -o seed.html seed.tmk
 grep -q "<html" seed.html || { echo "FAIL: html"; fail=1; }
+# rebuild advice: Go's capacity is 2^B x 6.5, not counting the preallocated
+# overflow buckets gomap reports in buckets (2^18 x 6.5 = 1703936)
+expect 0 "report seedovf" -- "$T" report --no-symbols seedovf.tmk
+grep -q "(0 of 1703936 now)" out.txt || { echo "FAIL: rebuild capacity is not 2^B x 6.5"; grep capacity out.txt; fail=1; }
+grep -q " 278528 " out.txt || { echo "FAIL: seedovf buckets are not 2^18 + 2^14"; fail=1; }
 expect 0 "report --top --at" -- "$T" report --no-symbols --top 1 --at 50ms seed.tmk
 head -1 out.txt | grep -q "no table retains" || { echo "FAIL: --at 50ms verdict"; fail=1; }
 expect 0 "report truncated" -- "$T" report --no-symbols noend.tmk
 grep -q "warning: the trace is truncated" out.txt || { echo "FAIL: truncated warning"; fail=1; }
 expect 2 "report newer" -- "$T" report newer.tmk
-one_line_error "trace version 2.3 is newer than this tidemark (1.0)"
+one_line_error "trace version 2.3 is newer than this tidemark (1.1)"
 expect 2 "report empty" -- "$T" report empty.tmk; one_line_error "empty"
 expect 2 "report text file" -- "$T" report text.tmk; one_line_error "not a tidemark trace"
 expect 2 "report random" -- "$T" report random.bin; one_line_error "tidemark:"
@@ -80,6 +85,53 @@ expect 0 "check --allow-truncated" -- "$T" check --allow-truncated noend.tmk
 expect 2 "check bad size" -- "$T" check --max-retained 12XB seed.tmk; one_line_error "12XB"
 expect 2 "check bad baseline" -- "$T" check --baseline text.tmk seed.tmk; one_line_error "text.tmk"
 expect 2 "check newer" -- "$T" check newer.tmk; one_line_error "newer"
+# --max-growth only means something against a baseline
+expect 2 "check --max-growth without --baseline" -- "$T" check --no-symbols --max-growth 5 seed.tmk
+one_line_error "--max-growth needs --baseline"
+# ratios: R in [0,1] or P% in [0,100], one parser for every ratio flag
+expect 1 "check ratio 0.5" -- "$T" check --no-symbols --max-retained-ratio 0.5 seed.tmk
+expect 0 "check ratio 1 = 100%" -- "$T" check --no-symbols --max-retained-ratio 1 seed.tmk
+expect 0 "check ratio 100%" -- "$T" check --no-symbols --max-retained-ratio 100% seed.tmk
+for r in 1.5 50 150% -0.1 abc 0.5x ""; do
+    expect 2 "check ratio '$r'" -- "$T" check --no-symbols --max-retained-ratio "$r" seed.tmk
+    one_line_error "--max-retained-ratio: bad value"
+done
+expect 0 "report --min-ratio 0.9%" -- "$T" report --no-symbols --format json --min-ratio 0.9% seed.tmk
+grep -q '"min_retained_ratio": 0.0090' out.txt || { echo "FAIL: --min-ratio 0.9% is not 0.009"; fail=1; }
+expect 0 "report --min-ratio 50%" -- "$T" report --no-symbols --format json --min-ratio=50% seed.tmk
+grep -q '"min_retained_ratio": 0.5000' out.txt || { echo "FAIL: --min-ratio 50% is not 0.5"; fail=1; }
+for r in 1.5 101% 50 abc; do
+    expect 2 "report --min-ratio '$r'" -- "$T" report --no-symbols --min-ratio "$r" seed.tmk
+    one_line_error "--min-ratio: bad value"
+    expect 2 "check --min-ratio '$r'" -- "$T" check --no-symbols --min-ratio "$r" seed.tmk
+    one_line_error "--min-ratio: bad value"
+done
+# --at is an analysis flag of check and diff too, and their --help says so
+for c in check diff; do
+    expect 0 "$c --help" -- "$T" $c --help
+    grep -q -e "--at TIME" out.txt || { echo "FAIL: $c --help does not list --at"; fail=1; }
+done
+expect 0 "check --at" -- "$T" check --no-symbols --at 50ms seed.tmk
+
+# a baseline written with --top N says so, and a table it does not list is
+# unknown there (not judged), not 0 bytes
+expect 0 "report --top 1 json" -- "$T" report --no-symbols --format json --top 1 -o top1.json two.tmk
+grep -q '"top": 1' top1.json || { echo "FAIL: --top 1 json lacks \"top\": 1"; fail=1; }
+grep -q '"top": 0' seed.json || { echo "FAIL: json without --top lacks \"top\": 0"; fail=1; }
+expect 0 "check against a --top baseline" -- "$T" check --no-symbols --max-retained 1GiB --baseline top1.json two.tmk
+grep -q "^FAIL" out.txt && { echo "FAIL: a table missing from a --top baseline failed"; cat out.txt; fail=1; }
+grep -q "table 2 0x403000: not in the baseline" out.txt || { echo "FAIL: check does not say table 2 is unknown"; cat out.txt; fail=1; }
+expect 0 "diff --top report vs trace" -- "$T" diff --no-symbols top1.json two.tmk
+grep -q "\[new\]" out.txt && { echo "FAIL: diff calls a table missing from a --top report new"; cat out.txt; fail=1; }
+grep -q "0x403000 .*\[not listed in OLD" out.txt || { echo "FAIL: diff does not mark 0x403000 not listed"; cat out.txt; fail=1; }
+expect 0 "diff trace vs --top report" -- "$T" diff --no-symbols two.tmk top1.json
+grep -q "\[gone\]" out.txt && { echo "FAIL: diff calls a table missing from a --top report gone"; cat out.txt; fail=1; }
+# tables and sites match across working directories: a site is compared by
+# its last path component ("/src/a/examples/seed.c:56" = "examples/seed.c:56")
+sed 's|"0x401234"|"/home/ci/src/examples/seed.c:56"|g; s|"0x401400"|"/home/ci/src/lib/buf.c:9"|g' seed.json >abs.json
+sed 's|"0x401234"|"examples/seed.c:56"|g; s|"0x401400"|"lib/buf.c:9"|g' seed.json >rel.json
+expect 0 "diff across directories" -- "$T" diff abs.json rel.json
+grep -q -e "\[new\]" -e "\[gone\]" -e "(gone)" out.txt && { echo "FAIL: diff across directories does not match"; cat out.txt; fail=1; }
 
 # diff: traces and reports in any mix
 expect 0 "diff traces" -- "$T" diff --no-symbols seed.tmk indirect.tmk; golden seed-indirect.diff out.txt
@@ -95,5 +147,40 @@ if [ -e "$(dirname "$T")/../preload/libtidemark.so" ]; then
     grep -q "trace written to $W/r\." err.txt || { echo "FAIL: run names the trace"; fail=1; }
     expect 137 "run signal" -- "$T" run --no-summary -o "$W/k.%p.tmk" -- sh -c 'kill -9 $$'
     expect 127 "run missing program" -- "$T" run -o "$W/m.%p.tmk" -- /nonexistent/prog
+    # an existing -o path: refused before the program starts (the shim would
+    # write PATH.1 and run would summarize the old file)
+    "$G" seed "$W/old.tmk"
+    expect 2 "run -o existing" -- "$T" run -o "$W/old.tmk" -- sh -c ': >ran.txt'
+    one_line_error "$W/old.tmk exists; remove it or choose another -o"
+    [ ! -e ran.txt ] || { echo "FAIL: run started the program despite an existing -o"; fail=1; }
+    [ ! -e "$W/old.tmk.1" ] || { echo "FAIL: run -o existing wrote old.tmk.1"; fail=1; }
+    # %e and %% expanded as the shim does
+    expect 0 "run -o %e.%p" -- "$T" run --no-summary -o "$W/x.%e.%p.tmk" -- sh -c 'exit 0'
+    grep -q "trace written to $W/x\.sh\.[0-9]*\.tmk$" err.txt ||
+        { echo "FAIL: run -o x.%e.%p.tmk"; cat err.txt; fail=1; }
+    expect 0 "run -o %%" -- "$T" run --no-summary -o "$W/pct%%.%p.tmk" -- sh -c 'exit 0'
+    grep -q "trace written to $W/pct%\.[0-9]*\.tmk$" err.txt ||
+        { echo "FAIL: run -o pct%%.%p.tmk"; cat err.txt; fail=1; }
+    # an exec'ed image writes PATH.1 (same pid): run says so
+    expect 0 "run exec" -- "$T" run -o "$W/ex.tmk" -- sh -c 'exec sh -c "exit 0"'
+    grep -q "trace written to $W/ex.tmk$" err.txt || { echo "FAIL: run exec: first trace"; fail=1; }
+    grep -q "the program exec'ed; its new image's trace is $W/ex.tmk.1$" err.txt ||
+        { echo "FAIL: run exec does not name ex.tmk.1"; cat err.txt; fail=1; }
+    # a baseline written in another directory (sites relative there) matches
+    SEED="$(dirname "$T")/../examples/seed_grow"
+    SRC=$(cd "$GOLD/../../.." && pwd)
+    if [ -x "$SEED" ]; then
+        "$T" run --no-summary -o "$W/sg.tmk" -- "$SEED" --n 20000 >/dev/null 2>&1
+        (cd "$SRC" && "$T" report --format json -o "$W/sg-src.json" "$W/sg.tmk") ||
+            { echo "FAIL: report from the source directory"; fail=1; }
+        grep -q '"site": "examples/seed.c:' "$W/sg-src.json" ||
+            { echo "FAIL: expected a relative site in sg-src.json"; grep '"site"' "$W/sg-src.json" | head -2; fail=1; }
+        expect 0 "check --baseline from another directory" -- "$T" check --max-retained 1GiB --baseline "$W/sg-src.json" "$W/sg.tmk"
+        grep -q "^FAIL" out.txt && { echo "FAIL: baseline from another directory does not match"; cat out.txt; fail=1; }
+        expect 0 "diff from another directory" -- "$T" diff "$W/sg-src.json" "$W/sg.tmk"
+        grep -q -e "\[new\]" -e "\[gone\]" out.txt && { echo "FAIL: diff from another directory does not match"; cat out.txt; fail=1; }
+    fi
+    expect 0 "run no exec" -- "$T" run -o "$W/noex.tmk" -- sh -c 'exit 0'
+    ! grep -q "exec'ed" err.txt || { echo "FAIL: run without exec mentions exec"; fail=1; }
 fi
 exit $fail

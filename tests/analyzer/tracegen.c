@@ -200,6 +200,18 @@ void tg_table_end(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_
     table_live(g, th, t, TMK_REC_TABLE_END, table, live);
 }
 
+void tg_table_peak(struct tg *g, uint32_t th, uint64_t table, uint64_t peak)
+{
+    uint8_t body[2 * TMK_VARINT_MAX];
+    uint8_t *e = tmk_put_u(tmk_put_u(body, table), peak);
+    uint8_t rec[3 * TMK_VARINT_MAX];
+    uint8_t *p = rec;
+    *p++ = TMK_REC_TABLE_PEAK;
+    p = tmk_put_u(p, (uint64_t)(e - body));
+    memcpy(p, body, (size_t)(e - body));
+    tg_raw(g, th, rec, (size_t)(p - rec) + (size_t)(e - body));
+}
+
 void tg_memory(struct tg *g, uint32_t th, uint64_t t, uint64_t rss, uint64_t heap)
 {
     uint8_t *p = timed(g, th, t, TMK_REC_MEMORY, 30);
@@ -276,9 +288,16 @@ static uint64_t array_bytes(uint8_t B, uint32_t bucket)
  * array is released when its evacuation is done (2^B_old / 2 writes later,
  * as each write evacuates two old buckets). Values over 128 bytes are
  * separate allocations freed on delete. */
-struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
+/* buckets as the TABLE_ARRAY record gives them: 2^B, or with overflow set
+ * 2^B plus the preallocated overflow buckets (what gomap itself records). */
+static uint64_t array_buckets(uint8_t B, uint32_t bucket, int overflow)
 {
-    (void)fix;
+    struct gomap_array a = gomap_array_for_b(B, bucket);
+    return overflow ? a.buckets + a.overflow : 1ull << B;
+}
+
+static struct tg *seed(uint32_t value_size, uint64_t hint, int overflow)
+{
     const uint64_t N = 1000000, T0 = 1000, DT = 100;
     struct gomap_layout l = gomap_layout_for(8, value_size);
     struct tg *g = tg_new(0);
@@ -297,8 +316,8 @@ struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
     if (B > 0) { /* makemap allocates at once when B > 0 */
         cur = ARRAY_BASE + (narr++ << 32);
         tg_alloc(g, 1, t, cur, array_bytes(B, l.bucket_size), 1);
-        tg_table_array(g, 1, t, 1, cur, array_bytes(B, l.bucket_size), 1ull << B,
-                       TMK_ARRAY_INITIAL, 0, 1);
+        tg_table_array(g, 1, t, 1, cur, array_bytes(B, l.bucket_size),
+                       array_buckets(B, l.bucket_size, overflow), TMK_ARRAY_INITIAL, 0, 1);
     }
     for (uint64_t count = 0; count < N; count++) {
         t = T0 + (count + 1) * DT;
@@ -312,8 +331,8 @@ struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
             old_free_at = count + ((1ull << (B - 1)) + 1) / 2;
             cur = ARRAY_BASE + (narr++ << 32);
             tg_alloc(g, 1, t, cur, array_bytes(B, l.bucket_size), 1);
-            tg_table_array(g, 1, t, 1, cur, array_bytes(B, l.bucket_size), 1ull << B,
-                           TMK_ARRAY_GROW, count, 1);
+            tg_table_array(g, 1, t, 1, cur, array_bytes(B, l.bucket_size),
+                           array_buckets(B, l.bucket_size, overflow), TMK_ARRAY_GROW, count, 1);
         }
         if (old && count >= old_free_at) {
             tg_free(g, 1, t, old);
@@ -324,6 +343,7 @@ struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
     }
     if (old) tg_free(g, 1, t, old);
     tg_table_count(g, 1, t, 1, N);
+    tg_table_peak(g, 1, 1, N); /* gomap's high-water count, as the shim writes it */
     for (uint64_t k = 0; k < N; k++) {
         t += DT;
         if (l.value_indirect) tg_free(g, 1, t, VALUE_BASE + k * 256);
@@ -333,6 +353,42 @@ struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
     tg_memory(g, 1, t + DT, 400ull << 20, 0);
     tg_free(g, 1, t + 2 * DT, 0x5000);
     tg_end(g, 1, t + 3 * DT, TMK_END_EXIT, 0);
+    return g;
+}
+
+struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
+{
+    (void)fix;
+    return seed(value_size, hint, 0);
+}
+
+struct tg *tg_scenario_seed_overflow(uint32_t value_size)
+{
+    return seed(value_size, 0, 1);
+}
+
+/* Two gomap tables emptied after their arrays were made (all retained):
+ * "big" (B=12, site 0x402000) and "small" (B=8, site 0x403000). With
+ * --top 1 a report lists only "big". */
+struct tg *tg_scenario_two_tables(void)
+{
+    struct tg *g = tg_new(0);
+    uint64_t fa[] = {0x402000}, fb[] = {0x403000};
+    struct gomap_layout l = gomap_layout_for(8, 8);
+    static const uint8_t Bs[2] = {12, 8};
+    static const char *const labels[2] = {"big", "small"};
+    tg_stack(g, 1, 1, 1, fa);
+    tg_stack(g, 1, 2, 1, fb);
+    for (uint64_t k = 0; k < 2; k++) {
+        uint64_t ptr = ARRAY_BASE + (k << 32), bytes = array_bytes(Bs[k], l.bucket_size);
+        tg_table_new(g, 1, 100, k + 1, TMK_KIND_GOMAP, 0, 8, 8, l.bucket_size, 8, 0, k + 1,
+                     labels[k]);
+        tg_alloc(g, 1, 200, ptr, bytes, k + 1);
+        tg_table_array(g, 1, 200, k + 1, ptr, bytes, array_buckets(Bs[k], l.bucket_size, 1),
+                       TMK_ARRAY_INITIAL, 0, k + 1);
+        tg_table_count(g, 1, 300, k + 1, 0);
+    }
+    tg_end(g, 1, 400, TMK_END_EXIT, 0);
     return g;
 }
 

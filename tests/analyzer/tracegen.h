@@ -27,6 +27,8 @@ void tg_table_array(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint6
                     uint64_t stack);
 void tg_table_count(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t live);
 void tg_table_end(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t live);
+/* TABLE_PEAK (extended, untimed: at th's previous record's time). */
+void tg_table_peak(struct tg *g, uint32_t th, uint64_t table, uint64_t peak);
 void tg_memory(struct tg *g, uint32_t th, uint64_t t, uint64_t rss, uint64_t heap);
 void tg_end(struct tg *g, uint32_t th, uint64_t t, uint32_t why, uint32_t status);
 /* Raw bytes appended to thread th's open block (for corrupt records). */
@@ -42,6 +44,11 @@ void tg_destroy(struct tg *g);
 /* Scenarios shared by tests and the tracegen tool. Each returns a new
  * generator holding the whole trace. */
 struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix);
+/* The seed with each array's buckets as gomap records them: 2^B plus the
+ * preallocated overflow buckets (2^18 + 2^14 = 278,528 at the end). */
+struct tg *tg_scenario_seed_overflow(uint32_t value_size);
+/* Two emptied gomap tables, "big" and "small", each retaining its array. */
+struct tg *tg_scenario_two_tables(void);
 struct tg *tg_scenario_threads(void);
 
 #endif /* TIDEMARK_TESTS_TRACEGEN_H */

@@ -9,14 +9,16 @@
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: tracegen seed|presized|indirect|threads|newer|noend OUT\n");
+        fprintf(stderr, "usage: tracegen seed|seedovf|presized|indirect|two|threads|newer|noend OUT\n");
         return 2;
     }
     const char *s = argv[1];
     struct tg *g = NULL;
     if (strcmp(s, "seed") == 0) g = tg_scenario_seed(128, 0, 0);
+    else if (strcmp(s, "seedovf") == 0) g = tg_scenario_seed_overflow(128);
     else if (strcmp(s, "presized") == 0) g = tg_scenario_seed(128, 1000000, 0);
     else if (strcmp(s, "indirect") == 0) g = tg_scenario_seed(129, 0, 0);
+    else if (strcmp(s, "two") == 0) g = tg_scenario_two_tables();
     else if (strcmp(s, "threads") == 0) g = tg_scenario_threads();
     else if (strcmp(s, "newer") == 0) {
         g = tg_scenario_threads();

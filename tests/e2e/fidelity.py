@@ -96,6 +96,8 @@ def check_predictions(tidemark, bindir, work, keep):
     needed = bytes_for_count(keep, bucket_size(8, 128))
     check(t["held_bytes"] == SEED_GROW_HELD, f"{label}: held {t['held_bytes']} == {SEED_GROW_HELD}")
     check(t["live"] == keep, f"{label}: live {t['live']} == {keep}")
+    check(t["live_peak"] == N and t["live_peak_exact"],
+          f"{label}: exact peak {t['live_peak']} == {N} (gomap's high-water count)")
     check(t["needed_bytes"] == needed, f"{label}: needed {t['needed_bytes']} == Go's {needed}")
     check(t["retained_bytes"] == SEED_GROW_HELD - needed, f"{label}: retained = held - needed")
     check(t["verdict"] == "oversized", f"{label}: verdict oversized (got {t['verdict']})")
