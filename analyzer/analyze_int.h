@@ -38,6 +38,8 @@ struct heap_site {
 struct heap_state {
     struct livemap live;      /* ptr -> (size, site index) */
     struct u64map site_ix;    /* stack id -> index into sites */
+    uint64_t site_memo[64];   /* direct-mapped cache in front of site_ix: */
+    uint32_t site_memo_ix[64]; /* stack id + 1 (0 = empty) -> site index */
     struct heap_site *sites;
     size_t n_sites, sites_cap;
     uint64_t gen;             /* number of times a new peak was reached */
@@ -62,7 +64,8 @@ void heap_free_state(struct heap_state *h);
 enum tm_model_kind tm_model_for(const struct tm_table *t);
 /* Bytes the table's arrays would take for `live` entries if built fresh. */
 uint64_t tm_needed_bytes(const struct tm_table *t, uint64_t live);
-/* uthash: expected bucket count for n keys under a uniform hash. */
+/* uthash: the bucket count a fresh uthash table reaches with n keys whose
+ * hashes are uniform (uthash's rules replayed, sizing_model.c). */
 uint64_t tm_uthash_expected_buckets(uint64_t n);
 
 /* ---- advice.c ---- */

@@ -15,7 +15,9 @@ static const char report_usage[] =
     "\n"
     "  --format FMT        text (default), json, html, collapsed\n"
     "  -o, --output OUT    write to OUT instead of standard output\n"
-    "  --top N             show only the N tables retaining most (default: all)\n"
+    "  --top N             show only the N tables retaining most (default: all); the\n"
+    "                      json says \"top\": N, and check/diff treat a table it\n"
+    "                      leaves out as unknown\n"
     "  --at TIME           evaluate at TIME since the start (1.5s, 200ms, 10us, 5ns)\n"
     "  --weight W          collapsed: weight stacks by retained (default) or peak bytes\n"
     ANALYSIS_FLAGS_HELP

@@ -4,33 +4,37 @@
  * gomap: exact. gomap_bytes_for_count() is the function gomap itself sizes
  * its arrays with: the array for the B that a hint of `live` gives.
  *
- * uthash: uthash doubles its bucket array when an insert makes a chain reach
- * HASH_BKT_CAPACITY_THRESH * (expand_mult + 1) = 10 items (expand_mult is 0
- * for a bucket that was not over the ideal chain length at the last
- * expansion), starting from 32 buckets, and frees the array when the last
- * item goes. How soon a chain reaches 10 depends on how keys spread, so the
- * model takes a uniform hash: with n keys in m buckets a chain's length is
- * ~Poisson(n/m), the expected number of chains of 10 or more is
- * E = m * P(Poisson(n/m) >= 10), and the chance that none exists is about
- * exp(-E). A table of m buckets has (with probability > 1/2) not yet
- * doubled while E < ln 2. So the expected array for n keys is the smallest
- * m = 32 * 2^k with m * P(Poisson(n/m) >= 10) < ln 2. It ignores
- * expand_mult > 0 (rarer doublings later) and uthash's "ineffective expand"
- * stop, both of which make real tables no larger; tests/analyzer measures
- * the error against real uthash tables.
+ * uthash: uthash (2.3.0, the rules of HASH_ADD_TO_BKT and
+ * HASH_EXPAND_BUCKETS) starts with 32 buckets and doubles when an insert makes
+ * a chain reach 10 * (expand_mult + 1) items, where a bucket's expand_mult is
+ * set at each doubling from how far its chain is over the ideal length; after
+ * two "ineffective" doublings in a row it stops expanding. When a chain gets
+ * that long depends on how the keys spread, so the model replays uthash's
+ * exact rules on keys whose hashes are uniform (a counter-based generator,
+ * fixed seeds: the same answer every run, no hashes stored), five times with
+ * different seeds, and records at which item count each doubling happened.
+ * needed(n) is the median array of those five tables after n inserts: what
+ * a table built fresh for n keys is expected to hold (one replay alone is as
+ * random near a doubling point as a real table). The replays are extended on
+ * demand up to the largest n asked (O(n) in all, memory O(buckets)); beyond
+ * 2^24 items the thresholds scale with n (a doubling at n items in m buckets
+ * is one at 2n in 2m).
+ * tests/analyzer measures the model against real uthash tables.
  *
  * generic: live entries times the slot size (bucket_size / slots_per_bucket,
  * or bucket_size for chained tables), with no load factor: a lower bound,
  * and the report says the model is generic.
  */
-#include <math.h>
+#include <stdlib.h>
 
 #include "analyze_int.h"
 #include "tidemark/annotate.h"
 #include "tidemark/gomap_sizing.h"
 
-#define UTHASH_INITIAL_BUCKETS 32
-#define UTHASH_CHAIN_THRESHOLD 10
+#define UTHASH_INITIAL_LOG2 5        /* HASH_INITIAL_NUM_BUCKETS 32 */
+#define UTHASH_CHAIN_THRESHOLD 10u   /* HASH_BKT_CAPACITY_THRESH */
+#define UTHASH_REPLAY_MAX (1u << 24) /* items replayed; scaled beyond */
+#define UTHASH_REPLAYS 5             /* odd: the median is one of them */
 
 enum tm_model_kind tm_model_for(const struct tm_table *t)
 {
@@ -39,27 +43,104 @@ enum tm_model_kind tm_model_for(const struct tm_table *t)
     return TM_MODEL_GENERIC;
 }
 
-/* P(X >= k) for X ~ Poisson(lambda), k small. */
-static double poisson_tail(double lambda, int k)
+/* A replayed table. doubled_at[k] = item count whose insert doubled the
+ * array from 2^(5+k) buckets; valid for k < n_doublings. The analyzer is
+ * single-threaded; this is its one piece of static state (a cache). */
+struct replay {
+    uint64_t seed;
+    uint64_t items;           /* inserted so far */
+    unsigned log2;            /* of the bucket count */
+    uint32_t *count, *mult;   /* per bucket: chain length, expand_mult */
+    unsigned ineff, noexpand; /* uthash's ineffective-expansion stop */
+    uint64_t doubled_at[64];
+    unsigned n_doublings;
+    int oom;
+};
+static struct replay replays[UTHASH_REPLAYS];
+
+/* The hash of the i-th key of a replay: splitmix64, a fixed uniform sequence. */
+static uint32_t key_hash(uint64_t seed, uint64_t i)
 {
-    double term = exp(-lambda), below = 0;
-    for (int i = 0; i < k; i++) {
-        below += term;
-        term *= lambda / (i + 1);
+    uint64_t z = (seed + i + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (uint32_t)(z ^ (z >> 31));
+}
+
+/* HASH_EXPAND_BUCKETS: redistribute the replay's items into twice the
+ * buckets, setting each bucket's expand_mult as uthash does. */
+static int replay_double(struct replay *r)
+{
+    unsigned log2 = r->log2 + 1;
+    size_t m = (size_t)1 << log2;
+    uint32_t *count = calloc(m, sizeof *count), *mult = calloc(m, sizeof *mult);
+    if (!count || !mult) {
+        free(count);
+        free(mult);
+        return -1;
     }
-    double tail = 1.0 - below;
-    return tail > 0 ? tail : 0;
+    uint64_t n = r->items;
+    uint64_t ideal = (n >> log2) + ((n & (m - 1)) != 0);
+    uint64_t nonideal = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t b = key_hash(r->seed, i) & (uint32_t)(m - 1);
+        if (++count[b] > ideal) {
+            nonideal++;
+            if (count[b] > mult[b] * ideal) mult[b]++;
+        }
+    }
+    free(r->count);
+    free(r->mult);
+    r->count = count;
+    r->mult = mult;
+    r->log2 = log2;
+    r->ineff = nonideal > (n >> 1) ? r->ineff + 1 : 0;
+    if (r->ineff > 1) r->noexpand = 1;
+    return 0;
+}
+
+/* Inserts keys into the replay until it holds n. */
+static void replay_extend(struct replay *r, uint64_t n)
+{
+    if (!r->count) {
+        r->log2 = UTHASH_INITIAL_LOG2;
+        r->count = calloc((size_t)1 << r->log2, sizeof *r->count);
+        r->mult = calloc((size_t)1 << r->log2, sizeof *r->mult);
+        if (!r->count || !r->mult) r->oom = 1;
+    }
+    while (!r->oom && r->items < n) {
+        uint32_t b = key_hash(r->seed, r->items++) & (((uint32_t)1 << r->log2) - 1);
+        uint32_t c = ++r->count[b];
+        if (c >= (r->mult[b] + 1) * UTHASH_CHAIN_THRESHOLD && !r->noexpand &&
+            r->n_doublings < 64) {
+            r->doubled_at[r->n_doublings++] = r->items;
+            if (replay_double(r)) r->oom = 1;
+        }
+    }
 }
 
 uint64_t tm_uthash_expected_buckets(uint64_t n)
 {
-    uint64_t m = UTHASH_INITIAL_BUCKETS;
-    while (m < ((uint64_t)1 << 40)) {
-        double lambda = (double)n / (double)m;
-        if ((double)m * poisson_tail(lambda, UTHASH_CHAIN_THRESHOLD) < M_LN2) break;
-        m *= 2;
+    unsigned scale = 0;
+    while ((n >> scale) > UTHASH_REPLAY_MAX) scale++;
+    uint64_t items = n >> scale;
+    unsigned doublings[UTHASH_REPLAYS];
+    for (unsigned i = 0; i < UTHASH_REPLAYS; i++) {
+        struct replay *r = &replays[i];
+        r->seed = (uint64_t)i << 40;
+        replay_extend(r, items);
+        unsigned k = 0;
+        while (k < r->n_doublings && r->doubled_at[k] <= items) k++;
+        doublings[i] = k;
     }
-    return m;
+    /* the median of five: sort them (insertion sort, five values) */
+    for (unsigned i = 1; i < UTHASH_REPLAYS; i++)
+        for (unsigned j = i; j > 0 && doublings[j - 1] > doublings[j]; j--) {
+            unsigned x = doublings[j];
+            doublings[j] = doublings[j - 1];
+            doublings[j - 1] = x;
+        }
+    return (uint64_t)1 << (UTHASH_INITIAL_LOG2 + doublings[UTHASH_REPLAYS / 2] + scale);
 }
 
 static uint64_t mul_sat(uint64_t a, uint64_t b)
