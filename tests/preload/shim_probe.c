@@ -531,6 +531,48 @@ static int cmd_spin(double seconds)
     return 0;
 }
 
+/* Like a daemon: closes every descriptor above 2, opens its own file (which
+ * gets the lowest numbers, maybe the shim's), writes to it, allocates enough
+ * for the shim to write blocks, and checks its file holds only its bytes. */
+static int cmd_closefds(const char *path)
+{
+    for (int fd = 3; fd < 1024; fd++) close(fd);
+    FILE *f[4];
+    for (int i = 0; i < 4; i++) f[i] = fopen(path, i ? "r" : "w");
+    CHECK(f[0] != NULL, "fopen %s", path);
+    fputs("mine\n", f[0]);
+    fflush(f[0]);
+    for (int i = 0; i < 300000; i++) churn((size_t)i % 100 + 1);
+    for (int i = 0; i < 4; i++)
+        if (f[i]) fclose(f[i]);
+    return failures != 0;
+}
+
+/* Puts its own file on the descriptor the shim writes the trace to (as
+ * `exec 3>file` or dup2 in a daemon would), then allocates. */
+static int cmd_dup2(const char *path)
+{
+    char link[64], target[4096];
+    int trace_fd = -1;
+    for (int fd = 3; fd < 1024 && trace_fd < 0; fd++) {
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0) continue;
+        target[n] = 0;
+        if (strstr(target, ".tmk")) trace_fd = fd;
+    }
+    CHECK(trace_fd >= 0, "no trace descriptor found");
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "fopen %s", path);
+    if (!f || trace_fd < 0) return 1;
+    dup2(fileno(f), trace_fd);
+    fclose(f);
+    CHECK(write(trace_fd, "mine\n", 5) == 5, "write");
+    for (int i = 0; i < 300000; i++) churn((size_t)i % 100 + 1);
+    printf("trace_fd=%d\n", trace_fd);
+    return failures != 0;
+}
+
 static int cmd_hello(void)
 {
     char *s = strdup("hello from the probe");
@@ -559,6 +601,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "abort")) return cmd_abort();
     if (!strcmp(cmd, "spin")) return cmd_spin(arg ? atof(arg) : 1.5);
     if (!strcmp(cmd, "hello")) return cmd_hello();
+    if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);
+    if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
     fprintf(stderr, "usage: shim_probe COMMAND [ARG]\n");
     return 2;
 }

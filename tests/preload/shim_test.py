@@ -485,6 +485,40 @@ def case_output():
     eq(leftovers, [], "no trace file was made")
 
 
+def case_descriptors():
+    # The program's own descriptors are the program's: a shell's `exec 3>`,
+    # a daemon closing every descriptor, a dup2 onto the trace's descriptor.
+    # The program's files must hold only its bytes.
+    out = os.path.join(TMP, "out.txt")
+    script = f"exec 3>{out}; echo hi >&3; seq 1 20000 | sort -r >&3; exec 3>&-; echo done"
+    n = run(["sh", "-c", script], preload=False)
+    with open(out, "rb") as f:
+        native = f.read()
+    os.unlink(out)
+    r = run(["sh", "-c", script])
+    eq((r.returncode, r.stdout, r.stderr), (n.returncode, n.stdout, n.stderr), "sh exec 3>")
+    with open(out, "rb") as f:
+        eq(f.read(), native, "the file sh wrote through descriptor 3")
+    for t in traces():
+        clean_trace(tmkcat(t), os.path.basename(t))
+        os.unlink(t)
+    mine = os.path.join(TMP, "mine.txt")
+    r = run([probe(), "closefds", mine], output=os.path.join(TMP, "c.tmk"))
+    eq(r.returncode, 0, f"closefds status {r.stdout.decode()}")
+    with open(mine, "rb") as f:
+        eq(f.read(), b"mine\n", "the file of a program that closed every descriptor")
+    check(len(r.stderr.decode().splitlines()) <= 1, f"closefds stderr {r.stderr}")
+    d = tmkcat(os.path.join(TMP, "c.tmk"), allow_error=True)
+    eq(d["rc"], 0, f"closefds trace reads: {d.get('error')}")
+    r = run([probe(), "dup2", mine], output=os.path.join(TMP, "d.tmk"))
+    eq(r.returncode, 0, f"dup2 status {r.stdout.decode()}")
+    with open(mine, "rb") as f:
+        eq(f.read(), b"mine\n", "the file a program dup2'ed onto the trace's descriptor")
+    warned(r, "dup2 onto the trace descriptor", "descriptor")
+    d = tmkcat(os.path.join(TMP, "d.tmk"), allow_error=True)
+    eq(d["rc"], 0, f"dup2 trace reads: {d.get('error')}")
+
+
 def case_settings():
     hello = run([probe(), "hello"], preload=False)
     for var, val, pat in (("TIDEMARK_DEPTH", "abc", "TIDEMARK_DEPTH=abc"),
