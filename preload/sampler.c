@@ -19,13 +19,16 @@
 
 #define FLUSH_EVERY_NS 1000000000ull
 
-static int statm_fd = -1;
-
+/* /proc/self/statm is opened for each reading, not kept open: a descriptor
+ * the shim keeps is one the program may close or reuse (`exec 3>file`
+ * replaced it, and a forked child then closed the program's file). */
 static uint64_t read_rss(void)
 {
     char buf[128];
-    if (statm_fd < 0) return 0;
-    ssize_t n = pread(statm_fd, buf, sizeof buf - 1, 0);
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
     if (n <= 0) return 0;
     buf[n] = 0;
     const char *p = buf;
@@ -79,8 +82,6 @@ static void *sampler_main(void *arg)
 void tmk_sampler_start(void)
 {
     int saved = errno;
-    if (statm_fd >= 0) close(statm_fd);
-    statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

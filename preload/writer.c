@@ -12,6 +12,14 @@
  * disk): one stderr line and tracing stops; the program runs on untouched.
  *
  * Blocks are written whole with one writev under the writer mutex.
+ *
+ * The descriptor is the program's namespace too: it is moved to a number at
+ * or above TMK_FD_FLOOR (out of the way of `exec 3>file` in shells and of
+ * the lowest numbers a program's open() gets), and before each block and
+ * before closing, one fstat checks it is still the trace file (device and
+ * inode). A program that closed it or put its own file on that number (a
+ * daemon closing every descriptor, a dup2) keeps it: tracing stops with one
+ * stderr line, and the shim never writes to, or closes, that descriptor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,8 +34,12 @@
 
 extern char *program_invocation_short_name;
 
+#define TMK_FD_FLOOR 100
+
 static pthread_mutex_t writer_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int writer_fd = -1;
+static dev_t writer_dev; /* identity of the trace file behind writer_fd */
+static ino_t writer_ino;
 static char writer_path[4200];
 static int writer_child; /* this process is a forked child of a traced one */
 
@@ -132,16 +144,56 @@ static int write_all(int fd, struct iovec *iov, int cnt)
     return 0;
 }
 
+/* Is writer_fd still the trace file? */
+static int fd_is_ours(void)
+{
+    struct stat st;
+    return writer_fd >= 0 && fstat(writer_fd, &st) == 0 && st.st_dev == writer_dev &&
+           st.st_ino == writer_ino;
+}
+
+/* Closes writer_fd if it is still ours; forgets it either way. */
+static void drop_fd(void)
+{
+    if (fd_is_ours()) close(writer_fd);
+    writer_fd = -1;
+}
+
 /* The file is unusable: say so once, stop tracing (writer lock held). */
 static void writer_failed(const char *what)
 {
     int err = errno;
     tmk_warn(what, writer_path, err == ENOSPC ? ": no space left on device; tracing stopped"
                                               : ": write failed; tracing stopped");
-    if (writer_fd >= 0) close(writer_fd);
-    writer_fd = -1;
+    drop_fd();
     tmk_state = TMK_STATE_STOPPED;
     errno = err;
+}
+
+/* The program closed the descriptor or reused its number: it is the
+ * program's now (writer lock held). */
+static void writer_lost_fd(void)
+{
+    tmk_warn("trace file ", writer_path,
+             ": its descriptor was closed or reused by the program; tracing stopped");
+    writer_fd = -1;
+    tmk_state = TMK_STATE_STOPPED;
+}
+
+/* Moves fd to TMK_FD_FLOOR or above and notes its identity. */
+static int settle_fd(int fd)
+{
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, TMK_FD_FLOOR);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        writer_dev = st.st_dev;
+        writer_ino = st.st_ino;
+    }
+    return fd;
 }
 
 int tmk_writer_open(void)
@@ -186,7 +238,7 @@ int tmk_writer_open(void)
     uint8_t raw[TMK_FILE_HEADER_SIZE];
     tmk_file_header_encode(raw, &h);
     struct iovec iov = {raw, sizeof raw};
-    writer_fd = fd;
+    writer_fd = fd = settle_fd(fd);
     if (write_all(fd, &iov, 1) != 0) {
         writer_failed("trace file ");
         errno = saved;
@@ -201,6 +253,11 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
 {
     if (writer_fd < 0) return -1;
     int saved = errno;
+    if (!fd_is_ours()) {
+        writer_lost_fd();
+        errno = saved;
+        return -1;
+    }
     struct tmk_block_header b = {TMK_BLOCK_MAGIC, (uint32_t)size, thread, 0, seq, time_base};
     uint8_t raw[TMK_BLOCK_HEADER_SIZE];
     tmk_block_header_encode(raw, &b);
@@ -213,8 +270,9 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
 
 void tmk_writer_close(void)
 {
-    if (writer_fd >= 0) close(writer_fd);
-    writer_fd = -1;
+    int saved = errno;
+    drop_fd();
+    errno = saved;
 }
 
 /* The child must not write into the parent's file: drop the inherited fd
@@ -223,6 +281,7 @@ void tmk_writer_after_fork_child(void)
 {
     pthread_mutex_init(&writer_mutex, NULL);
     writer_child = 1;
-    if (writer_fd >= 0) close(writer_fd);
-    writer_fd = -1;
+    int saved = errno;
+    drop_fd();
+    errno = saved;
 }
