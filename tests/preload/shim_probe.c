@@ -483,6 +483,26 @@ static void *exiting_thread(void *arg)
     exit(7);
 }
 
+/* fork while other threads allocate (and may hold the shim's locks). */
+static int cmd_forkthreads(int children)
+{
+    pthread_t churn_th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&churn_th[i], NULL, churn_thread, NULL);
+    fflush(stdout);
+    for (int c = 0; c < children; c++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (int i = 0; i < 1000; i++) churn(1234);
+            _exit(0);
+        }
+        int st = wait_status(pid);
+        CHECK(st == 0, "child %d status %d", c, st);
+    }
+    __atomic_store_n(&stop_churn, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 2; i++) pthread_join(churn_th[i], NULL);
+    return failures != 0;
+}
+
 static int cmd_exit_thread(void)
 {
     pthread_create(&(pthread_t){0}, NULL, churn_thread, NULL);
@@ -597,6 +617,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "stress")) return cmd_stress(arg ? strtoul(arg, NULL, 10) : 1000000);
     if (!strcmp(cmd, "threads")) return cmd_threads(arg ? atoi(arg) : 200);
     if (!strcmp(cmd, "exit-thread")) return cmd_exit_thread();
+    if (!strcmp(cmd, "forkthreads")) return cmd_forkthreads(arg ? atoi(arg) : 20);
     if (!strcmp(cmd, "_exit")) return cmd_underscore_exit();
     if (!strcmp(cmd, "abort")) return cmd_abort();
     if (!strcmp(cmd, "spin")) return cmd_spin(arg ? atof(arg) : 1.5);

@@ -594,6 +594,47 @@ def case_threads():
        "the short-lived threads' allocations and frees")
 
 
+def case_forkthreads():
+    r = run([probe(), "forkthreads", "30"], timeout=60)
+    eq(r.returncode, 0, f"status {r.stdout.decode()}")
+    ts = traces()
+    eq(len(ts), 31, "one trace per process")
+    children = 0
+    for t in ts:
+        d = tmkcat(t, "-z", "1234:1234")
+        clean_trace(d, os.path.basename(t))
+        eq(d["end"], "exit", f"{os.path.basename(t)} end")
+        if num(d, "sized_allocs"):
+            children += 1
+            eq((num(d, "sized_allocs"), num(d, "sized_frees")), (1000, 1000),
+               f"{os.path.basename(t)}: the child's own records")
+    eq(children, 30, "children with their records")
+
+
+def case_sampled():
+    n = 1000000
+    out = os.path.join(TMP, "s.tmk")
+    r = run([probe(), "stress", str(n)], output=out, env={"TIDEMARK_SAMPLE_BYTES": "65536"})
+    eq(r.returncode, 0, "status")
+    d = tmkcat(out, "-z", "600:631")
+    clean_trace(d, "sampled stress")
+    eq((int(d["flags"]) & 2, d["sample_interval"]), (2, "65536"), "header says sampled")
+    want = 8 * n * 615.5 / 65536  # mean size of 600..631
+    got = num(d, "sized_allocs")
+    check(abs(got - want) < 0.05 * want, f"samples: {got}, expected about {want:.0f}")
+    eq(num(d, "sized_frees"), got, "every sampled block's free, no other")
+    eq(num(d, "free_unknown"), 0, "frees of blocks not sampled")
+    out = os.path.join(TMP, "g.tmk")
+    r = run([build_path("examples", "seed_grow")], output=out,
+            env={"TIDEMARK_SAMPLE_BYTES": "1000000"})
+    eq(r.returncode, 0, "seed status")
+    d = tmkcat(out)
+    clean_trace(d, "sampled seed")
+    eq(d["table.1.arrays"], "1,18,0,0,0,38038,0", "every bucket array, never sampled")
+    eq(num(d, "table.1.held"), 307494912, "bytes held after deletes")
+    eq(num(d, "free_unknown"), 0, "frees of blocks not sampled")
+
+
 def case_exits():
     r = run([probe(), "exit-thread"], output=os.path.join(TMP, "x1.tmk"), timeout=30)
     eq(r.returncode, 7, "exit(7) from a thread")
