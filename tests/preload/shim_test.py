@@ -664,6 +664,7 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("case", choices=sorted(CASES))
     ARGS = ap.parse_args()
+    ARGS.build = os.path.abspath(ARGS.build)
     TMP = tempfile.mkdtemp(prefix=f"tmk-{ARGS.case}-")
     t0 = time.time()
     try:
