@@ -582,7 +582,10 @@ def case_sigalrm():
 
 
 def case_threads():
-    r = run([probe(), "threads", "250"], output=os.path.join(TMP, "th.tmk"), timeout=60)
+    # 4,402 threads over the run (thread numbers are never reused: more than
+    # 4,096, which a fixed-size reader table would not hold), 2 of them
+    # allocating all along.
+    r = run([probe(), "threads", "1100"], output=os.path.join(TMP, "th.tmk"), timeout=60)
     eq(r.returncode, 0, "status")
     started = int(r.stdout.decode().split("=")[1])
     d = tmkcat(os.path.join(TMP, "th.tmk"), "-z", "16:68")
@@ -590,7 +593,7 @@ def case_threads():
     eq(d["end"], "exit", "end")
     eq(num(d, "thread_records"), started + 2, "one THREAD record per thread (+ main, sampler)")
     eq(num(d, "free_unknown"), 0, "free_unknown")
-    eq((num(d, "sized_allocs"), num(d, "sized_frees")), (250 * 4 * 50,) * 2,
+    eq((num(d, "sized_allocs"), num(d, "sized_frees")), (1100 * 4 * 50,) * 2,
        "the short-lived threads' allocations and frees")
 
 

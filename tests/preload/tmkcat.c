@@ -39,7 +39,7 @@
 
 #include "tidemark/trace_format.h"
 
-#define MAX_THREADS 4096
+#define MAX_THREADS (1u << 24) /* thread numbers never reused: a busy server makes many */
 #define TMK_ARRAY_OVERFLOW_REASON 5 /* annotate.h: TMK_ARRAY_OVERFLOW */
 
 struct block {
@@ -58,7 +58,8 @@ struct stream {
     int done;
 };
 
-static struct stream streams[MAX_THREADS + 1];
+static struct stream *streams; /* [0, streams_cap) */
+static size_t streams_cap;
 static unsigned long long rec_count[256];
 static int errors;
 static const char *first_error;
@@ -533,6 +534,17 @@ int main(int argc, char **argv)
             truncated = 1;
             break;
         }
+        if (bh.thread >= streams_cap) {
+            size_t n = streams_cap ? streams_cap : 64;
+            while (n <= bh.thread) n *= 2;
+            streams = realloc(streams, n * sizeof *streams);
+            if (!streams) {
+                fprintf(stderr, "tmkcat: out of memory\n");
+                return 2;
+            }
+            memset(streams + streams_cap, 0, (n - streams_cap) * sizeof *streams);
+            streams_cap = n;
+        }
         struct stream *s = &streams[bh.thread];
         if (bh.seq != s->nblocks) fail("block seq out of order");
         if (s->nblocks == s->cap) {
@@ -549,7 +561,8 @@ int main(int argc, char **argv)
     /* k-way merge on time (a binary heap of the threads' next records);
      * ties go to the lower thread number */
     unsigned nthreads = 0, nheap = 0;
-    static struct heap_item heap[MAX_THREADS];
+    struct heap_item *heap = malloc((max_thread + 1) * sizeof *heap);
+    if (!heap) return 2;
     for (unsigned i = 1; i <= max_thread; i++) {
         if (streams[i].nblocks) {
             nthreads++;
