@@ -522,6 +522,19 @@ static int cmd_underscore_exit(void)
     return 0;
 }
 
+static void quick_exit_handler(void)
+{
+    churn(4322); /* runs before the shim ends the trace: recorded */
+}
+
+static int cmd_quick_exit(void)
+{
+    at_quick_exit(quick_exit_handler);
+    for (int i = 0; i < 1000; i++) churn(4321);
+    quick_exit(3);
+    return 0;
+}
+
 static int cmd_abort(void)
 {
     for (int i = 0; i < 100; i++) churn(9999);
@@ -620,6 +633,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "forkthreads")) return cmd_forkthreads(arg ? atoi(arg) : 20);
     if (!strcmp(cmd, "_exit")) return cmd_underscore_exit();
     if (!strcmp(cmd, "abort")) return cmd_abort();
+    if (!strcmp(cmd, "quick_exit")) return cmd_quick_exit();
     if (!strcmp(cmd, "spin")) return cmd_spin(arg ? atof(arg) : 1.5);
     if (!strcmp(cmd, "hello")) return cmd_hello();
     if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);
