@@ -503,6 +503,55 @@ static int cmd_forkthreads(int children)
     return failures != 0;
 }
 
+/* pthread_cancel: malloc and free are not cancellation points, so a worker
+ * that only allocates runs on until its own pthread_testcancel. */
+static volatile unsigned long cancel_progress;
+
+static void *cancel_worker(void *arg)
+{
+    unsigned long n = (unsigned long)(uintptr_t)arg;
+    for (unsigned long i = 0; i < n; i++) {
+        churn(i % 200 + 1);
+        cancel_progress = i + 1;
+    }
+    for (;;) pthread_testcancel();
+    return NULL;
+}
+
+static int cmd_cancel(void)
+{
+    unsigned long n = 600000; /* records enough to fill the shim's buffer a few times */
+    pthread_t th;
+    pthread_create(&th, NULL, cancel_worker, (void *)(uintptr_t)n);
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+    pthread_cancel(th);
+    void *ret = NULL;
+    pthread_join(th, &ret);
+    CHECK(ret == PTHREAD_CANCELED, "worker not cancelled");
+    CHECK(cancel_progress == n, "worker cancelled inside malloc/free after %lu of %lu",
+          cancel_progress, n);
+    for (int i = 0; i < 300000; i++) churn(64); /* the main thread's buffer fills too */
+    return failures != 0;
+}
+
+/* main returns through pthread_exit; the last thread's end is the exit. */
+static void *last_thread(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < 1000; i++) churn(5432);
+    return NULL;
+}
+
+static int cmd_main_pthread_exit(void)
+{
+    pthread_t th;
+    pthread_create(&th, NULL, last_thread, NULL);
+    pthread_exit(NULL);
+}
+
 static int cmd_exit_thread(void)
 {
     pthread_create(&(pthread_t){0}, NULL, churn_thread, NULL);
@@ -630,6 +679,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "stress")) return cmd_stress(arg ? strtoul(arg, NULL, 10) : 1000000);
     if (!strcmp(cmd, "threads")) return cmd_threads(arg ? atoi(arg) : 200);
     if (!strcmp(cmd, "exit-thread")) return cmd_exit_thread();
+    if (!strcmp(cmd, "cancel")) return cmd_cancel();
+    if (!strcmp(cmd, "main-pthread-exit")) return cmd_main_pthread_exit();
     if (!strcmp(cmd, "forkthreads")) return cmd_forkthreads(arg ? atoi(arg) : 20);
     if (!strcmp(cmd, "_exit")) return cmd_underscore_exit();
     if (!strcmp(cmd, "abort")) return cmd_abort();
