@@ -65,6 +65,8 @@ void tmk_finish(enum tmk_end_why why, uint64_t status)
     int saved = errno;
     int guard = tmk_tls.guard;
     int in_signal = why == TMK_END_SIGNAL;
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel); /* open, read: cancellation points */
     tmk_tls.guard = 2;
     struct tmk_thread *t = tmk_tls.t;
     if (!t) t = tmk_thread_attach();
@@ -80,6 +82,7 @@ void tmk_finish(enum tmk_end_why why, uint64_t status)
         tmk_writer_unlock();
     }
     tmk_tls.guard = guard;
+    pthread_setcancelstate(cancel, NULL);
     errno = saved;
 }
 

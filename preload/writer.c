@@ -43,9 +43,38 @@ static ino_t writer_ino;
 static char writer_path[4200];
 static int writer_child; /* this process is a forked child of a traced one */
 
-void tmk_writer_lock(void) { pthread_mutex_lock(&writer_mutex); }
-int tmk_writer_trylock(void) { return pthread_mutex_trylock(&writer_mutex); }
-void tmk_writer_unlock(void) { pthread_mutex_unlock(&writer_mutex); }
+/* The writer lock also holds off thread cancellation: writev, open and
+ * write are cancellation points, and a thread cancelled inside the shim
+ * (the program's cancel request meant for a later point of its own) would
+ * die holding this mutex. The holder's previous cancel state is kept here. */
+static int writer_cancel_old;
+
+void tmk_writer_lock(void)
+{
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    pthread_mutex_lock(&writer_mutex);
+    writer_cancel_old = old;
+}
+
+int tmk_writer_trylock(void)
+{
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    int rc = pthread_mutex_trylock(&writer_mutex);
+    if (rc == 0)
+        writer_cancel_old = old;
+    else
+        pthread_setcancelstate(old, NULL);
+    return rc;
+}
+
+void tmk_writer_unlock(void)
+{
+    int old = writer_cancel_old;
+    pthread_mutex_unlock(&writer_mutex);
+    pthread_setcancelstate(old, NULL);
+}
 
 static size_t append(char *out, size_t n, size_t cap, const char *s)
 {
@@ -144,6 +173,8 @@ static int write_all(int fd, struct iovec *iov, int cnt)
     return 0;
 }
 
+static int writer_open(void);
+
 /* Is writer_fd still the trace file? */
 static int fd_is_ours(void)
 {
@@ -197,6 +228,15 @@ static int settle_fd(int fd)
 }
 
 int tmk_writer_open(void)
+{
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    int rc = writer_open();
+    pthread_setcancelstate(cancel, NULL);
+    return rc;
+}
+
+static int writer_open(void)
 {
     int saved = errno;
     char base[4200];
@@ -280,6 +320,7 @@ void tmk_writer_close(void)
 void tmk_writer_after_fork_child(void)
 {
     pthread_mutex_init(&writer_mutex, NULL);
+    pthread_setcancelstate(writer_cancel_old, NULL); /* before_fork took the lock */
     writer_child = 1;
     int saved = errno;
     drop_fd();
