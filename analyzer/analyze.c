@@ -12,6 +12,13 @@
 #include "symbols.h"
 #include "tidemark/annotate.h"
 
+/* ALLOC/FREE records waiting to be applied, in order (see on_record). */
+#define BATCH 128
+struct pending {
+    uint8_t type;
+    uint64_t t, ptr, size, stack;
+};
+
 struct ctx {
     const struct tm_options *o;
     struct tm_model *m;
@@ -22,6 +29,8 @@ struct ctx {
     size_t stacks_cap, modules_cap;
     uint64_t last_t;
     int oom;
+    struct pending batch[BATCH];
+    unsigned nbatch;
 };
 
 void tm_options_default(struct tm_options *o)
@@ -103,12 +112,49 @@ static void module_gone(struct ctx *c, uint64_t id)
         }
 }
 
+/* Applies the pending ALLOC/FREE records, in their order. */
+static void flush_batch(struct ctx *c)
+{
+    for (unsigned i = 0; i < c->nbatch; i++) {
+        const struct pending *p = &c->batch[i];
+        if (p->type == TMK_REC_ALLOC) {
+            heap_alloc(&c->heap, p->t, p->ptr, p->size, p->stack);
+        } else {
+            heap_free(&c->heap, p->t, p->ptr);
+            tables_freed(&c->tables, p->t, p->ptr, c->o);
+        }
+    }
+    c->nbatch = 0;
+}
+
+/* ALLOC and FREE (nearly every record of a full trace) are not applied at
+ * once: up to BATCH of them are queued and the live map's slot of each is
+ * prefetched, then the batch is applied in order. Every other record first
+ * applies the batch, so the order of effects is the trace's order; only the
+ * cache misses of the live map overlap (they were ~3/4 of the time). */
 static int on_record(void *vc, const struct tm_record *r)
 {
     struct ctx *c = vc;
     struct tm_trace_info *info = &c->m->info;
     const struct tm_options *o = c->o;
     info->records++;
+    if ((r->type == TMK_REC_ALLOC || r->type == TMK_REC_FREE) && r->t <= o->at) {
+        if (r->t > c->last_t) c->last_t = r->t;
+        struct pending *p = &c->batch[c->nbatch++];
+        p->type = r->type;
+        p->t = r->t;
+        if (r->type == TMK_REC_ALLOC) {
+            p->ptr = r->u.alloc.ptr;
+            p->size = r->u.alloc.size;
+            p->stack = r->u.alloc.stack;
+        } else {
+            p->ptr = r->u.free.ptr;
+        }
+        livemap_prefetch(&c->heap.live, p->ptr);
+        if (c->nbatch == BATCH) flush_batch(c);
+        return c->oom || c->heap.oom || c->tables.oom;
+    }
+    flush_batch(c);
     if (r->t > c->last_t && r->type != TMK_REC_STACK && r->type != TMK_REC_MODULE &&
         r->type != TMK_REC_MODULE_GONE)
         c->last_t = r->t;
@@ -123,13 +169,6 @@ static int on_record(void *vc, const struct tm_record *r)
     }
     if (r->t > o->at) return c->oom;
     switch (r->type) {
-    case TMK_REC_ALLOC:
-        heap_alloc(&c->heap, r->t, r->u.alloc.ptr, r->u.alloc.size, r->u.alloc.stack);
-        break;
-    case TMK_REC_FREE:
-        heap_free(&c->heap, r->t, r->u.free.ptr);
-        tables_freed(&c->tables, r->t, r->u.free.ptr, o);
-        break;
     case TMK_REC_TABLE_NEW:
         tables_new(&c->tables, r, o);
         break;
@@ -265,7 +304,9 @@ static int analyze_reader(struct tm_reader *r, const char *path, const struct tm
     u64map_init(&c.stack_ix);
     c.track_heap = !(h->flags & (TMK_FILE_MODE_TABLES | TMK_FILE_SAMPLED));
     int rc = TM_EXIT_OK;
-    if (tm_reader_run(r, on_record, &c, err, errlen)) rc = TM_EXIT_CANNOT;
+    int run = tm_reader_run(r, on_record, &c, err, errlen);
+    flush_batch(&c);
+    if (run) rc = TM_EXIT_CANNOT;
     else if (c.oom || c.heap.oom || c.tables.oom) {
         snprintf(err, errlen, "out of memory reading the trace");
         rc = TM_EXIT_CANNOT;

@@ -38,6 +38,8 @@ struct heap_site {
 struct heap_state {
     struct livemap live;      /* ptr -> (size, site index) */
     struct u64map site_ix;    /* stack id -> index into sites */
+    uint64_t site_memo[64];   /* direct-mapped cache in front of site_ix: */
+    uint32_t site_memo_ix[64]; /* stack id + 1 (0 = empty) -> site index */
     struct heap_site *sites;
     size_t n_sites, sites_cap;
     uint64_t gen;             /* number of times a new peak was reached */

@@ -20,8 +20,14 @@ void heap_init(struct heap_state *h)
 
 static uint32_t site_for(struct heap_state *h, uint64_t stack)
 {
+    unsigned k = (unsigned)(stack & 63);
+    if (h->site_memo[k] == stack + 1) return h->site_memo_ix[k];
     uint64_t *ix = u64map_get(&h->site_ix, stack);
-    if (ix) return (uint32_t)*ix;
+    if (ix) {
+        h->site_memo[k] = stack + 1;
+        h->site_memo_ix[k] = (uint32_t)*ix;
+        return (uint32_t)*ix;
+    }
     if (h->n_sites >= LIVE_SITE_MAX) return UINT32_MAX; /* beyond 16M stacks: unattributed */
     if (h->n_sites == h->sites_cap) {
         size_t cap = h->sites_cap ? h->sites_cap * 2 : 256;

@@ -35,6 +35,25 @@ int livemap_put(struct livemap *m, uint64_t ptr, uint64_t packed, uint64_t *old)
 int livemap_del(struct livemap *m, uint64_t ptr, uint64_t *packed);
 int livemap_has(const struct livemap *m, uint64_t ptr);
 
+/* Starts loading ptr's home slot into the cache (no effect on the map). The
+ * analyzer calls it for a batch of records before applying them, so their
+ * cache misses overlap instead of coming one after the other. */
+static inline void livemap_prefetch(const struct livemap *m, uint64_t ptr)
+{
+    if (!m->cap) return;
+    size_t i = (size_t)(((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> m->shift);
+#if defined(__x86_64__) || defined(__i386__)
+    /* gcc 12 -O2 dropped __builtin_prefetch here (inlined into on_record):
+     * the instruction itself, then. */
+    /* And the next line: a delete's backward shift reads the slots after
+     * the entry, often across the line boundary. A prefetch never faults. */
+    uintptr_t a = (uintptr_t)&m->e[i];
+    __asm__ volatile("prefetcht0 (%0)\n\tprefetcht0 64(%0)" : : "r"(a));
+#else
+    __builtin_prefetch(&m->e[i], 1);
+#endif
+}
+
 static inline uint64_t live_pack(uint64_t size, uint32_t site)
 {
     return (size > LIVE_SIZE_MAX ? LIVE_SIZE_MAX : size) << LIVE_SITE_BITS |

@@ -7,8 +7,10 @@
  * bucket is announced with annotate.h.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 #include "tidemark/annotate.h"
@@ -23,6 +25,34 @@ void gm_note_peak(gomap *m)
         m->peak_bucket_bytes = held;
 }
 
+/* Go's runtime (1.19) marks its heap MADV_HUGEPAGE, so a big map's buckets
+ * live on 2 MiB pages there; glibc's malloc does not, and on a machine whose
+ * THP setting is "madvise" (Debian's default) random probes into a 300 MB
+ * array then miss the TLB on nearly every access. Ask for huge pages on the
+ * whole pages inside a big array, as Go's heap has them: the bytes allocated
+ * and freed (what gomap models) do not change; only the page size backing
+ * them. Best effort: errors are ignored. */
+#define GM_HUGE_MIN ((uint64_t)4 << 20)
+
+static void advise_huge(void *p, uint64_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    if (bytes < GM_HUGE_MIN)
+        return;
+    const uintptr_t page = 4096;
+    uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (end > start) {
+        int saved = errno;
+        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+        errno = saved;
+    }
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 unsigned char *gm_make_bucket_array(gomap *m, uint8_t B, unsigned reason,
                                     uint64_t *prealloc, uint64_t *bytes)
 {
@@ -30,6 +60,7 @@ unsigned char *gm_make_bucket_array(gomap *m, uint8_t B, unsigned reason,
     unsigned char *arr = calloc(1, a.bytes);
     if (arr == NULL)
         return NULL;
+    advise_huge(arr, a.bytes);
     tmk_table_array(m, arr, a.bytes, a.buckets + a.overflow, reason);
     *prealloc = a.overflow;
     *bytes = a.bytes;

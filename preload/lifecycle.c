@@ -56,8 +56,10 @@ static void write_end_block(struct tmk_thread *t, enum tmk_end_why why, uint64_t
 
 void tmk_finish(enum tmk_end_why why, uint64_t status)
 {
-    if (__atomic_exchange_n(&finishing, 1, __ATOMIC_ACQ_REL)) return;
+    /* A vfork child (_exit, or exec) shares the parent's memory: it must not
+     * even mark the trace as finishing, so the pid is checked first. */
     if (tmk_state != TMK_STATE_ACTIVE || getpid() != tmk_pid) return;
+    if (__atomic_exchange_n(&finishing, 1, __ATOMIC_ACQ_REL)) return;
     int saved = errno;
     int guard = tmk_tls.guard;
     int in_signal = why == TMK_END_SIGNAL;

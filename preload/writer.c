@@ -5,9 +5,11 @@
  * too). The file is created with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600: it
  * never overwrites and never follows a symlink. If the path exists as a
  * regular file (a pid reused across exec, a template without %p), the first
- * free "<path>.1" .. "<path>.99" is used instead. A symlink at the path, an
- * unwritable directory, or a failed write (full disk): one stderr line and
- * tracing stops; the program runs on untouched.
+ * free "<path>.1" .. "<path>.99" is used instead, with one stderr line saying
+ * so, unless the existing file is the trace this very process wrote before
+ * it exec'ed (same pid in its header): that case is routine and quiet. A
+ * symlink at the path, an unwritable directory, or a failed write (full
+ * disk): one stderr line and tracing stops; the program runs on untouched.
  *
  * Blocks are written whole with one writev under the writer mutex.
  */
@@ -57,8 +59,23 @@ static int create_excl(const char *path)
     return fd;
 }
 
+/* Is the file at path a trace of this pid (the image before an exec)? */
+static int own_trace(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return 0;
+    uint8_t raw[TMK_FILE_HEADER_SIZE];
+    ssize_t n = read(fd, raw, sizeof raw);
+    close(fd);
+    if (n != (ssize_t)sizeof raw) return 0;
+    struct tmk_file_header h;
+    tmk_file_header_decode(&h, raw);
+    return !memcmp(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN) && h.pid == (uint32_t)getpid();
+}
+
 /* Creates the file at base, or at base.N when base is an existing regular
- * file. Sets writer_path. Returns the fd or -1 with errno set. */
+ * file (saying so unless it is this process's own). Sets writer_path.
+ * Returns the fd or -1 with errno set. */
 static int create_trace_file(const char *base)
 {
     strcpy(writer_path, base);
@@ -69,12 +86,19 @@ static int create_trace_file(const char *base)
         errno = S_ISLNK(st.st_mode) ? ELOOP : EEXIST;
         return -1;
     }
+    int quiet = own_trace(base);
     for (unsigned i = 1; i <= TMK_TRACE_PATH_SUFFIXES; i++) {
         char num[24];
         utoa(num, i);
         size_t n = append(writer_path, strlen(base), sizeof writer_path, ".");
         append(writer_path, n, sizeof writer_path, num);
         fd = create_excl(writer_path);
+        if (fd >= 0 && !quiet) {
+            char tail[4300];
+            size_t m = append(tail, 0, sizeof tail, " exists, left as it is; writing ");
+            append(tail, m, sizeof tail, writer_path);
+            tmk_warn("trace file ", base, tail);
+        }
         if (fd >= 0 || errno != EEXIST) return fd;
     }
     strcpy(writer_path, base);
