@@ -33,14 +33,13 @@ void ex_parse_args(int argc, char **argv, const char *usage, int allow_keep,
 {
     out->n = 1000000;
     out->keep = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* flag, value */
         uint64_t *dst = NULL;
         if (strcmp(argv[i], "--n") == 0) dst = &out->n;
         else if (allow_keep && strcmp(argv[i], "--keep") == 0) dst = &out->keep;
         else usage_exit(argv[0], "unknown argument", usage);
         if (i + 1 >= argc || parse_u64(argv[i + 1], dst) != 0)
             usage_exit(argv[0], "expected a non-negative integer after the flag", usage);
-        i++;
     }
     if (out->keep > out->n) usage_exit(argv[0], "--keep must not exceed --n", usage);
 }
