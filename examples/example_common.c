@@ -136,6 +136,37 @@ void ex_print_shape(const gomap *m)
     fflush(stdout);
 }
 
+void ex_fill_then_drain(gomap *m, const struct ex_args *args)
+{
+    struct ex_peak peak = {0};
+    for (int64_t i = 0; i < (int64_t)args->n; i++) {
+        unsigned char *value = gomap_put(m, &i);
+        if (!value) ex_die_oom("gomap_put");
+        value[0] = (unsigned char)i;
+        ex_peak_update(&peak, m);
+    }
+    ex_print_phase("after inserts:", m);
+    ex_print_shape(m);
+
+    for (int64_t i = 0; i < (int64_t)(args->n - args->keep); i++)
+        gomap_delete(m, &i);
+    ex_print_phase("after deletes:", m);
+    ex_print_peak(&peak);
+}
+
+int ex_check_kept(gomap *m, const struct ex_args *args)
+{
+    uint64_t ok = 0;
+    for (int64_t i = (int64_t)(args->n - args->keep); i < (int64_t)args->n; i++) {
+        unsigned char *value = gomap_get(m, &i);
+        ok += value && value[0] == (unsigned char)i;
+    }
+    printf("check: %llu of %llu kept entries found with their values\n",
+           (unsigned long long)ok, (unsigned long long)args->keep);
+    fflush(stdout);
+    return ok == args->keep ? 0 : 1;
+}
+
 void ex_keep_alive(gomap *m)
 {
     static gomap *kept[4];
