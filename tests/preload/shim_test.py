@@ -198,6 +198,15 @@ def case_uthash():
     for i in ("1", "2"):
         eq(int(d[f"table.{i}.ended"]), int(label[i] in ended), f"table {label[i]} ended")
     eq(num(d, "table_counts") > 0, True, "table counts")
+    # tables beginning and ending on 4 threads at once, counts sampled each ms
+    r = run([exe, "threads"], output=os.path.join(TMP, "ut.tmk"),
+            env={"TIDEMARK_SAMPLE_INTERVAL": "1"})
+    eq(r.returncode, 0, "threads status")
+    made = int(r.stdout.split()[1])
+    d = tmkcat(os.path.join(TMP, "ut.tmk"))
+    clean_trace(d, "uthash threads")
+    eq((num(d, "tables"), num(d, "tables_ended")), (made, made), "every table made and ended")
+    eq(num(d, "arrays_live"), 0, "no bucket array left")
 
 
 # ---- 3. stress -----------------------------------------------------------------
