@@ -249,6 +249,16 @@ def case_fork():
     eq(num(c, "sized_frees"), 100, "child's frees")
     eq(c["end_status"], "3", "child exit status")
     check(num(c, "modules") > 3, "child announces the modules")
+    # a fixed output path: the child writes PATH.<pid>
+    for t in traces():
+        os.unlink(t)
+    fixed = os.path.join(TMP, "fixed.tmk")
+    r = run([probe(), "fork"], output=fixed)
+    eq(r.returncode, 0, "status with a fixed path")
+    out = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)
+    eq(tmkcat(fixed)["pid"], out["parent"], "the parent's file at the fixed path")
+    eq(tmkcat(f"{fixed}.{out['child']}")["ppid"], out["parent"], "the child's at PATH.<pid>")
+    eq(r.stderr, b"", "stderr with a fixed path")
 
 
 def case_forkexec():
