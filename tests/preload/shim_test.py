@@ -278,6 +278,28 @@ def case_forkexec():
     eq(after["end_status"], "4", "exec'ed image status")
     eq(num(after, "sized_allocs"), 5, "exec'ed image's allocations")
     eq(r.stderr, b"", "stderr")
+    # a fixed path: the forked child writes PATH.<pid>, its exec'ed image
+    # PATH.<pid>.1, quietly (the existing PATH is its parent's)
+    for t in traces():
+        os.unlink(t)
+    fixed = os.path.join(TMP, "fixed.tmk")
+    r = run([probe(), "forkexec"], output=fixed)
+    eq((r.returncode, r.stderr), (0, b""), "fork+exec with a fixed path")
+    child = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)["forked"]
+    eq(tmkcat(f"{fixed}.{child}")["end"], "exec", "the forked child's file")
+    d = tmkcat(f"{fixed}.{child}.1", "-z", "4444:4444")
+    eq((d["pid"], num(d, "sized_allocs")), (child, 5), "the exec'ed image's file")
+    eq(sorted(os.path.basename(t) for t in traces()),
+       sorted(["fixed.tmk", f"fixed.tmk.{child}", f"fixed.tmk.{child}.1"]), "files")
+    # the same through a shell pipeline under tidemark run
+    for t in traces():
+        os.unlink(t)
+    e = base_env()
+    p = subprocess.run([build_path("analyzer", "tidemark"), "run", "-o", fixed, "--", "sh", "-c",
+                        "seq 1 5 | sort -r | head -2; exit 4"], env=e, cwd=TMP,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    eq((p.returncode, p.stdout), (4, b"5\n4\n"), "tidemark run of a pipeline")
+    check(b"exists" not in p.stderr, f"tidemark run of a pipeline: {p.stderr.decode()}")
 
 
 def case_system():
