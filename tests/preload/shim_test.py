@@ -77,7 +77,7 @@ def run(cmd, preload=True, output=None, env=None, timeout=60, input=None, cwd=No
         raise Failure(f"{cmd} did not finish in {timeout} s (deadlock?)")
 
 
-def traces(pattern=r".*\.tmk(\.\d+)?$", where=None):
+def traces(pattern=r".*\.tmk(\.\d+)*$", where=None):
     where = where or TMP
     return sorted(os.path.join(where, f) for f in os.listdir(where) if re.match(pattern, f))
 
@@ -543,6 +543,12 @@ def case_descriptors():
     for t in traces():
         clean_trace(tmkcat(t), os.path.basename(t))
         os.unlink(t)
+    # none of the shim's descriptors (trace file, libunwind's validation
+    # pipe) sits at a low number, where the program's own would land
+    for unw in ("libunwind", "fp"):
+        n = run([probe(), "fds"], preload=False)
+        r = run([probe(), "fds"], env={"TIDEMARK_UNWIND": unw})
+        eq(r.stdout.decode(), n.stdout.decode(), f"descriptors 3..99 ({unw})")
     mine = os.path.join(TMP, "mine.txt")
     r = run([probe(), "closefds", mine], output=os.path.join(TMP, "c.tmk"))
     eq(r.returncode, 0, f"closefds status {r.stdout.decode()}")
