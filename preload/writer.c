@@ -36,8 +36,6 @@
 
 extern char *program_invocation_short_name;
 
-#define TMK_FD_FLOOR 100
-
 static pthread_mutex_t writer_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int writer_fd = -1;
 static dev_t writer_dev; /* identity of the trace file behind writer_fd */
