@@ -90,10 +90,14 @@ static int capture(struct tmk_thread *t, uintptr_t *out, int max)
      * a handler interrupting the unwind is told apart from libunwind.
      * libunwind's first use in a process leaves errno = EAGAIN: the
      * program's errno is put back. */
-    int saved = errno;
+    int saved = errno, cancel;
+    /* libunwind's validation reads and writes its pipe: cancellation points
+     * that must not end the program's thread inside malloc */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     tmk_tls.in_unwind = 1;
     int n = unw_backtrace((void **)out, max);
     tmk_tls.in_unwind = 0;
+    pthread_setcancelstate(cancel, NULL);
     errno = saved;
     return n < 0 ? 0 : n;
 }
