@@ -45,10 +45,11 @@ static inline void livemap_prefetch(const struct livemap *m, uint64_t ptr)
 #if defined(__x86_64__) || defined(__i386__)
     /* gcc 12 -O2 dropped __builtin_prefetch here (inlined into on_record):
      * the instruction itself, then. */
-    /* And the next line: a delete's backward shift reads the slots after
-     * the entry, often across the line boundary. A prefetch never faults. */
     uintptr_t a = (uintptr_t)&m->e[i];
-    __asm__ volatile("prefetcht0 (%0)\n\tprefetcht0 64(%0)" : : "r"(a));
+    __asm__ volatile("prefetcht0 (%0)" : : "r"(a));
+    /* And the next line when the slot ends its line: a delete's backward
+     * shift reads the slots after the entry. A prefetch never faults. */
+    if ((a & 63) == 64 - sizeof *m->e) __asm__ volatile("prefetcht0 64(%0)" : : "r"(a));
 #else
     __builtin_prefetch(&m->e[i], 1);
 #endif
