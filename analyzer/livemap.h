@@ -28,12 +28,73 @@ struct livemap {
 
 void livemap_init(struct livemap *m);
 void livemap_free(struct livemap *m);
-/* Inserts ptr; if it was already live, returns 1 and its old packed value in
- * *old (the entry is replaced). 0 when new, -1 when out of memory. */
-int livemap_put(struct livemap *m, uint64_t ptr, uint64_t packed, uint64_t *old);
-/* Removes ptr; 1 and its packed value if it was live, else 0. */
-int livemap_del(struct livemap *m, uint64_t ptr, uint64_t *packed);
 int livemap_has(const struct livemap *m, uint64_t ptr);
+/* Doubles the capacity (rehash). 0, or -1 when out of memory. */
+int livemap_grow(struct livemap *m);
+
+static inline size_t livemap_home(const struct livemap *m, uint64_t ptr)
+{
+    return (size_t)(((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> m->shift);
+}
+
+/* put and del are inline: one of them runs for every ALLOC and FREE.
+ *
+ * livemap_put: inserts ptr; if it was already live, returns 1 and its old
+ * packed value in *old (the entry is replaced). 0 when new, -1 when out of
+ * memory. */
+static inline int livemap_put(struct livemap *m, uint64_t ptr, uint64_t packed, uint64_t *old)
+{
+    if (ptr == 0) {
+        int had = m->has_zero;
+        if (had) *old = m->zero_packed;
+        m->has_zero = 1;
+        m->zero_packed = packed;
+        m->count += !had;
+        return had;
+    }
+    if ((m->count + 1) * 2 > m->cap && livemap_grow(m)) return -1;
+    size_t mask = m->cap - 1, i = livemap_home(m, ptr);
+    for (; m->e[i].ptr; i = (i + 1) & mask) {
+        if (m->e[i].ptr == ptr) {
+            *old = m->e[i].packed;
+            m->e[i].packed = packed;
+            return 1;
+        }
+    }
+    m->e[i].ptr = ptr;
+    m->e[i].packed = packed;
+    m->count++;
+    return 0;
+}
+
+/* Removes ptr; 1 and its packed value if it was live, else 0. */
+static inline int livemap_del(struct livemap *m, uint64_t ptr, uint64_t *packed)
+{
+    if (ptr == 0) {
+        if (!m->has_zero) return 0;
+        *packed = m->zero_packed;
+        m->has_zero = 0;
+        m->count--;
+        return 1;
+    }
+    if (!m->cap) return 0;
+    size_t mask = m->cap - 1, i = livemap_home(m, ptr);
+    while (m->e[i].ptr != ptr) {
+        if (!m->e[i].ptr) return 0;
+        i = (i + 1) & mask;
+    }
+    *packed = m->e[i].packed;
+    for (size_t j = (i + 1) & mask; m->e[j].ptr; j = (j + 1) & mask) {
+        size_t h = livemap_home(m, m->e[j].ptr);
+        int stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+        if (stays) continue;
+        m->e[i] = m->e[j];
+        i = j;
+    }
+    m->e[i].ptr = 0;
+    m->count--;
+    return 1;
+}
 
 /* Starts loading ptr's home slot into the cache (no effect on the map). The
  * analyzer calls it for a batch of records before applying them, so their
