@@ -1,12 +1,12 @@
 /* analyzer/analyze.c - tm_analyze(): one pass of the reader feeding the heap
  * (heap.c) and the tables (tables.c), then the model assembled: stacks,
- * modules, symbolized sites, warnings. Records after opts.at are read (for
+ * modules, sites (sites.c), warnings. Records after opts.at are read (for
  * the duration and the END record) but not applied. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
 
 #include "analyze_int.h"
 #include "symbols.h"
@@ -195,10 +195,7 @@ static int on_record(void *vc, const struct tm_record *r)
     return c->oom || c->heap.oom || c->tables.oom;
 }
 
-static int add_warning(struct tm_trace_info *info, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int add_warning(struct tm_trace_info *info, const char *fmt, ...)
+int tm_add_warning(struct tm_trace_info *info, const char *fmt, ...)
 {
     char line[400];
     va_list ap;
@@ -231,85 +228,6 @@ const struct tm_stack *tm_model_stack(const struct tm_model *m, uint64_t id)
     return NULL;
 }
 
-/* ---- sites: the frame a human wants to see ------------------------------ */
-
-static int is_plumbing(const struct tmk_frame *f)
-{
-    static const char *const prefixes[] = {"gomap_", "tmk_", "tidemark_", "uthash_",
-                                           "malloc", "calloc", "realloc", "free"};
-    if (f->module && strstr(tmk_path_basename(f->module), "libtidemark")) return 1;
-    if (!f->function) return 0;
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-        if (strncmp(f->function, prefixes[i], strlen(prefixes[i])) == 0) return 1;
-    return 0;
-}
-
-static char *frame_site(const struct tmk_frame *f, const char *cwd)
-{
-    char buf[512];
-    if (f->file && f->line) {
-        const char *file = f->file;
-        size_t n = cwd ? strlen(cwd) : 0;
-        if (n && strncmp(file, cwd, n) == 0 && file[n] == '/') file += n + 1;
-        snprintf(buf, sizeof buf, "%s:%u", file, f->line);
-    } else {
-        tmk_frame_format(f, buf, sizeof buf);
-    }
-    return strdup(buf);
-}
-
-static char *site_of(const struct tm_model *m, struct tmk_symbolizer *sym, uint64_t stack_id,
-                     const char *cwd)
-{
-    const struct tm_stack *s = tm_model_stack(m, stack_id);
-    if (!s || s->depth == 0) return strdup(stack_id ? "[unknown stack]" : "[no stack]");
-    if (!sym) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)s->frames[0]);
-        return strdup(buf);
-    }
-    struct tmk_frame f, first;
-    tmk_symbolizer_lookup(sym, s->frames[0], 0, &first);
-    char *site = NULL;
-    for (uint32_t i = 0; i < s->depth && !site; i++) {
-        tmk_symbolizer_lookup(sym, s->frames[i], 0, &f);
-        if (!is_plumbing(&f)) site = frame_site(&f, cwd);
-    }
-    return site ? site : frame_site(&first, cwd);
-}
-
-static int symbolize(struct tm_model *m)
-{
-    struct tmk_symbolizer *sym = NULL;
-    if (m->opts.symbolize) {
-        sym = tmk_symbolizer_new(m->opts.sysroot, NULL);
-        for (size_t i = 0; sym && i < m->n_modules; i++) {
-            const struct tm_module *mod = &m->modules[i];
-            struct tmk_module_desc d = {mod->id, mod->bias, mod->start, mod->end,
-                                        mod->build_id, mod->build_id_len, mod->path};
-            tmk_symbolizer_add_module(sym, &d);
-            if (mod->gone) tmk_symbolizer_module_gone(sym, mod->id);
-        }
-    }
-    char cwd[4096];
-    const char *cw = getcwd(cwd, sizeof cwd) ? cwd : NULL;
-    int rc = 0;
-    for (size_t i = 0; i < m->n_tables; i++)
-        if (!(m->tables[i].site = site_of(m, sym, m->tables[i].stack_id, cw))) rc = -1;
-    struct tm_site *lists[2] = {m->heap.top_peak, m->heap.top_end};
-    size_t ns[2] = {m->heap.n_top_peak, m->heap.n_top_end};
-    for (int l = 0; l < 2; l++)
-        for (size_t i = 0; i < ns[l]; i++)
-            if (!(lists[l][i].site = site_of(m, sym, lists[l][i].stack_id, cw))) rc = -1;
-    if (sym) {
-        const char *const *w;
-        size_t n = tmk_symbolizer_warnings(sym, &w);
-        for (size_t i = 0; i < n; i++) add_warning(&m->info, "symbols: %s", w[i]);
-        tmk_symbolizer_free(sym);
-    }
-    return rc;
-}
-
 /* ---- assembly ------------------------------------------------------------ */
 
 static void set_info(struct tm_model *m, const struct tmk_file_header *h, const char *path)
@@ -337,26 +255,26 @@ static int finish(struct ctx *c, struct tm_reader *r, char *err, size_t errlen)
     info->threads = tm_reader_threads(r);
     const char *const *w;
     size_t n = tm_reader_warnings(r, &w);
-    for (size_t i = 0; i < n; i++) add_warning(info, "%s", w[i]);
+    for (size_t i = 0; i < n; i++) tm_add_warning(info, "%s", w[i]);
     info->contradictions = c->tables.contradictions;
     for (size_t i = 0; i < c->tables.n_problems; i++)
-        add_warning(info, "%s", c->tables.first_problem[i]);
+        tm_add_warning(info, "%s", c->tables.first_problem[i]);
     if (c->tables.contradictions > c->tables.n_problems)
-        add_warning(info, "... %llu contradicting table events in all",
+        tm_add_warning(info, "... %llu contradicting table events in all",
                     (unsigned long long)c->tables.contradictions);
     if (c->track_heap && c->heap.unknown_frees)
-        add_warning(info, "%llu frees of pointers the trace never allocated (ignored)",
+        tm_add_warning(info, "%llu frees of pointers the trace never allocated (ignored)",
                     (unsigned long long)c->heap.unknown_frees);
     if (c->heap.double_allocs)
-        add_warning(info, "%llu allocations of addresses already live (their free was lost)",
+        tm_add_warning(info, "%llu allocations of addresses already live (their free was lost)",
                     (unsigned long long)c->heap.double_allocs);
     if (info->lost_events)
-        add_warning(info, "the shim dropped %llu events", (unsigned long long)info->lost_events);
+        tm_add_warning(info, "the shim dropped %llu events", (unsigned long long)info->lost_events);
     if (info->flags & TMK_FILE_SAMPLED)
-        add_warning(info, "ordinary allocations are sampled (mean interval %llu bytes): "
+        tm_add_warning(info, "ordinary allocations are sampled (mean interval %llu bytes): "
                           "heap figures count samples only",
                     (unsigned long long)info->sample_interval);
-    if (heap_finish(&c->heap, info->at, m->opts.top_sites, &m->heap) ||
+    if (heap_finish(&c->heap, info->at, SIZE_MAX, &m->heap) || /* sites.c cuts to top_sites */
         tables_finish(&c->tables, info->at, &m->opts, &m->tables, &m->n_tables))
         goto oom;
     m->heap.tracked = c->track_heap;
@@ -365,7 +283,7 @@ static int finish(struct ctx *c, struct tm_reader *r, char *err, size_t errlen)
         if (m->tables[i].verdict == TM_VERDICT_OVERSIZED) m->n_oversized++;
     }
     if (m->n_stacks) qsort(m->stacks, m->n_stacks, sizeof *m->stacks, cmp_stack);
-    if (symbolize(m) || !info->path) goto oom;
+    if (tm_symbolize_sites(m) || !info->path) goto oom;
     return TM_EXIT_OK;
 oom:
     snprintf(err, errlen, "out of memory building the report");

@@ -71,6 +71,18 @@ void heap_memory(struct heap_state *h, uint64_t t, uint64_t rss);
 int heap_finish(struct heap_state *h, uint64_t t_end, size_t top, struct tm_heap *out);
 void heap_free_state(struct heap_state *h);
 
+/* ---- analyze.c ---- */
+/* Appends a warning line to the trace info; -1 when out of memory. */
+int tm_add_warning(struct tm_trace_info *info, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- sites.c ---- */
+/* Names every table's creation site and the heap's sites (the first frame
+ * outside the allocator and table plumbing), merges heap sites that name the
+ * same place, keeps the top m->opts.top_sites of each list. -1 when out of
+ * memory. */
+int tm_symbolize_sites(struct tm_model *m);
+
 /* ---- sizing_model.c ---- */
 /* Which model a table gets from what TABLE_NEW recorded. */
 enum tm_model_kind tm_model_for(const struct tm_table *t);

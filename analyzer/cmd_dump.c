@@ -74,11 +74,9 @@ static int dump_record(void *ctx, const struct tm_record *r)
     }
     case TMK_REC_TABLE_COUNT:
     case TMK_REC_TABLE_END:
-        fprintf(out, " table=%llu live=%llu", (unsigned long long)r->u.table_count.table,
-                (unsigned long long)r->u.table_count.live);
-        break;
     case TMK_REC_TABLE_PEAK:
-        fprintf(out, " table=%llu peak=%llu", (unsigned long long)r->u.table_count.table,
+        fprintf(out, " table=%llu %s=%llu", (unsigned long long)r->u.table_count.table,
+                r->type == TMK_REC_TABLE_PEAK ? "peak" : "live",
                 (unsigned long long)r->u.table_count.live);
         break;
     case TMK_REC_MEMORY:

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "cmd_common.h"
 #include "report.h"
+#include "tidemark/trace_format.h"
 #include "tidemark/trace_path.h"
 
 static const char run_usage[] =
@@ -32,7 +33,8 @@ static const char run_usage[] =
     "  --no-summary        only run and record\n"
     "An LD_PRELOAD already set is kept (the shim is appended). Other TIDEMARK_*\n"
     "settings pass through from the environment. When PROGRAM execs, each new\n"
-    "image writes FILE.1, FILE.2, ... (same pid); the summary names them.\n"
+    "image writes FILE.1, FILE.2, ... (same pid); run names them and summarizes\n"
+    "the last image (the program behind a wrapper script, say).\n"
     "exit status: PROGRAM's own (128+N when killed by signal N); 2 when tidemark\n"
     "cannot start it (bad flag, FILE exists, shim or program not found).\n";
 
@@ -107,15 +109,43 @@ static void suffixes_present(const char *trace, unsigned char *present)
     }
 }
 
-/* The program exec'ed (same pid): each new image wrote the next PATH.N. */
-static void report_execs(const char *trace, const unsigned char *before)
+/* The file's header, or -1 when it is not a readable trace. */
+static int read_header(const char *path, struct tmk_file_header *h)
+{
+    uint8_t raw[TMK_FILE_HEADER_SIZE];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, raw, sizeof raw);
+    close(fd);
+    if (n != (ssize_t)sizeof raw || memcmp(raw, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN)) return -1;
+    tmk_file_header_decode(h, raw);
+    return 0;
+}
+
+/* The program exec'ed (same pid): each new image wrote the next free
+ * PATH.N. Names each one, and puts in `last` the trace of the image that
+ * started last in the program's own process (its final image: the one that
+ * did the program's work, e.g. the real interpreter behind a wrapper script);
+ * `last` is `trace` itself when nothing exec'ed. */
+static void report_execs(const char *trace, const unsigned char *before, pid_t pid, char *last,
+                         size_t len)
 {
     unsigned char after[TMK_TRACE_PATH_SUFFIXES + 1];
+    struct tmk_file_header h;
+    uint64_t newest = 0;
+    snprintf(last, len, "%s", trace);
+    if (read_header(trace, &h) == 0) newest = h.start_monotonic_ns;
     suffixes_present(trace, after);
-    for (unsigned k = 1; k <= TMK_TRACE_PATH_SUFFIXES; k++)
-        if (after[k] && !before[k])
-            fprintf(stderr, "tidemark: the program exec'ed; its new image's trace is %s.%u\n",
-                    trace, k);
+    for (unsigned k = 1; k <= TMK_TRACE_PATH_SUFFIXES; k++) {
+        if (!after[k] || before[k]) continue;
+        char p[PATH_MAX + 8];
+        snprintf(p, sizeof p, "%s.%u", trace, k);
+        fprintf(stderr, "tidemark: the program exec'ed; its new image's trace is %s\n", p);
+        if (read_header(p, &h) == 0 && h.pid == (uint32_t)pid && h.start_monotonic_ns >= newest) {
+            newest = h.start_monotonic_ns;
+            snprintf(last, len, "%s", p);
+        }
+    }
 }
 
 static void summary(const char *trace)
@@ -244,7 +274,10 @@ int cmd_run(int argc, char **argv)
         return rc;
     }
     fprintf(stderr, "tidemark: trace written to %s\n", trace);
-    report_execs(trace, before);
-    if (show) summary(trace);
+    char last[PATH_MAX + 8];
+    report_execs(trace, before, pid, last, sizeof last);
+    if (strcmp(last, trace) != 0)
+        fprintf(stderr, "tidemark: summarizing the program's last image: %s\n", last);
+    if (show) summary(last);
     return rc;
 }

@@ -17,8 +17,10 @@
  * a table built fresh for n keys is expected to hold (one replay alone is as
  * random near a doubling point as a real table). The replays are extended on
  * demand up to the largest n asked (O(n) in all, memory O(buckets)); beyond
- * 2^24 items the thresholds scale with n (a doubling at n items in m buckets
- * is one at 2n in 2m).
+ * 2^20 items the thresholds scale with n (a doubling at n items in m buckets
+ * taken as one at 2n in 2m; real tables, with more chains to overflow, double
+ * a little earlier, so past a million keys the model can be one doubling
+ * short). That bound keeps the replays under ~0.1 s for any trace.
  * tests/analyzer measures the model against real uthash tables.
  *
  * generic: live entries times the slot size (bucket_size / slots_per_bucket,
@@ -33,7 +35,7 @@
 
 #define UTHASH_INITIAL_LOG2 5        /* HASH_INITIAL_NUM_BUCKETS 32 */
 #define UTHASH_CHAIN_THRESHOLD 10u   /* HASH_BKT_CAPACITY_THRESH */
-#define UTHASH_REPLAY_MAX (1u << 24) /* items replayed; scaled beyond */
+#define UTHASH_REPLAY_MAX (1u << 20) /* items replayed (~0.1 s for all five); scaled beyond */
 #define UTHASH_REPLAYS 5             /* odd: the median is one of them */
 
 enum tm_model_kind tm_model_for(const struct tm_table *t)

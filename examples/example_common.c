@@ -33,14 +33,13 @@ void ex_parse_args(int argc, char **argv, const char *usage, int allow_keep,
 {
     out->n = 1000000;
     out->keep = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* flag, value */
         uint64_t *dst = NULL;
         if (strcmp(argv[i], "--n") == 0) dst = &out->n;
         else if (allow_keep && strcmp(argv[i], "--keep") == 0) dst = &out->keep;
         else usage_exit(argv[0], "unknown argument", usage);
         if (i + 1 >= argc || parse_u64(argv[i + 1], dst) != 0)
             usage_exit(argv[0], "expected a non-negative integer after the flag", usage);
-        i++;
     }
     if (out->keep > out->n) usage_exit(argv[0], "--keep must not exceed --n", usage);
 }
@@ -135,6 +134,37 @@ void ex_print_shape(const gomap *m)
            st.prealloc_overflow, st.bucket_size, st.array_bytes, st.extra_overflow,
            st.overflow_bytes);
     fflush(stdout);
+}
+
+void ex_fill_then_drain(gomap *m, const struct ex_args *args)
+{
+    struct ex_peak peak = {0};
+    for (int64_t i = 0; i < (int64_t)args->n; i++) {
+        unsigned char *value = gomap_put(m, &i);
+        if (!value) ex_die_oom("gomap_put");
+        value[0] = (unsigned char)i;
+        ex_peak_update(&peak, m);
+    }
+    ex_print_phase("after inserts:", m);
+    ex_print_shape(m);
+
+    for (int64_t i = 0; i < (int64_t)(args->n - args->keep); i++)
+        gomap_delete(m, &i);
+    ex_print_phase("after deletes:", m);
+    ex_print_peak(&peak);
+}
+
+int ex_check_kept(gomap *m, const struct ex_args *args)
+{
+    uint64_t ok = 0;
+    for (int64_t i = (int64_t)(args->n - args->keep); i < (int64_t)args->n; i++) {
+        unsigned char *value = gomap_get(m, &i);
+        ok += value && value[0] == (unsigned char)i;
+    }
+    printf("check: %llu of %llu kept entries found with their values\n",
+           (unsigned long long)ok, (unsigned long long)args->keep);
+    fflush(stdout);
+    return ok == args->keep ? 0 : 1;
 }
 
 void ex_keep_alive(gomap *m)

@@ -59,6 +59,15 @@ void ex_print_peak(const struct ex_peak *peak);
  * their own (0 bytes)" */
 void ex_print_shape(const gomap *m);
 
+/* The peak and its end, as the fix examples run it before their cure: puts
+ * keys 0..n-1 (value byte 0 = the key's low byte), printing "after
+ * inserts:" and the map's shape, deletes all but the last `keep` keys,
+ * printing "after deletes:" and the peak. */
+void ex_fill_then_drain(gomap *m, const struct ex_args *args);
+/* After the cure: every kept key is there with its value byte. Prints
+ * "check: K of K kept entries found with their values"; 0 when all are. */
+int ex_check_kept(gomap *m, const struct ex_args *args);
+
 /* runtime.KeepAlive(m), and more: the map stays allocated and reachable
  * (from a static pointer) until the process exits, as the Go program's map
  * does. So tidemark sees at the end of the run what the map still holds,

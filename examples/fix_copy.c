@@ -26,21 +26,7 @@ int main(int argc, char **argv)
     if (!m) ex_die_oom("gomap_new");
     ex_print_phase("after make:", m);
 
-    struct ex_peak peak = {0};
-    for (int64_t i = 0; i < (int64_t)args.n; i++) {
-        unsigned char *value = gomap_put(m, &i);
-        if (!value) ex_die_oom("gomap_put");
-        value[0] = (unsigned char)i;
-        ex_peak_update(&peak, m);
-    }
-    ex_print_phase("after inserts:", m);
-    ex_print_shape(m);
-
-    int64_t first_kept = (int64_t)(args.n - args.keep);
-    for (int64_t i = 0; i < first_kept; i++)
-        gomap_delete(m, &i);
-    ex_print_phase("after deletes:", m);
-    ex_print_peak(&peak);
+    ex_fill_then_drain(m, &args);
 
     /* The cure: a right-sized copy replaces the map. */
     gomap *copy = gomap_clone(m);
@@ -50,14 +36,6 @@ int main(int argc, char **argv)
     ex_print_phase("after copy:", m);
     ex_print_shape(m);
 
-    uint64_t ok = 0;
-    for (int64_t i = first_kept; i < (int64_t)args.n; i++) {
-        unsigned char *value = gomap_get(m, &i);
-        ok += value && value[0] == (unsigned char)i;
-    }
-    printf("check: %llu of %llu kept entries found with their values\n",
-           (unsigned long long)ok, (unsigned long long)args.keep);
-
     ex_keep_alive(m); /* the copy lives on, as the program's map */
-    return ok == args.keep ? 0 : 1;
+    return ex_check_kept(m, &args);
 }

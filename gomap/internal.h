@@ -96,7 +96,7 @@ static inline unsigned char *gm_key(const gomap *m, unsigned char *b, unsigned i
 {
     unsigned char *k = gm_key_slot(m, b, i);
     if (m->key_indirect)
-        memcpy(&k, k, sizeof k);
+        memcpy(&k, k, sizeof(unsigned char *)); /* the slot holds the key's pointer */
     return k;
 }
 
@@ -105,7 +105,7 @@ static inline unsigned char *gm_value(const gomap *m, unsigned char *b, unsigned
 {
     unsigned char *v = gm_value_slot(m, b, i);
     if (m->value_indirect)
-        memcpy(&v, v, sizeof v);
+        memcpy(&v, v, sizeof(unsigned char *)); /* the slot holds the value's pointer */
     return v;
 }
 

@@ -95,10 +95,16 @@ struct tmk_thread {
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
 };
 
+#define TMK_DEFERRED_MAX 32 /* frees a signal handler may leave for later */
+
 /* The thread-local part, initial-exec TLS: one load reaches it. */
 struct tmk_tls {
     struct tmk_thread *t;
-    int guard; /* 0 free; 1 inside the shim; 2 inside a call the shim makes */
+    int guard;   /* 0 free; 1 inside the shim; 2 inside a call the shim makes;
+                    3 a thread of the shim's own (the sampler) */
+    int in_real; /* inside the real allocator (a handler must not reenter it) */
+    uint64_t deferred_state;            /* sigalloc.c: generation << 32 | count */
+    void *deferred[TMK_DEFERRED_MAX];   /* sigalloc.c: frees left for later */
 };
 extern __thread struct tmk_tls tmk_tls TMK_HIDDEN __attribute__((tls_model("initial-exec")));
 
@@ -186,6 +192,16 @@ void tmk_modules_after_fork_child(void) TMK_HIDDEN;
 /* [start, end) of the shim's own code, to drop its frames from stacks. */
 extern uintptr_t tmk_self_start TMK_HIDDEN, tmk_self_end TMK_HIDDEN;
 void tmk_modules_find_self(void) TMK_HIDDEN;
+
+/* ---- sigalloc.c: the malloc family inside a handler that interrupted the
+ * real allocator on its thread (async-signal-safe, untraced) -------------- */
+
+void *tmk_sig_alloc(size_t size, size_t align) TMK_HIDDEN; /* zeroed; NULL + ENOMEM */
+int tmk_sig_owns(const void *p) TMK_HIDDEN;    /* one load when none are live */
+size_t tmk_sig_size(const void *p) TMK_HIDDEN; /* usable bytes */
+void tmk_sig_release(void *p) TMK_HIDDEN;
+void tmk_sig_defer_free(void *p) TMK_HIDDEN;   /* real memory freed by such a handler */
+void tmk_sig_drain(void) TMK_HIDDEN;           /* does the deferred frees (in_real == 0) */
 
 /* ---- ptrset.c: addresses whose free must be recorded -------------------- */
 

@@ -11,7 +11,9 @@
  * that interrupted the shim on this thread) goes straight to the real
  * allocator, untraced; in the second case (guard == 1) it counts as LOST.
  * Before dlsym has resolved the real functions, allocations come from a small
- * static bootstrap arena; frees of that memory are ignored.
+ * static bootstrap arena; frees of that memory are ignored. A signal handler
+ * that allocates while its thread is inside the real allocator is served by
+ * sigalloc.c (the real one is not reentrant).
  *
  * errno: the real allocator's errno is what the program sees; everything the
  * shim does after it saves and restores errno around its system calls.
@@ -199,15 +201,107 @@ static inline int enter(void)
     return 0;
 }
 
-static inline void leave(void) { tmk_tls.guard = 0; }
+static inline void drain_if_idle(void);
+
+static inline void leave(void)
+{
+    tmk_tls.guard = 0;
+    drain_if_idle();
+}
+
+/* ---- inside the real allocator ----------------------------------------- */
+
+/* Every call into the real allocator is bracketed: a signal handler that
+ * allocates on this thread meanwhile goes to sigalloc.c (REENTERED), and
+ * frees it deferred are done once the call is out. */
+static inline void real_begin(void)
+{
+    tmk_tls.in_real++;
+    __asm__ volatile("" ::: "memory");
+}
+
+/* Frees a handler deferred are done once the thread is out of both the
+ * real allocator and the shim. */
+static inline void drain_if_idle(void)
+{
+    if (TMK_UNLIKELY((uint32_t)tmk_tls.deferred_state != 0) && !tmk_tls.in_real &&
+        !tmk_tls.guard)
+        tmk_sig_drain();
+}
+
+static inline void real_end(void)
+{
+    __asm__ volatile("" ::: "memory");
+    tmk_tls.in_real--;
+    drain_if_idle();
+}
+
+#define REAL(call)                                                                            \
+    ({                                                                                        \
+        real_begin();                                                                         \
+        __typeof__(call) r_ = (call);                                                         \
+        real_end();                                                                           \
+        r_;                                                                                   \
+    })
+
+#define REAL_VOID(call)                                                                       \
+    do {                                                                                      \
+        real_begin();                                                                         \
+        call;                                                                                 \
+        real_end();                                                                           \
+    } while (0)
+
+/* This call comes from a signal handler that interrupted the real allocator
+ * or the shim's recording (guard 1: the shim never allocates there) on this
+ * thread. Its allocations come from sigalloc.c, untraced (their frees are
+ * then known not to be recorded either); its frees are deferred. */
+#define REENTERED() TMK_UNLIKELY(tmk_tls.in_real != 0 || tmk_tls.guard == 1)
+
+/* An allocation for such a handler; counted as lost. When sigalloc.c has no
+ * room and the real allocator is not interrupted, the real one serves it. */
+static void *sig_alloc_lost(size_t n, size_t align, void *(*real)(size_t, size_t))
+{
+    if (tmk_tls.t) tmk_tls.t->lost++;
+    void *p = tmk_sig_alloc(n, align);
+    if (!p && !tmk_tls.in_real) p = real(n, align);
+    return p;
+}
+
+static void *real_malloc_aligned(size_t n, size_t align)
+{
+    return align <= 16 ? REAL(tmk_real_malloc(n)) : REAL(real_memalign(align, n));
+}
+
+/* free() of memory the real allocator does not own, or made by a handler
+ * that interrupted the real allocator or the shim: the free is done, and
+ * recorded, once the thread is out. 1 when handled here. */
+static inline int free_elsewhere(void *p)
+{
+    if (TMK_UNLIKELY(tmk_sig_owns(p))) {
+        tmk_sig_release(p);
+        return 1;
+    }
+    if (REENTERED()) {
+        tmk_sig_defer_free(p);
+        return 1;
+    }
+    return 0;
+}
+
+/* Usable bytes of p, whoever owns it (p not NULL, not a boot block). */
+static size_t usable_of(void *p)
+{
+    return tmk_sig_owns(p) ? tmk_sig_size(p) : tmk_real_usable(p);
+}
 
 /* ---- the interposed functions ------------------------------------------- */
 
 TMK_EXPORT void *malloc(size_t n)
 {
     if (TMK_UNLIKELY(!resolved())) return boot_alloc(n, 16);
-    if (!enter()) return tmk_real_malloc(n);
-    void *p = tmk_real_malloc(n);
+    if (REENTERED()) return sig_alloc_lost(n, 16, real_malloc_aligned);
+    if (!enter()) return REAL(tmk_real_malloc(n));
+    void *p = REAL(tmk_real_malloc(n));
     if (TMK_LIKELY(p != NULL)) on_alloc(p, n);
     leave();
     return p;
@@ -217,39 +311,55 @@ TMK_EXPORT void free(void *p)
 {
     if (!p || TMK_UNLIKELY(is_boot(p))) return;
     if (TMK_UNLIKELY(!resolved())) return;
+    if (free_elsewhere(p)) return;
     if (!enter()) {
-        tmk_real_free(p);
+        REAL_VOID(tmk_real_free(p));
         return;
     }
     on_free(p);
-    tmk_real_free(p);
+    REAL_VOID(tmk_real_free(p));
     leave();
+}
+
+static void *real_calloc_1(size_t n, size_t align)
+{
+    (void)align;
+    return REAL(real_calloc(1, n));
 }
 
 TMK_EXPORT void *calloc(size_t n, size_t size)
 {
+    size_t total;
     if (TMK_UNLIKELY(!resolved())) {
-        size_t total;
         if (__builtin_mul_overflow(n, size, &total)) {
             errno = ENOMEM;
             return NULL;
         }
         return boot_alloc(total, 16); /* static memory: already zero */
     }
-    if (!enter()) return real_calloc(n, size);
-    void *p = real_calloc(n, size);
+    if (REENTERED()) {
+        if (__builtin_mul_overflow(n, size, &total)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return sig_alloc_lost(total, 16, real_calloc_1); /* fresh mapping: zero */
+    }
+    if (!enter()) return REAL(real_calloc(n, size));
+    void *p = REAL(real_calloc(n, size));
     if (p) on_alloc(p, n * size);
     leave();
     return p;
 }
 
-/* realloc of a bootstrap block: a new real block and a copy. */
-static void *realloc_boot(void *old, size_t n)
+/* realloc of a block the real allocator must not see (a bootstrap block, a
+ * sigalloc.c block, or any block inside a reentrant call): a new block, a
+ * copy, and a free of the old one. */
+static void *realloc_by_copy(void *old, size_t have, size_t n)
 {
     void *p = malloc(n);
     if (p) {
-        size_t have = boot_size(old);
         memcpy(p, old, have < n ? have : n);
+        free(old);
     }
     return p;
 }
@@ -257,11 +367,18 @@ static void *realloc_boot(void *old, size_t n)
 TMK_EXPORT void *realloc(void *old, size_t n)
 {
     if (!old) return malloc(n);
-    if (TMK_UNLIKELY(is_boot(old))) return realloc_boot(old, n);
+    if (TMK_UNLIKELY(is_boot(old))) return realloc_by_copy(old, boot_size(old), n);
     if (TMK_UNLIKELY(!resolved())) return NULL;
-    if (!enter()) return real_realloc(old, n);
+    if (TMK_UNLIKELY(tmk_sig_owns(old)) || REENTERED()) {
+        if (n == 0) {
+            free(old);
+            return NULL;
+        }
+        return realloc_by_copy(old, usable_of(old), n);
+    }
+    if (!enter()) return REAL(real_realloc(old, n));
     on_free(old);
-    void *p = real_realloc(old, n);
+    void *p = REAL(real_realloc(old, n));
     if (p) {
         on_alloc(p, n);
     } else if (n != 0) {
@@ -284,46 +401,64 @@ TMK_EXPORT void *reallocarray(void *old, size_t n, size_t size)
     return realloc(old, total);
 }
 
+static int bad_alignment(size_t align)
+{
+    return align < sizeof(void *) || (align & (align - 1));
+}
+
 TMK_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
-    if (TMK_UNLIKELY(!resolved())) {
-        if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
-        void *p = boot_alloc(n, align);
+    if (TMK_UNLIKELY(!resolved()) || REENTERED()) {
+        if (bad_alignment(align)) return EINVAL;
+        int saved = errno;
+        void *p = !resolved() ? boot_alloc(n, align) : sig_alloc_lost(n, align, real_malloc_aligned);
+        errno = saved;
         if (!p) return ENOMEM;
         *out = p;
         return 0;
     }
-    if (!enter()) return real_posix_memalign(out, align, n);
-    int rc = real_posix_memalign(out, align, n);
+    if (!enter()) return REAL(real_posix_memalign(out, align, n));
+    int rc = REAL(real_posix_memalign(out, align, n));
     if (rc == 0) on_alloc(*out, n);
     leave();
     return rc;
 }
 
+/* The smallest power of two >= a (glibc rounds odd alignments up). */
+static size_t pow2_at_least(size_t a)
+{
+    size_t p = 16;
+    while (p < a && p < ((size_t)1 << 40)) p <<= 1;
+    return p;
+}
+
 /* The aligned variants share one shape: call, record on success. */
-#define ALIGNED_ENTRY(name, real, params, args, size)                                         \
+#define ALIGNED_ENTRY(name, real, params, args, size, sig_align)                              \
     TMK_EXPORT void *name params                                                              \
     {                                                                                         \
         if (TMK_UNLIKELY(!resolved())) {                                                      \
             errno = ENOMEM;                                                                   \
             return NULL;                                                                      \
         }                                                                                     \
-        if (!enter()) return real args;                                                       \
-        void *p = real args;                                                                  \
+        if (REENTERED()) return sig_alloc_lost(size, sig_align, real_malloc_aligned);         \
+        if (!enter()) return REAL(real args);                                                 \
+        void *p = REAL(real args);                                                            \
         if (p) on_alloc(p, size);                                                             \
         leave();                                                                              \
         return p;                                                                             \
     }
 
-ALIGNED_ENTRY(aligned_alloc, real_aligned_alloc, (size_t align, size_t n), (align, n), n)
-ALIGNED_ENTRY(memalign, real_memalign, (size_t align, size_t n), (align, n), n)
-ALIGNED_ENTRY(valloc, real_valloc, (size_t n), (n), n)
-ALIGNED_ENTRY(pvalloc, real_pvalloc, (size_t n), (n), n)
+ALIGNED_ENTRY(aligned_alloc, real_aligned_alloc, (size_t align, size_t n), (align, n), n,
+              pow2_at_least(align))
+ALIGNED_ENTRY(memalign, real_memalign, (size_t align, size_t n), (align, n), n,
+              pow2_at_least(align))
+ALIGNED_ENTRY(valloc, real_valloc, (size_t n), (n), n, (size_t)getpagesize())
+ALIGNED_ENTRY(pvalloc, real_pvalloc, (size_t n), (n), n, (size_t)getpagesize())
 
 TMK_EXPORT size_t malloc_usable_size(void *p)
 {
     if (!p) return 0;
     if (is_boot(p)) return boot_size(p);
     if (TMK_UNLIKELY(!resolved())) return 0;
-    return tmk_real_usable(p);
+    return usable_of(p);
 }

@@ -8,7 +8,9 @@
  *    atexit handlers and destructors; it writes the final counts, a MEMORY
  *    sample and END(EXIT, status). The status comes from exit() or from
  *    main's return (we wrap main through __libc_start_main). _exit/_Exit
- *    finish the trace first.
+ *    finish the trace first. quick_exit runs no destructor: a handler the
+ *    shim registers with at_quick_exit at start (so it runs after the
+ *    program's) finishes the trace with quick_exit's status.
  *  - exec*: finish with END(EXEC) first; the new image writes its own file.
  *    If exec then fails, this process is no longer traced.
  *  - dlopen/dlclose are not wrapped (a wrapper would change which object
@@ -56,11 +58,15 @@ static void write_end_block(struct tmk_thread *t, enum tmk_end_why why, uint64_t
 
 void tmk_finish(enum tmk_end_why why, uint64_t status)
 {
-    if (__atomic_exchange_n(&finishing, 1, __ATOMIC_ACQ_REL)) return;
+    /* A vfork child (_exit, or exec) shares the parent's memory: it must not
+     * even mark the trace as finishing, so the pid is checked first. */
     if (tmk_state != TMK_STATE_ACTIVE || getpid() != tmk_pid) return;
+    if (__atomic_exchange_n(&finishing, 1, __ATOMIC_ACQ_REL)) return;
     int saved = errno;
     int guard = tmk_tls.guard;
     int in_signal = why == TMK_END_SIGNAL;
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel); /* open, read: cancellation points */
     tmk_tls.guard = 2;
     struct tmk_thread *t = tmk_tls.t;
     if (!t) t = tmk_thread_attach();
@@ -76,6 +82,7 @@ void tmk_finish(enum tmk_end_why why, uint64_t status)
         tmk_writer_unlock();
     }
     tmk_tls.guard = guard;
+    pthread_setcancelstate(cancel, NULL);
     errno = saved;
 }
 
@@ -164,6 +171,11 @@ static void after_fork_child(void)
 
 /* ---- start and exit ----------------------------------------------------- */
 
+static void on_quick_exit(void)
+{
+    tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)exit_status);
+}
+
 __attribute__((constructor)) static void tmk_init(void)
 {
     if (tmk_state != TMK_STATE_OFF) return;
@@ -186,6 +198,7 @@ __attribute__((constructor)) static void tmk_init(void)
         struct tmk_thread *t = tmk_thread_attach();
         if (t) tmk_modules_scan(t);
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+        at_quick_exit(on_quick_exit);
         install_signal_handlers();
         tmk_state = TMK_STATE_ACTIVE;
         tmk_sampler_start();
@@ -214,6 +227,13 @@ TMK_EXPORT void exit(int status)
 {
     exit_status = status;
     REAL(void (*)(int), "exit")(status);
+    __builtin_unreachable();
+}
+
+TMK_EXPORT void quick_exit(int status)
+{
+    exit_status = status;
+    REAL(void (*)(int), "quick_exit")(status);
     __builtin_unreachable();
 }
 

@@ -3,7 +3,9 @@
  * record (RSS from /proc/self/statm, heap = the threads' counters of usable
  * bytes), a TABLE_COUNT for each table whose live count moved, rescans the
  * modules when the loader's counters moved, and flushes its own buffer about
- * once a second so that a killed process leaves recent samples behind.
+ * once a second so that a killed process leaves recent samples behind. When
+ * the program has no thread left (main called pthread_exit, the others
+ * ended), the sampler returns so that the process exits as it would have.
  *
  * The thread blocks every signal (process-directed signals must reach the
  * program's threads, not this one) and never allocates through malloc.
@@ -19,21 +21,48 @@
 
 #define FLUSH_EVERY_NS 1000000000ull
 
-static int statm_fd = -1;
+/* What /proc/self/stat says: RSS, and whether the program has no thread of
+ * its own left (its main thread is a zombie after pthread_exit, and the
+ * sampler is the only other one). The file is opened for each reading, not
+ * kept open: a descriptor the shim keeps is one the program may close or
+ * reuse (`exec 3>file` replaced it, and a forked child then closed the
+ * program's file). */
+struct proc_stat {
+    uint64_t rss;
+    int program_gone;
+};
+
+static struct proc_stat read_proc_stat(void)
+{
+    struct proc_stat st = {0, 0};
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return st;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return st;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces and ')' */
+    if (!p) return st;
+    /* fields after the name: 3 state, ..., 20 num_threads, ..., 24 rss */
+    uint64_t field[25] = {0};
+    char state = 0;
+    for (int f = 3; f <= 24 && *p; f++) {
+        while (*p && *p != ' ') p++;
+        while (*p == ' ') p++;
+        if (f == 3) state = *p;
+        uint64_t v = 0;
+        while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
+        field[f] = v;
+    }
+    st.rss = field[24] * (uint64_t)sysconf(_SC_PAGESIZE);
+    st.program_gone = state == 'Z' && field[20] <= 2;
+    return st;
+}
 
 static uint64_t read_rss(void)
 {
-    char buf[128];
-    if (statm_fd < 0) return 0;
-    ssize_t n = pread(statm_fd, buf, sizeof buf - 1, 0);
-    if (n <= 0) return 0;
-    buf[n] = 0;
-    const char *p = buf;
-    while (*p && *p != ' ') p++; /* skip size */
-    uint64_t pages = 0;
-    while (*p == ' ') p++;
-    while (*p >= '0' && *p <= '9') pages = pages * 10 + (uint64_t)(*p++ - '0');
-    return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+    return read_proc_stat().rss;
 }
 
 void tmk_memory_sample(struct tmk_thread *t)
@@ -56,7 +85,7 @@ static void sleep_ms(unsigned ms)
 static void *sampler_main(void *arg)
 {
     (void)arg;
-    tmk_tls.guard = 2; /* nothing this thread does is the program's */
+    tmk_tls.guard = 3; /* nothing this thread does is the program's */
     prctl(PR_SET_NAME, "tidemark", 0, 0, 0);
     struct tmk_thread *t = tmk_thread_attach();
     if (!t) return NULL;
@@ -64,6 +93,9 @@ static void *sampler_main(void *arg)
     while (tmk_state == TMK_STATE_ACTIVE) {
         sleep_ms(tmk_opt.interval_ms);
         if (tmk_state != TMK_STATE_ACTIVE) break;
+        /* No thread of the program's is left: this one must not keep the
+         * process alive (glibc exits when the last thread returns). */
+        if (read_proc_stat().program_gone) break;
         tmk_memory_sample(t);
         tmk_tables_sample(t, 1);
         tmk_modules_scan_if_changed(t);
@@ -79,8 +111,6 @@ static void *sampler_main(void *arg)
 void tmk_sampler_start(void)
 {
     int saved = errno;
-    if (statm_fd >= 0) close(statm_fd);
-    statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -14,6 +14,7 @@
  * are about n^2 / 2^65.
  */
 #define UNW_LOCAL_ONLY
+#include <errno.h>
 #include <libunwind.h>
 #include <string.h>
 
@@ -74,10 +75,14 @@ __attribute__((noinline)) static int unwind_fp(struct tmk_thread *t, uintptr_t *
 static int capture(struct tmk_thread *t, uintptr_t *out, int max)
 {
     if (tmk_opt.unwinder == TMK_UNWIND_FP) return unwind_fp(t, out, max);
-    int guard = tmk_tls.guard;
-    tmk_tls.guard = 2; /* libunwind may allocate on first use */
+    /* The guard stays 1: what libunwind allocates on a thread's first use
+     * (its per-thread cache key) comes from sigalloc.c like a handler's, and
+     * a handler interrupting the unwind is told apart from libunwind.
+     * libunwind's first use in a process leaves errno = EAGAIN: the
+     * program's errno is put back. */
+    int saved = errno;
     int n = unw_backtrace((void **)out, max);
-    tmk_tls.guard = guard;
+    errno = saved;
     return n < 0 ? 0 : n;
 }
 

@@ -176,7 +176,10 @@ static void api_table_new(const void *addr, const struct tmk_table_info *info)
     errno = saved;
 }
 
-static void api_table_count(const void *addr, const void *count, unsigned width)
+/* tmk_table_count and tmk_table_peak: where one of the table's counters
+ * lives (peak = 0: its live count, 1: its high-water count). Writes the
+ * counter's first record. */
+static void register_counter(const void *addr, const void *at, unsigned width, int peak)
 {
     int saved = errno;
     struct tmk_thread *t = api_enter();
@@ -185,14 +188,31 @@ static void api_table_count(const void *addr, const void *count, unsigned width)
     struct table *tb;
     HASH_FIND_PTR(tables, &addr, tb);
     if (!tb) tb = table_create(t, addr, NULL, 0);
-    if (tb && (width == 4 || width == 8) && count) {
-        tb->count = count;
-        tb->width = width;
-        put_table_live(t, TMK_REC_TABLE_COUNT, tb, read_live(tb));
+    if (tb && (width == 4 || width == 8) && at) {
+        if (peak) {
+            tb->peak = at;
+            tb->peak_width = width;
+            uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
+            tmk_publish(t, put_peak_if_moved(tb, p));
+        } else {
+            tb->count = at;
+            tb->width = width;
+            put_table_live(t, TMK_REC_TABLE_COUNT, tb, read_live(tb));
+        }
     }
     pthread_mutex_unlock(&tables_mutex);
     api_leave();
     errno = saved;
+}
+
+static void api_table_count(const void *addr, const void *count, unsigned width)
+{
+    register_counter(addr, count, width, 0);
+}
+
+static void api_table_peak(const void *addr, const void *peak, unsigned width)
+{
+    register_counter(addr, peak, width, 1);
 }
 
 static void api_table_array(const void *addr, const void *array, size_t bytes, size_t buckets,
@@ -234,26 +254,6 @@ static void api_table_array(const void *addr, const void *array, size_t bytes, s
         p = put_peak_if_moved(tb, p);
         tmk_publish(t, p);
         tb->last_live = live;
-    }
-    pthread_mutex_unlock(&tables_mutex);
-    api_leave();
-    errno = saved;
-}
-
-static void api_table_peak(const void *addr, const void *peak, unsigned width)
-{
-    int saved = errno;
-    struct tmk_thread *t = api_enter();
-    if (!t) return;
-    pthread_mutex_lock(&tables_mutex);
-    struct table *tb;
-    HASH_FIND_PTR(tables, &addr, tb);
-    if (!tb) tb = table_create(t, addr, NULL, 0);
-    if (tb && (width == 4 || width == 8) && peak) {
-        tb->peak = peak;
-        tb->peak_width = width;
-        uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
-        tmk_publish(t, put_peak_if_moved(tb, p));
     }
     pthread_mutex_unlock(&tables_mutex);
     api_leave();

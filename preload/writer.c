@@ -5,11 +5,21 @@
  * too). The file is created with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600: it
  * never overwrites and never follows a symlink. If the path exists as a
  * regular file (a pid reused across exec, a template without %p), the first
- * free "<path>.1" .. "<path>.99" is used instead. A symlink at the path, an
- * unwritable directory, or a failed write (full disk): one stderr line and
- * tracing stops; the program runs on untouched.
+ * free "<path>.1" .. "<path>.99" is used instead, with one stderr line saying
+ * so, unless the existing file is the trace this very process wrote before
+ * it exec'ed (same pid in its header): that case is routine and quiet. A
+ * symlink at the path, an unwritable directory, or a failed write (full
+ * disk): one stderr line and tracing stops; the program runs on untouched.
  *
  * Blocks are written whole with one writev under the writer mutex.
+ *
+ * The descriptor is the program's namespace too: it is moved to a number at
+ * or above TMK_FD_FLOOR (out of the way of `exec 3>file` in shells and of
+ * the lowest numbers a program's open() gets), and before each block and
+ * before closing, one fstat checks it is still the trace file (device and
+ * inode). A program that closed it or put its own file on that number (a
+ * daemon closing every descriptor, a dup2) keeps it: tracing stops with one
+ * stderr line, and the shim never writes to, or closes, that descriptor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,14 +34,47 @@
 
 extern char *program_invocation_short_name;
 
+#define TMK_FD_FLOOR 100
+
 static pthread_mutex_t writer_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int writer_fd = -1;
+static dev_t writer_dev; /* identity of the trace file behind writer_fd */
+static ino_t writer_ino;
 static char writer_path[4200];
 static int writer_child; /* this process is a forked child of a traced one */
 
-void tmk_writer_lock(void) { pthread_mutex_lock(&writer_mutex); }
-int tmk_writer_trylock(void) { return pthread_mutex_trylock(&writer_mutex); }
-void tmk_writer_unlock(void) { pthread_mutex_unlock(&writer_mutex); }
+/* The writer lock also holds off thread cancellation: writev, open and
+ * write are cancellation points, and a thread cancelled inside the shim
+ * (the program's cancel request meant for a later point of its own) would
+ * die holding this mutex. The holder's previous cancel state is kept here. */
+static int writer_cancel_old;
+
+void tmk_writer_lock(void)
+{
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    pthread_mutex_lock(&writer_mutex);
+    writer_cancel_old = old;
+}
+
+int tmk_writer_trylock(void)
+{
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    int rc = pthread_mutex_trylock(&writer_mutex);
+    if (rc == 0)
+        writer_cancel_old = old;
+    else
+        pthread_setcancelstate(old, NULL);
+    return rc;
+}
+
+void tmk_writer_unlock(void)
+{
+    int old = writer_cancel_old;
+    pthread_mutex_unlock(&writer_mutex);
+    pthread_setcancelstate(old, NULL);
+}
 
 static size_t append(char *out, size_t n, size_t cap, const char *s)
 {
@@ -57,8 +100,23 @@ static int create_excl(const char *path)
     return fd;
 }
 
+/* Is the file at path a trace of this pid (the image before an exec)? */
+static int own_trace(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return 0;
+    uint8_t raw[TMK_FILE_HEADER_SIZE];
+    ssize_t n = read(fd, raw, sizeof raw);
+    close(fd);
+    if (n != (ssize_t)sizeof raw) return 0;
+    struct tmk_file_header h;
+    tmk_file_header_decode(&h, raw);
+    return !memcmp(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN) && h.pid == (uint32_t)getpid();
+}
+
 /* Creates the file at base, or at base.N when base is an existing regular
- * file. Sets writer_path. Returns the fd or -1 with errno set. */
+ * file (saying so unless it is this process's own). Sets writer_path.
+ * Returns the fd or -1 with errno set. */
 static int create_trace_file(const char *base)
 {
     strcpy(writer_path, base);
@@ -69,12 +127,19 @@ static int create_trace_file(const char *base)
         errno = S_ISLNK(st.st_mode) ? ELOOP : EEXIST;
         return -1;
     }
+    int quiet = own_trace(base);
     for (unsigned i = 1; i <= TMK_TRACE_PATH_SUFFIXES; i++) {
         char num[24];
         utoa(num, i);
         size_t n = append(writer_path, strlen(base), sizeof writer_path, ".");
         append(writer_path, n, sizeof writer_path, num);
         fd = create_excl(writer_path);
+        if (fd >= 0 && !quiet) {
+            char tail[4300];
+            size_t m = append(tail, 0, sizeof tail, " exists, left as it is; writing ");
+            append(tail, m, sizeof tail, writer_path);
+            tmk_warn("trace file ", base, tail);
+        }
         if (fd >= 0 || errno != EEXIST) return fd;
     }
     strcpy(writer_path, base);
@@ -108,19 +173,70 @@ static int write_all(int fd, struct iovec *iov, int cnt)
     return 0;
 }
 
+static int writer_open(void);
+
+/* Is writer_fd still the trace file? */
+static int fd_is_ours(void)
+{
+    struct stat st;
+    return writer_fd >= 0 && fstat(writer_fd, &st) == 0 && st.st_dev == writer_dev &&
+           st.st_ino == writer_ino;
+}
+
+/* Closes writer_fd if it is still ours; forgets it either way. */
+static void drop_fd(void)
+{
+    if (fd_is_ours()) close(writer_fd);
+    writer_fd = -1;
+}
+
 /* The file is unusable: say so once, stop tracing (writer lock held). */
 static void writer_failed(const char *what)
 {
     int err = errno;
     tmk_warn(what, writer_path, err == ENOSPC ? ": no space left on device; tracing stopped"
                                               : ": write failed; tracing stopped");
-    if (writer_fd >= 0) close(writer_fd);
-    writer_fd = -1;
+    drop_fd();
     tmk_state = TMK_STATE_STOPPED;
     errno = err;
 }
 
+/* The program closed the descriptor or reused its number: it is the
+ * program's now (writer lock held). */
+static void writer_lost_fd(void)
+{
+    tmk_warn("trace file ", writer_path,
+             ": its descriptor was closed or reused by the program; tracing stopped");
+    writer_fd = -1;
+    tmk_state = TMK_STATE_STOPPED;
+}
+
+/* Moves fd to TMK_FD_FLOOR or above and notes its identity. */
+static int settle_fd(int fd)
+{
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, TMK_FD_FLOOR);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        writer_dev = st.st_dev;
+        writer_ino = st.st_ino;
+    }
+    return fd;
+}
+
 int tmk_writer_open(void)
+{
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    int rc = writer_open();
+    pthread_setcancelstate(cancel, NULL);
+    return rc;
+}
+
+static int writer_open(void)
 {
     int saved = errno;
     char base[4200];
@@ -162,7 +278,7 @@ int tmk_writer_open(void)
     uint8_t raw[TMK_FILE_HEADER_SIZE];
     tmk_file_header_encode(raw, &h);
     struct iovec iov = {raw, sizeof raw};
-    writer_fd = fd;
+    writer_fd = fd = settle_fd(fd);
     if (write_all(fd, &iov, 1) != 0) {
         writer_failed("trace file ");
         errno = saved;
@@ -177,6 +293,11 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
 {
     if (writer_fd < 0) return -1;
     int saved = errno;
+    if (!fd_is_ours()) {
+        writer_lost_fd();
+        errno = saved;
+        return -1;
+    }
     struct tmk_block_header b = {TMK_BLOCK_MAGIC, (uint32_t)size, thread, 0, seq, time_base};
     uint8_t raw[TMK_BLOCK_HEADER_SIZE];
     tmk_block_header_encode(raw, &b);
@@ -189,8 +310,9 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
 
 void tmk_writer_close(void)
 {
-    if (writer_fd >= 0) close(writer_fd);
-    writer_fd = -1;
+    int saved = errno;
+    drop_fd();
+    errno = saved;
 }
 
 /* The child must not write into the parent's file: drop the inherited fd
@@ -198,7 +320,9 @@ void tmk_writer_close(void)
 void tmk_writer_after_fork_child(void)
 {
     pthread_mutex_init(&writer_mutex, NULL);
+    pthread_setcancelstate(writer_cancel_old, NULL); /* before_fork took the lock */
     writer_child = 1;
-    if (writer_fd >= 0) close(writer_fd);
-    writer_fd = -1;
+    int saved = errno;
+    drop_fd();
+    errno = saved;
 }

@@ -375,6 +375,37 @@ static void test_table_peak(void)
     tg_destroy(g);
 }
 
+/* Heap sites that name the same place merge: two stacks that end in the
+ * same frame are one site, with their bytes and allocations summed, ranked
+ * after merging (a site of many small stacks outranks one big stack). */
+static void test_sites_merge(void)
+{
+    struct tg *g = tg_new(0);
+    uint64_t a[] = {0x1000, 0x2000}, b[] = {0x1000, 0x3000}, c[] = {0x4000, 0x5000};
+    tg_stack(g, 1, 1, 2, a);
+    tg_stack(g, 1, 2, 2, b);
+    tg_stack(g, 1, 3, 2, c);
+    tg_alloc(g, 1, 10, 0x10000, 100, 1);
+    tg_alloc(g, 1, 11, 0x20000, 100, 2);
+    tg_alloc(g, 1, 12, 0x30000, 150, 3);
+    tg_end(g, 1, 20, TMK_END_EXIT, 0);
+    struct tm_model m;
+    char err[256];
+    CHECK(analyze(g, &m, err, sizeof err) == 0, "%s", err);
+    CHECK(m.heap.n_top_end == 2, "%zu sites", m.heap.n_top_end);
+    if (m.heap.n_top_end == 2) {
+        CHECK(strcmp(m.heap.top_end[0].site, "0x1000") == 0 && m.heap.top_end[0].bytes == 200 &&
+                  m.heap.top_end[0].allocs == 2,
+              "merged site %s %llu B %llu allocs", m.heap.top_end[0].site,
+              (unsigned long long)m.heap.top_end[0].bytes,
+              (unsigned long long)m.heap.top_end[0].allocs);
+        CHECK(m.heap.top_end[1].bytes == 150, "second site %llu B",
+              (unsigned long long)m.heap.top_end[1].bytes);
+    }
+    tm_model_free(&m);
+    tg_destroy(g);
+}
+
 int main(void)
 {
     test_seed();
@@ -385,6 +416,7 @@ int main(void)
     test_contradictions();
     test_uthash_model();
     test_table_peak();
+    test_sites_merge();
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
     return failures ? 1 : 0;
 }

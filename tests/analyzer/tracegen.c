@@ -230,6 +230,7 @@ void tg_end(struct tg *g, uint32_t th, uint64_t t, uint32_t why, uint32_t status
 
 void tg_raw(struct tg *g, uint32_t th, const void *bytes, size_t n)
 {
+    if (n == 0) return; /* nothing to write (and no memcpy to a buffer not yet made) */
     uint8_t *p = begin(g, th, g->th[th].open ? g->th[th].last_t : 0, n);
     memcpy(p, bytes, n);
     done(g, th, p + n);

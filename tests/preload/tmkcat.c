@@ -1,10 +1,16 @@
 /* tests/preload/tmkcat.c - an independent, strict reader of .tmk traces for
  * the shim's tests (written from docs/trace-format.md, not from the writer).
  *
- *   tmkcat FILE     prints key=value lines: header fields, records per type,
+ *   tmkcat [-a] [-e] [-z LO:HI] FILE
+ *                   prints key=value lines: header fields, records per type,
  *                   how the trace ended, and the checks below; exit 0 when the
  *                   file is well formed (a cut-off tail is allowed and reported
  *                   as truncated=1), 1 when it is not, 2 on usage/IO errors.
+ *                   -a: also one "array ..." line per TABLE_ARRAY, in the
+ *                   merged order; -e: one "alloc PTR SIZE" / "free PTR" line
+ *                   per heap record, in the merged order (hex pointers);
+ *                   -z: sized_allocs / sized_frees count the allocations with
+ *                   a size in [LO, HI] and the frees that end them.
  *
  * Checks: magics, versions, block sizes, per-thread seq order without gaps,
  * every varint and string inside its block, known record types, every used
@@ -16,6 +22,11 @@
  * addresses never allocated in the trace (allocations before the shim
  * started) are counted apart (free_unknown). Bucket arrays: array_bytes sums
  * TABLE_ARRAY bytes, array_held the bytes of arrays still live at the end.
+ * Per table (table.ID.*, first MAX_TABLES ids): label, arrays by reason,
+ * held bytes at the end, the peak of held bytes in the merged order and how
+ * much of that peak was not separately allocated overflow buckets.
+ * Stacks: frames_outside_modules counts frames of STACK records that no
+ * MODULE read before them (merged order) covers.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -28,7 +39,8 @@
 
 #include "tidemark/trace_format.h"
 
-#define MAX_THREADS 4096
+#define MAX_THREADS (1u << 24) /* thread numbers never reused: a busy server makes many */
+#define TMK_ARRAY_OVERFLOW_REASON 5 /* annotate.h: TMK_ARRAY_OVERFLOW */
 
 struct block {
     const uint8_t *payload;
@@ -46,7 +58,8 @@ struct stream {
     int done;
 };
 
-static struct stream streams[MAX_THREADS + 1];
+static struct stream *streams; /* [0, streams_cap) */
+static size_t streams_cap;
 static unsigned long long rec_count[256];
 static int errors;
 static const char *first_error;
@@ -61,7 +74,8 @@ static void fail(const char *what)
 struct entry {
     uint64_t addr;  /* 0 = empty */
     uint64_t bytes; /* array bytes when a bucket array, else 0 */
-    uint8_t live, array;
+    uint32_t table;  /* owning table id when a bucket array */
+    uint8_t live, array, overflow, sized;
 };
 static struct entry *set;
 static size_t set_mask, set_used;
@@ -125,6 +139,59 @@ static void use_stack(uint64_t id)
 {
     if (id > max_stack_ref) max_stack_ref = id;
 }
+
+/* ---- tables ------------------------------------------------------------- */
+
+#define MAX_TABLES 64
+#define REASONS 6
+
+struct table {
+    int seen;
+    char label[64];
+    unsigned long long arrays[REASONS + 1]; /* by reason; [REASONS] = unknown */
+    unsigned long long held, held_arrays, peak_held, peak_held_arrays, last_buckets, last_live;
+    int ended;
+};
+static struct table tables[MAX_TABLES + 1];
+
+static struct table *table_of(uint64_t id)
+{
+    return id >= 1 && id <= MAX_TABLES ? &tables[id] : NULL;
+}
+
+/* An array of table t was freed or superseded. */
+static void array_gone(struct entry *e)
+{
+    struct table *tb = table_of(e->table);
+    if (tb) {
+        tb->held -= e->bytes;
+        if (!e->overflow) tb->held_arrays -= e->bytes;
+    }
+    e->array = 0;
+}
+
+/* ---- modules --------------------------------------------------------------- */
+
+#define MAX_MODULES 4096
+
+struct module {
+    uint64_t id, start, end;
+    int live;
+};
+static struct module mods[MAX_MODULES];
+static size_t nmods;
+static unsigned long long frames_outside_modules;
+
+static int in_some_module(uint64_t pc)
+{
+    for (size_t i = 0; i < nmods; i++)
+        if (mods[i].live && pc >= mods[i].start && pc < mods[i].end) return 1;
+    return 0;
+}
+
+static int opt_arrays, opt_events;
+static uint64_t size_lo = 1, size_hi = 0; /* -z LO:HI */
+static unsigned long long sized_allocs, sized_frees;
 
 /* ---- reading -------------------------------------------------------------- */
 
@@ -220,17 +287,24 @@ static int read_record(struct stream *s)
             allocs++;
             struct entry *e = find_or_add(ptr);
             if (e->live) alloc_while_live++;
+            if (e->array) array_gone(e);
             e->live = 1;
-            e->array = 0;
+            e->sized = v >= size_lo && v <= size_hi;
+            sized_allocs += e->sized;
+            if (opt_events) printf("alloc %#" PRIxPTR " %" PRIu64 "\n", ptr, v);
         } else {
             frees++;
+            if (opt_events) printf("free %#" PRIxPTR "\n", ptr);
             struct entry *e = set ? lookup(ptr) : NULL;
-            if (!e || !e->addr)
+            if (!e || !e->addr) {
                 free_unknown++;
-            else if (!e->live)
+            } else if (!e->live) {
                 free_after_free++;
-            else
+            } else {
                 e->live = 0;
+                sized_frees += e->sized;
+                if (e->array) array_gone(e);
+            }
         }
         return 0;
     }
@@ -239,24 +313,49 @@ static int read_record(struct stream *s)
         GET_U(s, a);
         if (a > 1024) return fail("stack too deep"), -1;
         if (a > max_depth_seen) max_depth_seen = a;
-        for (uint64_t i = 0; i < a; i++)
-            if (tmk_get_s(&s->p, s->end, &d)) return fail("varint past block end"), -1;
+        {
+            uint64_t pc = 0;
+            for (uint64_t i = 0; i < a; i++) {
+                if (tmk_get_s(&s->p, s->end, &d)) return fail("varint past block end"), -1;
+                pc += (uint64_t)d;
+                if (!in_some_module(pc)) frames_outside_modules++;
+            }
+        }
         define_stack(v);
         return 0;
-    case TMK_REC_MODULE:
-        for (int i = 0; i < 4; i++) GET_U(s, v);
+    case TMK_REC_MODULE: {
+        uint64_t f[4];
+        for (int i = 0; i < 4; i++) GET_U(s, f[i]);
         modules++;
+        if (nmods < MAX_MODULES) mods[nmods++] = (struct module){f[0], f[2], f[3], 1};
         if (skip_str(s) || skip_str(s)) return -1;
         return 0;
+    }
     case TMK_REC_MODULE_GONE:
         GET_U(s, v);
         modules_gone++;
+        for (size_t i = 0; i < nmods; i++)
+            if (mods[i].id == v) mods[i].live = 0;
         return 0;
-    case TMK_REC_TABLE_NEW:
-        for (int i = 0; i < 9; i++) GET_U(s, v);
+    case TMK_REC_TABLE_NEW: {
+        uint64_t id;
+        GET_U(s, id);
+        for (int i = 0; i < 8; i++) GET_U(s, v);
         use_stack(v);
         tables_new++;
-        return skip_str(s);
+        uint64_t len;
+        GET_U(s, len);
+        if (len > (uint64_t)(s->end - s->p)) return fail("string past block end"), -1;
+        struct table *tb = table_of(id);
+        if (tb) {
+            if (tb->seen) fail("table id reused");
+            tb->seen = 1;
+            size_t n = len < sizeof tb->label - 1 ? (size_t)len : sizeof tb->label - 1;
+            memcpy(tb->label, s->p, n);
+        }
+        s->p += len;
+        return 0;
+    }
     case TMK_REC_TABLE_ARRAY: {
         uint64_t table, ptr, bytes;
         GET_U(s, table);
@@ -264,24 +363,54 @@ static int read_record(struct stream *s)
         GET_U(s, bytes);
         GET_U(s, a); /* buckets */
         GET_U(s, b); /* reason */
-        GET_U(s, v); /* live */
+        uint64_t live;
+        GET_U(s, live);
         GET_U(s, v); /* stack */
         use_stack(v);
+        if (table_of(table)) table_of(table)->last_live = live;
+        v = live;
         arrays++;
         array_bytes += bytes;
         struct entry *e = find_or_add(ptr);
         if (!e->live) fail("TABLE_ARRAY of an address not allocated");
+        if (e->array) array_gone(e);
+        struct table *tb = table_of(table);
+        if (tb && !tb->seen) fail("TABLE_ARRAY of a table not created");
         e->array = 1;
         e->bytes = bytes;
-        (void)table;
+        e->table = (uint32_t)table;
+        e->overflow = b == TMK_ARRAY_OVERFLOW_REASON;
+        if (tb) {
+            tb->arrays[b < REASONS ? b : REASONS]++;
+            tb->held += bytes;
+            if (!e->overflow) {
+                tb->held_arrays += bytes;
+                tb->last_buckets = a;
+            }
+            if (tb->held > tb->peak_held) {
+                tb->peak_held = tb->held;
+                tb->peak_held_arrays = tb->held_arrays;
+            }
+        }
+        if (opt_arrays)
+            printf("array table=%" PRIu64 " bytes=%" PRIu64 " buckets=%" PRIu64 " reason=%" PRIu64
+                   " live=%" PRIu64 "\n", table, bytes, a, b, v);
         return 0;
     }
     case TMK_REC_TABLE_COUNT:
-    case TMK_REC_TABLE_END:
+    case TMK_REC_TABLE_END: {
+        uint64_t id;
+        GET_U(s, id);
         GET_U(s, v);
-        GET_U(s, v);
+        struct table *tb = table_of(id);
+        if (tb) {
+            if (!tb->seen || tb->ended) fail("count or end of a table not alive");
+            tb->last_live = v;
+            if (type == TMK_REC_TABLE_END) tb->ended = 1;
+        }
         if (type == TMK_REC_TABLE_END) tables_end++;
         return 0;
+    }
     case TMK_REC_MEMORY:
         GET_U(s, last_rss);
         GET_U(s, last_heap);
@@ -306,16 +435,67 @@ static int read_record(struct stream *s)
     }
 }
 
+/* ---- merge heap ----------------------------------------------------------- */
+
+struct heap_item {
+    uint64_t time;
+    unsigned thread;
+};
+
+static int heap_less(struct heap_item a, struct heap_item b)
+{
+    return a.time < b.time || (a.time == b.time && a.thread < b.thread);
+}
+
+static void heap_down(struct heap_item *h, unsigned n, unsigned i)
+{
+    for (;;) {
+        unsigned l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && heap_less(h[l], h[m])) m = l;
+        if (r < n && heap_less(h[r], h[m])) m = r;
+        if (m == i) return;
+        struct heap_item tmp = h[i];
+        h[i] = h[m];
+        h[m] = tmp;
+        i = m;
+    }
+}
+
+static void heap_push(struct heap_item *h, unsigned *n, struct heap_item it)
+{
+    unsigned i = (*n)++;
+    h[i] = it;
+    while (i && heap_less(h[i], h[(i - 1) / 2])) {
+        struct heap_item tmp = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = tmp;
+        i = (i - 1) / 2;
+    }
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: tmkcat FILE\n");
+    int argi = 1;
+    for (; argi < argc && argv[argi][0] == '-' && argv[argi][1]; argi++) {
+        if (!strcmp(argv[argi], "-a"))
+            opt_arrays = 1;
+        else if (!strcmp(argv[argi], "-e"))
+            opt_events = 1;
+        else if (!strcmp(argv[argi], "-z") && argi + 1 < argc &&
+                 sscanf(argv[argi + 1], "%" SCNu64 ":%" SCNu64, &size_lo, &size_hi) == 2)
+            argi++;
+        else
+            break;
+    }
+    if (argc - argi != 1) {
+        fprintf(stderr, "usage: tmkcat [-a] [-e] [-z LO:HI] FILE\n");
         return 2;
     }
-    int fd = open(argv[1], O_RDONLY);
+    const char *path = argv[argi];
+    int fd = open(path, O_RDONLY);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "tmkcat: cannot open %s\n", argv[1]);
+        fprintf(stderr, "tmkcat: cannot open %s\n", path);
         return 2;
     }
     size_t size = (size_t)st.st_size;
@@ -354,6 +534,17 @@ int main(int argc, char **argv)
             truncated = 1;
             break;
         }
+        if (bh.thread >= streams_cap) {
+            size_t n = streams_cap ? streams_cap : 64;
+            while (n <= bh.thread) n *= 2;
+            streams = realloc(streams, n * sizeof *streams);
+            if (!streams) {
+                fprintf(stderr, "tmkcat: out of memory\n");
+                return 2;
+            }
+            memset(streams + streams_cap, 0, (n - streams_cap) * sizeof *streams);
+            streams_cap = n;
+        }
         struct stream *s = &streams[bh.thread];
         if (bh.seq != s->nblocks) fail("block seq out of order");
         if (s->nblocks == s->cap) {
@@ -367,35 +558,36 @@ int main(int argc, char **argv)
         off += TMK_BLOCK_HEADER_SIZE + bh.payload_size;
     }
 
-    /* k-way merge on time; ties go to the lower thread number */
-    unsigned nthreads = 0;
+    /* k-way merge on time (a binary heap of the threads' next records);
+     * ties go to the lower thread number */
+    unsigned nthreads = 0, nheap = 0;
+    struct heap_item *heap = malloc((max_thread + 1) * sizeof *heap);
+    if (!heap) return 2;
     for (unsigned i = 1; i <= max_thread; i++) {
         if (streams[i].nblocks) {
             nthreads++;
             next_block(&streams[i]);
+            uint64_t t;
+            if (peek_time(&streams[i], &t)) heap_push(heap, &nheap, (struct heap_item){t, i});
         } else {
             streams[i].done = 1;
         }
     }
     uint64_t prev_time = 0;
     unsigned long long time_backwards = 0;
-    for (;;) {
-        unsigned best = 0;
-        uint64_t best_t = 0;
-        for (unsigned i = 1; i <= max_thread; i++) {
-            uint64_t t;
-            if (streams[i].done || !peek_time(&streams[i], &t)) continue;
-            if (!best || t < best_t) {
-                best = i;
-                best_t = t;
-            }
-        }
-        if (!best) break;
-        if (best_t < prev_time) time_backwards++;
-        prev_time = best_t;
-        /* read a run of records of this thread while it stays the earliest */
-        if (read_record(&streams[best]) != 0) {
-            streams[best].done = 1;
+    while (nheap) {
+        struct heap_item top = heap[0];
+        if (top.time < prev_time) time_backwards++;
+        prev_time = top.time;
+        struct stream *st = &streams[top.thread];
+        uint64_t t;
+        if (read_record(st) != 0) st->done = 1;
+        if (!st->done && peek_time(st, &t)) {
+            heap[0] = (struct heap_item){t, top.thread};
+            heap_down(heap, nheap, 0);
+        } else {
+            heap[0] = heap[--nheap];
+            heap_down(heap, nheap, 0);
         }
     }
 
@@ -424,6 +616,18 @@ int main(int argc, char **argv)
            tables_new, tables_end, arrays, array_bytes, arrays_live, array_held);
     printf("table_counts=%llu\nmemory_samples=%llu\nlast_rss=%" PRIu64 "\nlast_heap=%" PRIu64 "\n",
            rec_count[TMK_REC_TABLE_COUNT], memory_samples, last_rss, last_heap);
+    printf("frames_outside_modules=%llu\n", frames_outside_modules);
+    if (size_lo <= size_hi) printf("sized_allocs=%llu\nsized_frees=%llu\n", sized_allocs, sized_frees);
+    for (unsigned i = 1; i <= MAX_TABLES; i++) {
+        struct table *tb = &tables[i];
+        if (!tb->seen) continue;
+        printf("table.%u.label=%s\ntable.%u.arrays=", i, tb->label, i);
+        for (int r = 0; r <= REASONS; r++) printf("%s%llu", r ? "," : "", tb->arrays[r]);
+        printf("\ntable.%u.buckets=%llu\ntable.%u.held=%llu\ntable.%u.peak_held=%llu\n"
+               "table.%u.peak_held_arrays=%llu\ntable.%u.live=%llu\ntable.%u.ended=%d\n",
+               i, tb->last_buckets, i, tb->held, i, tb->peak_held, i, tb->peak_held_arrays, i,
+               tb->last_live, i, tb->ended);
+    }
     printf("lost=%llu\ntruncated=%d\n", lost, truncated);
     if (has_end)
         printf("end=%s\nend_status=%" PRIu64 "\n", end_why < 3 ? why[end_why] : "unknown",

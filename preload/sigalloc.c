@@ -1,0 +1,172 @@
+/* preload/sigalloc.c - the malloc family for a signal handler that
+ * interrupted the real allocator on its own thread.
+ *
+ * glibc's malloc is not reentrant: a handler that allocates while its thread
+ * is inside malloc either corrupts the heap (single-threaded process) or
+ * deadlocks on the arena lock the interrupted call holds. The shim's sampler
+ * thread makes every traced process multi-threaded, so without this file a
+ * program whose handlers allocate would hang under the shim. interpose.c
+ * marks the thread (tmk_tls.in_real) around every call into the real
+ * allocator; a call that finds the mark set comes here instead:
+ *
+ *  - allocations get a private anonymous mapping each (zeroed, any
+ *    alignment), noted in a fixed lock-free registry so that free(),
+ *    realloc() and malloc_usable_size() recognise them from any thread;
+ *  - a free of real-allocator memory is deferred: pushed on the thread's own
+ *    list and done through free() once the interrupted call has left the
+ *    real allocator (tmk_sig_drain). So is a free by a handler that
+ *    interrupted the shim's own recording (guard 1): done then, it is also
+ *    recorded, and the trace does not lose the free of a traced block.
+ * Everything here is async-signal-safe: atomics, mmap, munmap; no lock. It
+ * costs two system calls per such allocation, which only happens when a
+ * signal lands inside malloc. These allocations are not traced (the
+ * interrupted thread counts them as LOST when it was recording).
+ *
+ * The deferred list: deferred_state packs (generation << 32 | count). A push
+ * happens only while in_real > 0 or guard == 1, and a pop only while both
+ * are clear, on the same thread; the generation makes a pop that a nested
+ * handler overtook retry instead of freeing a stale slot.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SIG_SLOTS 1024
+#define SIG_HEADER 16 /* bytes kept free before the first user byte */
+#define SLOT_BUSY ((uintptr_t)1)
+
+struct sig_slot {
+    uintptr_t ptr; /* user pointer; 0 free; SLOT_BUSY being filled/emptied */
+    void *base;
+    size_t len;    /* of the mapping */
+    size_t size;   /* usable bytes */
+};
+
+static struct sig_slot slots[SIG_SLOTS];
+static unsigned slots_top; /* slots [0, top) have ever been used */
+static int live;           /* mappings handed out and not yet released */
+
+static size_t page_size(void)
+{
+    static size_t page;
+    if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+static int claim_slot(void)
+{
+    for (unsigned i = 0; i < SIG_SLOTS; i++) {
+        uintptr_t expect = 0;
+        if (__atomic_compare_exchange_n(&slots[i].ptr, &expect, SLOT_BUSY, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            unsigned top = __atomic_load_n(&slots_top, __ATOMIC_RELAXED);
+            while (top < i + 1 &&
+                   !__atomic_compare_exchange_n(&slots_top, &top, i + 1, 0, __ATOMIC_ACQ_REL,
+                                                __ATOMIC_RELAXED)) {
+            }
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+void *tmk_sig_alloc(size_t size, size_t align)
+{
+    int saved = errno;
+    if (align < 16) align = 16;
+    size_t page = page_size();
+    size_t len;
+    if (size > SIZE_MAX / 2 || align > SIZE_MAX / 4) goto nomem;
+    len = (SIG_HEADER + align + size + page - 1) & ~(page - 1);
+    int i = claim_slot();
+    if (i < 0) goto nomem;
+    void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
+        __atomic_store_n(&slots[i].ptr, 0, __ATOMIC_RELEASE);
+        goto nomem;
+    }
+    uintptr_t user = ((uintptr_t)base + SIG_HEADER + align - 1) & ~(uintptr_t)(align - 1);
+    slots[i].base = base;
+    slots[i].len = len;
+    slots[i].size = (uintptr_t)base + len - user;
+    __atomic_add_fetch(&live, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&slots[i].ptr, user, __ATOMIC_RELEASE);
+    errno = saved;
+    return (void *)user;
+nomem:
+    errno = ENOMEM;
+    return NULL;
+}
+
+static int find(const void *p)
+{
+    unsigned top = __atomic_load_n(&slots_top, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < top; i++)
+        if (__atomic_load_n(&slots[i].ptr, __ATOMIC_ACQUIRE) == (uintptr_t)p) return (int)i;
+    return -1;
+}
+
+int tmk_sig_owns(const void *p)
+{
+    if (TMK_LIKELY(__atomic_load_n(&live, __ATOMIC_ACQUIRE) == 0)) return 0;
+    return find(p) >= 0;
+}
+
+size_t tmk_sig_size(const void *p)
+{
+    int i = find(p);
+    return i < 0 ? 0 : slots[i].size;
+}
+
+void tmk_sig_release(void *p)
+{
+    int i = find(p);
+    uintptr_t expect = (uintptr_t)p;
+    if (i < 0 || !__atomic_compare_exchange_n(&slots[i].ptr, &expect, SLOT_BUSY, 0,
+                                              __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return;
+    int saved = errno;
+    munmap(slots[i].base, slots[i].len);
+    errno = saved;
+    __atomic_sub_fetch(&live, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&slots[i].ptr, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- deferred frees ------------------------------------------------------- */
+
+void tmk_sig_defer_free(void *p)
+{
+    struct tmk_tls *tl = &tmk_tls;
+    uint64_t s = __atomic_load_n(&tl->deferred_state, __ATOMIC_RELAXED);
+    for (;;) {
+        uint32_t n = (uint32_t)s;
+        if (n >= TMK_DEFERRED_MAX) return; /* full: leaked rather than deadlocked */
+        uint64_t next = ((s >> 32) + 1) << 32 | (n + 1);
+        if (__atomic_compare_exchange_n(&tl->deferred_state, &s, next, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            tl->deferred[n] = p;
+            return;
+        }
+    }
+}
+
+void tmk_sig_drain(void)
+{
+    struct tmk_tls *tl = &tmk_tls;
+    int saved = errno;
+    for (;;) {
+        uint64_t s = __atomic_load_n(&tl->deferred_state, __ATOMIC_ACQUIRE);
+        uint32_t n = (uint32_t)s;
+        if (n == 0) break;
+        void *p = tl->deferred[n - 1];
+        uint64_t next = ((s >> 32) + 1) << 32 | (n - 1);
+        if (__atomic_compare_exchange_n(&tl->deferred_state, &s, next, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            free(p);
+    }
+    errno = saved;
+}

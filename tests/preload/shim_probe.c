@@ -1,0 +1,694 @@
+/* tests/preload/shim_probe.c - the program the shim's tests run under
+ * LD_PRELOAD: one subcommand per situation (shim_test.py drives them and
+ * reads the traces back with tmkcat). Each subcommand checks what the
+ * program itself can see (return values, errno, alignment) and exits 1 with
+ * a "FAIL ..." line when something is off; what only the trace can show is
+ * printed as "key=value" lines for the driver.
+ *
+ * Sizes 600..631 are used only by the stress workload and 7777 only by the
+ * dlopen'ed library, so the trace's records of them can be counted apart.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                      \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                       \
+            printf(__VA_ARGS__);                                                              \
+            printf("\n");                                                                     \
+            failures++;                                                                       \
+        }                                                                                     \
+    } while (0)
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Keeps the compiler from dropping a malloc/free pair. */
+static void *volatile sink;
+
+/* One malloc and one free of n bytes that the compiler cannot remove. */
+__attribute__((noinline)) static void churn(size_t n)
+{
+    void *volatile p = malloc(n);
+    free(p);
+}
+
+/* ---- aligned: every aligned entry point, alignment honoured, size recorded */
+
+static void report_alloc(const char *fn, void *p, size_t size)
+{
+    printf("alloc=%s %p %zu\n", fn, p, size);
+}
+
+/* The allocator through pointers the compiler cannot see through: clang
+ * assumes malloc and friends never write errno and would fold the errno
+ * checks below (and may drop pairs it can see). */
+static void *(*volatile v_malloc)(size_t) = malloc;
+static void *(*volatile v_calloc)(size_t, size_t) = calloc;
+static void *(*volatile v_realloc)(void *, size_t) = realloc;
+static void *(*volatile v_reallocarray)(void *, size_t, size_t) = reallocarray;
+static void (*volatile v_free)(void *) = free;
+static int (*volatile v_posix_memalign)(void **, size_t, size_t) = posix_memalign;
+static void *(*volatile v_aligned_alloc)(size_t, size_t) = aligned_alloc;
+static void *(*volatile v_memalign)(size_t, size_t) = memalign;
+static void *(*volatile v_valloc)(size_t) = valloc;
+static void *(*volatile v_pvalloc)(size_t) = pvalloc;
+
+static volatile size_t bad_align = 3; /* not a literal: compilers reject it */
+
+static int cmd_aligned(void)
+{
+    static const size_t aligns[] = {8, 16, 32, 64, 256, 4096, 65536};
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+        size_t a = aligns[i], n = 100 + i * 37;
+        void *p = NULL;
+        errno = 1234;
+        int rc = v_posix_memalign(&p, a, n);
+        CHECK(rc == 0 && p && ((uintptr_t)p % a) == 0, "v_posix_memalign(%zu) rc %d p %p", a, rc, p);
+        CHECK(errno == 1234, "posix_memalign changed errno to %d", errno);
+        report_alloc("posix_memalign", p, n);
+        v_free(p);
+
+        p = v_aligned_alloc(a, a * 3);
+        CHECK(p && ((uintptr_t)p % a) == 0, "v_aligned_alloc(%zu) %p", a, p);
+        report_alloc("aligned_alloc", p, a * 3);
+        v_free(p);
+
+        p = v_memalign(a, n + 1);
+        CHECK(p && ((uintptr_t)p % a) == 0, "v_memalign(%zu) %p", a, p);
+        report_alloc("memalign", p, n + 1);
+        v_free(p);
+    }
+    void *p = v_valloc(1000);
+    CHECK(p && ((uintptr_t)p % (uintptr_t)page) == 0, "valloc %p", p);
+    report_alloc("valloc", p, 1000);
+    v_free(p);
+    p = v_pvalloc(1000);
+    CHECK(p && ((uintptr_t)p % (uintptr_t)page) == 0, "pvalloc %p", p);
+    CHECK(malloc_usable_size(p) >= (size_t)page, "pvalloc usable %zu", malloc_usable_size(p));
+    report_alloc("pvalloc", p, 1000);
+    v_free(p);
+
+    /* Bad alignments fail as glibc says, and are not recorded. */
+    void *q = (void *)0x1;
+    CHECK(v_posix_memalign(&q, 3, 10) == EINVAL && q == (void *)0x1, "v_posix_memalign(3)");
+    CHECK(v_posix_memalign(&q, sizeof(void *) / 2, 10) == EINVAL, "v_posix_memalign(4)");
+    /* glibc's own answer (2.36 rounds the alignment up, 2.38 says EINVAL):
+     * the driver compares this line with a run without the shim */
+    errno = 0;
+    sink = v_aligned_alloc(bad_align, 12);
+    printf("aligned_alloc_bad=%s errno=%d\n", sink ? "ok" : "null", errno);
+    v_free(sink);
+    return failures != 0;
+}
+
+/* ---- edge: v_realloc(p, 0), v_free(NULL), calloc overflow, errno ------------ */
+
+static void *errno_thread(void *arg)
+{
+    (void)arg;
+    /* The thread's first allocation makes the shim set up its state. */
+    errno = 4321;
+    void *p = v_malloc(40);
+    int e1 = errno;
+    v_free(p);
+    int e2 = errno;
+    return (void *)(intptr_t)(e1 == 4321 && e2 == 4321);
+}
+
+/* Sizes the compiler cannot see, for the overflow checks. */
+static volatile size_t half_max = SIZE_MAX / 2, three = 3, two33 = (size_t)1 << 33,
+                       huge = SIZE_MAX - 4096;
+
+static int cmd_edge(void)
+{
+    /* v_realloc(p, 0) frees p and returns NULL (glibc) */
+    void *p = v_malloc(333);
+    CHECK(p != NULL, "malloc");
+    printf("realloc0=%p\n", p);
+    void *r = v_realloc(p, 0);
+    CHECK(r == NULL, "v_realloc(p, 0) returned %p", r);
+
+    /* v_realloc(NULL, n) is malloc */
+    p = v_realloc(NULL, 444);
+    CHECK(p != NULL, "v_realloc(NULL, 444)");
+    printf("reallocnull=%p\n", p);
+    v_free(p);
+
+    errno = 77;
+    v_free(NULL);
+    CHECK(errno == 77, "v_free(NULL) changed errno to %d", errno);
+
+    errno = 0;
+    p = v_calloc(half_max, three);
+    CHECK(p == NULL && errno == ENOMEM, "calloc overflow %p errno %d", p, errno);
+    errno = 0;
+    p = v_calloc(two33, two33);
+    CHECK(p == NULL && errno == ENOMEM, "calloc overflow 2 %p errno %d", p, errno);
+    errno = 0;
+    p = v_reallocarray(NULL, half_max, three);
+    CHECK(p == NULL && errno == ENOMEM, "reallocarray overflow %p errno %d", p, errno);
+    errno = 0;
+    p = v_malloc(huge);
+    CHECK(p == NULL && errno == ENOMEM, "huge malloc %p errno %d", p, errno);
+
+    /* calloc memory is zero */
+    unsigned char *z = v_calloc(1000, 3);
+    CHECK(z != NULL, "calloc");
+    for (size_t i = 0; z && i < 3000; i++)
+        if (z[i]) {
+            CHECK(0, "calloc byte %zu not zero", i);
+            break;
+        }
+    v_free(z);
+
+    /* errno survives successful calls, including ones that make the shim
+     * meet a new stack, flush, or grow its tables */
+    for (int i = 0; i < 20000; i++) {
+        errno = 1000 + i;
+        void *a = v_malloc((size_t)(i % 5000) + 1);
+        CHECK(errno == 1000 + i, "malloc changed errno to %d", errno);
+        void *b = v_realloc(a, (size_t)(i % 300) + 2000);
+        CHECK(errno == 1000 + i, "realloc changed errno to %d", errno);
+        void *c = v_calloc(3, (size_t)i % 70 + 1);
+        CHECK(errno == 1000 + i, "calloc changed errno to %d", errno);
+        v_free(b);
+        v_free(c);
+        CHECK(errno == 1000 + i, "free changed errno to %d", errno);
+        if (failures) break;
+    }
+    pthread_t th;
+    void *ok = NULL;
+    pthread_create(&th, NULL, errno_thread, NULL);
+    pthread_join(th, &ok);
+    CHECK(ok == (void *)1, "errno changed in a new thread's first malloc/free");
+
+    /* malloc_usable_size passes through */
+    p = v_malloc(100);
+    CHECK(malloc_usable_size(p) >= 100, "usable %zu", malloc_usable_size(p));
+    CHECK(malloc_usable_size(NULL) == 0, "usable(NULL)");
+    v_free(p);
+    return failures != 0;
+}
+
+/* ---- fork, fork+exec, system, vfork ------------------------------------- */
+
+static int wait_status(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int cmd_fork(void)
+{
+    sink = malloc(1111);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < 100; i++) churn(2222);
+        printf("child=%d\n", (int)getpid());
+        fflush(stdout);
+        exit(3);
+    }
+    for (int i = 0; i < 10; i++) churn(3333);
+    int st = wait_status(pid);
+    CHECK(st == 3, "child status %d", st);
+    printf("parent=%d\nforked=%d\n", (int)getpid(), (int)pid);
+    return failures != 0;
+}
+
+static int cmd_forkexec(const char *self)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        churn(10);
+        execl(self, self, "exec-child", (char *)NULL);
+        _exit(126);
+    }
+    int st = wait_status(pid);
+    CHECK(st == 4, "exec'ed child status %d", st);
+    printf("parent=%d\nforked=%d\n", (int)getpid(), (int)pid);
+    return failures != 0;
+}
+
+static int cmd_exec_child(void)
+{
+    for (int i = 0; i < 5; i++) churn(4444);
+    printf("execchild=%d\n", (int)getpid());
+    return 4;
+}
+
+static int cmd_system(void)
+{
+    fflush(stdout);
+    int st = system("echo from-sh; exit 5");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 5, "system status %#x", st);
+    printf("parent=%d\n", (int)getpid());
+    return failures != 0;
+}
+
+/* A vfork child shares the parent's memory until it execs or _exits: what
+ * the shim does in it must not end the parent's trace. */
+static int cmd_vfork(void)
+{
+    churn(5555);
+    pid_t pid = vfork();
+    if (pid == 0) _exit(9);
+    int st = wait_status(pid);
+    CHECK(st == 9, "vfork child status %d", st);
+    pid = vfork();
+    if (pid == 0) {
+        execl("/nonexistent/program", "x", (char *)NULL);
+        _exit(8);
+    }
+    st = wait_status(pid);
+    CHECK(st == 8, "vfork+failed exec status %d", st);
+    for (int i = 0; i < 1000; i++) churn(6666); /* after: must be in the trace */
+    return failures != 0;
+}
+
+/* ---- dlopen ------------------------------------------------------------- */
+
+static int cmd_dlopen(const char *lib, int rounds)
+{
+    for (int i = 0; i < rounds; i++) {
+        void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+        CHECK(h != NULL, "dlopen %s: %s", lib, dlerror());
+        if (!h) return 1;
+        void *(*f)(void) = (void *(*)(void))dlsym(h, "dl_lib_alloc");
+        CHECK(f != NULL, "dlsym");
+        void *p = f();
+        CHECK(p != NULL, "dl_lib_alloc");
+        free(p);
+        CHECK(dlclose(h) == 0, "dlclose");
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    return failures != 0;
+}
+
+/* ---- signals: malloc from a handler while the main thread mallocs -------- */
+
+static volatile sig_atomic_t handled;
+static void *handoff;  /* allocated by the main loop, freed by the handler */
+static void *kept;     /* reallocated by the handler, freed at the end */
+
+static void alarm_handler(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    void *p = malloc(48 + (handled & 63));
+    if (p) memset(p, 1, 48);
+    free(p);
+    free(__atomic_exchange_n(&handoff, NULL, __ATOMIC_ACQ_REL));
+    void *k = realloc(kept, 16 + (size_t)(handled % 3000));
+    if (k) {
+        memset(k, 2, 16);
+        kept = k;
+    }
+    char *c = calloc(10, 10);
+    if (c && c[99]) abort(); /* calloc memory is zero */
+    free(c);
+    handled++;
+    errno = saved;
+}
+
+static int cmd_sigalrm(double seconds)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = alarm_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 50}, {0, 50}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
+    unsigned long loops = 0;
+    void *keep[64] = {0};
+    while (now_ns() < end) {
+        for (int i = 0; i < 64; i++) {
+            free(keep[i]);
+            keep[i] = malloc((size_t)((loops * 7 + (unsigned)i * 13) % 2000) + 1);
+        }
+        if (!__atomic_load_n(&handoff, __ATOMIC_ACQUIRE)) {
+            void *h = malloc(100 + loops % 500);
+            void *expect = NULL;
+            if (!__atomic_compare_exchange_n(&handoff, &expect, h, 0, __ATOMIC_ACQ_REL,
+                                             __ATOMIC_RELAXED))
+                free(h);
+        }
+        loops++;
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    for (int i = 0; i < 64; i++) free(keep[i]);
+    free(handoff);
+    free(kept);
+    printf("signals=%d\nloops=%lu\n", (int)handled, loops);
+    CHECK(handled > 100, "only %d signals handled", (int)handled);
+    return failures != 0;
+}
+
+/* ---- stress: 8 threads, frees handed to the next thread ----------------- */
+
+#define STRESS_THREADS 8
+#define RING 4096
+
+struct ring {
+    void *slot[RING];
+    _Alignas(64) unsigned long head; /* written by the producer */
+    _Alignas(64) unsigned long tail; /* written by the consumer */
+    _Alignas(64) int producer_done;
+};
+
+static struct ring rings[STRESS_THREADS];
+static unsigned long stress_n;
+
+static int ring_pop_free(struct ring *r)
+{
+    unsigned long tail = r->tail;
+    if (tail == __atomic_load_n(&r->head, __ATOMIC_ACQUIRE)) return 0;
+    free(r->slot[tail % RING]);
+    __atomic_store_n(&r->tail, tail + 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
+static void *stress_thread(void *arg)
+{
+    unsigned me = (unsigned)(uintptr_t)arg;
+    struct ring *in = &rings[me], *out = &rings[(me + 1) % STRESS_THREADS];
+    void *window[64] = {0};
+    for (unsigned long i = 0; i < stress_n; i++) {
+        char *p = malloc(600 + (i & 31));
+        p[0] = (char)i;
+        if (i & 1) {
+            unsigned long head = out->head;
+            while (head - __atomic_load_n(&out->tail, __ATOMIC_ACQUIRE) >= RING)
+                if (!ring_pop_free(in)) sched_yield();
+            out->slot[head % RING] = p;
+            __atomic_store_n(&out->head, head + 1, __ATOMIC_RELEASE);
+        } else {
+            free(window[i / 2 % 64]);
+            window[i / 2 % 64] = p;
+        }
+        if ((i & 15) == 0) ring_pop_free(in);
+    }
+    for (int i = 0; i < 64; i++) free(window[i]);
+    __atomic_store_n(&out->producer_done, 1, __ATOMIC_RELEASE);
+    for (;;) {
+        if (ring_pop_free(in)) continue;
+        if (__atomic_load_n(&in->producer_done, __ATOMIC_ACQUIRE) &&
+            in->tail == __atomic_load_n(&in->head, __ATOMIC_ACQUIRE))
+            break;
+        sched_yield();
+    }
+    return NULL;
+}
+
+static int cmd_stress(unsigned long n)
+{
+    stress_n = n;
+    pthread_t th[STRESS_THREADS];
+    for (unsigned i = 0; i < STRESS_THREADS; i++)
+        pthread_create(&th[i], NULL, stress_thread, (void *)(uintptr_t)i);
+    for (unsigned i = 0; i < STRESS_THREADS; i++) pthread_join(th[i], NULL);
+    printf("stress_allocs=%lu\n", n * STRESS_THREADS);
+    return 0;
+}
+
+/* ---- threads: short-lived threads while others allocate; exit from a
+ * thread; _exit ----------------------------------------------------------- */
+
+static volatile int stop_churn;
+
+static void *churn_thread(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&stop_churn, __ATOMIC_RELAXED)) {
+        churn(96);
+    }
+    return NULL;
+}
+
+static void *short_thread(void *arg)
+{
+    for (int i = 0; i < 50; i++) churn((size_t)(uintptr_t)arg + (size_t)i);
+    return NULL;
+}
+
+static int cmd_threads(int count)
+{
+    pthread_t churn[2];
+    for (int i = 0; i < 2; i++) pthread_create(&churn[i], NULL, churn_thread, NULL);
+    for (int i = 0; i < count; i++) {
+        pthread_t th[4];
+        for (int j = 0; j < 4; j++)
+            pthread_create(&th[j], NULL, short_thread, (void *)(uintptr_t)(16 + j));
+        for (int j = 0; j < 4; j++) pthread_join(th[j], NULL);
+    }
+    __atomic_store_n(&stop_churn, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 2; i++) pthread_join(churn[i], NULL);
+    printf("threads_started=%d\n", count * 4 + 2);
+    return 0;
+}
+
+static void *exiting_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10000; i++) churn(64);
+    exit(7);
+}
+
+/* fork while other threads allocate (and may hold the shim's locks). */
+static int cmd_forkthreads(int children)
+{
+    pthread_t churn_th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&churn_th[i], NULL, churn_thread, NULL);
+    fflush(stdout);
+    for (int c = 0; c < children; c++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (int i = 0; i < 1000; i++) churn(1234);
+            _exit(0);
+        }
+        int st = wait_status(pid);
+        CHECK(st == 0, "child %d status %d", c, st);
+    }
+    __atomic_store_n(&stop_churn, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 2; i++) pthread_join(churn_th[i], NULL);
+    return failures != 0;
+}
+
+/* pthread_cancel: malloc and free are not cancellation points, so a worker
+ * that only allocates runs on until its own pthread_testcancel. */
+static volatile unsigned long cancel_progress;
+
+static void *cancel_worker(void *arg)
+{
+    unsigned long n = (unsigned long)(uintptr_t)arg;
+    for (unsigned long i = 0; i < n; i++) {
+        churn(i % 200 + 1);
+        cancel_progress = i + 1;
+    }
+    for (;;) pthread_testcancel();
+    return NULL;
+}
+
+static int cmd_cancel(void)
+{
+    unsigned long n = 600000; /* records enough to fill the shim's buffer a few times */
+    pthread_t th;
+    pthread_create(&th, NULL, cancel_worker, (void *)(uintptr_t)n);
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+    pthread_cancel(th);
+    void *ret = NULL;
+    pthread_join(th, &ret);
+    CHECK(ret == PTHREAD_CANCELED, "worker not cancelled");
+    CHECK(cancel_progress == n, "worker cancelled inside malloc/free after %lu of %lu",
+          cancel_progress, n);
+    for (int i = 0; i < 300000; i++) churn(64); /* the main thread's buffer fills too */
+    return failures != 0;
+}
+
+/* main returns through pthread_exit; the last thread's end is the exit. */
+static void *last_thread(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < 1000; i++) churn(5432);
+    return NULL;
+}
+
+static int cmd_main_pthread_exit(void)
+{
+    pthread_t th;
+    pthread_create(&th, NULL, last_thread, NULL);
+    pthread_exit(NULL);
+}
+
+static int cmd_exit_thread(void)
+{
+    pthread_create(&(pthread_t){0}, NULL, churn_thread, NULL);
+    pthread_create(&(pthread_t){0}, NULL, exiting_thread, NULL);
+    for (;;) {
+        churn(200);
+    }
+    return 0;
+}
+
+static int cmd_underscore_exit(void)
+{
+    for (int i = 0; i < 100; i++) churn(8888);
+    printf("before _exit\n");
+    fflush(stdout);
+    _exit(5);
+    return 0;
+}
+
+static void quick_exit_handler(void)
+{
+    churn(4322); /* runs before the shim ends the trace: recorded */
+}
+
+static int cmd_quick_exit(void)
+{
+    at_quick_exit(quick_exit_handler);
+    for (int i = 0; i < 1000; i++) churn(4321);
+    quick_exit(3);
+    return 0;
+}
+
+static int cmd_abort(void)
+{
+    for (int i = 0; i < 100; i++) churn(9999);
+    abort();
+    return 0;
+}
+
+/* Allocates until killed; says "ready" after `seconds`. */
+static int cmd_spin(double seconds)
+{
+    uint64_t ready_at = now_ns() + (uint64_t)(seconds * 1e9);
+    int said = 0;
+    void *keep[16] = {0};
+    for (unsigned long i = 0;; i++) {
+        free(keep[i % 16]);
+        keep[i % 16] = malloc(i % 1000 + 1);
+        if (!said && (i & 1023) == 0 && now_ns() >= ready_at) {
+            printf("ready\n");
+            fflush(stdout);
+            said = 1;
+        }
+        if ((i & 1023) == 0) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return 0;
+}
+
+/* Like a daemon: closes every descriptor above 2, opens its own file (which
+ * gets the lowest numbers, maybe the shim's), writes to it, allocates enough
+ * for the shim to write blocks, and checks its file holds only its bytes. */
+static int cmd_closefds(const char *path)
+{
+    for (int fd = 3; fd < 1024; fd++) close(fd);
+    FILE *f[4];
+    for (int i = 0; i < 4; i++) f[i] = fopen(path, i ? "r" : "w");
+    CHECK(f[0] != NULL, "fopen %s", path);
+    fputs("mine\n", f[0]);
+    fflush(f[0]);
+    for (int i = 0; i < 300000; i++) churn((size_t)i % 100 + 1);
+    for (int i = 0; i < 4; i++)
+        if (f[i]) fclose(f[i]);
+    return failures != 0;
+}
+
+/* Puts its own file on the descriptor the shim writes the trace to (as
+ * `exec 3>file` or dup2 in a daemon would), then allocates. */
+static int cmd_dup2(const char *path)
+{
+    char link[64], target[4096];
+    int trace_fd = -1;
+    for (int fd = 3; fd < 1024 && trace_fd < 0; fd++) {
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0) continue;
+        target[n] = 0;
+        if (strstr(target, ".tmk")) trace_fd = fd;
+    }
+    CHECK(trace_fd >= 0, "no trace descriptor found");
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "fopen %s", path);
+    if (!f || trace_fd < 0) return 1;
+    dup2(fileno(f), trace_fd);
+    fclose(f);
+    CHECK(write(trace_fd, "mine\n", 5) == 5, "write");
+    for (int i = 0; i < 300000; i++) churn((size_t)i % 100 + 1);
+    printf("trace_fd=%d\n", trace_fd);
+    return failures != 0;
+}
+
+static int cmd_hello(void)
+{
+    char *s = strdup("hello from the probe");
+    printf("%s\n", s);
+    free(s);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "";
+    const char *arg = argc > 2 ? argv[2] : NULL;
+    if (!strcmp(cmd, "aligned")) return cmd_aligned();
+    if (!strcmp(cmd, "edge")) return cmd_edge();
+    if (!strcmp(cmd, "fork")) return cmd_fork();
+    if (!strcmp(cmd, "forkexec")) return cmd_forkexec(argv[0]);
+    if (!strcmp(cmd, "exec-child")) return cmd_exec_child();
+    if (!strcmp(cmd, "system")) return cmd_system();
+    if (!strcmp(cmd, "vfork")) return cmd_vfork();
+    if (!strcmp(cmd, "dlopen") && arg) return cmd_dlopen(arg, argc > 3 ? atoi(argv[3]) : 1);
+    if (!strcmp(cmd, "sigalrm")) return cmd_sigalrm(arg ? atof(arg) : 1.0);
+    if (!strcmp(cmd, "stress")) return cmd_stress(arg ? strtoul(arg, NULL, 10) : 1000000);
+    if (!strcmp(cmd, "threads")) return cmd_threads(arg ? atoi(arg) : 200);
+    if (!strcmp(cmd, "exit-thread")) return cmd_exit_thread();
+    if (!strcmp(cmd, "cancel")) return cmd_cancel();
+    if (!strcmp(cmd, "main-pthread-exit")) return cmd_main_pthread_exit();
+    if (!strcmp(cmd, "forkthreads")) return cmd_forkthreads(arg ? atoi(arg) : 20);
+    if (!strcmp(cmd, "_exit")) return cmd_underscore_exit();
+    if (!strcmp(cmd, "abort")) return cmd_abort();
+    if (!strcmp(cmd, "quick_exit")) return cmd_quick_exit();
+    if (!strcmp(cmd, "spin")) return cmd_spin(arg ? atof(arg) : 1.5);
+    if (!strcmp(cmd, "hello")) return cmd_hello();
+    if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);
+    if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
+    fprintf(stderr, "usage: shim_probe COMMAND [ARG]\n");
+    return 2;
+}
