@@ -13,7 +13,7 @@
 #include "tidemark/annotate.h"
 
 /* ALLOC/FREE records waiting to be applied, in order (see on_record). */
-#define BATCH 128
+#define BATCH 64
 struct pending {
     uint8_t type;
     uint64_t t, ptr, size, stack;

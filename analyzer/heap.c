@@ -61,7 +61,7 @@ static void account_free(struct heap_state *h, uint64_t t, uint64_t packed)
     h->in_use -= size <= h->in_use ? size : h->in_use;
     h->frees++;
     site_change(h, live_site(packed), 0, size);
-    series_add(&h->tl, t, h->in_use, h->rss);
+    series_add_fast(&h->tl, t, h->in_use, h->rss);
 }
 
 int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr)
@@ -98,7 +98,7 @@ void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, u
         h->peak_t = t;
         h->gen++;
     }
-    series_add(&h->tl, t, h->in_use, h->rss);
+    series_add_fast(&h->tl, t, h->in_use, h->rss);
 }
 
 int heap_is_live(const struct heap_state *h, uint64_t ptr)
@@ -110,7 +110,7 @@ void heap_memory(struct heap_state *h, uint64_t t, uint64_t rss)
 {
     h->rss = rss;
     if (rss > h->rss_peak) h->rss_peak = rss;
-    series_add(&h->tl, t, h->in_use, h->rss);
+    series_add_fast(&h->tl, t, h->in_use, h->rss);
 }
 
 static int by_bytes_desc(const void *a, const void *b)

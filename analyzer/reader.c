@@ -420,6 +420,33 @@ static int decode_table_peak(struct tm_record *rec)
     return 0;
 }
 
+/* ALLOC or FREE at c->p (p is past the type byte): decode()'s fast path,
+ * also called directly by the merge loop. 0, or -1 when cut off. */
+static inline __attribute__((always_inline)) int
+decode_alloc_free(struct cursor *c, struct tm_record *rec, const uint8_t *p, const uint8_t *e,
+                  uint8_t type)
+{
+    uint64_t dt;
+    int64_t d;
+    GET_U(dt);
+    GET_S(d);
+    uint64_t ptr = c->ptr + (uint64_t)d;
+    if (type == TMK_REC_ALLOC) {
+        rec->u.alloc.ptr = ptr;
+        GET_U(rec->u.alloc.size);
+        GET_U(rec->u.alloc.stack);
+    } else {
+        rec->u.free.ptr = ptr;
+    }
+    rec->type = type;
+    rec->thread = c->thread;
+    c->t = add_sat(c->t, dt);
+    c->ptr = ptr;
+    rec->t = c->t;
+    c->p = p;
+    return 0;
+}
+
 /* Decodes the record at c->p into rec. Returns 0, or -1 when it is cut off
  * or not a known record. */
 static int decode(struct cursor *c, struct tm_record *rec)
@@ -428,25 +455,8 @@ static int decode(struct cursor *c, struct tm_record *rec)
     uint8_t type = *p++;
     uint64_t dt = 0;
     int64_t d;
-    if (type == TMK_REC_FREE || type == TMK_REC_ALLOC) { /* nearly all records */
-        GET_U(dt);
-        GET_S(d);
-        uint64_t ptr = c->ptr + (uint64_t)d;
-        if (type == TMK_REC_ALLOC) {
-            rec->u.alloc.ptr = ptr;
-            GET_U(rec->u.alloc.size);
-            GET_U(rec->u.alloc.stack);
-        } else {
-            rec->u.free.ptr = ptr;
-        }
-        rec->type = type;
-        rec->thread = c->thread;
-        c->t = add_sat(c->t, dt);
-        c->ptr = ptr;
-        rec->t = c->t;
-        c->p = p;
-        return 0;
-    }
+    if (type == TMK_REC_FREE || type == TMK_REC_ALLOC) /* nearly all records */
+        return decode_alloc_free(c, rec, p, e, type);
     /* ALLOC and FREE set every field they have; the rest start from zero. */
     if (type != TMK_REC_ALLOC && type != TMK_REC_FREE) memset(&rec->u, 0, sizeof rec->u);
     rec->type = type;
@@ -605,7 +615,11 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
         struct cursor *c = &r->cur[top];
         do {
             if (fn(ctx, &c->rec)) return 0;
-            if (advance(r, c)) goto oom;
+            /* The common case inline: an ALLOC or FREE inside the block (on
+             * any failure advance() decodes it again and reports it). */
+            int fast = c->p < c->end && (*c->p == TMK_REC_ALLOC || *c->p == TMK_REC_FREE) &&
+                       decode_alloc_free(c, &c->rec, c->p + 1, c->end, *c->p) == 0;
+            if (!fast && advance(r, c)) goto oom;
         } while (c->has && (next == SIZE_MAX || before(r, top, next)));
         if (!c->has) r->heap[0] = r->heap[--r->nheap];
         sift_down(r, 0);

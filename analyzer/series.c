@@ -50,7 +50,8 @@ void series_add(struct series *s, uint64_t t, uint64_t held, uint64_t live)
         if (!s->cells) return; /* no timeline, never a crash */
         s->width = FIRST_WIDTH;
     }
-    uint64_t idx = t / s->width;
+    /* width is a power of two: a shift, not a 64-bit division per event. */
+    uint64_t idx = t >> __builtin_ctzll(s->width);
     /* Records arrive in time order; one that does not joins the last cell. */
     if (s->n && idx <= s->cells[s->n - 1].idx) {
         keep_larger(&s->cells[s->n - 1], p);
@@ -58,7 +59,7 @@ void series_add(struct series *s, uint64_t t, uint64_t held, uint64_t live)
     }
     while (s->n == CELLS_MAX) {
         coarsen(s);
-        idx = t / s->width;
+        idx = t >> __builtin_ctzll(s->width);
         if (idx <= s->cells[s->n - 1].idx) {
             keep_larger(&s->cells[s->n - 1], p);
             return;

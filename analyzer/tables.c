@@ -261,6 +261,7 @@ void tables_peak(struct tables *tb, const struct tm_record *r)
 
 void tables_freed(struct tables *tb, uint64_t t, uint64_t ptr, const struct tm_options *o)
 {
+    if (tb->n_arr == 0) return; /* no live bucket array: nothing to look up */
     drop_array(tb, ptr, t, o);
 }
 

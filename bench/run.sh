@@ -173,7 +173,7 @@ run_callgrind() {
                 "${pre[@]}" "${prog[@]}" >"$out/cg-$wl-$cfg.stdout" 2>"$out/cg-$wl-$cfg.err"
             local ir
             ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out/cg-$wl-$cfg.err" |
-                awk '{ s += $1 } END { print s }')
+                awk '{ s += $1 } END { printf "%.0f\n", s }')
             printf '%s\t%s\t%s\n' "$wl" "$cfg" "$ir" >>"$out/callgrind.tsv"
             echo "  callgrind $wl $cfg: $ir instructions" >&2
         done

@@ -81,7 +81,11 @@ fi
     echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(uname -srm), $(nproc) cores"
     echo "# $(gcc --version | head -n1)"
     if [ "$have_go" = 1 ]; then echo "# $(go version)"; fi
-    echo "# $rounds rounds x ($reps reps + 1 warm-up) per program, $n keys"
+    if [ "$callgrind" = 1 ]; then
+        echo "# callgrind: 1 rep per value size, no warm-up, $n keys"
+    else
+        echo "# $rounds rounds x ($reps reps + 1 warm-up) per program, $n keys"
+    fi
     echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/meta.txt"
 
