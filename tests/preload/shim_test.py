@@ -67,7 +67,7 @@ def run(cmd, preload=True, output=None, env=None, timeout=60, input=None, cwd=No
     e = base_env()
     if preload:
         e["LD_PRELOAD"] = shim()
-        e["TIDEMARK_OUTPUT"] = output or os.path.join(TMP, "t.%p.tmk")
+        e["TIDEMARK_OUTPUT"] = output if output is not None else os.path.join(TMP, "t.%p.tmk")
     if env:
         e.update(env)
     try:
@@ -583,7 +583,20 @@ def case_settings():
         eq((d["max_depth"], d["flags"], d["sample_interval"]), ("32", "0", "0"),
            f"{var}={val}: defaults used")
         os.unlink(out)
+    # TIDEMARK_QUIET=1: nothing on stderr, even for a bad value
     out = os.path.join(TMP, "set.tmk")
+    r = run([probe(), "hello"], output=out, env={"TIDEMARK_QUIET": "1", "TIDEMARK_MODE": "foo"})
+    eq((r.returncode, r.stdout, r.stderr), (0, hello.stdout, b""), "TIDEMARK_QUIET=1")
+    clean_trace(tmkcat(out), "quiet")
+    os.unlink(out)
+    # an empty TIDEMARK_OUTPUT: one line, the default name in the working directory
+    r = run([probe(), "hello"], output="")
+    eq((r.returncode, r.stdout), (0, hello.stdout), "TIDEMARK_OUTPUT=''")
+    warned(r, "TIDEMARK_OUTPUT=''", "TIDEMARK_OUTPUT")
+    ts = traces(r"tidemark\.\d+\.tmk$")
+    eq(len(ts), 1, f"default trace name: {traces()}")
+    clean_trace(tmkcat(ts[0]), "default name")
+    os.unlink(ts[0])
     r = run([probe(), "hello"], output=out, env={"TIDEMARK_DEPTH": "5"})
     eq(r.stderr, b"", "a good setting says nothing")
     d = tmkcat(out)
