@@ -411,12 +411,39 @@ def case_unchanged():
     same(["python3", "-c", "import json, collections, sys\n"
           "d = collections.Counter(w for w in sys.stdin.read().split())\n"
           "print(json.dumps(d.most_common(5)), sum(d.values()))"], "python3", input=lines)
+    mp_script = (
+        "import multiprocessing as mp, threading, subprocess, sys\n"
+        "def sq(x): return sum(i * i for i in range(x))\n"
+        "if __name__ == '__main__':\n"
+        "    mp.set_start_method('fork')\n"
+        "    with mp.Pool(3) as p: print(p.map(sq, range(200, 230)))\n"
+        "    out = []\n"
+        "    ts = [threading.Thread(target=lambda k=k: out.append(sq(1000 + k))) for k in range(8)]\n"
+        "    [t.start() for t in ts]; [t.join() for t in ts]\n"
+        "    print(sorted(out))\n"
+        "    print(subprocess.run(['sh', '-c', 'echo sub; exit 2'], capture_output=True).stdout)\n"
+        "    sys.exit(3)\n")
+    n = same(["python3", "-c", mp_script], "python3 multiprocessing, threads, subprocess")
+    eq(n.returncode, 3, "python3's exit status")
     same(["git", "--version"], "git --version")
     a, b = os.path.join(TMP, "ga"), os.path.join(TMP, "gb")
     os.mkdir(a)
     os.mkdir(b)
     same(["git", "init"], "git init", cwd_native=a, cwd_shim=b,
          subst=(a.encode(), b.encode()))
+    for d in (a, b):
+        with open(os.path.join(d, "f.txt"), "wb") as f:
+            f.write(lines)
+    git_env = {"GIT_AUTHOR_DATE": "2020-01-01T00:00:00Z", "GIT_COMMITTER_DATE":
+               "2020-01-01T00:00:00Z", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x",
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x", "HOME": TMP}
+    for cmd in (["git", "add", "f.txt"], ["git", "commit", "-q", "-m", "one"],
+                ["git", "log", "--format=%H %s"], ["git", "gc", "-q"],
+                ["git", "fsck", "--no-progress"], ["git", "show", "--stat", "HEAD"]):
+        nr = run(cmd, preload=False, cwd=a, env=git_env)
+        sr = run(cmd, cwd=b, env=git_env)
+        eq((sr.returncode, sr.stdout, sr.stderr), (nr.returncode, nr.stdout, nr.stderr),
+           " ".join(cmd))
     same(["sh", "-c", "seq 1 30000 | sort -r | head -3; echo done | tr a-z A-Z"], "sh pipeline")
     n = same(["sh", "-c", "seq 1 100 | sort -n | tail -1; exit 3"], "sh nonzero exit")
     eq(n.returncode, 3, "nonzero exit")
