@@ -584,6 +584,16 @@ static int cmd_quick_exit(void)
     return 0;
 }
 
+/* glibc finds the double free and aborts: the trace must still end. */
+static int cmd_double_free(void)
+{
+    for (int i = 0; i < 100; i++) churn(9999);
+    char *p = v_malloc(100);
+    v_free(p);
+    v_free(p);
+    return 0;
+}
+
 static int cmd_abort(void)
 {
     for (int i = 0; i < 100; i++) churn(9999);
@@ -711,6 +721,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "forkthreads")) return cmd_forkthreads(arg ? atoi(arg) : 20);
     if (!strcmp(cmd, "_exit")) return cmd_underscore_exit();
     if (!strcmp(cmd, "abort")) return cmd_abort();
+    if (!strcmp(cmd, "double-free")) return cmd_double_free();
     if (!strcmp(cmd, "quick_exit")) return cmd_quick_exit();
     if (!strcmp(cmd, "spin")) return cmd_spin(arg ? atof(arg) : 1.5);
     if (!strcmp(cmd, "hello")) return cmd_hello();

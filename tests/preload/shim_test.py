@@ -755,6 +755,16 @@ def case_exits():
     eq((d["end"], d.get("end_status")), ("exit", "3"), "END of quick_exit(3)")
     eq((num(d, "sized_allocs"), num(d, "sized_frees")), (1001, 1001),
        "records before quick_exit and of its at_quick_exit handler")
+    n = run([probe(), "double-free"], preload=False)
+    r = run([probe(), "double-free"], output=os.path.join(TMP, "x7.tmk"))
+    eq((r.returncode, r.stderr), (n.returncode, n.stderr), "glibc's double-free abort")
+    eq(r.returncode, -signal.SIGABRT, "double free aborts")
+    d = tmkcat(os.path.join(TMP, "x7.tmk"), "-z", "9999:9999")
+    eq(num(d, "free_after_free"), 1, "the trace shows the double free")
+    d["free_after_free"] = "0"
+    clean_trace(d, "double free")
+    eq((d["end"], d.get("end_status")), ("signal", str(int(signal.SIGABRT))), "END of the abort")
+    eq(num(d, "sized_allocs"), 100, "records before the double free")
     r = run([probe(), "abort"], output=os.path.join(TMP, "x3.tmk"))
     eq(r.returncode, -signal.SIGABRT, "abort")
     d = tmkcat(os.path.join(TMP, "x3.tmk"), "-z", "9999:9999")
