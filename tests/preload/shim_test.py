@@ -161,6 +161,8 @@ def case_seed():
         eq(peak - num(d, "table.1.peak_held_arrays"), peak_ovf, f"{name}: overflow at the peak")
         eq(num(d, "table.1.buckets"), buckets, f"{name}: buckets of the last array")
         eq(num(d, "table.1.held") // buckets, bsize, f"{name}: bucket size")
+        eq(num(d, "table.1.live"), 0, f"{name}: the live count read at exit")
+        check(num(d, "table_counts") >= 2, f"{name}: live counts sampled")
         by_reason = [int(x) for x in d["table.1.arrays"].split(",")]
         eq(by_reason[0], 1, f"{name}: initial arrays")
         eq(by_reason[1], 18, f"{name}: doubling growths (B 0 -> 18)")
@@ -197,6 +199,8 @@ def case_uthash():
     eq(got, want, "bucket arrays (table, buckets, reason) in order")
     for i in ("1", "2"):
         eq(int(d[f"table.{i}.ended"]), int(label[i] in ended), f"table {label[i]} ended")
+        if label[i] == "alpha":
+            eq(num(d, f"table.{i}.live"), 20000, "alpha's live count read at exit")
     eq(num(d, "table_counts") > 0, True, "table counts")
     # tables beginning and ending on 4 threads at once, counts sampled each ms
     r = run([exe, "threads"], output=os.path.join(TMP, "ut.tmk"),
