@@ -623,6 +623,29 @@ static int cmd_spin(double seconds)
     return 0;
 }
 
+/* A slow allocator (one 3333-byte block a millisecond, like a quiet
+ * server) until killed; after 1.5 s it says "ready N", N = the blocks it
+ * allocated in its first 0.5 s. */
+static int cmd_trickle(void)
+{
+    uint64_t start = now_ns();
+    unsigned long early = 0;
+    int said = 0;
+    for (unsigned long i = 0;; i++) {
+        churn(3333);
+        uint64_t t = now_ns() - start;
+        if (t < 500000000ull) early = i + 1;
+        if (!said && t >= 1500000000ull) {
+            printf("ready %lu\n", early);
+            fflush(stdout);
+            said = 1;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
 /* Like a daemon: closes every descriptor above 2, opens its own file (which
  * gets the lowest numbers, maybe the shim's), writes to it, allocates enough
  * for the shim to write blocks, and checks its file holds only its bytes. */
@@ -724,6 +747,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "double-free")) return cmd_double_free();
     if (!strcmp(cmd, "quick_exit")) return cmd_quick_exit();
     if (!strcmp(cmd, "spin")) return cmd_spin(arg ? atof(arg) : 1.5);
+    if (!strcmp(cmd, "trickle")) return cmd_trickle();
     if (!strcmp(cmd, "hello")) return cmd_hello();
     if (!strcmp(cmd, "fds")) return cmd_fds();
     if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);

@@ -485,6 +485,20 @@ def case_kill():
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     eq(rep.returncode, 0, f"report on a truncated trace: {rep.stderr}")
     check("truncated" in (rep.stdout + rep.stderr).lower(), "report says truncated")
+    # a program that allocates slowly: its records older than about a second
+    # are in the file when it is killed (not only when a buffer fills)
+    path = os.path.join(TMP, "k2.tmk")
+    e["TIDEMARK_OUTPUT"] = path
+    p = subprocess.Popen([probe(), "trickle"], env=e, stdout=subprocess.PIPE)
+    line = p.stdout.readline().split()
+    eq(line[:1], [b"ready"], "trickle ready")
+    p.kill()
+    p.wait()
+    p.stdout.close()
+    d = tmkcat(path, "-z", "3333:3333", allow_error=True)
+    eq(d["rc"], 0, f"killed trace reads: {d.get('error')}")
+    check(num(d, "sized_allocs") >= int(line[1]),
+          f"records of the first 0.5 s of a 1.5 s run: {d['sized_allocs']} of {int(line[1])}")
 
 
 def warned(r, what, pattern):
