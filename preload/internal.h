@@ -103,6 +103,7 @@ struct tmk_tls {
     int guard;   /* 0 free; 1 inside the shim; 2 inside a call the shim makes;
                     3 a thread of the shim's own (the sampler) */
     int in_real; /* inside the real allocator (a handler must not reenter it) */
+    int in_unwind; /* inside libunwind (stacks.c: its pipe goes out of the way) */
     uint64_t deferred_state;            /* sigalloc.c: generation << 32 | count */
     void *deferred[TMK_DEFERRED_MAX];   /* sigalloc.c: frees left for later */
 };
@@ -173,6 +174,11 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
                      size_t size) TMK_HIDDEN;
 void tmk_writer_close(void) TMK_HIDDEN; /* writer lock held */
 void tmk_writer_after_fork_child(void) TMK_HIDDEN;
+
+/* Descriptors the shim (or libunwind for it) holds are moved to this number
+ * or above: out of the way of `exec 3>file` and of the low numbers a
+ * program's open() gets. */
+#define TMK_FD_FLOOR 100
 
 /* ---- stacks.c ----------------------------------------------------------- */
 

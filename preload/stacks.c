@@ -5,6 +5,13 @@
  * Leading frames inside the shim are dropped, then at most tmk_opt.depth
  * frames are kept, innermost first.
  *
+ * libunwind validates memory by writing it into a pipe of its own, made on
+ * first use with pipe2 and kept open in the program's descriptor space. The
+ * shim's pipe/pipe2 move the descriptors of a pipe made during an unwind to
+ * TMK_FD_FLOOR or above: at 3 and 4, a shell's `exec 4>file` put the
+ * program's file where libunwind writes (and a program's input where it
+ * reads). Pipes the program makes are untouched.
+ *
  * Interning: each distinct stack gets a process-wide id (1-based) and one
  * STACK record, written by the thread that first met it. The global table
  * (uthash over the frame bytes, memory from arena.c) is behind a mutex; a
@@ -14,9 +21,12 @@
  * are about n^2 / 2^65.
  */
 #define UNW_LOCAL_ONLY
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libunwind.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -80,10 +90,74 @@ static int capture(struct tmk_thread *t, uintptr_t *out, int max)
      * a handler interrupting the unwind is told apart from libunwind.
      * libunwind's first use in a process leaves errno = EAGAIN: the
      * program's errno is put back. */
-    int saved = errno;
+    int saved = errno, cancel;
+    /* libunwind's validation reads and writes its pipe: cancellation points
+     * that must not end the program's thread inside malloc */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    tmk_tls.in_unwind = 1;
     int n = unw_backtrace((void **)out, max);
+    tmk_tls.in_unwind = 0;
+    pthread_setcancelstate(cancel, NULL);
     errno = saved;
     return n < 0 ? 0 : n;
+}
+
+/* ---- libunwind's pipe ------------------------------------------------------ */
+
+/* Found when first needed: the program may make a pipe before the shim's
+ * constructor ran. */
+static void *next_fn(void **cache, const char *name)
+{
+    void *f = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+    if (!f) {
+        int guard = tmk_tls.guard;
+        tmk_tls.guard = 2; /* dlsym may allocate */
+        f = dlsym(RTLD_NEXT, name);
+        tmk_tls.guard = guard;
+        __atomic_store_n(cache, f, __ATOMIC_RELEASE);
+    }
+    return f;
+}
+
+static int move_high(int fd, int cloexec)
+{
+    int high = fcntl(fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, TMK_FD_FLOOR);
+    if (high < 0) return fd;
+    close(fd);
+    return high;
+}
+
+static int pipe_made(int rc, int fds[2], int flags)
+{
+    if (rc == 0 && tmk_tls.in_unwind) {
+        int saved = errno;
+        fds[0] = move_high(fds[0], flags & O_CLOEXEC);
+        fds[1] = move_high(fds[1], flags & O_CLOEXEC);
+        errno = saved;
+    }
+    return rc;
+}
+
+TMK_EXPORT int pipe2(int fds[2], int flags)
+{
+    static void *real;
+    int (*f)(int[2], int) = (int (*)(int[2], int))next_fn(&real, "pipe2");
+    if (!f) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return pipe_made(f(fds, flags), fds, flags);
+}
+
+TMK_EXPORT int pipe(int fds[2])
+{
+    static void *real;
+    int (*f)(int[2]) = (int (*)(int[2]))next_fn(&real, "pipe");
+    if (!f) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return pipe_made(f(fds), fds, 0);
 }
 
 static uint64_t hash_frames(const uintptr_t *f, int n)

@@ -7,7 +7,9 @@
  * regular file (a pid reused across exec, a template without %p), the first
  * free "<path>.1" .. "<path>.99" is used instead, with one stderr line saying
  * so, unless the existing file is the trace this very process wrote before
- * it exec'ed (same pid in its header): that case is routine and quiet. A
+ * it exec'ed (same pid in its header), or "<path>.<pid>" is (a forked child
+ * with a fixed path wrote it, then exec'ed: "<path>.<pid>.N"). Those cases
+ * are routine and quiet. A
  * symlink at the path, an unwritable directory, or a failed write (full
  * disk): one stderr line and tracing stops; the program runs on untouched.
  *
@@ -33,8 +35,6 @@
 #include "tidemark/trace_path.h"
 
 extern char *program_invocation_short_name;
-
-#define TMK_FD_FLOOR 100
 
 static pthread_mutex_t writer_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int writer_fd = -1;
@@ -114,9 +114,36 @@ static int own_trace(const char *path)
     return !memcmp(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN) && h.pid == (uint32_t)getpid();
 }
 
-/* Creates the file at base, or at base.N when base is an existing regular
- * file (saying so unless it is this process's own). Sets writer_path.
- * Returns the fd or -1 with errno set. */
+/* Creates the first free "<b>.1" .. "<b>.TMK_TRACE_PATH_SUFFIXES", saying
+ * so on stderr unless quiet. Sets writer_path. Returns the fd or -1. */
+static int create_suffixed(const char *b, const char *taken, int quiet)
+{
+    for (unsigned i = 1; i <= TMK_TRACE_PATH_SUFFIXES; i++) {
+        char num[24];
+        utoa(num, i);
+        size_t n = append(writer_path, 0, sizeof writer_path, b);
+        n = append(writer_path, n, sizeof writer_path, ".");
+        append(writer_path, n, sizeof writer_path, num);
+        int fd = create_excl(writer_path);
+        if (fd >= 0 && !quiet) {
+            char tail[4300];
+            size_t m = append(tail, 0, sizeof tail, " exists, left as it is; writing ");
+            append(tail, m, sizeof tail, writer_path);
+            tmk_warn("trace file ", taken, tail);
+        }
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    strcpy(writer_path, taken);
+    errno = EEXIST;
+    return -1;
+}
+
+/* Creates the file at base; when base is an existing regular file:
+ *  - this pid's own trace (the image before an exec): base.N, quietly;
+ *  - else base.<pid> is this pid's own (a forked child with a fixed path
+ *    wrote it, then exec'ed): base.<pid>.N, quietly;
+ *  - else: base.N, with one stderr line.
+ * Sets writer_path. Returns the fd or -1 with errno set. */
 static int create_trace_file(const char *base)
 {
     strcpy(writer_path, base);
@@ -127,24 +154,14 @@ static int create_trace_file(const char *base)
         errno = S_ISLNK(st.st_mode) ? ELOOP : EEXIST;
         return -1;
     }
-    int quiet = own_trace(base);
-    for (unsigned i = 1; i <= TMK_TRACE_PATH_SUFFIXES; i++) {
-        char num[24];
-        utoa(num, i);
-        size_t n = append(writer_path, strlen(base), sizeof writer_path, ".");
-        append(writer_path, n, sizeof writer_path, num);
-        fd = create_excl(writer_path);
-        if (fd >= 0 && !quiet) {
-            char tail[4300];
-            size_t m = append(tail, 0, sizeof tail, " exists, left as it is; writing ");
-            append(tail, m, sizeof tail, writer_path);
-            tmk_warn("trace file ", base, tail);
-        }
-        if (fd >= 0 || errno != EEXIST) return fd;
-    }
-    strcpy(writer_path, base);
-    errno = EEXIST;
-    return -1;
+    if (own_trace(base)) return create_suffixed(base, base, 1);
+    char mine[4200], num[24];
+    utoa(num, (uint64_t)getpid());
+    size_t n = append(mine, 0, sizeof mine, base);
+    n = append(mine, n, sizeof mine, ".");
+    append(mine, n, sizeof mine, num);
+    if (own_trace(mine)) return create_suffixed(mine, base, 1);
+    return create_suffixed(base, base, 0);
 }
 
 static int write_all(int fd, struct iovec *iov, int cnt)

@@ -655,6 +655,33 @@ static int cmd_dup2(const char *path)
     return failures != 0;
 }
 
+static void *fds_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++) churn((size_t)i + 1);
+    return NULL;
+}
+
+/* Lists its descriptors 3..99 (after allocating on two threads): the shim's
+ * own must not be among them, where a program's `exec 4>file` or its own
+ * open() could meet them. */
+static int cmd_fds(void)
+{
+    for (int i = 0; i < 1000; i++) churn((size_t)i + 1);
+    pthread_t th;
+    pthread_create(&th, NULL, fds_thread, NULL);
+    pthread_join(th, NULL);
+    for (int fd = 3; fd < 100; fd++) {
+        char link[64], target[256];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0) continue;
+        target[n] = 0;
+        printf("fd %d %s\n", fd, strncmp(target, "pipe:", 5) ? target : "pipe");
+    }
+    return 0;
+}
+
 static int cmd_hello(void)
 {
     char *s = strdup("hello from the probe");
@@ -687,6 +714,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "quick_exit")) return cmd_quick_exit();
     if (!strcmp(cmd, "spin")) return cmd_spin(arg ? atof(arg) : 1.5);
     if (!strcmp(cmd, "hello")) return cmd_hello();
+    if (!strcmp(cmd, "fds")) return cmd_fds();
     if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);
     if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
     fprintf(stderr, "usage: shim_probe COMMAND [ARG]\n");

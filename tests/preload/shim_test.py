@@ -77,7 +77,7 @@ def run(cmd, preload=True, output=None, env=None, timeout=60, input=None, cwd=No
         raise Failure(f"{cmd} did not finish in {timeout} s (deadlock?)")
 
 
-def traces(pattern=r".*\.tmk(\.\d+)?$", where=None):
+def traces(pattern=r".*\.tmk(\.\d+)*$", where=None):
     where = where or TMP
     return sorted(os.path.join(where, f) for f in os.listdir(where) if re.match(pattern, f))
 
@@ -198,6 +198,15 @@ def case_uthash():
     for i in ("1", "2"):
         eq(int(d[f"table.{i}.ended"]), int(label[i] in ended), f"table {label[i]} ended")
     eq(num(d, "table_counts") > 0, True, "table counts")
+    # tables beginning and ending on 4 threads at once, counts sampled each ms
+    r = run([exe, "threads"], output=os.path.join(TMP, "ut.tmk"),
+            env={"TIDEMARK_SAMPLE_INTERVAL": "1"})
+    eq(r.returncode, 0, "threads status")
+    made = int(r.stdout.split()[1])
+    d = tmkcat(os.path.join(TMP, "ut.tmk"))
+    clean_trace(d, "uthash threads")
+    eq((num(d, "tables"), num(d, "tables_ended")), (made, made), "every table made and ended")
+    eq(num(d, "arrays_live"), 0, "no bucket array left")
 
 
 # ---- 3. stress -----------------------------------------------------------------
@@ -240,6 +249,16 @@ def case_fork():
     eq(num(c, "sized_frees"), 100, "child's frees")
     eq(c["end_status"], "3", "child exit status")
     check(num(c, "modules") > 3, "child announces the modules")
+    # a fixed output path: the child writes PATH.<pid>
+    for t in traces():
+        os.unlink(t)
+    fixed = os.path.join(TMP, "fixed.tmk")
+    r = run([probe(), "fork"], output=fixed)
+    eq(r.returncode, 0, "status with a fixed path")
+    out = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)
+    eq(tmkcat(fixed)["pid"], out["parent"], "the parent's file at the fixed path")
+    eq(tmkcat(f"{fixed}.{out['child']}")["ppid"], out["parent"], "the child's at PATH.<pid>")
+    eq(r.stderr, b"", "stderr with a fixed path")
 
 
 def case_forkexec():
@@ -259,6 +278,28 @@ def case_forkexec():
     eq(after["end_status"], "4", "exec'ed image status")
     eq(num(after, "sized_allocs"), 5, "exec'ed image's allocations")
     eq(r.stderr, b"", "stderr")
+    # a fixed path: the forked child writes PATH.<pid>, its exec'ed image
+    # PATH.<pid>.1, quietly (the existing PATH is its parent's)
+    for t in traces():
+        os.unlink(t)
+    fixed = os.path.join(TMP, "fixed.tmk")
+    r = run([probe(), "forkexec"], output=fixed)
+    eq((r.returncode, r.stderr), (0, b""), "fork+exec with a fixed path")
+    child = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)["forked"]
+    eq(tmkcat(f"{fixed}.{child}")["end"], "exec", "the forked child's file")
+    d = tmkcat(f"{fixed}.{child}.1", "-z", "4444:4444")
+    eq((d["pid"], num(d, "sized_allocs")), (child, 5), "the exec'ed image's file")
+    eq(sorted(os.path.basename(t) for t in traces()),
+       sorted(["fixed.tmk", f"fixed.tmk.{child}", f"fixed.tmk.{child}.1"]), "files")
+    # the same through a shell pipeline under tidemark run
+    for t in traces():
+        os.unlink(t)
+    e = base_env()
+    p = subprocess.run([build_path("analyzer", "tidemark"), "run", "-o", fixed, "--", "sh", "-c",
+                        "seq 1 5 | sort -r | head -2; exit 4"], env=e, cwd=TMP,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    eq((p.returncode, p.stdout), (4, b"5\n4\n"), "tidemark run of a pipeline")
+    check(b"exists" not in p.stderr, f"tidemark run of a pipeline: {p.stderr.decode()}")
 
 
 def case_system():
@@ -502,6 +543,12 @@ def case_descriptors():
     for t in traces():
         clean_trace(tmkcat(t), os.path.basename(t))
         os.unlink(t)
+    # none of the shim's descriptors (trace file, libunwind's validation
+    # pipe) sits at a low number, where the program's own would land
+    for unw in ("libunwind", "fp"):
+        n = run([probe(), "fds"], preload=False)
+        r = run([probe(), "fds"], env={"TIDEMARK_UNWIND": unw})
+        eq(r.stdout.decode(), n.stdout.decode(), f"descriptors 3..99 ({unw})")
     mine = os.path.join(TMP, "mine.txt")
     r = run([probe(), "closefds", mine], output=os.path.join(TMP, "c.tmk"))
     eq(r.returncode, 0, f"closefds status {r.stdout.decode()}")
