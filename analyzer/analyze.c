@@ -121,7 +121,7 @@ static void flush_batch(struct ctx *c)
             heap_alloc(&c->heap, p->t, p->ptr, p->size, p->stack);
         } else {
             heap_free(&c->heap, p->t, p->ptr);
-            tables_freed(&c->tables, p->t, p->ptr, c->o);
+            if (c->tables.n_arr) tables_freed(&c->tables, p->t, p->ptr, c->o);
         }
     }
     c->nbatch = 0;
