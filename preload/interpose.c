@@ -7,13 +7,14 @@
  * ALLOC(new, time after).
  *
  * Guard: every entry sets the thread's guard while inside. A call that finds
- * the guard set (the shim's own use of libc/libunwind, or a signal handler
- * that interrupted the shim on this thread) goes straight to the real
- * allocator, untraced; in the second case (guard == 1) it counts as LOST.
+ * guard 2 or 3 (the shim's own use of libc, the sampler thread) goes straight
+ * to the real allocator, untraced. A call that finds guard 1 (the shim never
+ * allocates there) or finds the thread inside the real allocator (in_real,
+ * set around every real call) comes from a signal handler: its allocations
+ * are served by sigalloc.c (the real allocator is not reentrant) and count
+ * as LOST; its frees are deferred until the thread is out, then recorded.
  * Before dlsym has resolved the real functions, allocations come from a small
- * static bootstrap arena; frees of that memory are ignored. A signal handler
- * that allocates while its thread is inside the real allocator is served by
- * sigalloc.c (the real one is not reentrant).
+ * static bootstrap arena; frees of that memory are ignored.
  *
  * errno: the real allocator's errno is what the program sees; everything the
  * shim does after it saves and restores errno around its system calls.
