@@ -336,6 +336,31 @@ static void alarm_handler(int sig)
     errno = saved;
 }
 
+/* A handler that ends the process with _exit (as a SIGTERM handler does)
+ * at the n-th timer signal, wherever the main thread is: maybe inside the
+ * shim, holding its writer lock in the middle of a flush. */
+static volatile sig_atomic_t exit_after;
+
+static void exit_handler(int sig)
+{
+    (void)sig;
+    if (++handled >= exit_after) _exit(0);
+}
+
+static int cmd_alarm_exit(int n)
+{
+    exit_after = n;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = exit_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 20}, {0, 20}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    for (unsigned long i = 0;; i++) churn(i % 64 + 1);
+    return 0;
+}
+
 static int cmd_sigalrm(double seconds)
 {
     struct sigaction sa;
@@ -736,6 +761,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "vfork")) return cmd_vfork();
     if (!strcmp(cmd, "dlopen") && arg) return cmd_dlopen(arg, argc > 3 ? atoi(argv[3]) : 1);
     if (!strcmp(cmd, "sigalrm")) return cmd_sigalrm(arg ? atof(arg) : 1.0);
+    if (!strcmp(cmd, "alarm-exit")) return cmd_alarm_exit(arg ? atoi(arg) : 3000);
     if (!strcmp(cmd, "stress")) return cmd_stress(arg ? strtoul(arg, NULL, 10) : 1000000);
     if (!strcmp(cmd, "threads")) return cmd_threads(arg ? atoi(arg) : 200);
     if (!strcmp(cmd, "exit-thread")) return cmd_exit_thread();

@@ -767,6 +767,12 @@ def case_exits():
     d = tmkcat(os.path.join(TMP, "x6.tmk"))
     clean_trace(d, "cancel")
     eq(d["end"], "exit", "END after a cancelled thread")
+    # _exit from a signal handler, wherever the allocating main thread is
+    r = run([probe(), "alarm-exit", "3000"], output=os.path.join(TMP, "x8.tmk"), timeout=20)
+    eq(r.returncode, 0, "_exit(0) from a SIGALRM handler")
+    d = tmkcat(os.path.join(TMP, "x8.tmk"))
+    clean_trace(d, "_exit from a handler")
+    eq((d["end"], d.get("end_status")), ("exit", "0"), "END of _exit from a handler")
     r = run([probe(), "_exit"], output=os.path.join(TMP, "x2.tmk"))
     eq((r.returncode, r.stdout), (5, b"before _exit\n"), "_exit(5)")
     d = tmkcat(os.path.join(TMP, "x2.tmk"), "-z", "8888:8888")
