@@ -60,6 +60,7 @@ static void thread_reset(struct tmk_thread *t)
     t->seq = 0;
     t->last_time = tmk_now();
     t->time_base = t->last_time;
+    t->flush_at = t->time_base + TMK_FLUSH_AGE_NS;
     t->last_ptr = 0;
     t->rng = tmk_clock_ns() ^ ((uint64_t)t->tid << 32) ^ (uintptr_t)t;
     t->sample_left = 0;
@@ -145,6 +146,7 @@ void tmk_thread_flush(struct tmk_thread *t)
     if (t->pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, t->pos);
     t->pos = 0;
     t->time_base = t->last_time;
+    t->flush_at = t->time_base + TMK_FLUSH_AGE_NS;
     t->last_ptr = 0;
     tmk_writer_unlock();
     if (t->lost && tmk_state == TMK_STATE_ACTIVE) {

@@ -85,6 +85,7 @@ struct tmk_thread {
     size_t pos;                   /* published end of whole records */
     uint64_t seq;                 /* next block's seq */
     uint64_t time_base;           /* the current block's time_base */
+    uint64_t flush_at;            /* time_base + TMK_FLUSH_AGE_NS */
     uint64_t last_time;           /* time of the last timed record */
     uintptr_t last_ptr;           /* ptr of the last ALLOC/FREE in the block */
 
@@ -145,6 +146,23 @@ void tmk_threads_unlock(void) TMK_HIDDEN;
 static inline uint8_t *tmk_reserve(struct tmk_thread *t, size_t need)
 {
     if (TMK_UNLIKELY(t->pos + need > TMK_BUFFER_BYTES)) tmk_thread_flush(t);
+    return t->buf + t->pos;
+}
+
+#define TMK_FLUSH_AGE_NS 1000000000ull
+
+/* tmk_reserve for a heap record at time now: also flushes a block whose
+ * first record is more than TMK_FLUSH_AGE_NS old, so that a killed process
+ * (SIGKILL, SIGTERM, Ctrl-C) leaves all but about its last second behind,
+ * however slowly it allocates. At most one write a second per thread. */
+static inline uint8_t *tmk_reserve_at(struct tmk_thread *t, size_t need, uint64_t now)
+{
+    if (TMK_UNLIKELY(t->pos + need > TMK_BUFFER_BYTES || now > t->flush_at)) {
+        if (t->pos)
+            tmk_thread_flush(t);
+        else
+            t->flush_at = now + TMK_FLUSH_AGE_NS;
+    }
     return t->buf + t->pos;
 }
 

@@ -106,7 +106,7 @@ static int resolved(void)
 void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack)
 {
     uint64_t now = tmk_now();
-    uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX);
+    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_timed(t, q, TMK_REC_ALLOC, now);
     q = tmk_put_s(q, (int64_t)((uintptr_t)p - t->last_ptr));
     q = tmk_put_u(q, size);
@@ -118,7 +118,7 @@ void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack
 static void record_free(struct tmk_thread *t, void *p)
 {
     uint64_t now = tmk_now();
-    uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX);
+    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_timed(t, q, TMK_REC_FREE, now);
     q = tmk_put_s(q, (int64_t)((uintptr_t)p - t->last_ptr));
     t->last_ptr = (uintptr_t)p;
@@ -166,7 +166,7 @@ static void on_alloc(void *p, size_t size)
     }
     uint64_t now = tmk_now();
     uint32_t stack = tmk_stack_id(t);
-    uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX);
+    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_timed(t, q, TMK_REC_ALLOC, now);
     q = tmk_put_s(q, (int64_t)((uintptr_t)p - t->last_ptr));
     q = tmk_put_u(q, size);

@@ -584,6 +584,16 @@ static int cmd_quick_exit(void)
     return 0;
 }
 
+/* glibc finds the double free and aborts: the trace must still end. */
+static int cmd_double_free(void)
+{
+    for (int i = 0; i < 100; i++) churn(9999);
+    char *p = v_malloc(100);
+    v_free(p);
+    v_free(p);
+    return 0;
+}
+
 static int cmd_abort(void)
 {
     for (int i = 0; i < 100; i++) churn(9999);
@@ -609,6 +619,29 @@ static int cmd_spin(double seconds)
             struct timespec ts = {0, 100000};
             nanosleep(&ts, NULL);
         }
+    }
+    return 0;
+}
+
+/* A slow allocator (one 3333-byte block a millisecond, like a quiet
+ * server) until killed; after 1.5 s it says "ready N", N = the blocks it
+ * allocated in its first 0.5 s. */
+static int cmd_trickle(void)
+{
+    uint64_t start = now_ns();
+    unsigned long early = 0;
+    int said = 0;
+    for (unsigned long i = 0;; i++) {
+        churn(3333);
+        uint64_t t = now_ns() - start;
+        if (t < 500000000ull) early = i + 1;
+        if (!said && t >= 1500000000ull) {
+            printf("ready %lu\n", early);
+            fflush(stdout);
+            said = 1;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
     }
     return 0;
 }
@@ -711,8 +744,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "forkthreads")) return cmd_forkthreads(arg ? atoi(arg) : 20);
     if (!strcmp(cmd, "_exit")) return cmd_underscore_exit();
     if (!strcmp(cmd, "abort")) return cmd_abort();
+    if (!strcmp(cmd, "double-free")) return cmd_double_free();
     if (!strcmp(cmd, "quick_exit")) return cmd_quick_exit();
     if (!strcmp(cmd, "spin")) return cmd_spin(arg ? atof(arg) : 1.5);
+    if (!strcmp(cmd, "trickle")) return cmd_trickle();
     if (!strcmp(cmd, "hello")) return cmd_hello();
     if (!strcmp(cmd, "fds")) return cmd_fds();
     if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);

@@ -67,7 +67,7 @@ def run(cmd, preload=True, output=None, env=None, timeout=60, input=None, cwd=No
     e = base_env()
     if preload:
         e["LD_PRELOAD"] = shim()
-        e["TIDEMARK_OUTPUT"] = output or os.path.join(TMP, "t.%p.tmk")
+        e["TIDEMARK_OUTPUT"] = output if output is not None else os.path.join(TMP, "t.%p.tmk")
     if env:
         e.update(env)
     try:
@@ -161,6 +161,8 @@ def case_seed():
         eq(peak - num(d, "table.1.peak_held_arrays"), peak_ovf, f"{name}: overflow at the peak")
         eq(num(d, "table.1.buckets"), buckets, f"{name}: buckets of the last array")
         eq(num(d, "table.1.held") // buckets, bsize, f"{name}: bucket size")
+        eq(num(d, "table.1.live"), 0, f"{name}: the live count read at exit")
+        check(num(d, "table_counts") >= 2, f"{name}: live counts sampled")
         by_reason = [int(x) for x in d["table.1.arrays"].split(",")]
         eq(by_reason[0], 1, f"{name}: initial arrays")
         eq(by_reason[1], 18, f"{name}: doubling growths (B 0 -> 18)")
@@ -197,6 +199,8 @@ def case_uthash():
     eq(got, want, "bucket arrays (table, buckets, reason) in order")
     for i in ("1", "2"):
         eq(int(d[f"table.{i}.ended"]), int(label[i] in ended), f"table {label[i]} ended")
+        if label[i] == "alpha":
+            eq(num(d, f"table.{i}.live"), 20000, "alpha's live count read at exit")
     eq(num(d, "table_counts") > 0, True, "table counts")
     # tables beginning and ending on 4 threads at once, counts sampled each ms
     r = run([exe, "threads"], output=os.path.join(TMP, "ut.tmk"),
@@ -333,9 +337,9 @@ def case_dlopen():
     r = run([probe(), "dlopen", lib, "40"], output=os.path.join(TMP, "d.tmk"),
             env={"TIDEMARK_SAMPLE_INTERVAL": "1"})
     eq(r.returncode, 0, f"status {r.stdout.decode()} {r.stderr.decode()}")
-    d = tmkcat(os.path.join(TMP, "d.tmk"), "-z", "7777:7777")
+    d = tmkcat(os.path.join(TMP, "d.tmk"), "-z", "7777:7778")
     clean_trace(d, "dlopen")  # frames_outside_modules=0: MODULE before its stacks
-    eq(num(d, "sized_allocs"), 40, "allocations made inside the library")
+    eq(num(d, "sized_allocs"), 80, "allocations made inside the library (and its constructor)")
     check(num(d, "modules_gone") >= 1, "dlclose seen (MODULE_GONE)")
     dump = subprocess.run([build_path("analyzer", "tidemark"), "dump",
                            os.path.join(TMP, "d.tmk")], stdout=subprocess.PIPE, text=True).stdout
@@ -411,12 +415,39 @@ def case_unchanged():
     same(["python3", "-c", "import json, collections, sys\n"
           "d = collections.Counter(w for w in sys.stdin.read().split())\n"
           "print(json.dumps(d.most_common(5)), sum(d.values()))"], "python3", input=lines)
+    mp_script = (
+        "import multiprocessing as mp, threading, subprocess, sys\n"
+        "def sq(x): return sum(i * i for i in range(x))\n"
+        "if __name__ == '__main__':\n"
+        "    mp.set_start_method('fork')\n"
+        "    with mp.Pool(3) as p: print(p.map(sq, range(200, 230)))\n"
+        "    out = []\n"
+        "    ts = [threading.Thread(target=lambda k=k: out.append(sq(1000 + k))) for k in range(8)]\n"
+        "    [t.start() for t in ts]; [t.join() for t in ts]\n"
+        "    print(sorted(out))\n"
+        "    print(subprocess.run(['sh', '-c', 'echo sub; exit 2'], capture_output=True).stdout)\n"
+        "    sys.exit(3)\n")
+    n = same(["python3", "-c", mp_script], "python3 multiprocessing, threads, subprocess")
+    eq(n.returncode, 3, "python3's exit status")
     same(["git", "--version"], "git --version")
     a, b = os.path.join(TMP, "ga"), os.path.join(TMP, "gb")
     os.mkdir(a)
     os.mkdir(b)
     same(["git", "init"], "git init", cwd_native=a, cwd_shim=b,
          subst=(a.encode(), b.encode()))
+    for d in (a, b):
+        with open(os.path.join(d, "f.txt"), "wb") as f:
+            f.write(lines)
+    git_env = {"GIT_AUTHOR_DATE": "2020-01-01T00:00:00Z", "GIT_COMMITTER_DATE":
+               "2020-01-01T00:00:00Z", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x",
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x", "HOME": TMP}
+    for cmd in (["git", "add", "f.txt"], ["git", "commit", "-q", "-m", "one"],
+                ["git", "log", "--format=%H %s"], ["git", "gc", "-q"],
+                ["git", "fsck", "--no-progress"], ["git", "show", "--stat", "HEAD"]):
+        nr = run(cmd, preload=False, cwd=a, env=git_env)
+        sr = run(cmd, cwd=b, env=git_env)
+        eq((sr.returncode, sr.stdout, sr.stderr), (nr.returncode, nr.stdout, nr.stderr),
+           " ".join(cmd))
     same(["sh", "-c", "seq 1 30000 | sort -r | head -3; echo done | tr a-z A-Z"], "sh pipeline")
     n = same(["sh", "-c", "seq 1 100 | sort -n | tail -1; exit 3"], "sh nonzero exit")
     eq(n.returncode, 3, "nonzero exit")
@@ -454,6 +485,20 @@ def case_kill():
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     eq(rep.returncode, 0, f"report on a truncated trace: {rep.stderr}")
     check("truncated" in (rep.stdout + rep.stderr).lower(), "report says truncated")
+    # a program that allocates slowly: its records older than about a second
+    # are in the file when it is killed (not only when a buffer fills)
+    path = os.path.join(TMP, "k2.tmk")
+    e["TIDEMARK_OUTPUT"] = path
+    p = subprocess.Popen([probe(), "trickle"], env=e, stdout=subprocess.PIPE)
+    line = p.stdout.readline().split()
+    eq(line[:1], [b"ready"], "trickle ready")
+    p.kill()
+    p.wait()
+    p.stdout.close()
+    d = tmkcat(path, "-z", "3333:3333", allow_error=True)
+    eq(d["rc"], 0, f"killed trace reads: {d.get('error')}")
+    check(num(d, "sized_allocs") >= int(line[1]),
+          f"records of the first 0.5 s of a 1.5 s run: {d['sized_allocs']} of {int(line[1])}")
 
 
 def warned(r, what, pattern):
@@ -583,7 +628,20 @@ def case_settings():
         eq((d["max_depth"], d["flags"], d["sample_interval"]), ("32", "0", "0"),
            f"{var}={val}: defaults used")
         os.unlink(out)
+    # TIDEMARK_QUIET=1: nothing on stderr, even for a bad value
     out = os.path.join(TMP, "set.tmk")
+    r = run([probe(), "hello"], output=out, env={"TIDEMARK_QUIET": "1", "TIDEMARK_MODE": "foo"})
+    eq((r.returncode, r.stdout, r.stderr), (0, hello.stdout, b""), "TIDEMARK_QUIET=1")
+    clean_trace(tmkcat(out), "quiet")
+    os.unlink(out)
+    # an empty TIDEMARK_OUTPUT: one line, the default name in the working directory
+    r = run([probe(), "hello"], output="")
+    eq((r.returncode, r.stdout), (0, hello.stdout), "TIDEMARK_OUTPUT=''")
+    warned(r, "TIDEMARK_OUTPUT=''", "TIDEMARK_OUTPUT")
+    ts = traces(r"tidemark\.\d+\.tmk$")
+    eq(len(ts), 1, f"default trace name: {traces()}")
+    clean_trace(tmkcat(ts[0]), "default name")
+    os.unlink(ts[0])
     r = run([probe(), "hello"], output=out, env={"TIDEMARK_DEPTH": "5"})
     eq(r.stderr, b"", "a good setting says nothing")
     d = tmkcat(out)
@@ -715,6 +773,16 @@ def case_exits():
     eq((d["end"], d.get("end_status")), ("exit", "3"), "END of quick_exit(3)")
     eq((num(d, "sized_allocs"), num(d, "sized_frees")), (1001, 1001),
        "records before quick_exit and of its at_quick_exit handler")
+    n = run([probe(), "double-free"], preload=False)
+    r = run([probe(), "double-free"], output=os.path.join(TMP, "x7.tmk"))
+    eq((r.returncode, r.stderr), (n.returncode, n.stderr), "glibc's double-free abort")
+    eq(r.returncode, -signal.SIGABRT, "double free aborts")
+    d = tmkcat(os.path.join(TMP, "x7.tmk"), "-z", "9999:9999")
+    eq(num(d, "free_after_free"), 1, "the trace shows the double free")
+    d["free_after_free"] = "0"
+    clean_trace(d, "double free")
+    eq((d["end"], d.get("end_status")), ("signal", str(int(signal.SIGABRT))), "END of the abort")
+    eq(num(d, "sized_allocs"), 100, "records before the double free")
     r = run([probe(), "abort"], output=os.path.join(TMP, "x3.tmk"))
     eq(r.returncode, -signal.SIGABRT, "abort")
     d = tmkcat(os.path.join(TMP, "x3.tmk"), "-z", "9999:9999")
