@@ -142,7 +142,9 @@ uint64_t tm_uthash_expected_buckets(uint64_t n)
             doublings[j] = doublings[j - 1];
             doublings[j - 1] = x;
         }
-    return (uint64_t)1 << (UTHASH_INITIAL_LOG2 + doublings[UTHASH_REPLAYS / 2] + scale);
+    unsigned log2 = UTHASH_INITIAL_LOG2 + doublings[UTHASH_REPLAYS / 2] + scale;
+    /* at most 5 + 14 + 44 = 63 for any n; the bound keeps it so if the limits change */
+    return (uint64_t)1 << (log2 < 63 ? log2 : 63);
 }
 
 static uint64_t mul_sat(uint64_t a, uint64_t b)

@@ -330,6 +330,11 @@ static void test_uthash_model(void)
               (unsigned long long)model, (unsigned long long)real[REAL / 2]);
     }
     printf("uthash model: the median real table's buckets for %u of %u sizes\n", median, sizes);
+    /* Beyond the replayed 2^20 items the thresholds scale; absurd counts
+     * (a corrupt trace) give a bounded answer, not undefined behaviour. */
+    CHECK(tm_uthash_expected_buckets(1u << 22) == 4 * tm_uthash_expected_buckets(1u << 20),
+          "scaled: %llu", (unsigned long long)tm_uthash_expected_buckets(1u << 22));
+    CHECK(tm_uthash_expected_buckets(UINT64_MAX) == (uint64_t)1 << 63, "2^64 keys");
     CHECK(median * 10 >= sizes * 9, "median matched for only %u of %u sizes", median, sizes);
 }
 
