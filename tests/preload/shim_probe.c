@@ -454,6 +454,55 @@ static void *stress_thread(void *arg)
     return NULL;
 }
 
+/* realloc across threads: each block is made and regrown on one thread,
+ * handed on, regrown (or shrunk) again and freed on the next. Sizes
+ * 700..763 and 900..1923 mark the workload. */
+static void *rstress_thread(void *arg)
+{
+    unsigned me = (unsigned)(uintptr_t)arg;
+    struct ring *in = &rings[me], *out = &rings[(me + 1) % 4];
+    for (unsigned long i = 0; i < stress_n; i++) {
+        char *p = malloc(700 + (i & 63));
+        p[0] = 1;
+        char *q = realloc(p, 900 + (i & 1023)); /* usually moves */
+        q[1] = 2;
+        unsigned long head = out->head;
+        while (head - __atomic_load_n(&out->tail, __ATOMIC_ACQUIRE) >= RING) {
+            unsigned long tail = in->tail;
+            if (tail != __atomic_load_n(&in->head, __ATOMIC_ACQUIRE)) {
+                free(realloc(in->slot[tail % RING], 700 + (tail & 63)));
+                __atomic_store_n(&in->tail, tail + 1, __ATOMIC_RELEASE);
+            } else {
+                sched_yield();
+            }
+        }
+        out->slot[head % RING] = q;
+        __atomic_store_n(&out->head, head + 1, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&out->producer_done, 1, __ATOMIC_RELEASE);
+    for (;;) {
+        unsigned long tail = in->tail;
+        if (tail != __atomic_load_n(&in->head, __ATOMIC_ACQUIRE)) {
+            free(realloc(in->slot[tail % RING], 700 + (tail & 63)));
+            __atomic_store_n(&in->tail, tail + 1, __ATOMIC_RELEASE);
+            continue;
+        }
+        if (__atomic_load_n(&in->producer_done, __ATOMIC_ACQUIRE)) break;
+        sched_yield();
+    }
+    return NULL;
+}
+
+static int cmd_rstress(unsigned long n)
+{
+    stress_n = n;
+    pthread_t th[4];
+    for (unsigned i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, rstress_thread, (void *)(uintptr_t)i);
+    for (unsigned i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    return 0;
+}
+
 static int cmd_stress(unsigned long n)
 {
     stress_n = n;
@@ -763,6 +812,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "sigalrm")) return cmd_sigalrm(arg ? atof(arg) : 1.0);
     if (!strcmp(cmd, "alarm-exit")) return cmd_alarm_exit(arg ? atoi(arg) : 3000);
     if (!strcmp(cmd, "stress")) return cmd_stress(arg ? strtoul(arg, NULL, 10) : 1000000);
+    if (!strcmp(cmd, "rstress")) return cmd_rstress(arg ? strtoul(arg, NULL, 10) : 200000);
     if (!strcmp(cmd, "threads")) return cmd_threads(arg ? atoi(arg) : 200);
     if (!strcmp(cmd, "exit-thread")) return cmd_exit_thread();
     if (!strcmp(cmd, "cancel")) return cmd_cancel();

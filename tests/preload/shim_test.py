@@ -237,6 +237,17 @@ def case_stress():
         check(num(d, "threads") >= 9, f"threads {d['threads']}")
         os.unlink(out)
         print(f"stress {unw}: {time.time() - t0:.1f} s")
+    # realloc across threads: each block made and regrown on one thread, then
+    # regrown and freed on the next; 3 allocations (ALLOC records) per block
+    n = 200000
+    out = os.path.join(TMP, "r.tmk")
+    r = run([probe(), "rstress", str(n)], output=out, timeout=100)
+    eq(r.returncode, 0, f"rstress status ({r.stderr.decode()})")
+    d = tmkcat(out, "-z", "700:1923")
+    clean_trace(d, "realloc stress")
+    eq(num(d, "sized_allocs"), 3 * 4 * n, "malloc + 2 reallocs per block, read back")
+    eq(num(d, "sized_frees"), 3 * 4 * n, "their frees (2 by realloc, 1 by free)")
+    eq(num(d, "free_unknown"), 0, "frees of unknown addresses")
 
 
 # ---- 4. process life: fork, exec, system, dlopen, aligned, edge cases --------
@@ -527,6 +538,10 @@ def case_output():
     pid = re.match(r".*o\.shim_probe\.(\d+)\.tmk$", ts[0]).group(1)
     eq(tmkcat(ts[0])["pid"], pid, "%p is the pid")
     os.unlink(ts[0])
+    r = run([probe(), "hello"], output=os.path.join(TMP, "pct%%.%p.tmk"))
+    eq(len(traces(r"pct%\.\d+\.tmk$")), 1, f"%% is a %: {traces()}")
+    for t in traces():
+        os.unlink(t)
     # an existing file: untouched
     existing = os.path.join(TMP, "exists.tmk")
     with open(existing, "wb") as f:
