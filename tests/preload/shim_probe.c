@@ -456,21 +456,22 @@ static void *stress_thread(void *arg)
 
 /* realloc across threads: each block is made and regrown on one thread,
  * handed on, regrown (or shrunk) again and freed on the next. Sizes
- * 700..763 and 900..1923 mark the workload. */
+ * 700..763 and 900..1923 mark the workload. Through the volatile pointers:
+ * clang folds a malloc and the realloc that follows it. */
 static void *rstress_thread(void *arg)
 {
     unsigned me = (unsigned)(uintptr_t)arg;
     struct ring *in = &rings[me], *out = &rings[(me + 1) % 4];
     for (unsigned long i = 0; i < stress_n; i++) {
-        char *p = malloc(700 + (i & 63));
+        char *p = v_malloc(700 + (i & 63));
         p[0] = 1;
-        char *q = realloc(p, 900 + (i & 1023)); /* usually moves */
+        char *q = v_realloc(p, 900 + (i & 1023)); /* usually moves */
         q[1] = 2;
         unsigned long head = out->head;
         while (head - __atomic_load_n(&out->tail, __ATOMIC_ACQUIRE) >= RING) {
             unsigned long tail = in->tail;
             if (tail != __atomic_load_n(&in->head, __ATOMIC_ACQUIRE)) {
-                free(realloc(in->slot[tail % RING], 700 + (tail & 63)));
+                v_free(v_realloc(in->slot[tail % RING], 700 + (tail & 63)));
                 __atomic_store_n(&in->tail, tail + 1, __ATOMIC_RELEASE);
             } else {
                 sched_yield();
@@ -483,7 +484,7 @@ static void *rstress_thread(void *arg)
     for (;;) {
         unsigned long tail = in->tail;
         if (tail != __atomic_load_n(&in->head, __ATOMIC_ACQUIRE)) {
-            free(realloc(in->slot[tail % RING], 700 + (tail & 63)));
+            v_free(v_realloc(in->slot[tail % RING], 700 + (tail & 63)));
             __atomic_store_n(&in->tail, tail + 1, __ATOMIC_RELEASE);
             continue;
         }
