@@ -170,6 +170,17 @@ static void rec_table_live(struct block *b, uint8_t type, uint64_t t, uint64_t t
     put_u(b, live);
 }
 
+/* TABLE_PEAK: extended (type, len, body), untimed. */
+static void rec_table_peak(struct block *b, uint64_t table, uint64_t peak)
+{
+    uint8_t body[2 * TMK_VARINT_MAX];
+    uint8_t *e = tmk_put_u(tmk_put_u(body, table), peak);
+    b->buf[b->n++] = TMK_REC_TABLE_PEAK;
+    put_u(b, (uint64_t)(e - body));
+    memcpy(b->buf + b->n, body, (size_t)(e - body));
+    b->n += (size_t)(e - body);
+}
+
 static void rec_memory(struct block *b, uint64_t t, uint64_t rss, uint64_t heap)
 {
     timed(b, TMK_REC_MEMORY, t);
@@ -246,6 +257,7 @@ static void gomap_story(struct block *b, uint64_t t0)
         buckets *= 2;
     }
     rec_table_live(b, TMK_REC_TABLE_COUNT, t++, 1, 26);
+    rec_table_peak(b, 1, 40); /* the high-water count, above every sample */
     rec_alloc(b, t, 0x90000, 1104, 2);
     rec_table_array(b, t++, 1, 0x90000, 1104, 1, TMK_ARRAY_OVERFLOW, 26, 2);
     rec_table_live(b, TMK_REC_TABLE_COUNT, t++, 1, 3);
