@@ -8,6 +8,10 @@
  *    checked against the bytes that remain before it is used;
  *  - memory: the index (one small entry per block) + one block buffer and one
  *    frame buffer per thread.
+ *
+ * One file, over the usual size, on purpose: the merge loop inlines the
+ * decoder's ALLOC/FREE fast path (most of `tidemark report`'s time), which a
+ * split into two translation units would lose.
  */
 #include "reader.h"
 
