@@ -274,7 +274,7 @@ static int finish(struct ctx *c, struct tm_reader *r, char *err, size_t errlen)
         tm_add_warning(info, "ordinary allocations are sampled (mean interval %llu bytes): "
                           "heap figures count samples only",
                     (unsigned long long)info->sample_interval);
-    if (heap_finish(&c->heap, info->at, SIZE_MAX, &m->heap) || /* sites.c cuts to top_sites */
+    if (heap_finish(&c->heap, info->at, &m->heap) ||
         tables_finish(&c->tables, info->at, &m->opts, &m->tables, &m->n_tables))
         goto oom;
     m->heap.tracked = c->track_heap;

@@ -67,8 +67,9 @@ void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, u
 int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr);
 int heap_is_live(const struct heap_state *h, uint64_t ptr);
 void heap_memory(struct heap_state *h, uint64_t t, uint64_t rss);
-/* Fills out (top lists of `top` sites) and frees the state. */
-int heap_finish(struct heap_state *h, uint64_t t_end, size_t top, struct tm_heap *out);
+/* Fills out (its site lists hold every stack with bytes, unranked, until
+ * tm_symbolize_sites merges and cuts them) and frees the state. */
+int heap_finish(struct heap_state *h, uint64_t t_end, struct tm_heap *out);
 void heap_free_state(struct heap_state *h);
 
 /* ---- analyze.c ---- */

@@ -113,16 +113,9 @@ void heap_memory(struct heap_state *h, uint64_t t, uint64_t rss)
     series_add_fast(&h->tl, t, h->in_use, h->rss);
 }
 
-static int by_bytes_desc(const void *a, const void *b)
-{
-    const struct tm_site *x = a, *y = b;
-    if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
-    return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
-}
-
-/* The `top` sites with the most bytes by `at_peak` (or cur), nonzero only. */
-static int top_sites(const struct heap_state *h, int peak, size_t top, struct tm_site **out,
-                     size_t *n)
+/* Every stack with bytes by `at_peak` (or cur), nonzero only, unranked:
+ * sites.c names, merges and ranks them. */
+static int site_list(const struct heap_state *h, int peak, struct tm_site **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -134,13 +127,12 @@ static int top_sites(const struct heap_state *h, int peak, size_t top, struct tm
         uint64_t v = peak ? (s->gen != h->gen ? s->cur : s->at_peak) : s->cur;
         if (v) all[k++] = (struct tm_site){s->stack_id, NULL, v, s->allocs};
     }
-    qsort(all, k, sizeof *all, by_bytes_desc);
-    *n = k < top ? k : top;
+    *n = k;
     *out = all;
     return 0;
 }
 
-int heap_finish(struct heap_state *h, uint64_t t_end, size_t top, struct tm_heap *out)
+int heap_finish(struct heap_state *h, uint64_t t_end, struct tm_heap *out)
 {
     memset(out, 0, sizeof *out);
     out->peak_bytes = h->peak;
@@ -162,8 +154,8 @@ int heap_finish(struct heap_state *h, uint64_t t_end, size_t top, struct tm_heap
         out->timeline[i] = (struct tm_heap_point){pts[i].t, pts[i].held, pts[i].live};
     out->n_points = n;
     free(pts);
-    if (top_sites(h, 1, top, &out->top_peak, &out->n_top_peak) ||
-        top_sites(h, 0, top, &out->top_end, &out->n_top_end))
+    if (site_list(h, 1, &out->top_peak, &out->n_top_peak) ||
+        site_list(h, 0, &out->top_end, &out->n_top_end))
         return -1;
     return 0;
 }

@@ -69,7 +69,8 @@ static int by_site_then_bytes(const void *a, const void *b)
     const struct tm_site *x = a, *y = b;
     int c = strcmp(x->site, y->site);
     if (c) return c;
-    return x->bytes > y->bytes ? -1 : x->bytes < y->bytes;
+    if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
+    return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id; /* deterministic */
 }
 
 static int by_bytes_desc(const void *a, const void *b)
