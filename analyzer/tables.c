@@ -239,7 +239,9 @@ void tables_count(struct tables *tb, const struct tm_record *r, int end,
                 (unsigned long long)r->u.table_count.table);
         return;
     }
-    s->t.live_now = r->u.table_count.live;
+    /* A table that ended has no entries, whatever count it last showed (uthash
+     * frees its table with num_items still 1; a map freed full says N). */
+    s->t.live_now = end ? 0 : r->u.table_count.live;
     if (end) s->t.ended_t = r->t;
     update(s, r->t, o);
 }

@@ -411,6 +411,26 @@ static void test_sites_merge(void)
     tg_destroy(g);
 }
 
+/* A table that ended has no live entries, whatever its END record counted
+ * (uthash frees its table with num_items still 1). */
+static void test_end_has_no_live(void)
+{
+    struct tg *g = small_table_trace_open();
+    tg_table_count(g, 1, 42, 1, 7);
+    tg_free(g, 1, 44, 0x9000);
+    tg_table_end(g, 1, 45, 1, 1);
+    tg_end(g, 1, 60, TMK_END_EXIT, 0);
+    struct tm_model m;
+    char err[256];
+    CHECK(analyze(g, &m, err, sizeof err) == 0, "%s", err);
+    CHECK(m.n_tables == 1 && m.tables[0].live_now == 0 && m.tables[0].verdict == TM_VERDICT_ENDED &&
+              m.tables[0].needed == 0,
+          "ended: live %llu verdict %d", (unsigned long long)m.tables[0].live_now,
+          (int)m.tables[0].verdict);
+    tm_model_free(&m);
+    tg_destroy(g);
+}
+
 int main(void)
 {
     test_seed();
@@ -422,6 +442,7 @@ int main(void)
     test_uthash_model();
     test_table_peak();
     test_sites_merge();
+    test_end_has_no_live();
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
     return failures ? 1 : 0;
 }
