@@ -3,7 +3,8 @@
  *
  * A site is the first frame of the stack outside the plumbing (the shim,
  * the malloc family, gomap's sources and functions, uthash's hooks,
- * tidemark's headers): "examples/seed.c:58" rather than the gomap line that called
+ * tidemark's headers, C++'s operator new and the standard library's
+ * internals): "examples/seed.c:58" rather than the gomap line that called
  * malloc. Many stacks end at the same site, so the heap's lists are merged
  * by site name before they are ranked and cut to the top N: a site's
  * figures are the sums over its stacks, and it keeps the stack id of its
@@ -19,11 +20,17 @@
 
 static int is_plumbing(const struct tmk_frame *f)
 {
-    static const char *const prefixes[] = {"gomap_", "gm_", "tmk_", "tidemark_", "uthash_",
-                                           "malloc", "calloc", "realloc", "free"};
+    static const char *const prefixes[] = {
+        "gomap_", "gm_", "tmk_", "tidemark_", "uthash_", "malloc", "calloc", "realloc", "free",
+        /* C++: operator new/new[] (mangled and not), std:: and __gnu_cxx:: internals */
+        "_Znw", "_Zna", "operator new", "_ZNSt", "_ZNKSt", "_ZSt", "_ZN9__gnu_cxx", "std::",
+        "__gnu_cxx::"};
     if (f->module && strstr(tmk_path_basename(f->module), "libtidemark")) return 1;
-    /* gomap's sources and tidemark's headers (static helpers have no prefix) */
-    if (f->file && (strstr(f->file, "gomap/") || strstr(f->file, "include/tidemark/"))) return 1;
+    /* gomap's sources, tidemark's headers (static helpers have no prefix),
+     * libstdc++'s headers (allocators and containers inlined into the caller) */
+    if (f->file && (strstr(f->file, "gomap/") || strstr(f->file, "include/tidemark/") ||
+                    strstr(f->file, "/include/c++/")))
+        return 1;
     if (!f->function) return 0;
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (strncmp(f->function, prefixes[i], strlen(prefixes[i])) == 0) return 1;
@@ -56,12 +63,21 @@ static char *site_of(const struct tm_model *m, struct tmk_symbolizer *sym, uint6
     }
     struct tmk_frame f, first;
     tmk_symbolizer_lookup(sym, s->frames[0], 0, &first);
-    char *site = NULL;
-    for (uint32_t i = 0; i < s->depth && !site; i++) {
+    for (uint32_t i = 0; i < s->depth; i++) {
         tmk_symbolizer_lookup(sym, s->frames[i], 0, &f);
-        if (!is_plumbing(&f)) site = frame_site(&f, cwd);
+        if (!is_plumbing(&f)) return frame_site(&f, cwd);
+        /* Plumbing inlined into the caller's code (std::unordered_map's
+         * operator[] into main): the call it was inlined from may be the
+         * caller's own line. */
+        for (unsigned k = 0; k < f.n_callers; k++) {
+            struct tmk_frame v = f;
+            v.function = f.callers[k].function;
+            v.file = f.callers[k].file;
+            v.line = f.callers[k].line;
+            if (!is_plumbing(&v)) return frame_site(&v, cwd);
+        }
     }
-    return site ? site : frame_site(&first, cwd);
+    return frame_site(&first, cwd);
 }
 
 static int by_site_then_bytes(const void *a, const void *b)

@@ -135,6 +135,7 @@ void tmk_symbolizer_free(struct tmk_symbolizer *s)
     struct addr_entry *a, *ta;
     HASH_ITER(hh, s->cache, a, ta) {
         HASH_DEL(s->cache, a);
+        free((void *)a->frame.callers);
         free(a);
     }
     struct str_entry *e, *te;
@@ -318,24 +319,73 @@ static void module_open(struct tmk_symbolizer *s, struct module *m)
 
 /* ---- lookup ------------------------------------------------------------- */
 
+#define MAX_INLINE_CALLERS 16
+
+static int is_function_scope(Dwarf_Die *d)
+{
+    int tag = dwarf_tag(d);
+    return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram;
+}
+
+/* Where the inlined subroutine `inl` was called: its DW_AT_call_file (an
+ * index into the CU's file table) and DW_AT_call_line. */
+static void call_site(Dwarf_Die *inl, Dwarf_Files *files, const char **file, unsigned *line)
+{
+    Dwarf_Attribute attr;
+    Dwarf_Word v;
+    *file = NULL;
+    *line = 0;
+    if (files && dwarf_attr(inl, DW_AT_call_file, &attr) && dwarf_formudata(&attr, &v) == 0)
+        *file = dwarf_filesrc(files, (size_t)v, NULL, NULL);
+    if (dwarf_attr(inl, DW_AT_call_line, &attr) && dwarf_formudata(&attr, &v) == 0)
+        *line = (unsigned)v;
+}
+
 /* The function whose code is at pc as DWARF sees it: the innermost inlined
  * subroutine, so that the name matches the file:line of the same address
- * (the ELF symbol would name the function it was inlined into). NULL when
- * the module has no DWARF for pc. */
-static const char *innermost_function(Dwfl_Module *mod, GElf_Addr pc)
+ * (the ELF symbol would name the function it was inlined into); and, in
+ * f->callers, the chain of calls it was inlined from. NULL when the module
+ * has no DWARF for pc. */
+static const char *function_and_inlines(struct tmk_symbolizer *s, Dwfl_Module *mod,
+                                        GElf_Addr pc, struct tmk_frame *f)
 {
     Dwarf_Addr bias;
     Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
     if (!cu) return NULL;
     Dwarf_Die *scopes = NULL;
     int n = dwarf_getscopes(cu, pc - bias, &scopes);
-    const char *name = NULL;
-    for (int i = 0; i < n && !name; i++) {
-        int tag = dwarf_tag(&scopes[i]);
-        if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram)
-            name = dwarf_diename(&scopes[i]); /* follows abstract_origin */
+    int first = 0;
+    while (first < n && !is_function_scope(&scopes[first])) first++;
+    const char *name = first < n ? dwarf_diename(&scopes[first]) : NULL; /* follows abstract_origin */
+    /* dwarf_getscopes continues an inlined function with its abstract
+     * definition's scopes; the concrete instance's own parents (the code it
+     * was inlined into) come from dwarf_getscopes_die. */
+    Dwarf_Die *chain = NULL;
+    int nchain = first < n && dwarf_tag(&scopes[first]) == DW_TAG_inlined_subroutine
+                     ? dwarf_getscopes_die(&scopes[first], &chain)
+                     : 0;
+    Dwarf_Files *files = NULL;
+    size_t nfiles;
+    if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0) files = NULL;
+    struct tmk_inline_site sites[MAX_INLINE_CALLERS];
+    unsigned k = 0;
+    int inner = 0; /* chain[inner]: the inlined instance whose call comes next */
+    for (int i = 1; i < nchain && k < MAX_INLINE_CALLERS; i++) {
+        if (!is_function_scope(&chain[i])) continue;
+        const char *file;
+        call_site(&chain[inner], files, &file, &sites[k].line);
+        sites[k].file = intern(s, file);
+        sites[k].function = intern(s, dwarf_diename(&chain[i]));
+        k++;
+        if (dwarf_tag(&chain[i]) != DW_TAG_inlined_subroutine) break;
+        inner = i;
     }
+    free(chain);
     free(scopes);
+    if (k && (f->callers = malloc(k * sizeof *sites))) {
+        memcpy((void *)f->callers, sites, k * sizeof *sites);
+        f->n_callers = k;
+    }
     return name;
 }
 
@@ -356,7 +406,7 @@ static void resolve(struct tmk_symbolizer *s, uint64_t addr, int exact, struct t
     GElf_Addr pc = exact || addr == 0 ? addr : addr - 1;
     GElf_Off off;
     GElf_Sym sym;
-    const char *name = innermost_function(m->mod, pc);
+    const char *name = function_and_inlines(s, m->mod, pc, f);
     if (!name) name = dwfl_module_addrinfo(m->mod, pc, &off, &sym, NULL, NULL, NULL);
     f->function = intern(s, name);
     Dwfl_Line *line = dwfl_module_getsrc(m->mod, pc);
@@ -380,6 +430,9 @@ int tmk_symbolizer_lookup(struct tmk_symbolizer *s, uint64_t addr, int exact,
         e = malloc(sizeof *e);
         if (!e) {
             resolve(s, addr, exact, out);
+            free((void *)out->callers); /* nobody would own it */
+            out->callers = NULL;
+            out->n_callers = 0;
             return out->function != NULL;
         }
         e->key = key;

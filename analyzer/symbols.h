@@ -47,6 +47,14 @@ struct tmk_module_desc {
 /* What an address resolves to. Pointers are owned by the symbolizer.
  * Any of function/file may be NULL; module is NULL only when no module
  * covers the address (then offset = the address itself). */
+/* A source-level caller of inlined code: the call in `function` at
+ * file:line that the compiler inlined. */
+struct tmk_inline_site {
+    const char *function;
+    const char *file;
+    unsigned line;
+};
+
 struct tmk_frame {
     const char *function; /* symbol name, NULL when unknown or untrusted */
     const char *file;     /* source file as DWARF names it, NULL when unknown */
@@ -54,6 +62,13 @@ struct tmk_frame {
     const char *module;   /* module path as the trace named it ("[module N]" if empty) */
     uint64_t offset;      /* address - module bias (the ELF vaddr), or the
                              address when no module covers it */
+    /* When `function` was inlined: where, innermost first, out to the real
+     * function: callers[0] is the call in callers[0].function that the code
+     * at this address was inlined from, callers[1] where that function was
+     * inlined in turn, ... (from DWARF's inlined subroutines; owned by the
+     * symbolizer, n_callers 0 when none or unknown). */
+    const struct tmk_inline_site *callers;
+    unsigned n_callers;
 };
 
 /* sysroot: when not NULL, module paths are looked up under this directory

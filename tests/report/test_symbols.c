@@ -126,8 +126,11 @@ static inline __attribute__((always_inline)) uint64_t inlined_caller(void)
     return ra;
 }
 
+static unsigned outer_line;
+
 static __attribute__((noinline)) uint64_t outer_of_inline(void)
 {
+    outer_line = __LINE__ + 1;
     return inlined_caller();
 }
 
@@ -161,6 +164,14 @@ static void test_resolves_own_code(const struct self_module *self)
     CHECK(tmk_symbolizer_lookup(s, ra_inl, 0, &f) == 1);
     CHECK_STR(f.function, "inlined_caller");
     CHECK(f.line == inline_line);
+    /* ... and where it was inlined: the call in outer_of_inline. */
+    CHECK(f.n_callers == 1);
+    if (f.n_callers == 1) {
+        CHECK_STR(f.callers[0].function, "outer_of_inline");
+        CHECK_STR(f.callers[0].file ? tmk_path_basename(f.callers[0].file) : NULL,
+                  "test_symbols.c");
+        CHECK(f.callers[0].line == outer_line);
+    }
 
     /* An exact PC: the function's own entry. */
     uint64_t entry = (uint64_t)(uintptr_t)&known_caller;
@@ -303,12 +314,12 @@ static void test_reloaded_range(const struct self_module *self)
 
 static void test_format_truncates(void)
 {
-    struct tmk_frame f = {"a_long_function_name", "/src/dir/file.c", 42, "/lib/x.so", 0x10};
+    struct tmk_frame f = {"a_long_function_name", "/src/dir/file.c", 42, "/lib/x.so", 0x10, NULL, 0};
     char buf[8];
     int n = tmk_frame_format(&f, buf, sizeof buf);
     CHECK(n == (int)strlen("a_long_function_name (file.c:42)"));
     CHECK(strlen(buf) == 7);
-    struct tmk_frame g = {"fn", NULL, 0, "/lib/x.so", 0x10};
+    struct tmk_frame g = {"fn", NULL, 0, "/lib/x.so", 0x10, NULL, 0};
     char big[64];
     tmk_frame_format(&g, big, sizeof big);
     CHECK_STR(big, "fn (x.so)");
