@@ -54,6 +54,17 @@ void tmk_stacks_unlock(void) { pthread_mutex_unlock(&stacks_mutex); }
 void tmk_stacks_init(void)
 {
     tmk_modules_find_self();
+    /* libunwind's global cache is behind a mutex taken inside every unwind:
+     * a fork while another thread unwinds leaves the child's copy locked,
+     * and the child's first malloc hangs. The per-thread cache takes no lock
+     * (and costs the same, measured on W1). Setting it initializes
+     * libunwind, which makes its validation pipe: in_unwind moves it out of
+     * the program's descriptors as in an unwind. */
+    int saved = errno;
+    tmk_tls.in_unwind = 1;
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    tmk_tls.in_unwind = 0;
+    errno = saved;
 }
 
 static int in_self(uintptr_t pc)
