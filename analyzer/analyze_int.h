@@ -16,23 +16,27 @@
  * that always keeps the peak of `held` and of `live` (series.c). For the
  * heap's timeline, held = bytes in use and live = RSS. */
 struct series_cell {
-    uint64_t idx; /* t / width of the points in it */
+    uint64_t idx; /* t >> shift of the points in it */
     struct tm_point held_max, live_max;
 };
 struct series {
     struct series_cell *cells;
     size_t n;
-    uint64_t width; /* ns a cell spans, a power of two */
+    unsigned shift; /* a cell spans 2^shift ns */
 };
+/* A cell keeps its largest held and its largest live point (later on ties). */
+static inline void series_cell_keep(struct series_cell *c, struct tm_point p)
+{
+    if (p.held >= c->held_max.held) c->held_max = p;
+    if (p.live >= c->live_max.live) c->live_max = p;
+}
 void series_add(struct series *s, uint64_t t, uint64_t a, uint64_t b);
 /* series_add with its common case inline: t falls in the last cell (nearly
  * every heap event once the cells have widened). Same effect. */
 static inline void series_add_fast(struct series *s, uint64_t t, uint64_t a, uint64_t b)
 {
-    if (s->n && (t >> __builtin_ctzll(s->width)) <= s->cells[s->n - 1].idx) {
-        struct series_cell *c = &s->cells[s->n - 1];
-        if (a >= c->held_max.held) c->held_max = (struct tm_point){t, a, b};
-        if (b >= c->live_max.live) c->live_max = (struct tm_point){t, a, b};
+    if (s->n && (t >> s->shift) <= s->cells[s->n - 1].idx) {
+        series_cell_keep(&s->cells[s->n - 1], (struct tm_point){t, a, b});
         return;
     }
     series_add(s, t, a, b);

@@ -1,10 +1,10 @@
 /* analyzer/series.c - bounded timelines that keep both peaks (see
  * analyze_int.h).
  *
- * Time is cut into cells of `width` ns (a power of two). A cell keeps two of
+ * Time is cut into cells of 2^shift ns. A cell keeps two of
  * its points: the one with the largest `held` and the one with the largest
  * `live` (the later one on ties, so a flat stretch shows its newest value).
- * When more than TM_TIMELINE_MAX / 2 - 1 cells exist, the width doubles and
+ * When more than TM_TIMELINE_MAX / 2 - 1 cells exist, the cells double and
  * neighbouring cells merge, keeping the larger of each pair. So:
  *  - the points are spread evenly over time, whatever the event rate (a
  *    burst of array events cannot crowd out a quiet tail of count samples);
@@ -16,25 +16,18 @@
 #include "analyze_int.h"
 
 #define CELLS_MAX (TM_TIMELINE_MAX / 2 - 1) /* two points a cell, plus the final one */
-#define FIRST_WIDTH 1u /* ns: no point merges until the cells run out */
 
-static void keep_larger(struct series_cell *c, struct tm_point p)
-{
-    if (p.held >= c->held_max.held) c->held_max = p;
-    if (p.live >= c->live_max.live) c->live_max = p;
-}
-
-/* Doubles the cell width, merging the cells that now share an index. */
+/* Doubles the cells' span, merging the cells that now share an index. */
 static void coarsen(struct series *s)
 {
     size_t j = 0;
-    s->width *= 2;
+    s->shift++;
     for (size_t i = 0; i < s->n; i++) {
         struct series_cell c = s->cells[i];
         c.idx >>= 1;
         if (j && s->cells[j - 1].idx == c.idx) {
-            keep_larger(&s->cells[j - 1], c.held_max);
-            keep_larger(&s->cells[j - 1], c.live_max);
+            series_cell_keep(&s->cells[j - 1], c.held_max);
+            series_cell_keep(&s->cells[j - 1], c.live_max);
         } else {
             s->cells[j++] = c;
         }
@@ -48,20 +41,19 @@ void series_add(struct series *s, uint64_t t, uint64_t held, uint64_t live)
     if (!s->cells) {
         s->cells = malloc(CELLS_MAX * sizeof *s->cells);
         if (!s->cells) return; /* no timeline, never a crash */
-        s->width = FIRST_WIDTH;
+        s->shift = 0; /* 1 ns: no point merges until the cells run out */
     }
-    /* width is a power of two: a shift, not a 64-bit division per event. */
-    uint64_t idx = t >> __builtin_ctzll(s->width);
+    uint64_t idx = t >> s->shift;
     /* Records arrive in time order; one that does not joins the last cell. */
     if (s->n && idx <= s->cells[s->n - 1].idx) {
-        keep_larger(&s->cells[s->n - 1], p);
+        series_cell_keep(&s->cells[s->n - 1], p);
         return;
     }
     while (s->n == CELLS_MAX) {
         coarsen(s);
-        idx = t >> __builtin_ctzll(s->width);
+        idx = t >> s->shift;
         if (idx <= s->cells[s->n - 1].idx) {
-            keep_larger(&s->cells[s->n - 1], p);
+            series_cell_keep(&s->cells[s->n - 1], p);
             return;
         }
     }
@@ -101,5 +93,5 @@ void series_free(struct series *s)
     free(s->cells);
     s->cells = NULL;
     s->n = 0;
-    s->width = 0;
+    s->shift = 0;
 }
