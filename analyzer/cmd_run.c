@@ -98,13 +98,18 @@ static int path_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-/* Which of PATH.1 .. PATH.99 (where the shim puts an exec'ed image's trace)
- * exist; before[0] unused. */
+/* PATH.k: where the shim puts the trace of an exec'ed image. */
+static void suffix_path(const char *trace, unsigned k, char *out, size_t len)
+{
+    snprintf(out, len, "%s.%u", trace, k);
+}
+
+/* Which of PATH.1 .. PATH.99 exist; present[0] unused. */
 static void suffixes_present(const char *trace, unsigned char *present)
 {
     char p[PATH_MAX + 8];
     for (unsigned k = 1; k <= TMK_TRACE_PATH_SUFFIXES; k++) {
-        snprintf(p, sizeof p, "%s.%u", trace, k);
+        suffix_path(trace, k, p, sizeof p);
         present[k] = (unsigned char)path_exists(p);
     }
 }
@@ -139,7 +144,7 @@ static void report_execs(const char *trace, const unsigned char *before, pid_t p
     for (unsigned k = 1; k <= TMK_TRACE_PATH_SUFFIXES; k++) {
         if (!after[k] || before[k]) continue;
         char p[PATH_MAX + 8];
-        snprintf(p, sizeof p, "%s.%u", trace, k);
+        suffix_path(trace, k, p, sizeof p);
         fprintf(stderr, "tidemark: the program exec'ed; its new image's trace is %s\n", p);
         if (read_header(p, &h) == 0 && h.pid == (uint32_t)pid && h.start_monotonic_ns >= newest) {
             newest = h.start_monotonic_ns;

@@ -461,8 +461,8 @@ static int decode(struct cursor *c, struct tm_record *rec)
     int64_t d;
     if (type == TMK_REC_FREE || type == TMK_REC_ALLOC) /* nearly all records */
         return decode_alloc_free(c, rec, p, e, type);
-    /* ALLOC and FREE set every field they have; the rest start from zero. */
-    if (type != TMK_REC_ALLOC && type != TMK_REC_FREE) memset(&rec->u, 0, sizeof rec->u);
+    /* ALLOC and FREE (above) set every field they have; the rest start from zero. */
+    memset(&rec->u, 0, sizeof rec->u);
     rec->type = type;
     rec->thread = c->thread;
     int timed = type != TMK_REC_STACK && type != TMK_REC_MODULE &&
