@@ -72,8 +72,8 @@ static int peak_moved(const struct table *tb)
  * last one written (room: TMK_RECORD_MAX). Returns the new end. */
 static uint8_t *put_peak_if_moved(struct table *tb, uint8_t *p)
 {
-    if (!peak_moved(tb)) return p;
-    uint64_t peak = read_counter(tb->peak, tb->peak_width);
+    uint64_t peak = read_counter(tb->peak, tb->peak_width); /* 0 when none */
+    if (peak <= tb->last_peak) return p;
     uint8_t body[2 * TMK_VARINT_MAX];
     uint8_t *e = tmk_put_u(tmk_put_u(body, tb->id), peak);
     *p++ = TMK_REC_TABLE_PEAK;
