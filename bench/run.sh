@@ -58,8 +58,9 @@ case "$reps" in '' | *[!0-9]* | 0) echo "run.sh: -n wants a positive integer" >&
 
 [ -x /usr/bin/time ] || { echo "run.sh: /usr/bin/time missing (apt-get install time)" >&2; exit 2; }
 [ -n "$out" ] || out=$(mktemp -d /tmp/tidemark-bench.XXXXXX)
-mkdir -p "$out"
+mkdir -p "$out" "$build"
 out=$(cd "$out" && pwd)
+build=$(cd "$build" && pwd)
 
 if [ "$do_build" = 1 ]; then
     [ -f "$build/CMakeCache.txt" ] ||

@@ -53,7 +53,9 @@ for v in "$rounds" "$reps" "$n"; do
     case "$v" in '' | *[!0-9]* | 0) echo "run.sh: -n, --reps, --keys want positive integers" >&2; exit 2 ;; esac
 done
 [ -n "$out" ] || out=$(mktemp -d /tmp/gomap-bench.XXXXXX)
-mkdir -p "$out"
+mkdir -p "$out" "$build"
+out=$(cd "$out" && pwd)
+build=$(cd "$build" && pwd) # go build needs an absolute GOCACHE
 out=$(cd "$out" && pwd)
 
 cdrv="$build/bench/gomap/bench_gomap"
