@@ -9,19 +9,24 @@
  *
  * Each block holds the records of one thread, in the order that thread made
  * them. Blocks of one thread appear in the file in their `seq` order; blocks of
- * different threads interleave in the order they were flushed. A reader gets
- * the global order by merging the threads' record streams on their times:
- * the writer takes an allocation's time after the allocator returned it and a
- * free's time before the memory goes back, so for any address a free is never
- * earlier than the allocation it ends, on whatever threads they ran.
+ * different threads interleave in the order they were flushed. A block's
+ * payload may be one zstd frame (TMK_BLOCK_ZSTD); decompressed, it is the
+ * same sequence of records. A reader gets the global order by merging the
+ * threads' record streams on their times: the writer takes an allocation's
+ * time after the allocator returned it and a free's time before the memory
+ * goes back, so a free is never earlier than the allocation it ends, on
+ * whatever threads they ran (for ALLOC_INFO/FREE_INFO, whose times are
+ * coarse, equal times can still come in either order: see below).
  *
  * A payload is a sequence of records. A record is one type byte then its
  * fields, each an unsigned LEB128 varint ("u") or a zigzag signed varint ("s"),
  * or a byte string ("str" = u length, then that many bytes, no NUL).
- * Every record but STACK/MODULE/MODULE_GONE starts with `dt`: nanoseconds
- * since the previous timed record of the same block (the first one counts
- * from the block's time_base). Times are CLOCK_MONOTONIC ns minus the file
- * header's start_monotonic_ns.
+ * Timed records start with `dt`: nanoseconds since the previous timed record
+ * of the same block (the first one counts from the block's time_base).
+ * Definitions (STACK, MODULE, MODULE_GONE, INFO), the heap records of full
+ * mode (ALLOC_INFO, FREE_INFO, FREE_INFO_X) and extended records have no dt:
+ * they happen at the time of the block's latest timed record. Times are
+ * CLOCK_MONOTONIC ns minus the file header's start_monotonic_ns.
  *
  * Compatibility: a reader rejects another major version. Minor versions only
  * add record types >= TMK_REC_EXTENDED, which carry their length (u) right
@@ -43,8 +48,13 @@ extern "C" {
 
 #define TMK_TRACE_MAGIC "TIDEMARK" /* 8 bytes, no NUL, at offset 0 */
 #define TMK_TRACE_MAGIC_LEN 8
-#define TMK_TRACE_VERSION_MAJOR 1
-#define TMK_TRACE_VERSION_MINOR 1 /* 1.1: TABLE_PEAK */
+#define TMK_TRACE_VERSION_MAJOR 2
+#define TMK_TRACE_VERSION_MINOR 0
+/* 2.0: full mode records the heap by "info" (size + stack pair, defined once
+ * per thread) instead of by address, with coarse times (TICK), and blocks may
+ * be zstd-compressed; TABLE_ARRAY names its allocation's info. 1.1 added
+ * TABLE_PEAK. Readers also accept major 1 (same records, minus the 2.0 ones). */
+#define TMK_TRACE_VERSION_MAJOR_OLDEST 1
 
 /* ---- file header: 64 bytes at offset 0 ---------------------------------- */
 
@@ -74,15 +84,19 @@ struct tmk_file_header {
 
 /* ---- block header: 32 bytes --------------------------------------------- */
 
+/* tmk_block_header.flags */
+#define TMK_BLOCK_ZSTD 0x1u /* payload = one zstd frame that states its content
+                               size (<= TMK_BLOCK_MAX_PAYLOAD): the records */
+
 #define TMK_BLOCK_MAGIC 0x424b4d54u /* "TMKB" read as a little-endian u32 */
 #define TMK_BLOCK_HEADER_SIZE 32
 #define TMK_BLOCK_MAX_PAYLOAD (64u << 20) /* readers reject larger blocks */
 
 struct tmk_block_header {
     uint32_t magic;        /*  0: TMK_BLOCK_MAGIC */
-    uint32_t payload_size; /*  4: bytes of records after this header */
+    uint32_t payload_size; /*  4: bytes after this header (stored, i.e. compressed) */
     uint32_t thread;       /*  8: the shim's thread number, 1-based */
-    uint32_t flags;        /* 12: 0 (reserved) */
+    uint32_t flags;        /* 12: TMK_BLOCK_* */
     uint64_t seq;          /* 16: this block's number within its thread, from 0 */
     uint64_t time_base;    /* 24: ns; the first record's dt counts from here */
 };
@@ -90,10 +104,18 @@ struct tmk_block_header {
 /* ---- records ------------------------------------------------------------ */
 
 enum tmk_record_type {
-    /* Heap. ptr deltas are against the previous ptr of any ALLOC/FREE in the
-     * same block (0 at block start). stack 0 = no stack recorded. */
+    /* Heap, by address. ptr deltas are against the previous ptr of any
+     * ALLOC/FREE in the same block (0 at block start). stack 0 = no stack
+     * recorded. Used for every block in tables mode and sampled mode (1.x:
+     * in every mode); in full mode of 2.0 FREE ends a block that became a
+     * table's array (see TABLE_ARRAY), and ALLOC is not used. */
     TMK_REC_ALLOC = 0x01,     /* dt u, ptr_delta s, size u, stack u */
     TMK_REC_FREE = 0x02,      /* dt u, ptr_delta s */
+
+    /* Time only: the block's time moves on by dt (2.0). The writer puts one
+     * before an ALLOC_INFO/FREE_INFO whose time fell into a new
+     * TMK_TICK_NS-wide slot of the clock; its time is the slot's start. */
+    TMK_REC_TICK = 0x03,      /* dt u */
 
     /* Definitions, not timed. Ids are process-wide, 1-based, each defined once,
      * possibly in a later block than a record that uses it. Frames are return
@@ -106,13 +128,31 @@ enum tmk_record_type {
     TMK_REC_MODULE = 0x05,    /* id u, bias u, start u, end u, build_id str, path str */
     TMK_REC_MODULE_GONE = 0x06, /* id u */
 
+    /* Heap, by info (2.0, full mode, not sampled). An info is a (size, stack)
+     * pair; its id is scoped by the block's thread number, 1-based, and its
+     * INFO record comes before any use in that thread's record stream. A
+     * block allocated with ALLOC_INFO has no address in the trace: blocks of
+     * one info are interchangeable, FREE_INFO ends one of them. FREE_INFO_X
+     * ends a block that thread `thread` allocated (freed on another thread).
+     * Reader contract: at equal times a FREE_INFO may be met before the
+     * ALLOC_INFO it ends (another thread, same TMK_TICK_NS slot); a reader
+     * keeps it until a block of that info is allocated. */
+    TMK_REC_INFO = 0x07,        /* id u, size u, stack u (not timed) */
+    TMK_REC_ALLOC_INFO = 0x08,  /* info u */
+    TMK_REC_FREE_INFO = 0x09,   /* info u */
+    TMK_REC_FREE_INFO_X = 0x0a, /* thread u, info u */
+
     /* Tables (see annotate.h). table = shim-assigned id, 1-based, never reused
      * within a file. live = the live count read at that moment. */
     TMK_REC_TABLE_NEW = 0x10,   /* dt u, table u, kind u, flags u, key_size u,
                                    value_size u, bucket_size u, slots u, hint u,
                                    stack u, label str */
+    /* 2.0 adds info_thread/info: the ALLOC_INFO that allocated ptr (0, 0 when
+     * it was recorded by address or not at all). From here on that block is
+     * known by ptr: its end is a FREE of ptr, not a FREE_INFO. */
     TMK_REC_TABLE_ARRAY = 0x11, /* dt u, table u, ptr u, bytes u, buckets u,
-                                   reason u, live u, stack u */
+                                   reason u, live u, stack u,
+                                   info_thread u, info u (2.0) */
     TMK_REC_TABLE_COUNT = 0x12, /* dt u, table u, live u */
     TMK_REC_TABLE_END = 0x13,   /* dt u, table u, live u */
 
@@ -121,6 +161,24 @@ enum tmk_record_type {
     TMK_REC_THREAD = 0x21,    /* dt u, tid u, name str: this block's thread */
     TMK_REC_LOST = 0x22,      /* dt u, count u: events the shim had to drop */
     TMK_REC_END = 0x30,       /* dt u, why u (enum tmk_end_why), status u */
+
+    TMK_REC_EXTENDED = 0x80,  /* >= this: type, len u, len bytes; skippable */
+
+    /* Extended records (minor versions >= 1), not timed: they belong to the
+     * time of the block's previous timed record. */
+    /* The table's high-water live count (tmk_table_peak) rose to `peak`
+     * since the last one; written right after the table's COUNT, ARRAY or
+     * END record that saw it. */
+    TMK_REC_TABLE_PEAK = 0x81, /* len u, then: table u, peak u */
+};
+
+/* The writer's time slot for ALLOC_INFO/FREE_INFO (2^16 ns = 65.5 us). A
+ * reader does not depend on it; it bounds how far apart in real time two
+ * heap events can be and still be read in either order. */
+#define TMK_TICK_SHIFT 16
+#define TMK_TICK_NS (1ull << TMK_TICK_SHIFT)
+
+enum tmk_end_why), status u */
 
     TMK_REC_EXTENDED = 0x80,  /* >= this: type, len u, len bytes; skippable */
 
