@@ -46,7 +46,12 @@ struct tmk_options {
     unsigned interval_ms;       /* TIDEMARK_SAMPLE_INTERVAL */
     uint64_t sample_bytes;      /* TIDEMARK_SAMPLE_BYTES, 0 = record everything */
     int quiet;                  /* TIDEMARK_QUIET */
+    int compress;               /* TIDEMARK_COMPRESS: zstd blocks */
 };
+
+/* Full mode without sampling: the heap is written by info (ALLOC_INFO,
+ * FREE_INFO) and blocks are tracked in ptrmap.c. */
+static inline int tmk_heap_by_info(void);
 
 extern struct tmk_options tmk_opt TMK_HIDDEN;
 void tmk_options_read(void) TMK_HIDDEN;
@@ -66,6 +71,8 @@ void tmk_arena_unlock(void) TMK_HIDDEN;
 #define TMK_STACK_CACHE 1024 /* entries of the per-thread stack-id cache */
 #define TMK_BUFFER_BYTES (512u << 10)
 #define TMK_RECORD_MAX 64 /* room any fixed-size record needs */
+
+struct tmk_info_entry; /* infos.c */
 
 struct tmk_stack_cache_entry {
     uint64_t hash;
@@ -91,6 +98,10 @@ struct tmk_thread {
 
     int64_t sample_left;          /* bytes until the next sampled allocation */
     uint64_t rng;
+
+    struct tmk_info_entry *infos; /* infos.c: this thread's (size, stack) pairs */
+    size_t infos_mask, infos_used;
+    uint32_t infos_last;          /* the last info id defined */
 
     uintptr_t stack_lo, stack_hi; /* this thread's stack, for the fp unwinder */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
@@ -181,6 +192,33 @@ static inline uint8_t *tmk_put_timed(struct tmk_thread *t, uint8_t *p, uint8_t t
     return tmk_put_u(p, dt);
 }
 
+/* Before a heap record at time now that has no dt of its own (ALLOC_INFO,
+ * FREE_INFO): a TICK when now is in a later TMK_TICK_NS slot than the
+ * block's time, which then becomes the slot's start. So such a record's
+ * time is never later than the event, and an event in a later slot always
+ * reads as later, whatever threads they ran on. */
+static inline uint8_t *tmk_put_tick(struct tmk_thread *t, uint8_t *p, uint64_t now)
+{
+    if (TMK_LIKELY((now >> TMK_TICK_SHIFT) <= (t->last_time >> TMK_TICK_SHIFT))) return p;
+    return tmk_put_timed(t, p, TMK_REC_TICK, now & ~(TMK_TICK_NS - 1));
+}
+
+/* ---- infos.c, ptrmap.c: full mode's heap by info ------------------------ */
+
+/* The id of (size, stack) in t (defining it with an INFO record when new);
+ * 0 when out of memory. */
+uint32_t tmk_info_id(struct tmk_thread *t, uint64_t size, uint32_t stack) TMK_HIDDEN;
+void tmk_infos_reset(struct tmk_thread *t) TMK_HIDDEN;
+/* Live blocks: address -> (allocating thread's number, info). info 0 =
+ * known by address (a table's array). put/by_address return 0 or -1 (no
+ * memory); take returns 1 when p was there (now removed). */
+int tmk_ptrmap_put(uintptr_t p, uint32_t thread, uint32_t info) TMK_HIDDEN;
+int tmk_ptrmap_take(uintptr_t p, uint32_t *thread, uint32_t *info) TMK_HIDDEN;
+/* From now on p is known by address; says what it was (0, 0 if absent). */
+int tmk_ptrmap_by_address(uintptr_t p, uint32_t *thread, uint32_t *info) TMK_HIDDEN;
+size_t tmk_ptrmap_bytes(void) TMK_HIDDEN;
+void tmk_ptrmap_after_fork_child(void) TMK_HIDDEN;
+
 /* ---- writer.c ----------------------------------------------------------- */
 
 int tmk_writer_open(void) TMK_HIDDEN; /* 0 ok, -1 (warned, tracing off) */
@@ -259,5 +297,10 @@ void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack
 
 /* Ends the trace: final counts, END, flush every buffer, close. Once. */
 void tmk_finish(enum tmk_end_why why, uint64_t status) TMK_HIDDEN;
+
+static inline int tmk_heap_by_info(void)
+{
+    return tmk_opt.mode == TMK_MODE_FULL && !tmk_opt.sample_bytes;
+}
 
 #endif /* TIDEMARK_PRELOAD_INTERNAL_H */

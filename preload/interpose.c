@@ -146,34 +146,65 @@ static int take_sample(struct tmk_thread *t, size_t size)
     return 1;
 }
 
+/* Full mode: ALLOC_INFO, and p goes into the ptrmap. A block that cannot be
+ * tracked (no memory for the maps) is counted as lost. */
+static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
+{
+    uint64_t now = tmk_now();
+    uint32_t info = tmk_info_id(t, size, tmk_stack_id(t));
+    if (TMK_UNLIKELY(!info || tmk_ptrmap_put((uintptr_t)p, t->number, info) != 0)) {
+        t->lost++;
+        return;
+    }
+    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
+    q = tmk_put_tick(t, q, now);
+    *q++ = TMK_REC_ALLOC_INFO;
+    q = tmk_put_u(q, info);
+    tmk_publish(t, q);
+}
+
+/* Full mode: FREE_INFO for a block of this thread, FREE_INFO_X for another
+ * thread's, FREE by address for a table's array; nothing for a block the
+ * trace never saw allocated. */
+static void free_by_info(struct tmk_thread *t, void *p)
+{
+    uint32_t thread, info;
+    if (!tmk_ptrmap_take((uintptr_t)p, &thread, &info)) return;
+    if (!info) {
+        record_free(t, p);
+        return;
+    }
+    uint64_t now = tmk_now();
+    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
+    q = tmk_put_tick(t, q, now);
+    if (thread == t->number) {
+        *q++ = TMK_REC_FREE_INFO;
+    } else {
+        *q++ = TMK_REC_FREE_INFO_X;
+        q = tmk_put_u(q, thread);
+    }
+    q = tmk_put_u(q, info);
+    tmk_publish(t, q);
+}
+
 /* After the real allocator returned p (guard set). */
 static void on_alloc(void *p, size_t size)
 {
     struct tmk_thread *t = tmk_tls.t;
     if (TMK_UNLIKELY(!t) && !(t = tmk_thread_attach())) return;
-    /* The heap counter (MEMORY records) is kept only where ALLOC/FREE do not
-     * give the analyzer every block: in tables and sampled modes. In full
-     * mode reading each block's size on free cost ~10% of W1's time (the
-     * chunk header's cache miss, taken before glibc's free would). */
-    if (tmk_opt.mode == TMK_MODE_TABLES) {
-        t->heap += (int64_t)tmk_real_usable(p);
+    if (TMK_LIKELY(tmk_heap_by_info())) {
+        alloc_by_info(t, p, size);
         return;
     }
-    if (tmk_opt.sample_bytes) {
-        size_t usable = tmk_real_usable(p);
-        t->heap += (int64_t)usable;
-        if (!take_sample(t, size)) return;
-        tmk_ptrset_add((uintptr_t)p, usable);
-    }
-    uint64_t now = tmk_now();
-    uint32_t stack = tmk_stack_id(t);
-    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
-    q = tmk_put_timed(t, q, TMK_REC_ALLOC, now);
-    q = tmk_put_s(q, (int64_t)((uintptr_t)p - t->last_ptr));
-    q = tmk_put_u(q, size);
-    q = tmk_put_u(q, stack);
-    t->last_ptr = (uintptr_t)p;
-    tmk_publish(t, q);
+    /* The heap counter (MEMORY records) is kept only where the trace does
+     * not give the analyzer every block: in tables and sampled modes. In
+     * full mode reading each block's size on free cost ~10% of W1's time
+     * (the chunk header's cache miss, taken before glibc's free would). */
+    size_t usable = tmk_real_usable(p);
+    t->heap += (int64_t)usable;
+    if (tmk_opt.mode == TMK_MODE_TABLES || !take_sample(t, size)) return;
+    tmk_ptrset_add((uintptr_t)p, usable);
+    tmk_record_alloc(t, p, size, tmk_stack_id(t));
 }
 
 /* Before the real free of p, p != NULL (guard set). */
@@ -181,12 +212,13 @@ static void on_free(void *p)
 {
     struct tmk_thread *t = tmk_tls.t;
     if (TMK_UNLIKELY(!t) && !(t = tmk_thread_attach())) return;
-    if (tmk_opt.mode == TMK_MODE_TABLES || tmk_opt.sample_bytes) {
-        size_t usable = tmk_real_usable(p);
-        t->heap -= (int64_t)usable;
-        if (!tmk_ptrset_used || !tmk_ptrset_take((uintptr_t)p, usable)) return;
+    if (TMK_LIKELY(tmk_heap_by_info())) {
+        free_by_info(t, p);
+        return;
     }
-    record_free(t, p);
+    size_t usable = tmk_real_usable(p);
+    t->heap -= (int64_t)usable;
+    if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)p, usable)) record_free(t, p);
 }
 
 /* Should this call be recorded? Otherwise it passes through; a call that

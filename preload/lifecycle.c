@@ -145,6 +145,7 @@ static void after_fork_child(void)
     int was_active = tmk_state == TMK_STATE_ACTIVE;
     tmk_arena_after_fork_child();
     tmk_ptrset_after_fork_child();
+    tmk_ptrmap_after_fork_child();
     tmk_writer_after_fork_child();
     tmk_stacks_after_fork_child();
     tmk_modules_after_fork_child();

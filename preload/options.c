@@ -19,6 +19,7 @@ struct tmk_options tmk_opt = {
     .interval_ms = 10,
     .sample_bytes = 0,
     .quiet = 0,
+    .compress = 1,
 };
 
 void tmk_warn(const char *msg, const char *arg1, const char *arg2)
@@ -122,4 +123,8 @@ void tmk_options_read(void)
     read_number("TIDEMARK_SAMPLE_BYTES", 0, (uint64_t)1 << 40,
                 " is not a byte count in 0..2^40; using 0 (record every allocation)", &v);
     tmk_opt.sample_bytes = v;
+
+    v = (uint64_t)tmk_opt.compress;
+    read_number("TIDEMARK_COMPRESS", 0, 1, " is not 0|1; using 1 (zstd blocks)", &v);
+    tmk_opt.compress = (int)v;
 }

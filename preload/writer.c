@@ -13,7 +13,11 @@
  * symlink at the path, an unwritable directory, or a failed write (full
  * disk): one stderr line and tracing stops; the program runs on untouched.
  *
- * Blocks are written whole with one writev under the writer mutex.
+ * Blocks are written whole with one writev under the writer mutex, each
+ * compressed first (TIDEMARK_COMPRESS=1, the default) into one zstd frame at
+ * level 1 when that makes it smaller. The compressor is a static zstd
+ * context in memory mapped once: compressing never allocates, so the final
+ * flush from a fatal signal's handler can compress too.
  *
  * The descriptor is the program's namespace too: it is moved to a number at
  * or above TMK_FD_FLOOR (out of the way of `exec 3>file` in shells and of
@@ -29,7 +33,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/mman.h>
 #include <unistd.h>
+/* ZSTD_initStaticCCtx and ZSTD_estimateCCtxSize are in zstd's "static
+ * linking" section; Debian's libzstd.so.1 exports them. */
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
 
 #include "internal.h"
 #include "tidemark/trace_path.h"
@@ -42,6 +51,44 @@ static dev_t writer_dev; /* identity of the trace file behind writer_fd */
 static ino_t writer_ino;
 static char writer_path[4200];
 static int writer_child; /* this process is a forked child of a traced one */
+
+static ZSTD_CCtx *zctx;   /* static context; NULL = blocks are written raw */
+static uint8_t *zbuf;     /* a compressed block */
+static size_t zbuf_size;
+
+static void *map_anon(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Once per process (a forked child keeps the parent's copy). */
+static void compressor_init(void)
+{
+    if (!tmk_opt.compress || zctx) return;
+    size_t ws = ZSTD_estimateCCtxSize(1);
+    void *work = map_anon(ws);
+    zbuf_size = ZSTD_compressBound(TMK_BUFFER_BYTES);
+    zbuf = map_anon(zbuf_size);
+    if (work && zbuf) zctx = ZSTD_initStaticCCtx(work, ws);
+    if (!zctx) { /* no memory: raw blocks, as with TIDEMARK_COMPRESS=0 */
+        if (work) munmap(work, ws);
+        if (zbuf) munmap(zbuf, zbuf_size);
+        zbuf = NULL;
+    }
+}
+
+/* The bytes to store for a payload: compressed when that is smaller. */
+static const uint8_t *stored_payload(const uint8_t *payload, size_t *size, uint32_t *flags)
+{
+    *flags = 0;
+    if (!zctx || *size < 64) return payload;
+    size_t n = ZSTD_compressCCtx(zctx, zbuf, zbuf_size, payload, *size, 1);
+    if (ZSTD_isError(n) || n >= *size) return payload;
+    *size = n;
+    *flags = TMK_BLOCK_ZSTD;
+    return zbuf;
+}
 
 /* The writer lock also holds off thread cancellation: writev, open and
  * write are cancellation points, and a thread cancelled inside the shim
@@ -266,6 +313,7 @@ static int writer_open(void)
         size_t n = append(base, strlen(base), sizeof base, ".");
         append(base, n, sizeof base, num);
     }
+    compressor_init();
     int fd = create_trace_file(base);
     if (fd < 0) {
         const char *why = errno == ELOOP    ? ": is a symlink; not tracing"
@@ -315,10 +363,12 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
         errno = saved;
         return -1;
     }
-    struct tmk_block_header b = {TMK_BLOCK_MAGIC, (uint32_t)size, thread, 0, seq, time_base};
+    uint32_t flags;
+    const uint8_t *stored = stored_payload(payload, &size, &flags);
+    struct tmk_block_header b = {TMK_BLOCK_MAGIC, (uint32_t)size, thread, flags, seq, time_base};
     uint8_t raw[TMK_BLOCK_HEADER_SIZE];
     tmk_block_header_encode(raw, &b);
-    struct iovec iov[2] = {{raw, sizeof raw}, {(void *)payload, size}};
+    struct iovec iov[2] = {{raw, sizeof raw}, {(void *)stored, size}};
     int rc = write_all(writer_fd, iov, 2);
     if (rc != 0) writer_failed("trace file ");
     errno = saved;
