@@ -1,10 +1,12 @@
 /* preload/interpose.c - the malloc family, as the program sees it.
  *
  * Each entry point calls the real allocator (found with dlsym(RTLD_NEXT))
- * and records what happened. Ordering contract (trace_format.h): an
- * allocation's time is taken after the real allocator returned, a free's
- * time before the memory goes back; realloc is FREE(old, time before) then
- * ALLOC(new, time after).
+ * and records what happened: in full mode by info (ALLOC_INFO / FREE_INFO,
+ * with ptrmap.c remembering each live block's info), in tables and sampled
+ * modes by address, for the blocks whose free matters (ptrset.c). Ordering
+ * contract (trace_format.h): an allocation's time is taken after the real
+ * allocator returned, a free's time before the memory goes back; realloc is
+ * a free of old (time before) then an allocation of new (time after).
  *
  * Guard: every entry sets the thread's guard while inside. A call that finds
  * guard 2 or 3 (the shim's own use of libc, the sampler thread) goes straight
