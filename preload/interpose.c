@@ -160,8 +160,8 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
     }
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_tick(t, q, now);
-    *q++ = TMK_REC_ALLOC_INFO;
-    q = tmk_put_u(q, info);
+    *q++ = (uint8_t)(TMK_REC_ALLOC_INFO | (info & TMK_INFO_TYPE_MASK));
+    q = tmk_put_u(q, info >> TMK_INFO_TYPE_BITS);
     tmk_publish(t, q);
 }
 
@@ -180,12 +180,13 @@ static void free_by_info(struct tmk_thread *t, void *p)
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_tick(t, q, now);
     if (thread == t->number) {
-        *q++ = TMK_REC_FREE_INFO;
+        *q++ = (uint8_t)(TMK_REC_FREE_INFO | (info & TMK_INFO_TYPE_MASK));
+        q = tmk_put_u(q, info >> TMK_INFO_TYPE_BITS);
     } else {
         *q++ = TMK_REC_FREE_INFO_X;
         q = tmk_put_u(q, thread);
+        q = tmk_put_u(q, info);
     }
-    q = tmk_put_u(q, info);
     tmk_publish(t, q);
 }
 
