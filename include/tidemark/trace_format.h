@@ -178,18 +178,6 @@ enum tmk_record_type {
 #define TMK_TICK_SHIFT 16
 #define TMK_TICK_NS (1ull << TMK_TICK_SHIFT)
 
-enum tmk_end_why), status u */
-
-    TMK_REC_EXTENDED = 0x80,  /* >= this: type, len u, len bytes; skippable */
-
-    /* Extended records (minor versions >= 1), not timed: they belong to the
-     * time of the block's previous timed record. */
-    /* The table's high-water live count (tmk_table_peak) rose to `peak`
-     * since the last one; written right after the table's COUNT, ARRAY or
-     * END record that saw it. */
-    TMK_REC_TABLE_PEAK = 0x81, /* len u, then: table u, peak u */
-};
-
 enum tmk_end_why {
     TMK_END_EXIT = 0,   /* normal exit; status = exit status if known */
     TMK_END_EXEC = 1,   /* the process called exec; the new image writes its own file */
