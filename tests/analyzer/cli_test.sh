@@ -25,7 +25,7 @@ golden() { # golden NAME FILE
     if ! diff -u "$GOLD/$1" "$2"; then echo "FAIL: $1 differs from golden"; fail=1; fi
 }
 
-for s in seed seedovf indirect two threads newer noend; do "$G" $s $s.tmk || exit 1; done
+for s in seed seedovf indirect two threads info newer noend; do "$G" $s $s.tmk || exit 1; done
 head -c 64 /dev/urandom >random.bin; : >empty.tmk; echo "hello" >text.tmk
 
 expect 0 "--help" -- "$T" --help
@@ -68,6 +68,8 @@ expect 2 "report bad --top" -- "$T" report --top -3 seed.tmk; one_line_error "to
 
 # dump
 expect 0 "dump" -- "$T" dump threads.tmk; golden threads.dump out.txt
+# 2.0: a zstd block, heap by info as synthetic ALLOC/FREE, a RENAME
+expect 0 "dump info" -- "$T" dump info.tmk; golden info.dump out.txt
 expect 2 "dump newer" -- "$T" dump newer.tmk; one_line_error "newer"
 
 # check: 0 pass, 1 gate failed (table named with figures), 2 cannot judge
