@@ -502,6 +502,7 @@ static struct tg *info_prologue(int v2)
     struct tg *g = tg_new(0);
     if (v2) tg_set_version(g, 2, 0);
     uint64_t f1[] = {0x401000}, f2[] = {0x402000};
+    tg_module(g, 1, 1, 0, 0x400000, 0x500000, "/usr/bin/info");
     tg_stack(g, 1, 1, 1, f1);
     tg_stack(g, 1, 2, 1, f2);
     return g;
@@ -554,5 +555,19 @@ struct tg *tg_scenario_info_v1(void)
     tg_free(g, 2, SLOT(2) + 350, 0x6000);
     tg_alloc(g, 1, SLOT(2) + 400, 0x7000, 4096, 1);
     info_table_end(g);
+    return g;
+}
+
+struct tg *tg_scenario_info_late(void)
+{
+    struct tg *g = tg_new(0);
+    tg_set_version(g, 2, 0);
+    tg_tick(g, 1, SLOT(1));
+    tg_info(g, 1, 1, 100, 0);
+    tg_tick(g, 1, SLOT(3));
+    tg_alloc_info(g, 1, 1);
+    tg_end(g, 1, SLOT(4), TMK_END_EXIT, 0);
+    tg_tick(g, 2, SLOT(2));
+    tg_free_info_x(g, 2, 1, 1); /* a tick before its block was allocated */
     return g;
 }

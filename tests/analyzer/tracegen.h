@@ -84,5 +84,8 @@ struct tg *tg_scenario_threads(void);
  * at 65600 ns. */
 struct tg *tg_scenario_info(void);
 struct tg *tg_scenario_info_v1(void);
+/* 2.0: thread 2 frees a block of thread 1's info a whole TICK slot before
+ * thread 1 allocates it (out of order: a strict reader says so). */
+struct tg *tg_scenario_info_late(void);
 
 #endif /* TIDEMARK_TESTS_TRACEGEN_H */

@@ -9,7 +9,7 @@
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: tracegen seed|seedovf|presized|indirect|two|threads|info|info1|newer|noend OUT\n");
+        fprintf(stderr, "usage: tracegen seed|seedovf|presized|indirect|two|threads|info|info1|infolate|newer|noend OUT\n");
         return 2;
     }
     const char *s = argv[1];
@@ -22,6 +22,7 @@ int main(int argc, char **argv)
     else if (strcmp(s, "threads") == 0) g = tg_scenario_threads();
     else if (strcmp(s, "info") == 0) g = tg_scenario_info();
     else if (strcmp(s, "info1") == 0) g = tg_scenario_info_v1();
+    else if (strcmp(s, "infolate") == 0) g = tg_scenario_info_late();
     else if (strcmp(s, "newer") == 0) {
         g = tg_scenario_threads();
         tg_set_version(g, TMK_TRACE_VERSION_MAJOR + 1, 3);
