@@ -240,6 +240,10 @@ static int make_cursors(struct tm_reader *r, char *err, size_t errlen)
         set_err(err, errlen, "out of memory indexing the trace");
         return -1;
     }
+    if (info_pools_streams(&r->pools, threads)) {
+        set_err(err, errlen, "out of memory indexing the trace");
+        return -1;
+    }
     for (size_t i = 0; i < r->nix; i++) {
         if (i == 0 || r->ix[i].thread != r->ix[i - 1].thread) {
             r->cur[r->ncur].first = i;
@@ -565,6 +569,37 @@ static int decode_array_info(const uint8_t **pp, const uint8_t *e, struct tm_rec
     return 0;
 }
 
+/* ALLOC_INFO or FREE_INFO at c->p (p past the type byte; 2.0): the merge
+ * loop's fast path for 2.0 full traces. 0, or -1 when cut off or bad. */
+static inline __attribute__((always_inline)) int
+decode_by_info(struct cursor *c, struct tm_record *rec, const uint8_t *p, const uint8_t *e,
+               uint8_t type)
+{
+    uint64_t info;
+    GET_U(info);
+    if (!id32(info)) return -1;
+    rec->type = type;
+    rec->thread = c->thread;
+    rec->t = c->t;
+    rec->u.by_info.thread = c->thread;
+    rec->u.by_info.info = info;
+    c->p = p;
+    return 0;
+}
+
+/* The records the merge loop decodes itself (1.x's ALLOC and FREE, 2.0's
+ * ALLOC_INFO and FREE_INFO); 0 when the cursor must decode. */
+static inline __attribute__((always_inline)) int decode_fast(struct cursor *c)
+{
+    if (c->p >= c->end) return 0;
+    uint8_t type = *c->p;
+    if (type == TMK_REC_ALLOC || type == TMK_REC_FREE)
+        return decode_alloc_free(c, &c->rec, c->p + 1, c->end, type) == 0;
+    if ((type == TMK_REC_ALLOC_INFO || type == TMK_REC_FREE_INFO) && c->v2)
+        return decode_by_info(c, &c->rec, c->p + 1, c->end, type) == 0;
+    return 0;
+}
+
 /* Decodes the record at c->p into rec. Returns 0, or -1 when it is cut off
  * or not a known record. */
 static int decode(struct cursor *c, struct tm_record *rec)
@@ -746,7 +781,7 @@ static void sift_down(struct tm_reader *r, size_t i)
 static int deliver_info(struct tm_reader *r, struct cursor *c, tm_record_fn fn, void *ctx)
 {
     struct info_out out;
-    if (info_translate(&r->pools, &c->rec, &out)) return -1;
+    if (info_translate(&r->pools, (uint32_t)(c - r->cur), &c->rec, &out)) return -1;
     if (out.problem[0])
         warn(r, "thread %u block %llu: %s; record skipped", c->thread, (unsigned long long)c->seq,
              out.problem);
@@ -790,7 +825,8 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
         struct cursor *c = &r->cur[top];
         do {
             r->last_t = c->rec.t;
-            if (__builtin_expect(!info_record(&c->rec), 1)) {
+            if (__builtin_expect(!info_record(&c->rec), 1) ||
+                info_quick(&r->pools, (uint32_t)(c - r->cur), &c->rec)) {
                 if (fn(ctx, &c->rec)) return 0;
             } else {
                 int d = deliver_info(r, c, fn, ctx);
@@ -799,11 +835,9 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
                     return 0;
                 }
             }
-            /* The common case inline: an ALLOC or FREE inside the block (on
+            /* The common case inline: a heap record inside the block (on
              * any failure advance() decodes it again and reports it). */
-            int fast = c->p < c->end && (*c->p == TMK_REC_ALLOC || *c->p == TMK_REC_FREE) &&
-                       decode_alloc_free(c, &c->rec, c->p + 1, c->end, *c->p) == 0;
-            if (!fast && advance(r, c)) goto oom;
+            if (!decode_fast(c) && advance(r, c)) goto oom;
         } while (c->has && (next == SIZE_MAX || before(r, top, next)));
         if (!c->has) r->heap[0] = r->heap[--r->nheap];
         sift_down(r, 0);

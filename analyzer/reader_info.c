@@ -21,12 +21,43 @@ void info_pools_init(struct info_pools *p)
     u64map_init(&p->ix);
 }
 
+int info_pools_streams(struct info_pools *p, size_t n)
+{
+    p->own = calloc(n ? n : 1, sizeof *p->own);
+    p->n_own = p->own ? n : 0;
+    return p->own ? 0 : -1;
+}
+
 void info_pools_free(struct info_pools *p)
 {
     u64map_free(&p->ix);
     free(p->pool);
     free(p->held);
+    for (size_t i = 0; i < p->n_own; i++) free(p->own[i].ix);
+    free(p->own);
     memset(p, 0, sizeof *p);
+}
+
+/* Notes the stream's new info id -> pool in its dense index when the id is
+ * small enough for the thread's number of infos. -1 when out of memory. */
+static int own_note(struct info_pools *p, uint32_t stream, uint64_t info, uint32_t pool)
+{
+    struct info_own *o = &p->own[stream];
+    o->n++;
+    uint64_t bound = 4 * (uint64_t)o->n + 64;
+    if (info >= bound) return 0; /* sparse ids: the hash map has it */
+    if (info >= o->cap) {
+        uint64_t cap = o->cap ? 2 * (uint64_t)o->cap : 64;
+        if (cap <= info) cap = info + 1;
+        if (cap > bound) cap = bound;
+        uint32_t *ix = realloc(o->ix, cap * sizeof *ix);
+        if (!ix) return -1;
+        memset(ix + o->cap, 0, (cap - o->cap) * sizeof *ix);
+        o->ix = ix;
+        o->cap = (uint32_t)cap;
+    }
+    o->ix[info] = pool + 1;
+    return 0;
 }
 
 static uint64_t key_of(uint64_t thread, uint64_t info)
@@ -112,7 +143,8 @@ static struct info_pool *own_pool(struct info_pools *p, const struct tm_record *
     return NULL;
 }
 
-static int on_info(struct info_pools *p, const struct tm_record *in, struct info_out *out)
+static int on_info(struct info_pools *p, uint32_t stream, const struct tm_record *in,
+                   struct info_out *out)
 {
     int oom = 0;
     struct info_pool *pool = find_or_add(p, in->thread, in->u.info.id, out, &oom);
@@ -127,7 +159,7 @@ static int on_info(struct info_pools *p, const struct tm_record *in, struct info
     pool->stack = in->u.info.stack;
     pool->defined = 1;
     out->rec[out->n++] = *in;
-    return 0;
+    return own_note(p, stream, in->u.info.id, pool_ix(p, pool));
 }
 
 /* Moves the first TABLE_ARRAY held for pool out of the held list. */
@@ -228,12 +260,13 @@ static int on_array(struct info_pools *p, const struct tm_record *in, struct inf
     return 0;
 }
 
-int info_translate(struct info_pools *p, const struct tm_record *in, struct info_out *out)
+int info_translate(struct info_pools *p, uint32_t stream, const struct tm_record *in,
+                   struct info_out *out)
 {
     out->n = 0;
     out->problem[0] = 0;
     switch (in->type) {
-    case TMK_REC_INFO: return on_info(p, in, out);
+    case TMK_REC_INFO: return on_info(p, stream, in, out);
     case TMK_REC_ALLOC_INFO: return on_alloc(p, in, out);
     case TMK_REC_FREE_INFO:
     case TMK_REC_FREE_INFO_X: return on_free(p, in, out);

@@ -22,6 +22,14 @@ struct info_pool {
                               TABLE_ARRAY of another thread named it first) */
 };
 
+/* One thread's own infos, by id: pool index + 1 (0: none), for ids < cap.
+ * Kept within a few times the thread's number of infos (ids past that are
+ * found through the hash map): O(infos). */
+struct info_own {
+    uint32_t *ix;
+    uint32_t cap, n;
+};
+
 /* A TABLE_ARRAY met before the allocation it names. */
 struct held_array {
     uint32_t pool;
@@ -34,6 +42,8 @@ struct info_pools {
     size_t n, cap;
     struct held_array *held;
     size_t n_held, held_cap;
+    struct info_own *own; /* by stream: the reader's number for a thread */
+    size_t n_own;
 };
 
 /* What one record turns into: up to INFO_OUT_MAX records, in order. A
@@ -53,6 +63,8 @@ struct info_leftover {
 };
 
 void info_pools_init(struct info_pools *p);
+/* Room for n streams (0..n-1). 0, or -1 when out of memory. */
+int info_pools_streams(struct info_pools *p, size_t n);
 void info_pools_free(struct info_pools *p);
 
 /* 1 when rec is one info_translate must see. */
@@ -62,9 +74,35 @@ static inline int info_record(const struct tm_record *rec)
            (rec->type == TMK_REC_TABLE_ARRAY && rec->u.table_array.info != 0);
 }
 
-/* Translates one record (info_record() true) into out. 0, or -1 when out of
- * memory. */
-int info_translate(struct info_pools *p, const struct tm_record *in, struct info_out *out);
+/* Translates one record (info_record() true) of stream `stream` into out.
+ * 0, or -1 when out of memory. */
+int info_translate(struct info_pools *p, uint32_t stream, const struct tm_record *in,
+                   struct info_out *out);
+
+/* The usual ALLOC_INFO or FREE_INFO (a defined info of the stream's own
+ * thread, nothing owed or held, a block live to free): rewritten in place
+ * into the ALLOC or FREE it stands for, as info_translate would; 1. Else 0
+ * and rec untouched (info_translate's case). */
+static inline int info_quick(struct info_pools *p, uint32_t stream, struct tm_record *rec)
+{
+    const struct info_own *o = &p->own[stream];
+    uint64_t info = rec->u.by_info.info;
+    if (info >= o->cap || !o->ix[info]) return 0;
+    uint32_t ix = o->ix[info] - 1;
+    struct info_pool *pool = &p->pool[ix];
+    if (rec->type == TMK_REC_ALLOC_INFO) {
+        if (pool->held || pool->debt || pool->live >= TM_SYNTHETIC_NONE - 1) return 0;
+        rec->type = TMK_REC_ALLOC;
+        rec->u.alloc.ptr = tm_synthetic_ptr(ix, pool->live++);
+        rec->u.alloc.size = pool->size;
+        rec->u.alloc.stack = pool->stack;
+        return 1;
+    }
+    if (rec->type != TMK_REC_FREE_INFO || !pool->live) return 0;
+    rec->type = TMK_REC_FREE;
+    rec->u.free.ptr = tm_synthetic_ptr(ix, --pool->live);
+    return 1;
+}
 
 /* Calls fn (at time t) with one FREE of a block never allocated per debt
  * left, and fills *left. fn's nonzero return stops it (returned). */

@@ -182,6 +182,35 @@ static void test_held_array(void)
     tg_destroy(g);
 }
 
+/* Info ids far apart (past the dense per-thread index: the hash map's
+ * path) behave as small ones. */
+static void test_sparse_ids(void)
+{
+    struct tg *g = tg_new(0);
+    tg_set_version(g, 2, 0);
+    tg_tick(g, 1, 1 << 16);
+    static const uint64_t ids[] = {3, 4000000000ull, 100000};
+    for (size_t i = 0; i < 3; i++) {
+        tg_info(g, 1, ids[i], 10 * (i + 1), 0);
+        tg_alloc_info(g, 1, ids[i]);
+        tg_alloc_info(g, 1, ids[i]);
+    }
+    for (size_t i = 0; i < 3; i++) tg_free_info(g, 1, ids[i]);
+    tg_free_info_x(g, 1, 1, ids[1]);
+    tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
+    struct tm_model m;
+    if (analyze(g, &m) == TM_EXIT_OK) {
+        CHECK(m.heap.allocs == 6 && m.heap.frees == 4 && m.heap.in_use == 10 + 30 &&
+                  m.heap.peak_bytes == 120,
+              "allocs %llu frees %llu in use %llu peak %llu", (unsigned long long)m.heap.allocs,
+              (unsigned long long)m.heap.frees, (unsigned long long)m.heap.in_use,
+              (unsigned long long)m.heap.peak_bytes);
+        CHECK(m.info.n_warnings == 0, "%s", first_warning(&m));
+        tm_model_free(&m);
+    }
+    tg_destroy(g);
+}
+
 /* A small 2.0 trace, the first block of thread 1 open for more. */
 static struct tg *small_v2(void)
 {
@@ -388,6 +417,7 @@ int main(void)
     test_info_scenario();
     test_equal_time_debt();
     test_held_array();
+    test_sparse_ids();
     test_bad_info_records();
     test_zstd_blocks();
     test_cuts();
