@@ -12,15 +12,22 @@
 #include "tidemark/annotate.h"
 #include "tracegen.h"
 
+/* The analysis of a trace's bytes, without symbols. */
+static int analyze_bytes(const uint8_t *b, size_t n, struct tm_model *m, char *err,
+                         size_t errlen)
+{
+    struct tm_options o;
+    tm_options_default(&o);
+    o.symbolize = 0;
+    return tm_analyze_mem(b, n, "mem", &o, m, err, errlen);
+}
+
 static int analyze(struct tg *g, struct tm_model *m)
 {
     size_t n;
     const uint8_t *b = tg_bytes(g, &n);
-    struct tm_options o;
-    tm_options_default(&o);
-    o.symbolize = 0;
     char err[256];
-    int rc = tm_analyze_mem(b, n, "mem", &o, m, err, sizeof err);
+    int rc = analyze_bytes(b, n, m, err, sizeof err);
     CHECK(rc == TM_EXIT_OK, "%s", err);
     return rc;
 }
@@ -37,21 +44,35 @@ static const char *first_warning(const struct tm_model *m)
     return m->info.n_warnings ? m->info.warnings[0] : "(none)";
 }
 
+struct heap_want {
+    uint64_t allocs, frees, in_use, peak;
+};
+
+/* Analyzes g into *m (the caller frees it when this returns 1) and checks
+ * the heap's totals and a clean reading: no warning, no contradiction. */
+static int analyze_clean(struct tg *g, const char *what, struct heap_want w, struct tm_model *m)
+{
+    if (analyze(g, m) != TM_EXIT_OK) return 0;
+    const struct tm_heap *h = &m->heap;
+    CHECK(h->allocs == w.allocs && h->frees == w.frees && h->in_use == w.in_use &&
+              h->peak_bytes == w.peak,
+          "%s: allocs %llu frees %llu in use %llu peak %llu", what,
+          (unsigned long long)h->allocs, (unsigned long long)h->frees,
+          (unsigned long long)h->in_use, (unsigned long long)h->peak_bytes);
+    CHECK(m->info.n_warnings == 0 && !m->info.truncated && m->info.contradictions == 0, "%s: %s",
+          what, first_warning(m));
+    return 1;
+}
+
 /* The figures both versions of the info scenario must give. */
 static void check_info_figures(struct tg *g, const char *what)
 {
     struct tm_model m;
-    if (analyze(g, &m) != TM_EXIT_OK) return;
+    if (!analyze_clean(g, what, (struct heap_want){4, 3, 4096, 8192}, &m)) return;
     const struct tm_heap *h = &m.heap;
-    CHECK(h->allocs == 4 && h->frees == 3, "%s: %llu allocs %llu frees", what,
-          (unsigned long long)h->allocs, (unsigned long long)h->frees);
-    CHECK(h->in_use == 4096 && h->live_allocs == 1, "%s: in use %llu", what,
-          (unsigned long long)h->in_use);
-    CHECK(h->peak_bytes == 8192 && h->peak_t == 65600, "%s: peak %llu at %llu", what,
-          (unsigned long long)h->peak_bytes, (unsigned long long)h->peak_t);
-    CHECK(h->alloc_bytes == 4 * 4096, "%s: bytes %llu", what, (unsigned long long)h->alloc_bytes);
-    CHECK(m.info.n_warnings == 0 && !m.info.truncated, "%s: %s", what, first_warning(&m));
-    CHECK(m.info.contradictions == 0, "%s: contradictions", what);
+    CHECK(h->live_allocs == 1 && h->peak_t == 65600 && h->alloc_bytes == 4 * 4096,
+          "%s: live %llu, peak at %llu, bytes %llu", what, (unsigned long long)h->live_allocs,
+          (unsigned long long)h->peak_t, (unsigned long long)h->alloc_bytes);
     CHECK(m.n_tables == 1, "%s: %zu tables", what, m.n_tables);
     if (m.n_tables == 1) {
         const struct tm_table *t = &m.tables[0];
@@ -118,15 +139,22 @@ static void test_info_scenario(void)
     tg_destroy(g);
 }
 
+/* A 2.0 trace whose thread th starts with a TICK to 65536 and INFO 1 (size). */
+static struct tg *start_v2(uint32_t th, uint64_t size)
+{
+    struct tg *g = tg_new(0);
+    tg_set_version(g, 2, 0);
+    tg_tick(g, th, 1 << 16);
+    tg_info(g, th, 1, size, 0);
+    return g;
+}
+
 /* Equal times: thread 1's FREE_INFO_X comes before thread 2's FREE_INFO
  * (lower thread), which then finds no live block: a debt, paid by the
  * ALLOC_INFO right after it. */
 static void test_equal_time_debt(void)
 {
-    struct tg *g = tg_new(0);
-    tg_set_version(g, 2, 0);
-    tg_tick(g, 2, 1 << 16);
-    tg_info(g, 2, 1, 100, 0);
+    struct tg *g = start_v2(2, 100);
     tg_alloc_info(g, 2, 1);
     tg_tick(g, 2, 2 << 16);
     tg_free_info(g, 2, 1);
@@ -135,15 +163,7 @@ static void test_equal_time_debt(void)
     tg_tick(g, 1, 2 << 16);
     tg_free_info_x(g, 1, 2, 1);
     struct tm_model m;
-    if (analyze(g, &m) == TM_EXIT_OK) {
-        CHECK(m.heap.allocs == 2 && m.heap.frees == 2 && m.heap.in_use == 0 &&
-                  m.heap.peak_bytes == 100,
-              "allocs %llu frees %llu in use %llu peak %llu", (unsigned long long)m.heap.allocs,
-              (unsigned long long)m.heap.frees, (unsigned long long)m.heap.in_use,
-              (unsigned long long)m.heap.peak_bytes);
-        CHECK(m.info.n_warnings == 0, "%s", first_warning(&m));
-        tm_model_free(&m);
-    }
+    if (analyze_clean(g, "equal times", (struct heap_want){2, 2, 0, 100}, &m)) tm_model_free(&m);
     tg_destroy(g);
 }
 
@@ -153,10 +173,7 @@ static void test_equal_time_debt(void)
  * pool) is paid too. */
 static void test_held_array(void)
 {
-    struct tg *g = tg_new(0);
-    tg_set_version(g, 2, 0);
-    tg_tick(g, 2, 1 << 16);
-    tg_info(g, 2, 1, 2048, 0);
+    struct tg *g = start_v2(2, 2048);
     tg_memory(g, 2, 70000, 1 << 20, 0);
     tg_alloc_info(g, 2, 1);
     tg_free(g, 2, 80000, 0x7f0000020000ull);
@@ -168,13 +185,7 @@ static void test_held_array(void)
                         2, 1);
     tg_free_info_x(g, 1, 2, 2); /* at 70000: before info 2 exists */
     struct tm_model m;
-    if (analyze(g, &m) == TM_EXIT_OK) {
-        CHECK(m.heap.allocs == 2 && m.heap.frees == 2 && m.heap.in_use == 0 &&
-                  m.heap.peak_bytes == 2048,
-              "allocs %llu frees %llu in use %llu peak %llu", (unsigned long long)m.heap.allocs,
-              (unsigned long long)m.heap.frees, (unsigned long long)m.heap.in_use,
-              (unsigned long long)m.heap.peak_bytes);
-        CHECK(m.info.contradictions == 0 && m.info.n_warnings == 0, "%s", first_warning(&m));
+    if (analyze_clean(g, "held array", (struct heap_want){2, 2, 0, 2048}, &m)) {
         CHECK(m.n_tables == 1 && m.tables[0].held_peak == 2048 && m.tables[0].held == 0,
               "held array");
         tm_model_free(&m);
@@ -186,9 +197,7 @@ static void test_held_array(void)
  * path) behave as small ones. */
 static void test_sparse_ids(void)
 {
-    struct tg *g = tg_new(0);
-    tg_set_version(g, 2, 0);
-    tg_tick(g, 1, 1 << 16);
+    struct tg *g = start_v2(1, 1);
     static const uint64_t ids[] = {3, 4000000000ull, 100000};
     for (size_t i = 0; i < 3; i++) {
         tg_info(g, 1, ids[i], 10 * (i + 1), 0);
@@ -199,25 +208,15 @@ static void test_sparse_ids(void)
     tg_free_info_x(g, 1, 1, ids[1]);
     tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
     struct tm_model m;
-    if (analyze(g, &m) == TM_EXIT_OK) {
-        CHECK(m.heap.allocs == 6 && m.heap.frees == 4 && m.heap.in_use == 10 + 30 &&
-                  m.heap.peak_bytes == 120,
-              "allocs %llu frees %llu in use %llu peak %llu", (unsigned long long)m.heap.allocs,
-              (unsigned long long)m.heap.frees, (unsigned long long)m.heap.in_use,
-              (unsigned long long)m.heap.peak_bytes);
-        CHECK(m.info.n_warnings == 0, "%s", first_warning(&m));
+    if (analyze_clean(g, "sparse ids", (struct heap_want){6, 4, 10 + 30, 120}, &m))
         tm_model_free(&m);
-    }
     tg_destroy(g);
 }
 
 /* A small 2.0 trace, the first block of thread 1 open for more. */
 static struct tg *small_v2(void)
 {
-    struct tg *g = tg_new(0);
-    tg_set_version(g, 2, 0);
-    tg_tick(g, 1, 1 << 16);
-    tg_info(g, 1, 1, 10, 0);
+    struct tg *g = start_v2(1, 10);
     tg_alloc_info(g, 1, 1);
     return g;
 }
@@ -374,11 +373,8 @@ static void test_zstd_blocks(void)
     size_t n;
     uint8_t *file = (uint8_t *)tg_bytes(g, &n);
     file[TMK_FILE_HEADER_SIZE + 12] = TMK_BLOCK_ZSTD;
-    struct tm_options o;
-    tm_options_default(&o);
-    o.symbolize = 0;
     char err[256];
-    CHECK(tm_analyze_mem(file, n, "v1", &o, &m, err, sizeof err) == TM_EXIT_OK, "%s", err);
+    CHECK(analyze_bytes(file, n, &m, err, sizeof err) == TM_EXIT_OK, "%s", err);
     CHECK(m.heap.allocs == 1, "1.1 block with a flag set: %llu allocs",
           (unsigned long long)m.heap.allocs);
     tm_model_free(&m);
@@ -392,15 +388,12 @@ static void test_cuts(void)
     struct tg *g = tg_scenario_info();
     size_t n;
     const uint8_t *full = tg_bytes(g, &n);
-    struct tm_options o;
-    tm_options_default(&o);
-    o.symbolize = 0;
     char err[256];
     for (size_t cut = 0; cut < n; cut++) {
         uint8_t *b = malloc(cut ? cut : 1);
         memcpy(b, full, cut);
         struct tm_model m;
-        int rc = tm_analyze_mem(b, cut, "cut", &o, &m, err, sizeof err);
+        int rc = analyze_bytes(b, cut, &m, err, sizeof err);
         if (cut < TMK_FILE_HEADER_SIZE) {
             CHECK(rc == TM_EXIT_CANNOT, "cut %zu accepted", cut);
         } else {
