@@ -85,6 +85,7 @@ int info_translate(struct info_pools *p, uint32_t stream, const struct tm_record
  * and rec untouched (info_translate's case). */
 static inline int info_quick(struct info_pools *p, uint32_t stream, struct tm_record *rec)
 {
+    if (rec->type != TMK_REC_ALLOC_INFO && rec->type != TMK_REC_FREE_INFO) return 0;
     const struct info_own *o = &p->own[stream];
     uint64_t info = rec->u.by_info.info;
     if (info >= o->cap || !o->ix[info]) return 0;
@@ -98,7 +99,7 @@ static inline int info_quick(struct info_pools *p, uint32_t stream, struct tm_re
         rec->u.alloc.stack = pool->stack;
         return 1;
     }
-    if (rec->type != TMK_REC_FREE_INFO || !pool->live) return 0;
+    if (!pool->live) return 0;
     rec->type = TMK_REC_FREE;
     rec->u.free.ptr = tm_synthetic_ptr(ix, --pool->live);
     return 1;
