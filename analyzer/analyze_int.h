@@ -69,6 +69,10 @@ void heap_init(struct heap_state *h);
 void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack);
 /* Returns 1 if ptr was a live allocation. */
 int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr);
+/* The live block `from` is known as `to` from now on (TM_REC_RENAME): same
+ * size and site, nothing counted. A `from` not live counts as an unknown
+ * free; a `to` already live as a double allocation (its free was lost). */
+void heap_rename(struct heap_state *h, uint64_t t, uint64_t from, uint64_t to);
 int heap_is_live(const struct heap_state *h, uint64_t ptr);
 void heap_memory(struct heap_state *h, uint64_t t, uint64_t rss);
 /* Fills out (its site lists hold every stack with bytes, unranked, until

@@ -101,6 +101,22 @@ void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, u
     series_add_fast(&h->tl, t, h->in_use, h->rss);
 }
 
+void heap_rename(struct heap_state *h, uint64_t t, uint64_t from, uint64_t to)
+{
+    uint64_t packed, old;
+    if (!livemap_del(&h->live, from, &packed)) {
+        h->unknown_frees++;
+        return;
+    }
+    int had = livemap_put(&h->live, to, packed, &old);
+    if (had < 0) {
+        h->oom = 1;
+    } else if (had) { /* `to` was live already: its free was lost */
+        h->double_allocs++;
+        account_free(h, t, old);
+    }
+}
+
 int heap_is_live(const struct heap_state *h, uint64_t ptr)
 {
     return livemap_has(&h->live, ptr);

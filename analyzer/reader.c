@@ -7,7 +7,9 @@
  *  - nothing is read past a block's payload: every length from the file is
  *    checked against the bytes that remain before it is used;
  *  - memory: the index (one small entry per block) + one block buffer and one
- *    frame buffer per thread.
+ *    frame buffer per thread (a zstd block: its decompressed records; the
+ *    compressed bytes go through one buffer shared by the threads) + the
+ *    info pools (reader_info.c), one per (thread, info).
  *
  * One file, over the usual size, on purpose: the merge loop inlines the
  * decoder's ALLOC/FREE fast path (most of `tidemark report`'s time), which a
@@ -24,6 +26,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
+
+#include "reader_info.h"
 
 #define MAX_WARNINGS 20
 #define MAX_HEADER_SIZE (1u << 20)
@@ -33,7 +38,8 @@ struct block_ix {
     uint64_t seq;
     uint64_t time_base;
     uint32_t thread;
-    uint32_t payload;
+    uint32_t payload; /* stored bytes */
+    uint32_t flags;   /* TMK_BLOCK_* */
 };
 
 struct cursor {
@@ -47,6 +53,7 @@ struct cursor {
     uint64_t t, ptr;       /* running time and pointer of the block */
     uint64_t *frames;
     size_t frames_cap;
+    int v2;                /* major >= 2: TICK, INFO..FREE_INFO_X, TABLE_ARRAY's info */
     int has;               /* rec holds the next record */
     struct tm_record rec;
 };
@@ -66,6 +73,11 @@ struct tm_reader {
     char **warn;
     size_t nwarn;
     uint64_t suppressed;
+    ZSTD_DCtx *zstd;       /* made at the first compressed block */
+    uint8_t *zin;          /* compressed bytes of a block (file input) */
+    size_t zin_cap;
+    struct info_pools pools;
+    uint64_t last_t;       /* of the latest record delivered */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -147,13 +159,14 @@ static int check_header(struct tm_reader *r, char *err, size_t errlen)
         return -1;
     }
     tmk_file_header_decode(&r->hdr, raw);
+    /* Majors OLDEST..MAJOR: 2.0 only added records and block flags. */
     if (r->hdr.version_major > TMK_TRACE_VERSION_MAJOR) {
         set_err(err, errlen, "trace version %u.%u is newer than this tidemark (%d.%d)",
                 r->hdr.version_major, r->hdr.version_minor, TMK_TRACE_VERSION_MAJOR,
                 TMK_TRACE_VERSION_MINOR);
         return -1;
     }
-    if (r->hdr.version_major < TMK_TRACE_VERSION_MAJOR) {
+    if (r->hdr.version_major < TMK_TRACE_VERSION_MAJOR_OLDEST) {
         set_err(err, errlen, "trace version %u.%u is not supported by this tidemark (%d.%d)",
                 r->hdr.version_major, r->hdr.version_minor, TMK_TRACE_VERSION_MAJOR,
                 TMK_TRACE_VERSION_MINOR);
@@ -208,7 +221,8 @@ static int index_blocks(struct tm_reader *r, char *err, size_t errlen)
             }
             r->ix = ix;
         }
-        r->ix[r->nix++] = (struct block_ix){off, b.seq, b.time_base, b.thread, b.payload_size};
+        r->ix[r->nix++] =
+            (struct block_ix){off, b.seq, b.time_base, b.thread, b.payload_size, b.flags};
         off = next;
     }
     if (r->nix) qsort(r->ix, r->nix, sizeof *r->ix, cmp_block);
@@ -226,10 +240,15 @@ static int make_cursors(struct tm_reader *r, char *err, size_t errlen)
         set_err(err, errlen, "out of memory indexing the trace");
         return -1;
     }
+    if (info_pools_streams(&r->pools, threads)) {
+        set_err(err, errlen, "out of memory indexing the trace");
+        return -1;
+    }
     for (size_t i = 0; i < r->nix; i++) {
         if (i == 0 || r->ix[i].thread != r->ix[i - 1].thread) {
             r->cur[r->ncur].first = i;
             r->cur[r->ncur].thread = r->ix[i].thread;
+            r->cur[r->ncur].v2 = r->hdr.version_major >= 2;
             r->ncur++;
         }
         struct cursor *c = &r->cur[r->ncur - 1];
@@ -262,6 +281,7 @@ struct tm_reader *tm_reader_open(const char *path, char *err, size_t errlen)
         set_err(err, errlen, "out of memory");
         return NULL;
     }
+    info_pools_init(&r->pools);
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (r->fd < 0 || fstat(r->fd, &st) != 0) {
@@ -285,6 +305,7 @@ struct tm_reader *tm_reader_open_mem(const void *data, size_t size, char *err, s
         set_err(err, errlen, "out of memory");
         return NULL;
     }
+    info_pools_init(&r->pools);
     r->fd = -1;
     r->mem = data;
     r->size = size;
@@ -301,6 +322,9 @@ void tm_reader_close(struct tm_reader *r)
     }
     for (size_t i = 0; i < r->nwarn; i++) free(r->warn[i]);
     free(r->warn);
+    ZSTD_freeDCtx(r->zstd);
+    free(r->zin);
+    info_pools_free(&r->pools);
     free(r->cur);
     free(r->heap);
     free(r->ix);
@@ -314,32 +338,95 @@ const struct tmk_file_header *tm_reader_header(const struct tm_reader *r)
 
 /* ---- record decoding ----------------------------------------------------- */
 
+/* Grows *buf to at least n bytes (at least 1). 0, or -1 when out of memory. */
+static int reserve(uint8_t **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap && *buf) return 0;
+    uint8_t *nb = realloc(*buf, n ? n : 1);
+    if (!nb) return -1;
+    *buf = nb;
+    *cap = n ? n : 1;
+    return 0;
+}
+
+/* Block b's stored bytes: in memory, or read from the file into *buf. NULL
+ * when the read failed (warned) or out of memory (*oom). */
+static const uint8_t *stored_bytes(struct tm_reader *r, const struct block_ix *b, uint8_t **buf,
+                                   size_t *cap, int *oom)
+{
+    uint64_t off = b->off + TMK_BLOCK_HEADER_SIZE;
+    if (r->fd < 0) return r->mem + off;
+    if (reserve(buf, cap, b->payload)) {
+        *oom = 1;
+        return NULL;
+    }
+    if (read_at(r, off, *buf, b->payload) < b->payload) {
+        warn(r, "thread %u block %llu: read failed", b->thread, (unsigned long long)b->seq);
+        return NULL;
+    }
+    return *buf;
+}
+
+/* Decompresses block b's zstd frame `src` into the cursor's buffer; its
+ * length in *len. NULL when the frame is bad (warned: the block has no
+ * records) or out of memory (*oom). */
+static const uint8_t *inflate(struct tm_reader *r, struct cursor *c, const struct block_ix *b,
+                              const uint8_t *src, size_t *len, int *oom)
+{
+    unsigned long long n = ZSTD_getFrameContentSize(src, b->payload);
+    const char *bad = NULL;
+    size_t whole = ZSTD_findFrameCompressedSize(src, b->payload);
+    if (n == ZSTD_CONTENTSIZE_ERROR) bad = "not a zstd frame";
+    else if (n == ZSTD_CONTENTSIZE_UNKNOWN) bad = "a zstd frame without its content size";
+    else if (n > TMK_BLOCK_MAX_PAYLOAD) bad = "a zstd frame of more than 64 MiB";
+    else if (ZSTD_isError(whole) || whole != b->payload) bad = "not one whole zstd frame";
+    if (!bad) {
+        if (reserve(&c->buf, &c->cap, (size_t)n) || (!r->zstd && !(r->zstd = ZSTD_createDCtx()))) {
+            *oom = 1;
+            return NULL;
+        }
+        size_t got = ZSTD_decompressDCtx(r->zstd, c->buf, (size_t)n, src, b->payload);
+        if (ZSTD_isError(got) || got != n) bad = "a zstd frame that does not decompress";
+    }
+    if (bad) {
+        warn(r, "thread %u block %llu: payload is %s; its records skipped", b->thread,
+             (unsigned long long)b->seq, bad);
+        return NULL;
+    }
+    *len = (size_t)n;
+    return c->buf;
+}
+
+/* The records of block b (*len bytes): the stored bytes, or a zstd frame
+ * decompressed. NULL when there are none to read (warned) or *oom. */
+static const uint8_t *block_records(struct tm_reader *r, struct cursor *c,
+                                    const struct block_ix *b, size_t *len, int *oom)
+{
+    uint32_t flags = c->v2 ? b->flags : 0; /* 1.x: reserved, not read */
+    *len = b->payload;
+    if (flags & ~TMK_BLOCK_ZSTD) {
+        warn(r, "thread %u block %llu: unknown block flags 0x%x; its records skipped", b->thread,
+             (unsigned long long)b->seq, flags);
+        return NULL;
+    }
+    if (!(flags & TMK_BLOCK_ZSTD)) return stored_bytes(r, b, &c->buf, &c->cap, oom);
+    const uint8_t *src = stored_bytes(r, b, &r->zin, &r->zin_cap, oom);
+    return src ? inflate(r, c, b, src, len, oom) : NULL;
+}
+
 /* Loads the cursor's next block. 0 = loaded, 1 = no more blocks, -1 = OOM. */
 static int load_block(struct tm_reader *r, struct cursor *c)
 {
     if (c->next >= c->n) return 1;
     const struct block_ix *b = &r->ix[c->first + c->next++];
-    uint64_t off = b->off + TMK_BLOCK_HEADER_SIZE;
-    if (r->fd < 0) {
-        c->start = r->mem + off;
-    } else {
-        if (b->payload > c->cap) {
-            uint8_t *nb = realloc(c->buf, b->payload);
-            if (!nb) return -1;
-            c->buf = nb;
-            c->cap = b->payload;
-        }
-        size_t got = read_at(r, off, c->buf, b->payload);
-        c->start = c->buf;
-        if (got < b->payload) {
-            warn(r, "thread %u block %llu: read failed", c->thread, (unsigned long long)b->seq);
-            b = NULL;
-        }
-    }
-    c->p = c->start;
-    c->end = b ? c->start + b->payload : c->start;
-    c->seq = b ? b->seq : 0;
-    c->t = b ? b->time_base : c->t;
+    int oom = 0;
+    size_t len;
+    const uint8_t *rec = block_records(r, c, b, &len, &oom);
+    if (oom) return -1;
+    c->start = c->p = rec;
+    c->end = rec ? rec + len : rec;
+    c->seq = b->seq;
+    c->t = b->time_base;
     c->ptr = 0;
     return 0;
 }
@@ -451,6 +538,68 @@ decode_alloc_free(struct cursor *c, struct tm_record *rec, const uint8_t *p, con
     return 0;
 }
 
+/* The record types 2.0 added below TMK_REC_EXTENDED: unknown (corrupt) in 1.x. */
+static int v2_type(uint8_t type)
+{
+    return type == TMK_REC_TICK || (type >= TMK_REC_INFO && type <= TMK_REC_FREE_INFO_X);
+}
+
+/* Records without dt: definitions, 2.0's heap by info, extended ones. */
+static int untimed(uint8_t type)
+{
+    return type == TMK_REC_STACK || type == TMK_REC_MODULE || type == TMK_REC_MODULE_GONE ||
+           (type >= TMK_REC_INFO && type <= TMK_REC_FREE_INFO_X) || type >= TMK_REC_EXTENDED;
+}
+
+/* An info id or a thread number as a record names it: 1-based, 32 bits. */
+static int id32(uint64_t v)
+{
+    return v != 0 && v <= UINT32_MAX;
+}
+
+/* TABLE_ARRAY's 2.0 fields: both 0 (by address) or both an id. */
+static int decode_array_info(const uint8_t **pp, const uint8_t *e, struct tm_record *rec)
+{
+    const uint8_t *p = *pp;
+    GET_U(rec->u.table_array.info_thread);
+    GET_U(rec->u.table_array.info);
+    uint64_t th = rec->u.table_array.info_thread, info = rec->u.table_array.info;
+    if ((th || info) && !(id32(th) && id32(info))) return -1;
+    *pp = p;
+    return 0;
+}
+
+/* ALLOC_INFO or FREE_INFO at c->p (p past the type byte; 2.0): the merge
+ * loop's fast path for 2.0 full traces. 0, or -1 when cut off or bad. */
+static inline __attribute__((always_inline)) int
+decode_by_info(struct cursor *c, struct tm_record *rec, const uint8_t *p, const uint8_t *e,
+               uint8_t type)
+{
+    uint64_t info;
+    GET_U(info);
+    if (!id32(info)) return -1;
+    rec->type = type;
+    rec->thread = c->thread;
+    rec->t = c->t;
+    rec->u.by_info.thread = c->thread;
+    rec->u.by_info.info = info;
+    c->p = p;
+    return 0;
+}
+
+/* The records the merge loop decodes itself (1.x's ALLOC and FREE, 2.0's
+ * ALLOC_INFO and FREE_INFO); 0 when the cursor must decode. */
+static inline __attribute__((always_inline)) int decode_fast(struct cursor *c)
+{
+    if (c->p >= c->end) return 0;
+    uint8_t type = *c->p;
+    if (type == TMK_REC_ALLOC || type == TMK_REC_FREE)
+        return decode_alloc_free(c, &c->rec, c->p + 1, c->end, type) == 0;
+    if ((type == TMK_REC_ALLOC_INFO || type == TMK_REC_FREE_INFO) && c->v2)
+        return decode_by_info(c, &c->rec, c->p + 1, c->end, type) == 0;
+    return 0;
+}
+
 /* Decodes the record at c->p into rec. Returns 0, or -1 when it is cut off
  * or not a known record. */
 static int decode(struct cursor *c, struct tm_record *rec)
@@ -459,14 +608,14 @@ static int decode(struct cursor *c, struct tm_record *rec)
     uint8_t type = *p++;
     uint64_t dt = 0;
     int64_t d;
-    if (type == TMK_REC_FREE || type == TMK_REC_ALLOC) /* nearly all records */
+    if (type == TMK_REC_FREE || type == TMK_REC_ALLOC) /* nearly all records of 1.x */
         return decode_alloc_free(c, rec, p, e, type);
+    if (!c->v2 && v2_type(type)) return -1;
     /* ALLOC and FREE (above) set every field they have; the rest start from zero. */
     memset(&rec->u, 0, sizeof rec->u);
     rec->type = type;
     rec->thread = c->thread;
-    int timed = type != TMK_REC_STACK && type != TMK_REC_MODULE &&
-                type != TMK_REC_MODULE_GONE && type < TMK_REC_EXTENDED;
+    int timed = !untimed(type);
     if (timed) GET_U(dt);
     switch (type) {
     case TMK_REC_ALLOC:
@@ -478,6 +627,8 @@ static int decode(struct cursor *c, struct tm_record *rec)
     case TMK_REC_FREE:
         GET_S(d);
         rec->u.free.ptr = c->ptr + (uint64_t)d;
+        break;
+    case TMK_REC_TICK:
         break;
     case TMK_REC_STACK:
         if (get_stack(c, &p, e, rec)) return -1;
@@ -495,6 +646,23 @@ static int decode(struct cursor *c, struct tm_record *rec)
     }
     case TMK_REC_MODULE_GONE:
         GET_U(rec->u.module_gone.id);
+        break;
+    case TMK_REC_INFO:
+        GET_U(rec->u.info.id);
+        GET_U(rec->u.info.size);
+        GET_U(rec->u.info.stack);
+        if (!id32(rec->u.info.id)) return -1;
+        break;
+    case TMK_REC_FREE_INFO_X:
+        GET_U(rec->u.by_info.thread);
+        GET_U(rec->u.by_info.info);
+        if (!id32(rec->u.by_info.thread) || !id32(rec->u.by_info.info)) return -1;
+        break;
+    case TMK_REC_ALLOC_INFO:
+    case TMK_REC_FREE_INFO:
+        rec->u.by_info.thread = c->thread;
+        GET_U(rec->u.by_info.info);
+        if (!id32(rec->u.by_info.info)) return -1;
         break;
     case TMK_REC_TABLE_NEW:
         GET_U(rec->u.table_new.table);
@@ -516,6 +684,7 @@ static int decode(struct cursor *c, struct tm_record *rec)
         GET_U(rec->u.table_array.reason);
         GET_U(rec->u.table_array.live);
         GET_U(rec->u.table_array.stack);
+        if (c->v2 && decode_array_info(&p, e, rec)) return -1;
         break;
     case TMK_REC_TABLE_COUNT:
     case TMK_REC_TABLE_END:
@@ -578,11 +747,17 @@ static int advance(struct tm_reader *r, struct cursor *c)
 
 /* ---- merge ---------------------------------------------------------------- */
 
+/* FREE, FREE_INFO, FREE_INFO_X: at equal times they come after the rest. */
+static inline int frees(uint8_t type)
+{
+    return type == TMK_REC_FREE || type == TMK_REC_FREE_INFO || type == TMK_REC_FREE_INFO_X;
+}
+
 static int before(const struct tm_reader *r, size_t a, size_t b)
 {
     const struct tm_record *x = &r->cur[a].rec, *y = &r->cur[b].rec;
     if (x->t != y->t) return x->t < y->t;
-    int fx = x->type == TMK_REC_FREE, fy = y->type == TMK_REC_FREE;
+    int fx = frees(x->type), fy = frees(y->type);
     if (fx != fy) return fy;
     return r->cur[a].thread < r->cur[b].thread;
 }
@@ -599,6 +774,37 @@ static void sift_down(struct tm_reader *r, size_t i)
         r->heap[m] = t;
         i = m;
     }
+}
+
+/* Hands an info record (info_record()) to fn as what it stands for. 0, 1
+ * when fn stopped, -1 when out of memory. */
+static int deliver_info(struct tm_reader *r, struct cursor *c, tm_record_fn fn, void *ctx)
+{
+    struct info_out out;
+    if (info_translate(&r->pools, (uint32_t)(c - r->cur), &c->rec, &out)) return -1;
+    if (out.problem[0])
+        warn(r, "thread %u block %llu: %s; record skipped", c->thread, (unsigned long long)c->seq,
+             out.problem);
+    for (unsigned i = 0; i < out.n; i++)
+        if (fn(ctx, &out.rec[i])) return 1;
+    return 0;
+}
+
+/* After the merge: frees by info that found no block, arrays that found no
+ * allocation. 1 when fn stopped. */
+static int finish_info(struct tm_reader *r, tm_record_fn fn, void *ctx)
+{
+    struct info_leftover left;
+    if (info_drain(&r->pools, r->last_t, fn, ctx, &left)) return 1;
+    if (left.frees)
+        warn(r, "%llu frees by info found no block of their info to end (first: thread %u "
+                "info %u); counted as frees of unknown pointers",
+             (unsigned long long)left.frees, left.thread, left.info);
+    if (left.arrays)
+        warn(r, "%llu table arrays named an info that allocated no block for them (first: "
+                "thread %u info %u); ignored", (unsigned long long)left.arrays, left.thread,
+             left.info);
+    return 0;
 }
 
 int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, size_t errlen)
@@ -618,16 +824,25 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
         if (r->nheap > 2 && before(r, r->heap[2], next)) next = r->heap[2];
         struct cursor *c = &r->cur[top];
         do {
-            if (fn(ctx, &c->rec)) return 0;
-            /* The common case inline: an ALLOC or FREE inside the block (on
+            r->last_t = c->rec.t;
+            if (__builtin_expect(!info_record(&c->rec), 1) ||
+                info_quick(&r->pools, (uint32_t)(c - r->cur), &c->rec)) {
+                if (fn(ctx, &c->rec)) return 0;
+            } else {
+                int d = deliver_info(r, c, fn, ctx);
+                if (d) {
+                    if (d < 0) goto oom;
+                    return 0;
+                }
+            }
+            /* The common case inline: a heap record inside the block (on
              * any failure advance() decodes it again and reports it). */
-            int fast = c->p < c->end && (*c->p == TMK_REC_ALLOC || *c->p == TMK_REC_FREE) &&
-                       decode_alloc_free(c, &c->rec, c->p + 1, c->end, *c->p) == 0;
-            if (!fast && advance(r, c)) goto oom;
+            if (!decode_fast(c) && advance(r, c)) goto oom;
         } while (c->has && (next == SIZE_MAX || before(r, top, next)));
         if (!c->has) r->heap[0] = r->heap[--r->nheap];
         sift_down(r, 0);
     }
+    if (finish_info(r, fn, ctx)) return 0;
     if (!r->saw_end) warn(r, "no END record: the traced process was cut short or is still running");
     if (r->suppressed) {
         char line[96];
@@ -646,6 +861,12 @@ int tm_reader_truncated(const struct tm_reader *r) { return r->truncated; }
 uint64_t tm_reader_blocks(const struct tm_reader *r) { return r->nix; }
 uint64_t tm_reader_threads(const struct tm_reader *r) { return r->ncur; }
 
+int tm_reader_synthetic(const struct tm_reader *r, uint64_t ptr, uint32_t *thread,
+                        uint32_t *info, uint32_t *slot)
+{
+    return info_synthetic(&r->pools, ptr, thread, info, slot);
+}
+
 size_t tm_reader_warnings(const struct tm_reader *r, const char *const **out)
 {
     *out = (const char *const *)r->warn;
@@ -657,9 +878,15 @@ const char *tm_record_type_name(uint8_t type)
     switch (type) {
     case TMK_REC_ALLOC: return "ALLOC";
     case TMK_REC_FREE: return "FREE";
+    case TMK_REC_TICK: return "TICK";
     case TMK_REC_STACK: return "STACK";
     case TMK_REC_MODULE: return "MODULE";
     case TMK_REC_MODULE_GONE: return "MODULE_GONE";
+    case TMK_REC_INFO: return "INFO";
+    case TMK_REC_ALLOC_INFO: return "ALLOC_INFO";
+    case TMK_REC_FREE_INFO: return "FREE_INFO";
+    case TMK_REC_FREE_INFO_X: return "FREE_INFO_X";
+    case TM_REC_RENAME: return "RENAME";
     case TMK_REC_TABLE_NEW: return "TABLE_NEW";
     case TMK_REC_TABLE_ARRAY: return "TABLE_ARRAY";
     case TMK_REC_TABLE_COUNT: return "TABLE_COUNT";

@@ -7,12 +7,30 @@
  *     (pread, one block buffered per thread) and a min-heap on (time, then
  *     non-FREE before FREE, then thread) merges the cursors. Records of one
  *     thread keep their order.
- * Untimed records (STACK, MODULE, MODULE_GONE) carry the time of the
- * previous timed record of their block.
+ * Untimed records (STACK, MODULE, MODULE_GONE, and 2.0's INFO, ALLOC_INFO,
+ * FREE_INFO, FREE_INFO_X) carry the time of the previous timed record of
+ * their block. Majors TMK_TRACE_VERSION_MAJOR_OLDEST..TMK_TRACE_VERSION_MAJOR
+ * are read; 2.0 blocks may be zstd frames (TMK_BLOCK_ZSTD).
+ *
+ * Heap by info (2.0 full mode): callers never see ALLOC_INFO, FREE_INFO or
+ * FREE_INFO_X. The reader keeps a pool per (thread, info) - size, stack,
+ * live count - and turns them into ALLOC and FREE records of synthetic
+ * addresses (tm_synthetic_ptr: bit 63 set, never a user-space address): an
+ * ALLOC_INFO allocates slot `live`, a free ends slot `live - 1` (blocks of
+ * one info are interchangeable: no figure depends on which one ends). A free
+ * met before any block of its info is live (allowed at equal times) is kept
+ * as a debt and paid, as a FREE right after the ALLOC, by the next
+ * ALLOC_INFO of that info. A TABLE_ARRAY naming an info turns one live slot
+ * into its real address: a TM_REC_RENAME record comes just before it. Memory:
+ * O(infos), whatever the number of events.
  *
  * Bad bytes never crash or hang the reader: a bad header is an error (open
  * fails with one line); a cut or corrupt block ends that block's records
  * there, sets `truncated` and adds a warning; a missing END record does too.
+ * A heap record of an info its thread never defined, an INFO defined twice,
+ * frees left unpaid at the end (they reach the caller as FREEs of a
+ * synthetic address never allocated) and table arrays whose allocation never
+ * came: a warning each, the record skipped.
  */
 #ifndef TIDEMARK_ANALYZER_READER_H
 #define TIDEMARK_ANALYZER_READER_H
@@ -25,6 +43,24 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* A record type of the reader's own, never in a file (below
+ * TMK_REC_EXTENDED, and no file type is 0x7f): block `from` (a synthetic
+ * address) is known as `to` from here on. Same size, same site, no
+ * allocation or free counted. */
+#define TM_REC_RENAME 0x7f
+
+/* Synthetic addresses of blocks allocated by info: bit 63, the pool (one per
+ * (thread, info), numbered in the order the reader met them) in bits 36-62,
+ * the slot in bits 4-35 (above the 4 bits the live map's hash drops). */
+#define TM_SYNTHETIC_BIT (1ull << 63)
+#define TM_SYNTHETIC_POOLS (1u << 27)
+#define TM_SYNTHETIC_NONE UINT32_MAX /* the slot of a free whose block never came */
+
+static inline uint64_t tm_synthetic_ptr(uint32_t pool, uint32_t slot)
+{
+    return TM_SYNTHETIC_BIT | (uint64_t)pool << 36 | (uint64_t)slot << 4;
+}
 
 /* One decoded record. Pointers (frames, strings) are valid only during the
  * callback. Strings are not NUL-terminated: use the _len fields. */
@@ -47,13 +83,21 @@ struct tm_record {
                 slots, hint, stack;
             const char *label; size_t label_len;
         } table_new;
-        struct { uint64_t table, ptr, bytes, buckets, reason, live, stack; } table_array;
+        /* info_thread, info: 2.0 (0, 0 in 1.x traces and for arrays recorded by address) */
+        struct {
+            uint64_t table, ptr, bytes, buckets, reason, live, stack, info_thread, info;
+        } table_array;
         struct { uint64_t table, live; } table_count; /* also TABLE_END, TABLE_PEAK (live = peak) */
         struct { uint64_t rss, heap; } memory;
         struct { uint64_t tid; const char *name; size_t name_len; } thread;
         struct { uint64_t count; } lost;
         struct { uint64_t why, status; } end;
         struct { uint64_t len; const uint8_t *data; } extended;
+        struct { uint64_t id, size, stack; } info;        /* INFO */
+        /* ALLOC_INFO, FREE_INFO (thread = the block's), FREE_INFO_X; inside
+         * the reader only */
+        struct { uint64_t thread, info; } by_info;
+        struct { uint64_t from, to; } rename;             /* TM_REC_RENAME */
     } u;
 };
 
@@ -62,7 +106,9 @@ struct tm_reader;
 /* Opens and validates the file header, then indexes the blocks. Returns
  * NULL with one line in err (no newline, without the path: callers prefix
  * it): cannot open, empty, not a trace,
- * "trace version X.Y is newer than this tidemark (1.0)", ... */
+ * "trace version X.Y is newer than this tidemark (2.0)",
+ * "trace version X.Y is not supported by this tidemark (2.0)" (older than
+ * TMK_TRACE_VERSION_MAJOR_OLDEST), ... */
 struct tm_reader *tm_reader_open(const char *path, char *err, size_t errlen);
 /* The same over bytes in memory; the caller keeps them alive until close. */
 struct tm_reader *tm_reader_open_mem(const void *data, size_t size, char *err, size_t errlen);
@@ -83,8 +129,14 @@ size_t tm_reader_warnings(const struct tm_reader *r, const char *const **out);
 uint64_t tm_reader_blocks(const struct tm_reader *r);
 uint64_t tm_reader_threads(const struct tm_reader *r);
 
-/* Name of a record type for dumps ("ALLOC", ...; "EXT_0x81" style for
- * extended, "?" otherwise). */
+/* During or after tm_reader_run: 1 when ptr is a synthetic address of this
+ * trace, with the thread and info of its pool and its slot
+ * (TM_SYNTHETIC_NONE for the FREE of an unpaid debt); else 0. */
+int tm_reader_synthetic(const struct tm_reader *r, uint64_t ptr, uint32_t *thread,
+                        uint32_t *info, uint32_t *slot);
+
+/* Name of a record type for dumps ("ALLOC", ..., "RENAME"; "TABLE_PEAK", else
+ * "EXTENDED" for extended types; "?" otherwise). */
 const char *tm_record_type_name(uint8_t type);
 
 #ifdef __cplusplus

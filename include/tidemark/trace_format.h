@@ -28,9 +28,11 @@
  * they happen at the time of the block's latest timed record. Times are
  * CLOCK_MONOTONIC ns minus the file header's start_monotonic_ns.
  *
- * Compatibility: a reader rejects another major version. Minor versions only
- * add record types >= TMK_REC_EXTENDED, which carry their length (u) right
- * after the type byte so that older readers skip them.
+ * Compatibility: a reader rejects a major version outside
+ * TMK_TRACE_VERSION_MAJOR_OLDEST..TMK_TRACE_VERSION_MAJOR (a 1.x trace is
+ * read with 1.x's records). Minor versions only add record types >=
+ * TMK_REC_EXTENDED, which carry their length (u) right after the type byte
+ * so that older readers skip them.
  *
  * A clean run ends with an END record. A file without one was cut short
  * (killed process, full disk): readers use what is complete and say so.

@@ -7,22 +7,12 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "check.h"
 #include "model.h"
 #include "reader.h"
 #include "sizing_model_api.h"
 #include "tidemark/annotate.h"
 #include "tracegen.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            failures++;                                                    \
-            fprintf(stderr, "%s:%d: FAILED %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-        }                                                                  \
-    } while (0)
 
 static int analyze(struct tg *g, struct tm_model *m, char *err, size_t errlen)
 {
@@ -231,11 +221,16 @@ static void test_bad_input(void)
                          70, "t", &o, &m, err, sizeof err) == TM_EXIT_CANNOT, "text");
     CHECK(strstr(err, "not a tidemark trace") != NULL, "%s", err);
     struct tg *g = tg_scenario_threads();
-    tg_set_version(g, 2, 1);
+    tg_set_version(g, 3, 1);
     size_t n;
     const uint8_t *b = tg_bytes(g, &n);
     CHECK(tm_analyze_mem(b, n, "v", &o, &m, err, sizeof err) == TM_EXIT_CANNOT, "newer");
-    CHECK(strcmp(err, "trace version 2.1 is newer than this tidemark (1.1)") == 0, "%s", err);
+    CHECK(strcmp(err, "trace version 3.1 is newer than this tidemark (2.0)") == 0, "%s", err);
+    tg_set_version(g, 0, 9);
+    b = tg_bytes(g, &n);
+    CHECK(tm_analyze_mem(b, n, "v", &o, &m, err, sizeof err) == TM_EXIT_CANNOT, "older");
+    CHECK(strcmp(err, "trace version 0.9 is not supported by this tidemark (2.0)") == 0, "%s",
+          err);
     tg_destroy(g);
 
     /* Random payloads behind a valid header and block headers. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "tidemark/annotate.h"
 #include "tidemark/gomap_sizing.h"
@@ -28,6 +29,7 @@ struct tg {
     struct tblock th[MAX_THREADS + 1];
     uint16_t major, minor;
     uint32_t flags;
+    int zstd;
 };
 
 static void grow(uint8_t **buf, size_t *cap, size_t need)
@@ -45,8 +47,8 @@ struct tg *tg_new(uint32_t flags)
 {
     struct tg *g = calloc(1, sizeof *g);
     if (!g) abort();
-    g->major = TMK_TRACE_VERSION_MAJOR;
-    g->minor = TMK_TRACE_VERSION_MINOR;
+    g->major = TG_V1_MAJOR;
+    g->minor = TG_V1_MINOR;
     g->flags = flags;
     grow(&g->file, &g->cap, TMK_FILE_HEADER_SIZE);
     g->n = TMK_FILE_HEADER_SIZE; /* header written by tg_bytes */
@@ -59,18 +61,46 @@ void tg_set_version(struct tg *g, uint16_t major, uint16_t minor)
     g->minor = minor;
 }
 
+void tg_set_zstd(struct tg *g, int on)
+{
+    g->zstd = on;
+}
+
+/* Appends block number seq of th (the next one) to the file as it is. */
+static void append_block(struct tg *g, uint32_t th, uint32_t flags, uint64_t time_base,
+                         const void *payload, size_t n)
+{
+    struct tblock *b = &g->th[th];
+    struct tmk_block_header h = {TMK_BLOCK_MAGIC, (uint32_t)n, th, flags, b->seq++, time_base};
+    grow(&g->file, &g->cap, g->n + TMK_BLOCK_HEADER_SIZE + n);
+    tmk_block_header_encode(g->file + g->n, &h);
+    if (n) memcpy(g->file + g->n + TMK_BLOCK_HEADER_SIZE, payload, n);
+    g->n += TMK_BLOCK_HEADER_SIZE + n;
+}
+
 void tg_flush(struct tg *g, uint32_t th)
 {
     struct tblock *b = &g->th[th];
     if (!b->open) return;
-    struct tmk_block_header h = {TMK_BLOCK_MAGIC, (uint32_t)b->n, th, 0, b->seq, b->time_base};
-    grow(&g->file, &g->cap, g->n + TMK_BLOCK_HEADER_SIZE + b->n);
-    tmk_block_header_encode(g->file + g->n, &h);
-    memcpy(g->file + g->n + TMK_BLOCK_HEADER_SIZE, b->buf, b->n);
-    g->n += TMK_BLOCK_HEADER_SIZE + b->n;
-    b->seq++;
-    b->n = 0;
     b->open = 0;
+    if (!g->zstd) {
+        append_block(g, th, 0, b->time_base, b->buf, b->n);
+        b->n = 0;
+        return;
+    }
+    size_t cap = ZSTD_compressBound(b->n);
+    uint8_t *z = malloc(cap);
+    size_t zn = z ? ZSTD_compress(z, cap, b->buf, b->n, 3) : 0;
+    if (!z || ZSTD_isError(zn)) abort();
+    append_block(g, th, TMK_BLOCK_ZSTD, b->time_base, z, zn);
+    free(z);
+    b->n = 0;
+}
+
+void tg_block(struct tg *g, uint32_t th, uint32_t flags, const void *payload, size_t n)
+{
+    tg_flush(g, th);
+    append_block(g, th, flags, g->th[th].last_t, payload, n);
 }
 
 /* Room for a record on thread th at time t; returns the write pointer. */
@@ -106,6 +136,12 @@ static void done(struct tg *g, uint32_t th, uint8_t *end)
     b->n = (size_t)(end - b->buf);
 }
 
+/* Room for an untimed record (at th's current time) of up to max bytes. */
+static uint8_t *untimed(struct tg *g, uint32_t th, size_t max)
+{
+    return begin(g, th, g->th[th].open ? g->th[th].last_t : 0, max);
+}
+
 void tg_alloc(struct tg *g, uint32_t th, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack)
 {
     uint8_t *p = timed(g, th, t, TMK_REC_ALLOC, 40);
@@ -126,7 +162,7 @@ void tg_free(struct tg *g, uint32_t th, uint64_t t, uint64_t ptr)
 
 void tg_stack(struct tg *g, uint32_t th, uint64_t id, uint32_t depth, const uint64_t *frames)
 {
-    uint8_t *p = begin(g, th, g->th[th].open ? g->th[th].last_t : 0, 24 + 10 * (size_t)depth);
+    uint8_t *p = untimed(g, th, 24 + 10 * (size_t)depth);
     *p++ = TMK_REC_STACK;
     p = tmk_put_u(p, id);
     p = tmk_put_u(p, depth);
@@ -149,7 +185,7 @@ static uint8_t *put_str(uint8_t *p, const char *s)
 void tg_module(struct tg *g, uint32_t th, uint64_t id, uint64_t bias, uint64_t start,
                uint64_t end, const char *path)
 {
-    uint8_t *p = begin(g, th, g->th[th].open ? g->th[th].last_t : 0, 64 + strlen(path));
+    uint8_t *p = untimed(g, th, 64 + strlen(path));
     *p++ = TMK_REC_MODULE;
     p = tmk_put_u(p, id);
     p = tmk_put_u(p, bias);
@@ -171,14 +207,23 @@ void tg_table_new(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint32_
     done(g, th, p);
 }
 
+void tg_table_array_info(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t ptr,
+                         uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
+                         uint64_t stack, uint64_t info_thread, uint64_t info)
+{
+    if (g->major < 2 && (info_thread || info)) abort(); /* 1.x has no such fields */
+    uint8_t *p = timed(g, th, t, TMK_REC_TABLE_ARRAY, 100);
+    uint64_t f[] = {table, ptr, bytes, buckets, reason, live, stack, info_thread, info};
+    size_t n = g->major < 2 ? 7 : 9;
+    for (size_t i = 0; i < n; i++) p = tmk_put_u(p, f[i]);
+    done(g, th, p);
+}
+
 void tg_table_array(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t ptr,
                     uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
                     uint64_t stack)
 {
-    uint8_t *p = timed(g, th, t, TMK_REC_TABLE_ARRAY, 80);
-    uint64_t f[] = {table, ptr, bytes, buckets, reason, live, stack};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) p = tmk_put_u(p, f[i]);
-    done(g, th, p);
+    tg_table_array_info(g, th, t, table, ptr, bytes, buckets, reason, live, stack, 0, 0);
 }
 
 static void table_live(struct tg *g, uint32_t th, uint64_t t, uint8_t type, uint64_t table,
@@ -228,10 +273,44 @@ void tg_end(struct tg *g, uint32_t th, uint64_t t, uint32_t why, uint32_t status
     done(g, th, p);
 }
 
+void tg_tick(struct tg *g, uint32_t th, uint64_t t)
+{
+    done(g, th, timed(g, th, t, TMK_REC_TICK, 0));
+}
+
+/* An untimed record of type and up to three u fields. */
+static void untimed_u(struct tg *g, uint32_t th, uint8_t type, const uint64_t *f, size_t n)
+{
+    uint8_t *p = untimed(g, th, 1 + 3 * TMK_VARINT_MAX);
+    *p++ = type;
+    for (size_t i = 0; i < n; i++) p = tmk_put_u(p, f[i]);
+    done(g, th, p);
+}
+
+void tg_info(struct tg *g, uint32_t th, uint64_t id, uint64_t size, uint64_t stack)
+{
+    untimed_u(g, th, TMK_REC_INFO, (uint64_t[]){id, size, stack}, 3);
+}
+
+void tg_alloc_info(struct tg *g, uint32_t th, uint64_t info)
+{
+    untimed_u(g, th, TMK_REC_ALLOC_INFO, &info, 1);
+}
+
+void tg_free_info(struct tg *g, uint32_t th, uint64_t info)
+{
+    untimed_u(g, th, TMK_REC_FREE_INFO, &info, 1);
+}
+
+void tg_free_info_x(struct tg *g, uint32_t th, uint64_t thread, uint64_t info)
+{
+    untimed_u(g, th, TMK_REC_FREE_INFO_X, (uint64_t[]){thread, info}, 2);
+}
+
 void tg_raw(struct tg *g, uint32_t th, const void *bytes, size_t n)
 {
     if (n == 0) return; /* nothing to write (and no memcpy to a buffer not yet made) */
-    uint8_t *p = begin(g, th, g->th[th].open ? g->th[th].last_t : 0, n);
+    uint8_t *p = untimed(g, th, n);
     memcpy(p, bytes, n);
     done(g, th, p + n);
 }
@@ -410,5 +489,85 @@ struct tg *tg_scenario_threads(void)
     tg_free(g, 3, 310, 0xa000);
     tg_flush(g, 3);
     tg_end(g, 1, 400, TMK_END_EXIT, 0);
+    return g;
+}
+
+/* ---- 2.0: the heap by info ------------------------------------------------- */
+
+#define INFO_ARRAY 0x7f0000010000ull
+#define SLOT(n) ((uint64_t)(n) << 16) /* TMK_TICK_NS slots */
+
+static struct tg *info_prologue(int v2)
+{
+    struct tg *g = tg_new(0);
+    if (v2) tg_set_version(g, 2, 0);
+    uint64_t f1[] = {0x401000}, f2[] = {0x402000};
+    tg_module(g, 1, 1, 0, 0x400000, 0x500000, "/usr/bin/info");
+    tg_stack(g, 1, 1, 1, f1);
+    tg_stack(g, 1, 2, 1, f2);
+    return g;
+}
+
+/* The table's life, by address in both versions. */
+static void info_table_end(struct tg *g)
+{
+    tg_free(g, 1, SLOT(3), INFO_ARRAY);
+    tg_table_end(g, 1, SLOT(3) + 92, 1, 0);
+    tg_end(g, 1, SLOT(4), TMK_END_EXIT, 0);
+}
+
+struct tg *tg_scenario_info(void)
+{
+    struct tg *g = info_prologue(1);
+    tg_tick(g, 2, SLOT(2));
+    tg_free_info_x(g, 2, 1, 1); /* at 131072: read before b3's ALLOC_INFO (131372) */
+    tg_flush(g, 2);
+    tg_set_zstd(g, 1);          /* thread 1's block, with the END, comes last */
+    tg_tick(g, 1, SLOT(1));
+    tg_info(g, 1, 1, 4096, 1);
+    tg_alloc_info(g, 1, 1);                            /* b1 at 65536 */
+    tg_table_new(g, 1, SLOT(1) + 64, 1, TMK_KIND_GENERIC, 0, 8, 8, 256, 0, 0, 2, "info");
+    tg_alloc_info(g, 1, 1);                            /* the array at 65600 */
+    tg_table_array_info(g, 1, SLOT(1) + 74, 1, INFO_ARRAY, 4096, 16, TMK_ARRAY_INITIAL, 0, 2,
+                        1, 1);
+    tg_tick(g, 1, SLOT(2));
+    tg_free_info(g, 1, 1);                             /* b1 */
+    tg_memory(g, 1, SLOT(2) + 300, 1 << 20, 0);
+    tg_alloc_info(g, 1, 1);                            /* b3, freed by thread 2 */
+    tg_alloc_info(g, 1, 1);                            /* b4 (after b3's free), live */
+    tg_tick(g, 1, SLOT(3));
+    info_table_end(g);
+    tg_flush(g, 1);
+    tg_set_zstd(g, 0);
+    return g;
+}
+
+struct tg *tg_scenario_info_v1(void)
+{
+    struct tg *g = info_prologue(0);
+    tg_alloc(g, 1, SLOT(1), 0x5000, 4096, 1);
+    tg_table_new(g, 1, SLOT(1) + 64, 1, TMK_KIND_GENERIC, 0, 8, 8, 256, 0, 0, 2, "info");
+    tg_alloc(g, 1, SLOT(1) + 64, INFO_ARRAY, 4096, 1);
+    tg_table_array(g, 1, SLOT(1) + 74, 1, INFO_ARRAY, 4096, 16, TMK_ARRAY_INITIAL, 0, 2);
+    tg_free(g, 1, SLOT(2), 0x5000);
+    tg_memory(g, 1, SLOT(2) + 300, 1 << 20, 0);
+    tg_alloc(g, 1, SLOT(2) + 300, 0x6000, 4096, 1);
+    tg_free(g, 2, SLOT(2) + 350, 0x6000);
+    tg_alloc(g, 1, SLOT(2) + 400, 0x7000, 4096, 1);
+    info_table_end(g);
+    return g;
+}
+
+struct tg *tg_scenario_info_late(void)
+{
+    struct tg *g = tg_new(0);
+    tg_set_version(g, 2, 0);
+    tg_tick(g, 1, SLOT(1));
+    tg_info(g, 1, 1, 100, 0);
+    tg_tick(g, 1, SLOT(3));
+    tg_alloc_info(g, 1, 1);
+    tg_end(g, 1, SLOT(4), TMK_END_EXIT, 0);
+    tg_tick(g, 2, SLOT(2));
+    tg_free_info_x(g, 2, 1, 1); /* a tick before its block was allocated */
     return g;
 }

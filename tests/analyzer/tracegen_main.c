@@ -9,7 +9,7 @@
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: tracegen seed|seedovf|presized|indirect|two|threads|newer|noend OUT\n");
+        fprintf(stderr, "usage: tracegen seed|seedovf|presized|indirect|two|threads|info|info1|infolate|newer|noend OUT\n");
         return 2;
     }
     const char *s = argv[1];
@@ -20,6 +20,9 @@ int main(int argc, char **argv)
     else if (strcmp(s, "indirect") == 0) g = tg_scenario_seed(129, 0, 0);
     else if (strcmp(s, "two") == 0) g = tg_scenario_two_tables();
     else if (strcmp(s, "threads") == 0) g = tg_scenario_threads();
+    else if (strcmp(s, "info") == 0) g = tg_scenario_info();
+    else if (strcmp(s, "info1") == 0) g = tg_scenario_info_v1();
+    else if (strcmp(s, "infolate") == 0) g = tg_scenario_info_late();
     else if (strcmp(s, "newer") == 0) {
         g = tg_scenario_threads();
         tg_set_version(g, TMK_TRACE_VERSION_MAJOR + 1, 3);

@@ -1,6 +1,7 @@
 /* tests/fuzz/seedgen.c - writes the fuzz target's seed corpus: small valid
  * traces that together use every record type, both table kinds, two threads,
- * the tables mode, an extended record, and one cut short.
+ * the tables mode, an extended record, and one cut short; 1.1 traces and
+ * 2.0 ones (heap by info, TICK, a TABLE_ARRAY by info, zstd blocks).
  *
  *   seedgen DIR     writes DIR/<name>.tmk
  *
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zstd.h>
 
 #include "tidemark/annotate.h"
 #include "tidemark/trace_format.h"
@@ -28,6 +30,7 @@ struct block {
 struct trace {
     uint8_t buf[1 << 17];
     size_t n;
+    int v2;
 };
 
 static void put_u(struct block *b, uint64_t v) { b->n = (size_t)(tmk_put_u(b->buf + b->n, v) - b->buf); }
@@ -56,13 +59,15 @@ static void block_begin(struct block *b, uint32_t thread, uint64_t seq, uint64_t
     b->time_base = b->last_t = time_base;
 }
 
-static void trace_begin(struct trace *t, uint32_t flags)
+/* A 1.1 trace, or a 2.0 one when v2. */
+static void trace_begin_v(struct trace *t, uint32_t flags, int v2)
 {
     struct tmk_file_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN);
-    h.version_major = TMK_TRACE_VERSION_MAJOR;
-    h.version_minor = TMK_TRACE_VERSION_MINOR;
+    h.version_major = v2 ? 2 : 1;
+    h.version_minor = v2 ? 0 : 1;
+    t->v2 = v2;
     h.header_size = TMK_FILE_HEADER_SIZE;
     h.flags = flags;
     h.pid = 1234;
@@ -74,14 +79,35 @@ static void trace_begin(struct trace *t, uint32_t flags)
     t->n = TMK_FILE_HEADER_SIZE;
 }
 
+static void trace_begin(struct trace *t, uint32_t flags)
+{
+    trace_begin_v(t, flags, 0);
+}
+
+/* Appends block b, as a zstd frame when `zstd` (2.0). */
+static void trace_add_z(struct trace *t, const struct block *b, int zstd)
+{
+    uint8_t *payload = t->buf + t->n + TMK_BLOCK_HEADER_SIZE;
+    size_t n = b->n;
+    if (zstd) {
+        n = ZSTD_compress(payload, sizeof t->buf - t->n - TMK_BLOCK_HEADER_SIZE, b->buf, b->n, 3);
+        if (ZSTD_isError(n)) abort();
+    } else {
+        memcpy(payload, b->buf, n);
+    }
+    struct tmk_block_header h = {TMK_BLOCK_MAGIC, (uint32_t)n, b->thread,
+                                 zstd ? TMK_BLOCK_ZSTD : 0, b->seq, b->time_base};
+    tmk_block_header_encode(t->buf + t->n, &h);
+    t->n += TMK_BLOCK_HEADER_SIZE + n;
+}
+
 static void trace_add(struct trace *t, const struct block *b)
 {
-    struct tmk_block_header h = {TMK_BLOCK_MAGIC, (uint32_t)b->n, b->thread, 0, b->seq,
-                                 b->time_base};
-    tmk_block_header_encode(t->buf + t->n, &h);
-    memcpy(t->buf + t->n + TMK_BLOCK_HEADER_SIZE, b->buf, b->n);
-    t->n += TMK_BLOCK_HEADER_SIZE + b->n;
+    trace_add_z(t, b, 0);
 }
+
+static struct trace tr;
+static int tr_v2(void) { return tr.v2; }
 
 /* ---- records ------------------------------------------------------------ */
 
@@ -149,9 +175,11 @@ static void rec_table_new(struct block *b, uint64_t t, uint64_t table, uint32_t 
     put_str(b, label);
 }
 
-static void rec_table_array(struct block *b, uint64_t t, uint64_t table, uint64_t ptr,
-                            uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
-                            uint64_t stack)
+/* TABLE_ARRAY with 2.0's info_thread, info when the trace is 2.0. */
+static void rec_table_array_info(struct block *b, uint64_t t, uint64_t table, uint64_t ptr,
+                                 uint64_t bytes, uint64_t buckets, uint32_t reason,
+                                 uint64_t live, uint64_t stack, uint64_t info_thread,
+                                 uint64_t info)
 {
     timed(b, TMK_REC_TABLE_ARRAY, t);
     put_u(b, table);
@@ -161,6 +189,45 @@ static void rec_table_array(struct block *b, uint64_t t, uint64_t table, uint64_
     put_u(b, reason);
     put_u(b, live);
     put_u(b, stack);
+    if (tr_v2()) {
+        put_u(b, info_thread);
+        put_u(b, info);
+    }
+}
+
+static void rec_table_array(struct block *b, uint64_t t, uint64_t table, uint64_t ptr,
+                            uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
+                            uint64_t stack)
+{
+    rec_table_array_info(b, t, table, ptr, bytes, buckets, reason, live, stack, 0, 0);
+}
+
+/* 2.0: TICK, and the untimed records of the heap by info. */
+static void rec_tick(struct block *b, uint64_t t)
+{
+    timed(b, TMK_REC_TICK, t);
+}
+
+static void rec_info(struct block *b, uint64_t id, uint64_t size, uint64_t stack)
+{
+    b->buf[b->n++] = TMK_REC_INFO;
+    put_u(b, id);
+    put_u(b, size);
+    put_u(b, stack);
+}
+
+/* ALLOC_INFO or FREE_INFO of `info`. */
+static void rec_by_info(struct block *b, uint8_t type, uint64_t info)
+{
+    b->buf[b->n++] = type;
+    put_u(b, info);
+}
+
+static void rec_free_info_x(struct block *b, uint64_t thread, uint64_t info)
+{
+    b->buf[b->n++] = TMK_REC_FREE_INFO_X;
+    put_u(b, thread);
+    put_u(b, info);
 }
 
 static void rec_table_live(struct block *b, uint8_t type, uint64_t t, uint64_t table, uint64_t live)
@@ -197,7 +264,6 @@ static void rec_end(struct block *b, uint64_t t, uint32_t why, uint32_t status)
 
 /* ---- the seeds ---------------------------------------------------------- */
 
-static struct trace tr;
 static struct block bl, bl2;
 
 static const uint64_t frames_a[] = {0x401234, 0x401500, 0x7f0000001000};
@@ -316,6 +382,38 @@ static void seed_uthash_tables_mode(void)
     trace_add(&tr, &bl);
 }
 
+/* 2.0 full mode: thread 1 (zstd) allocates by info, one block becomes a
+ * gomap's array (TABLE_ARRAY by info, FREE by address); thread 2 frees one
+ * of thread 1's blocks at the same TICK, before its ALLOC_INFO is read. */
+static void seed_info(int zstd)
+{
+    trace_begin_v(&tr, 0, 1);
+    block_begin(&bl2, 2, 0, 0);
+    rec_thread(&bl2, 5, 4322, "worker");
+    rec_tick(&bl2, 2 * TMK_TICK_NS);
+    rec_free_info_x(&bl2, 1, 2);
+    trace_add(&tr, &bl2);
+    block_begin(&bl, 1, 0, 0);
+    common_prologue(&bl);
+    rec_tick(&bl, TMK_TICK_NS);
+    rec_info(&bl, 1, 1104, 1);
+    rec_info(&bl, 2, 48, 2);
+    rec_table_new(&bl, TMK_TICK_NS + 10, 1, TMK_KIND_GOMAP, 8, 128, 1104, 8, 0, 1, "info map");
+    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 1);
+    rec_table_array_info(&bl, TMK_TICK_NS + 20, 1, 0x30000, 1104, 1, TMK_ARRAY_INITIAL, 0, 1,
+                         1, 1);
+    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 2);
+    rec_by_info(&bl, TMK_REC_FREE_INFO, 2);
+    rec_tick(&bl, 2 * TMK_TICK_NS);
+    rec_memory(&bl, 2 * TMK_TICK_NS + 30, 1 << 20, 0);
+    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 2); /* the one thread 2 freed */
+    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 2);
+    rec_table_live(&bl, TMK_REC_TABLE_COUNT, 2 * TMK_TICK_NS + 40, 1, 0);
+    rec_free(&bl, 2 * TMK_TICK_NS + 50, 0x30000);
+    rec_end(&bl, 3 * TMK_TICK_NS, TMK_END_EXIT, 0);
+    trace_add_z(&tr, &bl, zstd);
+}
+
 static int write_seed(const char *dir, const char *name, size_t len)
 {
     char path[4096];
@@ -349,5 +447,9 @@ int main(int argc, char **argv)
     bad |= write_seed(argv[1], "two_threads", tr.n);
     seed_uthash_tables_mode();
     bad |= write_seed(argv[1], "uthash_tables_mode", tr.n);
+    seed_info(1);
+    bad |= write_seed(argv[1], "info_zstd", tr.n);
+    seed_info(0);
+    bad |= write_seed(argv[1], "info_plain", tr.n);
     return bad ? 1 : 0;
 }

@@ -106,8 +106,8 @@ def num(d, key):
 
 def clean_trace(d, what):
     """The invariants every complete trace must hold."""
-    for k in ("alloc_while_live", "free_after_free", "stacks_undefined", "stack_redefined",
-              "time_backwards", "frames_outside_modules", "truncated"):
+    for k in ("alloc_while_live", "free_after_free", "free_before_alloc", "stacks_undefined",
+              "stack_redefined", "time_backwards", "frames_outside_modules", "truncated"):
         eq(num(d, k), 0, f"{what}: {k}")
     check("error" not in d, f"{what}: tmkcat error {d.get('error')}")
 
@@ -818,6 +818,27 @@ def case_exits():
     clean_trace(d, "abort")
     eq((d["end"], d.get("end_status")), ("signal", str(int(signal.SIGABRT))), "END of abort")
     eq((num(d, "sized_allocs"), num(d, "sized_frees")), (100, 100), "records before abort")
+
+
+# ---- 9. tmkcat on format 2.0 (tracegen's traces; no shim) -----------------------
+
+def case_format2():
+    gen = build_path("tests", "analyzer", "tracegen")
+    d = {}
+    for s in ("info", "info1", "infolate"):
+        out = os.path.join(TMP, s + ".tmk")
+        subprocess.run([gen, s, out], check=True)
+        d[s] = tmkcat(out, "-z", "4096:4096")
+    clean_trace(d["info"], "2.0 info scenario")
+    clean_trace(d["info1"], "its 1.1 twin")
+    eq(num(d["info"], "allocs_by_info"), 4, "ALLOC_INFO records")
+    eq(num(d["info"], "ticks"), 4, "TICK records")
+    for k in ("allocs", "frees", "live_allocs", "sized_allocs", "sized_frees", "arrays",
+              "array_held", "table.1.peak_held", "table.1.held"):
+        eq(num(d["info"], k), num(d["info1"], k), f"{k}: 2.0 by info = 1.1 by address")
+    eq((num(d["info"], "allocs"), num(d["info"], "frees"), num(d["info"], "live_allocs")),
+       (4, 3, 1), "allocations, frees, live at the end")
+    eq(num(d["infolate"], "free_before_alloc"), 1, "a free by info a tick before its allocation")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

@@ -12,13 +12,22 @@
  *                   -z: sized_allocs / sized_frees count the allocations with
  *                   a size in [LO, HI] and the frees that end them.
  *
- * Checks: magics, versions, block sizes, per-thread seq order without gaps,
- * every varint and string inside its block, known record types, every used
- * stack id defined exactly once. Then the threads' records are merged on
- * their times (k-way, stable within a thread) and replayed against a live
- * address set; a reordering shows up as an ALLOC of an address still live
- * (alloc_while_live) or a FREE of an address allocated earlier in the trace
- * but no longer live (free_after_free). Frees of
+ * Checks: magics, versions (majors 1 and 2), block sizes and flags (2.0: a
+ * zstd block is one frame stating its content size, at most 64 MiB), per-
+ * thread seq order without gaps, every varint and string inside its block,
+ * known record types (2.0's only in 2.0, heap by info only in full
+ * unsampled mode), every used stack id defined exactly once, every info
+ * defined once per thread before its thread uses it. Then the threads'
+ * records are merged on their times (k-way, stable within a thread) and
+ * replayed against a live address set and per-(thread, info) live counts; a
+ * reordering shows up as an ALLOC of an address still live
+ * (alloc_while_live), a FREE of an address allocated earlier in the trace
+ * but no longer live (free_after_free), or a free by info that no block of
+ * its info was live for and that no allocation of its info follows within
+ * TMK_TICK_NS (free_before_alloc; 2.0 allows the free first at equal
+ * coarse times). allocs/frees count records by address and by info alike
+ * (allocs_by_info: ALLOC_INFO only); a TABLE_ARRAY by info moves a live
+ * block of its info to its address. Frees of
  * addresses never allocated in the trace (allocations before the shim
  * started) are counted apart (free_unknown). Bucket arrays: array_bytes sums
  * TABLE_ARRAY bytes, array_held the bytes of arrays still live at the end.
@@ -36,6 +45,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "tidemark/trace_format.h"
 
@@ -44,8 +54,18 @@
 
 struct block {
     const uint8_t *payload;
-    uint32_t size;
+    uint32_t size, flags;
     uint64_t seq, time_base;
+};
+
+/* One (thread, info) of 2.0: what INFO defined and the blocks it has live. */
+struct info {
+    uint64_t size, stack;
+    uint64_t live;            /* allocated, not freed, not moved to an address */
+    uint64_t debt;            /* frees read while none was live */
+    uint64_t debt_t, debt_t_last; /* times of the oldest and newest debt */
+    uint64_t moved;           /* TABLE_ARRAYs read before the allocation they take */
+    uint8_t defined, named, sized;
 };
 
 struct stream {
@@ -56,6 +76,10 @@ struct stream {
     uint64_t time;           /* time of the last timed record */
     uintptr_t last_ptr;
     int done;
+    uint8_t *inflated;       /* the current block's records when it is a zstd frame */
+    size_t inflated_cap;
+    struct info *infos;      /* [id], id < infos_cap */
+    size_t infos_cap;
 };
 
 static struct stream *streams; /* [0, streams_cap) */
@@ -190,12 +214,15 @@ static int in_some_module(uint64_t pc)
 }
 
 static int opt_arrays, opt_events;
+static int v2;              /* major 2: 2.0's records and block flags */
+static int heap_by_info_ok; /* full mode, not sampled */
 static uint64_t size_lo = 1, size_hi = 0; /* -z LO:HI */
 static unsigned long long sized_allocs, sized_frees;
 
 /* ---- reading -------------------------------------------------------------- */
 
 static unsigned long long allocs, frees, free_unknown, alloc_while_live, free_after_free;
+static unsigned long long allocs_by_info, free_before_alloc, ticks;
 static unsigned long long lost, arrays, array_bytes, tables_new, tables_end, memory_samples;
 static unsigned long long max_depth_seen, modules, modules_gone, thread_records;
 static uint64_t last_rss, last_heap, end_why = 99, end_status;
@@ -221,18 +248,60 @@ static int skip_str(struct stream *s)
     return 0;
 }
 
+/* The records of a zstd block, decompressed into s->inflated; their end in
+ * *end. NULL (failed) when the frame is not what 2.0 allows. */
+static const uint8_t *inflate(struct stream *s, const struct block *b, const uint8_t **end)
+{
+    unsigned long long n = ZSTD_getFrameContentSize(b->payload, b->size);
+    size_t whole = ZSTD_findFrameCompressedSize(b->payload, b->size);
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN ||
+        n > TMK_BLOCK_MAX_PAYLOAD || ZSTD_isError(whole) || whole != b->size) {
+        fail("zstd block: not one frame stating a content size of at most 64 MiB");
+        return NULL;
+    }
+    if (n > s->inflated_cap || !s->inflated) {
+        free(s->inflated);
+        s->inflated_cap = n ? (size_t)n : 1;
+        if (!(s->inflated = malloc(s->inflated_cap))) {
+            fprintf(stderr, "tmkcat: out of memory\n");
+            exit(2);
+        }
+    }
+    size_t got = ZSTD_decompress(s->inflated, (size_t)n, b->payload, b->size);
+    if (ZSTD_isError(got) || got != n) {
+        fail("zstd block does not decompress to its content size");
+        return NULL;
+    }
+    *end = s->inflated + n;
+    return s->inflated;
+}
+
 static int next_block(struct stream *s)
 {
     if (s->cur >= s->nblocks) {
         s->done = 1;
+        free(s->inflated);
+        s->inflated = NULL;
         return 0;
     }
     struct block *b = &s->blocks[s->cur++];
     s->p = b->payload;
     s->end = b->payload + b->size;
+    if (b->flags & TMK_BLOCK_ZSTD) {
+        s->p = inflate(s, b, &s->end);
+        if (!s->p) s->end = NULL; /* no records */
+    }
     s->time = b->time_base;
     s->last_ptr = 0;
     return 1;
+}
+
+/* Types without dt. */
+static int untimed(uint8_t type)
+{
+    return type == TMK_REC_STACK || type == TMK_REC_MODULE || type == TMK_REC_MODULE_GONE ||
+           (v2 && type >= TMK_REC_INFO && type <= TMK_REC_FREE_INFO_X) ||
+           type >= TMK_REC_EXTENDED;
 }
 
 /* Peeks the time the stream's next record has (untimed: current time). */
@@ -242,8 +311,7 @@ static int peek_time(struct stream *s, uint64_t *t)
         if (!next_block(s)) return 0;
     if (s->done) return 0;
     uint8_t type = *s->p;
-    if (type == TMK_REC_STACK || type == TMK_REC_MODULE || type == TMK_REC_MODULE_GONE ||
-        type >= TMK_REC_EXTENDED) {
+    if (untimed(type)) {
         *t = s->time;
         return 1;
     }
@@ -258,6 +326,131 @@ static int peek_time(struct stream *s, uint64_t *t)
     return 1;
 }
 
+/* ---- 2.0: the heap by info ------------------------------------------------ */
+
+#define MAX_INFO_ID (1u << 24)
+
+/* The info `id` of thread `thread`, made undefined when new; NULL (failed)
+ * when the thread has no blocks or the id is 0 or absurd. `from` is the
+ * stream naming it. */
+static struct info *info_of(const struct stream *from, uint64_t thread, uint64_t id)
+{
+    if (thread == 0 || thread >= streams_cap || !streams[thread].nblocks) {
+        fail("info of a thread that has no blocks");
+        return NULL;
+    }
+    if (id == 0 || id >= MAX_INFO_ID) {
+        fail("info id 0 or beyond 2^24");
+        return NULL;
+    }
+    struct stream *s = &streams[thread];
+    if (id >= s->infos_cap) {
+        size_t n = s->infos_cap ? s->infos_cap : 64;
+        while (n <= id) n *= 2;
+        s->infos = realloc(s->infos, n * sizeof *s->infos);
+        if (!s->infos) {
+            fprintf(stderr, "tmkcat: out of memory\n");
+            exit(2);
+        }
+        memset(s->infos + s->infos_cap, 0, (n - s->infos_cap) * sizeof *s->infos);
+        s->infos_cap = n;
+    }
+    struct info *in = &s->infos[id];
+    if (from != s) in->named = 1;
+    return in;
+}
+
+/* A TABLE_ARRAY by info: one block of the info is known by e's address
+ * from now on. 0, or -1 when the info cannot be. */
+static int move_to_address(const struct stream *s, uint64_t thread, uint64_t id,
+                           struct entry *e)
+{
+    struct info *in = info_of(s, thread, id);
+    if (!in) return -1;
+    if (e->live) alloc_while_live++;
+    if (in->live) in->live--;
+    else in->moved++; /* its ALLOC_INFO comes later (equal times) */
+    e->live = 1;
+    e->sized = in->sized;
+    return 0;
+}
+
+static void alloc_by_info(const struct stream *s, struct info *in)
+{
+    allocs++;
+    allocs_by_info++;
+    sized_allocs += in->sized;
+    if (in->moved) { /* a TABLE_ARRAY took it already */
+        in->moved--;
+    } else if (in->debt) { /* its free came first: within a tick, or out of order */
+        if (s->time - in->debt_t >= TMK_TICK_NS) free_before_alloc++;
+        in->debt--;
+        in->debt_t = in->debt_t_last;
+        sized_frees += in->sized;
+    } else {
+        in->live++;
+    }
+}
+
+static void free_by_info(const struct stream *s, struct info *in)
+{
+    frees++;
+    if (in->live) {
+        in->live--;
+        sized_frees += in->sized;
+        return;
+    }
+    if (!in->debt) in->debt_t = s->time;
+    in->debt_t_last = s->time;
+    in->debt++;
+}
+
+static int read_by_info(struct stream *s, uint8_t type)
+{
+    if (!heap_by_info_ok) return fail("heap record by info outside full unsampled mode"), -1;
+    uint64_t thread = (uint64_t)(s - streams), id, size, stack;
+    if (type == TMK_REC_FREE_INFO_X) GET_U(s, thread);
+    GET_U(s, id);
+    struct info *in = info_of(s, thread, id);
+    if (!in) return -1;
+    if (type == TMK_REC_INFO) {
+        GET_U(s, size);
+        GET_U(s, stack);
+        if (in->defined) return fail("info defined twice"), -1;
+        use_stack(stack);
+        in->size = size;
+        in->stack = stack;
+        in->sized = size >= size_lo && size <= size_hi;
+        in->defined = 1;
+        return 0;
+    }
+    if (type != TMK_REC_FREE_INFO_X && !in->defined)
+        return fail("heap record of an info its thread has not defined"), -1;
+    if (type == TMK_REC_ALLOC_INFO) {
+        if (opt_events) printf("alloc info=%" PRIu64 ".%" PRIu64 " %" PRIu64 "\n", thread, id, in->size);
+        alloc_by_info(s, in);
+    } else {
+        if (opt_events) printf("free info=%" PRIu64 ".%" PRIu64 "\n", thread, id);
+        free_by_info(s, in);
+    }
+    return 0;
+}
+
+/* After the merge: what the infos left; their live blocks into *live. */
+static void infos_at_end(unsigned long long *live)
+{
+    for (size_t t = 0; t < streams_cap; t++) {
+        for (size_t id = 0; id < streams[t].infos_cap; id++) {
+            const struct info *in = &streams[t].infos[id];
+            *live += in->live;
+            free_before_alloc += in->debt; /* frees whose block never came */
+            if (!in->defined && in->named) fail("an info named but never defined");
+            if (in->moved) fail("TABLE_ARRAY by info whose allocation never came");
+        }
+        free(streams[t].infos);
+    }
+}
+
 static int read_record(struct stream *s)
 {
     uint8_t type = *s->p++;
@@ -270,9 +463,14 @@ static int read_record(struct stream *s)
         s->p += v;
         return 0;
     }
-    if (type != TMK_REC_STACK && type != TMK_REC_MODULE && type != TMK_REC_MODULE_GONE) {
+    if (!untimed(type)) {
         GET_U(s, dt);
         s->time += dt;
+    }
+    if (v2 && type >= TMK_REC_INFO && type <= TMK_REC_FREE_INFO_X) return read_by_info(s, type);
+    if (v2 && type == TMK_REC_TICK) {
+        ticks++;
+        return 0;
     }
     switch (type) {
     case TMK_REC_ALLOC:
@@ -367,12 +565,19 @@ static int read_record(struct stream *s)
         GET_U(s, live);
         GET_U(s, v); /* stack */
         use_stack(v);
+        uint64_t info_thread = 0, info = 0;
+        if (v2) {
+            GET_U(s, info_thread);
+            GET_U(s, info);
+            if (!info_thread != !info) return fail("TABLE_ARRAY names half an info"), -1;
+        }
         if (table_of(table)) table_of(table)->last_live = live;
         v = live;
         arrays++;
         array_bytes += bytes;
         struct entry *e = find_or_add(ptr);
-        if (!e->live) fail("TABLE_ARRAY of an address not allocated");
+        if (info ? move_to_address(s, info_thread, info, e) : !e->live)
+            fail("TABLE_ARRAY of an address not allocated");
         if (e->array) array_gone(e);
         struct table *tb = table_of(table);
         if (tb && !tb->seen) fail("TABLE_ARRAY of a table not created");
@@ -507,11 +712,14 @@ int main(int argc, char **argv)
     if (file == MAP_FAILED) return 2;
     struct tmk_file_header h;
     tmk_file_header_decode(&h, file);
-    if (memcmp(h.magic, TMK_TRACE_MAGIC, 8) || h.version_major != TMK_TRACE_VERSION_MAJOR ||
-        h.header_size < TMK_FILE_HEADER_SIZE || h.header_size > size) {
+    if (memcmp(h.magic, TMK_TRACE_MAGIC, 8) || h.version_major < TMK_TRACE_VERSION_MAJOR_OLDEST ||
+        h.version_major > TMK_TRACE_VERSION_MAJOR || h.header_size < TMK_FILE_HEADER_SIZE ||
+        h.header_size > size) {
         printf("error=bad file header\n");
         return 1;
     }
+    v2 = h.version_major >= 2;
+    heap_by_info_ok = !(h.flags & (TMK_FILE_MODE_TABLES | TMK_FILE_SAMPLED));
     printf("pid=%u\nppid=%u\nflags=%u\nmax_depth=%u\nsample_interval=%" PRIu64 "\n", h.pid,
            h.ppid, h.flags, h.max_depth, h.sample_interval);
 
@@ -534,6 +742,7 @@ int main(int argc, char **argv)
             truncated = 1;
             break;
         }
+        if (bh.flags & ~(v2 ? TMK_BLOCK_ZSTD : 0u)) fail("unknown block flags");
         if (bh.thread >= streams_cap) {
             size_t n = streams_cap ? streams_cap : 64;
             while (n <= bh.thread) n *= 2;
@@ -551,8 +760,9 @@ int main(int argc, char **argv)
             s->cap = s->cap ? s->cap * 2 : 16;
             s->blocks = realloc(s->blocks, s->cap * sizeof *s->blocks);
         }
-        s->blocks[s->nblocks++] =
-            (struct block){file + off + TMK_BLOCK_HEADER_SIZE, bh.payload_size, bh.seq, bh.time_base};
+        s->blocks[s->nblocks++] = (struct block){file + off + TMK_BLOCK_HEADER_SIZE,
+                                                 bh.payload_size, bh.flags & TMK_BLOCK_ZSTD,
+                                                 bh.seq, bh.time_base};
         if (bh.thread > max_thread) max_thread = bh.thread;
         nblocks++;
         off += TMK_BLOCK_HEADER_SIZE + bh.payload_size;
@@ -595,6 +805,7 @@ int main(int argc, char **argv)
     for (uint64_t id = 1; id <= max_stack_ref; id++)
         if (id >= stack_cap || !stack_defined[id]) undefined++;
     unsigned long long live_allocs = 0, array_held = 0, arrays_live = 0;
+    infos_at_end(&live_allocs);
     for (size_t i = 0; set && i <= set_mask; i++) {
         if (!set[i].addr || !set[i].live) continue;
         live_allocs++;
@@ -609,6 +820,8 @@ int main(int argc, char **argv)
            free_unknown, live_allocs);
     printf("alloc_while_live=%llu\nfree_after_free=%llu\ntime_backwards=%llu\n", alloc_while_live,
            free_after_free, time_backwards);
+    printf("allocs_by_info=%llu\nfree_before_alloc=%llu\nticks=%llu\n", allocs_by_info,
+           free_before_alloc, ticks);
     printf("stacks=%" PRIu64 "\nstack_redefined=%" PRIu64 "\nstacks_undefined=%llu\nmax_depth_seen=%llu\n",
            stacks_defined, stack_redefined, undefined, max_depth_seen);
     printf("modules=%llu\nmodules_gone=%llu\n", modules, modules_gone);

@@ -1,0 +1,419 @@
+/* tests/analyzer/test_info.c - the reader on 2.0 traces (tracegen): heap by
+ * info turned into synthetic ALLOC/FREE and RENAME, with the same figures
+ * as the same story in 1.1; debts and held table arrays; zstd blocks, good
+ * and bad; records naming infos that do not exist; cuts at every byte. */
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "check.h"
+#include "model.h"
+#include "reader.h"
+#include "tidemark/annotate.h"
+#include "tracegen.h"
+
+/* The analysis of a trace's bytes, without symbols. */
+static int analyze_bytes(const uint8_t *b, size_t n, struct tm_model *m, char *err,
+                         size_t errlen)
+{
+    struct tm_options o;
+    tm_options_default(&o);
+    o.symbolize = 0;
+    return tm_analyze_mem(b, n, "mem", &o, m, err, errlen);
+}
+
+static int analyze(struct tg *g, struct tm_model *m)
+{
+    size_t n;
+    const uint8_t *b = tg_bytes(g, &n);
+    char err[256];
+    int rc = analyze_bytes(b, n, m, err, sizeof err);
+    CHECK(rc == TM_EXIT_OK, "%s", err);
+    return rc;
+}
+
+static int warned(const struct tm_model *m, const char *what)
+{
+    for (size_t i = 0; i < m->info.n_warnings; i++)
+        if (strstr(m->info.warnings[i], what)) return 1;
+    return 0;
+}
+
+static const char *first_warning(const struct tm_model *m)
+{
+    return m->info.n_warnings ? m->info.warnings[0] : "(none)";
+}
+
+struct heap_want {
+    uint64_t allocs, frees, in_use, peak;
+};
+
+/* Analyzes g into *m (the caller frees it when this returns 1) and checks
+ * the heap's totals and a clean reading: no warning, no contradiction. */
+static int analyze_clean(struct tg *g, const char *what, struct heap_want w, struct tm_model *m)
+{
+    if (analyze(g, m) != TM_EXIT_OK) return 0;
+    const struct tm_heap *h = &m->heap;
+    CHECK(h->allocs == w.allocs && h->frees == w.frees && h->in_use == w.in_use &&
+              h->peak_bytes == w.peak,
+          "%s: allocs %llu frees %llu in use %llu peak %llu", what,
+          (unsigned long long)h->allocs, (unsigned long long)h->frees,
+          (unsigned long long)h->in_use, (unsigned long long)h->peak_bytes);
+    CHECK(m->info.n_warnings == 0 && !m->info.truncated && m->info.contradictions == 0, "%s: %s",
+          what, first_warning(m));
+    return 1;
+}
+
+/* The figures both versions of the info scenario must give. */
+static void check_info_figures(struct tg *g, const char *what)
+{
+    struct tm_model m;
+    if (!analyze_clean(g, what, (struct heap_want){4, 3, 4096, 8192}, &m)) return;
+    const struct tm_heap *h = &m.heap;
+    CHECK(h->live_allocs == 1 && h->peak_t == 65600 && h->alloc_bytes == 4 * 4096,
+          "%s: live %llu, peak at %llu, bytes %llu", what, (unsigned long long)h->live_allocs,
+          (unsigned long long)h->peak_t, (unsigned long long)h->alloc_bytes);
+    CHECK(m.n_tables == 1, "%s: %zu tables", what, m.n_tables);
+    if (m.n_tables == 1) {
+        const struct tm_table *t = &m.tables[0];
+        CHECK(t->held_peak == 4096 && t->held == 0 && t->arrays_live == 0,
+              "%s: table held peak %llu, held %llu, arrays %llu", what,
+              (unsigned long long)t->held_peak, (unsigned long long)t->held,
+              (unsigned long long)t->arrays_live);
+        CHECK(t->held_peak_t == 65610, "%s: table held from %llu", what,
+              (unsigned long long)t->held_peak_t);
+    }
+    CHECK(h->n_top_end == 1 && h->top_end[0].bytes == 4096 && h->top_end[0].allocs == 4,
+          "%s: site at the end", what);
+    tm_model_free(&m);
+}
+
+/* What the callback gets from the 2.0 scenario, as letters: A(lloc),
+ * F(ree), R(ename), T(able array), . for the rest. */
+struct seen {
+    char seq[64];
+    size_t n;
+    uint64_t last_t;
+    int back, raw;
+};
+
+static int see(void *ctx, const struct tm_record *r)
+{
+    struct seen *s = ctx;
+    s->back |= r->t < s->last_t;
+    s->last_t = r->t;
+    s->raw |= r->type >= TMK_REC_ALLOC_INFO && r->type <= TMK_REC_FREE_INFO_X;
+    char ch = r->type == TMK_REC_ALLOC ? 'A' : r->type == TMK_REC_FREE ? 'F'
+            : r->type == TM_REC_RENAME ? 'R' : r->type == TMK_REC_TABLE_ARRAY ? 'T' : '.';
+    if (ch != '.' && s->n + 1 < sizeof s->seq) s->seq[s->n++] = ch;
+    return 0;
+}
+
+static void test_info_scenario(void)
+{
+    struct tg *g = tg_scenario_info();
+    size_t n;
+    const uint8_t *b = tg_bytes(g, &n);
+    char err[256];
+    struct tm_reader *r = tm_reader_open_mem(b, n, err, sizeof err);
+    CHECK(r != NULL, "%s", err);
+    if (r) {
+        struct seen s = {0};
+        CHECK(tm_reader_run(r, see, &s, err, sizeof err) == 0, "%s", err);
+        /* b1, the array (renamed), b1 freed, b3 with its early free, b4,
+         * the array freed by address */
+        CHECK(strcmp(s.seq, "AARTFAFAF") == 0, "records %s", s.seq);
+        CHECK(!s.back && !s.raw, "time order %d, info records passed on %d", s.back, s.raw);
+        CHECK(!tm_reader_truncated(r), "truncated");
+        uint32_t th, info, slot;
+        CHECK(tm_reader_synthetic(r, tm_synthetic_ptr(0, 1), &th, &info, &slot) && th == 1 &&
+                  info == 1 && slot == 1, "synthetic 0.1 -> %u.%u #%u", th, info, slot);
+        CHECK(!tm_reader_synthetic(r, 0x7f0000010000ull, &th, &info, &slot), "real address");
+        CHECK(!tm_reader_synthetic(r, tm_synthetic_ptr(1, 0), &th, &info, &slot), "no pool 1");
+        tm_reader_close(r);
+    }
+    check_info_figures(g, "2.0");
+    tg_destroy(g);
+    g = tg_scenario_info_v1();
+    check_info_figures(g, "1.1");
+    tg_destroy(g);
+}
+
+/* A 2.0 trace whose thread th starts with a TICK to 65536 and INFO 1 (size). */
+static struct tg *start_v2(uint32_t th, uint64_t size)
+{
+    struct tg *g = tg_new(0);
+    tg_set_version(g, 2, 0);
+    tg_tick(g, th, 1 << 16);
+    tg_info(g, th, 1, size, 0);
+    return g;
+}
+
+/* Equal times: thread 1's FREE_INFO_X comes before thread 2's FREE_INFO
+ * (lower thread), which then finds no live block: a debt, paid by the
+ * ALLOC_INFO right after it. */
+static void test_equal_time_debt(void)
+{
+    struct tg *g = start_v2(2, 100);
+    tg_alloc_info(g, 2, 1);
+    tg_tick(g, 2, 2 << 16);
+    tg_free_info(g, 2, 1);
+    tg_alloc_info(g, 2, 1);
+    tg_end(g, 2, 3 << 16, TMK_END_EXIT, 0);
+    tg_tick(g, 1, 2 << 16);
+    tg_free_info_x(g, 1, 2, 1);
+    struct tm_model m;
+    if (analyze_clean(g, "equal times", (struct heap_want){2, 2, 0, 100}, &m)) tm_model_free(&m);
+    tg_destroy(g);
+}
+
+/* A TABLE_ARRAY read before the ALLOC_INFO it names (equal times, lower
+ * thread): held, then the block is allocated by its real address and the
+ * array applied. The FREE_INFO_X of an info defined later (placeholder
+ * pool) is paid too. */
+static void test_held_array(void)
+{
+    struct tg *g = start_v2(2, 2048);
+    tg_memory(g, 2, 70000, 1 << 20, 0);
+    tg_alloc_info(g, 2, 1);
+    tg_free(g, 2, 80000, 0x7f0000020000ull);
+    tg_info(g, 2, 2, 64, 0);
+    tg_alloc_info(g, 2, 2);
+    tg_end(g, 2, 90000, TMK_END_EXIT, 0);
+    tg_table_new(g, 1, 70000, 1, TMK_KIND_GENERIC, 0, 8, 8, 64, 0, 0, 0, "held");
+    tg_table_array_info(g, 1, 70000, 1, 0x7f0000020000ull, 2048, 32, TMK_ARRAY_INITIAL, 0, 0,
+                        2, 1);
+    tg_free_info_x(g, 1, 2, 2); /* at 70000: before info 2 exists */
+    struct tm_model m;
+    if (analyze_clean(g, "held array", (struct heap_want){2, 2, 0, 2048}, &m)) {
+        CHECK(m.n_tables == 1 && m.tables[0].held_peak == 2048 && m.tables[0].held == 0,
+              "held array");
+        tm_model_free(&m);
+    }
+    tg_destroy(g);
+}
+
+/* Info ids far apart (past the dense per-thread index: the hash map's
+ * path) behave as small ones. */
+static void test_sparse_ids(void)
+{
+    struct tg *g = start_v2(1, 1);
+    static const uint64_t ids[] = {3, 4000000000ull, 100000};
+    for (size_t i = 0; i < 3; i++) {
+        tg_info(g, 1, ids[i], 10 * (i + 1), 0);
+        tg_alloc_info(g, 1, ids[i]);
+        tg_alloc_info(g, 1, ids[i]);
+    }
+    for (size_t i = 0; i < 3; i++) tg_free_info(g, 1, ids[i]);
+    tg_free_info_x(g, 1, 1, ids[1]);
+    tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
+    struct tm_model m;
+    if (analyze_clean(g, "sparse ids", (struct heap_want){6, 4, 10 + 30, 120}, &m))
+        tm_model_free(&m);
+    tg_destroy(g);
+}
+
+/* A small 2.0 trace, the first block of thread 1 open for more. */
+static struct tg *small_v2(void)
+{
+    struct tg *g = start_v2(1, 10);
+    tg_alloc_info(g, 1, 1);
+    return g;
+}
+
+static void test_bad_info_records(void)
+{
+    struct tg *g = small_v2();
+    tg_free_info(g, 1, 7);      /* never defined */
+    tg_alloc_info(g, 1, 8);     /* never defined */
+    tg_info(g, 1, 1, 99, 0);    /* defined twice */
+    tg_alloc_info(g, 1, 1);     /* still 10 bytes */
+    tg_free_info_x(g, 1, 5, 1); /* thread 5 never was */
+    tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
+    struct tm_model m;
+    if (analyze(g, &m) == TM_EXIT_OK) {
+        CHECK(warned(&m, "FREE_INFO of info 7, which thread 1 never defined"), "%s",
+              first_warning(&m));
+        CHECK(warned(&m, "ALLOC_INFO of info 8, which thread 1 never defined"), "alloc");
+        CHECK(warned(&m, "defined info 1 twice"), "twice");
+        CHECK(warned(&m, "1 frees by info found no block of their info to end (first: thread 5 "
+                         "info 1)"), "unpaid");
+        CHECK(m.info.truncated, "a trace that names what is not there is damaged");
+        CHECK(m.heap.allocs == 2 && m.heap.in_use == 20, "allocs %llu in use %llu",
+              (unsigned long long)m.heap.allocs, (unsigned long long)m.heap.in_use);
+        CHECK(warned(&m, "1 frees of pointers the trace never allocated"), "unknown free");
+        tm_model_free(&m);
+    }
+    tg_destroy(g);
+
+    g = small_v2(); /* a table array whose allocation never comes */
+    tg_table_array_info(g, 1, 70000, 1, 0x9000, 64, 1, TMK_ARRAY_INITIAL, 0, 0, 1, 3);
+    tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
+    if (analyze(g, &m) == TM_EXIT_OK) {
+        CHECK(warned(&m, "1 table arrays named an info that allocated no block"), "%s",
+              first_warning(&m));
+        tm_model_free(&m);
+    }
+    tg_destroy(g);
+
+    /* ids of 0 or over 32 bits, half a TABLE_ARRAY info: corrupt records */
+    static const struct { uint8_t b[12]; size_t n; } bad[] = {
+        {{TMK_REC_ALLOC_INFO, 0}, 2},
+        {{TMK_REC_FREE_INFO_X, 0, 1}, 3},
+        {{TMK_REC_INFO, 0x80, 0x80, 0x80, 0x80, 0x10, 1, 0}, 8}, /* id 2^32 */
+        {{TMK_REC_TABLE_ARRAY, 0, 1, 0x10, 8, 1, 0, 0, 0, 0, 1}, 11},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        g = small_v2();
+        tg_raw(g, 1, bad[i].b, bad[i].n);
+        tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
+        if (analyze(g, &m) == TM_EXIT_OK) {
+            CHECK(warned(&m, "corrupt or cut record"), "bad[%zu]: %s", i, first_warning(&m));
+            tm_model_free(&m);
+        }
+        tg_destroy(g);
+    }
+
+    /* 2.0's record types in a 1.1 trace are unknown types */
+    g = tg_new(0);
+    uint8_t info[] = {TMK_REC_INFO, 1, 10, 0};
+    tg_raw(g, 1, info, sizeof info);
+    tg_end(g, 1, 10, TMK_END_EXIT, 0);
+    if (analyze(g, &m) == TM_EXIT_OK) {
+        CHECK(warned(&m, "corrupt or cut record at payload byte 0 (type 0x07)"), "%s",
+              first_warning(&m));
+        tm_model_free(&m);
+    }
+    tg_destroy(g);
+}
+
+/* Payload bytes of one zstd frame of `src`; content size written or not. */
+static uint8_t *frame(const void *src, size_t n, int content_size, size_t *zn)
+{
+    size_t cap = ZSTD_compressBound(n);
+    uint8_t *z = malloc(cap);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, content_size);
+    *zn = ZSTD_compress2(cc, z, cap, src, n);
+    ZSTD_freeCCtx(cc);
+    if (ZSTD_isError(*zn)) abort();
+    return z;
+}
+
+/* A 2.0 trace: thread 1's good block (10 bytes live), then a block of
+ * thread 1 given as `payload` with `flags`, then one more good one. */
+static void check_bad_block(uint32_t flags, const void *payload, size_t n, const char *why)
+{
+    struct tg *g = small_v2();
+    tg_flush(g, 1);
+    tg_block(g, 1, flags, payload, n);
+    tg_alloc_info(g, 1, 1);
+    tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
+    struct tm_model m;
+    if (analyze(g, &m) == TM_EXIT_OK) {
+        CHECK(warned(&m, why), "%s: %s", why, first_warning(&m));
+        CHECK(m.info.truncated && m.info.ended, "%s: truncated, read to the END", why);
+        CHECK(m.heap.allocs == 2, "%s: the good blocks' allocations (%llu)", why,
+              (unsigned long long)m.heap.allocs);
+        tm_model_free(&m);
+    }
+    tg_destroy(g);
+}
+
+static void test_zstd_blocks(void)
+{
+    uint8_t rec[] = {TMK_REC_ALLOC_INFO, 1};
+    size_t zn;
+    uint8_t *z = frame(rec, sizeof rec, 1, &zn);
+    uint8_t *bad = malloc(zn);
+    memcpy(bad, z, zn);
+    bad[5]++; /* the frame's content size (one byte for so small a frame) */
+    CHECK(ZSTD_getFrameContentSize(bad, zn) == sizeof rec + 1, "content size byte");
+    check_bad_block(TMK_BLOCK_ZSTD, bad, zn, "zstd frame that does not decompress");
+    memcpy(bad, z, zn);
+    check_bad_block(TMK_BLOCK_ZSTD, bad, zn - 1, "not one whole zstd frame");
+    check_bad_block(TMK_BLOCK_ZSTD, "\x01\x02\x03\x04\x05\x06", 6, "not a zstd frame");
+    uint8_t *two = malloc(2 * zn);
+    memcpy(two, z, zn);
+    memcpy(two + zn, z, zn);
+    check_bad_block(TMK_BLOCK_ZSTD, two, 2 * zn, "not one whole zstd frame");
+    check_bad_block(TMK_BLOCK_ZSTD | 0x8, z, zn, "unknown block flags 0x9");
+    free(two);
+    free(bad);
+    free(z);
+    z = frame(rec, sizeof rec, 0, &zn);
+    check_bad_block(TMK_BLOCK_ZSTD, z, zn, "zstd frame without its content size");
+    free(z);
+    size_t big = TMK_BLOCK_MAX_PAYLOAD + 1;
+    uint8_t *zeros = calloc(1, big);
+    z = frame(zeros, big, 1, &zn);
+    free(zeros);
+    check_bad_block(TMK_BLOCK_ZSTD, z, zn, "zstd frame of more than 64 MiB");
+    free(z);
+
+    /* a good frame of records reads like the same records stored plainly */
+    z = frame(rec, sizeof rec, 1, &zn);
+    struct tg *g = small_v2();
+    tg_flush(g, 1);
+    tg_block(g, 1, TMK_BLOCK_ZSTD, z, zn);
+    tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
+    struct tm_model m;
+    if (analyze(g, &m) == TM_EXIT_OK) {
+        CHECK(m.heap.allocs == 2 && m.info.n_warnings == 0, "good frame: %llu allocs, %s",
+              (unsigned long long)m.heap.allocs, first_warning(&m));
+        tm_model_free(&m);
+    }
+    tg_destroy(g);
+    free(z);
+
+    /* 1.x: the flags were reserved, so a 1.1 reader never looked at them */
+    g = tg_new(0);
+    tg_alloc(g, 1, 10, 0x1000, 16, 0);
+    tg_flush(g, 1);
+    size_t n;
+    uint8_t *file = (uint8_t *)tg_bytes(g, &n);
+    file[TMK_FILE_HEADER_SIZE + 12] = TMK_BLOCK_ZSTD;
+    char err[256];
+    CHECK(analyze_bytes(file, n, &m, err, sizeof err) == TM_EXIT_OK, "%s", err);
+    CHECK(m.heap.allocs == 1, "1.1 block with a flag set: %llu allocs",
+          (unsigned long long)m.heap.allocs);
+    tm_model_free(&m);
+    tg_destroy(g);
+}
+
+/* The 2.0 scenario (zstd block included) cut at every byte: never a crash,
+ * never a hang; cut traces are refused (header) or flagged truncated. */
+static void test_cuts(void)
+{
+    struct tg *g = tg_scenario_info();
+    size_t n;
+    const uint8_t *full = tg_bytes(g, &n);
+    char err[256];
+    for (size_t cut = 0; cut < n; cut++) {
+        uint8_t *b = malloc(cut ? cut : 1);
+        memcpy(b, full, cut);
+        struct tm_model m;
+        int rc = analyze_bytes(b, cut, &m, err, sizeof err);
+        if (cut < TMK_FILE_HEADER_SIZE) {
+            CHECK(rc == TM_EXIT_CANNOT, "cut %zu accepted", cut);
+        } else {
+            CHECK(rc == TM_EXIT_OK && m.info.truncated, "cut %zu: rc %d", cut, rc);
+            if (rc == TM_EXIT_OK) tm_model_free(&m);
+        }
+        free(b);
+    }
+    tg_destroy(g);
+}
+
+int main(void)
+{
+    test_info_scenario();
+    test_equal_time_debt();
+    test_held_array();
+    test_sparse_ids();
+    test_bad_info_records();
+    test_zstd_blocks();
+    test_cuts();
+    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures ? 1 : 0;
+}
