@@ -541,14 +541,14 @@ decode_alloc_free(struct cursor *c, struct tm_record *rec, const uint8_t *p, con
 /* The record types 2.0 added below TMK_REC_EXTENDED: unknown (corrupt) in 1.x. */
 static int v2_type(uint8_t type)
 {
-    return type == TMK_REC_TICK || (type >= TMK_REC_INFO && type <= TMK_REC_FREE_INFO_X);
+    return type == TMK_REC_TICK || tmk_is_by_info(type);
 }
 
 /* Records without dt: definitions, 2.0's heap by info, extended ones. */
 static int untimed(uint8_t type)
 {
     return type == TMK_REC_STACK || type == TMK_REC_MODULE || type == TMK_REC_MODULE_GONE ||
-           (type >= TMK_REC_INFO && type <= TMK_REC_FREE_INFO_X) || type >= TMK_REC_EXTENDED;
+           tmk_is_by_info(type) || type >= TMK_REC_EXTENDED;
 }
 
 /* An info id or a thread number as a record names it: 1-based, 32 bits. */
@@ -569,16 +569,17 @@ static int decode_array_info(const uint8_t **pp, const uint8_t *e, struct tm_rec
     return 0;
 }
 
-/* ALLOC_INFO or FREE_INFO at c->p (p past the type byte; 2.0): the merge
+/* ALLOC_INFO or FREE_INFO with type byte `byte` (p past it; 2.0): the merge
  * loop's fast path for 2.0 full traces. 0, or -1 when cut off or bad. */
 static inline __attribute__((always_inline)) int
 decode_by_info(struct cursor *c, struct tm_record *rec, const uint8_t *p, const uint8_t *e,
-               uint8_t type)
+               uint8_t byte)
 {
-    uint64_t info;
-    GET_U(info);
+    uint64_t high;
+    GET_U(high);
+    uint64_t info = tmk_info_of(byte, high);
     if (!id32(info)) return -1;
-    rec->type = type;
+    rec->type = tmk_record_type_of(byte);
     rec->thread = c->thread;
     rec->t = c->t;
     rec->u.by_info.thread = c->thread;
@@ -595,7 +596,7 @@ static inline __attribute__((always_inline)) int decode_fast(struct cursor *c)
     uint8_t type = *c->p;
     if (type == TMK_REC_ALLOC || type == TMK_REC_FREE)
         return decode_alloc_free(c, &c->rec, c->p + 1, c->end, type) == 0;
-    if ((type == TMK_REC_ALLOC_INFO || type == TMK_REC_FREE_INFO) && c->v2)
+    if (type >= TMK_REC_ALLOC_INFO && type < TMK_REC_EXTENDED && c->v2)
         return decode_by_info(c, &c->rec, c->p + 1, c->end, type) == 0;
     return 0;
 }
@@ -605,7 +606,7 @@ static inline __attribute__((always_inline)) int decode_fast(struct cursor *c)
 static int decode(struct cursor *c, struct tm_record *rec)
 {
     const uint8_t *p = c->p, *e = c->end;
-    uint8_t type = *p++;
+    uint8_t byte = *p++, type = c->v2 ? tmk_record_type_of(byte) : byte;
     uint64_t dt = 0;
     int64_t d;
     if (type == TMK_REC_FREE || type == TMK_REC_ALLOC) /* nearly all records of 1.x */
@@ -662,6 +663,7 @@ static int decode(struct cursor *c, struct tm_record *rec)
     case TMK_REC_FREE_INFO:
         rec->u.by_info.thread = c->thread;
         GET_U(rec->u.by_info.info);
+        rec->u.by_info.info = tmk_info_of(byte, rec->u.by_info.info);
         if (!id32(rec->u.by_info.info)) return -1;
         break;
     case TMK_REC_TABLE_NEW:

@@ -70,7 +70,7 @@ void info_pools_free(struct info_pools *p);
 /* 1 when rec is one info_translate must see. */
 static inline int info_record(const struct tm_record *rec)
 {
-    return (rec->type >= TMK_REC_INFO && rec->type <= TMK_REC_FREE_INFO_X) ||
+    return tmk_is_by_info(rec->type) ||
            (rec->type == TMK_REC_TABLE_ARRAY && rec->u.table_array.info != 0);
 }
 

@@ -160,19 +160,18 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
     }
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_tick(t, q, now);
-    *q++ = (uint8_t)(TMK_REC_ALLOC_INFO | (info & TMK_INFO_TYPE_MASK));
-    q = tmk_put_u(q, info >> TMK_INFO_TYPE_BITS);
-    tmk_publish(t, q);
+    tmk_publish(t, tmk_put_by_info(q, TMK_REC_ALLOC_INFO, info));
 }
 
 /* Full mode: FREE_INFO for a block of this thread, FREE_INFO_X for another
- * thread's, FREE by address for a table's array; nothing for a block the
- * trace never saw allocated. */
+ * thread's; FREE by address for a table's array, and for a block the trace
+ * never saw allocated (from before tracing or a parent process, or a double
+ * free: the analyzer counts it as an unknown free, as the program's glibc
+ * may be about to say). */
 static void free_by_info(struct tmk_thread *t, void *p)
 {
     uint32_t thread, info;
-    if (!tmk_ptrmap_take((uintptr_t)p, &thread, &info)) return;
-    if (!info) {
+    if (!tmk_ptrmap_take((uintptr_t)p, &thread, &info) || !info) {
         record_free(t, p);
         return;
     }
@@ -180,8 +179,7 @@ static void free_by_info(struct tmk_thread *t, void *p)
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_tick(t, q, now);
     if (thread == t->number) {
-        *q++ = (uint8_t)(TMK_REC_FREE_INFO | (info & TMK_INFO_TYPE_MASK));
-        q = tmk_put_u(q, info >> TMK_INFO_TYPE_BITS);
+        q = tmk_put_by_info(q, TMK_REC_FREE_INFO, info);
     } else {
         *q++ = TMK_REC_FREE_INFO_X;
         q = tmk_put_u(q, thread);

@@ -180,15 +180,6 @@ enum tmk_record_type {
 #define TMK_INFO_TYPE_BITS 5
 #define TMK_INFO_TYPE_MASK ((1u << TMK_INFO_TYPE_BITS) - 1)
 
-/* The record type of a type byte: ALLOC_INFO and FREE_INFO for their
- * ranges, the byte itself otherwise. */
-static inline uint8_t tmk_record_type_of(uint8_t byte)
-{
-    return byte >= TMK_REC_ALLOC_INFO && byte < TMK_REC_EXTENDED
-               ? (uint8_t)(byte & ~TMK_INFO_TYPE_MASK)
-               : byte;
-}
-
 /* The writer's time slot for ALLOC_INFO/FREE_INFO (2^16 ns = 65.5 us). A
  * reader does not depend on it; it bounds how far apart in real time two
  * heap events can be and still be read in either order. */
@@ -255,6 +246,35 @@ static inline int tmk_get_s(const uint8_t **p, const uint8_t *end, int64_t *out)
     if (tmk_get_u(p, end, &v)) return -1;
     *out = tmk_unzigzag(v);
     return 0;
+}
+
+/* The record type of a type byte: ALLOC_INFO and FREE_INFO for their
+ * ranges, the byte itself otherwise. */
+static inline uint8_t tmk_record_type_of(uint8_t byte)
+{
+    return byte >= TMK_REC_ALLOC_INFO && byte < TMK_REC_EXTENDED
+               ? (uint8_t)(byte & ~TMK_INFO_TYPE_MASK)
+               : byte;
+}
+
+/* Is this (mapped) type one of 2.0's heap-by-info records? */
+static inline int tmk_is_by_info(uint8_t type)
+{
+    return type == TMK_REC_INFO || type == TMK_REC_FREE_INFO_X || type == TMK_REC_ALLOC_INFO ||
+           type == TMK_REC_FREE_INFO;
+}
+
+/* Writes ALLOC_INFO or FREE_INFO (type = the range's base) of info. */
+static inline uint8_t *tmk_put_by_info(uint8_t *p, uint8_t type, uint64_t info)
+{
+    *p++ = (uint8_t)(type | (info & TMK_INFO_TYPE_MASK));
+    return tmk_put_u(p, info >> TMK_INFO_TYPE_BITS);
+}
+
+/* The info of an ALLOC_INFO/FREE_INFO from its type byte and its varint. */
+static inline uint64_t tmk_info_of(uint8_t byte, uint64_t high)
+{
+    return high << TMK_INFO_TYPE_BITS | (byte & TMK_INFO_TYPE_MASK);
 }
 
 static inline void tmk_put_le32(uint8_t *p, uint32_t v)

@@ -102,7 +102,7 @@ static int see(void *ctx, const struct tm_record *r)
     struct seen *s = ctx;
     s->back |= r->t < s->last_t;
     s->last_t = r->t;
-    s->raw |= r->type >= TMK_REC_ALLOC_INFO && r->type <= TMK_REC_FREE_INFO_X;
+    s->raw |= tmk_is_by_info(r->type) && r->type != TMK_REC_INFO;
     char ch = r->type == TMK_REC_ALLOC ? 'A' : r->type == TMK_REC_FREE ? 'F'
             : r->type == TM_REC_RENAME ? 'R' : r->type == TMK_REC_TABLE_ARRAY ? 'T' : '.';
     if (ch != '.' && s->n + 1 < sizeof s->seq) s->seq[s->n++] = ch;
@@ -322,7 +322,7 @@ static void check_bad_block(uint32_t flags, const void *payload, size_t n, const
 
 static void test_zstd_blocks(void)
 {
-    uint8_t rec[] = {TMK_REC_ALLOC_INFO, 1};
+    uint8_t rec[] = {TMK_REC_ALLOC_INFO | 1, 0}; /* info 1 */
     size_t zn;
     uint8_t *z = frame(rec, sizeof rec, 1, &zn);
     uint8_t *bad = malloc(zn);

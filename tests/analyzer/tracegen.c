@@ -294,12 +294,14 @@ void tg_info(struct tg *g, uint32_t th, uint64_t id, uint64_t size, uint64_t sta
 
 void tg_alloc_info(struct tg *g, uint32_t th, uint64_t info)
 {
-    untimed_u(g, th, TMK_REC_ALLOC_INFO, &info, 1);
+    uint8_t *p = untimed(g, th, 1 + TMK_VARINT_MAX);
+    done(g, th, tmk_put_by_info(p, TMK_REC_ALLOC_INFO, info));
 }
 
 void tg_free_info(struct tg *g, uint32_t th, uint64_t info)
 {
-    untimed_u(g, th, TMK_REC_FREE_INFO, &info, 1);
+    uint8_t *p = untimed(g, th, 1 + TMK_VARINT_MAX);
+    done(g, th, tmk_put_by_info(p, TMK_REC_FREE_INFO, info));
 }
 
 void tg_free_info_x(struct tg *g, uint32_t th, uint64_t thread, uint64_t info)

@@ -219,8 +219,7 @@ static void rec_info(struct block *b, uint64_t id, uint64_t size, uint64_t stack
 /* ALLOC_INFO or FREE_INFO of `info`. */
 static void rec_by_info(struct block *b, uint8_t type, uint64_t info)
 {
-    b->buf[b->n++] = type;
-    put_u(b, info);
+    b->n = (size_t)(tmk_put_by_info(b->buf + b->n, type, info) - b->buf);
 }
 
 static void rec_free_info_x(struct block *b, uint64_t thread, uint64_t info)

@@ -300,7 +300,7 @@ static int next_block(struct stream *s)
 static int untimed(uint8_t type)
 {
     return type == TMK_REC_STACK || type == TMK_REC_MODULE || type == TMK_REC_MODULE_GONE ||
-           (v2 && type >= TMK_REC_INFO && type <= TMK_REC_FREE_INFO_X) ||
+           (v2 && tmk_is_by_info(tmk_record_type_of(type))) ||
            type >= TMK_REC_EXTENDED;
 }
 
@@ -405,12 +405,14 @@ static void free_by_info(const struct stream *s, struct info *in)
     in->debt++;
 }
 
-static int read_by_info(struct stream *s, uint8_t type)
+static int read_by_info(struct stream *s, uint8_t byte)
 {
+    uint8_t type = tmk_record_type_of(byte);
     if (!heap_by_info_ok) return fail("heap record by info outside full unsampled mode"), -1;
     uint64_t thread = (uint64_t)(s - streams), id, size, stack;
     if (type == TMK_REC_FREE_INFO_X) GET_U(s, thread);
     GET_U(s, id);
+    if (type == TMK_REC_ALLOC_INFO || type == TMK_REC_FREE_INFO) id = tmk_info_of(byte, id);
     struct info *in = info_of(s, thread, id);
     if (!in) return -1;
     if (type == TMK_REC_INFO) {
@@ -453,7 +455,7 @@ static void infos_at_end(unsigned long long *live)
 
 static int read_record(struct stream *s)
 {
-    uint8_t type = *s->p++;
+    uint8_t byte = *s->p++, type = v2 ? tmk_record_type_of(byte) : byte;
     uint64_t dt = 0, v, a, b;
     int64_t d;
     rec_count[type]++;
@@ -467,7 +469,7 @@ static int read_record(struct stream *s)
         GET_U(s, dt);
         s->time += dt;
     }
-    if (v2 && type >= TMK_REC_INFO && type <= TMK_REC_FREE_INFO_X) return read_by_info(s, type);
+    if (v2 && tmk_is_by_info(type)) return read_by_info(s, byte);
     if (v2 && type == TMK_REC_TICK) {
         ticks++;
         return 0;
