@@ -657,6 +657,12 @@ static char *put_decimal(char *p, const char *label, uint64_t v)
     return p + len;
 }
 
+/* The counts are the process's own. */
+static void stats_after_fork_child(void)
+{
+    stat_lookups = stat_hits = stat_fills = stat_plain = 0;
+}
+
 void tmk_stacks_report(void)
 {
     if (tmk_opt.stack_cache != 2) return;
@@ -682,12 +688,15 @@ void tmk_stacks_thread_reset(struct tmk_thread *t)
 uint32_t tmk_stack_id(struct tmk_thread *t) { return stack_id_plain(t); }
 void tmk_stacks_thread_reset(struct tmk_thread *t) { (void)t; }
 void tmk_stacks_report(void) {}
+static void stats_after_fork_child(void) {}
 
 #endif
 
-/* The child's file starts with no stacks defined: forget them all. */
+/* The child's file starts with no stacks defined: forget them all. (The
+ * forking thread's caller cache is emptied by its thread reset.) */
 void tmk_stacks_after_fork_child(void)
 {
+    stats_after_fork_child();
     struct stack_entry *e, *tmp;
     pthread_mutex_init(&stacks_mutex, NULL);
     HASH_ITER(hh, stacks, e, tmp) {

@@ -871,28 +871,37 @@ def case_stackcache():
         eq(native.returncode, 0, f"{build}: native status")
         got = {}
         for cache in ("2", "0"):
-            out = os.path.join(TMP, f"sp-{build}-{cache}.tmk")
+            out = os.path.join(TMP, f"sp-{build}-{cache}.%p.tmk")
             r = run([exe], output=out, env={"TIDEMARK_STACK_CACHE": cache})
             eq((r.returncode, r.stdout), (0, native.stdout), f"{build} cache={cache}: program")
-            clean_trace(tmkcat(out), f"{build} cache={cache}")
-            got[cache] = (by_first_alloc(alloc_stacks(out), f"{build} cache={cache}"),
-                          r.stderr.decode())
-        cached, plain = got["2"][0], got["0"][0]
+            files = traces(rf"sp-{build}-{cache}\.\d+\.tmk$")
+            eq(len(files), 2, f"{build} cache={cache}: traces of the parent and the child")
+            procs = {}
+            for f in files:
+                d = tmkcat(f)
+                clean_trace(d, f"{build} cache={cache} {os.path.basename(f)}")
+                procs[d["pid"]] = (d["ppid"], by_first_alloc(alloc_stacks(f), f))
+            child = [pid for pid, (ppid, _) in procs.items() if ppid in procs]
+            eq(len(child), 1, f"{build} cache={cache}: one child's trace")
+            got[cache] = ({"parent": next(v[1] for p, v in procs.items() if p != child[0]),
+                           "child": procs[child[0]][1]}, r.stderr.decode())
         eq(got["0"][1], "", f"{build}: stderr without the cache")
-        eq(len(cached), len(plain), f"{build}: threads with allocations")
         distinct = set()
-        for key, want in plain.items():
-            check(key in cached, f"{build}: no thread starting with {key} with the cache")
-            have = cached[key]
-            eq(len(have), len(want), f"{build}: allocations of the thread starting with {key}")
-            for i, (h, w) in enumerate(zip(have, want)):
-                if h != w:
-                    raise Failure(f"{build}: allocation {i} of the thread starting with size "
-                                  f"{key[0]}: with the cache {h}, without {w}")
-            distinct.update(want)
+        for proc in ("parent", "child"):
+            cached, plain = got["2"][0][proc], got["0"][0][proc]
+            eq(len(cached), len(plain), f"{build} {proc}: threads with allocations")
+            for key, want in plain.items():
+                check(key in cached, f"{build} {proc}: no thread starting with {key} with the cache")
+                have = cached[key]
+                eq(len(have), len(want), f"{build} {proc}: allocations of the thread starting with {key}")
+                for i, (h, w) in enumerate(zip(have, want)):
+                    if h != w:
+                        raise Failure(f"{build} {proc}: allocation {i} of the thread starting with "
+                                      f"size {key[0]}: with the cache {h}, without {w}")
+                distinct.update(want)
         check(len(distinct) > 800, f"{build}: only {len(distinct)} distinct (size, stack) pairs")
-        m = re.fullmatch(r"tidemark: stack cache: (\d+) lookups, (\d+) hits, (\d+) fills, "
-                         r"(\d+) plain\n", got["2"][1])
+        m = re.fullmatch(r"(?:tidemark: stack cache: (\d+) lookups, (\d+) hits, (\d+) fills, "
+                         r"(\d+) plain\n){2}", got["2"][1])  # the child's line, then the parent's
         check(m, f"{build}: stderr with TIDEMARK_STACK_CACHE=2: {got['2'][1]!r}")
         lookups, hits, fills, plain_n = map(int, m.groups())
         print(f"stackcache {build}: {lookups} lookups, {hits} hits, {fills} fills, "

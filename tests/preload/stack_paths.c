@@ -27,7 +27,9 @@
  *    above, with stale return addresses of earlier calls left in memory;
  *  - signal handlers that allocate: on the thread's stack (a signal frame
  *    inside the stack) and on a sigaltstack (not the thread's stack);
- *  - a makecontext coroutine (a stack from malloc).
+ *  - a makecontext coroutine (a stack from malloc);
+ *  - a forked child that runs the main thread's paths again (the parent's
+ *    entries name stacks of the parent's file, not the child's).
  */
 #include <alloca.h>
 #include <pthread.h>
@@ -36,7 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #define NOINLINE __attribute__((noinline, noclone))
 #define MAX_DEPTH 8
@@ -319,6 +323,13 @@ int main(int argc, char **argv)
         if (pthread_create(&th, NULL, workload, (void *)i) != 0) return 3;
         pthread_join(th, NULL);
     }
+    pid_t pid = fork();
+    if (pid == 0) {
+        workload((void *)0);
+        exit(0);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || status != 0) return 4;
     printf("done rounds=%u vsink=%u\n", rounds, vsink);
     return 0;
 }
