@@ -22,8 +22,12 @@
  * on: each stack slot libunwind loaded a kept frame's %rip, %rbp or %rsp
  * from (unw_get_save_loc), with the value it found. A lookup re-reads those
  * words; all equal -> the cached id, without unwinding or hashing. A miss
- * unwinds with libunwind's step API to learn the slots, then interns as
- * unw_backtrace's frames would be (the same frames: tests/preload checks).
+ * takes the plain path (unw_backtrace, intern) and notes the stack's hash
+ * in the entry; when the same key comes back with the same stack, a second
+ * unwind with libunwind's step API learns the slots, and the entry becomes
+ * valid only if that walk found the very frames unw_backtrace did. So a
+ * cached id is always unw_backtrace's, and a stack met once costs what it
+ * cost before (the step API is several times slower than unw_backtrace).
  *
  * Why a hit is the stack libunwind would find: the CFI rule of a frame is
  * fixed by its code address: CFA = %rsp + K or %rbp + K, saved registers at
@@ -62,10 +66,10 @@
  * the thread state is reset (a new thread, a forked child: stack ids
  * restart in the child's file).
  *
- * Adaptive: a miss costs more than unw_backtrace (the step API, the save
- * locations; see bench/NOTES-shim.md). A thread that hit less than 1 in 4
- * of its last CC_WINDOW lookups unwinds the next CC_BYPASS stacks plainly,
- * then tries the cache again.
+ * Adaptive: a fill costs a plain unwind plus the step walk (see
+ * bench/NOTES-shim.md). A thread that hit less than 1 in 4 of its last
+ * CC_WINDOW lookups unwinds the next CC_BYPASS stacks plainly, without
+ * looking at the cache, then tries it again.
  *
  * Interning: each distinct stack gets a process-wide id (1-based) and one
  * STACK record, written by the thread that first met it. The global table
@@ -302,12 +306,13 @@ static uint32_t intern(struct tmk_thread *t, const uintptr_t *f, int n)
     return id;
 }
 
-/* The id of frames f[0, n), n > 0: the thread's hash cache, else the global
- * table (after a module check, so that a new object's MODULE comes first). */
+/* The id of frames f[0, n), n > 0, whose hash_frames is h: the thread's
+ * hash cache, else the global table (after a module check, so that a new
+ * object's MODULE comes first). */
 static inline __attribute__((always_inline)) uint32_t id_of_frames(struct tmk_thread *t,
-                                                                   const uintptr_t *f, int n)
+                                                                   const uintptr_t *f, int n,
+                                                                   uint64_t h)
 {
-    uint64_t h = hash_frames(f, n);
     struct tmk_stack_cache_entry *c = &t->cache[h & (TMK_STACK_CACHE - 1)];
     if (TMK_LIKELY(c->hash == h)) return c->id;
     tmk_modules_scan_if_changed(t);
@@ -319,11 +324,13 @@ static inline __attribute__((always_inline)) uint32_t id_of_frames(struct tmk_th
     return id;
 }
 
-/* Unwinds with unw_backtrace (or the fp walk) and interns. Inlined: a frame
- * of its own would be one more frame for libunwind to unwind (~80
- * instructions on W1). */
-static inline __attribute__((always_inline)) uint32_t stack_id_plain(struct tmk_thread *t)
+/* Unwinds with unw_backtrace (or the fp walk) and interns; *hash gets the
+ * frames' hash (0: no frames). Inlined: a frame of its own would be one more
+ * frame for libunwind to unwind (~80 instructions on W1). */
+static inline __attribute__((always_inline)) uint32_t stack_id_plain(struct tmk_thread *t,
+                                                                     uint64_t *hash)
 {
+    *hash = 0;
     uintptr_t raw[TMK_DEPTH_MAX + CAPTURE_SLACK];
     int n = capture(t, raw, (int)tmk_opt.depth + CAPTURE_SLACK);
     int skip = 0;
@@ -331,7 +338,8 @@ static inline __attribute__((always_inline)) uint32_t stack_id_plain(struct tmk_
     n -= skip;
     if (n > (int)tmk_opt.depth) n = (int)tmk_opt.depth;
     if (n <= 0) return 0;
-    return id_of_frames(t, raw + skip, n);
+    *hash = hash_frames(raw + skip, n);
+    return id_of_frames(t, raw + skip, n, *hash);
 }
 
 /* ---- the caller cache (see the top of the file) ---------------------------- */
@@ -348,7 +356,9 @@ static inline __attribute__((always_inline)) uint32_t stack_id_plain(struct tmk_
 struct cc_entry {
     uintptr_t ra, cfa;      /* the key */
     uintptr_t rbp;          /* RBP0, compared when need_rbp */
-    uint32_t stamp;         /* the cache's stamp at the fill; another: empty */
+    uint64_t hash;          /* hash_frames of the stack unw_backtrace found for the key */
+    uint32_t stamp;         /* the cache's stamp at the fill; another: not valid */
+    uint32_t seen;          /* the stamp when (ra, cfa, hash) was met here, not yet filled */
     uint32_t id;
     uint32_t nwords;
     uint32_t need_rbp;
@@ -567,7 +577,7 @@ static void walk_step(struct walk *w, unw_cursor_t *cur, int k, uintptr_t ip)
 /* Unwinds with the step API into f, with the frames unw_backtrace and the
  * leading-frame drop give, noting what they depend on in w. Returns the
  * kept frames, or -1 when more than CAPTURE_SLACK leading frames were the
- * shim's (the caller then takes the plain path). */
+ * shim's (nothing is cached then). */
 __attribute__((noinline)) static int unwind_steps(struct walk *w, uintptr_t *f)
 {
     unw_context_t uc;
@@ -600,28 +610,45 @@ __attribute__((noinline)) static int unwind_steps(struct walk *w, uintptr_t *f)
     return n;
 }
 
-/* A miss: unwinds, interns, and refills e when the walk allows it. */
-static uint32_t stack_id_fill(struct tmk_thread *t, const struct tmk_caller *c,
-                              struct cc_entry *e, uint32_t stamp)
+/* The step walk for an entry: fills e with the words the stack depends on.
+ * 1 when e may be used for hits: the walk allowed it and found the frames
+ * unw_backtrace found (their hash h). */
+static int cc_fill(struct tmk_thread *t, const struct tmk_caller *c, struct cc_entry *e,
+                   uint64_t h)
 {
     uintptr_t f[TMK_DEPTH_MAX];
     struct walk w = {.c = c, .e = e, .hi = t->stack_hi, .ok = 1};
-    e->stamp = 0; /* empty while it is rewritten */
     e->nwords = 0;
     struct unw_bracket b;
     unw_enter(&b);
     int n = unwind_steps(&w, f);
     unw_leave(&b);
-    if (n < 0) return stack_id_plain(t);
-    if (n == 0) return 0;
-    uint32_t id = id_of_frames(t, f, n);
-    if (id && w.ok) {
+    if (n <= 0 || !w.ok || hash_frames(f, n) != h) return 0;
+    e->rbp = c->rbp;
+    e->need_rbp = (uint32_t)w.need_rbp;
+    return 1;
+}
+
+/* A miss: the plain unwind gives the id. The step walk costs several plain
+ * unwinds (~1,000 instructions a frame against ~200 for unw_backtrace's
+ * trace cache), so it runs only for a stack met at this key once before:
+ * a first sighting just leaves (key, hash) in the entry. */
+static inline __attribute__((always_inline)) uint32_t cc_miss(struct tmk_thread *t,
+                                                              const struct tmk_caller *c,
+                                                              struct cc_entry *e, uint32_t stamp)
+{
+    uint64_t h;
+    uint32_t id = stack_id_plain(t, &h);
+    if (!id) return 0;
+    int again = e->seen == stamp && e->ra == c->ra && e->cfa == c->cfa && e->hash == h;
+    e->stamp = 0; /* not valid while it is rewritten */
+    e->ra = c->ra;
+    e->cfa = c->cfa;
+    e->hash = h;
+    e->id = id;
+    e->seen = stamp;
+    if (again && cc_fill(t, c, e, h)) {
         STAT(stat_fills);
-        e->ra = c->ra;
-        e->cfa = c->cfa;
-        e->rbp = c->rbp;
-        e->need_rbp = (uint32_t)w.need_rbp;
-        e->id = id;
         e->stamp = stamp;
     }
     return id;
@@ -633,7 +660,8 @@ uint32_t tmk_stack_id(struct tmk_thread *t)
     struct tmk_caller_cache *cc = cc_for(t, &c);
     if (!cc) {
         STAT(stat_plain);
-        return stack_id_plain(t);
+        uint64_t h;
+        return stack_id_plain(t, &h);
     }
     struct cc_entry *e = cc_slot(cc, &c);
     int hit = cc_valid(e, &c, cc->stamp);
@@ -643,7 +671,7 @@ uint32_t tmk_stack_id(struct tmk_thread *t)
         STAT(stat_hits);
         return e->id;
     }
-    return stack_id_fill(t, &c, e, cc->stamp);
+    return cc_miss(t, &c, e, cc->stamp);
 }
 
 static char *put_decimal(char *p, const char *label, uint64_t v)
@@ -685,7 +713,11 @@ void tmk_stacks_thread_reset(struct tmk_thread *t)
 
 #else /* no caller cache off x86-64 */
 
-uint32_t tmk_stack_id(struct tmk_thread *t) { return stack_id_plain(t); }
+uint32_t tmk_stack_id(struct tmk_thread *t)
+{
+    uint64_t h;
+    return stack_id_plain(t, &h);
+}
 void tmk_stacks_thread_reset(struct tmk_thread *t) { (void)t; }
 void tmk_stacks_report(void) {}
 static void stats_after_fork_child(void) {}

@@ -16,8 +16,9 @@
  *  - twins: four functions with the same frame, called through one function
  *    pointer from one loop, each calling leaf(): same RA0 and CFA0 for
  *    malloc, different return addresses one frame up;
- * each path a few times in a row (hits), and in turns with other paths to
- * the same key (the entry left must not be taken).
+ * each path a few times in a row (the shim's cache fills on the second
+ * call, hits after), and in turns with other paths to the same key (the
+ * entry left must not be taken).
  *  - recursion to depths 0..7 above the twins, and past TIDEMARK_DEPTH;
  *  - shifted chains (below): the same frames one recursion level higher,
  *    where only a %rbp differs and every other word is as before;
@@ -52,7 +53,7 @@ enum kind { K_TWIN, K_VLA_LEAF, K_VLA_MID, K_DEEP, K_SIGNAL, K_COROUTINE, K_SHIF
 static void *volatile sink;
 static volatile unsigned vsink;
 /* volatile: gcc must not peel these loops into call sites of their own */
-static volatile unsigned reps = 3, two = 2;
+static volatile unsigned reps = 6, three = 3;
 static __thread size_t base;      /* this thread's size range */
 static __thread unsigned vla_bytes; /* what the VLA paths reserve */
 
@@ -151,7 +152,7 @@ static void run_vlas(path_fn fn, enum kind k)
  * bottom function), so that a chain of d + 1 steps and one of d steps hold
  * the same words at the same addresses from the top down to the lowest
  * step's frame. Call 1: d + 1 steps, then a bottom function reserving v
- * bytes; call 2, right after: d steps, the bottom function reserving v + S
+ * bytes (twice: the second fills the cache); call 2, right after: d steps, the bottom function reserving v + S
  * (S = a step's frame), from the same call site: malloc's caller is at the
  * same CFA0, and the words
  * of call 1's frames below the steps are still there, unwritten, in call 2's
@@ -219,9 +220,10 @@ static void run_shifted(step_fn bottom, enum kind k)
     unsigned frame = (unsigned)(step_frame[1] - step_frame[0]);
     for (unsigned d = 1; d < MAX_DEPTH; d++)
         for (unsigned v = 0; v < 12; v++)
-            for (unsigned j = 0; j < two; j++) { /* one call site for both */
-                vla_bytes = 16 * v + j * frame;
-                step(d + 1 - j, size_of(k, d * 24 + 2 * v + j));
+            for (unsigned j = 0; j < three; j++) { /* one call site for all */
+                unsigned second = j == 2;        /* call 1 twice: the cache fills */
+                vla_bytes = 16 * v + second * frame;
+                step(d + 1 - second, size_of(k, d * 24 + 2 * v + second));
             }
 }
 
