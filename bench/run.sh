@@ -29,8 +29,9 @@ usage: bench/run.sh [options]
   -b DIR           build directory (default $root/build)
   -o DIR           where traces and raw results go (default: a new /tmp dir)
   --only LIST      comma list of w1,w1mt,w2,analyzer (default $only)
-  --configs LIST   comma list of native,heaptrack,full,fullfp,tables
-                   (default $configs; fullfp = full with TIDEMARK_UNWIND=fp)
+  --configs LIST   comma list of native,heaptrack,full,fullfp,fullnc,tables
+                   (default $configs; fullfp = full with TIDEMARK_UNWIND=fp,
+                   fullnc = full with TIDEMARK_STACK_CACHE=0)
   --w1-allocs M    allocations per W1 run (default $w1_allocs)
   --w2-args "A"    arguments for bench_w2 (default: its own)
   --callgrind      instead of timing, count instructions (valgrind callgrind)
@@ -117,6 +118,9 @@ run_one() {
     fullfp)
         cmd=(env LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_UNWIND=fp
             TIDEMARK_OUTPUT="$base.tmk" "${prog[@]}") ;;
+    fullnc)
+        cmd=(env LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_STACK_CACHE=0
+            TIDEMARK_OUTPUT="$base.tmk" "${prog[@]}") ;;
     esac
     local res
     res=$(timed "$base.out" "$base.err" -- "${cmd[@]}") || return 1
@@ -138,7 +142,7 @@ usable_config() {
     case "$1" in
     native) return 0 ;;
     heaptrack) command -v heaptrack >/dev/null ;;
-    full | tables | fullfp) have "$shim" ;;
+    full | tables | fullfp | fullnc) have "$shim" ;;
     esac
 }
 
@@ -158,7 +162,7 @@ run_callgrind() {
         in_list "$wl" "$only" && usable_workload "$wl" || continue
         local -a prog
         if [ "$wl" = w1 ]; then prog=("$w1" --allocs 1000000); else prog=("$w2" --cycles 4); fi
-        for cfg in native full fullfp tables; do
+        for cfg in native full fullfp fullnc tables; do
             in_list "$cfg" "$configs" && usable_config "$cfg" || continue
             local -a pre=(env)
             # env after valgrind: the shim goes into the workload only (with
@@ -166,6 +170,7 @@ run_callgrind() {
             case "$cfg" in
             full | tables) pre+=(LD_PRELOAD="$shim" TIDEMARK_MODE="$cfg") ;;
             fullfp) pre+=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_UNWIND=fp) ;;
+            fullnc) pre+=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_STACK_CACHE=0) ;;
             esac
             pre+=(TIDEMARK_OUTPUT="$out/cg-$wl-$cfg-%p.tmk")
             rm -f "$out/cg-$wl-$cfg-"*
@@ -193,7 +198,7 @@ echo "run.sh: $reps reps, results in $out" >&2
 for rep in $(seq 1 "$reps"); do
     for wl in w1 w1mt w2; do
         in_list "$wl" "$only" && usable_workload "$wl" || continue
-        for cfg in native heaptrack full fullfp tables; do
+        for cfg in native heaptrack full fullfp fullnc tables; do
             in_list "$cfg" "$configs" && usable_config "$cfg" || continue
             run_one "$wl" "$cfg" "$rep" || true
         done

@@ -192,6 +192,7 @@ def main(argv):
         for wl in ("w1", "w1mt"):
             target_w1(g, wl)
             target_w1(g, wl, "fullfp")
+            target_w1(g, wl, "fullnc")
         target_w2(g)
         target_trace_bytes(g, "w1")
         target_trace_bytes(g, "w1mt")

@@ -66,8 +66,12 @@ static void thread_reset(struct tmk_thread *t)
     t->sample_left = 0;
     memset(t->cache, 0, sizeof t->cache);
     tmk_infos_reset(t);
+    tmk_stacks_thread_reset(t);
 }
 
+/* The calling thread's stack: the fp unwinder stays inside it, and
+ * stacks.c's caller cache re-reads only words between the stack pointer and
+ * its top (so never a word that could fault). */
 static void find_stack_bounds(struct tmk_thread *t)
 {
     pthread_attr_t attr;
@@ -105,7 +109,7 @@ struct tmk_thread *tmk_thread_attach(void)
     if (t) thread_reset(t);
     pthread_mutex_unlock(&threads_mutex);
     if (t) {
-        if (tmk_opt.unwinder == TMK_UNWIND_FP) find_stack_bounds(t);
+        find_stack_bounds(t);
         tmk_tls.t = t;
         pthread_setspecific(thread_key, t);
         put_thread_record(t);

@@ -47,6 +47,7 @@ struct tmk_options {
     uint64_t sample_bytes;      /* TIDEMARK_SAMPLE_BYTES, 0 = record everything */
     int quiet;                  /* TIDEMARK_QUIET */
     int compress;               /* TIDEMARK_COMPRESS: zstd blocks */
+    int stack_cache;            /* TIDEMARK_STACK_CACHE: 0 off, 1 on (default), 2 on + counts */
 };
 
 /* Full mode without sampling: the heap is written by info (ALLOC_INFO,
@@ -103,8 +104,18 @@ struct tmk_thread {
     size_t infos_mask, infos_used;
     uint32_t infos_last;          /* the last info id defined */
 
-    uintptr_t stack_lo, stack_hi; /* this thread's stack, for the fp unwinder */
+    uintptr_t stack_lo, stack_hi; /* this thread's stack (0, 0 = unknown) */
+    struct tmk_caller_cache *callers; /* stacks.c; NULL until first used */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
+};
+
+/* What the caller of an exported entry point looks like: the key of
+ * stacks.c's caller cache. ra == 0: unknown (tmk_stack_id unwinds as
+ * before). */
+struct tmk_caller {
+    uintptr_t ra;  /* __builtin_return_address(0) of the exported function */
+    uintptr_t cfa; /* its __builtin_dwarf_cfa(): the caller's %rsp after the return */
+    uintptr_t rbp; /* the caller's %rbp at the call */
 };
 
 #define TMK_DEFERRED_MAX 32 /* frees a signal handler may leave for later */
@@ -116,6 +127,7 @@ struct tmk_tls {
                     3 a thread of the shim's own (the sampler) */
     int in_real; /* inside the real allocator (a handler must not reenter it) */
     int in_unwind; /* inside libunwind (stacks.c: its pipe goes out of the way) */
+    struct tmk_caller caller; /* set by TMK_CALLER_SET with guard 1, cleared on leaving */
     uint64_t deferred_state;            /* sigalloc.c: generation << 32 | count */
     void *deferred[TMK_DEFERRED_MAX];   /* sigalloc.c: frees left for later */
 };
@@ -142,6 +154,23 @@ static inline uint64_t tmk_now(void)
 {
     return tmk_clock_ns() - tmk_start_ns;
 }
+
+/* In an exported entry point, once its guard is 1: says who called it, for
+ * the tmk_stack_id calls of this entry. It must be written in the exported
+ * function itself. __builtin_frame_address(0) makes gcc give that function a
+ * frame pointer (push %rbp; mov %rsp,%rbp at entry), so the word there is
+ * the caller's %rbp (objdump-checked with gcc 12 -O2; stacks.c also checks
+ * all three words against libunwind before it caches anything). Every way
+ * out that set it clears caller.ra (leave() in interpose.c, api_leave() in
+ * tables.c): a later tmk_stack_id can never use a stale caller. */
+#define TMK_CALLER_SET()                                                                      \
+    do {                                                                                      \
+        void *const *fp_ = __builtin_frame_address(0);                                        \
+        tmk_tls.caller.ra = (uintptr_t)__builtin_return_address(0);                           \
+        tmk_tls.caller.cfa = (uintptr_t)__builtin_dwarf_cfa();                                \
+        tmk_tls.caller.rbp = (uintptr_t)fp_[0];                                               \
+    } while (0)
+#define TMK_CALLER_CLEAR() (tmk_tls.caller.ra = 0)
 
 struct tmk_thread *tmk_thread_attach(void) TMK_HIDDEN; /* guard must be set */
 void tmk_thread_init_key(void) TMK_HIDDEN;
@@ -239,7 +268,14 @@ void tmk_writer_after_fork_child(void) TMK_HIDDEN;
 /* ---- stacks.c ----------------------------------------------------------- */
 
 void tmk_stacks_init(void) TMK_HIDDEN;
-uint32_t tmk_stack_id(struct tmk_thread *t) TMK_HIDDEN; /* guard set; 0 = none */
+/* The stack of the current call (guard set; 0 = none). With tmk_tls.caller
+ * set, through the caller cache when it can. */
+uint32_t tmk_stack_id(struct tmk_thread *t) TMK_HIDDEN;
+/* A thread state starts anew (buffer.c's thread_reset): its caller cache
+ * forgets every entry (stack ids restart in a forked child's file). */
+void tmk_stacks_thread_reset(struct tmk_thread *t) TMK_HIDDEN;
+/* TIDEMARK_STACK_CACHE=2: one stderr line with the caller cache's counts. */
+void tmk_stacks_report(void) TMK_HIDDEN;
 void tmk_stacks_lock(void) TMK_HIDDEN;
 void tmk_stacks_unlock(void) TMK_HIDDEN;
 void tmk_stacks_after_fork_child(void) TMK_HIDDEN;
@@ -251,6 +287,9 @@ void tmk_modules_scan_if_changed(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_modules_lock(void) TMK_HIDDEN;
 void tmk_modules_unlock(void) TMK_HIDDEN;
 void tmk_modules_after_fork_child(void) TMK_HIDDEN;
+/* Bumped whenever the loaded objects may have changed (every scan that
+ * found a change, every dlclose): code at an address may be other code. */
+extern uint32_t tmk_modules_gen TMK_HIDDEN;
 /* [start, end) of the shim's own code, to drop its frames from stacks. */
 extern uintptr_t tmk_self_start TMK_HIDDEN, tmk_self_end TMK_HIDDEN;
 void tmk_modules_find_self(void) TMK_HIDDEN;

@@ -8,6 +8,9 @@
  * allocator returned, a free's time before the memory goes back; realloc is
  * a free of old (time before) then an allocation of new (time after).
  *
+ * Caller: every allocating entry says who called it (TMK_CALLER_SET, right
+ * after its guard is set; leave() clears it), the key of stacks.c's cache.
+ *
  * Guard: every entry sets the thread's guard while inside. A call that finds
  * guard 2 or 3 (the shim's own use of libc, the sampler thread) goes straight
  * to the real allocator, untraced. A call that finds guard 1 (the shim never
@@ -239,6 +242,7 @@ static inline void drain_if_idle(void);
 
 static inline void leave(void)
 {
+    TMK_CALLER_CLEAR();
     tmk_tls.guard = 0;
     drain_if_idle();
 }
@@ -335,6 +339,7 @@ TMK_EXPORT void *malloc(size_t n)
     if (TMK_UNLIKELY(!resolved())) return boot_alloc(n, 16);
     if (REENTERED()) return sig_alloc_lost(n, 16, real_malloc_aligned);
     if (!enter()) return REAL(tmk_real_malloc(n));
+    TMK_CALLER_SET();
     void *p = REAL(tmk_real_malloc(n));
     if (TMK_LIKELY(p != NULL)) on_alloc(p, n);
     leave();
@@ -379,6 +384,7 @@ TMK_EXPORT void *calloc(size_t n, size_t size)
         return sig_alloc_lost(total, 16, real_calloc_1); /* fresh mapping: zero */
     }
     if (!enter()) return REAL(real_calloc(n, size));
+    TMK_CALLER_SET();
     void *p = REAL(real_calloc(n, size));
     if (p) on_alloc(p, n * size);
     leave();
@@ -411,6 +417,7 @@ TMK_EXPORT void *realloc(void *old, size_t n)
         return realloc_by_copy(old, usable_of(old), n);
     }
     if (!enter()) return REAL(real_realloc(old, n));
+    TMK_CALLER_SET();
     on_free(old);
     void *p = REAL(real_realloc(old, n));
     if (p) {
@@ -452,6 +459,7 @@ TMK_EXPORT int posix_memalign(void **out, size_t align, size_t n)
         return 0;
     }
     if (!enter()) return REAL(real_posix_memalign(out, align, n));
+    TMK_CALLER_SET();
     int rc = REAL(real_posix_memalign(out, align, n));
     if (rc == 0) on_alloc(*out, n);
     leave();
@@ -476,6 +484,7 @@ static size_t pow2_at_least(size_t a)
         }                                                                                     \
         if (REENTERED()) return sig_alloc_lost(size, sig_align, real_malloc_aligned);         \
         if (!enter()) return REAL(real args);                                                 \
+        TMK_CALLER_SET();                                                                     \
         void *p = REAL(real args);                                                            \
         if (p) on_alloc(p, size);                                                             \
         leave();                                                                              \

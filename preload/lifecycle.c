@@ -13,9 +13,10 @@
  *    program's) finishes the trace with quick_exit's status.
  *  - exec*: finish with END(EXEC) first; the new image writes its own file.
  *    If exec then fails, this process is no longer traced.
- *  - dlopen/dlclose are not wrapped (a wrapper would change which object
- *    the loader sees as the caller, and so RUNPATH and $ORIGIN): modules.c
- *    notices the loader's adds/subs counters moving instead.
+ *  - dlopen is not wrapped (a wrapper would change which object the loader
+ *    sees as the caller, and so RUNPATH and $ORIGIN): modules.c notices the
+ *    loader's adds/subs counters moving instead. dlclose (whose caller the
+ *    loader ignores) is wrapped in stacks.c, only to drop the caller cache.
  *  - fork: the child drops the parent's buffers, starts its own file (ppid
  *    in its header), re-announces modules and tables, restarts the sampler.
  *    A vfork/clone child (no fork handlers ran) is recognised by its pid and
@@ -71,6 +72,7 @@ void tmk_finish(enum tmk_end_why why, uint64_t status)
     struct tmk_thread *t = tmk_tls.t;
     if (!t) t = tmk_thread_attach();
     tmk_state = TMK_STATE_STOPPED; /* other threads stop recording */
+    if (!in_signal) tmk_stacks_report();
     if (t && guard == 0 && !in_signal) {
         tmk_tables_sample(t, 0);
         tmk_memory_sample(t);

@@ -9,6 +9,10 @@
  * a stack it has not cached (before the stack is interned, so a stack in a
  * freshly dlopen'ed object is preceded by its MODULE) and at every sampler
  * tick (so dlclose is seen within an interval).
+ *
+ * tmk_modules_gen counts the scans that may have seen a change (every scan
+ * but the check that found none); stacks.c's caller cache drops its entries
+ * when it moves, and its dlclose wrapper moves it too, at once.
  */
 
 #include <elf.h>
@@ -31,6 +35,7 @@ static struct module *modules;
 static uint32_t next_module_id = 1;
 static unsigned long long seen_adds, seen_subs;
 uintptr_t tmk_self_start, tmk_self_end;
+uint32_t tmk_modules_gen;
 
 void tmk_modules_lock(void) { pthread_mutex_lock(&modules_mutex); }
 void tmk_modules_unlock(void) { pthread_mutex_unlock(&modules_mutex); }
@@ -147,6 +152,7 @@ static int read_counters(struct dl_phdr_info *info, size_t size, void *arg)
 static void scan_locked(struct tmk_thread *t)
 {
     unsigned long long c[2] = {0, 0};
+    __atomic_add_fetch(&tmk_modules_gen, 1, __ATOMIC_SEQ_CST);
     dl_iterate_phdr(read_counters, c);
     seen_adds = c[0];
     seen_subs = c[1];

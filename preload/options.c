@@ -20,6 +20,7 @@ struct tmk_options tmk_opt = {
     .sample_bytes = 0,
     .quiet = 0,
     .compress = 1,
+    .stack_cache = 1,
 };
 
 void tmk_warn(const char *msg, const char *arg1, const char *arg2)
@@ -110,6 +111,10 @@ void tmk_options_read(void)
         else
             bad_value("TIDEMARK_UNWIND", s, " is not libunwind|fp; using libunwind");
     }
+
+    v = (uint64_t)tmk_opt.stack_cache;
+    read_number("TIDEMARK_STACK_CACHE", 0, 2, " is not 0|1|2; using 1", &v);
+    tmk_opt.stack_cache = (int)v;
 
     v = tmk_opt.depth;
     read_number("TIDEMARK_DEPTH", 1, TMK_DEPTH_MAX, " is not in 1..128; using 32", &v);

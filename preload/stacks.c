@@ -1,4 +1,4 @@
-/* preload/stacks.c - call stacks: unwinding and interning.
+/* preload/stacks.c - call stacks: unwinding, the caller cache, interning.
  *
  * Unwinding: libunwind's unw_backtrace (default) or a frame-pointer walk
  * (TIDEMARK_UNWIND=fp; stops at the first frame that does not look like one).
@@ -10,7 +10,66 @@
  * shim's pipe/pipe2 move the descriptors of a pipe made during an unwind to
  * TMK_FD_FLOOR or above: at 3 and 4, a shell's `exec 4>file` put the
  * program's file where libunwind writes (and a program's input where it
- * reads). Pipes the program makes are untouched.
+ * reads). Pipes the program makes are untouched. Every libunwind call runs
+ * with in_unwind set, cancellation disabled and errno put back.
+ *
+ * The caller cache (libunwind unwinder, x86-64; TIDEMARK_STACK_CACHE=0 turns
+ * it off). Most allocations come from the same call chain at the same stack
+ * position again and again. Each exported entry point says who called it
+ * (TMK_CALLER_SET: RA0 = its return address, CFA0 = the caller's %rsp after
+ * the return, RBP0 = the caller's %rbp). A per-thread direct-mapped cache
+ * keyed by (RA0, CFA0) keeps the stack id and the words the unwind depended
+ * on: each stack slot libunwind loaded a kept frame's %rip, %rbp or %rsp
+ * from (unw_get_save_loc), with the value it found. A lookup re-reads those
+ * words; all equal -> the cached id, without unwinding or hashing. A miss
+ * takes the plain path (unw_backtrace, intern) and notes the stack's hash
+ * in the entry; when the same key comes back with the same stack, a second
+ * unwind with libunwind's step API learns the slots, and the entry becomes
+ * valid only if that walk found the very frames unw_backtrace did. So a
+ * cached id is always unw_backtrace's, and a stack met once costs what it
+ * cost before (the step API is several times slower than unw_backtrace).
+ *
+ * Why a hit is the stack libunwind would find: the CFI rule of a frame is
+ * fixed by its code address: CFA = %rsp + K or %rbp + K, saved registers at
+ * fixed offsets from the CFA. Frame 0 (the caller) has %rip = RA0 and %rsp =
+ * CFA0, both in the key. If frame k's %rip, %rsp and %rbp are as they were,
+ * so is its CFA, so its caller's %rip and %rbp come from the recorded slots,
+ * whose values are re-checked; the caller's %rsp is that CFA. The one input
+ * not in memory is RBP0 itself: when a CFA or a slot found while %rbp still
+ * held RBP0 lies just above RBP0 (frame-pointer code: frame 0's CFA is
+ * %rbp + 16), or libunwind had to guess a frame (no CFI: its frame-chain
+ * heuristics look at %rbp) while %rbp held RBP0, the entry also requires
+ * RBP0 to match. The end of the stack is fixed too: the outermost frame's
+ * CFI says "no return address" (fixed by its code address), a zero return
+ * address was read from a recorded slot, or the depth limit was reached.
+ *
+ * Remaining hole (TIDEMARK_STACK_CACHE=0 is the escape hatch): a CFA that
+ * the CFI computes from memory libunwind does not report as a save slot, a
+ * DWARF expression that dereferences (gcc's stack-realignment prologue: main
+ * with -mstackrealign, or a function with over-aligned locals: CFA =
+ * *(%rbp - 8)), or from a register other than %rsp and %rbp (hand-written
+ * assembly). Two calls with the same key and the same re-read words whose
+ * stacks differ only through such a word would get one id. Also: code
+ * replaced at the same address without a dlclose (a JIT reusing its code
+ * memory with registered unwind info), and a dlclose on another thread
+ * racing a lookup in the moment between the unmapping and the generation
+ * bump right after the real dlclose returns.
+ *
+ * Safety of the re-reads: the cache is used only when CFA0 lies in this
+ * thread's stack (pthread_getattr_np bounds) above the current stack
+ * pointer, and an entry keeps only words in [CFA0, stack top): memory that
+ * is mapped while this call runs. On another stack (a sigaltstack handler,
+ * makecontext coroutines, split stacks) the plain unw_backtrace path runs.
+ *
+ * Invalidation: an entry holds the cache's stamp at its fill; the stamp
+ * moves when tmk_modules_gen does (modules.c scans, dlclose below) and when
+ * the thread state is reset (a new thread, a forked child: stack ids
+ * restart in the child's file).
+ *
+ * Adaptive: a fill costs a plain unwind plus the step walk (see
+ * bench/NOTES-shim.md). A thread that hit less than 1 in 4 of its last
+ * CC_WINDOW lookups unwinds the next CC_BYPASS stacks plainly, without
+ * looking at the cache, then tries it again.
  *
  * Interning: each distinct stack gets a process-wide id (1-based) and one
  * STACK record, written by the thread that first met it. The global table
@@ -93,23 +152,39 @@ __attribute__((noinline)) static int unwind_fp(struct tmk_thread *t, uintptr_t *
     return n;
 }
 
-static int capture(struct tmk_thread *t, uintptr_t *out, int max)
+/* Around every libunwind call. The guard stays 1: what libunwind allocates
+ * on a thread's first use (its per-thread cache key) comes from sigalloc.c
+ * like a handler's, and a handler interrupting the unwind is told apart from
+ * libunwind. libunwind's validation reads and writes its pipe: cancellation
+ * points that must not end the program's thread inside malloc. libunwind's
+ * first use in a process leaves errno = EAGAIN: the program's errno is put
+ * back. */
+struct unw_bracket {
+    int saved_errno, cancel;
+};
+
+static void unw_enter(struct unw_bracket *b)
+{
+    b->saved_errno = errno;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &b->cancel);
+    tmk_tls.in_unwind = 1;
+}
+
+static void unw_leave(const struct unw_bracket *b)
+{
+    tmk_tls.in_unwind = 0;
+    pthread_setcancelstate(b->cancel, NULL);
+    errno = b->saved_errno;
+}
+
+static inline __attribute__((always_inline)) int capture(struct tmk_thread *t, uintptr_t *out,
+                                                          int max)
 {
     if (tmk_opt.unwinder == TMK_UNWIND_FP) return unwind_fp(t, out, max);
-    /* The guard stays 1: what libunwind allocates on a thread's first use
-     * (its per-thread cache key) comes from sigalloc.c like a handler's, and
-     * a handler interrupting the unwind is told apart from libunwind.
-     * libunwind's first use in a process leaves errno = EAGAIN: the
-     * program's errno is put back. */
-    int saved = errno, cancel;
-    /* libunwind's validation reads and writes its pipe: cancellation points
-     * that must not end the program's thread inside malloc */
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-    tmk_tls.in_unwind = 1;
+    struct unw_bracket b;
+    unw_enter(&b);
     int n = unw_backtrace((void **)out, max);
-    tmk_tls.in_unwind = 0;
-    pthread_setcancelstate(cancel, NULL);
-    errno = saved;
+    unw_leave(&b);
     return n < 0 ? 0 : n;
 }
 
@@ -171,6 +246,19 @@ TMK_EXPORT int pipe(int fds[2])
     return pipe_made(f(fds), fds, 0);
 }
 
+/* The caller cache keys on code addresses: once an object is unloaded, other
+ * code may come to the same addresses. The generation moves as soon as the
+ * real dlclose returns (modules.c's scans move it too, later). */
+TMK_EXPORT int dlclose(void *handle)
+{
+    static void *real;
+    int (*f)(void *) = (int (*)(void *))next_fn(&real, "dlclose");
+    if (!f) return -1;
+    int rc = f(handle);
+    __atomic_add_fetch(&tmk_modules_gen, 1, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
 static uint64_t hash_frames(const uintptr_t *f, int n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
@@ -218,17 +306,13 @@ static uint32_t intern(struct tmk_thread *t, const uintptr_t *f, int n)
     return id;
 }
 
-uint32_t tmk_stack_id(struct tmk_thread *t)
+/* The id of frames f[0, n), n > 0, whose hash_frames is h: the thread's
+ * hash cache, else the global table (after a module check, so that a new
+ * object's MODULE comes first). */
+static inline __attribute__((always_inline)) uint32_t id_of_frames(struct tmk_thread *t,
+                                                                   const uintptr_t *f, int n,
+                                                                   uint64_t h)
 {
-    uintptr_t raw[TMK_DEPTH_MAX + CAPTURE_SLACK];
-    int n = capture(t, raw, (int)tmk_opt.depth + CAPTURE_SLACK);
-    int skip = 0;
-    while (skip < n && in_self(raw[skip])) skip++;
-    const uintptr_t *f = raw + skip;
-    n -= skip;
-    if (n > (int)tmk_opt.depth) n = (int)tmk_opt.depth;
-    if (n <= 0) return 0;
-    uint64_t h = hash_frames(f, n);
     struct tmk_stack_cache_entry *c = &t->cache[h & (TMK_STACK_CACHE - 1)];
     if (TMK_LIKELY(c->hash == h)) return c->id;
     tmk_modules_scan_if_changed(t);
@@ -240,9 +324,411 @@ uint32_t tmk_stack_id(struct tmk_thread *t)
     return id;
 }
 
-/* The child's file starts with no stacks defined: forget them all. */
+/* Unwinds with unw_backtrace (or the fp walk) and interns; *hash gets the
+ * frames' hash (0: no frames). Inlined: a frame of its own would be one more
+ * frame for libunwind to unwind (~80 instructions on W1). */
+static inline __attribute__((always_inline)) uint32_t stack_id_plain(struct tmk_thread *t,
+                                                                     uint64_t *hash)
+{
+    *hash = 0;
+    uintptr_t raw[TMK_DEPTH_MAX + CAPTURE_SLACK];
+    int n = capture(t, raw, (int)tmk_opt.depth + CAPTURE_SLACK);
+    int skip = 0;
+    while (skip < n && in_self(raw[skip])) skip++;
+    n -= skip;
+    if (n > (int)tmk_opt.depth) n = (int)tmk_opt.depth;
+    if (n <= 0) return 0;
+    *hash = hash_frames(raw + skip, n);
+    return id_of_frames(t, raw + skip, n, *hash);
+}
+
+/* ---- the caller cache (see the top of the file) ---------------------------- */
+
+#if defined(__x86_64__)
+
+#define CC_BITS 8
+#define CC_ENTRIES (1u << CC_BITS)  /* per thread, direct-mapped on (RA0, CFA0) */
+#define CC_WORDS 64                 /* words an entry re-reads: %rip + %rbp of 32 frames */
+#define CC_WINDOW 4096u             /* lookups per hit-rate window */
+#define CC_BYPASS (16u * CC_WINDOW) /* stacks unwound plainly after a poor window */
+#define RBP_NEAR 4096u              /* how far above RBP0 a CFA or slot may come from it */
+
+struct cc_entry {
+    uintptr_t ra, cfa;      /* the key */
+    uintptr_t rbp;          /* RBP0, compared when need_rbp */
+    uint64_t hash;          /* hash_frames of the stack unw_backtrace found for the key */
+    uint32_t stamp;         /* the cache's stamp at the fill; another: not valid */
+    uint32_t seen;          /* the stamp when (ra, cfa, hash) was met here, not yet filled */
+    uint32_t id;
+    uint32_t nwords;
+    uint32_t need_rbp;
+    uint32_t off[CC_WORDS]; /* word address - cfa; each word lies in [cfa, stack top) */
+    uintptr_t val[CC_WORDS];
+};
+
+struct tmk_caller_cache {
+    uint32_t stamp;         /* never 0 */
+    uint32_t gen;           /* tmk_modules_gen when the stamp was taken */
+    uint32_t lookups, hits; /* in the current window */
+    uint32_t bypass;        /* stacks still to unwind without the cache */
+    struct cc_entry e[CC_ENTRIES];
+};
+
+/* TIDEMARK_STACK_CACHE=2: counts for tests and tuning, one line at the end */
+static uint64_t stat_lookups, stat_hits, stat_fills, stat_plain;
+#define STAT(x)                                                                               \
+    do {                                                                                      \
+        if (TMK_UNLIKELY(tmk_opt.stack_cache == 2)) __atomic_add_fetch(&(x), 1, __ATOMIC_RELAXED); \
+    } while (0)
+
+static uintptr_t stack_pointer(void)
+{
+    uintptr_t sp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+    return sp;
+}
+
+static uintptr_t load_word(uintptr_t a)
+{
+    uintptr_t v;
+    memcpy(&v, (const void *)a, sizeof v);
+    return v;
+}
+
+/* Every entry made so far becomes empty. */
+static void cc_next_stamp(struct tmk_caller_cache *cc)
+{
+    if (++cc->stamp == 0) {
+        memset(cc->e, 0, sizeof cc->e);
+        cc->stamp = 1;
+    }
+}
+
+static struct tmk_caller_cache *cc_new(void)
+{
+    static int failed;
+    if (failed) return NULL;
+    int saved = errno;
+    struct tmk_caller_cache *cc = tmk_arena_alloc(sizeof *cc); /* its own mapping, zeroed */
+    errno = saved;
+    if (!cc) {
+        failed = 1;
+        return NULL;
+    }
+    cc->stamp = 1;
+    cc->gen = __atomic_load_n(&tmk_modules_gen, __ATOMIC_ACQUIRE);
+    return cc;
+}
+
+/* The thread's cache if this call may use it, else NULL (the plain path).
+ * Safety rule: CFA0 lies in this thread's stack, above the stack pointer,
+ * so the words an entry keeps ([CFA0, stack top)) are mapped now. */
+static struct tmk_caller_cache *cc_for(struct tmk_thread *t, const struct tmk_caller *c)
+{
+    if (!tmk_opt.stack_cache || tmk_opt.unwinder != TMK_UNWIND_LIBUNWIND || !c->ra) return NULL;
+    uintptr_t sp = stack_pointer();
+    if (sp < t->stack_lo || c->cfa <= sp || c->cfa >= t->stack_hi || in_self(c->ra)) return NULL;
+    struct tmk_caller_cache *cc = t->callers;
+    if (TMK_UNLIKELY(!cc) && !(cc = t->callers = cc_new())) return NULL;
+    if (cc->bypass) {
+        cc->bypass--;
+        return NULL;
+    }
+    uint32_t gen = __atomic_load_n(&tmk_modules_gen, __ATOMIC_ACQUIRE);
+    if (TMK_UNLIKELY(gen != cc->gen)) {
+        cc->gen = gen;
+        cc_next_stamp(cc);
+    }
+    return cc;
+}
+
+static struct cc_entry *cc_slot(struct tmk_caller_cache *cc, const struct tmk_caller *c)
+{
+    uint64_t h = ((uint64_t)c->ra ^ ((uint64_t)c->cfa << 16)) * 0x9E3779B97F4A7C15ull;
+    return &cc->e[h >> (64 - CC_BITS)];
+}
+
+/* A hit: same key, same RBP0 where it matters, every kept word unchanged. */
+static int cc_valid(const struct cc_entry *e, const struct tmk_caller *c, uint32_t stamp)
+{
+    if (e->stamp != stamp || e->ra != c->ra || e->cfa != c->cfa) return 0;
+    if (e->need_rbp && e->rbp != c->rbp) return 0;
+    for (uint32_t i = 0; i < e->nwords; i++)
+        if (load_word(c->cfa + e->off[i]) != e->val[i]) return 0;
+    return 1;
+}
+
+/* Adaptive: a window with fewer than 1 hit in 4 sends the thread to the
+ * plain path for CC_BYPASS stacks. */
+static void cc_count(struct tmk_caller_cache *cc, int hit)
+{
+    cc->hits += (uint32_t)hit;
+    if (++cc->lookups < CC_WINDOW) return;
+    if (cc->hits < CC_WINDOW / 4) cc->bypass = CC_BYPASS;
+    cc->lookups = cc->hits = 0;
+}
+
+/* ---- a miss: the step walk that learns what the stack depends on ---- */
+
+enum slot { SLOT_NONE, SLOT_OWN, SLOT_STACK, SLOT_ELSE };
+enum { R_RIP, R_RBP, R_RSP };
+
+struct walk {
+    const struct tmk_caller *c;
+    struct cc_entry *e;   /* words go to e->off/val */
+    uintptr_t own_lo, hi; /* [own_lo, CFA0): the shim's frames; [CFA0, hi): the program's */
+    uintptr_t last[3];    /* last slot kept per register (R_*) */
+    int ok;               /* the result may be cached */
+    int rbp0;             /* the current frame's %rbp is still RBP0 */
+    int need_rbp;
+};
+
+/* Where libunwind got register reg of the cursor's frame from. */
+static enum slot slot_of(const struct walk *w, unw_cursor_t *cur, int reg, uintptr_t *addr)
+{
+    unw_save_loc_t loc;
+    if (unw_get_save_loc(cur, reg, &loc) < 0) return SLOT_ELSE;
+    if (loc.type == UNW_SLT_NONE) return SLOT_NONE;
+    if (loc.type != UNW_SLT_MEMORY) return SLOT_ELSE;
+    *addr = loc.u.addr;
+    if (*addr >= w->c->cfa && *addr <= w->hi - sizeof(uintptr_t)) return SLOT_STACK;
+    if (*addr >= w->own_lo && *addr < w->c->cfa) return SLOT_OWN;
+    return SLOT_ELSE;
+}
+
+/* A CFA or slot that a step made while %rbp was RBP0 may have computed
+ * from it when it lies just above it: then RBP0 is part of the key. */
+static void near_rbp0(struct walk *w, uintptr_t x)
+{
+    if (x - w->c->rbp < RBP_NEAR) w->need_rbp = 1;
+}
+
+/* Keeps the word at addr (in [CFA0, stack top)) with its value. */
+static void keep_word(struct walk *w, uintptr_t addr)
+{
+    struct cc_entry *e = w->e;
+    if (e->nwords == CC_WORDS || addr - w->c->cfa > UINT32_MAX) {
+        w->ok = 0;
+        return;
+    }
+    e->off[e->nwords] = (uint32_t)(addr - w->c->cfa);
+    e->val[e->nwords++] = load_word(addr);
+}
+
+/* Register r of the cursor's frame, reached by a step made while %rbp was
+ * RBP0 (from_rbp0); k is the kept frame's index, -1 after the last step.
+ * A new stack slot is kept. A slot in the shim's frames or libunwind's
+ * context is right only for frame 0's %rip (RA0, in the key), for %rbp while
+ * it is RBP0, and for %rsp (libunwind keeps the CFA apart). */
+static void note_slot(struct walk *w, unw_cursor_t *cur, int r, int k, int from_rbp0)
+{
+    static const int regs[3] = {UNW_X86_64_RIP, UNW_X86_64_RBP, UNW_X86_64_RSP};
+    uintptr_t addr = 0;
+    switch (slot_of(w, cur, regs[r], &addr)) {
+    case SLOT_STACK:
+        if (addr != w->last[r]) {
+            if (from_rbp0) near_rbp0(w, addr);
+            keep_word(w, addr);
+            w->last[r] = addr;
+        }
+        if (r == R_RBP) w->rbp0 = 0;
+        break;
+    case SLOT_OWN:
+        if ((r == R_RIP && k != 0) || (r == R_RBP && !w->rbp0)) w->ok = 0;
+        break;
+    case SLOT_NONE: /* %rip: the end (k == -1); %rbp: undefined, not RBP0 */
+        if (r == R_RIP && k >= 0) w->ok = 0;
+        if (r == R_RBP) w->rbp0 = 0;
+        break;
+    case SLOT_ELSE:
+        w->ok = 0;
+        break;
+    }
+}
+
+/* After a step: the cursor's frame is kept frame k (or k == -1: the step
+ * that ended the stack). */
+static void walk_step(struct walk *w, unw_cursor_t *cur, int k, uintptr_t ip)
+{
+    int from_rbp0 = k != 0 && w->rbp0;
+    unw_word_t sp;
+    if (unw_get_reg(cur, UNW_REG_SP, &sp) < 0) w->ok = 0;
+    if (k == 0) {
+        /* frame 0 is the caller the entry point saw, or nothing is cached */
+        unw_word_t rbp;
+        if (ip != w->c->ra || sp != w->c->cfa || unw_get_reg(cur, UNW_X86_64_RBP, &rbp) < 0 ||
+            rbp != w->c->rbp)
+            w->ok = 0;
+        w->rbp0 = 1;
+    }
+    if (from_rbp0) {
+        near_rbp0(w, sp); /* the previous frame's CFA */
+        /* libunwind's guess for a frame without CFI marks every register but
+         * %rip, %rsp, %rbp unsaved; its decisions there look at %rbp */
+        unw_save_loc_t rbx;
+        if (unw_get_save_loc(cur, UNW_X86_64_RBX, &rbx) < 0 || rbx.type == UNW_SLT_NONE)
+            w->need_rbp = 1;
+    }
+    note_slot(w, cur, R_RIP, k, from_rbp0);
+    note_slot(w, cur, R_RBP, k, from_rbp0);
+    note_slot(w, cur, R_RSP, k, from_rbp0);
+}
+
+/* Unwinds with the step API into f, with the frames unw_backtrace and the
+ * leading-frame drop give, noting what they depend on in w. Returns the
+ * kept frames, or -1 when more than CAPTURE_SLACK leading frames were the
+ * shim's (nothing is cached then). */
+__attribute__((noinline)) static int unwind_steps(struct walk *w, uintptr_t *f)
+{
+    unw_context_t uc;
+    unw_cursor_t cur;
+    int n = 0, own = 0, ret = -1, depth = (int)tmk_opt.depth;
+    w->own_lo = stack_pointer();
+    if (unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0) {
+        w->ok = 0;
+        return 0;
+    }
+    while (n < depth && (ret = unw_step(&cur)) > 0) {
+        unw_word_t ip;
+        if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0) {
+            ret = -1;
+            break;
+        }
+        if (n == 0 && in_self(ip)) {
+            if (++own > CAPTURE_SLACK) return -1;
+            continue;
+        }
+        walk_step(w, &cur, n, ip);
+        f[n++] = ip;
+    }
+    if (n < depth) {
+        if (ret == 0 && n > 0)
+            walk_step(w, &cur, -1, 0);
+        else
+            w->ok = 0;
+    }
+    return n;
+}
+
+/* The step walk for an entry: fills e with the words the stack depends on.
+ * 1 when e may be used for hits: the walk allowed it and found the frames
+ * unw_backtrace found (their hash h). */
+static int cc_fill(struct tmk_thread *t, const struct tmk_caller *c, struct cc_entry *e,
+                   uint64_t h)
+{
+    uintptr_t f[TMK_DEPTH_MAX];
+    struct walk w = {.c = c, .e = e, .hi = t->stack_hi, .ok = 1};
+    e->nwords = 0;
+    struct unw_bracket b;
+    unw_enter(&b);
+    int n = unwind_steps(&w, f);
+    unw_leave(&b);
+    if (n <= 0 || !w.ok || hash_frames(f, n) != h) return 0;
+    e->rbp = c->rbp;
+    e->need_rbp = (uint32_t)w.need_rbp;
+    return 1;
+}
+
+/* A miss: the plain unwind gives the id. The step walk costs several plain
+ * unwinds (~1,000 instructions a frame against ~200 for unw_backtrace's
+ * trace cache), so it runs only for a stack met at this key once before:
+ * a first sighting just leaves (key, hash) in the entry. */
+static inline __attribute__((always_inline)) uint32_t cc_miss(struct tmk_thread *t,
+                                                              const struct tmk_caller *c,
+                                                              struct cc_entry *e, uint32_t stamp)
+{
+    uint64_t h;
+    uint32_t id = stack_id_plain(t, &h);
+    if (!id) return 0;
+    int again = e->seen == stamp && e->ra == c->ra && e->cfa == c->cfa && e->hash == h;
+    e->stamp = 0; /* not valid while it is rewritten */
+    e->ra = c->ra;
+    e->cfa = c->cfa;
+    e->hash = h;
+    e->id = id;
+    e->seen = stamp;
+    if (again && cc_fill(t, c, e, h)) {
+        STAT(stat_fills);
+        e->stamp = stamp;
+    }
+    return id;
+}
+
+uint32_t tmk_stack_id(struct tmk_thread *t)
+{
+    struct tmk_caller c = tmk_tls.caller;
+    struct tmk_caller_cache *cc = cc_for(t, &c);
+    if (!cc) {
+        STAT(stat_plain);
+        uint64_t h;
+        return stack_id_plain(t, &h);
+    }
+    struct cc_entry *e = cc_slot(cc, &c);
+    int hit = cc_valid(e, &c, cc->stamp);
+    cc_count(cc, hit);
+    STAT(stat_lookups);
+    if (hit) {
+        STAT(stat_hits);
+        return e->id;
+    }
+    return cc_miss(t, &c, e, cc->stamp);
+}
+
+static char *put_decimal(char *p, const char *label, uint64_t v)
+{
+    char digits[24];
+    int n = 0;
+    do digits[n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
+    while (n) *p++ = digits[--n];
+    size_t len = strlen(label);
+    memcpy(p, label, len);
+    return p + len;
+}
+
+/* The counts are the process's own. */
+static void stats_after_fork_child(void)
+{
+    stat_lookups = stat_hits = stat_fills = stat_plain = 0;
+}
+
+void tmk_stacks_report(void)
+{
+    if (tmk_opt.stack_cache != 2) return;
+    char line[160], *p = line;
+    p = put_decimal(p, " lookups, ", __atomic_load_n(&stat_lookups, __ATOMIC_RELAXED));
+    p = put_decimal(p, " hits, ", __atomic_load_n(&stat_hits, __ATOMIC_RELAXED));
+    p = put_decimal(p, " fills, ", __atomic_load_n(&stat_fills, __ATOMIC_RELAXED));
+    p = put_decimal(p, " plain", __atomic_load_n(&stat_plain, __ATOMIC_RELAXED));
+    *p = 0;
+    tmk_warn("stack cache: ", line, NULL);
+}
+
+void tmk_stacks_thread_reset(struct tmk_thread *t)
+{
+    struct tmk_caller_cache *cc = t->callers;
+    if (!cc) return;
+    cc_next_stamp(cc);
+    cc->lookups = cc->hits = cc->bypass = 0;
+}
+
+#else /* no caller cache off x86-64 */
+
+uint32_t tmk_stack_id(struct tmk_thread *t)
+{
+    uint64_t h;
+    return stack_id_plain(t, &h);
+}
+void tmk_stacks_thread_reset(struct tmk_thread *t) { (void)t; }
+void tmk_stacks_report(void) {}
+static void stats_after_fork_child(void) {}
+
+#endif
+
+/* The child's file starts with no stacks defined: forget them all. (The
+ * forking thread's caller cache is emptied by its thread reset.) */
 void tmk_stacks_after_fork_child(void)
 {
+    stats_after_fork_child();
     struct stack_entry *e, *tmp;
     pthread_mutex_init(&stacks_mutex, NULL);
     HASH_ITER(hh, stacks, e, tmp) {

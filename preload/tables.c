@@ -161,13 +161,18 @@ static struct tmk_thread *api_enter(void)
     return t;
 }
 
-static void api_leave(void) { tmk_tls.guard = 0; }
+static void api_leave(void)
+{
+    TMK_CALLER_CLEAR();
+    tmk_tls.guard = 0;
+}
 
 static void api_table_new(const void *addr, const struct tmk_table_info *info)
 {
     int saved = errno;
     struct tmk_thread *t = api_enter();
     if (!t) return;
+    TMK_CALLER_SET();
     uint32_t stack = tmk_stack_id(t);
     pthread_mutex_lock(&tables_mutex);
     table_create(t, addr, info, stack);
@@ -227,6 +232,7 @@ static void api_table_array(const void *addr, const void *array, size_t bytes, s
      * ~1,200 of the ~2,300 instructions the shim spent per overflow bucket,
      * and the mode is the one meant to cost nothing. */
     int reuse = reason == TMK_ARRAY_OVERFLOW && tmk_opt.mode == TMK_MODE_TABLES;
+    TMK_CALLER_SET();
     uint32_t stack = reuse ? 0 : tmk_stack_id(t);
     pthread_mutex_lock(&tables_mutex);
     struct table *tb;

@@ -657,7 +657,8 @@ def case_settings():
                           ("TIDEMARK_MODE", "foo", "TIDEMARK_MODE=foo"),
                           ("TIDEMARK_UNWIND", "dwarf", "TIDEMARK_UNWIND=dwarf"),
                           ("TIDEMARK_SAMPLE_INTERVAL", "-5", "TIDEMARK_SAMPLE_INTERVAL=-5"),
-                          ("TIDEMARK_SAMPLE_BYTES", "1k", "TIDEMARK_SAMPLE_BYTES=1k")):
+                          ("TIDEMARK_SAMPLE_BYTES", "1k", "TIDEMARK_SAMPLE_BYTES=1k"),
+                          ("TIDEMARK_STACK_CACHE", "on", "TIDEMARK_STACK_CACHE=on")):
         out = os.path.join(TMP, "set.tmk")
         r = run([probe(), "hello"], output=out, env={var: val})
         eq((r.returncode, r.stdout), (0, hello.stdout), f"{var}={val}: program unchanged")
@@ -857,6 +858,98 @@ def case_format2():
     eq((num(d["info"], "allocs"), num(d["info"], "frees"), num(d["info"], "live_allocs")),
        (4, 3, 1), "allocations, frees, live at the end")
     eq(num(d["infolate"], "free_before_alloc"), 1, "a free by info a tick before its allocation")
+
+
+# ---- 9. the caller cache ------------------------------------------------------------
+
+def alloc_stacks(path):
+    """Per thread, the (size, frames) of every ALLOC in order, frames as
+    module basename + offset (ASLR moves the modules between runs)."""
+    p = subprocess.run([build_path("tests", "preload", "tmkcat"), "-s", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    eq(p.returncode, 0, f"tmkcat -s {path}")
+    mods, stacks, seq = [], {}, {}
+    for line in p.stdout.splitlines():
+        f = line.split(" ", 4)
+        if f[0] == "module":
+            mods.append((int(f[2], 16), int(f[3], 16), os.path.basename(f[4])))
+        elif f[0] == "stack":
+            stacks[int(f[1])] = [int(x, 16) for x in line.split()[2:]]
+        elif f[0] == "salloc":
+            seq.setdefault(int(f[1]), []).append((int(f[2]), int(f[3])))
+
+    def frame(pc):
+        for start, end, name in mods:
+            if start <= pc < end:
+                return f"{name}+{pc - start:#x}"
+        return f"{pc:#x}"
+
+    return {th: [(size, tuple(frame(pc) for pc in stacks.get(sid, ()))) for size, sid in allocs]
+            for th, allocs in seq.items()}
+
+
+def by_first_alloc(lists, what):
+    """Threads keyed by their first allocation (thread numbers depend on when
+    the sampler thread first attached)."""
+    keyed = {}
+    for th, allocs in lists.items():
+        key = allocs[0]
+        check(key not in keyed, f"{what}: two threads start with {key}")
+        keyed[key] = allocs
+    return keyed
+
+
+def case_stackcache():
+    # Paths into malloc with the same caller (return address) at the same
+    # stack position but different stacks (stack_paths.c): with the caller
+    # cache (=2: also its counts on stderr) every allocation must have the
+    # frames the plain unwind (=0) gives, with and without frame pointers.
+    for build in ("fp", "nofp"):
+        exe = build_path("tests", "preload", f"stack_paths_{build}")
+        native = run([exe], preload=False)
+        eq(native.returncode, 0, f"{build}: native status")
+        got = {}
+        for cache in ("2", "0"):
+            out = os.path.join(TMP, f"sp-{build}-{cache}.%p.tmk")
+            r = run([exe], output=out, env={"TIDEMARK_STACK_CACHE": cache})
+            eq((r.returncode, r.stdout), (0, native.stdout), f"{build} cache={cache}: program")
+            files = traces(rf"sp-{build}-{cache}\.\d+\.tmk$")
+            eq(len(files), 2, f"{build} cache={cache}: traces of the parent and the child")
+            procs = {}
+            for f in files:
+                d = tmkcat(f)
+                clean_trace(d, f"{build} cache={cache} {os.path.basename(f)}")
+                procs[d["pid"]] = (d["ppid"], by_first_alloc(alloc_stacks(f), f))
+            child = [pid for pid, (ppid, _) in procs.items() if ppid in procs]
+            eq(len(child), 1, f"{build} cache={cache}: one child's trace")
+            got[cache] = ({"parent": next(v[1] for p, v in procs.items() if p != child[0]),
+                           "child": procs[child[0]][1]}, r.stderr.decode())
+        eq(got["0"][1], "", f"{build}: stderr without the cache")
+        distinct = set()
+        for proc in ("parent", "child"):
+            cached, plain = got["2"][0][proc], got["0"][0][proc]
+            eq(len(cached), len(plain), f"{build} {proc}: threads with allocations")
+            for key, want in plain.items():
+                check(key in cached, f"{build} {proc}: no thread starting with {key} with the cache")
+                have = cached[key]
+                eq(len(have), len(want), f"{build} {proc}: allocations of the thread starting with {key}")
+                for i, (h, w) in enumerate(zip(have, want)):
+                    if h != w:
+                        raise Failure(f"{build} {proc}: allocation {i} of the thread starting with "
+                                      f"size {key[0]}: with the cache {h}, without {w}")
+                distinct.update(want)
+        check(len(distinct) > 800, f"{build}: only {len(distinct)} distinct (size, stack) pairs")
+        m = re.fullmatch(r"(?:tidemark: stack cache: (\d+) lookups, (\d+) hits, (\d+) fills, "
+                         r"(\d+) plain\n){2}", got["2"][1])  # the child's line, then the parent's
+        check(m, f"{build}: stderr with TIDEMARK_STACK_CACHE=2: {got['2'][1]!r}")
+        lookups, hits, fills, plain_n = map(int, m.groups())
+        print(f"stackcache {build}: {lookups} lookups, {hits} hits, {fills} fills, "
+              f"{plain_n} plain, {len(distinct)} distinct (size, stack)")
+        check(hits > lookups // 3, f"{build}: the cache hit {hits} of {lookups}")
+        check(fills > 200, f"{build}: the cache was filled {fills} times")
+        # the sigaltstack handler (24 calls) and the coroutine (8) are off
+        # the thread's stack: never through the cache
+        check(plain_n >= 32, f"{build}: {plain_n} stacks unwound without the cache")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

@@ -1,7 +1,7 @@
 /* tests/preload/tmkcat.c - an independent, strict reader of .tmk traces for
  * the shim's tests (written from docs/trace-format.md, not from the writer).
  *
- *   tmkcat [-a] [-e] [-z LO:HI] FILE
+ *   tmkcat [-a] [-e] [-s] [-z LO:HI] FILE
  *                   prints key=value lines: header fields, records per type,
  *                   how the trace ended, and the checks below; exit 0 when the
  *                   file is well formed (a cut-off tail is allowed and reported
@@ -9,6 +9,9 @@
  *                   -a: also one "array ..." line per TABLE_ARRAY, in the
  *                   merged order; -e: one "alloc PTR SIZE" / "free PTR" line
  *                   per heap record, in the merged order (hex pointers);
+ *                   -s: "module ID START END PATH" per MODULE, "stack ID
+ *                   PC..." per STACK (hex), "salloc THREAD SIZE STACK" per
+ *                   ALLOC or ALLOC_INFO, in the merged order;
  *                   -z: sized_allocs / sized_frees count the allocations with
  *                   a size in [LO, HI] and the frees that end them.
  *
@@ -213,7 +216,7 @@ static int in_some_module(uint64_t pc)
     return 0;
 }
 
-static int opt_arrays, opt_events;
+static int opt_arrays, opt_events, opt_stacks;
 static int v2;              /* major 2: 2.0's records and block flags */
 static int heap_by_info_ok; /* full mode, not sampled */
 static uint64_t size_lo = 1, size_hi = 0; /* -z LO:HI */
@@ -430,6 +433,8 @@ static int read_by_info(struct stream *s, uint8_t byte)
         return fail("heap record of an info its thread has not defined"), -1;
     if (type == TMK_REC_ALLOC_INFO) {
         if (opt_events) printf("alloc info=%" PRIu64 ".%" PRIu64 " %" PRIu64 "\n", thread, id, in->size);
+        if (opt_stacks)
+            printf("salloc %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", thread, in->size, in->stack);
         alloc_by_info(s, in);
     } else {
         if (opt_events) printf("free info=%" PRIu64 ".%" PRIu64 "\n", thread, id);
@@ -492,6 +497,8 @@ static int read_record(struct stream *s)
             e->sized = v >= size_lo && v <= size_hi;
             sized_allocs += e->sized;
             if (opt_events) printf("alloc %#" PRIxPTR " %" PRIu64 "\n", ptr, v);
+            if (opt_stacks)
+                printf("salloc %u %" PRIu64 " %" PRIu64 "\n", (unsigned)(s - streams), v, a);
         } else {
             frees++;
             if (opt_events) printf("free %#" PRIxPTR "\n", ptr);
@@ -515,11 +522,14 @@ static int read_record(struct stream *s)
         if (a > max_depth_seen) max_depth_seen = a;
         {
             uint64_t pc = 0;
+            if (opt_stacks) printf("stack %" PRIu64, v);
             for (uint64_t i = 0; i < a; i++) {
                 if (tmk_get_s(&s->p, s->end, &d)) return fail("varint past block end"), -1;
                 pc += (uint64_t)d;
                 if (!in_some_module(pc)) frames_outside_modules++;
+                if (opt_stacks) printf(" %#" PRIx64, pc);
             }
+            if (opt_stacks) printf("\n");
         }
         define_stack(v);
         return 0;
@@ -528,7 +538,15 @@ static int read_record(struct stream *s)
         for (int i = 0; i < 4; i++) GET_U(s, f[i]);
         modules++;
         if (nmods < MAX_MODULES) mods[nmods++] = (struct module){f[0], f[2], f[3], 1};
-        if (skip_str(s) || skip_str(s)) return -1;
+        if (skip_str(s)) return -1; /* build id */
+        const uint8_t *path = s->p;
+        if (skip_str(s)) return -1;
+        if (opt_stacks) {
+            uint64_t len = 0;
+            tmk_get_u(&path, s->p, &len);
+            printf("module %" PRIu64 " %#" PRIx64 " %#" PRIx64 " %.*s\n", f[0], f[2], f[3], (int)len,
+                   (const char *)path);
+        }
         return 0;
     }
     case TMK_REC_MODULE_GONE:
@@ -688,6 +706,8 @@ int main(int argc, char **argv)
             opt_arrays = 1;
         else if (!strcmp(argv[argi], "-e"))
             opt_events = 1;
+        else if (!strcmp(argv[argi], "-s"))
+            opt_stacks = 1;
         else if (!strcmp(argv[argi], "-z") && argi + 1 < argc &&
                  sscanf(argv[argi + 1], "%" SCNu64 ":%" SCNu64, &size_lo, &size_hi) == 2)
             argi++;
@@ -695,7 +715,7 @@ int main(int argc, char **argv)
             break;
     }
     if (argc - argi != 1) {
-        fprintf(stderr, "usage: tmkcat [-a] [-e] [-z LO:HI] FILE\n");
+        fprintf(stderr, "usage: tmkcat [-a] [-e] [-s] [-z LO:HI] FILE\n");
         return 2;
     }
     const char *path = argv[argi];
