@@ -47,8 +47,9 @@
  * the CFI computes from memory libunwind does not report as a save slot, a
  * DWARF expression that dereferences (gcc's stack-realignment prologue: main
  * with -mstackrealign, or a function with over-aligned locals: CFA =
- * *(%rbp - 8)), or from a register other than %rsp and %rbp (hand-written
- * assembly). Two calls with the same key and the same re-read words whose
+ * *(%rbp - 8)), or from a register other than %rsp and %rbp, or from %rbp
+ * plus more than RBP_NEAR (hand-written assembly; compilers use %rbp + 16).
+ * Two calls with the same key and the same re-read words whose
  * stacks differ only through such a word would get one id. Also: code
  * replaced at the same address without a dlclose (a JIT reusing its code
  * memory with registered unwind info), and a dlclose on another thread
