@@ -13,6 +13,7 @@
  * after the final one because the writer is closed.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -180,6 +181,19 @@ int64_t tmk_threads_heap(void)
          t = t->next_all)
         if (t->attached) sum += __atomic_load_n(&t->heap, __ATOMIC_RELAXED);
     return sum;
+}
+
+/* Bounded: a thread stopped inside libunwind (a debugger, SIGSTOP) must not
+ * hang the program's fork; it gets the old risk instead. */
+void tmk_threads_wait_unwinds(void)
+{
+    uint64_t give_up = tmk_clock_ns() + 1000000000u;
+    for (struct tmk_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t;
+         t = t->next_all) {
+        if (t == tmk_tls.t) continue;
+        while (__atomic_load_n(&t->in_libunwind, __ATOMIC_SEQ_CST) && tmk_clock_ns() < give_up)
+            sched_yield();
+    }
 }
 
 void tmk_threads_lock(void) { pthread_mutex_lock(&threads_mutex); }

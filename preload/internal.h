@@ -105,6 +105,7 @@ struct tmk_thread {
     uint32_t infos_last;          /* the last info id defined */
 
     uintptr_t stack_lo, stack_hi; /* this thread's stack (0, 0 = unknown) */
+    int in_libunwind;             /* stacks.c: inside libunwind; a fork waits for 0 */
     struct tmk_caller_cache *callers; /* stacks.c; NULL until first used */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
 };
@@ -181,6 +182,9 @@ int64_t tmk_threads_heap(void) TMK_HIDDEN;
 void tmk_thread_name(struct tmk_thread *t, const char *name) TMK_HIDDEN;
 void tmk_threads_lock(void) TMK_HIDDEN;
 void tmk_threads_unlock(void) TMK_HIDDEN;
+/* Waits (at most about a second) until no thread but the caller has
+ * in_libunwind set. */
+void tmk_threads_wait_unwinds(void) TMK_HIDDEN;
 
 /* Room for `need` more bytes in t's buffer (flushes when short). */
 static inline uint8_t *tmk_reserve(struct tmk_thread *t, size_t need)
@@ -278,6 +282,12 @@ void tmk_stacks_thread_reset(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_stacks_report(void) TMK_HIDDEN;
 void tmk_stacks_lock(void) TMK_HIDDEN;
 void tmk_stacks_unlock(void) TMK_HIDDEN;
+/* Fork prepare (before any shim lock): waits until no other thread is
+ * inside libunwind, whose global cache mutex a child must not inherit
+ * locked; no thread enters until tmk_stacks_after_fork_parent or the
+ * child's tmk_stacks_after_fork_child. */
+void tmk_stacks_before_fork(void) TMK_HIDDEN;
+void tmk_stacks_after_fork_parent(void) TMK_HIDDEN;
 void tmk_stacks_after_fork_child(void) TMK_HIDDEN;
 
 /* ---- modules.c ---------------------------------------------------------- */

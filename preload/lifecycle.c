@@ -121,6 +121,7 @@ static void before_fork(void)
 {
     fork_guard = tmk_tls.guard;
     tmk_tls.guard = 2;
+    tmk_stacks_before_fork();
     tmk_tables_lock();
     tmk_ptrset_lock();
     tmk_stacks_lock();
@@ -139,6 +140,7 @@ static void after_fork_parent(void)
     tmk_stacks_unlock();
     tmk_ptrset_unlock();
     tmk_tables_unlock();
+    tmk_stacks_after_fork_parent();
     tmk_tls.guard = fork_guard;
 }
 

@@ -47,8 +47,9 @@
  * the CFI computes from memory libunwind does not report as a save slot, a
  * DWARF expression that dereferences (gcc's stack-realignment prologue: main
  * with -mstackrealign, or a function with over-aligned locals: CFA =
- * *(%rbp - 8)), or from a register other than %rsp and %rbp (hand-written
- * assembly). Two calls with the same key and the same re-read words whose
+ * *(%rbp - 8)), or from a register other than %rsp and %rbp, or from %rbp
+ * plus more than RBP_NEAR (hand-written assembly; compilers use %rbp + 16).
+ * Two calls with the same key and the same re-read words whose
  * stacks differ only through such a word would get one id. Also: code
  * replaced at the same address without a dlclose (a JIT reusing its code
  * memory with registered unwind info), and a dlclose on another thread
@@ -84,6 +85,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libunwind.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -113,12 +115,13 @@ void tmk_stacks_unlock(void) { pthread_mutex_unlock(&stacks_mutex); }
 void tmk_stacks_init(void)
 {
     tmk_modules_find_self();
-    /* libunwind's global cache is behind a mutex taken inside every unwind:
-     * a fork while another thread unwinds leaves the child's copy locked,
-     * and the child's first malloc hangs. The per-thread cache takes no lock
-     * (and costs the same, measured on W1). Setting it initializes
-     * libunwind, which makes its validation pipe: in_unwind moves it out of
-     * the program's descriptors as in an unwind. */
+    /* libunwind's global cache is behind a mutex taken in every dwarf step.
+     * The per-thread cache would take none, but libunwind builds without
+     * __thread support (Debian's 1.6.2) quietly make it the global one: the
+     * fork handshake at unw_enter is what keeps a child from inheriting
+     * that mutex locked. Setting the policy initializes libunwind, which
+     * makes its validation pipe: in_unwind moves it out of the program's
+     * descriptors as in an unwind. */
     int saved = errno;
     tmk_tls.in_unwind = 1;
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
@@ -158,23 +161,50 @@ __attribute__((noinline)) static int unwind_fp(struct tmk_thread *t, uintptr_t *
  * libunwind. libunwind's validation reads and writes its pipe: cancellation
  * points that must not end the program's thread inside malloc. libunwind's
  * first use in a process leaves errno = EAGAIN: the program's errno is put
- * back. */
+ * back.
+ *
+ * Fork: every dwarf step (unw_backtrace meeting a new address, each step of
+ * the caller cache's walk) takes libunwind's global cache mutex, and a child
+ * forked while another thread held it hung in its first unwind. Handshake
+ * (seq_cst, so that one side sees the other): a thread sets in_libunwind,
+ * then looks at fork_waiting; the fork prepare handler sets fork_waiting,
+ * then waits for every other thread's in_libunwind to drop. */
+static int fork_waiting;
+
 struct unw_bracket {
     int saved_errno, cancel;
 };
 
-static void unw_enter(struct unw_bracket *b)
+static void unw_enter(struct tmk_thread *t, struct unw_bracket *b)
 {
     b->saved_errno = errno;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &b->cancel);
     tmk_tls.in_unwind = 1;
+    for (;;) {
+        __atomic_store_n(&t->in_libunwind, 1, __ATOMIC_SEQ_CST);
+        if (TMK_LIKELY(!__atomic_load_n(&fork_waiting, __ATOMIC_SEQ_CST))) break;
+        __atomic_store_n(&t->in_libunwind, 0, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&fork_waiting, __ATOMIC_ACQUIRE)) sched_yield();
+    }
 }
 
-static void unw_leave(const struct unw_bracket *b)
+static void unw_leave(struct tmk_thread *t, const struct unw_bracket *b)
 {
+    __atomic_store_n(&t->in_libunwind, 0, __ATOMIC_RELEASE);
     tmk_tls.in_unwind = 0;
     pthread_setcancelstate(b->cancel, NULL);
     errno = b->saved_errno;
+}
+
+void tmk_stacks_before_fork(void)
+{
+    __atomic_store_n(&fork_waiting, 1, __ATOMIC_SEQ_CST);
+    tmk_threads_wait_unwinds();
+}
+
+void tmk_stacks_after_fork_parent(void)
+{
+    __atomic_store_n(&fork_waiting, 0, __ATOMIC_RELEASE);
 }
 
 static inline __attribute__((always_inline)) int capture(struct tmk_thread *t, uintptr_t *out,
@@ -182,9 +212,9 @@ static inline __attribute__((always_inline)) int capture(struct tmk_thread *t, u
 {
     if (tmk_opt.unwinder == TMK_UNWIND_FP) return unwind_fp(t, out, max);
     struct unw_bracket b;
-    unw_enter(&b);
+    unw_enter(t, &b);
     int n = unw_backtrace((void **)out, max);
-    unw_leave(&b);
+    unw_leave(t, &b);
     return n < 0 ? 0 : n;
 }
 
@@ -620,9 +650,9 @@ static int cc_fill(struct tmk_thread *t, const struct tmk_caller *c, struct cc_e
     struct walk w = {.c = c, .e = e, .hi = t->stack_hi, .ok = 1};
     e->nwords = 0;
     struct unw_bracket b;
-    unw_enter(&b);
+    unw_enter(t, &b);
     int n = unwind_steps(&w, f);
-    unw_leave(&b);
+    unw_leave(t, &b);
     if (n <= 0 || !w.ok || hash_frames(f, n) != h) return 0;
     e->rbp = c->rbp;
     e->need_rbp = (uint32_t)w.need_rbp;
@@ -728,6 +758,7 @@ static void stats_after_fork_child(void) {}
  * forking thread's caller cache is emptied by its thread reset.) */
 void tmk_stacks_after_fork_child(void)
 {
+    fork_waiting = 0;
     stats_after_fork_child();
     struct stack_entry *e, *tmp;
     pthread_mutex_init(&stacks_mutex, NULL);
