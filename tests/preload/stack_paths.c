@@ -43,7 +43,11 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#ifdef __clang__ /* clang neither clones functions nor knows the attribute */
+#define NOINLINE __attribute__((noinline))
+#else
 #define NOINLINE __attribute__((noinline, noclone))
+#endif
 #define MAX_DEPTH 8
 #define VLA_SIZES 25
 #define THREADS 3
