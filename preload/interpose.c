@@ -155,7 +155,7 @@ static int take_sample(struct tmk_thread *t, size_t size)
  * tracked (no memory for the maps) is counted as lost. */
 static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 {
-    uint64_t now = tmk_now();
+    uint64_t now = tmk_now_coarse();
     uint32_t info = tmk_info_id(t, size, tmk_stack_id(t));
     if (TMK_UNLIKELY(!info || tmk_ptrmap_put((uintptr_t)p, t->number, info) != 0)) {
         t->lost++;
@@ -178,7 +178,7 @@ static void free_by_info(struct tmk_thread *t, void *p)
         record_free(t, p);
         return;
     }
-    uint64_t now = tmk_now();
+    uint64_t now = tmk_now_coarse();
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_tick(t, q, now);
     if (thread == t->number) {

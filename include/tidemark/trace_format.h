@@ -115,8 +115,9 @@ enum tmk_record_type {
     TMK_REC_FREE = 0x02,      /* dt u, ptr_delta s */
 
     /* Time only: the block's time moves on by dt (2.0). The writer puts one
-     * before an ALLOC_INFO/FREE_INFO whose time fell into a new
-     * TMK_TICK_NS-wide slot of the clock; its time is the slot's start. */
+     * before an ALLOC_INFO/FREE_INFO when the coarse clock it reads for them
+     * (CLOCK_MONOTONIC_COARSE: one value for all CPUs, moving by the
+     * kernel's tick, 1 to 10 ms) has moved on since the block's time. */
     TMK_REC_TICK = 0x03,      /* dt u */
 
     /* Definitions, not timed. Ids are process-wide, 1-based, each defined once,
@@ -137,7 +138,7 @@ enum tmk_record_type {
      * one info are interchangeable, FREE_INFO ends one of them. FREE_INFO_X
      * ends a block that thread `thread` allocated (freed on another thread).
      * Reader contract: at equal times a FREE_INFO may be met before the
-     * ALLOC_INFO it ends (another thread, same TMK_TICK_NS slot); a reader
+     * ALLOC_INFO it ends (another thread, less than TMK_TICK_NS apart); a reader
      * keeps it until a block of that info is allocated. */
     TMK_REC_INFO = 0x07,        /* id u, size u, stack u (not timed) */
     TMK_REC_FREE_INFO_X = 0x0a, /* thread u, info u */
@@ -180,11 +181,11 @@ enum tmk_record_type {
 #define TMK_INFO_TYPE_BITS 5
 #define TMK_INFO_TYPE_MASK ((1u << TMK_INFO_TYPE_BITS) - 1)
 
-/* The writer's time slot for ALLOC_INFO/FREE_INFO (2^16 ns = 65.5 us). A
+/* The widest time slot a writer gives ALLOC_INFO/FREE_INFO (2^24 ns = 16.8
+ * ms; the shim's is the coarse clock's tick, 4 ms on a HZ=250 kernel). A
  * reader does not depend on it; it bounds how far apart in real time two
  * heap events can be and still be read in either order. */
-#define TMK_TICK_SHIFT 16
-#define TMK_TICK_NS (1ull << TMK_TICK_SHIFT)
+#define TMK_TICK_NS (1ull << 24)
 
 enum tmk_end_why {
     TMK_END_EXIT = 0,   /* normal exit; status = exit status if known */

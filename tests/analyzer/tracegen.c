@@ -497,7 +497,7 @@ struct tg *tg_scenario_threads(void)
 /* ---- 2.0: the heap by info ------------------------------------------------- */
 
 #define INFO_ARRAY 0x7f0000010000ull
-#define SLOT(n) ((uint64_t)(n) << 16) /* TMK_TICK_NS slots */
+#define SLOT(n) ((uint64_t)(n) << 16) /* 65.5 us slots, narrower than TMK_TICK_NS */
 
 static struct tg *info_prologue(int v2)
 {
@@ -564,12 +564,13 @@ struct tg *tg_scenario_info_late(void)
 {
     struct tg *g = tg_new(0);
     tg_set_version(g, 2, 0);
-    tg_tick(g, 1, SLOT(1));
+    /* in units of TMK_TICK_NS, the widest slot a writer may use */
+    tg_tick(g, 1, TMK_TICK_NS);
     tg_info(g, 1, 1, 100, 0);
-    tg_tick(g, 1, SLOT(3));
+    tg_tick(g, 1, 3 * TMK_TICK_NS);
     tg_alloc_info(g, 1, 1);
-    tg_end(g, 1, SLOT(4), TMK_END_EXIT, 0);
-    tg_tick(g, 2, SLOT(2));
-    tg_free_info_x(g, 2, 1, 1); /* a tick before its block was allocated */
+    tg_end(g, 1, 4 * TMK_TICK_NS, TMK_END_EXIT, 0);
+    tg_tick(g, 2, 2 * TMK_TICK_NS);
+    tg_free_info_x(g, 2, 1, 1); /* a whole slot before its block was allocated */
     return g;
 }

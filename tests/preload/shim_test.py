@@ -857,7 +857,7 @@ def case_format2():
         eq(num(d["info"], k), num(d["info1"], k), f"{k}: 2.0 by info = 1.1 by address")
     eq((num(d["info"], "allocs"), num(d["info"], "frees"), num(d["info"], "live_allocs")),
        (4, 3, 1), "allocations, frees, live at the end")
-    eq(num(d["infolate"], "free_before_alloc"), 1, "a free by info a tick before its allocation")
+    eq(num(d["infolate"], "free_before_alloc"), 1, "a free by info a whole slot before its allocation")
 
 
 # ---- 9. the caller cache ------------------------------------------------------------
