@@ -4,7 +4,9 @@
  * chunks, with one free list per class; bigger requests get their own
  * mapping. Every block carries a 16-byte header with its class (or, for a
  * direct mapping, its length). Memory is zeroed on return. Used only on slow
- * paths (stack interning, module and table lists), under one mutex.
+ * paths (stack interning, module and table lists, growing the full mode's
+ * maps, the compressor's memory), under one mutex; direct mappings take
+ * no lock.
  */
 #include <string.h>
 #include <sys/mman.h>

@@ -9,11 +9,10 @@
  * record that uses it, so a reader always meets the definition first.
  *
  * The table is the thread's own (no lock): open addressing with linear
- * probing, grown at half load, memory from mmap. A thread state reused for a
+ * probing, grown at half load, memory from arena.c. A thread state reused for a
  * new thread (new number) starts empty.
  */
 #include <string.h>
-#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -31,13 +30,6 @@ static inline size_t info_home(uint64_t size, uint32_t stack, size_t mask)
     return (size_t)(h >> 32) & mask;
 }
 
-static struct tmk_info_entry *map_entries(size_t capacity)
-{
-    void *p = mmap(NULL, capacity * sizeof(struct tmk_info_entry), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 static void place(struct tmk_info_entry *tab, size_t mask, const struct tmk_info_entry *e)
 {
     size_t i = info_home(e->size, e->stack, mask);
@@ -50,12 +42,12 @@ static int reserve_one(struct tmk_thread *t)
 {
     if (t->infos && (t->infos_used + 1) * 2 <= t->infos_mask + 1) return 0;
     size_t cap = t->infos ? (t->infos_mask + 1) * 2 : INFOS_FIRST_CAPACITY;
-    struct tmk_info_entry *tab = map_entries(cap);
+    struct tmk_info_entry *tab = tmk_arena_alloc(cap * sizeof *tab);
     if (!tab) return -1;
     if (t->infos) {
         for (size_t i = 0; i <= t->infos_mask; i++)
             if (t->infos[i].id) place(tab, cap - 1, &t->infos[i]);
-        munmap(t->infos, (t->infos_mask + 1) * sizeof *tab);
+        tmk_arena_free(t->infos);
     }
     t->infos = tab;
     t->infos_mask = cap - 1;

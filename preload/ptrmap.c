@@ -10,7 +10,7 @@
  * 64 shards, chosen by the top bits of the address's hash, each an
  * open-addressing table with linear probing behind its own spinlock, so that
  * threads freeing each other's blocks rarely meet. Tables grow at half load
- * (a new mapping, rehash, unmap the old one) and never shrink. Deletion
+ * (a new table from arena.c, rehash, free the old one) and never shrink. Deletion
  * shifts later entries of the probe run back (no tombstones), which keeps
  * every lookup's run short however many frees there were.
  *
@@ -21,7 +21,6 @@
  */
 #include <sched.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -78,13 +77,6 @@ static void shard_unlock(struct shard *s)
     __atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
 }
 
-static struct entry *map_entries(size_t capacity)
-{
-    void *p = mmap(NULL, capacity * sizeof(struct entry), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 /* Places e in a table known to have room and not to hold e->ptr. */
 static void place(struct entry *tab, size_t mask, const struct entry *e)
 {
@@ -98,12 +90,12 @@ static int reserve_one(struct shard *s)
 {
     if (s->e && (s->used + 1) * 2 <= s->mask + 1) return 0;
     size_t cap = s->e ? (s->mask + 1) * 2 : SHARD_FIRST_CAPACITY;
-    struct entry *tab = map_entries(cap);
+    struct entry *tab = tmk_arena_alloc(cap * sizeof *tab);
     if (!tab) return -1;
     if (s->e) {
         for (size_t i = 0; i <= s->mask; i++)
             if (s->e[i].ptr) place(tab, cap - 1, &s->e[i]);
-        munmap(s->e, (s->mask + 1) * sizeof(struct entry));
+        tmk_arena_free(s->e);
     }
     s->e = tab;
     s->mask = cap - 1;
@@ -201,7 +193,7 @@ void tmk_ptrmap_after_fork_child(void)
 {
     for (unsigned k = 0; k < SHARDS; k++) {
         struct shard *s = &shards[k];
-        if (s->e) munmap(s->e, (s->mask + 1) * sizeof(struct entry));
+        tmk_arena_free(s->e);
         memset(s, 0, sizeof *s);
     }
 }

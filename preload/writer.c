@@ -16,8 +16,8 @@
  * Blocks are written whole with one writev under the writer mutex, each
  * compressed first (TIDEMARK_COMPRESS=1, the default) into one zstd frame at
  * level 1 when that makes it smaller. The compressor is a static zstd
- * context in memory mapped once: compressing never allocates, so the final
- * flush from a fatal signal's handler can compress too.
+ * context in memory taken once from arena.c: compressing never allocates,
+ * so the final flush from a fatal signal's handler can compress too.
  *
  * The descriptor is the program's namespace too: it is moved to a number at
  * or above TMK_FD_FLOOR (out of the way of `exec 3>file` in shells and of
@@ -33,7 +33,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/mman.h>
 #include <unistd.h>
 /* ZSTD_initStaticCCtx and ZSTD_estimateCCtxSize are in zstd's "static
  * linking" section; Debian's libzstd.so.1 exports them. */
@@ -56,24 +55,18 @@ static ZSTD_CCtx *zctx;   /* static context; NULL = blocks are written raw */
 static uint8_t *zbuf;     /* a compressed block */
 static size_t zbuf_size;
 
-static void *map_anon(size_t len)
-{
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 /* Once per process (a forked child keeps the parent's copy). */
 static void compressor_init(void)
 {
     if (!tmk_opt.compress || zctx) return;
     size_t ws = ZSTD_estimateCCtxSize(1);
-    void *work = map_anon(ws);
+    void *work = tmk_arena_alloc(ws);
     zbuf_size = ZSTD_compressBound(TMK_BUFFER_BYTES);
-    zbuf = map_anon(zbuf_size);
+    zbuf = tmk_arena_alloc(zbuf_size);
     if (work && zbuf) zctx = ZSTD_initStaticCCtx(work, ws);
     if (!zctx) { /* no memory: raw blocks, as with TIDEMARK_COMPRESS=0 */
-        if (work) munmap(work, ws);
-        if (zbuf) munmap(zbuf, zbuf_size);
+        tmk_arena_free(work);
+        tmk_arena_free(zbuf);
         zbuf = NULL;
     }
 }
