@@ -46,7 +46,7 @@ struct tmk_options {
     unsigned interval_ms;       /* TIDEMARK_SAMPLE_INTERVAL */
     uint64_t sample_bytes;      /* TIDEMARK_SAMPLE_BYTES, 0 = record everything */
     int quiet;                  /* TIDEMARK_QUIET */
-    int compress;               /* TIDEMARK_COMPRESS: zstd blocks */
+    int compress;               /* TIDEMARK_COMPRESS: zstd blocks (default: full mode) */
     int stack_cache;            /* TIDEMARK_STACK_CACHE: 0 off, 1 on (default), 2 on + counts */
 };
 

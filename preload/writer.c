@@ -14,7 +14,7 @@
  * disk): one stderr line and tracing stops; the program runs on untouched.
  *
  * Blocks are written whole with one writev under the writer mutex, each
- * compressed first (TIDEMARK_COMPRESS=1, the default) into one zstd frame at
+ * compressed first (TIDEMARK_COMPRESS=1, full mode's default) into one zstd frame at
  * level 1 when that makes it smaller. The compressor is a static zstd
  * context in memory taken once from arena.c: compressing never allocates,
  * so the final flush from a fatal signal's handler can compress too.

@@ -658,7 +658,8 @@ def case_settings():
                           ("TIDEMARK_UNWIND", "dwarf", "TIDEMARK_UNWIND=dwarf"),
                           ("TIDEMARK_SAMPLE_INTERVAL", "-5", "TIDEMARK_SAMPLE_INTERVAL=-5"),
                           ("TIDEMARK_SAMPLE_BYTES", "1k", "TIDEMARK_SAMPLE_BYTES=1k"),
-                          ("TIDEMARK_STACK_CACHE", "on", "TIDEMARK_STACK_CACHE=on")):
+                          ("TIDEMARK_STACK_CACHE", "on", "TIDEMARK_STACK_CACHE=on"),
+                          ("TIDEMARK_COMPRESS", "yes", "TIDEMARK_COMPRESS=yes")):
         out = os.path.join(TMP, "set.tmk")
         r = run([probe(), "hello"], output=out, env={var: val})
         eq((r.returncode, r.stdout), (0, hello.stdout), f"{var}={val}: program unchanged")
@@ -687,6 +688,22 @@ def case_settings():
     d = tmkcat(out)
     eq(d["max_depth"], "5", "TIDEMARK_DEPTH=5 in the header")
     check(num(d, "max_depth_seen") <= 5, "no stack deeper than TIDEMARK_DEPTH")
+    # TIDEMARK_COMPRESS: zstd blocks by default in full mode, raw with 0 and
+    # in tables mode; the same records either way
+    counts = {}
+    for env, zstd in (({}, True), ({"TIDEMARK_COMPRESS": "0"}, False),
+                      ({"TIDEMARK_MODE": "tables"}, False),
+                      ({"TIDEMARK_MODE": "tables", "TIDEMARK_COMPRESS": "1"}, True)):
+        out = os.path.join(TMP, "z.tmk")
+        r = run([probe(), "stress", "20000"], output=out, env=env)
+        eq(r.returncode, 0, f"{env}: status")
+        d = tmkcat(out)
+        clean_trace(d, f"{env}")
+        check((num(d, "zstd_blocks") > 0) == zstd, f"{env}: zstd blocks {d['zstd_blocks']}")
+        counts.setdefault(env.get("TIDEMARK_MODE", "full"), []).append(
+            (num(d, "allocs"), num(d, "frees")))
+        os.unlink(out)
+    eq(counts["full"][0], counts["full"][1], "full mode: the same counts raw and compressed")
 
 
 # ---- 7. mode tables ------------------------------------------------------------------

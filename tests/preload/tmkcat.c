@@ -747,7 +747,7 @@ int main(int argc, char **argv)
 
     int truncated = 0;
     unsigned max_thread = 0;
-    size_t nblocks = 0;
+    size_t nblocks = 0, zstd_blocks = 0;
     for (size_t off = h.header_size; off < size;) {
         if (size - off < TMK_BLOCK_HEADER_SIZE) {
             truncated = 1;
@@ -787,6 +787,7 @@ int main(int argc, char **argv)
                                                  bh.seq, bh.time_base};
         if (bh.thread > max_thread) max_thread = bh.thread;
         nblocks++;
+        zstd_blocks += (bh.flags & TMK_BLOCK_ZSTD) != 0;
         off += TMK_BLOCK_HEADER_SIZE + bh.payload_size;
     }
 
@@ -837,7 +838,8 @@ int main(int argc, char **argv)
         }
     }
     static const char *why[] = {"exit", "exec", "signal"};
-    printf("blocks=%zu\nthreads=%u\nthread_records=%llu\n", nblocks, nthreads, thread_records);
+    printf("blocks=%zu\nzstd_blocks=%zu\nthreads=%u\nthread_records=%llu\n", nblocks, zstd_blocks,
+           nthreads, thread_records);
     printf("allocs=%llu\nfrees=%llu\nfree_unknown=%llu\nlive_allocs=%llu\n", allocs, frees,
            free_unknown, live_allocs);
     printf("alloc_while_live=%llu\nfree_after_free=%llu\ntime_backwards=%llu\n", alloc_while_live,
