@@ -90,6 +90,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "tidemark/trace_path.h"
 
 #define HASH_NONFATAL_OOM 1
 #define uthash_malloc(sz) tmk_arena_alloc(sz)
@@ -704,17 +705,6 @@ uint32_t tmk_stack_id(struct tmk_thread *t)
     return cc_miss(t, &c, e, cc->stamp);
 }
 
-static char *put_decimal(char *p, const char *label, uint64_t v)
-{
-    char digits[24];
-    int n = 0;
-    do digits[n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
-    while (n) *p++ = digits[--n];
-    size_t len = strlen(label);
-    memcpy(p, label, len);
-    return p + len;
-}
-
 /* The counts are the process's own. */
 static void stats_after_fork_child(void)
 {
@@ -724,12 +714,16 @@ static void stats_after_fork_child(void)
 void tmk_stacks_report(void)
 {
     if (tmk_opt.stack_cache != 2) return;
-    char line[160], *p = line;
-    p = put_decimal(p, " lookups, ", __atomic_load_n(&stat_lookups, __ATOMIC_RELAXED));
-    p = put_decimal(p, " hits, ", __atomic_load_n(&stat_hits, __ATOMIC_RELAXED));
-    p = put_decimal(p, " fills, ", __atomic_load_n(&stat_fills, __ATOMIC_RELAXED));
-    p = put_decimal(p, " plain", __atomic_load_n(&stat_plain, __ATOMIC_RELAXED));
-    *p = 0;
+    const struct { const uint64_t *count; const char *label; } parts[] = {
+        {&stat_lookups, " lookups, "}, {&stat_hits, " hits, "},
+        {&stat_fills, " fills, "}, {&stat_plain, " plain"}};
+    char line[160];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        uint64_t v = __atomic_load_n(parts[i].count, __ATOMIC_RELAXED);
+        n = tmk_path_append_u(line, n, sizeof line, v);
+        n = tmk_path_append(line, n, sizeof line, parts[i].label);
+    }
     tmk_warn("stack cache: ", line, NULL);
 }
 

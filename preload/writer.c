@@ -116,22 +116,6 @@ void tmk_writer_unlock(void)
     pthread_setcancelstate(old, NULL);
 }
 
-static size_t append(char *out, size_t n, size_t cap, const char *s)
-{
-    while (*s && n + 1 < cap) out[n++] = *s++;
-    out[n] = 0;
-    return n;
-}
-
-static void utoa(char *out, uint64_t v)
-{
-    char tmp[24];
-    int n = 0;
-    do tmp[n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
-    for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    out[n] = 0;
-}
-
 static int create_excl(const char *path)
 {
     int fd;
@@ -159,16 +143,14 @@ static int own_trace(const char *path)
 static int create_suffixed(const char *b, const char *taken, int quiet)
 {
     for (unsigned i = 1; i <= TMK_TRACE_PATH_SUFFIXES; i++) {
-        char num[24];
-        utoa(num, i);
-        size_t n = append(writer_path, 0, sizeof writer_path, b);
-        n = append(writer_path, n, sizeof writer_path, ".");
-        append(writer_path, n, sizeof writer_path, num);
+        size_t n = tmk_path_append(writer_path, 0, sizeof writer_path, b);
+        n = tmk_path_append(writer_path, n, sizeof writer_path, ".");
+        tmk_path_append_u(writer_path, n, sizeof writer_path, i);
         int fd = create_excl(writer_path);
         if (fd >= 0 && !quiet) {
             char tail[4300];
-            size_t m = append(tail, 0, sizeof tail, " exists, left as it is; writing ");
-            append(tail, m, sizeof tail, writer_path);
+            size_t m = tmk_path_append(tail, 0, sizeof tail, " exists, left as it is; writing ");
+            tmk_path_append(tail, m, sizeof tail, writer_path);
             tmk_warn("trace file ", taken, tail);
         }
         if (fd >= 0 || errno != EEXIST) return fd;
@@ -195,11 +177,10 @@ static int create_trace_file(const char *base)
         return -1;
     }
     if (own_trace(base)) return create_suffixed(base, base, 1);
-    char mine[4200], num[24];
-    utoa(num, (uint64_t)getpid());
-    size_t n = append(mine, 0, sizeof mine, base);
-    n = append(mine, n, sizeof mine, ".");
-    append(mine, n, sizeof mine, num);
+    char mine[4200];
+    size_t n = tmk_path_append(mine, 0, sizeof mine, base);
+    n = tmk_path_append(mine, n, sizeof mine, ".");
+    tmk_path_append_u(mine, n, sizeof mine, (uint64_t)getpid());
     if (own_trace(mine)) return create_suffixed(mine, base, 1);
     return create_suffixed(base, base, 0);
 }
@@ -301,10 +282,8 @@ static int writer_open(void)
                                         program_invocation_short_name);
     /* A forked child with a fixed path writes "<path>.<pid>". */
     if (!has_pid && writer_child) {
-        char num[24];
-        utoa(num, (uint64_t)getpid());
-        size_t n = append(base, strlen(base), sizeof base, ".");
-        append(base, n, sizeof base, num);
+        size_t n = tmk_path_append(base, strlen(base), sizeof base, ".");
+        tmk_path_append_u(base, n, sizeof base, (uint64_t)getpid());
     }
     compressor_init();
     int fd = create_trace_file(base);
