@@ -50,11 +50,15 @@ struct tmk_options {
     int stack_cache;            /* TIDEMARK_STACK_CACHE: 0 off, 1 on (default), 2 on + counts */
 };
 
+extern struct tmk_options tmk_opt TMK_HIDDEN;
+
 /* Full mode without sampling: the heap is written by info (ALLOC_INFO,
  * FREE_INFO) and blocks are tracked in ptrmap.c. */
-static inline int tmk_heap_by_info(void);
+static inline int tmk_heap_by_info(void)
+{
+    return tmk_opt.mode == TMK_MODE_FULL && !tmk_opt.sample_bytes;
+}
 
-extern struct tmk_options tmk_opt TMK_HIDDEN;
 void tmk_options_read(void) TMK_HIDDEN;
 /* One line on stderr ("tidemark: " + msg + "\n") unless quiet. */
 void tmk_warn(const char *msg, const char *arg1, const char *arg2) TMK_HIDDEN;
@@ -358,10 +362,5 @@ void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack
 
 /* Ends the trace: final counts, END, flush every buffer, close. Once. */
 void tmk_finish(enum tmk_end_why why, uint64_t status) TMK_HIDDEN;
-
-static inline int tmk_heap_by_info(void)
-{
-    return tmk_opt.mode == TMK_MODE_FULL && !tmk_opt.sample_bytes;
-}
 
 #endif /* TIDEMARK_PRELOAD_INTERNAL_H */
