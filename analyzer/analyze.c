@@ -155,8 +155,8 @@ static int on_record(void *vc, const struct tm_record *r)
         if (c->nbatch == BATCH) flush_batch(c);
         return c->oom || c->heap.oom || c->tables.oom;
     }
-    if (r->type == TMK_REC_TICK || r->type == TMK_REC_INFO) { /* no effect: keep the batch */
-        if (r->type == TMK_REC_TICK && r->t > c->last_t) c->last_t = r->t;
+    if (r->type == TMK_REC_TICK) { /* no effect: keep the batch */
+        if (r->t > c->last_t) c->last_t = r->t;
         return 0;
     }
     flush_batch(c);

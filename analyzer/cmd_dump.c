@@ -31,13 +31,16 @@ struct dump {
 /* " name=0xPTR", and for a synthetic address its pool and slot. */
 static void put_ptr(const struct dump *d, const char *name, uint64_t ptr)
 {
-    uint32_t thread, info, slot;
+    uint64_t size, stack;
+    uint32_t slot;
     fprintf(d->out, " %s=0x%llx", name, (unsigned long long)ptr);
-    if (!tm_reader_synthetic(d->r, ptr, &thread, &info, &slot)) return;
+    if (!tm_reader_synthetic(d->r, ptr, &size, &stack, &slot)) return;
     if (slot == TM_SYNTHETIC_NONE)
-        fprintf(d->out, " (info %u.%u, never allocated)", thread, info);
+        fprintf(d->out, " (info %llu@%llu, never allocated)", (unsigned long long)size,
+                (unsigned long long)stack);
     else
-        fprintf(d->out, " (info %u.%u #%u)", thread, info, slot);
+        fprintf(d->out, " (info %llu@%llu #%u)", (unsigned long long)size,
+                (unsigned long long)stack, slot);
 }
 
 static int dump_record(void *ctx, const struct tm_record *r)
@@ -60,10 +63,6 @@ static int dump_record(void *ctx, const struct tm_record *r)
         put_ptr(d, "to", r->u.rename.to);
         break;
     case TMK_REC_TICK:
-        break;
-    case TMK_REC_INFO:
-        fprintf(out, " id=%llu size=%llu stack=%llu", (unsigned long long)r->u.info.id,
-                (unsigned long long)r->u.info.size, (unsigned long long)r->u.info.stack);
         break;
     case TMK_REC_STACK:
         fprintf(out, " id=%llu depth=%u", (unsigned long long)r->u.stack.id, r->u.stack.depth);
@@ -102,9 +101,9 @@ static int dump_record(void *ctx, const struct tm_record *r)
                 (unsigned long long)a->bytes, (unsigned long long)a->buckets,
                 (unsigned long long)a->reason, (unsigned long long)a->live,
                 (unsigned long long)a->stack);
-        if (a->info)
-            fprintf(out, " info=%llu.%llu", (unsigned long long)a->info_thread,
-                    (unsigned long long)a->info);
+        if (a->by_info)
+            fprintf(out, " info=%llu@%llu", (unsigned long long)a->info_size,
+                    (unsigned long long)a->info_stack);
         break;
     }
     case TMK_REC_TABLE_COUNT:

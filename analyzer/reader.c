@@ -53,7 +53,7 @@ struct cursor {
     uint64_t t, ptr;       /* running time and pointer of the block */
     uint64_t *frames;
     size_t frames_cap;
-    int v2;                /* major >= 2: TICK, INFO..FREE_INFO_X, TABLE_ARRAY's info */
+    int v3;                /* major >= 3: TICK, ALLOC_INFO, FREE_INFO, TABLE_ARRAY's info */
     int has;               /* rec holds the next record */
     struct tm_record rec;
 };
@@ -159,9 +159,18 @@ static int check_header(struct tm_reader *r, char *err, size_t errlen)
         return -1;
     }
     tmk_file_header_decode(&r->hdr, raw);
-    /* Majors OLDEST..MAJOR: 2.0 only added records and block flags. */
+    /* Majors OLDEST..MAJOR but DROPPED: 3.0 only added records, fields of
+     * TABLE_ARRAY and block flags. */
     if (r->hdr.version_major > TMK_TRACE_VERSION_MAJOR) {
         set_err(err, errlen, "trace version %u.%u is newer than this tidemark (%d.%d)",
+                r->hdr.version_major, r->hdr.version_minor, TMK_TRACE_VERSION_MAJOR,
+                TMK_TRACE_VERSION_MINOR);
+        return -1;
+    }
+    if (r->hdr.version_major == TMK_TRACE_VERSION_MAJOR_DROPPED) {
+        set_err(err, errlen,
+                "trace version %u.%u is a development format that this tidemark (%d.%d) does "
+                "not read; record the program again",
                 r->hdr.version_major, r->hdr.version_minor, TMK_TRACE_VERSION_MAJOR,
                 TMK_TRACE_VERSION_MINOR);
         return -1;
@@ -240,15 +249,11 @@ static int make_cursors(struct tm_reader *r, char *err, size_t errlen)
         set_err(err, errlen, "out of memory indexing the trace");
         return -1;
     }
-    if (info_pools_streams(&r->pools, threads)) {
-        set_err(err, errlen, "out of memory indexing the trace");
-        return -1;
-    }
     for (size_t i = 0; i < r->nix; i++) {
         if (i == 0 || r->ix[i].thread != r->ix[i - 1].thread) {
             r->cur[r->ncur].first = i;
             r->cur[r->ncur].thread = r->ix[i].thread;
-            r->cur[r->ncur].v2 = r->hdr.version_major >= 2;
+            r->cur[r->ncur].v3 = r->hdr.version_major >= 3;
             r->ncur++;
         }
         struct cursor *c = &r->cur[r->ncur - 1];
@@ -402,7 +407,7 @@ static const uint8_t *inflate(struct tm_reader *r, struct cursor *c, const struc
 static const uint8_t *block_records(struct tm_reader *r, struct cursor *c,
                                     const struct block_ix *b, size_t *len, int *oom)
 {
-    uint32_t flags = c->v2 ? b->flags : 0; /* 1.x: reserved, not read */
+    uint32_t flags = c->v3 ? b->flags : 0; /* 1.x: reserved, not read */
     *len = b->payload;
     if (flags & ~TMK_BLOCK_ZSTD) {
         warn(r, "thread %u block %llu: unknown block flags 0x%x; its records skipped", b->thread,
@@ -538,57 +543,59 @@ decode_alloc_free(struct cursor *c, struct tm_record *rec, const uint8_t *p, con
     return 0;
 }
 
-/* The record types 2.0 added below TMK_REC_EXTENDED: unknown (corrupt) in 1.x. */
-static int v2_type(uint8_t type)
+/* The record types 3.0 added below TMK_REC_EXTENDED: unknown (corrupt) in 1.x. */
+static int v3_type(uint8_t type)
 {
     return type == TMK_REC_TICK || tmk_is_by_info(type);
 }
 
-/* Records without dt: definitions, 2.0's heap by info, extended ones. */
+/* Records without dt: definitions, 3.0's heap by info, extended ones. */
 static int untimed(uint8_t type)
 {
     return type == TMK_REC_STACK || type == TMK_REC_MODULE || type == TMK_REC_MODULE_GONE ||
            tmk_is_by_info(type) || type >= TMK_REC_EXTENDED;
 }
 
-/* An info id or a thread number as a record names it: 1-based, 32 bits. */
-static int id32(uint64_t v)
+/* An info as a record names it: size < TMK_INFO_SIZE_LIMIT, a 32-bit stack. */
+static int info_ok(uint64_t size, uint64_t stack)
 {
-    return v != 0 && v <= UINT32_MAX;
+    return size < TMK_INFO_SIZE_LIMIT && stack <= UINT32_MAX;
 }
 
-/* TABLE_ARRAY's 2.0 fields: both 0 (by address) or both an id. */
+/* TABLE_ARRAY's 3.0 fields: by_info 0 and no info, or 1 and a valid info. */
 static int decode_array_info(const uint8_t **pp, const uint8_t *e, struct tm_record *rec)
 {
     const uint8_t *p = *pp;
-    GET_U(rec->u.table_array.info_thread);
-    GET_U(rec->u.table_array.info);
-    uint64_t th = rec->u.table_array.info_thread, info = rec->u.table_array.info;
-    if ((th || info) && !(id32(th) && id32(info))) return -1;
+    GET_U(rec->u.table_array.by_info);
+    GET_U(rec->u.table_array.info_size);
+    GET_U(rec->u.table_array.info_stack);
+    uint64_t by = rec->u.table_array.by_info, size = rec->u.table_array.info_size,
+             stack = rec->u.table_array.info_stack;
+    if (by > 1 || (!by && (size || stack)) || !info_ok(size, stack)) return -1;
     *pp = p;
     return 0;
 }
 
-/* ALLOC_INFO or FREE_INFO with type byte `byte` (p past it; 2.0): the merge
- * loop's fast path for 2.0 full traces. 0, or -1 when cut off or bad. */
+/* ALLOC_INFO or FREE_INFO with type byte `byte` (p past it; 3.0): the merge
+ * loop's fast path for 3.0 full traces. 0, or -1 when cut off or bad. */
 static inline __attribute__((always_inline)) int
 decode_by_info(struct cursor *c, struct tm_record *rec, const uint8_t *p, const uint8_t *e,
                uint8_t byte)
 {
-    uint64_t high;
+    uint64_t stack, high;
+    GET_U(stack);
     GET_U(high);
-    uint64_t info = tmk_info_of(byte, high);
-    if (!id32(info)) return -1;
+    if (high >= TMK_INFO_SIZE_LIMIT >> TMK_INFO_TYPE_BITS || stack > UINT32_MAX) return -1;
     rec->type = tmk_record_type_of(byte);
     rec->thread = c->thread;
     rec->t = c->t;
-    rec->u.by_info.thread = c->thread;
-    rec->u.by_info.info = info;
+    rec->u.by_info.size = tmk_info_size_of(byte, high);
+    rec->u.by_info.stack = stack;
     c->p = p;
     return 0;
 }
 
-/* The records the merge loop decodes itself (1.x's ALLOC and FREE, 2.0's
+/* The records the merge loop decodes itself (1.x's ALLOC and FREE, 3.0's
  * ALLOC_INFO and FREE_INFO); 0 when the cursor must decode. */
 static inline __attribute__((always_inline)) int decode_fast(struct cursor *c)
 {
@@ -596,7 +603,7 @@ static inline __attribute__((always_inline)) int decode_fast(struct cursor *c)
     uint8_t type = *c->p;
     if (type == TMK_REC_ALLOC || type == TMK_REC_FREE)
         return decode_alloc_free(c, &c->rec, c->p + 1, c->end, type) == 0;
-    if (type >= TMK_REC_ALLOC_INFO && type < TMK_REC_EXTENDED && c->v2)
+    if (type >= TMK_REC_ALLOC_INFO && type < TMK_REC_EXTENDED && c->v3)
         return decode_by_info(c, &c->rec, c->p + 1, c->end, type) == 0;
     return 0;
 }
@@ -606,12 +613,12 @@ static inline __attribute__((always_inline)) int decode_fast(struct cursor *c)
 static int decode(struct cursor *c, struct tm_record *rec)
 {
     const uint8_t *p = c->p, *e = c->end;
-    uint8_t byte = *p++, type = c->v2 ? tmk_record_type_of(byte) : byte;
+    uint8_t byte = *p++, type = c->v3 ? tmk_record_type_of(byte) : byte;
     uint64_t dt = 0;
     int64_t d;
     if (type == TMK_REC_FREE || type == TMK_REC_ALLOC) /* nearly all records of 1.x */
         return decode_alloc_free(c, rec, p, e, type);
-    if (!c->v2 && v2_type(type)) return -1;
+    if (!c->v3 && v3_type(type)) return -1;
     /* ALLOC and FREE (above) set every field they have; the rest start from zero. */
     memset(&rec->u, 0, sizeof rec->u);
     rec->type = type;
@@ -648,24 +655,9 @@ static int decode(struct cursor *c, struct tm_record *rec)
     case TMK_REC_MODULE_GONE:
         GET_U(rec->u.module_gone.id);
         break;
-    case TMK_REC_INFO:
-        GET_U(rec->u.info.id);
-        GET_U(rec->u.info.size);
-        GET_U(rec->u.info.stack);
-        if (!id32(rec->u.info.id)) return -1;
-        break;
-    case TMK_REC_FREE_INFO_X:
-        GET_U(rec->u.by_info.thread);
-        GET_U(rec->u.by_info.info);
-        if (!id32(rec->u.by_info.thread) || !id32(rec->u.by_info.info)) return -1;
-        break;
     case TMK_REC_ALLOC_INFO:
     case TMK_REC_FREE_INFO:
-        rec->u.by_info.thread = c->thread;
-        GET_U(rec->u.by_info.info);
-        rec->u.by_info.info = tmk_info_of(byte, rec->u.by_info.info);
-        if (!id32(rec->u.by_info.info)) return -1;
-        break;
+        return decode_by_info(c, rec, p, e, byte);
     case TMK_REC_TABLE_NEW:
         GET_U(rec->u.table_new.table);
         GET_U(rec->u.table_new.kind);
@@ -686,7 +678,7 @@ static int decode(struct cursor *c, struct tm_record *rec)
         GET_U(rec->u.table_array.reason);
         GET_U(rec->u.table_array.live);
         GET_U(rec->u.table_array.stack);
-        if (c->v2 && decode_array_info(&p, e, rec)) return -1;
+        if (c->v3 && decode_array_info(&p, e, rec)) return -1;
         break;
     case TMK_REC_TABLE_COUNT:
     case TMK_REC_TABLE_END:
@@ -749,10 +741,10 @@ static int advance(struct tm_reader *r, struct cursor *c)
 
 /* ---- merge ---------------------------------------------------------------- */
 
-/* FREE, FREE_INFO, FREE_INFO_X: at equal times they come after the rest. */
+/* FREE, FREE_INFO: at equal times they come after the rest. */
 static inline int frees(uint8_t type)
 {
-    return type == TMK_REC_FREE || type == TMK_REC_FREE_INFO || type == TMK_REC_FREE_INFO_X;
+    return type == TMK_REC_FREE || type == TMK_REC_FREE_INFO;
 }
 
 static int before(const struct tm_reader *r, size_t a, size_t b)
@@ -783,7 +775,7 @@ static void sift_down(struct tm_reader *r, size_t i)
 static int deliver_info(struct tm_reader *r, struct cursor *c, tm_record_fn fn, void *ctx)
 {
     struct info_out out;
-    if (info_translate(&r->pools, (uint32_t)(c - r->cur), &c->rec, &out)) return -1;
+    if (info_translate(&r->pools, &c->rec, &out)) return -1;
     if (out.problem[0])
         warn(r, "thread %u block %llu: %s; record skipped", c->thread, (unsigned long long)c->seq,
              out.problem);
@@ -799,13 +791,14 @@ static int finish_info(struct tm_reader *r, tm_record_fn fn, void *ctx)
     struct info_leftover left;
     if (info_drain(&r->pools, r->last_t, fn, ctx, &left)) return 1;
     if (left.frees)
-        warn(r, "%llu frees by info found no block of their info to end (first: thread %u "
-                "info %u); counted as frees of unknown pointers",
-             (unsigned long long)left.frees, left.thread, left.info);
+        warn(r, "%llu frees by info found no block of their info to end (first: size %llu "
+                "stack %llu); counted as frees of unknown pointers",
+             (unsigned long long)left.frees, (unsigned long long)left.size,
+             (unsigned long long)left.stack);
     if (left.arrays)
         warn(r, "%llu table arrays named an info that allocated no block for them (first: "
-                "thread %u info %u); ignored", (unsigned long long)left.arrays, left.thread,
-             left.info);
+                "size %llu stack %llu); ignored", (unsigned long long)left.arrays,
+             (unsigned long long)left.size, (unsigned long long)left.stack);
     return 0;
 }
 
@@ -828,7 +821,7 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
         do {
             r->last_t = c->rec.t;
             if (__builtin_expect(!info_record(&c->rec), 1) ||
-                info_quick(&r->pools, (uint32_t)(c - r->cur), &c->rec)) {
+                info_quick(&r->pools, &c->rec)) {
                 if (fn(ctx, &c->rec)) return 0;
             } else {
                 int d = deliver_info(r, c, fn, ctx);
@@ -863,10 +856,10 @@ int tm_reader_truncated(const struct tm_reader *r) { return r->truncated; }
 uint64_t tm_reader_blocks(const struct tm_reader *r) { return r->nix; }
 uint64_t tm_reader_threads(const struct tm_reader *r) { return r->ncur; }
 
-int tm_reader_synthetic(const struct tm_reader *r, uint64_t ptr, uint32_t *thread,
-                        uint32_t *info, uint32_t *slot)
+int tm_reader_synthetic(const struct tm_reader *r, uint64_t ptr, uint64_t *size,
+                        uint64_t *stack, uint32_t *slot)
 {
-    return info_synthetic(&r->pools, ptr, thread, info, slot);
+    return info_synthetic(&r->pools, ptr, size, stack, slot);
 }
 
 size_t tm_reader_warnings(const struct tm_reader *r, const char *const **out)
@@ -884,10 +877,8 @@ const char *tm_record_type_name(uint8_t type)
     case TMK_REC_STACK: return "STACK";
     case TMK_REC_MODULE: return "MODULE";
     case TMK_REC_MODULE_GONE: return "MODULE_GONE";
-    case TMK_REC_INFO: return "INFO";
     case TMK_REC_ALLOC_INFO: return "ALLOC_INFO";
     case TMK_REC_FREE_INFO: return "FREE_INFO";
-    case TMK_REC_FREE_INFO_X: return "FREE_INFO_X";
     case TM_REC_RENAME: return "RENAME";
     case TMK_REC_TABLE_NEW: return "TABLE_NEW";
     case TMK_REC_TABLE_ARRAY: return "TABLE_ARRAY";

@@ -7,14 +7,15 @@
  *     (pread, one block buffered per thread) and a min-heap on (time, then
  *     non-FREE before FREE, then thread) merges the cursors. Records of one
  *     thread keep their order.
- * Untimed records (STACK, MODULE, MODULE_GONE, and 2.0's INFO, ALLOC_INFO,
- * FREE_INFO, FREE_INFO_X) carry the time of the previous timed record of
- * their block. Majors TMK_TRACE_VERSION_MAJOR_OLDEST..TMK_TRACE_VERSION_MAJOR
- * are read; 2.0 blocks may be zstd frames (TMK_BLOCK_ZSTD).
+ * Untimed records (STACK, MODULE, MODULE_GONE, and 3.0's ALLOC_INFO,
+ * FREE_INFO) carry the time of the previous timed record of their block.
+ * Majors TMK_TRACE_VERSION_MAJOR_OLDEST..TMK_TRACE_VERSION_MAJOR are read
+ * (but TMK_TRACE_VERSION_MAJOR_DROPPED); 3.0 blocks may be zstd frames
+ * (TMK_BLOCK_ZSTD).
  *
- * Heap by info (2.0 full mode): callers never see ALLOC_INFO, FREE_INFO or
- * FREE_INFO_X. The reader keeps a pool per (thread, info) - size, stack,
- * live count - and turns them into ALLOC and FREE records of synthetic
+ * Heap by info (3.0 full mode): callers never see ALLOC_INFO or FREE_INFO.
+ * The reader keeps a pool per info (size, stack) - its live count - and
+ * turns them into ALLOC and FREE records of synthetic
  * addresses (tm_synthetic_ptr: bit 63 set, never a user-space address): an
  * ALLOC_INFO allocates slot `live`, a free ends slot `live - 1` (blocks of
  * one info are interchangeable: no figure depends on which one ends). A free
@@ -27,8 +28,7 @@
  * Bad bytes never crash or hang the reader: a bad header is an error (open
  * fails with one line); a cut or corrupt block ends that block's records
  * there, sets `truncated` and adds a warning; a missing END record does too.
- * A heap record of an info its thread never defined, an INFO defined twice,
- * frees left unpaid at the end (they reach the caller as FREEs of a
+ * Frees left unpaid at the end (they reach the caller as FREEs of a
  * synthetic address never allocated) and table arrays whose allocation never
  * came: a warning each, the record skipped.
  */
@@ -51,7 +51,7 @@ extern "C" {
 #define TM_REC_RENAME 0x7f
 
 /* Synthetic addresses of blocks allocated by info: bit 63, the pool (one per
- * (thread, info), numbered in the order the reader met them) in bits 36-62,
+ * info (size, stack), numbered in the order the reader met them) in bits 36-62,
  * the slot in bits 4-35 (above the 4 bits the live map's hash drops). */
 #define TM_SYNTHETIC_BIT (1ull << 63)
 #define TM_SYNTHETIC_POOLS (1u << 27)
@@ -83,9 +83,11 @@ struct tm_record {
                 slots, hint, stack;
             const char *label; size_t label_len;
         } table_new;
-        /* info_thread, info: 2.0 (0, 0 in 1.x traces and for arrays recorded by address) */
+        /* by_info, info_size, info_stack: 3.0 (0, 0, 0 in 1.x traces and for
+         * arrays recorded by address) */
         struct {
-            uint64_t table, ptr, bytes, buckets, reason, live, stack, info_thread, info;
+            uint64_t table, ptr, bytes, buckets, reason, live, stack, by_info, info_size,
+                info_stack;
         } table_array;
         struct { uint64_t table, live; } table_count; /* also TABLE_END, TABLE_PEAK (live = peak) */
         struct { uint64_t rss, heap; } memory;
@@ -93,10 +95,8 @@ struct tm_record {
         struct { uint64_t count; } lost;
         struct { uint64_t why, status; } end;
         struct { uint64_t len; const uint8_t *data; } extended;
-        struct { uint64_t id, size, stack; } info;        /* INFO */
-        /* ALLOC_INFO, FREE_INFO (thread = the block's), FREE_INFO_X; inside
-         * the reader only */
-        struct { uint64_t thread, info; } by_info;
+        /* ALLOC_INFO, FREE_INFO; inside the reader only */
+        struct { uint64_t size, stack; } by_info;
         struct { uint64_t from, to; } rename;             /* TM_REC_RENAME */
     } u;
 };
@@ -106,8 +106,10 @@ struct tm_reader;
 /* Opens and validates the file header, then indexes the blocks. Returns
  * NULL with one line in err (no newline, without the path: callers prefix
  * it): cannot open, empty, not a trace,
- * "trace version X.Y is newer than this tidemark (2.0)",
- * "trace version X.Y is not supported by this tidemark (2.0)" (older than
+ * "trace version X.Y is newer than this tidemark (3.0)",
+ * "trace version 2.Y is a development format that this tidemark (3.0) does
+ * not read; ...",
+ * "trace version X.Y is not supported by this tidemark (3.0)" (older than
  * TMK_TRACE_VERSION_MAJOR_OLDEST), ... */
 struct tm_reader *tm_reader_open(const char *path, char *err, size_t errlen);
 /* The same over bytes in memory; the caller keeps them alive until close. */
@@ -130,10 +132,10 @@ uint64_t tm_reader_blocks(const struct tm_reader *r);
 uint64_t tm_reader_threads(const struct tm_reader *r);
 
 /* During or after tm_reader_run: 1 when ptr is a synthetic address of this
- * trace, with the thread and info of its pool and its slot
+ * trace, with the info (size, stack) of its pool and its slot
  * (TM_SYNTHETIC_NONE for the FREE of an unpaid debt); else 0. */
-int tm_reader_synthetic(const struct tm_reader *r, uint64_t ptr, uint32_t *thread,
-                        uint32_t *info, uint32_t *slot);
+int tm_reader_synthetic(const struct tm_reader *r, uint64_t ptr, uint64_t *size,
+                        uint64_t *stack, uint32_t *slot);
 
 /* Name of a record type for dumps ("ALLOC", ..., "RENAME"; "TABLE_PEAK", else
  * "EXTENDED" for extended types; "?" otherwise). */

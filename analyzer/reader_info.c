@@ -6,8 +6,11 @@
  *    address is live in the analyzer exactly while its slot is < live;
  *  - live < TM_SYNTHETIC_NONE, so the FREE of an unpaid debt (slot
  *    TM_SYNTHETIC_NONE) never names a live block;
- *  - memory is one pool per (thread, info) met, plus the TABLE_ARRAYs held
- *    while their allocation has not been read (equal times, rare).
+ *  - a pool's number never changes (its synthetic addresses carry it), while
+ *    its slot in the table moves when the table grows: anything kept across
+ *    a new pool (the held arrays) names the pool by key;
+ *  - memory is one pool per info met, plus the TABLE_ARRAYs held while their
+ *    allocation has not been read (equal times, rare).
  */
 #include "reader_info.h"
 
@@ -15,96 +18,74 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define POOLS_FIRST_SLOTS 1024u
+
 void info_pools_init(struct info_pools *p)
 {
     memset(p, 0, sizeof *p);
-    u64map_init(&p->ix);
-}
-
-int info_pools_streams(struct info_pools *p, size_t n)
-{
-    p->own = calloc(n ? n : 1, sizeof *p->own);
-    p->n_own = p->own ? n : 0;
-    return p->own ? 0 : -1;
 }
 
 void info_pools_free(struct info_pools *p)
 {
-    u64map_free(&p->ix);
-    free(p->pool);
+    free(p->slot);
+    free(p->key);
     free(p->held);
-    for (size_t i = 0; i < p->n_own; i++) free(p->own[i].ix);
-    free(p->own);
     memset(p, 0, sizeof *p);
 }
 
-/* Notes the stream's new info id -> pool in its dense index when the id is
- * small enough for the thread's number of infos. -1 when out of memory. */
-static int own_note(struct info_pools *p, uint32_t stream, uint64_t info, uint32_t pool)
+/* Doubles the table (or makes the first). -1 when out of memory. */
+static int grow(struct info_pools *p)
 {
-    struct info_own *o = &p->own[stream];
-    o->n++;
-    uint64_t bound = 4 * (uint64_t)o->n + 64;
-    if (info >= bound) return 0; /* sparse ids: the hash map has it */
-    if (info >= o->cap) {
-        uint64_t cap = o->cap ? 2 * (uint64_t)o->cap : 64;
-        if (cap <= info) cap = info + 1;
-        if (cap > bound) cap = bound;
-        uint32_t *ix = realloc(o->ix, cap * sizeof *ix);
-        if (!ix) return -1;
-        memset(ix + o->cap, 0, (cap - o->cap) * sizeof *ix);
-        o->ix = ix;
-        o->cap = (uint32_t)cap;
+    size_t cap = p->slot ? 2 * (p->mask + 1) : POOLS_FIRST_SLOTS;
+    struct info_pool *slot = calloc(cap, sizeof *slot);
+    if (!slot) return -1;
+    for (size_t i = 0; p->slot && i <= p->mask; i++) {
+        if (!p->slot[i].num1) continue;
+        size_t j = info_home(p->slot[i].key, cap - 1);
+        while (slot[j].num1) j = (j + 1) & (cap - 1);
+        slot[j] = p->slot[i];
     }
-    o->ix[info] = pool + 1;
+    free(p->slot);
+    p->slot = slot;
+    p->mask = cap - 1;
     return 0;
 }
 
-static uint64_t key_of(uint64_t thread, uint64_t info)
+/* The pool of key, made when new. NULL with out->problem set when there are
+ * TM_SYNTHETIC_POOLS already; *oom on OOM. */
+static struct info_pool *find_or_add(struct info_pools *p, uint64_t key, struct info_out *out,
+                                     int *oom)
 {
-    return thread << 32 | info; /* the decoder checked both fit 32 bits */
-}
-
-static struct info_pool *find(const struct info_pools *p, uint64_t thread, uint64_t info)
-{
-    const uint64_t *ix = u64map_get(&p->ix, key_of(thread, info));
-    return ix ? &p->pool[*ix] : NULL;
-}
-
-/* The pool of (thread, info), made undefined when new. NULL with
- * out->problem set when there are TM_SYNTHETIC_POOLS already; *oom on OOM. */
-static struct info_pool *find_or_add(struct info_pools *p, uint64_t thread, uint64_t info,
-                                     struct info_out *out, int *oom)
-{
-    struct info_pool *pool = find(p, thread, info);
+    struct info_pool *pool = info_find(p, key);
     if (pool) return pool;
     if (p->n >= TM_SYNTHETIC_POOLS) {
         snprintf(out->problem, sizeof out->problem,
-                 "more than %u heap infos: thread %llu info %llu ignored", TM_SYNTHETIC_POOLS,
-                 (unsigned long long)thread, (unsigned long long)info);
+                 "more than %u heap infos: size %llu stack %llu ignored", TM_SYNTHETIC_POOLS,
+                 (unsigned long long)(key & UINT32_MAX), (unsigned long long)(key >> 32));
         return NULL;
     }
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 256;
-        struct info_pool *np = realloc(p->pool, cap * sizeof *np);
-        if (!np) goto oom;
-        p->pool = np;
-        p->cap = cap;
+    if (p->n == p->key_cap) {
+        size_t cap = p->key_cap ? p->key_cap * 2 : 256;
+        uint64_t *k = realloc(p->key, cap * sizeof *k);
+        if (!k) goto oom;
+        p->key = k;
+        p->key_cap = cap;
     }
-    if (u64map_put(&p->ix, key_of(thread, info), p->n)) goto oom;
-    pool = &p->pool[p->n++];
-    memset(pool, 0, sizeof *pool);
-    pool->thread = (uint32_t)thread;
-    pool->info = (uint32_t)info;
+    if ((!p->slot || 2 * (p->n + 1) > p->mask + 1) && grow(p)) goto oom;
+    size_t i = info_home(key, p->mask);
+    while (p->slot[i].num1) i = (i + 1) & p->mask;
+    p->key[p->n] = key;
+    pool = &p->slot[i];
+    *pool = (struct info_pool){.key = key, .num1 = (uint32_t)++p->n};
     return pool;
 oom:
     *oom = 1;
     return NULL;
 }
 
-static uint32_t pool_ix(const struct info_pools *p, const struct info_pool *pool)
+static uint32_t num_of(const struct info_pool *pool)
 {
-    return (uint32_t)(pool - p->pool);
+    return pool->num1 - 1;
 }
 
 /* Appends a record of type `type` at in's time and thread to out. */
@@ -118,13 +99,12 @@ static struct tm_record *emit(struct info_out *out, const struct tm_record *in, 
     return r;
 }
 
-static void emit_alloc(struct info_out *out, const struct tm_record *in,
-                       const struct info_pool *pool, uint64_t ptr)
+static void emit_alloc(struct info_out *out, const struct tm_record *in, uint64_t ptr)
 {
     struct tm_record *r = emit(out, in, TMK_REC_ALLOC);
     r->u.alloc.ptr = ptr;
-    r->u.alloc.size = pool->size;
-    r->u.alloc.stack = pool->stack;
+    r->u.alloc.size = in->u.by_info.size;
+    r->u.alloc.stack = in->u.by_info.stack;
 }
 
 static void emit_free(struct info_out *out, const struct tm_record *in, uint64_t ptr)
@@ -132,41 +112,16 @@ static void emit_free(struct info_out *out, const struct tm_record *in, uint64_t
     emit(out, in, TMK_REC_FREE)->u.free.ptr = ptr;
 }
 
-/* The pool of an ALLOC_INFO or FREE_INFO: its own thread's, defined. */
-static struct info_pool *own_pool(struct info_pools *p, const struct tm_record *in,
-                                  struct info_out *out)
+static uint64_t key_of(const struct tm_record *in)
 {
-    struct info_pool *pool = find(p, in->thread, in->u.by_info.info);
-    if (pool && pool->defined) return pool;
-    snprintf(out->problem, sizeof out->problem, "%s of info %llu, which thread %u never defined",
-             tm_record_type_name(in->type), (unsigned long long)in->u.by_info.info, in->thread);
-    return NULL;
+    return info_key(in->u.by_info.size, in->u.by_info.stack);
 }
 
-static int on_info(struct info_pools *p, uint32_t stream, const struct tm_record *in,
-                   struct info_out *out)
-{
-    int oom = 0;
-    struct info_pool *pool = find_or_add(p, in->thread, in->u.info.id, out, &oom);
-    if (!pool) return oom ? -1 : 0;
-    if (pool->defined) {
-        snprintf(out->problem, sizeof out->problem,
-                 "thread %u defined info %llu twice (the first definition is kept)", in->thread,
-                 (unsigned long long)in->u.info.id);
-        return 0;
-    }
-    pool->size = in->u.info.size;
-    pool->stack = in->u.info.stack;
-    pool->defined = 1;
-    out->rec[out->n++] = *in;
-    return own_note(p, stream, in->u.info.id, pool_ix(p, pool));
-}
-
-/* Moves the first TABLE_ARRAY held for pool out of the held list. */
-static struct tm_record take_held(struct info_pools *p, uint32_t pool)
+/* Moves the first TABLE_ARRAY held for key out of the held list. */
+static struct tm_record take_held(struct info_pools *p, uint64_t key)
 {
     size_t i = 0;
-    while (p->held[i].pool != pool) i++; /* pool->held > 0: it is there */
+    while (p->held[i].key != key) i++; /* pool->held > 0: it is there */
     struct tm_record rec = p->held[i].rec;
     memmove(&p->held[i], &p->held[i + 1], (p->n_held - i - 1) * sizeof *p->held);
     p->n_held--;
@@ -175,25 +130,26 @@ static struct tm_record take_held(struct info_pools *p, uint32_t pool)
 
 static int on_alloc(struct info_pools *p, const struct tm_record *in, struct info_out *out)
 {
-    struct info_pool *pool = own_pool(p, in, out);
-    if (!pool) return 0;
-    uint32_t ix = pool_ix(p, pool);
+    int oom = 0;
+    struct info_pool *pool = find_or_add(p, key_of(in), out, &oom);
+    if (!pool) return oom ? -1 : 0;
     if (pool->held) { /* the block a TABLE_ARRAY already named: by its address */
         pool->held--;
-        struct tm_record array = take_held(p, ix);
-        emit_alloc(out, in, pool, array.u.table_array.ptr);
+        struct tm_record array = take_held(p, pool->key);
+        emit_alloc(out, in, array.u.table_array.ptr);
         array.t = in->t;
         out->rec[out->n++] = array;
         return 0;
     }
     if (pool->live == TM_SYNTHETIC_NONE - 1) {
         snprintf(out->problem, sizeof out->problem,
-                 "thread %u info %llu: more than %u blocks live", in->thread,
-                 (unsigned long long)in->u.by_info.info, TM_SYNTHETIC_NONE - 1);
+                 "size %llu stack %llu: more than %u blocks live",
+                 (unsigned long long)in->u.by_info.size, (unsigned long long)in->u.by_info.stack,
+                 TM_SYNTHETIC_NONE - 1);
         return 0;
     }
-    uint64_t ptr = tm_synthetic_ptr(ix, pool->live);
-    emit_alloc(out, in, pool, ptr);
+    uint64_t ptr = tm_synthetic_ptr(num_of(pool), pool->live);
+    emit_alloc(out, in, ptr);
     if (pool->debt) { /* its free was read first */
         pool->debt--;
         emit_free(out, in, ptr);
@@ -205,25 +161,19 @@ static int on_alloc(struct info_pools *p, const struct tm_record *in, struct inf
 
 static int on_free(struct info_pools *p, const struct tm_record *in, struct info_out *out)
 {
-    struct info_pool *pool;
-    if (in->type == TMK_REC_FREE_INFO) {
-        pool = own_pool(p, in, out);
-    } else {
-        int oom = 0;
-        pool = find_or_add(p, in->u.by_info.thread, in->u.by_info.info, out, &oom);
-        if (oom) return -1;
-    }
-    if (!pool) return 0;
+    int oom = 0;
+    struct info_pool *pool = find_or_add(p, key_of(in), out, &oom);
+    if (!pool) return oom ? -1 : 0;
     if (pool->live) {
         pool->live--;
-        emit_free(out, in, tm_synthetic_ptr(pool_ix(p, pool), pool->live));
+        emit_free(out, in, tm_synthetic_ptr(num_of(pool), pool->live));
     } else if (pool->debt < UINT32_MAX) {
         pool->debt++;
     }
     return 0;
 }
 
-static int hold(struct info_pools *p, uint32_t pool, const struct tm_record *in)
+static int hold(struct info_pools *p, uint64_t key, const struct tm_record *in)
 {
     if (p->n_held == p->held_cap) {
         size_t cap = p->held_cap ? p->held_cap * 2 : 16;
@@ -232,65 +182,61 @@ static int hold(struct info_pools *p, uint32_t pool, const struct tm_record *in)
         p->held = h;
         p->held_cap = cap;
     }
-    p->held[p->n_held++] = (struct held_array){pool, *in};
+    p->held[p->n_held++] = (struct held_array){key, *in};
     return 0;
 }
 
 static int on_array(struct info_pools *p, const struct tm_record *in, struct info_out *out)
 {
     int oom = 0;
-    struct info_pool *pool =
-        find_or_add(p, in->u.table_array.info_thread, in->u.table_array.info, out, &oom);
+    uint64_t key = info_key(in->u.table_array.info_size, in->u.table_array.info_stack);
+    struct info_pool *pool = find_or_add(p, key, out, &oom);
     if (!pool) return oom ? -1 : 0;
     if (!pool->live) { /* its ALLOC_INFO is still to come */
         if (pool->held == UINT32_MAX) {
-            snprintf(out->problem, sizeof out->problem, "too many table arrays wait for info %u",
-                     pool->info);
+            snprintf(out->problem, sizeof out->problem,
+                     "too many table arrays wait for size %llu stack %llu",
+                     (unsigned long long)in->u.table_array.info_size,
+                     (unsigned long long)in->u.table_array.info_stack);
             return 0;
         }
-        if (hold(p, pool_ix(p, pool), in)) return -1;
+        if (hold(p, key, in)) return -1;
         pool->held++;
         return 0;
     }
     pool->live--;
     struct tm_record *r = emit(out, in, TM_REC_RENAME);
-    r->u.rename.from = tm_synthetic_ptr(pool_ix(p, pool), pool->live);
+    r->u.rename.from = tm_synthetic_ptr(num_of(pool), pool->live);
     r->u.rename.to = in->u.table_array.ptr;
     out->rec[out->n++] = *in;
     return 0;
 }
 
-int info_translate(struct info_pools *p, uint32_t stream, const struct tm_record *in,
-                   struct info_out *out)
+int info_translate(struct info_pools *p, const struct tm_record *in, struct info_out *out)
 {
     out->n = 0;
     out->problem[0] = 0;
     switch (in->type) {
-    case TMK_REC_INFO: return on_info(p, stream, in, out);
     case TMK_REC_ALLOC_INFO: return on_alloc(p, in, out);
-    case TMK_REC_FREE_INFO:
-    case TMK_REC_FREE_INFO_X: return on_free(p, in, out);
+    case TMK_REC_FREE_INFO: return on_free(p, in, out);
     default: return on_array(p, in, out);
     }
-}
-
-static void note_leftover(struct info_leftover *left, const struct info_pool *pool)
-{
-    if (left->frees || left->arrays) return; /* not the first */
-    left->thread = pool->thread;
-    left->info = pool->info;
 }
 
 int info_drain(struct info_pools *p, uint64_t t, tm_record_fn fn, void *ctx,
                struct info_leftover *left)
 {
     memset(left, 0, sizeof *left);
-    for (size_t i = 0; i < p->n; i++) {
-        struct info_pool *pool = &p->pool[i];
-        if (pool->debt || pool->held) note_leftover(left, pool);
+    /* by pool number, so that the FREEs come in the same order every time */
+    for (size_t n = 0; n < p->n; n++) {
+        struct info_pool *pool = info_find(p, p->key[n]);
+        if ((pool->debt || pool->held) && !left->frees && !left->arrays) {
+            left->size = pool->key & UINT32_MAX;
+            left->stack = pool->key >> 32;
+        }
         left->arrays += pool->held;
-        struct tm_record r = {.type = TMK_REC_FREE, .thread = pool->thread, .t = t};
-        r.u.free.ptr = tm_synthetic_ptr((uint32_t)i, TM_SYNTHETIC_NONE);
+        struct tm_record r = {.type = TMK_REC_FREE, .t = t};
+        r.u.free.ptr = tm_synthetic_ptr((uint32_t)n, TM_SYNTHETIC_NONE);
         for (; pool->debt; pool->debt--) {
             left->frees++;
             if (fn(ctx, &r)) return 1;
@@ -299,14 +245,14 @@ int info_drain(struct info_pools *p, uint64_t t, tm_record_fn fn, void *ctx,
     return 0;
 }
 
-int info_synthetic(const struct info_pools *p, uint64_t ptr, uint32_t *thread, uint32_t *info,
+int info_synthetic(const struct info_pools *p, uint64_t ptr, uint64_t *size, uint64_t *stack,
                    uint32_t *slot)
 {
     if (!(ptr & TM_SYNTHETIC_BIT) || (ptr & 0xf)) return 0;
     uint64_t pool = (ptr & ~TM_SYNTHETIC_BIT) >> 36;
     if (pool >= p->n) return 0;
-    *thread = p->pool[pool].thread;
-    *info = p->pool[pool].info;
+    *size = p->key[pool] & UINT32_MAX;
+    *stack = p->key[pool] >> 32;
     *slot = (uint32_t)(ptr >> 4);
     return 1;
 }

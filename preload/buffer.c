@@ -66,7 +66,6 @@ static void thread_reset(struct tmk_thread *t)
     t->rng = tmk_clock_ns() ^ ((uint64_t)t->tid << 32) ^ (uintptr_t)t;
     t->sample_left = 0;
     memset(t->cache, 0, sizeof t->cache);
-    tmk_infos_reset(t);
     tmk_stacks_thread_reset(t);
 }
 

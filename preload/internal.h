@@ -77,7 +77,6 @@ void tmk_arena_unlock(void) TMK_HIDDEN;
 #define TMK_BUFFER_BYTES (512u << 10)
 #define TMK_RECORD_MAX 64 /* room any fixed-size record needs */
 
-struct tmk_info_entry; /* infos.c */
 
 struct tmk_stack_cache_entry {
     uint64_t hash;
@@ -103,10 +102,6 @@ struct tmk_thread {
 
     int64_t sample_left;          /* bytes until the next sampled allocation */
     uint64_t rng;
-
-    struct tmk_info_entry *infos; /* infos.c: this thread's (size, stack) pairs */
-    size_t infos_mask, infos_used;
-    uint32_t infos_last;          /* the last info id defined */
 
     uintptr_t stack_lo, stack_hi; /* this thread's stack (0, 0 = unknown) */
     int in_libunwind;             /* stacks.c: inside libunwind; a fork waits for 0 */
@@ -252,19 +247,20 @@ static inline uint64_t tmk_now_coarse(void)
     return ns > tmk_start_ns ? ns - tmk_start_ns : 0;
 }
 
-/* ---- infos.c, ptrmap.c: full mode's heap by info ------------------------ */
+/* ---- ptrmap.c: full mode's heap by info ---------------------------------- */
 
-/* The id of (size, stack) in t (defining it with an INFO record when new);
- * 0 when out of memory. */
-uint32_t tmk_info_id(struct tmk_thread *t, uint64_t size, uint32_t stack) TMK_HIDDEN;
-void tmk_infos_reset(struct tmk_thread *t) TMK_HIDDEN;
-/* Live blocks: address -> (allocating thread's number, info). info 0 =
- * known by address (a table's array). put/by_address return 0 or -1 (no
- * memory); take returns 1 when p was there (now removed). */
-int tmk_ptrmap_put(uintptr_t p, uint32_t thread, uint32_t info) TMK_HIDDEN;
-int tmk_ptrmap_take(uintptr_t p, uint32_t *thread, uint32_t *info) TMK_HIDDEN;
-/* From now on p is known by address; says what it was (0, 0 if absent). */
-int tmk_ptrmap_by_address(uintptr_t p, uint32_t *thread, uint32_t *info) TMK_HIDDEN;
+/* The stack of a ptrmap entry known by address (a table's array). Stack ids
+ * count up from 1 and never get there. */
+#define TMK_PTRMAP_BY_ADDRESS UINT32_MAX
+
+/* Live blocks: address -> the info (stack, size) they were allocated with.
+ * put/by_address return 0 or -1 (no memory); take returns 1 when p was there
+ * (now removed). */
+int tmk_ptrmap_put(uintptr_t p, uint32_t stack, uint32_t size) TMK_HIDDEN;
+int tmk_ptrmap_take(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
+/* From now on p is known by address; says what it was (stack
+ * TMK_PTRMAP_BY_ADDRESS when absent or already known by address). */
+int tmk_ptrmap_by_address(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
 size_t tmk_ptrmap_bytes(void) TMK_HIDDEN;
 void tmk_ptrmap_after_fork_child(void) TMK_HIDDEN;
 

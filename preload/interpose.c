@@ -151,44 +151,43 @@ static int take_sample(struct tmk_thread *t, size_t size)
     return 1;
 }
 
-/* Full mode: ALLOC_INFO, and p goes into the ptrmap. A block that cannot be
- * tracked (no memory for the maps) is counted as lost. */
+/* Full mode: ALLOC_INFO of (size, stack), and p goes into the ptrmap with
+ * them. A block of TMK_INFO_SIZE_LIMIT bytes or more is written by address
+ * (ALLOC), and so is its free; one that cannot be tracked (no memory for the
+ * map) is counted as lost. */
 static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 {
     uint64_t now = tmk_now_coarse();
-    uint32_t info = tmk_info_id(t, size, tmk_stack_id(t));
-    if (TMK_UNLIKELY(!info || tmk_ptrmap_put((uintptr_t)p, t->number, info) != 0)) {
+    uint32_t stack = tmk_stack_id(t);
+    if (TMK_UNLIKELY((uint64_t)size >= TMK_INFO_SIZE_LIMIT || stack == TMK_PTRMAP_BY_ADDRESS)) {
+        tmk_record_alloc(t, p, size, stack);
+        return;
+    }
+    if (TMK_UNLIKELY(tmk_ptrmap_put((uintptr_t)p, stack, (uint32_t)size) != 0)) {
         t->lost++;
         return;
     }
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_tick(t, q, now);
-    tmk_publish(t, tmk_put_by_info(q, TMK_REC_ALLOC_INFO, info));
+    tmk_publish(t, tmk_put_by_info(q, TMK_REC_ALLOC_INFO, size, stack));
 }
 
-/* Full mode: FREE_INFO for a block of this thread, FREE_INFO_X for another
- * thread's; FREE by address for a table's array, and for a block the trace
- * never saw allocated (from before tracing or a parent process, or a double
- * free: the analyzer counts it as an unknown free, as the program's glibc
- * may be about to say). */
+/* Full mode: FREE_INFO of the info p was allocated with, whatever thread
+ * allocated it; FREE by address for a table's array, and for a block the
+ * trace never saw allocated by info (from before tracing or a parent
+ * process, 4 GiB or more, or a double free: the analyzer counts the last as
+ * an unknown free, as the program's glibc may be about to say). */
 static void free_by_info(struct tmk_thread *t, void *p)
 {
-    uint32_t thread, info;
-    if (!tmk_ptrmap_take((uintptr_t)p, &thread, &info) || !info) {
+    uint32_t stack, size;
+    if (!tmk_ptrmap_take((uintptr_t)p, &stack, &size) || stack == TMK_PTRMAP_BY_ADDRESS) {
         record_free(t, p);
         return;
     }
     uint64_t now = tmk_now_coarse();
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_tick(t, q, now);
-    if (thread == t->number) {
-        q = tmk_put_by_info(q, TMK_REC_FREE_INFO, info);
-    } else {
-        *q++ = TMK_REC_FREE_INFO_X;
-        q = tmk_put_u(q, thread);
-        q = tmk_put_u(q, info);
-    }
-    tmk_publish(t, q);
+    tmk_publish(t, tmk_put_by_info(q, TMK_REC_FREE_INFO, size, stack));
 }
 
 /* After the real allocator returned p (guard set). */

@@ -1,11 +1,12 @@
 /* preload/ptrmap.c - full mode: the info each live block was allocated with.
  *
- * A free in full mode is written as FREE_INFO (thread, info) rather than by
- * address (trace_format.h), so the shim must know, at free time, which
- * thread allocated the block and with which info. This map holds that for
- * every block allocated while tracing: put on allocation, taken on free.
+ * A free in full mode is written as FREE_INFO (size, stack) rather than by
+ * address (trace_format.h), so the shim must know, at free time, the size
+ * and stack the block was allocated with. This map holds that for every
+ * block allocated by info while tracing: put on allocation, taken on free.
  * A block it does not hold (allocated before tracing started, in the parent
- * before a fork, by a signal handler) is freed unrecorded.
+ * before a fork, by a signal handler, or of TMK_INFO_SIZE_LIMIT bytes or
+ * more) is freed by address.
  *
  * 64 shards, chosen by the top bits of the address's hash, each an
  * open-addressing table with linear probing behind its own spinlock, so that
@@ -29,9 +30,9 @@
 #define SHARD_FIRST_CAPACITY 1024u /* entries; 16 KiB */
 
 struct entry {
-    uintptr_t ptr;   /* 0 = empty */
-    uint32_t thread; /* allocating thread's number */
-    uint32_t info;   /* 0 = known by address (a table's array) */
+    uintptr_t ptr;  /* 0 = empty */
+    uint32_t stack; /* TMK_PTRMAP_BY_ADDRESS: known by address (a table's array) */
+    uint32_t size;
 };
 
 struct shard {
@@ -131,50 +132,50 @@ static void remove_at(struct shard *s, size_t i)
 }
 
 /* Sets p's entry, adding it when absent (lock held). Returns 0 or -1. */
-static int set(struct shard *s, uintptr_t p, uint64_t h, uint32_t thread, uint32_t info)
+static int set(struct shard *s, uintptr_t p, uint64_t h, uint32_t stack, uint32_t size)
 {
     if (reserve_one(s) != 0) return -1;
     size_t i = home(h, s->mask);
     while (s->e[i].ptr && s->e[i].ptr != p) i = (i + 1) & s->mask;
     if (!s->e[i].ptr) s->used++; /* else its free went unseen (before tracing) */
-    s->e[i] = (struct entry){p, thread, info};
+    s->e[i] = (struct entry){p, stack, size};
     return 0;
 }
 
-int tmk_ptrmap_put(uintptr_t p, uint32_t thread, uint32_t info)
+int tmk_ptrmap_put(uintptr_t p, uint32_t stack, uint32_t size)
 {
     uint64_t h = hash_ptr(p);
     struct shard *s = shard_of(h);
     shard_lock(s);
-    int rc = set(s, p, h, thread, info);
+    int rc = set(s, p, h, stack, size);
     shard_unlock(s);
     return rc;
 }
 
-int tmk_ptrmap_take(uintptr_t p, uint32_t *thread, uint32_t *info)
+int tmk_ptrmap_take(uintptr_t p, uint32_t *stack, uint32_t *size)
 {
     uint64_t h = hash_ptr(p);
     struct shard *s = shard_of(h);
     shard_lock(s);
     long i = find(s, p, h);
     if (i >= 0) {
-        *thread = s->e[i].thread;
-        *info = s->e[i].info;
+        *stack = s->e[i].stack;
+        *size = s->e[i].size;
         remove_at(s, (size_t)i);
     }
     shard_unlock(s);
     return i >= 0;
 }
 
-int tmk_ptrmap_by_address(uintptr_t p, uint32_t *thread, uint32_t *info)
+int tmk_ptrmap_by_address(uintptr_t p, uint32_t *stack, uint32_t *size)
 {
     uint64_t h = hash_ptr(p);
     struct shard *s = shard_of(h);
     shard_lock(s);
     long i = find(s, p, h);
-    *thread = i >= 0 ? s->e[i].thread : 0;
-    *info = i >= 0 ? s->e[i].info : 0;
-    int rc = set(s, p, h, 0, 0);
+    *stack = i >= 0 ? s->e[i].stack : TMK_PTRMAP_BY_ADDRESS;
+    *size = i >= 0 ? s->e[i].size : 0;
+    int rc = set(s, p, h, TMK_PTRMAP_BY_ADDRESS, 0);
     shard_unlock(s);
     return rc;
 }

@@ -242,17 +242,17 @@ static void api_table_array(const void *addr, const void *array, size_t bytes, s
         if (reuse) stack = tb->array_stack ? tb->array_stack : tb->stack;
         else if (reason != TMK_ARRAY_OVERFLOW) tb->array_stack = stack;
         uintptr_t a = (uintptr_t)array;
-        uint32_t info_thread = 0, info = 0;
+        uint32_t info_stack = TMK_PTRMAP_BY_ADDRESS, info_size = 0;
         if (tmk_heap_by_info()) {
             /* its allocation was an ALLOC_INFO: from now on it is known by
              * address, and its free is a FREE of a */
-            tmk_ptrmap_by_address(a, &info_thread, &info);
+            tmk_ptrmap_by_address(a, &info_stack, &info_size);
         } else if (!tmk_ptrset_contains(a)) {
             tmk_ptrset_add(a, tmk_real_usable((void *)array));
             tmk_record_alloc(t, (void *)array, bytes, stack);
         }
         uint64_t live = read_live(tb);
-        uint8_t *p = tmk_reserve(t, 3 * TMK_RECORD_MAX); /* ARRAY (up to 101 bytes), PEAK */
+        uint8_t *p = tmk_reserve(t, 3 * TMK_RECORD_MAX); /* ARRAY (up to 102 bytes), PEAK */
         p = tmk_put_timed(t, p, TMK_REC_TABLE_ARRAY, tmk_now());
         p = tmk_put_u(p, tb->id);
         p = tmk_put_u(p, a);
@@ -261,8 +261,10 @@ static void api_table_array(const void *addr, const void *array, size_t bytes, s
         p = tmk_put_u(p, reason);
         p = tmk_put_u(p, live);
         p = tmk_put_u(p, stack);
-        p = tmk_put_u(p, info_thread);
-        p = tmk_put_u(p, info);
+        int by_info = info_stack != TMK_PTRMAP_BY_ADDRESS;
+        p = tmk_put_u(p, (unsigned)by_info);
+        p = tmk_put_u(p, by_info ? info_size : 0);
+        p = tmk_put_u(p, by_info ? info_stack : 0);
         p = put_peak_if_moved(tb, p);
         tmk_publish(t, p);
         tb->last_live = live;

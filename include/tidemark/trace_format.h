@@ -23,14 +23,15 @@
  * or a byte string ("str" = u length, then that many bytes, no NUL).
  * Timed records start with `dt`: nanoseconds since the previous timed record
  * of the same block (the first one counts from the block's time_base).
- * Definitions (STACK, MODULE, MODULE_GONE, INFO), the heap records of full
- * mode (ALLOC_INFO, FREE_INFO, FREE_INFO_X) and extended records have no dt:
+ * Definitions (STACK, MODULE, MODULE_GONE), the heap records of full mode
+ * (ALLOC_INFO, FREE_INFO) and extended records have no dt:
  * they happen at the time of the block's latest timed record. Times are
  * CLOCK_MONOTONIC ns minus the file header's start_monotonic_ns.
  *
  * Compatibility: a reader rejects a major version outside
  * TMK_TRACE_VERSION_MAJOR_OLDEST..TMK_TRACE_VERSION_MAJOR (a 1.x trace is
- * read with 1.x's records). Minor versions only add record types >=
+ * read with 1.x's records) and major TMK_TRACE_VERSION_MAJOR_DROPPED.
+ * Minor versions only add record types >=
  * TMK_REC_EXTENDED, which carry their length (u) right after the type byte
  * so that older readers skip them.
  *
@@ -50,13 +51,17 @@ extern "C" {
 
 #define TMK_TRACE_MAGIC "TIDEMARK" /* 8 bytes, no NUL, at offset 0 */
 #define TMK_TRACE_MAGIC_LEN 8
-#define TMK_TRACE_VERSION_MAJOR 2
+#define TMK_TRACE_VERSION_MAJOR 3
 #define TMK_TRACE_VERSION_MINOR 0
-/* 2.0: full mode records the heap by "info" (size + stack pair, defined once
- * per thread) instead of by address, with coarse times (TICK), and blocks may
- * be zstd-compressed; TABLE_ARRAY names its allocation's info. 1.1 added
- * TABLE_PEAK. Readers also accept major 1 (same records, minus the 2.0 ones). */
+/* 3.0: full mode records the heap by "info", the (size, stack) pair of an
+ * allocation, written in each record, instead of by address; with coarse
+ * times (TICK), and blocks may be zstd-compressed; TABLE_ARRAY names its
+ * allocation's info. 2.0 was the development format that interned infos per
+ * thread (INFO, FREE_INFO_X records); no release wrote it and no reader reads
+ * it. 1.1 added TABLE_PEAK. Readers also accept major 1 (same records, minus
+ * TICK and the heap by info). */
 #define TMK_TRACE_VERSION_MAJOR_OLDEST 1
+#define TMK_TRACE_VERSION_MAJOR_DROPPED 2
 
 /* ---- file header: 64 bytes at offset 0 ---------------------------------- */
 
@@ -109,12 +114,14 @@ enum tmk_record_type {
     /* Heap, by address. ptr deltas are against the previous ptr of any
      * ALLOC/FREE in the same block (0 at block start). stack 0 = no stack
      * recorded. Used for every block in tables mode and sampled mode (1.x:
-     * in every mode); in full mode of 2.0 FREE ends a block that became a
-     * table's array (see TABLE_ARRAY), and ALLOC is not used. */
+     * in every mode). In full mode (3.0) ALLOC is used only for blocks of
+     * TMK_INFO_SIZE_LIMIT bytes or more, and FREE for those, for a block that
+     * became a table's array (see TABLE_ARRAY) and for a block the trace
+     * never saw allocated (allocated before tracing, or freed twice). */
     TMK_REC_ALLOC = 0x01,     /* dt u, ptr_delta s, size u, stack u */
     TMK_REC_FREE = 0x02,      /* dt u, ptr_delta s */
 
-    /* Time only: the block's time moves on by dt (2.0). The writer puts one
+    /* Time only: the block's time moves on by dt (3.0). The writer puts one
      * before an ALLOC_INFO/FREE_INFO when the coarse clock it reads for them
      * (CLOCK_MONOTONIC_COARSE: one value for all CPUs, moving by the
      * kernel's tick, 1 to 10 ms) has moved on since the block's time. */
@@ -131,34 +138,31 @@ enum tmk_record_type {
     TMK_REC_MODULE = 0x05,    /* id u, bias u, start u, end u, build_id str, path str */
     TMK_REC_MODULE_GONE = 0x06, /* id u */
 
-    /* Heap, by info (2.0, full mode, not sampled). An info is a (size, stack)
-     * pair; its id is scoped by the block's thread number, 1-based, and its
-     * INFO record comes before any use in that thread's record stream. A
-     * block allocated with ALLOC_INFO has no address in the trace: blocks of
-     * one info are interchangeable, FREE_INFO ends one of them. FREE_INFO_X
-     * ends a block that thread `thread` allocated (freed on another thread).
+    /* Heap, by info (3.0, full mode, not sampled). An info is the pair
+     * (size, stack) of an allocation: size as requested (< 2^32), stack the
+     * STACK id (< 2^32). A block allocated with ALLOC_INFO has no address in
+     * the trace: blocks of one info are interchangeable, and a FREE_INFO, on
+     * whatever thread, ends one of them. The two most frequent records carry
+     * the size's low TMK_INFO_TYPE_BITS bits in their type byte: types
+     * 0x40..0x5f and 0x60..0x7f.
      * Reader contract: at equal times a FREE_INFO may be met before the
-     * ALLOC_INFO it ends (another thread, less than TMK_TICK_NS apart); a reader
-     * keeps it until a block of that info is allocated. */
-    TMK_REC_INFO = 0x07,        /* id u, size u, stack u (not timed) */
-    TMK_REC_FREE_INFO_X = 0x0a, /* thread u, info u */
-    /* The two most frequent records carry the info's low TMK_INFO_TYPE_BITS
-     * bits in their type byte: types 0x40..0x5f and 0x60..0x7f. (W1: 11%
-     * smaller after zstd than a type byte plus a varint.) */
-    TMK_REC_ALLOC_INFO = 0x40,  /* type = 0x40 | (info & 31), then u: info >> 5 */
-    TMK_REC_FREE_INFO = 0x60,   /* type = 0x60 | (info & 31), then u: info >> 5 */
+     * ALLOC_INFO it ends (another thread, less than TMK_TICK_NS apart); a
+     * reader keeps it until a block of that info is allocated. */
+    TMK_REC_ALLOC_INFO = 0x40,  /* type = 0x40 | (size & 31), then stack u, size >> 5 u */
+    TMK_REC_FREE_INFO = 0x60,   /* type = 0x60 | (size & 31), then stack u, size >> 5 u */
 
     /* Tables (see annotate.h). table = shim-assigned id, 1-based, never reused
      * within a file. live = the live count read at that moment. */
     TMK_REC_TABLE_NEW = 0x10,   /* dt u, table u, kind u, flags u, key_size u,
                                    value_size u, bucket_size u, slots u, hint u,
                                    stack u, label str */
-    /* 2.0 adds info_thread/info: the ALLOC_INFO that allocated ptr (0, 0 when
-     * it was recorded by address or not at all). From here on that block is
-     * known by ptr: its end is a FREE of ptr, not a FREE_INFO. */
+    /* 3.0 adds by_info, info_size, info_stack: by_info 1 when ptr was
+     * allocated by an ALLOC_INFO of that info, then from here on the block is
+     * known by ptr: its end is a FREE of ptr, not a FREE_INFO. by_info 0 (and
+     * the info 0, 0) when it was recorded by address or not at all. */
     TMK_REC_TABLE_ARRAY = 0x11, /* dt u, table u, ptr u, bytes u, buckets u,
                                    reason u, live u, stack u,
-                                   info_thread u, info u (2.0) */
+                                   by_info u, info_size u, info_stack u (3.0) */
     TMK_REC_TABLE_COUNT = 0x12, /* dt u, table u, live u */
     TMK_REC_TABLE_END = 0x13,   /* dt u, table u, live u */
 
@@ -180,6 +184,8 @@ enum tmk_record_type {
 
 #define TMK_INFO_TYPE_BITS 5
 #define TMK_INFO_TYPE_MASK ((1u << TMK_INFO_TYPE_BITS) - 1)
+/* Infos hold sizes below this; a larger block is written by address. */
+#define TMK_INFO_SIZE_LIMIT (1ull << 32)
 
 /* The widest time slot a writer gives ALLOC_INFO/FREE_INFO (2^24 ns = 16.8
  * ms; the shim's is the coarse clock's tick, 4 ms on a HZ=250 kernel). A
@@ -258,22 +264,22 @@ static inline uint8_t tmk_record_type_of(uint8_t byte)
                : byte;
 }
 
-/* Is this (mapped) type one of 2.0's heap-by-info records? */
+/* Is this (mapped) type one of 3.0's heap-by-info records? */
 static inline int tmk_is_by_info(uint8_t type)
 {
-    return type == TMK_REC_INFO || type == TMK_REC_FREE_INFO_X || type == TMK_REC_ALLOC_INFO ||
-           type == TMK_REC_FREE_INFO;
+    return type == TMK_REC_ALLOC_INFO || type == TMK_REC_FREE_INFO;
 }
 
-/* Writes ALLOC_INFO or FREE_INFO (type = the range's base) of info. */
-static inline uint8_t *tmk_put_by_info(uint8_t *p, uint8_t type, uint64_t info)
+/* Writes ALLOC_INFO or FREE_INFO (type = the range's base) of (size, stack). */
+static inline uint8_t *tmk_put_by_info(uint8_t *p, uint8_t type, uint64_t size, uint64_t stack)
 {
-    *p++ = (uint8_t)(type | (info & TMK_INFO_TYPE_MASK));
-    return tmk_put_u(p, info >> TMK_INFO_TYPE_BITS);
+    *p++ = (uint8_t)(type | (size & TMK_INFO_TYPE_MASK));
+    p = tmk_put_u(p, stack);
+    return tmk_put_u(p, size >> TMK_INFO_TYPE_BITS);
 }
 
-/* The info of an ALLOC_INFO/FREE_INFO from its type byte and its varint. */
-static inline uint64_t tmk_info_of(uint8_t byte, uint64_t high)
+/* The size of an ALLOC_INFO/FREE_INFO from its type byte and its last varint. */
+static inline uint64_t tmk_info_size_of(uint8_t byte, uint64_t high)
 {
     return high << TMK_INFO_TYPE_BITS | (byte & TMK_INFO_TYPE_MASK);
 }
