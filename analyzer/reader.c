@@ -9,7 +9,7 @@
  *  - memory: the index (one small entry per block) + one block buffer and one
  *    frame buffer per thread (a zstd block: its decompressed records; the
  *    compressed bytes go through one buffer shared by the threads) + the
- *    info pools (reader_info.c), one per (thread, info).
+ *    info pools (reader_info.c), one per info (size, stack).
  *
  * One file, over the usual size, on purpose: the merge loop inlines the
  * decoder's ALLOC/FREE fast path (most of `tidemark report`'s time), which a

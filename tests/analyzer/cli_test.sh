@@ -57,7 +57,7 @@ head -1 out.txt | grep -q "no table retains" || { echo "FAIL: --at 50ms verdict"
 expect 0 "report truncated" -- "$T" report --no-symbols noend.tmk
 grep -q "warning: the trace is truncated" out.txt || { echo "FAIL: truncated warning"; fail=1; }
 expect 2 "report newer" -- "$T" report newer.tmk
-one_line_error "trace version 3.3 is newer than this tidemark (2.0)"
+one_line_error "trace version 4.3 is newer than this tidemark (3.0)"
 expect 2 "report empty" -- "$T" report empty.tmk; one_line_error "empty"
 expect 2 "report text file" -- "$T" report text.tmk; one_line_error "not a tidemark trace"
 expect 2 "report random" -- "$T" report random.bin; one_line_error "tidemark:"
@@ -68,7 +68,7 @@ expect 2 "report bad --top" -- "$T" report --top -3 seed.tmk; one_line_error "to
 
 # dump
 expect 0 "dump" -- "$T" dump threads.tmk; golden threads.dump out.txt
-# 2.0: a zstd block, heap by info as synthetic ALLOC/FREE, a RENAME
+# 3.0: a zstd block, heap by info as synthetic ALLOC/FREE, a RENAME
 expect 0 "dump info" -- "$T" dump info.tmk; golden info.dump out.txt
 expect 2 "dump newer" -- "$T" dump newer.tmk; one_line_error "newer"
 

@@ -1,7 +1,8 @@
-/* tests/analyzer/test_info.c - the reader on 2.0 traces (tracegen): heap by
+/* tests/analyzer/test_info.c - the reader on 3.0 traces (tracegen): heap by
  * info turned into synthetic ALLOC/FREE and RENAME, with the same figures
- * as the same story in 1.1; debts and held table arrays; zstd blocks, good
- * and bad; records naming infos that do not exist; cuts at every byte. */
+ * as the same story in 1.1; debts and held table arrays; infos at the edges
+ * of 32 bits; zstd blocks, good and bad; corrupt records, the dropped 2.x
+ * format; cuts at every byte. */
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -88,7 +89,7 @@ static void check_info_figures(struct tg *g, const char *what)
     tm_model_free(&m);
 }
 
-/* What the callback gets from the 2.0 scenario, as letters: A(lloc),
+/* What the callback gets from the 3.0 scenario, as letters: A(lloc),
  * F(ree), R(ename), T(able array), . for the rest. */
 struct seen {
     char seq[64];
@@ -102,7 +103,7 @@ static int see(void *ctx, const struct tm_record *r)
     struct seen *s = ctx;
     s->back |= r->t < s->last_t;
     s->last_t = r->t;
-    s->raw |= tmk_is_by_info(r->type) && r->type != TMK_REC_INFO;
+    s->raw |= tmk_is_by_info(r->type);
     char ch = r->type == TMK_REC_ALLOC ? 'A' : r->type == TMK_REC_FREE ? 'F'
             : r->type == TM_REC_RENAME ? 'R' : r->type == TMK_REC_TABLE_ARRAY ? 'T' : '.';
     if (ch != '.' && s->n + 1 < sizeof s->seq) s->seq[s->n++] = ch;
@@ -125,43 +126,46 @@ static void test_info_scenario(void)
         CHECK(strcmp(s.seq, "AARTFAFAF") == 0, "records %s", s.seq);
         CHECK(!s.back && !s.raw, "time order %d, info records passed on %d", s.back, s.raw);
         CHECK(!tm_reader_truncated(r), "truncated");
-        uint32_t th, info, slot;
-        CHECK(tm_reader_synthetic(r, tm_synthetic_ptr(0, 1), &th, &info, &slot) && th == 1 &&
-                  info == 1 && slot == 1, "synthetic 0.1 -> %u.%u #%u", th, info, slot);
-        CHECK(!tm_reader_synthetic(r, 0x7f0000010000ull, &th, &info, &slot), "real address");
-        CHECK(!tm_reader_synthetic(r, tm_synthetic_ptr(1, 0), &th, &info, &slot), "no pool 1");
+        uint64_t size = 0, stack = 0;
+        uint32_t slot = 0;
+        CHECK(tm_reader_synthetic(r, tm_synthetic_ptr(0, 1), &size, &stack, &slot) &&
+                  size == 4096 && stack == 1 && slot == 1,
+              "synthetic 0.1 -> %llu@%llu #%u", (unsigned long long)size,
+              (unsigned long long)stack, slot);
+        CHECK(!tm_reader_synthetic(r, 0x7f0000010000ull, &size, &stack, &slot), "real address");
+        CHECK(!tm_reader_synthetic(r, tm_synthetic_ptr(1, 0), &size, &stack, &slot),
+              "no pool 1");
         tm_reader_close(r);
     }
-    check_info_figures(g, "2.0");
+    check_info_figures(g, "3.0");
     tg_destroy(g);
     g = tg_scenario_info_v1();
     check_info_figures(g, "1.1");
     tg_destroy(g);
 }
 
-/* A 2.0 trace whose thread th starts with a TICK to 65536 and INFO 1 (size). */
-static struct tg *start_v2(uint32_t th, uint64_t size)
+/* A 3.0 trace whose thread th starts with a TICK to 65536. */
+static struct tg *start_v3(uint32_t th)
 {
     struct tg *g = tg_new(0);
-    tg_set_version(g, 2, 0);
+    tg_set_version(g, 3, 0);
     tg_tick(g, th, 1 << 16);
-    tg_info(g, th, 1, size, 0);
     return g;
 }
 
-/* Equal times: thread 1's FREE_INFO_X comes before thread 2's FREE_INFO
- * (lower thread), which then finds no live block: a debt, paid by the
- * ALLOC_INFO right after it. */
+/* Equal times: thread 1's FREE_INFO comes before thread 2's (lower thread)
+ * and ends thread 2's block; thread 2's own FREE_INFO then finds no live
+ * block: a debt, paid by the ALLOC_INFO right after it. */
 static void test_equal_time_debt(void)
 {
-    struct tg *g = start_v2(2, 100);
-    tg_alloc_info(g, 2, 1);
+    struct tg *g = start_v3(2);
+    tg_alloc_info(g, 2, 100, 0);
     tg_tick(g, 2, 2 << 16);
-    tg_free_info(g, 2, 1);
-    tg_alloc_info(g, 2, 1);
+    tg_free_info(g, 2, 100, 0);
+    tg_alloc_info(g, 2, 100, 0);
     tg_end(g, 2, 3 << 16, TMK_END_EXIT, 0);
     tg_tick(g, 1, 2 << 16);
-    tg_free_info_x(g, 1, 2, 1);
+    tg_free_info(g, 1, 100, 0);
     struct tm_model m;
     if (analyze_clean(g, "equal times", (struct heap_want){2, 2, 0, 100}, &m)) tm_model_free(&m);
     tg_destroy(g);
@@ -169,21 +173,20 @@ static void test_equal_time_debt(void)
 
 /* A TABLE_ARRAY read before the ALLOC_INFO it names (equal times, lower
  * thread): held, then the block is allocated by its real address and the
- * array applied. The FREE_INFO_X of an info defined later (placeholder
- * pool) is paid too. */
+ * array applied. A FREE_INFO of an info no block has yet (a new pool) is
+ * paid by the later allocation. */
 static void test_held_array(void)
 {
-    struct tg *g = start_v2(2, 2048);
+    struct tg *g = start_v3(2);
     tg_memory(g, 2, 70000, 1 << 20, 0);
-    tg_alloc_info(g, 2, 1);
+    tg_alloc_info(g, 2, 2048, 0);
     tg_free(g, 2, 80000, 0x7f0000020000ull);
-    tg_info(g, 2, 2, 64, 0);
-    tg_alloc_info(g, 2, 2);
+    tg_alloc_info(g, 2, 64, 0);
     tg_end(g, 2, 90000, TMK_END_EXIT, 0);
     tg_table_new(g, 1, 70000, 1, TMK_KIND_GENERIC, 0, 8, 8, 64, 0, 0, 0, "held");
     tg_table_array_info(g, 1, 70000, 1, 0x7f0000020000ull, 2048, 32, TMK_ARRAY_INITIAL, 0, 0,
-                        2, 1);
-    tg_free_info_x(g, 1, 2, 2); /* at 70000: before info 2 exists */
+                        2048, 0);
+    tg_free_info(g, 1, 64, 0); /* at 70000: before any block of (64, 0) */
     struct tm_model m;
     if (analyze_clean(g, "held array", (struct heap_want){2, 2, 0, 2048}, &m)) {
         CHECK(m.n_tables == 1 && m.tables[0].held_peak == 2048 && m.tables[0].held == 0,
@@ -193,51 +196,68 @@ static void test_held_array(void)
     tg_destroy(g);
 }
 
-/* Info ids far apart (past the dense per-thread index: the hash map's
- * path) behave as small ones. */
-static void test_sparse_ids(void)
+/* Infos at the edges: the largest size and stack a record may carry, sizes
+ * that differ only in the bits the type byte holds or only above them, one
+ * stack with two sizes. Each is its own pool; blocks of one info are
+ * interchangeable, whichever thread frees them. */
+static void test_info_edges(void)
 {
-    struct tg *g = start_v2(1, 1);
-    static const uint64_t ids[] = {3, 4000000000ull, 100000};
-    for (size_t i = 0; i < 3; i++) {
-        tg_info(g, 1, ids[i], 10 * (i + 1), 0);
-        tg_alloc_info(g, 1, ids[i]);
-        tg_alloc_info(g, 1, ids[i]);
+    struct tg *g = start_v3(1);
+    static const struct { uint64_t size, stack; } in[] = {
+        {10, 3}, {UINT32_MAX, UINT32_MAX}, {31, 100000}, {32, 100000}, {42, 3},
+    };
+    enum { N = sizeof in / sizeof in[0] };
+    uint64_t total = 0;
+    for (size_t i = 0; i < N; i++) {
+        tg_alloc_info(g, 1, in[i].size, in[i].stack);
+        tg_alloc_info(g, 1, in[i].size, in[i].stack);
+        total += 2 * in[i].size;
     }
-    for (size_t i = 0; i < 3; i++) tg_free_info(g, 1, ids[i]);
-    tg_free_info_x(g, 1, 1, ids[1]);
+    tg_tick(g, 2, 2 << 16);
+    for (size_t i = 0; i < N; i++) tg_free_info(g, 2, in[i].size, in[i].stack);
+    tg_free_info(g, 2, UINT32_MAX, UINT32_MAX);
     tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
     struct tm_model m;
-    if (analyze_clean(g, "sparse ids", (struct heap_want){6, 4, 10 + 30, 120}, &m))
+    /* in use: one of each but the largest; the peak: everything, before the frees */
+    if (analyze_clean(g, "edges", (struct heap_want){2 * N, N + 1, 10 + 31 + 32 + 42, total},
+                      &m))
         tm_model_free(&m);
     tg_destroy(g);
 }
 
-/* A small 2.0 trace, the first block of thread 1 open for more. */
-static struct tg *small_v2(void)
+/* A small 3.0 trace, the first block of thread 1 open for more: 10 bytes. */
+static struct tg *small_v3(void)
 {
-    struct tg *g = start_v2(1, 10);
-    tg_alloc_info(g, 1, 1);
+    struct tg *g = start_v3(1);
+    tg_alloc_info(g, 1, 10, 0);
     return g;
+}
+
+/* Analyzes g with bytes appended to thread 1's block: a corrupt record. */
+static void check_corrupt(const uint8_t *b, size_t n, const char *what, const char *why)
+{
+    struct tg *g = small_v3();
+    tg_raw(g, 1, b, n);
+    tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
+    struct tm_model m;
+    if (analyze(g, &m) == TM_EXIT_OK) {
+        CHECK(warned(&m, why), "%s: %s", what, first_warning(&m));
+        CHECK(m.heap.allocs == 1, "%s: the good record before it", what);
+        tm_model_free(&m);
+    }
+    tg_destroy(g);
 }
 
 static void test_bad_info_records(void)
 {
-    struct tg *g = small_v2();
-    tg_free_info(g, 1, 7);      /* never defined */
-    tg_alloc_info(g, 1, 8);     /* never defined */
-    tg_info(g, 1, 1, 99, 0);    /* defined twice */
-    tg_alloc_info(g, 1, 1);     /* still 10 bytes */
-    tg_free_info_x(g, 1, 5, 1); /* thread 5 never was */
+    struct tg *g = small_v3();
+    tg_free_info(g, 1, 7, 0);  /* no block of (7, 0) ever */
+    tg_alloc_info(g, 1, 10, 0);
     tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
     struct tm_model m;
     if (analyze(g, &m) == TM_EXIT_OK) {
-        CHECK(warned(&m, "FREE_INFO of info 7, which thread 1 never defined"), "%s",
-              first_warning(&m));
-        CHECK(warned(&m, "ALLOC_INFO of info 8, which thread 1 never defined"), "alloc");
-        CHECK(warned(&m, "defined info 1 twice"), "twice");
-        CHECK(warned(&m, "1 frees by info found no block of their info to end (first: thread 5 "
-                         "info 1)"), "unpaid");
+        CHECK(warned(&m, "1 frees by info found no block of their info to end (first: size 7 "
+                         "stack 0)"), "%s", first_warning(&m));
         CHECK(m.info.truncated, "a trace that names what is not there is damaged");
         CHECK(m.heap.allocs == 2 && m.heap.in_use == 20, "allocs %llu in use %llu",
               (unsigned long long)m.heap.allocs, (unsigned long long)m.heap.in_use);
@@ -246,45 +266,64 @@ static void test_bad_info_records(void)
     }
     tg_destroy(g);
 
-    g = small_v2(); /* a table array whose allocation never comes */
-    tg_table_array_info(g, 1, 70000, 1, 0x9000, 64, 1, TMK_ARRAY_INITIAL, 0, 0, 1, 3);
+    g = small_v3(); /* a table array whose allocation never comes */
+    tg_table_array_info(g, 1, 70000, 1, 0x9000, 64, 1, TMK_ARRAY_INITIAL, 0, 0, 64, 3);
     tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
     if (analyze(g, &m) == TM_EXIT_OK) {
-        CHECK(warned(&m, "1 table arrays named an info that allocated no block"), "%s",
-              first_warning(&m));
+        CHECK(warned(&m, "1 table arrays named an info that allocated no block for them "
+                         "(first: size 64 stack 3)"), "%s", first_warning(&m));
         tm_model_free(&m);
     }
     tg_destroy(g);
 
-    /* ids of 0 or over 32 bits, half a TABLE_ARRAY info: corrupt records */
-    static const struct { uint8_t b[12]; size_t n; } bad[] = {
-        {{TMK_REC_ALLOC_INFO, 0}, 2},
-        {{TMK_REC_FREE_INFO_X, 0, 1}, 3},
-        {{TMK_REC_INFO, 0x80, 0x80, 0x80, 0x80, 0x10, 1, 0}, 8}, /* id 2^32 */
-        {{TMK_REC_TABLE_ARRAY, 0, 1, 0x10, 8, 1, 0, 0, 0, 0, 1}, 11},
+    /* sizes or stacks past 32 bits, by_info neither 0 nor 1, an info with
+     * by_info 0, 2.x's records: corrupt */
+    static const struct { uint8_t b[16]; size_t n; const char *what; } bad[] = {
+        {{TMK_REC_ALLOC_INFO, 0, 0x80, 0x80, 0x80, 0x40}, 6, "size 2^32"},
+        {{TMK_REC_FREE_INFO, 0x80, 0x80, 0x80, 0x80, 0x10, 0}, 7, "stack 2^32"},
+        {{TMK_REC_TABLE_ARRAY, 0, 1, 0x10, 8, 1, 0, 0, 0, 2, 0, 0}, 12, "by_info 2"},
+        {{TMK_REC_TABLE_ARRAY, 0, 1, 0x10, 8, 1, 0, 0, 0, 0, 8, 0}, 12, "by_info 0, size 8"},
+        {{TMK_REC_TABLE_ARRAY, 0, 1, 0x10, 8, 1, 0, 0, 0, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x10},
+         16, "array info stack 2^32"},
+        {{0x07, 1, 10, 0}, 4, "2.0's INFO"},
+        {{0x0a, 1, 1}, 3, "2.0's FREE_INFO_X"},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        g = small_v2();
-        tg_raw(g, 1, bad[i].b, bad[i].n);
-        tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
-        if (analyze(g, &m) == TM_EXIT_OK) {
-            CHECK(warned(&m, "corrupt or cut record"), "bad[%zu]: %s", i, first_warning(&m));
-            tm_model_free(&m);
-        }
-        tg_destroy(g);
-    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        check_corrupt(bad[i].b, bad[i].n, bad[i].what, "corrupt or cut record");
 
-    /* 2.0's record types in a 1.1 trace are unknown types */
+    /* 3.0's record types in a 1.1 trace are unknown types */
     g = tg_new(0);
-    uint8_t info[] = {TMK_REC_INFO, 1, 10, 0};
-    tg_raw(g, 1, info, sizeof info);
+    uint8_t rec[] = {TMK_REC_ALLOC_INFO | 10, 0, 0};
+    tg_raw(g, 1, rec, sizeof rec);
     tg_end(g, 1, 10, TMK_END_EXIT, 0);
     if (analyze(g, &m) == TM_EXIT_OK) {
-        CHECK(warned(&m, "corrupt or cut record at payload byte 0 (type 0x07)"), "%s",
+        CHECK(warned(&m, "corrupt or cut record at payload byte 0 (type 0x4a)"), "%s",
               first_warning(&m));
         tm_model_free(&m);
     }
     tg_destroy(g);
+}
+
+/* A 2.x trace (the development format that interned infos) is refused with
+ * one line that says what it is; 4.0 is newer. */
+static void test_versions(void)
+{
+    static const struct { uint16_t major; const char *why; } v[] = {
+        {2, "trace version 2.0 is a development format that this tidemark (3.0) does not read"},
+        {4, "trace version 4.0 is newer than this tidemark (3.0)"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        struct tg *g = tg_new(0);
+        tg_set_version(g, v[i].major, 0);
+        tg_end(g, 1, 10, TMK_END_EXIT, 0);
+        size_t n;
+        const uint8_t *b = tg_bytes(g, &n);
+        char err[256] = "";
+        struct tm_model m;
+        CHECK(analyze_bytes(b, n, &m, err, sizeof err) == TM_EXIT_CANNOT && strstr(err, v[i].why),
+              "major %u: %s", v[i].major, err);
+        tg_destroy(g);
+    }
 }
 
 /* Payload bytes of one zstd frame of `src`; content size written or not. */
@@ -300,14 +339,14 @@ static uint8_t *frame(const void *src, size_t n, int content_size, size_t *zn)
     return z;
 }
 
-/* A 2.0 trace: thread 1's good block (10 bytes live), then a block of
+/* A 3.0 trace: thread 1's good block (10 bytes live), then a block of
  * thread 1 given as `payload` with `flags`, then one more good one. */
 static void check_bad_block(uint32_t flags, const void *payload, size_t n, const char *why)
 {
-    struct tg *g = small_v2();
+    struct tg *g = small_v3();
     tg_flush(g, 1);
     tg_block(g, 1, flags, payload, n);
-    tg_alloc_info(g, 1, 1);
+    tg_alloc_info(g, 1, 10, 0);
     tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
     struct tm_model m;
     if (analyze(g, &m) == TM_EXIT_OK) {
@@ -322,7 +361,7 @@ static void check_bad_block(uint32_t flags, const void *payload, size_t n, const
 
 static void test_zstd_blocks(void)
 {
-    uint8_t rec[] = {TMK_REC_ALLOC_INFO | 1, 0}; /* info 1 */
+    uint8_t rec[] = {TMK_REC_ALLOC_INFO | 10, 0, 0}; /* (10, 0) */
     size_t zn;
     uint8_t *z = frame(rec, sizeof rec, 1, &zn);
     uint8_t *bad = malloc(zn);
@@ -353,7 +392,7 @@ static void test_zstd_blocks(void)
 
     /* a good frame of records reads like the same records stored plainly */
     z = frame(rec, sizeof rec, 1, &zn);
-    struct tg *g = small_v2();
+    struct tg *g = small_v3();
     tg_flush(g, 1);
     tg_block(g, 1, TMK_BLOCK_ZSTD, z, zn);
     tg_end(g, 1, 2 << 16, TMK_END_EXIT, 0);
@@ -381,7 +420,7 @@ static void test_zstd_blocks(void)
     tg_destroy(g);
 }
 
-/* The 2.0 scenario (zstd block included) cut at every byte: never a crash,
+/* The 3.0 scenario (zstd block included) cut at every byte: never a crash,
  * never a hang; cut traces are refused (header) or flagged truncated. */
 static void test_cuts(void)
 {
@@ -410,8 +449,9 @@ int main(void)
     test_info_scenario();
     test_equal_time_debt();
     test_held_array();
-    test_sparse_ids();
+    test_info_edges();
     test_bad_info_records();
+    test_versions();
     test_zstd_blocks();
     test_cuts();
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);

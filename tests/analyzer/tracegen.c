@@ -207,23 +207,30 @@ void tg_table_new(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint32_
     done(g, th, p);
 }
 
-void tg_table_array_info(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t ptr,
-                         uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
-                         uint64_t stack, uint64_t info_thread, uint64_t info)
+static void table_array(struct tg *g, uint32_t th, uint64_t t, const uint64_t *f)
 {
-    if (g->major < 2 && (info_thread || info)) abort(); /* 1.x has no such fields */
-    uint8_t *p = timed(g, th, t, TMK_REC_TABLE_ARRAY, 100);
-    uint64_t f[] = {table, ptr, bytes, buckets, reason, live, stack, info_thread, info};
-    size_t n = g->major < 2 ? 7 : 9;
+    uint8_t *p = timed(g, th, t, TMK_REC_TABLE_ARRAY, 120);
+    size_t n = g->major < 3 ? 7 : 10;
     for (size_t i = 0; i < n; i++) p = tmk_put_u(p, f[i]);
     done(g, th, p);
+}
+
+void tg_table_array_info(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t ptr,
+                         uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
+                         uint64_t stack, uint64_t info_size, uint64_t info_stack)
+{
+    if (g->major < 3) abort(); /* 1.x has no such fields */
+    table_array(g, th, t,
+                (uint64_t[]){table, ptr, bytes, buckets, reason, live, stack, 1, info_size,
+                             info_stack});
 }
 
 void tg_table_array(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t ptr,
                     uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
                     uint64_t stack)
 {
-    tg_table_array_info(g, th, t, table, ptr, bytes, buckets, reason, live, stack, 0, 0);
+    table_array(g, th, t,
+                (uint64_t[]){table, ptr, bytes, buckets, reason, live, stack, 0, 0, 0});
 }
 
 static void table_live(struct tg *g, uint32_t th, uint64_t t, uint8_t type, uint64_t table,
@@ -278,35 +285,16 @@ void tg_tick(struct tg *g, uint32_t th, uint64_t t)
     done(g, th, timed(g, th, t, TMK_REC_TICK, 0));
 }
 
-/* An untimed record of type and up to three u fields. */
-static void untimed_u(struct tg *g, uint32_t th, uint8_t type, const uint64_t *f, size_t n)
+void tg_alloc_info(struct tg *g, uint32_t th, uint64_t size, uint64_t stack)
 {
-    uint8_t *p = untimed(g, th, 1 + 3 * TMK_VARINT_MAX);
-    *p++ = type;
-    for (size_t i = 0; i < n; i++) p = tmk_put_u(p, f[i]);
-    done(g, th, p);
+    uint8_t *p = untimed(g, th, 1 + 2 * TMK_VARINT_MAX);
+    done(g, th, tmk_put_by_info(p, TMK_REC_ALLOC_INFO, size, stack));
 }
 
-void tg_info(struct tg *g, uint32_t th, uint64_t id, uint64_t size, uint64_t stack)
+void tg_free_info(struct tg *g, uint32_t th, uint64_t size, uint64_t stack)
 {
-    untimed_u(g, th, TMK_REC_INFO, (uint64_t[]){id, size, stack}, 3);
-}
-
-void tg_alloc_info(struct tg *g, uint32_t th, uint64_t info)
-{
-    uint8_t *p = untimed(g, th, 1 + TMK_VARINT_MAX);
-    done(g, th, tmk_put_by_info(p, TMK_REC_ALLOC_INFO, info));
-}
-
-void tg_free_info(struct tg *g, uint32_t th, uint64_t info)
-{
-    uint8_t *p = untimed(g, th, 1 + TMK_VARINT_MAX);
-    done(g, th, tmk_put_by_info(p, TMK_REC_FREE_INFO, info));
-}
-
-void tg_free_info_x(struct tg *g, uint32_t th, uint64_t thread, uint64_t info)
-{
-    untimed_u(g, th, TMK_REC_FREE_INFO_X, (uint64_t[]){thread, info}, 2);
+    uint8_t *p = untimed(g, th, 1 + 2 * TMK_VARINT_MAX);
+    done(g, th, tmk_put_by_info(p, TMK_REC_FREE_INFO, size, stack));
 }
 
 void tg_raw(struct tg *g, uint32_t th, const void *bytes, size_t n)
@@ -494,15 +482,15 @@ struct tg *tg_scenario_threads(void)
     return g;
 }
 
-/* ---- 2.0: the heap by info ------------------------------------------------- */
+/* ---- 3.0: the heap by info ------------------------------------------------- */
 
 #define INFO_ARRAY 0x7f0000010000ull
 #define SLOT(n) ((uint64_t)(n) << 16) /* 65.5 us slots, narrower than TMK_TICK_NS */
 
-static struct tg *info_prologue(int v2)
+static struct tg *info_prologue(int v3)
 {
     struct tg *g = tg_new(0);
-    if (v2) tg_set_version(g, 2, 0);
+    if (v3) tg_set_version(g, 3, 0);
     uint64_t f1[] = {0x401000}, f2[] = {0x402000};
     tg_module(g, 1, 1, 0, 0x400000, 0x500000, "/usr/bin/info");
     tg_stack(g, 1, 1, 1, f1);
@@ -522,21 +510,20 @@ struct tg *tg_scenario_info(void)
 {
     struct tg *g = info_prologue(1);
     tg_tick(g, 2, SLOT(2));
-    tg_free_info_x(g, 2, 1, 1); /* at 131072: read before b3's ALLOC_INFO (131372) */
+    tg_free_info(g, 2, 4096, 1); /* at 131072: read before b3's ALLOC_INFO (131372) */
     tg_flush(g, 2);
     tg_set_zstd(g, 1);          /* thread 1's block, with the END, comes last */
     tg_tick(g, 1, SLOT(1));
-    tg_info(g, 1, 1, 4096, 1);
-    tg_alloc_info(g, 1, 1);                            /* b1 at 65536 */
+    tg_alloc_info(g, 1, 4096, 1);                      /* b1 at 65536 */
     tg_table_new(g, 1, SLOT(1) + 64, 1, TMK_KIND_GENERIC, 0, 8, 8, 256, 0, 0, 2, "info");
-    tg_alloc_info(g, 1, 1);                            /* the array at 65600 */
+    tg_alloc_info(g, 1, 4096, 1);                      /* the array at 65600 */
     tg_table_array_info(g, 1, SLOT(1) + 74, 1, INFO_ARRAY, 4096, 16, TMK_ARRAY_INITIAL, 0, 2,
-                        1, 1);
+                        4096, 1);
     tg_tick(g, 1, SLOT(2));
-    tg_free_info(g, 1, 1);                             /* b1 */
+    tg_free_info(g, 1, 4096, 1);                       /* b1 */
     tg_memory(g, 1, SLOT(2) + 300, 1 << 20, 0);
-    tg_alloc_info(g, 1, 1);                            /* b3, freed by thread 2 */
-    tg_alloc_info(g, 1, 1);                            /* b4 (after b3's free), live */
+    tg_alloc_info(g, 1, 4096, 1);                      /* b3, freed by thread 2 */
+    tg_alloc_info(g, 1, 4096, 1);                      /* b4 (after b3's free), live */
     tg_tick(g, 1, SLOT(3));
     info_table_end(g);
     tg_flush(g, 1);
@@ -563,14 +550,12 @@ struct tg *tg_scenario_info_v1(void)
 struct tg *tg_scenario_info_late(void)
 {
     struct tg *g = tg_new(0);
-    tg_set_version(g, 2, 0);
+    tg_set_version(g, 3, 0);
     /* in units of TMK_TICK_NS, the widest slot a writer may use */
-    tg_tick(g, 1, TMK_TICK_NS);
-    tg_info(g, 1, 1, 100, 0);
     tg_tick(g, 1, 3 * TMK_TICK_NS);
-    tg_alloc_info(g, 1, 1);
+    tg_alloc_info(g, 1, 100, 0);
     tg_end(g, 1, 4 * TMK_TICK_NS, TMK_END_EXIT, 0);
     tg_tick(g, 2, 2 * TMK_TICK_NS);
-    tg_free_info_x(g, 2, 1, 1); /* a whole slot before its block was allocated */
+    tg_free_info(g, 2, 100, 0); /* a whole slot before its block was allocated */
     return g;
 }

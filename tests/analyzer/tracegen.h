@@ -5,9 +5,10 @@
  * block; tg_flush() closes it (blocks land in the file in flush order).
  *
  * A new generator writes version 1.1 (TG_V1_*): the scenarios are 1.x
- * traces, read through the "major 1" path. tg_set_version(g, 2, 0) before
- * the first record makes a 2.0 trace: TABLE_ARRAY then carries info_thread
- * and info, and the tg_tick / tg_info / tg_*_info records may be used. */
+ * traces, read through the "major 1" path. tg_set_version(g, 3, 0) before
+ * the first record makes a 3.0 trace: TABLE_ARRAY then carries by_info,
+ * info_size and info_stack, and the tg_tick / tg_*_info records may be
+ * used. */
 #ifndef TIDEMARK_TESTS_TRACEGEN_H
 #define TIDEMARK_TESTS_TRACEGEN_H
 
@@ -38,22 +39,21 @@ void tg_table_new(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint32_
 void tg_table_array(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t ptr,
                     uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
                     uint64_t stack);
-/* The same with 2.0's info_thread, info (tg_table_array writes 0, 0 in 2.0). */
+/* The same by info (3.0): by_info 1 and the info (size, stack) that
+ * allocated ptr (tg_table_array writes 0, 0, 0 in 3.0). */
 void tg_table_array_info(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t ptr,
                          uint64_t bytes, uint64_t buckets, uint32_t reason, uint64_t live,
-                         uint64_t stack, uint64_t info_thread, uint64_t info);
+                         uint64_t stack, uint64_t info_size, uint64_t info_stack);
 void tg_table_count(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t live);
 void tg_table_end(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t live);
 /* TABLE_PEAK (extended, untimed: at th's previous record's time). */
 void tg_table_peak(struct tg *g, uint32_t th, uint64_t table, uint64_t peak);
 void tg_memory(struct tg *g, uint32_t th, uint64_t t, uint64_t rss, uint64_t heap);
 void tg_end(struct tg *g, uint32_t th, uint64_t t, uint32_t why, uint32_t status);
-/* 2.0: TICK (th's time moves to t), and the untimed heap records by info. */
+/* 3.0: TICK (th's time moves to t), and the untimed heap records by info. */
 void tg_tick(struct tg *g, uint32_t th, uint64_t t);
-void tg_info(struct tg *g, uint32_t th, uint64_t id, uint64_t size, uint64_t stack);
-void tg_alloc_info(struct tg *g, uint32_t th, uint64_t info);
-void tg_free_info(struct tg *g, uint32_t th, uint64_t info);
-void tg_free_info_x(struct tg *g, uint32_t th, uint64_t thread, uint64_t info);
+void tg_alloc_info(struct tg *g, uint32_t th, uint64_t size, uint64_t stack);
+void tg_free_info(struct tg *g, uint32_t th, uint64_t size, uint64_t stack);
 /* Raw bytes appended to thread th's open block (for corrupt records). */
 void tg_raw(struct tg *g, uint32_t th, const void *bytes, size_t n);
 
@@ -73,18 +73,18 @@ struct tg *tg_scenario_seed_overflow(uint32_t value_size);
 /* Two emptied gomap tables, "big" and "small", each retaining its array. */
 struct tg *tg_scenario_two_tables(void);
 struct tg *tg_scenario_threads(void);
-/* 2.0, full mode, heap by info, thread 1's block zstd-compressed: thread 1
- * allocates four 4096-byte blocks of info 1; one becomes table 1's array
+/* 3.0, full mode, heap by info, thread 1's block zstd-compressed: thread 1
+ * allocates four blocks of info (4096, stack 1); one becomes table 1's array
  * (TABLE_ARRAY by info, later a FREE by address), one is freed by thread 1,
- * one by thread 2 (FREE_INFO_X met before its ALLOC_INFO: same TICK slot),
+ * one by thread 2 (its FREE_INFO met before the ALLOC_INFO: same TICK slot),
  * one stays. tg_scenario_info_v1 is the same story in 1.1 with addresses
  * and exact times (thread 2's free falls between the last two allocations;
- * the 2.0 reader applies it right after the first of them: the same).
+ * the 3.0 reader applies it right after the first of them: the same).
  * Both: 4 allocations, 3 frees, 4096 bytes in use at the end, peak 8192
  * at 65600 ns. */
 struct tg *tg_scenario_info(void);
 struct tg *tg_scenario_info_v1(void);
-/* 2.0: thread 2 frees a block of thread 1's info a whole TICK slot before
+/* 3.0: thread 2 frees a block of thread 1's info a whole TICK slot before
  * thread 1 allocates it (out of order: a strict reader says so). */
 struct tg *tg_scenario_info_late(void);
 

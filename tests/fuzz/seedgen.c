@@ -30,7 +30,7 @@ struct block {
 struct trace {
     uint8_t buf[1 << 17];
     size_t n;
-    int v2;
+    int v3;
 };
 
 static void put_u(struct block *b, uint64_t v) { b->n = (size_t)(tmk_put_u(b->buf + b->n, v) - b->buf); }
@@ -59,15 +59,15 @@ static void block_begin(struct block *b, uint32_t thread, uint64_t seq, uint64_t
     b->time_base = b->last_t = time_base;
 }
 
-/* A 1.1 trace, or a 2.0 one when v2. */
-static void trace_begin_v(struct trace *t, uint32_t flags, int v2)
+/* A 1.1 trace, or a 3.0 one when v3. */
+static void trace_begin_v(struct trace *t, uint32_t flags, int v3)
 {
     struct tmk_file_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN);
-    h.version_major = v2 ? 2 : 1;
-    h.version_minor = v2 ? 0 : 1;
-    t->v2 = v2;
+    h.version_major = v3 ? 3 : 1;
+    h.version_minor = v3 ? 0 : 1;
+    t->v3 = v3;
     h.header_size = TMK_FILE_HEADER_SIZE;
     h.flags = flags;
     h.pid = 1234;
@@ -84,7 +84,7 @@ static void trace_begin(struct trace *t, uint32_t flags)
     trace_begin_v(t, flags, 0);
 }
 
-/* Appends block b, as a zstd frame when `zstd` (2.0). */
+/* Appends block b, as a zstd frame when `zstd` (3.0). */
 static void trace_add_z(struct trace *t, const struct block *b, int zstd)
 {
     uint8_t *payload = t->buf + t->n + TMK_BLOCK_HEADER_SIZE;
@@ -107,7 +107,7 @@ static void trace_add(struct trace *t, const struct block *b)
 }
 
 static struct trace tr;
-static int tr_v2(void) { return tr.v2; }
+static int tr_v3(void) { return tr.v3; }
 
 /* ---- records ------------------------------------------------------------ */
 
@@ -175,11 +175,12 @@ static void rec_table_new(struct block *b, uint64_t t, uint64_t table, uint32_t 
     put_str(b, label);
 }
 
-/* TABLE_ARRAY with 2.0's info_thread, info when the trace is 2.0. */
+/* TABLE_ARRAY with 3.0's by_info, info_size, info_stack when the trace is
+ * 3.0 (by_info when info_size or info_stack is nonzero). */
 static void rec_table_array_info(struct block *b, uint64_t t, uint64_t table, uint64_t ptr,
                                  uint64_t bytes, uint64_t buckets, uint32_t reason,
-                                 uint64_t live, uint64_t stack, uint64_t info_thread,
-                                 uint64_t info)
+                                 uint64_t live, uint64_t stack, uint64_t info_size,
+                                 uint64_t info_stack)
 {
     timed(b, TMK_REC_TABLE_ARRAY, t);
     put_u(b, table);
@@ -189,9 +190,10 @@ static void rec_table_array_info(struct block *b, uint64_t t, uint64_t table, ui
     put_u(b, reason);
     put_u(b, live);
     put_u(b, stack);
-    if (tr_v2()) {
-        put_u(b, info_thread);
-        put_u(b, info);
+    if (tr_v3()) {
+        put_u(b, info_size || info_stack);
+        put_u(b, info_size);
+        put_u(b, info_stack);
     }
 }
 
@@ -202,31 +204,16 @@ static void rec_table_array(struct block *b, uint64_t t, uint64_t table, uint64_
     rec_table_array_info(b, t, table, ptr, bytes, buckets, reason, live, stack, 0, 0);
 }
 
-/* 2.0: TICK, and the untimed records of the heap by info. */
+/* 3.0: TICK, and the untimed records of the heap by info. */
 static void rec_tick(struct block *b, uint64_t t)
 {
     timed(b, TMK_REC_TICK, t);
 }
 
-static void rec_info(struct block *b, uint64_t id, uint64_t size, uint64_t stack)
+/* ALLOC_INFO or FREE_INFO of (size, stack). */
+static void rec_by_info(struct block *b, uint8_t type, uint64_t size, uint64_t stack)
 {
-    b->buf[b->n++] = TMK_REC_INFO;
-    put_u(b, id);
-    put_u(b, size);
-    put_u(b, stack);
-}
-
-/* ALLOC_INFO or FREE_INFO of `info`. */
-static void rec_by_info(struct block *b, uint8_t type, uint64_t info)
-{
-    b->n = (size_t)(tmk_put_by_info(b->buf + b->n, type, info) - b->buf);
-}
-
-static void rec_free_info_x(struct block *b, uint64_t thread, uint64_t info)
-{
-    b->buf[b->n++] = TMK_REC_FREE_INFO_X;
-    put_u(b, thread);
-    put_u(b, info);
+    b->n = (size_t)(tmk_put_by_info(b->buf + b->n, type, size, stack) - b->buf);
 }
 
 static void rec_table_live(struct block *b, uint8_t type, uint64_t t, uint64_t table, uint64_t live)
@@ -381,7 +368,7 @@ static void seed_uthash_tables_mode(void)
     trace_add(&tr, &bl);
 }
 
-/* 2.0 full mode: thread 1 (zstd) allocates by info, one block becomes a
+/* 3.0 full mode: thread 1 (zstd) allocates by info, one block becomes a
  * gomap's array (TABLE_ARRAY by info, FREE by address); thread 2 frees one
  * of thread 1's blocks at the same TICK, before its ALLOC_INFO is read. */
 static void seed_info(int zstd)
@@ -390,23 +377,21 @@ static void seed_info(int zstd)
     block_begin(&bl2, 2, 0, 0);
     rec_thread(&bl2, 5, 4322, "worker");
     rec_tick(&bl2, 2 * TMK_TICK_NS);
-    rec_free_info_x(&bl2, 1, 2);
+    rec_by_info(&bl2, TMK_REC_FREE_INFO, 48, 2);
     trace_add(&tr, &bl2);
     block_begin(&bl, 1, 0, 0);
     common_prologue(&bl);
     rec_tick(&bl, TMK_TICK_NS);
-    rec_info(&bl, 1, 1104, 1);
-    rec_info(&bl, 2, 48, 2);
     rec_table_new(&bl, TMK_TICK_NS + 10, 1, TMK_KIND_GOMAP, 8, 128, 1104, 8, 0, 1, "info map");
-    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 1);
+    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 1104, 1);
     rec_table_array_info(&bl, TMK_TICK_NS + 20, 1, 0x30000, 1104, 1, TMK_ARRAY_INITIAL, 0, 1,
-                         1, 1);
-    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 2);
-    rec_by_info(&bl, TMK_REC_FREE_INFO, 2);
+                         1104, 1);
+    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 48, 2);
+    rec_by_info(&bl, TMK_REC_FREE_INFO, 48, 2);
     rec_tick(&bl, 2 * TMK_TICK_NS);
     rec_memory(&bl, 2 * TMK_TICK_NS + 30, 1 << 20, 0);
-    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 2); /* the one thread 2 freed */
-    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 2);
+    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 48, 2); /* the one thread 2 freed */
+    rec_by_info(&bl, TMK_REC_ALLOC_INFO, 48, 2);
     rec_table_live(&bl, TMK_REC_TABLE_COUNT, 2 * TMK_TICK_NS + 40, 1, 0);
     rec_free(&bl, 2 * TMK_TICK_NS + 50, 0x30000);
     rec_end(&bl, 3 * TMK_TICK_NS, TMK_END_EXIT, 0);

@@ -412,7 +412,7 @@ def case_edge():
     out = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)
     d = tmkcat(os.path.join(TMP, "e.tmk"), "-e")
     clean_trace(d, "edge")
-    # full mode records blocks by info ("alloc info=T.I SIZE", "free info=T.I");
+    # full mode records blocks by info ("alloc info=SIZE@STACK SIZE", "free info=SIZE@STACK");
     # the probe's first allocation of 333 bytes is the one it reallocs to 0
     lines = [l for l in d["lines"] if l.startswith(("alloc ", "free "))]
     i = [n for n, l in enumerate(lines) if l.startswith("alloc ") and l.split()[2:] == ["333"]]

@@ -15,19 +15,19 @@
  *                   -z: sized_allocs / sized_frees count the allocations with
  *                   a size in [LO, HI] and the frees that end them.
  *
- * Checks: magics, versions (majors 1 and 2), block sizes and flags (2.0: a
+ * Checks: magics, versions (majors 1 and 3), block sizes and flags (3.0: a
  * zstd block is one frame stating its content size, at most 64 MiB), per-
  * thread seq order without gaps, every varint and string inside its block,
- * known record types (2.0's only in 2.0, heap by info only in full
- * unsampled mode), every used stack id defined exactly once, every info
- * defined once per thread before its thread uses it. Then the threads'
- * records are merged on their times (k-way, stable within a thread) and
- * replayed against a live address set and per-(thread, info) live counts; a
+ * known record types (3.0's only in 3.0, heap by info only in full
+ * unsampled mode), every used stack id defined exactly once. Then the
+ * threads' records are merged on their times (k-way, stable within a
+ * thread) and replayed against a live address set and per-info (size,
+ * stack) live counts; a
  * reordering shows up as an ALLOC of an address still live
  * (alloc_while_live), a FREE of an address allocated earlier in the trace
  * but no longer live (free_after_free), or a free by info that no block of
  * its info was live for and that no allocation of its info follows within
- * TMK_TICK_NS (free_before_alloc; 2.0 allows the free first at equal
+ * TMK_TICK_NS (free_before_alloc; 3.0 allows the free first at equal
  * coarse times). allocs/frees count records by address and by info alike
  * (allocs_by_info: ALLOC_INFO only); a TABLE_ARRAY by info moves a live
  * block of its info to its address. Frees of
@@ -61,14 +61,14 @@ struct block {
     uint64_t seq, time_base;
 };
 
-/* One (thread, info) of 2.0: what INFO defined and the blocks it has live. */
+/* One info (size, stack) of 3.0 and the blocks it has live. */
 struct info {
     uint64_t size, stack;
     uint64_t live;            /* allocated, not freed, not moved to an address */
     uint64_t debt;            /* frees read while none was live */
     uint64_t debt_t, debt_t_last; /* times of the oldest and newest debt */
     uint64_t moved;           /* TABLE_ARRAYs read before the allocation they take */
-    uint8_t defined, named, sized;
+    uint8_t used, sized;
 };
 
 struct stream {
@@ -81,8 +81,6 @@ struct stream {
     int done;
     uint8_t *inflated;       /* the current block's records when it is a zstd frame */
     size_t inflated_cap;
-    struct info *infos;      /* [id], id < infos_cap */
-    size_t infos_cap;
 };
 
 static struct stream *streams; /* [0, streams_cap) */
@@ -217,7 +215,7 @@ static int in_some_module(uint64_t pc)
 }
 
 static int opt_arrays, opt_events, opt_stacks;
-static int v2;              /* major 2: 2.0's records and block flags */
+static int v3;              /* major 3: 3.0's records and block flags */
 static int heap_by_info_ok; /* full mode, not sampled */
 static uint64_t size_lo = 1, size_hi = 0; /* -z LO:HI */
 static unsigned long long sized_allocs, sized_frees;
@@ -252,7 +250,7 @@ static int skip_str(struct stream *s)
 }
 
 /* The records of a zstd block, decompressed into s->inflated; their end in
- * *end. NULL (failed) when the frame is not what 2.0 allows. */
+ * *end. NULL (failed) when the frame is not what 3.0 allows. */
 static const uint8_t *inflate(struct stream *s, const struct block *b, const uint8_t **end)
 {
     unsigned long long n = ZSTD_getFrameContentSize(b->payload, b->size);
@@ -303,7 +301,7 @@ static int next_block(struct stream *s)
 static int untimed(uint8_t type)
 {
     return type == TMK_REC_STACK || type == TMK_REC_MODULE || type == TMK_REC_MODULE_GONE ||
-           (v2 && tmk_is_by_info(tmk_record_type_of(type))) ||
+           (v3 && tmk_is_by_info(tmk_record_type_of(type))) ||
            type >= TMK_REC_EXTENDED;
 }
 
@@ -329,53 +327,68 @@ static int peek_time(struct stream *s, uint64_t *t)
     return 1;
 }
 
-/* ---- 2.0: the heap by info ------------------------------------------------ */
+/* ---- 3.0: the heap by info ------------------------------------------------ */
 
-#define MAX_INFO_ID (1u << 24)
+/* The infos met, by (size, stack): open addressing, grown at half load. */
+static struct info *infos;
+static size_t infos_mask, infos_used;
 
-/* The info `id` of thread `thread`, made undefined when new; NULL (failed)
- * when the thread has no blocks or the id is 0 or absurd. `from` is the
- * stream naming it. */
-static struct info *info_of(const struct stream *from, uint64_t thread, uint64_t id)
+static size_t info_home(uint64_t size, uint64_t stack, size_t mask)
 {
-    if (thread == 0 || thread >= streams_cap || !streams[thread].nblocks) {
-        fail("info of a thread that has no blocks");
-        return NULL;
+    return (size_t)(((size * 0x9E3779B97F4A7C15ull) ^ (stack * 0xC2B2AE3D27D4EB4Full)) >> 32) &
+           mask;
+}
+
+static struct info *info_slot(struct info *tab, size_t mask, uint64_t size, uint64_t stack)
+{
+    size_t i = info_home(size, stack, mask);
+    while (tab[i].used && (tab[i].size != size || tab[i].stack != stack)) i = (i + 1) & mask;
+    return &tab[i];
+}
+
+static void *calloc_or_die(size_t n, size_t each)
+{
+    void *p = calloc(n, each);
+    if (!p) {
+        fprintf(stderr, "tmkcat: out of memory\n");
+        exit(2);
     }
-    if (id == 0 || id >= MAX_INFO_ID) {
-        fail("info id 0 or beyond 2^24");
-        return NULL;
+    return p;
+}
+
+/* The info (size, stack), made when new. */
+static struct info *info_of(uint64_t size, uint64_t stack)
+{
+    if (2 * (infos_used + 1) > (infos ? infos_mask + 1 : 0)) {
+        size_t cap = infos ? 2 * (infos_mask + 1) : 1024;
+        struct info *tab = calloc_or_die(cap, sizeof *tab);
+        for (size_t i = 0; infos && i <= infos_mask; i++)
+            if (infos[i].used) *info_slot(tab, cap - 1, infos[i].size, infos[i].stack) = infos[i];
+        free(infos);
+        infos = tab;
+        infos_mask = cap - 1;
     }
-    struct stream *s = &streams[thread];
-    if (id >= s->infos_cap) {
-        size_t n = s->infos_cap ? s->infos_cap : 64;
-        while (n <= id) n *= 2;
-        s->infos = realloc(s->infos, n * sizeof *s->infos);
-        if (!s->infos) {
-            fprintf(stderr, "tmkcat: out of memory\n");
-            exit(2);
-        }
-        memset(s->infos + s->infos_cap, 0, (n - s->infos_cap) * sizeof *s->infos);
-        s->infos_cap = n;
+    struct info *in = info_slot(infos, infos_mask, size, stack);
+    if (!in->used) {
+        in->used = 1;
+        in->size = size;
+        in->stack = stack;
+        in->sized = size >= size_lo && size <= size_hi;
+        infos_used++;
     }
-    struct info *in = &s->infos[id];
-    if (from != s) in->named = 1;
     return in;
 }
 
 /* A TABLE_ARRAY by info: one block of the info is known by e's address
- * from now on. 0, or -1 when the info cannot be. */
-static int move_to_address(const struct stream *s, uint64_t thread, uint64_t id,
-                           struct entry *e)
+ * from now on. */
+static void move_to_address(uint64_t size, uint64_t stack, struct entry *e)
 {
-    struct info *in = info_of(s, thread, id);
-    if (!in) return -1;
+    struct info *in = info_of(size, stack);
     if (e->live) alloc_while_live++;
     if (in->live) in->live--;
     else in->moved++; /* its ALLOC_INFO comes later (equal times) */
     e->live = 1;
     e->sized = in->sized;
-    return 0;
 }
 
 static void alloc_by_info(const struct stream *s, struct info *in)
@@ -412,32 +425,21 @@ static int read_by_info(struct stream *s, uint8_t byte)
 {
     uint8_t type = tmk_record_type_of(byte);
     if (!heap_by_info_ok) return fail("heap record by info outside full unsampled mode"), -1;
-    uint64_t thread = (uint64_t)(s - streams), id, size, stack;
-    if (type == TMK_REC_FREE_INFO_X) GET_U(s, thread);
-    GET_U(s, id);
-    if (type == TMK_REC_ALLOC_INFO || type == TMK_REC_FREE_INFO) id = tmk_info_of(byte, id);
-    struct info *in = info_of(s, thread, id);
-    if (!in) return -1;
-    if (type == TMK_REC_INFO) {
-        GET_U(s, size);
-        GET_U(s, stack);
-        if (in->defined) return fail("info defined twice"), -1;
-        use_stack(stack);
-        in->size = size;
-        in->stack = stack;
-        in->sized = size >= size_lo && size <= size_hi;
-        in->defined = 1;
-        return 0;
-    }
-    if (type != TMK_REC_FREE_INFO_X && !in->defined)
-        return fail("heap record of an info its thread has not defined"), -1;
+    uint64_t thread = (uint64_t)(s - streams), stack, high;
+    GET_U(s, stack);
+    GET_U(s, high);
+    if (stack > UINT32_MAX || high >= TMK_INFO_SIZE_LIMIT >> TMK_INFO_TYPE_BITS)
+        return fail("heap record by info of a size or stack beyond 32 bits"), -1;
+    uint64_t size = tmk_info_size_of(byte, high);
+    use_stack(stack);
+    struct info *in = info_of(size, stack);
     if (type == TMK_REC_ALLOC_INFO) {
-        if (opt_events) printf("alloc info=%" PRIu64 ".%" PRIu64 " %" PRIu64 "\n", thread, id, in->size);
-        if (opt_stacks)
-            printf("salloc %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", thread, in->size, in->stack);
+        if (opt_events)
+            printf("alloc info=%" PRIu64 "@%" PRIu64 " %" PRIu64 "\n", size, stack, size);
+        if (opt_stacks) printf("salloc %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", thread, size, stack);
         alloc_by_info(s, in);
     } else {
-        if (opt_events) printf("free info=%" PRIu64 ".%" PRIu64 "\n", thread, id);
+        if (opt_events) printf("free info=%" PRIu64 "@%" PRIu64 "\n", size, stack);
         free_by_info(s, in);
     }
     return 0;
@@ -446,21 +448,18 @@ static int read_by_info(struct stream *s, uint8_t byte)
 /* After the merge: what the infos left; their live blocks into *live. */
 static void infos_at_end(unsigned long long *live)
 {
-    for (size_t t = 0; t < streams_cap; t++) {
-        for (size_t id = 0; id < streams[t].infos_cap; id++) {
-            const struct info *in = &streams[t].infos[id];
-            *live += in->live;
-            free_before_alloc += in->debt; /* frees whose block never came */
-            if (!in->defined && in->named) fail("an info named but never defined");
-            if (in->moved) fail("TABLE_ARRAY by info whose allocation never came");
-        }
-        free(streams[t].infos);
+    for (size_t i = 0; infos && i <= infos_mask; i++) {
+        const struct info *in = &infos[i];
+        *live += in->live;
+        free_before_alloc += in->debt; /* frees whose block never came */
+        if (in->moved) fail("TABLE_ARRAY by info whose allocation never came");
     }
+    free(infos);
 }
 
 static int read_record(struct stream *s)
 {
-    uint8_t byte = *s->p++, type = v2 ? tmk_record_type_of(byte) : byte;
+    uint8_t byte = *s->p++, type = v3 ? tmk_record_type_of(byte) : byte;
     uint64_t dt = 0, v, a, b;
     int64_t d;
     rec_count[type]++;
@@ -474,8 +473,8 @@ static int read_record(struct stream *s)
         GET_U(s, dt);
         s->time += dt;
     }
-    if (v2 && tmk_is_by_info(type)) return read_by_info(s, byte);
-    if (v2 && type == TMK_REC_TICK) {
+    if (v3 && tmk_is_by_info(type)) return read_by_info(s, byte);
+    if (v3 && type == TMK_REC_TICK) {
         ticks++;
         return 0;
     }
@@ -585,19 +584,21 @@ static int read_record(struct stream *s)
         GET_U(s, live);
         GET_U(s, v); /* stack */
         use_stack(v);
-        uint64_t info_thread = 0, info = 0;
-        if (v2) {
-            GET_U(s, info_thread);
-            GET_U(s, info);
-            if (!info_thread != !info) return fail("TABLE_ARRAY names half an info"), -1;
+        uint64_t by_info = 0, info_size = 0, info_stack = 0;
+        if (v3) {
+            GET_U(s, by_info);
+            GET_U(s, info_size);
+            GET_U(s, info_stack);
+            if (by_info > 1 || (!by_info && (info_size || info_stack)))
+                return fail("TABLE_ARRAY: bad by_info fields"), -1;
         }
         if (table_of(table)) table_of(table)->last_live = live;
         v = live;
         arrays++;
         array_bytes += bytes;
         struct entry *e = find_or_add(ptr);
-        if (info ? move_to_address(s, info_thread, info, e) : !e->live)
-            fail("TABLE_ARRAY of an address not allocated");
+        if (by_info) move_to_address(info_size, info_stack, e);
+        else if (!e->live) fail("TABLE_ARRAY of an address not allocated");
         if (e->array) array_gone(e);
         struct table *tb = table_of(table);
         if (tb && !tb->seen) fail("TABLE_ARRAY of a table not created");
@@ -735,12 +736,13 @@ int main(int argc, char **argv)
     struct tmk_file_header h;
     tmk_file_header_decode(&h, file);
     if (memcmp(h.magic, TMK_TRACE_MAGIC, 8) || h.version_major < TMK_TRACE_VERSION_MAJOR_OLDEST ||
-        h.version_major > TMK_TRACE_VERSION_MAJOR || h.header_size < TMK_FILE_HEADER_SIZE ||
+        h.version_major > TMK_TRACE_VERSION_MAJOR ||
+        h.version_major == TMK_TRACE_VERSION_MAJOR_DROPPED || h.header_size < TMK_FILE_HEADER_SIZE ||
         h.header_size > size) {
         printf("error=bad file header\n");
         return 1;
     }
-    v2 = h.version_major >= 2;
+    v3 = h.version_major >= 3;
     heap_by_info_ok = !(h.flags & (TMK_FILE_MODE_TABLES | TMK_FILE_SAMPLED));
     printf("pid=%u\nppid=%u\nflags=%u\nmax_depth=%u\nsample_interval=%" PRIu64 "\n", h.pid,
            h.ppid, h.flags, h.max_depth, h.sample_interval);
@@ -764,7 +766,7 @@ int main(int argc, char **argv)
             truncated = 1;
             break;
         }
-        if (bh.flags & ~(v2 ? TMK_BLOCK_ZSTD : 0u)) fail("unknown block flags");
+        if (bh.flags & ~(v3 ? TMK_BLOCK_ZSTD : 0u)) fail("unknown block flags");
         if (bh.thread >= streams_cap) {
             size_t n = streams_cap ? streams_cap : 64;
             while (n <= bh.thread) n *= 2;
