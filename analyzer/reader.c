@@ -833,6 +833,8 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
             /* The common case inline: a heap record inside the block (on
              * any failure advance() decodes it again and reports it). */
             if (!decode_fast(c) && advance(r, c)) goto oom;
+            if (tmk_is_by_info(c->rec.type) && c->has)
+                info_prefetch(&r->pools, info_key(c->rec.u.by_info.size, c->rec.u.by_info.stack));
         } while (c->has && (next == SIZE_MAX || before(r, top, next)));
         if (!c->has) r->heap[0] = r->heap[--r->nheap];
         sift_down(r, 0);

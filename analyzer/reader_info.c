@@ -9,6 +9,9 @@
  *  - a pool's number never changes (its synthetic addresses carry it), while
  *    its slot in the table moves when the table grows: anything kept across
  *    a new pool (the held arrays) names the pool by key;
+ *  - POOL_COLD is set in a slot exactly while its pool's debt or held count
+ *    is not 0 (mark() after every change of either), so info_quick may
+ *    ignore both when it is clear;
  *  - memory is one pool per info met, plus the TABLE_ARRAYs held while their
  *    allocation has not been read (equal times, rare).
  */
@@ -28,7 +31,7 @@ void info_pools_init(struct info_pools *p)
 void info_pools_free(struct info_pools *p)
 {
     free(p->slot);
-    free(p->key);
+    free(p->cold);
     free(p->held);
     memset(p, 0, sizeof *p);
 }
@@ -64,17 +67,17 @@ static struct info_pool *find_or_add(struct info_pools *p, uint64_t key, struct 
                  (unsigned long long)(key & UINT32_MAX), (unsigned long long)(key >> 32));
         return NULL;
     }
-    if (p->n == p->key_cap) {
-        size_t cap = p->key_cap ? p->key_cap * 2 : 256;
-        uint64_t *k = realloc(p->key, cap * sizeof *k);
-        if (!k) goto oom;
-        p->key = k;
-        p->key_cap = cap;
+    if (p->n == p->cold_cap) {
+        size_t cap = p->cold_cap ? p->cold_cap * 2 : 256;
+        struct info_cold *c = realloc(p->cold, cap * sizeof *c);
+        if (!c) goto oom;
+        p->cold = c;
+        p->cold_cap = cap;
     }
     if ((!p->slot || 2 * (p->n + 1) > p->mask + 1) && grow(p)) goto oom;
     size_t i = info_home(key, p->mask);
     while (p->slot[i].num1) i = (i + 1) & p->mask;
-    p->key[p->n] = key;
+    p->cold[p->n] = (struct info_cold){.key = key};
     pool = &p->slot[i];
     *pool = (struct info_pool){.key = key, .num1 = (uint32_t)++p->n};
     return pool;
@@ -85,7 +88,19 @@ oom:
 
 static uint32_t num_of(const struct info_pool *pool)
 {
-    return pool->num1 - 1;
+    return (pool->num1 & ~POOL_COLD) - 1;
+}
+
+static struct info_cold *cold_of(const struct info_pools *p, const struct info_pool *pool)
+{
+    return &p->cold[num_of(pool)];
+}
+
+/* Sets or clears POOL_COLD after a change of the pool's debt or held. */
+static void mark(struct info_pool *pool, const struct info_cold *c)
+{
+    if (c->debt || c->held) pool->num1 |= POOL_COLD;
+    else pool->num1 &= ~POOL_COLD;
 }
 
 /* Appends a record of type `type` at in's time and thread to out. */
@@ -121,7 +136,7 @@ static uint64_t key_of(const struct tm_record *in)
 static struct tm_record take_held(struct info_pools *p, uint64_t key)
 {
     size_t i = 0;
-    while (p->held[i].key != key) i++; /* pool->held > 0: it is there */
+    while (p->held[i].key != key) i++; /* its held count > 0: it is there */
     struct tm_record rec = p->held[i].rec;
     memmove(&p->held[i], &p->held[i + 1], (p->n_held - i - 1) * sizeof *p->held);
     p->n_held--;
@@ -133,8 +148,10 @@ static int on_alloc(struct info_pools *p, const struct tm_record *in, struct inf
     int oom = 0;
     struct info_pool *pool = find_or_add(p, key_of(in), out, &oom);
     if (!pool) return oom ? -1 : 0;
-    if (pool->held) { /* the block a TABLE_ARRAY already named: by its address */
-        pool->held--;
+    struct info_cold *c = cold_of(p, pool);
+    if (c->held) { /* the block a TABLE_ARRAY already named: by its address */
+        c->held--;
+        mark(pool, c);
         struct tm_record array = take_held(p, pool->key);
         emit_alloc(out, in, array.u.table_array.ptr);
         array.t = in->t;
@@ -150,8 +167,9 @@ static int on_alloc(struct info_pools *p, const struct tm_record *in, struct inf
     }
     uint64_t ptr = tm_synthetic_ptr(num_of(pool), pool->live);
     emit_alloc(out, in, ptr);
-    if (pool->debt) { /* its free was read first */
-        pool->debt--;
+    if (c->debt) { /* its free was read first */
+        c->debt--;
+        mark(pool, c);
         emit_free(out, in, ptr);
     } else {
         pool->live++;
@@ -164,11 +182,13 @@ static int on_free(struct info_pools *p, const struct tm_record *in, struct info
     int oom = 0;
     struct info_pool *pool = find_or_add(p, key_of(in), out, &oom);
     if (!pool) return oom ? -1 : 0;
+    struct info_cold *c = cold_of(p, pool);
     if (pool->live) {
         pool->live--;
         emit_free(out, in, tm_synthetic_ptr(num_of(pool), pool->live));
-    } else if (pool->debt < UINT32_MAX) {
-        pool->debt++;
+    } else if (c->debt < UINT32_MAX) {
+        c->debt++;
+        mark(pool, c);
     }
     return 0;
 }
@@ -192,8 +212,9 @@ static int on_array(struct info_pools *p, const struct tm_record *in, struct inf
     uint64_t key = info_key(in->u.table_array.info_size, in->u.table_array.info_stack);
     struct info_pool *pool = find_or_add(p, key, out, &oom);
     if (!pool) return oom ? -1 : 0;
+    struct info_cold *c = cold_of(p, pool);
     if (!pool->live) { /* its ALLOC_INFO is still to come */
-        if (pool->held == UINT32_MAX) {
+        if (c->held == UINT32_MAX) {
             snprintf(out->problem, sizeof out->problem,
                      "too many table arrays wait for size %llu stack %llu",
                      (unsigned long long)in->u.table_array.info_size,
@@ -201,7 +222,8 @@ static int on_array(struct info_pools *p, const struct tm_record *in, struct inf
             return 0;
         }
         if (hold(p, key, in)) return -1;
-        pool->held++;
+        c->held++;
+        mark(pool, c);
         return 0;
     }
     pool->live--;
@@ -229,15 +251,15 @@ int info_drain(struct info_pools *p, uint64_t t, tm_record_fn fn, void *ctx,
     memset(left, 0, sizeof *left);
     /* by pool number, so that the FREEs come in the same order every time */
     for (size_t n = 0; n < p->n; n++) {
-        struct info_pool *pool = info_find(p, p->key[n]);
-        if ((pool->debt || pool->held) && !left->frees && !left->arrays) {
-            left->size = pool->key & UINT32_MAX;
-            left->stack = pool->key >> 32;
+        struct info_cold *c = &p->cold[n];
+        if ((c->debt || c->held) && !left->frees && !left->arrays) {
+            left->size = c->key & UINT32_MAX;
+            left->stack = c->key >> 32;
         }
-        left->arrays += pool->held;
+        left->arrays += c->held;
         struct tm_record r = {.type = TMK_REC_FREE, .t = t};
         r.u.free.ptr = tm_synthetic_ptr((uint32_t)n, TM_SYNTHETIC_NONE);
-        for (; pool->debt; pool->debt--) {
+        for (; c->debt; c->debt--) {
             left->frees++;
             if (fn(ctx, &r)) return 1;
         }
@@ -251,8 +273,8 @@ int info_synthetic(const struct info_pools *p, uint64_t ptr, uint64_t *size, uin
     if (!(ptr & TM_SYNTHETIC_BIT) || (ptr & 0xf)) return 0;
     uint64_t pool = (ptr & ~TM_SYNTHETIC_BIT) >> 36;
     if (pool >= p->n) return 0;
-    *size = p->key[pool] & UINT32_MAX;
-    *stack = p->key[pool] >> 32;
+    *size = p->cold[pool].key & UINT32_MAX;
+    *stack = p->cold[pool].key >> 32;
     *slot = (uint32_t)(ptr >> 4);
     return 1;
 }

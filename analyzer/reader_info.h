@@ -11,12 +11,22 @@
 
 #include "reader.h"
 
-/* A pool, as a slot of the open-addressing table that finds it by info: one
- * cache line fetch per heap record. Pools are never removed. */
+/* A pool, as a slot of the open-addressing table that finds it by info:
+ * 16 bytes, so that a heap record costs one cache line (W1 has 10^5 infos:
+ * the table is larger than L2, and this fetch is most of the reader's time).
+ * The rare counts live apart, by pool number (struct info_cold); POOL_COLD
+ * in num1 says they are not both 0. Pools are never removed. */
 struct info_pool {
     uint64_t key;  /* info_key(size, stack) */
-    uint32_t num1; /* the pool's number + 1 (its synthetic addresses); 0 = empty slot */
+    uint32_t num1; /* the pool's number + 1 (its synthetic addresses) | POOL_COLD;
+                      0 = empty slot */
     uint32_t live; /* blocks allocated and not freed: slots [0, live) */
+};
+
+#define POOL_COLD (1u << 31) /* above any pool number (< TM_SYNTHETIC_POOLS) */
+
+struct info_cold {
+    uint64_t key;
     uint32_t debt; /* frees met while no block was live */
     uint32_t held; /* TABLE_ARRAYs waiting for a block of this info */
 };
@@ -30,8 +40,8 @@ struct held_array {
 struct info_pools {
     struct info_pool *slot; /* power-of-two table, at most half full */
     size_t mask;
-    uint64_t *key;          /* by pool number */
-    size_t n, key_cap;
+    struct info_cold *cold; /* by pool number */
+    size_t n, cold_cap;
     struct held_array *held;
     size_t n_held, held_cap;
 };
@@ -46,6 +56,13 @@ static inline uint64_t info_key(uint64_t size, uint64_t stack)
 static inline size_t info_home(uint64_t key, size_t mask)
 {
     return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+/* Starts fetching the slot where key's search begins (the merge loop calls
+ * it for the next record, so that the line is there when it is used). */
+static inline void info_prefetch(const struct info_pools *p, uint64_t key)
+{
+    if (p->slot) __builtin_prefetch(&p->slot[info_home(key, p->mask)]);
 }
 
 static inline struct info_pool *info_find(const struct info_pools *p, uint64_t key)
@@ -97,9 +114,9 @@ static inline int info_quick(struct info_pools *p, struct tm_record *rec)
     if (rec->type != TMK_REC_ALLOC_INFO && rec->type != TMK_REC_FREE_INFO) return 0;
     uint64_t size = rec->u.by_info.size, stack = rec->u.by_info.stack;
     struct info_pool *pool = info_find(p, info_key(size, stack));
-    if (!pool) return 0;
+    if (!pool || (pool->num1 & POOL_COLD)) return 0;
     if (rec->type == TMK_REC_ALLOC_INFO) {
-        if (pool->held || pool->debt || pool->live >= TM_SYNTHETIC_NONE - 1) return 0;
+        if (pool->live >= TM_SYNTHETIC_NONE - 1) return 0;
         rec->type = TMK_REC_ALLOC;
         rec->u.alloc.ptr = tm_synthetic_ptr(pool->num1 - 1, pool->live++);
         rec->u.alloc.size = size;

@@ -172,6 +172,13 @@ static int cmd_edge(void)
     p = v_malloc(huge);
     CHECK(p == NULL && errno == ENOMEM, "huge malloc %p errno %d", p, errno);
 
+    /* a block of 4 GiB and more: no info holds its size, so full mode writes
+     * it by address (never touched: only address space) */
+    p = v_malloc(two33 + 16);
+    CHECK(p != NULL, "malloc(2^33 + 16)");
+    printf("big=%p\n", p);
+    v_free(p);
+
     /* calloc memory is zero */
     unsigned char *z = v_calloc(1000, 3);
     CHECK(z != NULL, "calloc");

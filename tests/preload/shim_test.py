@@ -425,6 +425,10 @@ def case_edge():
     check(any(l.startswith("alloc ") and l.endswith(" 444") for l in lines),
           "realloc(NULL, 444) recorded as an allocation")
     eq(num(d, "free_unknown"), 0, "frees of unknown addresses (free(NULL) recorded?)")
+    # 2^33 + 16 bytes is past what an info holds (< 2^32): ALLOC and FREE by address
+    big = int(out["big"], 16)
+    check(f"alloc {big:#x} {2**33 + 16}" in lines, "the 8 GiB block's ALLOC by address")
+    check(f"free {big:#x}" in lines, "the 8 GiB block's FREE by address")
 
 
 # ---- 5. the program is unchanged ------------------------------------------------
