@@ -55,6 +55,8 @@ struct cursor {
     size_t frames_cap;
     int v3;                /* major >= 3: TICK, ALLOC_INFO, FREE_INFO, TABLE_ARRAY's info */
     int has;               /* rec holds the next record */
+    const uint8_t *scan;   /* scan_ahead's position in the block (>= p once set) */
+    unsigned ahead;        /* records between p and scan */
     struct tm_record rec;
 };
 
@@ -430,6 +432,8 @@ static int load_block(struct tm_reader *r, struct cursor *c)
     if (oom) return -1;
     c->start = c->p = rec;
     c->end = rec ? rec + len : rec;
+    c->scan = rec;
+    c->ahead = 0;
     c->seq = b->seq;
     c->t = b->time_base;
     c->ptr = 0;
@@ -770,6 +774,35 @@ static void sift_down(struct tm_reader *r, size_t i)
     }
 }
 
+/* How many heap records by info ahead of the merge the pool slots are
+ * fetched: one record's work is much shorter than a miss to memory. */
+#define SCAN_AHEAD 16
+
+/* Moves c's scanner over the next ALLOC_INFO/FREE_INFO or TICK, starting the
+ * fetch of that record's pool slot. It stops (0) at any other record, at
+ * the block's end or SCAN_AHEAD records ahead, and starts again from p once
+ * the merge has passed that point. Only a hint: a bad varint stops it. */
+static inline int scan_ahead(struct tm_reader *r, struct cursor *c)
+{
+    if (c->scan < c->p) {
+        c->scan = c->p;
+        c->ahead = 0;
+    }
+    const uint8_t *q = c->scan, *e = c->end;
+    if (c->ahead >= SCAN_AHEAD || q >= e || !c->v3) return 0;
+    uint8_t byte = *q++;
+    uint64_t a, b;
+    if (byte >= TMK_REC_ALLOC_INFO && byte < TMK_REC_EXTENDED) {
+        if (tmk_get_u(&q, e, &a) || tmk_get_u(&q, e, &b)) return 0;
+        info_prefetch(&r->pools, info_key(tmk_info_size_of(byte, b) & UINT32_MAX, a & UINT32_MAX));
+    } else if (byte != TMK_REC_TICK || tmk_get_u(&q, e, &a)) {
+        return 0;
+    }
+    c->scan = q;
+    c->ahead++;
+    return 1;
+}
+
 /* Hands an info record (info_record()) to fn as what it stands for. 0, 1
  * when fn stopped, -1 when out of memory. */
 static int deliver_info(struct tm_reader *r, struct cursor *c, tm_record_fn fn, void *ctx)
@@ -833,8 +866,8 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
             /* The common case inline: a heap record inside the block (on
              * any failure advance() decodes it again and reports it). */
             if (!decode_fast(c) && advance(r, c)) goto oom;
-            if (tmk_is_by_info(c->rec.type) && c->has)
-                info_prefetch(&r->pools, info_key(c->rec.u.by_info.size, c->rec.u.by_info.stack));
+            if (c->ahead) c->ahead--;
+            if (scan_ahead(r, c)) scan_ahead(r, c);
         } while (c->has && (next == SIZE_MAX || before(r, top, next)));
         if (!c->has) r->heap[0] = r->heap[--r->nheap];
         sift_down(r, 0);
