@@ -36,18 +36,22 @@ void info_pools_free(struct info_pools *p)
     memset(p, 0, sizeof *p);
 }
 
+/* The empty slot where key goes in a table known not to hold it. */
+static struct info_pool *empty_slot(struct info_pool *slot, size_t mask, uint64_t key)
+{
+    size_t i = info_home(key, mask);
+    while (slot[i].num1) i = (i + 1) & mask;
+    return &slot[i];
+}
+
 /* Doubles the table (or makes the first). -1 when out of memory. */
 static int grow(struct info_pools *p)
 {
     size_t cap = p->slot ? 2 * (p->mask + 1) : POOLS_FIRST_SLOTS;
     struct info_pool *slot = calloc(cap, sizeof *slot);
     if (!slot) return -1;
-    for (size_t i = 0; p->slot && i <= p->mask; i++) {
-        if (!p->slot[i].num1) continue;
-        size_t j = info_home(p->slot[i].key, cap - 1);
-        while (slot[j].num1) j = (j + 1) & (cap - 1);
-        slot[j] = p->slot[i];
-    }
+    for (size_t i = 0; p->slot && i <= p->mask; i++)
+        if (p->slot[i].num1) *empty_slot(slot, cap - 1, p->slot[i].key) = p->slot[i];
     free(p->slot);
     p->slot = slot;
     p->mask = cap - 1;
@@ -64,7 +68,7 @@ static struct info_pool *find_or_add(struct info_pools *p, uint64_t key, struct 
     if (p->n >= TM_SYNTHETIC_POOLS) {
         snprintf(out->problem, sizeof out->problem,
                  "more than %u heap infos: size %llu stack %llu ignored", TM_SYNTHETIC_POOLS,
-                 (unsigned long long)(key & UINT32_MAX), (unsigned long long)(key >> 32));
+                 (unsigned long long)info_key_size(key), (unsigned long long)info_key_stack(key));
         return NULL;
     }
     if (p->n == p->cold_cap) {
@@ -75,10 +79,8 @@ static struct info_pool *find_or_add(struct info_pools *p, uint64_t key, struct 
         p->cold_cap = cap;
     }
     if ((!p->slot || 2 * (p->n + 1) > p->mask + 1) && grow(p)) goto oom;
-    size_t i = info_home(key, p->mask);
-    while (p->slot[i].num1) i = (i + 1) & p->mask;
     p->cold[p->n] = (struct info_cold){.key = key};
-    pool = &p->slot[i];
+    pool = empty_slot(p->slot, p->mask, key);
     *pool = (struct info_pool){.key = key, .num1 = (uint32_t)++p->n};
     return pool;
 oom:
@@ -253,8 +255,8 @@ int info_drain(struct info_pools *p, uint64_t t, tm_record_fn fn, void *ctx,
     for (size_t n = 0; n < p->n; n++) {
         struct info_cold *c = &p->cold[n];
         if ((c->debt || c->held) && !left->frees && !left->arrays) {
-            left->size = c->key & UINT32_MAX;
-            left->stack = c->key >> 32;
+            left->size = info_key_size(c->key);
+            left->stack = info_key_stack(c->key);
         }
         left->arrays += c->held;
         struct tm_record r = {.type = TMK_REC_FREE, .t = t};
@@ -273,8 +275,8 @@ int info_synthetic(const struct info_pools *p, uint64_t ptr, uint64_t *size, uin
     if (!(ptr & TM_SYNTHETIC_BIT) || (ptr & 0xf)) return 0;
     uint64_t pool = (ptr & ~TM_SYNTHETIC_BIT) >> 36;
     if (pool >= p->n) return 0;
-    *size = p->cold[pool].key & UINT32_MAX;
-    *stack = p->cold[pool].key >> 32;
+    *size = info_key_size(p->cold[pool].key);
+    *stack = info_key_stack(p->cold[pool].key);
     *slot = (uint32_t)(ptr >> 4);
     return 1;
 }

@@ -53,6 +53,16 @@ static inline uint64_t info_key(uint64_t size, uint64_t stack)
     return stack << 32 | size;
 }
 
+static inline uint64_t info_key_size(uint64_t key)
+{
+    return key & UINT32_MAX;
+}
+
+static inline uint64_t info_key_stack(uint64_t key)
+{
+    return key >> 32;
+}
+
 static inline size_t info_home(uint64_t key, size_t mask)
 {
     return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
