@@ -126,7 +126,7 @@ struct tmk_tls {
     int guard;   /* 0 free; 1 inside the shim; 2 inside a call the shim makes;
                     3 a thread of the shim's own (the sampler) */
     int in_real; /* inside the real allocator (a handler must not reenter it) */
-    int in_unwind; /* inside libunwind (stacks.c: its pipe goes out of the way) */
+    int in_unwind; /* inside libunwind (unwind_nofd.c: its pipe has no descriptor) */
     struct tmk_caller caller; /* set by TMK_CALLER_SET with guard 1, cleared on leaving */
     uint64_t deferred_state;            /* sigalloc.c: generation << 32 | count */
     void *deferred[TMK_DEFERRED_MAX];   /* sigalloc.c: frees left for later */
@@ -276,12 +276,17 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
 void tmk_writer_close(void) TMK_HIDDEN; /* writer lock held */
 void tmk_writer_after_fork_child(void) TMK_HIDDEN;
 
-/* Descriptors the shim (or libunwind for it) holds are moved to this number
- * or above: out of the way of `exec 3>file` and of the low numbers a
- * program's open() gets. */
-#define TMK_FD_FLOOR 100
+/* The trace file's descriptor sits at this number or above when the
+ * descriptor limit leaves room (writer.c). */
+#define TMK_FD_HIGH 1024
 
 /* ---- stacks.c ----------------------------------------------------------- */
+
+/* The next definition of name after the shim's (dlsym RTLD_NEXT), found once
+ * and kept in *cache. */
+void *tmk_next_fn(void **cache, const char *name) TMK_HIDDEN;
+/* unwind_nofd.c: finds the real syscall/pipe2/pipe before any unwind. */
+void tmk_unwind_nofd_init(void) TMK_HIDDEN;
 
 void tmk_stacks_init(void) TMK_HIDDEN;
 /* The stack of the current call (guard set; 0 = none). With tmk_tls.caller

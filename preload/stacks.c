@@ -5,13 +5,9 @@
  * Leading frames inside the shim are dropped, then at most tmk_opt.depth
  * frames are kept, innermost first.
  *
- * libunwind validates memory by writing it into a pipe of its own, made on
- * first use with pipe2 and kept open in the program's descriptor space. The
- * shim's pipe/pipe2 move the descriptors of a pipe made during an unwind to
- * TMK_FD_FLOOR or above: at 3 and 4, a shell's `exec 4>file` put the
- * program's file where libunwind writes (and a program's input where it
- * reads). Pipes the program makes are untouched. Every libunwind call runs
- * with in_unwind set, cancellation disabled and errno put back.
+ * Every libunwind call runs with in_unwind set (libunwind then validates
+ * memory without a descriptor: unwind_nofd.c), cancellation disabled and
+ * errno put back.
  *
  * The caller cache (libunwind unwinder, x86-64; TIDEMARK_STACK_CACHE=0 turns
  * it off). Most allocations come from the same call chain at the same stack
@@ -83,7 +79,6 @@
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <libunwind.h>
 #include <sched.h>
 #include <string.h>
@@ -121,9 +116,10 @@ void tmk_stacks_init(void)
      * __thread support (Debian's 1.6.2) quietly make it the global one: the
      * fork handshake at unw_enter is what keeps a child from inheriting
      * that mutex locked. Setting the policy initializes libunwind, which
-     * makes its validation pipe: in_unwind moves it out of the program's
-     * descriptors as in an unwind. */
+     * makes its validation pipe: in_unwind gives it no descriptor, as in an
+     * unwind (unwind_nofd.c). */
     int saved = errno;
+    tmk_unwind_nofd_init();
     tmk_tls.in_unwind = 1;
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     tmk_tls.in_unwind = 0;
@@ -219,11 +215,9 @@ static inline __attribute__((always_inline)) int capture(struct tmk_thread *t, u
     return n < 0 ? 0 : n;
 }
 
-/* ---- libunwind's pipe ------------------------------------------------------ */
+/* ---- the real functions behind the shim's hooks -------------------------- */
 
-/* Found when first needed: the program may make a pipe before the shim's
- * constructor ran. */
-static void *next_fn(void **cache, const char *name)
+void *tmk_next_fn(void **cache, const char *name)
 {
     void *f = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
     if (!f) {
@@ -236,54 +230,13 @@ static void *next_fn(void **cache, const char *name)
     return f;
 }
 
-static int move_high(int fd, int cloexec)
-{
-    int high = fcntl(fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, TMK_FD_FLOOR);
-    if (high < 0) return fd;
-    close(fd);
-    return high;
-}
-
-static int pipe_made(int rc, int fds[2], int flags)
-{
-    if (rc == 0 && tmk_tls.in_unwind) {
-        int saved = errno;
-        fds[0] = move_high(fds[0], flags & O_CLOEXEC);
-        fds[1] = move_high(fds[1], flags & O_CLOEXEC);
-        errno = saved;
-    }
-    return rc;
-}
-
-TMK_EXPORT int pipe2(int fds[2], int flags)
-{
-    static void *real;
-    int (*f)(int[2], int) = (int (*)(int[2], int))next_fn(&real, "pipe2");
-    if (!f) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return pipe_made(f(fds, flags), fds, flags);
-}
-
-TMK_EXPORT int pipe(int fds[2])
-{
-    static void *real;
-    int (*f)(int[2]) = (int (*)(int[2]))next_fn(&real, "pipe");
-    if (!f) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return pipe_made(f(fds), fds, 0);
-}
-
 /* The caller cache keys on code addresses: once an object is unloaded, other
  * code may come to the same addresses. The generation moves as soon as the
  * real dlclose returns (modules.c's scans move it too, later). */
 TMK_EXPORT int dlclose(void *handle)
 {
     static void *real;
-    int (*f)(void *) = (int (*)(void *))next_fn(&real, "dlclose");
+    int (*f)(void *) = (int (*)(void *))tmk_next_fn(&real, "dlclose");
     if (!f) return -1;
     int rc = f(handle);
     __atomic_add_fetch(&tmk_modules_gen, 1, __ATOMIC_SEQ_CST);

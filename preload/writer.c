@@ -19,18 +19,25 @@
  * context in memory taken once from arena.c: compressing never allocates,
  * so the final flush from a fatal signal's handler can compress too.
  *
- * The descriptor is the program's namespace too: it is moved to a number at
- * or above TMK_FD_FLOOR (out of the way of `exec 3>file` in shells and of
- * the lowest numbers a program's open() gets), and before each block and
- * before closing, one fstat checks it is still the trace file (device and
- * inode). A program that closed it or put its own file on that number (a
- * daemon closing every descriptor, a dup2) keeps it: tracing stops with one
- * stderr line, and the shim never writes to, or closes, that descriptor.
+ * The descriptor is in the program's namespace too. It sits where programs
+ * do not look: at 1024 or above (past select()'s FD_SETSIZE, past the
+ * numbers shells and open() hand out) when the descriptor limit leaves room,
+ * else among the last 16 below the limit. Before each block and before
+ * closing, one fstat checks it is still the trace file (device and inode).
+ * A program that closed it or put its own file on that number (a daemon
+ * closing every descriptor, `exec 1030>file`, a dup2) keeps that number:
+ * the shim never writes to, or closes, a descriptor that is not the trace
+ * file; it opens the trace again by its absolute path (the same device and
+ * inode, appending) on a free high number and goes on, silently. Only if
+ * the file itself is gone or replaced does tracing stop. One window stays: a
+ * program thread's dup2 onto the number between that fstat and the writev
+ * (the same race as with any library's descriptor).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -49,6 +56,7 @@ static int writer_fd = -1;
 static dev_t writer_dev; /* identity of the trace file behind writer_fd */
 static ino_t writer_ino;
 static char writer_path[4200];
+static char writer_abspath[4200]; /* "" = too long to keep: no reopening */
 static int writer_child; /* this process is a forked child of a traced one */
 
 static ZSTD_CCtx *zctx;   /* static context; NULL = blocks are written raw */
@@ -239,30 +247,74 @@ static void writer_failed(const char *what)
     errno = err;
 }
 
-/* The program closed the descriptor or reused its number: it is the
- * program's now (writer lock held). */
-static void writer_lost_fd(void)
+/* The lowest number the trace descriptor may take (see the top comment). */
+static int fd_floor(void)
 {
-    tmk_warn("trace file ", writer_path,
-             ": its descriptor was closed or reused by the program; tracing stopped");
-    writer_fd = -1;
-    tmk_state = TMK_STATE_STOPPED;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > 2 * TMK_FD_HIGH)
+        return TMK_FD_HIGH;
+    return rl.rlim_cur > 32 ? (int)rl.rlim_cur - 16 : 3;
 }
 
-/* Moves fd to TMK_FD_FLOOR or above and notes its identity. */
+/* Moves fd up to fd_floor() or above; without a free number there, it stays. */
+static int move_high(int fd)
+{
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, fd_floor());
+    if (high < 0) return fd;
+    close(fd);
+    return high;
+}
+
+/* Moves fd high and notes its identity. */
 static int settle_fd(int fd)
 {
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, TMK_FD_FLOOR);
-    if (high >= 0) {
-        close(fd);
-        fd = high;
-    }
+    fd = move_high(fd);
     struct stat st;
     if (fstat(fd, &st) == 0) {
         writer_dev = st.st_dev;
         writer_ino = st.st_ino;
     }
     return fd;
+}
+
+/* Keeps the absolute form of writer_path, to open the file again from any
+ * working directory. */
+static void note_abspath(void)
+{
+    writer_abspath[0] = 0;
+    size_t n = 0;
+    if (writer_path[0] != '/') {
+        if (!getcwd(writer_abspath, sizeof writer_abspath - 1)) return;
+        n = strlen(writer_abspath);
+        n = tmk_path_append(writer_abspath, n, sizeof writer_abspath, "/");
+    }
+    size_t len = strlen(writer_path);
+    if (n + len + 1 > sizeof writer_abspath) {
+        writer_abspath[0] = 0;
+        return;
+    }
+    memcpy(writer_abspath + n, writer_path, len + 1);
+}
+
+/* The program closed the descriptor or put its own file on that number: the
+ * number is the program's now. Opens the trace file again (the same device
+ * and inode) on a high number; else tracing stops, silently (writer lock
+ * held). Returns 0 when writer_fd is the trace file again. */
+static int writer_reclaim(void)
+{
+    writer_fd = -1;
+    int fd = writer_abspath[0]
+                 ? open(writer_abspath, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
+                 : -1;
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == writer_dev && st.st_ino == writer_ino) {
+        writer_fd = move_high(fd);
+        return 0;
+    }
+    if (fd >= 0) close(fd);
+    tmk_state = TMK_STATE_STOPPED;
+    return -1;
 }
 
 int tmk_writer_open(void)
@@ -316,6 +368,7 @@ static int writer_open(void)
     tmk_file_header_encode(raw, &h);
     struct iovec iov = {raw, sizeof raw};
     writer_fd = fd = settle_fd(fd);
+    note_abspath();
     if (write_all(fd, &iov, 1) != 0) {
         writer_failed("trace file ");
         errno = saved;
@@ -330,8 +383,7 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
 {
     if (writer_fd < 0) return -1;
     int saved = errno;
-    if (!fd_is_ours()) {
-        writer_lost_fd();
+    if (!fd_is_ours() && writer_reclaim() != 0) {
         errno = saved;
         return -1;
     }

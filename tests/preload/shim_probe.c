@@ -751,7 +751,7 @@ static int cmd_dup2(const char *path)
 {
     char link[64], target[4096];
     int trace_fd = -1;
-    for (int fd = 3; fd < 1024 && trace_fd < 0; fd++) {
+    for (int fd = 3; fd < 4096 && trace_fd < 0; fd++) {
         snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
         ssize_t n = readlink(link, target, sizeof target - 1);
         if (n <= 0) continue;
