@@ -654,7 +654,7 @@ def case_descriptors():
     eq(r.stderr, b"", "dup2 onto the trace descriptor: nothing on stderr")
     d = tmkcat(os.path.join(TMP, "d.tmk"))
     clean_trace(d, "dup2 trace")
-    eq(num(d, "sized_allocs"), 300000, "every allocation after the dup2 is in the trace")
+    check(num(d, "allocs") >= 300000, f"every allocation after the dup2 is in the trace: {d['allocs']}")
 
 
 # Shell programs keeping their own files on numbers all over the descriptor
