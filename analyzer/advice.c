@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "analyze_int.h"
+#include "table_rules.h"
 #include "report.h"
 #include "tidemark/annotate.h"
 #include "tidemark/gomap_sizing.h"
@@ -127,7 +128,10 @@ static void advise_other(const struct tm_table *t, int oversized, const struct t
     if (!oversized) return;
     char h[32];
     tm_human_bytes(t->retained, h, sizeof h);
-    if (t->model == TM_MODEL_UTHASH)
+    if (t->model == TM_MODEL_RULE)
+        add(r, TM_REC_CLONE, t->retained, "%s: frees %s (for %llu live entries it needs %llu B)",
+            t->rule->advice, h, (unsigned long long)t->live_now, (unsigned long long)t->needed);
+    else if (t->model == TM_MODEL_UTHASH)
         add(r, TM_REC_CLONE, t->retained,
             "uthash never shrinks its bucket array: move the %llu live items into a new "
             "table (HASH_DEL from the old, HASH_ADD to the new): frees %s",

@@ -9,6 +9,7 @@
 
 
 #include "analyze_int.h"
+#include "recognize.h"
 #include "symbols.h"
 #include "tidemark/annotate.h"
 
@@ -31,6 +32,7 @@ struct ctx {
     int oom;
     struct pending batch[BATCH];
     unsigned nbatch;
+    struct recognizer *rz;     /* tables nobody annotated */
 };
 
 void tm_options_default(struct tm_options *o)
@@ -148,8 +150,10 @@ static int on_record(void *vc, const struct tm_record *r)
             p->ptr = r->u.alloc.ptr;
             p->size = r->u.alloc.size;
             p->stack = r->u.alloc.stack;
+            if (p->size >= TM_RECOGNIZE_MIN) recognize_alloc(c->rz, r);
         } else {
             p->ptr = r->u.free.ptr;
+            recognize_free_block(c->rz, r);
         }
         livemap_prefetch(&c->heap.live, p->ptr);
         if (c->nbatch == BATCH) flush_batch(c);
@@ -177,7 +181,11 @@ static int on_record(void *vc, const struct tm_record *r)
     case TMK_REC_TABLE_NEW:
         tables_new(&c->tables, r, o);
         break;
+    case TMK_REC_PROBE:
+        recognize_probe(c->rz, r);
+        break;
     case TMK_REC_TABLE_ARRAY:
+        recognize_annotated(c->rz, r->u.table_array.ptr);
         tables_array(&c->tables, r, c->track_heap ? heap_is_live(&c->heap, r->u.table_array.ptr)
                                                   : -1, o);
         break;
@@ -252,6 +260,21 @@ static void set_info(struct tm_model *m, const struct tmk_file_header *h, const 
     i->sample_interval = h->sample_interval;
 }
 
+/* Tables nobody annotated, with the options' rules or the built-in ones
+ * (parsed once; the tables point at them until the process ends). */
+static int recognize_tables(struct ctx *c)
+{
+    static struct tm_rules builtin;
+    if (!c->rz) return -1;
+    const struct tm_rules *rules = c->m->opts.rules;
+    if (!rules) {
+        char err[200];
+        if (!builtin.n && tm_rules_builtin(&builtin, err, sizeof err)) return -1;
+        rules = &builtin;
+    }
+    return recognize_finish(c->rz, c->m, rules, &c->tables, c->o);
+}
+
 static int finish(struct ctx *c, struct tm_reader *r, char *err, size_t errlen)
 {
     struct tm_model *m = c->m;
@@ -282,6 +305,8 @@ static int finish(struct ctx *c, struct tm_reader *r, char *err, size_t errlen)
         tm_add_warning(info, "ordinary allocations are sampled (mean interval %llu bytes): "
                           "heap figures count samples only",
                     (unsigned long long)info->sample_interval);
+    if (m->n_stacks) qsort(m->stacks, m->n_stacks, sizeof *m->stacks, cmp_stack);
+    if (recognize_tables(c)) goto oom;
     if (heap_finish(&c->heap, info->at, &m->heap) ||
         tables_finish(&c->tables, info->at, &m->opts, &m->tables, &m->n_tables))
         goto oom;
@@ -290,7 +315,6 @@ static int finish(struct ctx *c, struct tm_reader *r, char *err, size_t errlen)
         m->total_retained += m->tables[i].retained;
         if (m->tables[i].verdict == TM_VERDICT_OVERSIZED) m->n_oversized++;
     }
-    if (m->n_stacks) qsort(m->stacks, m->n_stacks, sizeof *m->stacks, cmp_stack);
     if (tm_symbolize_sites(m) || !info->path) goto oom;
     return TM_EXIT_OK;
 oom:
@@ -310,6 +334,7 @@ static int analyze_reader(struct tm_reader *r, const char *path, const struct tm
     heap_init(&c.heap);
     tables_init(&c.tables);
     u64map_init(&c.stack_ix);
+    c.rz = recognize_new();
     c.track_heap = !(h->flags & (TMK_FILE_MODE_TABLES | TMK_FILE_SAMPLED));
     int rc = TM_EXIT_OK;
     int run = tm_reader_run(r, on_record, &c, err, errlen);
@@ -324,6 +349,7 @@ static int analyze_reader(struct tm_reader *r, const char *path, const struct tm
     heap_free_state(&c.heap);
     tables_free(&c.tables);
     u64map_free(&c.stack_ix);
+    recognize_free(c.rz);
     tm_reader_close(r);
     if (rc != TM_EXIT_OK) tm_model_free(m);
     return rc;
@@ -393,6 +419,7 @@ const char *tm_model_kind_name(enum tm_model_kind k)
     case TM_MODEL_GOMAP: return "gomap";
     case TM_MODEL_UTHASH: return "uthash";
     case TM_MODEL_GENERIC: return "generic";
+    case TM_MODEL_RULE: return "rule";
     }
     return "?";
 }
@@ -416,6 +443,7 @@ const char *tm_table_kind_name(uint32_t kind)
     case TMK_KIND_GOMAP: return "gomap";
     case TMK_KIND_UTHASH: return "uthash";
     case TMK_KIND_GENERIC: return "generic";
+    case TM_KIND_RECOGNISED: return "recognised";
     default: return "unknown";
     }
 }

@@ -91,6 +91,9 @@ int tm_add_warning(struct tm_trace_info *info, const char *fmt, ...)
  * same place, keeps the top m->opts.top_sites of each list. -1 when out of
  * memory. */
 int tm_symbolize_sites(struct tm_model *m);
+/* A symbolizer over the model's modules; NULL when symbolizing is off or
+ * out of memory. */
+struct tmk_symbolizer *tm_symbolizer_for(const struct tm_model *m);
 
 /* ---- sizing_model.c ---- */
 /* Which model a table gets from what TABLE_NEW recorded. */
@@ -131,6 +134,11 @@ void tables_count(struct tables *tb, const struct tm_record *r, int end,
                   const struct tm_options *o);
 /* An allocation was freed: if it was a table's array, the table lets it go. */
 void tables_freed(struct tables *tb, uint64_t t, uint64_t ptr, const struct tm_options *o);
+/* A recognised table (recognize.c): its rule, and the range of its count. */
+/* The largest table id so far (0 when none). */
+uint64_t tables_max_id(const struct tables *tb);
+void tables_set_rule(struct tables *tb, uint64_t id, const struct tm_rule *rule);
+void tables_set_live_range(struct tables *tb, uint64_t id, uint64_t lo, uint64_t hi);
 /* Moves the finished tables into out (sorted per the model contract). */
 int tables_finish(struct tables *tb, uint64_t t_end, const struct tm_options *o,
                   struct tm_table **out, size_t *n);

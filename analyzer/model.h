@@ -58,6 +58,7 @@ struct tm_options {
     size_t top_sites;         /* heap sites kept per list */
     const char *sysroot;      /* for symbols; NULL = / */
     int symbolize;            /* 0 = skip libdw (addresses only; tests, speed) */
+    const struct tm_rules *rules; /* recognition rules; NULL = the built-in ones */
 };
 
 /* Defaults: end of trace, 1 MiB, 0.5, 0.25, 10 sites, symbolize. */
@@ -76,7 +77,12 @@ enum tm_model_kind {
     TM_MODEL_GOMAP = 0,   /* exact: Go 1.19's rules via gomap_sizing.h */
     TM_MODEL_UTHASH = 1,  /* expected array for `live` keys, uniform hash */
     TM_MODEL_GENERIC = 2, /* live entries x slot size; said in the report */
+    TM_MODEL_RULE = 3,    /* recognised, not annotated: its rule's implementation */
 };
+
+/* tm_table.kind of a table recognised by a rule (table_rules.h), not one
+ * the program announced: outside annotate.h's kinds. */
+#define TM_KIND_RECOGNISED 0x100
 
 enum tm_rec_kind {
     TM_REC_SHRINK = 0,         /* gomap_shrink(m) now */
@@ -124,6 +130,11 @@ struct tm_table {
     uint64_t retained;             /* held - needed, never negative */
     uint64_t oversized_since;      /* oversized continuously since; TM_NO_TIME */
     enum tm_verdict verdict;
+    /* Recognised tables (kind TM_KIND_RECOGNISED): the rule, and the live
+     * count's range where the array cannot say it exactly (live_now is the
+     * upper end); NULL and live_lo == live_now otherwise. */
+    const struct tm_rule *rule;
+    uint64_t live_lo;
 
     struct tm_recommendation *recs;
     size_t n_recs;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "table_rules.h"
 #include "tidemark/trace_format.h"
 
 /* "307,494,912" */
@@ -86,13 +87,17 @@ static void table_rows(const struct tm_model *m, size_t n, FILE *out)
         if (l > w) w = l;
     }
     if (w > 48) w = 48;
-    fprintf(out, "\n%-4s %-7s %-*s %10s %10s %10s %10s %10s %10s  %s\n", "id", "kind", w, "site",
+    int kw = 7; /* "generic"; "recognised" when a table was found by a rule */
+    for (size_t i = 0; i < n; i++)
+        if ((int)strlen(tm_table_kind_name(m->tables[i].kind)) > kw)
+            kw = (int)strlen(tm_table_kind_name(m->tables[i].kind));
+    fprintf(out, "\n%-4s %-*s %-*s %10s %10s %10s %10s %10s %10s  %s\n", "id", kw, "kind", w, "site",
             "live", "peak live", "buckets", "held", "needed", "retained", "verdict");
     for (size_t i = 0; i < n; i++) {
         const struct tm_table *t = &m->tables[i];
         char h[32], nd[32], r[32];
-        fprintf(out, "%-4llu %-7s %-*.*s %10llu %10llu %10llu %10s %10s %10s  %s\n",
-                (unsigned long long)t->id, tm_table_kind_name(t->kind), w, w, t->site,
+        fprintf(out, "%-4llu %-*s %-*.*s %10llu %10llu %10llu %10s %10s %10s  %s\n",
+                (unsigned long long)t->id, kw, tm_table_kind_name(t->kind), w, w, t->site,
                 (unsigned long long)t->live_now, (unsigned long long)t->live_peak,
                 (unsigned long long)t->buckets_now, hb(t->held, h, sizeof h),
                 hb(t->needed, nd, sizeof nd), hb(t->retained, r, sizeof r),
@@ -107,9 +112,13 @@ static void table_detail(const struct tm_model *m, const struct tm_table *t, FIL
     if (t->label[0]) fprintf(out, " \"%s\"", t->label);
     fprintf(out, " (%s, model %s) created at %s\n", tm_table_kind_name(t->kind),
             tm_model_kind_name(t->model), t->site);
-    fprintf(out, "  key %u B, value %u B, bucket %u B, hint %llu; %llu growths\n", t->key_size,
-            t->value_size, t->bucket_size, (unsigned long long)t->hint,
-            (unsigned long long)t->growths);
+    if (t->rule)
+        fprintf(out, "  not annotated: recognised by rule %s; %llu growths seen\n", t->rule->name,
+                (unsigned long long)t->growths);
+    else
+        fprintf(out, "  key %u B, value %u B, bucket %u B, hint %llu; %llu growths\n", t->key_size,
+                t->value_size, t->bucket_size, (unsigned long long)t->hint,
+                (unsigned long long)t->growths);
     fprintf(out, "  peak: %s%llu live%s at %s; %s held at %s (%llu buckets)\n",
             t->live_peak_exact ? "" : ">= ", (unsigned long long)t->live_peak,
             t->live_peak_exact ? "" : " (sampled)", ht(t->live_peak_t, a, sizeof a),
@@ -122,6 +131,10 @@ static void table_detail(const struct tm_model *m, const struct tm_table *t, FIL
     if (t->oversized_since != TM_NO_TIME)
         fprintf(out, "  oversized since %s (for %s)\n", ht(t->oversized_since, a, sizeof a),
                 ht(m->info.at - t->oversized_since, e, sizeof e));
+    if (t->rule && t->live_lo < t->live_now)
+        fprintf(out, "  note: live counted from non-empty buckets: between %llu and %llu "
+                     "(the larger, for well-mixed hashes, is used)\n",
+                (unsigned long long)t->live_lo, (unsigned long long)t->live_now);
     if (t->model == TM_MODEL_GENERIC)
         fputs("  note: unknown table kind, generic model (live entries x slot size)\n", out);
     for (size_t k = 0; k < t->n_recs; k++)

@@ -120,7 +120,7 @@ static int name_and_merge(const struct tm_model *m, struct tmk_symbolizer *sym,
     return 0;
 }
 
-static struct tmk_symbolizer *symbolizer_for(const struct tm_model *m)
+struct tmk_symbolizer *tm_symbolizer_for(const struct tm_model *m)
 {
     if (!m->opts.symbolize) return NULL;
     struct tmk_symbolizer *sym = tmk_symbolizer_new(m->opts.sysroot, NULL);
@@ -136,7 +136,7 @@ static struct tmk_symbolizer *symbolizer_for(const struct tm_model *m)
 
 int tm_symbolize_sites(struct tm_model *m)
 {
-    struct tmk_symbolizer *sym = symbolizer_for(m);
+    struct tmk_symbolizer *sym = tm_symbolizer_for(m);
     char cwd[4096];
     const char *cw = getcwd(cwd, sizeof cwd) ? cwd : NULL;
     int rc = 0;

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 
 #include "analyze_int.h"
+#include "table_rules.h"
 #include "tidemark/annotate.h"
 #include "tidemark/gomap_sizing.h"
 
@@ -40,6 +41,7 @@
 
 enum tm_model_kind tm_model_for(const struct tm_table *t)
 {
+    if (t->rule) return TM_MODEL_RULE;
     if (t->kind == TMK_KIND_GOMAP && t->bucket_size > 0) return TM_MODEL_GOMAP;
     if (t->kind == TMK_KIND_UTHASH && t->bucket_size > 0) return TM_MODEL_UTHASH;
     return TM_MODEL_GENERIC;
@@ -160,6 +162,10 @@ uint64_t tm_needed_bytes(const struct tm_table *t, uint64_t live)
         return gomap_bytes_for_count(live, t->bucket_size);
     case TM_MODEL_UTHASH:
         return live ? mul_sat(tm_uthash_expected_buckets(live), t->bucket_size) : 0;
+    case TM_MODEL_RULE: {
+        uint64_t need = tm_rule_needed(t->rule, live, t->held, t->buckets_now);
+        return need < t->held ? need : t->held; /* never more than it holds */
+    }
     case TM_MODEL_GENERIC:
     default: {
         uint64_t slot = t->slots_per_bucket ? t->bucket_size / t->slots_per_bucket : t->bucket_size;

@@ -218,7 +218,7 @@ void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
         if (a->buckets > t->buckets_peak) t->buckets_peak = a->buckets;
     }
     if (a->reason == TMK_ARRAY_GROW || a->reason == TMK_ARRAY_SAMESIZE_GROW) t->growths++;
-    t->live_now = a->live;
+    t->live_now = t->live_lo = a->live;
     update(s, r->t, o);
     return;
 oom:
@@ -241,7 +241,7 @@ void tables_count(struct tables *tb, const struct tm_record *r, int end,
     }
     /* A table that ended has no entries, whatever count it last showed (uthash
      * frees its table with num_items still 1; a map freed full says N). */
-    s->t.live_now = end ? 0 : r->u.table_count.live;
+    s->t.live_now = s->t.live_lo = end ? 0 : r->u.table_count.live;
     if (end) s->t.ended_t = r->t;
     update(s, r->t, o);
 }
@@ -265,6 +265,26 @@ void tables_freed(struct tables *tb, uint64_t t, uint64_t ptr, const struct tm_o
 {
     if (tb->n_arr == 0) return; /* no live bucket array: nothing to look up */
     drop_array(tb, ptr, t, o);
+}
+
+uint64_t tables_max_id(const struct tables *tb)
+{
+    uint64_t max = 0;
+    for (size_t i = 0; i < tb->n; i++)
+        if (tb->ts[i].t.id > max) max = tb->ts[i].t.id;
+    return max;
+}
+
+void tables_set_rule(struct tables *tb, uint64_t id, const struct tm_rule *rule)
+{
+    struct table_state *s = find(tb, id);
+    if (s) s->t.rule = rule;
+}
+
+void tables_set_live_range(struct tables *tb, uint64_t id, uint64_t lo, uint64_t hi)
+{
+    struct table_state *s = find(tb, id);
+    if (s && s->t.live_now == hi) s->t.live_lo = lo;
 }
 
 static int by_retained(const void *a, const void *b)

@@ -48,6 +48,8 @@ struct tmk_options {
     int quiet;                  /* TIDEMARK_QUIET */
     int compress;               /* TIDEMARK_COMPRESS: zstd blocks (default: full mode) */
     int stack_cache;            /* TIDEMARK_STACK_CACHE: 0 off, 1 on (default), 2 on + counts */
+    uint64_t probe_min;         /* TIDEMARK_PROBE_MIN: blocks probed from this size; 0 = none */
+    uint64_t probe_bytes;       /* TIDEMARK_PROBE_BYTES: bytes probed a second at most */
 };
 
 extern struct tmk_options tmk_opt TMK_HIDDEN;
@@ -279,6 +281,23 @@ void tmk_writer_after_fork_child(void) TMK_HIDDEN;
 /* The trace file's descriptor sits at this number or above when the
  * descriptor limit leaves room (writer.c). */
 #define TMK_FD_HIGH 1024
+
+/* ---- probe.c ------------------------------------------------------------ */
+
+/* Is this a block whose contents are probed (a live block of probe_min
+ * bytes or more)? Such blocks are written by address in every mode. */
+static inline int tmk_probed_size(size_t size)
+{
+    return tmk_opt.probe_min && size >= tmk_opt.probe_min;
+}
+extern int tmk_probe_used TMK_HIDDEN; /* a block was ever registered */
+void tmk_probe_add(uintptr_t p, uint64_t size) TMK_HIDDEN;
+void tmk_probe_remove(uintptr_t p) TMK_HIDDEN;
+/* The sampler's pass, at most once a second (guard set). */
+void tmk_probe_sample(struct tmk_thread *t) TMK_HIDDEN;
+/* The last pass at exit, over every block (guard set). */
+void tmk_probe_final(struct tmk_thread *t) TMK_HIDDEN;
+void tmk_probe_after_fork_child(void) TMK_HIDDEN;
 
 /* ---- stacks.c ----------------------------------------------------------- */
 

@@ -159,8 +159,10 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 {
     uint64_t now = tmk_now_coarse();
     uint32_t stack = tmk_stack_id(t);
-    if (TMK_UNLIKELY((uint64_t)size >= TMK_INFO_SIZE_LIMIT || stack == TMK_PTRMAP_BY_ADDRESS)) {
+    if (TMK_UNLIKELY((uint64_t)size >= TMK_INFO_SIZE_LIMIT || stack == TMK_PTRMAP_BY_ADDRESS ||
+                     tmk_probed_size(size))) {
         tmk_record_alloc(t, p, size, stack);
+        if (tmk_probed_size(size)) tmk_probe_add((uintptr_t)p, size);
         return;
     }
     if (TMK_UNLIKELY(tmk_ptrmap_put((uintptr_t)p, stack, (uint32_t)size) != 0)) {
@@ -182,6 +184,7 @@ static void free_by_info(struct tmk_thread *t, void *p)
     uint32_t stack, size;
     if (!tmk_ptrmap_take((uintptr_t)p, &stack, &size) || stack == TMK_PTRMAP_BY_ADDRESS) {
         record_free(t, p);
+        if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);
         return;
     }
     uint64_t now = tmk_now_coarse();
@@ -205,9 +208,11 @@ static void on_alloc(void *p, size_t size)
      * (the chunk header's cache miss, taken before glibc's free would). */
     size_t usable = tmk_real_usable(p);
     t->heap += (int64_t)usable;
-    if (tmk_opt.mode == TMK_MODE_TABLES || !take_sample(t, size)) return;
+    int probed = tmk_probed_size(size);
+    if (!probed && (tmk_opt.mode == TMK_MODE_TABLES || !take_sample(t, size))) return;
     tmk_ptrset_add((uintptr_t)p, usable);
     tmk_record_alloc(t, p, size, tmk_stack_id(t));
+    if (probed) tmk_probe_add((uintptr_t)p, size);
 }
 
 /* Before the real free of p, p != NULL (guard set). */
@@ -221,7 +226,10 @@ static void on_free(void *p)
     }
     size_t usable = tmk_real_usable(p);
     t->heap -= (int64_t)usable;
-    if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)p, usable)) record_free(t, p);
+    if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)p, usable)) {
+        record_free(t, p);
+        if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);
+    }
 }
 
 /* Should this call be recorded? Otherwise it passes through; a call that

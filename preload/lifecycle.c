@@ -75,6 +75,7 @@ void tmk_finish(enum tmk_end_why why, uint64_t status)
     if (!in_signal) tmk_stacks_report();
     if (t && guard == 0 && !in_signal) {
         tmk_tables_sample(t, 0);
+        tmk_probe_final(t);
         tmk_memory_sample(t);
     }
     if (in_signal ? tmk_writer_trylock() == 0 : (tmk_writer_lock(), 1)) {
@@ -150,6 +151,7 @@ static void after_fork_child(void)
     tmk_arena_after_fork_child();
     tmk_ptrset_after_fork_child();
     tmk_ptrmap_after_fork_child();
+    tmk_probe_after_fork_child();
     tmk_writer_after_fork_child();
     tmk_stacks_after_fork_child();
     tmk_modules_after_fork_child();

@@ -20,6 +20,8 @@ struct tmk_options tmk_opt = {
     .sample_bytes = 0,
     .quiet = 0,
     .stack_cache = 1,
+    .probe_min = 64u << 10,
+    .probe_bytes = 64u << 20,
 };
 
 void tmk_warn(const char *msg, const char *arg1, const char *arg2)
@@ -127,6 +129,16 @@ void tmk_options_read(void)
     read_number("TIDEMARK_SAMPLE_BYTES", 0, (uint64_t)1 << 40,
                 " is not a byte count in 0..2^40; using 0 (record every allocation)", &v);
     tmk_opt.sample_bytes = v;
+
+    v = tmk_opt.probe_min;
+    read_number("TIDEMARK_PROBE_MIN", 0, (uint64_t)1 << 40,
+                " is not a byte count in 0..2^40; using 65536 (0 = no probes)", &v);
+    tmk_opt.probe_min = v;
+
+    v = tmk_opt.probe_bytes;
+    read_number("TIDEMARK_PROBE_BYTES", 0, (uint64_t)1 << 40,
+                " is not a byte count in 0..2^40; using 67108864", &v);
+    tmk_opt.probe_bytes = v;
 
     /* Full traces are compressed by default; a tables trace is small, and
      * its mode is meant to cost nothing (zstd was 3.6% of W2's

@@ -98,6 +98,7 @@ static void *sampler_main(void *arg)
         if (read_proc_stat().program_gone) break;
         tmk_memory_sample(t);
         tmk_tables_sample(t, 1);
+        tmk_probe_sample(t);
         tmk_modules_scan_if_changed(t);
         uint64_t now = tmk_clock_ns();
         if (now - last_flush >= FLUSH_EVERY_NS) {

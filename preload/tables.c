@@ -243,6 +243,7 @@ static void api_table_array(const void *addr, const void *array, size_t bytes, s
         else if (reason != TMK_ARRAY_OVERFLOW) tb->array_stack = stack;
         uintptr_t a = (uintptr_t)array;
         uint32_t info_stack = TMK_PTRMAP_BY_ADDRESS, info_size = 0;
+        if (tmk_probe_used) tmk_probe_remove(a); /* the table counts itself */
         if (tmk_heap_by_info()) {
             /* its allocation was an ALLOC_INFO: from now on it is known by
              * address, and its free is a FREE of a */

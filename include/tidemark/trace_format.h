@@ -180,6 +180,22 @@ enum tmk_record_type {
      * since the last one; written right after the table's COUNT, ARRAY or
      * END record that saw it. */
     TMK_REC_TABLE_PEAK = 0x81, /* len u, then: table u, peak u */
+    /* What a live block of ptr (written by address) held when the shim read
+     * it: counters over its little-endian words (nz64: u64 words != 0;
+     * u32ge2: u32 words >= 2; pairs00: 2-bit pairs == 00; sum16: the sum of
+     * the u32 at offset 8 of each 16-byte unit) and a layout recognised from
+     * its own header (TMK_PROBE_LAYOUT_*, 0 = none) with its capacity and
+     * live entries. Readers skip fields they do not know at the end. */
+    TMK_REC_PROBE = 0x88, /* len u, then: ptr u, size u, nz64 u, u32ge2 u, pairs00 u,
+                             sum16 u, layout u, capacity u, live u */
+};
+
+/* TMK_REC_PROBE's layouts. */
+enum tmk_probe_layout {
+    TMK_PROBE_LAYOUT_NONE = 0,
+    /* CPython 3.11's dict keys object: capacity = 2^dk_log2_size, live =
+     * indices >= 0 (DKIX_EMPTY -1 and DKIX_DUMMY -2 are not). */
+    TMK_PROBE_LAYOUT_PYDICT = 1,
 };
 
 #define TMK_INFO_TYPE_BITS 5

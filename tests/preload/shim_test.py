@@ -380,9 +380,11 @@ def case_aligned():
     clean_trace(d, "aligned")
     want = [l.split()[0:3] for l in r.stdout.decode().splitlines() if l.startswith("alloc=")]
     check(len(want) == 23, f"want 23 aligned allocations, got {len(want)}")
-    # full mode: allocations by info (no address): each one with its size
+    # full mode: allocations by info (no address): each one with its size;
+    # blocks of TIDEMARK_PROBE_MIN (64 KiB) or more by address
     sizes = collections.Counter(int(m.group(1)) for m in
-                                (re.match(r"alloc info=\S+ (\d+)$", l) for l in d["lines"]) if m)
+                                (re.match(r"alloc (?:info=\S+|0x[0-9a-f]+) (\d+)$", l)
+                                 for l in d["lines"]) if m)
     for fn, size in collections.Counter((fn, int(size)) for fn, _, size in want):
         check(sizes[size] >= 1, f"{fn[6:]}: no allocation of {size} bytes in the trace")
     # by address (every allocation sampled): each one at its address

@@ -1,0 +1,337 @@
+/* preload/probe.c - content probes: what the large blocks hold.
+ *
+ * Tables nobody annotated keep their live count inside their own arrays
+ * (GLib's hashes, khash's flags, uthash's bucket counts, CPython's indices,
+ * libstdc++'s non-empty buckets). The shim does not know which block is
+ * whose array: the analyzer recognises that offline from the block's stack
+ * and size. The shim only reads, now and then, what every large block
+ * holds, as a few counters that each implementation's rule picks from.
+ *
+ * The registry: every live block of TIDEMARK_PROBE_MIN bytes or more (full
+ * mode writes such blocks by address, so that a probe can name them), in an
+ * open-addressing set under a spinlock. Only large allocations and their
+ * frees touch it. An annotated table's array leaves it (its table counts
+ * itself).
+ *
+ * The pass: once a second, on the sampler thread, up to TIDEMARK_PROBE_BYTES
+ * bytes of blocks, in turn; at exit a last pass over every block (up to
+ * PROBE_EXIT_BYTES). A block is read with process_vm_readv on this very
+ * process: a block freed (even unmapped) meanwhile gives EFAULT, never a
+ * fault, and no program thread waits on anything but the spinlock's few
+ * instructions around an insert, a removal or a copy of one entry. A PROBE
+ * record is written only if the block is still the same allocation after
+ * the read (its generation number is unchanged). Where process_vm_readv is
+ * refused (a seccomp filter), probing stops for the process.
+ *
+ * The counters of one pass over the block (little-endian words):
+ *   nz64    u64 words that are not 0 (libstdc++, Perl: non-empty buckets)
+ *   u32ge2  u32 words >= 2 (GLib's hashes array: 0 unused, 1 tombstone)
+ *   pairs00 2-bit pairs equal to 00 (khash's flags array: live buckets)
+ *   sum16   sum of the u32 at offset 8 of every 16-byte unit (uthash's
+ *           bucket counts)
+ * and a layout recognised from the block's own header (layout, capacity,
+ * live): CPython 3.11's dict keys object, whose size and header describe
+ * themselves (include/tidemark/trace_format.h, TMK_PROBE_LAYOUT_*).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PROBE_EVERY_NS 1000000000ull
+#define PROBE_EXIT_BYTES (1ull << 30)
+#define CHUNK (256u << 10)
+
+struct probe_entry {
+    uintptr_t p; /* 0 = empty slot */
+    uint64_t size;
+    uint64_t gen;
+};
+
+static volatile int lock_word;
+static struct probe_entry *slots;
+static size_t nslots, used; /* nslots a power of two, or 0 */
+static uint64_t next_gen = 1;
+static size_t cursor;       /* the pass goes on from this slot */
+static uint64_t last_pass_ns;
+static int refused;         /* process_vm_readv is not allowed here */
+static uint8_t *chunk;
+
+int tmk_probe_used;
+
+static void lock(void)
+{
+    while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+}
+
+static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
+
+static size_t slot_of(uintptr_t p)
+{
+    uint64_t h = (uint64_t)p * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 17) & (nslots - 1);
+}
+
+/* Finds p's slot, or the empty slot where it would go (lock held, nslots > 0). */
+static size_t find(uintptr_t p)
+{
+    size_t i = slot_of(p);
+    while (slots[i].p && slots[i].p != p) i = (i + 1) & (nslots - 1);
+    return i;
+}
+
+/* Doubles the table (lock held). Memory from arena.c; the old table is
+ * returned to it. 0 or -1 (no memory: the block is not probed). */
+static int grow(void)
+{
+    size_t n = nslots ? nslots * 2 : 256;
+    struct probe_entry *s = tmk_arena_alloc(n * sizeof *s);
+    if (!s) return -1;
+    memset(s, 0, n * sizeof *s);
+    struct probe_entry *old = slots;
+    size_t oldn = nslots;
+    slots = s;
+    nslots = n;
+    for (size_t i = 0; i < oldn; i++)
+        if (old[i].p) slots[find(old[i].p)] = old[i];
+    if (old) tmk_arena_free(old);
+    return 0;
+}
+
+void tmk_probe_add(uintptr_t p, uint64_t size)
+{
+    lock();
+    if ((used + 1) * 4 > nslots * 3 && grow() != 0) {
+        unlock();
+        return;
+    }
+    size_t i = find(p);
+    if (!slots[i].p) used++;
+    slots[i] = (struct probe_entry){p, size, next_gen++};
+    __atomic_store_n(&tmk_probe_used, 1, __ATOMIC_RELAXED);
+    unlock();
+}
+
+/* Linear probing's deletion: the entries after the hole that would not be
+ * found across it move back into it. */
+static void remove_slot(size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & (nslots - 1);
+        if (!slots[j].p) break;
+        size_t home = slot_of(slots[j].p);
+        /* j's entry may fill the hole at i unless its home lies in (i, j] */
+        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays) continue;
+        slots[i] = slots[j];
+        i = j;
+    }
+    slots[i].p = 0;
+    used--;
+}
+
+void tmk_probe_remove(uintptr_t p)
+{
+    lock();
+    if (nslots) {
+        size_t i = find(p);
+        if (slots[i].p) remove_slot(i);
+    }
+    unlock();
+}
+
+/* Copies slot i's entry into e if the slot holds one; *n = the slot count
+ * now (lock taken here). */
+static int entry_at(size_t i, struct probe_entry *e, size_t *n)
+{
+    lock();
+    *n = nslots;
+    int found = i < nslots && slots[i].p;
+    if (found) *e = slots[i];
+    unlock();
+    return found;
+}
+
+/* Is p still the allocation of generation gen? */
+static int still_same(uintptr_t p, uint64_t gen)
+{
+    lock();
+    int same = nslots && slots[find(p)].p == p && slots[find(p)].gen == gen;
+    unlock();
+    return same;
+}
+
+/* ---- counting ------------------------------------------------------------ */
+
+struct counts {
+    uint64_t nz64, u32ge2, pairs00, sum16;
+    uint64_t layout, capacity, live;
+};
+
+/* A CPython 3.11 keys object: 32-byte header (dk_refcnt, dk_log2_size,
+ * dk_log2_index_bytes, dk_kind, dk_version, dk_usable, dk_nentries), then
+ * 2^log2 indices of 1, 2, 4 or 8 bytes, then USABLE_FRACTION(2^log2)
+ * entries of 24 (general) or 16 (unicode) bytes. */
+struct pydict {
+    uint64_t index_off, index_end; /* byte range of the indices */
+    unsigned width;
+};
+
+static int pydict_layout(const uint8_t *h, uint64_t size, struct pydict *d, uint64_t *cap)
+{
+    int64_t refcnt, usable, nentries;
+    memcpy(&refcnt, h, 8);
+    memcpy(&usable, h + 16, 8);
+    memcpy(&nentries, h + 24, 8);
+    unsigned log2 = h[8], log2_index = h[9], kind = h[10];
+    if (refcnt < 1 || refcnt > (1 << 30) || log2 < 3 || log2 > 40 || kind > 2) return 0;
+    unsigned width = log2 < 8 ? 1 : log2 < 16 ? 2 : log2 < 32 ? 4 : 8;
+    unsigned wlog = width == 1 ? 0 : width == 2 ? 1 : width == 4 ? 2 : 3;
+    if (log2_index != log2 + wlog) return 0;
+    uint64_t n = 1ull << log2, usable_all = (2 * n) / 3;
+    uint64_t esz = kind == 0 ? 24 : 16;
+    if (size != 32 + (n << wlog) + usable_all * esz) return 0;
+    if (usable < 0 || nentries < 0 || (uint64_t)usable + (uint64_t)nentries != usable_all)
+        return 0;
+    d->index_off = 32;
+    d->index_end = 32 + (n << wlog);
+    d->width = width;
+    *cap = n;
+    return 1;
+}
+
+/* Live indices (>= 0) among the bytes [off, off + n) of the block. */
+static uint64_t pydict_live(const struct pydict *d, const uint8_t *b, uint64_t off, size_t n)
+{
+    uint64_t lo = off > d->index_off ? off : d->index_off;
+    uint64_t hi = off + n < d->index_end ? off + n : d->index_end;
+    uint64_t live = 0;
+    for (uint64_t at = lo; at + d->width <= hi; at += d->width) {
+        const uint8_t *q = b + (at - off);
+        uint8_t top = q[d->width - 1]; /* little-endian: the sign is in the last byte */
+        live += !(top & 0x80);
+    }
+    return live;
+}
+
+static void count_words(struct counts *c, const uint8_t *b, uint64_t off, size_t n)
+{
+    size_t words = n / 8;
+    for (size_t i = 0; i < words; i++) {
+        uint64_t w;
+        memcpy(&w, b + 8 * i, 8);
+        uint32_t lo = (uint32_t)w, hi = (uint32_t)(w >> 32);
+        c->nz64 += w != 0;
+        c->u32ge2 += (lo >= 2) + (hi >= 2);
+        c->pairs00 += (uint64_t)__builtin_popcountll(~(w | (w >> 1)) & 0x5555555555555555ull);
+        if (((off / 8 + i) & 1) == 1) c->sum16 += lo; /* bytes 8..11 of a 16-byte unit */
+    }
+    if (n % 8 >= 4) { /* a last u32 (arrays of u32 end on 4 bytes) */
+        uint32_t v;
+        memcpy(&v, b + 8 * words, 4);
+        c->nz64 += v != 0;
+        c->u32ge2 += v >= 2;
+        c->pairs00 += (uint64_t)__builtin_popcount(~(v | (v >> 1)) & 0x55555555u);
+    }
+}
+
+/* Reads [p + off, p + off + n) into chunk. 0, or -1 (gone or refused). */
+static int read_block(uintptr_t p, uint64_t off, size_t n)
+{
+    struct iovec local = {chunk, n}, remote = {(void *)(p + off), n};
+    ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    if (got == (ssize_t)n) return 0;
+    if (got < 0 && (errno == EPERM || errno == ENOSYS)) refused = 1;
+    return -1;
+}
+
+/* Counts one block. 0, or -1 when it could not be read whole. */
+static int count_block(const struct probe_entry *e, struct counts *c)
+{
+    memset(c, 0, sizeof *c);
+    struct pydict d;
+    int is_dict = 0;
+    for (uint64_t off = 0; off < e->size; off += CHUNK) {
+        size_t n = e->size - off < CHUNK ? (size_t)(e->size - off) : CHUNK;
+        if (read_block(e->p, off, n) != 0) return -1;
+        if (off == 0 && n >= 32 && pydict_layout(chunk, e->size, &d, &c->capacity)) {
+            is_dict = 1;
+            c->layout = TMK_PROBE_LAYOUT_PYDICT;
+        }
+        count_words(c, chunk, off, n);
+        if (is_dict) c->live += pydict_live(&d, chunk, off, n);
+    }
+    return 0;
+}
+
+/* ---- the pass ------------------------------------------------------------ */
+
+static void put_probe(struct tmk_thread *t, const struct probe_entry *e, const struct counts *c)
+{
+    uint8_t body[TMK_RECORD_MAX], *q = body;
+    q = tmk_put_u(q, e->p);
+    q = tmk_put_u(q, e->size);
+    q = tmk_put_u(q, c->nz64);
+    q = tmk_put_u(q, c->u32ge2);
+    q = tmk_put_u(q, c->pairs00);
+    q = tmk_put_u(q, c->sum16);
+    q = tmk_put_u(q, c->layout);
+    q = tmk_put_u(q, c->capacity);
+    q = tmk_put_u(q, c->live);
+    size_t len = (size_t)(q - body);
+    uint8_t *p = tmk_reserve(t, 2 * TMK_RECORD_MAX);
+    *p++ = TMK_REC_PROBE;
+    p = tmk_put_u(p, len);
+    memcpy(p, body, len);
+    tmk_publish(t, p + len);
+}
+
+/* Probes blocks from the cursor on, until `budget` bytes were read or every
+ * slot was visited once (guard set: the sampler's, or the exiting thread's). */
+static void pass(struct tmk_thread *t, uint64_t budget)
+{
+    if (!chunk && !(chunk = tmk_arena_alloc(CHUNK))) return;
+    uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX); /* PROBE records take this time */
+    tmk_publish(t, tmk_put_timed(t, p, TMK_REC_TICK, tmk_now()));
+    uint64_t spent = 0;
+    size_t n = 1;
+    struct probe_entry e;
+    for (size_t visited = 0; visited < n && spent < budget && !refused; visited++) {
+        int found = entry_at(cursor, &e, &n);
+        cursor = n ? (cursor + 1) % n : 0;
+        if (!found) continue;
+        struct counts c;
+        spent += e.size;
+        if (count_block(&e, &c) == 0 && still_same(e.p, e.gen)) put_probe(t, &e, &c);
+    }
+}
+
+void tmk_probe_sample(struct tmk_thread *t)
+{
+    if (!__atomic_load_n(&tmk_probe_used, __ATOMIC_RELAXED) || refused) return;
+    uint64_t now = tmk_clock_ns();
+    if (now - last_pass_ns < PROBE_EVERY_NS) return;
+    last_pass_ns = now;
+    pass(t, tmk_opt.probe_bytes);
+}
+
+void tmk_probe_final(struct tmk_thread *t)
+{
+    if (!__atomic_load_n(&tmk_probe_used, __ATOMIC_RELAXED) || refused) return;
+    cursor = 0;
+    pass(t, PROBE_EXIT_BYTES);
+}
+
+/* A forked child has the parent's blocks (its file does not): it starts
+ * with none. The lock may have been held by a thread that is gone. */
+void tmk_probe_after_fork_child(void)
+{
+    lock_word = 0;
+    if (slots) memset(slots, 0, nslots * sizeof *slots);
+    used = 0;
+    cursor = 0;
+}
