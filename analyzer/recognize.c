@@ -172,6 +172,7 @@ static int matched_frame(struct tmk_symbolizer *sym, const struct tm_stack *s,
     for (uint32_t i = 0; i < s->depth && i < rule->depth; i++) {
         struct tmk_frame f;
         tmk_symbolizer_lookup(sym, s->frames[i], 0, &f);
+        if (i == 0 && !tm_rule_first_matches(rule, f.function)) return -1;
         if (tm_rule_frame_matches(rule, f.function)) return (int)i;
         for (unsigned k = 0; k < f.n_callers; k++)
             if (tm_rule_frame_matches(rule, f.callers[k].function)) return (int)i;
@@ -400,6 +401,19 @@ static int counts_at(const struct recognizer *rz, const struct tm_rule *rule, co
     return 1;
 }
 
+/* Is block i its table's main (count) array? The count array is the
+ * smallest of the arrays live together; while a resize runs, the old
+ * generation's arrays are live too, so this is judged once the resize is
+ * over: at the block's first probe, else just before its free, else at the
+ * end. */
+static int is_main_array(const struct recognizer *rz, const struct tm_rule *rule,
+                         const size_t *blocks, size_t nb, size_t i, uint64_t at)
+{
+    const struct block *b = &rz->b[i];
+    uint64_t t = b->n_probes ? b->probes[0].t : b->t_free != TM_NO_TIME ? b->t_free - 1 : at;
+    return counts_at(rz, rule, blocks, nb, i, t);
+}
+
 static uint64_t live_of(const struct tm_rule *rule, const struct block *b, const struct probe *p,
                         uint64_t *lo)
 {
@@ -428,17 +442,16 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
         const struct tm_rule *rule = &rules->v[b->rule];
         if (j == 0 && push(R, (struct replay_event){b->t_alloc, EV_NEW, i, 0, table, 0, 0}))
             return -1;
-        b->main = counts_at(rz, rule, blocks, nb, i, b->t_alloc);
+        b->main = is_main_array(rz, rule, blocks, nb, i, o->at);
         if (push(R, (struct replay_event){b->t_alloc, EV_ARRAY, i, 0, table, 0, 0})) return -1;
         if (b->t_free != TM_NO_TIME && b->t_free <= o->at &&
             push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0}))
             return -1;
-        if (!b->main) continue;
         /* libstdc++: the insert that grew the table made count old + 1 */
-        if (rule->model == TM_RULE_LIBSTDCXX && prev_buckets &&
+        if (b->main && rule->model == TM_RULE_LIBSTDCXX && prev_buckets &&
             push(R, (struct replay_event){b->t_alloc, EV_COUNT, i, prev_buckets + 1, table, 0, 0}))
             return -1;
-        prev_buckets = b->size / 8;
+        if (b->main) prev_buckets = b->size / 8;
         for (size_t k = 0; k < b->n_probes; k++) {
             const struct probe *p = &b->probes[k];
             if (p->t > o->at || !is_live_at(b, p->t) || !counts_at(rz, rule, blocks, nb, i, p->t))

@@ -22,10 +22,14 @@ static int is_plumbing(const struct tmk_frame *f)
 {
     static const char *const prefixes[] = {
         "gomap_", "gm_", "tmk_", "tidemark_", "uthash_", "malloc", "calloc", "realloc", "free",
+        /* tables recognised without annotations: GLib's and khash's own frames */
+        "g_realloc", "g_malloc", "g_hash_table_", "kh_resize_", "kh_put_",
         /* C++: operator new/new[] (mangled and not), std:: and __gnu_cxx:: internals */
         "_Znw", "_Zna", "operator new", "_ZNSt", "_ZNKSt", "_ZSt", "_ZN9__gnu_cxx", "std::",
         "__gnu_cxx::"};
     if (f->module && strstr(tmk_path_basename(f->module), "libtidemark")) return 1;
+    /* GLib's table code (static frames of a stripped library have no name) */
+    if (f->module && !strncmp(tmk_path_basename(f->module), "libglib-2.0.so", 14)) return 1;
     /* gomap's sources, tidemark's headers (static helpers have no prefix),
      * libstdc++'s headers (allocators and containers inlined into the caller) */
     if (f->file && (strstr(f->file, "gomap/") || strstr(f->file, "include/tidemark/") ||

@@ -50,16 +50,18 @@ static void rule_free(struct tm_rule *r)
     free(r->impl);
     free(r->advice);
     for (unsigned i = 0; i < r->n_frames; i++) free(r->frames[i]);
+    for (unsigned i = 0; i < r->n_first; i++) free(r->first[i]);
 }
 
-static int parse_frames(struct tm_rule *r, char *rest)
+/* Globs separated by blanks into v (at most TM_RULE_MAX_FRAMES). */
+static int parse_globs(char **v, unsigned *n, char *rest)
 {
     for (char *tok = strtok(rest, " \t"); tok; tok = strtok(NULL, " \t")) {
-        if (r->n_frames == TM_RULE_MAX_FRAMES) return -1;
-        if (!(r->frames[r->n_frames] = strdup(tok))) return -1;
-        r->n_frames++;
+        if (*n == TM_RULE_MAX_FRAMES) return -1;
+        if (!(v[*n] = strdup(tok))) return -1;
+        (*n)++;
     }
-    return r->n_frames ? 0 : -1;
+    return *n ? 0 : -1;
 }
 
 static int parse_size(struct tm_rule *r, const char *v)
@@ -107,7 +109,8 @@ static int parse_field(struct tm_rule *r, char *word, char *value, char *err, si
     int bad = 0;
     if (!strcmp(word, "impl")) bad = !(r->impl = dup_trimmed(value));
     else if (!strcmp(word, "advice")) bad = !(r->advice = dup_trimmed(value));
-    else if (!strcmp(word, "frames")) bad = parse_frames(r, value);
+    else if (!strcmp(word, "frames")) bad = parse_globs(r->frames, &r->n_frames, value);
+    else if (!strcmp(word, "first")) bad = parse_globs(r->first, &r->n_first, value);
     else if (!strcmp(word, "depth")) bad = (r->depth = (unsigned)atoi(value)) == 0 || r->depth > 64;
     else if (!strcmp(word, "layout")) bad = strcmp(value, "pydict") != 0 || !(r->layout = TMK_PROBE_LAYOUT_PYDICT);
     else if (!strcmp(word, "size")) bad = parse_size(r, value);
@@ -254,12 +257,22 @@ int tm_rule_size_fits(const struct tm_rule *r, uint64_t size)
     }
 }
 
-int tm_rule_frame_matches(const struct tm_rule *r, const char *function)
+static int any_glob(char *const *v, unsigned n, const char *function)
 {
     if (!function) return 0;
-    for (unsigned i = 0; i < r->n_frames; i++)
-        if (fnmatch(r->frames[i], function, 0) == 0) return 1;
+    for (unsigned i = 0; i < n; i++)
+        if (fnmatch(v[i], function, 0) == 0) return 1;
     return 0;
+}
+
+int tm_rule_frame_matches(const struct tm_rule *r, const char *function)
+{
+    return any_glob(r->frames, r->n_frames, function);
+}
+
+int tm_rule_first_matches(const struct tm_rule *r, const char *function)
+{
+    return !r->n_first || any_glob(r->first, r->n_first, function);
 }
 
 /* ---- sizing ------------------------------------------------------------- */

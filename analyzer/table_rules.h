@@ -32,6 +32,8 @@ struct tm_rule {
     char *name, *impl, *advice;
     char *frames[TM_RULE_MAX_FRAMES]; /* globs; none when `layout` is set */
     unsigned n_frames, depth;
+    char *first[TM_RULE_MAX_FRAMES];  /* globs frame 0 (the allocator's caller) must match; none = any */
+    unsigned n_first;
     int layout;                       /* TMK_PROBE_LAYOUT_*, 0 = by frames */
     enum tm_rule_size size;
     uint64_t slot;                    /* TM_SIZE_POW2X: bytes a slot */
@@ -57,8 +59,10 @@ void tm_rules_free(struct tm_rules *rs);
 
 /* Does a block of `size` bytes fit the rule's size kind? */
 int tm_rule_size_fits(const struct tm_rule *r, uint64_t size);
-/* Does a function name match one of the rule's frame globs? */
+/* Does a function name match one of the rule's frame globs (`frames`)? */
 int tm_rule_frame_matches(const struct tm_rule *r, const char *function);
+/* Does frame 0's function name satisfy the rule's `first` globs? */
+int tm_rule_first_matches(const struct tm_rule *r, const char *function);
 
 /* Buckets (slots) of the table whose arrays total `bytes` with the count
  * array of `count_bytes` (the libstdc++ array itself, GLib's hashes, khash's
