@@ -12,7 +12,9 @@
     "                      or a percentage P% in 0..100%)\n"                         \
     "  --at TIME           evaluate at TIME since the start (1.5s, 200ms, 10us, 5ns)\n" \
     "  --no-symbols        do not read binaries for symbols (addresses only)\n"     \
-    "  --sysroot DIR       look for the traced binaries under DIR\n"
+    "  --sysroot DIR       look for the traced binaries under DIR\n"                \
+    "  --rules FILE        more rules for tables nobody annotated (tried before the\n" \
+    "                      built-in ones; docs/table-rules.md)\n"
 
 /* Consumes one analysis flag at argv[*i] into o: returns 1 if it was one
  * (then *err = 1 if its value was bad, after printing why), else 0. */

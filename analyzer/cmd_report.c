@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cmd_common.h"
 #include "report.h"
+#include "table_rules.h"
 
 static const char report_usage[] =
     "usage: tidemark report TRACE [options]\n"
@@ -25,6 +26,24 @@ static const char report_usage[] =
     "exit status: 0 written (a truncated trace gives a report with a warning),\n"
     "2 bad flag or unreadable trace.\n";
 
+/* --rules FILE: its rules, then the built-in ones (they live as long as the
+ * command: the model's tables point at them). */
+static int load_rules(const char *path, struct tm_options *o)
+{
+    static struct tm_rules rules;
+    char why[400];
+    if (o->rules) {
+        cli_error("--rules: given twice (put every rule in one file)");
+        return -1;
+    }
+    if (tm_rules_load(&rules, path, why, sizeof why) || tm_rules_builtin(&rules, why, sizeof why)) {
+        cli_error("--rules: %s", why);
+        return -1;
+    }
+    o->rules = &rules;
+    return 0;
+}
+
 int report_parse_common(int argc, char **argv, int *i, struct tm_options *o, int *err)
 {
     int missing = 0;
@@ -40,6 +59,8 @@ int report_parse_common(int argc, char **argv, int *i, struct tm_options *o, int
         }
     } else if ((v = cli_opt(argc, argv, i, "--sysroot", &missing))) {
         o->sysroot = v;
+    } else if ((v = cli_opt(argc, argv, i, "--rules", &missing))) {
+        if (load_rules(v, o)) *err = 1;
     } else if (strcmp(argv[*i], "--no-symbols") == 0) {
         o->symbolize = 0;
     } else {

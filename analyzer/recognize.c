@@ -27,9 +27,10 @@
  * extra arrays (held, not buckets).
  *
  * Counts: each probe pass of a table's count array gives a COUNT at the
- * pass's time (the largest when several arrays qualify). libstdc++'s growth
- * gives one more, exact: its new array is allocated when the insert takes
- * the count past the old bucket count, so count = old buckets + 1 then.
+ * pass's time (the largest when several arrays qualify). A growth gives
+ * one more, from the implementation's rule (tm_rule_count_at_growth):
+ * libstdc++ allocates its new array when the insert takes the count past
+ * the old bucket count, so count = old buckets + 1 then.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,29 @@ static void match_block(struct block *b, const struct tm_model *m, struct tmk_sy
         b->chain = hash_frames(s->frames + at + 1, s->depth - (uint32_t)at - 1);
         return;
     }
+}
+
+/* A rule that knows a block by its layout needs a probe of it, and a block
+ * that lived less than a second (a table's earlier arrays) has none: a
+ * block allocated from the very stack of a block matched by layout, whose
+ * size fits the same rule, is taken for the same kind of array. */
+static int match_by_stack(struct recognizer *rz, const struct tm_rules *rules)
+{
+    struct u64map by_stack; /* stack -> rule + 1 */
+    u64map_init(&by_stack);
+    int rc = 0;
+    for (size_t i = 0; i < rz->n && rc == 0; i++) {
+        const struct block *b = &rz->b[i];
+        if (b->rule >= 0 && rules->v[b->rule].layout && b->stack)
+            rc = u64map_put(&by_stack, b->stack, (uint64_t)b->rule + 1);
+    }
+    for (size_t i = 0; i < rz->n && rc == 0; i++) {
+        struct block *b = &rz->b[i];
+        uint64_t *r = b->rule < 0 && !b->annotated ? u64map_get(&by_stack, b->stack) : NULL;
+        if (r && tm_rule_size_fits(&rules->v[*r - 1], b->size)) b->rule = (int)(*r - 1);
+    }
+    u64map_free(&by_stack);
+    return rc;
 }
 
 /* ---- linking ------------------------------------------------------------- */
@@ -435,7 +459,7 @@ static uint64_t live_of(const struct tm_rule *rule, const struct block *b, const
 static int table_events(struct recognizer *rz, const struct tm_rules *rules, size_t table,
                         const size_t *blocks, size_t nb, struct replay *R, const struct tm_options *o)
 {
-    uint64_t prev_buckets = 0;
+    uint64_t prev_main = 0; /* bytes of the previous main array */
     for (size_t j = 0; j < nb; j++) {
         size_t i = blocks[j];
         struct block *b = &rz->b[i];
@@ -447,11 +471,13 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
         if (b->t_free != TM_NO_TIME && b->t_free <= o->at &&
             push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0}))
             return -1;
-        /* libstdc++: the insert that grew the table made count old + 1 */
-        if (b->main && rule->model == TM_RULE_LIBSTDCXX && prev_buckets &&
-            push(R, (struct replay_event){b->t_alloc, EV_COUNT, i, prev_buckets + 1, table, 0, 0}))
+        /* a growth: the implementation's rule says the count then */
+        uint64_t grown = b->main && prev_main && b->size > prev_main
+                             ? tm_rule_count_at_growth(rule, prev_main)
+                             : 0;
+        if (grown && push(R, (struct replay_event){b->t_alloc, EV_COUNT, i, grown, table, grown, 0}))
             return -1;
-        if (b->main) prev_buckets = b->size / 8;
+        if (b->main) prev_main = b->size;
         for (size_t k = 0; k < b->n_probes; k++) {
             const struct probe *p = &b->probes[k];
             if (p->t > o->at || !is_live_at(b, p->t) || !counts_at(rz, rule, blocks, nb, i, p->t))
@@ -569,6 +595,7 @@ int recognize_finish(struct recognizer *rz, const struct tm_model *m, const stru
     for (size_t i = 0; i < rz->n; i++)
         if (!rz->b[i].annotated) match_block(&rz->b[i], m, sym, rules);
     if (sym) tmk_symbolizer_free(sym);
+    if (match_by_stack(rz, rules)) return -1;
     struct linker L = {NULL, 0};
     struct replay R = {NULL, 0, 0};
     int rc = link_tables(rz, &L, o);

@@ -15,6 +15,8 @@
  *    resizes to the smallest 2^k >= 3 * used when its usable slots run out
  *    (8, 16, 32, 64, ...), and dict(d) sizes for (3 * used + 1) / 2; needed
  *    is the larger of the two. Size = 32 + 2^k * w + (2 * 2^k / 3) * esz.
+ *  - uthash: 16-byte buckets, doubled on long chains: sizing_model.c's
+ *    replay of uthash's rules on uniform hashes (the annotated adapter's).
  *  - pow2 LOAD: a power of two of buckets, doubled while live > LOAD * it.
  */
 #include <ctype.h>
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze_int.h" /* tm_uthash_expected_buckets */
 #include "table_rules.h"
 #include "table_rules_builtin.h" /* tm_builtin_rules[], made from table_rules.txt */
 #include "tidemark/trace_format.h"
@@ -69,6 +72,7 @@ static int parse_size(struct tm_rule *r, const char *v)
     if (!strcmp(v, "any")) r->size = TM_SIZE_ANY;
     else if (!strcmp(v, "primes8")) r->size = TM_SIZE_PRIMES8;
     else if (!strcmp(v, "pow2")) r->size = TM_SIZE_POW2;
+    else if (!strcmp(v, "pydict")) r->size = TM_SIZE_PYDICT;
     else if (!strncmp(v, "pow2x", 5) && atoll(v + 5) > 0) {
         r->size = TM_SIZE_POW2X;
         r->slot = (uint64_t)atoll(v + 5);
@@ -94,12 +98,21 @@ static int parse_model(struct tm_rule *r, const char *v)
     else if (!strcmp(v, "glib")) r->model = TM_RULE_GLIB;
     else if (!strcmp(v, "khash")) r->model = TM_RULE_KHASH;
     else if (!strcmp(v, "pydict")) r->model = TM_RULE_PYDICT;
+    else if (!strcmp(v, "uthash")) r->model = TM_RULE_UTHASH;
     else if (!strncmp(v, "pow2 ", 5)) {
         r->model = TM_RULE_POW2;
         r->load = atof(v + 5);
         if (!(r->load > 0 && r->load <= 64)) return -1;
     } else
         return -1;
+    return 0;
+}
+
+static int parse_layout(struct tm_rule *r, const char *v)
+{
+    if (!strcmp(v, "pydict")) r->layout = TMK_PROBE_LAYOUT_PYDICT;
+    else if (!strcmp(v, "uthash")) r->layout = TMK_PROBE_LAYOUT_UTHASH;
+    else return -1;
     return 0;
 }
 
@@ -112,7 +125,7 @@ static int parse_field(struct tm_rule *r, char *word, char *value, char *err, si
     else if (!strcmp(word, "frames")) bad = parse_globs(r->frames, &r->n_frames, value);
     else if (!strcmp(word, "first")) bad = parse_globs(r->first, &r->n_first, value);
     else if (!strcmp(word, "depth")) bad = (r->depth = (unsigned)atoi(value)) == 0 || r->depth > 64;
-    else if (!strcmp(word, "layout")) bad = strcmp(value, "pydict") != 0 || !(r->layout = TMK_PROBE_LAYOUT_PYDICT);
+    else if (!strcmp(word, "layout")) bad = parse_layout(r, value);
     else if (!strcmp(word, "size")) bad = parse_size(r, value);
     else if (!strcmp(word, "count")) bad = parse_count(r, value);
     else if (!strcmp(word, "count-array"))
@@ -246,12 +259,23 @@ static int is_prime(uint64_t n)
     return 1;
 }
 
+static uint64_t pydict_keys_bytes(unsigned log2, uint64_t esz)
+{
+    uint64_t n = 1ull << log2;
+    uint64_t w = log2 < 8 ? 1 : log2 < 16 ? 2 : log2 < 32 ? 4 : 8;
+    return 32 + n * w + (2 * n / 3) * esz;
+}
+
 int tm_rule_size_fits(const struct tm_rule *r, uint64_t size)
 {
     switch (r->size) {
     case TM_SIZE_PRIMES8: return size % 8 == 0 && is_prime(size / 8);
     case TM_SIZE_POW2: return 1; /* the slot width is not known: any array */
     case TM_SIZE_POW2X: return size % r->slot == 0 && is_pow2(size / r->slot);
+    case TM_SIZE_PYDICT:
+        for (unsigned k = 3; k < 40; k++)
+            if (size == pydict_keys_bytes(k, 24) || size == pydict_keys_bytes(k, 16)) return 1;
+        return 0;
     case TM_SIZE_ANY:
     default: return 1;
     }
@@ -335,13 +359,6 @@ static uint64_t libstdcxx_needed(uint64_t live)
 
 static uint64_t khash_upper(uint64_t n) { return (uint64_t)((double)n * 0.77 + 0.5); }
 
-static uint64_t pydict_keys_bytes(unsigned log2, uint64_t esz)
-{
-    uint64_t n = 1ull << log2;
-    uint64_t w = log2 < 8 ? 1 : log2 < 16 ? 2 : log2 < 32 ? 4 : 8;
-    return 32 + n * w + (2 * n / 3) * esz;
-}
-
 /* CPython 3.11: the keys object for `live` entries, the larger of a dict
  * grown by inserts and one made by dict(d). */
 static uint64_t pydict_needed(uint64_t live, uint64_t held, uint64_t capacity)
@@ -380,6 +397,8 @@ uint64_t tm_rule_needed(const struct tm_rule *r, uint64_t live, uint64_t held, u
         return (uint64_t)llround((double)b * (per_bucket - 0.25)) + (b < 16 ? 4 : b / 4);
     case TM_RULE_PYDICT:
         return pydict_needed(live, held, buckets);
+    case TM_RULE_UTHASH: /* uthash's doubling replayed on uniform hashes */
+        return live ? tm_uthash_expected_buckets(live) * 16 : 0;
     case TM_RULE_POW2:
     default:
         if (!live) return 0;
@@ -395,6 +414,7 @@ uint64_t tm_rule_buckets(const struct tm_rule *r, uint64_t count_bytes, uint64_t
     case TM_RULE_GLIB: return count_bytes / 4; /* the hashes array */
     case TM_RULE_KHASH: return count_bytes < 4 ? 0 : count_bytes * 4; /* 2 bits a bucket */
     case TM_RULE_PYDICT: return layout_cap;
+    case TM_RULE_UTHASH: return count_bytes / 16;
     case TM_RULE_POW2:
     default: return r->slot ? count_bytes / r->slot : 0;
     }
@@ -407,5 +427,24 @@ void tm_rule_live_range(uint64_t nonzero, uint64_t buckets, uint64_t *lo, uint64
     if (buckets && nonzero < buckets) {
         double est = -(double)buckets * log1p(-(double)nonzero / (double)buckets);
         if (est > (double)nonzero) *hi = (uint64_t)llround(est);
+    }
+}
+
+/* CPython: the capacity of a keys object of `bytes`, or 0. */
+static uint64_t pydict_capacity(uint64_t bytes)
+{
+    for (unsigned k = 3; k < 40; k++)
+        if (bytes == pydict_keys_bytes(k, 24) || bytes == pydict_keys_bytes(k, 16)) return 1ull << k;
+    return 0;
+}
+
+uint64_t tm_rule_count_at_growth(const struct tm_rule *r, uint64_t old_bytes)
+{
+    switch (r->model) {
+    case TM_RULE_LIBSTDCXX: return old_bytes / 8 + 1;
+    case TM_RULE_PYDICT: return (2 * pydict_capacity(old_bytes)) / 3 + 1;
+    case TM_RULE_KHASH: return old_bytes < 4 ? 0 : khash_upper(old_bytes * 4);
+    case TM_RULE_GLIB: return old_bytes / 4 * 15 / 16 + 1;
+    default: return 0;
     }
 }

@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-enum tm_rule_size { TM_SIZE_ANY, TM_SIZE_PRIMES8, TM_SIZE_POW2, TM_SIZE_POW2X };
+enum tm_rule_size { TM_SIZE_ANY, TM_SIZE_PRIMES8, TM_SIZE_POW2, TM_SIZE_POW2X, TM_SIZE_PYDICT };
 enum tm_rule_count {
     TM_COUNT_NONZERO64, /* non-empty 8-byte buckets: a lower bound */
     TM_COUNT_U32GE2,
@@ -24,7 +24,9 @@ enum tm_rule_count {
     TM_COUNT_LAYOUT, /* the probe's own layout count */
 };
 enum tm_rule_count_array { TM_COUNT_ARRAY_ONLY, TM_COUNT_ARRAY_SMALLEST };
-enum tm_rule_model { TM_RULE_LIBSTDCXX, TM_RULE_GLIB, TM_RULE_KHASH, TM_RULE_PYDICT, TM_RULE_POW2 };
+enum tm_rule_model {
+    TM_RULE_LIBSTDCXX, TM_RULE_GLIB, TM_RULE_KHASH, TM_RULE_PYDICT, TM_RULE_UTHASH, TM_RULE_POW2
+};
 
 #define TM_RULE_MAX_FRAMES 8
 
@@ -74,6 +76,12 @@ uint64_t tm_rule_buckets(const struct tm_rule *r, uint64_t count_bytes, uint64_t
  * (the bytes a bucket takes across its arrays come from them). For
  * pydict, `held` is the keys object's size and `buckets` its capacity. */
 uint64_t tm_rule_needed(const struct tm_rule *r, uint64_t live, uint64_t held, uint64_t buckets);
+
+/* The live count at the moment the implementation replaced a main array of
+ * `old_bytes` by a larger one (its growth rule says when it grows), or 0
+ * when the rule cannot say. Exact for libstdc++ (old buckets + 1), CPython
+ * (usable slots + 1), khash (its upper bound) and GLib (15/16 of the slots). */
+uint64_t tm_rule_count_at_growth(const struct tm_rule *r, uint64_t old_bytes);
 
 /* The live range a nonzero64 count gives for `buckets` buckets: [lo, hi]
  * with hi the Poisson estimate for well-mixed hashes. */

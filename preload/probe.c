@@ -29,9 +29,11 @@
  *   pairs00 2-bit pairs equal to 00 (khash's flags array: live buckets)
  *   sum16   sum of the u32 at offset 8 of every 16-byte unit (uthash's
  *           bucket counts)
- * and a layout recognised from the block's own header (layout, capacity,
- * live): CPython 3.11's dict keys object, whose size and header describe
- * themselves (include/tidemark/trace_format.h, TMK_PROBE_LAYOUT_*).
+ * and a layout recognised from the block's own contents (layout, capacity,
+ * live; include/tidemark/trace_format.h, TMK_PROBE_LAYOUT_*): CPython 3.11's
+ * dict keys object, whose size and header describe themselves; uthash's
+ * bucket array, 2^k units of {head pointer, count u32, expand_mult u32} in
+ * which every head is NULL exactly when its count is 0.
  */
 #include <errno.h>
 #include <string.h>
@@ -170,7 +172,18 @@ static int still_same(uintptr_t p, uint64_t gen)
 struct counts {
     uint64_t nz64, u32ge2, pairs00, sum16;
     uint64_t layout, capacity, live;
+    int uthash_ok; /* every 16-byte unit so far looks like a uthash bucket */
 };
+
+/* A uthash bucket: {UT_hash_handle *hh_head; unsigned count; unsigned
+ * expand_mult}. A head is NULL exactly when the count is 0, points at an
+ * aligned address when not; the counts and multipliers stay small. */
+static int uthash_bucket(uint64_t head, uint64_t word1)
+{
+    uint32_t count = (uint32_t)word1, mult = (uint32_t)(word1 >> 32);
+    if (!head) return count == 0 && mult < 4096;
+    return count && count < (1u << 28) && mult < 4096 && head >= 4096 && !(head & 7);
+}
 
 /* A CPython 3.11 keys object: 32-byte header (dk_refcnt, dk_log2_size,
  * dk_log2_index_bytes, dk_kind, dk_version, dk_usable, dk_nentries), then
@@ -228,7 +241,14 @@ static void count_words(struct counts *c, const uint8_t *b, uint64_t off, size_t
         c->nz64 += w != 0;
         c->u32ge2 += (lo >= 2) + (hi >= 2);
         c->pairs00 += (uint64_t)__builtin_popcountll(~(w | (w >> 1)) & 0x5555555555555555ull);
-        if (((off / 8 + i) & 1) == 1) c->sum16 += lo; /* bytes 8..11 of a 16-byte unit */
+        if (((off / 8 + i) & 1) == 1) { /* bytes 8..15 of a 16-byte unit */
+            c->sum16 += lo;
+            if (c->uthash_ok && i > 0) {
+                uint64_t head;
+                memcpy(&head, b + 8 * (i - 1), 8);
+                c->uthash_ok = uthash_bucket(head, w);
+            }
+        }
     }
     if (n % 8 >= 4) { /* a last u32 (arrays of u32 end on 4 bytes) */
         uint32_t v;
@@ -253,7 +273,9 @@ static int read_block(uintptr_t p, uint64_t off, size_t n)
 static int count_block(const struct probe_entry *e, struct counts *c)
 {
     memset(c, 0, sizeof *c);
-    struct pydict d;
+    uint64_t units = e->size / 16;
+    c->uthash_ok = e->size % 16 == 0 && units >= 32 && !(units & (units - 1));
+    struct pydict d = {0, 0, 1};
     int is_dict = 0;
     for (uint64_t off = 0; off < e->size; off += CHUNK) {
         size_t n = e->size - off < CHUNK ? (size_t)(e->size - off) : CHUNK;
@@ -264,6 +286,11 @@ static int count_block(const struct probe_entry *e, struct counts *c)
         }
         count_words(c, chunk, off, n);
         if (is_dict) c->live += pydict_live(&d, chunk, off, n);
+    }
+    if (!is_dict && c->uthash_ok && c->sum16) {
+        c->layout = TMK_PROBE_LAYOUT_UTHASH;
+        c->capacity = units;
+        c->live = c->sum16;
     }
     return 0;
 }

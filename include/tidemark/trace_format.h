@@ -196,6 +196,10 @@ enum tmk_probe_layout {
     /* CPython 3.11's dict keys object: capacity = 2^dk_log2_size, live =
      * indices >= 0 (DKIX_EMPTY -1 and DKIX_DUMMY -2 are not). */
     TMK_PROBE_LAYOUT_PYDICT = 1,
+    /* uthash's bucket array: 2^k units of {head, count u32, expand_mult
+     * u32}, each head NULL exactly when its count is 0: capacity = buckets,
+     * live = the sum of the counts. */
+    TMK_PROBE_LAYOUT_UTHASH = 2,
 };
 
 #define TMK_INFO_TYPE_BITS 5
