@@ -49,7 +49,7 @@ void series_free(struct series *s);
 /* ---- heap.c ---- */
 struct heap_site {
     uint64_t stack_id;
-    uint64_t cur, at_peak, gen, allocs;
+    uint64_t cur, at_peak, gen, allocs, alloc_bytes;
 };
 struct heap_state {
     struct livemap live;      /* ptr -> (size, site index) */

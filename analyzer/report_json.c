@@ -13,8 +13,7 @@
 #define TIDEMARK_VERSION "0.1.0"
 #endif
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static int utf8_len(const unsigned char *s)
+int tm_utf8_len(const unsigned char *s)
 {
     if (s[0] < 0x80) return 1;
     int n = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
@@ -29,7 +28,7 @@ static void jstr(FILE *out, const char *s)
     fputc('"', out);
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     while (*p) {
-        int n = utf8_len(p);
+        int n = tm_utf8_len(p);
         if (n == 0) {
             fputs("\\ufffd", out);
             p++;

@@ -398,6 +398,7 @@ static void resolve(struct tmk_symbolizer *s, uint64_t addr, int exact, struct t
         return;
     }
     f->module = intern(s, m->display);
+    f->module_id = m->d.id;
     f->offset = addr - m->d.bias;
     if (m->state == MOD_UNOPENED) module_open(s, m);
     if (m->state != MOD_READY) return;

@@ -69,6 +69,7 @@ struct tmk_frame {
      * symbolizer, n_callers 0 when none or unknown). */
     const struct tmk_inline_site *callers;
     unsigned n_callers;
+    uint64_t module_id;   /* the trace's id of `module`, 0 when none covers it */
 };
 
 /* sysroot: when not NULL, module paths are looked up under this directory
