@@ -4,7 +4,8 @@
  * trace facts, one struct tm_table per annotated table (rebuilt across all
  * its rehashes, with the retention figures, a verdict, recommendations and a
  * bounded timeline), the ordinary heap summary, and the stacks and modules
- * those refer to. Reports (text, json, html, collapsed) only read it.
+ * those refer to. Reports (text, json, html, collapsed, pprof, openmetrics)
+ * only read it.
  *
  * Contract for renderers (report_*.c):
  *  - Every byte figure is an exact uint64_t of bytes; times are ns since the
