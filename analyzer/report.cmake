@@ -20,7 +20,8 @@ if(NOT TARGET tidemark_symbols)
   add_library(tidemark_symbols STATIC ${CMAKE_CURRENT_LIST_DIR}/symbols.c)
   target_include_directories(tidemark_symbols PUBLIC ${CMAKE_CURRENT_LIST_DIR}
                              ${TMK_LIBDWFL_INCLUDE})
-  target_link_libraries(tidemark_symbols PUBLIC ${TMK_LIBDW} ${TMK_LIBELF})
+  # stdc++: __cxa_demangle for C++ names from symbol tables (symbols.c).
+  target_link_libraries(tidemark_symbols PUBLIC ${TMK_LIBDW} ${TMK_LIBELF} stdc++)
 endif()
 
 if(TARGET tidemark_core AND NOT TARGET tidemark_reports)

@@ -7,9 +7,11 @@ Runs the seed (examples/seed.c, a gomap that retains 293 MiB) and a C++
 program with inlined calls (tests/e2e/inline_cxx.cpp, -O2 -g) under the shim,
 then for each trace:
   - text: the heap's exact totals (peak, in use, bytes and allocations made);
-  - collapsed: for each --weight, the lines sum to the report's total, the
+  - collapsed: one line per stack that allocated (--weight allocs, against
+    `tidemark dump`); for each --weight, the lines sum to the report's total, the
     stacks include main (and, for C++, build;fill_values in that order,
-    innermost last), never the shim's wrapped_main; an empty weight warns;
+    innermost last, and operator new demangled), never the shim's
+    wrapped_main; an empty weight warns;
   - json: every stack_id of tables and sites resolves in `stacks`, whose
     frames include main (and the inlined fill_values, marked inlined);
   - pprof: `go tool pprof -raw` (Debian's golang-go) loads the file and each
@@ -68,7 +70,19 @@ def text_totals(tidemark, trace):
             "allocs": int(made.group(1)), "alloc_bytes": num(made.group(2))}
 
 
+def allocating_stacks(tidemark, trace):
+    """Distinct stack ids of the trace's ALLOC records, from `tidemark dump`."""
+    dump = run([tidemark, "dump", trace], text=True).stdout
+    return set(re.findall(r" ALLOC ptr=\S+ .*?stack=(\d+)", dump))
+
+
 def check_collapsed(tidemark, trace, name, totals, cxx):
+    allocs = run([tidemark, "report", trace, "--format", "collapsed", "--weight", "allocs"],
+                 text=True).stdout.splitlines()
+    want = len(allocating_stacks(tidemark, trace))
+    check(len(allocs) == want,
+          f"{name}: collapsed --weight allocs: {len(allocs)} lines, one per stack that "
+          f"allocated ({want} in the dump)")
     for weight in ("peak", "end", "alloc_bytes", "allocs", "retained"):
         r = run([tidemark, "report", trace, "--format", "collapsed", "--weight", weight],
                 text=True)
@@ -86,6 +100,8 @@ def check_collapsed(tidemark, trace, name, totals, cxx):
         if cxx and weight != "end":  # the vector is gone at the end
             check(any(";main;build;fill_values;" in l for l in lines),
                   f"{name}: collapsed --weight {weight} has main;build;fill_values (inlined)")
+            check(any(";operator new" in l for l in lines) and not any("_Znwm" in l for l in lines),
+                  f"{name}: collapsed --weight {weight}: operator new demangled")
     default = run([tidemark, "report", trace, "--format", "collapsed"], text=True).stdout
     check(default.strip() != "" and default == run(
         [tidemark, "report", trace, "--format", "collapsed", "--weight", "peak"],
