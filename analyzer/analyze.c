@@ -389,6 +389,7 @@ void tm_model_free(struct tm_model *m)
     free(m->heap.top_peak);
     free(m->heap.top_end);
     free(m->heap.timeline);
+    free(m->heap.by_stack);
     for (size_t i = 0; i < m->n_stacks; i++) free(m->stacks[i].frames);
     free(m->stacks);
     for (size_t i = 0; i < m->n_modules; i++) {

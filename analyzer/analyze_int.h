@@ -49,7 +49,7 @@ void series_free(struct series *s);
 /* ---- heap.c ---- */
 struct heap_site {
     uint64_t stack_id;
-    uint64_t cur, at_peak, gen, allocs;
+    uint64_t cur, at_peak, gen, allocs, alloc_bytes;
 };
 struct heap_state {
     struct livemap live;      /* ptr -> (size, site index) */
@@ -91,8 +91,8 @@ int tm_add_warning(struct tm_trace_info *info, const char *fmt, ...)
  * same place, keeps the top m->opts.top_sites of each list. -1 when out of
  * memory. */
 int tm_symbolize_sites(struct tm_model *m);
-/* A symbolizer over the model's modules; NULL when symbolizing is off or
- * out of memory. */
+/* report_stack.c: a symbolizer over the model's modules; NULL when
+ * symbolizing is off or out of memory. */
 struct tmk_symbolizer *tm_symbolizer_for(const struct tm_model *m);
 
 /* ---- sizing_model.c ---- */

@@ -39,7 +39,7 @@ static const char run_usage[] =
     "cannot start it (bad flag, FILE exists, shim or program not found).\n";
 
 /* <dir of this executable>/../preload/libtidemark.so (build tree) or
- * <dir>/../lib/tidemark/libtidemark.so (installed). */
+ * <dir>/../lib/libtidemark.so (installed, see CMakeLists.txt). */
 static int find_shim(char *out, size_t len)
 {
     char self[PATH_MAX];
@@ -50,7 +50,7 @@ static int find_shim(char *out, size_t len)
     if (!slash) return -1;
     *slash = 0;
     static const char *const rel[] = {"../preload/libtidemark.so",
-                                      "../lib/tidemark/libtidemark.so", "libtidemark.so"};
+                                      "../lib/libtidemark.so", "libtidemark.so"};
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
         int w = snprintf(out, len, "%s/%s", self, rel[i]);
         if (w > 0 && (size_t)w < len && access(out, R_OK) == 0) {

@@ -92,7 +92,10 @@ void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, u
     h->alloc_bytes += size;
     h->in_use += size;
     site_change(h, site, size, 0);
-    if (site < h->n_sites) h->sites[site].allocs++;
+    if (site < h->n_sites) {
+        h->sites[site].allocs++;
+        h->sites[site].alloc_bytes += size;
+    }
     if (h->in_use > h->peak) {
         h->peak = h->in_use;
         h->peak_t = t;
@@ -129,6 +132,12 @@ void heap_memory(struct heap_state *h, uint64_t t, uint64_t rss)
     series_add_fast(&h->tl, t, h->in_use, h->rss);
 }
 
+/* A site's bytes at the heap's last peak. */
+static uint64_t site_at_peak(const struct heap_state *h, const struct heap_site *s)
+{
+    return s->gen != h->gen ? s->cur : s->at_peak;
+}
+
 /* Every stack with bytes by `at_peak` (or cur), nonzero only, unranked:
  * sites.c names, merges and ranks them. */
 static int site_list(const struct heap_state *h, int peak, struct tm_site **out, size_t *n)
@@ -140,11 +149,32 @@ static int site_list(const struct heap_state *h, int peak, struct tm_site **out,
     size_t k = 0;
     for (size_t i = 0; i < h->n_sites; i++) {
         const struct heap_site *s = &h->sites[i];
-        uint64_t v = peak ? (s->gen != h->gen ? s->cur : s->at_peak) : s->cur;
+        uint64_t v = peak ? site_at_peak(h, s) : s->cur;
         if (v) all[k++] = (struct tm_site){s->stack_id, NULL, v, s->allocs};
     }
     *n = k;
     *out = all;
+    return 0;
+}
+
+static int by_stack_id(const void *a, const void *b)
+{
+    const struct tm_stack_heap *x = a, *y = b;
+    return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+/* Every stack's figures, sorted by stack id. */
+static int stack_list(const struct heap_state *h, struct tm_heap *out)
+{
+    out->by_stack = malloc((h->n_sites ? h->n_sites : 1) * sizeof *out->by_stack);
+    if (!out->by_stack) return -1;
+    for (size_t i = 0; i < h->n_sites; i++) {
+        const struct heap_site *s = &h->sites[i];
+        out->by_stack[i] = (struct tm_stack_heap){s->stack_id, site_at_peak(h, s), s->cur,
+                                                  s->alloc_bytes, s->allocs};
+    }
+    out->n_by_stack = h->n_sites;
+    qsort(out->by_stack, out->n_by_stack, sizeof *out->by_stack, by_stack_id);
     return 0;
 }
 
@@ -171,7 +201,7 @@ int heap_finish(struct heap_state *h, uint64_t t_end, struct tm_heap *out)
     out->n_points = n;
     free(pts);
     if (site_list(h, 1, &out->top_peak, &out->n_top_peak) ||
-        site_list(h, 0, &out->top_end, &out->n_top_end))
+        site_list(h, 0, &out->top_end, &out->n_top_end) || stack_list(h, out))
         return -1;
     return 0;
 }

@@ -4,7 +4,8 @@
  * trace facts, one struct tm_table per annotated table (rebuilt across all
  * its rehashes, with the retention figures, a verdict, recommendations and a
  * bounded timeline), the ordinary heap summary, and the stacks and modules
- * those refer to. Reports (text, json, html, collapsed) only read it.
+ * those refer to. Reports (text, json, html, collapsed, pprof, openmetrics)
+ * only read it.
  *
  * Contract for renderers (report_*.c):
  *  - Every byte figure is an exact uint64_t of bytes; times are ns since the
@@ -55,7 +56,7 @@ struct tm_options {
     uint64_t min_retained;    /* oversized when retained >= this many bytes ... */
     double min_ratio;         /* ... and retained / held >= this */
     double rebuild_fraction;  /* advise rebuilding when live < this * capacity */
-    size_t top_sites;         /* heap sites kept per list */
+    size_t top_sites;         /* heap sites kept per list; 0 = all */
     const char *sysroot;      /* for symbols; NULL = / */
     int symbolize;            /* 0 = skip libdw (addresses only; tests, speed) */
     const struct tm_rules *rules; /* recognition rules; NULL = the built-in ones */
@@ -151,6 +152,16 @@ struct tm_site {
     uint64_t allocs;    /* allocations made from this stack (whole run) */
 };
 
+/* One allocation stack's share of the heap; the sums over all stacks are the
+ * heap's totals (bytes beyond LIVE_SITE_MAX distinct stacks are in no stack). */
+struct tm_stack_heap {
+    uint64_t stack_id;
+    uint64_t peak_bytes;  /* live at the heap's peak */
+    uint64_t end_bytes;   /* still allocated at `at` */
+    uint64_t alloc_bytes; /* sum of the sizes allocated from it */
+    uint64_t allocs;      /* allocations made from it */
+};
+
 struct tm_heap_point {
     uint64_t t;
     uint64_t heap; /* bytes in use as the analyzer counted them */
@@ -171,6 +182,8 @@ struct tm_heap {
     struct tm_heap_point *timeline;
     size_t n_points;
     uint64_t rss_peak;        /* from MEMORY records; 0 if none */
+    struct tm_stack_heap *by_stack; /* every stack that allocated, by stack id */
+    size_t n_by_stack;
 };
 
 /* ---- stacks and modules ------------------------------------------------ */

@@ -1,6 +1,7 @@
 /* analyzer/report.h - the report renderers, one file each:
  *   report_text.c, report_json.c (analyzer core), report_html.c,
- *   report_collapsed.c (report helper).
+ *   report_collapsed.c, report_pprof.c, report_openmetrics.c (report
+ *   helpers, tidemark_reports).
  * Each renders a struct tm_model (model.h, read its contract) to `out` and
  * returns 0, or -1 on a write error (errno set). They never modify the model.
  */
@@ -15,9 +16,15 @@
 extern "C" {
 #endif
 
+/* What a collapsed stack weighs. The lines of each weight sum to the total
+ * tm_weight_total gives, the same figure the text and JSON reports state. */
 enum tm_weight {
-    TM_WEIGHT_RETAINED = 0, /* collapsed: weight stacks by retained bytes */
-    TM_WEIGHT_PEAK = 1,     /* ... by bytes at peak */
+    TM_WEIGHT_RETAINED = 0,    /* tables' retained bytes at their creation stacks */
+    TM_WEIGHT_PEAK = 1,        /* bytes live at the heap's peak (tables' peak
+                                  held bytes when the heap is not tracked) */
+    TM_WEIGHT_END = 2,         /* bytes still allocated at the end (or --at) */
+    TM_WEIGHT_ALLOC_BYTES = 3, /* bytes allocated over the run */
+    TM_WEIGHT_ALLOCS = 4,      /* allocations made over the run */
 };
 
 struct tm_report_opts {
@@ -26,15 +33,32 @@ struct tm_report_opts {
     int exact;               /* text: exact byte counts beside human sizes */
 };
 
+/* "peak", "end", ... (the --weight names); tm_weight_parse returns -1 for
+ * an unknown name. */
+const char *tm_weight_name(enum tm_weight w);
+int tm_weight_parse(const char *name, enum tm_weight *w);
+/* The sum of a weight over the whole model: total_retained, heap.peak_bytes
+ * (tables' peak held bytes without a heap), heap.in_use, heap.alloc_bytes,
+ * heap.allocs (0 for the heap's weights when it is not tracked). */
+uint64_t tm_weight_total(const struct tm_model *m, enum tm_weight w);
+
 int tm_report_text(const struct tm_model *m, const struct tm_report_opts *o, FILE *out);
 int tm_report_json(const struct tm_model *m, const struct tm_report_opts *o, FILE *out);
 int tm_report_html(const struct tm_model *m, const struct tm_report_opts *o, FILE *out);
 int tm_report_collapsed(const struct tm_model *m, const struct tm_report_opts *o, FILE *out);
+/* A gzipped pprof profile.proto (binary). */
+int tm_report_pprof(const struct tm_model *m, const struct tm_report_opts *o, FILE *out);
+/* OpenMetrics text exposition, ending in "# EOF". */
+int tm_report_openmetrics(const struct tm_model *m, const struct tm_report_opts *o, FILE *out);
 
 /* The one-line verdict the text report starts with (also `run`'s summary):
  * "1 table retains 293.3 MiB after deletes: examples/seed_grow.c:42" or
  * "no table retains memory (2 tables checked)". Writes at most len bytes. */
 void tm_verdict_line(const struct tm_model *m, char *buf, size_t len);
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid
+ * (report_json.c; the openmetrics report escapes with it too). */
+int tm_utf8_len(const unsigned char *s);
 
 /* "293.3 MiB", "512 B", "1.0 KiB": binary units, one decimal. */
 void tm_human_bytes(uint64_t bytes, char *buf, size_t len);

@@ -1,15 +1,21 @@
 /* analyzer/report_collapsed.c - `tidemark report --format collapsed`: one
- * "root;...;leaf bytes" line per stack, the input flamegraph.pl, inferno and
- * speedscope read.
+ * "root;...;leaf weight" line per stack, the input flamegraph.pl, inferno and
+ * speedscope read; and the weights' names and totals (report.h).
  *
- * Weights (struct tm_report_opts.weight):
- *  - retained: each table that retains bytes contributes its creation stack
- *    with a leaf frame naming the table; the lines sum to model->total_retained.
- *  - peak: the heap's top allocation sites at its peak, plus one "[other
- *    sites]" line for the rest, so the lines sum to heap.peak_bytes. In
- *    mode=tables (no ordinary allocations) the tables' peak bytes instead.
+ * Weights (struct tm_report_opts.weight, `--weight`):
+ *  - peak (the default): every heap stack with bytes live at the heap's
+ *    peak; the lines sum to heap.peak_bytes. In mode=tables (no ordinary
+ *    allocations) each table's peak held bytes at its creation stack instead.
+ *  - end, alloc_bytes, allocs: every heap stack with bytes still allocated,
+ *    bytes allocated, allocations made; sums heap.in_use, heap.alloc_bytes,
+ *    heap.allocs.
+ *  - retained: each table that retains bytes, at its creation stack with a
+ *    leaf frame naming the table; the lines sum to model->total_retained.
+ * Bytes no stack accounts for (more distinct stacks than the heap tracks)
+ * make one "[unattributed]" line, so the sum is always the total.
  *
- * Frames are function names (module+offset when unknown), root first.
+ * Frames are function names (module+offset when unknown), root first, every
+ * inlined level included (innermost last), the shim's frames left out.
  * Invariant: no frame contains ';', a newline or any control character, and
  * no line has weight 0.
  */
@@ -20,6 +26,66 @@
 
 #include "report.h"
 #include "report_stack.h"
+
+static const char *const weight_names[] = {"retained", "peak", "end", "alloc_bytes", "allocs"};
+
+const char *tm_weight_name(enum tm_weight w)
+{
+    return (unsigned)w < sizeof weight_names / sizeof weight_names[0] ? weight_names[w] : "?";
+}
+
+int tm_weight_parse(const char *name, enum tm_weight *w)
+{
+    for (unsigned i = 0; i < sizeof weight_names / sizeof weight_names[0]; i++)
+        if (strcmp(name, weight_names[i]) == 0) {
+            *w = (enum tm_weight)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* A heap stack's figure for weight w. */
+static uint64_t stack_weight(const struct tm_stack_heap *s, enum tm_weight w)
+{
+    switch (w) {
+    case TM_WEIGHT_PEAK: return s->peak_bytes;
+    case TM_WEIGHT_END: return s->end_bytes;
+    case TM_WEIGHT_ALLOC_BYTES: return s->alloc_bytes;
+    case TM_WEIGHT_ALLOCS: return s->allocs;
+    case TM_WEIGHT_RETAINED: break;
+    }
+    return 0;
+}
+
+static int tables_weigh(const struct tm_model *m, enum tm_weight w)
+{
+    return w == TM_WEIGHT_RETAINED || (w == TM_WEIGHT_PEAK && !m->heap.tracked);
+}
+
+static uint64_t table_weight(const struct tm_table *t, enum tm_weight w)
+{
+    return w == TM_WEIGHT_RETAINED ? t->retained : t->held_peak;
+}
+
+uint64_t tm_weight_total(const struct tm_model *m, enum tm_weight w)
+{
+    const struct tm_heap *h = &m->heap;
+    if (w == TM_WEIGHT_RETAINED) return m->total_retained;
+    if (tables_weigh(m, w)) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < m->n_tables; i++) sum += m->tables[i].held_peak;
+        return sum;
+    }
+    if (!h->tracked) return 0;
+    switch (w) {
+    case TM_WEIGHT_PEAK: return h->peak_bytes;
+    case TM_WEIGHT_END: return h->in_use;
+    case TM_WEIGHT_ALLOC_BYTES: return h->alloc_bytes;
+    case TM_WEIGHT_ALLOCS: return h->allocs;
+    case TM_WEIGHT_RETAINED: break;
+    }
+    return 0;
+}
 
 struct collapsed {
     const struct tm_model *m;
@@ -38,13 +104,6 @@ static void put_frame(FILE *out, const char *name)
     }
 }
 
-static void put_address(struct collapsed *c, uint64_t addr)
-{
-    char buf[512];
-    tm_stack_namer_frame(c->names, addr, TM_FRAME_FUNCTION, buf, sizeof buf);
-    put_frame(c->out, buf[0] ? buf : "?"); /* never an empty frame */
-}
-
 /* Writes the frames of stack `id` root first, separated by ';'. */
 static void put_stack(struct collapsed *c, uint64_t id)
 {
@@ -53,8 +112,13 @@ static void put_stack(struct collapsed *c, uint64_t id)
         fputs(id ? "[unknown stack]" : "[no stack]", c->out);
         return;
     }
-    for (uint32_t i = st->depth; i-- > 0;) {
-        put_address(c, st->frames[i]);
+    const struct tm_frame_info *f;
+    size_t n = tm_stack_namer_expand(c->names, st, &f);
+    if (!n) fputs("[shim frames only]", c->out);
+    for (size_t i = n; i-- > 0;) {
+        char buf[512];
+        tm_frame_info_name(&f[i], TM_FRAME_FUNCTION, buf, sizeof buf);
+        put_frame(c->out, buf);
         if (i) putc(';', c->out);
     }
 }
@@ -71,41 +135,43 @@ static void put_table_leaf(FILE *out, const struct tm_table *t)
     putc(']', out);
 }
 
-static void table_lines(struct collapsed *c, int peak)
+static uint64_t table_lines(struct collapsed *c, enum tm_weight w)
 {
+    uint64_t sum = 0;
     for (size_t i = 0; i < c->m->n_tables; i++) {
         const struct tm_table *t = &c->m->tables[i];
-        uint64_t w = peak ? t->held_peak : t->retained;
-        if (!w) continue;
+        uint64_t v = table_weight(t, w);
+        if (!v) continue;
         put_stack(c, t->stack_id);
         putc(';', c->out);
         put_table_leaf(c->out, t);
-        fprintf(c->out, " %" PRIu64 "\n", w);
+        fprintf(c->out, " %" PRIu64 "\n", v);
+        sum += v;
     }
+    return sum;
 }
 
-static void heap_peak_lines(struct collapsed *c)
+static uint64_t heap_lines(struct collapsed *c, enum tm_weight w)
 {
     const struct tm_heap *h = &c->m->heap;
-    uint64_t shown = 0;
-    for (size_t i = 0; i < h->n_top_peak; i++) {
-        const struct tm_site *s = &h->top_peak[i];
-        if (!s->bytes) continue;
-        put_stack(c, s->stack_id);
-        fprintf(c->out, " %" PRIu64 "\n", s->bytes);
-        shown += s->bytes;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < h->n_by_stack; i++) {
+        uint64_t v = stack_weight(&h->by_stack[i], w);
+        if (!v) continue;
+        put_stack(c, h->by_stack[i].stack_id);
+        fprintf(c->out, " %" PRIu64 "\n", v);
+        sum += v;
     }
-    if (h->peak_bytes > shown)
-        fprintf(c->out, "[other sites] %" PRIu64 "\n", h->peak_bytes - shown);
+    return sum;
 }
 
 int tm_report_collapsed(const struct tm_model *m, const struct tm_report_opts *o, FILE *out)
 {
     struct collapsed c = {m, tm_stack_namer_new(m), out};
-    if (o->weight == TM_WEIGHT_PEAK && m->heap.tracked)
-        heap_peak_lines(&c);
-    else
-        table_lines(&c, o->weight == TM_WEIGHT_PEAK);
+    enum tm_weight w = o->weight;
+    uint64_t sum = tables_weigh(m, w) ? table_lines(&c, w) : m->heap.tracked ? heap_lines(&c, w) : 0;
+    uint64_t total = tm_weight_total(m, w);
+    if (total > sum) fprintf(out, "[unattributed] %" PRIu64 "\n", total - sum);
     tm_stack_namer_free(c.names);
     fflush(out);
     return ferror(out) ? -1 : 0;

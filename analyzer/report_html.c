@@ -355,20 +355,23 @@ static void put_recs(FILE *out, const struct tm_table *t)
     fputs("</ol>\n", out);
 }
 
-/* The stack, innermost frame first as debuggers show it, folded away. */
+/* The stack, innermost frame first as debuggers show it (inlined calls
+ * marked), folded away. */
 static void put_stack(FILE *out, const struct tm_model *m, struct tm_stack_namer *names,
                       uint64_t id, const char *what)
 {
     const struct tm_stack *st = id ? tm_model_stack(m, id) : NULL;
-    if (!st || !st->depth) return;
-    fprintf(out, "<details class=\"stack\"><summary>%s (%" PRIu32 " frame%s)</summary><ol>",
-            what, st->depth, st->depth == 1 ? "" : "s");
+    const struct tm_frame_info *f;
+    size_t n = st ? tm_stack_namer_expand(names, st, &f) : 0;
+    if (!n) return;
+    fprintf(out, "<details class=\"stack\"><summary>%s (%zu frame%s)</summary><ol>", what, n,
+            n == 1 ? "" : "s");
     char buf[1024];
-    for (uint32_t i = 0; i < st->depth; i++) {
-        tm_stack_namer_frame(names, st->frames[i], TM_FRAME_FULL, buf, sizeof buf);
+    for (size_t i = 0; i < n; i++) {
+        tm_frame_info_name(&f[i], TM_FRAME_FULL, buf, sizeof buf);
         fputs("<li><code>", out);
         html_escape(out, buf);
-        fputs("</code></li>", out);
+        fputs(f[i].inlined ? "</code> (inlined)</li>" : "</code></li>", out);
     }
     fputs("</ol></details>\n", out);
 }

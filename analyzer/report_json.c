@@ -1,20 +1,22 @@
-/* analyzer/report_json.c - the JSON report, schema "tidemark.report/1"
- * (docs/report-schema.md). Keys are fixed and always present, in a fixed
- * order; bytes and times are integers (times in ns since the trace start),
- * null for "never". Strings are escaped per RFC 8259; bytes that are not
- * valid UTF-8 become U+FFFD so the output is always valid JSON. */
+/* analyzer/report_json.c - the JSON report, schema "tidemark.report/1",
+ * minor 1 (docs/report-schema.md). Keys are fixed and always present, in a
+ * fixed order; bytes and times are integers (times in ns since the trace
+ * start), null for "never". Strings are escaped per RFC 8259; bytes that are
+ * not valid UTF-8 become U+FFFD so the output is always valid JSON. The
+ * `stacks` table holds every stack a listed table or site names. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
+#include "report_stack.h"
 #include "tidemark/trace_format.h"
 
 #ifndef TIDEMARK_VERSION
 #define TIDEMARK_VERSION "0.1.0"
 #endif
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static int utf8_len(const unsigned char *s)
+int tm_utf8_len(const unsigned char *s)
 {
     if (s[0] < 0x80) return 1;
     int n = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
@@ -29,7 +31,7 @@ static void jstr(FILE *out, const char *s)
     fputc('"', out);
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     while (*p) {
-        int n = utf8_len(p);
+        int n = tm_utf8_len(p);
         if (n == 0) {
             fputs("\\ufffd", out);
             p++;
@@ -206,14 +208,82 @@ static void heap_obj(const struct tm_model *m, FILE *out)
         fprintf(out, "%s[%llu, %llu, %llu]", k ? ", " : "",
                 (unsigned long long)h->timeline[k].t, (unsigned long long)h->timeline[k].heap,
                 (unsigned long long)h->timeline[k].rss);
-    fputs("]}\n", out);
+    fputs("]},\n", out);
+}
+
+/* ---- stacks -------------------------------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The nonzero stack ids the listed tables and sites name, sorted, unique. */
+static size_t listed_stacks(const struct tm_model *m, size_t n_tables, uint64_t **out)
+{
+    const struct tm_heap *h = &m->heap;
+    uint64_t *ids = malloc((n_tables + h->n_top_peak + h->n_top_end + 1) * sizeof *ids);
+    *out = ids;
+    if (!ids) return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < n_tables; i++) ids[n++] = m->tables[i].stack_id;
+    for (size_t i = 0; i < h->n_top_peak; i++) ids[n++] = h->top_peak[i].stack_id;
+    for (size_t i = 0; i < h->n_top_end; i++) ids[n++] = h->top_end[i].stack_id;
+    qsort(ids, n, sizeof *ids, cmp_u64);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] && (!k || ids[k - 1] != ids[i])) ids[k++] = ids[i];
+    return k;
+}
+
+static void jstr_or_null(FILE *out, const char *s)
+{
+    if (s) jstr(out, s);
+    else fputs("null", out);
+}
+
+static void frame_obj(const struct tm_frame_info *f, FILE *out)
+{
+    fputs("{\"function\": ", out);
+    jstr_or_null(out, f->function);
+    fputs(", \"file\": ", out);
+    jstr_or_null(out, f->file);
+    fprintf(out, ", \"line\": %u, \"module\": ", f->line);
+    jstr_or_null(out, f->module);
+    fprintf(out, ", \"address\": %llu, \"inlined\": %s}", (unsigned long long)f->addr,
+            f->inlined ? "true" : "false");
+}
+
+static void stacks_arr(const struct tm_model *m, size_t n_tables, FILE *out)
+{
+    uint64_t *ids;
+    size_t n = listed_stacks(m, n_tables, &ids);
+    struct tm_stack_namer *names = n ? tm_stack_namer_new(m) : NULL;
+    fputs("  \"stacks\": [", out);
+    for (size_t i = 0; i < n; i++) {
+        const struct tm_frame_info *f;
+        const struct tm_stack *st = tm_model_stack(m, ids[i]);
+        size_t depth = st ? tm_stack_namer_expand(names, st, &f) : 0;
+        fprintf(out, "%s    {\"id\": %llu, \"frames\": [", i ? ",\n" : "\n",
+                (unsigned long long)ids[i]);
+        for (size_t k = 0; k < depth; k++) {
+            fputs(k ? ",\n      " : "\n      ", out);
+            frame_obj(&f[k], out);
+        }
+        fputs("]}", out);
+    }
+    fputs(n ? "\n  ]\n" : "]\n", out);
+    tm_stack_namer_free(names);
+    free(ids);
 }
 
 int tm_report_json(const struct tm_model *m, const struct tm_report_opts *o, FILE *out)
 {
     char line[512];
     tm_verdict_line(m, line, sizeof line);
-    fputs("{\n  \"schema\": \"tidemark.report/1\",\n  \"tidemark_version\": ", out);
+    fputs("{\n  \"schema\": \"tidemark.report/1\",\n  \"schema_minor\": 1,\n"
+          "  \"tidemark_version\": ", out);
     jstr(out, TIDEMARK_VERSION);
     fputs(",\n", out);
     trace_obj(m, out);
@@ -235,6 +305,7 @@ int tm_report_json(const struct tm_model *m, const struct tm_report_opts *o, FIL
     }
     fputs(n ? "\n  ],\n" : "],\n", out);
     heap_obj(m, out);
+    stacks_arr(m, n, out);
     fputs("}\n", out);
     return ferror(out) ? -1 : 0;
 }

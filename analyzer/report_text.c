@@ -143,13 +143,16 @@ static void table_detail(const struct tm_model *m, const struct tm_table *t, FIL
                 commas(t->recs[k].bytes_saved, b, sizeof b), t->recs[k].text);
 }
 
+/* A heap list: bytes (the list's figure) and allocations made from the
+ * site's stacks over the whole run, not those live. */
 static void site_list(const char *title, const struct tm_site *s, size_t n, FILE *out)
 {
     if (!n) return;
     fprintf(out, "  %s:\n", title);
+    fprintf(out, "    %10s  %16s  %s\n", "bytes", "allocations made", "site");
     for (size_t i = 0; i < n; i++) {
         char h[32];
-        fprintf(out, "    %10s  %8llu allocs  %s\n", hb(s[i].bytes, h, sizeof h),
+        fprintf(out, "    %10s  %16llu  %s\n", hb(s[i].bytes, h, sizeof h),
                 (unsigned long long)s[i].allocs, s[i].site);
     }
 }
@@ -157,16 +160,18 @@ static void site_list(const char *title, const struct tm_site *s, size_t n, FILE
 static void heap_summary(const struct tm_model *m, FILE *out)
 {
     const struct tm_heap *h = &m->heap;
-    char a[32], b[32], c[32];
+    char a[32], b[32], c[32], d[32], e[32];
     fputs("\nheap\n", out);
     if (!h->tracked) {
         fputs("  not tracked (mode tables or sampled trace)\n", out);
     } else {
-        fprintf(out, "  peak %s at %s; in use %s (%llu allocations live)\n",
-                hb(h->peak_bytes, a, sizeof a), ht(h->peak_t, b, sizeof b),
-                hb(h->in_use, c, sizeof c), (unsigned long long)h->live_allocs);
-        fprintf(out, "  %llu allocations (%s), %llu frees\n", (unsigned long long)h->allocs,
-                hb(h->alloc_bytes, a, sizeof a), (unsigned long long)h->frees);
+        fprintf(out, "  peak %s (%s B) at %s; in use %s (%s B), %llu allocations live now\n",
+                hb(h->peak_bytes, a, sizeof a), commas(h->peak_bytes, d, sizeof d),
+                ht(h->peak_t, b, sizeof b), hb(h->in_use, c, sizeof c),
+                commas(h->in_use, e, sizeof e), (unsigned long long)h->live_allocs);
+        fprintf(out, "  %llu allocations made (%s, %s B), %llu frees\n",
+                (unsigned long long)h->allocs, hb(h->alloc_bytes, a, sizeof a),
+                commas(h->alloc_bytes, d, sizeof d), (unsigned long long)h->frees);
         site_list("top sites by bytes at the heap's peak", h->top_peak, h->n_top_peak, out);
         site_list("top sites by bytes still allocated", h->top_end, h->n_top_end, out);
     }

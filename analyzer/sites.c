@@ -16,9 +16,10 @@
 #include <unistd.h>
 
 #include "analyze_int.h"
+#include "report_stack.h"
 #include "symbols.h"
 
-static int is_plumbing(const struct tmk_frame *f)
+static int is_plumbing(const struct tm_frame_info *f)
 {
     static const char *const prefixes[] = {
         "gomap_", "gm_", "tmk_", "tidemark_", "uthash_", "malloc", "calloc", "realloc", "free",
@@ -27,7 +28,6 @@ static int is_plumbing(const struct tmk_frame *f)
         /* C++: operator new/new[] (mangled and not), std:: and __gnu_cxx:: internals */
         "_Znw", "_Zna", "operator new", "_ZNSt", "_ZNKSt", "_ZSt", "_ZN9__gnu_cxx", "std::",
         "__gnu_cxx::"};
-    if (f->module && strstr(tmk_path_basename(f->module), "libtidemark")) return 1;
     /* GLib's table code (static frames of a stripped library have no name) */
     if (f->module && !strncmp(tmk_path_basename(f->module), "libglib-2.0.so", 14)) return 1;
     /* gomap's sources, tidemark's headers (static helpers have no prefix),
@@ -41,7 +41,7 @@ static int is_plumbing(const struct tmk_frame *f)
     return 0;
 }
 
-static char *frame_site(const struct tmk_frame *f, const char *cwd)
+static char *frame_site(const struct tm_frame_info *f, const char *cwd)
 {
     char buf[512];
     if (f->file && f->line) {
@@ -50,37 +50,32 @@ static char *frame_site(const struct tmk_frame *f, const char *cwd)
         if (n && strncmp(file, cwd, n) == 0 && file[n] == '/') file += n + 1;
         snprintf(buf, sizeof buf, "%s:%u", file, f->line);
     } else {
-        tmk_frame_format(f, buf, sizeof buf);
+        tm_frame_info_name(f, TM_FRAME_FULL, buf, sizeof buf);
     }
     return strdup(buf);
 }
 
-static char *site_of(const struct tm_model *m, struct tmk_symbolizer *sym, uint64_t stack_id,
+/* The first frame outside the plumbing, inline levels included (plumbing
+ * inlined into the caller's code, std::unordered_map's operator[] into main:
+ * the call it was inlined from is the caller's own line); the shim's frames
+ * are never a site. Without symbols: the first frame's address. */
+static char *site_of(const struct tm_model *m, struct tm_stack_namer *names, uint64_t stack_id,
                      const char *cwd)
 {
     const struct tm_stack *s = tm_model_stack(m, stack_id);
     if (!s || s->depth == 0) return strdup(stack_id ? "[unknown stack]" : "[no stack]");
-    if (!sym) {
+    if (!tm_stack_namer_symbolizer(names)) {
         char buf[32];
         snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)s->frames[0]);
         return strdup(buf);
     }
-    struct tmk_frame f, first;
-    tmk_symbolizer_lookup(sym, s->frames[0], 0, &first);
-    for (uint32_t i = 0; i < s->depth; i++) {
-        tmk_symbolizer_lookup(sym, s->frames[i], 0, &f);
-        if (!is_plumbing(&f)) return frame_site(&f, cwd);
-        /* Plumbing inlined into the caller's code (std::unordered_map's
-         * operator[] into main): the call it was inlined from may be the
-         * caller's own line. */
-        for (unsigned k = 0; k < f.n_callers; k++) {
-            struct tmk_frame v = f;
-            v.function = f.callers[k].function;
-            v.file = f.callers[k].file;
-            v.line = f.callers[k].line;
-            if (!is_plumbing(&v)) return frame_site(&v, cwd);
-        }
-    }
+    const struct tm_frame_info *f;
+    size_t n = tm_stack_namer_expand(names, s, &f);
+    for (size_t i = 0; i < n; i++)
+        if (!is_plumbing(&f[i])) return frame_site(&f[i], cwd);
+    if (n) return frame_site(&f[0], cwd);
+    struct tm_frame_info first;
+    tm_stack_namer_inlines(names, s->frames[0], &first, 1);
     return frame_site(&first, cwd);
 }
 
@@ -101,12 +96,12 @@ static int by_bytes_desc(const void *a, const void *b)
 }
 
 /* Names each entry of a heap list, merges entries with the same name, ranks
- * them by bytes and keeps the first `top`. */
-static int name_and_merge(const struct tm_model *m, struct tmk_symbolizer *sym,
+ * them by bytes and keeps the first `top` (0: all). */
+static int name_and_merge(const struct tm_model *m, struct tm_stack_namer *names,
                           const char *cwd, struct tm_site *list, size_t *n, size_t top)
 {
     for (size_t i = 0; i < *n; i++)
-        if (!(list[i].site = site_of(m, sym, list[i].stack_id, cwd))) return -1;
+        if (!(list[i].site = site_of(m, names, list[i].stack_id, cwd))) return -1;
     qsort(list, *n, sizeof *list, by_site_then_bytes);
     size_t k = 0;
     for (size_t i = 0; i < *n; i++) {
@@ -119,41 +114,30 @@ static int name_and_merge(const struct tm_model *m, struct tmk_symbolizer *sym,
         }
     }
     qsort(list, k, sizeof *list, by_bytes_desc);
+    if (!top || top > k) top = k; /* 0: all */
     for (size_t i = top; i < k; i++) free(list[i].site);
-    *n = k < top ? k : top;
+    *n = top;
     return 0;
-}
-
-struct tmk_symbolizer *tm_symbolizer_for(const struct tm_model *m)
-{
-    if (!m->opts.symbolize) return NULL;
-    struct tmk_symbolizer *sym = tmk_symbolizer_new(m->opts.sysroot, NULL);
-    for (size_t i = 0; sym && i < m->n_modules; i++) {
-        const struct tm_module *mod = &m->modules[i];
-        struct tmk_module_desc d = {mod->id, mod->bias, mod->start, mod->end,
-                                    mod->build_id, mod->build_id_len, mod->path};
-        tmk_symbolizer_add_module(sym, &d);
-        if (mod->gone) tmk_symbolizer_module_gone(sym, mod->id);
-    }
-    return sym;
 }
 
 int tm_symbolize_sites(struct tm_model *m)
 {
-    struct tmk_symbolizer *sym = tm_symbolizer_for(m);
+    struct tm_stack_namer *names = tm_stack_namer_new(m);
+    if (!names) return -1;
     char cwd[4096];
     const char *cw = getcwd(cwd, sizeof cwd) ? cwd : NULL;
     int rc = 0;
     for (size_t i = 0; i < m->n_tables; i++)
-        if (!(m->tables[i].site = site_of(m, sym, m->tables[i].stack_id, cw))) rc = -1;
-    if (name_and_merge(m, sym, cw, m->heap.top_peak, &m->heap.n_top_peak, m->opts.top_sites) ||
-        name_and_merge(m, sym, cw, m->heap.top_end, &m->heap.n_top_end, m->opts.top_sites))
+        if (!(m->tables[i].site = site_of(m, names, m->tables[i].stack_id, cw))) rc = -1;
+    if (name_and_merge(m, names, cw, m->heap.top_peak, &m->heap.n_top_peak, m->opts.top_sites) ||
+        name_and_merge(m, names, cw, m->heap.top_end, &m->heap.n_top_end, m->opts.top_sites))
         rc = -1;
+    struct tmk_symbolizer *sym = tm_stack_namer_symbolizer(names);
     if (sym) {
         const char *const *w;
         size_t n = tmk_symbolizer_warnings(sym, &w);
         for (size_t i = 0; i < n; i++) tm_add_warning(&m->info, "symbols: %s", w[i]);
-        tmk_symbolizer_free(sym);
     }
+    tm_stack_namer_free(names);
     return rc;
 }

@@ -389,6 +389,21 @@ static const char *function_and_inlines(struct tmk_symbolizer *s, Dwfl_Module *m
     return name;
 }
 
+/* libstdc++'s demangler (the C++ ABI's), linked from libstdc++. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+/* A symbol table name as C++ programmers read it ("_Znwm" is "operator
+ * new(unsigned long)"); other names, and ones it cannot demangle, stay. */
+static const char *demangled(struct tmk_symbolizer *s, const char *name)
+{
+    if (!name || strncmp(name, "_Z", 2) != 0) return intern(s, name);
+    int status = -1;
+    char *d = __cxa_demangle(name, NULL, NULL, &status);
+    const char *r = intern(s, status == 0 && d ? d : name);
+    free(d);
+    return r;
+}
+
 static void resolve(struct tmk_symbolizer *s, uint64_t addr, int exact, struct tmk_frame *f)
 {
     memset(f, 0, sizeof *f);
@@ -398,6 +413,7 @@ static void resolve(struct tmk_symbolizer *s, uint64_t addr, int exact, struct t
         return;
     }
     f->module = intern(s, m->display);
+    f->module_id = m->d.id;
     f->offset = addr - m->d.bias;
     if (m->state == MOD_UNOPENED) module_open(s, m);
     if (m->state != MOD_READY) return;
@@ -407,8 +423,8 @@ static void resolve(struct tmk_symbolizer *s, uint64_t addr, int exact, struct t
     GElf_Off off;
     GElf_Sym sym;
     const char *name = function_and_inlines(s, m->mod, pc, f);
-    if (!name) name = dwfl_module_addrinfo(m->mod, pc, &off, &sym, NULL, NULL, NULL);
-    f->function = intern(s, name);
+    if (name) f->function = intern(s, name);
+    else f->function = demangled(s, dwfl_module_addrinfo(m->mod, pc, &off, &sym, NULL, NULL, NULL));
     Dwfl_Line *line = dwfl_module_getsrc(m->mod, pc);
     if (line) {
         int lineno = 0;

@@ -56,7 +56,8 @@ struct tmk_inline_site {
 };
 
 struct tmk_frame {
-    const char *function; /* symbol name, NULL when unknown or untrusted */
+    const char *function; /* DWARF name, else the symbol table's (C++ demangled);
+                             NULL when unknown or untrusted */
     const char *file;     /* source file as DWARF names it, NULL when unknown */
     unsigned line;        /* 0 when unknown */
     const char *module;   /* module path as the trace named it ("[module N]" if empty) */
@@ -69,6 +70,7 @@ struct tmk_frame {
      * symbolizer, n_callers 0 when none or unknown). */
     const struct tmk_inline_site *callers;
     unsigned n_callers;
+    uint64_t module_id;   /* the trace's id of `module`, 0 when none covers it */
 };
 
 /* sysroot: when not NULL, module paths are looked up under this directory

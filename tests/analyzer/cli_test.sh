@@ -43,7 +43,7 @@ golden seed.json seed.json
 grep -q '"retained_bytes": 307494912' seed.json || { echo "FAIL: json retained"; fail=1; }
 expect 0 "report indirect" -- "$T" report --no-symbols --format json indirect.tmk
 grep -q '"retained_bytes": 40108032' out.txt || { echo "FAIL: indirect retained"; fail=1; }
-expect 0 "report collapsed" -- "$T" report --no-symbols --format collapsed seed.tmk
+expect 0 "report collapsed" -- "$T" report --no-symbols --format collapsed --weight retained seed.tmk
 grep -q " 307494912$" out.txt || { echo "FAIL: collapsed weight"; fail=1; }
 expect 0 "report html" -- "$T" report --no-symbols --format html -o seed.html seed.tmk
 grep -q "<html" seed.html || { echo "FAIL: html"; fail=1; }

@@ -26,6 +26,7 @@ struct fixture {
     struct tm_recommendation recs0[3];
     struct tm_site top_peak[2], top_end[1];
     struct tm_heap_point heap_tl[6];
+    struct tm_stack_heap by_stack[2];
     uint64_t frames1[3], frames2[2], frames3[2];
     struct tm_stack stacks[3];
     struct tm_module modules[1];
@@ -159,6 +160,11 @@ static void fx_build(struct fixture *f)
     h->timeline = f->heap_tl;
     h->n_points = 6;
     h->rss_peak = 504000000;
+    /* Per stack: the peak's 42,505,088 other bytes are in no stack. */
+    f->by_stack[0] = (struct tm_stack_heap){1, FX_SEED_HELD, FX_SEED_HELD, 600000000, 100};
+    f->by_stack[1] = (struct tm_stack_heap){3, 150000000, 1000, 300000000, 1000000};
+    h->by_stack = f->by_stack;
+    h->n_by_stack = 2;
 
     /* Stacks, innermost first: 1 = table creation, 2 = session table,
      * 3 = value allocations. Addresses lie in no module: unsymbolized. */

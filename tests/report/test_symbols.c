@@ -314,12 +314,12 @@ static void test_reloaded_range(const struct self_module *self)
 
 static void test_format_truncates(void)
 {
-    struct tmk_frame f = {"a_long_function_name", "/src/dir/file.c", 42, "/lib/x.so", 0x10, NULL, 0};
+    struct tmk_frame f = {"a_long_function_name", "/src/dir/file.c", 42, "/lib/x.so", 0x10, NULL, 0, 1};
     char buf[8];
     int n = tmk_frame_format(&f, buf, sizeof buf);
     CHECK(n == (int)strlen("a_long_function_name (file.c:42)"));
     CHECK(strlen(buf) == 7);
-    struct tmk_frame g = {"fn", NULL, 0, "/lib/x.so", 0x10, NULL, 0};
+    struct tmk_frame g = {"fn", NULL, 0, "/lib/x.so", 0x10, NULL, 0, 1};
     char big[64];
     tmk_frame_format(&g, big, sizeof big);
     CHECK_STR(big, "fn (x.so)");
