@@ -195,8 +195,8 @@ static void match_block(struct block *b, const struct tm_model *m, struct tmk_sy
     for (size_t k = 0; k < rules->n; k++) {
         const struct tm_rule *rule = &rules->v[k];
         if (!tm_rule_size_fits(rule, b->size)) continue;
-        if (rule->layout) {
-            if (!has_layout(b, rule->layout)) continue;
+        if (rule->layout && !has_layout(b, rule->layout)) continue;
+        if (rule->layout && !rule->n_frames) {
             b->rule = (int)k;
             b->chain = s ? hash_frames(s->frames, s->depth) : 0;
             return;

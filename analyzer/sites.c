@@ -25,6 +25,9 @@ static int is_plumbing(const struct tm_frame_info *f)
         "gomap_", "gm_", "tmk_", "tidemark_", "uthash_", "malloc", "calloc", "realloc", "free",
         /* tables recognised without annotations: GLib's and khash's own frames */
         "g_realloc", "g_malloc", "g_hash_table_", "kh_resize_", "kh_put_",
+        /* Rust's allocator and hashbrown, Abseil's containers */
+        "alloc::", "hashbrown::", "__rust_", "__rdl_", "core::", "std::collections::",
+        "absl::container_internal::", "absl::lts_",
         /* C++: operator new/new[] (mangled and not), std:: and __gnu_cxx:: internals */
         "_Znw", "_Zna", "operator new", "_ZNSt", "_ZNKSt", "_ZSt", "_ZN9__gnu_cxx", "std::",
         "__gnu_cxx::"};
@@ -33,7 +36,9 @@ static int is_plumbing(const struct tm_frame_info *f)
     /* gomap's sources, tidemark's headers (static helpers have no prefix),
      * libstdc++'s headers (allocators and containers inlined into the caller) */
     if (f->file && (strstr(f->file, "gomap/") || strstr(f->file, "include/tidemark/") ||
-                    strstr(f->file, "/include/c++/")))
+                    strstr(f->file, "/include/c++/") || strstr(f->file, "/library/alloc/") ||
+                    strstr(f->file, "/library/core/") || strstr(f->file, "/library/std/") ||
+                    strstr(f->file, "/hashbrown") || strstr(f->file, "/absl/container/")))
         return 1;
     if (!f->function) return 0;
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)

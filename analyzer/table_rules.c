@@ -17,6 +17,11 @@
  *    is the larger of the two. Size = 32 + 2^k * w + (2 * 2^k / 3) * esz.
  *  - uthash: 16-byte buckets, doubled on long chains: sizing_model.c's
  *    replay of uthash's rules on uniform hashes (the annotated adapter's).
+ *  - hashbrown (Rust's HashMap): 2^k buckets (4 or 8 below 8 items) with
+ *    items <= 7/8 of them; bytes = 2^k * T + 2^k + 16, T from the block.
+ *  - Abseil's flat_hash_map: capacity 2^k - 1 with items <= capacity -
+ *    capacity / 8 (all of 7); bytes = capacity + 16 control bytes aligned to
+ *    the slot, + capacity * slot, the slot from the block.
  *  - pow2 LOAD: a power of two of buckets, doubled while live > LOAD * it.
  */
 #include <ctype.h>
@@ -99,6 +104,8 @@ static int parse_model(struct tm_rule *r, const char *v)
     else if (!strcmp(v, "khash")) r->model = TM_RULE_KHASH;
     else if (!strcmp(v, "pydict")) r->model = TM_RULE_PYDICT;
     else if (!strcmp(v, "uthash")) r->model = TM_RULE_UTHASH;
+    else if (!strcmp(v, "hashbrown")) r->model = TM_RULE_HASHBROWN;
+    else if (!strcmp(v, "abseil")) r->model = TM_RULE_ABSEIL;
     else if (!strncmp(v, "pow2 ", 5)) {
         r->model = TM_RULE_POW2;
         r->load = atof(v + 5);
@@ -112,6 +119,8 @@ static int parse_layout(struct tm_rule *r, const char *v)
 {
     if (!strcmp(v, "pydict")) r->layout = TMK_PROBE_LAYOUT_PYDICT;
     else if (!strcmp(v, "uthash")) r->layout = TMK_PROBE_LAYOUT_UTHASH;
+    else if (!strcmp(v, "hashbrown")) r->layout = TMK_PROBE_LAYOUT_HASHBROWN;
+    else if (!strcmp(v, "abseil")) r->layout = TMK_PROBE_LAYOUT_ABSEIL;
     else return -1;
     return 0;
 }
@@ -377,6 +386,38 @@ static uint64_t pydict_needed(uint64_t live, uint64_t held, uint64_t capacity)
     return pydict_keys_bytes(k, esz);
 }
 
+static uint64_t hashbrown_buckets(uint64_t items)
+{
+    if (!items) return 0; /* an empty map allocates nothing */
+    if (items < 8) return items < 4 ? 4 : 8;
+    return pow2_at_least((items * 8 + 6) / 7);
+}
+
+/* T from the block now (held bytes over `buckets` buckets), then the bytes
+ * of a table of b buckets. */
+static uint64_t hashbrown_bytes(uint64_t b, uint64_t held, uint64_t buckets)
+{
+    if (!b || !buckets || held < buckets + 16) return 0;
+    uint64_t t = (held - buckets - 16) / buckets;
+    return ((b * t + 15) & ~15ull) + b + 16;
+}
+
+static uint64_t abseil_capacity(uint64_t items)
+{
+    if (!items) return 0;
+    uint64_t cap = 1;
+    while (cap - cap / 8 < items) cap = cap * 2 + 1;
+    return cap;
+}
+
+static uint64_t abseil_bytes(uint64_t cap, uint64_t held, uint64_t capacity)
+{
+    if (!cap || !capacity || held < capacity + 16) return 0;
+    uint64_t slot = (held - capacity - 16) / capacity; /* the padding is < 16 */
+    uint64_t align = slot % 16 == 0 ? 16 : slot % 8 == 0 ? 8 : 4;
+    return ((cap + 16 + align - 1) & ~(align - 1)) + cap * slot;
+}
+
 uint64_t tm_rule_needed(const struct tm_rule *r, uint64_t live, uint64_t held, uint64_t buckets)
 {
     double per_bucket = buckets ? (double)held / (double)buckets : 0;
@@ -399,6 +440,10 @@ uint64_t tm_rule_needed(const struct tm_rule *r, uint64_t live, uint64_t held, u
         return pydict_needed(live, held, buckets);
     case TM_RULE_UTHASH: /* uthash's doubling replayed on uniform hashes */
         return live ? tm_uthash_expected_buckets(live) * 16 : 0;
+    case TM_RULE_HASHBROWN:
+        return hashbrown_bytes(hashbrown_buckets(live), held, buckets);
+    case TM_RULE_ABSEIL:
+        return abseil_bytes(abseil_capacity(live), held, buckets);
     case TM_RULE_POW2:
     default:
         if (!live) return 0;
@@ -415,6 +460,8 @@ uint64_t tm_rule_buckets(const struct tm_rule *r, uint64_t count_bytes, uint64_t
     case TM_RULE_KHASH: return count_bytes < 4 ? 0 : count_bytes * 4; /* 2 bits a bucket */
     case TM_RULE_PYDICT: return layout_cap;
     case TM_RULE_UTHASH: return count_bytes / 16;
+    case TM_RULE_HASHBROWN:
+    case TM_RULE_ABSEIL: return layout_cap;
     case TM_RULE_POW2:
     default: return r->slot ? count_bytes / r->slot : 0;
     }
@@ -445,6 +492,8 @@ uint64_t tm_rule_count_at_growth(const struct tm_rule *r, uint64_t old_bytes)
     case TM_RULE_PYDICT: return (2 * pydict_capacity(old_bytes)) / 3 + 1;
     case TM_RULE_KHASH: return old_bytes < 4 ? 0 : khash_upper(old_bytes * 4);
     case TM_RULE_GLIB: return old_bytes / 4 * 15 / 16 + 1;
+    case TM_RULE_HASHBROWN: return 0; /* the old bucket count is not in its size alone */
+    case TM_RULE_ABSEIL: return 0;
     default: return 0;
     }
 }

@@ -25,7 +25,8 @@ enum tm_rule_count {
 };
 enum tm_rule_count_array { TM_COUNT_ARRAY_ONLY, TM_COUNT_ARRAY_SMALLEST };
 enum tm_rule_model {
-    TM_RULE_LIBSTDCXX, TM_RULE_GLIB, TM_RULE_KHASH, TM_RULE_PYDICT, TM_RULE_UTHASH, TM_RULE_POW2
+    TM_RULE_LIBSTDCXX, TM_RULE_GLIB, TM_RULE_KHASH, TM_RULE_PYDICT, TM_RULE_UTHASH,
+    TM_RULE_HASHBROWN, TM_RULE_ABSEIL, TM_RULE_POW2
 };
 
 #define TM_RULE_MAX_FRAMES 8
@@ -36,7 +37,8 @@ struct tm_rule {
     unsigned n_frames, depth;
     char *first[TM_RULE_MAX_FRAMES];  /* globs frame 0 (the allocator's caller) must match; none = any */
     unsigned n_first;
-    int layout;                       /* TMK_PROBE_LAYOUT_*, 0 = by frames */
+    int layout;                       /* TMK_PROBE_LAYOUT_* a probe must find, 0 = none;
+                                         with frames too, both must hold */
     enum tm_rule_size size;
     uint64_t slot;                    /* TM_SIZE_POW2X: bytes a slot */
     enum tm_rule_count count;

@@ -33,7 +33,13 @@
  * live; include/tidemark/trace_format.h, TMK_PROBE_LAYOUT_*): CPython 3.11's
  * dict keys object, whose size and header describe themselves; uthash's
  * bucket array, 2^k units of {head pointer, count u32, expand_mult u32} in
- * which every head is NULL exactly when its count is 0.
+ * which every head is NULL exactly when its count is 0; the two SwissTable
+ * layouts, whose control bytes say which slots are full (0x00..0x7f, the
+ * hash's top 7 bits) and which are empty or deleted, and repeat their
+ * first 15 or 16 bytes after the last: hashbrown (Rust's HashMap: 2^k slots
+ * of T, then 2^k + 16 control bytes; EMPTY 0xff, DELETED 0x80) and Abseil's
+ * raw_hash_set (2^k - 1 control bytes, a 0xff sentinel, 15 clones, then the
+ * slots; kEmpty 0x80, kDeleted 0xfe).
  */
 #include <errno.h>
 #include <string.h>
@@ -269,6 +275,80 @@ static int read_block(uintptr_t p, uint64_t off, size_t n)
     return -1;
 }
 
+/* ---- SwissTable control bytes ------------------------------------------- */
+
+/* Are the n control bytes at [p + off) all of the layout's values? Counts
+ * the full ones into *full. 0 ok, 1 not control bytes, -1 unreadable. */
+static int control_bytes(uintptr_t p, uint64_t off, uint64_t n, uint8_t empty, uint8_t deleted,
+                         uint64_t *full)
+{
+    *full = 0;
+    for (uint64_t at = 0; at < n; at += CHUNK) {
+        size_t len = n - at < CHUNK ? (size_t)(n - at) : CHUNK;
+        if (read_block(p, off + at, len) != 0) return -1;
+        for (size_t i = 0; i < len; i++) {
+            uint8_t c = chunk[i];
+            if (c < 0x80) (*full)++;
+            else if (c != empty && c != deleted) return 1;
+        }
+    }
+    return 0;
+}
+
+/* Do the `clones` bytes at [p + a) equal those at [p + b)? */
+static int same_bytes(uintptr_t p, uint64_t a, uint64_t b, size_t clones)
+{
+    uint8_t x[16];
+    if (read_block(p, a, clones) != 0) return 0;
+    memcpy(x, chunk, clones);
+    return read_block(p, b, clones) == 0 && !memcmp(x, chunk, clones);
+}
+
+/* hashbrown: size = 2^k * T + 2^k + 16 (T a multiple of... any size; the
+ * data rounded to 16), control bytes after the data, the last 16 repeating
+ * the first 16. */
+static int hashbrown_layout(const struct probe_entry *e, struct counts *c)
+{
+    for (uint64_t b = 1ull << 40; b >= 64; b >>= 1) {
+        if (b + 16 >= e->size) continue;
+        uint64_t data = e->size - b - 16;
+        if (data % b || data / b == 0 || data / b > 4096 || data % 16) continue;
+        uint64_t full;
+        if (!same_bytes(e->p, data, data + b, 16) ||
+            control_bytes(e->p, data, b, 0xff, 0x80, &full) != 0)
+            continue;
+        c->layout = TMK_PROBE_LAYOUT_HASHBROWN;
+        c->capacity = b;
+        c->live = full;
+        return 1;
+    }
+    return 0;
+}
+
+/* Abseil raw_hash_set: 2^k - 1 control bytes, kSentinel 0xff, 15 clones of
+ * the first bytes, padding to the slots' alignment, 2^k - 1 slots. */
+static int abseil_layout(const struct probe_entry *e, struct counts *c)
+{
+    for (uint64_t cap = (1ull << 40) - 1; cap >= 63; cap >>= 1) {
+        if (cap + 16 >= e->size) continue;
+        int fits = 0;
+        for (uint64_t align = 4; align <= 16 && !fits; align <<= 1) {
+            uint64_t slots_at = (cap + 16 + align - 1) & ~(align - 1);
+            fits = e->size > slots_at && (e->size - slots_at) % cap == 0;
+        }
+        uint64_t full;
+        if (!fits || read_block(e->p, cap, 1) != 0 || chunk[0] != 0xff ||
+            !same_bytes(e->p, 0, cap + 1, 15) ||
+            control_bytes(e->p, 0, cap, 0x80, 0xfe, &full) != 0)
+            continue;
+        c->layout = TMK_PROBE_LAYOUT_ABSEIL;
+        c->capacity = cap;
+        c->live = full;
+        return 1;
+    }
+    return 0;
+}
+
 /* Counts one block. 0, or -1 when it could not be read whole. */
 static int count_block(const struct probe_entry *e, struct counts *c)
 {
@@ -292,6 +372,7 @@ static int count_block(const struct probe_entry *e, struct counts *c)
         c->capacity = units;
         c->live = c->sum16;
     }
+    if (!c->layout && !hashbrown_layout(e, c)) abseil_layout(e, c);
     return 0;
 }
 

@@ -200,6 +200,13 @@ enum tmk_probe_layout {
      * u32}, each head NULL exactly when its count is 0: capacity = buckets,
      * live = the sum of the counts. */
     TMK_PROBE_LAYOUT_UTHASH = 2,
+    /* SwissTables, by their control bytes (full: 0x00..0x7f): capacity =
+     * slots, live = full control bytes. hashbrown (Rust's HashMap): 2^k
+     * slots, then 2^k + 16 control bytes (EMPTY 0xff, DELETED 0x80). Abseil's
+     * raw_hash_set: 2^k - 1 control bytes first (kEmpty 0x80, kDeleted
+     * 0xfe), a 0xff sentinel and 15 clones, then the slots. */
+    TMK_PROBE_LAYOUT_HASHBROWN = 3,
+    TMK_PROBE_LAYOUT_ABSEIL = 4,
 };
 
 #define TMK_INFO_TYPE_BITS 5
