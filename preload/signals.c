@@ -6,7 +6,10 @@
  * disposition of one is SIG_DFL, the kernel holds the shim's handler
  * instead; it ends the trace (lifecycle.c's tmk_finish_signal: every
  * buffer flushed, END(SIGNAL, sig)), puts SIG_DFL back and raises the signal
- * again, so the process dies of it with the same wait status. A signal the
+ * again, so the process dies of it with the same wait status. When the
+ * signal interrupted a thread inside the shim that holds the writer
+ * (mid-flush), SIGTERM, SIGINT and SIGHUP come back a millisecond later
+ * instead (a one-shot kernel timer), once that thread has let go. A signal the
  * program ignores, handles or blocks is never touched: SIG_IGN (also when
  * inherited across exec) and the program's own handlers are really
  * installed, as the program gave them; a blocked signal (sigwait, signalfd)
@@ -33,9 +36,10 @@
  * slots but not the dispositions: its calls go straight to glibc, leave the
  * slots alone, and show the shim's handler as SIG_DFL. Not covered: the raw
  * rt_sigaction system call and glibc's compat-only sigvec, which see the
- * shim's handler for a signal left at SIG_DFL.
+ * shim's handler for a signal left at SIG_DFL; and a program's SA_RESETHAND
+ * handler, after which the kernel's SIG_DFL is not the shim's (that signal
+ * then kills without END).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -323,6 +327,7 @@ static int wrapped_sigaction(int which, int sig, const struct sigaction *act,
         return rc;
     }
     int to_default = act && act->sa_handler == SIG_DFL; /* before old (may be act) is written */
+    int saved = errno;
     sigset_t mask;
     lock_signals(&mask);
     int rc;
@@ -334,7 +339,7 @@ static int wrapped_sigaction(int which, int sig, const struct sigaction *act,
         if (rc == 0 && act) s->ours = 0;
         if (rc == 0 && old) *old = view;
     }
-    int saved = errno;
+    if (rc != 0) saved = errno;
     if (rc == 0 && to_default) take_over(sig, s);
     unlock_signals(&mask);
     errno = saved;
