@@ -8,6 +8,7 @@
  *                        every wrapped function, in a forked child, and after
  *                        an exec (view-exec)
  *   vfork                a vfork child changes dispositions; the parent's stay
+ *   race                 6 threads change and read SIGTERM/INT/HUP at once
  *   kill MODE SIG FILE   K allocations of 3001 bytes on main and of 3002,
  *                        3003 on two threads, "ready"; then MODE busy: the
  *                        threads allocate 3100 / 3101 bytes in a loop,
@@ -208,6 +209,47 @@ static int cmd_vfork(void)
     }
     waitpid(pid, NULL, 0);
     show_all("parent");
+    return 0;
+}
+
+/* Threads change held signals' dispositions through different functions
+ * and read them back: the program never sees the shim's handler, and each
+ * read is one of the two dispositions being set. */
+static volatile int race_bad;
+
+static void *race_thread(void *arg)
+{
+    int k = (int)(intptr_t)arg, sig = sigs[k % 3];
+    for (int i = 0; i < 20000; i++) {
+        struct sigaction sa;
+        sighandler_t was;
+        switch ((i + k) % 4) {
+        case 0: was = signal(sig, i & 1 ? own_handler : SIG_DFL); break;
+        case 1: was = sigset(sig, i & 1 ? own_handler : SIG_DFL); break;
+        case 2: was = bsd_signal(sig, i & 1 ? own_handler : SIG_DFL); break;
+        default:;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = i & 1 ? own_handler : SIG_DFL;
+            struct sigaction old;
+            sigaction(sig, &sa, &old);
+            was = old.sa_handler;
+        }
+        sigaction(sig, NULL, &sa);
+        if ((was != SIG_DFL && was != own_handler) ||
+            (sa.sa_handler != SIG_DFL && sa.sa_handler != own_handler))
+            race_bad++;
+    }
+    return NULL;
+}
+
+static int cmd_race(void)
+{
+    pthread_t th[6];
+    for (int k = 0; k < 6; k++) pthread_create(&th[k], NULL, race_thread, (void *)(intptr_t)k);
+    for (int k = 0; k < 6; k++) pthread_join(th[k], NULL);
+    for (size_t i = 0; i < 3; i++) signal(sigs[i], SIG_DFL);
+    show_all("race");
+    printf("unexpected dispositions seen: %d\n", race_bad);
     return 0;
 }
 
@@ -422,6 +464,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "view")) return cmd_view(argv[0]);
     if (!strcmp(cmd, "view-exec")) return cmd_view_exec();
     if (!strcmp(cmd, "vfork")) return cmd_vfork();
+    if (!strcmp(cmd, "race")) return cmd_race();
     if (!strcmp(cmd, "kill") && argc > 4) return cmd_kill(argv[2], atoi(argv[3]), argv[4]);
     if (!strcmp(cmd, "own") && sig) return cmd_own(sig, argc > 3 ? argv[3] : NULL);
     if (!strcmp(cmd, "ignored") && sig) return cmd_ignored(sig);
@@ -430,7 +473,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "sigwait") && sig) return cmd_blocked(sig, 0);
     if (!strcmp(cmd, "fork-term")) return cmd_fork_term();
     if (!strcmp(cmd, "group-term")) return cmd_group_term();
-    fprintf(stderr, "usage: signal_probe view|vfork|kill|own|ignored|ignore-exec|sigfd|sigwait|"
+    fprintf(stderr, "usage: signal_probe view|vfork|race|kill|own|ignored|ignore-exec|sigfd|sigwait|"
                     "fork-term|group-term ...\n");
     return 2;
 }

@@ -233,6 +233,8 @@ def case_view():
     check(b"vfork child: HUP DFL, TERM was own, INT was DFL\n" in n[1] and
           b"parent Terminated: rc=0 own" in n[1] and b"parent Interrupt: rc=0 DFL" in n[1],
           f"vfork: {n[1].decode()}")
+    n = same([sprobe(), "race"], "race")
+    check(n[1].endswith(b"unexpected dispositions seen: 0\n"), f"race: {n[1].decode()}")
 
 
 def case_own():
