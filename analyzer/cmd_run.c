@@ -85,6 +85,58 @@ static void child(int gate, const char *shim, const char *output, const char *mo
     _exit(errno == ENOENT ? 127 : 126);
 }
 
+/* While PROGRAM runs, `run` stands aside for the signals that stop a
+ * program: one that reached PROGRAM too (from the terminal, the kernel, or a
+ * process in PROGRAM's process group: Ctrl-C, a hangup, timeout) is left to
+ * it; one sent to `run` alone is relayed to PROGRAM. Either way PROGRAM ends
+ * its trace itself and `run` summarizes it. A signal `run` ignored at start
+ * stays ignored, for both. */
+static const int relayed[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+#define N_RELAYED (sizeof relayed / sizeof relayed[0])
+static volatile pid_t relay_to;
+static struct sigaction relay_old[N_RELAYED];
+
+static void relay(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    int saved = errno;
+    pid_t child = relay_to;
+    /* si_pid 0 with SI_USER: a sender outside this pid namespace */
+    int in_group = si->si_pid > 0 && (si->si_pid == child || getpgid(si->si_pid) == getpgid(child));
+    if (child > 0 && si->si_code <= 0 && !in_group) kill(child, sig);
+    errno = saved;
+}
+
+/* Before fork; with the signals blocked until relay_started knows the child. */
+static void relay_start(sigset_t *old_mask)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    struct sigaction sa = {.sa_sigaction = relay, .sa_flags = SA_SIGINFO | SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    for (size_t k = 0; k < N_RELAYED; k++) {
+        sigaddset(&set, relayed[k]);
+        sigaddset(&sa.sa_mask, relayed[k]);
+    }
+    sigprocmask(SIG_BLOCK, &set, old_mask);
+    for (size_t k = 0; k < N_RELAYED; k++) {
+        sigaction(relayed[k], NULL, &relay_old[k]);
+        if (relay_old[k].sa_handler != SIG_IGN) sigaction(relayed[k], &sa, NULL);
+    }
+}
+
+static void relay_started(pid_t child, const sigset_t *old_mask)
+{
+    relay_to = child;
+    sigprocmask(SIG_SETMASK, old_mask, NULL);
+}
+
+/* In the child before exec, and in `run` once PROGRAM ended. */
+static void relay_stop(void)
+{
+    for (size_t k = 0; k < N_RELAYED; k++) sigaction(relayed[k], &relay_old[k], NULL);
+}
+
 /* The trace path for the child's pid, as the shim will expand it (and the
  * program name it will see: the basename of argv[0]). */
 static void trace_path(const char *output, pid_t pid, const char *argv0, char *out, size_t len)
@@ -232,28 +284,29 @@ int cmd_run(int argc, char **argv)
                   "(looked in ../preload/ and ../lib/tidemark/)");
         return 2;
     }
-    struct sigaction ign = {.sa_handler = SIG_IGN}, oint, oquit;
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGINT, &ign, &oint);
-    sigaction(SIGQUIT, &ign, &oquit);
     int gate[2];
     if (pipe2(gate, O_CLOEXEC)) {
         cli_error("run: pipe failed: %s", strerror(errno));
         return 2;
     }
+    sigset_t mask;
+    relay_start(&mask);
     pid_t pid = fork();
     if (pid < 0) {
+        relay_stop();
+        relay_started(0, &mask);
         cli_error("run: fork failed: %s", strerror(errno));
         close(gate[0]);
         close(gate[1]);
         return 2;
     }
     if (pid == 0) {
-        sigaction(SIGINT, &oint, NULL);
-        sigaction(SIGQUIT, &oquit, NULL);
+        relay_stop();
+        relay_started(0, &mask);
         close(gate[1]);
         child(gate[0], shim, output, mode, argv + i);
     }
+    relay_started(pid, &mask);
     close(gate[0]);
     char trace[PATH_MAX];
     unsigned char before[TMK_TRACE_PATH_SUFFIXES + 1];
@@ -267,8 +320,7 @@ int cmd_run(int argc, char **argv)
     close(gate[1]); /* without the byte: the child exits without running PROGRAM */
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    sigaction(SIGINT, &oint, NULL);
-    sigaction(SIGQUIT, &oquit, NULL);
+    relay_stop();
     if (exists) {
         cli_error("%s exists; remove it or choose another -o", trace);
         return 2;

@@ -18,6 +18,7 @@
 #define TIDEMARK_PRELOAD_INTERNAL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -382,5 +383,21 @@ void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack
 
 /* Ends the trace: final counts, END, flush every buffer, close. Once. */
 void tmk_finish(enum tmk_end_why why, uint64_t status) TMK_HIDDEN;
+/* The same from the handler of a signal about to kill the process:
+ * END(SIGNAL, sig). Async-signal-safe; waits (bounded) for another thread
+ * that is ending the trace. Returns 0, having done nothing, when can_wait
+ * and the writer lock stayed taken (this thread, inside the shim, may hold
+ * it): the caller has the signal come back later. */
+int tmk_finish_signal(int sig, int can_wait) TMK_HIDDEN;
+/* dlsym(RTLD_NEXT, name) with the guard set (dlsym may allocate). */
+void *tmk_next_symbol(const char *name) TMK_HIDDEN;
+
+/* ---- signals.c ---------------------------------------------------------- */
+
+/* Takes over the ending signals the program left at SIG_DFL (at start). */
+void tmk_signals_start(void) TMK_HIDDEN;
+void tmk_signals_after_fork_child(void) TMK_HIDDEN;
+/* SIGTERM, SIGINT, SIGHUP: the signals that ask a process to stop. */
+void tmk_signals_stop_set(sigset_t *set) TMK_HIDDEN;
 
 #endif /* TIDEMARK_PRELOAD_INTERNAL_H */

@@ -1,9 +1,9 @@
 /* preload/lifecycle.c - the shim's life around the program's: start, exit,
- * fork, exec, dlopen/dlclose, fatal signals.
+ * fork, exec, dlopen/dlclose, and the END record however the process ends.
  *
  *  - Start (constructor): nothing at all under AT_SECURE; else read the
- *    settings, create the file, scan the modules, install fork handlers and
- *    fatal-signal handlers, start the sampler.
+ *    settings, create the file, scan the modules, install fork handlers,
+ *    take over the ending signals (signals.c), start the sampler.
  *  - Exit: the destructor of a preloaded library runs after the program's
  *    atexit handlers and destructors; it writes the final counts, a MEMORY
  *    sample and END(EXIT, status). The status comes from exit() or from
@@ -21,9 +21,17 @@
  *    in its header), re-announces modules and tables, restarts the sampler.
  *    A vfork/clone child (no fork handlers ran) is recognised by its pid and
  *    leaves the parent's file alone.
- *  - SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, when their disposition is the
- *    default: flush what can be flushed, END(SIGNAL), then the signal is
- *    raised again with the default action. Other signals are not touched.
+ *  - A signal that kills the process (SIGTERM, SIGINT, SIGHUP, SIGSEGV,
+ *    SIGBUS, SIGFPE, SIGILL, SIGABRT at SIG_DFL): signals.c's handler calls
+ *    tmk_finish_signal, which ends the trace as exit does, then the signal
+ *    kills the process. From a thread that was inside the shim: only flush
+ *    and END, once the writer lock is had within a few milliseconds (that
+ *    thread may hold it, mid-flush); if not, a signal that can wait is
+ *    asked to come back later (signals.c), a fault gives up the flush.
+ *  - One ending at a time: the first claims it; a signal arriving while
+ *    another thread ends the trace waits (bounded) for it to be done before
+ *    it kills the process. While a thread ends the trace for exit or exec,
+ *    SIGTERM, SIGINT and SIGHUP are blocked on it.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -40,10 +48,18 @@ volatile int tmk_state = TMK_STATE_OFF;
 uint64_t tmk_start_ns;
 pid_t tmk_pid;
 
-static int finishing;
+enum { FINISH_NONE = 0, FINISH_BUSY = 1, FINISH_DONE = 2 };
+static int finishing;  /* FINISH_* */
+static pid_t finisher; /* the thread ending the trace */
 static int exit_status;
-static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 
+/* From a handler on a thread that was inside the shim (which may hold the
+ * writer itself): how long to wait for the writer before asking to be called
+ * again later (a signal that can wait), or before giving up on the final
+ * flush (a fault); and how long to wait for another thread's ending. */
+#define SIGNAL_WRITER_RETRY_NS 5000000ull
+#define SIGNAL_WRITER_WAIT_NS 50000000ull
+#define SIGNAL_FINISH_WAIT_NS 2000000000ull
 
 /* Writes END as a block of its own for thread t (writer lock held). */
 static void write_end_block(struct tmk_thread *t, enum tmk_end_why why, uint64_t status)
@@ -57,61 +73,108 @@ static void write_end_block(struct tmk_thread *t, enum tmk_end_why why, uint64_t
     tmk_writer_block(t->number, t->seq++, t->last_time, payload, (size_t)(p - payload));
 }
 
-void tmk_finish(enum tmk_end_why why, uint64_t status)
+static void pause_us(long us)
 {
-    /* A vfork child (_exit, or exec) shares the parent's memory: it must not
-     * even mark the trace as finishing, so the pid is checked first. */
-    if (tmk_state != TMK_STATE_ACTIVE || getpid() != tmk_pid) return;
-    if (__atomic_exchange_n(&finishing, 1, __ATOMIC_ACQ_REL)) return;
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* The writer lock within ns; 0 when it stayed taken that long. */
+static int writer_lock_within(uint64_t ns)
+{
+    uint64_t give_up = tmk_clock_ns() + ns;
+    while (tmk_writer_trylock() != 0) {
+        if (tmk_clock_ns() > give_up) return 0;
+        pause_us(100);
+    }
+    return 1;
+}
+
+static int claim_finish(void)
+{
+    int none = FINISH_NONE;
+    if (!__atomic_compare_exchange_n(&finishing, &none, FINISH_BUSY, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED))
+        return 0;
+    finisher = gettid();
+    return 1;
+}
+
+/* Final counts, flush every buffer, END, close. `handler`: from a signal
+ * handler, whose thread may have been inside the shim (guard set): then only
+ * what needs no lock it could hold (flush and END). `writer`: 1 the caller
+ * took the writer lock, 0 take it here, -1 it cannot be had (no flush). */
+static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int writer)
+{
     int saved = errno;
     int guard = tmk_tls.guard;
-    int in_signal = why == TMK_END_SIGNAL;
+    int clean = guard == 0 || !handler; /* no lock of the shim held here */
     int cancel;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel); /* open, read: cancellation points */
     tmk_tls.guard = 2;
     struct tmk_thread *t = tmk_tls.t;
-    if (!t) t = tmk_thread_attach();
+    if (!t && clean) t = tmk_thread_attach();
     tmk_state = TMK_STATE_STOPPED; /* other threads stop recording */
-    if (!in_signal) tmk_stacks_report();
-    if (t && guard == 0 && !in_signal) {
+    if (clean) tmk_stacks_report();
+    if (t && guard == 0) {
         tmk_tables_sample(t, 0);
         tmk_probe_final(t);
         tmk_memory_sample(t);
     }
-    if (in_signal ? tmk_writer_trylock() == 0 : (tmk_writer_lock(), 1)) {
+    if (writer == 0) tmk_writer_lock();
+    if (writer >= 0) {
         tmk_threads_flush_all();
         if (t) write_end_block(t, why, status);
         tmk_writer_close();
         tmk_writer_unlock();
     }
+    __atomic_store_n(&finishing, FINISH_DONE, __ATOMIC_RELEASE);
     tmk_tls.guard = guard;
     pthread_setcancelstate(cancel, NULL);
     errno = saved;
 }
 
-/* ---- signals ------------------------------------------------------------ */
-
-static void on_fatal_signal(int sig)
+void tmk_finish(enum tmk_end_why why, uint64_t status)
 {
-    tmk_finish(TMK_END_SIGNAL, (uint64_t)sig);
-    /* SA_RESETHAND put back the default: raise it again. */
-    signal(sig, SIG_DFL);
-    raise(sig);
+    /* A vfork child (_exit, or exec) shares the parent's memory: it must not
+     * even mark the trace as finishing, so the pid is checked first. */
+    if (tmk_state != TMK_STATE_ACTIVE || getpid() != tmk_pid) return;
+    sigset_t stop, old;
+    tmk_signals_stop_set(&stop);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
+    if (claim_finish()) end_trace(why, status, 0, 0);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-static void install_signal_handlers(void)
+/* Another thread is ending the trace: lets it finish before the signal
+ * kills the process (bounded: that thread may wait for a lock this one
+ * holds). */
+static void wait_for_finisher(void)
 {
-    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
-        struct sigaction old, sa;
-        if (sigaction(fatal_signals[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
-            (old.sa_flags & SA_SIGINFO))
-            continue;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_fatal_signal;
-        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
-        sigemptyset(&sa.sa_mask);
-        sigaction(fatal_signals[i], &sa, NULL);
+    if (__atomic_load_n(&finishing, __ATOMIC_ACQUIRE) != FINISH_BUSY || finisher == gettid())
+        return;
+    uint64_t give_up = tmk_clock_ns() + SIGNAL_FINISH_WAIT_NS;
+    while (__atomic_load_n(&finishing, __ATOMIC_ACQUIRE) == FINISH_BUSY &&
+           tmk_clock_ns() < give_up)
+        pause_us(1000);
+}
+
+int tmk_finish_signal(int sig, int can_wait)
+{
+    if (getpid() != tmk_pid) return 1; /* a vfork child: the parent's trace */
+    int writer = 0;
+    if (tmk_state == TMK_STATE_ACTIVE && tmk_tls.guard != 0) {
+        writer = writer_lock_within(can_wait ? SIGNAL_WRITER_RETRY_NS : SIGNAL_WRITER_WAIT_NS)
+                     ? 1 : -1;
+        if (writer < 0 && can_wait) return 0;
     }
+    if (tmk_state == TMK_STATE_ACTIVE && claim_finish()) {
+        end_trace(TMK_END_SIGNAL, (uint64_t)sig, 1, writer);
+        return 1;
+    }
+    if (writer > 0) tmk_writer_unlock();
+    wait_for_finisher();
+    return 1;
 }
 
 /* ---- fork --------------------------------------------------------------- */
@@ -159,7 +222,9 @@ static void after_fork_child(void)
     tmk_pid = getpid();
     tmk_start_ns = tmk_clock_ns();
     tmk_threads_after_fork_child();
-    finishing = 0;
+    tmk_signals_after_fork_child();
+    finishing = FINISH_NONE;
+    finisher = 0;
     struct tmk_thread *t = tmk_tls.t;
     if (t)
         tmk_thread_name(t, NULL);
@@ -206,7 +271,7 @@ __attribute__((constructor)) static void tmk_init(void)
         if (t) tmk_modules_scan(t);
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
         at_quick_exit(on_quick_exit);
-        install_signal_handlers();
+        tmk_signals_start();
         tmk_state = TMK_STATE_ACTIVE;
         tmk_sampler_start();
     }
@@ -219,7 +284,7 @@ __attribute__((destructor)) static void tmk_fini(void)
     tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)exit_status);
 }
 
-static void *next_symbol(const char *name)
+void *tmk_next_symbol(const char *name)
 {
     int guard = tmk_tls.guard;
     tmk_tls.guard = 2;
@@ -228,7 +293,7 @@ static void *next_symbol(const char *name)
     return f;
 }
 
-#define REAL(type, name) ((type)next_symbol(name))
+#define REAL(type, name) ((type)tmk_next_symbol(name))
 
 TMK_EXPORT void exit(int status)
 {

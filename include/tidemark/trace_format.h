@@ -223,7 +223,7 @@ enum tmk_probe_layout {
 enum tmk_end_why {
     TMK_END_EXIT = 0,   /* normal exit; status = exit status if known */
     TMK_END_EXEC = 1,   /* the process called exec; the new image writes its own file */
-    TMK_END_SIGNAL = 2, /* fatal signal; status = signal number */
+    TMK_END_SIGNAL = 2, /* killed by a signal (TERM, INT, HUP, or a fault); status = its number */
 };
 
 /* ---- encoding helpers, shared by writer and reader ---------------------- */
