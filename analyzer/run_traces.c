@@ -100,7 +100,7 @@ int run_traces_snapshot(struct run_traces *rt, const char *tmpl, const char *pat
         rt->n_before++;
     }
     closedir(d);
-    qsort(rt->before, rt->n_before, sizeof *rt->before, cmp_name);
+    if (rt->n_before) qsort(rt->before, rt->n_before, sizeof *rt->before, cmp_name);
     return 0;
 }
 
