@@ -154,6 +154,18 @@ def case_children():
     check(len(procs) >= 3, f"python parent: traces of the parent and both children: {procs}")
     for pid, files in procs.items():
         check(files[0][1]["end"] in ("exit", "exec"), f"{files[0][0]}: end {files[0][1]['end']}")
+    clear()
+    # the same under tidemark run: the program's output unchanged, and every
+    # trace file of the run named once, the program's first
+    with open(script, "w") as f:
+        f.write(PY_PARENT)
+    r = tm_run(["-o", fixed, "--", sys.executable, script, *CHILD])
+    eq((r.returncode, r.stdout), (0, native.stdout), "python parent under tidemark run")
+    err = r.stderr.decode()
+    named = re.findall(r"^tidemark: .* (/\S+)$", err, re.M)
+    files = [os.path.join(st.TMP, f) for f in os.listdir(st.TMP) if f.startswith("c.tmk")]
+    eq(sorted(named), sorted(files), f"tidemark run names every trace once: {err}")
+    eq(named[0], fixed, "the program's trace first")
 
 
 # ---- silence ----------------------------------------------------------------
