@@ -1,7 +1,9 @@
 /* analyzer/cmd_run.c - `tidemark run [-o FILE] [--mode full|tables] -- PROG
  * ARGS`: runs PROG with the shim preloaded (found beside this binary, no path
  * to type), passes its exit status through (128+N for signal N), then says
- * where the trace is and prints a one-screen summary on stderr. */
+ * where the traces are (run_traces.c), whether the program's is complete, and
+ * prints a one-screen summary on stderr. What makes it refuse before PROG
+ * starts is run_check.c's. */
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,12 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cmd_common.h"
 #include "report.h"
+#include "run.h"
 #include "tidemark/trace_format.h"
 #include "tidemark/trace_path.h"
 
@@ -34,9 +38,15 @@ static const char run_usage[] =
     "An LD_PRELOAD already set is kept (the shim is appended). Other TIDEMARK_*\n"
     "settings pass through from the environment. When PROGRAM execs, each new\n"
     "image writes FILE.1, FILE.2, ... (same pid); run names them and summarizes\n"
-    "the last image (the program behind a wrapper script, say).\n"
-    "exit status: PROGRAM's own (128+N when killed by signal N); 2 when tidemark\n"
-    "cannot start it (bad flag, FILE exists, shim or program not found).\n";
+    "the last image (the program behind a wrapper script, say). Each child\n"
+    "process writes its own file (FILE.<pid> when FILE has no %p); run names\n"
+    "each with its pid and parent.\n"
+    "Before PROGRAM starts, run refuses (exit 2) when it cannot be traced: a\n"
+    "statically linked, set-user-ID or set-group-ID program, FILE empty, too\n"
+    "long, existing, or in a missing or unwritable directory.\n"
+    "exit status: PROGRAM's own (128+N when killed by signal N); 127 PROGRAM not\n"
+    "found, 126 not executable (as a shell); 2 when tidemark cannot run or trace\n"
+    "it (bad flag, shim not found, a refusal above).\n";
 
 /* <dir of this executable>/../preload/libtidemark.so (build tree) or
  * <dir>/../lib/libtidemark.so (installed, see CMakeLists.txt). */
@@ -144,82 +154,60 @@ static void trace_path(const char *output, pid_t pid, const char *argv0, char *o
     tmk_trace_path_expand(out, len, output, (uint64_t)pid, tmk_path_short_name(argv0));
 }
 
-static int path_exists(const char *path)
+/* Below this many bytes free (for this user), the trace's file system
+ * counts as full: the shim's last write failed there. */
+#define FULL_BELOW (64u << 10)
+
+static int fs_full(const char *path)
 {
-    struct stat st;
-    return lstat(path, &st) == 0;
+    struct statvfs v;
+    if (statvfs(path, &v) != 0) return 0;
+    unsigned long long blocks = geteuid() == 0 ? v.f_bfree : v.f_bavail;
+    return blocks * v.f_frsize < FULL_BELOW;
 }
 
-/* PATH.k: where the shim puts the trace of an exec'ed image. */
-static void suffix_path(const char *trace, unsigned k, char *out, size_t len)
+/* Has the file at path a whole trace header? */
+static int has_header(const char *path)
 {
-    snprintf(out, len, "%s.%u", trace, k);
-}
-
-/* Which of PATH.1 .. PATH.99 exist; present[0] unused. */
-static void suffixes_present(const char *trace, unsigned char *present)
-{
-    char p[PATH_MAX + 8];
-    for (unsigned k = 1; k <= TMK_TRACE_PATH_SUFFIXES; k++) {
-        suffix_path(trace, k, p, sizeof p);
-        present[k] = (unsigned char)path_exists(p);
-    }
-}
-
-/* The file's header, or -1 when it is not a readable trace. */
-static int read_header(const char *path, struct tmk_file_header *h)
-{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return 0;
     uint8_t raw[TMK_FILE_HEADER_SIZE];
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, raw, sizeof raw);
+    struct stat st;
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, raw, sizeof raw) : -1;
     close(fd);
-    if (n != (ssize_t)sizeof raw || memcmp(raw, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN)) return -1;
-    tmk_file_header_decode(h, raw);
-    return 0;
+    return n == (ssize_t)sizeof raw && !memcmp(raw, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN);
 }
 
-/* The program exec'ed (same pid): each new image wrote the next free
- * PATH.N. Names each one, and puts in `last` the trace of the image that
- * started last in the program's own process (its final image: the one that
- * did the program's work, e.g. the real interpreter behind a wrapper script);
- * `last` is `trace` itself when nothing exec'ed. */
-static void report_execs(const char *trace, const unsigned char *before, pid_t pid, char *last,
-                         size_t len)
+/* Why a trace without its END record stopped: the program's status says a
+ * signal killed it, a full file system says the shim's writes failed. */
+static void say_incomplete(const char *path, int signal_no)
 {
-    unsigned char after[TMK_TRACE_PATH_SUFFIXES + 1];
-    struct tmk_file_header h;
-    uint64_t newest = 0;
-    snprintf(last, len, "%s", trace);
-    if (read_header(trace, &h) == 0) newest = h.start_monotonic_ns;
-    suffixes_present(trace, after);
-    for (unsigned k = 1; k <= TMK_TRACE_PATH_SUFFIXES; k++) {
-        if (!after[k] || before[k]) continue;
-        char p[PATH_MAX + 8];
-        suffix_path(trace, k, p, sizeof p);
-        fprintf(stderr, "tidemark: the program exec'ed; its new image's trace is %s\n", p);
-        if (read_header(p, &h) == 0 && h.pid == (uint32_t)pid && h.start_monotonic_ns >= newest) {
-            newest = h.start_monotonic_ns;
-            snprintf(last, len, "%s", p);
-        }
-    }
+    if (fs_full(path))
+        fprintf(stderr, "tidemark: %s is incomplete: tracing stopped: %s\n", path,
+                strerror(ENOSPC));
+    else if (signal_no)
+        fprintf(stderr, "tidemark: %s is incomplete: the program was killed by signal %d\n",
+                path, signal_no);
+    else
+        fprintf(stderr, "tidemark: %s is incomplete: it has no END record (tracing stopped "
+                "early, or the program was killed)\n", path);
 }
 
-static void summary(const char *trace)
+/* A file with no whole header: the first write failed. */
+static void say_empty(const char *path)
 {
-    struct tm_options o;
-    tm_options_default(&o);
-    struct tm_model m;
-    char err[512];
-    if (tm_analyze(trace, &o, &m, err, sizeof err) != TM_EXIT_OK) {
-        fprintf(stderr, "tidemark: %s: %s\n", trace, err);
-        return;
-    }
+    fprintf(stderr, "tidemark: %s is empty: tracing stopped before its header was written%s%s\n",
+            path, fs_full(path) ? ": " : "", fs_full(path) ? strerror(ENOSPC) : "");
+}
+
+/* The summary of an analyzed trace. */
+static void summary(const struct tm_model *m, const char *trace)
+{
     char line[512], h[32], r[32];
-    tm_verdict_line(&m, line, sizeof line);
+    tm_verdict_line(m, line, sizeof line);
     fprintf(stderr, "tidemark: %s\n", line);
-    for (size_t i = 0; i < m.n_tables && i < 5; i++) {
-        const struct tm_table *t = &m.tables[i];
+    for (size_t i = 0; i < m->n_tables && i < 5; i++) {
+        const struct tm_table *t = &m->tables[i];
         tm_human_bytes(t->held, h, sizeof h);
         tm_human_bytes(t->retained, r, sizeof r);
         fprintf(stderr, "  table %llu %-6s %-40s held %10s retained %10s  %s\n",
@@ -228,15 +216,62 @@ static void summary(const char *trace)
         if (t->n_recs)
             fprintf(stderr, "    best fix: %s\n", t->recs[0].text);
     }
-    if (m.heap.tracked) {
-        tm_human_bytes(m.heap.peak_bytes, h, sizeof h);
-        tm_human_bytes(m.heap.in_use, r, sizeof r);
+    if (m->heap.tracked) {
+        tm_human_bytes(m->heap.peak_bytes, h, sizeof h);
+        tm_human_bytes(m->heap.in_use, r, sizeof r);
         fprintf(stderr, "  heap: peak %s, %s still allocated at exit, %llu allocations\n", h, r,
-                (unsigned long long)m.heap.allocs);
+                (unsigned long long)m->heap.allocs);
     }
-    if (m.info.truncated) fprintf(stderr, "  warning: the trace is truncated\n");
+    if (m->info.truncated) fprintf(stderr, "  warning: the trace is truncated\n");
     fprintf(stderr, "  full report: tidemark report %s\n", trace);
-    tm_model_free(&m);
+}
+
+/* After the program ended: its trace (complete, incomplete, empty or
+ * missing), the traces of its later images and children, then the summary
+ * of its last image. */
+static void report_outcome(struct run_traces *rt, pid_t pid, const char *trace, int status,
+                           int show)
+{
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    char last[PATH_MAX + 64];
+    run_traces_find(rt, pid, trace, last, sizeof last);
+    struct tm_model m;
+    char err[512];
+    int analyzed = 0, last_whole = has_header(last);
+    if (show && last_whole) {
+        struct tm_options o;
+        tm_options_default(&o);
+        analyzed = tm_analyze(last, &o, &m, err, sizeof err) == TM_EXIT_OK;
+    }
+    int incomplete = analyzed && (!m.info.ended || m.info.truncated);
+    int same = strcmp(last, trace) == 0;
+    struct stat st;
+    if (lstat(trace, &st) != 0)
+        fprintf(stderr, "tidemark: no trace at %s (the program exited with %d)\n", trace, rc);
+    else if (!has_header(trace))
+        say_empty(trace);
+    else if (same && incomplete)
+        say_incomplete(trace, sig);
+    else if (same && !analyzed && fs_full(trace))
+        fprintf(stderr, "tidemark: %s may be incomplete: its file system is full (%s)\n", trace,
+                strerror(ENOSPC));
+    else
+        fprintf(stderr, "tidemark: trace written to %s\n", trace);
+    run_traces_print(rt, pid, trace);
+    if (!same) {
+        fprintf(stderr, "tidemark: summarizing the program's last image: %s\n", last);
+        if (!last_whole)
+            say_empty(last);
+        else if (incomplete)
+            say_incomplete(last, sig);
+    }
+    if (analyzed) {
+        summary(&m, last);
+        tm_model_free(&m);
+    } else if (show && last_whole) {
+        fprintf(stderr, "tidemark: %s: %s\n", last, err);
+    }
 }
 
 int cmd_run(int argc, char **argv)
@@ -278,12 +313,15 @@ int cmd_run(int argc, char **argv)
         cli_error("run: missing PROGRAM (tidemark run -- PROGRAM ARGS...)");
         return 2;
     }
+    if (run_check_template(output)) return 2;
     char shim[PATH_MAX];
     if (find_shim(shim, sizeof shim)) {
         cli_error("run: libtidemark.so not found beside this tidemark "
                   "(looked in ../preload/ and ../lib/tidemark/)");
         return 2;
     }
+    int refused = run_check_program(argv[i], shim);
+    if (refused) return refused;
     int gate[2];
     if (pipe2(gate, O_CLOEXEC)) {
         cli_error("run: pipe failed: %s", strerror(errno));
@@ -308,12 +346,16 @@ int cmd_run(int argc, char **argv)
     }
     relay_started(pid, &mask);
     close(gate[0]);
-    char trace[PATH_MAX];
-    unsigned char before[TMK_TRACE_PATH_SUFFIXES + 1];
+    /* Longer than any path may be: a path too long is seen whole enough. */
+    char trace[2 * PATH_MAX];
     trace_path(output, pid, argv[i], trace, sizeof trace);
-    int exists = path_exists(trace);
-    if (!exists) {
-        suffixes_present(trace, before);
+    struct run_traces rt = {0};
+    refused = run_check_output(trace);
+    if (!refused && run_traces_snapshot(&rt, output, trace) != 0) {
+        cli_error("run: out of memory");
+        refused = 2;
+    }
+    if (!refused) {
         ssize_t w;
         while ((w = write(gate[1], "g", 1)) < 0 && errno == EINTR) {}
     }
@@ -321,20 +363,8 @@ int cmd_run(int argc, char **argv)
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     relay_stop();
-    if (exists) {
-        cli_error("%s exists; remove it or choose another -o", trace);
-        return 2;
-    }
-    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (access(trace, R_OK) != 0) {
-        fprintf(stderr, "tidemark: no trace at %s (the program exited with %d)\n", trace, rc);
-        return rc;
-    }
-    fprintf(stderr, "tidemark: trace written to %s\n", trace);
-    char last[PATH_MAX + 8];
-    report_execs(trace, before, pid, last, sizeof last);
-    if (strcmp(last, trace) != 0)
-        fprintf(stderr, "tidemark: summarizing the program's last image: %s\n", last);
-    if (show) summary(last);
-    return rc;
+    if (!refused) report_outcome(&rt, pid, trace, status, show);
+    run_traces_free(&rt);
+    if (refused) return refused;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

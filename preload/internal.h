@@ -63,8 +63,23 @@ static inline int tmk_heap_by_info(void)
 }
 
 void tmk_options_read(void) TMK_HIDDEN;
-/* One line on stderr ("tidemark: " + msg + "\n") unless quiet. */
+/* One line on stderr ("tidemark: " + msg + "\n") unless quiet, or unless
+ * this process is a descendant of a traced one (see trace_name.c). */
 void tmk_warn(const char *msg, const char *arg1, const char *arg2) TMK_HIDDEN;
+/* Who this process is, once known: a descendant says nothing; a later image
+ * (after exec) does not repeat the settings lines; the process the user
+ * started says the settings lines held until now. */
+void tmk_speech_settle(int descendant, int later_image) TMK_HIDDEN;
+/* Appends strerror's C-locale text for err (allocation-free); returns new n. */
+size_t tmk_errno_append(char *out, size_t n, size_t cap, int err) TMK_HIDDEN;
+
+/* ---- trace_name.c: who this process is, which file it writes ------------ */
+
+void tmk_lineage_detect(void) TMK_HIDDEN; /* at start, after the settings */
+void tmk_lineage_forked(void) TMK_HIDDEN; /* in a forked child */
+/* Creates this process's trace file; its name in path. fd, or -1 with errno
+ * (ELOOP: a symlink there; EEXIST: a non-regular file, or 99 suffixes taken). */
+int tmk_trace_create(char *path, size_t cap) TMK_HIDDEN;
 
 /* ---- arena.c: the shim's own allocator (mmap-backed) -------------------- */
 

@@ -260,6 +260,7 @@ __attribute__((constructor)) static void tmk_init(void)
     int guard = tmk_tls.guard;
     tmk_tls.guard = 2;
     tmk_options_read();
+    tmk_lineage_detect(); /* before anything is said or written */
     tmk_pid = getpid();
     tmk_start_ns = tmk_clock_ns();
     tmk_stacks_init();

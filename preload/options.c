@@ -3,6 +3,17 @@
  *
  * A bad value gives one stderr line naming the variable, and the default is
  * used. docs/settings.md lists each setting with its default.
+ *
+ * Who may speak (trace_name.c decides, right after the settings are read):
+ *  - the process the user started, in its first image: everything, and the
+ *    settings lines, which wait in a static buffer until that is known;
+ *  - a later image of it (after exec): what goes wrong with its own trace
+ *    file, never the settings again;
+ *  - a descendant (forked, vforked, posix_spawned, or any process started by
+ *    a traced one): nothing at all. Its stderr is its parent's business
+ *    (`subprocess.run(..., capture_output=True)` compares it).
+ * Nothing here allocates: texts of errno values come from a table, not from
+ * strerror (which may allocate for a locale).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,6 +21,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "tidemark/trace_path.h"
 
 struct tmk_options tmk_opt = {
     .output = "tidemark.%p.tmk",
@@ -24,24 +36,110 @@ struct tmk_options tmk_opt = {
     .probe_bytes = 64u << 20,
 };
 
-void tmk_warn(const char *msg, const char *arg1, const char *arg2)
+/* Until tmk_speech_settle: settings lines wait in pending. */
+static enum { SPEECH_UNSETTLED, SPEECH_ALL, SPEECH_OWN_FILE, SPEECH_NONE } speech;
+static char pending[8192];
+static size_t pending_len;
+
+/* "tidemark: " + the parts + "\n" into line (cap bytes); returns the length. */
+static size_t compose(char *line, size_t cap, const char *msg, const char *arg1,
+                      const char *arg2)
 {
-    if (tmk_opt.quiet) return;
-    char line[1024];
     size_t n = 0;
     const char *parts[] = {"tidemark: ", msg, arg1, arg2, "\n"};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         if (!parts[i]) continue;
         size_t len = strlen(parts[i]);
-        if (len > sizeof line - 1 - n) len = sizeof line - 1 - n;
+        if (len > cap - 1 - n) len = cap - 1 - n;
         memcpy(line + n, parts[i], len);
         n += len;
     }
-    if (n == sizeof line - 1) line[n - 1] = '\n';
+    if (n == cap - 1) line[n - 1] = '\n';
+    return n;
+}
+
+static void put(const char *bytes, size_t n)
+{
     int saved = errno;
-    ssize_t w = write(2, line, n);
+    ssize_t w = write(2, bytes, n);
     (void)w;
     errno = saved;
+}
+
+void tmk_warn(const char *msg, const char *arg1, const char *arg2)
+{
+    if (tmk_opt.quiet || (speech != SPEECH_ALL && speech != SPEECH_OWN_FILE)) return;
+    char line[1024];
+    put(line, compose(line, sizeof line, msg, arg1, arg2));
+}
+
+/* A setting the user got wrong: said once, by the process the user started. */
+static void warn_setting(const char *msg, const char *arg1, const char *arg2)
+{
+    if (tmk_opt.quiet) return;
+    char line[1024];
+    size_t n = compose(line, sizeof line, msg, arg1, arg2);
+    if (speech == SPEECH_ALL) {
+        put(line, n);
+    } else if (speech == SPEECH_UNSETTLED && n <= sizeof pending - pending_len) {
+        memcpy(pending + pending_len, line, n);
+        pending_len += n;
+    }
+}
+
+void tmk_speech_settle(int descendant, int later_image)
+{
+    speech = descendant ? SPEECH_NONE : later_image ? SPEECH_OWN_FILE : SPEECH_ALL;
+    if (speech == SPEECH_ALL && pending_len) put(pending, pending_len);
+    pending_len = 0;
+}
+
+/* Texts as glibc's strerror gives them in the C locale, for the errors
+ * creating or writing a file can meet. */
+static const struct {
+    int err;
+    const char *text;
+} errno_texts[] = {
+    {EPERM, "Operation not permitted"},
+    {ENOENT, "No such file or directory"},
+    {EINTR, "Interrupted system call"},
+    {EIO, "Input/output error"},
+    {ENXIO, "No such device or address"},
+    {EBADF, "Bad file descriptor"},
+    {ENOMEM, "Cannot allocate memory"},
+    {EACCES, "Permission denied"},
+    {EFAULT, "Bad address"},
+    {EBUSY, "Device or resource busy"},
+    {EEXIST, "File exists"},
+    {EXDEV, "Invalid cross-device link"},
+    {ENODEV, "No such device"},
+    {ENOTDIR, "Not a directory"},
+    {EISDIR, "Is a directory"},
+    {EINVAL, "Invalid argument"},
+    {ENFILE, "Too many open files in system"},
+    {EMFILE, "Too many open files"},
+    {ETXTBSY, "Text file busy"},
+    {EFBIG, "File too large"},
+    {ENOSPC, "No space left on device"},
+    {ESPIPE, "Illegal seek"},
+    {EROFS, "Read-only file system"},
+    {EMLINK, "Too many links"},
+    {EPIPE, "Broken pipe"},
+    {ENAMETOOLONG, "File name too long"},
+    {ELOOP, "Too many levels of symbolic links"},
+    {EOVERFLOW, "Value too large for defined data type"},
+    {EOPNOTSUPP, "Operation not supported"},
+    {ESTALE, "Stale file handle"},
+    {EDQUOT, "Disk quota exceeded"},
+    {EAGAIN, "Resource temporarily unavailable"},
+};
+
+size_t tmk_errno_append(char *out, size_t n, size_t cap, int err)
+{
+    for (size_t i = 0; i < sizeof errno_texts / sizeof errno_texts[0]; i++)
+        if (errno_texts[i].err == err) return tmk_path_append(out, n, cap, errno_texts[i].text);
+    n = tmk_path_append(out, n, cap, "error ");
+    return tmk_path_append_u(out, n, cap, (uint64_t)(unsigned)err);
 }
 
 static void bad_value(const char *name, const char *value, const char *dflt)
@@ -51,7 +149,7 @@ static void bad_value(const char *name, const char *value, const char *dflt)
     if (n > 100) n = 100;
     memcpy(msg, name, n);
     memcpy(msg + n, "=", 2);
-    tmk_warn(msg, value, dflt);
+    warn_setting(msg, value, dflt);
 }
 
 /* Parses a decimal unsigned in [lo, hi]; 0 on success. */

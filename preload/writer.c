@@ -1,17 +1,10 @@
-/* preload/writer.c - the trace file: naming, creating, writing blocks.
+/* preload/writer.c - the trace file: opening it, writing blocks.
  *
- * The path is TIDEMARK_OUTPUT with %p (pid), %e (program name) and %%
- * expanded by tidemark/trace_path.h (the one expansion `tidemark run` uses
- * too). The file is created with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600: it
- * never overwrites and never follows a symlink. If the path exists as a
- * regular file (a pid reused across exec, a template without %p), the first
- * free "<path>.1" .. "<path>.99" is used instead, with one stderr line saying
- * so, unless the existing file is the trace this very process wrote before
- * it exec'ed (same pid in its header), or "<path>.<pid>" is (a forked child
- * with a fixed path wrote it, then exec'ed: "<path>.<pid>.N"). Those cases
- * are routine and quiet. A
- * symlink at the path, an unwritable directory, or a failed write (full
- * disk): one stderr line and tracing stops; the program runs on untouched.
+ * Which file, and its exclusive creation (never overwrites, never follows a
+ * symlink), are trace_name.c's. When it cannot be created, or a write fails
+ * later (full disk), one stderr line with the reason (errno's text), and
+ * tracing stops; the program runs on untouched. Only the process the user
+ * started, and its later images, say so (options.c: descendants are silent).
  *
  * Blocks are written whole with one writev under the writer mutex, each
  * compressed first (TIDEMARK_COMPRESS=1, full mode's default) into one zstd frame at
@@ -49,15 +42,12 @@
 #include "internal.h"
 #include "tidemark/trace_path.h"
 
-extern char *program_invocation_short_name;
-
 static pthread_mutex_t writer_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int writer_fd = -1;
 static dev_t writer_dev; /* identity of the trace file behind writer_fd */
 static ino_t writer_ino;
 static char writer_path[4200];
 static char writer_abspath[4200]; /* "" = too long to keep: no reopening */
-static int writer_child; /* this process is a forked child of a traced one */
 
 static ZSTD_CCtx *zctx;   /* static context; NULL = blocks are written raw */
 static uint8_t *zbuf;     /* a compressed block */
@@ -124,75 +114,6 @@ void tmk_writer_unlock(void)
     pthread_setcancelstate(old, NULL);
 }
 
-static int create_excl(const char *path)
-{
-    int fd;
-    do fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    while (fd < 0 && errno == EINTR);
-    return fd;
-}
-
-/* Is the file at path a trace of this pid (the image before an exec)? */
-static int own_trace(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return 0;
-    uint8_t raw[TMK_FILE_HEADER_SIZE];
-    ssize_t n = read(fd, raw, sizeof raw);
-    close(fd);
-    if (n != (ssize_t)sizeof raw) return 0;
-    struct tmk_file_header h;
-    tmk_file_header_decode(&h, raw);
-    return !memcmp(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN) && h.pid == (uint32_t)getpid();
-}
-
-/* Creates the first free "<b>.1" .. "<b>.TMK_TRACE_PATH_SUFFIXES", saying
- * so on stderr unless quiet. Sets writer_path. Returns the fd or -1. */
-static int create_suffixed(const char *b, const char *taken, int quiet)
-{
-    for (unsigned i = 1; i <= TMK_TRACE_PATH_SUFFIXES; i++) {
-        size_t n = tmk_path_append(writer_path, 0, sizeof writer_path, b);
-        n = tmk_path_append(writer_path, n, sizeof writer_path, ".");
-        tmk_path_append_u(writer_path, n, sizeof writer_path, i);
-        int fd = create_excl(writer_path);
-        if (fd >= 0 && !quiet) {
-            char tail[4300];
-            size_t m = tmk_path_append(tail, 0, sizeof tail, " exists, left as it is; writing ");
-            tmk_path_append(tail, m, sizeof tail, writer_path);
-            tmk_warn("trace file ", taken, tail);
-        }
-        if (fd >= 0 || errno != EEXIST) return fd;
-    }
-    strcpy(writer_path, taken);
-    errno = EEXIST;
-    return -1;
-}
-
-/* Creates the file at base; when base is an existing regular file:
- *  - this pid's own trace (the image before an exec): base.N, quietly;
- *  - else base.<pid> is this pid's own (a forked child with a fixed path
- *    wrote it, then exec'ed): base.<pid>.N, quietly;
- *  - else: base.N, with one stderr line.
- * Sets writer_path. Returns the fd or -1 with errno set. */
-static int create_trace_file(const char *base)
-{
-    strcpy(writer_path, base);
-    int fd = create_excl(writer_path);
-    if (fd >= 0 || errno != EEXIST) return fd;
-    struct stat st;
-    if (lstat(base, &st) == 0 && !S_ISREG(st.st_mode)) {
-        errno = S_ISLNK(st.st_mode) ? ELOOP : EEXIST;
-        return -1;
-    }
-    if (own_trace(base)) return create_suffixed(base, base, 1);
-    char mine[4200];
-    size_t n = tmk_path_append(mine, 0, sizeof mine, base);
-    n = tmk_path_append(mine, n, sizeof mine, ".");
-    tmk_path_append_u(mine, n, sizeof mine, (uint64_t)getpid());
-    if (own_trace(mine)) return create_suffixed(mine, base, 1);
-    return create_suffixed(base, base, 0);
-}
-
 static int write_all(int fd, struct iovec *iov, int cnt)
 {
     while (cnt > 0) {
@@ -236,12 +157,21 @@ static void drop_fd(void)
     writer_fd = -1;
 }
 
+/* what + errno's text + then */
+static void reason(char *out, size_t cap, const char *what, int err, const char *then)
+{
+    size_t n = tmk_path_append(out, 0, cap, what);
+    n = tmk_errno_append(out, n, cap, err);
+    tmk_path_append(out, n, cap, then);
+}
+
 /* The file is unusable: say so once, stop tracing (writer lock held). */
 static void writer_failed(const char *what)
 {
     int err = errno;
-    tmk_warn(what, writer_path, err == ENOSPC ? ": no space left on device; tracing stopped"
-                                              : ": write failed; tracing stopped");
+    char why[128];
+    reason(why, sizeof why, ": write failed: ", err, "; tracing stopped");
+    tmk_warn(what, writer_path, why);
     drop_fd();
     tmk_state = TMK_STATE_STOPPED;
     errno = err;
@@ -329,20 +259,17 @@ int tmk_writer_open(void)
 static int writer_open(void)
 {
     int saved = errno;
-    char base[4200];
-    int has_pid = tmk_trace_path_expand(base, sizeof base, tmk_opt.output, (uint64_t)getpid(),
-                                        program_invocation_short_name);
-    /* A forked child with a fixed path writes "<path>.<pid>". */
-    if (!has_pid && writer_child) {
-        size_t n = tmk_path_append(base, strlen(base), sizeof base, ".");
-        tmk_path_append_u(base, n, sizeof base, (uint64_t)getpid());
-    }
     compressor_init();
-    int fd = create_trace_file(base);
+    int fd = tmk_trace_create(writer_path, sizeof writer_path);
     if (fd < 0) {
-        const char *why = errno == ELOOP    ? ": is a symlink; not tracing"
-                          : errno == EEXIST ? ": exists; not tracing"
-                                            : ": cannot be created; not tracing";
+        char why[160];
+        if (errno == ELOOP)
+            tmk_path_append(why, 0, sizeof why, ": is a symlink; not tracing");
+        else if (errno == EEXIST)
+            tmk_path_append(why, 0, sizeof why, ": exists and is not a regular file, or "
+                                                "its 99 suffixes are taken; not tracing");
+        else
+            reason(why, sizeof why, ": cannot be created: ", errno, "; not tracing");
         tmk_warn("trace file ", writer_path, why);
         errno = saved;
         return -1;
@@ -412,7 +339,7 @@ void tmk_writer_after_fork_child(void)
 {
     pthread_mutex_init(&writer_mutex, NULL);
     pthread_setcancelstate(writer_cancel_old, NULL); /* before_fork took the lock */
-    writer_child = 1;
+    tmk_lineage_forked();
     int saved = errno;
     drop_fd();
     errno = saved;

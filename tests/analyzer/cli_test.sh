@@ -156,6 +156,17 @@ if [ -e "$(dirname "$T")/../preload/libtidemark.so" ]; then
     one_line_error "$W/old.tmk exists; remove it or choose another -o"
     [ ! -e ran.txt ] || { echo "FAIL: run started the program despite an existing -o"; fail=1; }
     [ ! -e "$W/old.tmk.1" ] || { echo "FAIL: run -o existing wrote old.tmk.1"; fail=1; }
+    # what else run refuses before the program starts (run_check.c; all of
+    # them: tests/preload/run_test.py refusals), and its list of children
+    expect 2 "run -o empty" -- "$T" run -o "" -- sh -c ': >ran.txt'; one_line_error "-o is empty"
+    expect 2 "run -o missing dir" -- "$T" run -o "$W/nodir/t.tmk" -- sh -c ': >ran.txt'
+    one_line_error "cannot create the trace $W/nodir/t.tmk: No such file or directory"
+    expect 127 "run not found" -- "$T" run -o "$W/nf.tmk" -- no-such-program-tidemark
+    one_line_error "no-such-program-tidemark: command not found"
+    [ ! -e ran.txt ] || { echo "FAIL: run started the program it refused"; fail=1; }
+    expect 0 "run children" -- "$T" run --no-summary -o "$W/ch.tmk" -- sh -c 'sort </dev/null; true'
+    grep -q "^tidemark: child process [0-9]* (parent [0-9]*): $W/ch.tmk.[0-9]*$" err.txt ||
+        { echo "FAIL: run does not list the child"; cat err.txt; fail=1; }
     # %e and %% expanded as the shim does
     expect 0 "run -o %e.%p" -- "$T" run --no-summary -o "$W/x.%e.%p.tmk" -- sh -c 'exit 0'
     grep -q "trace written to $W/x\.sh\.[0-9]*\.tmk$" err.txt ||
