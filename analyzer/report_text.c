@@ -54,11 +54,22 @@ void tm_verdict_line(const struct tm_model *m, char *buf, size_t len)
             top = &m->tables[i];
             break;
         }
+    /* "after deletes" only when every oversized table lost entries since
+     * its peak; a table that never did (a size hint too large) holds more
+     * than its entries need, and is not said to keep memory of deletes */
+    int all_after_deletes = 1;
+    for (size_t i = 0; i < m->n_tables; i++)
+        if (m->tables[i].verdict == TM_VERDICT_OVERSIZED && !m->tables[i].after_deletes)
+            all_after_deletes = 0;
+    const char *site = top->site ? top->site : "?";
     if (m->n_oversized == 1)
-        snprintf(buf, len, "1 table retains %s after deletes: %s", h, top->site ? top->site : "?");
+        snprintf(buf, len, all_after_deletes ? "1 table retains %s after deletes: %s"
+                                             : "1 table holds %s more than its live entries "
+                                               "need: %s", h, site);
     else
-        snprintf(buf, len, "%zu tables retain %s after deletes; the largest: %s", m->n_oversized,
-                 h, top->site ? top->site : "?");
+        snprintf(buf, len, all_after_deletes ? "%zu tables retain %s after deletes; the largest: %s"
+                                             : "%zu tables hold %s more than their live entries "
+                                               "need; the largest: %s", m->n_oversized, h, site);
 }
 
 static void header(const struct tm_model *m, FILE *out)
@@ -122,8 +133,15 @@ static void table_detail(const struct tm_model *m, const struct tm_table *t, FIL
     if (t->oversized_since != TM_NO_TIME)
         fprintf(out, "  oversized since %s (for %s)\n", ht(t->oversized_since, a, sizeof a),
                 ht(m->info.at - t->oversized_since, e, sizeof e));
-    if (t->model == TM_MODEL_GENERIC)
+    if (t->needed_basis == TM_NEEDED_HISTORY)
+        fprintf(out, "  needed: what it held when it last grew to hold %llu entries\n",
+                (unsigned long long)t->live_now);
+    else if (t->model == TM_MODEL_GENERIC)
         fputs("  note: unknown table kind, generic model (live entries x slot size)\n", out);
+    if (t->model == TM_MODEL_RULE)
+        fprintf(out, "  growth rule: grows past %u/%u load to x%u buckets, from %u\n",
+                t->grow_load_num, t->grow_load_den, t->grow_factor,
+                t->min_buckets ? t->min_buckets : 1);
     for (size_t k = 0; k < t->n_recs; k++)
         fprintf(out, "  %zu. saves %s (%s B): %s\n", k + 1,
                 hb(t->recs[k].bytes_saved, a, sizeof a),

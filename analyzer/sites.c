@@ -137,8 +137,9 @@ static struct tmk_symbolizer *symbolizer_for(const struct tm_model *m)
 int tm_symbolize_sites(struct tm_model *m)
 {
     struct tmk_symbolizer *sym = symbolizer_for(m);
-    char cwd[4096];
-    const char *cw = getcwd(cwd, sizeof cwd) ? cwd : NULL;
+    char cwd[4096]; /* sites are relative to the source root (default: here) */
+    const char *cw = m->opts.source_root ? m->opts.source_root
+                                         : getcwd(cwd, sizeof cwd) ? cwd : NULL;
     int rc = 0;
     for (size_t i = 0; i < m->n_tables; i++)
         if (!(m->tables[i].site = site_of(m, sym, m->tables[i].stack_id, cw))) rc = -1;

@@ -9,7 +9,15 @@
  *  - an allocation belongs to at most one table (a second TABLE_ARRAY for a
  *    live array moves it, counted as a contradiction);
  *  - needed/retained/oversized_since are re-evaluated after every change, so
- *    they describe the table at the time of the latest record applied.
+ *    they describe the table at the time of the latest record applied;
+ *  - needed is the larger of the table's model (sizing_model.c) and its
+ *    history: the growth steps it took on the way up, (live at the growth,
+ *    bytes of the array it grew to), kept in order of live. A growth at L
+ *    live entries shows that the table, by its own rule, holds that array
+ *    with L or more entries, so needed(n) >= the array of the last step
+ *    with L <= n. A table is therefore never oversized for the entries it
+ *    holds: at its peak, retained is 0 (or what it allocated since its last
+ *    growth without holding more entries: overflow buckets).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,11 +27,17 @@
 #include "analyze_int.h"
 #include "tidemark/annotate.h"
 
+struct growth_step {
+    uint64_t live, bytes; /* a GROW array of `bytes` tagged with `live` entries */
+};
+
 struct table_state {
     struct tm_table t;
     struct series tl;
     uint64_t main_ptr, main_bytes; /* newest live main (non-overflow) array */
     int announced;                 /* a TABLE_NEW was seen */
+    struct growth_step *steps;     /* ascending live; see the invariants */
+    size_t n_steps, steps_cap;
 };
 
 struct table_array {
@@ -86,12 +100,58 @@ static int is_oversized(const struct tm_table *t, const struct tm_options *o)
            (double)t->retained >= o->min_ratio * (double)t->held;
 }
 
+/* Bytes of the array the table grew to the last time it grew with at most
+ * `live` entries (0 when it never did). */
+static uint64_t history_needed(const struct table_state *s, uint64_t live)
+{
+    size_t lo = 0, hi = s->n_steps; /* the first step with more than live */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->steps[mid].live <= live) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo ? s->steps[lo - 1].bytes : 0;
+}
+
+/* A growth on the way up: kept when it came with more entries than every
+ * earlier one (a table that regrows after a shrink repeats its steps). */
+static int add_growth_step(struct table_state *s, uint64_t live, uint64_t bytes)
+{
+    if (s->n_steps && s->steps[s->n_steps - 1].live >= live) return 0;
+    if (s->n_steps == s->steps_cap) {
+        size_t cap = s->steps_cap ? s->steps_cap * 2 : 16;
+        struct growth_step *v = realloc(s->steps, cap * sizeof *v);
+        if (!v) return -1;
+        s->steps = v;
+        s->steps_cap = cap;
+    }
+    s->steps[s->n_steps++] = (struct growth_step){live, bytes};
+    return 0;
+}
+
+/* needed and its basis. A table that ended needs nothing: whatever it still
+ * holds is leaked. */
+static void evaluate_needed(struct table_state *s)
+{
+    struct tm_table *tt = &s->t;
+    tt->needed_basis = TM_NEEDED_MODEL;
+    if (tt->ended_t != TM_NO_TIME) {
+        tt->needed = 0;
+        return;
+    }
+    tt->needed = tm_needed_bytes(tt, tt->live_now);
+    uint64_t history = history_needed(s, tt->live_now);
+    if (history > tt->needed) {
+        tt->needed = history;
+        tt->needed_basis = TM_NEEDED_HISTORY;
+    }
+}
+
 /* Re-evaluates the table's figures after a change at time `t`. */
 static void update(struct table_state *s, uint64_t t, const struct tm_options *o)
 {
     struct tm_table *tt = &s->t;
-    /* A table that ended needs nothing: whatever it still holds is leaked. */
-    tt->needed = tt->ended_t == TM_NO_TIME ? tm_needed_bytes(tt, tt->live_now) : 0;
+    evaluate_needed(s);
     tt->retained = tt->held > tt->needed ? tt->held - tt->needed : 0;
     if (is_oversized(tt, o)) {
         if (tt->oversized_since == TM_NO_TIME) tt->oversized_since = t;
@@ -218,6 +278,7 @@ void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
         if (a->buckets > t->buckets_peak) t->buckets_peak = a->buckets;
     }
     if (a->reason == TMK_ARRAY_GROW || a->reason == TMK_ARRAY_SAMESIZE_GROW) t->growths++;
+    if (a->reason == TMK_ARRAY_GROW && add_growth_step(s, a->live, a->bytes)) goto oom;
     t->live_now = a->live;
     update(s, r->t, o);
     return;
@@ -261,6 +322,28 @@ void tables_peak(struct tables *tb, const struct tm_record *r)
     }
 }
 
+/* TABLE_GROWTH's body: table u, load_num u, load_den u, factor u,
+ * min_buckets u. */
+void tables_growth(struct tables *tb, const struct tm_record *r, const struct tm_options *o)
+{
+    const uint8_t *p = r->u.extended.data, *e = p + r->u.extended.len;
+    uint64_t v[5];
+    for (int i = 0; i < 5; i++)
+        if (tmk_get_u(&p, e, &v[i])) {
+            problem(tb, "a growth rule record is cut short; ignored");
+            return;
+        }
+    struct table_state *s = table_for_event(tb, v[0], r->t, "growth rule");
+    if (!s) return;
+    struct tm_table *t = &s->t;
+    t->grow_load_num = clamp32(v[1]);
+    t->grow_load_den = clamp32(v[2]);
+    t->grow_factor = clamp32(v[3]);
+    t->min_buckets = clamp32(v[4]);
+    t->model = tm_model_for(t);
+    update(s, r->t, o);
+}
+
 void tables_freed(struct tables *tb, uint64_t t, uint64_t ptr, const struct tm_options *o)
 {
     if (tb->n_arr == 0) return; /* no live bucket array: nothing to look up */
@@ -292,6 +375,7 @@ int tables_finish(struct tables *tb, uint64_t t_end, const struct tm_options *o,
         struct tm_table *t = &s->t;
         t->model = tm_model_for(t);
         t->verdict = verdict_of(t, o);
+        t->after_deletes = t->ended_t == TM_NO_TIME && t->live_now < t->live_peak;
         if (t->verdict == TM_VERDICT_LEAKED) t->oversized_since = TM_NO_TIME;
         t->timeline = series_finish(&s->tl, t_end, t->held, t->live_now, &t->n_points);
         if (tm_advise(t, s->main_bytes, o)) return -1;
@@ -306,6 +390,7 @@ void tables_free(struct tables *tb)
 {
     for (size_t i = 0; i < tb->n; i++) {
         free(tb->ts[i].t.label);
+        free(tb->ts[i].steps);
         series_free(&tb->ts[i].tl);
     }
     for (size_t i = 0; i < tb->n_problems; i++) free(tb->first_problem[i]);

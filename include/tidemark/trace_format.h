@@ -180,6 +180,12 @@ enum tmk_record_type {
      * since the last one; written right after the table's COUNT, ARRAY or
      * END record that saw it. */
     TMK_REC_TABLE_PEAK = 0x81, /* len u, then: table u, peak u */
+    /* The table's growth rule (annotate.h's tmk_table_info, version 2),
+     * when it stated one: written right after its TABLE_NEW (the same
+     * time). 0x90 and up: table facts (0x82-0x8f are left to the format's
+     * own additions). */
+    TMK_REC_TABLE_GROWTH = 0x90, /* len u, then: table u, load_num u, load_den u,
+                                    factor u, min_buckets u */
 };
 
 #define TMK_INFO_TYPE_BITS 5
