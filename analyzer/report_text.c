@@ -7,19 +7,7 @@
 #include "report.h"
 #include "tidemark/trace_format.h"
 
-/* "307,494,912" */
-static const char *commas(uint64_t v, char *buf, size_t len)
-{
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    size_t o = 0;
-    for (int i = 0; i < n && o + 2 < len; i++) {
-        if (i > 0 && (n - i) % 3 == 0) buf[o++] = ',';
-        buf[o++] = tmp[i];
-    }
-    buf[o] = 0;
-    return buf;
-}
+#define commas tm_commas
 
 static const char *hb(uint64_t v, char *buf, size_t len)
 {
