@@ -33,7 +33,7 @@ int tm_report_collapsed(const struct tm_model *m, const struct tm_report_opts *o
 
 /* The one-line verdict the text report starts with (also `run`'s summary):
  * "1 table retains 293.3 MiB after deletes: examples/seed_grow.c:42" or
- * "no table retains memory (2 tables checked)"; "after deletes" only when
+ * "no table is oversized (2 tables checked)"; "after deletes" only when
  * every oversized table lost entries since its peak, else "1 table holds
  * 12.0 MiB more than its live entries need: ...". Writes at most len bytes. */
 void tm_verdict_line(const struct tm_model *m, char *buf, size_t len);

@@ -28,7 +28,7 @@ void tm_verdict_line(const struct tm_model *m, char *buf, size_t len)
         if (m->n_tables == 0)
             snprintf(buf, len, "no annotated tables in this trace");
         else
-            snprintf(buf, len, "no table retains memory after deletes (%zu table%s checked)",
+            snprintf(buf, len, "no table is oversized (%zu table%s checked)",
                      m->n_tables, m->n_tables == 1 ? "" : "s");
         return;
     }

@@ -1,4 +1,9 @@
-/* tidemark/annotate.h - how a hash table tells the tidemark shim what its
+/* tests/verdict/annotate_v1.h - a frozen copy of include/tidemark/annotate.h
+ * as it was at annotation version 1 (before the growth rule), for the tests
+ * that build a program or a fake shim against the old interface. Do not
+ * update it.
+ *
+ * tidemark/annotate.h - how a hash table tells the tidemark shim what its
  * allocations are.
  *
  * A table calls four functions, and optionally a fifth:
