@@ -163,6 +163,8 @@ static int load(const struct check_args *a, const struct tm_options *o, struct s
 {
     memset(base, 0, sizeof *base);
     if (snapshot_load(a->trace, o, now)) return 2;
+    /* a report's verdicts were made with its thresholds; these flags rule */
+    if (now->from_report) snapshot_rejudge(now, o->min_retained, o->min_ratio);
     if (now->truncated && !a->allow_truncated) {
         cli_error("check: %s is truncated; cannot judge (pass --allow-truncated to judge "
                   "what is complete)", a->trace);

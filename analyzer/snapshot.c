@@ -44,7 +44,8 @@ int snapshot_from_model(const struct tm_model *m, struct snapshot *s)
                                 .needed = t->needed, .live = t->live_now,
                                 .live_peak = t->live_peak,
                                 .oversized = t->verdict == TM_VERDICT_OVERSIZED,
-                                .after_deletes = t->after_deletes};
+                                .after_deletes = t->after_deletes,
+                                .ended = t->ended_t != TM_NO_TIME};
         if (add_table(s, t->site, t->label, tm_table_kind_name(t->kind), st)) return -1;
     }
     for (size_t i = 0; i < m->heap.n_top_end; i++)
@@ -78,8 +79,8 @@ static int from_json(const struct jv *root, struct snapshot *s)
                                 .live_peak = json_u(t, "live_peak", 0),
                                 .oversized = strcmp(verdict, "oversized") == 0};
         /* schema minor 0 had no after_deletes: the same rule from the figures */
-        int alive = strcmp(verdict, "ended") != 0 && strcmp(verdict, "leaked") != 0;
-        st.after_deletes = json_true(t, "after_deletes", alive && st.live < st.live_peak);
+        st.ended = strcmp(verdict, "ended") == 0 || strcmp(verdict, "leaked") == 0;
+        st.after_deletes = json_true(t, "after_deletes", !st.ended && st.live < st.live_peak);
         if (add_table(s, json_s(t, "site", "?"), json_s(t, "label", ""),
                       json_s(t, "kind", "?"), st))
             return -1;
@@ -98,7 +99,17 @@ static int from_json(const struct jv *root, struct snapshot *s)
     s->heap_peak = json_u(heap, "peak_bytes", 0);
     s->heap_in_use = json_u(heap, "in_use_bytes", 0);
     s->truncated = json_true(json_get(root, "trace"), "truncated", 0);
+    s->from_report = 1;
     return 0;
+}
+
+void snapshot_rejudge(struct snapshot *s, uint64_t min_retained, double min_ratio)
+{
+    for (size_t i = 0; i < s->nt; i++) {
+        struct snap_table *t = &s->t[i];
+        t->oversized = !t->ended && t->retained > 0 && t->retained >= min_retained &&
+                       (double)t->retained >= min_ratio * (double)t->held;
+    }
 }
 
 static int load_json(const char *path, FILE *f, struct snapshot *s)

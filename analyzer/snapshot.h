@@ -30,6 +30,7 @@ struct snap_table {
     uint64_t id, retained, held, needed, live, live_peak;
     int oversized;     /* the source's verdict was "oversized" */
     int after_deletes; /* alive, and fewer entries than at its peak */
+    int ended;         /* the table ended (verdict "ended" or "leaked") */
 };
 
 struct snap_site {
@@ -49,12 +50,17 @@ struct snapshot {
      * partial snapshot is unknown there, not absent. */
     uint64_t n_tables, top;
     int partial;
+    int from_report;   /* loaded from a JSON report, not analyzed */
 };
 
 /* 0, or -1 after printing one error line. */
 int snapshot_load(const char *path, const struct tm_options *o, struct snapshot *s);
 int snapshot_from_model(const struct tm_model *m, struct snapshot *s);
 void snapshot_free(struct snapshot *s);
+
+/* Judges again which tables are oversized, with these thresholds (as
+ * tables.c does): for a snapshot from a report written with others. */
+void snapshot_rejudge(struct snapshot *s, uint64_t min_retained, double min_ratio);
 
 /* Pairs cur's tables with old's (see above): partner[i] is the index in old
  * of cur->t[i]'s partner, or SNAP_NONE. partner has cur->nt entries.

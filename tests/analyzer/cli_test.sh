@@ -138,6 +138,25 @@ sed 's|"0x401234"|"examples/seed.c:56"|g; s|"0x401400"|"lib/buf.c:9"|g' seed.jso
 expect 0 "diff across directories" -- "$T" diff abs.json rel.json
 grep -q -e "\[new\]" -e "\[gone\]" -e "(gone)" out.txt && { echo "FAIL: diff across directories does not match"; cat out.txt; fail=1; }
 
+# check's formats and diff's gate on synthetic traces (tests/verdict checks
+# what they say; here they also run in the sanitizer build)
+for f in text json github junit; do
+    expect 1 "check --format $f" -- "$T" check --no-symbols --format $f --junit j.xml seed.tmk
+    grep -q "testcase classname=\"tidemark.oversized\"" j.xml || { echo "FAIL: --junit with $f"; fail=1; }
+    expect 0 "check --format $f, a --top baseline" -- "$T" check --no-symbols --format $f --baseline top1.json two.tmk
+done
+grep -q "<skipped message=\"table 2 0x403000: not in the baseline" out.txt || { echo "FAIL: junit skipped"; cat out.txt; fail=1; }
+# a JSON report is judged with check's thresholds, as a trace is
+expect 1 "check a JSON report" -- "$T" check --format json seed.json
+expect 0 "check a JSON report, --min-retained 1GiB" -- "$T" check --format json seed.json --min-retained 1GiB
+grep -q '"status": "passed"' out.txt || { echo "FAIL: a JSON report judged with --min-retained"; fail=1; }
+expect 1 "diff --fail-on-increase" -- "$T" diff --no-symbols indirect.tmk seed.tmk --fail-on-increase 10%
+grep -q "^increase: 0x401234 retained +255.0 MiB, +666.7% > --fail-on-increase 10%$" out.txt ||
+    { echo "FAIL: diff --fail-on-increase line"; cat out.txt; fail=1; }
+expect 0 "diff --fail-on-increase, a decrease" -- "$T" diff --no-symbols seed.tmk indirect.tmk --fail-on-increase 0
+expect 2 "diff bad --fail-on-increase" -- "$T" diff seed.tmk indirect.tmk --fail-on-increase 5x
+one_line_error "--fail-on-increase: bad value '5x'"
+
 # diff: traces and reports in any mix
 expect 0 "diff traces" -- "$T" diff --no-symbols seed.tmk indirect.tmk; golden seed-indirect.diff out.txt
 expect 0 "diff json vs trace" -- "$T" diff --no-symbols seed.json indirect.tmk
