@@ -125,8 +125,10 @@ static void advise_gomap(const struct tm_table *t, uint64_t main_bytes, int over
 /* Where the rebuilt table's size comes from, for the rebuild advice. */
 static void needed_note(const struct tm_table *t, char *buf, size_t len)
 {
+    char h[32];
+    tm_human_bytes(t->needed, h, sizeof h);
     if (t->needed_basis == TM_NEEDED_HISTORY)
-        snprintf(buf, len, "it held that much when it last grew to hold as many entries");
+        snprintf(buf, len, "it held %s with as many entries on the way up", h);
     else if (t->model == TM_MODEL_RULE)
         snprintf(buf, len, "its growth rule gives %llu buckets for them",
                  (unsigned long long)tm_rule_buckets(t, t->live_now));

@@ -122,7 +122,7 @@ static void table_detail(const struct tm_model *m, const struct tm_table *t, FIL
         fprintf(out, "  oversized since %s (for %s)\n", ht(t->oversized_since, a, sizeof a),
                 ht(m->info.at - t->oversized_since, e, sizeof e));
     if (t->needed_basis == TM_NEEDED_HISTORY)
-        fprintf(out, "  needed: what it held when it last grew to hold %llu entries\n",
+        fprintf(out, "  needed: what it held when it last had %llu entries on the way up\n",
                 (unsigned long long)t->live_now);
     else if (t->model == TM_MODEL_GENERIC)
         fputs("  note: unknown table kind, generic model (live entries x slot size)\n", out);
