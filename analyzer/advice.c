@@ -4,7 +4,8 @@
  * report promised.
  *
  *  shrink / clone / rebuild policy / restart: the table rebuilt for its live
- *      entries holds `needed`; each saves `retained` (= held - needed).
+ *      entries holds `needed` (its model, its stated growth rule, or what it
+ *      held when it last grew to hold them); each saves `retained`.
  *  pointer values (gomap, inline values over 8 bytes): the newest main array
  *      rebuilt at the same B with 8-byte value slots, plus the values as
  *      their own allocations (live x value_size):
@@ -122,13 +123,28 @@ static void advise_gomap(const struct tm_table *t, uint64_t main_bytes, int over
     }
 }
 
+/* Where the rebuilt table's size comes from, for the rebuild advice. */
+static void needed_note(const struct tm_table *t, char *buf, size_t len)
+{
+    char h[32];
+    tm_human_bytes(t->needed, h, sizeof h);
+    if (t->needed_basis == TM_NEEDED_HISTORY)
+        snprintf(buf, len, "it held %s with as many entries on the way up", h);
+    else if (t->model == TM_MODEL_RULE)
+        snprintf(buf, len, "its growth rule gives %llu buckets for them",
+                 (unsigned long long)tm_growth_rule_buckets(t, t->live_now));
+    else
+        snprintf(buf, len, "generic model: live entries x slot size");
+}
+
 static void advise_other(const struct tm_table *t, int oversized, const struct tm_options *o,
                          struct recs *r)
 {
     if (!oversized) return;
-    char h[32];
+    char h[32], note[120];
     tm_human_bytes(t->retained, h, sizeof h);
-    if (t->model == TM_MODEL_RULE)
+    needed_note(t, note, sizeof note);
+    if (t->model == TM_MODEL_RECOGNISED)
         add(r, TM_REC_CLONE, t->retained, "%s: frees %s (for %llu live entries it needs %llu B)",
             t->rule->advice, h, (unsigned long long)t->live_now, (unsigned long long)t->needed);
     else if (t->model == TM_MODEL_UTHASH)
@@ -137,9 +153,8 @@ static void advise_other(const struct tm_table *t, int oversized, const struct t
             "table (HASH_DEL from the old, HASH_ADD to the new): frees %s",
             (unsigned long long)t->live_now, h);
     else
-        add(r, TM_REC_CLONE, t->retained,
-            "rebuild the table for its %llu live entries: frees %s (generic model: "
-            "live entries x slot size)", (unsigned long long)t->live_now, h);
+        add(r, TM_REC_CLONE, t->retained, "rebuild the table for its %llu live entries: frees %s (%s)",
+            (unsigned long long)t->live_now, h, note);
     add(r, TM_REC_REBUILD_POLICY, t->retained,
         "rebuild whenever live entries fall below %.0f%% of what the array was sized "
         "for: frees %s", o->rebuild_fraction * 100, h);

@@ -196,6 +196,9 @@ static int on_record(void *vc, const struct tm_record *r)
     case TMK_REC_TABLE_PEAK:
         tables_peak(&c->tables, r);
         break;
+    case TMK_REC_TABLE_GROWTH:
+        tables_growth(&c->tables, r, o);
+        break;
     case TM_REC_RENAME:
         heap_rename(&c->heap, r->t, r->u.rename.from, r->u.rename.to);
         break;
@@ -420,7 +423,8 @@ const char *tm_model_kind_name(enum tm_model_kind k)
     case TM_MODEL_GOMAP: return "gomap";
     case TM_MODEL_UTHASH: return "uthash";
     case TM_MODEL_GENERIC: return "generic";
-    case TM_MODEL_RULE: return "rule";
+    case TM_MODEL_RULE: return "growth_rule";
+    case TM_MODEL_RECOGNISED: return "recognised";
     }
     return "?";
 }

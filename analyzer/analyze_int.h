@@ -98,8 +98,13 @@ struct tmk_symbolizer *tm_symbolizer_for(const struct tm_model *m);
 /* ---- sizing_model.c ---- */
 /* Which model a table gets from what TABLE_NEW recorded. */
 enum tm_model_kind tm_model_for(const struct tm_table *t);
-/* Bytes the table's arrays would take for `live` entries if built fresh. */
+/* Bytes the table's arrays would take for `live` entries if built fresh,
+ * by its model (not its history: tables.c adds that). */
 uint64_t tm_needed_bytes(const struct tm_table *t, uint64_t live);
+/* The table stated a usable growth rule (load num and den > 0, factor >= 2). */
+int tm_growth_rule_stated(const struct tm_table *t);
+/* Buckets the table's rule gives for `live` entries grown from empty. */
+uint64_t tm_growth_rule_buckets(const struct tm_table *t, uint64_t live);
 /* uthash: the bucket count a fresh uthash table reaches with n keys whose
  * hashes are uniform (uthash's rules replayed, sizing_model.c). */
 uint64_t tm_uthash_expected_buckets(uint64_t n);
@@ -130,6 +135,8 @@ void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
                   const struct tm_options *o);
 /* TABLE_PEAK: the table's high-water count (exact, may follow its END). */
 void tables_peak(struct tables *tb, const struct tm_record *r);
+/* TABLE_GROWTH: the growth rule the table stated (an extended record). */
+void tables_growth(struct tables *tb, const struct tm_record *r, const struct tm_options *o);
 void tables_count(struct tables *tb, const struct tm_record *r, int end,
                   const struct tm_options *o);
 /* An allocation was freed: if it was a table's array, the table lets it go. */

@@ -1,137 +1,120 @@
-/* analyzer/cmd_check.c - `tidemark check TRACE`: gates for CI.
+/* analyzer/cmd_check.c - `tidemark check TRACE`: gates for CI (gates.c) in
+ * the format the CI reads (check_output.c).
  * Exit 0 = every gate holds, 1 = a gate failed (each failing table named with
- * its figures on stdout), 2 = cannot judge (bad flag, unreadable trace or
- * baseline, truncated trace without --allow-truncated). */
+ * its figures), 2 = cannot judge (bad flag, unreadable trace or baseline,
+ * truncated trace without --allow-truncated, an output that cannot be
+ * written). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "check_output.h"
 #include "cli.h"
 #include "cmd_common.h"
+#include "gates.h"
 #include "report.h"
 #include "snapshot.h"
 
 static const char check_usage[] =
-    "usage: tidemark check TRACE [gates] [--allow-truncated]\n"
+    "usage: tidemark check TRACE|REPORT.json [gates] [output] [--allow-truncated]\n"
     "CI gate on tables that keep memory after deletes.\n"
     "\n"
+    "Without --baseline, a table fails when the report calls it oversized\n"
+    "(--min-retained / --min-ratio below), unless an absolute gate is given:\n"
     "  --max-retained SIZE       fail when a table retains more than SIZE bytes\n"
     "                            (KiB, MiB, GiB accepted)\n"
     "  --max-retained-ratio R    fail when a table retains more than R of what it\n"
     "                            holds (R in 0..1, or a percentage P% in 0..100%)\n"
-    "  --baseline REPORT.json    compare with a saved `tidemark report --format json`\n"
-    "                            (tables match by site's last path component, label,\n"
-    "                            kind; one a --top report does not list is not judged)\n"
-    "  --max-growth PCT          with --baseline (an error without it): fail when a\n"
-    "                            table's retained bytes (or the total) grew by more\n"
-    "                            than PCT percent (default 10)\n"
+    "With a baseline, only regressions fail (and the absolute gates, if given):\n"
+    "  --baseline REPORT.json    a saved `tidemark report --format json` (or a trace);\n"
+    "                            tables match by kind and site (file:line relative\n"
+    "                            to the source root), then label; one a --top\n"
+    "                            report does not list is not judged\n"
+    "  --max-increase SIZE|PCT%  fail when a table's retained bytes (or the total)\n"
+    "                            grew by more than SIZE, or by more than PCT% of the\n"
+    "                            baseline and at least --min-retained (default 10%);\n"
+    "                            a table the baseline lacks fails when oversized\n"
+    "  --max-growth PCT          the same as --max-increase PCT%\n"
+    "Output:\n"
+    "  --format FMT              text (default), json, github (workflow commands),\n"
+    "                            junit (JUnit XML)\n"
+    "  --junit FILE              also write JUnit XML to FILE\n"
     "  --allow-truncated         judge a truncated trace instead of refusing\n"
-    "Without --max-retained and --max-retained-ratio, a table fails when the report\n"
-    "calls it oversized (--min-retained / --min-ratio below).\n"
     ANALYSIS_FLAGS_HELP
     "\n"
     "exit status: 0 every gate holds, 1 a gate failed, 2 could not judge.\n";
 
-struct gates {
-    int has_max, has_ratio, has_growth;
-    uint64_t max_retained;
-    double max_ratio, max_growth;
-    const char *baseline;
+typedef int (*check_renderer)(const struct check_outcome *, const struct check_context *, FILE *);
+
+struct check_args {
+    struct gate_config g;
+    const char *trace, *baseline, *junit;
+    check_renderer render;
+    const char *increase_flag; /* --max-increase or --max-growth, when given */
     int allow_truncated;
 };
 
-static const char *cm(uint64_t v, char *buf)
+static int parse_format(const char *v, check_renderer *r)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v), o = 0;
-    for (int i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0) buf[o++] = ',';
-        buf[o++] = tmp[i];
-    }
-    buf[o] = 0;
-    return buf;
-}
-
-static int judge_table(const struct snap_table *t, const struct gates *g)
-{
-    char a[40], b[40];
-    double ratio = t->held ? (double)t->retained / (double)t->held : 0;
-    int failed = 0;
-    if (g->has_max && t->retained > g->max_retained) {
-        printf("FAIL table %llu %s: retains %s B > --max-retained %s B\n",
-               (unsigned long long)t->id, t->site, cm(t->retained, a), cm(g->max_retained, b));
-        failed = 1;
-    }
-    if (g->has_ratio && t->retained && ratio > g->max_ratio) {
-        printf("FAIL table %llu %s: retains %.1f%% of %s B held > --max-retained-ratio %.1f%%\n",
-               (unsigned long long)t->id, t->site, 100 * ratio, cm(t->held, a),
-               100 * g->max_ratio);
-        failed = 1;
-    }
-    if (!g->has_max && !g->has_ratio && t->oversized) {
-        printf("FAIL table %llu %s: oversized, retains %s B of %s B held (%.1f%%)\n",
-               (unsigned long long)t->id, t->site, cm(t->retained, a), cm(t->held, b),
-               100 * ratio);
-        failed = 1;
-    }
-    return failed;
-}
-
-static int judge_baseline(const struct snapshot *now, const struct snapshot *base,
-                          const struct gates *g)
-{
-    char a[40], b[40];
-    int failed = 0;
-    double f = 1 + g->max_growth / 100;
-    for (size_t i = 0; i < now->nt; i++) {
-        const struct snap_table *t = &now->t[i];
-        const struct snap_table *o = snapshot_find(base, t->key);
-        if (!o && base->partial) {
-            printf("note: table %llu %s: not in the baseline (it lists %zu of %llu tables, "
-                   "--top %llu); not judged\n",
-                   (unsigned long long)t->id, t->site, base->nt,
-                   (unsigned long long)base->n_tables, (unsigned long long)base->top);
-            continue;
+    static const struct { const char *name; check_renderer fn; } formats[] = {
+        {"text", check_render_text}, {"json", check_render_json},
+        {"github", check_render_github}, {"junit", check_render_junit}};
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (strcmp(v, formats[i].name) == 0) {
+            *r = formats[i].fn;
+            return 0;
         }
-        uint64_t before = o ? o->retained : 0;
-        if (t->retained > before && (double)t->retained > (double)before * f) {
-            printf("FAIL table %llu %s: retained %s B, baseline %s B (+%.1f%% > %.1f%%)\n",
-                   (unsigned long long)t->id, t->site, cm(t->retained, a), cm(before, b),
-                   before ? 100.0 * ((double)t->retained / (double)before - 1) : 100.0,
-                   g->max_growth);
-            failed = 1;
-        }
-    }
-    if (now->total_retained > base->total_retained &&
-        (double)now->total_retained > (double)base->total_retained * f) {
-        printf("FAIL total retained %s B, baseline %s B (more than +%.1f%%)\n",
-               cm(now->total_retained, a), cm(base->total_retained, b), g->max_growth);
-        failed = 1;
-    }
-    return failed;
+    cli_error("--format: expected text, json, github or junit, got '%s'", v);
+    return -1;
 }
 
-static int parse(int argc, char **argv, struct gates *g, struct tm_options *o, const char **trace)
+/* One flag at argv[*i]: 1 taken, 0 not check's own, -1 bad (said). */
+static int parse_own(int argc, char **argv, int *i, struct check_args *a, int *missing)
 {
     const char *v;
+    if ((v = cli_opt(argc, argv, i, "--max-retained-ratio", missing))) {
+        if (cli_parse_ratio(v, &a->g.max_ratio)) {
+            cli_error("--max-retained-ratio: bad value '%s' (" CLI_RATIO_SYNTAX ")", v);
+            return -1;
+        }
+        a->g.has_ratio = 1;
+    } else if ((v = cli_opt(argc, argv, i, "--max-retained", missing))) {
+        if (cli_parse_size(v, &a->g.max_retained)) goto bad;
+        a->g.has_max = 1;
+    } else if ((v = cli_opt(argc, argv, i, "--baseline", missing))) {
+        a->baseline = v;
+    } else if ((v = cli_opt(argc, argv, i, "--max-increase", missing))) {
+        if (tm_parse_tolerance(v, &a->g.max_increase)) {
+            cli_error("--max-increase: bad value '%s' (expected SIZE or PCT%%)", v);
+            return -1;
+        }
+        a->increase_flag = "--max-increase";
+    } else if ((v = cli_opt(argc, argv, i, "--max-growth", missing))) {
+        a->g.max_increase = (struct tm_tolerance){1, 0, 0};
+        if (cli_parse_double(v, &a->g.max_increase.percent)) goto bad;
+        a->increase_flag = "--max-growth";
+    } else if ((v = cli_opt(argc, argv, i, "--format", missing))) {
+        if (parse_format(v, &a->render)) return -1;
+    } else if ((v = cli_opt(argc, argv, i, "--junit", missing))) {
+        a->junit = v;
+    } else if (strcmp(argv[*i], "--allow-truncated") == 0) {
+        a->allow_truncated = 1;
+    } else {
+        return 0;
+    }
+    return 1;
+bad:
+    cli_error("%s: bad value '%s'", argv[*i - (strchr(argv[*i], '=') ? 0 : 1)], v);
+    return -1;
+}
+
+static int parse(int argc, char **argv, struct check_args *a, struct tm_options *o)
+{
     for (int i = 1; i < argc; i++) {
-        int missing = 0, err = 0;
-        if ((v = cli_opt(argc, argv, &i, "--max-retained-ratio", &missing))) {
-            if (cli_parse_ratio(v, &g->max_ratio)) {
-                cli_error("--max-retained-ratio: bad value '%s' (" CLI_RATIO_SYNTAX ")", v);
-                return -1;
-            }
-            g->has_ratio = 1;
-        } else if ((v = cli_opt(argc, argv, &i, "--max-retained", &missing))) {
-            if (cli_parse_size(v, &g->max_retained)) goto bad;
-            g->has_max = 1;
-        } else if ((v = cli_opt(argc, argv, &i, "--baseline", &missing))) {
-            g->baseline = v;
-        } else if ((v = cli_opt(argc, argv, &i, "--max-growth", &missing))) {
-            if (cli_parse_double(v, &g->max_growth)) goto bad;
-            g->has_growth = 1;
-        } else if (strcmp(argv[i], "--allow-truncated") == 0) {
-            g->allow_truncated = 1;
-        } else if (report_parse_common(argc, argv, &i, o, &err)) {
+        int missing = 0, err = 0, own = parse_own(argc, argv, &i, a, &missing);
+        if (own < 0) return -1;
+        if (own) continue;
+        if (report_parse_common(argc, argv, &i, o, &err)) {
             if (err) return -1;
         } else if (missing) {
             cli_error("%s: needs a value", argv[i]);
@@ -139,24 +122,58 @@ static int parse(int argc, char **argv, struct gates *g, struct tm_options *o, c
         } else if (argv[i][0] == '-') {
             cli_error("check: unknown option '%s' (see tidemark check --help)", argv[i]);
             return -1;
-        } else if (!*trace) {
-            *trace = argv[i];
+        } else if (!a->trace) {
+            a->trace = argv[i];
         } else {
             cli_error("check: one TRACE only ('%s' is extra)", argv[i]);
             return -1;
         }
-        continue;
-bad:
-        cli_error("%s: bad value '%s'", argv[i][0] == '-' ? argv[i] : argv[i - 1], v);
-        return -1;
     }
-    if (!*trace) {
+    if (!a->trace) {
         cli_error("check: missing TRACE (see tidemark check --help)");
         return -1;
     }
-    if (g->has_growth && !g->baseline) {
-        cli_error("--max-growth needs --baseline REPORT (it is the growth over the baseline)");
+    if (a->increase_flag && !a->baseline) {
+        cli_error("%s needs --baseline REPORT (it is the increase over the baseline)",
+                  a->increase_flag);
         return -1;
+    }
+    return 0;
+}
+
+static int write_junit(const char *path, const struct check_outcome *c,
+                       const struct check_context *x)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        cli_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = check_render_junit(c, x, f);
+    if (fclose(f) || rc) {
+        cli_error("cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads what check judges; 2 when it cannot. */
+static int load(const struct check_args *a, const struct tm_options *o, struct snapshot *now,
+                struct snapshot *base)
+{
+    memset(base, 0, sizeof *base);
+    if (snapshot_load(a->trace, o, now)) return 2;
+    /* a report's verdicts were made with its thresholds; these flags rule */
+    if (now->from_report) snapshot_rejudge(now, o->min_retained, o->min_ratio);
+    if (now->truncated && !a->allow_truncated) {
+        cli_error("check: %s is truncated; cannot judge (pass --allow-truncated to judge "
+                  "what is complete)", a->trace);
+        snapshot_free(now);
+        return 2;
+    }
+    if (a->baseline && snapshot_load(a->baseline, o, base)) {
+        snapshot_free(now);
+        return 2;
     }
     return 0;
 }
@@ -168,43 +185,31 @@ int cmd_check(int argc, char **argv)
             fputs(check_usage, stdout);
             return 0;
         }
-    struct gates g = {0};
-    g.max_growth = 10;
+    struct check_args a = {.render = check_render_text};
+    a.g.max_increase = (struct tm_tolerance){1, 0, 10};
     struct tm_options o;
     tm_options_default(&o);
-    const char *trace = NULL;
-    if (parse(argc, argv, &g, &o, &trace)) return 2;
-    struct tm_model m;
-    if (load_model(trace, &o, &m)) return 2;
-    if (m.info.truncated && !g.allow_truncated) {
-        cli_error("check: %s is truncated; cannot judge (pass --allow-truncated to judge "
-                  "what is complete)", trace);
-        tm_model_free(&m);
-        return 2;
-    }
+    if (parse(argc, argv, &a, &o)) return 2;
+    default_source_root(&o);
+    a.g.has_baseline = a.baseline != NULL;
+    a.g.floor = o.min_retained;
+    a.g.min_retained = o.min_retained;
+    a.g.min_ratio = o.min_ratio;
     struct snapshot now, base;
-    if (snapshot_from_model(&m, &now)) {
+    if (load(&a, &o, &now, &base)) return 2;
+    struct check_outcome c;
+    int rc = 2;
+    if (gates_run(&now, a.baseline ? &base : NULL, &a.g, &c)) {
         cli_error("out of memory");
-        tm_model_free(&m);
-        return 2;
+    } else {
+        struct check_context x = {a.trace, a.baseline, o.source_root, &a.g};
+        int bad = a.render(&c, &x, stdout) || fflush(stdout);
+        if (bad) cli_error("cannot write the check's output");
+        if (!bad && a.junit) bad = write_junit(a.junit, &c, &x);
+        rc = bad ? 2 : c.failed ? 1 : 0;
+        gates_free(&c);
     }
-    int failed = 0;
-    for (size_t i = 0; i < now.nt; i++) failed |= judge_table(&now.t[i], &g);
-    if (g.baseline) {
-        if (snapshot_load(g.baseline, &o, &base)) {
-            snapshot_free(&now);
-            tm_model_free(&m);
-            return 2;
-        }
-        failed |= judge_baseline(&now, &base, &g);
-        snapshot_free(&base);
-    }
-    char line[512];
-    tm_verdict_line(&m, line, sizeof line);
-    /* The FAIL lines above name each failing table; the verdict counts them. */
-    printf("%s: %s\n", failed ? "check failed" : "check passed", line);
     snapshot_free(&now);
-    tm_model_free(&m);
-    if (fflush(stdout)) return 2;
-    return failed ? 1 : 0;
+    snapshot_free(&base);
+    return rc;
 }

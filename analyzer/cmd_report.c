@@ -2,7 +2,9 @@
  * of six formats. Also holds the analysis flags the other commands share
  * (report_parse_common). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -97,6 +99,13 @@ int report_parse_common(int argc, char **argv, int *i, struct tm_options *o, int
         o->sysroot = v;
     } else if ((v = cli_opt(argc, argv, i, "--rules", &missing))) {
         if (load_rules(v, o)) *err = 1;
+    } else if ((v = cli_opt(argc, argv, i, "--source-root", &missing))) {
+        static char root[PATH_MAX];
+        if (!realpath(v, root)) {
+            cli_error("--source-root: cannot use '%s': %s", v, strerror(errno));
+            *err = 1;
+        }
+        o->source_root = root;
     } else if (strcmp(argv[*i], "--no-symbols") == 0) {
         o->symbolize = 0;
     } else {
@@ -112,6 +121,12 @@ bad:
     cli_error("%s: bad value '%s'", argv[*i - (strchr(argv[*i], '=') ? 0 : 1)], v);
     *err = 1;
     return 1;
+}
+
+void default_source_root(struct tm_options *o)
+{
+    static char cwd[PATH_MAX];
+    if (!o->source_root && getcwd(cwd, sizeof cwd)) o->source_root = cwd;
 }
 
 int load_model(const char *path, const struct tm_options *o, struct tm_model *m)
@@ -191,6 +206,7 @@ int cmd_report(int argc, char **argv)
     if (top_given) o.top_sites = ro.top;
     else if (strcmp(format, "json") == 0) o.top_sites = 0;
     struct tm_model m;
+    default_source_root(&o);
     if (load_model(trace, &o, &m)) return 2;
     if (formats[fmt].render == tm_report_collapsed && !tm_weight_total(&m, ro.weight))
         warn_empty_weight(&m, ro.weight);

@@ -58,6 +58,8 @@ struct tm_options {
     double rebuild_fraction;  /* advise rebuilding when live < this * capacity */
     size_t top_sites;         /* heap sites kept per list; 0 = all */
     const char *sysroot;      /* for symbols; NULL = / */
+    const char *source_root;  /* sites are relative to this absolute directory
+                                 when under it; NULL = the working directory */
     int symbolize;            /* 0 = skip libdw (addresses only; tests, speed) */
     const struct tm_rules *rules; /* recognition rules; NULL = the built-in ones */
 };
@@ -78,7 +80,16 @@ enum tm_model_kind {
     TM_MODEL_GOMAP = 0,   /* exact: Go 1.19's rules via gomap_sizing.h */
     TM_MODEL_UTHASH = 1,  /* expected array for `live` keys, uniform hash */
     TM_MODEL_GENERIC = 2, /* live entries x slot size; said in the report */
-    TM_MODEL_RULE = 3,    /* recognised, not annotated: its rule's implementation */
+    TM_MODEL_RULE = 3,    /* the growth rule the table stated (TABLE_GROWTH) */
+    TM_MODEL_RECOGNISED = 4, /* not annotated: its recognition rule's implementation */
+};
+
+/* What gave a table's `needed`: its model (above), or its own history,
+ * when the table held more than the model says the last time it grew to
+ * hold its current live count (DESIGN.md "Retention model"). */
+enum tm_needed_basis {
+    TM_NEEDED_MODEL = 0,
+    TM_NEEDED_HISTORY = 1,
 };
 
 /* tm_table.kind of a table recognised by a rule (table_rules.h), not one
@@ -116,6 +127,9 @@ struct tm_table {
     char *site;              /* symbolized creation site (see contract) */
     uint32_t key_size, value_size, bucket_size, slots_per_bucket;
     uint64_t hint;
+    /* The growth rule the table stated (annotate.h; all 0 when none): grows
+     * past live > capacity x num / den, by factor, from min_buckets. */
+    uint32_t grow_load_num, grow_load_den, grow_factor, min_buckets;
 
     uint64_t created_t, ended_t;   /* ended_t = TM_NO_TIME while alive */
     uint64_t buckets_now;          /* buckets of the newest live main array */
@@ -127,8 +141,12 @@ struct tm_table {
     uint64_t held, held_peak, held_peak_t; /* bucket-array bytes */
     uint32_t arrays_live;          /* allocations counted in held */
     uint64_t growths;              /* GROW + SAMESIZE_GROW arrays */
-    uint64_t needed;               /* same table built fresh for live_now */
+    uint64_t needed;               /* same table built fresh for live_now, and
+                                      never less than what it held when it
+                                      last grew to hold live_now entries */
+    enum tm_needed_basis needed_basis;
     uint64_t retained;             /* held - needed, never negative */
+    int after_deletes;             /* alive, and live_now < live_peak */
     uint64_t oversized_since;      /* oversized continuously since; TM_NO_TIME */
     enum tm_verdict verdict;
     /* Recognised tables (kind TM_KIND_RECOGNISED): the rule, and the live
@@ -257,6 +275,7 @@ const char *tm_verdict_name(enum tm_verdict v);
 const char *tm_model_kind_name(enum tm_model_kind k);
 const char *tm_rec_kind_name(enum tm_rec_kind k);
 const char *tm_table_kind_name(uint32_t kind);
+const char *tm_needed_basis_name(enum tm_needed_basis b);
 
 #ifdef __cplusplus
 }

@@ -53,15 +53,25 @@ int tm_report_openmetrics(const struct tm_model *m, const struct tm_report_opts 
 
 /* The one-line verdict the text report starts with (also `run`'s summary):
  * "1 table retains 293.3 MiB after deletes: examples/seed_grow.c:42" or
- * "no table retains memory (2 tables checked)". Writes at most len bytes. */
+ * "no table is oversized (2 tables checked)"; "after deletes" only when
+ * every oversized table lost entries since its peak, else "1 table holds
+ * 12.0 MiB more than its live entries need: ...". Writes at most len bytes. */
 void tm_verdict_line(const struct tm_model *m, char *buf, size_t len);
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid
- * (report_json.c; the openmetrics report escapes with it too). */
+/* The JSON report's schema is tidemark.report/1; its minor version says which
+ * keys it has (docs/report-schema.md). */
+#define TM_REPORT_SCHEMA_MINOR "1"
+/* s as a JSON string literal (RFC 8259; bytes that are not UTF-8 become
+ * U+FFFD), quotes included. */
+void tm_json_string(FILE *out, const char *s);
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
 int tm_utf8_len(const unsigned char *s);
 
 /* "293.3 MiB", "512 B", "1.0 KiB": binary units, one decimal. */
 void tm_human_bytes(uint64_t bytes, char *buf, size_t len);
+/* "307,494,912": exact bytes with thousands separators; returns buf
+ * (len >= 27 holds any value). */
+const char *tm_commas(uint64_t v, char *buf, size_t len);
 /* "1.234 s", "12.0 ms", ... */
 void tm_human_time(uint64_t ns, char *buf, size_t len);
 

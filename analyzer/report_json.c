@@ -1,8 +1,9 @@
 /* analyzer/report_json.c - the JSON report, schema "tidemark.report/1",
- * minor 1 (docs/report-schema.md). Keys are fixed and always present, in a
- * fixed order; bytes and times are integers (times in ns since the trace
- * start), null for "never". Strings are escaped per RFC 8259; bytes that are
- * not valid UTF-8 become U+FFFD so the output is always valid JSON. The
+ * minor 1 (docs/report-schema.md); also the JSON string escaping that the
+ * check's JSON output shares (tm_json_string). Keys are fixed and always present, in a fixed
+ * order; bytes and times are integers (times in ns since the trace start),
+ * null for "never". Strings are escaped per RFC 8259; bytes that are not
+ * valid UTF-8 become U+FFFD so the output is always valid JSON. The
  * `stacks` table holds every stack a listed table or site names. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +24,13 @@ int tm_utf8_len(const unsigned char *s)
     if (!n || (n == 2 && s[0] < 0xc2) || (n == 4 && s[0] > 0xf4)) return 0;
     for (int i = 1; i < n; i++)
         if ((s[i] & 0xc0) != 0x80) return 0;
+    /* no overlong 3- and 4-byte forms, no surrogates, nothing past U+10FFFF */
+    if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
+    if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
     return n;
 }
 
-static void jstr(FILE *out, const char *s)
+void tm_json_string(FILE *out, const char *s)
 {
     fputc('"', out);
     const unsigned char *p = (const unsigned char *)(s ? s : "");
@@ -50,6 +54,8 @@ static void jstr(FILE *out, const char *s)
     }
     fputc('"', out);
 }
+
+#define jstr tm_json_string
 
 static void jtime(FILE *out, uint64_t t)
 {
@@ -123,7 +129,13 @@ static void table_obj(const struct tm_table *t, FILE *out)
     ju(out, "slots_per_bucket", t->slots_per_bucket, 1);
     ju(out, "flags", t->flags, 1);
     ju(out, "hint", t->hint, 1);
-    fputs("\n     \"created_ns\": ", out);
+    fputs("\"growth_rule\": ", out);
+    if (t->grow_load_num || t->grow_load_den || t->grow_factor || t->min_buckets)
+        fprintf(out, "{\"load_num\": %u, \"load_den\": %u, \"factor\": %u, \"min_buckets\": %u}",
+                t->grow_load_num, t->grow_load_den, t->grow_factor, t->min_buckets);
+    else
+        fputs("null", out);
+    fputs(",\n     \"created_ns\": ", out);
     jtime(out, t->created_t);
     fputs(", \"ended_ns\": ", out);
     jtime(out, t->ended_t);
@@ -144,12 +156,16 @@ static void table_obj(const struct tm_table *t, FILE *out)
     ju(out, "arrays_live", t->arrays_live, 1);
     ju(out, "growths", t->growths, 1);
     ju(out, "needed_bytes", t->needed, 1);
+    fputs("\"needed_basis\": ", out);
+    jstr(out, tm_needed_basis_name(t->needed_basis));
+    fputs(", ", out);
     ju(out, "retained_bytes", t->retained, 1);
     fprintf(out, "\"retained_ratio\": %.4f, \"oversized_since_ns\": ",
             t->held ? (double)t->retained / (double)t->held : 0.0);
     jtime(out, t->oversized_since);
     fputs(", \"verdict\": ", out);
     jstr(out, tm_verdict_name(t->verdict));
+    fprintf(out, ", \"after_deletes\": %s", t->after_deletes ? "true" : "false");
     fputs(",\n     \"recommendations\": [", out);
     for (size_t k = 0; k < t->n_recs; k++) {
         fputs(k ? ",\n       {" : "\n       {", out);
@@ -282,13 +298,17 @@ int tm_report_json(const struct tm_model *m, const struct tm_report_opts *o, FIL
 {
     char line[512];
     tm_verdict_line(m, line, sizeof line);
-    fputs("{\n  \"schema\": \"tidemark.report/1\",\n  \"schema_minor\": 1,\n"
-          "  \"tidemark_version\": ", out);
+    fputs("{\n  \"schema\": \"tidemark.report/1\",\n  \"schema_minor\": " TM_REPORT_SCHEMA_MINOR
+          ",\n  \"tidemark_version\": ", out);
     jstr(out, TIDEMARK_VERSION);
     fputs(",\n", out);
     trace_obj(m, out);
     fprintf(out, "  \"thresholds\": {\"min_retained_bytes\": %llu, \"min_retained_ratio\": %.4f},\n",
             (unsigned long long)m->opts.min_retained, m->opts.min_ratio);
+    fputs("  \"source_root\": ", out);
+    if (m->opts.source_root) jstr(out, m->opts.source_root);
+    else fputs("null", out);
+    fputs(",\n", out);
     fputs("  \"summary\": {\"verdict\": ", out);
     jstr(out, line);
     fputs(", ", out);

@@ -8,19 +8,7 @@
 #include "table_rules.h"
 #include "tidemark/trace_format.h"
 
-/* "307,494,912" */
-static const char *commas(uint64_t v, char *buf, size_t len)
-{
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    size_t o = 0;
-    for (int i = 0; i < n && o + 2 < len; i++) {
-        if (i > 0 && (n - i) % 3 == 0) buf[o++] = ',';
-        buf[o++] = tmp[i];
-    }
-    buf[o] = 0;
-    return buf;
-}
+#define commas tm_commas
 
 static const char *hb(uint64_t v, char *buf, size_t len)
 {
@@ -41,7 +29,7 @@ void tm_verdict_line(const struct tm_model *m, char *buf, size_t len)
         if (m->n_tables == 0)
             snprintf(buf, len, "no annotated tables in this trace");
         else
-            snprintf(buf, len, "no table retains memory after deletes (%zu table%s checked)",
+            snprintf(buf, len, "no table is oversized (%zu table%s checked)",
                      m->n_tables, m->n_tables == 1 ? "" : "s");
         return;
     }
@@ -55,11 +43,22 @@ void tm_verdict_line(const struct tm_model *m, char *buf, size_t len)
             top = &m->tables[i];
             break;
         }
+    /* "after deletes" only when every oversized table lost entries since
+     * its peak; a table that never did (a size hint too large) holds more
+     * than its entries need, and is not said to keep memory of deletes */
+    int all_after_deletes = 1;
+    for (size_t i = 0; i < m->n_tables; i++)
+        if (m->tables[i].verdict == TM_VERDICT_OVERSIZED && !m->tables[i].after_deletes)
+            all_after_deletes = 0;
+    const char *site = top->site ? top->site : "?";
     if (m->n_oversized == 1)
-        snprintf(buf, len, "1 table retains %s after deletes: %s", h, top->site ? top->site : "?");
+        snprintf(buf, len, all_after_deletes ? "1 table retains %s after deletes: %s"
+                                             : "1 table holds %s more than its live entries "
+                                               "need: %s", h, site);
     else
-        snprintf(buf, len, "%zu tables retain %s after deletes; the largest: %s", m->n_oversized,
-                 h, top->site ? top->site : "?");
+        snprintf(buf, len, all_after_deletes ? "%zu tables retain %s after deletes; the largest: %s"
+                                             : "%zu tables hold %s more than their live entries "
+                                               "need; the largest: %s", m->n_oversized, h, site);
 }
 
 static void header(const struct tm_model *m, FILE *out)
@@ -135,8 +134,15 @@ static void table_detail(const struct tm_model *m, const struct tm_table *t, FIL
         fprintf(out, "  note: live counted from non-empty buckets: between %llu and %llu "
                      "(the larger, for well-mixed hashes, is used)\n",
                 (unsigned long long)t->live_lo, (unsigned long long)t->live_now);
-    if (t->model == TM_MODEL_GENERIC)
+    if (t->needed_basis == TM_NEEDED_HISTORY)
+        fprintf(out, "  needed: what it held when it last had %llu entries on the way up\n",
+                (unsigned long long)t->live_now);
+    else if (t->model == TM_MODEL_GENERIC)
         fputs("  note: unknown table kind, generic model (live entries x slot size)\n", out);
+    if (t->model == TM_MODEL_RULE)
+        fprintf(out, "  growth rule: grows past %u/%u load to x%u buckets, from %u\n",
+                t->grow_load_num, t->grow_load_den, t->grow_factor,
+                t->min_buckets ? t->min_buckets : 1);
     for (size_t k = 0; k < t->n_recs; k++)
         fprintf(out, "  %zu. saves %s (%s B): %s\n", k + 1,
                 hb(t->recs[k].bytes_saved, a, sizeof a),

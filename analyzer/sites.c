@@ -129,8 +129,9 @@ int tm_symbolize_sites(struct tm_model *m)
 {
     struct tm_stack_namer *names = tm_stack_namer_new(m);
     if (!names) return -1;
-    char cwd[4096];
-    const char *cw = getcwd(cwd, sizeof cwd) ? cwd : NULL;
+    char cwd[4096]; /* sites are relative to the source root (default: here) */
+    const char *cw = m->opts.source_root ? m->opts.source_root
+                                         : getcwd(cwd, sizeof cwd) ? cwd : NULL;
     int rc = 0;
     for (size_t i = 0; i < m->n_tables; i++)
         if (!(m->tables[i].site = site_of(m, names, m->tables[i].stack_id, cw))) rc = -1;

@@ -23,9 +23,19 @@
  * short). That bound keeps the replays under ~0.1 s for any trace.
  * tests/analyzer measures the model against real uthash tables.
  *
+ * growth rule (a table that stated one, any kind but gomap): the table
+ * grown from empty by its own rule: min_buckets (0: 1) times the smallest
+ * power of the factor whose capacity (buckets x slots per bucket, buckets
+ * when chained) x num / den is at least `live`; bytes = buckets x
+ * bucket_size. Exact for a table that follows its rule.
+ *
  * generic: live entries times the slot size (bucket_size / slots_per_bucket,
  * or bucket_size for chained tables), with no load factor: a lower bound,
  * and the report says the model is generic.
+ *
+ * tables.c takes the larger of this and what the table itself held when it
+ * last grew to hold `live` entries (its history), so a table whose model
+ * says less than it really needs is never called oversized at its peak.
  */
 #include <stdlib.h>
 
@@ -39,12 +49,35 @@
 #define UTHASH_REPLAY_MAX (1u << 20) /* items replayed (~0.1 s for all five); scaled beyond */
 #define UTHASH_REPLAYS 5             /* odd: the median is one of them */
 
+int tm_growth_rule_stated(const struct tm_table *t)
+{
+    return t->grow_load_num > 0 && t->grow_load_den > 0 && t->grow_factor >= 2;
+}
+
 enum tm_model_kind tm_model_for(const struct tm_table *t)
 {
-    if (t->rule) return TM_MODEL_RULE;
+    if (t->rule) return TM_MODEL_RECOGNISED;
     if (t->kind == TMK_KIND_GOMAP && t->bucket_size > 0) return TM_MODEL_GOMAP;
+    if (tm_growth_rule_stated(t)) return TM_MODEL_RULE;
     if (t->kind == TMK_KIND_UTHASH && t->bucket_size > 0) return TM_MODEL_UTHASH;
     return TM_MODEL_GENERIC;
+}
+
+const char *tm_needed_basis_name(enum tm_needed_basis b)
+{
+    return b == TM_NEEDED_HISTORY ? "history" : "model";
+}
+
+uint64_t tm_growth_rule_buckets(const struct tm_table *t, uint64_t live)
+{
+    unsigned __int128 slots = t->slots_per_bucket ? t->slots_per_bucket : 1;
+    unsigned __int128 want = (unsigned __int128)live * t->grow_load_den;
+    uint64_t b = t->min_buckets ? t->min_buckets : 1;
+    while (want > (unsigned __int128)b * slots * t->grow_load_num) {
+        if (b > UINT64_MAX / t->grow_factor) return UINT64_MAX;
+        b *= t->grow_factor;
+    }
+    return b;
 }
 
 /* A replayed table. doubled_at[k] = item count whose insert doubled the
@@ -162,7 +195,9 @@ uint64_t tm_needed_bytes(const struct tm_table *t, uint64_t live)
         return gomap_bytes_for_count(live, t->bucket_size);
     case TM_MODEL_UTHASH:
         return live ? mul_sat(tm_uthash_expected_buckets(live), t->bucket_size) : 0;
-    case TM_MODEL_RULE: {
+    case TM_MODEL_RULE:
+        return mul_sat(tm_growth_rule_buckets(t, live), t->bucket_size);
+    case TM_MODEL_RECOGNISED: {
         uint64_t need = tm_rule_needed(t->rule, live, t->held, t->buckets_now);
         return need < t->held ? need : t->held; /* never more than it holds */
     }

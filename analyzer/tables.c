@@ -9,7 +9,25 @@
  *  - an allocation belongs to at most one table (a second TABLE_ARRAY for a
  *    live array moves it, counted as a contradiction);
  *  - needed/retained/oversized_since are re-evaluated after every change, so
- *    they describe the table at the time of the latest record applied.
+ *    they describe the table at the time of the latest record applied;
+ *  - needed is the larger of the table's model (sizing_model.c) and its
+ *    history: what it held on the way up, as points (live, held) taken
+ *    whenever its live count was at its highest so far (live > 0) and what
+ *    it held changed, from its first growth on (before it, the table holds
+ *    the array it was created with, maybe sized by a hint: not what it
+ *    needs grown from empty). history(n) = held at the latest point with live <= n:
+ *    what the table, by its own rule, held when it last had n entries on
+ *    the way up. So a table is never oversized for the entries it holds (at
+ *    its peak, retained is 0), and emptied to n it retains what it holds
+ *    beyond that. A point is taken after an array is added (counted for
+ *    the live count the array was tagged with, also when the table counts
+ *    the insert that needed it only after: one step too generous for those
+ *    that count first, never too strict) and after an array that is not the
+ *    newest main array is freed (the end of a growth: the old array goes);
+ *    the free of the main array itself is the first half of a table that
+ *    frees before it tags the new one (uthash), not a point. Points with
+ *    the same live count keep the latest; a point that holds what the
+ *    previous one held is not kept.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,11 +37,19 @@
 #include "analyze_int.h"
 #include "tidemark/annotate.h"
 
+struct rise_point {
+    uint64_t live, held;
+};
+
 struct table_state {
     struct tm_table t;
     struct series tl;
     uint64_t main_ptr, main_bytes; /* newest live main (non-overflow) array */
     int announced;                 /* a TABLE_NEW was seen */
+    struct rise_point *rise;       /* ascending live; see the invariants */
+    size_t n_rise, rise_cap;
+    uint64_t rise_live;            /* highest live_now so far */
+    int grown;                     /* a GROW array was added */
 };
 
 struct table_array {
@@ -86,12 +112,70 @@ static int is_oversized(const struct tm_table *t, const struct tm_options *o)
            (double)t->retained >= o->min_ratio * (double)t->held;
 }
 
-/* Re-evaluates the table's figures after a change at time `t`. */
-static void update(struct table_state *s, uint64_t t, const struct tm_options *o)
+/* What the table held at the latest point on the way up with at most
+ * `live` entries (0 when there is none). */
+static uint64_t history_needed(const struct table_state *s, uint64_t live)
+{
+    size_t lo = 0, hi = s->n_rise; /* the first point with more than live */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->rise[mid].live <= live) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo ? s->rise[lo - 1].held : 0;
+}
+
+/* Takes a point when the table is at its highest live count so far (see
+ * the invariants). -1 when out of memory. */
+static int note_rise(struct table_state *s)
+{
+    const struct tm_table *t = &s->t;
+    if (t->live_now < s->rise_live || t->live_now == 0) return 0;
+    s->rise_live = t->live_now;
+    if (!s->grown) return 0;
+    struct rise_point *last = s->n_rise ? &s->rise[s->n_rise - 1] : NULL;
+    if (last && last->live == t->live_now) {
+        last->held = t->held;
+        return 0;
+    }
+    if (last && last->held == t->held) return 0;
+    if (s->n_rise == s->rise_cap) {
+        size_t cap = s->rise_cap ? s->rise_cap * 2 : 16;
+        struct rise_point *v = realloc(s->rise, cap * sizeof *v);
+        if (!v) return -1;
+        s->rise = v;
+        s->rise_cap = cap;
+    }
+    s->rise[s->n_rise++] = (struct rise_point){t->live_now, t->held};
+    return 0;
+}
+
+/* needed and its basis. A table that ended needs nothing: whatever it still
+ * holds is leaked. */
+static void evaluate_needed(struct table_state *s)
 {
     struct tm_table *tt = &s->t;
-    /* A table that ended needs nothing: whatever it still holds is leaked. */
-    tt->needed = tt->ended_t == TM_NO_TIME ? tm_needed_bytes(tt, tt->live_now) : 0;
+    tt->needed_basis = TM_NEEDED_MODEL;
+    if (tt->ended_t != TM_NO_TIME) {
+        tt->needed = 0;
+        return;
+    }
+    tt->needed = tm_needed_bytes(tt, tt->live_now);
+    uint64_t history = history_needed(s, tt->live_now);
+    if (history > tt->needed) {
+        tt->needed = history;
+        tt->needed_basis = TM_NEEDED_HISTORY;
+    }
+}
+
+/* Re-evaluates the table's figures after a change at time `t`; rise: the
+ * change may be a point of its history (see the invariants). -1 when out
+ * of memory. */
+static int update_from(struct table_state *s, uint64_t t, const struct tm_options *o, int rise)
+{
+    struct tm_table *tt = &s->t;
+    if (rise && tt->ended_t == TM_NO_TIME && note_rise(s)) return -1;
+    evaluate_needed(s);
     tt->retained = tt->held > tt->needed ? tt->held - tt->needed : 0;
     if (is_oversized(tt, o)) {
         if (tt->oversized_since == TM_NO_TIME) tt->oversized_since = t;
@@ -107,6 +191,12 @@ static void update(struct table_state *s, uint64_t t, const struct tm_options *o
         tt->live_peak_t = t;
     }
     series_add(&s->tl, t, tt->held, tt->live_now);
+    return 0;
+}
+
+static void update(struct tables *tb, struct table_state *s, uint64_t t, const struct tm_options *o)
+{
+    if (update_from(s, t, o, 1)) tb->oom = 1;
 }
 
 static uint32_t clamp32(uint64_t v)
@@ -141,7 +231,7 @@ void tables_new(struct tables *tb, const struct tm_record *r, const struct tm_op
         if ((unsigned char)*p < 0x20) *p = ' ';
     if (!t->label) tb->oom = 1;
     t->model = tm_model_for(t);
-    update(s, r->t, o);
+    update(tb, s, r->t, o);
 }
 
 /* Table `id`, created on the fly (and counted as a contradiction) when the
@@ -174,12 +264,13 @@ static void drop_array(struct tables *tb, uint64_t ptr, uint64_t t, const struct
     struct table_state *s = &tb->ts[a.table];
     s->t.held -= a.bytes <= s->t.held ? a.bytes : s->t.held;
     s->t.arrays_live--;
-    if (s->main_ptr == ptr) {
+    int main_freed = s->main_ptr == ptr;
+    if (main_freed) {
         s->main_ptr = 0;
         s->main_bytes = 0;
         s->t.buckets_now = 0;
     }
-    update(s, t, o);
+    if (update_from(s, t, o, !main_freed)) tb->oom = 1;
 }
 
 void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
@@ -218,8 +309,9 @@ void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
         if (a->buckets > t->buckets_peak) t->buckets_peak = a->buckets;
     }
     if (a->reason == TMK_ARRAY_GROW || a->reason == TMK_ARRAY_SAMESIZE_GROW) t->growths++;
+    if (a->reason == TMK_ARRAY_GROW) s->grown = 1;
     t->live_now = t->live_lo = a->live;
-    update(s, r->t, o);
+    update(tb, s, r->t, o);
     return;
 oom:
     tb->oom = 1;
@@ -243,7 +335,7 @@ void tables_count(struct tables *tb, const struct tm_record *r, int end,
      * frees its table with num_items still 1; a map freed full says N). */
     s->t.live_now = s->t.live_lo = end ? 0 : r->u.table_count.live;
     if (end) s->t.ended_t = r->t;
-    update(s, r->t, o);
+    update(tb, s, r->t, o);
 }
 
 void tables_peak(struct tables *tb, const struct tm_record *r)
@@ -259,6 +351,28 @@ void tables_peak(struct tables *tb, const struct tm_record *r)
         s->t.live_peak = r->u.table_count.live;
         s->t.live_peak_t = r->t; /* when the shim saw it: the peak was no later */
     }
+}
+
+/* TABLE_GROWTH's body: table u, load_num u, load_den u, factor u,
+ * min_buckets u. */
+void tables_growth(struct tables *tb, const struct tm_record *r, const struct tm_options *o)
+{
+    const uint8_t *p = r->u.extended.data, *e = p + r->u.extended.len;
+    uint64_t v[5];
+    for (int i = 0; i < 5; i++)
+        if (tmk_get_u(&p, e, &v[i])) {
+            problem(tb, "a growth rule record is cut short; ignored");
+            return;
+        }
+    struct table_state *s = table_for_event(tb, v[0], r->t, "growth rule");
+    if (!s) return;
+    struct tm_table *t = &s->t;
+    t->grow_load_num = clamp32(v[1]);
+    t->grow_load_den = clamp32(v[2]);
+    t->grow_factor = clamp32(v[3]);
+    t->min_buckets = clamp32(v[4]);
+    t->model = tm_model_for(t);
+    update(tb, s, r->t, o);
 }
 
 void tables_freed(struct tables *tb, uint64_t t, uint64_t ptr, const struct tm_options *o)
@@ -312,6 +426,7 @@ int tables_finish(struct tables *tb, uint64_t t_end, const struct tm_options *o,
         struct tm_table *t = &s->t;
         t->model = tm_model_for(t);
         t->verdict = verdict_of(t, o);
+        t->after_deletes = t->ended_t == TM_NO_TIME && t->live_now < t->live_peak;
         if (t->verdict == TM_VERDICT_LEAKED) t->oversized_since = TM_NO_TIME;
         t->timeline = series_finish(&s->tl, t_end, t->held, t->live_now, &t->n_points);
         if (tm_advise(t, s->main_bytes, o)) return -1;
@@ -326,6 +441,7 @@ void tables_free(struct tables *tb)
 {
     for (size_t i = 0; i < tb->n; i++) {
         free(tb->ts[i].t.label);
+        free(tb->ts[i].rise);
         series_free(&tb->ts[i].tl);
     }
     for (size_t i = 0; i < tb->n_problems; i++) free(tb->first_problem[i]);

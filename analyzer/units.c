@@ -1,4 +1,5 @@
-/* analyzer/units.c - human-readable sizes and durations for reports. */
+/* analyzer/units.c - human-readable sizes, exact byte counts and durations
+ * for reports. */
 #include <stdio.h>
 
 #include "report.h"
@@ -21,6 +22,19 @@ void tm_human_bytes(uint64_t bytes, char *buf, size_t len)
     unsigned long long tenths =
         (unsigned long long)(((unsigned __int128)bytes * 10 + scale / 2) / scale);
     snprintf(buf, len, "%llu.%llu %s", tenths / 10, tenths % 10, unit[u]);
+}
+
+const char *tm_commas(uint64_t v, char *buf, size_t len)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    size_t o = 0;
+    for (int i = 0; i < n && o + 2 < len; i++) {
+        if (i > 0 && (n - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = 0;
+    return buf;
 }
 
 void tm_human_time(uint64_t ns, char *buf, size_t len)

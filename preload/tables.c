@@ -13,6 +13,12 @@
  * last one it wrote, a TABLE_PEAK follows in the same reservation, so it
  * carries the time of that record.
  *
+ * What a table says about itself (struct tmk_table_info) is copied up to the
+ * size the caller's annotate.h gave it: table_new is what programs built
+ * against version 1 call (TMK__TABLE_INFO_SIZE_V1 bytes), table_new_sized
+ * what newer ones call with their sizeof. A stated growth rule follows the
+ * TABLE_NEW as a TABLE_GROWTH record.
+ *
  * Table events are never sampled. In mode=tables, and when byte sampling is
  * on, a bucket array is also entered in ptrset.c (so that its free is
  * recorded) and gets an ALLOC record of its own, unless one was written.
@@ -83,10 +89,31 @@ static uint8_t *put_peak_if_moved(struct table *tb, uint8_t *p)
     return p + (e - body);
 }
 
+static int states_growth_rule(const struct tmk_table_info *i)
+{
+    return i->grow_load_num || i->grow_load_den || i->grow_factor || i->min_buckets;
+}
+
+/* Appends TABLE_GROWTH (room: TMK_RECORD_MAX). Returns the new end. */
+static uint8_t *put_growth_rule(const struct table *tb, uint8_t *p)
+{
+    uint8_t body[5 * TMK_VARINT_MAX];
+    uint8_t *e = tmk_put_u(body, tb->id);
+    e = tmk_put_u(e, tb->info.grow_load_num);
+    e = tmk_put_u(e, tb->info.grow_load_den);
+    e = tmk_put_u(e, tb->info.grow_factor);
+    e = tmk_put_u(e, tb->info.min_buckets);
+    *p++ = TMK_REC_TABLE_GROWTH;
+    p = tmk_put_u(p, (uint64_t)(e - body));
+    memcpy(p, body, (size_t)(e - body));
+    return p + (e - body);
+}
+
+/* TABLE_NEW, and TABLE_GROWTH when the table stated its rule. */
 static void put_table_new(struct tmk_thread *t, const struct table *tb)
 {
     size_t label_len = strlen(tb->label);
-    uint8_t *p = tmk_reserve(t, 16 * TMK_VARINT_MAX + label_len);
+    uint8_t *p = tmk_reserve(t, 16 * TMK_VARINT_MAX + label_len + TMK_RECORD_MAX);
     p = tmk_put_timed(t, p, TMK_REC_TABLE_NEW, tmk_now());
     p = tmk_put_u(p, tb->id);
     p = tmk_put_u(p, tb->info.kind);
@@ -99,7 +126,9 @@ static void put_table_new(struct tmk_thread *t, const struct table *tb)
     p = tmk_put_u(p, tb->stack);
     p = tmk_put_u(p, label_len);
     memcpy(p, tb->label, label_len);
-    tmk_publish(t, p + label_len);
+    p += label_len;
+    if (states_growth_rule(&tb->info)) p = put_growth_rule(tb, p);
+    tmk_publish(t, p);
 }
 
 /* TABLE_COUNT or TABLE_END: dt, table, live; then TABLE_PEAK if it moved. */
@@ -124,9 +153,11 @@ static void table_drop(struct tmk_thread *t, struct table *tb)
 
 /* Creates the table's record and writes TABLE_NEW (mutex held). An address
  * still registered means its table was freed without tmk_table_end: that
- * one ends here. */
+ * one ends here. Reads info_size bytes of *info at most (the caller's
+ * struct may be older and shorter); the members past them are 0. */
 static struct table *table_create(struct tmk_thread *t, const void *addr,
-                                  const struct tmk_table_info *info, uint32_t stack)
+                                  const struct tmk_table_info *info, size_t info_size,
+                                  uint32_t stack)
 {
     struct table *tb;
     HASH_FIND_PTR(tables, &addr, tb);
@@ -137,8 +168,9 @@ static struct table *table_create(struct tmk_thread *t, const void *addr,
     tb->id = next_table_id++;
     tb->stack = stack;
     if (info) {
-        tb->info = *info;
-        if (info->label) {
+        if (info_size > sizeof tb->info) info_size = sizeof tb->info;
+        memcpy(&tb->info, info, info_size); /* the arena's memory is zeroed */
+        if (info_size >= TMK__TABLE_INFO_SIZE_V1 && info->label) {
             size_t n = strnlen(info->label, LABEL_MAX - 1);
             memcpy(tb->label, info->label, n);
         }
@@ -167,18 +199,33 @@ static void api_leave(void)
     tmk_tls.guard = 0;
 }
 
+/* TMK_CALLER_SET takes this function's return address: it must run in the
+ * exported function itself, hence a macro rather than a helper. */
+#define TABLE_NEW_BODY(addr, info, info_size)                \
+    do {                                                     \
+        int saved = errno;                                   \
+        struct tmk_thread *t = api_enter();                  \
+        if (!t) return;                                      \
+        TMK_CALLER_SET();                                    \
+        uint32_t stack = tmk_stack_id(t);                    \
+        pthread_mutex_lock(&tables_mutex);                   \
+        table_create(t, addr, info, info_size, stack);       \
+        pthread_mutex_unlock(&tables_mutex);                 \
+        api_leave();                                         \
+        errno = saved;                                       \
+    } while (0)
+
+/* Programs built against annotate.h version 1: their struct ends before the
+ * growth rule. */
 static void api_table_new(const void *addr, const struct tmk_table_info *info)
 {
-    int saved = errno;
-    struct tmk_thread *t = api_enter();
-    if (!t) return;
-    TMK_CALLER_SET();
-    uint32_t stack = tmk_stack_id(t);
-    pthread_mutex_lock(&tables_mutex);
-    table_create(t, addr, info, stack);
-    pthread_mutex_unlock(&tables_mutex);
-    api_leave();
-    errno = saved;
+    TABLE_NEW_BODY(addr, info, TMK__TABLE_INFO_SIZE_V1);
+}
+
+static void api_table_new_sized(const void *addr, const struct tmk_table_info *info,
+                                size_t info_size)
+{
+    TABLE_NEW_BODY(addr, info, info_size);
 }
 
 /* tmk_table_count and tmk_table_peak: where one of the table's counters
@@ -192,7 +239,7 @@ static void register_counter(const void *addr, const void *at, unsigned width, i
     pthread_mutex_lock(&tables_mutex);
     struct table *tb;
     HASH_FIND_PTR(tables, &addr, tb);
-    if (!tb) tb = table_create(t, addr, NULL, 0);
+    if (!tb) tb = table_create(t, addr, NULL, 0, 0);
     if (tb && (width == 4 || width == 8) && at) {
         if (peak) {
             tb->peak = at;
@@ -237,7 +284,7 @@ static void api_table_array(const void *addr, const void *array, size_t bytes, s
     pthread_mutex_lock(&tables_mutex);
     struct table *tb;
     HASH_FIND_PTR(tables, &addr, tb);
-    if (!tb) tb = table_create(t, addr, NULL, 0);
+    if (!tb) tb = table_create(t, addr, NULL, 0, 0);
     if (tb) {
         if (reuse) stack = tb->array_stack ? tb->array_stack : tb->stack;
         else if (reason != TMK_ARRAY_OVERFLOW) tb->array_stack = stack;
@@ -297,6 +344,7 @@ TMK_EXPORT const struct tmk_annotate_api tidemark_annotate_api = {
     .table_array = api_table_array,
     .table_end = api_table_end,
     .table_peak = api_table_peak,
+    .table_new_sized = api_table_new_sized,
 };
 
 /* TABLE_COUNT for every table with a count (only those whose count moved

@@ -22,6 +22,11 @@
  *   tmk_table_end(T)             T is gone; call it before the memory holding
  *                                the count is freed
  *
+ * A table may also state its growth rule in struct tmk_table_info (the load
+ * at which it grows and by what factor): the analyzer then knows exactly
+ * what the table holds for any number of entries grown from empty, and
+ * never calls it oversized for the entries it holds.
+ *
  * T is any address that identifies the table while it lives (normally the
  * table's own struct). Every function is an inline wrapper that finds the shim
  * once per translation unit with dlsym(RTLD_DEFAULT, "tidemark_annotate_api")
@@ -31,6 +36,17 @@
  *
  * The shim side implements struct tmk_annotate_api and exports one object of
  * it under the name TMK_ANNOTATE_SYMBOL.
+ *
+ * Versions. Both structs only ever grow at their end, and neither side reads
+ * past what the other has:
+ *  - a program built against an older annotate.h passes a shorter
+ *    tmk_table_info to table_new, and the shim reads only the version-1
+ *    members from it (TMK__TABLE_INFO_SIZE_V1); the newer members count as 0;
+ *  - a program built against this one calls table_new_sized with its
+ *    sizeof(struct tmk_table_info) when the shim has it, and the older
+ *    table_new otherwise (an older shim reads only the members it knows);
+ *  - a member of tmk_annotate_api is called only when the shim's `size`
+ *    covers it (TMK__API_HAS).
  */
 #ifndef TIDEMARK_ANNOTATE_H
 #define TIDEMARK_ANNOTATE_H
@@ -42,7 +58,7 @@
 extern "C" {
 #endif
 
-#define TMK_ANNOTATE_VERSION 1
+#define TMK_ANNOTATE_VERSION 2
 #define TMK_ANNOTATE_SYMBOL "tidemark_annotate_api"
 
 /* What model the analyzer uses for the table. */
@@ -75,7 +91,24 @@ struct tmk_table_info {
     uint32_t slots_per_bucket; /* 8 for gomap; 0 for chained tables */
     uint64_t hint;             /* size hint given at creation, 0 for none */
     const char *label;         /* NUL-terminated, copied by the shim; may be NULL */
+    /* Version 2: the table's growth rule, all 0 when not stated. The table
+     * grows when an insert would make its live entries more than
+     * capacity x grow_load_num / grow_load_den, where capacity = buckets x
+     * slots_per_bucket (buckets for a chained table), to grow_factor times
+     * its buckets. Grown from empty, its first array has min_buckets
+     * buckets (0: 1), and an array of B buckets is B x bucket_size bytes.
+     * Example, open addressing that doubles at 75% load from 16 slots:
+     * slots_per_bucket 1, grow_load_num 3, grow_load_den 4, grow_factor 2,
+     * min_buckets 16. A rule with a 0 denominator or a factor below 2 is
+     * not stated. */
+    uint32_t grow_load_num;
+    uint32_t grow_load_den;
+    uint32_t grow_factor;
+    uint32_t min_buckets;
 };
+
+/* What the first programs passed: the members before the growth rule. */
+#define TMK__TABLE_INFO_SIZE_V1 offsetof(struct tmk_table_info, grow_load_num)
 
 /* The shim's side: one exported object of this type. New members are only
  * ever appended; `size` is sizeof the shim's struct, so a caller checks it
@@ -90,10 +123,18 @@ struct tmk_annotate_api {
     void (*table_end)(const void *table);
     /* Appended after the first release: present when size covers it. */
     void (*table_peak)(const void *table, const void *peak, unsigned width);
+    /* Version 2: table_new with the caller's sizeof(struct tmk_table_info);
+     * the shim reads no more than info_size bytes of *info. */
+    void (*table_new_sized)(const void *table, const struct tmk_table_info *info,
+                            size_t info_size);
 };
 
 /* What the first shims exported: enough for the four basic calls. */
 #define TMK__API_SIZE_V1 offsetof(struct tmk_annotate_api, table_peak)
+/* Does the shim's object have this member (and set it)? */
+#define TMK__API_HAS(api, member)                                                 \
+    ((api)->size >= offsetof(struct tmk_annotate_api, member) + sizeof((api)->member) && \
+     (api)->member != NULL)
 
 #ifndef TIDEMARK_NO_ANNOTATE
 
@@ -120,7 +161,11 @@ static inline const struct tmk_annotate_api *tmk__api(void)
 static inline void tmk_table_new(const void *table, const struct tmk_table_info *info)
 {
     const struct tmk_annotate_api *api = tmk__api();
-    if (api) api->table_new(table, info);
+    if (!api) return;
+    if (TMK__API_HAS(api, table_new_sized))
+        api->table_new_sized(table, info, sizeof *info);
+    else /* an older shim: it reads the members it knows, no more */
+        api->table_new(table, info);
 }
 
 static inline void tmk_table_count(const void *table, const void *count, unsigned width)
@@ -145,8 +190,7 @@ static inline void tmk_table_end(const void *table)
 static inline void tmk_table_peak(const void *table, const void *peak, unsigned width)
 {
     const struct tmk_annotate_api *api = tmk__api();
-    if (api && api->size >= sizeof(struct tmk_annotate_api) && api->table_peak)
-        api->table_peak(table, peak, width);
+    if (api && TMK__API_HAS(api, table_peak)) api->table_peak(table, peak, width);
 }
 
 #else /* TIDEMARK_NO_ANNOTATE */

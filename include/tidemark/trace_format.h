@@ -180,6 +180,12 @@ enum tmk_record_type {
      * since the last one; written right after the table's COUNT, ARRAY or
      * END record that saw it. */
     TMK_REC_TABLE_PEAK = 0x81, /* len u, then: table u, peak u */
+    /* The table's growth rule (annotate.h's tmk_table_info, version 2),
+     * when it stated one: written right after its TABLE_NEW (the same
+     * time). 0x90 and up: table facts (0x82-0x8f are left to the format's
+     * own additions). */
+    TMK_REC_TABLE_GROWTH = 0x90, /* len u, then: table u, load_num u, load_den u,
+                                    factor u, min_buckets u */
     /* What a live block of ptr (written by address) held when the shim read
      * it: counters over its little-endian words (nz64: u64 words != 0;
      * u32ge2: u32 words >= 2; pairs00: 2-bit pairs == 00; sum16: the sum of

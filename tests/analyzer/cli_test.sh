@@ -39,7 +39,10 @@ expect 2 "unknown command" -- "$T" frobnicate; one_line_error "unknown command"
 expect 0 "report text" -- "$T" report --no-symbols seed.tmk; golden seed.txt out.txt
 head -1 out.txt | grep -q "^1 table retains 293.3 MiB after deletes" || { echo "FAIL: verdict"; fail=1; }
 expect 0 "report json" -- "$T" report --no-symbols --format json -o seed.json seed.tmk
-golden seed.json seed.json
+# the source root is this test's temporary directory
+grep -q "\"source_root\": \"$(pwd -P)\"," seed.json || { echo "FAIL: json source_root"; fail=1; }
+sed 's|"source_root": "[^"]*"|"source_root": "(the working directory)"|' seed.json >seed-golden.json
+golden seed.json seed-golden.json
 grep -q '"retained_bytes": 307494912' seed.json || { echo "FAIL: json retained"; fail=1; }
 expect 0 "report indirect" -- "$T" report --no-symbols --format json indirect.tmk
 grep -q '"retained_bytes": 40108032' out.txt || { echo "FAIL: indirect retained"; fail=1; }
@@ -53,7 +56,7 @@ expect 0 "report seedovf" -- "$T" report --no-symbols seedovf.tmk
 grep -q "(0 of 1703936 now)" out.txt || { echo "FAIL: rebuild capacity is not 2^B x 6.5"; grep capacity out.txt; fail=1; }
 grep -q " 278528 " out.txt || { echo "FAIL: seedovf buckets are not 2^18 + 2^14"; fail=1; }
 expect 0 "report --top --at" -- "$T" report --no-symbols --top 1 --at 50ms seed.tmk
-head -1 out.txt | grep -q "no table retains" || { echo "FAIL: --at 50ms verdict"; fail=1; }
+head -1 out.txt | grep -q "^no table is oversized (1 table checked)$" || { echo "FAIL: --at 50ms verdict"; fail=1; }
 expect 0 "report truncated" -- "$T" report --no-symbols noend.tmk
 grep -q "warning: the trace is truncated" out.txt || { echo "FAIL: truncated warning"; fail=1; }
 expect 2 "report newer" -- "$T" report newer.tmk
@@ -134,6 +137,25 @@ sed 's|"0x401234"|"/home/ci/src/examples/seed.c:56"|g; s|"0x401400"|"/home/ci/sr
 sed 's|"0x401234"|"examples/seed.c:56"|g; s|"0x401400"|"lib/buf.c:9"|g' seed.json >rel.json
 expect 0 "diff across directories" -- "$T" diff abs.json rel.json
 grep -q -e "\[new\]" -e "\[gone\]" -e "(gone)" out.txt && { echo "FAIL: diff across directories does not match"; cat out.txt; fail=1; }
+
+# check's formats and diff's gate on synthetic traces (tests/verdict checks
+# what they say; here they also run in the sanitizer build)
+for f in text json github junit; do
+    expect 1 "check --format $f" -- "$T" check --no-symbols --format $f --junit j.xml seed.tmk
+    grep -q "testcase classname=\"tidemark.oversized\"" j.xml || { echo "FAIL: --junit with $f"; fail=1; }
+    expect 0 "check --format $f, a --top baseline" -- "$T" check --no-symbols --format $f --baseline top1.json two.tmk
+done
+grep -q "<skipped message=\"table 2 0x403000: not in the baseline" out.txt || { echo "FAIL: junit skipped"; cat out.txt; fail=1; }
+# a JSON report is judged with check's thresholds, as a trace is
+expect 1 "check a JSON report" -- "$T" check --format json seed.json
+expect 0 "check a JSON report, --min-retained 1GiB" -- "$T" check --format json seed.json --min-retained 1GiB
+grep -q '"status": "passed"' out.txt || { echo "FAIL: a JSON report judged with --min-retained"; fail=1; }
+expect 1 "diff --fail-on-increase" -- "$T" diff --no-symbols indirect.tmk seed.tmk --fail-on-increase 10%
+grep -q "^increase: 0x401234 retained +255.0 MiB, +666.7% > --fail-on-increase 10%$" out.txt ||
+    { echo "FAIL: diff --fail-on-increase line"; cat out.txt; fail=1; }
+expect 0 "diff --fail-on-increase, a decrease" -- "$T" diff --no-symbols seed.tmk indirect.tmk --fail-on-increase 0
+expect 2 "diff bad --fail-on-increase" -- "$T" diff seed.tmk indirect.tmk --fail-on-increase 5x
+one_line_error "--fail-on-increase: bad value '5x'"
 
 # diff: traces and reports in any mix
 expect 0 "diff traces" -- "$T" diff --no-symbols seed.tmk indirect.tmk; golden seed-indirect.diff out.txt

@@ -264,6 +264,23 @@ void tg_table_peak(struct tg *g, uint32_t th, uint64_t table, uint64_t peak)
     tg_raw(g, th, rec, (size_t)(p - rec) + (size_t)(e - body));
 }
 
+void tg_table_growth(struct tg *g, uint32_t th, uint64_t table, uint32_t load_num,
+                     uint32_t load_den, uint32_t factor, uint32_t min_buckets)
+{
+    uint8_t body[5 * TMK_VARINT_MAX];
+    uint8_t *e = tmk_put_u(body, table);
+    e = tmk_put_u(e, load_num);
+    e = tmk_put_u(e, load_den);
+    e = tmk_put_u(e, factor);
+    e = tmk_put_u(e, min_buckets);
+    uint8_t rec[7 * TMK_VARINT_MAX];
+    uint8_t *p = rec;
+    *p++ = TMK_REC_TABLE_GROWTH;
+    p = tmk_put_u(p, (uint64_t)(e - body));
+    memcpy(p, body, (size_t)(e - body));
+    tg_raw(g, th, rec, (size_t)(p - rec) + (size_t)(e - body));
+}
+
 void tg_memory(struct tg *g, uint32_t th, uint64_t t, uint64_t rss, uint64_t heap)
 {
     uint8_t *p = timed(g, th, t, TMK_REC_MEMORY, 30);

@@ -48,6 +48,9 @@ void tg_table_count(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint6
 void tg_table_end(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint64_t live);
 /* TABLE_PEAK (extended, untimed: at th's previous record's time). */
 void tg_table_peak(struct tg *g, uint32_t th, uint64_t table, uint64_t peak);
+/* TABLE_GROWTH (extended, untimed): the growth rule table stated. */
+void tg_table_growth(struct tg *g, uint32_t th, uint64_t table, uint32_t load_num,
+                     uint32_t load_den, uint32_t factor, uint32_t min_buckets);
 void tg_memory(struct tg *g, uint32_t th, uint64_t t, uint64_t rss, uint64_t heap);
 void tg_end(struct tg *g, uint32_t th, uint64_t t, uint32_t why, uint32_t status);
 /* 3.0: TICK (th's time moves to t), and the untimed heap records by info. */
