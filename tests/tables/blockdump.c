@@ -41,9 +41,9 @@ void *__libc_realloc(void *, size_t);
 void __libc_free(void *);
 void *__libc_memalign(size_t, size_t);
 
-#define MAX_BLOCKS 4096
+#define MAX_BLOCKS 1024
 #define MAX_FRAMES 16
-#define FRAMES_LEN 2048
+#define FRAMES_LEN 8192
 
 struct block {
     void *ptr;
@@ -102,7 +102,7 @@ __attribute__((noinline)) static void stack_text(char *out, size_t cap)
     for (int depth = 0; depth < MAX_FRAMES + 2 && unw_step(&cur) > 0; depth++) {
         if (depth < 1) continue; /* the hook itself */
         unw_word_t ip, off = 0;
-        char name[256];
+        char name[1024]; /* C++ template names pass 256 bytes */
         unw_get_reg(&cur, UNW_REG_IP, &ip);
         Dl_info di;
         const char *mod = "?";
@@ -112,7 +112,8 @@ __attribute__((noinline)) static void stack_text(char *out, size_t cap)
             base = (uintptr_t)di.dli_fbase;
         }
         int n;
-        if (unw_get_proc_name(&cur, name, sizeof name, &off) == 0)
+        int rc = unw_get_proc_name(&cur, name, sizeof name, &off);
+        if (rc == 0 || rc == -UNW_ENOMEM) /* ENOMEM: truncated, still a name */
             n = snprintf(out + used, cap - used, "%s%s+%#lx@%s", used ? "|" : "", name,
                          (unsigned long)off, mod);
         else
