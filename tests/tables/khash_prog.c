@@ -1,0 +1,86 @@
+/* tests/tables/khash_prog.c - a khash map int64 -> int64 (khash.h as shipped
+ * in libhts-dev, instance name m64) grown to N entries, emptied to KEEP with
+ * kh_del (flags marked deleted, arrays keep their size), optionally cured
+ * with kh_resize(m64, h, kh_size(h)). CLI: table_cli.h.
+ *
+ * Prints: impl=khash ... live= held= n_buckets= flags_bytes= keys_bytes=
+ *         vals_bytes= flags_live= flags_deleted= flags_empty=
+ * held = the three arrays; flags_* count the 2-bit flags (00 live,
+ * 01 deleted, 10 empty), the exact live count a reader of the flags sees.
+ */
+#include <htslib/khash.h>
+
+#include "table_cli.h"
+
+KHASH_MAP_INIT_INT64(m64, int64_t)
+
+struct ctx {
+    const struct table_args *a;
+    khash_t(m64) *h;
+};
+
+static void build(void *p)
+{
+    struct ctx *c = p;
+    const struct table_args *a = c->a;
+    c->h = kh_init(m64);
+    if (!c->h)
+        table_fail("khash", "kh_init");
+    for (long i = 0; i < a->n; i++) {
+        int ret;
+        khint_t k = kh_put(m64, c->h, (khint64_t)table_key(a, i), &ret);
+        if (ret < 0)
+            table_fail("khash", "kh_put");
+        kh_val(c->h, k) = i;
+    }
+    for (long i = a->keep; i < a->n; i++) {
+        khint_t k = kh_get(m64, c->h, (khint64_t)table_key(a, i));
+        if (k != kh_end(c->h))
+            kh_del(m64, c->h, k);
+    }
+    if (a->fix && kh_resize(m64, c->h, kh_size(c->h)) < 0)
+        table_fail("khash", "kh_resize");
+}
+
+static void destroy(void *p)
+{
+    struct ctx *c = p;
+    kh_destroy(m64, c->h);
+    c->h = NULL;
+}
+
+/* Counts of 00 (live), 01 (deleted) and 10 (empty) flag pairs. */
+static void count_flags(const khash_t(m64) *h, size_t out[3])
+{
+    out[0] = out[1] = out[2] = 0;
+    for (khint_t i = 0; i < kh_n_buckets(h); i++) {
+        unsigned f = (h->flags[i >> 4] >> ((i & 0xfU) << 1)) & 3U;
+        if (f == 0) out[0]++;
+        else if (f == 1) out[1]++;
+        else if (f == 2) out[2]++;
+        else table_fail("khash", "flag pair 11");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct table_args a;
+    if (table_parse(argc, argv, &a))
+        return 2;
+    struct ctx c = {&a, NULL};
+    table_rounds(&a, build, destroy, &c);
+    size_t nb = kh_n_buckets(c.h);
+    size_t flags = (nb < 16 ? 1 : nb >> 4) * sizeof(khint32_t);
+    size_t keys = nb * sizeof(khint64_t), vals = nb * sizeof(int64_t);
+    if (nb == 0) /* never grown: no arrays at all */
+        flags = 0;
+    size_t f[3] = {0, 0, 0};
+    count_flags(c.h, f);
+    table_print_head(&a, "khash");
+    printf(" live=%u held=%zu n_buckets=%zu flags_bytes=%zu keys_bytes=%zu vals_bytes=%zu"
+           " flags_live=%zu flags_deleted=%zu flags_empty=%zu\n",
+           (unsigned)kh_size(c.h), flags + keys + vals, nb, flags, keys, vals, f[0], f[1], f[2]);
+    table_pause();
+    destroy(&c);
+    return 0;
+}

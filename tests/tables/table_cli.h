@@ -1,0 +1,181 @@
+/* tests/tables/table_cli.h - the command line, key stream, thread/round
+ * driver and output line shared by the C and C++ table programs (one
+ * program per unannotated hash-table implementation, see README.md here).
+ *
+ *   prog N KEEP [WORD...]      words, in any order:
+ *     fix      apply the implementation's own cure after the deletes
+ *     healthy  fill to N and delete nothing (KEEP is ignored)
+ *     dense    keys 0..N-1 as they are (default: mixed, splitmix64(i),
+ *              distinct 64-bit keys that fill buckets like real ones)
+ *     random   mixed keys with a seed from the clock (distinct, new per run)
+ *     thread   the table is built, emptied (and fixed) on a second thread
+ *              and outlives it
+ *     twice    the table is built, emptied and freed, then built again at
+ *              the same call site (the second one is kept and printed)
+ *
+ * Each program prints one line on stdout, "key=value" pairs separated by
+ * spaces, starting with impl= mode= flavour= keys= live= held=, then sleeps
+ * 0.3 s (nanosleep, so that a sampler or tests/tables/blockdump.so sees the
+ * final state) and exits 0. Usage errors exit 2, a broken assumption about
+ * the implementation's layout exits 3 with one line on stderr.
+ *
+ * Header-only (static functions) so that C and C++ programs share it.
+ */
+#ifndef TABLE_CLI_H
+#define TABLE_CLI_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct table_args {
+    long n, keep;
+    int fix, healthy, dense, random, thread, twice;
+    uint64_t seed;
+};
+
+static inline uint64_t table_mix64(uint64_t x)
+{
+    /* splitmix64's finaliser: a bijection, so distinct i give distinct keys */
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* The i-th key (0 <= i < n); distinct for distinct i in every key mode. */
+static inline uint64_t table_key(const struct table_args *a, long i)
+{
+    if (a->dense)
+        return (uint64_t)i;
+    return table_mix64((uint64_t)i ^ a->seed);
+}
+
+static inline int table_usage(const char *prog)
+{
+    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice]\n",
+            prog);
+    return 2;
+}
+
+static inline int table_parse_count(const char *s, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 0 || v > (1L << 40))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* 0 when the command line is valid, else 2 after a usage line. */
+static inline int table_parse(int argc, char **argv, struct table_args *a)
+{
+    memset(a, 0, sizeof *a);
+    if (argc < 3 || table_parse_count(argv[1], &a->n) || table_parse_count(argv[2], &a->keep))
+        return table_usage(argv[0]);
+    for (int i = 3; i < argc; i++) {
+        const char *w = argv[i];
+        if (!strcmp(w, "fix")) a->fix = 1;
+        else if (!strcmp(w, "healthy")) a->healthy = 1;
+        else if (!strcmp(w, "dense")) a->dense = 1;
+        else if (!strcmp(w, "random")) a->random = 1;
+        else if (!strcmp(w, "thread")) a->thread = 1;
+        else if (!strcmp(w, "twice")) a->twice = 1;
+        else return table_usage(argv[0]);
+    }
+    if ((a->fix && a->healthy) || (a->dense && a->random))
+        return table_usage(argv[0]);
+    if (a->healthy || a->keep > a->n)
+        a->keep = a->n;
+    if (a->random) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        a->seed = table_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32));
+    }
+    return 0;
+}
+
+static inline const char *table_mode(const struct table_args *a)
+{
+    return a->healthy ? "healthy" : a->fix ? "fix" : "keep";
+}
+
+static inline const char *table_flavour(const struct table_args *a)
+{
+    return a->thread ? (a->twice ? "thread+twice" : "thread") : a->twice ? "twice" : "plain";
+}
+
+static inline const char *table_keys(const struct table_args *a)
+{
+    return a->dense ? "dense" : a->random ? "random" : "mixed";
+}
+
+/* The common head of the output line (no newline). */
+static inline void table_print_head(const struct table_args *a, const char *impl)
+{
+    printf("impl=%s mode=%s flavour=%s keys=%s", impl, table_mode(a), table_flavour(a),
+           table_keys(a));
+}
+
+/* A broken assumption about the implementation: exit 3. */
+static inline void table_fail(const char *impl, const char *what)
+{
+    fprintf(stderr, "%s: layout assumption broken: %s\n", impl, what);
+    exit(3);
+}
+
+struct table_job {
+    void (*build)(void *);
+    void *ctx;
+};
+
+static inline void *table_thread_main(void *p)
+{
+    struct table_job *job = (struct table_job *)p;
+    job->build(job->ctx);
+    return NULL;
+}
+
+/* Runs build(ctx) here, or on a second thread joined before returning. */
+static inline void table_run(const struct table_args *a, void (*build)(void *), void *ctx)
+{
+    if (!a->thread) {
+        build(ctx);
+        return;
+    }
+    struct table_job job;
+    job.build = build;
+    job.ctx = ctx;
+    pthread_t t;
+    if (pthread_create(&t, NULL, table_thread_main, &job) || pthread_join(t, NULL))
+        table_fail("table_cli", "pthread_create");
+}
+
+/* Builds the table once, or twice at the same call site (the first one
+ * destroyed in between), so both tables come from the same stack. */
+static inline void table_rounds(const struct table_args *a, void (*build)(void *),
+                                void (*destroy)(void *), void *ctx)
+{
+    int rounds = a->twice ? 2 : 1;
+    for (int r = 0; r < rounds; r++) {
+        if (r > 0)
+            destroy(ctx);
+        table_run(a, build, ctx);
+    }
+}
+
+/* Lets a sampler read the final state: 0.3 s through nanosleep itself. */
+static inline void table_pause(void)
+{
+    fflush(stdout);
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+#endif
