@@ -8,7 +8,9 @@
  * traces, read through the "major 1" path. tg_set_version(g, 3, 0) before
  * the first record makes a 3.0 trace: TABLE_ARRAY then carries by_info,
  * info_size and info_stack, and the tg_tick / tg_*_info records may be
- * used. */
+ * used. tg_set_version(g, 3, 1) makes a 3.1 trace: the same, with the
+ * header's check, each block sealed (TMK_BLOCK_CHECKSUM and its trailer)
+ * and zstd frames with zstd's checksum. */
 #ifndef TIDEMARK_TESTS_TRACEGEN_H
 #define TIDEMARK_TESTS_TRACEGEN_H
 
@@ -24,9 +26,15 @@ struct tg *tg_new(uint32_t flags);
 void tg_set_version(struct tg *g, uint16_t major, uint16_t minor);
 /* From now on, blocks are flushed as zstd frames (TMK_BLOCK_ZSTD) when on. */
 void tg_set_zstd(struct tg *g, int on);
+/* A thread's block is flushed once it holds more than this (64 KiB). */
+void tg_set_block_limit(struct tg *g, size_t bytes);
+/* One zstd frame of src (content size stated, zstd's checksum when
+ * `checksum`); malloc'ed, its size in *zn. */
+uint8_t *tg_zstd_frame(const void *src, size_t n, int level, int checksum, size_t *zn);
 void tg_flush(struct tg *g, uint32_t thread);
-/* Flushes th's open block, then appends a block of th with these payload
- * bytes and block flags as they are (for damaged blocks). */
+/* Flushes th's open block, then appends a block of th with these stored
+ * bytes and block flags (for damaged blocks); in a 3.1 trace sealed with a
+ * good checksum, as a writer that meant them would. */
 void tg_block(struct tg *g, uint32_t th, uint32_t flags, const void *payload, size_t n);
 void tg_alloc(struct tg *g, uint32_t th, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack);
 void tg_free(struct tg *g, uint32_t th, uint64_t t, uint64_t ptr);
@@ -87,5 +95,15 @@ struct tg *tg_scenario_info_v1(void);
 /* 3.0: thread 2 frees a block of thread 1's info a whole TICK slot before
  * thread 1 allocates it (out of order: a strict reader says so). */
 struct tg *tg_scenario_info_late(void);
+
+/* A small 3.minor trace in blocks of about 100 bytes (zstd frames when
+ * zstd): a gomap table grown by info to B=3 then emptied, heap by info on
+ * two threads, memory samples, END. For damage tests. */
+struct tg *tg_scenario_mixed(uint16_t minor, int zstd);
+/* A decompression bomb, version 3.minor (3.1: checksums good): `threads`
+ * threads of one zstd block each, the same level-1 frame of `bytes` bytes
+ * of `pattern` repeated (64 MiB of zeros: 2 KB stored). */
+struct tg *tg_scenario_bomb(uint32_t threads, const void *pattern, size_t plen, size_t bytes,
+                            uint16_t minor);
 
 #endif /* TIDEMARK_TESTS_TRACEGEN_H */
