@@ -128,10 +128,11 @@ static inline int tmk_trace_checksummed(uint16_t major, uint16_t minor)
 #define TMK_BLOCK_HEADER_SIZE 32
 #define TMK_BLOCK_MAX_PAYLOAD (64u << 20) /* readers reject larger blocks */
 /* No record is longer than this, and a zstd frame of more records than this
- * needs a window (zstd's Window_Size) of at most this: a reader streams such
- * a frame through a window of its own, memory bounded whatever the frame
- * claims, and takes a longer record, or a wider window, for damage. The shim
- * writes blocks of at most 512 KiB of records. */
+ * needs a window (zstd's Window_Size) of at most this (zstd's windowLog 20:
+ * levels 1 and 2 by default; from level 3 on, set ZSTD_c_windowLog): a
+ * reader may stream such a frame through a window of its own, memory
+ * bounded whatever the frame claims, and take a longer record, or a wider
+ * window, for damage. The shim writes blocks of at most 512 KiB of records. */
 #define TMK_RECORD_LIMIT (1u << 20)
 
 struct tmk_block_header {

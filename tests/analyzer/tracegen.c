@@ -97,14 +97,17 @@ static void append_block(struct tg *g, uint32_t th, uint32_t flags, uint64_t tim
     g->n += TMK_BLOCK_HEADER_SIZE + n + trailer;
 }
 
-uint8_t *tg_zstd_frame(const void *src, size_t n, int level, int checksum, size_t *zn)
+uint8_t *tg_zstd_frame(const void *src, size_t n, int level, unsigned flags, size_t *zn)
 {
     size_t cap = ZSTD_compressBound(n);
     uint8_t *z = malloc(cap);
     ZSTD_CCtx *cc = ZSTD_createCCtx();
     if (!z || !cc) abort();
     ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, checksum);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, (flags & TG_ZSTD_CHECKSUM) != 0);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, !(flags & TG_ZSTD_NO_SIZE));
+    /* a frame of more than 1 MiB of records may need no wider window */
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, flags & TG_ZSTD_WINDOW_2M ? 21 : 20);
     *zn = ZSTD_compress2(cc, z, cap, src, n);
     ZSTD_freeCCtx(cc);
     if (ZSTD_isError(*zn)) abort();
@@ -122,7 +125,7 @@ void tg_flush(struct tg *g, uint32_t th)
         return;
     }
     size_t zn;
-    uint8_t *z = tg_zstd_frame(b->buf, b->n, 3, checksummed(g), &zn);
+    uint8_t *z = tg_zstd_frame(b->buf, b->n, 3, checksummed(g) ? TG_ZSTD_CHECKSUM : 0, &zn);
     append_block(g, th, TMK_BLOCK_ZSTD, b->time_base, z, zn);
     free(z);
     b->n = 0;
@@ -603,7 +606,8 @@ struct tg *tg_scenario_bomb(uint32_t threads, const void *pattern, size_t plen, 
     for (size_t i = 0; i < bytes; i += plen)
         memcpy(plain + i, pattern, bytes - i < plen ? bytes - i : plen);
     size_t zn;
-    uint8_t *z = tg_zstd_frame(plain, bytes, 1, tmk_trace_checksummed(3, minor), &zn);
+    uint8_t *z =
+        tg_zstd_frame(plain, bytes, 1, tmk_trace_checksummed(3, minor) ? TG_ZSTD_CHECKSUM : 0, &zn);
     free(plain);
     struct tg *g = tg_new(0);
     tg_set_version(g, 3, minor);

@@ -28,9 +28,13 @@ void tg_set_version(struct tg *g, uint16_t major, uint16_t minor);
 void tg_set_zstd(struct tg *g, int on);
 /* A thread's block is flushed once it holds more than this (64 KiB). */
 void tg_set_block_limit(struct tg *g, size_t bytes);
-/* One zstd frame of src (content size stated, zstd's checksum when
- * `checksum`); malloc'ed, its size in *zn. */
-uint8_t *tg_zstd_frame(const void *src, size_t n, int level, int checksum, size_t *zn);
+/* One zstd frame of src at this level, stating its content size, with a
+ * window of at most 1 MiB (TMK_RECORD_LIMIT) and these TG_ZSTD_* flags;
+ * malloc'ed, its size in *zn. */
+#define TG_ZSTD_CHECKSUM 0x1u  /* zstd's content checksum (3.1 frames) */
+#define TG_ZSTD_NO_SIZE 0x2u   /* no content size in the frame header */
+#define TG_ZSTD_WINDOW_2M 0x4u /* a 2 MiB window (zstd's windowLog 21) */
+uint8_t *tg_zstd_frame(const void *src, size_t n, int level, unsigned flags, size_t *zn);
 void tg_flush(struct tg *g, uint32_t thread);
 /* Flushes th's open block, then appends a block of th with these stored
  * bytes and block flags (for damaged blocks); in a 3.1 trace sealed with a
