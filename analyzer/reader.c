@@ -6,10 +6,12 @@
  *    zero bytes without stopping its block, so no input can hang it;
  *  - nothing is read past a block's payload: every length from the file is
  *    checked against the bytes that remain before it is used;
- *  - memory: the index (one small entry per block) + per thread, its current
- *    block's records, at most TMK_RECORD_LIMIT whole or a window of a larger
- *    block (reader_block.c), freed when the thread has no block left + the
- *    info pools (reader_info.c), one per info (size, stack).
+ *  - memory: the index (one small entry per block) + per thread whose
+ *    block the merge has reached, that block's records, at most
+ *    TMK_RECORD_LIMIT whole or a window of a larger block (reader_block.c);
+ *    a block is loaded when the merge reaches its time_base and the buffers
+ *    go with the thread's last block + the info pools (reader_info.c), one
+ *    per info (size, stack).
  *
  * One file, over the usual size, on purpose: the merge loop inlines the
  * decoder's ALLOC/FREE fast path (most of `tidemark report`'s time), which a
@@ -33,6 +35,8 @@
 
 #define MAX_WARNINGS 20
 #define MAX_HEADER_SIZE (1u << 20)
+/* The type of a parked cursor's key (never a record's: 0x00 is no type). */
+#define REC_PENDING 0x00
 
 struct cursor {
     size_t first, n, next; /* blocks index[first .. first+n), next to load */
@@ -45,7 +49,8 @@ struct cursor {
     uint64_t *frames;
     size_t frames_cap;
     int v3;                /* major >= 3: TICK, ALLOC_INFO, FREE_INFO, TABLE_ARRAY's info */
-    int has;               /* rec holds the next record */
+    int has;               /* rec holds the next record, or the key of a parked cursor */
+    int parked;            /* its next block is not loaded: rec.t is that block's time_base */
     const uint8_t *scan;   /* scan_ahead's position in the block (>= p once set) */
     unsigned ahead;        /* records between p and scan */
     struct tm_record rec;
@@ -375,15 +380,31 @@ const struct tmk_file_header *tm_reader_header(const struct tm_reader *r)
 
 /* ---- record decoding ----------------------------------------------------- */
 
-/* Loads the cursor's next block. 0 = loaded (or skipped as damaged, with a
- * warning: no records), 1 = no more blocks (its buffers freed), -1 = OOM. */
-static int load_block(struct tm_reader *r, struct cursor *c)
+/* The cursor's block is done. With another block to come, the cursor parks
+ * (has, parked), keyed by that block's time_base, which no record of it
+ * precedes: the block is loaded when the merge reaches that time, so a
+ * thread that starts late holds no memory before. Without, its buffers go
+ * (has = 0). */
+static void park(struct tm_reader *r, struct cursor *c)
 {
+    c->p = c->end = c->scan = NULL;
+    c->ahead = 0;
     if (c->next >= c->n) {
         blk_free(&c->blk);
-        c->p = c->end = NULL;
-        return 1;
+        c->has = 0;
+        return;
     }
+    blk_end(&c->blk);
+    c->has = c->parked = 1;
+    c->rec.type = REC_PENDING;
+    c->rec.thread = c->thread;
+    c->rec.t = r->ix[c->first + c->next].time_base;
+}
+
+/* Loads the cursor's next block (there is one). 0 = loaded (or skipped as
+ * damaged, with a warning: no records), -1 = OOM. */
+static int load_block(struct tm_reader *r, struct cursor *c)
+{
     const struct block_ix *b = &r->ix[c->first + c->next++];
     char why[160];
     int rc = blk_load(&r->blk, &c->blk, b, why, sizeof why);
@@ -700,7 +721,8 @@ static int decode(struct cursor *c, struct tm_record *rec)
     return 0;
 }
 
-/* Puts the cursor's next record in c->rec (c->has = 0 at its end). */
+/* Puts the cursor's next record in c->rec, or parks it at its block's end
+ * (c->has = 0 at its last block's end). 0, or -1 when out of memory. */
 static int advance(struct tm_reader *r, struct cursor *c)
 {
     c->has = 0;
@@ -711,9 +733,8 @@ static int advance(struct tm_reader *r, struct cursor *c)
                 if (m < 0) return -1;
                 if (m == 0) continue;
             }
-            int lr = load_block(r, c);
-            if (lr) return lr < 0 ? -1 : 0;
-            continue;
+            park(r, c);
+            return 0;
         }
         if (decode(c, &c->rec) == 0) {
             c->has = 1;
@@ -829,19 +850,26 @@ static int finish_info(struct tm_reader *r, tm_record_fn fn, void *ctx)
 int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, size_t errlen)
 {
     r->nheap = 0;
-    for (size_t i = 0; i < r->ncur; i++) {
-        if (advance(r, &r->cur[i])) goto oom;
+    for (size_t i = 0; i < r->ncur; i++) { /* every cursor parked at its first block */
+        park(r, &r->cur[i]);
         if (r->cur[i].has) r->heap[r->nheap++] = i;
     }
     for (size_t i = r->nheap; i-- > 0;) sift_down(r, i);
     while (r->nheap) {
+        size_t top = r->heap[0], next = SIZE_MAX;
+        struct cursor *c = &r->cur[top];
+        if (c->parked) { /* its block's time came: load it, read its first record */
+            c->parked = 0;
+            if (load_block(r, c) || advance(r, c)) goto oom;
+            if (!c->has) r->heap[0] = r->heap[--r->nheap];
+            sift_down(r, 0);
+            continue;
+        }
         /* The top cursor goes on while its next record still comes before
          * the runner-up's (the smaller of the top's children): one compare
          * per record, a sift only when another cursor takes over. */
-        size_t top = r->heap[0], next = SIZE_MAX;
         if (r->nheap > 1) next = r->heap[1];
         if (r->nheap > 2 && before(r, r->heap[2], next)) next = r->heap[2];
-        struct cursor *c = &r->cur[top];
         do {
             r->last_t = c->rec.t;
             if (__builtin_expect(!info_record(&c->rec), 1) ||
@@ -859,7 +887,7 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
             if (!decode_fast(c) && advance(r, c)) goto oom;
             if (c->ahead) c->ahead--;
             if (scan_ahead(r, c)) scan_ahead(r, c);
-        } while (c->has && (next == SIZE_MAX || before(r, top, next)));
+        } while (c->has && !c->parked && (next == SIZE_MAX || before(r, top, next)));
         if (!c->has) r->heap[0] = r->heap[--r->nheap];
         sift_down(r, 0);
     }

@@ -4,9 +4,12 @@
  *  1. index: walk the block headers (O(blocks) memory: offset, thread, seq,
  *     time_base), stop at the first block that is cut off or malformed;
  *  2. merge: one cursor per thread reads that thread's blocks in seq order
- *     (pread, one block buffered per thread) and a min-heap on (time, then
- *     non-FREE before FREE, then thread) merges the cursors. Records of one
- *     thread keep their order.
+ *     and a min-heap on (time, then non-FREE before FREE, then thread)
+ *     merges the cursors. Records of one thread keep their order. A block
+ *     is loaded only when the merge reaches its time_base (a cursor waits
+ *     in the heap under that key: no record of the block is earlier), so
+ *     only threads whose blocks the merge is in hold memory, each one
+ *     block (pread) or a window of it.
  * Untimed records (STACK, MODULE, MODULE_GONE, and 3.0's ALLOC_INFO,
  * FREE_INFO) carry the time of the previous timed record of their block.
  * Majors TMK_TRACE_VERSION_MAJOR_OLDEST..TMK_TRACE_VERSION_MAJOR are read

@@ -14,7 +14,7 @@
 #include "tidemark/trace_check.h"
 #include "tidemark/trace_format.h"
 
-#define MAX_THREADS 64
+#define MAX_THREADS 256
 #define BLOCK_LIMIT (64u << 10) /* by default, flush a thread's block past this */
 
 struct tblock {
@@ -655,5 +655,27 @@ struct tg *tg_scenario_mixed(uint16_t minor, int zstd)
     tg_tick(g, 2, SLOT(21));
     tg_free_info(g, 2, 64, 3);
     tg_end(g, 1, SLOT(22), TMK_END_EXIT, 0);
+    return g;
+}
+
+/* 3.1: `threads` threads one after the other (thread k from k ms on), each
+ * one zstd block of `bytes` bytes of records: a TICK, then ALLOC_INFO and
+ * FREE_INFO of one info, in turn; then END. */
+struct tg *tg_scenario_serial(uint32_t threads, size_t bytes)
+{
+    if (threads == 0 || threads > MAX_THREADS) abort();
+    struct tg *g = tg_new(0);
+    tg_set_version(g, 3, 1);
+    tg_set_zstd(g, 1);
+    tg_set_block_limit(g, bytes + 64);
+    for (uint32_t th = 1; th <= threads; th++) {
+        tg_tick(g, th, (uint64_t)th * 1000000);
+        for (size_t n = 0; n + 6 <= bytes; n += 6) {
+            tg_alloc_info(g, th, 64, 0);
+            tg_free_info(g, th, 64, 0);
+        }
+        tg_flush(g, th);
+    }
+    tg_end(g, 1, (uint64_t)(threads + 1) * 1000000, TMK_END_EXIT, 0);
     return g;
 }

@@ -104,6 +104,9 @@ struct tg *tg_scenario_info_late(void);
  * zstd): a gomap table grown by info to B=3 then emptied, heap by info on
  * two threads, memory samples, END. For damage tests. */
 struct tg *tg_scenario_mixed(uint16_t minor, int zstd);
+/* 3.1: `threads` threads one after the other, each one zstd block of about
+ * `bytes` bytes of records (allocations and frees by info), then END. */
+struct tg *tg_scenario_serial(uint32_t threads, size_t bytes);
 /* A decompression bomb, version 3.minor (3.1: checksums good): `threads`
  * threads of one zstd block each, the same level-1 frame of `bytes` bytes
  * of `pattern` repeated (64 MiB of zeros: 2 KB stored). */

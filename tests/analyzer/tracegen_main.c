@@ -2,6 +2,8 @@
  * synthetic trace (see tracegen.c) for the shell-driven tests.
  * `tracegen mixed OUT [MINOR [ZSTD]]`: the small 3.1 trace of damage tests
  * (3.MINOR, zstd frames when ZSTD is not 0).
+ * `tracegen serial OUT [THREADS [KIB]]`: threads one after the other, each
+ * one block of KIB KiB of records (64 threads, 960 KiB).
  * `tracegen bomb OUT [THREADS [KIND [MIB [MINOR]]]]`: the decompression
  * bomb, 64 threads of 64 MiB of zeros in a 3.1 trace by default; KIND
  * ticks or ext fill them with valid records (TICKs, extended records). */
@@ -15,10 +17,13 @@
 int main(int argc, char **argv)
 {
     int extra = argc > 3 && (strcmp(argv[1], "bomb") == 0 ? argc <= 7
-                             : strcmp(argv[1], "mixed") == 0 ? argc <= 5 : 0);
+                             : strcmp(argv[1], "mixed") == 0 || strcmp(argv[1], "serial") == 0
+                                 ? argc <= 5
+                                 : 0);
     if (argc != 3 && !extra) {
         fprintf(stderr, "usage: tracegen seed|seedovf|presized|indirect|two|threads|info|info1|infolate|newer|noend|mixed OUT\n"
                         "       tracegen mixed OUT [MINOR [ZSTD]]\n"
+                        "       tracegen serial OUT [THREADS [KIB]]\n"
                         "       tracegen bomb OUT [THREADS [zeros|ticks|ext [MIB [MINOR]]]]\n");
         return 2;
     }
@@ -39,6 +44,14 @@ int main(int argc, char **argv)
     } else if (strcmp(s, "mixed") == 0) { /* mixed OUT [MINOR [ZSTD]] */
         uint16_t minor = argc > 3 ? (uint16_t)strtoul(argv[3], NULL, 0) : 1;
         g = tg_scenario_mixed(minor, argc > 4 && strcmp(argv[4], "0") != 0);
+    } else if (strcmp(s, "serial") == 0) { /* serial OUT [THREADS [KIB]] */
+        unsigned long th = argc > 3 ? strtoul(argv[3], NULL, 0) : 64;
+        unsigned long kib = argc > 4 ? strtoul(argv[4], NULL, 0) : 960;
+        if (th == 0 || th > 256 || kib == 0 || kib > 4096) {
+            fprintf(stderr, "tracegen serial: THREADS 1..256, KIB 1..4096\n");
+            return 2;
+        }
+        g = tg_scenario_serial((uint32_t)th, kib << 10);
     } else if (strcmp(s, "bomb") == 0) {
         unsigned long th = argc > 3 ? strtoul(argv[3], NULL, 0) : 64;
         const char *kind = argc > 4 ? argv[4] : "zeros";
