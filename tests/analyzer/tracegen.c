@@ -14,7 +14,6 @@
 #include "tidemark/trace_check.h"
 #include "tidemark/trace_format.h"
 
-#define MAX_THREADS 256
 #define BLOCK_LIMIT (64u << 10) /* by default, flush a thread's block past this */
 
 struct tblock {
@@ -27,7 +26,7 @@ struct tblock {
 struct tg {
     uint8_t *file;
     size_t n, cap;
-    struct tblock th[MAX_THREADS + 1];
+    struct tblock th[TG_MAX_THREADS + 1];
     uint16_t major, minor;
     uint32_t flags;
     int zstd;
@@ -140,7 +139,7 @@ void tg_block(struct tg *g, uint32_t th, uint32_t flags, const void *payload, si
 /* Room for a record on thread th at time t; returns the write pointer. */
 static uint8_t *begin(struct tg *g, uint32_t th, uint64_t t, size_t max)
 {
-    if (th == 0 || th > MAX_THREADS) abort();
+    if (th == 0 || th > TG_MAX_THREADS) abort();
     struct tblock *b = &g->th[th];
     if (b->open && b->n > g->block_limit) tg_flush(g, th);
     if (!b->open) {
@@ -341,7 +340,7 @@ void tg_raw(struct tg *g, uint32_t th, const void *bytes, size_t n)
 
 const uint8_t *tg_bytes(struct tg *g, size_t *size)
 {
-    for (uint32_t th = 1; th <= MAX_THREADS; th++) tg_flush(g, th);
+    for (uint32_t th = 1; th <= TG_MAX_THREADS; th++) tg_flush(g, th);
     struct tmk_file_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN);
@@ -373,7 +372,7 @@ int tg_write(struct tg *g, const char *path)
 void tg_destroy(struct tg *g)
 {
     if (!g) return;
-    for (int i = 0; i <= MAX_THREADS; i++) free(g->th[i].buf);
+    for (int i = 0; i <= TG_MAX_THREADS; i++) free(g->th[i].buf);
     free(g->file);
     free(g);
 }
@@ -595,27 +594,6 @@ struct tg *tg_scenario_info_late(void)
     return g;
 }
 
-/* ---- hostile traces -------------------------------------------------------- */
-
-struct tg *tg_scenario_bomb(uint32_t threads, const void *pattern, size_t plen, size_t bytes,
-                            uint16_t minor)
-{
-    if (threads == 0 || threads > MAX_THREADS || plen == 0) abort();
-    uint8_t *plain = malloc(bytes ? bytes : 1);
-    if (!plain) abort();
-    for (size_t i = 0; i < bytes; i += plen)
-        memcpy(plain + i, pattern, bytes - i < plen ? bytes - i : plen);
-    size_t zn;
-    uint8_t *z =
-        tg_zstd_frame(plain, bytes, 1, tmk_trace_checksummed(3, minor) ? TG_ZSTD_CHECKSUM : 0, &zn);
-    free(plain);
-    struct tg *g = tg_new(0);
-    tg_set_version(g, 3, minor);
-    for (uint32_t th = 1; th <= threads; th++) tg_block(g, th, TMK_BLOCK_ZSTD, z, zn);
-    free(z);
-    return g;
-}
-
 /* A small 3.minor trace of what a report shows, in blocks of about 100
  * bytes: a gomap table (8 -> 128) grown to B=3 by info, then emptied (its
  * last array retained); heap by info allocated on thread 1, partly freed
@@ -655,27 +633,5 @@ struct tg *tg_scenario_mixed(uint16_t minor, int zstd)
     tg_tick(g, 2, SLOT(21));
     tg_free_info(g, 2, 64, 3);
     tg_end(g, 1, SLOT(22), TMK_END_EXIT, 0);
-    return g;
-}
-
-/* 3.1: `threads` threads one after the other (thread k from k ms on), each
- * one zstd block of `bytes` bytes of records: a TICK, then ALLOC_INFO and
- * FREE_INFO of one info, in turn; then END. */
-struct tg *tg_scenario_serial(uint32_t threads, size_t bytes)
-{
-    if (threads == 0 || threads > MAX_THREADS) abort();
-    struct tg *g = tg_new(0);
-    tg_set_version(g, 3, 1);
-    tg_set_zstd(g, 1);
-    tg_set_block_limit(g, bytes + 64);
-    for (uint32_t th = 1; th <= threads; th++) {
-        tg_tick(g, th, (uint64_t)th * 1000000);
-        for (size_t n = 0; n + 6 <= bytes; n += 6) {
-            tg_alloc_info(g, th, 64, 0);
-            tg_free_info(g, th, 64, 0);
-        }
-        tg_flush(g, th);
-    }
-    tg_end(g, 1, (uint64_t)(threads + 1) * 1000000, TMK_END_EXIT, 0);
     return g;
 }

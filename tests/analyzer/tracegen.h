@@ -19,6 +19,8 @@
 
 struct tg;
 
+#define TG_MAX_THREADS 256 /* thread numbers 1..TG_MAX_THREADS */
+
 #define TG_V1_MAJOR 1
 #define TG_V1_MINOR 1
 

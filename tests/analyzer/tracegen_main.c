@@ -47,8 +47,8 @@ int main(int argc, char **argv)
     } else if (strcmp(s, "serial") == 0) { /* serial OUT [THREADS [KIB]] */
         unsigned long th = argc > 3 ? strtoul(argv[3], NULL, 0) : 64;
         unsigned long kib = argc > 4 ? strtoul(argv[4], NULL, 0) : 960;
-        if (th == 0 || th > 256 || kib == 0 || kib > 4096) {
-            fprintf(stderr, "tracegen serial: THREADS 1..256, KIB 1..4096\n");
+        if (th == 0 || th > TG_MAX_THREADS || kib == 0 || kib > 4096) {
+            fprintf(stderr, "tracegen serial: THREADS 1..%d, KIB 1..4096\n", TG_MAX_THREADS);
             return 2;
         }
         g = tg_scenario_serial((uint32_t)th, kib << 10);
@@ -71,8 +71,9 @@ int main(int argc, char **argv)
         } else if (strcmp(kind, "zeros") != 0) {
             th = 0;
         }
-        if (th == 0 || th > 64 || mib == 0 || mib > 64) {
-            fprintf(stderr, "tracegen bomb: THREADS 1..64, KIND zeros|ticks|ext, MIB 1..64\n");
+        if (th == 0 || th > TG_MAX_THREADS || mib == 0 || mib > 64) {
+            fprintf(stderr, "tracegen bomb: THREADS 1..%d, KIND zeros|ticks|ext, MIB 1..64\n",
+                    TG_MAX_THREADS);
             return 2;
         }
         uint16_t minor = argc > 6 ? (uint16_t)strtoul(argv[6], NULL, 0) : 1;
