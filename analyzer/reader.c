@@ -6,10 +6,12 @@
  *    zero bytes without stopping its block, so no input can hang it;
  *  - nothing is read past a block's payload: every length from the file is
  *    checked against the bytes that remain before it is used;
- *  - memory: the index (one small entry per block) + one block buffer and one
- *    frame buffer per thread (a zstd block: its decompressed records; the
- *    compressed bytes go through one buffer shared by the threads) + the
- *    info pools (reader_info.c), one per info (size, stack).
+ *  - memory: the index (one small entry per block) + per thread whose
+ *    block the merge has reached, that block's records, at most
+ *    TMK_RECORD_LIMIT whole or a window of a larger block (reader_block.c);
+ *    a block is loaded when the merge reaches its time_base and the buffers
+ *    go with the thread's last block + the info pools (reader_info.c), one
+ *    per info (size, stack).
  *
  * One file, over the usual size, on purpose: the merge loop inlines the
  * decoder's ALLOC/FREE fast path (most of `tidemark report`'s time), which a
@@ -26,35 +28,29 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
+#include "reader_block.h"
 #include "reader_info.h"
+#include "tidemark/trace_check.h"
 
 #define MAX_WARNINGS 20
 #define MAX_HEADER_SIZE (1u << 20)
-
-struct block_ix {
-    uint64_t off;     /* of the block header */
-    uint64_t seq;
-    uint64_t time_base;
-    uint32_t thread;
-    uint32_t payload; /* stored bytes */
-    uint32_t flags;   /* TMK_BLOCK_* */
-};
+/* The type of a parked cursor's key (never a record's: 0x00 is no type). */
+#define REC_PENDING 0x00
 
 struct cursor {
     size_t first, n, next; /* blocks index[first .. first+n), next to load */
     uint32_t thread;
-    uint8_t *buf;          /* owned block buffer (file input) */
-    size_t cap;
+    struct blk blk;        /* the block being decoded: p .. end lie in its window */
     const uint8_t *p, *end;
     uint64_t seq;          /* of the block being decoded */
-    const uint8_t *start;  /* payload start, for offsets in warnings */
+    uint64_t off;          /* of its header in the file, for warnings */
     uint64_t t, ptr;       /* running time and pointer of the block */
     uint64_t *frames;
     size_t frames_cap;
     int v3;                /* major >= 3: TICK, ALLOC_INFO, FREE_INFO, TABLE_ARRAY's info */
-    int has;               /* rec holds the next record */
+    int has;               /* rec holds the next record, or the key of a parked cursor */
+    int parked;            /* its next block is not loaded: rec.t is that block's time_base */
     const uint8_t *scan;   /* scan_ahead's position in the block (>= p once set) */
     unsigned ahead;        /* records between p and scan */
     struct tm_record rec;
@@ -75,9 +71,7 @@ struct tm_reader {
     char **warn;
     size_t nwarn;
     uint64_t suppressed;
-    ZSTD_DCtx *zstd;       /* made at the first compressed block */
-    uint8_t *zin;          /* compressed bytes of a block (file input) */
-    size_t zin_cap;
+    struct blk_shared blk; /* what the cursors' blocks share */
     struct info_pools pools;
     uint64_t last_t;       /* of the latest record delivered */
 };
@@ -122,18 +116,7 @@ static size_t read_at(const struct tm_reader *r, uint64_t off, void *dst, size_t
 {
     if (off >= r->size) return 0;
     if (len > r->size - off) len = (size_t)(r->size - off);
-    if (r->fd < 0) {
-        memcpy(dst, r->mem + off, len);
-        return len;
-    }
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(r->fd, (uint8_t *)dst + got, len - got, (off_t)(off + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    return got;
+    return blk_read(&r->blk, off, dst, len);
 }
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
@@ -181,6 +164,16 @@ static int check_header(struct tm_reader *r, char *err, size_t errlen)
         set_err(err, errlen, "trace version %u.%u is not supported by this tidemark (%d.%d)",
                 r->hdr.version_major, r->hdr.version_minor, TMK_TRACE_VERSION_MAJOR,
                 TMK_TRACE_VERSION_MINOR);
+        return -1;
+    }
+    if (tmk_trace_checksummed(r->hdr.version_major, r->hdr.version_minor)) {
+        if (r->hdr.check != tmk_header_check(raw)) {
+            set_err(err, errlen, "trace header damaged (checksum mismatch)");
+            return -1;
+        }
+    } else if (r->hdr.check != 0) { /* 1.x and 3.0 writers put 0: a 3.1 header with a flipped version */
+        set_err(err, errlen, "trace header damaged (bytes 56-63 are not 0 in a %u.%u trace)",
+                r->hdr.version_major, r->hdr.version_minor);
         return -1;
     }
     if (r->hdr.header_size < TMK_FILE_HEADER_SIZE || r->hdr.header_size > MAX_HEADER_SIZE) {
@@ -273,12 +266,60 @@ static int make_cursors(struct tm_reader *r, char *err, size_t errlen)
 
 static struct tm_reader *open_common(struct tm_reader *r, char *err, size_t errlen)
 {
-    if (check_header(r, err, errlen) || index_blocks(r, err, errlen) ||
-        make_cursors(r, err, errlen)) {
+    r->blk.fd = r->fd;
+    r->blk.mem = r->mem;
+    if (check_header(r, err, errlen)) {
+        tm_reader_close(r);
+        return NULL;
+    }
+    r->blk.v3 = r->hdr.version_major >= 3;
+    r->blk.checked = tmk_trace_checksummed(r->hdr.version_major, r->hdr.version_minor);
+    if (index_blocks(r, err, errlen) || make_cursors(r, err, errlen)) {
         tm_reader_close(r);
         return NULL;
     }
     return r;
+}
+
+static const char *file_kind(mode_t mode)
+{
+    return S_ISFIFO(mode)   ? "a FIFO"
+           : S_ISDIR(mode)  ? "a directory"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a regular file";
+}
+
+/* Refuses what is not a regular file; 0 or -1 (err set). */
+static int regular(const struct stat *st, char *err, size_t errlen)
+{
+    if (S_ISREG(st->st_mode)) return 0;
+    set_err(err, errlen, "not a regular file (%s)", file_kind(st->st_mode));
+    return -1;
+}
+
+int tm_open_input(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        set_err(err, errlen, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    if (regular(&st, err, errlen)) return -1; /* a device is not even opened */
+    /* O_NONBLOCK: a FIFO put there since the stat must not block the open */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int flags = fd < 0 ? -1 : fcntl(fd, F_GETFL);
+    if (flags < 0 || fstat(fd, &st) != 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        set_err(err, errlen, "cannot open: %s", strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    if (regular(&st, err, errlen)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 struct tm_reader *tm_reader_open(const char *path, char *err, size_t errlen)
@@ -289,15 +330,10 @@ struct tm_reader *tm_reader_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     info_pools_init(&r->pools);
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
+    r->fd = tm_open_input(path, err, errlen);
     if (r->fd < 0 || fstat(r->fd, &st) != 0) {
-        set_err(err, errlen, "cannot open: %s", strerror(errno));
-        tm_reader_close(r);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "not a regular file");
+        if (r->fd >= 0) set_err(err, errlen, "cannot open: %s", strerror(errno));
         tm_reader_close(r);
         return NULL;
     }
@@ -324,13 +360,12 @@ void tm_reader_close(struct tm_reader *r)
     if (!r) return;
     if (r->fd >= 0) close(r->fd);
     for (size_t i = 0; i < r->ncur; i++) {
-        free(r->cur[i].buf);
+        blk_free(&r->cur[i].blk);
         free(r->cur[i].frames);
     }
     for (size_t i = 0; i < r->nwarn; i++) free(r->warn[i]);
     free(r->warn);
-    ZSTD_freeDCtx(r->zstd);
-    free(r->zin);
+    blk_shared_free(&r->blk);
     info_pools_free(&r->pools);
     free(r->cur);
     free(r->heap);
@@ -345,99 +380,64 @@ const struct tmk_file_header *tm_reader_header(const struct tm_reader *r)
 
 /* ---- record decoding ----------------------------------------------------- */
 
-/* Grows *buf to at least n bytes (at least 1). 0, or -1 when out of memory. */
-static int reserve(uint8_t **buf, size_t *cap, size_t n)
+/* The cursor's block is done. With another block to come, the cursor parks
+ * (has, parked), keyed by that block's time_base, which no record of it
+ * precedes: the block is loaded when the merge reaches that time, so a
+ * thread that starts late holds no memory before. Without, its buffers go
+ * (has = 0). */
+static void park(struct tm_reader *r, struct cursor *c)
 {
-    if (n <= *cap && *buf) return 0;
-    uint8_t *nb = realloc(*buf, n ? n : 1);
-    if (!nb) return -1;
-    *buf = nb;
-    *cap = n ? n : 1;
-    return 0;
+    c->p = c->end = c->scan = NULL;
+    c->ahead = 0;
+    if (c->next >= c->n) {
+        blk_free(&c->blk);
+        c->has = 0;
+        return;
+    }
+    blk_end(&c->blk);
+    c->has = c->parked = 1;
+    c->rec.type = REC_PENDING;
+    c->rec.thread = c->thread;
+    c->rec.t = r->ix[c->first + c->next].time_base;
 }
 
-/* Block b's stored bytes: in memory, or read from the file into *buf. NULL
- * when the read failed (warned) or out of memory (*oom). */
-static const uint8_t *stored_bytes(struct tm_reader *r, const struct block_ix *b, uint8_t **buf,
-                                   size_t *cap, int *oom)
-{
-    uint64_t off = b->off + TMK_BLOCK_HEADER_SIZE;
-    if (r->fd < 0) return r->mem + off;
-    if (reserve(buf, cap, b->payload)) {
-        *oom = 1;
-        return NULL;
-    }
-    if (read_at(r, off, *buf, b->payload) < b->payload) {
-        warn(r, "thread %u block %llu: read failed", b->thread, (unsigned long long)b->seq);
-        return NULL;
-    }
-    return *buf;
-}
-
-/* Decompresses block b's zstd frame `src` into the cursor's buffer; its
- * length in *len. NULL when the frame is bad (warned: the block has no
- * records) or out of memory (*oom). */
-static const uint8_t *inflate(struct tm_reader *r, struct cursor *c, const struct block_ix *b,
-                              const uint8_t *src, size_t *len, int *oom)
-{
-    unsigned long long n = ZSTD_getFrameContentSize(src, b->payload);
-    const char *bad = NULL;
-    size_t whole = ZSTD_findFrameCompressedSize(src, b->payload);
-    if (n == ZSTD_CONTENTSIZE_ERROR) bad = "not a zstd frame";
-    else if (n == ZSTD_CONTENTSIZE_UNKNOWN) bad = "a zstd frame without its content size";
-    else if (n > TMK_BLOCK_MAX_PAYLOAD) bad = "a zstd frame of more than 64 MiB";
-    else if (ZSTD_isError(whole) || whole != b->payload) bad = "not one whole zstd frame";
-    if (!bad) {
-        if (reserve(&c->buf, &c->cap, (size_t)n) || (!r->zstd && !(r->zstd = ZSTD_createDCtx()))) {
-            *oom = 1;
-            return NULL;
-        }
-        size_t got = ZSTD_decompressDCtx(r->zstd, c->buf, (size_t)n, src, b->payload);
-        if (ZSTD_isError(got) || got != n) bad = "a zstd frame that does not decompress";
-    }
-    if (bad) {
-        warn(r, "thread %u block %llu: payload is %s; its records skipped", b->thread,
-             (unsigned long long)b->seq, bad);
-        return NULL;
-    }
-    *len = (size_t)n;
-    return c->buf;
-}
-
-/* The records of block b (*len bytes): the stored bytes, or a zstd frame
- * decompressed. NULL when there are none to read (warned) or *oom. */
-static const uint8_t *block_records(struct tm_reader *r, struct cursor *c,
-                                    const struct block_ix *b, size_t *len, int *oom)
-{
-    uint32_t flags = c->v3 ? b->flags : 0; /* 1.x: reserved, not read */
-    *len = b->payload;
-    if (flags & ~TMK_BLOCK_ZSTD) {
-        warn(r, "thread %u block %llu: unknown block flags 0x%x; its records skipped", b->thread,
-             (unsigned long long)b->seq, flags);
-        return NULL;
-    }
-    if (!(flags & TMK_BLOCK_ZSTD)) return stored_bytes(r, b, &c->buf, &c->cap, oom);
-    const uint8_t *src = stored_bytes(r, b, &r->zin, &r->zin_cap, oom);
-    return src ? inflate(r, c, b, src, len, oom) : NULL;
-}
-
-/* Loads the cursor's next block. 0 = loaded, 1 = no more blocks, -1 = OOM. */
+/* Loads the cursor's next block (there is one). 0 = loaded (or skipped as
+ * damaged, with a warning: no records), -1 = OOM. */
 static int load_block(struct tm_reader *r, struct cursor *c)
 {
-    if (c->next >= c->n) return 1;
     const struct block_ix *b = &r->ix[c->first + c->next++];
-    int oom = 0;
-    size_t len;
-    const uint8_t *rec = block_records(r, c, b, &len, &oom);
-    if (oom) return -1;
-    c->start = c->p = rec;
-    c->end = rec ? rec + len : rec;
-    c->scan = rec;
-    c->ahead = 0;
+    char why[160];
+    int rc = blk_load(&r->blk, &c->blk, b, why, sizeof why);
+    if (rc < 0) return -1;
     c->seq = b->seq;
+    c->off = b->off;
+    if (rc > 0)
+        warn(r, "thread %u block %llu at offset %llu: %s; its records skipped", b->thread,
+             (unsigned long long)b->seq, (unsigned long long)b->off, why);
+    c->p = c->blk.data;
+    c->end = c->p ? c->p + c->blk.len : c->p;
+    c->scan = c->p;
+    c->ahead = 0;
     c->t = b->time_base;
     c->ptr = 0;
     return 0;
+}
+
+/* Moves a streamed block's window on, keeping the bytes from c->p: 0 when
+ * bytes were added, 1 when none can be, 2 when the rest of the block is
+ * damaged (warned), -1 OOM. c->p is then the window's start. */
+static int refill(struct tm_reader *r, struct cursor *c)
+{
+    char why[160];
+    int m = blk_more(&r->blk, &c->blk, (size_t)(c->p - c->blk.data), why, sizeof why);
+    c->p = c->blk.data;
+    c->end = c->p + c->blk.len;
+    c->scan = c->p;
+    c->ahead = 0;
+    if (m == 2)
+        warn(r, "thread %u block %llu at offset %llu: %s; rest of the block skipped", c->thread,
+             (unsigned long long)c->seq, (unsigned long long)c->off, why);
+    return m;
 }
 
 /* tmk_get_u with the bounds check once per varint instead of per byte when
@@ -721,25 +721,37 @@ static int decode(struct cursor *c, struct tm_record *rec)
     return 0;
 }
 
-/* Puts the cursor's next record in c->rec (c->has = 0 at its end). */
+/* Puts the cursor's next record in c->rec, or parks it at its block's end
+ * (c->has = 0 at its last block's end). 0, or -1 when out of memory. */
 static int advance(struct tm_reader *r, struct cursor *c)
 {
     c->has = 0;
     for (;;) {
         if (c->p >= c->end) {
-            int lr = load_block(r, c);
-            if (lr) return lr < 0 ? -1 : 0;
-            continue;
+            if (c->blk.more) {
+                int m = refill(r, c);
+                if (m < 0) return -1;
+                if (m == 0) continue;
+            }
+            park(r, c);
+            return 0;
         }
         if (decode(c, &c->rec) == 0) {
             c->has = 1;
             if (c->rec.type == TMK_REC_END) r->saw_end = 1;
             return 0;
         }
-        warn(r, "thread %u block %llu: corrupt or cut record at payload byte %zu (type 0x%02x); "
+        if (c->blk.more) { /* perhaps only cut by the window's end */
+            int m = refill(r, c);
+            if (m < 0) return -1;
+            if (m == 2) c->p = c->end;
+            if (m == 0 || m == 2 || c->p >= c->end) continue;
+        }
+        warn(r, "thread %u block %llu: corrupt or cut record at payload byte %llu (type 0x%02x); "
                 "rest of the block skipped", c->thread, (unsigned long long)c->seq,
-             (size_t)(c->p - c->start), *c->p);
+             (unsigned long long)(c->blk.base + (uint64_t)(c->p - c->blk.data)), *c->p);
         c->p = c->end;
+        blk_end(&c->blk);
     }
 }
 
@@ -838,19 +850,26 @@ static int finish_info(struct tm_reader *r, tm_record_fn fn, void *ctx)
 int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, size_t errlen)
 {
     r->nheap = 0;
-    for (size_t i = 0; i < r->ncur; i++) {
-        if (advance(r, &r->cur[i])) goto oom;
+    for (size_t i = 0; i < r->ncur; i++) { /* every cursor parked at its first block */
+        park(r, &r->cur[i]);
         if (r->cur[i].has) r->heap[r->nheap++] = i;
     }
     for (size_t i = r->nheap; i-- > 0;) sift_down(r, i);
     while (r->nheap) {
+        size_t top = r->heap[0], next = SIZE_MAX;
+        struct cursor *c = &r->cur[top];
+        if (c->parked) { /* its block's time came: load it, read its first record */
+            c->parked = 0;
+            if (load_block(r, c) || advance(r, c)) goto oom;
+            if (!c->has) r->heap[0] = r->heap[--r->nheap];
+            sift_down(r, 0);
+            continue;
+        }
         /* The top cursor goes on while its next record still comes before
          * the runner-up's (the smaller of the top's children): one compare
          * per record, a sift only when another cursor takes over. */
-        size_t top = r->heap[0], next = SIZE_MAX;
         if (r->nheap > 1) next = r->heap[1];
         if (r->nheap > 2 && before(r, r->heap[2], next)) next = r->heap[2];
-        struct cursor *c = &r->cur[top];
         do {
             r->last_t = c->rec.t;
             if (__builtin_expect(!info_record(&c->rec), 1) ||
@@ -868,7 +887,7 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
             if (!decode_fast(c) && advance(r, c)) goto oom;
             if (c->ahead) c->ahead--;
             if (scan_ahead(r, c)) scan_ahead(r, c);
-        } while (c->has && (next == SIZE_MAX || before(r, top, next)));
+        } while (c->has && !c->parked && (next == SIZE_MAX || before(r, top, next)));
         if (!c->has) r->heap[0] = r->heap[--r->nheap];
         sift_down(r, 0);
     }

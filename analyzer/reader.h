@@ -4,14 +4,20 @@
  *  1. index: walk the block headers (O(blocks) memory: offset, thread, seq,
  *     time_base), stop at the first block that is cut off or malformed;
  *  2. merge: one cursor per thread reads that thread's blocks in seq order
- *     (pread, one block buffered per thread) and a min-heap on (time, then
- *     non-FREE before FREE, then thread) merges the cursors. Records of one
- *     thread keep their order.
+ *     and a min-heap on (time, then non-FREE before FREE, then thread)
+ *     merges the cursors. Records of one thread keep their order. A block
+ *     is loaded only when the merge reaches its time_base (a cursor waits
+ *     in the heap under that key: no record of the block is earlier), so
+ *     only threads whose blocks the merge is in hold memory, each one
+ *     block (pread) or a window of it.
  * Untimed records (STACK, MODULE, MODULE_GONE, and 3.0's ALLOC_INFO,
  * FREE_INFO) carry the time of the previous timed record of their block.
  * Majors TMK_TRACE_VERSION_MAJOR_OLDEST..TMK_TRACE_VERSION_MAJOR are read
  * (but TMK_TRACE_VERSION_MAJOR_DROPPED); 3.0 blocks may be zstd frames
- * (TMK_BLOCK_ZSTD).
+ * (TMK_BLOCK_ZSTD); 3.1's header and blocks carry checksums. A block is
+ * held whole up to TMK_RECORD_LIMIT bytes of records, a larger one is
+ * streamed through a bounded window (reader_block.h): memory does not
+ * depend on the sizes a block claims.
  *
  * Heap by info (3.0 full mode): callers never see ALLOC_INFO or FREE_INFO.
  * The reader keeps a pool per info (size, stack) - its live count - and
@@ -28,6 +34,9 @@
  * Bad bytes never crash or hang the reader: a bad header is an error (open
  * fails with one line); a cut or corrupt block ends that block's records
  * there, sets `truncated` and adds a warning; a missing END record does too.
+ * A 3.1 block whose checksum fails (or a 3.0 zstd frame that is not
+ * whole) is skipped whole, with a warning naming its thread, number and
+ * file offset, and read for no figure.
  * Frees left unpaid at the end (they reach the caller as FREEs of a
  * synthetic address never allocated) and table arrays whose allocation never
  * came: a warning each, the record skipped.
@@ -103,9 +112,16 @@ struct tm_record {
 
 struct tm_reader;
 
-/* Opens and validates the file header, then indexes the blocks. Returns
- * NULL with one line in err (no newline, without the path: callers prefix
- * it): cannot open, empty, not a trace,
+/* Opens an input file for reading, refusing what is not a regular file
+ * (a FIFO, a device, a directory) before any open that could block: one
+ * line in err ("not a regular file (a FIFO)", "cannot open: ...").
+ * Returns the descriptor (O_CLOEXEC, blocking), or -1. */
+int tm_open_input(const char *path, char *err, size_t errlen);
+
+/* Opens (tm_open_input) and validates the file header, then indexes the
+ * blocks. Returns NULL with one line in err (no newline, without the path:
+ * callers prefix it): cannot open, not a regular file, empty, not a trace,
+ * "trace header damaged (...)",
  * "trace version X.Y is newer than this tidemark (3.0)",
  * "trace version 2.Y is a development format that this tidemark (3.0) does
  * not read; ...",

@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "json_read.h"
+#include "reader.h"
 
 #define MAX_REPORT_BYTES (256u << 20)
 
@@ -156,9 +158,15 @@ static int load_json(const char *path, FILE *f, struct snapshot *s)
 int snapshot_load(const char *path, const struct tm_options *o, struct snapshot *s)
 {
     memset(s, 0, sizeof *s);
-    FILE *f = fopen(path, "rb");
+    char why[512];
+    int fd = tm_open_input(path, why, sizeof why); /* never blocks on a FIFO */
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
-        cli_error("cannot open %s: %s", path, strerror(errno));
+        if (fd >= 0) {
+            snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
+            close(fd);
+        }
+        cli_error("%s: %s", path, why);
         return -1;
     }
     int c;

@@ -8,9 +8,12 @@
  *
  * Blocks are written whole with one writev under the writer mutex, each
  * compressed first (TIDEMARK_COMPRESS=1, full mode's default) into one zstd frame at
- * level 1 when that makes it smaller. The compressor is a static zstd
- * context in memory taken once from arena.c: compressing never allocates,
- * so the final flush from a fatal signal's handler can compress too.
+ * level 1 with zstd's content checksum when that makes it smaller, then
+ * sealed with its 3.1 trailer (XXH3-64 of header and stored bytes,
+ * tidemark/trace_check.h). The compressor is a static zstd context in
+ * memory taken once from arena.c and the hash runs on the stack: writing a
+ * block never allocates, so the final flush from a fatal signal's handler
+ * can compress too.
  *
  * The descriptor is in the program's namespace too. It sits where programs
  * do not look: at 1024 or above (past select()'s FD_SETSIZE, past the
@@ -40,6 +43,7 @@
 #include <zstd.h>
 
 #include "internal.h"
+#include "tidemark/trace_check.h"
 #include "tidemark/trace_path.h"
 
 static pthread_mutex_t writer_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -53,6 +57,19 @@ static ZSTD_CCtx *zctx;   /* static context; NULL = blocks are written raw */
 static uint8_t *zbuf;     /* a compressed block */
 static size_t zbuf_size;
 
+/* Level 1, frames that state their content size (a static context starts
+ * with every parameter 0, not with zstd's defaults) and carry zstd's
+ * checksum of their content (3.1). 0, or -1. */
+static int compressor_params(ZSTD_CCtx *z)
+{
+    return ZSTD_isError(ZSTD_CCtx_reset(z, ZSTD_reset_parameters)) ||
+                   ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 1)) ||
+                   ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_contentSizeFlag, 1)) ||
+                   ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1))
+               ? -1
+               : 0;
+}
+
 /* Once per process (a forked child keeps the parent's copy). */
 static void compressor_init(void)
 {
@@ -62,6 +79,7 @@ static void compressor_init(void)
     zbuf_size = ZSTD_compressBound(TMK_BUFFER_BYTES);
     zbuf = tmk_arena_alloc(zbuf_size);
     if (work && zbuf) zctx = ZSTD_initStaticCCtx(work, ws);
+    if (zctx && compressor_params(zctx)) zctx = NULL;
     if (!zctx) { /* no memory: raw blocks, as with TIDEMARK_COMPRESS=0 */
         tmk_arena_free(work);
         tmk_arena_free(zbuf);
@@ -74,7 +92,7 @@ static const uint8_t *stored_payload(const uint8_t *payload, size_t *size, uint3
 {
     *flags = 0;
     if (!zctx || *size < 64) return payload;
-    size_t n = ZSTD_compressCCtx(zctx, zbuf, zbuf_size, payload, *size, 1);
+    size_t n = ZSTD_compress2(zctx, zbuf, zbuf_size, payload, *size);
     if (ZSTD_isError(n) || n >= *size) return payload;
     *size = n;
     *flags = TMK_BLOCK_ZSTD;
@@ -293,6 +311,7 @@ static int writer_open(void)
     h.sample_interval = tmk_opt.mode == TMK_MODE_FULL ? tmk_opt.sample_bytes : 0;
     uint8_t raw[TMK_FILE_HEADER_SIZE];
     tmk_file_header_encode(raw, &h);
+    tmk_header_seal(raw);
     struct iovec iov = {raw, sizeof raw};
     writer_fd = fd = settle_fd(fd);
     note_abspath();
@@ -316,11 +335,13 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
     }
     uint32_t flags;
     const uint8_t *stored = stored_payload(payload, &size, &flags);
-    struct tmk_block_header b = {TMK_BLOCK_MAGIC, (uint32_t)size, thread, flags, seq, time_base};
-    uint8_t raw[TMK_BLOCK_HEADER_SIZE];
+    struct tmk_block_header b = {TMK_BLOCK_MAGIC, (uint32_t)(size + TMK_BLOCK_CHECK_SIZE), thread,
+                                 flags | TMK_BLOCK_CHECKSUM, seq, time_base};
+    uint8_t raw[TMK_BLOCK_HEADER_SIZE], trailer[TMK_BLOCK_CHECK_SIZE];
     tmk_block_header_encode(raw, &b);
-    struct iovec iov[2] = {{raw, sizeof raw}, {(void *)stored, size}};
-    int rc = write_all(writer_fd, iov, 2);
+    tmk_put_le64(trailer, tmk_block_check(raw, stored, size));
+    struct iovec iov[3] = {{raw, sizeof raw}, {(void *)stored, size}, {trailer, sizeof trailer}};
+    int rc = write_all(writer_fd, iov, 3);
     if (rc != 0) writer_failed("trace file ");
     errno = saved;
     return rc;

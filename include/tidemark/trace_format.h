@@ -31,9 +31,18 @@
  * Compatibility: a reader rejects a major version outside
  * TMK_TRACE_VERSION_MAJOR_OLDEST..TMK_TRACE_VERSION_MAJOR (a 1.x trace is
  * read with 1.x's records) and major TMK_TRACE_VERSION_MAJOR_DROPPED.
- * Minor versions only add record types >=
- * TMK_REC_EXTENDED, which carry their length (u) right after the type byte
- * so that older readers skip them.
+ * Minor versions add record types >= TMK_REC_EXTENDED, which carry their
+ * length (u) right after the type byte so that older readers skip them, or
+ * block flags, which older readers take for damage (the block is skipped
+ * with a warning, never misread): 3.1 added TMK_BLOCK_CHECKSUM.
+ *
+ * Checksums (3.1; trace_check.h computes them): the file header's last 8
+ * bytes (`check`) are XXH3-64 of its first TMK_FILE_HEADER_CHECKED bytes,
+ * and every block ends with TMK_BLOCK_CHECK_SIZE bytes (inside
+ * payload_size): XXH3-64 of all the block's bytes before them, its header
+ * included. A zstd frame also carries zstd's own checksum of its content.
+ * 1.x and 3.0 have none (their `check` is 0): damage there can only be
+ * found where it breaks the encoding.
  *
  * A clean run ends with an END record. A file without one was cut short
  * (killed process, full disk): readers use what is complete and say so.
@@ -52,8 +61,11 @@ extern "C" {
 #define TMK_TRACE_MAGIC "TIDEMARK" /* 8 bytes, no NUL, at offset 0 */
 #define TMK_TRACE_MAGIC_LEN 8
 #define TMK_TRACE_VERSION_MAJOR 3
-#define TMK_TRACE_VERSION_MINOR 0
-/* 3.0: full mode records the heap by "info", the (size, stack) pair of an
+#define TMK_TRACE_VERSION_MINOR 1
+/* 3.1: checksums: the file header's `check`, a trailer in every block
+ * (TMK_BLOCK_CHECKSUM), zstd frames with zstd's content checksum. A 3.0
+ * trace is read as before, without them.
+ * 3.0: full mode records the heap by "info", the (size, stack) pair of an
  * allocation, written in each record, instead of by address; with coarse
  * times (TICK), and blocks may be zstd-compressed; TABLE_ARRAY names its
  * allocation's info. 2.0 was the development format that interned infos per
@@ -86,18 +98,42 @@ struct tmk_file_header {
     uint64_t start_realtime_ns;  /* 32: CLOCK_REALTIME at start, ns since epoch */
     uint64_t start_monotonic_ns; /* 40: CLOCK_MONOTONIC at start; event times count from it */
     uint64_t sample_interval;    /* 48: mean bytes between samples; 0 = every allocation */
-    uint64_t reserved;           /* 56: 0 */
+    uint64_t check;              /* 56: 3.1: XXH3-64 of bytes 0..55; 1.x, 3.0: 0 */
 };
+
+#define TMK_FILE_HEADER_CHECKED 56 /* header bytes that `check` covers */
+/* The minor version of major 3 from which headers and blocks carry checksums. */
+#define TMK_TRACE_CHECKSUM_MINOR 1
+
+/* Does a trace of this version carry checksums (3.1 and later minors of 3)? */
+static inline int tmk_trace_checksummed(uint16_t major, uint16_t minor)
+{
+    return major == 3 && minor >= TMK_TRACE_CHECKSUM_MINOR;
+}
 
 /* ---- block header: 32 bytes --------------------------------------------- */
 
 /* tmk_block_header.flags */
 #define TMK_BLOCK_ZSTD 0x1u /* payload = one zstd frame that states its content
-                               size (<= TMK_BLOCK_MAX_PAYLOAD): the records */
+                               size (<= TMK_BLOCK_MAX_PAYLOAD): the records;
+                               in 3.1 the frame has zstd's content checksum */
+#define TMK_BLOCK_CHECKSUM 0x2u /* 3.1, on every block: the payload's last
+                                   TMK_BLOCK_CHECK_SIZE bytes are XXH3-64 (le)
+                                   of the block's bytes before them, header
+                                   included; the records (or the zstd frame)
+                                   are the payload before them */
+#define TMK_BLOCK_CHECK_SIZE 8
 
 #define TMK_BLOCK_MAGIC 0x424b4d54u /* "TMKB" read as a little-endian u32 */
 #define TMK_BLOCK_HEADER_SIZE 32
 #define TMK_BLOCK_MAX_PAYLOAD (64u << 20) /* readers reject larger blocks */
+/* No record is longer than this, and a zstd frame of more records than this
+ * needs a window (zstd's Window_Size) of at most this (zstd's windowLog 20:
+ * levels 1 and 2 by default; from level 3 on, set ZSTD_c_windowLog): a
+ * reader may stream such a frame through a window of its own, memory
+ * bounded whatever the frame claims, and take a longer record, or a wider
+ * window, for damage. The shim writes blocks of at most 512 KiB of records. */
+#define TMK_RECORD_LIMIT (1u << 20)
 
 struct tmk_block_header {
     uint32_t magic;        /*  0: TMK_BLOCK_MAGIC */
@@ -360,7 +396,7 @@ static inline void tmk_file_header_encode(uint8_t out[TMK_FILE_HEADER_SIZE],
     tmk_put_le64(out + 32, h->start_realtime_ns);
     tmk_put_le64(out + 40, h->start_monotonic_ns);
     tmk_put_le64(out + 48, h->sample_interval);
-    tmk_put_le64(out + 56, h->reserved);
+    tmk_put_le64(out + 56, h->check);
 }
 
 static inline void tmk_file_header_decode(struct tmk_file_header *h,
@@ -377,7 +413,7 @@ static inline void tmk_file_header_decode(struct tmk_file_header *h,
     h->start_realtime_ns = tmk_get_le64(in + 32);
     h->start_monotonic_ns = tmk_get_le64(in + 40);
     h->sample_interval = tmk_get_le64(in + 48);
-    h->reserved = tmk_get_le64(in + 56);
+    h->check = tmk_get_le64(in + 56);
 }
 
 static inline void tmk_block_header_encode(uint8_t out[TMK_BLOCK_HEADER_SIZE],

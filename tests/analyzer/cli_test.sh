@@ -60,7 +60,7 @@ head -1 out.txt | grep -q "^no table is oversized (1 table checked)$" || { echo 
 expect 0 "report truncated" -- "$T" report --no-symbols noend.tmk
 grep -q "warning: the trace is truncated" out.txt || { echo "FAIL: truncated warning"; fail=1; }
 expect 2 "report newer" -- "$T" report newer.tmk
-one_line_error "trace version 4.3 is newer than this tidemark (3.0)"
+one_line_error "trace version 4.3 is newer than this tidemark (3.1)"
 expect 2 "report empty" -- "$T" report empty.tmk; one_line_error "empty"
 expect 2 "report text file" -- "$T" report text.tmk; one_line_error "not a tidemark trace"
 expect 2 "report random" -- "$T" report random.bin; one_line_error "tidemark:"
@@ -68,6 +68,22 @@ expect 2 "report missing" -- "$T" report nosuch.tmk; one_line_error "cannot open
 expect 2 "report bad format" -- "$T" report --format pdf seed.tmk; one_line_error "format"
 expect 2 "report bad --at" -- "$T" report --at soon seed.tmk; one_line_error "--at"
 expect 2 "report bad --top" -- "$T" report --top -3 seed.tmk; one_line_error "top"
+
+# a FIFO, a directory, a device: refused at once with one line, exit 2,
+# wherever an input is opened (timeout: a blocking open fails the test)
+mkfifo fifo.tmk || { echo "FAIL: mkfifo"; fail=1; }
+for c in report dump check; do
+    expect 2 "$c FIFO" -- timeout 20 "$T" $c fifo.tmk
+    one_line_error "fifo.tmk: not a regular file (a FIFO)$"
+done
+expect 2 "check --baseline FIFO" -- timeout 20 "$T" check --no-symbols --max-retained 1GiB --baseline fifo.tmk seed.tmk
+one_line_error "fifo.tmk: not a regular file (a FIFO)$"
+expect 2 "diff FIFO old" -- timeout 20 "$T" diff --no-symbols fifo.tmk seed.tmk
+one_line_error "fifo.tmk: not a regular file (a FIFO)$"
+expect 2 "diff FIFO new" -- timeout 20 "$T" diff --no-symbols seed.json fifo.tmk
+one_line_error "fifo.tmk: not a regular file (a FIFO)$"
+expect 2 "report directory" -- timeout 20 "$T" report "$W"; one_line_error "not a regular file (a directory)$"
+expect 2 "report device" -- timeout 20 "$T" report /dev/null; one_line_error "not a regular file (a character device)$"
 
 # dump
 expect 0 "dump" -- "$T" dump threads.tmk; golden threads.dump out.txt

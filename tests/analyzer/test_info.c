@@ -7,43 +7,12 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "analyze_check.h"
 #include "check.h"
 #include "model.h"
 #include "reader.h"
 #include "tidemark/annotate.h"
 #include "tracegen.h"
-
-/* The analysis of a trace's bytes, without symbols. */
-static int analyze_bytes(const uint8_t *b, size_t n, struct tm_model *m, char *err,
-                         size_t errlen)
-{
-    struct tm_options o;
-    tm_options_default(&o);
-    o.symbolize = 0;
-    return tm_analyze_mem(b, n, "mem", &o, m, err, errlen);
-}
-
-static int analyze(struct tg *g, struct tm_model *m)
-{
-    size_t n;
-    const uint8_t *b = tg_bytes(g, &n);
-    char err[256];
-    int rc = analyze_bytes(b, n, m, err, sizeof err);
-    CHECK(rc == TM_EXIT_OK, "%s", err);
-    return rc;
-}
-
-static int warned(const struct tm_model *m, const char *what)
-{
-    for (size_t i = 0; i < m->info.n_warnings; i++)
-        if (strstr(m->info.warnings[i], what)) return 1;
-    return 0;
-}
-
-static const char *first_warning(const struct tm_model *m)
-{
-    return m->info.n_warnings ? m->info.warnings[0] : "(none)";
-}
 
 struct heap_want {
     uint64_t allocs, frees, in_use, peak;
@@ -309,8 +278,8 @@ static void test_bad_info_records(void)
 static void test_versions(void)
 {
     static const struct { uint16_t major; const char *why; } v[] = {
-        {2, "trace version 2.0 is a development format that this tidemark (3.0) does not read"},
-        {4, "trace version 4.0 is newer than this tidemark (3.0)"},
+        {2, "trace version 2.0 is a development format that this tidemark (3.1) does not read"},
+        {4, "trace version 4.0 is newer than this tidemark (3.1)"},
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         struct tg *g = tg_new(0);
@@ -329,14 +298,7 @@ static void test_versions(void)
 /* Payload bytes of one zstd frame of `src`; content size written or not. */
 static uint8_t *frame(const void *src, size_t n, int content_size, size_t *zn)
 {
-    size_t cap = ZSTD_compressBound(n);
-    uint8_t *z = malloc(cap);
-    ZSTD_CCtx *cc = ZSTD_createCCtx();
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, content_size);
-    *zn = ZSTD_compress2(cc, z, cap, src, n);
-    ZSTD_freeCCtx(cc);
-    if (ZSTD_isError(*zn)) abort();
-    return z;
+    return tg_zstd_frame(src, n, 3, content_size ? 0 : TG_ZSTD_NO_SIZE, zn);
 }
 
 /* A 3.0 trace: thread 1's good block (10 bytes live), then a block of

@@ -11,10 +11,10 @@
 
 #include "tidemark/annotate.h"
 #include "tidemark/gomap_sizing.h"
+#include "tidemark/trace_check.h"
 #include "tidemark/trace_format.h"
 
-#define MAX_THREADS 16
-#define BLOCK_LIMIT (64u << 10) /* flush a thread's block past this */
+#define BLOCK_LIMIT (64u << 10) /* by default, flush a thread's block past this */
 
 struct tblock {
     uint8_t *buf;
@@ -26,10 +26,11 @@ struct tblock {
 struct tg {
     uint8_t *file;
     size_t n, cap;
-    struct tblock th[MAX_THREADS + 1];
+    struct tblock th[TG_MAX_THREADS + 1];
     uint16_t major, minor;
     uint32_t flags;
     int zstd;
+    size_t block_limit;
 };
 
 static void grow(uint8_t **buf, size_t *cap, size_t need)
@@ -50,6 +51,7 @@ struct tg *tg_new(uint32_t flags)
     g->major = TG_V1_MAJOR;
     g->minor = TG_V1_MINOR;
     g->flags = flags;
+    g->block_limit = BLOCK_LIMIT;
     grow(&g->file, &g->cap, TMK_FILE_HEADER_SIZE);
     g->n = TMK_FILE_HEADER_SIZE; /* header written by tg_bytes */
     return g;
@@ -66,16 +68,49 @@ void tg_set_zstd(struct tg *g, int on)
     g->zstd = on;
 }
 
-/* Appends block number seq of th (the next one) to the file as it is. */
+void tg_set_block_limit(struct tg *g, size_t bytes)
+{
+    g->block_limit = bytes;
+}
+
+static int checksummed(const struct tg *g)
+{
+    return tmk_trace_checksummed(g->major, g->minor);
+}
+
+/* Appends block number seq of th (the next one) to the file: these stored
+ * bytes, sealed with TMK_BLOCK_CHECKSUM and its trailer in a 3.1 trace. */
 static void append_block(struct tg *g, uint32_t th, uint32_t flags, uint64_t time_base,
                          const void *payload, size_t n)
 {
     struct tblock *b = &g->th[th];
-    struct tmk_block_header h = {TMK_BLOCK_MAGIC, (uint32_t)n, th, flags, b->seq++, time_base};
-    grow(&g->file, &g->cap, g->n + TMK_BLOCK_HEADER_SIZE + n);
-    tmk_block_header_encode(g->file + g->n, &h);
-    if (n) memcpy(g->file + g->n + TMK_BLOCK_HEADER_SIZE, payload, n);
-    g->n += TMK_BLOCK_HEADER_SIZE + n;
+    size_t trailer = checksummed(g) ? TMK_BLOCK_CHECK_SIZE : 0;
+    if (trailer) flags |= TMK_BLOCK_CHECKSUM;
+    struct tmk_block_header h = {TMK_BLOCK_MAGIC, (uint32_t)(n + trailer), th, flags, b->seq++,
+                                 time_base};
+    grow(&g->file, &g->cap, g->n + TMK_BLOCK_HEADER_SIZE + n + trailer);
+    uint8_t *at = g->file + g->n;
+    tmk_block_header_encode(at, &h);
+    if (n) memcpy(at + TMK_BLOCK_HEADER_SIZE, payload, n);
+    if (trailer) tmk_put_le64(at + TMK_BLOCK_HEADER_SIZE + n, tmk_block_check(at, payload, n));
+    g->n += TMK_BLOCK_HEADER_SIZE + n + trailer;
+}
+
+uint8_t *tg_zstd_frame(const void *src, size_t n, int level, unsigned flags, size_t *zn)
+{
+    size_t cap = ZSTD_compressBound(n);
+    uint8_t *z = malloc(cap);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    if (!z || !cc) abort();
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, (flags & TG_ZSTD_CHECKSUM) != 0);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, !(flags & TG_ZSTD_NO_SIZE));
+    /* a frame of more than 1 MiB of records may need no wider window */
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, flags & TG_ZSTD_WINDOW_2M ? 21 : 20);
+    *zn = ZSTD_compress2(cc, z, cap, src, n);
+    ZSTD_freeCCtx(cc);
+    if (ZSTD_isError(*zn)) abort();
+    return z;
 }
 
 void tg_flush(struct tg *g, uint32_t th)
@@ -88,10 +123,8 @@ void tg_flush(struct tg *g, uint32_t th)
         b->n = 0;
         return;
     }
-    size_t cap = ZSTD_compressBound(b->n);
-    uint8_t *z = malloc(cap);
-    size_t zn = z ? ZSTD_compress(z, cap, b->buf, b->n, 3) : 0;
-    if (!z || ZSTD_isError(zn)) abort();
+    size_t zn;
+    uint8_t *z = tg_zstd_frame(b->buf, b->n, 3, checksummed(g) ? TG_ZSTD_CHECKSUM : 0, &zn);
     append_block(g, th, TMK_BLOCK_ZSTD, b->time_base, z, zn);
     free(z);
     b->n = 0;
@@ -106,9 +139,9 @@ void tg_block(struct tg *g, uint32_t th, uint32_t flags, const void *payload, si
 /* Room for a record on thread th at time t; returns the write pointer. */
 static uint8_t *begin(struct tg *g, uint32_t th, uint64_t t, size_t max)
 {
-    if (th == 0 || th > MAX_THREADS) abort();
+    if (th == 0 || th > TG_MAX_THREADS) abort();
     struct tblock *b = &g->th[th];
-    if (b->open && b->n > BLOCK_LIMIT) tg_flush(g, th);
+    if (b->open && b->n > g->block_limit) tg_flush(g, th);
     if (!b->open) {
         b->open = 1;
         b->time_base = t;
@@ -324,7 +357,7 @@ void tg_raw(struct tg *g, uint32_t th, const void *bytes, size_t n)
 
 const uint8_t *tg_bytes(struct tg *g, size_t *size)
 {
-    for (uint32_t th = 1; th <= MAX_THREADS; th++) tg_flush(g, th);
+    for (uint32_t th = 1; th <= TG_MAX_THREADS; th++) tg_flush(g, th);
     struct tmk_file_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN);
@@ -338,6 +371,7 @@ const uint8_t *tg_bytes(struct tg *g, size_t *size)
     h.start_realtime_ns = 1700000000000000000ull;
     h.start_monotonic_ns = 1000000000ull;
     tmk_file_header_encode(g->file, &h);
+    tmk_header_seal(g->file);
     *size = g->n;
     return g->file;
 }
@@ -355,7 +389,7 @@ int tg_write(struct tg *g, const char *path)
 void tg_destroy(struct tg *g)
 {
     if (!g) return;
-    for (int i = 0; i <= MAX_THREADS; i++) free(g->th[i].buf);
+    for (int i = 0; i <= TG_MAX_THREADS; i++) free(g->th[i].buf);
     free(g->file);
     free(g);
 }
@@ -574,5 +608,47 @@ struct tg *tg_scenario_info_late(void)
     tg_end(g, 1, 4 * TMK_TICK_NS, TMK_END_EXIT, 0);
     tg_tick(g, 2, 2 * TMK_TICK_NS);
     tg_free_info(g, 2, 100, 0); /* a whole slot before its block was allocated */
+    return g;
+}
+
+/* A small 3.minor trace of what a report shows, in blocks of about 100
+ * bytes: a gomap table (8 -> 128) grown to B=3 by info, then emptied (its
+ * last array retained); heap by info allocated on thread 1, partly freed
+ * on thread 2; memory samples; END. */
+struct tg *tg_scenario_mixed(uint16_t minor, int zstd)
+{
+    struct tg *g = tg_new(0);
+    tg_set_version(g, 3, minor);
+    tg_set_block_limit(g, 100);
+    tg_set_zstd(g, zstd);
+    struct gomap_layout l = gomap_layout_for(8, 128);
+    uint64_t f1[] = {0x401000, 0x401800}, f2[] = {0x402000}, f3[] = {0x403000, 0x401800};
+    tg_module(g, 1, 1, 0, 0x400000, 0x500000, "/usr/bin/mixed");
+    tg_stack(g, 1, 1, 2, f1);
+    tg_stack(g, 1, 2, 1, f2);
+    tg_stack(g, 1, 3, 2, f3);
+    tg_table_new(g, 1, SLOT(1), 1, TMK_KIND_GOMAP, 0, 8, 128, l.bucket_size, 8, 0, 1, "mixed");
+    uint64_t prev = 0;
+    for (uint8_t B = 0; B <= 3; B++) {
+        uint64_t t = SLOT(2 + 3 * B), bytes = array_bytes(B, l.bucket_size);
+        uint64_t ptr = INFO_ARRAY + ((uint64_t)B << 20);
+        tg_tick(g, 1, t);
+        tg_alloc_info(g, 1, bytes, 1);
+        tg_table_array_info(g, 1, t + 10, 1, ptr, bytes, array_buckets(B, l.bucket_size, 1),
+                            B ? TMK_ARRAY_GROW : TMK_ARRAY_INITIAL, B ? 6u << B : 0, 1, bytes, 1);
+        if (prev) tg_free(g, 1, t + 20, prev);
+        prev = ptr;
+        for (uint64_t k = 0; k < 8; k++) { /* values and buffers of other sites */
+            tg_alloc_info(g, 1, 48 + 16 * k, 2 + k % 2);
+            if (k % 3 == 0) tg_free_info(g, 2, 48 + 16 * k, 2 + k % 2);
+        }
+        tg_table_count(g, 1, t + 30, 1, 7u << B);
+        tg_memory(g, 2, t + 40, (10u + B) << 20, 0);
+    }
+    tg_table_peak(g, 1, 1, 56);
+    tg_table_count(g, 1, SLOT(20), 1, 0);
+    tg_tick(g, 2, SLOT(21));
+    tg_free_info(g, 2, 64, 3);
+    tg_end(g, 1, SLOT(22), TMK_END_EXIT, 0);
     return g;
 }

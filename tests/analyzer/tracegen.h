@@ -8,7 +8,9 @@
  * traces, read through the "major 1" path. tg_set_version(g, 3, 0) before
  * the first record makes a 3.0 trace: TABLE_ARRAY then carries by_info,
  * info_size and info_stack, and the tg_tick / tg_*_info records may be
- * used. */
+ * used. tg_set_version(g, 3, 1) makes a 3.1 trace: the same, with the
+ * header's check, each block sealed (TMK_BLOCK_CHECKSUM and its trailer)
+ * and zstd frames with zstd's checksum. */
 #ifndef TIDEMARK_TESTS_TRACEGEN_H
 #define TIDEMARK_TESTS_TRACEGEN_H
 
@@ -17,6 +19,8 @@
 
 struct tg;
 
+#define TG_MAX_THREADS 256 /* thread numbers 1..TG_MAX_THREADS */
+
 #define TG_V1_MAJOR 1
 #define TG_V1_MINOR 1
 
@@ -24,9 +28,19 @@ struct tg *tg_new(uint32_t flags);
 void tg_set_version(struct tg *g, uint16_t major, uint16_t minor);
 /* From now on, blocks are flushed as zstd frames (TMK_BLOCK_ZSTD) when on. */
 void tg_set_zstd(struct tg *g, int on);
+/* A thread's block is flushed once it holds more than this (64 KiB). */
+void tg_set_block_limit(struct tg *g, size_t bytes);
+/* One zstd frame of src at this level, stating its content size, with a
+ * window of at most 1 MiB (TMK_RECORD_LIMIT) and these TG_ZSTD_* flags;
+ * malloc'ed, its size in *zn. */
+#define TG_ZSTD_CHECKSUM 0x1u  /* zstd's content checksum (3.1 frames) */
+#define TG_ZSTD_NO_SIZE 0x2u   /* no content size in the frame header */
+#define TG_ZSTD_WINDOW_2M 0x4u /* a 2 MiB window (zstd's windowLog 21) */
+uint8_t *tg_zstd_frame(const void *src, size_t n, int level, unsigned flags, size_t *zn);
 void tg_flush(struct tg *g, uint32_t thread);
-/* Flushes th's open block, then appends a block of th with these payload
- * bytes and block flags as they are (for damaged blocks). */
+/* Flushes th's open block, then appends a block of th with these stored
+ * bytes and block flags (for damaged blocks); in a 3.1 trace sealed with a
+ * good checksum, as a writer that meant them would. */
 void tg_block(struct tg *g, uint32_t th, uint32_t flags, const void *payload, size_t n);
 void tg_alloc(struct tg *g, uint32_t th, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack);
 void tg_free(struct tg *g, uint32_t th, uint64_t t, uint64_t ptr);
@@ -90,5 +104,18 @@ struct tg *tg_scenario_info_v1(void);
 /* 3.0: thread 2 frees a block of thread 1's info a whole TICK slot before
  * thread 1 allocates it (out of order: a strict reader says so). */
 struct tg *tg_scenario_info_late(void);
+
+/* A small 3.minor trace in blocks of about 100 bytes (zstd frames when
+ * zstd): a gomap table grown by info to B=3 then emptied, heap by info on
+ * two threads, memory samples, END. For damage tests. */
+struct tg *tg_scenario_mixed(uint16_t minor, int zstd);
+/* 3.1: `threads` threads one after the other, each one zstd block of about
+ * `bytes` bytes of records (allocations and frees by info), then END. */
+struct tg *tg_scenario_serial(uint32_t threads, size_t bytes);
+/* A decompression bomb, version 3.minor (3.1: checksums good): `threads`
+ * threads of one zstd block each, the same level-1 frame of `bytes` bytes
+ * of `pattern` repeated (64 MiB of zeros: 2 KB stored). */
+struct tg *tg_scenario_bomb(uint32_t threads, const void *pattern, size_t plen, size_t bytes,
+                            uint16_t minor);
 
 #endif /* TIDEMARK_TESTS_TRACEGEN_H */

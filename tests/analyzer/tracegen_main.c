@@ -1,6 +1,14 @@
 /* tests/analyzer/tracegen_main.c - `tracegen SCENARIO OUT`: writes a
- * synthetic trace (see tracegen.c) for the shell-driven tests. */
+ * synthetic trace (see tracegen.c) for the shell-driven tests.
+ * `tracegen mixed OUT [MINOR [ZSTD]]`: the small 3.1 trace of damage tests
+ * (3.MINOR, zstd frames when ZSTD is not 0).
+ * `tracegen serial OUT [THREADS [KIB]]`: threads one after the other, each
+ * one block of KIB KiB of records (64 threads, 960 KiB).
+ * `tracegen bomb OUT [THREADS [KIND [MIB [MINOR]]]]`: the decompression
+ * bomb, 64 threads of 64 MiB of zeros in a 3.1 trace by default; KIND
+ * ticks or ext fill them with valid records (TICKs, extended records). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tracegen.h"
@@ -8,8 +16,15 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: tracegen seed|seedovf|presized|indirect|two|threads|info|info1|infolate|newer|noend OUT\n");
+    int extra = argc > 3 && (strcmp(argv[1], "bomb") == 0 ? argc <= 7
+                             : strcmp(argv[1], "mixed") == 0 || strcmp(argv[1], "serial") == 0
+                                 ? argc <= 5
+                                 : 0);
+    if (argc != 3 && !extra) {
+        fprintf(stderr, "usage: tracegen seed|seedovf|presized|indirect|two|threads|info|info1|infolate|newer|noend|mixed OUT\n"
+                        "       tracegen mixed OUT [MINOR [ZSTD]]\n"
+                        "       tracegen serial OUT [THREADS [KIB]]\n"
+                        "       tracegen bomb OUT [THREADS [zeros|ticks|ext [MIB [MINOR]]]]\n");
         return 2;
     }
     const char *s = argv[1];
@@ -26,6 +41,43 @@ int main(int argc, char **argv)
     else if (strcmp(s, "newer") == 0) {
         g = tg_scenario_threads();
         tg_set_version(g, TMK_TRACE_VERSION_MAJOR + 1, 3);
+    } else if (strcmp(s, "mixed") == 0) { /* mixed OUT [MINOR [ZSTD]] */
+        uint16_t minor = argc > 3 ? (uint16_t)strtoul(argv[3], NULL, 0) : 1;
+        g = tg_scenario_mixed(minor, argc > 4 && strcmp(argv[4], "0") != 0);
+    } else if (strcmp(s, "serial") == 0) { /* serial OUT [THREADS [KIB]] */
+        unsigned long th = argc > 3 ? strtoul(argv[3], NULL, 0) : 64;
+        unsigned long kib = argc > 4 ? strtoul(argv[4], NULL, 0) : 960;
+        if (th == 0 || th > TG_MAX_THREADS || kib == 0 || kib > 4096) {
+            fprintf(stderr, "tracegen serial: THREADS 1..%d, KIB 1..4096\n", TG_MAX_THREADS);
+            return 2;
+        }
+        g = tg_scenario_serial((uint32_t)th, kib << 10);
+    } else if (strcmp(s, "bomb") == 0) {
+        unsigned long th = argc > 3 ? strtoul(argv[3], NULL, 0) : 64;
+        const char *kind = argc > 4 ? argv[4] : "zeros";
+        unsigned long mib = argc > 5 ? strtoul(argv[5], NULL, 0) : 64;
+        /* zeros: no record at all; ticks: TICK, dt 3, 2 bytes each; ext: an
+         * extended record of 128 bytes (type 0x82, unknown: skipped) */
+        uint8_t pattern[128] = {0};
+        size_t plen = 1;
+        if (strcmp(kind, "ticks") == 0) {
+            pattern[0] = TMK_REC_TICK;
+            pattern[1] = 3;
+            plen = 2;
+        } else if (strcmp(kind, "ext") == 0) {
+            pattern[0] = 0x82;
+            pattern[1] = sizeof pattern - 2;
+            plen = sizeof pattern;
+        } else if (strcmp(kind, "zeros") != 0) {
+            th = 0;
+        }
+        if (th == 0 || th > TG_MAX_THREADS || mib == 0 || mib > 64) {
+            fprintf(stderr, "tracegen bomb: THREADS 1..%d, KIND zeros|ticks|ext, MIB 1..64\n",
+                    TG_MAX_THREADS);
+            return 2;
+        }
+        uint16_t minor = argc > 6 ? (uint16_t)strtoul(argv[6], NULL, 0) : 1;
+        g = tg_scenario_bomb((uint32_t)th, pattern, plen, mib << 20, minor);
     } else if (strcmp(s, "noend") == 0) {
         g = tg_new(0);
         tg_alloc(g, 1, 10, 0x1000, 64, 0);

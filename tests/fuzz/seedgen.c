@@ -1,7 +1,10 @@
 /* tests/fuzz/seedgen.c - writes the fuzz target's seed corpus: small valid
  * traces that together use every record type, both table kinds, two threads,
  * the tables mode, an extended record, and one cut short; 1.1 traces and
- * 2.0 ones (heap by info, TICK, a TABLE_ARRAY by info, zstd blocks).
+ * 3.x ones (heap by info, TICK, a TABLE_ARRAY by info, zstd blocks), in 3.1
+ * (checksums) and in 3.0 (none: mutations there reach the decoders); and
+ * hostile ones: a decompression bomb (8 threads of a 2 KB frame of 64 MiB
+ * of zeros) and a 3.1 trace with a flipped byte (a damaged block).
  *
  *   seedgen DIR     writes DIR/<name>.tmk
  *
@@ -16,6 +19,7 @@
 #include <zstd.h>
 
 #include "tidemark/annotate.h"
+#include "tidemark/trace_check.h"
 #include "tidemark/trace_format.h"
 
 /* ---- a tiny trace writer ------------------------------------------------ */
@@ -31,6 +35,7 @@ struct trace {
     uint8_t buf[1 << 17];
     size_t n;
     int v3;
+    int checked; /* 3.1: checksums */
 };
 
 static void put_u(struct block *b, uint64_t v) { b->n = (size_t)(tmk_put_u(b->buf + b->n, v) - b->buf); }
@@ -59,15 +64,16 @@ static void block_begin(struct block *b, uint32_t thread, uint64_t seq, uint64_t
     b->time_base = b->last_t = time_base;
 }
 
-/* A 1.1 trace, or a 3.0 one when v3. */
-static void trace_begin_v(struct trace *t, uint32_t flags, int v3)
+/* A 1.1 trace, or a 3.minor one when v3. */
+static void trace_begin_v(struct trace *t, uint32_t flags, int v3, uint16_t minor)
 {
     struct tmk_file_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, TMK_TRACE_MAGIC, TMK_TRACE_MAGIC_LEN);
     h.version_major = v3 ? 3 : 1;
-    h.version_minor = v3 ? 0 : 1;
+    h.version_minor = v3 ? minor : 1;
     t->v3 = v3;
+    t->checked = tmk_trace_checksummed(h.version_major, h.version_minor);
     h.header_size = TMK_FILE_HEADER_SIZE;
     h.flags = flags;
     h.pid = 1234;
@@ -76,29 +82,57 @@ static void trace_begin_v(struct trace *t, uint32_t flags, int v3)
     h.start_realtime_ns = 1700000000000000000ull;
     h.start_monotonic_ns = 5000000000ull;
     tmk_file_header_encode(t->buf, &h);
+    tmk_header_seal(t->buf);
     t->n = TMK_FILE_HEADER_SIZE;
 }
 
 static void trace_begin(struct trace *t, uint32_t flags)
 {
-    trace_begin_v(t, flags, 0);
+    trace_begin_v(t, flags, 0, 0);
 }
 
-/* Appends block b, as a zstd frame when `zstd` (3.0). */
+/* Appends a block of thread `thread` with these stored bytes (a zstd frame
+ * when zstd), sealed with its trailer in 3.1. */
+static void trace_add_stored(struct trace *t, uint32_t thread, uint64_t seq, uint64_t time_base,
+                             const uint8_t *stored, size_t n, int zstd)
+{
+    size_t trailer = t->checked ? TMK_BLOCK_CHECK_SIZE : 0;
+    uint32_t flags = (zstd ? TMK_BLOCK_ZSTD : 0) | (trailer ? TMK_BLOCK_CHECKSUM : 0);
+    struct tmk_block_header h = {TMK_BLOCK_MAGIC, (uint32_t)(n + trailer), thread, flags, seq,
+                                 time_base};
+    uint8_t *at = t->buf + t->n;
+    if (t->n + TMK_BLOCK_HEADER_SIZE + n + trailer > sizeof t->buf) abort();
+    tmk_block_header_encode(at, &h);
+    memmove(at + TMK_BLOCK_HEADER_SIZE, stored, n);
+    if (trailer) tmk_put_le64(at + TMK_BLOCK_HEADER_SIZE + n, tmk_block_check(at, stored, n));
+    t->n += TMK_BLOCK_HEADER_SIZE + n + trailer;
+}
+
+/* One zstd frame of src into dst (level 3, zstd's checksum in 3.1). */
+static size_t zstd_frame(const struct trace *t, uint8_t *dst, size_t cap, const void *src,
+                         size_t n)
+{
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    if (!cc) abort();
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 3);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, t->checked);
+    size_t z = ZSTD_compress2(cc, dst, cap, src, n);
+    ZSTD_freeCCtx(cc);
+    if (ZSTD_isError(z)) abort();
+    return z;
+}
+
+/* Appends block b, as a zstd frame when `zstd` (3.x). */
 static void trace_add_z(struct trace *t, const struct block *b, int zstd)
 {
-    uint8_t *payload = t->buf + t->n + TMK_BLOCK_HEADER_SIZE;
+    static uint8_t z[sizeof b->buf + 1024];
+    const uint8_t *stored = b->buf;
     size_t n = b->n;
     if (zstd) {
-        n = ZSTD_compress(payload, sizeof t->buf - t->n - TMK_BLOCK_HEADER_SIZE, b->buf, b->n, 3);
-        if (ZSTD_isError(n)) abort();
-    } else {
-        memcpy(payload, b->buf, n);
+        n = zstd_frame(t, z, sizeof z, b->buf, b->n);
+        stored = z;
     }
-    struct tmk_block_header h = {TMK_BLOCK_MAGIC, (uint32_t)n, b->thread,
-                                 zstd ? TMK_BLOCK_ZSTD : 0, b->seq, b->time_base};
-    tmk_block_header_encode(t->buf + t->n, &h);
-    t->n += TMK_BLOCK_HEADER_SIZE + n;
+    trace_add_stored(t, b->thread, b->seq, b->time_base, stored, n, zstd);
 }
 
 static void trace_add(struct trace *t, const struct block *b)
@@ -368,12 +402,12 @@ static void seed_uthash_tables_mode(void)
     trace_add(&tr, &bl);
 }
 
-/* 3.0 full mode: thread 1 (zstd) allocates by info, one block becomes a
+/* 3.minor full mode: thread 1 (zstd) allocates by info, one block becomes a
  * gomap's array (TABLE_ARRAY by info, FREE by address); thread 2 frees one
  * of thread 1's blocks at the same TICK, before its ALLOC_INFO is read. */
-static void seed_info(int zstd)
+static void seed_info(int zstd, uint16_t minor)
 {
-    trace_begin_v(&tr, 0, 1);
+    trace_begin_v(&tr, 0, 1, minor);
     block_begin(&bl2, 2, 0, 0);
     rec_thread(&bl2, 5, 4322, "worker");
     rec_tick(&bl2, 2 * TMK_TICK_NS);
@@ -396,6 +430,25 @@ static void seed_info(int zstd)
     rec_free(&bl, 2 * TMK_TICK_NS + 50, 0x30000);
     rec_end(&bl, 3 * TMK_TICK_NS, TMK_END_EXIT, 0);
     trace_add_z(&tr, &bl, zstd);
+}
+
+/* 3.1: `threads` threads of one zstd block each, a level-1 frame of 64 MiB
+ * of zeros (2 KB), checksums good: it claims 64 MiB a thread. */
+static void seed_bomb(uint32_t threads)
+{
+    static uint8_t frame[8192];
+    size_t len = TMK_BLOCK_MAX_PAYLOAD;
+    uint8_t *zeros = calloc(1, len);
+    if (!zeros) abort();
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1); /* a 512 KiB window: streamed */
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+    size_t n = ZSTD_compress2(cc, frame, sizeof frame, zeros, len);
+    ZSTD_freeCCtx(cc);
+    free(zeros);
+    if (ZSTD_isError(n)) abort();
+    trace_begin_v(&tr, 0, 1, 1);
+    for (uint32_t th = 1; th <= threads; th++) trace_add_stored(&tr, th, 0, 0, frame, n, 1);
 }
 
 static int write_seed(const char *dir, const char *name, size_t len)
@@ -431,9 +484,18 @@ int main(int argc, char **argv)
     bad |= write_seed(argv[1], "two_threads", tr.n);
     seed_uthash_tables_mode();
     bad |= write_seed(argv[1], "uthash_tables_mode", tr.n);
-    seed_info(1);
+    seed_info(1, 1);
     bad |= write_seed(argv[1], "info_zstd", tr.n);
-    seed_info(0);
+    seed_info(0, 1);
     bad |= write_seed(argv[1], "info_plain", tr.n);
+    /* a byte of the last block's records flipped: the block is damaged */
+    tr.buf[tr.n - TMK_BLOCK_CHECK_SIZE - 5] ^= 0x10;
+    bad |= write_seed(argv[1], "info_plain_flipped", tr.n);
+    seed_info(1, 0);
+    bad |= write_seed(argv[1], "info_zstd_30", tr.n);
+    seed_info(0, 0);
+    bad |= write_seed(argv[1], "info_plain_30", tr.n);
+    seed_bomb(8);
+    bad |= write_seed(argv[1], "bomb", tr.n);
     return bad ? 1 : 0;
 }

@@ -16,7 +16,9 @@
  *                   a size in [LO, HI] and the frees that end them.
  *
  * Checks: magics, versions (majors 1 and 3), block sizes and flags (3.0: a
- * zstd block is one frame stating its content size, at most 64 MiB), per-
+ * zstd block is one frame stating its content size, at most 64 MiB), 3.1's
+ * checksums (the header's, every block's trailer, zstd's in every frame;
+ * checked_blocks counts the blocks that had one), per-
  * thread seq order without gaps, every varint and string inside its block,
  * known record types (3.0's only in 3.0, heap by info only in full
  * unsampled mode), every used stack id defined exactly once. Then the
@@ -50,6 +52,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "tidemark/trace_check.h"
 #include "tidemark/trace_format.h"
 
 #define MAX_THREADS (1u << 24) /* thread numbers never reused: a busy server makes many */
@@ -216,6 +219,7 @@ static int in_some_module(uint64_t pc)
 
 static int opt_arrays, opt_events, opt_stacks;
 static int v3;              /* major 3: 3.0's records and block flags */
+static int checked;         /* 3.1: checksums */
 static int heap_by_info_ok; /* full mode, not sampled */
 static uint64_t size_lo = 1, size_hi = 0; /* -z LO:HI */
 static unsigned long long sized_allocs, sized_frees;
@@ -258,6 +262,11 @@ static const uint8_t *inflate(struct stream *s, const struct block *b, const uin
     if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN ||
         n > TMK_BLOCK_MAX_PAYLOAD || ZSTD_isError(whole) || whole != b->size) {
         fail("zstd block: not one frame stating a content size of at most 64 MiB");
+        return NULL;
+    }
+    /* Frame_Header_Descriptor (after the 4-byte magic): bit 2, Content_Checksum_flag */
+    if (checked && !(b->size > 4 && (b->payload[4] & 0x04))) {
+        fail("zstd block of a 3.1 trace without zstd's checksum");
         return NULL;
     }
     if (n > s->inflated_cap || !s->inflated) {
@@ -743,13 +752,18 @@ int main(int argc, char **argv)
         return 1;
     }
     v3 = h.version_major >= 3;
+    checked = tmk_trace_checksummed(h.version_major, h.version_minor);
+    if (checked ? h.check != tmk_header_check(file) : h.check != 0) {
+        printf("error=file header checksum\n");
+        return 1;
+    }
     heap_by_info_ok = !(h.flags & (TMK_FILE_MODE_TABLES | TMK_FILE_SAMPLED));
     printf("pid=%u\nppid=%u\nflags=%u\nmax_depth=%u\nsample_interval=%" PRIu64 "\n", h.pid,
            h.ppid, h.flags, h.max_depth, h.sample_interval);
 
     int truncated = 0;
     unsigned max_thread = 0;
-    size_t nblocks = 0, zstd_blocks = 0;
+    size_t nblocks = 0, zstd_blocks = 0, checked_blocks = 0;
     for (size_t off = h.header_size; off < size;) {
         if (size - off < TMK_BLOCK_HEADER_SIZE) {
             truncated = 1;
@@ -766,7 +780,21 @@ int main(int argc, char **argv)
             truncated = 1;
             break;
         }
-        if (bh.flags & ~(v3 ? TMK_BLOCK_ZSTD : 0u)) fail("unknown block flags");
+        uint32_t stored = bh.payload_size;
+        if (bh.flags & ~(v3 ? TMK_BLOCK_ZSTD | (checked ? TMK_BLOCK_CHECKSUM : 0) : 0u))
+            fail("unknown block flags");
+        if (checked) { /* the trailer: XXH3-64 of the block's bytes before it */
+            if (!(bh.flags & TMK_BLOCK_CHECKSUM) || stored < TMK_BLOCK_CHECK_SIZE) {
+                fail("3.1 block without its checksum");
+                stored = 0;
+            } else {
+                stored -= TMK_BLOCK_CHECK_SIZE;
+                if (XXH3_64bits(file + off, TMK_BLOCK_HEADER_SIZE + stored) !=
+                    tmk_get_le64(file + off + TMK_BLOCK_HEADER_SIZE + stored))
+                    fail("block checksum mismatch");
+                checked_blocks++;
+            }
+        }
         if (bh.thread >= streams_cap) {
             size_t n = streams_cap ? streams_cap : 64;
             while (n <= bh.thread) n *= 2;
@@ -785,7 +813,7 @@ int main(int argc, char **argv)
             s->blocks = realloc(s->blocks, s->cap * sizeof *s->blocks);
         }
         s->blocks[s->nblocks++] = (struct block){file + off + TMK_BLOCK_HEADER_SIZE,
-                                                 bh.payload_size, bh.flags & TMK_BLOCK_ZSTD,
+                                                 stored, bh.flags & TMK_BLOCK_ZSTD,
                                                  bh.seq, bh.time_base};
         if (bh.thread > max_thread) max_thread = bh.thread;
         nblocks++;
@@ -840,8 +868,8 @@ int main(int argc, char **argv)
         }
     }
     static const char *why[] = {"exit", "exec", "signal"};
-    printf("blocks=%zu\nzstd_blocks=%zu\nthreads=%u\nthread_records=%llu\n", nblocks, zstd_blocks,
-           nthreads, thread_records);
+    printf("blocks=%zu\nzstd_blocks=%zu\nchecked_blocks=%zu\nthreads=%u\nthread_records=%llu\n",
+           nblocks, zstd_blocks, checked_blocks, nthreads, thread_records);
     printf("allocs=%llu\nfrees=%llu\nfree_unknown=%llu\nlive_allocs=%llu\n", allocs, frees,
            free_unknown, live_allocs);
     printf("alloc_while_live=%llu\nfree_after_free=%llu\ntime_backwards=%llu\n", alloc_while_live,
