@@ -321,6 +321,7 @@ static int writer_open(void)
         errno = saved;
         return -1;
     }
+    tmk_bound_start();
     errno = saved;
     return 0;
 }
@@ -337,12 +338,25 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
     }
     uint32_t flags;
     const uint8_t *stored = stored_payload(payload, &size, &flags);
+    uint8_t stop[TMK_BOUND_STOP_MAX]; /* TIDEMARK_MAX_BYTES reached: bound.c */
+    int last = tmk_opt.max_bytes && !tmk_bound_admit(TMK_BLOCK_HEADER_SIZE + size);
+    if (last) {
+        size = tmk_bound_stop_payload(stop, time_base);
+        stored = stop;
+        flags = 0;
+    }
     struct tmk_block_header b = {TMK_BLOCK_MAGIC, (uint32_t)size, thread, flags, seq, time_base};
     uint8_t raw[TMK_BLOCK_HEADER_SIZE];
     tmk_block_header_encode(raw, &b);
     struct iovec iov[2] = {{raw, sizeof raw}, {(void *)stored, size}};
     int rc = write_all(writer_fd, iov, 2);
-    if (rc != 0) writer_failed("trace file ");
+    if (rc != 0) {
+        writer_failed("trace file ");
+    } else if (last) {
+        drop_fd();
+        tmk_state = TMK_STATE_STOPPED;
+        rc = -1;
+    }
     errno = saved;
     return rc;
 }

@@ -52,8 +52,8 @@ extern "C" {
 #define TMK_TRACE_MAGIC "TIDEMARK" /* 8 bytes, no NUL, at offset 0 */
 #define TMK_TRACE_MAGIC_LEN 8
 #define TMK_TRACE_VERSION_MAJOR 3
-#define TMK_TRACE_VERSION_MINOR 0
-/* 3.0: full mode records the heap by "info", the (size, stack) pair of an
+#define TMK_TRACE_VERSION_MINOR 1
+/* 3.1 added BOUND (TIDEMARK_MAX_BYTES). 3.0: full mode records the heap by "info", the (size, stack) pair of an
  * allocation, written in each record, instead of by address; with coarse
  * times (TICK), and blocks may be zstd-compressed; TABLE_ARRAY names its
  * allocation's info. 2.0 was the development format that interned infos per
@@ -180,6 +180,17 @@ enum tmk_record_type {
      * since the last one; written right after the table's COUNT, ARRAY or
      * END record that saw it. */
     TMK_REC_TABLE_PEAK = 0x81, /* len u, then: table u, peak u */
+    /* The trace reached TIDEMARK_MAX_BYTES = `bound` bytes (3.1). what =
+     * TMK_BOUND_SOFT: from here on no heap records but bucket arrays' (full
+     * mode) and at most one sample a second; TMK_BOUND_STOP: the last record
+     * of the file, nothing was recorded after it (a block of its own, after
+     * a TICK to its time). */
+    TMK_REC_BOUND = 0x82, /* len u, then: what u, bound u */
+};
+
+enum tmk_bound_what {
+    TMK_BOUND_SOFT = 1, /* the file passed bound - bound / 8 */
+    TMK_BOUND_STOP = 2, /* the next block would have passed bound: tracing stopped */
 };
 
 #define TMK_INFO_TYPE_BITS 5

@@ -57,7 +57,7 @@ head -1 out.txt | grep -q "no table retains" || { echo "FAIL: --at 50ms verdict"
 expect 0 "report truncated" -- "$T" report --no-symbols noend.tmk
 grep -q "warning: the trace is truncated" out.txt || { echo "FAIL: truncated warning"; fail=1; }
 expect 2 "report newer" -- "$T" report newer.tmk
-one_line_error "trace version 4.3 is newer than this tidemark (3.0)"
+one_line_error "trace version 4.3 is newer than this tidemark (3.1)"
 expect 2 "report empty" -- "$T" report empty.tmk; one_line_error "empty"
 expect 2 "report text file" -- "$T" report text.tmk; one_line_error "not a tidemark trace"
 expect 2 "report random" -- "$T" report random.bin; one_line_error "tidemark:"

@@ -309,8 +309,8 @@ static void test_bad_info_records(void)
 static void test_versions(void)
 {
     static const struct { uint16_t major; const char *why; } v[] = {
-        {2, "trace version 2.0 is a development format that this tidemark (3.0) does not read"},
-        {4, "trace version 4.0 is newer than this tidemark (3.0)"},
+        {2, "trace version 2.0 is a development format that this tidemark (3.1) does not read"},
+        {4, "trace version 4.0 is newer than this tidemark (3.1)"},
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         struct tg *g = tg_new(0);
