@@ -182,6 +182,7 @@ int cmd_check(int argc, char **argv)
         tm_model_free(&m);
         return 2;
     }
+    tm_print_notices(&m, trace, stdout); /* still running, TIDEMARK_MAX_BYTES */
     struct snapshot now, base;
     if (snapshot_from_model(&m, &now)) {
         cli_error("out of memory");

@@ -36,6 +36,10 @@ int tm_report_collapsed(const struct tm_model *m, const struct tm_report_opts *o
  * "no table retains memory (2 tables checked)". Writes at most len bytes. */
 void tm_verdict_line(const struct tm_model *m, char *buf, size_t len);
 
+/* The model's notices (info.notices: still running, TIDEMARK_MAX_BYTES),
+ * one line each, after "LABEL: " when label is not NULL (check, diff). */
+void tm_print_notices(const struct tm_model *m, const char *label, FILE *out);
+
 /* "293.3 MiB", "512 B", "1.0 KiB": binary units, one decimal. */
 void tm_human_bytes(uint64_t bytes, char *buf, size_t len);
 /* "1.234 s", "12.0 ms", ... */

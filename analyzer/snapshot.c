@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "json_read.h"
+#include "report.h"
 
 #define MAX_REPORT_BYTES (256u << 20)
 
@@ -162,6 +163,7 @@ int snapshot_load(const char *path, const struct tm_options *o, struct snapshot 
         cli_error("%s: %s", path, err);
         return -1;
     }
+    tm_print_notices(&m, path, stdout); /* diff: still running, TIDEMARK_MAX_BYTES */
     int rc = snapshot_from_model(&m, s);
     tm_model_free(&m);
     if (rc) cli_error("out of memory");
