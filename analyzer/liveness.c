@@ -69,6 +69,16 @@ static uint64_t clock_ns(clockid_t id)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CLOCK_BOOTTIME - CLOCK_MONOTONIC now: the time the machine was suspended
+ * (0 on most servers). Read between two monotonic readings, never below 0. */
+static uint64_t suspended_ns(void)
+{
+    uint64_t m1 = clock_ns(CLOCK_MONOTONIC), b = clock_ns(CLOCK_BOOTTIME);
+    uint64_t m2 = clock_ns(CLOCK_MONOTONIC);
+    uint64_t mid = m1 + (m2 - m1) / 2;
+    return b > mid ? b - mid : 0;
+}
+
 int tm_process_running(const struct tmk_file_header *h)
 {
     char state = 0;
@@ -83,8 +93,7 @@ int tm_process_running(const struct tmk_file_header *h)
     /* The file's start on the boot clock (CLOCK_BOOTTIME counts suspended
      * time too: the difference now is at least what it was then, so a
      * suspend in between only makes the file look later). */
-    uint64_t file_boot_ns = h->start_monotonic_ns + (clock_ns(CLOCK_BOOTTIME) -
-                                                     clock_ns(CLOCK_MONOTONIC));
+    uint64_t file_boot_ns = h->start_monotonic_ns + suspended_ns();
     return file_boot_ns + START_SLACK_NS >= proc_boot_ns;
 }
 
