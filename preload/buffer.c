@@ -19,7 +19,12 @@
  *    handler on its thread) that reserves then waits for the write. So a
  *    thread blocked in read, epoll_wait or pthread_cond_wait has its records
  *    on disk within about a second, and a process killed by any signal loses
- *    at most its last second;
+ *    at most its last second. The pass holds the threads lock, then the
+ *    writer lock (the lock order), and waits for no thread: a fork waits
+ *    for the pass to end, so no handoff is pending in a child (whose states
+ *    are reset anyway), and a thread that exits flushes under its own busy
+ *    mark before its state goes back to the pool (a detached state is
+ *    never asked for);
  *  - the final flush (exit, exec, fatal signal), which writes the published
  *    prefix [0, pos) of every buffer; it never resets pos, and no block is
  *    written after the final one because the writer is closed.
