@@ -1,7 +1,10 @@
 /* analyzer/analyze.c - tm_analyze(): one pass of the reader feeding the heap
  * (heap.c) and the tables (tables.c), then the model assembled: stacks,
- * modules, sites (sites.c), warnings. Records after opts.at are read (for
- * the duration and the END record) but not applied. */
+ * modules, sites (sites.c), warnings and notices. Records after opts.at are
+ * read (for the duration and the END record) but not applied. A live trace
+ * (its process still writes it, liveness.h) is applied up to the trace's
+ * clock now minus TM_LIVE_SETTLE_NS, and says so in a notice. The pass
+ * itself (struct analysis) is shared with follow.c, which keeps one open. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,30 +13,10 @@
 
 #include "analyze_int.h"
 #include "recognize.h"
+#include "liveness.h"
+#include "report.h" /* tm_human_bytes, tm_human_time (units.c) */
 #include "symbols.h"
 #include "tidemark/annotate.h"
-
-/* ALLOC/FREE records waiting to be applied, in order (see on_record). */
-#define BATCH 64
-struct pending {
-    uint8_t type;
-    uint64_t t, ptr, size, stack;
-};
-
-struct ctx {
-    const struct tm_options *o;
-    struct tm_model *m;
-    struct heap_state heap;
-    struct tables tables;
-    int track_heap;            /* full mode: ALLOC/FREE define liveness */
-    struct u64map stack_ix;    /* stack id -> index into m->stacks */
-    size_t stacks_cap, modules_cap;
-    uint64_t last_t;
-    int oom;
-    struct pending batch[BATCH];
-    unsigned nbatch;
-    struct recognizer *rz;     /* tables nobody annotated */
-};
 
 void tm_options_default(struct tm_options *o)
 {
@@ -55,7 +38,7 @@ static char *dup_str(const char *s, size_t n)
     return d;
 }
 
-static void add_stack(struct ctx *c, const struct tm_record *r)
+static void add_stack(struct analysis *c, const struct tm_record *r)
 {
     struct tm_model *m = c->m;
     if (u64map_get(&c->stack_ix, r->u.stack.id)) return; /* defined once; keep the first */
@@ -79,7 +62,7 @@ oom:
     c->oom = 1;
 }
 
-static void add_module(struct ctx *c, const struct tm_record *r)
+static void add_module(struct analysis *c, const struct tm_record *r)
 {
     struct tm_model *m = c->m;
     if (m->n_modules == c->modules_cap) {
@@ -105,7 +88,7 @@ oom:
     c->oom = 1;
 }
 
-static void module_gone(struct ctx *c, uint64_t id)
+static void module_gone(struct analysis *c, uint64_t id)
 {
     for (size_t i = c->m->n_modules; i-- > 0;)
         if (c->m->modules[i].id == id) {
@@ -115,10 +98,10 @@ static void module_gone(struct ctx *c, uint64_t id)
 }
 
 /* Applies the pending ALLOC/FREE records, in their order. */
-static void flush_batch(struct ctx *c)
+void analysis_flush(struct analysis *c)
 {
     for (unsigned i = 0; i < c->nbatch; i++) {
-        const struct pending *p = &c->batch[i];
+        const struct analysis_pending *p = &c->batch[i];
         if (p->type == TMK_REC_ALLOC) {
             heap_alloc(&c->heap, p->t, p->ptr, p->size, p->stack);
         } else {
@@ -129,21 +112,33 @@ static void flush_batch(struct ctx *c)
     c->nbatch = 0;
 }
 
+/* BOUND: the trace reached TIDEMARK_MAX_BYTES (its soft bound, or the
+ * bound itself: the last record). */
+static void note_bound(struct tm_trace_info *info, const struct tm_record *r)
+{
+    const uint8_t *p = r->u.extended.data, *e = p + r->u.extended.len;
+    uint64_t what, bound;
+    if (tmk_get_u(&p, e, &what) || tmk_get_u(&p, e, &bound)) return;
+    info->bound_bytes = bound;
+    if (what == TMK_BOUND_SOFT && info->bound_soft_t == TM_NO_TIME) info->bound_soft_t = r->t;
+    if (what == TMK_BOUND_STOP && info->bound_stop_t == TM_NO_TIME) info->bound_stop_t = r->t;
+}
+
 /* ALLOC and FREE (nearly every record of a full trace) are not applied at
- * once: up to BATCH of them are queued and the live map's slot of each is
+ * once: up to ANALYSIS_BATCH of them are queued and the live map's slot of each is
  * prefetched, then the batch is applied in order. Every other record that
  * has an effect (TICK and INFO have none; RENAME moves a live block) first
  * applies the batch, so the order of effects is the trace's order; only the
  * cache misses of the live map overlap (they were ~3/4 of the time). */
-static int on_record(void *vc, const struct tm_record *r)
+int analysis_record(void *vc, const struct tm_record *r)
 {
-    struct ctx *c = vc;
+    struct analysis *c = vc;
     struct tm_trace_info *info = &c->m->info;
     const struct tm_options *o = c->o;
     info->records++;
     if ((r->type == TMK_REC_ALLOC || r->type == TMK_REC_FREE) && r->t <= o->at) {
         if (r->t > c->last_t) c->last_t = r->t;
-        struct pending *p = &c->batch[c->nbatch++];
+        struct analysis_pending *p = &c->batch[c->nbatch++];
         p->type = r->type;
         p->t = r->t;
         if (r->type == TMK_REC_ALLOC) {
@@ -156,14 +151,14 @@ static int on_record(void *vc, const struct tm_record *r)
             recognize_free_block(c->rz, r);
         }
         livemap_prefetch(&c->heap.live, p->ptr);
-        if (c->nbatch == BATCH) flush_batch(c);
+        if (c->nbatch == ANALYSIS_BATCH) analysis_flush(c);
         return c->oom || c->heap.oom || c->tables.oom;
     }
     if (r->type == TMK_REC_TICK) { /* no effect: keep the batch */
         if (r->t > c->last_t) c->last_t = r->t;
         return 0;
     }
-    flush_batch(c);
+    analysis_flush(c);
     if (r->t > c->last_t && r->type != TMK_REC_STACK && r->type != TMK_REC_MODULE &&
         r->type != TMK_REC_MODULE_GONE)
         c->last_t = r->t;
@@ -208,25 +203,45 @@ static int on_record(void *vc, const struct tm_record *r)
     case TMK_REC_LOST:
         info->lost_events += r->u.lost.count;
         break;
+    case TMK_REC_BOUND:
+        note_bound(info, r);
+        break;
     default:
         break;
     }
-    return c->oom || c->heap.oom || c->tables.oom;
+    return c->oom || c->heap.oom || c->tables.oom || !c->rz;
+}
+
+static int add_line(char ***lines, size_t *n, const char *fmt, va_list ap)
+{
+    char line[400];
+    vsnprintf(line, sizeof line, fmt, ap);
+    char **w = realloc(*lines, (*n + 1) * sizeof *w);
+    if (!w) return -1;
+    *lines = w;
+    if (!(w[*n] = strdup(line))) return -1;
+    (*n)++;
+    return 0;
+}
+
+static int add_notice(struct tm_trace_info *info, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int add_notice(struct tm_trace_info *info, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = add_line(&info->notices, &info->n_notices, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int tm_add_warning(struct tm_trace_info *info, const char *fmt, ...)
 {
-    char line[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    int rc = add_line(&info->warnings, &info->n_warnings, fmt, ap);
     va_end(ap);
-    char **w = realloc(info->warnings, (info->n_warnings + 1) * sizeof *w);
-    if (!w) return -1;
-    info->warnings = w;
-    if (!(w[info->n_warnings] = strdup(line))) return -1;
-    info->n_warnings++;
-    return 0;
+    return rc;
 }
 
 static int cmp_stack(const void *a, const void *b)
@@ -261,11 +276,12 @@ static void set_info(struct tm_model *m, const struct tmk_file_header *h, const 
     i->ppid = h->ppid;
     i->start_realtime_ns = h->start_realtime_ns;
     i->sample_interval = h->sample_interval;
+    i->bound_soft_t = i->bound_stop_t = TM_NO_TIME;
 }
 
 /* Tables nobody annotated, with the options' rules or the built-in ones
  * (parsed once; the tables point at them until the process ends). */
-static int recognize_tables(struct ctx *c)
+static int recognize_tables(struct analysis *c)
 {
     static struct tm_rules builtin;
     if (!c->rz) return -1;
@@ -278,13 +294,43 @@ static int recognize_tables(struct ctx *c)
     return recognize_finish(c->rz, c->m, rules, &c->tables, c->o);
 }
 
-static int finish(struct ctx *c, struct tm_reader *r, char *err, size_t errlen)
+/* "process 1234 still running; as of 12.3 s", and the bound's lines. */
+static int add_notices(struct tm_trace_info *i)
+{
+    char a[32], b[32];
+    int rc = 0;
+    if (i->running) {
+        tm_human_time(i->at, a, sizeof a);
+        rc |= add_notice(i, "process %u still running; as of %s", i->pid, a);
+    }
+    if (i->bound_bytes) tm_human_bytes(i->bound_bytes, b, sizeof b);
+    if (i->bound_soft_t != TM_NO_TIME) {
+        tm_human_time(i->bound_soft_t, a, sizeof a);
+        rc |= add_notice(i, strcmp(i->mode, "full") == 0 && !(i->flags & TMK_FILE_SAMPLED)
+                                ? "the trace passed 7/8 of TIDEMARK_MAX_BYTES (%s) at %s: no "
+                                  "heap records after that but bucket arrays' (heap figures "
+                                  "stop there), one sample a second"
+                                : "the trace passed 7/8 of TIDEMARK_MAX_BYTES (%s) at %s: "
+                                  "one sample a second after that",
+                         b, a);
+    }
+    if (i->bound_stop_t != TM_NO_TIME) {
+        tm_human_time(i->bound_stop_t, a, sizeof a);
+        rc |= add_notice(i, "the trace reached TIDEMARK_MAX_BYTES (%s) at %s: nothing was "
+                            "recorded after that", b, a);
+    }
+    return rc ? -1 : 0;
+}
+
+static int finish(struct analysis *c, struct tm_reader *r, char *err, size_t errlen)
 {
     struct tm_model *m = c->m;
     struct tm_trace_info *info = &m->info;
     info->duration_ns = c->last_t;
     info->at = m->opts.at < c->last_t ? m->opts.at : c->last_t;
     info->truncated = tm_reader_truncated(r);
+    info->running = tm_reader_live(r) && !info->ended;
+    if (add_notices(info)) goto oom;
     info->blocks = tm_reader_blocks(r);
     info->threads = tm_reader_threads(r);
     const char *const *w;
@@ -325,34 +371,62 @@ oom:
     return TM_EXIT_CANNOT;
 }
 
+void analysis_init(struct analysis *c, struct tm_model *m, const struct tmk_file_header *h,
+                   const char *path)
+{
+    set_info(m, h, path);
+    memset(c, 0, sizeof *c);
+    c->o = &m->opts;
+    c->m = m;
+    heap_init(&c->heap);
+    tables_init(&c->tables);
+    u64map_init(&c->stack_ix);
+    c->rz = recognize_new();
+    c->track_heap = !(h->flags & (TMK_FILE_MODE_TABLES | TMK_FILE_SAMPLED));
+}
+
+int analysis_oom(const struct analysis *c)
+{
+    return c->oom || c->heap.oom || c->tables.oom;
+}
+
+void analysis_free(struct analysis *c)
+{
+    heap_free_state(&c->heap);
+    tables_free(&c->tables);
+    u64map_free(&c->stack_ix);
+    recognize_free(c->rz);
+}
+
+/* A live trace is applied up to its clock now minus TM_LIVE_SETTLE_NS. */
+static void settle_live(struct tm_reader *r, struct tm_options *o)
+{
+    if (!tm_reader_live(r)) return;
+    uint64_t now = tm_trace_now(tm_reader_header(r));
+    uint64_t settled = now > TM_LIVE_SETTLE_NS ? now - TM_LIVE_SETTLE_NS : 0;
+    if (settled < o->at) o->at = settled;
+}
+
 static int analyze_reader(struct tm_reader *r, const char *path, const struct tm_options *o,
                           struct tm_model *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     if (o) m->opts = *o;
     else tm_options_default(&m->opts);
-    const struct tmk_file_header *h = tm_reader_header(r);
-    set_info(m, h, path);
-    struct ctx c = {.o = &m->opts, .m = m};
-    heap_init(&c.heap);
-    tables_init(&c.tables);
-    u64map_init(&c.stack_ix);
-    c.rz = recognize_new();
-    c.track_heap = !(h->flags & (TMK_FILE_MODE_TABLES | TMK_FILE_SAMPLED));
+    settle_live(r, &m->opts);
+    struct analysis c;
+    analysis_init(&c, m, tm_reader_header(r), path);
     int rc = TM_EXIT_OK;
-    int run = tm_reader_run(r, on_record, &c, err, errlen);
-    flush_batch(&c);
+    int run = tm_reader_run(r, analysis_record, &c, err, errlen);
+    analysis_flush(&c);
     if (run) rc = TM_EXIT_CANNOT;
-    else if (c.oom || c.heap.oom || c.tables.oom) {
+    else if (analysis_oom(&c)) {
         snprintf(err, errlen, "out of memory reading the trace");
         rc = TM_EXIT_CANNOT;
     } else {
         rc = finish(&c, r, err, errlen);
     }
-    heap_free_state(&c.heap);
-    tables_free(&c.tables);
-    u64map_free(&c.stack_ix);
-    recognize_free(c.rz);
+    analysis_free(&c);
     tm_reader_close(r);
     if (rc != TM_EXIT_OK) tm_model_free(m);
     return rc;
@@ -402,6 +476,8 @@ void tm_model_free(struct tm_model *m)
     free(m->modules);
     for (size_t i = 0; i < m->info.n_warnings; i++) free(m->info.warnings[i]);
     free(m->info.warnings);
+    for (size_t i = 0; i < m->info.n_notices; i++) free(m->info.notices[i]);
+    free(m->info.notices);
     free(m->info.path);
     memset(m, 0, sizeof *m);
 }

@@ -85,6 +85,54 @@ void heap_free_state(struct heap_state *h);
 int tm_add_warning(struct tm_trace_info *info, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- tables.c ---- (declared early: struct analysis holds one) */
+struct table_state;
+struct tables {
+    struct u64map by_id;      /* table id -> index */
+    struct table_state *ts;
+    size_t n, cap;
+    struct u64map arrays;     /* array ptr -> index into arr */
+    struct table_array *arr;
+    size_t n_arr, arr_cap;
+    uint64_t contradictions;
+    char *first_problem[4];   /* the first few contradictions, as text */
+    size_t n_problems;
+    int oom;
+};
+
+/* One pass of records into the model's parts (analyze.c): tm_analyze runs
+ * one over the whole trace, follow.c keeps one open while a trace grows.
+ * ALLOC/FREE records wait in `batch` (up to ANALYSIS_BATCH, their live-map
+ * slots prefetched) until a record with another effect, or
+ * analysis_flush. */
+#define ANALYSIS_BATCH 64
+struct recognizer;
+struct analysis_pending {
+    uint8_t type;
+    uint64_t t, ptr, size, stack;
+};
+struct analysis {
+    const struct tm_options *o; /* records after o->at are read, not applied */
+    struct tm_model *m;         /* its info, stacks and modules fill as records come */
+    struct heap_state heap;
+    struct tables tables;
+    int track_heap;             /* full mode: ALLOC/FREE define liveness */
+    struct u64map stack_ix;     /* stack id -> index into m->stacks */
+    size_t stacks_cap, modules_cap;
+    uint64_t last_t;
+    int oom;
+    struct analysis_pending batch[ANALYSIS_BATCH];
+    unsigned nbatch;
+    struct recognizer *rz;      /* tables nobody annotated (recognize.c) */
+};
+/* Also fills m->info from the header (path: the trace's name, or a label). */
+void analysis_init(struct analysis *c, struct tm_model *m, const struct tmk_file_header *h,
+                   const char *path);
+int analysis_record(void *c, const struct tm_record *r); /* a tm_record_fn */
+void analysis_flush(struct analysis *c);
+int analysis_oom(const struct analysis *c);
+void analysis_free(struct analysis *c);
+
 /* ---- sites.c ---- */
 /* Names every table's creation site and the heap's sites (the first frame
  * outside the allocator and table plumbing), merges heap sites that name the
@@ -115,19 +163,6 @@ uint64_t tm_uthash_expected_buckets(uint64_t n);
 int tm_advise(struct tm_table *t, uint64_t main_bytes, const struct tm_options *o);
 
 /* ---- tables.c ---- */
-struct table_state;
-struct tables {
-    struct u64map by_id;      /* table id -> index */
-    struct table_state *ts;
-    size_t n, cap;
-    struct u64map arrays;     /* array ptr -> index into arr */
-    struct table_array *arr;
-    size_t n_arr, arr_cap;
-    uint64_t contradictions;
-    char *first_problem[4];   /* the first few contradictions, as text */
-    size_t n_problems;
-    int oom;
-};
 void tables_init(struct tables *tb);
 void tables_new(struct tables *tb, const struct tm_record *r, const struct tm_options *o);
 /* heap_live: -1 unknown (mode tables), else whether ptr is a live allocation. */
@@ -141,6 +176,10 @@ void tables_count(struct tables *tb, const struct tm_record *r, int end,
                   const struct tm_options *o);
 /* An allocation was freed: if it was a table's array, the table lets it go. */
 void tables_freed(struct tables *tb, uint64_t t, uint64_t ptr, const struct tm_options *o);
+/* Table i (0 <= i < tb->n) as of the latest record applied: its figures
+ * (held, needed, retained, live, peaks) are current; model, verdict,
+ * recommendations and timeline are set only by tables_finish. */
+const struct tm_table *tables_current(const struct tables *tb, size_t i);
 /* A recognised table (recognize.c): its rule, and the range of its count. */
 /* The largest table id so far (0 when none). */
 uint64_t tables_max_id(const struct tables *tb);

@@ -11,6 +11,7 @@ int cmd_report(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* "tidemark: <message>\n" on stderr: the one line every error is. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -128,6 +128,16 @@ static int dump_record(void *ctx, const struct tm_record *r)
         fprintf(out, " why=%llu status=%llu", (unsigned long long)r->u.end.why,
                 (unsigned long long)r->u.end.status);
         break;
+    case TMK_REC_BOUND: {
+        const uint8_t *p = r->u.extended.data, *e = p + r->u.extended.len;
+        uint64_t what, bound;
+        if (tmk_get_u(&p, e, &what) == 0 && tmk_get_u(&p, e, &bound) == 0)
+            fprintf(out, " what=%llu bound=%llu", (unsigned long long)what,
+                    (unsigned long long)bound);
+        else
+            fprintf(out, " len=%llu", (unsigned long long)r->u.extended.len);
+        break;
+    }
     default:
         fprintf(out, " type=0x%02x len=%llu", r->type, (unsigned long long)r->u.extended.len);
         break;

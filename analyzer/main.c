@@ -23,12 +23,15 @@ static const char usage[] =
     "  diff OLD NEW   what changed per table and per allocation site\n"
     "                 (traces or JSON reports)\n"
     "  dump TRACE     every record as text\n"
+    "  top TRACE      a running program's tables and heap, refreshed until it ends\n"
+    "                 (--interval TIME, --iterations N)\n"
     "\n"
     "  tidemark COMMAND --help   details and flags of a command\n"
     "  tidemark --version\n"
     "\n"
     "exit status:\n"
-    "  0  success (check: every gate holds; run: the program's own status)\n"
+    "  0  success (check: every gate holds; run: the program's own status;\n"
+    "     top: the program ended or N refreshes were shown)\n"
     "  1  check: a gate failed (each failing table is named with its figures)\n"
     "  2  could not do it: bad flag, unreadable or invalid trace, newer trace\n"
     "     version, or (check) a truncated trace without --allow-truncated\n"
@@ -52,7 +55,7 @@ int main(int argc, char **argv)
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"run", cmd_run}, {"report", cmd_report}, {"check", cmd_check},
-        {"diff", cmd_diff}, {"dump", cmd_dump},
+        {"diff", cmd_diff}, {"dump", cmd_dump}, {"top", cmd_top},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0) return cmds[i].fn(argc - 1, argv + 1);

@@ -240,6 +240,17 @@ struct tm_trace_info {
     uint64_t contradictions;     /* events that contradicted earlier ones */
     char **warnings;             /* one line each, no newline */
     size_t n_warnings;
+    /* A live trace: its process was still writing it (no END yet). The
+     * model is then the state as of `at`, the trace's clock now minus
+     * TM_LIVE_SETTLE_NS (liveness.h) or its last record, whichever is
+     * earlier: later records may wait for older ones of other threads. */
+    int running;
+    /* TIDEMARK_MAX_BYTES (BOUND records): the bound, when the trace passed
+     * its soft bound and when it stopped (TM_NO_TIME: never). */
+    uint64_t bound_bytes, bound_soft_t, bound_stop_t;
+    char **notices;              /* facts that are not problems, one line each:
+                                    still running, the bound */
+    size_t n_notices;
 };
 
 struct tm_model {

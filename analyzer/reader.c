@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "liveness.h"
 #include "reader_block.h"
 #include "reader_info.h"
 #include "tidemark/trace_check.h"
@@ -68,6 +69,9 @@ struct tm_reader {
     size_t *heap;
     size_t nheap;
     int truncated, saw_end;
+    int live;              /* the process is still writing the file (liveness.c) */
+    uint64_t indexed_end;  /* where indexing stopped: the next block's offset */
+    int index_stuck;       /* a bad block header: nothing after it is read */
     char **warn;
     size_t nwarn;
     uint64_t suppressed;
@@ -191,15 +195,30 @@ static int cmp_block(const void *a, const void *b)
     return x->off < y->off ? -1 : x->off > y->off;
 }
 
+/* The file ends inside a block: the normal state of a live trace (the
+ * block is being written), damage otherwise. */
+static void cut_at_end(struct tm_reader *r, const char *fmt, ...)
+{
+    if (r->live) return;
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    warn(r, "%s", line);
+}
+
+/* Indexes the blocks from where the last call stopped (the header's end at
+ * first) to the first one that is cut off or malformed. */
 static int index_blocks(struct tm_reader *r, char *err, size_t errlen)
 {
-    uint64_t off = r->hdr.header_size;
-    size_t cap = 0;
-    while (off < r->size) {
+    uint64_t off = r->indexed_end ? r->indexed_end : r->hdr.header_size;
+    size_t cap = r->nix;
+    while (off < r->size && !r->index_stuck) {
         uint8_t raw[TMK_BLOCK_HEADER_SIZE];
         if (read_at(r, off, raw, sizeof raw) < sizeof raw) {
-            warn(r, "trace cut off inside a block header at offset %llu",
-                 (unsigned long long)off);
+            cut_at_end(r, "trace cut off inside a block header at offset %llu",
+                       (unsigned long long)off);
             break;
         }
         struct tmk_block_header b;
@@ -207,13 +226,15 @@ static int index_blocks(struct tm_reader *r, char *err, size_t errlen)
         if (b.magic != TMK_BLOCK_MAGIC || b.payload_size > TMK_BLOCK_MAX_PAYLOAD) {
             warn(r, "bad block header at offset %llu; ignoring the rest of the file",
                  (unsigned long long)off);
+            r->index_stuck = 1;
             break;
         }
         uint64_t next = off + TMK_BLOCK_HEADER_SIZE + b.payload_size;
         if (next > r->size) {
-            warn(r, "trace cut off inside the block at offset %llu (%llu of %u payload bytes)",
-                 (unsigned long long)off,
-                 (unsigned long long)(r->size - off - TMK_BLOCK_HEADER_SIZE), b.payload_size);
+            cut_at_end(r, "trace cut off inside the block at offset %llu (%llu of %u payload "
+                          "bytes)", (unsigned long long)off,
+                       (unsigned long long)(r->size - off - TMK_BLOCK_HEADER_SIZE),
+                       b.payload_size);
             break;
         }
         if (r->nix == cap) {
@@ -229,29 +250,43 @@ static int index_blocks(struct tm_reader *r, char *err, size_t errlen)
             (struct block_ix){off, b.seq, b.time_base, b.thread, b.payload_size, b.flags};
         off = next;
     }
+    r->indexed_end = off;
     if (r->nix) qsort(r->ix, r->nix, sizeof *r->ix, cmp_block);
     return 0;
 }
 
+/* One cursor per thread over its blocks in the (sorted) index. Called again
+ * after new blocks were indexed (tm_reader_follow): a thread's cursor keeps
+ * its place (blocks only come after it), new threads get one; only blocks
+ * not seen before are checked for missing ones. */
 static int make_cursors(struct tm_reader *r, char *err, size_t errlen)
 {
     size_t threads = 0;
     for (size_t i = 0; i < r->nix; i++)
         if (i == 0 || r->ix[i].thread != r->ix[i - 1].thread) threads++;
-    r->cur = calloc(threads ? threads : 1, sizeof *r->cur);
-    r->heap = calloc(threads ? threads : 1, sizeof *r->heap);
-    if (!r->cur || !r->heap) {
+    struct cursor *cur = calloc(threads ? threads : 1, sizeof *cur);
+    size_t *heap = calloc(threads ? threads : 1, sizeof *heap);
+    if (!cur || !heap) {
+        free(cur);
+        free(heap);
         set_err(err, errlen, "out of memory indexing the trace");
         return -1;
     }
+    size_t k = 0, old = 0;
     for (size_t i = 0; i < r->nix; i++) {
         if (i == 0 || r->ix[i].thread != r->ix[i - 1].thread) {
-            r->cur[r->ncur].first = i;
-            r->cur[r->ncur].thread = r->ix[i].thread;
-            r->cur[r->ncur].v3 = r->hdr.version_major >= 3;
-            r->ncur++;
+            struct cursor *c = &cur[k++];
+            while (old < r->ncur && r->cur[old].thread < r->ix[i].thread) old++;
+            if (old < r->ncur && r->cur[old].thread == r->ix[i].thread) {
+                *c = r->cur[old++]; /* its blocks so far: [first, first + n) */
+            } else {
+                c->thread = r->ix[i].thread;
+                c->v3 = r->hdr.version_major >= 3;
+            }
+            c->first = i;
         }
-        struct cursor *c = &r->cur[r->ncur - 1];
+        struct cursor *c = &cur[k - 1];
+        if (i - c->first < c->n) continue; /* seen before */
         if (c->n > 0 && r->ix[i].seq != r->ix[i - 1].seq + 1)
             warn(r, "thread %u: block %llu follows block %llu; records are missing",
                  c->thread, (unsigned long long)r->ix[i].seq,
@@ -261,6 +296,11 @@ static int make_cursors(struct tm_reader *r, char *err, size_t errlen)
                  (unsigned long long)r->ix[i].seq);
         c->n++;
     }
+    free(r->cur);
+    free(r->heap);
+    r->cur = cur;
+    r->heap = heap;
+    r->ncur = k;
     return 0;
 }
 
@@ -268,13 +308,14 @@ static struct tm_reader *open_common(struct tm_reader *r, char *err, size_t errl
 {
     r->blk.fd = r->fd;
     r->blk.mem = r->mem;
-    if (check_header(r, err, errlen)) {
-        tm_reader_close(r);
-        return NULL;
+    int bad = check_header(r, err, errlen);
+    if (!bad) {
+        r->blk.v3 = r->hdr.version_major >= 3;
+        r->blk.checked = tmk_trace_checksummed(r->hdr.version_major, r->hdr.version_minor);
+        r->live = r->fd >= 0 && tm_process_running(&r->hdr);
+        bad = index_blocks(r, err, errlen) || make_cursors(r, err, errlen);
     }
-    r->blk.v3 = r->hdr.version_major >= 3;
-    r->blk.checked = tmk_trace_checksummed(r->hdr.version_major, r->hdr.version_minor);
-    if (index_blocks(r, err, errlen) || make_cursors(r, err, errlen)) {
+    if (bad) {
         tm_reader_close(r);
         return NULL;
     }
@@ -721,6 +762,16 @@ static int decode(struct cursor *c, struct tm_record *rec)
     return 0;
 }
 
+/* END, or BOUND(STOP): the writer wrote its last record. */
+static int ends_trace(const struct tm_record *rec)
+{
+    if (rec->type == TMK_REC_END) return 1;
+    if (rec->type != TMK_REC_BOUND) return 0;
+    const uint8_t *p = rec->u.extended.data, *e = p + rec->u.extended.len;
+    uint64_t what;
+    return tmk_get_u(&p, e, &what) == 0 && what == TMK_BOUND_STOP;
+}
+
 /* Puts the cursor's next record in c->rec, or parks it at its block's end
  * (c->has = 0 at its last block's end). 0, or -1 when out of memory. */
 static int advance(struct tm_reader *r, struct cursor *c)
@@ -738,7 +789,7 @@ static int advance(struct tm_reader *r, struct cursor *c)
         }
         if (decode(c, &c->rec) == 0) {
             c->has = 1;
-            if (c->rec.type == TMK_REC_END) r->saw_end = 1;
+            if (ends_trace(&c->rec)) r->saw_end = 1;
             return 0;
         }
         if (c->blk.more) { /* perhaps only cut by the window's end */
@@ -835,6 +886,7 @@ static int finish_info(struct tm_reader *r, tm_record_fn fn, void *ctx)
 {
     struct info_leftover left;
     if (info_drain(&r->pools, r->last_t, fn, ctx, &left)) return 1;
+    if (r->live) return 0; /* their records may be on their way */
     if (left.frees)
         warn(r, "%llu frees by info found no block of their info to end (first: size %llu "
                 "stack %llu); counted as frees of unknown pointers",
@@ -847,20 +899,24 @@ static int finish_info(struct tm_reader *r, tm_record_fn fn, void *ctx)
     return 0;
 }
 
-int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, size_t errlen)
+/* Merges the cursors' records into fn in time order, up to `until`: the
+ * first record of each thread that is later stays in its cursor for the
+ * next call. A cursor at the end of its blocks goes on when new blocks came
+ * (tm_reader_follow). 0 (*stopped when fn stopped it), -1 out of memory. */
+static int merge(struct tm_reader *r, uint64_t until, tm_record_fn fn, void *ctx, int *stopped)
 {
     r->nheap = 0;
-    for (size_t i = 0; i < r->ncur; i++) { /* every cursor parked at its first block */
-        park(r, &r->cur[i]);
+    for (size_t i = 0; i < r->ncur; i++) { /* a cursor without a record: at its next block */
+        if (!r->cur[i].has) park(r, &r->cur[i]);
         if (r->cur[i].has) r->heap[r->nheap++] = i;
     }
     for (size_t i = r->nheap; i-- > 0;) sift_down(r, i);
-    while (r->nheap) {
+    while (r->nheap && r->cur[r->heap[0]].rec.t <= until) {
         size_t top = r->heap[0], next = SIZE_MAX;
         struct cursor *c = &r->cur[top];
         if (c->parked) { /* its block's time came: load it, read its first record */
             c->parked = 0;
-            if (load_block(r, c) || advance(r, c)) goto oom;
+            if (load_block(r, c) || advance(r, c)) return -1;
             if (!c->has) r->heap[0] = r->heap[--r->nheap];
             sift_down(r, 0);
             continue;
@@ -874,25 +930,36 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
             r->last_t = c->rec.t;
             if (__builtin_expect(!info_record(&c->rec), 1) ||
                 info_quick(&r->pools, &c->rec)) {
-                if (fn(ctx, &c->rec)) return 0;
+                if (fn(ctx, &c->rec)) goto stop;
             } else {
                 int d = deliver_info(r, c, fn, ctx);
-                if (d) {
-                    if (d < 0) goto oom;
-                    return 0;
-                }
+                if (d < 0) return -1;
+                if (d) goto stop;
             }
             /* The common case inline: a heap record inside the block (on
              * any failure advance() decodes it again and reports it). */
-            if (!decode_fast(c) && advance(r, c)) goto oom;
+            if (!decode_fast(c) && advance(r, c)) return -1;
             if (c->ahead) c->ahead--;
             if (scan_ahead(r, c)) scan_ahead(r, c);
-        } while (c->has && !c->parked && (next == SIZE_MAX || before(r, top, next)));
+        } while (c->has && !c->parked && c->rec.t <= until &&
+                 (next == SIZE_MAX || before(r, top, next)));
         if (!c->has) r->heap[0] = r->heap[--r->nheap];
         sift_down(r, 0);
     }
-    if (finish_info(r, fn, ctx)) return 0;
-    if (!r->saw_end) warn(r, "no END record: the traced process was cut short or is still running");
+    return 0;
+stop:
+    *stopped = 1;
+    return 0;
+}
+
+int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, size_t errlen)
+{
+    int stopped = 0;
+    if (merge(r, UINT64_MAX, fn, ctx, &stopped)) goto oom;
+    if (stopped || finish_info(r, fn, ctx)) return 0;
+    /* A live trace's last records are on their way: not a problem. */
+    if (!r->saw_end && !r->live)
+        warn(r, "no END record: the traced process was cut short or is still running");
     if (r->suppressed) {
         char line[96];
         snprintf(line, sizeof line, "... and %llu more problems",
@@ -906,6 +973,29 @@ oom:
     return -1;
 }
 
+int tm_reader_run_until(struct tm_reader *r, uint64_t until, tm_record_fn fn, void *ctx,
+                        char *err, size_t errlen)
+{
+    int stopped = 0;
+    if (merge(r, until, fn, ctx, &stopped)) {
+        set_err(err, errlen, "out of memory reading the trace");
+        return -1;
+    }
+    return 0;
+}
+
+int tm_reader_follow(struct tm_reader *r, char *err, size_t errlen)
+{
+    struct stat st;
+    if (r->fd < 0 || fstat(r->fd, &st) != 0 || (uint64_t)st.st_size <= r->size) return 0;
+    r->size = (uint64_t)st.st_size;
+    size_t had = r->nix;
+    if (index_blocks(r, err, errlen)) return -1;
+    return r->nix == had ? 0 : make_cursors(r, err, errlen);
+}
+
+int tm_reader_live(const struct tm_reader *r) { return r->live; }
+int tm_reader_ended(const struct tm_reader *r) { return r->saw_end; }
 int tm_reader_truncated(const struct tm_reader *r) { return r->truncated; }
 uint64_t tm_reader_blocks(const struct tm_reader *r) { return r->nix; }
 uint64_t tm_reader_threads(const struct tm_reader *r) { return r->ncur; }
@@ -939,6 +1029,7 @@ const char *tm_record_type_name(uint8_t type)
     case TMK_REC_TABLE_COUNT: return "TABLE_COUNT";
     case TMK_REC_TABLE_END: return "TABLE_END";
     case TMK_REC_TABLE_PEAK: return "TABLE_PEAK";
+    case TMK_REC_BOUND: return "BOUND";
     case TMK_REC_MEMORY: return "MEMORY";
     case TMK_REC_THREAD: return "THREAD";
     case TMK_REC_LOST: return "LOST";

@@ -33,7 +33,8 @@
  *
  * Bad bytes never crash or hang the reader: a bad header is an error (open
  * fails with one line); a cut or corrupt block ends that block's records
- * there, sets `truncated` and adds a warning; a missing END record does too.
+ * there, sets `truncated` and adds a warning; a missing END record does too
+ * (END or BOUND(STOP), unless the trace is live: see below).
  * A 3.1 block whose checksum fails (or a 3.0 zstd frame that is not
  * whole) is skipped whole, with a warning naming its thread, number and
  * file offset, and read for no figure.
@@ -141,6 +142,24 @@ typedef int (*tm_record_fn)(void *ctx, const struct tm_record *rec);
  * callback stopped it), -1 when out of memory (err says so). */
 int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, size_t errlen);
 
+/* ---- live traces: a process that still writes the file ----
+ * tm_reader_open notes whether the trace's process is running
+ * (liveness.h). A live trace's file normally ends inside a block being
+ * written, without END, and its last second of records may be on their
+ * way: none of that is warned about or counts as truncation. */
+int tm_reader_live(const struct tm_reader *r);
+/* Merges records up to time `until` (the first later record of each thread
+ * waits for the next call); call again, after tm_reader_follow, to go on. A
+ * trace read this way is not finished: no END or leftover warnings. 0, or
+ * -1 when out of memory (err says so). */
+int tm_reader_run_until(struct tm_reader *r, uint64_t until, tm_record_fn fn, void *ctx,
+                        char *err, size_t errlen);
+/* Indexes the blocks written since the last look (file input only). 0, or
+ * -1 when out of memory. */
+int tm_reader_follow(struct tm_reader *r, char *err, size_t errlen);
+/* An END record (or BOUND(STOP): the writer stopped) was read. */
+int tm_reader_ended(const struct tm_reader *r);
+
 /* Facts known after tm_reader_run. */
 int tm_reader_truncated(const struct tm_reader *r);
 size_t tm_reader_warnings(const struct tm_reader *r, const char *const **out);
@@ -153,7 +172,7 @@ uint64_t tm_reader_threads(const struct tm_reader *r);
 int tm_reader_synthetic(const struct tm_reader *r, uint64_t ptr, uint64_t *size,
                         uint64_t *stack, uint32_t *slot);
 
-/* Name of a record type for dumps ("ALLOC", ..., "RENAME"; "TABLE_PEAK", else
+/* Name of a record type for dumps ("ALLOC", ..., "RENAME"; "TABLE_PEAK", "BOUND", else
  * "EXTENDED" for extended types; "?" otherwise). */
 const char *tm_record_type_name(uint8_t type);
 

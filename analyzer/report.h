@@ -66,6 +66,9 @@ void tm_verdict_line(const struct tm_model *m, char *buf, size_t len);
 void tm_json_string(FILE *out, const char *s);
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
 int tm_utf8_len(const unsigned char *s);
+/* The model's notices (info.notices: still running, TIDEMARK_MAX_BYTES),
+ * one line each, after "LABEL: " when label is not NULL (check, diff). */
+void tm_print_notices(const struct tm_model *m, const char *label, FILE *out);
 
 /* "293.3 MiB", "512 B", "1.0 KiB": binary units, one decimal. */
 void tm_human_bytes(uint64_t bytes, char *buf, size_t len);

@@ -107,6 +107,7 @@ static const char STYLE[] =
     ".card .v.bad{color:var(--bad)}"
     ".warn{background:#fffbeb;border:1px solid #fde68a;border-radius:10px;padding:10px 16px;"
     "margin-bottom:22px;color:#92400e}.warn ul{margin:4px 0;padding-left:20px}"
+    ".notice{color:var(--ink2);margin:0 0 12px}"
     "h2{font-size:16px;margin:30px 0 12px;display:flex;gap:10px;align-items:baseline}"
     "h2 small{color:var(--ink2);font-weight:400;font-size:13px}"
     "article{background:var(--card);border:1px solid var(--line);border-radius:12px;"
@@ -237,6 +238,15 @@ static void put_cards(FILE *out, const struct tm_model *m)
     else
         card_bytes(out, "Heap at end", m->heap.in_use, 0);
     fputs("</section>\n", out);
+}
+
+static void put_notices(FILE *out, const struct tm_model *m)
+{
+    for (size_t i = 0; i < m->info.n_notices; i++) {
+        fputs("<p class=\"notice\">", out);
+        html_escape(out, m->info.notices[i]);
+        fputs("</p>\n", out);
+    }
 }
 
 static void put_warnings(FILE *out, const struct tm_model *m)
@@ -534,6 +544,7 @@ int tm_report_html(const struct tm_model *m, const struct tm_report_opts *o, FIL
     put_head(out, m);
     put_verdict(out, m);
     put_cards(out, m);
+    put_notices(out, m);
     put_warnings(out, m);
     struct tm_stack_namer *names = tm_stack_namer_new(m);
     put_tables(out, m, names, o ? o->top : 0);

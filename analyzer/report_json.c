@@ -105,6 +105,19 @@ static void trace_obj(const struct tm_model *m, FILE *out)
         if (k) fputs(", ", out);
         jstr(out, i->warnings[k]);
     }
+    fprintf(out, "], \"running\": %s, ", i->running ? "true" : "false");
+    ju(out, "max_bytes", i->bound_bytes, 1);
+    fputs("\"bound_soft_ns\": ", out);
+    if (i->bound_soft_t != TM_NO_TIME) fprintf(out, "%llu", (unsigned long long)i->bound_soft_t);
+    else fputs("null", out);
+    fputs(", \"bound_stop_ns\": ", out);
+    if (i->bound_stop_t != TM_NO_TIME) fprintf(out, "%llu", (unsigned long long)i->bound_stop_t);
+    else fputs("null", out);
+    fputs(", \"notices\": [", out);
+    for (size_t k = 0; k < i->n_notices; k++) {
+        if (k) fputs(", ", out);
+        jstr(out, i->notices[k]);
+    }
     fputs("]},\n", out);
 }
 

@@ -61,6 +61,12 @@ void tm_verdict_line(const struct tm_model *m, char *buf, size_t len)
                                                "need; the largest: %s", m->n_oversized, h, site);
 }
 
+void tm_print_notices(const struct tm_model *m, const char *label, FILE *out)
+{
+    for (size_t k = 0; k < m->info.n_notices; k++)
+        fprintf(out, "%s%s%s\n", label ? label : "", label ? ": " : "", m->info.notices[k]);
+}
+
 static void header(const struct tm_model *m, FILE *out)
 {
     const struct tm_trace_info *i = &m->info;
@@ -74,6 +80,7 @@ static void header(const struct tm_model *m, FILE *out)
     }
     if (i->at < i->duration_ns) fprintf(out, "; evaluated at %s", ht(i->at, a, sizeof a));
     fputc('\n', out);
+    tm_print_notices(m, NULL, out);
     if (i->truncated) fputs("warning: the trace is truncated; figures cover what was complete\n", out);
     for (size_t k = 0; k < i->n_warnings; k++) fprintf(out, "warning: %s\n", i->warnings[k]);
 }

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "json_read.h"
 #include "reader.h"
+#include "report.h"
 
 #define MAX_REPORT_BYTES (256u << 20)
 
@@ -184,6 +185,8 @@ int snapshot_load(const char *path, const struct tm_options *o, struct snapshot 
         cli_error("%s: %s", path, err);
         return -1;
     }
+    /* still running, TIDEMARK_MAX_BYTES: on stderr, out of check's JSON/JUnit */
+    tm_print_notices(&m, path, stderr);
     int rc = snapshot_from_model(&m, s);
     tm_model_free(&m);
     if (rc) {

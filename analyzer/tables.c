@@ -381,6 +381,11 @@ void tables_freed(struct tables *tb, uint64_t t, uint64_t ptr, const struct tm_o
     drop_array(tb, ptr, t, o);
 }
 
+const struct tm_table *tables_current(const struct tables *tb, size_t i)
+{
+    return &tb->ts[i].t;
+}
+
 uint64_t tables_max_id(const struct tables *tb)
 {
     uint64_t max = 0;

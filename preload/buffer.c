@@ -7,16 +7,35 @@
  * written with one writev under the writer mutex. On thread exit (pthread key
  * destructor) the buffer is flushed and the state goes back to the pool.
  *
- * Only the owner appends. Another thread reads a buffer only in the final
- * flush (exit, exec, fatal signal), under the writer mutex, and then only the
- * published prefix [0, pos); it never resets pos, and no block is written
- * after the final one because the writer is closed.
+ * Only the owner appends. Two other threads may write a buffer out, both
+ * under the writer mutex (so a thread's blocks are written, and numbered, in
+ * `seq` order whoever writes them):
+ *  - the sampler, through the handoff (internal.h): every
+ *    TMK_HANDOFF_EVERY_NS it writes the buffer of each thread that has
+ *    records, has written no block for TMK_HANDOFF_AGE_NS and is not between
+ *    tmk_reserve and tmk_publish, and starts its next block exactly as the
+ *    owner's own flush does (time_base = the last record's time, pointer
+ *    deltas from 0). It holds `handoff` meanwhile; an owner (or a signal
+ *    handler on its thread) that reserves then waits for the write. So a
+ *    thread blocked in read, epoll_wait or pthread_cond_wait has its records
+ *    on disk within about a second, and a process killed by any signal loses
+ *    at most its last second. The pass holds the threads lock, then the
+ *    writer lock (the lock order), and waits for no thread: a fork waits
+ *    for the pass to end, so no handoff is pending in a child (whose states
+ *    are reset anyway), and a thread that exits flushes under its own busy
+ *    mark before its state goes back to the pool (a detached state is
+ *    never asked for);
+ *  - the final flush (exit, exec, fatal signal), which writes the published
+ *    prefix [0, pos) of every buffer; it never resets pos, and no block is
+ *    written after the final one because the writer is closed.
  */
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -29,6 +48,7 @@ static struct tmk_thread *pool;
 static uint32_t next_number = 1;
 static int64_t retired_heap; /* heap counters of threads that exited */
 static pthread_key_t thread_key;
+int tmk_handoff_fenced;
 
 static void *map_zeroed(size_t len)
 {
@@ -58,6 +78,9 @@ static void thread_reset(struct tmk_thread *t)
     t->heap = 0;
     t->lost = 0;
     t->pos = 0;
+    t->busy = 0;
+    t->handoff = 0;
+    t->flushed_ns = tmk_clock_ns();
     t->seq = 0;
     t->last_time = tmk_now();
     t->time_base = t->last_time;
@@ -144,23 +167,128 @@ void tmk_thread_init_key(void)
     pthread_key_create(&thread_key, thread_detach);
 }
 
-void tmk_thread_flush(struct tmk_thread *t)
+/* Writes t's records [0, pos) as its next block and starts the next one
+ * (writer lock held; the caller owns the buffer: its owner, busy, or the
+ * sampler holding the handoff). */
+static void write_block(struct tmk_thread *t, size_t pos)
 {
-    int saved = errno;
-    tmk_writer_lock();
-    if (t->pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, t->pos);
-    t->pos = 0;
+    if (pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, pos);
+    __atomic_store_n(&t->pos, 0, __ATOMIC_RELAXED);
     t->time_base = t->last_time;
     t->flush_at = t->time_base + TMK_FLUSH_AGE_NS;
     t->last_ptr = 0;
+    t->flushed_ns = tmk_clock_ns();
+}
+
+/* The owner's flush (busy, no handoff pending): the block, then a LOST
+ * record opening the next one when events were dropped. */
+static void flush_own(struct tmk_thread *t)
+{
+    int saved = errno;
+    tmk_writer_lock();
+    write_block(t, t->pos);
     tmk_writer_unlock();
     if (t->lost && tmk_state == TMK_STATE_ACTIVE) {
         uint8_t *p = t->buf;
         p = tmk_put_timed(t, p, TMK_REC_LOST, tmk_now());
         p = tmk_put_u(p, t->lost);
         t->lost = 0;
-        tmk_publish(t, p);
+        __atomic_store_n(&t->pos, (size_t)(p - t->buf), __ATOMIC_RELEASE); /* still busy */
     }
+    errno = saved;
+}
+
+/* The sampler is writing this buffer: at most one block's compression and
+ * write away. */
+static void wait_handoff(const struct tmk_thread *t)
+{
+    while (tmk_handoff_asked(t)) sched_yield();
+}
+
+void tmk_reserve_slow(struct tmk_thread *t, size_t need, uint64_t now, int timed)
+{
+    wait_handoff(t);
+    if (t->pos + need > TMK_BUFFER_BYTES) {
+        flush_own(t);
+    } else if (timed && now > t->flush_at) {
+        if (t->pos)
+            flush_own(t);
+        else
+            t->flush_at = now + TMK_FLUSH_AGE_NS;
+    }
+}
+
+void tmk_thread_flush(struct tmk_thread *t)
+{
+    tmk_busy_begin(t);
+    wait_handoff(t);
+    flush_own(t);
+    __atomic_store_n(&t->busy, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- the sampler's side of the handoff ----------------------------------- */
+
+#define HANDOFF_BATCH 64 /* buffers asked for per barrier */
+
+void tmk_handoff_init(void)
+{
+    int saved = errno;
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    int ok = cmds >= 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+             syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    tmk_handoff_fenced = !ok;
+    errno = saved;
+}
+
+/* Every thread that was busy before this returns is seen busy after it;
+ * every thread that sets busy after it sees the handoffs asked before it.
+ * -1 when membarrier failed (nothing may be taken then). */
+static int handoff_barrier(void)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (tmk_handoff_fenced) return 0; /* the owners fence themselves */
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0 ? 0 : -1;
+}
+
+/* Asks for the buffers of up to HANDOFF_BATCH threads from *it on that have
+ * records and wrote no block for TMK_HANDOFF_AGE_NS; *it moves past them
+ * (threads and writer locks held). */
+static size_t ask_stale(struct tmk_thread **it, const struct tmk_thread *self, uint64_t now,
+                        struct tmk_thread **asked)
+{
+    size_t n = 0;
+    struct tmk_thread *t = *it;
+    for (; t && n < HANDOFF_BATCH; t = t->next_all) {
+        if (t == self || !t->attached || !__atomic_load_n(&t->pos, __ATOMIC_ACQUIRE) ||
+            now - t->flushed_ns < TMK_HANDOFF_AGE_NS)
+            continue;
+        __atomic_store_n(&t->handoff, 1, __ATOMIC_RELAXED);
+        asked[n++] = t;
+    }
+    *it = t;
+    return n;
+}
+
+void tmk_threads_handoff(struct tmk_thread *self)
+{
+    int saved = errno;
+    struct tmk_thread *asked[HANDOFF_BATCH];
+    pthread_mutex_lock(&threads_mutex);
+    tmk_writer_lock();
+    struct tmk_thread *it = all_threads;
+    uint64_t now = tmk_clock_ns();
+    size_t n;
+    while ((n = ask_stale(&it, self, now, asked)) > 0) {
+        int ok = handoff_barrier() == 0;
+        for (size_t i = 0; i < n; i++) {
+            struct tmk_thread *t = asked[i];
+            if (ok && !__atomic_load_n(&t->busy, __ATOMIC_ACQUIRE))
+                write_block(t, __atomic_load_n(&t->pos, __ATOMIC_ACQUIRE));
+            __atomic_store_n(&t->handoff, 0, __ATOMIC_RELEASE);
+        }
+    }
+    tmk_writer_unlock();
+    pthread_mutex_unlock(&threads_mutex);
     errno = saved;
 }
 
@@ -212,6 +340,8 @@ void tmk_threads_after_fork_child(void)
         retired_heap += t->heap;
         t->heap = 0;
         t->pos = 0;
+        t->busy = 0;
+        t->handoff = 0;
         t->attached = 0;
         t->next_free = pool;
         pool = t;

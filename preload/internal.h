@@ -9,6 +9,10 @@
  *  - A thread's buffer is appended to only by its owning thread, with its
  *    guard set. `pos` is published after the record bytes are written, so a
  *    final flush from another thread always sees whole records.
+ *  - The handoff (buffer.c): the owner is `busy` from tmk_reserve to
+ *    tmk_publish; the sampler writes the buffer of a thread that is not busy
+ *    and has written no block for TMK_HANDOFF_AGE_NS, holding `handoff`
+ *    meanwhile; an owner that finds `handoff` set waits for the write.
  *  - Lock order: tables -> ptrset -> stacks -> modules -> threads -> writer
  *    -> arena (modules is only tried from allocation paths). Every lock is
  *    taken only with the taking thread's guard set: a signal handler that
@@ -51,7 +55,10 @@ struct tmk_options {
     int stack_cache;            /* TIDEMARK_STACK_CACHE: 0 off, 1 on (default), 2 on + counts */
     uint64_t probe_min;         /* TIDEMARK_PROBE_MIN: blocks probed from this size; 0 = none */
     uint64_t probe_bytes;       /* TIDEMARK_PROBE_BYTES: bytes probed a second at most */
+    uint64_t max_bytes;         /* TIDEMARK_MAX_BYTES: 0 none, else >= TMK_MAX_BYTES_MIN */
 };
+
+#define TMK_MAX_BYTES_MIN (1ull << 20)
 
 extern struct tmk_options tmk_opt TMK_HIDDEN;
 
@@ -112,6 +119,9 @@ struct tmk_thread {
 
     uint8_t *buf;                 /* TMK_BUFFER_BYTES, mmap'd on first use */
     size_t pos;                   /* published end of whole records */
+    int busy;                     /* owner between tmk_reserve and tmk_publish */
+    int handoff;                  /* the sampler asked for, or holds, the buffer */
+    uint64_t flushed_ns;          /* CLOCK_MONOTONIC of its last block (writer lock) */
     uint64_t seq;                 /* next block's seq */
     uint64_t time_base;           /* the current block's time_base */
     uint64_t flush_at;            /* time_base + TMK_FLUSH_AGE_NS */
@@ -203,33 +213,72 @@ void tmk_threads_unlock(void) TMK_HIDDEN;
  * in_libunwind set. */
 void tmk_threads_wait_unwinds(void) TMK_HIDDEN;
 
-/* Room for `need` more bytes in t's buffer (flushes when short). */
+/* ---- the handoff (buffer.c) ----
+ * Every record is on disk within about a second, also from a thread that
+ * then blocks for hours: the sampler writes the buffer of a thread that has
+ * records, has written no block for TMK_HANDOFF_AGE_NS and is not inside
+ * tmk_reserve..tmk_publish. The owner's side costs two plain stores and one
+ * load per record: it marks itself busy (a relaxed store), then reads
+ * `handoff`; the sampler sets `handoff`, then makes every running thread of
+ * the process pass a full memory barrier (membarrier(2), private expedited)
+ * before it reads `busy`. So either the sampler sees the owner busy (and
+ * lets the buffer be), or the owner sees `handoff` (and waits until the
+ * block is written, tmk_reserve_slow). Without membarrier (old kernels,
+ * seccomp) tmk_handoff_fenced is set before the sampler starts and the owner
+ * puts a full fence between its store and its load instead. */
+#define TMK_HANDOFF_AGE_NS 800000000ull   /* a block at least this often */
+#define TMK_HANDOFF_EVERY_NS 100000000ull /* the sampler looks this often */
+extern int tmk_handoff_fenced TMK_HIDDEN;
+void tmk_handoff_init(void) TMK_HIDDEN;   /* before the sampler starts */
+/* The sampler's pass over the other threads (takes threads, then writer). */
+void tmk_threads_handoff(struct tmk_thread *self) TMK_HIDDEN;
+/* tmk_reserve's rare path: waits out a handoff, flushes when the buffer is
+ * short or (timed) its block is TMK_FLUSH_AGE_NS old. */
+void tmk_reserve_slow(struct tmk_thread *t, size_t need, uint64_t now, int timed) TMK_HIDDEN;
+
+static inline void tmk_busy_begin(struct tmk_thread *t)
+{
+    __atomic_store_n(&t->busy, 1, __ATOMIC_RELAXED);
+    if (TMK_UNLIKELY(tmk_handoff_fenced)) __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* The sampler's membarrier orders the store before the load for the
+     * CPU; this keeps the compiler's order too, and only for these two
+     * words (a full compiler barrier made it reload the buffer's pointers). */
+    __asm__ volatile("" : "+m"(t->busy), "+m"(t->handoff));
+}
+
+static inline int tmk_handoff_asked(const struct tmk_thread *t)
+{
+    return __atomic_load_n(&t->handoff, __ATOMIC_ACQUIRE);
+}
+
+/* Room for `need` more bytes in t's buffer (flushes when short). Every
+ * append is tmk_reserve (or tmk_reserve_at), the record, tmk_publish. */
 static inline uint8_t *tmk_reserve(struct tmk_thread *t, size_t need)
 {
-    if (TMK_UNLIKELY(t->pos + need > TMK_BUFFER_BYTES)) tmk_thread_flush(t);
+    tmk_busy_begin(t);
+    if (TMK_UNLIKELY(tmk_handoff_asked(t) || t->pos + need > TMK_BUFFER_BYTES))
+        tmk_reserve_slow(t, need, 0, 0);
     return t->buf + t->pos;
 }
 
 #define TMK_FLUSH_AGE_NS 1000000000ull
 
 /* tmk_reserve for a heap record at time now: also flushes a block whose
- * first record is more than TMK_FLUSH_AGE_NS old, so that a killed process
- * (SIGKILL, SIGTERM, Ctrl-C) leaves all but about its last second behind,
- * however slowly it allocates. At most one write a second per thread. */
+ * first record is more than TMK_FLUSH_AGE_NS old, so that a thread the
+ * sampler never finds outside the shim still writes a block a second. */
 static inline uint8_t *tmk_reserve_at(struct tmk_thread *t, size_t need, uint64_t now)
 {
-    if (TMK_UNLIKELY(t->pos + need > TMK_BUFFER_BYTES || now > t->flush_at)) {
-        if (t->pos)
-            tmk_thread_flush(t);
-        else
-            t->flush_at = now + TMK_FLUSH_AGE_NS;
-    }
+    tmk_busy_begin(t);
+    if (TMK_UNLIKELY(tmk_handoff_asked(t) || t->pos + need > TMK_BUFFER_BYTES ||
+                     now > t->flush_at))
+        tmk_reserve_slow(t, need, now, 1);
     return t->buf + t->pos;
 }
 
 static inline void tmk_publish(struct tmk_thread *t, uint8_t *end)
 {
     __atomic_store_n(&t->pos, (size_t)(end - t->buf), __ATOMIC_RELEASE);
+    __atomic_store_n(&t->busy, 0, __ATOMIC_RELEASE);
 }
 
 /* Writes type + dt for a timed record. */
@@ -314,6 +363,18 @@ void tmk_probe_sample(struct tmk_thread *t) TMK_HIDDEN;
 /* The last pass at exit, over every block (guard set). */
 void tmk_probe_final(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_probe_after_fork_child(void) TMK_HIDDEN;
+
+/* ---- bound.c: TIDEMARK_MAX_BYTES ---------------------------------------- */
+
+#define TMK_BOUND_STOP_MAX 40 /* bytes of a stop block's payload */
+extern int tmk_bound_reached TMK_HIDDEN; /* the file passed bound - bound / 8 */
+void tmk_bound_start(void) TMK_HIDDEN;   /* a new file, its header written */
+/* Before a block of `bytes` (header and stored payload), writer lock held:
+ * 1 = write it; 0 = write the stop block (tmk_bound_stop_payload) in its
+ * place, and stop. */
+int tmk_bound_admit(size_t bytes) TMK_HIDDEN;
+size_t tmk_bound_stop_payload(uint8_t out[TMK_BOUND_STOP_MAX], uint64_t time_base) TMK_HIDDEN;
+uint8_t *tmk_bound_put_soft(uint8_t *p) TMK_HIDDEN; /* BOUND(SOFT) at p */
 
 /* ---- stacks.c ----------------------------------------------------------- */
 

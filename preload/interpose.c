@@ -3,8 +3,10 @@
  * Each entry point calls the real allocator (found with dlsym(RTLD_NEXT))
  * and records what happened: in full mode by info (ALLOC_INFO / FREE_INFO,
  * with ptrmap.c remembering each live block's info), in tables and sampled
- * modes by address, for the blocks whose free matters (ptrset.c). Ordering
- * contract (trace_format.h): an allocation's time is taken after the real
+ * modes by address, for the blocks whose free matters (ptrset.c). Once the
+ * trace passed TIDEMARK_MAX_BYTES's soft bound (bound.c), full mode writes
+ * no heap records but bucket arrays' frees, and sampled mode takes no new
+ * samples. Ordering contract (trace_format.h): an allocation's time is taken after the real
  * allocator returned, a free's time before the memory goes back; realloc is
  * a free of old (time before) then an allocation of new (time after).
  *
@@ -157,6 +159,7 @@ static int take_sample(struct tmk_thread *t, size_t size)
  * map) is counted as lost. */
 static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 {
+    if (TMK_UNLIKELY(tmk_bound_reached)) return; /* TIDEMARK_MAX_BYTES: bound.c */
     uint64_t now = tmk_now_coarse();
     uint32_t stack = tmk_stack_id(t);
     if (TMK_UNLIKELY((uint64_t)size >= TMK_INFO_SIZE_LIMIT || stack == TMK_PTRMAP_BY_ADDRESS ||
@@ -182,7 +185,13 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 static void free_by_info(struct tmk_thread *t, void *p)
 {
     uint32_t stack, size;
-    if (!tmk_ptrmap_take((uintptr_t)p, &stack, &size) || stack == TMK_PTRMAP_BY_ADDRESS) {
+    int known = tmk_ptrmap_take((uintptr_t)p, &stack, &size);
+    if (known && stack == TMK_PTRMAP_BY_ADDRESS) {
+        record_free(t, p); /* a table's array */
+        return;
+    }
+    if (TMK_UNLIKELY(tmk_bound_reached)) return; /* TIDEMARK_MAX_BYTES: bound.c */
+    if (!known) {
         record_free(t, p);
         if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);
         return;
@@ -209,7 +218,8 @@ static void on_alloc(void *p, size_t size)
     size_t usable = tmk_real_usable(p);
     t->heap += (int64_t)usable;
     int probed = tmk_probed_size(size);
-    if (!probed && (tmk_opt.mode == TMK_MODE_TABLES || !take_sample(t, size))) return;
+    if (!probed && (tmk_opt.mode == TMK_MODE_TABLES || !take_sample(t, size) || tmk_bound_reached))
+        return;
     tmk_ptrset_add((uintptr_t)p, usable);
     tmk_record_alloc(t, p, size, tmk_stack_id(t));
     if (probed) tmk_probe_add((uintptr_t)p, size);

@@ -245,4 +245,14 @@ void tmk_options_read(void)
     read_number("TIDEMARK_COMPRESS", 0, 1,
                 " is not 0|1; using 1 in full mode, 0 in tables mode", &v);
     tmk_opt.compress = (int)v;
+
+    /* 0, or at least 1 MiB: room for a few blocks before the bound. */
+    static const char max_bad[] = " is not 0 or a byte count of at least 1048576; using 0 (no bound)";
+    v = 0;
+    read_number("TIDEMARK_MAX_BYTES", 0, (uint64_t)1 << 62, max_bad, &v);
+    if (v && v < TMK_MAX_BYTES_MIN) {
+        bad_value("TIDEMARK_MAX_BYTES", getenv("TIDEMARK_MAX_BYTES"), max_bad);
+        v = 0;
+    }
+    tmk_opt.max_bytes = v;
 }

@@ -2,8 +2,11 @@
  * without an event: every TIDEMARK_SAMPLE_INTERVAL ms it writes a MEMORY
  * record (RSS from /proc/self/statm, heap = the threads' counters of usable
  * bytes), a TABLE_COUNT for each table whose live count moved, rescans the
- * modules when the loader's counters moved, and flushes its own buffer about
- * once a second so that a killed process leaves recent samples behind. When
+ * modules when the loader's counters moved. Every TMK_HANDOFF_EVERY_NS it
+ * also writes out the buffers that have waited TMK_HANDOFF_AGE_NS (its own,
+ * and through the handoff those of the program's threads, buffer.c), so that
+ * a killed process leaves all but its last second behind. Past
+ * TIDEMARK_MAX_BYTES's soft bound (bound.c) it samples once a second. When
  * the program has no thread left (main called pthread_exit, the others
  * ended), the sampler returns so that the process exits as it would have.
  *
@@ -18,8 +21,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-#define FLUSH_EVERY_NS 1000000000ull
 
 /* What /proc/self/stat says: RSS, and whether the program has no thread of
  * its own left (its main thread is a zombie after pthread_exit, and the
@@ -75,11 +76,40 @@ void tmk_memory_sample(struct tmk_thread *t)
     tmk_publish(t, p);
 }
 
-static void sleep_ms(unsigned ms)
+static void sleep_ns(uint64_t ns)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+/* TIDEMARK_MAX_BYTES's soft bound was passed (bound.c): a MEMORY sample
+ * and BOUND(SOFT) say when, written at once; from then on a sample a second
+ * at most. */
+static uint64_t note_bound(struct tmk_thread *t, uint64_t interval)
+{
+    tmk_memory_sample(t);
+    uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
+    tmk_publish(t, tmk_bound_put_soft(p));
+    tmk_thread_flush(t);
+    return interval < 1000000000u ? 1000000000u : interval;
+}
+
+static void take_samples(struct tmk_thread *t)
+{
+    tmk_memory_sample(t);
+    tmk_tables_sample(t, 1);
+    tmk_probe_sample(t);
+    tmk_modules_scan_if_changed(t);
+}
+
+/* Its own buffer like the others': a block once it is TMK_HANDOFF_AGE_NS
+ * old, then the other threads' through the handoff. */
+static void write_out(struct tmk_thread *t, uint64_t now)
+{
+    if (__atomic_load_n(&t->pos, __ATOMIC_RELAXED) && now - t->flushed_ns >= TMK_HANDOFF_AGE_NS)
+        tmk_thread_flush(t);
+    tmk_threads_handoff(t);
 }
 
 static void *sampler_main(void *arg)
@@ -89,22 +119,31 @@ static void *sampler_main(void *arg)
     prctl(PR_SET_NAME, "tidemark", 0, 0, 0);
     struct tmk_thread *t = tmk_thread_attach();
     if (!t) return NULL;
-    uint64_t last_flush = tmk_clock_ns();
+    uint64_t interval = (uint64_t)tmk_opt.interval_ms * 1000000u;
+    uint64_t now = tmk_clock_ns(), next_sample = now + interval;
+    uint64_t next_write = now + TMK_HANDOFF_EVERY_NS;
+    int bound_noted = 0;
     while (tmk_state == TMK_STATE_ACTIVE) {
-        sleep_ms(tmk_opt.interval_ms);
+        uint64_t next = next_sample < next_write ? next_sample : next_write;
+        if (next > now) sleep_ns(next - now);
         if (tmk_state != TMK_STATE_ACTIVE) break;
         /* No thread of the program's is left: this one must not keep the
          * process alive (glibc exits when the last thread returns). */
         if (read_proc_stat().program_gone) break;
-        tmk_memory_sample(t);
-        tmk_tables_sample(t, 1);
-        tmk_probe_sample(t);
-        tmk_modules_scan_if_changed(t);
-        uint64_t now = tmk_clock_ns();
-        if (now - last_flush >= FLUSH_EVERY_NS) {
-            tmk_thread_flush(t);
-            last_flush = now;
+        now = tmk_clock_ns();
+        if (!bound_noted && __atomic_load_n(&tmk_bound_reached, __ATOMIC_RELAXED)) {
+            interval = note_bound(t, interval);
+            bound_noted = 1;
         }
+        if (now >= next_sample) {
+            take_samples(t);
+            next_sample = now + interval;
+        }
+        if (now >= next_write) {
+            write_out(t, now);
+            next_write = now + TMK_HANDOFF_EVERY_NS;
+        }
+        now = tmk_clock_ns();
     }
     return NULL;
 }
@@ -112,6 +151,7 @@ static void *sampler_main(void *arg)
 void tmk_sampler_start(void)
 {
     int saved = errno;
+    tmk_handoff_init();
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -295,6 +295,10 @@ static void api_table_array(const void *addr, const void *array, size_t bytes, s
             /* its allocation was an ALLOC_INFO: from now on it is known by
              * address, and its free is a FREE of a */
             tmk_ptrmap_by_address(a, &info_stack, &info_size);
+            /* heap records stopped at TIDEMARK_MAX_BYTES (bound.c): its
+             * allocation was not written; write it by address */
+            if (tmk_bound_reached && info_stack == TMK_PTRMAP_BY_ADDRESS)
+                tmk_record_alloc(t, (void *)array, bytes, stack);
         } else if (!tmk_ptrset_contains(a)) {
             tmk_ptrset_add(a, tmk_real_usable((void *)array));
             tmk_record_alloc(t, (void *)array, bytes, stack);

@@ -320,6 +320,7 @@ static int writer_open(void)
         errno = saved;
         return -1;
     }
+    tmk_bound_start();
     errno = saved;
     return 0;
 }
@@ -335,6 +336,14 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
     }
     uint32_t flags;
     const uint8_t *stored = stored_payload(payload, &size, &flags);
+    uint8_t stop[TMK_BOUND_STOP_MAX]; /* TIDEMARK_MAX_BYTES reached: bound.c */
+    int last = tmk_opt.max_bytes &&
+               !tmk_bound_admit(TMK_BLOCK_HEADER_SIZE + size + TMK_BLOCK_CHECK_SIZE);
+    if (last) {
+        size = tmk_bound_stop_payload(stop, time_base);
+        stored = stop;
+        flags = 0;
+    }
     struct tmk_block_header b = {TMK_BLOCK_MAGIC, (uint32_t)(size + TMK_BLOCK_CHECK_SIZE), thread,
                                  flags | TMK_BLOCK_CHECKSUM, seq, time_base};
     uint8_t raw[TMK_BLOCK_HEADER_SIZE], trailer[TMK_BLOCK_CHECK_SIZE];
@@ -342,7 +351,13 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
     tmk_put_le64(trailer, tmk_block_check(raw, stored, size));
     struct iovec iov[3] = {{raw, sizeof raw}, {(void *)stored, size}, {trailer, sizeof trailer}};
     int rc = write_all(writer_fd, iov, 3);
-    if (rc != 0) writer_failed("trace file ");
+    if (rc != 0) {
+        writer_failed("trace file ");
+    } else if (last) {
+        drop_fd();
+        tmk_state = TMK_STATE_STOPPED;
+        rc = -1;
+    }
     errno = saved;
     return rc;
 }

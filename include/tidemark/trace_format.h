@@ -63,8 +63,8 @@ extern "C" {
 #define TMK_TRACE_VERSION_MAJOR 3
 #define TMK_TRACE_VERSION_MINOR 1
 /* 3.1: checksums: the file header's `check`, a trailer in every block
- * (TMK_BLOCK_CHECKSUM), zstd frames with zstd's content checksum. A 3.0
- * trace is read as before, without them.
+ * (TMK_BLOCK_CHECKSUM), zstd frames with zstd's content checksum; and BOUND
+ * (TIDEMARK_MAX_BYTES). A 3.0 trace is read as before, without them.
  * 3.0: full mode records the heap by "info", the (size, stack) pair of an
  * allocation, written in each record, instead of by address; with coarse
  * times (TICK), and blocks may be zstd-compressed; TABLE_ARRAY names its
@@ -230,6 +230,17 @@ enum tmk_record_type {
      * live entries. Readers skip fields they do not know at the end. */
     TMK_REC_PROBE = 0x88, /* len u, then: ptr u, size u, nz64 u, u32ge2 u, pairs00 u,
                              sum16 u, layout u, capacity u, live u */
+    /* The trace reached TIDEMARK_MAX_BYTES = `bound` bytes (3.1). what =
+     * TMK_BOUND_SOFT: from here on no heap records but bucket arrays' (full
+     * mode) and at most one sample a second; TMK_BOUND_STOP: the last record
+     * of the file, nothing was recorded after it (a block of its own, after
+     * a TICK to its time). */
+    TMK_REC_BOUND = 0x82, /* len u, then: what u, bound u */
+};
+
+enum tmk_bound_what {
+    TMK_BOUND_SOFT = 1, /* the file passed bound - bound / 8 */
+    TMK_BOUND_STOP = 2, /* the next block would have passed bound: tracing stopped */
 };
 
 /* TMK_REC_PROBE's layouts. */
