@@ -181,6 +181,12 @@ static int matched_frame(struct tmk_symbolizer *sym, const struct tm_stack *s,
     return -1;
 }
 
+/* The callers of the allocating function: every frame but the first. */
+static uint64_t callers_hash(const struct tm_stack *s)
+{
+    return s && s->depth ? hash_frames(s->frames + 1, s->depth - 1) : 0;
+}
+
 static int has_layout(const struct block *b, int layout)
 {
     for (size_t i = 0; i < b->n_probes; i++)
@@ -198,7 +204,7 @@ static void match_block(struct block *b, const struct tm_model *m, struct tmk_sy
         if (rule->layout && !has_layout(b, rule->layout)) continue;
         if (rule->layout && !rule->n_frames) {
             b->rule = (int)k;
-            b->chain = s ? hash_frames(s->frames, s->depth) : 0;
+            b->chain = callers_hash(s);
             return;
         }
         if (!s || !sym) continue;
@@ -210,12 +216,38 @@ static void match_block(struct block *b, const struct tm_model *m, struct tmk_sy
     }
 }
 
+/* The arrays allocated with a block matched by its layout, by the same
+ * thread within LINK_NS and from the same callers (khash's keys and values
+ * beside its flags), are the same table's (rules with count-array smallest:
+ * several arrays). */
+static void match_siblings(struct recognizer *rz, const struct tm_model *m,
+                           const struct tm_rules *rules)
+{
+    for (size_t i = 0; i < rz->n; i++) {
+        const struct block *l = &rz->b[i];
+        if (l->rule < 0 || !rules->v[l->rule].layout ||
+            rules->v[l->rule].count_array != TM_COUNT_ARRAY_SMALLEST)
+            continue;
+        for (size_t k = 0; k < rz->n; k++) {
+            struct block *b = &rz->b[k];
+            uint64_t gap = b->t_alloc > l->t_alloc ? b->t_alloc - l->t_alloc : l->t_alloc - b->t_alloc;
+            if (b->rule >= 0 || b->annotated || b->thread != l->thread || gap > LINK_NS) continue;
+            if (callers_hash(tm_model_stack(m, b->stack)) != l->chain) continue;
+            b->rule = l->rule;
+            b->chain = l->chain;
+        }
+    }
+}
+
 /* A rule that knows a block by its layout needs a probe of it, and a block
  * that lived less than a second (a table's earlier arrays) has none: a
- * block allocated from the very stack of a block matched by layout, whose
- * size fits the same rule, is taken for the same kind of array. */
-static int match_by_stack(struct recognizer *rz, const struct tm_rules *rules)
+ * block allocated from the very stack of a block matched by layout (or as
+ * its sibling), whose size fits the same rule, is taken for the same kind
+ * of array. */
+static int match_by_stack(struct recognizer *rz, const struct tm_model *m,
+                          const struct tm_rules *rules)
 {
+    match_siblings(rz, m, rules);
     struct u64map by_stack; /* stack -> rule + 1 */
     u64map_init(&by_stack);
     int rc = 0;
@@ -227,7 +259,10 @@ static int match_by_stack(struct recognizer *rz, const struct tm_rules *rules)
     for (size_t i = 0; i < rz->n && rc == 0; i++) {
         struct block *b = &rz->b[i];
         uint64_t *r = b->rule < 0 && !b->annotated ? u64map_get(&by_stack, b->stack) : NULL;
-        if (r && tm_rule_size_fits(&rules->v[*r - 1], b->size)) b->rule = (int)(*r - 1);
+        if (r && tm_rule_size_fits(&rules->v[*r - 1], b->size)) {
+            b->rule = (int)(*r - 1);
+            b->chain = callers_hash(tm_model_stack(m, b->stack));
+        }
     }
     u64map_free(&by_stack);
     return rc;
@@ -472,8 +507,9 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
             push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0}))
             return -1;
         /* a growth: the implementation's rule says the count then */
+        uint64_t cap = b->n_probes ? b->probes[0].capacity : 0;
         uint64_t grown = b->main && prev_main && b->size > prev_main
-                             ? tm_rule_count_at_growth(rule, prev_main)
+                             ? tm_rule_count_at_growth(rule, prev_main, b->size, cap)
                              : 0;
         if (grown && push(R, (struct replay_event){b->t_alloc, EV_COUNT, i, grown, table, grown, 0}))
             return -1;
@@ -595,7 +631,7 @@ int recognize_finish(struct recognizer *rz, const struct tm_model *m, const stru
     for (size_t i = 0; i < rz->n; i++)
         if (!rz->b[i].annotated) match_block(&rz->b[i], m, sym, rules);
     if (sym) tmk_symbolizer_free(sym);
-    if (match_by_stack(rz, rules)) return -1;
+    if (match_by_stack(rz, m, rules)) return -1;
     struct linker L = {NULL, 0};
     struct replay R = {NULL, 0, 0};
     int rc = link_tables(rz, &L, o);

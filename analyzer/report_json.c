@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "table_rules.h"
 #include "report_stack.h"
 #include "tidemark/trace_format.h"
 
@@ -121,6 +122,12 @@ static void trace_obj(const struct tm_model *m, FILE *out)
     fputs("]},\n", out);
 }
 
+static void jstr_or_null(FILE *out, const char *s)
+{
+    if (s) jstr(out, s);
+    else fputs("null", out);
+}
+
 static void table_obj(const struct tm_table *t, FILE *out)
 {
     fputs("    {", out);
@@ -148,6 +155,8 @@ static void table_obj(const struct tm_table *t, FILE *out)
                 t->grow_load_num, t->grow_load_den, t->grow_factor, t->min_buckets);
     else
         fputs("null", out);
+    fputs(", \"rule\": ", out); /* recognised, not annotated: the rule's name */
+    jstr_or_null(out, t->rule ? t->rule->name : NULL);
     fputs(",\n     \"created_ns\": ", out);
     jtime(out, t->created_t);
     fputs(", \"ended_ns\": ", out);
@@ -156,6 +165,7 @@ static void table_obj(const struct tm_table *t, FILE *out)
     ju(out, "buckets", t->buckets_now, 1);
     ju(out, "buckets_peak", t->buckets_peak, 1);
     ju(out, "live", t->live_now, 1);
+    ju(out, "live_low", t->live_lo, 1);
     ju(out, "live_peak", t->live_peak, 1);
     fputs("\"live_peak_ns\": ", out);
     jtime(out, t->live_peak_t);
@@ -266,11 +276,6 @@ static size_t listed_stacks(const struct tm_model *m, size_t n_tables, uint64_t 
     return k;
 }
 
-static void jstr_or_null(FILE *out, const char *s)
-{
-    if (s) jstr(out, s);
-    else fputs("null", out);
-}
 
 static void frame_obj(const struct tm_frame_info *f, FILE *out)
 {

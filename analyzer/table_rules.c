@@ -15,8 +15,8 @@
  *    resizes to the smallest 2^k >= 3 * used when its usable slots run out
  *    (8, 16, 32, 64, ...), and dict(d) sizes for (3 * used + 1) / 2; needed
  *    is the larger of the two. Size = 32 + 2^k * w + (2 * 2^k / 3) * esz.
- *  - uthash: 16-byte buckets, doubled on long chains: sizing_model.c's
- *    replay of uthash's rules on uniform hashes (the annotated adapter's).
+ *  - uthash: 16-byte buckets, doubled on long chains: twice sizing_model.c's
+ *    replay of uthash's rules on uniform hashes (see tm_rule_needed).
  *  - hashbrown (Rust's HashMap): 2^k buckets (4 or 8 below 8 items) with
  *    items <= 7/8 of them; bytes = 2^k * T + 2^k + 16, T from the block.
  *  - Abseil's flat_hash_map: capacity 2^k - 1 with items <= capacity -
@@ -121,6 +121,7 @@ static int parse_layout(struct tm_rule *r, const char *v)
     else if (!strcmp(v, "uthash")) r->layout = TMK_PROBE_LAYOUT_UTHASH;
     else if (!strcmp(v, "hashbrown")) r->layout = TMK_PROBE_LAYOUT_HASHBROWN;
     else if (!strcmp(v, "abseil")) r->layout = TMK_PROBE_LAYOUT_ABSEIL;
+    else if (!strcmp(v, "khash-flags")) r->layout = TMK_PROBE_LAYOUT_KHASH_FLAGS;
     else return -1;
     return 0;
 }
@@ -438,8 +439,12 @@ uint64_t tm_rule_needed(const struct tm_rule *r, uint64_t live, uint64_t held, u
         return (uint64_t)llround((double)b * (per_bucket - 0.25)) + (b < 16 ? 4 : b / 4);
     case TM_RULE_PYDICT:
         return pydict_needed(live, held, buckets);
-    case TM_RULE_UTHASH: /* uthash's doubling replayed on uniform hashes */
-        return live ? tm_uthash_expected_buckets(live) * 16 : 0;
+    case TM_RULE_UTHASH:
+        /* uthash doubles when one chain grows long, which depends on the
+         * keys' hashes: its own size for `live` keys runs up to twice the
+         * uniform-hash replay's (measured: 524,288 or 1,048,576 buckets for
+         * 1M keys). Twice the replay, so a full table is never oversized. */
+        return live ? tm_uthash_expected_buckets(live) * 32 : 0;
     case TM_RULE_HASHBROWN:
         return hashbrown_bytes(hashbrown_buckets(live), held, buckets);
     case TM_RULE_ABSEIL:
@@ -485,15 +490,41 @@ static uint64_t pydict_capacity(uint64_t bytes)
     return 0;
 }
 
-uint64_t tm_rule_count_at_growth(const struct tm_rule *r, uint64_t old_bytes)
+/* hashbrown: items a table of b buckets holds before it grows. */
+static uint64_t hashbrown_capacity(uint64_t b)
+{
+    return b < 8 ? b - 1 : b / 8 * 7;
+}
+
+/* Abseil: the capacity whose array of `slot`-byte slots takes `bytes`, or 0. */
+static uint64_t abseil_capacity_of(uint64_t bytes, uint64_t slot)
+{
+    uint64_t align = slot % 16 == 0 ? 16 : slot % 8 == 0 ? 8 : 4;
+    for (uint64_t cap = 1; cap < (1ull << 40); cap = cap * 2 + 1)
+        if (((cap + 16 + align - 1) & ~(align - 1)) + cap * slot == bytes) return cap;
+    return 0;
+}
+
+uint64_t tm_rule_count_at_growth(const struct tm_rule *r, uint64_t old_bytes, uint64_t new_bytes,
+                                 uint64_t new_cap)
 {
     switch (r->model) {
+    case TM_RULE_HASHBROWN: {
+        if (!new_cap || new_bytes < new_cap + 16) return 0;
+        uint64_t t = (new_bytes - new_cap - 16) / new_cap; /* the slot */
+        uint64_t old_b = old_bytes > 16 ? (old_bytes - 16) / (t + 1) : 0;
+        return old_b >= 4 && old_b * (t + 1) + 16 == old_bytes ? hashbrown_capacity(old_b) + 1 : 0;
+    }
+    case TM_RULE_ABSEIL: {
+        if (!new_cap || new_bytes < new_cap + 16) return 0;
+        uint64_t slot = (new_bytes - new_cap - 16) / new_cap; /* the padding is < 16 */
+        uint64_t old = abseil_capacity_of(old_bytes, slot);
+        return old ? old - old / 8 + 1 : 0;
+    }
     case TM_RULE_LIBSTDCXX: return old_bytes / 8 + 1;
     case TM_RULE_PYDICT: return (2 * pydict_capacity(old_bytes)) / 3 + 1;
     case TM_RULE_KHASH: return old_bytes < 4 ? 0 : khash_upper(old_bytes * 4);
     case TM_RULE_GLIB: return old_bytes / 4 * 15 / 16 + 1;
-    case TM_RULE_HASHBROWN: return 0; /* the old bucket count is not in its size alone */
-    case TM_RULE_ABSEIL: return 0;
     default: return 0;
     }
 }

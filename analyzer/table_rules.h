@@ -82,8 +82,11 @@ uint64_t tm_rule_needed(const struct tm_rule *r, uint64_t live, uint64_t held, u
 /* The live count at the moment the implementation replaced a main array of
  * `old_bytes` by a larger one (its growth rule says when it grows), or 0
  * when the rule cannot say. Exact for libstdc++ (old buckets + 1), CPython
- * (usable slots + 1), khash (its upper bound) and GLib (15/16 of the slots). */
-uint64_t tm_rule_count_at_growth(const struct tm_rule *r, uint64_t old_bytes);
+ * (usable slots + 1), khash (its upper bound), GLib (15/16 of the slots),
+ * hashbrown and Abseil (7/8 of the old capacity + 1; their slot size from
+ * the new array of `new_bytes` and `new_cap` slots, 0 when not probed). */
+uint64_t tm_rule_count_at_growth(const struct tm_rule *r, uint64_t old_bytes, uint64_t new_bytes,
+                                 uint64_t new_cap);
 
 /* The live range a nonzero64 count gives for `buckets` buckets: [lo, hi]
  * with hi the Poisson estimate for well-mixed hashes. */

@@ -161,6 +161,10 @@ static void evaluate_needed(struct table_state *s)
         return;
     }
     tt->needed = tm_needed_bytes(tt, tt->live_now);
+    /* A recognised table is sized by its implementation's own rule; its
+     * counts come from probes, often only after the deletes, which are no
+     * history "on the way up". */
+    if (tt->rule) return;
     uint64_t history = history_needed(s, tt->live_now);
     if (history > tt->needed) {
         tt->needed = history;

@@ -94,19 +94,44 @@ static void thread_reset(struct tmk_thread *t)
 
 /* The calling thread's stack: the fp unwinder stays inside it, and
  * stacks.c's caller cache re-reads only words between the stack pointer and
- * its top (so never a word that could fault). */
+ * its top (so never a word that could fault).
+ *
+ * pthread_getattr_np(self) holds the thread's own lock while it reallocs:
+ * a thread whose first allocation comes from inside it (Rust's std asks for
+ * every new thread's stack guard that way) would wait forever on that lock
+ * here. So the shim wraps pthread_getattr_np to know when it is inside, and
+ * then leaves the bounds unknown (no caller cache, no frame-pointer walk
+ * for those few allocations) until the thread's next allocation outside. */
 static void find_stack_bounds(struct tmk_thread *t)
 {
     pthread_attr_t attr;
     void *addr;
     size_t size;
     t->stack_lo = t->stack_hi = 0;
-    if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+    t->bounds_pending = tmk_tls.in_getattr > 0;
+    if (t->bounds_pending || pthread_getattr_np(pthread_self(), &attr) != 0) return;
     if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
         t->stack_lo = (uintptr_t)addr;
         t->stack_hi = (uintptr_t)addr + size;
     }
     pthread_attr_destroy(&attr);
+}
+
+void tmk_thread_find_bounds(struct tmk_thread *t)
+{
+    find_stack_bounds(t);
+}
+
+TMK_EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
+{
+    static void *real;
+    int (*f)(pthread_t, pthread_attr_t *) =
+        (int (*)(pthread_t, pthread_attr_t *))tmk_next_fn(&real, "pthread_getattr_np");
+    if (!f) return ENOSYS;
+    tmk_tls.in_getattr++;
+    int rc = f(th, attr);
+    tmk_tls.in_getattr--;
+    return rc;
 }
 
 struct tmk_thread *tmk_thread_attach(void)

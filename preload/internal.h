@@ -132,6 +132,7 @@ struct tmk_thread {
     uint64_t rng;
 
     uintptr_t stack_lo, stack_hi; /* this thread's stack (0, 0 = unknown) */
+    int bounds_pending;           /* stack_lo/hi still to be found (tmk_thread_find_bounds) */
     int in_libunwind;             /* stacks.c: inside libunwind; a fork waits for 0 */
     struct tmk_caller_cache *callers; /* stacks.c; NULL until first used */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
@@ -155,6 +156,7 @@ struct tmk_tls {
                     3 a thread of the shim's own (the sampler) */
     int in_real; /* inside the real allocator (a handler must not reenter it) */
     int in_unwind; /* inside libunwind (unwind_nofd.c: its pipe has no descriptor) */
+    int in_getattr; /* inside pthread_getattr_np (buffer.c: it holds the thread's lock) */
     struct tmk_caller caller; /* set by TMK_CALLER_SET with guard 1, cleared on leaving */
     uint64_t deferred_state;            /* sigalloc.c: generation << 32 | count */
     void *deferred[TMK_DEFERRED_MAX];   /* sigalloc.c: frees left for later */
@@ -201,6 +203,12 @@ static inline uint64_t tmk_now(void)
 #define TMK_CALLER_CLEAR() (tmk_tls.caller.ra = 0)
 
 struct tmk_thread *tmk_thread_attach(void) TMK_HIDDEN; /* guard must be set */
+/* Finds the thread's stack bounds if its attach could not (guard set). */
+void tmk_thread_find_bounds(struct tmk_thread *t) TMK_HIDDEN;
+static inline void tmk_thread_bounds_due(struct tmk_thread *t)
+{
+    if (TMK_UNLIKELY(t->bounds_pending) && !tmk_tls.in_getattr) tmk_thread_find_bounds(t);
+}
 void tmk_thread_init_key(void) TMK_HIDDEN;
 void tmk_thread_flush(struct tmk_thread *t) TMK_HIDDEN; /* own buffer, whole */
 void tmk_threads_flush_all(void) TMK_HIDDEN;    /* writer lock held; final */

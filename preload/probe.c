@@ -39,7 +39,9 @@
  * first 15 or 16 bytes after the last: hashbrown (Rust's HashMap: 2^k slots
  * of T, then 2^k + 16 control bytes; EMPTY 0xff, DELETED 0x80) and Abseil's
  * raw_hash_set (2^k - 1 control bytes, a 0xff sentinel, 15 clones, then the
- * slots; kEmpty 0x80, kDeleted 0xfe).
+ * slots; kEmpty 0x80, kDeleted 0xfe); khash's flags array (2 bits a bucket:
+ * 00 live, 01 deleted, 10 empty, never 11; a power-of-two size, at least
+ * one empty bucket).
  */
 #include <errno.h>
 #include <string.h>
@@ -179,6 +181,7 @@ struct counts {
     uint64_t nz64, u32ge2, pairs00, sum16;
     uint64_t layout, capacity, live;
     int uthash_ok; /* every 16-byte unit so far looks like a uthash bucket */
+    uint64_t pairs11, pairs10; /* 2-bit pairs 11 (never in khash flags), 10 (empty) */
 };
 
 /* A uthash bucket: {UT_hash_handle *hh_head; unsigned count; unsigned
@@ -247,6 +250,8 @@ static void count_words(struct counts *c, const uint8_t *b, uint64_t off, size_t
         c->nz64 += w != 0;
         c->u32ge2 += (lo >= 2) + (hi >= 2);
         c->pairs00 += (uint64_t)__builtin_popcountll(~(w | (w >> 1)) & 0x5555555555555555ull);
+        c->pairs11 += (uint64_t)__builtin_popcountll(w & (w >> 1) & 0x5555555555555555ull);
+        c->pairs10 += (uint64_t)__builtin_popcountll((w >> 1) & ~w & 0x5555555555555555ull);
         if (((off / 8 + i) & 1) == 1) { /* bytes 8..15 of a 16-byte unit */
             c->sum16 += lo;
             if (c->uthash_ok && i > 0) {
@@ -262,6 +267,8 @@ static void count_words(struct counts *c, const uint8_t *b, uint64_t off, size_t
         c->nz64 += v != 0;
         c->u32ge2 += v >= 2;
         c->pairs00 += (uint64_t)__builtin_popcount(~(v | (v >> 1)) & 0x55555555u);
+        c->pairs11 += (uint64_t)__builtin_popcount(v & (v >> 1) & 0x55555555u);
+        c->pairs10 += (uint64_t)__builtin_popcount((v >> 1) & ~v & 0x55555555u);
     }
 }
 
@@ -315,8 +322,8 @@ static int hashbrown_layout(const struct probe_entry *e, struct counts *c)
         if (data % b || data / b == 0 || data / b > 4096 || data % 16) continue;
         uint64_t full;
         if (!same_bytes(e->p, data, data + b, 16) ||
-            control_bytes(e->p, data, b, 0xff, 0x80, &full) != 0)
-            continue;
+            control_bytes(e->p, data, b, 0xff, 0x80, &full) != 0 || full >= b)
+            continue; /* a table is never full (7/8 at most): zeros are not one */
         c->layout = TMK_PROBE_LAYOUT_HASHBROWN;
         c->capacity = b;
         c->live = full;
@@ -371,6 +378,11 @@ static int count_block(const struct probe_entry *e, struct counts *c)
         c->layout = TMK_PROBE_LAYOUT_UTHASH;
         c->capacity = units;
         c->live = c->sum16;
+    }
+    if (!c->layout && !c->pairs11 && c->pairs10 && !(e->size & (e->size - 1))) {
+        c->layout = TMK_PROBE_LAYOUT_KHASH_FLAGS; /* 2 bits a bucket, never 11 */
+        c->capacity = e->size * 4;
+        c->live = c->pairs00;
     }
     if (!c->layout && !hashbrown_layout(e, c)) abseil_layout(e, c);
     return 0;

@@ -640,6 +640,7 @@ static inline __attribute__((always_inline)) uint32_t cc_miss(struct tmk_thread 
 
 uint32_t tmk_stack_id(struct tmk_thread *t)
 {
+    tmk_thread_bounds_due(t);
     struct tmk_caller c = tmk_tls.caller;
     struct tmk_caller_cache *cc = cc_for(t, &c);
     if (!cc) {
@@ -692,6 +693,7 @@ void tmk_stacks_thread_reset(struct tmk_thread *t)
 
 uint32_t tmk_stack_id(struct tmk_thread *t)
 {
+    tmk_thread_bounds_due(t);
     uint64_t h;
     return stack_id_plain(t, &h);
 }

@@ -260,6 +260,9 @@ enum tmk_probe_layout {
      * 0xfe), a 0xff sentinel and 15 clones, then the slots. */
     TMK_PROBE_LAYOUT_HASHBROWN = 3,
     TMK_PROBE_LAYOUT_ABSEIL = 4,
+    /* khash's flags array: 2 bits a bucket (00 live, 01 deleted, 10 empty,
+     * never 11), a power-of-two size: capacity = buckets, live = 00 pairs. */
+    TMK_PROBE_LAYOUT_KHASH_FLAGS = 5,
 };
 
 #define TMK_INFO_TYPE_BITS 5

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""tests/tables/recognition_test.py - tables nobody annotated, found under the
+shim (issue 11's proof).
+
+Each program of this folder (one per implementation, -O0, -O2 and stripped)
+runs under libtidemark.so three ways, N entries each:
+  keep     fill, delete all but KEEP, keep the table: the report names one
+           recognised table whose held bytes are what the program reports for
+           its own arrays, retaining at least 90% of them, oversized;
+  fix      the same, then the implementation's own cure: the bytes the cure
+           freed (measured by the program) are what the report predicted for
+           its advice, within 1%;
+  healthy  fill, no delete: no oversized table, `tidemark check` passes.
+The -O2 build also runs with the table built and emptied on a second thread,
+and with the table freed and built again at the same site. CPython's dict
+runs under Debian's /usr/bin/python3 (stripped, no frame names).
+
+usage: recognition_test.py --build DIR --dir TABLES_BUILD_DIR --programs "a;b"
+                           --dict dict_prog.py [CASE...]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+N, KEEP = 200000, 10
+failures = []
+
+
+def fail(what):
+    failures.append(what)
+    print(f"FAIL {what}", flush=True)
+
+
+def figures(line):
+    """key=value pairs of a program's line."""
+    return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+
+
+def traced(args, cmd, trace):
+    env = dict(os.environ, LD_PRELOAD=args.shim, TIDEMARK_OUTPUT=trace)
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=120)
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd}: exit {p.returncode}: {p.stderr.strip()}")
+    return figures(p.stdout.strip().splitlines()[-1])
+
+
+def tidemark(args, *words):
+    return subprocess.run([args.tidemark, *words], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+
+
+def recognised(args, trace):
+    """The report's recognised tables, live at the end."""
+    r = tidemark(args, "report", "--format", "json", trace)
+    if r.returncode != 0:
+        raise RuntimeError(f"report {trace}: {r.stderr.strip()}")
+    tables = json.loads(r.stdout)["tables"]
+    return [t for t in tables if t["kind"] == "recognised" and t["ended_ns"] is None]
+
+
+def clone_advice(table):
+    """Bytes the table's own advice (the rebuild in its own terms) saves."""
+    recs = [r for r in table["recommendations"] if r["kind"] == "clone"]
+    return recs[0]["bytes_saved"] if recs else None
+
+
+def check_keep(args, what, cmd, tmp):
+    trace = os.path.join(tmp, "keep.tmk")
+    own = traced(args, cmd + [str(N), str(KEEP)], trace)
+    found = sorted(recognised(args, trace), key=lambda t: -t["held_bytes"])
+    # CPython keeps dicts of its own (modules' namespaces) beside the program's
+    want = 1 if what != "python_dict" else len(found)
+    if not found or len(found) != want:
+        fail(f"{what}: {len(found)} recognised tables live at the end, want 1: "
+             f"{[(t['label'], t['held_bytes']) for t in found]}")
+        return None
+    t = found[0]
+    held = int(own["held"])
+    if t["held_bytes"] != held:
+        fail(f"{what}: held {t['held_bytes']} B, the program's arrays are {held} B")
+    if t["retained_bytes"] < 0.9 * held or t["verdict"] != "oversized":
+        fail(f"{what}: retained {t['retained_bytes']} of {held} B, verdict {t['verdict']}")
+    if t["live"] < KEEP or t["live_low"] > KEEP:
+        fail(f"{what}: live {t['live_low']}..{t['live']}, the program keeps {KEEP}")
+    if not t["rule"]:
+        fail(f"{what}: no rule named")
+    return t
+
+
+def check_fix(args, what, cmd, tmp, kept):
+    trace = os.path.join(tmp, "fix.tmk")
+    fixed = traced(args, cmd + [str(N), str(KEEP), "fix"], trace)
+    predicted = clone_advice(kept)
+    measured = kept["held_bytes"] - int(fixed["held"])
+    if predicted is None or abs(predicted - measured) > 0.01 * measured:
+        fail(f"{what}: the advice predicted {predicted} B saved, the fix saved {measured} B")
+    over = [t for t in recognised(args, trace) if t["verdict"] == "oversized"]
+    if over:
+        fail(f"{what}: after the fix still oversized: {[t['held_bytes'] for t in over]}")
+
+
+def check_healthy(args, what, cmd, tmp):
+    trace = os.path.join(tmp, "healthy.tmk")
+    traced(args, cmd + [str(N), "0", "healthy"], trace)
+    over = [t for t in recognised(args, trace) if t["verdict"] == "oversized"]
+    if over:
+        fail(f"{what} healthy: oversized {[(t['held_bytes'], t['needed_bytes']) for t in over]}")
+    r = tidemark(args, "check", trace)
+    if r.returncode != 0:
+        fail(f"{what} healthy: check exit {r.returncode}: {r.stdout}{r.stderr}")
+
+
+def programs(args):
+    """(name, command) of every build of every program."""
+    out = []
+    for name in filter(None, args.programs.split(";")):
+        for level in ("O0", "O2", "O2_stripped"):
+            path = os.path.join(args.dir, f"{name}_{level}")
+            if os.path.exists(path):
+                out.append((f"{name}_{level}", [path]))
+    if args.dict and os.path.exists("/usr/bin/python3"):
+        out.append(("python_dict", ["/usr/bin/python3", args.dict]))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--programs", default="")
+    ap.add_argument("--dict")
+    ap.add_argument("only", nargs="*")
+    args = ap.parse_args()
+    args.shim = os.path.join(args.build, "preload", "libtidemark.so")
+    args.tidemark = os.path.join(args.build, "analyzer", "tidemark")
+    runs = 0
+    for what, cmd in programs(args):
+        if args.only and not any(o in what for o in args.only):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                kept = check_keep(args, what, cmd, tmp)
+                if kept:
+                    check_fix(args, what, cmd, tmp, kept)
+                check_healthy(args, what, cmd, tmp)
+                if what.endswith("_O2"):
+                    for flavour in ("thread", "twice"):
+                        trace = os.path.join(tmp, f"{flavour}.tmk")
+                        own = traced(args, cmd + [str(N), str(KEEP), flavour], trace)
+                        found = recognised(args, trace)
+                        helds = [t["held_bytes"] for t in found]
+                        if helds != [int(own["held"])]:
+                            fail(f"{what} {flavour}: recognised tables hold {helds}, "
+                                 f"the program's arrays {own['held']}")
+            except (RuntimeError, subprocess.TimeoutExpired, KeyError, ValueError) as e:
+                fail(f"{what}: {e}")
+        runs += 1
+        print(f"ok {what}" if not any(f.startswith(what) for f in failures) else f"-- {what}",
+              flush=True)
+    if runs == 0:
+        print("no program was built: nothing to test")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
