@@ -383,7 +383,7 @@ static int link_tables(struct recognizer *rz, struct linker *L, const struct tm_
         if (rz->b[i].t_free != TM_NO_TIME && rz->b[i].t_free <= o->at)
             ev[n++] = (struct event){rz->b[i].t_free, i, 1};
     }
-    qsort(ev, n, sizeof *ev, by_time);
+    if (n) qsort(ev, n, sizeof *ev, by_time);
     struct thread_state *ts = NULL;
     size_t nts = 0;
     int rc = 0;
@@ -544,7 +544,7 @@ static int all_events(struct recognizer *rz, const struct tm_rules *rules, struc
     for (size_t i = 0; i < rz->n; i++)
         if (rz->b[i].rule >= 0 && rz->b[i].t_alloc <= o->at) ix[n++] = i;
     sort_rz = rz;
-    qsort(ix, n, sizeof *ix, by_table_then_alloc);
+    if (n) qsort(ix, n, sizeof *ix, by_table_then_alloc);
     int rc = 0;
     for (size_t s = 0, e; rc == 0 && s < n; s = e) {
         for (e = s + 1; e < n && rz->b[ix[e]].table == rz->b[ix[s]].table; e++) {
@@ -637,7 +637,7 @@ int recognize_finish(struct recognizer *rz, const struct tm_model *m, const stru
     int rc = link_tables(rz, &L, o);
     if (rc == 0) rc = all_events(rz, rules, &R, o);
     if (rc == 0) {
-        qsort(R.v, R.n, sizeof *R.v, by_replay_time);
+        if (R.n) qsort(R.v, R.n, sizeof *R.v, by_replay_time);
         keep_largest_counts(&R);
         uint64_t first_id = tables_max_id(tb) + 1; /* after the annotated ones */
         for (size_t i = 0; i < R.n; i++) apply(rz, rules, &R.v[i], first_id, tb, o);
