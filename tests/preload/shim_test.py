@@ -719,7 +719,9 @@ def case_settings():
                           ("TIDEMARK_SAMPLE_INTERVAL", "-5", "TIDEMARK_SAMPLE_INTERVAL=-5"),
                           ("TIDEMARK_SAMPLE_BYTES", "1k", "TIDEMARK_SAMPLE_BYTES=1k"),
                           ("TIDEMARK_STACK_CACHE", "on", "TIDEMARK_STACK_CACHE=on"),
-                          ("TIDEMARK_COMPRESS", "yes", "TIDEMARK_COMPRESS=yes")):
+                          ("TIDEMARK_COMPRESS", "yes", "TIDEMARK_COMPRESS=yes"),
+                          ("TIDEMARK_PROBE_MIN", "64k", "TIDEMARK_PROBE_MIN=64k"),
+                          ("TIDEMARK_PROBE_BYTES", "-1", "TIDEMARK_PROBE_BYTES=-1")):
         out = os.path.join(TMP, "set.tmk")
         r = run([probe(), "hello"], output=out, env={var: val})
         eq((r.returncode, r.stdout), (0, hello.stdout), f"{var}={val}: program unchanged")
