@@ -102,10 +102,15 @@ static double percent_of(uint64_t part, uint64_t whole)
     return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-/* "table 3 src/a.c:12" */
+/* "table 3 src/a.c:12"; a table nobody annotated says what it is:
+ * "table 3 src/a.c:12 (khash table ..., recognised)" */
 static void name_of(const struct snap_table *t, char *buf, size_t len)
 {
-    snprintf(buf, len, "table %llu %s", (unsigned long long)t->id, t->site);
+    if (t->kind && !strcmp(t->kind, "recognised") && t->label && t->label[0])
+        snprintf(buf, len, "table %llu %s (%s, recognised)", (unsigned long long)t->id, t->site,
+                 t->label);
+    else
+        snprintf(buf, len, "table %llu %s", (unsigned long long)t->id, t->site);
 }
 
 static void judge_oversized(struct judge *j, const struct snap_table *t, const char *who)
