@@ -41,7 +41,7 @@
  * raw_hash_set (2^k - 1 control bytes, a 0xff sentinel, 15 clones, then the
  * slots; kEmpty 0x80, kDeleted 0xfe); khash's flags array (2 bits a bucket:
  * 00 live, 01 deleted, 10 empty, never 11; a power-of-two size, at least
- * one empty bucket).
+ * one empty bucket, at most 78% live).
  */
 #include <errno.h>
 #include <string.h>
@@ -379,8 +379,11 @@ static int count_block(const struct probe_entry *e, struct counts *c)
         c->capacity = units;
         c->live = c->sum16;
     }
-    if (!c->layout && !c->pairs11 && c->pairs10 && !(e->size & (e->size - 1))) {
-        c->layout = TMK_PROBE_LAYOUT_KHASH_FLAGS; /* 2 bits a bucket, never 11 */
+    /* khash's flags: 2 bits a bucket, never 11, and a table is never more
+     * than 77% live (it grows first): a mostly-zero buffer is not one */
+    if (!c->layout && !c->pairs11 && c->pairs10 && !(e->size & (e->size - 1)) &&
+        c->pairs00 * 100 <= e->size * 4 * 78) {
+        c->layout = TMK_PROBE_LAYOUT_KHASH_FLAGS;
         c->capacity = e->size * 4;
         c->live = c->pairs00;
     }
