@@ -111,8 +111,7 @@ static void find_stack_bounds(struct tmk_thread *t)
 
 struct tmk_thread *tmk_thread_attach(void)
 {
-    int guard = tmk_tls.guard;
-    tmk_tls.guard = 2;
+    enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
     pthread_mutex_lock(&threads_mutex);
     struct tmk_thread *t = pool;
     if (t) {
@@ -146,8 +145,7 @@ struct tmk_thread *tmk_thread_attach(void)
 static void thread_detach(void *arg)
 {
     struct tmk_thread *t = arg;
-    int guard = tmk_tls.guard;
-    tmk_tls.guard = 2;
+    enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
     if (t && t == tmk_tls.t) {
         tmk_thread_flush(t);
         tmk_tls.t = NULL;

@@ -148,18 +148,36 @@ struct tmk_caller {
 
 #define TMK_DEFERRED_MAX 32 /* frees a signal handler may leave for later */
 
+/* What the thread is doing, as the shim's entry points see it. */
+enum tmk_guard {
+    TMK_GUARD_FREE = 0,   /* the program's own code: its calls are recorded */
+    TMK_GUARD_SHIM = 1,   /* inside the shim's recording, which never allocates:
+                             an allocation now comes from a signal handler */
+    TMK_GUARD_CALL = 2,   /* inside a call the shim makes (libc, dlsym): its
+                             allocations pass through to the real allocator */
+    TMK_GUARD_THREAD = 3, /* a thread of the shim's own (the sampler): the same */
+};
+
 /* The thread-local part, initial-exec TLS: one load reaches it. */
 struct tmk_tls {
     struct tmk_thread *t;
-    int guard;   /* 0 free; 1 inside the shim; 2 inside a call the shim makes;
-                    3 a thread of the shim's own (the sampler) */
+    enum tmk_guard guard;
     int in_real; /* inside the real allocator (a handler must not reenter it) */
     int in_unwind; /* inside libunwind (unwind_nofd.c: its pipe has no descriptor) */
-    struct tmk_caller caller; /* set by TMK_CALLER_SET with guard 1, cleared on leaving */
+    struct tmk_caller caller; /* set by TMK_CALLER_SET in the shim, cleared on leaving */
     uint64_t deferred_state;            /* sigalloc.c: generation << 32 | count */
     void *deferred[TMK_DEFERRED_MAX];   /* sigalloc.c: frees left for later */
 };
 extern __thread struct tmk_tls tmk_tls TMK_HIDDEN __attribute__((tls_model("initial-exec")));
+
+/* Sets the thread's guard to g; returns the one it replaces, for the caller
+ * to put back. */
+static inline enum tmk_guard tmk_guard_swap(enum tmk_guard g)
+{
+    enum tmk_guard was = tmk_tls.guard;
+    tmk_tls.guard = g;
+    return was;
+}
 
 enum tmk_state {
     TMK_STATE_OFF = 0,     /* not initialized yet */
@@ -183,8 +201,8 @@ static inline uint64_t tmk_now(void)
     return tmk_clock_ns() - tmk_start_ns;
 }
 
-/* In an exported entry point, once its guard is 1: says who called it, for
- * the tmk_stack_id calls of this entry. It must be written in the exported
+/* In an exported entry point, once its guard is TMK_GUARD_SHIM: says who
+ * called it, for the tmk_stack_id calls of this entry. It must be written in the exported
  * function itself. __builtin_frame_address(0) makes gcc give that function a
  * frame pointer (push %rbp; mov %rsp,%rbp at entry), so the word there is
  * the caller's %rbp (objdump-checked with gcc 12 -O2; stacks.c also checks
@@ -378,8 +396,9 @@ uint8_t *tmk_bound_put_soft(uint8_t *p) TMK_HIDDEN; /* BOUND(SOFT) at p */
 
 /* ---- stacks.c ----------------------------------------------------------- */
 
-/* The next definition of name after the shim's (dlsym RTLD_NEXT), found once
- * and kept in *cache. */
+/* The next definition of name after the shim's (dlsym RTLD_NEXT, with the
+ * guard at TMK_GUARD_CALL: dlsym may allocate), found once and kept in
+ * *cache. Every real function behind a wrapper is found with it. */
 void *tmk_next_fn(void **cache, const char *name) TMK_HIDDEN;
 /* unwind_nofd.c: finds the real syscall/pipe2/pipe before any unwind. */
 void tmk_unwind_nofd_init(void) TMK_HIDDEN;
@@ -465,8 +484,6 @@ void tmk_finish(enum tmk_end_why why, uint64_t status) TMK_HIDDEN;
  * and the writer lock stayed taken (this thread, inside the shim, may hold
  * it): the caller has the signal come back later. */
 int tmk_finish_signal(int sig, int can_wait) TMK_HIDDEN;
-/* dlsym(RTLD_NEXT, name) with the guard set (dlsym may allocate). */
-void *tmk_next_symbol(const char *name) TMK_HIDDEN;
 
 /* ---- signals.c ---------------------------------------------------------- */
 

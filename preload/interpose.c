@@ -13,9 +13,10 @@
  * Caller: every allocating entry says who called it (TMK_CALLER_SET, right
  * after its guard is set; leave() clears it), the key of stacks.c's cache.
  *
- * Guard: every entry sets the thread's guard while inside. A call that finds
- * guard 2 or 3 (the shim's own use of libc, the sampler thread) goes straight
- * to the real allocator, untraced. A call that finds guard 1 (the shim never
+ * Guard (internal.h's enum tmk_guard): every entry sets the thread's guard
+ * while inside. A call that finds TMK_GUARD_CALL or TMK_GUARD_THREAD (the
+ * shim's own use of libc, the sampler thread) goes straight to the real
+ * allocator, untraced. A call that finds TMK_GUARD_SHIM (the shim never
  * allocates there) or finds the thread inside the real allocator (in_real,
  * set around every real call) comes from a signal handler: its allocations
  * are served by sigalloc.c (the real allocator is not reentrant) and count
@@ -85,8 +86,7 @@ void tmk_resolve_real(void)
     static int resolving;
     if (tmk_real_free || resolving) return;
     resolving = 1;
-    int guard = tmk_tls.guard;
-    tmk_tls.guard = 2;
+    enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
     real_calloc = dlsym(RTLD_NEXT, "calloc");
     real_realloc = dlsym(RTLD_NEXT, "realloc");
     real_posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
@@ -247,11 +247,11 @@ static void on_free(void *p)
 static inline int enter(void)
 {
     struct tmk_tls *tl = &tmk_tls;
-    if (TMK_LIKELY(!tl->guard && tmk_state == TMK_STATE_ACTIVE)) {
-        tl->guard = 1;
+    if (TMK_LIKELY(tl->guard == TMK_GUARD_FREE && tmk_state == TMK_STATE_ACTIVE)) {
+        tl->guard = TMK_GUARD_SHIM;
         return 1;
     }
-    if (tl->guard == 1 && tl->t) tl->t->lost++;
+    if (tl->guard == TMK_GUARD_SHIM && tl->t) tl->t->lost++;
     return 0;
 }
 
@@ -260,7 +260,7 @@ static inline void drain_if_idle(void);
 static inline void leave(void)
 {
     TMK_CALLER_CLEAR();
-    tmk_tls.guard = 0;
+    tmk_tls.guard = TMK_GUARD_FREE;
     drain_if_idle();
 }
 
@@ -280,7 +280,7 @@ static inline void real_begin(void)
 static inline void drain_if_idle(void)
 {
     if (TMK_UNLIKELY((uint32_t)tmk_tls.deferred_state != 0) && !tmk_tls.in_real &&
-        !tmk_tls.guard)
+        tmk_tls.guard == TMK_GUARD_FREE)
         tmk_sig_drain();
 }
 
@@ -307,10 +307,10 @@ static inline void real_end(void)
     } while (0)
 
 /* This call comes from a signal handler that interrupted the real allocator
- * or the shim's recording (guard 1: the shim never allocates there) on this
+ * or the shim's recording (TMK_GUARD_SHIM: the shim never allocates there) on this
  * thread. Its allocations come from sigalloc.c, untraced (their frees are
  * then known not to be recorded either); its frees are deferred. */
-#define REENTERED() TMK_UNLIKELY(tmk_tls.in_real != 0 || tmk_tls.guard == 1)
+#define REENTERED() TMK_UNLIKELY(tmk_tls.in_real != 0 || tmk_tls.guard == TMK_GUARD_SHIM)
 
 /* An allocation for such a handler; counted as lost. When sigalloc.c has no
  * room and the real allocator is not interrupted, the real one serves it. */

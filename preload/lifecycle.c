@@ -33,7 +33,6 @@
  *    it kills the process. While a thread ends the trace for exit or exec,
  *    SIGTERM, SIGINT and SIGHUP are blocked on it.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -107,16 +106,16 @@ static int claim_finish(void)
 static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int writer)
 {
     int saved = errno;
-    int guard = tmk_tls.guard;
-    int clean = guard == 0 || !handler; /* no lock of the shim held here */
+    enum tmk_guard guard = tmk_tls.guard;
+    int clean = guard == TMK_GUARD_FREE || !handler; /* no lock of the shim held here */
     int cancel;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel); /* open, read: cancellation points */
-    tmk_tls.guard = 2;
+    tmk_tls.guard = TMK_GUARD_CALL;
     struct tmk_thread *t = tmk_tls.t;
     if (!t && clean) t = tmk_thread_attach();
     tmk_state = TMK_STATE_STOPPED; /* other threads stop recording */
     if (clean) tmk_stacks_report();
-    if (t && guard == 0) {
+    if (t && guard == TMK_GUARD_FREE) {
         tmk_tables_sample(t, 0);
         tmk_probe_final(t);
         tmk_memory_sample(t);
@@ -163,7 +162,7 @@ int tmk_finish_signal(int sig, int can_wait)
 {
     if (getpid() != tmk_pid) return 1; /* a vfork child: the parent's trace */
     int writer = 0;
-    if (tmk_state == TMK_STATE_ACTIVE && tmk_tls.guard != 0) {
+    if (tmk_state == TMK_STATE_ACTIVE && tmk_tls.guard != TMK_GUARD_FREE) {
         writer = writer_lock_within(can_wait ? SIGNAL_WRITER_RETRY_NS : SIGNAL_WRITER_WAIT_NS)
                      ? 1 : -1;
         if (writer < 0 && can_wait) return 0;
@@ -179,12 +178,11 @@ int tmk_finish_signal(int sig, int can_wait)
 
 /* ---- fork --------------------------------------------------------------- */
 
-static int fork_guard;
+static enum tmk_guard fork_guard;
 
 static void before_fork(void)
 {
-    fork_guard = tmk_tls.guard;
-    tmk_tls.guard = 2;
+    fork_guard = tmk_guard_swap(TMK_GUARD_CALL);
     tmk_stacks_before_fork();
     tmk_tables_lock();
     tmk_ptrset_lock();
@@ -257,8 +255,7 @@ __attribute__((constructor)) static void tmk_init(void)
         return;
     }
     int saved = errno;
-    int guard = tmk_tls.guard;
-    tmk_tls.guard = 2;
+    enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
     tmk_options_read();
     tmk_lineage_detect(); /* before anything is said or written */
     tmk_pid = getpid();
@@ -285,16 +282,12 @@ __attribute__((destructor)) static void tmk_fini(void)
     tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)exit_status);
 }
 
-void *tmk_next_symbol(const char *name)
-{
-    int guard = tmk_tls.guard;
-    tmk_tls.guard = 2;
-    void *f = dlsym(RTLD_NEXT, name);
-    tmk_tls.guard = guard;
-    return f;
-}
-
-#define REAL(type, name) ((type)tmk_next_symbol(name))
+/* The real function behind this wrapper, found once (tmk_next_fn). */
+#define REAL(type, name)                                                                      \
+    ({                                                                                        \
+        static void *next_;                                                                   \
+        (type)tmk_next_fn(&next_, name);                                                      \
+    })
 
 TMK_EXPORT void exit(int status)
 {

@@ -15,7 +15,7 @@
  *  - a free of real-allocator memory is deferred: pushed on the thread's own
  *    list and done through free() once the interrupted call has left the
  *    real allocator (tmk_sig_drain). So is a free by a handler that
- *    interrupted the shim's own recording (guard 1): done then, it is also
+ *    interrupted the shim's own recording (TMK_GUARD_SHIM): done then, it is also
  *    recorded, and the trace does not lose the free of a traced block.
  * Everything here is async-signal-safe: atomics, mmap, munmap; no lock. It
  * costs two system calls per such allocation, which only happens when a
@@ -23,7 +23,7 @@
  * interrupted thread counts them as LOST when it was recording).
  *
  * The deferred list: deferred_state packs (generation << 32 | count). A push
- * happens only while in_real > 0 or guard == 1, and a pop only while both
+ * happens only while in_real > 0 or guard == TMK_GUARD_SHIM, and a pop only while both
  * are clear, on the same thread; the generation makes a pop that a nested
  * handler overtook retry instead of freeing a stale slot.
  */

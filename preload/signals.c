@@ -81,11 +81,7 @@ static void *real_fns[N_REAL];
  * library's constructor) resolves it there, outside any handler. */
 static void *real(int i)
 {
-    void *f = __atomic_load_n(&real_fns[i], __ATOMIC_ACQUIRE);
-    if (TMK_LIKELY(f)) return f;
-    f = tmk_next_symbol(real_names[i]);
-    __atomic_store_n(&real_fns[i], f, __ATOMIC_RELEASE);
-    return f;
+    return tmk_next_fn(&real_fns[i], real_names[i]);
 }
 
 static int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)

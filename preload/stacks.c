@@ -152,7 +152,7 @@ __attribute__((noinline)) static int unwind_fp(struct tmk_thread *t, uintptr_t *
     return n;
 }
 
-/* Around every libunwind call. The guard stays 1: what libunwind allocates
+/* Around every libunwind call. The guard stays TMK_GUARD_SHIM: what libunwind allocates
  * on a thread's first use (its per-thread cache key) comes from sigalloc.c
  * like a handler's, and a handler interrupting the unwind is told apart from
  * libunwind. libunwind's validation reads and writes its pipe: cancellation
@@ -221,8 +221,7 @@ void *tmk_next_fn(void **cache, const char *name)
 {
     void *f = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
     if (!f) {
-        int guard = tmk_tls.guard;
-        tmk_tls.guard = 2; /* dlsym may allocate */
+        enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL); /* dlsym may allocate */
         f = dlsym(RTLD_NEXT, name);
         tmk_tls.guard = guard;
         __atomic_store_n(cache, f, __ATOMIC_RELEASE);

@@ -185,18 +185,18 @@ static struct table *table_create(struct tmk_thread *t, const void *addr,
  * guard set, or NULL when not recording. */
 static struct tmk_thread *api_enter(void)
 {
-    if (tmk_state != TMK_STATE_ACTIVE || tmk_tls.guard) return NULL;
-    tmk_tls.guard = 1;
+    if (tmk_state != TMK_STATE_ACTIVE || tmk_tls.guard != TMK_GUARD_FREE) return NULL;
+    tmk_tls.guard = TMK_GUARD_SHIM;
     struct tmk_thread *t = tmk_tls.t;
     if (!t) t = tmk_thread_attach();
-    if (!t) tmk_tls.guard = 0;
+    if (!t) tmk_tls.guard = TMK_GUARD_FREE;
     return t;
 }
 
 static void api_leave(void)
 {
     TMK_CALLER_CLEAR();
-    tmk_tls.guard = 0;
+    tmk_tls.guard = TMK_GUARD_FREE;
 }
 
 /* TMK_CALLER_SET takes this function's return address: it must run in the
