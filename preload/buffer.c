@@ -89,11 +89,11 @@ static void thread_reset(struct tmk_thread *t)
     t->rng = tmk_clock_ns() ^ ((uint64_t)t->tid << 32) ^ (uintptr_t)t;
     t->sample_left = 0;
     memset(t->cache, 0, sizeof t->cache);
-    tmk_stacks_thread_reset(t);
+    tmk_caller_cache_thread_reset(t);
 }
 
 /* The calling thread's stack: the fp unwinder stays inside it, and
- * stacks.c's caller cache re-reads only words between the stack pointer and
+ * caller_cache.c's cache re-reads only words between the stack pointer and
  * its top (so never a word that could fault). */
 static void find_stack_bounds(struct tmk_thread *t)
 {

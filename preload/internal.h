@@ -13,7 +13,7 @@
  *    tmk_publish; the sampler writes the buffer of a thread that is not busy
  *    and has written no block for TMK_HANDOFF_AGE_NS, holding `handoff`
  *    meanwhile; an owner that finds `handoff` set waits for the write.
- *  - Lock order: tables -> ptrset -> stacks -> modules -> threads -> writer
+ *  - Lock order: tables -> ptrset -> stacks (intern.c) -> modules -> threads -> writer
  *    -> arena (modules is only tried from allocation paths). Every lock is
  *    taken only with the taking thread's guard set: a signal handler that
  *    allocates on that thread passes through and cannot deadlock on it.
@@ -132,13 +132,13 @@ struct tmk_thread {
     uint64_t rng;
 
     uintptr_t stack_lo, stack_hi; /* this thread's stack (0, 0 = unknown) */
-    int in_libunwind;             /* stacks.c: inside libunwind; a fork waits for 0 */
-    struct tmk_caller_cache *callers; /* stacks.c; NULL until first used */
+    int in_libunwind;             /* unwind.c: inside libunwind; a fork waits for 0 */
+    struct tmk_caller_cache *callers; /* caller_cache.c; NULL until first used */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
 };
 
 /* What the caller of an exported entry point looks like: the key of
- * stacks.c's caller cache. ra == 0: unknown (tmk_stack_id unwinds as
+ * caller_cache.c's cache. ra == 0: unknown (tmk_stack_id unwinds as
  * before). */
 struct tmk_caller {
     uintptr_t ra;  /* __builtin_return_address(0) of the exported function */
@@ -205,7 +205,7 @@ static inline uint64_t tmk_now(void)
  * called it, for the tmk_stack_id calls of this entry. It must be written in the exported
  * function itself. __builtin_frame_address(0) makes gcc give that function a
  * frame pointer (push %rbp; mov %rsp,%rbp at entry), so the word there is
- * the caller's %rbp (objdump-checked with gcc 12 -O2; stacks.c also checks
+ * the caller's %rbp (objdump-checked with gcc 12 -O2; caller_cache.c also checks
  * all three words against libunwind before it caches anything). Every way
  * out that set it clears caller.ra (leave() in interpose.c, api_leave() in
  * tables.c): a later tmk_stack_id can never use a stale caller. */
@@ -394,7 +394,7 @@ int tmk_bound_admit(size_t bytes) TMK_HIDDEN;
 size_t tmk_bound_stop_payload(uint8_t out[TMK_BOUND_STOP_MAX], uint64_t time_base) TMK_HIDDEN;
 uint8_t *tmk_bound_put_soft(uint8_t *p) TMK_HIDDEN; /* BOUND(SOFT) at p */
 
-/* ---- stacks.c ----------------------------------------------------------- */
+/* ---- real.c: the real functions behind the shim's wrappers -------------- */
 
 /* The next definition of name after the shim's (dlsym RTLD_NEXT, with the
  * guard at TMK_GUARD_CALL: dlsym may allocate), found once and kept in
@@ -403,24 +403,35 @@ void *tmk_next_fn(void **cache, const char *name) TMK_HIDDEN;
 /* unwind_nofd.c: finds the real syscall/pipe2/pipe before any unwind. */
 void tmk_unwind_nofd_init(void) TMK_HIDDEN;
 
-void tmk_stacks_init(void) TMK_HIDDEN;
+/* ---- the stack of a call: unwind.c, intern.c, caller_cache.c ------------- */
+
 /* The stack of the current call (guard set; 0 = none). With tmk_tls.caller
- * set, through the caller cache when it can. */
+ * set, through the caller cache when it can (caller_cache.c). */
 uint32_t tmk_stack_id(struct tmk_thread *t) TMK_HIDDEN;
-/* A thread state starts anew (buffer.c's thread_reset): its caller cache
- * forgets every entry (stack ids restart in a forked child's file). */
-void tmk_stacks_thread_reset(struct tmk_thread *t) TMK_HIDDEN;
-/* TIDEMARK_STACK_CACHE=2: one stderr line with the caller cache's counts. */
-void tmk_stacks_report(void) TMK_HIDDEN;
-void tmk_stacks_lock(void) TMK_HIDDEN;
-void tmk_stacks_unlock(void) TMK_HIDDEN;
+
+/* unwind.c: libunwind's set-up, at start. */
+void tmk_unwind_init(void) TMK_HIDDEN;
 /* Fork prepare (before any shim lock): waits until no other thread is
  * inside libunwind, whose global cache mutex a child must not inherit
- * locked; no thread enters until tmk_stacks_after_fork_parent or the
- * child's tmk_stacks_after_fork_child. */
-void tmk_stacks_before_fork(void) TMK_HIDDEN;
-void tmk_stacks_after_fork_parent(void) TMK_HIDDEN;
-void tmk_stacks_after_fork_child(void) TMK_HIDDEN;
+ * locked; no thread enters until tmk_unwind_after_fork_parent or the
+ * child's tmk_unwind_after_fork_child. */
+void tmk_unwind_before_fork(void) TMK_HIDDEN;
+void tmk_unwind_after_fork_parent(void) TMK_HIDDEN;
+void tmk_unwind_after_fork_child(void) TMK_HIDDEN;
+
+/* intern.c: the stacks table's mutex; a forked child's file starts with no
+ * stacks. */
+void tmk_intern_lock(void) TMK_HIDDEN;
+void tmk_intern_unlock(void) TMK_HIDDEN;
+void tmk_intern_after_fork_child(void) TMK_HIDDEN;
+
+/* caller_cache.c: a thread state starts anew (buffer.c's thread_reset): its
+ * caller cache forgets every entry (stack ids restart in a forked child's
+ * file). */
+void tmk_caller_cache_thread_reset(struct tmk_thread *t) TMK_HIDDEN;
+/* TIDEMARK_STACK_CACHE=2: one stderr line with the caller cache's counts. */
+void tmk_caller_cache_report(void) TMK_HIDDEN;
+void tmk_caller_cache_after_fork_child(void) TMK_HIDDEN;
 
 /* ---- modules.c ---------------------------------------------------------- */
 

@@ -11,7 +11,7 @@
  * a free of old (time before) then an allocation of new (time after).
  *
  * Caller: every allocating entry says who called it (TMK_CALLER_SET, right
- * after its guard is set; leave() clears it), the key of stacks.c's cache.
+ * after its guard is set; leave() clears it), the key of caller_cache.c's cache.
  *
  * Guard (internal.h's enum tmk_guard): every entry sets the thread's guard
  * while inside. A call that finds TMK_GUARD_CALL or TMK_GUARD_THREAD (the

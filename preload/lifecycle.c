@@ -16,7 +16,7 @@
  *  - dlopen is not wrapped (a wrapper would change which object the loader
  *    sees as the caller, and so RUNPATH and $ORIGIN): modules.c notices the
  *    loader's adds/subs counters moving instead. dlclose (whose caller the
- *    loader ignores) is wrapped in stacks.c, only to drop the caller cache.
+ *    loader ignores) is wrapped in hooks.c, only to drop the caller cache.
  *  - fork: the child drops the parent's buffers, starts its own file (ppid
  *    in its header), re-announces modules and tables, restarts the sampler.
  *    A vfork/clone child (no fork handlers ran) is recognised by its pid and
@@ -114,7 +114,7 @@ static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int wr
     struct tmk_thread *t = tmk_tls.t;
     if (!t && clean) t = tmk_thread_attach();
     tmk_state = TMK_STATE_STOPPED; /* other threads stop recording */
-    if (clean) tmk_stacks_report();
+    if (clean) tmk_caller_cache_report();
     if (t && guard == TMK_GUARD_FREE) {
         tmk_tables_sample(t, 0);
         tmk_probe_final(t);
@@ -183,10 +183,10 @@ static enum tmk_guard fork_guard;
 static void before_fork(void)
 {
     fork_guard = tmk_guard_swap(TMK_GUARD_CALL);
-    tmk_stacks_before_fork();
+    tmk_unwind_before_fork();
     tmk_tables_lock();
     tmk_ptrset_lock();
-    tmk_stacks_lock();
+    tmk_intern_lock();
     tmk_modules_lock();
     tmk_threads_lock();
     tmk_writer_lock();
@@ -199,10 +199,10 @@ static void after_fork_parent(void)
     tmk_writer_unlock();
     tmk_threads_unlock();
     tmk_modules_unlock();
-    tmk_stacks_unlock();
+    tmk_intern_unlock();
     tmk_ptrset_unlock();
     tmk_tables_unlock();
-    tmk_stacks_after_fork_parent();
+    tmk_unwind_after_fork_parent();
     tmk_tls.guard = fork_guard;
 }
 
@@ -214,7 +214,9 @@ static void after_fork_child(void)
     tmk_ptrmap_after_fork_child();
     tmk_probe_after_fork_child();
     tmk_writer_after_fork_child();
-    tmk_stacks_after_fork_child();
+    tmk_unwind_after_fork_child();
+    tmk_caller_cache_after_fork_child();
+    tmk_intern_after_fork_child();
     tmk_modules_after_fork_child();
     tmk_state = TMK_STATE_STOPPED;
     tmk_pid = getpid();
@@ -260,7 +262,7 @@ __attribute__((constructor)) static void tmk_init(void)
     tmk_lineage_detect(); /* before anything is said or written */
     tmk_pid = getpid();
     tmk_start_ns = tmk_clock_ns();
-    tmk_stacks_init();
+    tmk_unwind_init();
     tmk_thread_init_key();
     if (tmk_writer_open() != 0) {
         tmk_state = TMK_STATE_STOPPED;
