@@ -207,8 +207,8 @@ static inline uint64_t tmk_now(void)
  * frame pointer (push %rbp; mov %rsp,%rbp at entry), so the word there is
  * the caller's %rbp (objdump-checked with gcc 12 -O2; caller_cache.c also checks
  * all three words against libunwind before it caches anything). Every way
- * out that set it clears caller.ra (leave() in interpose.c, api_leave() in
- * tables.c): a later tmk_stack_id can never use a stale caller. */
+ * out that set it clears caller.ra (tmk_leave() and tmk_api_leave() in
+ * guard.h): a later tmk_stack_id can never use a stale caller. */
 #define TMK_CALLER_SET()                                                                      \
     do {                                                                                      \
         void *const *fp_ = __builtin_frame_address(0);                                        \
@@ -394,14 +394,15 @@ int tmk_bound_admit(size_t bytes) TMK_HIDDEN;
 size_t tmk_bound_stop_payload(uint8_t out[TMK_BOUND_STOP_MAX], uint64_t time_base) TMK_HIDDEN;
 uint8_t *tmk_bound_put_soft(uint8_t *p) TMK_HIDDEN; /* BOUND(SOFT) at p */
 
-/* ---- real.c: the real functions behind the shim's wrappers -------------- */
+/* ---- unwind_nofd.c: libunwind's validation pipe without a descriptor --- */
 
-/* The next definition of name after the shim's (dlsym RTLD_NEXT, with the
- * guard at TMK_GUARD_CALL: dlsym may allocate), found once and kept in
- * *cache. Every real function behind a wrapper is found with it. */
-void *tmk_next_fn(void **cache, const char *name) TMK_HIDDEN;
-/* unwind_nofd.c: finds the real syscall/pipe2/pipe before any unwind. */
+/* Finds the real syscall/pipe2/pipe before any unwind. */
 void tmk_unwind_nofd_init(void) TMK_HIDDEN;
+/* syscall, pipe2, pipe as the program gets them (hooks.c): inside one of
+ * the shim's unwinds, sentinels and a readability check instead. */
+long tmk_nofd_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6) TMK_HIDDEN;
+int tmk_nofd_pipe2(int fds[2], int flags) TMK_HIDDEN;
+int tmk_nofd_pipe(int fds[2]) TMK_HIDDEN;
 
 /* ---- the stack of a call: unwind.c, intern.c, caller_cache.c ------------- */
 
@@ -469,6 +470,19 @@ void tmk_ptrset_after_fork_child(void) TMK_HIDDEN;
 
 /* ---- tables.c ----------------------------------------------------------- */
 
+/* The annotation API's calls (hooks.c enters the shim, sets the caller,
+ * and calls these with the guard at TMK_GUARD_SHIM): */
+struct tmk_table_info;
+/* tmk_table_new: reads info_size bytes of *info at most. */
+void tmk_tables_new(struct tmk_thread *t, const void *addr, const struct tmk_table_info *info,
+                    size_t info_size) TMK_HIDDEN;
+/* tmk_table_count (peak = 0) and tmk_table_peak (peak = 1). */
+void tmk_tables_counter(struct tmk_thread *t, const void *addr, const void *at, unsigned width,
+                        int peak) TMK_HIDDEN;
+void tmk_tables_array(struct tmk_thread *t, const void *addr, const void *array, size_t bytes,
+                      size_t buckets, unsigned reason) TMK_HIDDEN;
+void tmk_tables_end(struct tmk_thread *t, const void *addr) TMK_HIDDEN;
+
 void tmk_tables_sample(struct tmk_thread *t, int only_changed) TMK_HIDDEN; /* TABLE_COUNTs */
 void tmk_tables_lock(void) TMK_HIDDEN;
 void tmk_tables_unlock(void) TMK_HIDDEN;
@@ -476,13 +490,13 @@ void tmk_tables_after_fork_child(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_sampler_start(void) TMK_HIDDEN;
 void tmk_memory_sample(struct tmk_thread *t) TMK_HIDDEN;
 
-/* ---- interpose.c -------------------------------------------------------- */
+/* ---- heap.c: the heap's records ---------------------------------------- */
 
-void tmk_resolve_real(void) TMK_HIDDEN;
-extern void *(*tmk_real_malloc)(size_t) TMK_HIDDEN;
-extern void (*tmk_real_free)(void *) TMK_HIDDEN;
-extern size_t (*tmk_real_usable)(void *) TMK_HIDDEN;
-/* Records an ALLOC with the current stack (guard set). */
+/* After the real allocator returned p (guard TMK_GUARD_SHIM). */
+void tmk_heap_on_alloc(void *p, size_t size) TMK_HIDDEN;
+/* Before the real free of p, p != NULL (guard TMK_GUARD_SHIM). */
+void tmk_heap_on_free(void *p) TMK_HIDDEN;
+/* Records an ALLOC by address with the given stack (guard set). */
 void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack) TMK_HIDDEN;
 
 /* ---- lifecycle.c -------------------------------------------------------- */
@@ -495,6 +509,15 @@ void tmk_finish(enum tmk_end_why why, uint64_t status) TMK_HIDDEN;
  * and the writer lock stayed taken (this thread, inside the shim, may hold
  * it): the caller has the signal come back later. */
 int tmk_finish_signal(int sig, int can_wait) TMK_HIDDEN;
+/* exit() and quick_exit() are about to run with this status: the END the
+ * destructor or the at_quick_exit handler writes says it. */
+void tmk_exit_status_note(int status) TMK_HIDDEN;
+/* __libc_start_main: the main to start instead of the program's, which it
+ * calls and whose return it notes as the exit status. */
+typedef int (*tmk_main_fn)(int, char **, char **);
+tmk_main_fn tmk_main_wrap(tmk_main_fn program_main) TMK_HIDDEN;
+/* Before an exec: END(EXEC) (the new image writes its own file). */
+void tmk_before_exec(void) TMK_HIDDEN;
 
 /* ---- signals.c ---------------------------------------------------------- */
 
@@ -503,5 +526,20 @@ void tmk_signals_start(void) TMK_HIDDEN;
 void tmk_signals_after_fork_child(void) TMK_HIDDEN;
 /* SIGTERM, SIGINT, SIGHUP: the signals that ask a process to stop. */
 void tmk_signals_stop_set(sigset_t *set) TMK_HIDDEN;
+
+/* The wrapped functions (hooks.c), each with its real one. */
+enum tmk_sig_fn {
+    TMK_SIG_SIGACTION, TMK_SIG___SIGACTION, TMK_SIG_SIGNAL, TMK_SIG_BSD_SIGNAL,
+    TMK_SIG_SSIGNAL, TMK_SIG_SYSV_SIGNAL, TMK_SIG___SYSV_SIGNAL, TMK_SIG_SIGSET,
+    TMK_SIG_SIGIGNORE, TMK_SIG_SIGINTERRUPT, TMK_SIG_N
+};
+/* sigaction and __sigaction: the program's view of a signal the shim holds. */
+int tmk_signals_sigaction(enum tmk_sig_fn which, int sig, const struct sigaction *act,
+                          struct sigaction *old) TMK_HIDDEN;
+/* signal, bsd_signal, ssignal, sysv_signal, __sysv_signal. */
+sighandler_t tmk_signals_handler(enum tmk_sig_fn which, int sig, sighandler_t handler) TMK_HIDDEN;
+sighandler_t tmk_signals_sigset(int sig, sighandler_t disposition) TMK_HIDDEN;
+int tmk_signals_sigignore(int sig) TMK_HIDDEN;
+int tmk_signals_siginterrupt(int sig, int flag) TMK_HIDDEN;
 
 #endif /* TIDEMARK_PRELOAD_INTERNAL_H */

@@ -7,11 +7,12 @@
  *  - Exit: the destructor of a preloaded library runs after the program's
  *    atexit handlers and destructors; it writes the final counts, a MEMORY
  *    sample and END(EXIT, status). The status comes from exit() or from
- *    main's return (we wrap main through __libc_start_main). _exit/_Exit
+ *    main's return (hooks.c wraps main through __libc_start_main). _exit/_Exit
  *    finish the trace first. quick_exit runs no destructor: a handler the
  *    shim registers with at_quick_exit at start (so it runs after the
  *    program's) finishes the trace with quick_exit's status.
- *  - exec*: finish with END(EXEC) first; the new image writes its own file.
+ *  - exec* (wrapped in hooks.c): finish with END(EXEC) first; the new image
+ *    writes its own file.
  *    If exec then fails, this process is no longer traced.
  *  - dlopen is not wrapped (a wrapper would change which object the loader
  *    sees as the caller, and so RUNPATH and $ORIGIN): modules.c notices the
@@ -35,13 +36,13 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "real.h"
 
 volatile int tmk_state = TMK_STATE_OFF;
 uint64_t tmk_start_ns;
@@ -284,43 +285,14 @@ __attribute__((destructor)) static void tmk_fini(void)
     tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)exit_status);
 }
 
-/* The real function behind this wrapper, found once (tmk_next_fn). */
-#define REAL(type, name)                                                                      \
-    ({                                                                                        \
-        static void *next_;                                                                   \
-        (type)tmk_next_fn(&next_, name);                                                      \
-    })
+/* ---- what the wrappers of exit, main and exec* tell (hooks.c) ----------- */
 
-TMK_EXPORT void exit(int status)
+void tmk_exit_status_note(int status)
 {
     exit_status = status;
-    REAL(void (*)(int), "exit")(status);
-    __builtin_unreachable();
 }
 
-TMK_EXPORT void quick_exit(int status)
-{
-    exit_status = status;
-    REAL(void (*)(int), "quick_exit")(status);
-    __builtin_unreachable();
-}
-
-TMK_EXPORT void _exit(int status)
-{
-    tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)status);
-    REAL(void (*)(int), "_exit")(status);
-    __builtin_unreachable();
-}
-
-TMK_EXPORT void _Exit(int status)
-{
-    tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)status);
-    REAL(void (*)(int), "_Exit")(status);
-    __builtin_unreachable();
-}
-
-typedef int (*main_fn)(int, char **, char **);
-static main_fn real_main;
+static tmk_main_fn real_main;
 
 static int wrapped_main(int argc, char **argv, char **envp)
 {
@@ -328,89 +300,13 @@ static int wrapped_main(int argc, char **argv, char **envp)
     return exit_status;
 }
 
-typedef int (*start_main_fn)(main_fn, int, char **, void (*)(void), void (*)(void),
-                             void (*)(void), void *);
-
-TMK_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void),
-                                 void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+tmk_main_fn tmk_main_wrap(tmk_main_fn program_main)
 {
-    real_main = main;
-    return REAL(start_main_fn, "__libc_start_main")(wrapped_main, argc, argv, init, fini,
-                                                    rtld_fini, stack_end);
+    real_main = program_main;
+    return wrapped_main;
 }
 
-/* ---- exec --------------------------------------------------------------- */
-
-static void before_exec(void)
+void tmk_before_exec(void)
 {
     if (tmk_state == TMK_STATE_ACTIVE && getpid() == tmk_pid) tmk_finish(TMK_END_EXEC, 0);
-}
-
-typedef int (*execve_fn)(const char *, char *const[], char *const[]);
-typedef int (*execv_fn)(const char *, char *const[]);
-
-TMK_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
-{
-    before_exec();
-    return REAL(execve_fn, "execve")(path, argv, envp);
-}
-
-TMK_EXPORT int execv(const char *path, char *const argv[])
-{
-    before_exec();
-    return REAL(execv_fn, "execv")(path, argv);
-}
-
-TMK_EXPORT int execvp(const char *file, char *const argv[])
-{
-    before_exec();
-    return REAL(execv_fn, "execvp")(file, argv);
-}
-
-TMK_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
-{
-    before_exec();
-    return REAL(execve_fn, "execvpe")(file, argv, envp);
-}
-
-TMK_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
-{
-    before_exec();
-    return REAL(int (*)(int, char *const[], char *const[]), "fexecve")(fd, argv, envp);
-}
-
-/* execl, execlp, execle: gather the variadic arguments into an argv. */
-#define GATHER_ARGS(arg0, ap, argv)                                                           \
-    size_t argc_ = 1;                                                                         \
-    va_start(ap, arg0);                                                                       \
-    while (va_arg(ap, char *)) argc_++;                                                       \
-    va_end(ap);                                                                               \
-    char *argv[argc_ + 1];                                                                    \
-    argv[0] = (char *)(arg0);                                                                 \
-    va_start(ap, arg0);                                                                       \
-    for (size_t i_ = 1; i_ <= argc_; i_++) argv[i_] = va_arg(ap, char *);
-
-TMK_EXPORT int execl(const char *path, const char *arg0, ...)
-{
-    va_list ap;
-    GATHER_ARGS(arg0, ap, argv);
-    va_end(ap);
-    return execv(path, argv);
-}
-
-TMK_EXPORT int execlp(const char *file, const char *arg0, ...)
-{
-    va_list ap;
-    GATHER_ARGS(arg0, ap, argv);
-    va_end(ap);
-    return execvp(file, argv);
-}
-
-TMK_EXPORT int execle(const char *path, const char *arg0, ...)
-{
-    va_list ap;
-    GATHER_ARGS(arg0, ap, argv);
-    char *const *envp = va_arg(ap, char *const *);
-    va_end(ap);
-    return execve(path, argv, envp);
 }

@@ -5,9 +5,10 @@
  * is inside malloc either corrupts the heap (single-threaded process) or
  * deadlocks on the arena lock the interrupted call holds. The shim's sampler
  * thread makes every traced process multi-threaded, so without this file a
- * program whose handlers allocate would hang under the shim. interpose.c
- * marks the thread (tmk_tls.in_real) around every call into the real
- * allocator; a call that finds the mark set comes here instead:
+ * program whose handlers allocate would hang under the shim. The malloc
+ * wrappers (hooks.c, guard.h) mark the thread (tmk_tls.in_real) around
+ * every call into the real allocator; a call that finds the mark set comes
+ * here instead:
  *
  *  - allocations get a private anonymous mapping each (zeroed, any
  *    alignment), noted in a fixed lock-free registry so that free(),
