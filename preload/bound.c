@@ -3,7 +3,7 @@
  * The writer counts every byte it puts in the file and asks here before each
  * block (writer lock held):
  *  - soft bound, bound - bound/8: once the file passes it, tmk_bound_reached
- *    is set. Full mode then stops its heap records (interpose.c: no
+ *    is set. Full mode then stops its heap records (heap.c: no
  *    ALLOC_INFO, FREE_INFO, ALLOC or FREE but those of bucket arrays;
  *    tables.c writes the ALLOC of an array allocated from then on), and the
  *    sampler writes one BOUND(SOFT) record and from then on samples at most

@@ -89,17 +89,17 @@ static void thread_reset(struct tmk_thread *t)
     t->rng = tmk_clock_ns() ^ ((uint64_t)t->tid << 32) ^ (uintptr_t)t;
     t->sample_left = 0;
     memset(t->cache, 0, sizeof t->cache);
-    tmk_stacks_thread_reset(t);
+    tmk_caller_cache_thread_reset(t);
 }
 
 /* The calling thread's stack: the fp unwinder stays inside it, and
- * stacks.c's caller cache re-reads only words between the stack pointer and
+ * caller_cache.c's cache re-reads only words between the stack pointer and
  * its top (so never a word that could fault).
  *
  * pthread_getattr_np(self) holds the thread's own lock while it reallocs:
  * a thread whose first allocation comes from inside it (Rust's std asks for
  * every new thread's stack guard that way) would wait forever on that lock
- * here. So the shim wraps pthread_getattr_np to know when it is inside, and
+ * here. So the shim wraps pthread_getattr_np (hooks.c) to know when it is inside, and
  * then leaves the bounds unknown (no caller cache, no frame-pointer walk
  * for those few allocations) until the thread's next allocation outside. */
 static void find_stack_bounds(struct tmk_thread *t)
@@ -122,22 +122,9 @@ void tmk_thread_find_bounds(struct tmk_thread *t)
     find_stack_bounds(t);
 }
 
-TMK_EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
-{
-    static void *real;
-    int (*f)(pthread_t, pthread_attr_t *) =
-        (int (*)(pthread_t, pthread_attr_t *))tmk_next_fn(&real, "pthread_getattr_np");
-    if (!f) return ENOSYS;
-    tmk_tls.in_getattr++;
-    int rc = f(th, attr);
-    tmk_tls.in_getattr--;
-    return rc;
-}
-
 struct tmk_thread *tmk_thread_attach(void)
 {
-    int guard = tmk_tls.guard;
-    tmk_tls.guard = 2;
+    enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
     pthread_mutex_lock(&threads_mutex);
     struct tmk_thread *t = pool;
     if (t) {
@@ -171,8 +158,7 @@ struct tmk_thread *tmk_thread_attach(void)
 static void thread_detach(void *arg)
 {
     struct tmk_thread *t = arg;
-    int guard = tmk_tls.guard;
-    tmk_tls.guard = 2;
+    enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
     if (t && t == tmk_tls.t) {
         tmk_thread_flush(t);
         tmk_tls.t = NULL;

@@ -13,7 +13,7 @@
  *    tmk_publish; the sampler writes the buffer of a thread that is not busy
  *    and has written no block for TMK_HANDOFF_AGE_NS, holding `handoff`
  *    meanwhile; an owner that finds `handoff` set waits for the write.
- *  - Lock order: tables -> ptrset -> stacks -> modules -> threads -> writer
+ *  - Lock order: tables -> ptrset -> stacks (intern.c) -> modules -> threads -> writer
  *    -> arena (modules is only tried from allocation paths). Every lock is
  *    taken only with the taking thread's guard set: a signal handler that
  *    allocates on that thread passes through and cannot deadlock on it.
@@ -133,13 +133,13 @@ struct tmk_thread {
 
     uintptr_t stack_lo, stack_hi; /* this thread's stack (0, 0 = unknown) */
     int bounds_pending;           /* stack_lo/hi still to be found (tmk_thread_find_bounds) */
-    int in_libunwind;             /* stacks.c: inside libunwind; a fork waits for 0 */
-    struct tmk_caller_cache *callers; /* stacks.c; NULL until first used */
+    int in_libunwind;             /* unwind.c: inside libunwind; a fork waits for 0 */
+    struct tmk_caller_cache *callers; /* caller_cache.c; NULL until first used */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
 };
 
 /* What the caller of an exported entry point looks like: the key of
- * stacks.c's caller cache. ra == 0: unknown (tmk_stack_id unwinds as
+ * caller_cache.c's cache. ra == 0: unknown (tmk_stack_id unwinds as
  * before). */
 struct tmk_caller {
     uintptr_t ra;  /* __builtin_return_address(0) of the exported function */
@@ -149,19 +149,37 @@ struct tmk_caller {
 
 #define TMK_DEFERRED_MAX 32 /* frees a signal handler may leave for later */
 
+/* What the thread is doing, as the shim's entry points see it. */
+enum tmk_guard {
+    TMK_GUARD_FREE = 0,   /* the program's own code: its calls are recorded */
+    TMK_GUARD_SHIM = 1,   /* inside the shim's recording, which never allocates:
+                             an allocation now comes from a signal handler */
+    TMK_GUARD_CALL = 2,   /* inside a call the shim makes (libc, dlsym): its
+                             allocations pass through to the real allocator */
+    TMK_GUARD_THREAD = 3, /* a thread of the shim's own (the sampler): the same */
+};
+
 /* The thread-local part, initial-exec TLS: one load reaches it. */
 struct tmk_tls {
     struct tmk_thread *t;
-    int guard;   /* 0 free; 1 inside the shim; 2 inside a call the shim makes;
-                    3 a thread of the shim's own (the sampler) */
+    enum tmk_guard guard;
     int in_real; /* inside the real allocator (a handler must not reenter it) */
     int in_unwind; /* inside libunwind (unwind_nofd.c: its pipe has no descriptor) */
-    int in_getattr; /* inside pthread_getattr_np (buffer.c: it holds the thread's lock) */
-    struct tmk_caller caller; /* set by TMK_CALLER_SET with guard 1, cleared on leaving */
+    int in_getattr; /* inside pthread_getattr_np (hooks.c; buffer.c: it holds the thread's lock) */
+    struct tmk_caller caller; /* set by TMK_CALLER_SET in the shim, cleared on leaving */
     uint64_t deferred_state;            /* sigalloc.c: generation << 32 | count */
     void *deferred[TMK_DEFERRED_MAX];   /* sigalloc.c: frees left for later */
 };
 extern __thread struct tmk_tls tmk_tls TMK_HIDDEN __attribute__((tls_model("initial-exec")));
+
+/* Sets the thread's guard to g; returns the one it replaces, for the caller
+ * to put back. */
+static inline enum tmk_guard tmk_guard_swap(enum tmk_guard g)
+{
+    enum tmk_guard was = tmk_tls.guard;
+    tmk_tls.guard = g;
+    return was;
+}
 
 enum tmk_state {
     TMK_STATE_OFF = 0,     /* not initialized yet */
@@ -185,14 +203,14 @@ static inline uint64_t tmk_now(void)
     return tmk_clock_ns() - tmk_start_ns;
 }
 
-/* In an exported entry point, once its guard is 1: says who called it, for
- * the tmk_stack_id calls of this entry. It must be written in the exported
+/* In an exported entry point, once its guard is TMK_GUARD_SHIM: says who
+ * called it, for the tmk_stack_id calls of this entry. It must be written in the exported
  * function itself. __builtin_frame_address(0) makes gcc give that function a
  * frame pointer (push %rbp; mov %rsp,%rbp at entry), so the word there is
- * the caller's %rbp (objdump-checked with gcc 12 -O2; stacks.c also checks
+ * the caller's %rbp (objdump-checked with gcc 12 -O2; caller_cache.c also checks
  * all three words against libunwind before it caches anything). Every way
- * out that set it clears caller.ra (leave() in interpose.c, api_leave() in
- * tables.c): a later tmk_stack_id can never use a stale caller. */
+ * out that set it clears caller.ra (tmk_leave() and tmk_api_leave() in
+ * guard.h): a later tmk_stack_id can never use a stale caller. */
 #define TMK_CALLER_SET()                                                                      \
     do {                                                                                      \
         void *const *fp_ = __builtin_frame_address(0);                                        \
@@ -384,32 +402,45 @@ int tmk_bound_admit(size_t bytes) TMK_HIDDEN;
 size_t tmk_bound_stop_payload(uint8_t out[TMK_BOUND_STOP_MAX], uint64_t time_base) TMK_HIDDEN;
 uint8_t *tmk_bound_put_soft(uint8_t *p) TMK_HIDDEN; /* BOUND(SOFT) at p */
 
-/* ---- stacks.c ----------------------------------------------------------- */
+/* ---- unwind_nofd.c: libunwind's validation pipe without a descriptor --- */
 
-/* The next definition of name after the shim's (dlsym RTLD_NEXT), found once
- * and kept in *cache. */
-void *tmk_next_fn(void **cache, const char *name) TMK_HIDDEN;
-/* unwind_nofd.c: finds the real syscall/pipe2/pipe before any unwind. */
+/* Finds the real syscall/pipe2/pipe before any unwind. */
 void tmk_unwind_nofd_init(void) TMK_HIDDEN;
+/* syscall, pipe2, pipe as the program gets them (hooks.c): inside one of
+ * the shim's unwinds, sentinels and a readability check instead. */
+long tmk_nofd_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6) TMK_HIDDEN;
+int tmk_nofd_pipe2(int fds[2], int flags) TMK_HIDDEN;
+int tmk_nofd_pipe(int fds[2]) TMK_HIDDEN;
 
-void tmk_stacks_init(void) TMK_HIDDEN;
+/* ---- the stack of a call: unwind.c, intern.c, caller_cache.c ------------- */
+
 /* The stack of the current call (guard set; 0 = none). With tmk_tls.caller
- * set, through the caller cache when it can. */
+ * set, through the caller cache when it can (caller_cache.c). */
 uint32_t tmk_stack_id(struct tmk_thread *t) TMK_HIDDEN;
-/* A thread state starts anew (buffer.c's thread_reset): its caller cache
- * forgets every entry (stack ids restart in a forked child's file). */
-void tmk_stacks_thread_reset(struct tmk_thread *t) TMK_HIDDEN;
-/* TIDEMARK_STACK_CACHE=2: one stderr line with the caller cache's counts. */
-void tmk_stacks_report(void) TMK_HIDDEN;
-void tmk_stacks_lock(void) TMK_HIDDEN;
-void tmk_stacks_unlock(void) TMK_HIDDEN;
+
+/* unwind.c: libunwind's set-up, at start. */
+void tmk_unwind_init(void) TMK_HIDDEN;
 /* Fork prepare (before any shim lock): waits until no other thread is
  * inside libunwind, whose global cache mutex a child must not inherit
- * locked; no thread enters until tmk_stacks_after_fork_parent or the
- * child's tmk_stacks_after_fork_child. */
-void tmk_stacks_before_fork(void) TMK_HIDDEN;
-void tmk_stacks_after_fork_parent(void) TMK_HIDDEN;
-void tmk_stacks_after_fork_child(void) TMK_HIDDEN;
+ * locked; no thread enters until tmk_unwind_after_fork_parent or the
+ * child's tmk_unwind_after_fork_child. */
+void tmk_unwind_before_fork(void) TMK_HIDDEN;
+void tmk_unwind_after_fork_parent(void) TMK_HIDDEN;
+void tmk_unwind_after_fork_child(void) TMK_HIDDEN;
+
+/* intern.c: the stacks table's mutex; a forked child's file starts with no
+ * stacks. */
+void tmk_intern_lock(void) TMK_HIDDEN;
+void tmk_intern_unlock(void) TMK_HIDDEN;
+void tmk_intern_after_fork_child(void) TMK_HIDDEN;
+
+/* caller_cache.c: a thread state starts anew (buffer.c's thread_reset): its
+ * caller cache forgets every entry (stack ids restart in a forked child's
+ * file). */
+void tmk_caller_cache_thread_reset(struct tmk_thread *t) TMK_HIDDEN;
+/* TIDEMARK_STACK_CACHE=2: one stderr line with the caller cache's counts. */
+void tmk_caller_cache_report(void) TMK_HIDDEN;
+void tmk_caller_cache_after_fork_child(void) TMK_HIDDEN;
 
 /* ---- modules.c ---------------------------------------------------------- */
 
@@ -447,6 +478,19 @@ void tmk_ptrset_after_fork_child(void) TMK_HIDDEN;
 
 /* ---- tables.c ----------------------------------------------------------- */
 
+/* The annotation API's calls (hooks.c enters the shim, sets the caller,
+ * and calls these with the guard at TMK_GUARD_SHIM): */
+struct tmk_table_info;
+/* tmk_table_new: reads info_size bytes of *info at most. */
+void tmk_tables_new(struct tmk_thread *t, const void *addr, const struct tmk_table_info *info,
+                    size_t info_size) TMK_HIDDEN;
+/* tmk_table_count (peak = 0) and tmk_table_peak (peak = 1). */
+void tmk_tables_counter(struct tmk_thread *t, const void *addr, const void *at, unsigned width,
+                        int peak) TMK_HIDDEN;
+void tmk_tables_array(struct tmk_thread *t, const void *addr, const void *array, size_t bytes,
+                      size_t buckets, unsigned reason) TMK_HIDDEN;
+void tmk_tables_end(struct tmk_thread *t, const void *addr) TMK_HIDDEN;
+
 void tmk_tables_sample(struct tmk_thread *t, int only_changed) TMK_HIDDEN; /* TABLE_COUNTs */
 void tmk_tables_lock(void) TMK_HIDDEN;
 void tmk_tables_unlock(void) TMK_HIDDEN;
@@ -454,13 +498,13 @@ void tmk_tables_after_fork_child(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_sampler_start(void) TMK_HIDDEN;
 void tmk_memory_sample(struct tmk_thread *t) TMK_HIDDEN;
 
-/* ---- interpose.c -------------------------------------------------------- */
+/* ---- heap.c: the heap's records ---------------------------------------- */
 
-void tmk_resolve_real(void) TMK_HIDDEN;
-extern void *(*tmk_real_malloc)(size_t) TMK_HIDDEN;
-extern void (*tmk_real_free)(void *) TMK_HIDDEN;
-extern size_t (*tmk_real_usable)(void *) TMK_HIDDEN;
-/* Records an ALLOC with the current stack (guard set). */
+/* After the real allocator returned p (guard TMK_GUARD_SHIM). */
+void tmk_heap_on_alloc(void *p, size_t size) TMK_HIDDEN;
+/* Before the real free of p, p != NULL (guard TMK_GUARD_SHIM). */
+void tmk_heap_on_free(void *p) TMK_HIDDEN;
+/* Records an ALLOC by address with the given stack (guard set). */
 void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack) TMK_HIDDEN;
 
 /* ---- lifecycle.c -------------------------------------------------------- */
@@ -473,8 +517,15 @@ void tmk_finish(enum tmk_end_why why, uint64_t status) TMK_HIDDEN;
  * and the writer lock stayed taken (this thread, inside the shim, may hold
  * it): the caller has the signal come back later. */
 int tmk_finish_signal(int sig, int can_wait) TMK_HIDDEN;
-/* dlsym(RTLD_NEXT, name) with the guard set (dlsym may allocate). */
-void *tmk_next_symbol(const char *name) TMK_HIDDEN;
+/* exit() and quick_exit() are about to run with this status: the END the
+ * destructor or the at_quick_exit handler writes says it. */
+void tmk_exit_status_note(int status) TMK_HIDDEN;
+/* __libc_start_main: the main to start instead of the program's, which it
+ * calls and whose return it notes as the exit status. */
+typedef int (*tmk_main_fn)(int, char **, char **);
+tmk_main_fn tmk_main_wrap(tmk_main_fn program_main) TMK_HIDDEN;
+/* Before an exec: END(EXEC) (the new image writes its own file). */
+void tmk_before_exec(void) TMK_HIDDEN;
 
 /* ---- signals.c ---------------------------------------------------------- */
 
@@ -483,5 +534,20 @@ void tmk_signals_start(void) TMK_HIDDEN;
 void tmk_signals_after_fork_child(void) TMK_HIDDEN;
 /* SIGTERM, SIGINT, SIGHUP: the signals that ask a process to stop. */
 void tmk_signals_stop_set(sigset_t *set) TMK_HIDDEN;
+
+/* The wrapped functions (hooks.c), each with its real one. */
+enum tmk_sig_fn {
+    TMK_SIG_SIGACTION, TMK_SIG___SIGACTION, TMK_SIG_SIGNAL, TMK_SIG_BSD_SIGNAL,
+    TMK_SIG_SSIGNAL, TMK_SIG_SYSV_SIGNAL, TMK_SIG___SYSV_SIGNAL, TMK_SIG_SIGSET,
+    TMK_SIG_SIGIGNORE, TMK_SIG_SIGINTERRUPT, TMK_SIG_N
+};
+/* sigaction and __sigaction: the program's view of a signal the shim holds. */
+int tmk_signals_sigaction(enum tmk_sig_fn which, int sig, const struct sigaction *act,
+                          struct sigaction *old) TMK_HIDDEN;
+/* signal, bsd_signal, ssignal, sysv_signal, __sysv_signal. */
+sighandler_t tmk_signals_handler(enum tmk_sig_fn which, int sig, sighandler_t handler) TMK_HIDDEN;
+sighandler_t tmk_signals_sigset(int sig, sighandler_t disposition) TMK_HIDDEN;
+int tmk_signals_sigignore(int sig) TMK_HIDDEN;
+int tmk_signals_siginterrupt(int sig, int flag) TMK_HIDDEN;
 
 #endif /* TIDEMARK_PRELOAD_INTERNAL_H */

@@ -7,16 +7,17 @@
  *  - Exit: the destructor of a preloaded library runs after the program's
  *    atexit handlers and destructors; it writes the final counts, a MEMORY
  *    sample and END(EXIT, status). The status comes from exit() or from
- *    main's return (we wrap main through __libc_start_main). _exit/_Exit
+ *    main's return (hooks.c wraps main through __libc_start_main). _exit/_Exit
  *    finish the trace first. quick_exit runs no destructor: a handler the
  *    shim registers with at_quick_exit at start (so it runs after the
  *    program's) finishes the trace with quick_exit's status.
- *  - exec*: finish with END(EXEC) first; the new image writes its own file.
+ *  - exec* (wrapped in hooks.c): finish with END(EXEC) first; the new image
+ *    writes its own file.
  *    If exec then fails, this process is no longer traced.
  *  - dlopen is not wrapped (a wrapper would change which object the loader
  *    sees as the caller, and so RUNPATH and $ORIGIN): modules.c notices the
  *    loader's adds/subs counters moving instead. dlclose (whose caller the
- *    loader ignores) is wrapped in stacks.c, only to drop the caller cache.
+ *    loader ignores) is wrapped in hooks.c, only to drop the caller cache.
  *  - fork: the child drops the parent's buffers, starts its own file (ppid
  *    in its header), re-announces modules and tables, restarts the sampler.
  *    A vfork/clone child (no fork handlers ran) is recognised by its pid and
@@ -33,16 +34,15 @@
  *    it kills the process. While a thread ends the trace for exit or exec,
  *    SIGTERM, SIGINT and SIGHUP are blocked on it.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "real.h"
 
 volatile int tmk_state = TMK_STATE_OFF;
 uint64_t tmk_start_ns;
@@ -107,16 +107,16 @@ static int claim_finish(void)
 static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int writer)
 {
     int saved = errno;
-    int guard = tmk_tls.guard;
-    int clean = guard == 0 || !handler; /* no lock of the shim held here */
+    enum tmk_guard guard = tmk_tls.guard;
+    int clean = guard == TMK_GUARD_FREE || !handler; /* no lock of the shim held here */
     int cancel;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel); /* open, read: cancellation points */
-    tmk_tls.guard = 2;
+    tmk_tls.guard = TMK_GUARD_CALL;
     struct tmk_thread *t = tmk_tls.t;
     if (!t && clean) t = tmk_thread_attach();
     tmk_state = TMK_STATE_STOPPED; /* other threads stop recording */
-    if (clean) tmk_stacks_report();
-    if (t && guard == 0) {
+    if (clean) tmk_caller_cache_report();
+    if (t && guard == TMK_GUARD_FREE) {
         tmk_tables_sample(t, 0);
         tmk_probe_final(t);
         tmk_memory_sample(t);
@@ -163,7 +163,7 @@ int tmk_finish_signal(int sig, int can_wait)
 {
     if (getpid() != tmk_pid) return 1; /* a vfork child: the parent's trace */
     int writer = 0;
-    if (tmk_state == TMK_STATE_ACTIVE && tmk_tls.guard != 0) {
+    if (tmk_state == TMK_STATE_ACTIVE && tmk_tls.guard != TMK_GUARD_FREE) {
         writer = writer_lock_within(can_wait ? SIGNAL_WRITER_RETRY_NS : SIGNAL_WRITER_WAIT_NS)
                      ? 1 : -1;
         if (writer < 0 && can_wait) return 0;
@@ -179,16 +179,15 @@ int tmk_finish_signal(int sig, int can_wait)
 
 /* ---- fork --------------------------------------------------------------- */
 
-static int fork_guard;
+static enum tmk_guard fork_guard;
 
 static void before_fork(void)
 {
-    fork_guard = tmk_tls.guard;
-    tmk_tls.guard = 2;
-    tmk_stacks_before_fork();
+    fork_guard = tmk_guard_swap(TMK_GUARD_CALL);
+    tmk_unwind_before_fork();
     tmk_tables_lock();
     tmk_ptrset_lock();
-    tmk_stacks_lock();
+    tmk_intern_lock();
     tmk_modules_lock();
     tmk_threads_lock();
     tmk_writer_lock();
@@ -201,10 +200,10 @@ static void after_fork_parent(void)
     tmk_writer_unlock();
     tmk_threads_unlock();
     tmk_modules_unlock();
-    tmk_stacks_unlock();
+    tmk_intern_unlock();
     tmk_ptrset_unlock();
     tmk_tables_unlock();
-    tmk_stacks_after_fork_parent();
+    tmk_unwind_after_fork_parent();
     tmk_tls.guard = fork_guard;
 }
 
@@ -216,7 +215,9 @@ static void after_fork_child(void)
     tmk_ptrmap_after_fork_child();
     tmk_probe_after_fork_child();
     tmk_writer_after_fork_child();
-    tmk_stacks_after_fork_child();
+    tmk_unwind_after_fork_child();
+    tmk_caller_cache_after_fork_child();
+    tmk_intern_after_fork_child();
     tmk_modules_after_fork_child();
     tmk_state = TMK_STATE_STOPPED;
     tmk_pid = getpid();
@@ -257,13 +258,12 @@ __attribute__((constructor)) static void tmk_init(void)
         return;
     }
     int saved = errno;
-    int guard = tmk_tls.guard;
-    tmk_tls.guard = 2;
+    enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
     tmk_options_read();
     tmk_lineage_detect(); /* before anything is said or written */
     tmk_pid = getpid();
     tmk_start_ns = tmk_clock_ns();
-    tmk_stacks_init();
+    tmk_unwind_init();
     tmk_thread_init_key();
     if (tmk_writer_open() != 0) {
         tmk_state = TMK_STATE_STOPPED;
@@ -285,47 +285,14 @@ __attribute__((destructor)) static void tmk_fini(void)
     tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)exit_status);
 }
 
-void *tmk_next_symbol(const char *name)
-{
-    int guard = tmk_tls.guard;
-    tmk_tls.guard = 2;
-    void *f = dlsym(RTLD_NEXT, name);
-    tmk_tls.guard = guard;
-    return f;
-}
+/* ---- what the wrappers of exit, main and exec* tell (hooks.c) ----------- */
 
-#define REAL(type, name) ((type)tmk_next_symbol(name))
-
-TMK_EXPORT void exit(int status)
+void tmk_exit_status_note(int status)
 {
     exit_status = status;
-    REAL(void (*)(int), "exit")(status);
-    __builtin_unreachable();
 }
 
-TMK_EXPORT void quick_exit(int status)
-{
-    exit_status = status;
-    REAL(void (*)(int), "quick_exit")(status);
-    __builtin_unreachable();
-}
-
-TMK_EXPORT void _exit(int status)
-{
-    tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)status);
-    REAL(void (*)(int), "_exit")(status);
-    __builtin_unreachable();
-}
-
-TMK_EXPORT void _Exit(int status)
-{
-    tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)status);
-    REAL(void (*)(int), "_Exit")(status);
-    __builtin_unreachable();
-}
-
-typedef int (*main_fn)(int, char **, char **);
-static main_fn real_main;
+static tmk_main_fn real_main;
 
 static int wrapped_main(int argc, char **argv, char **envp)
 {
@@ -333,89 +300,13 @@ static int wrapped_main(int argc, char **argv, char **envp)
     return exit_status;
 }
 
-typedef int (*start_main_fn)(main_fn, int, char **, void (*)(void), void (*)(void),
-                             void (*)(void), void *);
-
-TMK_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void),
-                                 void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+tmk_main_fn tmk_main_wrap(tmk_main_fn program_main)
 {
-    real_main = main;
-    return REAL(start_main_fn, "__libc_start_main")(wrapped_main, argc, argv, init, fini,
-                                                    rtld_fini, stack_end);
+    real_main = program_main;
+    return wrapped_main;
 }
 
-/* ---- exec --------------------------------------------------------------- */
-
-static void before_exec(void)
+void tmk_before_exec(void)
 {
     if (tmk_state == TMK_STATE_ACTIVE && getpid() == tmk_pid) tmk_finish(TMK_END_EXEC, 0);
-}
-
-typedef int (*execve_fn)(const char *, char *const[], char *const[]);
-typedef int (*execv_fn)(const char *, char *const[]);
-
-TMK_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
-{
-    before_exec();
-    return REAL(execve_fn, "execve")(path, argv, envp);
-}
-
-TMK_EXPORT int execv(const char *path, char *const argv[])
-{
-    before_exec();
-    return REAL(execv_fn, "execv")(path, argv);
-}
-
-TMK_EXPORT int execvp(const char *file, char *const argv[])
-{
-    before_exec();
-    return REAL(execv_fn, "execvp")(file, argv);
-}
-
-TMK_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
-{
-    before_exec();
-    return REAL(execve_fn, "execvpe")(file, argv, envp);
-}
-
-TMK_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
-{
-    before_exec();
-    return REAL(int (*)(int, char *const[], char *const[]), "fexecve")(fd, argv, envp);
-}
-
-/* execl, execlp, execle: gather the variadic arguments into an argv. */
-#define GATHER_ARGS(arg0, ap, argv)                                                           \
-    size_t argc_ = 1;                                                                         \
-    va_start(ap, arg0);                                                                       \
-    while (va_arg(ap, char *)) argc_++;                                                       \
-    va_end(ap);                                                                               \
-    char *argv[argc_ + 1];                                                                    \
-    argv[0] = (char *)(arg0);                                                                 \
-    va_start(ap, arg0);                                                                       \
-    for (size_t i_ = 1; i_ <= argc_; i_++) argv[i_] = va_arg(ap, char *);
-
-TMK_EXPORT int execl(const char *path, const char *arg0, ...)
-{
-    va_list ap;
-    GATHER_ARGS(arg0, ap, argv);
-    va_end(ap);
-    return execv(path, argv);
-}
-
-TMK_EXPORT int execlp(const char *file, const char *arg0, ...)
-{
-    va_list ap;
-    GATHER_ARGS(arg0, ap, argv);
-    va_end(ap);
-    return execvp(file, argv);
-}
-
-TMK_EXPORT int execle(const char *path, const char *arg0, ...)
-{
-    va_list ap;
-    GATHER_ARGS(arg0, ap, argv);
-    char *const *envp = va_arg(ap, char *const *);
-    va_end(ap);
-    return execve(path, argv, envp);
 }

@@ -11,8 +11,8 @@
  * tick (so dlclose is seen within an interval).
  *
  * tmk_modules_gen counts the scans that may have seen a change (every scan
- * but the check that found none); stacks.c's caller cache drops its entries
- * when it moves, and its dlclose wrapper moves it too, at once.
+ * but the check that found none); caller_cache.c drops its entries when it
+ * moves, and the dlclose wrapper (hooks.c) moves it too, at once.
  */
 
 #include <elf.h>

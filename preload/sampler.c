@@ -115,7 +115,7 @@ static void write_out(struct tmk_thread *t, uint64_t now)
 static void *sampler_main(void *arg)
 {
     (void)arg;
-    tmk_tls.guard = 3; /* nothing this thread does is the program's */
+    tmk_tls.guard = TMK_GUARD_THREAD; /* nothing this thread does is the program's */
     prctl(PR_SET_NAME, "tidemark", 0, 0, 0);
     struct tmk_thread *t = tmk_thread_attach();
     if (!t) return NULL;

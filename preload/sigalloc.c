@@ -5,9 +5,10 @@
  * is inside malloc either corrupts the heap (single-threaded process) or
  * deadlocks on the arena lock the interrupted call holds. The shim's sampler
  * thread makes every traced process multi-threaded, so without this file a
- * program whose handlers allocate would hang under the shim. interpose.c
- * marks the thread (tmk_tls.in_real) around every call into the real
- * allocator; a call that finds the mark set comes here instead:
+ * program whose handlers allocate would hang under the shim. The malloc
+ * wrappers (hooks.c, guard.h) mark the thread (tmk_tls.in_real) around
+ * every call into the real allocator; a call that finds the mark set comes
+ * here instead:
  *
  *  - allocations get a private anonymous mapping each (zeroed, any
  *    alignment), noted in a fixed lock-free registry so that free(),
@@ -15,7 +16,7 @@
  *  - a free of real-allocator memory is deferred: pushed on the thread's own
  *    list and done through free() once the interrupted call has left the
  *    real allocator (tmk_sig_drain). So is a free by a handler that
- *    interrupted the shim's own recording (guard 1): done then, it is also
+ *    interrupted the shim's own recording (TMK_GUARD_SHIM): done then, it is also
  *    recorded, and the trace does not lose the free of a traced block.
  * Everything here is async-signal-safe: atomics, mmap, munmap; no lock. It
  * costs two system calls per such allocation, which only happens when a
@@ -23,7 +24,7 @@
  * interrupted thread counts them as LOST when it was recording).
  *
  * The deferred list: deferred_state packs (generation << 32 | count). A push
- * happens only while in_real > 0 or guard == 1, and a pop only while both
+ * happens only while in_real > 0 or guard == TMK_GUARD_SHIM, and a pop only while both
  * are clear, on the same thread; the generation makes a pop that a nested
  * handler overtook retry instead of freeing a stale slot.
  */

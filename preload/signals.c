@@ -17,7 +17,7 @@
  *
  * The program's view: sigaction, __sigaction, signal, bsd_signal, ssignal,
  * sysv_signal, __sysv_signal, sigset, sigignore and siginterrupt are
- * wrapped. For a signal the shim holds, each slot keeps the program's view:
+ * wrapped (hooks.c; the logic is here). For a signal the shim holds, each slot keeps the program's view:
  * what sigaction(sig, NULL, &old) showed when the shim took over (at start:
  * the disposition the process began with; later: the SIG_DFL action the
  * program itself installed, read back from the kernel, so flags, mask and
@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "real.h"
 
 static const int held_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV,
                                    SIGBUS,  SIGFPE, SIGILL, SIGABRT};
@@ -69,28 +70,22 @@ typedef sighandler_t (*handler_fn)(int, sighandler_t);
 typedef int (*int_fn)(int);
 typedef int (*int2_fn)(int, int);
 
-/* The real functions, in the order of real_names. */
-enum { R_SIGACTION, R___SIGACTION, R_SIGNAL, R_BSD_SIGNAL, R_SSIGNAL, R_SYSV_SIGNAL,
-       R___SYSV_SIGNAL, R_SIGSET, R_SIGIGNORE, R_SIGINTERRUPT, N_REAL };
-static const char *const real_names[N_REAL] = {
+/* The real functions, in the order of enum tmk_sig_fn (internal.h). */
+static const char *const real_names[TMK_SIG_N] = {
     "sigaction", "__sigaction", "signal", "bsd_signal", "ssignal", "sysv_signal",
     "__sysv_signal", "sigset", "sigignore", "siginterrupt"};
-static void *real_fns[N_REAL];
+static void *real_fns[TMK_SIG_N];
 
 /* The real function i. Resolved at start; a call before that (another
  * library's constructor) resolves it there, outside any handler. */
-static void *real(int i)
+static void *real(enum tmk_sig_fn i)
 {
-    void *f = __atomic_load_n(&real_fns[i], __ATOMIC_ACQUIRE);
-    if (TMK_LIKELY(f)) return f;
-    f = tmk_next_symbol(real_names[i]);
-    __atomic_store_n(&real_fns[i], f, __ATOMIC_RELEASE);
-    return f;
+    return tmk_next_fn(&real_fns[i], real_names[i]);
 }
 
 static int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    return ((sigaction_fn)real(R_SIGACTION))(sig, act, old);
+    return ((sigaction_fn)real(TMK_SIG_SIGACTION))(sig, act, old);
 }
 
 static struct slot *slot_of(int sig)
@@ -281,7 +276,7 @@ static void on_signal(int sig, siginfo_t *info, void *context)
 
 void tmk_signals_start(void)
 {
-    for (int i = 0; i < N_REAL; i++) real(i);
+    for (int i = 0; i < TMK_SIG_N; i++) real((enum tmk_sig_fn)i);
     memset(&shim_action, 0, sizeof shim_action);
     shim_action.sa_sigaction = on_signal;
     shim_action.sa_flags = SA_SIGINFO | SA_RESTART;
@@ -314,10 +309,10 @@ void tmk_signals_after_fork_child(void)
     retries = 0;
 }
 
-/* ---- the wrappers ------------------------------------------------------- */
+/* ---- the wrapped functions (hooks.c calls these) ------------------------ */
 
-static int wrapped_sigaction(int which, int sig, const struct sigaction *act,
-                             struct sigaction *old)
+int tmk_signals_sigaction(enum tmk_sig_fn which, int sig, const struct sigaction *act,
+                          struct sigaction *old)
 {
     sigaction_fn f = (sigaction_fn)real(which);
     struct slot *s = slot_of(sig);
@@ -346,17 +341,7 @@ static int wrapped_sigaction(int which, int sig, const struct sigaction *act,
     return rc;
 }
 
-TMK_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-    return wrapped_sigaction(R_SIGACTION, sig, act, old);
-}
-
-TMK_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-    return wrapped_sigaction(R___SIGACTION, sig, act, old);
-}
-
-static sighandler_t wrapped_handler_fn(int which, int sig, sighandler_t handler)
+sighandler_t tmk_signals_handler(enum tmk_sig_fn which, int sig, sighandler_t handler)
 {
     handler_fn f = (handler_fn)real(which);
     struct hold h;
@@ -366,38 +351,13 @@ static sighandler_t wrapped_handler_fn(int which, int sig, sighandler_t handler)
     return r;
 }
 
-TMK_EXPORT sighandler_t signal(int sig, sighandler_t handler)
-{
-    return wrapped_handler_fn(R_SIGNAL, sig, handler);
-}
-
-TMK_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
-{
-    return wrapped_handler_fn(R_BSD_SIGNAL, sig, handler);
-}
-
-TMK_EXPORT sighandler_t ssignal(int sig, sighandler_t handler)
-{
-    return wrapped_handler_fn(R_SSIGNAL, sig, handler);
-}
-
-TMK_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
-{
-    return wrapped_handler_fn(R_SYSV_SIGNAL, sig, handler);
-}
-
-TMK_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler)
-{
-    return wrapped_handler_fn(R___SYSV_SIGNAL, sig, handler);
-}
-
 /* sigset reads and changes the thread's mask, which the wrappers block:
  * for a held signal it is done here, as POSIX says (and glibc does), on the
  * wrapped sigaction. */
-TMK_EXPORT sighandler_t sigset(int sig, sighandler_t disposition)
+sighandler_t tmk_signals_sigset(int sig, sighandler_t disposition)
 {
     if (!slot_of(sig) || !managed_here())
-        return as_program_sees(((handler_fn)real(R_SIGSET))(sig, disposition));
+        return as_program_sees(((handler_fn)real(TMK_SIG_SIGSET))(sig, disposition));
     sigset_t one, was;
     sigemptyset(&one);
     sigaddset(&one, sig);
@@ -407,18 +367,19 @@ TMK_EXPORT sighandler_t sigset(int sig, sighandler_t disposition)
     if (disposition == SIG_HOLD) {
         if (pthread_sigmask(SIG_BLOCK, &one, &was) != 0) return SIG_ERR;
         if (sigismember(&was, sig)) return SIG_HOLD;
-        return wrapped_sigaction(R_SIGACTION, sig, NULL, &old) == 0 ? old.sa_handler : SIG_ERR;
+        return tmk_signals_sigaction(TMK_SIG_SIGACTION, sig, NULL, &old) == 0 ? old.sa_handler
+                                                                             : SIG_ERR;
     }
     act.sa_handler = disposition;
     sigemptyset(&act.sa_mask);
-    if (wrapped_sigaction(R_SIGACTION, sig, &act, &old) != 0) return SIG_ERR;
+    if (tmk_signals_sigaction(TMK_SIG_SIGACTION, sig, &act, &old) != 0) return SIG_ERR;
     if (pthread_sigmask(SIG_UNBLOCK, &one, &was) != 0) return SIG_ERR;
     return sigismember(&was, sig) ? SIG_HOLD : old.sa_handler;
 }
 
-TMK_EXPORT int sigignore(int sig)
+int tmk_signals_sigignore(int sig)
 {
-    int_fn f = (int_fn)real(R_SIGIGNORE);
+    int_fn f = (int_fn)real(TMK_SIG_SIGIGNORE);
     struct hold h;
     if (!hold_begin(sig, &h)) return f(sig);
     int r = f(sig);
@@ -426,9 +387,9 @@ TMK_EXPORT int sigignore(int sig)
     return r;
 }
 
-TMK_EXPORT int siginterrupt(int sig, int flag)
+int tmk_signals_siginterrupt(int sig, int flag)
 {
-    int2_fn f = (int2_fn)real(R_SIGINTERRUPT);
+    int2_fn f = (int2_fn)real(TMK_SIG_SIGINTERRUPT);
     struct hold h;
     if (!hold_begin(sig, &h)) return f(sig, flag);
     int r = f(sig, flag);

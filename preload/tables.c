@@ -13,20 +13,21 @@
  * last one it wrote, a TABLE_PEAK follows in the same reservation, so it
  * carries the time of that record.
  *
- * What a table says about itself (struct tmk_table_info) is copied up to the
- * size the caller's annotate.h gave it: table_new is what programs built
- * against version 1 call (TMK__TABLE_INFO_SIZE_V1 bytes), table_new_sized
- * what newer ones call with their sizeof. A stated growth rule follows the
+ * The exported API object and its entry points are in hooks.c. What a table
+ * says about itself (struct tmk_table_info) is copied up to the size the
+ * caller's annotate.h gave it: table_new is what programs built against
+ * version 1 call (TMK__TABLE_INFO_SIZE_V1 bytes), table_new_sized what newer
+ * ones call with their sizeof. A stated growth rule follows the
  * TABLE_NEW as a TABLE_GROWTH record.
  *
  * Table events are never sampled. In mode=tables, and when byte sampling is
  * on, a bucket array is also entered in ptrset.c (so that its free is
  * recorded) and gets an ALLOC record of its own, unless one was written.
  */
-#include <errno.h>
 #include <string.h>
 
 #include "internal.h"
+#include "real.h"
 #include "tidemark/annotate.h"
 
 #define HASH_NONFATAL_OOM 1
@@ -181,61 +182,22 @@ static struct table *table_create(struct tmk_thread *t, const void *addr,
     return tb;
 }
 
-/* Enters the shim from an annotation call. Returns the thread state with the
- * guard set, or NULL when not recording. */
-static struct tmk_thread *api_enter(void)
+/* ---- the annotation API's calls (hooks.c enters the shim) --------------- */
+
+void tmk_tables_new(struct tmk_thread *t, const void *addr, const struct tmk_table_info *info,
+                    size_t info_size)
 {
-    if (tmk_state != TMK_STATE_ACTIVE || tmk_tls.guard) return NULL;
-    tmk_tls.guard = 1;
-    struct tmk_thread *t = tmk_tls.t;
-    if (!t) t = tmk_thread_attach();
-    if (!t) tmk_tls.guard = 0;
-    return t;
+    uint32_t stack = tmk_stack_id(t);
+    pthread_mutex_lock(&tables_mutex);
+    table_create(t, addr, info, info_size, stack);
+    pthread_mutex_unlock(&tables_mutex);
 }
 
-static void api_leave(void)
+/* Where one of the table's counters lives (peak = 0: its live count, 1: its
+ * high-water count). Writes the counter's first record. */
+void tmk_tables_counter(struct tmk_thread *t, const void *addr, const void *at, unsigned width,
+                        int peak)
 {
-    TMK_CALLER_CLEAR();
-    tmk_tls.guard = 0;
-}
-
-/* TMK_CALLER_SET takes this function's return address: it must run in the
- * exported function itself, hence a macro rather than a helper. */
-#define TABLE_NEW_BODY(addr, info, info_size)                \
-    do {                                                     \
-        int saved = errno;                                   \
-        struct tmk_thread *t = api_enter();                  \
-        if (!t) return;                                      \
-        TMK_CALLER_SET();                                    \
-        uint32_t stack = tmk_stack_id(t);                    \
-        pthread_mutex_lock(&tables_mutex);                   \
-        table_create(t, addr, info, info_size, stack);       \
-        pthread_mutex_unlock(&tables_mutex);                 \
-        api_leave();                                         \
-        errno = saved;                                       \
-    } while (0)
-
-/* Programs built against annotate.h version 1: their struct ends before the
- * growth rule. */
-static void api_table_new(const void *addr, const struct tmk_table_info *info)
-{
-    TABLE_NEW_BODY(addr, info, TMK__TABLE_INFO_SIZE_V1);
-}
-
-static void api_table_new_sized(const void *addr, const struct tmk_table_info *info,
-                                size_t info_size)
-{
-    TABLE_NEW_BODY(addr, info, info_size);
-}
-
-/* tmk_table_count and tmk_table_peak: where one of the table's counters
- * lives (peak = 0: its live count, 1: its high-water count). Writes the
- * counter's first record. */
-static void register_counter(const void *addr, const void *at, unsigned width, int peak)
-{
-    int saved = errno;
-    struct tmk_thread *t = api_enter();
-    if (!t) return;
     pthread_mutex_lock(&tables_mutex);
     struct table *tb;
     HASH_FIND_PTR(tables, &addr, tb);
@@ -253,33 +215,17 @@ static void register_counter(const void *addr, const void *at, unsigned width, i
         }
     }
     pthread_mutex_unlock(&tables_mutex);
-    api_leave();
-    errno = saved;
 }
 
-static void api_table_count(const void *addr, const void *count, unsigned width)
+void tmk_tables_array(struct tmk_thread *t, const void *addr, const void *array, size_t bytes,
+                      size_t buckets, unsigned reason)
 {
-    register_counter(addr, count, width, 0);
-}
-
-static void api_table_peak(const void *addr, const void *peak, unsigned width)
-{
-    register_counter(addr, peak, width, 1);
-}
-
-static void api_table_array(const void *addr, const void *array, size_t bytes, size_t buckets,
-                            unsigned reason)
-{
-    int saved = errno;
-    struct tmk_thread *t = api_enter();
-    if (!t) return;
     /* In tables mode an overflow bucket (allocated one by one, thousands of
      * them in a busy map) is not unwound: it gets the stack of its table's
      * last bucket array (or of the table's creation). Unwinding each one was
      * ~1,200 of the ~2,300 instructions the shim spent per overflow bucket,
      * and the mode is the one meant to cost nothing. */
     int reuse = reason == TMK_ARRAY_OVERFLOW && tmk_opt.mode == TMK_MODE_TABLES;
-    TMK_CALLER_SET();
     uint32_t stack = reuse ? 0 : tmk_stack_id(t);
     pthread_mutex_lock(&tables_mutex);
     struct table *tb;
@@ -322,34 +268,16 @@ static void api_table_array(const void *addr, const void *array, size_t bytes, s
         tb->last_live = live;
     }
     pthread_mutex_unlock(&tables_mutex);
-    api_leave();
-    errno = saved;
 }
 
-static void api_table_end(const void *addr)
+void tmk_tables_end(struct tmk_thread *t, const void *addr)
 {
-    int saved = errno;
-    struct tmk_thread *t = api_enter();
-    if (!t) return;
     pthread_mutex_lock(&tables_mutex);
     struct table *tb;
     HASH_FIND_PTR(tables, &addr, tb);
     if (tb) table_drop(t, tb);
     pthread_mutex_unlock(&tables_mutex);
-    api_leave();
-    errno = saved;
 }
-
-TMK_EXPORT const struct tmk_annotate_api tidemark_annotate_api = {
-    .version = TMK_ANNOTATE_VERSION,
-    .size = sizeof(struct tmk_annotate_api),
-    .table_new = api_table_new,
-    .table_count = api_table_count,
-    .table_array = api_table_array,
-    .table_end = api_table_end,
-    .table_peak = api_table_peak,
-    .table_new_sized = api_table_new_sized,
-};
 
 /* TABLE_COUNT for every table with a count (only those whose count moved
  * since the last record when only_changed). */

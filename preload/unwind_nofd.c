@@ -20,6 +20,7 @@
  * if it cannot), then rejects `how` (EINVAL) without changing anything.
  * (A libunwind built to validate with write() instead would find every
  * guessed page unreadable: shorter stacks, still no descriptor.)
+ * The wrappers of syscall, pipe2 and pipe (hooks.c) call tmk_nofd_*.
  * Outside the shim's unwinds every call goes to the real function unchanged
  * (a program that uses libunwind itself gets its own real pipe), and a
  * sentinel outside an unwind gets the real function's EBADF.
@@ -31,12 +32,12 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "real.h"
 
 /* Never a descriptor (descriptors are >= 0), never -1 (libunwind's "none"). */
 #define SENTINEL_READ (-0x544d4b30)
@@ -65,13 +66,8 @@ static int readable(uintptr_t addr, syscall_fn real)
     return !(rc < 0 && errno == EFAULT);
 }
 
-TMK_EXPORT long syscall(long nr, ...)
+long tmk_nofd_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
-    va_list ap;
-    va_start(ap, nr);
-    long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
-    long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
-    va_end(ap);
     syscall_fn f = (syscall_fn)tmk_next_fn(&real_syscall, "syscall");
     if (!f) {
         errno = ENOSYS;
@@ -95,7 +91,7 @@ static int hand_out_sentinels(int fds[2])
     return 0;
 }
 
-TMK_EXPORT int pipe2(int fds[2], int flags)
+int tmk_nofd_pipe2(int fds[2], int flags)
 {
     if (tmk_tls.in_unwind) return hand_out_sentinels(fds);
     int (*f)(int[2], int) = (int (*)(int[2], int))tmk_next_fn(&real_pipe2, "pipe2");
@@ -106,7 +102,7 @@ TMK_EXPORT int pipe2(int fds[2], int flags)
     return f(fds, flags);
 }
 
-TMK_EXPORT int pipe(int fds[2])
+int tmk_nofd_pipe(int fds[2])
 {
     if (tmk_tls.in_unwind) return hand_out_sentinels(fds);
     int (*f)(int[2]) = (int (*)(int[2]))tmk_next_fn(&real_pipe, "pipe");

@@ -1,6 +1,6 @@
 /* tests/preload/stack_paths.c - call paths into malloc that share their
  * caller's return address and stack position but not their stacks: the
- * cases the shim's caller cache (preload/stacks.c) must tell apart.
+ * cases the shim's caller cache (preload/caller_cache.c) must tell apart.
  *
  *   stack_paths [ROUNDS]
  *

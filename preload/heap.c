@@ -1,0 +1,146 @@
+/* preload/heap.c - the heap's records, written beside the maps they feed.
+ *
+ * Full mode without sampling writes the heap by info (ALLOC_INFO /
+ * FREE_INFO, with a TICK per coarse-clock slot), and ptrmap.c remembers each
+ * live block's info so that its free names it, whatever thread frees it.
+ * Tables and sampled modes write by address (ALLOC / FREE) the blocks whose
+ * free matters, and ptrset.c remembers them. Once the trace passed
+ * TIDEMARK_MAX_BYTES's soft bound (bound.c), full mode writes no heap records
+ * but bucket arrays' frees, and sampled mode takes no new samples. hooks.c
+ * calls tmk_heap_on_alloc / tmk_heap_on_free with the guard at
+ * TMK_GUARD_SHIM; docs/architecture.md ("Inside the shim") has the ordering
+ * contract.
+ */
+#include <math.h>
+
+#include "internal.h"
+#include "real.h"
+
+void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack)
+{
+    uint64_t now = tmk_now();
+    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
+    q = tmk_put_timed(t, q, TMK_REC_ALLOC, now);
+    q = tmk_put_s(q, (int64_t)((uintptr_t)p - t->last_ptr));
+    q = tmk_put_u(q, size);
+    q = tmk_put_u(q, stack);
+    t->last_ptr = (uintptr_t)p;
+    tmk_publish(t, q);
+}
+
+static void record_free(struct tmk_thread *t, void *p)
+{
+    uint64_t now = tmk_now();
+    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
+    q = tmk_put_timed(t, q, TMK_REC_FREE, now);
+    q = tmk_put_s(q, (int64_t)((uintptr_t)p - t->last_ptr));
+    t->last_ptr = (uintptr_t)p;
+    tmk_publish(t, q);
+}
+
+/* Bytes until the next sampled allocation: exponential, mean sample_bytes. */
+static int64_t next_sample_gap(struct tmk_thread *t)
+{
+    t->rng ^= t->rng << 13;
+    t->rng ^= t->rng >> 7;
+    t->rng ^= t->rng << 17;
+    double u = ((double)(t->rng >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
+    double gap = -log(u) * (double)tmk_opt.sample_bytes;
+    return gap < 1.0 ? 1 : (int64_t)gap;
+}
+
+/* Sampled mode: is this allocation one of the samples? */
+static int take_sample(struct tmk_thread *t, size_t size)
+{
+    t->sample_left -= (int64_t)size;
+    if (t->sample_left > 0) return 0;
+    do t->sample_left += next_sample_gap(t); while (t->sample_left <= 0);
+    return 1;
+}
+
+/* Full mode: ALLOC_INFO of (size, stack), and p goes into the ptrmap with
+ * them. A block of TMK_INFO_SIZE_LIMIT bytes or more is written by address
+ * (ALLOC), and so is its free; one that cannot be tracked (no memory for the
+ * map) is counted as lost. */
+static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
+{
+    if (TMK_UNLIKELY(tmk_bound_reached)) return; /* TIDEMARK_MAX_BYTES: bound.c */
+    uint64_t now = tmk_now_coarse();
+    uint32_t stack = tmk_stack_id(t);
+    if (TMK_UNLIKELY((uint64_t)size >= TMK_INFO_SIZE_LIMIT || stack == TMK_PTRMAP_BY_ADDRESS ||
+                     tmk_probed_size(size))) {
+        tmk_record_alloc(t, p, size, stack);
+        if (tmk_probed_size(size)) tmk_probe_add((uintptr_t)p, size);
+        return;
+    }
+    if (TMK_UNLIKELY(tmk_ptrmap_put((uintptr_t)p, stack, (uint32_t)size) != 0)) {
+        t->lost++;
+        return;
+    }
+    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
+    q = tmk_put_tick(t, q, now);
+    tmk_publish(t, tmk_put_by_info(q, TMK_REC_ALLOC_INFO, size, stack));
+}
+
+/* Full mode: FREE_INFO of the info p was allocated with, whatever thread
+ * allocated it; FREE by address for a table's array, and for a block the
+ * trace never saw allocated by info (from before tracing or a parent
+ * process, 4 GiB or more, or a double free: the analyzer counts the last as
+ * an unknown free, as the program's glibc may be about to say). */
+static void free_by_info(struct tmk_thread *t, void *p)
+{
+    uint32_t stack, size;
+    int known = tmk_ptrmap_take((uintptr_t)p, &stack, &size);
+    if (known && stack == TMK_PTRMAP_BY_ADDRESS) {
+        record_free(t, p); /* a table's array */
+        return;
+    }
+    if (TMK_UNLIKELY(tmk_bound_reached)) return; /* TIDEMARK_MAX_BYTES: bound.c */
+    if (!known) {
+        record_free(t, p);
+        if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);
+        return;
+    }
+    uint64_t now = tmk_now_coarse();
+    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
+    q = tmk_put_tick(t, q, now);
+    tmk_publish(t, tmk_put_by_info(q, TMK_REC_FREE_INFO, size, stack));
+}
+
+void tmk_heap_on_alloc(void *p, size_t size)
+{
+    struct tmk_thread *t = tmk_tls.t;
+    if (TMK_UNLIKELY(!t) && !(t = tmk_thread_attach())) return;
+    if (TMK_LIKELY(tmk_heap_by_info())) {
+        alloc_by_info(t, p, size);
+        return;
+    }
+    /* The heap counter (MEMORY records) is kept only where the trace does
+     * not give the analyzer every block: in tables and sampled modes. In
+     * full mode reading each block's size on free cost ~10% of W1's time
+     * (the chunk header's cache miss, taken before glibc's free would). */
+    size_t usable = tmk_real_usable(p);
+    t->heap += (int64_t)usable;
+    int probed = tmk_probed_size(size);
+    if (!probed && (tmk_opt.mode == TMK_MODE_TABLES || !take_sample(t, size) || tmk_bound_reached))
+        return;
+    tmk_ptrset_add((uintptr_t)p, usable);
+    tmk_record_alloc(t, p, size, tmk_stack_id(t));
+    if (probed) tmk_probe_add((uintptr_t)p, size);
+}
+
+void tmk_heap_on_free(void *p)
+{
+    struct tmk_thread *t = tmk_tls.t;
+    if (TMK_UNLIKELY(!t) && !(t = tmk_thread_attach())) return;
+    if (TMK_LIKELY(tmk_heap_by_info())) {
+        free_by_info(t, p);
+        return;
+    }
+    size_t usable = tmk_real_usable(p);
+    t->heap -= (int64_t)usable;
+    if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)p, usable)) {
+        record_free(t, p);
+        if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);
+    }
+}

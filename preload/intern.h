@@ -1,0 +1,44 @@
+/* preload/intern.h - the inline half of intern.c: a stack's 64-bit hash and
+ * its id through the thread's hash cache, in front of intern.c's table.
+ * Inline because tmk_stack_id (caller_cache.c) must not put a frame of its
+ * own under libunwind's unwind.
+ */
+#ifndef TIDEMARK_PRELOAD_INTERN_H
+#define TIDEMARK_PRELOAD_INTERN_H
+
+#include "internal.h"
+
+static inline uint64_t tmk_hash_frames(const uintptr_t *f, int n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
+    for (int i = 0; i < n; i++) {
+        h ^= f[i];
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
+    }
+    return h ? h : 1;
+}
+
+/* The id of frames f[0, n) from the process-wide table, added there (with
+ * its STACK record) when new; 0 when out of memory. */
+uint32_t tmk_intern(struct tmk_thread *t, const uintptr_t *f, int n) TMK_HIDDEN;
+
+/* The id of frames f[0, n), n > 0, whose tmk_hash_frames is h: the thread's
+ * hash cache, else the global table (after a module check, so that a new
+ * object's MODULE comes first). */
+static inline __attribute__((always_inline)) uint32_t tmk_id_of_frames(struct tmk_thread *t,
+                                                                       const uintptr_t *f, int n,
+                                                                       uint64_t h)
+{
+    struct tmk_stack_cache_entry *c = &t->cache[h & (TMK_STACK_CACHE - 1)];
+    if (TMK_LIKELY(c->hash == h)) return c->id;
+    tmk_modules_scan_if_changed(t);
+    uint32_t id = tmk_intern(t, f, n);
+    if (id) {
+        c->hash = h;
+        c->id = id;
+    }
+    return id;
+}
+
+#endif /* TIDEMARK_PRELOAD_INTERN_H */
