@@ -416,6 +416,5 @@ int main(void)
     test_versions();
     test_zstd_blocks();
     test_cuts();
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    return check_status();
 }

@@ -196,5 +196,5 @@ int main(void)
     test_tables_mode_peak(&f.m);
     test_missing_stacks(&f.m);
     test_shim_frames_dropped(&f);
-    return check_exit_status();
+    return check_status();
 }

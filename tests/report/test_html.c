@@ -67,12 +67,10 @@ static void test_escaping(const char *html)
     CHECK_CONTAINS(html, "/opt/app&lt;1&gt;: build-id differs; showing offsets");
     CHECK_CONTAINS(html, "Copy the live entries into a new map &lt;now&gt;.");
     /* Every '<' starts a tag this file writes: a letter, '/', '!'. */
-    for (const char *p = html; (p = strchr(p, '<')); p++)
-        if (!(isalpha((unsigned char)p[1]) || p[1] == '/' || p[1] == '!')) {
-            fprintf(stderr, "stray '<' at offset %td: %.20s\n", p - html, p);
-            check_failures++;
-            break;
-        }
+    const char *p = html;
+    while ((p = strchr(p, '<')) && (isalpha((unsigned char)p[1]) || p[1] == '/' || p[1] == '!'))
+        p++;
+    CHECK(!p, "stray '<' at offset %td: %.20s", p - html, p);
 }
 
 static void test_content(const char *html)
@@ -148,5 +146,5 @@ int main(int argc, char **argv)
         if (out) fclose(out);
     }
     free(html);
-    return check_exit_status();
+    return check_status();
 }

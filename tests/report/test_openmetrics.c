@@ -95,5 +95,5 @@ int main(void)
     test_families(&f.m);
     test_top_and_untracked(&f.m);
     test_invalid_utf8(&f.m);
-    return check_exit_status();
+    return check_status();
 }

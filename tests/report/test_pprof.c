@@ -163,5 +163,5 @@ int main(void)
     fx_build(&f);
     test_types_and_totals(&f.m);
     test_shim_and_mapping(&f);
-    return check_exit_status();
+    return check_status();
 }
