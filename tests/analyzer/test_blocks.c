@@ -15,7 +15,7 @@
 #include "check.h"
 #include "reader.h"
 #include "tidemark/trace_check.h"
-#include "tracegen.h"
+#include "scenarios.h"
 
 /* What a reader run saw. */
 struct seen {

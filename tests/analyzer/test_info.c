@@ -12,7 +12,7 @@
 #include "model.h"
 #include "reader.h"
 #include "tidemark/annotate.h"
-#include "tracegen.h"
+#include "scenarios.h"
 
 struct heap_want {
     uint64_t allocs, frees, in_use, peak;

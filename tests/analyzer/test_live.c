@@ -23,7 +23,7 @@
 #include "model.h"
 #include "reader.h"
 #include "tidemark/annotate.h"
-#include "tracegen.h"
+#include "scenarios.h"
 
 static char dir[] = "/tmp/tmk-live-XXXXXX";
 

@@ -12,7 +12,7 @@
 #include "reader.h"
 #include "sizing_model_api.h"
 #include "tidemark/annotate.h"
-#include "tracegen.h"
+#include "scenarios.h"
 
 static int analyze(struct tg *g, struct tm_model *m, char *err, size_t errlen)
 {

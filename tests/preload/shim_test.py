@@ -85,7 +85,7 @@ def traces(pattern=r".*\.tmk(\.\d+)*$", where=None):
 
 def tmkcat(path, *flags, allow_error=False):
     """Parses tmkcat's key=value lines; other lines go to d['lines']."""
-    p = subprocess.run([build_path("tests", "preload", "tmkcat"), *flags, path],
+    p = subprocess.run([build_path("tests", "format", "tmkcat"), *flags, path],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     d = {"lines": [], "rc": p.returncode}
     for line in p.stdout.splitlines():
@@ -919,7 +919,7 @@ def case_exits():
 # ---- 9. tmkcat on format 2.0 (tracegen's traces; no shim) -----------------------
 
 def case_format2():
-    gen = build_path("tests", "analyzer", "tracegen")
+    gen = build_path("tests", "format", "tracegen")
     d = {}
     for s in ("info", "info1", "infolate"):
         out = os.path.join(TMP, s + ".tmk")
@@ -942,7 +942,7 @@ def case_format2():
 def alloc_stacks(path):
     """Per thread, the (size, frames) of every ALLOC in order, frames as
     module basename + offset (ASLR moves the modules between runs)."""
-    p = subprocess.run([build_path("tests", "preload", "tmkcat"), "-s", path],
+    p = subprocess.run([build_path("tests", "format", "tmkcat"), "-s", path],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     eq(p.returncode, 0, f"tmkcat -s {path}")
     mods, stacks, seq = [], {}, {}
