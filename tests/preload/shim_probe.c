@@ -1,5 +1,5 @@
 /* tests/preload/shim_probe.c - the program the shim's tests run under
- * LD_PRELOAD: one subcommand per situation (shim_test.py drives them and
+ * LD_PRELOAD: one subcommand per situation (the *_test.py scripts drive them and
  * reads the traces back with tmkcat). Each subcommand checks what the
  * program itself can see (return values, errno, alignment) and exits 1 with
  * a "CHECK failed" line (tests/check.h) when something is off; what only
@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A failed check goes to stdout, which shim_test.py shows: stderr is the
- * shim's. */
+/* A failed check goes to stdout, which the test scripts show: stderr is
+ * the shim's. */
 #define CHECK_OUT stdout
 #include "check.h"
 
