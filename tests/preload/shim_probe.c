@@ -1,6 +1,6 @@
 /* tests/preload/shim_probe.c - the program the shim's tests run under
- * LD_PRELOAD: one subcommand per situation (the *_test.py scripts drive them and
- * reads the traces back with tmkcat). Each subcommand checks what the
+ * LD_PRELOAD: one subcommand per situation (the *_test.py scripts drive
+ * them and read the traces back with tmkcat). Each subcommand checks what the
  * program itself can see (return values, errno, alignment) and exits 1 with
  * a "CHECK failed" line (tests/check.h) when something is off; what only
  * the trace can show is printed as "key=value" lines for the driver.
