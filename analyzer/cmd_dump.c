@@ -1,8 +1,8 @@
 /* analyzer/cmd_dump.c - `tidemark dump TRACE`: every record as one line of
  * text, in the merged order the analyzer sees them (for debugging the shim
  * and for tests). Strings are printed with non-printable bytes as \xNN.
- * 2.0's heap records by info are printed as the reader hands them on: ALLOC
- * and FREE of synthetic addresses, followed by "(info THREAD.INFO #SLOT)",
+ * 3.0's heap records by info are printed as the reader hands them on: ALLOC
+ * and FREE of synthetic addresses, followed by "(info SIZE@STACK #SLOT)",
  * and RENAME lines. */
 #include <stdio.h>
 #include <string.h>
@@ -150,8 +150,8 @@ static const char dump_usage[] =
     "usage: tidemark dump TRACE\n"
     "Prints the trace's header and every record, one per line, in time order:\n"
     "  TIME_NS th=THREAD TYPE field=value ...\n"
-    "Heap records by info (2.0) come as ALLOC/FREE of synthetic addresses, each\n"
-    "followed by (info THREAD.INFO #SLOT), and RENAME lines when such a block\n"
+    "Heap records by info (3.0) come as ALLOC/FREE of synthetic addresses, each\n"
+    "followed by (info SIZE@STACK #SLOT), and RENAME lines when such a block\n"
     "becomes a table's array.\n"
     "Problems with the file (cut off, corrupt) are listed at the end as\n"
     "'# warning: ...' lines. Exit status: 0 read (even if truncated), 2 cannot read.\n";

@@ -15,7 +15,7 @@
 #include "check.h"
 #include "reader.h"
 #include "tidemark/trace_check.h"
-#include "tracegen.h"
+#include "scenarios.h"
 
 /* What a reader run saw. */
 struct seen {
@@ -336,6 +336,5 @@ int main(void)
     test_damaged_streamed_block();
     test_unsealed_blocks();
     test_damaged_frame_30();
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    return check_status();
 }

@@ -23,7 +23,7 @@
 #include "model.h"
 #include "reader.h"
 #include "tidemark/annotate.h"
-#include "tracegen.h"
+#include "scenarios.h"
 
 static char dir[] = "/tmp/tmk-live-XXXXXX";
 
@@ -379,6 +379,5 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) {
     }
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures != 0;
+    return check_status();
 }

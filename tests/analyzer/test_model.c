@@ -12,7 +12,7 @@
 #include "reader.h"
 #include "sizing_model_api.h"
 #include "tidemark/annotate.h"
-#include "tracegen.h"
+#include "scenarios.h"
 
 static int analyze(struct tg *g, struct tm_model *m, char *err, size_t errlen)
 {
@@ -442,6 +442,5 @@ int main(void)
     test_table_peak();
     test_sites_merge();
     test_end_has_no_live();
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    return check_status();
 }

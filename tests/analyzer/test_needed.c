@@ -241,6 +241,5 @@ int main(void)
     test_presized_is_not_after_deletes();
     test_peak_follows_history();
     test_bad_rules();
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    return check_status();
 }

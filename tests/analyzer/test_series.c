@@ -9,17 +9,8 @@
 #include <stdlib.h>
 
 #include "analyze_int.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(cond, ...)                                 \
-    do {                                                 \
-        if (!(cond)) {                                   \
-            failures++;                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                         \
-            printf("\n");                                \
-        }                                                \
-    } while (0)
 
 #define MS 1000000ull
 
@@ -76,6 +67,5 @@ int main(void)
     burst_then_tail();
     live_peak_survives();
     few_points_all_kept();
-    printf("%s\n", failures ? "FAILED" : "ok");
-    return failures != 0;
+    return check_status();
 }

@@ -2,11 +2,11 @@
 #include "fake_recorder.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct fake_event fake_events[FAKE_MAX_EVENTS];
 size_t fake_nevents;
-int fake_failures;
 
 /* Registered counts, so the fake can read them like the shim does. */
 static struct { const void *table, *count; unsigned width; } counts[256];
@@ -15,9 +15,8 @@ static size_t ncounts;
 static struct fake_event *next_event(enum fake_event_type type, const void *table)
 {
     if (fake_nevents == FAKE_MAX_EVENTS) {
-        fprintf(stderr, "fake recorder: event log full\n");
-        fake_failures++;
-        return NULL;
+        fprintf(stderr, "fake recorder: event log full (FAKE_MAX_EVENTS)\n");
+        abort();
     }
     struct fake_event *e = &fake_events[fake_nevents++];
     memset(e, 0, sizeof *e);
@@ -59,7 +58,6 @@ void fake_reset(void)
 static void on_new(const void *table, const struct tmk_table_info *info)
 {
     struct fake_event *e = next_event(EV_NEW, table);
-    if (!e) return;
     e->info = *info;
     if (info->label) {
         snprintf(e->label, sizeof e->label, "%s", info->label);
@@ -70,7 +68,6 @@ static void on_new(const void *table, const struct tmk_table_info *info)
 static void on_count(const void *table, const void *count, unsigned width)
 {
     struct fake_event *e = next_event(EV_COUNT, table);
-    if (!e) return;
     e->count = count;
     e->width = width;
     if (ncounts < sizeof counts / sizeof counts[0])
@@ -81,7 +78,6 @@ static void on_array(const void *table, const void *array, size_t bytes, size_t 
                      unsigned reason)
 {
     struct fake_event *e = next_event(EV_ARRAY, table);
-    if (!e) return;
     e->array = array;
     e->bytes = bytes;
     e->buckets = buckets;
@@ -93,7 +89,6 @@ static void on_array(const void *table, const void *array, size_t bytes, size_t 
 static void on_end(const void *table)
 {
     struct fake_event *e = next_event(EV_END, table);
-    if (!e) return;
     e->count_at_end = fake_count_of(table);
     forget_count(table);
 }

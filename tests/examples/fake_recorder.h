@@ -35,14 +35,5 @@ void fake_reset(void);
 /* The live count registered for table, read now; UINT64_MAX if none. */
 uint64_t fake_count_of(const void *table);
 
-/* Test helpers: report a failed check with its line and count failures. */
-extern int fake_failures;
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            fake_failures++;                                                     \
-        }                                                                        \
-    } while (0)
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "tidemark/uthash.h"
 
+#include "check.h"
 #include "fake_recorder.h"
 
 struct item {
@@ -265,10 +266,7 @@ int main(void)
     test_clear();
     test_two_tables_and_label();
     test_refill();
-    if (fake_failures) {
-        fprintf(stderr, "%d check(s) failed\n", fake_failures);
-        return 1;
-    }
+    if (check_status()) return 1;
     printf("uthash adapter events: ok\n");
     return 0;
 }

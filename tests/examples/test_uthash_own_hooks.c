@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "fake_recorder.h"
 
 /* The program's own hooks: a counting allocator that can fail on demand. */
@@ -140,10 +141,7 @@ int main(void)
     test_chained();
     test_oom_first_array();
     test_oom_expand();
-    if (fake_failures) {
-        fprintf(stderr, "%d check(s) failed\n", fake_failures);
-        return 1;
-    }
+    if (check_status()) return 1;
     printf("uthash adapter with the program's own hooks: ok\n");
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "fake_recorder.h"
 #include "workload_log.h"
 
@@ -13,16 +14,11 @@ int main(void)
     struct wl_log plain = {0}, adapted = {0};
     fake_reset();
     workload_plain(&plain);
-    if (fake_nevents != 0) {
-        fprintf(stderr, "plain uthash announced %zu events\n", fake_nevents);
-        return 1;
-    }
+    CHECK(fake_nevents == 0, "plain uthash announced %zu events", fake_nevents);
     workload_adapted(&adapted);
-
-    if (plain.len == 0 || plain.len != adapted.len || memcmp(plain.text, adapted.text, plain.len)) {
-        fprintf(stderr, "plain uthash:\n%s\nwith the adapter:\n%s\n", plain.text, adapted.text);
-        return 1;
-    }
+    CHECK(plain.len != 0 && plain.len == adapted.len &&
+              memcmp(plain.text, adapted.text, plain.len) == 0,
+          "plain uthash:\n%s\nwith the adapter:\n%s", plain.text, adapted.text);
     /* The adapted build announced every table it made:
      * users, by_name, evens, users again after it emptied. */
     size_t news = 0, ends = 0;
@@ -30,10 +26,9 @@ int main(void)
         news += fake_events[i].type == EV_NEW;
         ends += fake_events[i].type == EV_END;
     }
-    if (news != 4 || ends != 4) {
-        fprintf(stderr, "expected 4 tables created and ended, saw %zu and %zu\n", news, ends);
-        return 1;
-    }
+    CHECK(news == 4 && ends == 4, "tables created and ended: %zu and %zu, want 4 and 4", news,
+          ends);
+    if (check_status()) return 1;
     fputs(plain.text, stdout);
     printf("uthash with and without the adapter: identical\n");
     return 0;

@@ -348,5 +348,5 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
         run_config(&configs[i]);
     test_same_size_growth();
-    return check_status("gomap_diff");
+    return check_status();
 }

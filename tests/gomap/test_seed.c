@@ -136,5 +136,5 @@ int main(void)
     seed_128(0);
     seed_128(N);
     seed_129();
-    return check_status("gomap_seed");
+    return check_status();
 }

@@ -150,5 +150,5 @@ int main(void)
 {
     test_known_points();
     test_rule_sweep();
-    return check_status("gomap_sizing");
+    return check_status();
 }

@@ -6,41 +6,34 @@ by SIGKILL, and TIDEMARK_MAX_BYTES.
 
     live_test.py --build BUILD_DIR CASE
 
-Uses shim_test.py's helpers (running under the shim, tmkcat). The programs
+Uses harness.py's helpers (running under the shim, tmkcat). The programs
 are tests/preload/idle_prog.c; each case takes a few seconds.
 """
-import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import shim_test as st  # noqa: E402
-from shim_test import Failure, check, eq, tmkcat  # noqa: E402
+import harness  # noqa: E402
+from harness import Failure, check, eq, tmkcat  # noqa: E402
 
 
 def idle_prog():
-    return st.build_path("tests", "preload", "idle_prog")
-
-
-def tidemark_bin():
-    return st.build_path("analyzer", "tidemark")
+    return harness.build_path("tests", "preload", "idle_prog")
 
 
 def start(cmd, path, env=None, preload=True):
     """Starts cmd under the shim writing `path`; returns it once it said ready."""
-    e = st.base_env()
+    e = harness.base_env()
     if preload:
-        e["LD_PRELOAD"] = st.shim()
+        e["LD_PRELOAD"] = harness.shim()
     e["TIDEMARK_OUTPUT"] = path
     e.update(env or {})
-    p = subprocess.Popen(cmd, env=e, stdout=subprocess.PIPE, cwd=st.TMP)
+    p = subprocess.Popen(cmd, env=e, stdout=subprocess.PIPE, cwd=harness.TMP)
     line = p.stdout.readline()
     if line != b"ready\n":
         p.kill()
@@ -58,9 +51,9 @@ def kill(p):
 
 def tidemark(*args, timeout=60):
     try:
-        return subprocess.run([tidemark_bin(), *args], stdout=subprocess.PIPE,
+        return subprocess.run([harness.tidemark(), *args], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=timeout,
-                              env=st.base_env())
+                              env=harness.base_env())
     except subprocess.TimeoutExpired:
         raise Failure(f"tidemark {args} did not finish in {timeout} s")
 
@@ -80,7 +73,7 @@ def sizes_by_thread(path):
 
 
 def idle_states(prefix=()):
-    path = os.path.join(st.TMP, "states.tmk")
+    path = os.path.join(harness.TMP, "states.tmk")
     p = start([*prefix, idle_prog(), "states", "30"], path, preload=not prefix)
     try:
         time.sleep(1.3)
@@ -99,7 +92,7 @@ def idle_states(prefix=()):
 
 
 def num_blocks(d):
-    return st.num(d, "blocks")
+    return harness.num(d, "blocks")
 
 
 def case_idle_states():
@@ -109,7 +102,7 @@ def case_idle_states():
 def case_idle_fenced():
     """The same without membarrier(2): the owners fence, the sampler still
     takes the buffers."""
-    idle_states(prefix=(st.build_path("tests", "preload", "nomembarrier"), st.shim()))
+    idle_states(prefix=(harness.build_path("tests", "preload", "nomembarrier"), harness.shim()))
 
 
 # ---- 2. the issue's server: a table, its thread blocked in epoll_wait --------------
@@ -138,7 +131,7 @@ def server(path, seconds="30", env=None):
 def case_live_report():
     """report, check and diff on a trace whose process runs: the state as of
     about 1.5 s ago, one line saying so, no truncation."""
-    path = os.path.join(st.TMP, "server.tmk")
+    path = os.path.join(harness.TMP, "server.tmk")
     p = server(path)
     try:
         time.sleep(2.5)
@@ -164,7 +157,8 @@ def case_live_report():
     # check judges it (a gate fails: the table is oversized), it does not refuse
     eq(chk.returncode, 1, f"check: {chk.stdout}{chk.stderr}")
     # the notice goes to stderr: check's stdout may be JSON, JUnit or GitHub lines
-    check(re.search(f"^{re.escape(path)}: " + line + "$", chk.stderr, re.M), f"check:\n{chk.stderr}")
+    check(re.search(f"^{re.escape(path)}: " + line + "$", chk.stderr, re.M),
+          f"check:\n{chk.stderr}")
     eq(diff.returncode, 0, f"diff: {diff.stderr}")
     eq(len(re.findall(line, diff.stderr)), 2, f"diff names both sides:\n{diff.stderr}")
 
@@ -172,7 +166,7 @@ def case_live_report():
 def case_live_kill():
     """SIGKILL while the table's thread sleeps in epoll_wait: the trace still
     names the table (its records were written by the sampler)."""
-    path = os.path.join(st.TMP, "killed.tmk")
+    path = os.path.join(harness.TMP, "killed.tmk")
     p = server(path)
     time.sleep(1.5)
     kill(p)
@@ -189,7 +183,7 @@ def case_live_kill():
 # ---- 3. tidemark top ------------------------------------------------------------------
 
 def case_top():
-    path = os.path.join(st.TMP, "top.tmk")
+    path = os.path.join(harness.TMP, "top.tmk")
     # --iterations: two refreshes, then it stops although the program runs on
     p = server(path)
     try:
@@ -205,7 +199,7 @@ def case_top():
     finally:
         kill(p)
     # until the program ends: started before it is ready, it ends with it
-    path = os.path.join(st.TMP, "top2.tmk")
+    path = os.path.join(harness.TMP, "top2.tmk")
     p = server(path, seconds="3.5")
     t0 = time.time()
     r = tidemark("top", "--interval", "1", path, timeout=30)
@@ -242,7 +236,7 @@ def case_cap_full():
     # room for the blocks still in the buffers: the program ends inside the
     # bound (were a buffer larger than that, the bound would stop the trace:
     # said so, and checked below).
-    path = os.path.join(st.TMP, "capped.tmk")
+    path = os.path.join(harness.TMP, "capped.tmk")
     bound = 4718592
     p = start([idle_prog(), "churn", "2"], path,
               {"TIDEMARK_MAX_BYTES": str(bound), "TIDEMARK_COMPRESS": "0"})
@@ -268,10 +262,10 @@ def case_cap_full():
             if re.match(r"\d+ th=\d+ ALLOC ptr=0x8", l) and int(l.split()[0]) > soft]
     eq(late[:3], [], "no heap record by info after the soft bound")
     d = tmkcat(path)
-    st.clean_trace(d, "capped trace")
+    harness.clean_trace(d, "capped trace")
     # raw blocks of 512 KiB: the second one would pass the bound; a stop block
     # takes its place and tracing stops there
-    path = os.path.join(st.TMP, "stopped.tmk")
+    path = os.path.join(harness.TMP, "stopped.tmk")
     p = start([idle_prog(), "churn", "2"], path,
               {"TIDEMARK_MAX_BYTES": str(MIB), "TIDEMARK_COMPRESS": "0"})
     p.wait()
@@ -287,17 +281,17 @@ def case_cap_full():
               n.endswith("nothing was recorded after that") for n in tr["notices"]),
           f"notices {tr['notices']}")
     d = tmkcat(path)
-    eq(st.num(d, "truncated"), 0, "tmkcat: no cut")
+    eq(harness.num(d, "truncated"), 0, "tmkcat: no cut")
     # settings: 0 or at least 1 MiB
-    r = st.run([idle_prog(), "tables", "0"], env={"TIDEMARK_MAX_BYTES": "1000"})
-    st.warned(r, "TIDEMARK_MAX_BYTES=1000",
+    r = harness.run([idle_prog(), "tables", "0"], env={"TIDEMARK_MAX_BYTES": "1000"})
+    harness.warned(r, "TIDEMARK_MAX_BYTES=1000",
               r"TIDEMARK_MAX_BYTES=1000 is not 0 or a byte count of at least 1048576; using 0")
 
 
 def case_cap_tables():
     """tables mode goes on past the soft bound (table records only), up to
     the bound itself."""
-    path = os.path.join(st.TMP, "tables.tmk")
+    path = os.path.join(harness.TMP, "tables.tmk")
     p = start([idle_prog(), "tables", "2"], path,
               {"TIDEMARK_MAX_BYTES": str(MIB), "TIDEMARK_MODE": "tables"})
     p.wait()
@@ -316,28 +310,5 @@ def case_cap_tables():
     check(len(rep["tables"]) > 100, f"tables recorded up to the bound: {len(rep['tables'])}")
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", required=True)
-    ap.add_argument("case", choices=sorted(CASES))
-    args = ap.parse_args()
-    args.build = os.path.abspath(args.build)
-    st.ARGS = args
-    st.TMP = tempfile.mkdtemp(prefix=f"tmk-{args.case}-")
-    t0 = time.time()
-    try:
-        CASES[args.case]()
-    except Failure as e:
-        print(f"FAIL {args.case}: {e}")
-        return 1
-    finally:
-        shutil.rmtree(st.TMP, ignore_errors=True)
-    print(f"ok {args.case} ({time.time() - t0:.1f} s)")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(globals(), "live"))

@@ -19,28 +19,21 @@
    when mounting is not permitted) is called incomplete, never "written".
  - reasons: the shim's one-line messages carry errno's text.
 
-Helpers (run, tmkcat, clean_trace, ...) are shim_test.py's.
+Helpers (run, tmkcat, clean_trace, ...) are harness.py's.
 """
-import argparse
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import shim_test as st  # noqa: E402
-from shim_test import Failure, check, eq, num, tmkcat, clean_trace, base_env  # noqa: E402
+import harness  # noqa: E402
+from harness import check, eq, num, tmkcat, clean_trace, base_env, tidemark  # noqa: E402
 
 
 def spawner():
-    return st.build_path("tests", "preload", "spawner")
-
-
-def tidemark():
-    return st.build_path("analyzer", "tidemark")
+    return harness.build_path("tests", "preload", "spawner")
 
 
 def kv(out):
@@ -56,7 +49,7 @@ def tm_run(args, cwd=None, env=None, timeout=60):
     e = base_env()
     if env:
         e.update(env)
-    return subprocess.run([tidemark(), "run", *args], env=e, cwd=cwd or st.TMP,
+    return subprocess.run([tidemark(), "run", *args], env=e, cwd=cwd or harness.TMP,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
 
 
@@ -67,8 +60,8 @@ def one_line(r, what, pattern):
 
 
 def clear():
-    for f in os.listdir(st.TMP):
-        p = os.path.join(st.TMP, f)
+    for f in os.listdir(harness.TMP):
+        p = os.path.join(harness.TMP, f)
         if os.path.isdir(p) and not os.path.islink(p):
             shutil.rmtree(p)
         else:
@@ -121,11 +114,11 @@ def traces_of(fixed, clean=True):
 
 
 def case_children():
-    fixed = os.path.join(st.TMP, "c.tmk")
+    fixed = os.path.join(harness.TMP, "c.tmk")
     for how in ("fork", "vfork", "spawn"):
-        native = st.run([spawner(), how, *CHILD], preload=False)
+        native = harness.run([spawner(), how, *CHILD], preload=False)
         eq(native.returncode, 0, f"{how}: native status")
-        r = st.run([spawner(), how, *CHILD], output=fixed)
+        r = harness.run([spawner(), how, *CHILD], output=fixed)
         eq(r.returncode, 0, f"{how}: status")
         n, t = kv(native.stdout), kv(r.stdout)
         eq((t["status"], t["stdout"], t["stderr"]), (n["status"], n["stdout"], n["stderr"]),
@@ -140,12 +133,12 @@ def case_children():
         eq(procs[child][0][1]["ppid"], parent, f"{how}: the child's parent")
         clear()
     # Python's own ways: subprocess.run(capture_output=True), os.fork + exec
-    script = os.path.join(st.TMP, "parent.py")
+    script = os.path.join(harness.TMP, "parent.py")
     with open(script, "w") as f:
         f.write(PY_PARENT)
-    native = st.run([sys.executable, script, *CHILD], preload=False)
+    native = harness.run([sys.executable, script, *CHILD], preload=False)
     eq(native.returncode, 0, f"python parent: native {native.stderr!r}")
-    r = st.run([sys.executable, script, *CHILD], output=fixed)
+    r = harness.run([sys.executable, script, *CHILD], output=fixed)
     eq((r.returncode, r.stdout, r.stderr), (0, native.stdout, b""),
        "python parent: what its children wrote, as it captured them")
     # (not clean_trace: CPython's own traces may name frames in an extension
@@ -163,7 +156,7 @@ def case_children():
     eq((r.returncode, r.stdout), (0, native.stdout), "python parent under tidemark run")
     err = r.stderr.decode()
     named = re.findall(r"^tidemark: .* (/\S+)$", err, re.M)
-    files = [os.path.join(st.TMP, f) for f in os.listdir(st.TMP) if f.startswith("c.tmk")]
+    files = [os.path.join(harness.TMP, f) for f in os.listdir(harness.TMP) if f.startswith("c.tmk")]
     eq(sorted(named), sorted(files), f"tidemark run names every trace once: {err}")
     eq(named[0], fixed, "the program's trace first")
 
@@ -171,81 +164,83 @@ def case_children():
 # ---- silence ----------------------------------------------------------------
 
 def case_silence():
-    fixed = os.path.join(st.TMP, "s.tmk")
+    fixed = os.path.join(harness.TMP, "s.tmk")
     bad = {"TIDEMARK_MODE": "bogus"}
     for how in ("fork", "vfork", "spawn"):
-        native = st.run([spawner(), how, *CHILD], preload=False)
-        r = st.run([spawner(), how, *CHILD], output=fixed, env=bad)
+        native = harness.run([spawner(), how, *CHILD], preload=False)
+        r = harness.run([spawner(), how, *CHILD], output=fixed, env=bad)
         eq(kv(r.stdout)["stderr"], kv(native.stdout)["stderr"],
            f"{how}: a child does not repeat a bad setting")
         one_line(r, f"{how}: the bad setting, once", r"TIDEMARK_MODE=bogus is not")
         clear()
     # the process's later images (exec: same pid) do not repeat it either
-    r = st.run(["sh", "-c", 'exec sh -c "exec sh -c true"'], output=fixed, env=bad)
+    r = harness.run(["sh", "-c", 'exec sh -c "exec sh -c true"'], output=fixed, env=bad)
     eq(r.returncode, 0, "exec chain status")
     one_line(r, "exec chain: the bad setting, once", r"TIDEMARK_MODE=bogus")
-    eq(sorted(os.listdir(st.TMP)), ["s.tmk", "s.tmk.1", "s.tmk.2"], "exec chain's files")
+    eq(sorted(os.listdir(harness.TMP)), ["s.tmk", "s.tmk.1", "s.tmk.2"], "exec chain's files")
     clear()
     # an uncreatable trace: said by the process the user started, not by
     # its later images or children (which find no parent trace: /proc shows
     # them the shim in their parent)
-    missing = os.path.join(st.TMP, "missing", "m.tmk")
+    missing = os.path.join(harness.TMP, "missing", "m.tmk")
     for how in ("fork", "vfork", "spawn"):
-        native = st.run([spawner(), how, *CHILD], preload=False)
-        r = st.run([spawner(), how, *CHILD], output=missing)
+        native = harness.run([spawner(), how, *CHILD], preload=False)
+        r = harness.run([spawner(), how, *CHILD], output=missing)
         eq(kv(r.stdout)["stderr"], kv(native.stdout)["stderr"],
            f"{how}: a child says nothing when its parent's trace could not be created")
         one_line(r, f"{how}: uncreatable trace", r"cannot be created: No such file or directory")
-    r = st.run(["sh", "-c", 'exec sh -c "exit 3"'], output=missing)
+    r = harness.run(["sh", "-c", 'exec sh -c "exit 3"'], output=missing)
     eq(r.returncode, 3, "exec with an uncreatable trace: status")
     check(len(r.stderr.decode().splitlines()) <= 2,
           f"exec with an uncreatable trace: {r.stderr.decode()!r}")
     # a descendant with %p in the path: its own file, quiet
-    r = st.run([spawner(), "spawn", *CHILD], output=os.path.join(st.TMP, "p.%p.tmk"), env=bad)
+    r = harness.run([spawner(), "spawn", *CHILD], output=os.path.join(harness.TMP, "p.%p.tmk"),
+                    env=bad)
     one_line(r, "%p: the bad setting, once", r"TIDEMARK_MODE=bogus")
     t = kv(r.stdout)
     for pid in (t["pid"], t["child"]):
-        clean_trace(tmkcat(os.path.join(st.TMP, f"p.{pid}.tmk")), f"p.{pid}.tmk")
+        clean_trace(tmkcat(os.path.join(harness.TMP, f"p.{pid}.tmk")), f"p.{pid}.tmk")
 
 
 # ---- runlist ----------------------------------------------------------------
 
 def case_runlist():
     for out in ("r.tmk", "r.%p.tmk", "r.%e.tmk"):
-        r = tm_run(["-o", os.path.join(st.TMP, out), "--", spawner(), "spawn", *CHILD])
+        r = tm_run(["-o", os.path.join(harness.TMP, out), "--", spawner(), "spawn", *CHILD])
         eq(r.returncode, 0, f"-o {out}: status {r.stderr.decode()}")
         t = kv(r.stdout)
         err = r.stderr.decode()
-        top = os.path.join(st.TMP, out.replace("%p", t["pid"]).replace("%e", "spawner"))
-        check(err.startswith(f"tidemark: trace written to {top}\n"), f"-o {out}: first line {err!r}")
+        top = os.path.join(harness.TMP, out.replace("%p", t["pid"]).replace("%e", "spawner"))
+        check(err.startswith(f"tidemark: trace written to {top}\n"),
+              f"-o {out}: first line {err!r}")
         check("the program exec'ed" not in err, f"-o {out}: a child is not an exec: {err!r}")
         want = {"r.tmk": f"r.tmk.{t['child']}", "r.%p.tmk": f"r.{t['child']}.tmk",
                 "r.%e.tmk": f"r.sh.tmk.{t['child']}"}[out]
-        line = f"tidemark: child process {t['child']} (parent {t['pid']}): {st.TMP}/{want}\n"
+        line = f"tidemark: child process {t['child']} (parent {t['pid']}): {harness.TMP}/{want}\n"
         check(line in err, f"-o {out}: {line!r} not in {err!r}")
-        clean_trace(tmkcat(os.path.join(st.TMP, want)), want)
+        clean_trace(tmkcat(os.path.join(harness.TMP, want)), want)
         clear()
     # exec and children together: a shell that forks, then execs
-    r = tm_run(["-o", os.path.join(st.TMP, "x.tmk"), "--", "sh", "-c",
+    r = tm_run(["-o", os.path.join(harness.TMP, "x.tmk"), "--", "sh", "-c",
                 "sort </dev/null; exec sh -c 'seq 1 3 | sort >/dev/null'"])
     eq(r.returncode, 0, f"exec + children: {r.stderr.decode()}")
     err = r.stderr.decode()
     lines = err.splitlines()
-    eq(lines[0], f"tidemark: trace written to {st.TMP}/x.tmk", "exec + children: first line")
-    eq(lines[1], f"tidemark: the program exec'ed; its new image's trace is {st.TMP}/x.tmk.1",
+    eq(lines[0], f"tidemark: trace written to {harness.TMP}/x.tmk", "exec + children: first line")
+    eq(lines[1], f"tidemark: the program exec'ed; its new image's trace is {harness.TMP}/x.tmk.1",
        "exec + children: the exec")
     kids = [l for l in lines if l.startswith("tidemark: child process ")]
-    files = sorted(f for f in os.listdir(st.TMP) if re.fullmatch(r"x\.tmk\.\d{3,}(\.\d+)*", f))
+    files = sorted(f for f in os.listdir(harness.TMP) if re.fullmatch(r"x\.tmk\.\d{3,}(\.\d+)*", f))
     eq(len(kids), len(files), f"exec + children: every child listed: {kids} vs {files}")
     check(len(files) >= 3, f"exec + children: sort, seq, sort: {files}")
-    check(f"summarizing the program's last image: {st.TMP}/x.tmk.1" in err,
+    check(f"summarizing the program's last image: {harness.TMP}/x.tmk.1" in err,
           f"exec + children: the summary's trace: {err!r}")
 
 
 # ---- refusals ---------------------------------------------------------------
 
 def refused(args, status, pattern, what):
-    marker = os.path.join(st.TMP, "ran")
+    marker = os.path.join(harness.TMP, "ran")
     r = tm_run(args)
     eq(r.returncode, status, f"{what}: status ({r.stderr.decode()!r})")
     one_line(r, what, pattern)
@@ -257,58 +252,58 @@ def compile_static():
     cc = shutil.which("cc") or shutil.which("gcc")
     if not cc:
         return None
-    src = os.path.join(st.TMP, "static.c")
+    src = os.path.join(harness.TMP, "static.c")
     with open(src, "w") as f:
         f.write('#include <stdio.h>\nint main(int c, char **v) {\n'
                 '    if (c > 1) fclose(fopen(v[1], "w"));\n    return 0;\n}\n')
-    exe = os.path.join(st.TMP, "static")
+    exe = os.path.join(harness.TMP, "static")
     p = subprocess.run([cc, "-static", "-o", exe, src], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     return exe if p.returncode == 0 else None
 
 
 def case_refusals():
-    marker = os.path.join(st.TMP, "ran")
+    marker = os.path.join(harness.TMP, "ran")
     touch = ["--", "sh", "-c", f": >{marker}"]
     refused(["-o", "", *touch], 2, r"-o is empty", "empty -o")
     refused(["-o", "x" * 5000, *touch], 2, r"-o is 5000 bytes long; the shim takes at most 4095",
             "-o too long for the shim")
     refused(["-o", "%p" * 2040, *touch], 2,
             r"the trace path is \d+ bytes long; a path has at most 4095", "path too long")
-    refused(["-o", os.path.join(st.TMP, "n" * 300 + ".tmk"), *touch], 2,
+    refused(["-o", os.path.join(harness.TMP, "n" * 300 + ".tmk"), *touch], 2,
             r"cannot create the trace .*: File name too long", "name too long")
-    refused(["-o", os.path.join(st.TMP, "missing", "t.tmk"), *touch], 2,
+    refused(["-o", os.path.join(harness.TMP, "missing", "t.tmk"), *touch], 2,
             r"cannot create the trace .*/missing/t\.tmk: No such file or directory",
             "missing directory")
     refused(["-o", "/proc/tidemark-test.tmk", *touch], 2,
             r"cannot create the trace /proc/tidemark-test\.tmk: ", "unwritable directory")
     if os.geteuid() != 0:
-        ro = os.path.join(st.TMP, "ro")
+        ro = os.path.join(harness.TMP, "ro")
         os.mkdir(ro, 0o500)
         refused(["-o", os.path.join(ro, "t.tmk"), *touch], 2, r"Permission denied",
                 "read-only directory")
-    exists = os.path.join(st.TMP, "exists.tmk")
+    exists = os.path.join(harness.TMP, "exists.tmk")
     with open(exists, "w") as f:
         f.write("keep")
     refused(["-o", exists, *touch], 2, r"exists\.tmk exists; remove it", "existing output")
     with open(exists) as f:
         eq(f.read(), "keep", "the existing output is left as it is")
     # programs
-    out = ["-o", os.path.join(st.TMP, "p.%p.tmk"), "--"]
+    out = ["-o", os.path.join(harness.TMP, "p.%p.tmk"), "--"]
     refused([*out, "no-such-program-tidemark"], 127,
             r"run: no-such-program-tidemark: command not found", "missing program")
-    refused([*out, os.path.join(st.TMP, "nowhere")], 127, r"No such file or directory",
+    refused([*out, os.path.join(harness.TMP, "nowhere")], 127, r"No such file or directory",
             "missing program path")
-    plain = os.path.join(st.TMP, "plain")
+    plain = os.path.join(harness.TMP, "plain")
     with open(plain, "w") as f:
         f.write("#!/bin/sh\n: >ran\n")
     refused([*out, plain], 126, r"Permission denied", "program not executable")
-    refused([*out, st.TMP], 126, r"Permission denied", "a directory as the program")
+    refused([*out, harness.TMP], 126, r"Permission denied", "a directory as the program")
     static = compile_static()
     if static:
         refused([*out, static, marker], 2,
                 r"static is statically linked \(no program interpreter\)", "static program")
-        script = os.path.join(st.TMP, "script")
+        script = os.path.join(harness.TMP, "script")
         with open(script, "w") as f:
             f.write(f"#!{static} {marker}\n")
         os.chmod(script, 0o755)
@@ -320,28 +315,28 @@ def case_refusals():
     if os.geteuid() == 0:
         for bit, flag, pattern in ((0o4000, "suid", r"is set-user-ID \(owner uid 65534\)"),
                                    (0o2000, "sgid", r"is set-group-ID \(group gid 65534\)")):
-            exe = os.path.join(st.TMP, flag)
+            exe = os.path.join(harness.TMP, flag)
             shutil.copy(shutil.which("touch"), exe)
             os.chown(exe, 65534, 65534)
             os.chmod(exe, 0o755 | bit)
             refused([*out, exe, marker], 2, pattern + r": the loader ignores LD_PRELOAD",
                     f"{flag} program")
         # one's own set-user-ID program runs with one's own uid: traced
-        mine = os.path.join(st.TMP, "mine")
+        mine = os.path.join(harness.TMP, "mine")
         shutil.copy(shutil.which("true"), mine)
         os.chmod(mine, 0o4755)
-        r = tm_run(["--no-summary", "-o", os.path.join(st.TMP, "mine.tmk"), "--", mine])
+        r = tm_run(["--no-summary", "-o", os.path.join(harness.TMP, "mine.tmk"), "--", mine])
         eq((r.returncode, r.stderr.decode()),
-           (0, f"tidemark: trace written to {st.TMP}/mine.tmk\n"), "own set-user-ID program")
+           (0, f"tidemark: trace written to {harness.TMP}/mine.tmk\n"), "own set-user-ID program")
     else:
         print("skip: set-user-ID to another user (not root)")
     # the dynamic loader run as a program preloads like any dynamic program
     loader = "/lib64/ld-linux-x86-64.so.2"
     if os.path.exists(loader):
-        r = tm_run(["--no-summary", "-o", os.path.join(st.TMP, "ld.tmk"), "--", loader,
+        r = tm_run(["--no-summary", "-o", os.path.join(harness.TMP, "ld.tmk"), "--", loader,
                     shutil.which("true")])
         eq((r.returncode, r.stderr.decode()),
-           (0, f"tidemark: trace written to {st.TMP}/ld.tmk\n"), "ld.so PROGRAM")
+           (0, f"tidemark: trace written to {harness.TMP}/ld.tmk\n"), "ld.so PROGRAM")
     # --help names the statuses
     r = subprocess.run([tidemark(), "run", "--help"], stdout=subprocess.PIPE)
     check(b"127" in r.stdout and b"126" in r.stdout and b"statically linked" in r.stdout,
@@ -358,12 +353,12 @@ def mount_tmpfs(d, size):
 
 
 def case_fulldisk():
-    full = os.path.join(st.TMP, "full")
+    full = os.path.join(harness.TMP, "full")
     if os.geteuid() != 0 or not shutil.which("mount") or not mount_tmpfs(full, "64k"):
         print("skip: cannot mount a tmpfs (not root, or not permitted)")
         return
     try:
-        seed = st.build_path("examples", "seed_grow")
+        seed = harness.build_path("examples", "seed_grow")
         trace = os.path.join(full, "f.tmk")
         r = tm_run(["-o", trace, "--", seed, "--n", "200000"], timeout=120)
         err = r.stderr.decode()
@@ -400,39 +395,17 @@ def case_fulldisk():
 # ---- reasons ----------------------------------------------------------------
 
 def case_reasons():
-    hello = [st.probe(), "hello"]
-    r = st.run(hello, output=os.path.join(st.TMP, "missing", "x.tmk"))
+    hello = [harness.probe(), "hello"]
+    r = harness.run(hello, output=os.path.join(harness.TMP, "missing", "x.tmk"))
     one_line(r, "missing directory", r"trace file .*/missing/x\.tmk: cannot be created: "
                                      r"No such file or directory; not tracing$")
-    notdir = os.path.join(st.TMP, "file")
+    notdir = os.path.join(harness.TMP, "file")
     open(notdir, "w").close()
-    r = st.run(hello, output=os.path.join(notdir, "x.tmk"))
+    r = harness.run(hello, output=os.path.join(notdir, "x.tmk"))
     one_line(r, "not a directory", r"cannot be created: Not a directory; not tracing$")
-    r = st.run(hello, output=os.path.join(st.TMP, "n" * 300))
+    r = harness.run(hello, output=os.path.join(harness.TMP, "n" * 300))
     one_line(r, "name too long", r"cannot be created: File name too long; not tracing$")
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", required=True)
-    ap.add_argument("case", choices=sorted(CASES))
-    st.ARGS = ap.parse_args()
-    st.ARGS.build = os.path.abspath(st.ARGS.build)
-    st.TMP = tempfile.mkdtemp(prefix=f"tmk-run-{st.ARGS.case}-")
-    t0 = time.time()
-    try:
-        CASES[st.ARGS.case]()
-    except Failure as e:
-        print(f"FAIL {st.ARGS.case}: {e}")
-        return 1
-    finally:
-        shutil.rmtree(st.TMP, ignore_errors=True)
-    print(f"ok {st.ARGS.case} ({time.time() - t0:.1f} s)")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(globals(), "run"))

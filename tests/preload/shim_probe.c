@@ -1,9 +1,9 @@
 /* tests/preload/shim_probe.c - the program the shim's tests run under
- * LD_PRELOAD: one subcommand per situation (shim_test.py drives them and
- * reads the traces back with tmkcat). Each subcommand checks what the
+ * LD_PRELOAD: one subcommand per situation (the *_test.py scripts drive
+ * them and read the traces back with tmkcat). Each subcommand checks what the
  * program itself can see (return values, errno, alignment) and exits 1 with
- * a "FAIL ..." line when something is off; what only the trace can show is
- * printed as "key=value" lines for the driver.
+ * a "CHECK failed" line (tests/check.h) when something is off; what only
+ * the trace can show is printed as "key=value" lines for the driver.
  *
  * Sizes 600..631 are used only by the stress workload and 7777 only by the
  * dlopen'ed library, so the trace's records of them can be counted apart.
@@ -23,17 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                       \
-            printf(__VA_ARGS__);                                                              \
-            printf("\n");                                                                     \
-            failures++;                                                                       \
-        }                                                                                     \
-    } while (0)
+/* A failed check goes to stdout, which the test scripts show: stderr is
+ * the shim's. */
+#define CHECK_OUT stdout
+#include "check.h"
 
 static uint64_t now_ns(void)
 {
@@ -119,7 +112,7 @@ static int cmd_aligned(void)
     sink = v_aligned_alloc(bad_align, 12);
     printf("aligned_alloc_bad=%s errno=%d\n", sink ? "ok" : "null", errno);
     v_free(sink);
-    return failures != 0;
+    return check_failures != 0;
 }
 
 /* ---- edge: v_realloc(p, 0), v_free(NULL), calloc overflow, errno ------------ */
@@ -202,7 +195,7 @@ static int cmd_edge(void)
         v_free(b);
         v_free(c);
         CHECK(errno == 1000 + i, "free changed errno to %d", errno);
-        if (failures) break;
+        if (check_failures) break;
     }
     pthread_t th;
     void *ok = NULL;
@@ -215,7 +208,7 @@ static int cmd_edge(void)
     CHECK(malloc_usable_size(p) >= 100, "usable %zu", malloc_usable_size(p));
     CHECK(malloc_usable_size(NULL) == 0, "usable(NULL)");
     v_free(p);
-    return failures != 0;
+    return check_failures != 0;
 }
 
 /* ---- fork, fork+exec, system, vfork ------------------------------------- */
@@ -243,7 +236,7 @@ static int cmd_fork(void)
     int st = wait_status(pid);
     CHECK(st == 3, "child status %d", st);
     printf("parent=%d\nforked=%d\n", (int)getpid(), (int)pid);
-    return failures != 0;
+    return check_failures != 0;
 }
 
 static int cmd_forkexec(const char *self)
@@ -258,7 +251,7 @@ static int cmd_forkexec(const char *self)
     int st = wait_status(pid);
     CHECK(st == 4, "exec'ed child status %d", st);
     printf("parent=%d\nforked=%d\n", (int)getpid(), (int)pid);
-    return failures != 0;
+    return check_failures != 0;
 }
 
 static int cmd_exec_child(void)
@@ -274,7 +267,7 @@ static int cmd_system(void)
     int st = system("echo from-sh; exit 5");
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 5, "system status %#x", st);
     printf("parent=%d\n", (int)getpid());
-    return failures != 0;
+    return check_failures != 0;
 }
 
 /* A vfork child shares the parent's memory until it execs or _exits: what
@@ -294,7 +287,7 @@ static int cmd_vfork(void)
     st = wait_status(pid);
     CHECK(st == 8, "vfork+failed exec status %d", st);
     for (int i = 0; i < 1000; i++) churn(6666); /* after: must be in the trace */
-    return failures != 0;
+    return check_failures != 0;
 }
 
 /* ---- dlopen ------------------------------------------------------------- */
@@ -314,7 +307,7 @@ static int cmd_dlopen(const char *lib, int rounds)
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
     }
-    return failures != 0;
+    return check_failures != 0;
 }
 
 /* ---- signals: malloc from a handler while the main thread mallocs -------- */
@@ -402,7 +395,7 @@ static int cmd_sigalrm(double seconds)
     free(kept);
     printf("signals=%d\nloops=%lu\n", (int)handled, loops);
     CHECK(handled > 100, "only %d signals handled", (int)handled);
-    return failures != 0;
+    return check_failures != 0;
 }
 
 /* ---- stress: 8 threads, frees handed to the next thread ----------------- */
@@ -582,7 +575,7 @@ static int cmd_forkthreads(int children)
     }
     __atomic_store_n(&stop_churn, 1, __ATOMIC_RELAXED);
     for (int i = 0; i < 2; i++) pthread_join(churn_th[i], NULL);
-    return failures != 0;
+    return check_failures != 0;
 }
 
 /* pthread_cancel: malloc and free are not cancellation points, so a worker
@@ -614,7 +607,7 @@ static int cmd_cancel(void)
     CHECK(cancel_progress == n, "worker cancelled inside malloc/free after %lu of %lu",
           cancel_progress, n);
     for (int i = 0; i < 300000; i++) churn(64); /* the main thread's buffer fills too */
-    return failures != 0;
+    return check_failures != 0;
 }
 
 /* main returns through pthread_exit; the last thread's end is the exit. */
@@ -742,7 +735,7 @@ static int cmd_closefds(const char *path)
     for (int i = 0; i < 300000; i++) churn((size_t)i % 100 + 1);
     for (int i = 0; i < 4; i++)
         if (f[i]) fclose(f[i]);
-    return failures != 0;
+    return check_failures != 0;
 }
 
 /* Puts its own file on the descriptor the shim writes the trace to (as
@@ -767,7 +760,7 @@ static int cmd_dup2(const char *path)
     CHECK(write(trace_fd, "mine\n", 5) == 5, "write");
     for (int i = 0; i < 300000; i++) churn((size_t)i % 100 + 1);
     printf("trace_fd=%d\n", trace_fd);
-    return failures != 0;
+    return check_failures != 0;
 }
 
 static void *fds_thread(void *arg)

@@ -11,49 +11,42 @@ shim; what sigaction() and friends show, the program's own handlers, ignored
 and blocked signals are the same with and without the shim; `tidemark run`
 leaves Ctrl-C to the program and relays a signal sent to it alone. One CASE
 per CTest test (tests/preload/CMakeLists.txt); the helpers are
-shim_test.py's.
+harness.py's.
 """
-import argparse
 import json
 import os
-import shutil
 import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import shim_test as st  # noqa: E402
-from shim_test import Failure, check, eq, num, tmkcat, clean_trace  # noqa: E402
+import harness  # noqa: E402
+from harness import Failure, check, eq, num, tmkcat, clean_trace, tidemark  # noqa: E402
 
 K = 1000  # signal_probe's known allocations per size
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def sprobe():
-    return st.build_path("tests", "preload", "signal_probe")
-
-
-def tidemark():
-    return st.build_path("analyzer", "tidemark")
+    return harness.build_path("tests", "preload", "signal_probe")
 
 
 def path(name):
-    return os.path.join(st.TMP, name)
+    return os.path.join(harness.TMP, name)
 
 
 def shim_env(output):
-    e = st.base_env()
-    e["LD_PRELOAD"] = st.shim()
+    e = harness.base_env()
+    e["LD_PRELOAD"] = harness.shim()
     e["TIDEMARK_OUTPUT"] = output
     return e
 
 
 def start(cmd, env, **kw):
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=st.TMP, **kw)
+                            cwd=harness.TMP, **kw)
 
 
 def wait_ready(p, what):
@@ -152,7 +145,7 @@ def case_kill():
         name = signal.Signals(sig).name
         # the same wait status as without the shim
         n = subprocess.Popen([sprobe(), "kill", "idle", "0", path("native.counts")],
-                             stdout=subprocess.PIPE, env=st.base_env())
+                             stdout=subprocess.PIPE, env=harness.base_env())
         wait_ready(n, f"native {name}")
         n.send_signal(sig)
         n.communicate()
@@ -182,7 +175,7 @@ def same(cmd, what, env_extra=None, signal_after_ready=None):
     """Runs cmd without and with the shim; stdout, stderr, status identical."""
     results = []
     for preload in (False, True):
-        e = shim_env(path(f"{what.replace(' ', '_')}.%p.tmk")) if preload else st.base_env()
+        e = shim_env(path(f"{what.replace(' ', '_')}.%p.tmk")) if preload else harness.base_env()
         if env_extra:
             e.update(env_extra)
         p = start(cmd, e)
@@ -201,7 +194,7 @@ def same(cmd, what, env_extra=None, signal_after_ready=None):
 
 def traces_of(what):
     prefix = what.replace(" ", "_") + "."
-    return [t for t in st.traces() if os.path.basename(t).startswith(prefix)]
+    return [t for t in harness.traces() if os.path.basename(t).startswith(prefix)]
 
 
 def check_exit_traces(what, status=0):
@@ -297,8 +290,8 @@ def run_under_tidemark(name, args, act):
     group, as a terminal sends Ctrl-C)."""
     trace = path(f"{name}.tmk")
     p = subprocess.Popen([tidemark(), "run", "-o", trace, "--", sprobe()] + args,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=st.TMP,
-                         env=st.base_env(), start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=harness.TMP,
+                         env=harness.base_env(), start_new_session=True)
     if act:
         wait_ready(p, name)
         time.sleep(0.3)
@@ -335,27 +328,5 @@ def case_run():
     eq((rc, out), (0, b"sigterm count=1\n"), f"kill(0, SIGTERM) from the program:\n{err}")
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", required=True)
-    ap.add_argument("case", choices=sorted(CASES))
-    st.ARGS = ap.parse_args()
-    st.ARGS.build = os.path.abspath(st.ARGS.build)
-    st.TMP = tempfile.mkdtemp(prefix=f"tmk-sig-{st.ARGS.case}-")
-    t0 = time.time()
-    try:
-        CASES[st.ARGS.case]()
-    except Failure as e:
-        print(f"FAIL {st.ARGS.case}: {e}")
-        return 1
-    finally:
-        shutil.rmtree(st.TMP, ignore_errors=True)
-    print(f"ok {st.ARGS.case} ({time.time() - t0:.1f} s)")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(globals(), "sig"))

@@ -13,17 +13,12 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "render.h"
 #include "report.h"
 
 static char *render(const struct tm_model *m, enum tm_weight w)
 {
-    char *buf = NULL;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    struct tm_report_opts o = {0, w, 0};
-    CHECK(tm_report_collapsed(m, &o, f) == 0);
-    fclose(f);
-    return buf;
+    return render_report(tm_report_collapsed, m, 0, w, NULL);
 }
 
 /* Checks every line's shape; returns the sum of the weights. */
@@ -196,5 +191,5 @@ int main(void)
     test_tables_mode_peak(&f.m);
     test_missing_stacks(&f.m);
     test_shim_frames_dropped(&f);
-    return check_exit_status();
+    return check_status();
 }

@@ -14,23 +14,12 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "render.h"
 #include "report.h"
 
 static char *render(const struct tm_model *m, size_t top, size_t *len)
 {
-    char *buf = NULL;
-    FILE *f = open_memstream(&buf, len);
-    struct tm_report_opts o = {top, TM_WEIGHT_RETAINED, 0};
-    CHECK(tm_report_html(m, &o, f) == 0);
-    fclose(f);
-    return buf;
-}
-
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
-    return n;
+    return render_report(tm_report_html, m, top, TM_WEIGHT_RETAINED, len);
 }
 
 static size_t count_nocase(const char *hay, const char *needle)
@@ -44,7 +33,7 @@ static void test_self_contained(const char *html, size_t len)
 {
     CHECK(strncmp(html, "<!DOCTYPE html>\n", 16) == 0);
     CHECK(len > 16 && strcmp(html + len - 8, "</html>\n") == 0);
-    CHECK(count(html, "<html") == 1 && count(html, "</html>") == 1);
+    CHECK(count_of(html, "<html") == 1 && count_of(html, "</html>") == 1);
     CHECK(count_nocase(html, "http://") == 0);
     CHECK(count_nocase(html, "https://") == 0);
     CHECK(count_nocase(html, "<script") == 0); /* no script at all, inline or not */
@@ -53,26 +42,24 @@ static void test_self_contained(const char *html, size_t len)
     CHECK(count_nocase(html, "@import") == 0);
     CHECK(count_nocase(html, "@font-face") == 0);
     /* url(...) only for the document's own SVG patterns. */
-    CHECK(count(html, "url(") == count(html, "url(#"));
+    CHECK(count_of(html, "url(") == count_of(html, "url(#"));
     CHECK(strlen(html) == len); /* no NUL byte inside */
 }
 
 static void test_escaping(const char *html)
 {
     CHECK_CONTAINS(html, "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;");
-    CHECK(count(html, FX_EVIL_LABEL) == 0);
+    CHECK(count_of(html, FX_EVIL_LABEL) == 0);
     CHECK_CONTAINS(html, "evil&lt;b&gt;;site");
-    CHECK(count(html, "evil<b>") == 0);
+    CHECK(count_of(html, "evil<b>") == 0);
     CHECK_CONTAINS(html, "/tmp/run &quot;1&quot; &lt;x&gt;.tmk");
     CHECK_CONTAINS(html, "/opt/app&lt;1&gt;: build-id differs; showing offsets");
     CHECK_CONTAINS(html, "Copy the live entries into a new map &lt;now&gt;.");
     /* Every '<' starts a tag this file writes: a letter, '/', '!'. */
-    for (const char *p = html; (p = strchr(p, '<')); p++)
-        if (!(isalpha((unsigned char)p[1]) || p[1] == '/' || p[1] == '!')) {
-            fprintf(stderr, "stray '<' at offset %td: %.20s\n", p - html, p);
-            check_failures++;
-            break;
-        }
+    const char *p = html;
+    while ((p = strchr(p, '<')) && (isalpha((unsigned char)p[1]) || p[1] == '/' || p[1] == '!'))
+        p++;
+    CHECK(!p, "stray '<' at offset %td: %.20s", p - html, p);
 }
 
 static void test_content(const char *html)
@@ -88,15 +75,15 @@ static void test_content(const char *html)
     CHECK_CONTAINS(html, "307,493,808 bytes");         /* retained = held - 1,104 */
     CHECK_CONTAINS(html, "267,386,880 bytes");         /* pointer-values saving */
     CHECK_CONTAINS(html, "1,000,000");                 /* live at peak */
-    CHECK(count(html, "saves ") == 2);                 /* the zero-byte rec says none */
-    CHECK(count(html, "<svg") == 3 && count(html, "</svg>") == 3);
-    CHECK(count(html, "<article") == count(html, "</article>"));
-    CHECK(count(html, "id=\"hatch") == 1);             /* only the oversized table */
-    CHECK(count(html, "class=\"growth\"") == 2);
+    CHECK(count_of(html, "saves ") == 2);                 /* the zero-byte rec says none */
+    CHECK(count_of(html, "<svg") == 3 && count_of(html, "</svg>") == 3);
+    CHECK(count_of(html, "<article") == count_of(html, "</article>"));
+    CHECK(count_of(html, "id=\"hatch") == 1);             /* only the oversized table */
+    CHECK(count_of(html, "class=\"growth\"") == 2);
     /* Creation stacks, innermost frame first; unsymbolized fixture frames. */
     CHECK_CONTAINS(html, "creation stack (3 frames)</summary><ol><li><code>0x1010</code>");
-    CHECK(count(html, "<details") == count(html, "</details>"));
-    CHECK(count(html, "<details") == 5); /* 2 tables + 3 site rows */
+    CHECK(count_of(html, "<details") == count_of(html, "</details>"));
+    CHECK(count_of(html, "<details") == 5); /* 2 tables + 3 site rows */
 }
 
 static void test_top(const struct tm_model *m)
@@ -148,5 +135,5 @@ int main(int argc, char **argv)
         if (out) fclose(out);
     }
     free(html);
-    return check_exit_status();
+    return check_status();
 }

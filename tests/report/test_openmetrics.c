@@ -12,24 +12,12 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "render.h"
 #include "report.h"
 
 static char *render(const struct tm_model *m, size_t top)
 {
-    char *buf = NULL;
-    size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    struct tm_report_opts o = {top, TM_WEIGHT_PEAK, 0};
-    CHECK(tm_report_openmetrics(m, &o, f) == 0);
-    fclose(f);
-    return buf;
-}
-
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
-    return n;
+    return render_report(tm_report_openmetrics, m, top, TM_WEIGHT_PEAK, NULL);
 }
 
 static void test_families(const struct tm_model *m)
@@ -45,14 +33,14 @@ static void test_families(const struct tm_model *m)
                          "label=\"<script>alert(\\\"x\\\")</script> & 'q'\"} 307493808\n");
     CHECK_CONTAINS(text, "tidemark_table_live{id=\"2\",kind=\"uthash\",site=\"session.c:17\","
                          "label=\"sessions;by\\nid\"} 300\n");
-    CHECK(count(text, "tidemark_table_held_bytes{") == 2);
+    CHECK(count_of(text, "tidemark_table_held_bytes{") == 2);
     CHECK_CONTAINS(text, "\ntidemark_retained_bytes 307493808\n");
     CHECK_CONTAINS(text, "\ntidemark_heap_peak_bytes 500000000\n");
     CHECK_CONTAINS(text, "\ntidemark_heap_allocations 1000100\n");
     CHECK_CONTAINS(text, "\ntidemark_rss_peak_bytes 504000000\n");
     size_t n = strlen(text);
     CHECK(n >= 6 && strcmp(text + n - 6, "# EOF\n") == 0);
-    CHECK(count(text, "# EOF") == 1);
+    CHECK(count_of(text, "# EOF") == 1);
     /* Every line is a comment or "name{...} value" / "name value". */
     for (char *line = text; *line;) {
         char *nl = strchr(line, '\n');
@@ -68,7 +56,7 @@ static void test_families(const struct tm_model *m)
 static void test_top_and_untracked(struct tm_model *m)
 {
     char *text = render(m, 1);
-    CHECK(count(text, "tidemark_table_held_bytes{") == 1);
+    CHECK(count_of(text, "tidemark_table_held_bytes{") == 1);
     free(text);
     m->heap.tracked = 0;
     text = render(m, 0);
@@ -95,5 +83,5 @@ int main(void)
     test_families(&f.m);
     test_top_and_untracked(&f.m);
     test_invalid_utf8(&f.m);
-    return check_exit_status();
+    return check_status();
 }

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "render.h"
 #include "profile.pb-c.h"
 #include "report.h"
 
@@ -21,12 +22,8 @@ typedef Perftools__Profiles__Profile Profile;
 
 static Profile *render(const struct tm_model *m)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    struct tm_report_opts o = {0, TM_WEIGHT_PEAK, 0};
-    CHECK(tm_report_pprof(m, &o, f) == 0);
-    fclose(f);
+    size_t len;
+    char *buf = render_report(tm_report_pprof, m, 0, TM_WEIGHT_PEAK, &len);
     CHECK(len > 2 && (unsigned char)buf[0] == 0x1f && (unsigned char)buf[1] == 0x8b); /* gzip */
     size_t cap = 1 << 20;
     unsigned char *raw = malloc(cap);
@@ -163,5 +160,5 @@ int main(void)
     fx_build(&f);
     test_types_and_totals(&f.m);
     test_shim_and_mapping(&f);
-    return check_exit_status();
+    return check_status();
 }

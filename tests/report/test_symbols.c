@@ -329,7 +329,7 @@ int main(void)
 {
     struct self_module self = module_of((const void *)&known_caller);
     CHECK(self.found);
-    if (!self.found) return check_exit_status();
+    if (!self.found) return check_status();
     test_resolves_own_code(&self);
     test_shared_library();
     test_build_id_mismatch(&self);
@@ -337,5 +337,5 @@ int main(void)
     test_no_build_id_but_same_span(&self);
     test_reloaded_range(&self);
     test_format_truncates();
-    return check_exit_status();
+    return check_status();
 }

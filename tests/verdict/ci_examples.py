@@ -30,6 +30,9 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from check import Failure, base_env, check  # noqa: E402 (tests/check.py)
+
 FILL, LEFT = 393300, 983  # tests/verdict/verdict_test.py's table
 
 SELFTEST_MAIN = r"""
@@ -44,15 +47,6 @@ int main(int argc, char **argv)
     return table_main(3, args);
 }
 """
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 def blocks(readme):
@@ -114,12 +108,10 @@ def make_checkout(args, work):
 
 
 def service_env(args, work, fill):
-    e = {k: v for k, v in os.environ.items()
-         if not k.startswith("TIDEMARK_") and k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
+    e = base_env()
     e["PATH"] = os.path.join(args.build, "analyzer") + os.pathsep + e.get("PATH", "")
     e["RUNNER_TEMP"] = os.path.join(work, "runner-temp")
     e["FILL"], e["LEFT"] = str(fill), str(LEFT)
-    e["LC_ALL"] = "C"
     return e
 
 

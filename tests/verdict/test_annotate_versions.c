@@ -11,17 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "old_shim_v1.h"
 #include "tidemark/annotate.h"
-
-static int failures;
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);  \
-            failures++;                                                            \
-        }                                                                          \
-    } while (0)
 
 int main(void)
 {
@@ -46,6 +38,5 @@ int main(void)
     tmk_table_peak(&table, &peak, 8);
     CHECK(old_shim_seen.peaks == 1);
     tmk_table_end(&table);
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    return check_status();
 }

@@ -38,25 +38,14 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from check import Failure, base_env, check, eq  # noqa: E402 (tests/check.py)
+
 ARGS = None
 TMP = None
 
 FILL = 393300          # the issue's table: 2^19 x 3/4 = 393,216 < FILL
 LEFT = FILL // 400     # emptied to 0.25%: 983 entries
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Failure(f"{what}: got {got!r}, want {want!r}")
 
 
 # ---- the tables' own rules ---------------------------------------------------
@@ -95,15 +84,6 @@ def tidemark(*args, cwd=None):
                           capture_output=True, text=True, timeout=120, cwd=cwd or TMP)
 
 
-def env():
-    e = dict(os.environ)
-    for k in list(e):
-        if k.startswith("TIDEMARK_") or k in ("LD_PRELOAD", "ASAN_OPTIONS"):
-            del e[k]
-    e["LC_ALL"] = "C"
-    return e
-
-
 def traced(name, *argv):
     """Runs a program under the shim; returns (trace path, its stdout)."""
     trace = os.path.join(TMP, name + ".tmk")
@@ -111,7 +91,7 @@ def traced(name, *argv):
         os.unlink(trace)
     r = subprocess.run([os.path.join(ARGS.build, "analyzer", "tidemark"), "run", "--no-summary",
                         "-o", trace, "--", *argv], capture_output=True, text=True,
-                       timeout=120, cwd=TMP, env=env())
+                       timeout=120, cwd=TMP, env=base_env())
     eq(r.returncode, 0, f"{argv} under the shim (stderr: {r.stderr.strip()})")
     return trace, r.stdout
 

@@ -1,4 +1,4 @@
-/* tests/preload/tmkcat.c - an independent, strict reader of .tmk traces for
+/* tests/format/tmkcat.c - an independent, strict reader of .tmk traces for
  * the shim's tests (written from docs/trace-format.md, not from the writer).
  *
  *   tmkcat [-a] [-e] [-s] [-z LO:HI] FILE

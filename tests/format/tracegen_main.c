@@ -1,5 +1,5 @@
-/* tests/analyzer/tracegen_main.c - `tracegen SCENARIO OUT`: writes a
- * synthetic trace (see tracegen.c) for the shell-driven tests.
+/* tests/format/tracegen_main.c - `tracegen SCENARIO OUT`: writes a
+ * synthetic trace (scenarios.h) for the script-driven tests.
  * `tracegen mixed OUT [MINOR [ZSTD]]`: the small 3.1 trace of damage tests
  * (3.MINOR, zstd frames when ZSTD is not 0).
  * `tracegen serial OUT [THREADS [KIB]]`: threads one after the other, each
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tracegen.h"
+#include "scenarios.h"
 #include "tidemark/trace_format.h"
 
 int main(int argc, char **argv)
@@ -57,7 +57,8 @@ int main(int argc, char **argv)
         const char *kind = argc > 4 ? argv[4] : "zeros";
         unsigned long mib = argc > 5 ? strtoul(argv[5], NULL, 0) : 64;
         /* zeros: no record at all; ticks: TICK, dt 3, 2 bytes each; ext: an
-         * extended record of 128 bytes (type 0x82, unknown: skipped) */
+         * extended record of 128 bytes (type 0x8f, assigned to nothing:
+         * skipped) */
         uint8_t pattern[128] = {0};
         size_t plen = 1;
         if (strcmp(kind, "ticks") == 0) {
@@ -65,7 +66,7 @@ int main(int argc, char **argv)
             pattern[1] = 3;
             plen = 2;
         } else if (strcmp(kind, "ext") == 0) {
-            pattern[0] = 0x82;
+            pattern[0] = 0x8f;
             pattern[1] = sizeof pattern - 2;
             plen = sizeof pattern;
         } else if (strcmp(kind, "zeros") != 0) {

@@ -1,11 +1,11 @@
-/* tests/analyzer/tracegen_size.c - tracegen's scenarios for the reader's
- * memory bound (tracegen.h): decompression bombs and threads one after the
- * other, built with tracegen's public writer only. */
+/* tests/format/scenarios_size.c - the scenarios of the reader's memory bound
+ * (scenarios.h): decompression bombs and threads one after the other,
+ * built with tracegen's public writer only. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "scenarios.h"
 #include "tidemark/trace_format.h"
-#include "tracegen.h"
 
 struct tg *tg_scenario_bomb(uint32_t threads, const void *pattern, size_t plen, size_t bytes,
                             uint16_t minor)

@@ -1,6 +1,7 @@
-/* tests/analyzer/tracegen.h - a test-only trace WRITER: builds .tmk files
- * with the encoders of trace_format.h, so the analyzer can be tested on
- * exact, synthetic event sequences without the shim. Times are absolute ns;
+/* tests/format/tracegen.h - the tests' one trace WRITER: builds .tmk files
+ * with the encoders of trace_format.h, so the analyzer, tmkcat and the
+ * fuzzer can be given exact, synthetic event sequences without the shim
+ * (their shared scenarios: scenarios.h). Times are absolute ns;
  * the writer turns them into per-block deltas. Each thread has one open
  * block; tg_flush() closes it (blocks land in the file in flush order).
  *
@@ -47,6 +48,12 @@ void tg_free(struct tg *g, uint32_t th, uint64_t t, uint64_t ptr);
 void tg_stack(struct tg *g, uint32_t th, uint64_t id, uint32_t depth, const uint64_t *frames);
 void tg_module(struct tg *g, uint32_t th, uint64_t id, uint64_t bias, uint64_t start,
                uint64_t end, const char *path);
+/* The same with a build-id of n raw bytes. */
+void tg_module_build_id(struct tg *g, uint32_t th, uint64_t id, uint64_t bias, uint64_t start,
+                        uint64_t end, const void *build_id, size_t n, const char *path);
+void tg_module_gone(struct tg *g, uint32_t th, uint64_t id);
+void tg_thread(struct tg *g, uint32_t th, uint64_t t, uint64_t tid, const char *name);
+void tg_lost(struct tg *g, uint32_t th, uint64_t t, uint64_t count);
 void tg_table_new(struct tg *g, uint32_t th, uint64_t t, uint64_t table, uint32_t kind,
                   uint32_t flags, uint32_t key, uint32_t value, uint32_t bucket, uint32_t slots,
                   uint64_t hint, uint64_t stack, const char *label);
@@ -80,42 +87,5 @@ const uint8_t *tg_bytes(struct tg *g, size_t *size);
 /* Writes the file; 0 or -1. */
 int tg_write(struct tg *g, const char *path);
 void tg_destroy(struct tg *g);
-
-/* Scenarios shared by tests and the tracegen tool. Each returns a new
- * generator holding the whole trace. */
-struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix);
-/* The seed with each array's buckets as gomap records them: 2^B plus the
- * preallocated overflow buckets (2^18 + 2^14 = 278,528 at the end). */
-struct tg *tg_scenario_seed_overflow(uint32_t value_size);
-/* Two emptied gomap tables, "big" and "small", each retaining its array. */
-struct tg *tg_scenario_two_tables(void);
-struct tg *tg_scenario_threads(void);
-/* 3.0, full mode, heap by info, thread 1's block zstd-compressed: thread 1
- * allocates four blocks of info (4096, stack 1); one becomes table 1's array
- * (TABLE_ARRAY by info, later a FREE by address), one is freed by thread 1,
- * one by thread 2 (its FREE_INFO met before the ALLOC_INFO: same TICK slot),
- * one stays. tg_scenario_info_v1 is the same story in 1.1 with addresses
- * and exact times (thread 2's free falls between the last two allocations;
- * the 3.0 reader applies it right after the first of them: the same).
- * Both: 4 allocations, 3 frees, 4096 bytes in use at the end, peak 8192
- * at 65600 ns. */
-struct tg *tg_scenario_info(void);
-struct tg *tg_scenario_info_v1(void);
-/* 3.0: thread 2 frees a block of thread 1's info a whole TICK slot before
- * thread 1 allocates it (out of order: a strict reader says so). */
-struct tg *tg_scenario_info_late(void);
-
-/* A small 3.minor trace in blocks of about 100 bytes (zstd frames when
- * zstd): a gomap table grown by info to B=3 then emptied, heap by info on
- * two threads, memory samples, END. For damage tests. */
-struct tg *tg_scenario_mixed(uint16_t minor, int zstd);
-/* 3.1: `threads` threads one after the other, each one zstd block of about
- * `bytes` bytes of records (allocations and frees by info), then END. */
-struct tg *tg_scenario_serial(uint32_t threads, size_t bytes);
-/* A decompression bomb, version 3.minor (3.1: checksums good): `threads`
- * threads of one zstd block each, the same level-1 frame of `bytes` bytes
- * of `pattern` repeated (64 MiB of zeros: 2 KB stored). */
-struct tg *tg_scenario_bomb(uint32_t threads, const void *pattern, size_t plen, size_t bytes,
-                            uint16_t minor);
 
 #endif /* TIDEMARK_TESTS_TRACEGEN_H */

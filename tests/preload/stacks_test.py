@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""tests/preload/stacks_test.py - the stacks a traced program's
+records carry: a dlopen'ed library's frames (MODULE before its stacks,
+symbolized by the analyzer) and the caller cache giving every allocation
+the frames a plain unwind gives.
+
+    stacks_test.py --build BUILD_DIR CASE
+
+Helpers: harness.py.
+"""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import (Failure, check, eq, build_path, probe, tidemark,  # noqa: E402
+                     run, traces, tmkcat, num, clean_trace)
+
+
+def case_dlopen():
+    lib = build_path("tests", "preload", "libtmk_dl_lib.so")
+    r = run([probe(), "dlopen", lib, "40"], output=os.path.join(harness.TMP, "d.tmk"),
+            env={"TIDEMARK_SAMPLE_INTERVAL": "1"})
+    eq(r.returncode, 0, f"status {r.stdout.decode()} {r.stderr.decode()}")
+    d = tmkcat(os.path.join(harness.TMP, "d.tmk"), "-z", "7777:7778")
+    clean_trace(d, "dlopen")  # frames_outside_modules=0: MODULE before its stacks
+    eq(num(d, "sized_allocs"), 80, "allocations made inside the library (and its constructor)")
+    check(num(d, "modules_gone") >= 1, "dlclose seen (MODULE_GONE)")
+    trace = os.path.join(harness.TMP, "d.tmk")
+    dump = subprocess.run([tidemark(), "dump", trace], stdout=subprocess.PIPE, text=True).stdout
+    check("libtmk_dl_lib.so" in dump, "no MODULE record for the dlopen'ed library")
+    rep = subprocess.run([tidemark(), "report", trace], stdout=subprocess.PIPE, text=True).stdout
+    check("dl_lib.c:" in rep or "dl_lib_alloc" in rep,
+          f"the library's allocation site is not symbolized:\n{rep}")
+
+
+def alloc_stacks(path):
+    """Per thread, the (size, frames) of every ALLOC in order, frames as
+    module basename + offset (ASLR moves the modules between runs)."""
+    p = subprocess.run([build_path("tests", "format", "tmkcat"), "-s", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    eq(p.returncode, 0, f"tmkcat -s {path}")
+    mods, stacks, seq = [], {}, {}
+    for line in p.stdout.splitlines():
+        f = line.split(" ", 4)
+        if f[0] == "module":
+            mods.append((int(f[2], 16), int(f[3], 16), os.path.basename(f[4])))
+        elif f[0] == "stack":
+            stacks[int(f[1])] = [int(x, 16) for x in line.split()[2:]]
+        elif f[0] == "salloc":
+            seq.setdefault(int(f[1]), []).append((int(f[2]), int(f[3])))
+
+    def frame(pc):
+        for start, end, name in mods:
+            if start <= pc < end:
+                return f"{name}+{pc - start:#x}"
+        return f"{pc:#x}"
+
+    return {th: [(size, tuple(frame(pc) for pc in stacks.get(sid, ()))) for size, sid in allocs]
+            for th, allocs in seq.items()}
+
+
+def by_first_alloc(lists, what):
+    """Threads keyed by their first allocation (thread numbers depend on when
+    the sampler thread first attached)."""
+    keyed = {}
+    for th, allocs in lists.items():
+        key = allocs[0]
+        check(key not in keyed, f"{what}: two threads start with {key}")
+        keyed[key] = allocs
+    return keyed
+
+
+def case_stackcache():
+    # Paths into malloc with the same caller (return address) at the same
+    # stack position but different stacks (stack_paths.c): with the caller
+    # cache (=2: also its counts on stderr) every allocation must have the
+    # frames the plain unwind (=0) gives, with and without frame pointers.
+    for build in ("fp", "nofp"):
+        exe = build_path("tests", "preload", f"stack_paths_{build}")
+        native = run([exe], preload=False)
+        eq(native.returncode, 0, f"{build}: native status")
+        got = {}
+        for cache in ("2", "0"):
+            out = os.path.join(harness.TMP, f"sp-{build}-{cache}.%p.tmk")
+            r = run([exe], output=out, env={"TIDEMARK_STACK_CACHE": cache})
+            eq((r.returncode, r.stdout), (0, native.stdout), f"{build} cache={cache}: program")
+            files = traces(rf"sp-{build}-{cache}\.\d+\.tmk$")
+            eq(len(files), 2, f"{build} cache={cache}: traces of the parent and the child")
+            procs = {}
+            for f in files:
+                d = tmkcat(f)
+                clean_trace(d, f"{build} cache={cache} {os.path.basename(f)}")
+                procs[d["pid"]] = (d["ppid"], by_first_alloc(alloc_stacks(f), f))
+            child = [pid for pid, (ppid, _) in procs.items() if ppid in procs]
+            eq(len(child), 1, f"{build} cache={cache}: one child's trace")
+            got[cache] = ({"parent": next(v[1] for p, v in procs.items() if p != child[0]),
+                           "child": procs[child[0]][1]}, r.stderr.decode())
+        eq(got["0"][1], "", f"{build}: stderr without the cache")
+        distinct = set()
+        for proc in ("parent", "child"):
+            cached, plain = got["2"][0][proc], got["0"][0][proc]
+            eq(len(cached), len(plain), f"{build} {proc}: threads with allocations")
+            for key, want in plain.items():
+                check(key in cached, f"{build} {proc}: no thread starting with {key} with the cache")
+                have = cached[key]
+                eq(len(have), len(want), f"{build} {proc}: allocations of the thread starting with {key}")
+                for i, (h, w) in enumerate(zip(have, want)):
+                    if h != w:
+                        raise Failure(f"{build} {proc}: allocation {i} of the thread starting with "
+                                      f"size {key[0]}: with the cache {h}, without {w}")
+                distinct.update(want)
+        check(len(distinct) > 800, f"{build}: only {len(distinct)} distinct (size, stack) pairs")
+        m = re.fullmatch(r"tidemark: stack cache: (\d+) lookups, (\d+) hits, (\d+) fills, "
+                         r"(\d+) plain\n", got["2"][1])  # the parent's: a child is silent
+        check(m, f"{build}: stderr with TIDEMARK_STACK_CACHE=2: {got['2'][1]!r}")
+        lookups, hits, fills, plain_n = map(int, m.groups())
+        print(f"stackcache {build}: {lookups} lookups, {hits} hits, {fills} fills, "
+              f"{plain_n} plain, {len(distinct)} distinct (size, stack)")
+        check(hits > lookups // 3, f"{build}: the cache hit {hits} of {lookups}")
+        check(fills > 200, f"{build}: the cache was filled {fills} times")
+        # the sigaltstack handler (24 calls) and the coroutine (8) are off
+        # the thread's stack: never through the cache
+        check(plain_n >= 32, f"{build}: {plain_n} stacks unwound without the cache")
+
+
+if __name__ == "__main__":
+    sys.exit(harness.main(globals(), "stacks"))
