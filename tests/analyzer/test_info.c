@@ -9,8 +9,8 @@
 
 #include "analyze_check.h"
 #include "check.h"
-#include "model.h"
-#include "reader.h"
+#include "model/model.h"
+#include "read/reader.h"
 #include "tidemark/annotate.h"
 #include "tracegen.h"
 

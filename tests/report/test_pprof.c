@@ -15,7 +15,7 @@
 #include "check.h"
 #include "fixture.h"
 #include "profile.pb-c.h"
-#include "report.h"
+#include "report/report.h"
 
 typedef Perftools__Profiles__Profile Profile;
 

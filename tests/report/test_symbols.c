@@ -9,7 +9,7 @@
  * never to a name.
  */
 #define _GNU_SOURCE
-#include "symbols.h"
+#include "symbols/symbols.h"
 
 #include <elf.h>
 #include <link.h>
