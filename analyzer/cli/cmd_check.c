@@ -84,13 +84,13 @@ static int parse_own(int argc, char **argv, int *i, struct check_args *a, int *m
     } else if ((v = cli_opt(argc, argv, i, "--baseline", missing))) {
         a->baseline = v;
     } else if ((v = cli_opt(argc, argv, i, "--max-increase", missing))) {
-        if (tm_parse_tolerance(v, &a->g.max_increase)) {
+        if (tolerance_parse(v, &a->g.max_increase)) {
             cli_error("--max-increase: bad value '%s' (expected SIZE or PCT%%)", v);
             return -1;
         }
         a->increase_flag = "--max-increase";
     } else if ((v = cli_opt(argc, argv, i, "--max-growth", missing))) {
-        a->g.max_increase = (struct tm_tolerance){1, 0, 0};
+        a->g.max_increase = (struct tolerance){1, 0, 0};
         if (cli_parse_double(v, &a->g.max_increase.percent)) goto bad;
         a->increase_flag = "--max-growth";
     } else if ((v = cli_opt(argc, argv, i, "--format", missing))) {
@@ -114,7 +114,7 @@ static int parse(int argc, char **argv, struct check_args *a, struct tm_options 
         int missing = 0, err = 0, own = parse_own(argc, argv, &i, a, &missing);
         if (own < 0) return -1;
         if (own) continue;
-        if (report_parse_common(argc, argv, &i, o, &err)) {
+        if (cmd_parse_analysis_flag(argc, argv, &i, o, &err)) {
             if (err) return -1;
         } else if (missing) {
             cli_error("%s: needs a value", argv[i]);
@@ -186,11 +186,11 @@ int cmd_check(int argc, char **argv)
             return 0;
         }
     struct check_args a = {.render = check_render_text};
-    a.g.max_increase = (struct tm_tolerance){1, 0, 10};
+    a.g.max_increase = (struct tolerance){1, 0, 10};
     struct tm_options o;
     tm_options_default(&o);
     if (parse(argc, argv, &a, &o)) return 2;
-    default_source_root(&o);
+    cmd_default_source_root(&o);
     a.g.has_baseline = a.baseline != NULL;
     a.g.floor = o.min_retained;
     a.g.min_retained = o.min_retained;

@@ -20,11 +20,11 @@
 
 /* Consumes one analysis flag at argv[*i] into o: returns 1 if it was one
  * (then *err = 1 if its value was bad, after printing why), else 0. */
-int report_parse_common(int argc, char **argv, int *i, struct tm_options *o, int *err);
+int cmd_parse_analysis_flag(int argc, char **argv, int *i, struct tm_options *o, int *err);
 /* Sets o->source_root to the working directory when no --source-root was
  * given (so that reports can say what their sites are relative to). */
-void default_source_root(struct tm_options *o);
+void cmd_default_source_root(struct tm_options *o);
 /* tm_analyze with the error printed; 0 or -1. */
-int load_model(const char *path, const struct tm_options *o, struct tm_model *m);
+int cmd_load_model(const char *path, const struct tm_options *o, struct tm_model *m);
 
 #endif /* TIDEMARK_ANALYZER_CMD_COMMON_H */

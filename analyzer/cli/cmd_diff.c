@@ -115,21 +115,21 @@ static void print_sites(const struct snapshot *o, const struct snapshot *n)
 
 /* --fail-on-increase: one line per increase past the tolerance; 1 if any. */
 static int increases(const struct snapshot *o, const struct snapshot *n, const size_t *partner,
-                     const struct tm_tolerance *tol, uint64_t floor)
+                     const struct tolerance *tol, uint64_t floor)
 {
     char t[32], d[64];
     int found = 0;
-    tm_tolerance_text(tol, t, sizeof t);
+    tolerance_text(tol, t, sizeof t);
     for (size_t i = 0; i < n->nt; i++) {
         if (partner[i] == SNAP_NONE && o->partial) continue; /* unknown in OLD */
         uint64_t before = partner[i] == SNAP_NONE ? 0 : o->t[partner[i]].retained;
-        if (!tm_tolerance_exceeded(tol, before, n->t[i].retained, floor)) continue;
+        if (!tolerance_exceeded(tol, before, n->t[i].retained, floor)) continue;
         delta(d, sizeof d, before, n->t[i].retained);
         printf("increase: %s%s retained %s > --fail-on-increase %s\n",
                partner[i] == SNAP_NONE ? "new table " : "", n->t[i].site, d, t);
         found = 1;
     }
-    if (tm_tolerance_exceeded(tol, o->total_retained, n->total_retained, floor)) {
+    if (tolerance_exceeded(tol, o->total_retained, n->total_retained, floor)) {
         delta(d, sizeof d, o->total_retained, n->total_retained);
         printf("increase: total retained %s > --fail-on-increase %s\n", d, t);
         found = 1;
@@ -138,19 +138,19 @@ static int increases(const struct snapshot *o, const struct snapshot *n, const s
 }
 
 static int parse(int argc, char **argv, struct tm_options *opt, const char **paths,
-                 struct tm_tolerance *tol, int *has_tol)
+                 struct tolerance *tol, int *has_tol)
 {
     int np = 0;
     for (int i = 1; i < argc; i++) {
         int err = 0, missing = 0;
         const char *v;
         if ((v = cli_opt(argc, argv, &i, "--fail-on-increase", &missing))) {
-            if (tm_parse_tolerance(v, tol)) {
+            if (tolerance_parse(v, tol)) {
                 cli_error("--fail-on-increase: bad value '%s' (expected SIZE or PCT%%)", v);
                 return -1;
             }
             *has_tol = 1;
-        } else if (report_parse_common(argc, argv, &i, opt, &err)) {
+        } else if (cmd_parse_analysis_flag(argc, argv, &i, opt, &err)) {
             if (err) return -1;
         } else if (missing) {
             cli_error("%s: needs a value", argv[i]);
@@ -182,10 +182,10 @@ int cmd_diff(int argc, char **argv)
     struct tm_options opt;
     tm_options_default(&opt);
     const char *paths[2] = {NULL, NULL};
-    struct tm_tolerance tol;
+    struct tolerance tol;
     int has_tol = 0;
     if (parse(argc, argv, &opt, paths, &tol, &has_tol)) return 2;
-    default_source_root(&opt);
+    cmd_default_source_root(&opt);
     struct snapshot o, n;
     if (snapshot_load(paths[0], &opt, &o)) return 2;
     if (snapshot_load(paths[1], &opt, &n)) {

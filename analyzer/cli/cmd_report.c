@@ -1,6 +1,6 @@
 /* analyzer/cli/cmd_report.c - `tidemark report TRACE`: analyze and render in one
  * of six formats. Also holds the analysis flags the other commands share
- * (report_parse_common). */
+ * (cmd_parse_analysis_flag). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -82,7 +82,7 @@ static int load_rules(const char *path, struct tm_options *o)
     return 0;
 }
 
-int report_parse_common(int argc, char **argv, int *i, struct tm_options *o, int *err)
+int cmd_parse_analysis_flag(int argc, char **argv, int *i, struct tm_options *o, int *err)
 {
     int missing = 0;
     const char *v;
@@ -123,13 +123,13 @@ bad:
     return 1;
 }
 
-void default_source_root(struct tm_options *o)
+void cmd_default_source_root(struct tm_options *o)
 {
     static char cwd[PATH_MAX];
     if (!o->source_root && getcwd(cwd, sizeof cwd)) o->source_root = cwd;
 }
 
-int load_model(const char *path, const struct tm_options *o, struct tm_model *m)
+int cmd_load_model(const char *path, const struct tm_options *o, struct tm_model *m)
 {
     char err[512];
     if (tm_analyze(path, o, m, err, sizeof err) != TM_EXIT_OK) {
@@ -171,7 +171,7 @@ int cmd_report(int argc, char **argv)
                           "got '%s'", v);
                 return 2;
             }
-        } else if (report_parse_common(argc, argv, &i, &o, &err)) {
+        } else if (cmd_parse_analysis_flag(argc, argv, &i, &o, &err)) {
             if (err) return 2;
         } else if (missing) {
             cli_error("%s: needs a value", argv[i]);
@@ -206,8 +206,8 @@ int cmd_report(int argc, char **argv)
     if (top_given) o.top_sites = ro.top;
     else if (strcmp(format, "json") == 0) o.top_sites = 0;
     struct tm_model m;
-    default_source_root(&o);
-    if (load_model(trace, &o, &m)) return 2;
+    cmd_default_source_root(&o);
+    if (cmd_load_model(trace, &o, &m)) return 2;
     if (formats[fmt].render == tm_report_collapsed && !tm_weight_total(&m, ro.weight))
         warn_empty_weight(&m, ro.weight);
     FILE *out = stdout;

@@ -12,7 +12,7 @@
 #include "cli.h"
 #include "report/report.h"
 
-int tm_parse_tolerance(const char *s, struct tm_tolerance *t)
+int tolerance_parse(const char *s, struct tolerance *t)
 {
     memset(t, 0, sizeof *t);
     size_t n = strlen(s);
@@ -23,7 +23,7 @@ int tm_parse_tolerance(const char *s, struct tm_tolerance *t)
     return cli_parse_size(s, &t->bytes);
 }
 
-int tm_tolerance_exceeded(const struct tm_tolerance *t, uint64_t before, uint64_t after,
+int tolerance_exceeded(const struct tolerance *t, uint64_t before, uint64_t after,
                           uint64_t floor)
 {
     if (after <= before) return 0;
@@ -32,7 +32,7 @@ int tm_tolerance_exceeded(const struct tm_tolerance *t, uint64_t before, uint64_
     return inc >= floor && (double)inc > t->percent / 100.0 * (double)before;
 }
 
-void tm_tolerance_text(const struct tm_tolerance *t, char *buf, size_t len)
+void tolerance_text(const struct tolerance *t, char *buf, size_t len)
 {
     if (t->is_percent) snprintf(buf, len, "%g%%", t->percent);
     else tm_human_bytes(t->bytes, buf, len);
@@ -172,8 +172,8 @@ static void judge_increase(struct judge *j, const struct snap_table *t, const st
 {
     const struct gate_config *g = j->g;
     char a[32], b[32], ch[64], tol[32], h[32] = "";
-    tm_tolerance_text(&g->max_increase, tol, sizeof tol);
-    int failed = tm_tolerance_exceeded(&g->max_increase, o->retained, t->retained, g->floor);
+    tolerance_text(&g->max_increase, tol, sizeof tol);
+    int failed = tolerance_exceeded(&g->max_increase, o->retained, t->retained, g->floor);
     struct gate_result *r = add(j, GATE_INCREASE, failed, t, o);
     if (!r) return;
     change_text(o->retained, t->retained, ch, sizeof ch);
@@ -213,8 +213,8 @@ static void judge_total(struct judge *j, const struct snapshot *now, const struc
 {
     const struct gate_config *g = j->g;
     char a[32], b[32], ch[64], tol[32], h[32] = "";
-    tm_tolerance_text(&g->max_increase, tol, sizeof tol);
-    int failed = tm_tolerance_exceeded(&g->max_increase, base->total_retained,
+    tolerance_text(&g->max_increase, tol, sizeof tol);
+    int failed = tolerance_exceeded(&g->max_increase, base->total_retained,
                                        now->total_retained, g->floor);
     struct gate_result *r = add(j, GATE_TOTAL_INCREASE, failed, NULL, NULL);
     if (!r) return;
@@ -273,7 +273,7 @@ static void passed_clauses(const struct check_outcome *o, const struct gate_conf
         sep = "; ";
     }
     if (g->has_baseline) {
-        tm_tolerance_text(&g->max_increase, a, sizeof a);
+        tolerance_text(&g->max_increase, a, sizeof a);
         tm_human_bytes(o->total_retained, b, sizeof b);
         tm_human_bytes(o->baseline_total, c, sizeof c);
         append(buf, len, "%sno retained increase above --max-increase %s and no new oversized "

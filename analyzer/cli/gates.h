@@ -25,24 +25,24 @@
 /* An allowed increase: SIZE bytes, or PCT percent of the baseline. A
  * percentage never fails an increase below `floor` bytes (the
  * --min-retained threshold): a percentage of little or nothing is noise. */
-struct tm_tolerance {
+struct tolerance {
     int is_percent;
     uint64_t bytes;
     double percent;
 };
 /* "10%", "2.5%", "1MiB", "4096": 0, or -1 when it is neither. */
-int tm_parse_tolerance(const char *s, struct tm_tolerance *t);
-int tm_tolerance_exceeded(const struct tm_tolerance *t, uint64_t before, uint64_t after,
+int tolerance_parse(const char *s, struct tolerance *t);
+int tolerance_exceeded(const struct tolerance *t, uint64_t before, uint64_t after,
                           uint64_t floor);
 /* "10%" or "1.0 MiB". */
-void tm_tolerance_text(const struct tm_tolerance *t, char *buf, size_t len);
+void tolerance_text(const struct tolerance *t, char *buf, size_t len);
 
 struct gate_config {
     int has_max, has_ratio;     /* the absolute gates given */
     uint64_t max_retained;
     double max_ratio;
     int has_baseline;
-    struct tm_tolerance max_increase;
+    struct tolerance max_increase;
     uint64_t floor;             /* --min-retained: see tm_tolerance */
     uint64_t min_retained;      /* the oversized thresholds, for the summary */
     double min_ratio;

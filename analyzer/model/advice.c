@@ -132,7 +132,7 @@ static void needed_note(const struct tm_table *t, char *buf, size_t len)
         snprintf(buf, len, "it held %s with as many entries on the way up", h);
     else if (t->model == TM_MODEL_RULE)
         snprintf(buf, len, "its growth rule gives %llu buckets for them",
-                 (unsigned long long)tm_growth_rule_buckets(t, t->live_now));
+                 (unsigned long long)sizing_rule_buckets(t, t->live_now));
     else
         snprintf(buf, len, "generic model: live entries x slot size");
 }
@@ -167,7 +167,7 @@ static int by_saving(const void *a, const void *b)
     return (int)x->kind - (int)y->kind;
 }
 
-int tm_advise(struct tm_table *t, uint64_t main_bytes, const struct tm_options *o)
+int advice_make(struct tm_table *t, uint64_t main_bytes, const struct tm_options *o)
 {
     struct recs r = {0};
     int oversized = t->verdict == TM_VERDICT_OVERSIZED;

@@ -235,7 +235,7 @@ static int add_notice(struct tm_trace_info *info, const char *fmt, ...)
     return rc;
 }
 
-int tm_add_warning(struct tm_trace_info *info, const char *fmt, ...)
+int analysis_warning(struct tm_trace_info *info, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -335,23 +335,23 @@ static int finish(struct analysis *c, struct tm_reader *r, char *err, size_t err
     info->threads = tm_reader_threads(r);
     const char *const *w;
     size_t n = tm_reader_warnings(r, &w);
-    for (size_t i = 0; i < n; i++) tm_add_warning(info, "%s", w[i]);
+    for (size_t i = 0; i < n; i++) analysis_warning(info, "%s", w[i]);
     info->contradictions = c->tables.contradictions;
     for (size_t i = 0; i < c->tables.n_problems; i++)
-        tm_add_warning(info, "%s", c->tables.first_problem[i]);
+        analysis_warning(info, "%s", c->tables.first_problem[i]);
     if (c->tables.contradictions > c->tables.n_problems)
-        tm_add_warning(info, "... %llu contradicting table events in all",
+        analysis_warning(info, "... %llu contradicting table events in all",
                     (unsigned long long)c->tables.contradictions);
     if (c->track_heap && c->heap.unknown_frees)
-        tm_add_warning(info, "%llu frees of pointers the trace never allocated (ignored)",
+        analysis_warning(info, "%llu frees of pointers the trace never allocated (ignored)",
                     (unsigned long long)c->heap.unknown_frees);
     if (c->heap.double_allocs)
-        tm_add_warning(info, "%llu allocations of addresses already live (their free was lost)",
+        analysis_warning(info, "%llu allocations of addresses already live (their free was lost)",
                     (unsigned long long)c->heap.double_allocs);
     if (info->lost_events)
-        tm_add_warning(info, "the shim dropped %llu events", (unsigned long long)info->lost_events);
+        analysis_warning(info, "the shim dropped %llu events", (unsigned long long)info->lost_events);
     if (info->flags & TMK_FILE_SAMPLED)
-        tm_add_warning(info, "ordinary allocations are sampled (mean interval %llu bytes): "
+        analysis_warning(info, "ordinary allocations are sampled (mean interval %llu bytes): "
                           "heap figures count samples only",
                     (unsigned long long)info->sample_interval);
     if (m->n_stacks) qsort(m->stacks, m->n_stacks, sizeof *m->stacks, cmp_stack);
@@ -364,7 +364,7 @@ static int finish(struct analysis *c, struct tm_reader *r, char *err, size_t err
         m->total_retained += m->tables[i].retained;
         if (m->tables[i].verdict == TM_VERDICT_OVERSIZED) m->n_oversized++;
     }
-    if (tm_symbolize_sites(m) || !info->path) goto oom;
+    if (sites_symbolize(m) || !info->path) goto oom;
     return TM_EXIT_OK;
 oom:
     snprintf(err, errlen, "out of memory building the report");

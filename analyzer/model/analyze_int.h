@@ -76,13 +76,13 @@ void heap_rename(struct heap_state *h, uint64_t t, uint64_t from, uint64_t to);
 int heap_is_live(const struct heap_state *h, uint64_t ptr);
 void heap_memory(struct heap_state *h, uint64_t t, uint64_t rss);
 /* Fills out (its site lists hold every stack with bytes, unranked, until
- * tm_symbolize_sites merges and cuts them) and frees the state. */
+ * sites_symbolize merges and cuts them) and frees the state. */
 int heap_finish(struct heap_state *h, uint64_t t_end, struct tm_heap *out);
 void heap_free_state(struct heap_state *h);
 
 /* ---- analyze.c ---- */
 /* Appends a warning line to the trace info; -1 when out of memory. */
-int tm_add_warning(struct tm_trace_info *info, const char *fmt, ...)
+int analysis_warning(struct tm_trace_info *info, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* ---- table_life.c ---- (declared early: struct analysis holds one) */
@@ -138,29 +138,23 @@ void analysis_free(struct analysis *c);
  * outside the allocator and table plumbing), merges heap sites that name the
  * same place, keeps the top m->opts.top_sites of each list. -1 when out of
  * memory. */
-int tm_symbolize_sites(struct tm_model *m);
-/* stack_namer.c: a symbolizer over the model's modules; NULL when
- * symbolizing is off or out of memory. */
-struct tmk_symbolizer *tm_symbolizer_for(const struct tm_model *m);
+int sites_symbolize(struct tm_model *m);
 
 /* ---- sizing_rules.c ---- */
 /* Which model a table gets from what TABLE_NEW recorded. */
-enum tm_model_kind tm_model_for(const struct tm_table *t);
+enum tm_model_kind sizing_model_for(const struct tm_table *t);
 /* Bytes the table's arrays would take for `live` entries if built fresh,
  * by its model (not its history: table_life.c adds that). */
-uint64_t tm_needed_bytes(const struct tm_table *t, uint64_t live);
+uint64_t sizing_needed_bytes(const struct tm_table *t, uint64_t live);
 /* The table stated a usable growth rule (load num and den > 0, factor >= 2). */
-int tm_growth_rule_stated(const struct tm_table *t);
+int sizing_rule_stated(const struct tm_table *t);
 /* Buckets the table's rule gives for `live` entries grown from empty. */
-uint64_t tm_growth_rule_buckets(const struct tm_table *t, uint64_t live);
-/* uthash: the bucket count a fresh uthash table reaches with n keys whose
- * hashes are uniform (uthash's rules replayed, sizing_rules.c). */
-uint64_t tm_uthash_expected_buckets(uint64_t n);
+uint64_t sizing_rule_buckets(const struct tm_table *t, uint64_t live);
 
 /* ---- advice.c ---- */
 /* Fills t->recs (sorted best first) from the table's final figures.
  * main_bytes = bytes of its newest live main array. -1 when out of memory. */
-int tm_advise(struct tm_table *t, uint64_t main_bytes, const struct tm_options *o);
+int advice_make(struct tm_table *t, uint64_t main_bytes, const struct tm_options *o);
 
 /* ---- table_life.c ---- */
 void tables_init(struct tables *tb);

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "recognize.h"
+#include "stack_namer.h"
 #include "symbols/symbols.h"
 #include "tidemark/annotate.h"
 
@@ -167,12 +168,12 @@ static uint64_t hash_frames(const uint64_t *f, size_t n)
 
 /* The index of the first of the stack's frames (within depth) that the
  * rule's globs name, or -1. */
-static int matched_frame(struct tmk_symbolizer *sym, const struct tm_stack *s,
+static int matched_frame(struct tm_symbolizer *sym, const struct tm_stack *s,
                          const struct tm_rule *rule)
 {
     for (uint32_t i = 0; i < s->depth && i < rule->depth; i++) {
-        struct tmk_frame f;
-        tmk_symbolizer_lookup(sym, s->frames[i], 0, &f);
+        struct tm_sym_frame f;
+        tm_symbolizer_lookup(sym, s->frames[i], 0, &f);
         if (i == 0 && !tm_rule_first_matches(rule, f.function)) return -1;
         if (tm_rule_frame_matches(rule, f.function)) return (int)i;
         for (unsigned k = 0; k < f.n_callers; k++)
@@ -188,7 +189,7 @@ static int has_layout(const struct block *b, int layout)
     return 0;
 }
 
-static void match_block(struct block *b, const struct tm_model *m, struct tmk_symbolizer *sym,
+static void match_block(struct block *b, const struct tm_model *m, struct tm_symbolizer *sym,
                         const struct tm_rules *rules)
 {
     const struct tm_stack *s = tm_model_stack(m, b->stack);
@@ -591,10 +592,10 @@ int recognize_finish(struct recognizer *rz, const struct tm_model *m, const stru
 {
     if (rz->oom) return -1;
     if (!rz->n || !rules->n) return 0;
-    struct tmk_symbolizer *sym = tm_symbolizer_for(m);
+    struct tm_symbolizer *sym = tm_symbolizer_for(m);
     for (size_t i = 0; i < rz->n; i++)
         if (!rz->b[i].annotated) match_block(&rz->b[i], m, sym, rules);
-    if (sym) tmk_symbolizer_free(sym);
+    if (sym) tm_symbolizer_free(sym);
     if (match_by_stack(rz, rules)) return -1;
     struct linker L = {NULL, 0};
     struct replay R = {NULL, 0, 0};

@@ -32,7 +32,7 @@ static int is_plumbing(const struct tm_frame_info *f)
         "_Znw", "_Zna", "operator new", "_ZNSt", "_ZNKSt", "_ZSt", "_ZN9__gnu_cxx", "std::",
         "__gnu_cxx::"};
     /* GLib's table code (static frames of a stripped library have no name) */
-    if (f->module && !strncmp(tmk_path_basename(f->module), "libglib-2.0.so", 14)) return 1;
+    if (f->module && !strncmp(tm_path_basename(f->module), "libglib-2.0.so", 14)) return 1;
     /* gomap's sources, tidemark's headers (static helpers have no prefix),
      * libstdc++'s headers (allocators and containers inlined into the caller) */
     if (f->file && (strstr(f->file, "gomap/") || strstr(f->file, "include/tidemark/") ||
@@ -125,7 +125,7 @@ static int name_and_merge(const struct tm_model *m, struct tm_stack_namer *names
     return 0;
 }
 
-int tm_symbolize_sites(struct tm_model *m)
+int sites_symbolize(struct tm_model *m)
 {
     struct tm_stack_namer *names = tm_stack_namer_new(m);
     if (!names) return -1;
@@ -138,11 +138,11 @@ int tm_symbolize_sites(struct tm_model *m)
     if (name_and_merge(m, names, cw, m->heap.top_peak, &m->heap.n_top_peak, m->opts.top_sites) ||
         name_and_merge(m, names, cw, m->heap.top_end, &m->heap.n_top_end, m->opts.top_sites))
         rc = -1;
-    struct tmk_symbolizer *sym = tm_stack_namer_symbolizer(names);
+    struct tm_symbolizer *sym = tm_stack_namer_symbolizer(names);
     if (sym) {
         const char *const *w;
-        size_t n = tmk_symbolizer_warnings(sym, &w);
-        for (size_t i = 0; i < n; i++) tm_add_warning(&m->info, "symbols: %s", w[i]);
+        size_t n = tm_symbolizer_warnings(sym, &w);
+        for (size_t i = 0; i < n; i++) analysis_warning(&m->info, "symbols: %s", w[i]);
     }
     tm_stack_namer_free(names);
     return rc;

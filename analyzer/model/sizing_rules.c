@@ -49,16 +49,16 @@
 #define UTHASH_REPLAY_MAX (1u << 20) /* items replayed (~0.1 s for all five); scaled beyond */
 #define UTHASH_REPLAYS 5             /* odd: the median is one of them */
 
-int tm_growth_rule_stated(const struct tm_table *t)
+int sizing_rule_stated(const struct tm_table *t)
 {
     return t->grow_load_num > 0 && t->grow_load_den > 0 && t->grow_factor >= 2;
 }
 
-enum tm_model_kind tm_model_for(const struct tm_table *t)
+enum tm_model_kind sizing_model_for(const struct tm_table *t)
 {
     if (t->rule) return TM_MODEL_RECOGNISED;
     if (t->kind == TMK_KIND_GOMAP && t->bucket_size > 0) return TM_MODEL_GOMAP;
-    if (tm_growth_rule_stated(t)) return TM_MODEL_RULE;
+    if (sizing_rule_stated(t)) return TM_MODEL_RULE;
     if (t->kind == TMK_KIND_UTHASH && t->bucket_size > 0) return TM_MODEL_UTHASH;
     return TM_MODEL_GENERIC;
 }
@@ -68,7 +68,7 @@ const char *tm_needed_basis_name(enum tm_needed_basis b)
     return b == TM_NEEDED_HISTORY ? "history" : "model";
 }
 
-uint64_t tm_growth_rule_buckets(const struct tm_table *t, uint64_t live)
+uint64_t sizing_rule_buckets(const struct tm_table *t, uint64_t live)
 {
     unsigned __int128 slots = t->slots_per_bucket ? t->slots_per_bucket : 1;
     unsigned __int128 want = (unsigned __int128)live * t->grow_load_den;
@@ -188,15 +188,15 @@ static uint64_t mul_sat(uint64_t a, uint64_t b)
     return a * b;
 }
 
-uint64_t tm_needed_bytes(const struct tm_table *t, uint64_t live)
+uint64_t sizing_needed_bytes(const struct tm_table *t, uint64_t live)
 {
-    switch (tm_model_for(t)) {
+    switch (sizing_model_for(t)) {
     case TM_MODEL_GOMAP:
         return gomap_bytes_for_count(live, t->bucket_size);
     case TM_MODEL_UTHASH:
         return live ? mul_sat(tm_uthash_expected_buckets(live), t->bucket_size) : 0;
     case TM_MODEL_RULE:
-        return mul_sat(tm_growth_rule_buckets(t, live), t->bucket_size);
+        return mul_sat(sizing_rule_buckets(t, live), t->bucket_size);
     case TM_MODEL_RECOGNISED: {
         uint64_t need = tm_rule_needed(t->rule, live, t->held, t->buckets_now);
         return need < t->held ? need : t->held; /* never more than it holds */

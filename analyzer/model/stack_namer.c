@@ -14,7 +14,7 @@ struct range {
 };
 
 struct tm_stack_namer {
-    struct tmk_symbolizer *sym; /* NULL when the model is unsymbolized */
+    struct tm_symbolizer *sym; /* NULL when the model is unsymbolized */
     struct range *shim;         /* the shim's modules */
     size_t n_shim;
     struct tm_frame_info *buf;  /* tm_stack_namer_expand's answer */
@@ -25,7 +25,7 @@ struct tm_stack_namer {
  * suffix); the analyzer never runs under it, so no other module has it. */
 static int is_shim_path(const char *path)
 {
-    const char *base = tmk_path_basename(path);
+    const char *base = tm_path_basename(path);
     return strncmp(base, "libtidemark", 11) == 0 && strstr(base, ".so") != NULL;
 }
 
@@ -42,19 +42,19 @@ static int add_shim_ranges(struct tm_stack_namer *n, const struct tm_model *m)
     return 0;
 }
 
-struct tmk_symbolizer *tm_symbolizer_for(const struct tm_model *m)
+struct tm_symbolizer *tm_symbolizer_for(const struct tm_model *m)
 {
     if (!m->opts.symbolize) return NULL;
-    struct tmk_symbolizer *sym = tmk_symbolizer_new(m->opts.sysroot, NULL);
+    struct tm_symbolizer *sym = tm_symbolizer_new(m->opts.sysroot, NULL);
     for (size_t i = 0; sym && i < m->n_modules; i++) {
         const struct tm_module *mod = &m->modules[i];
-        struct tmk_module_desc d = {mod->id,       mod->bias,         mod->start, mod->end,
+        struct tm_symbolizer_module d = {mod->id,       mod->bias,         mod->start, mod->end,
                                     mod->build_id, mod->build_id_len, mod->path};
-        if (tmk_symbolizer_add_module(sym, &d)) {
-            tmk_symbolizer_free(sym);
+        if (tm_symbolizer_add_module(sym, &d)) {
+            tm_symbolizer_free(sym);
             return NULL;
         }
-        if (mod->gone) tmk_symbolizer_module_gone(sym, mod->id);
+        if (mod->gone) tm_symbolizer_module_gone(sym, mod->id);
     }
     return sym;
 }
@@ -73,13 +73,13 @@ struct tm_stack_namer *tm_stack_namer_new(const struct tm_model *m)
 void tm_stack_namer_free(struct tm_stack_namer *n)
 {
     if (!n) return;
-    if (n->sym) tmk_symbolizer_free(n->sym);
+    if (n->sym) tm_symbolizer_free(n->sym);
     free(n->shim);
     free(n->buf);
     free(n);
 }
 
-struct tmk_symbolizer *tm_stack_namer_symbolizer(struct tm_stack_namer *n)
+struct tm_symbolizer *tm_stack_namer_symbolizer(struct tm_stack_namer *n)
 {
     return n ? n->sym : NULL;
 }
@@ -95,9 +95,9 @@ size_t tm_stack_namer_inlines(struct tm_stack_namer *n, uint64_t addr, struct tm
                               size_t max)
 {
     if (!max) return 0;
-    struct tmk_frame f;
+    struct tm_sym_frame f;
     if (n && n->sym) {
-        tmk_symbolizer_lookup(n->sym, addr, 0, &f);
+        tm_symbolizer_lookup(n->sym, addr, 0, &f);
     } else {
         memset(&f, 0, sizeof f);
         f.offset = addr;
@@ -148,7 +148,7 @@ void tm_frame_info_name(const struct tm_frame_info *f, enum tm_frame_style style
         snprintf(buf, len, "%s", f->function);
         return;
     }
-    struct tmk_frame t = {f->function, f->file, f->line, f->module, f->offset, NULL, 0, 0};
-    tmk_frame_format(&t, buf, len);
+    struct tm_sym_frame t = {f->function, f->file, f->line, f->module, f->offset, NULL, 0, 0};
+    tm_sym_frame_format(&t, buf, len);
     if (len && !buf[0]) snprintf(buf, len, "?");
 }

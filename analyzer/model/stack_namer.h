@@ -17,7 +17,11 @@
 #include "model.h"
 
 struct tm_stack_namer;
-struct tmk_symbolizer;
+struct tm_symbolizer;
+
+/* A symbolizer over the model's modules (the namer's, and recognize.c's for
+ * frame names); NULL when symbolizing is off or out of memory. */
+struct tm_symbolizer *tm_symbolizer_for(const struct tm_model *m);
 
 /* NULL only when out of memory; then frames are named by address. */
 struct tm_stack_namer *tm_stack_namer_new(const struct tm_model *m);
@@ -25,7 +29,7 @@ void tm_stack_namer_free(struct tm_stack_namer *n);
 
 /* The symbolizer behind n (for its warnings and raw lookups); NULL when the
  * model is unsymbolized or n is NULL. */
-struct tmk_symbolizer *tm_stack_namer_symbolizer(struct tm_stack_namer *n);
+struct tm_symbolizer *tm_stack_namer_symbolizer(struct tm_stack_namer *n);
 
 /* One source-level frame. Strings belong to the namer. */
 struct tm_frame_info {
@@ -58,7 +62,7 @@ size_t tm_stack_namer_expand(struct tm_stack_namer *n, const struct tm_stack *st
 
 enum tm_frame_style {
     TM_FRAME_FUNCTION = 0, /* "func", else "libx.so+0x1a2b" (flame graphs) */
-    TM_FRAME_FULL = 1,     /* "func (file.c:42)" (see tmk_frame_format) */
+    TM_FRAME_FULL = 1,     /* "func (file.c:42)" (see tm_sym_frame_format) */
 };
 
 /* Writes the name of frame f into buf (NUL-terminated, truncated to len);

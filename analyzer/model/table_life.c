@@ -160,7 +160,7 @@ static void evaluate_needed(struct table_state *s)
         tt->needed = 0;
         return;
     }
-    tt->needed = tm_needed_bytes(tt, tt->live_now);
+    tt->needed = sizing_needed_bytes(tt, tt->live_now);
     uint64_t history = history_needed(s, tt->live_now);
     if (history > tt->needed) {
         tt->needed = history;
@@ -230,7 +230,7 @@ void tables_new(struct tables *tb, const struct tm_record *r, const struct tm_op
     for (char *p = t->label; p && *p; p++) /* labels are one line */
         if ((unsigned char)*p < 0x20) *p = ' ';
     if (!t->label) tb->oom = 1;
-    t->model = tm_model_for(t);
+    t->model = sizing_model_for(t);
     update(tb, s, r->t, o);
 }
 
@@ -371,7 +371,7 @@ void tables_growth(struct tables *tb, const struct tm_record *r, const struct tm
     t->grow_load_den = clamp32(v[2]);
     t->grow_factor = clamp32(v[3]);
     t->min_buckets = clamp32(v[4]);
-    t->model = tm_model_for(t);
+    t->model = sizing_model_for(t);
     update(tb, s, r->t, o);
 }
 
@@ -429,12 +429,12 @@ int tables_finish(struct tables *tb, uint64_t t_end, const struct tm_options *o,
     for (size_t i = 0; i < tb->n; i++) {
         struct table_state *s = &tb->ts[i];
         struct tm_table *t = &s->t;
-        t->model = tm_model_for(t);
+        t->model = sizing_model_for(t);
         t->verdict = verdict_of(t, o);
         t->after_deletes = t->ended_t == TM_NO_TIME && t->live_now < t->live_peak;
         if (t->verdict == TM_VERDICT_LEAKED) t->oversized_since = TM_NO_TIME;
         t->timeline = series_finish(&s->tl, t_end, t->held, t->live_now, &t->n_points);
-        if (tm_advise(t, s->main_bytes, o)) return -1;
+        if (advice_make(t, s->main_bytes, o)) return -1;
         (*out)[(*n)++] = *t;
         memset(t, 0, sizeof *t); /* ownership moved */
     }

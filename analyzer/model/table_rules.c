@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyze_int.h" /* tm_uthash_expected_buckets */
 #include "table_rules.h"
 #include "table_rules_builtin.h" /* tm_builtin_rules[], made from table_rules.txt */
 #include "tidemark/trace_format.h"

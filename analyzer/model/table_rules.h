@@ -89,6 +89,11 @@ uint64_t tm_rule_count_at_growth(const struct tm_rule *r, uint64_t old_bytes);
  * with hi the Poisson estimate for well-mixed hashes. */
 void tm_rule_live_range(uint64_t nonzero, uint64_t buckets, uint64_t *lo, uint64_t *hi);
 
+/* uthash: the bucket count a fresh uthash table reaches with n keys whose
+ * hashes are uniform (uthash's rules replayed, sizing_rules.c; also the
+ * annotated uthash's model). */
+uint64_t tm_uthash_expected_buckets(uint64_t n);
+
 #ifdef __cplusplus
 }
 #endif

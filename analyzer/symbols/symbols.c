@@ -26,7 +26,7 @@ enum module_state {
 };
 
 struct module {
-    struct tmk_module_desc d; /* build_id and path owned (copies) */
+    struct tm_symbolizer_module d; /* build_id and path owned (copies) */
     char *display;            /* path, or "[module N]" when the trace had none */
     int gone;                 /* MODULE_GONE seen */
     unsigned order;           /* insertion order: later wins among equals */
@@ -37,7 +37,7 @@ struct module {
 
 struct addr_entry {
     uint64_t key; /* address << 1 | exact */
-    struct tmk_frame frame;
+    struct tm_sym_frame frame;
     UT_hash_handle hh;
 };
 
@@ -47,7 +47,7 @@ struct str_entry {
     char s[];
 };
 
-struct tmk_symbolizer {
+struct tm_symbolizer {
     struct module *mods;
     size_t nmods, capmods;
     unsigned next_order;
@@ -62,13 +62,13 @@ struct tmk_symbolizer {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-const char *tmk_path_basename(const char *path)
+const char *tm_path_basename(const char *path)
 {
     const char *slash = strrchr(path, '/');
     return slash ? slash + 1 : path;
 }
 
-static const char *intern(struct tmk_symbolizer *s, const char *str)
+static const char *intern(struct tm_symbolizer *s, const char *str)
 {
     if (!str) return NULL;
     struct str_entry *e;
@@ -82,7 +82,7 @@ static const char *intern(struct tmk_symbolizer *s, const char *str)
     return e->s;
 }
 
-static void add_warning(struct tmk_symbolizer *s, const char *fmt, ...)
+static void add_warning(struct tm_symbolizer *s, const char *fmt, ...)
 {
     if (s->nwarnings == s->capwarnings) {
         size_t cap = s->capwarnings ? 2 * s->capwarnings : 8;
@@ -100,9 +100,9 @@ static void add_warning(struct tmk_symbolizer *s, const char *fmt, ...)
 
 /* ---- lifetime ----------------------------------------------------------- */
 
-struct tmk_symbolizer *tmk_symbolizer_new(const char *sysroot, const char *debuginfo_path)
+struct tm_symbolizer *tm_symbolizer_new(const char *sysroot, const char *debuginfo_path)
 {
-    struct tmk_symbolizer *s = calloc(1, sizeof *s);
+    struct tm_symbolizer *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->sysroot = sysroot && *sysroot ? strdup(sysroot) : NULL;
     s->debuginfo_path = debuginfo_path ? strdup(debuginfo_path) : NULL;
@@ -127,7 +127,7 @@ static void module_free(struct module *m)
     free(m->display);
 }
 
-void tmk_symbolizer_free(struct tmk_symbolizer *s)
+void tm_symbolizer_free(struct tm_symbolizer *s)
 {
     if (!s) return;
     for (size_t i = 0; i < s->nmods; i++) module_free(&s->mods[i]);
@@ -152,14 +152,14 @@ void tmk_symbolizer_free(struct tmk_symbolizer *s)
 
 /* ---- module table ------------------------------------------------------- */
 
-static struct module *module_by_id(struct tmk_symbolizer *s, uint64_t id)
+static struct module *module_by_id(struct tm_symbolizer *s, uint64_t id)
 {
     for (size_t i = 0; i < s->nmods; i++)
         if (s->mods[i].d.id == id) return &s->mods[i];
     return NULL;
 }
 
-static int module_copy(struct module *m, const struct tmk_module_desc *d)
+static int module_copy(struct module *m, const struct tm_symbolizer_module *d)
 {
     memset(m, 0, sizeof *m);
     m->d = *d;
@@ -185,7 +185,7 @@ static int module_copy(struct module *m, const struct tmk_module_desc *d)
     return 0;
 }
 
-int tmk_symbolizer_add_module(struct tmk_symbolizer *s, const struct tmk_module_desc *d)
+int tm_symbolizer_add_module(struct tm_symbolizer *s, const struct tm_symbolizer_module *d)
 {
     struct module fresh;
     if (module_copy(&fresh, d)) return -1;
@@ -216,14 +216,14 @@ int tmk_symbolizer_add_module(struct tmk_symbolizer *s, const struct tmk_module_
     return 0;
 }
 
-void tmk_symbolizer_module_gone(struct tmk_symbolizer *s, uint64_t id)
+void tm_symbolizer_module_gone(struct tm_symbolizer *s, uint64_t id)
 {
     struct module *m = module_by_id(s, id);
     if (m) m->gone = 1;
 }
 
 /* The module covering addr: loaded ones before gone ones, then the latest. */
-static struct module *module_for(struct tmk_symbolizer *s, uint64_t addr)
+static struct module *module_for(struct tm_symbolizer *s, uint64_t addr)
 {
     struct module *best = NULL;
     for (size_t i = 0; i < s->nmods; i++) {
@@ -278,7 +278,7 @@ static const char *verify_module(struct module *m)
     return NULL;
 }
 
-static void module_open(struct tmk_symbolizer *s, struct module *m)
+static void module_open(struct tm_symbolizer *s, struct module *m)
 {
     m->state = MOD_OFFSETS_ONLY;
     if (!*m->d.path) {
@@ -297,7 +297,7 @@ static void module_open(struct tmk_symbolizer *s, struct module *m)
         dwfl_report_begin(m->dwfl);
         /* ET_DYN with add_p_vaddr: the module sits at bias + p_vaddr, i.e. our
          * bias; ET_EXEC ignores it (and its bias is 0). */
-        m->mod = dwfl_report_elf(m->dwfl, tmk_path_basename(m->d.path), file, -1,
+        m->mod = dwfl_report_elf(m->dwfl, tm_path_basename(m->d.path), file, -1,
                                  m->d.bias, true);
         dwfl_report_end(m->dwfl, NULL, NULL);
     }
@@ -346,8 +346,8 @@ static void call_site(Dwarf_Die *inl, Dwarf_Files *files, const char **file, uns
  * (the ELF symbol would name the function it was inlined into); and, in
  * f->callers, the chain of calls it was inlined from. NULL when the module
  * has no DWARF for pc. */
-static const char *function_and_inlines(struct tmk_symbolizer *s, Dwfl_Module *mod,
-                                        GElf_Addr pc, struct tmk_frame *f)
+static const char *function_and_inlines(struct tm_symbolizer *s, Dwfl_Module *mod,
+                                        GElf_Addr pc, struct tm_sym_frame *f)
 {
     Dwarf_Addr bias;
     Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
@@ -367,7 +367,7 @@ static const char *function_and_inlines(struct tmk_symbolizer *s, Dwfl_Module *m
     Dwarf_Files *files = NULL;
     size_t nfiles;
     if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0) files = NULL;
-    struct tmk_inline_site sites[MAX_INLINE_CALLERS];
+    struct tm_inline_site sites[MAX_INLINE_CALLERS];
     unsigned k = 0;
     int inner = 0; /* chain[inner]: the inlined instance whose call comes next */
     for (int i = 1; i < nchain && k < MAX_INLINE_CALLERS; i++) {
@@ -394,7 +394,7 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *st
 
 /* A symbol table name as C++ programmers read it ("_Znwm" is "operator
  * new(unsigned long)"); other names, and ones it cannot demangle, stay. */
-static const char *demangled(struct tmk_symbolizer *s, const char *name)
+static const char *demangled(struct tm_symbolizer *s, const char *name)
 {
     if (!name || strncmp(name, "_Z", 2) != 0) return intern(s, name);
     int status = -1;
@@ -404,7 +404,7 @@ static const char *demangled(struct tmk_symbolizer *s, const char *name)
     return r;
 }
 
-static void resolve(struct tmk_symbolizer *s, uint64_t addr, int exact, struct tmk_frame *f)
+static void resolve(struct tm_symbolizer *s, uint64_t addr, int exact, struct tm_sym_frame *f)
 {
     memset(f, 0, sizeof *f);
     struct module *m = module_for(s, addr);
@@ -436,8 +436,8 @@ static void resolve(struct tmk_symbolizer *s, uint64_t addr, int exact, struct t
     }
 }
 
-int tmk_symbolizer_lookup(struct tmk_symbolizer *s, uint64_t addr, int exact,
-                          struct tmk_frame *out)
+int tm_symbolizer_lookup(struct tm_symbolizer *s, uint64_t addr, int exact,
+                          struct tm_sym_frame *out)
 {
     uint64_t key = addr << 1 | (exact ? 1 : 0);
     struct addr_entry *e;
@@ -459,7 +459,7 @@ int tmk_symbolizer_lookup(struct tmk_symbolizer *s, uint64_t addr, int exact,
     return out->function != NULL;
 }
 
-size_t tmk_symbolizer_warnings(const struct tmk_symbolizer *s, const char *const **out)
+size_t tm_symbolizer_warnings(const struct tm_symbolizer *s, const char *const **out)
 {
     *out = (const char *const *)s->warnings;
     return s->nwarnings;
@@ -467,15 +467,15 @@ size_t tmk_symbolizer_warnings(const struct tmk_symbolizer *s, const char *const
 
 /* ---- formatting --------------------------------------------------------- */
 
-int tmk_frame_format(const struct tmk_frame *f, char *buf, size_t len)
+int tm_sym_frame_format(const struct tm_sym_frame *f, char *buf, size_t len)
 {
     if (f->function && f->file && f->line)
-        return snprintf(buf, len, "%s (%s:%u)", f->function, tmk_path_basename(f->file),
+        return snprintf(buf, len, "%s (%s:%u)", f->function, tm_path_basename(f->file),
                         f->line);
     if (f->function && f->module)
-        return snprintf(buf, len, "%s (%s)", f->function, tmk_path_basename(f->module));
+        return snprintf(buf, len, "%s (%s)", f->function, tm_path_basename(f->module));
     if (f->function) return snprintf(buf, len, "%s", f->function);
     if (f->module)
-        return snprintf(buf, len, "%s+0x%" PRIx64, tmk_path_basename(f->module), f->offset);
+        return snprintf(buf, len, "%s+0x%" PRIx64, tm_path_basename(f->module), f->offset);
     return snprintf(buf, len, "0x%" PRIx64, f->offset);
 }

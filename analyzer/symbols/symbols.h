@@ -18,7 +18,7 @@
  *    addresses: lookups prefer a module still loaded, then the latest added.
  *  - Results are cached per address; each module's ELF/DWARF is opened once,
  *    lazily, on its first lookup. Strings returned stay valid until
- *    tmk_symbolizer_free.
+ *    tm_symbolizer_free.
  *
  * Not thread-safe: one symbolizer per thread.
  */
@@ -32,10 +32,10 @@
 extern "C" {
 #endif
 
-struct tmk_symbolizer;
+struct tm_symbolizer;
 
 /* One MODULE record, as the reader decoded it. The symbolizer copies it. */
-struct tmk_module_desc {
+struct tm_symbolizer_module {
     uint64_t id;              /* trace's module id, 1-based */
     uint64_t bias;            /* load bias: runtime address = ELF vaddr + bias */
     uint64_t start, end;      /* [start, end): its PT_LOAD segments at run time */
@@ -49,13 +49,13 @@ struct tmk_module_desc {
  * covers the address (then offset = the address itself). */
 /* A source-level caller of inlined code: the call in `function` at
  * file:line that the compiler inlined. */
-struct tmk_inline_site {
+struct tm_inline_site {
     const char *function;
     const char *file;
     unsigned line;
 };
 
-struct tmk_frame {
+struct tm_sym_frame {
     const char *function; /* DWARF name, else the symbol table's (C++ demangled);
                              NULL when unknown or untrusted */
     const char *file;     /* source file as DWARF names it, NULL when unknown */
@@ -68,7 +68,7 @@ struct tmk_frame {
      * at this address was inlined from, callers[1] where that function was
      * inlined in turn, ... (from DWARF's inlined subroutines; owned by the
      * symbolizer, n_callers 0 when none or unknown). */
-    const struct tmk_inline_site *callers;
+    const struct tm_inline_site *callers;
     unsigned n_callers;
     uint64_t module_id;   /* the trace's id of `module`, 0 when none covers it */
 };
@@ -77,35 +77,35 @@ struct tmk_frame {
  * first (for reports made on another machine). debuginfo_path: elfutils'
  * search path for separate debug files; NULL = its default
  * (":.debug:/usr/lib/debug"). Returns NULL only when out of memory. */
-struct tmk_symbolizer *tmk_symbolizer_new(const char *sysroot, const char *debuginfo_path);
-void tmk_symbolizer_free(struct tmk_symbolizer *s);
+struct tm_symbolizer *tm_symbolizer_new(const char *sysroot, const char *debuginfo_path);
+void tm_symbolizer_free(struct tm_symbolizer *s);
 
 /* Adds a module; a later module with the same id replaces the earlier one.
  * Returns 0, or -1 when out of memory. Cheap: files are opened lazily. */
-int tmk_symbolizer_add_module(struct tmk_symbolizer *s, const struct tmk_module_desc *m);
+int tm_symbolizer_add_module(struct tm_symbolizer *s, const struct tm_symbolizer_module *m);
 
 /* Marks module `id` unloaded (MODULE_GONE). Unknown ids are ignored. */
-void tmk_symbolizer_module_gone(struct tmk_symbolizer *s, uint64_t id);
+void tm_symbolizer_module_gone(struct tm_symbolizer *s, uint64_t id);
 
 /* Resolves `addr`. exact = 0 for return addresses (looks up addr - 1 for
  * function and line; offset still reports addr), 1 for an exact PC.
  * Always fills *out; returns 1 when a function name was found, else 0. */
-int tmk_symbolizer_lookup(struct tmk_symbolizer *s, uint64_t addr, int exact,
-                          struct tmk_frame *out);
+int tm_symbolizer_lookup(struct tm_symbolizer *s, uint64_t addr, int exact,
+                          struct tm_sym_frame *out);
 
 /* Warnings collected so far, at most one per module, in the order they
  * arose; *out points at an array owned by the symbolizer. */
-size_t tmk_symbolizer_warnings(const struct tmk_symbolizer *s, const char *const **out);
+size_t tm_symbolizer_warnings(const struct tm_symbolizer *s, const char *const **out);
 
 /* Formats a frame on one line for humans and flame graphs:
  *   "func (file.c:42)", "func (libfoo.so)", "libfoo.so+0x1a2b", "0x7f00dead"
  * with only the file's and module's base names. Writes at most len bytes
  * including the NUL (truncating); returns the length it wanted, like
  * snprintf. */
-int tmk_frame_format(const struct tmk_frame *f, char *buf, size_t len);
+int tm_sym_frame_format(const struct tm_sym_frame *f, char *buf, size_t len);
 
 /* The last path component of `path` ("" stays ""). */
-const char *tmk_path_basename(const char *path);
+const char *tm_path_basename(const char *path);
 
 #ifdef __cplusplus
 }
