@@ -1,9 +1,7 @@
 /* analyzer/cli/cmd_dump.c - `tidemark dump TRACE`: every record as one line of
  * text, in the merged order the analyzer sees them (for debugging the shim
  * and for tests). Strings are printed with non-printable bytes as \xNN.
- * 2.0's heap records by info are printed as the reader hands them on: ALLOC
- * and FREE of synthetic addresses, followed by "(info THREAD.INFO #SLOT)",
- * and RENAME lines. */
+ * Heap records by info (3.x) are printed as they are: size and stack. */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,44 +21,23 @@ static void put_escaped(FILE *out, const char *s, size_t n)
     fputc('"', out);
 }
 
-struct dump {
-    FILE *out;
-    const struct tm_reader *r;
-};
-
-/* " name=0xPTR", and for a synthetic address its pool and slot. */
-static void put_ptr(const struct dump *d, const char *name, uint64_t ptr)
-{
-    uint64_t size, stack;
-    uint32_t slot;
-    fprintf(d->out, " %s=0x%llx", name, (unsigned long long)ptr);
-    if (!tm_reader_synthetic(d->r, ptr, &size, &stack, &slot)) return;
-    if (slot == TM_SYNTHETIC_NONE)
-        fprintf(d->out, " (info %llu@%llu, never allocated)", (unsigned long long)size,
-                (unsigned long long)stack);
-    else
-        fprintf(d->out, " (info %llu@%llu #%u)", (unsigned long long)size,
-                (unsigned long long)stack, slot);
-}
-
 static int dump_record(void *ctx, const struct tm_record *r)
 {
-    const struct dump *d = ctx;
-    FILE *out = d->out;
+    FILE *out = ctx;
     fprintf(out, "%llu th=%u %s", (unsigned long long)r->t, r->thread,
             tm_record_type_name(r->type));
     switch (r->type) {
     case TMK_REC_ALLOC:
-        put_ptr(d, "ptr", r->u.alloc.ptr);
-        fprintf(out, " size=%llu stack=%llu", (unsigned long long)r->u.alloc.size,
-                (unsigned long long)r->u.alloc.stack);
+        fprintf(out, " ptr=0x%llx size=%llu stack=%llu", (unsigned long long)r->u.alloc.ptr,
+                (unsigned long long)r->u.alloc.size, (unsigned long long)r->u.alloc.stack);
         break;
     case TMK_REC_FREE:
-        put_ptr(d, "ptr", r->u.free.ptr);
+        fprintf(out, " ptr=0x%llx", (unsigned long long)r->u.free.ptr);
         break;
-    case TM_REC_RENAME:
-        put_ptr(d, "from", r->u.rename.from);
-        put_ptr(d, "to", r->u.rename.to);
+    case TMK_REC_ALLOC_INFO:
+    case TMK_REC_FREE_INFO:
+        fprintf(out, " size=%llu stack=%llu", (unsigned long long)r->u.by_info.size,
+                (unsigned long long)r->u.by_info.stack);
         break;
     case TMK_REC_TICK:
         break;
@@ -150,9 +127,8 @@ static const char dump_usage[] =
     "usage: tidemark dump TRACE\n"
     "Prints the trace's header and every record, one per line, in time order:\n"
     "  TIME_NS th=THREAD TYPE field=value ...\n"
-    "Heap records by info (2.0) come as ALLOC/FREE of synthetic addresses, each\n"
-    "followed by (info THREAD.INFO #SLOT), and RENAME lines when such a block\n"
-    "becomes a table's array.\n"
+    "Heap records by info (3.x full mode) are ALLOC_INFO and FREE_INFO lines with\n"
+    "the block's size and stack, no address.\n"
     "Problems with the file (cut off, corrupt) are listed at the end as\n"
     "'# warning: ...' lines. Exit status: 0 read (even if truncated), 2 cannot read.\n";
 
@@ -177,8 +153,7 @@ int cmd_dump(int argc, char **argv)
            "sample_interval=%llu\n",
            h->version_major, h->version_minor, h->pid, h->ppid, h->flags, h->max_depth,
            (unsigned long long)h->start_realtime_ns, (unsigned long long)h->sample_interval);
-    struct dump d = {stdout, r};
-    int rc = tm_reader_run(r, dump_record, &d, err, sizeof err);
+    int rc = tm_reader_run(r, dump_record, stdout, err, sizeof err);
     if (rc) cli_error("%s", err);
     const char *const *w;
     size_t n = tm_reader_warnings(r, &w);

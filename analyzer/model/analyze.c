@@ -97,16 +97,18 @@ static void module_gone(struct analysis *c, uint64_t id)
         }
 }
 
-/* Applies the pending ALLOC/FREE records, in their order. */
+/* Applies the pending heap records, in their order. */
 void analysis_flush(struct analysis *c)
 {
     for (unsigned i = 0; i < c->nbatch; i++) {
         const struct analysis_pending *p = &c->batch[i];
         if (p->type == TMK_REC_ALLOC) {
             heap_alloc(&c->heap, p->t, p->ptr, p->size, p->stack);
-        } else {
+        } else if (p->type == TMK_REC_FREE) {
             heap_free(&c->heap, p->t, p->ptr);
             if (c->tables.n_arr) tables_freed(&c->tables, p->t, p->ptr, c->o);
+        } else {
+            by_info_apply(c, p);
         }
     }
     c->nbatch = 0;
@@ -124,18 +126,25 @@ static void note_bound(struct tm_trace_info *info, const struct tm_record *r)
     if (what == TMK_BOUND_STOP && info->bound_stop_t == TM_NO_TIME) info->bound_stop_t = r->t;
 }
 
-/* ALLOC and FREE (nearly every record of a full trace) are not applied at
- * once: up to ANALYSIS_BATCH of them are queued and the live map's slot of each is
- * prefetched, then the batch is applied in order. Every other record that
- * has an effect (TICK and INFO have none; RENAME moves a live block) first
- * applies the batch, so the order of effects is the trace's order; only the
- * cache misses of the live map overlap (they were ~3/4 of the time). */
 int analysis_record(void *vc, const struct tm_record *r)
 {
     struct analysis *c = vc;
+    c->m->info.records++;
+    c->last_read_t = r->t;
+    return analysis_apply(c, r);
+}
+
+/* ALLOC and FREE, ALLOC_INFO and FREE_INFO (nearly every record of a full
+ * trace) are not applied at once: up to ANALYSIS_BATCH of them are queued
+ * and the slot of each in the live map or the info map is prefetched, then
+ * the batch is applied in order. Every other record that has an effect
+ * (TICK has none) first applies the batch, so the order of effects is the
+ * trace's order; only the cache misses of the maps overlap (they were ~3/4
+ * of the time). */
+int analysis_apply(struct analysis *c, const struct tm_record *r)
+{
     struct tm_trace_info *info = &c->m->info;
     const struct tm_options *o = c->o;
-    info->records++;
     if ((r->type == TMK_REC_ALLOC || r->type == TMK_REC_FREE) && r->t <= o->at) {
         if (r->t > c->last_t) c->last_t = r->t;
         struct analysis_pending *p = &c->batch[c->nbatch++];
@@ -154,11 +163,14 @@ int analysis_record(void *vc, const struct tm_record *r)
         if (c->nbatch == ANALYSIS_BATCH) analysis_flush(c);
         return c->oom || c->heap.oom || c->tables.oom;
     }
+    if (tmk_is_by_info(r->type)) return by_info_record(c, r);
     if (r->type == TMK_REC_TICK) { /* no effect: keep the batch */
         if (r->t > c->last_t) c->last_t = r->t;
         return 0;
     }
     analysis_flush(c);
+    if (r->type == TMK_REC_TABLE_ARRAY && r->u.table_array.by_info && by_info_array(c, r))
+        return analysis_oom(c);
     if (r->t > c->last_t && r->type != TMK_REC_STACK && r->type != TMK_REC_MODULE &&
         r->type != TMK_REC_MODULE_GONE)
         c->last_t = r->t;
@@ -193,9 +205,6 @@ int analysis_record(void *vc, const struct tm_record *r)
         break;
     case TMK_REC_TABLE_GROWTH:
         tables_growth(&c->tables, r, o);
-        break;
-    case TM_REC_RENAME:
-        heap_rename(&c->heap, r->t, r->u.rename.from, r->u.rename.to);
         break;
     case TMK_REC_MEMORY:
         heap_memory(&c->heap, r->t, r->u.memory.rss);
@@ -348,6 +357,9 @@ static int finish(struct analysis *c, struct tm_reader *r, char *err, size_t err
     if (c->heap.double_allocs)
         analysis_warning(info, "%llu allocations of addresses already live (their free was lost)",
                     (unsigned long long)c->heap.double_allocs);
+    if (c->heap.info_overflow)
+        analysis_warning(info, "%llu allocations by info past 2^31 live blocks of one info "
+                               "(not counted)", (unsigned long long)c->heap.info_overflow);
     if (info->lost_events)
         analysis_warning(info, "the shim dropped %llu events", (unsigned long long)info->lost_events);
     if (info->flags & TMK_FILE_SAMPLED)
@@ -385,17 +397,13 @@ void analysis_init(struct analysis *c, struct tm_model *m, const struct tmk_file
     c->track_heap = !(h->flags & (TMK_FILE_MODE_TABLES | TMK_FILE_SAMPLED));
 }
 
-int analysis_oom(const struct analysis *c)
-{
-    return c->oom || c->heap.oom || c->tables.oom;
-}
-
 void analysis_free(struct analysis *c)
 {
     heap_free_state(&c->heap);
     tables_free(&c->tables);
     u64map_free(&c->stack_ix);
     recognize_free(c->rz);
+    free(c->held);
 }
 
 /* A live trace is applied up to its clock now minus TM_LIVE_SETTLE_NS. */
@@ -417,13 +425,15 @@ static int analyze_reader(struct tm_reader *r, const char *path, const struct tm
     struct analysis c;
     analysis_init(&c, m, tm_reader_header(r), path);
     int rc = TM_EXIT_OK;
-    int run = tm_reader_run(r, analysis_record, &c, err, errlen);
+    int run = tm_reader_run_until(r, UINT64_MAX, analysis_record, &c, err, errlen);
     analysis_flush(&c);
+    if (!run) by_info_end(&c, r);
     if (run) rc = TM_EXIT_CANNOT;
     else if (analysis_oom(&c)) {
         snprintf(err, errlen, "out of memory reading the trace");
         rc = TM_EXIT_CANNOT;
     } else {
+        tm_reader_end(r);
         rc = finish(&c, r, err, errlen);
     }
     analysis_free(&c);

@@ -8,8 +8,9 @@
 #include <stdint.h>
 
 #include "model.h"
-#include "read/reader.h"
+#include "infomap.h"
 #include "livemap.h"
+#include "read/reader.h"
 #include "u64map.h"
 
 /* A bounded timeline of (t, held, live) points, spread evenly over time,
@@ -52,7 +53,10 @@ struct heap_site {
     uint64_t cur, at_peak, gen, allocs, alloc_bytes;
 };
 struct heap_state {
-    struct livemap live;      /* ptr -> (size, site index) */
+    struct livemap live;      /* blocks by address: ptr -> (size, site index) */
+    struct infomap infos;     /* blocks by info: (size, stack) -> live count, site */
+    uint64_t info_live;       /* blocks by info counted and not freed */
+    uint64_t info_overflow;   /* ALLOC_INFOs past 2^31 live blocks of one info */
     struct u64map site_ix;    /* stack id -> index into sites */
     uint64_t site_memo[64];   /* direct-mapped cache in front of site_ix: */
     uint32_t site_memo_ix[64]; /* stack id + 1 (0 = empty) -> site index */
@@ -69,10 +73,23 @@ void heap_init(struct heap_state *h);
 void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack);
 /* Returns 1 if ptr was a live allocation. */
 int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr);
-/* The live block `from` is known as `to` from now on (TM_REC_RENAME): same
- * size and site, nothing counted. A `from` not live counts as an unknown
- * free; a `to` already live as a double allocation (its free was lost). */
-void heap_rename(struct heap_state *h, uint64_t t, uint64_t from, uint64_t to);
+/* The heap by info (by_info.c sends them): every ALLOC_INFO, FREE_INFO and
+ * TABLE_ARRAY by info of the trace, in the merged order, also those after
+ * --at: the live count of each info follows them all, and `counted`
+ * (t <= at) says whether the figures do.
+ *
+ * heap_alloc_info: one more block of the info; when a free of the info was
+ * read before it (count below 0: one tick, several threads), the block is
+ * allocated and freed at once, as it happened. */
+void heap_alloc_info(struct heap_state *h, uint64_t t, uint64_t size, uint64_t stack, int counted);
+/* One block of the info ends: 1; or, when none is live, 0 and the count
+ * goes below 0 until the allocation it ends is read. */
+int heap_free_info(struct heap_state *h, uint64_t t, uint64_t size, uint64_t stack, int counted);
+/* TABLE_ARRAY by info: one live block of the info is known by its address
+ * `ptr` from now on (the same size and site; nothing counted): 1, or 0 when
+ * the info has no live block (the array was read before its allocation). */
+int heap_info_to_address(struct heap_state *h, uint64_t t, uint64_t size, uint64_t stack,
+                         uint64_t ptr, int counted);
 int heap_is_live(const struct heap_state *h, uint64_t ptr);
 void heap_memory(struct heap_state *h, uint64_t t, uint64_t rss);
 /* Fills out (its site lists hold every stack with bytes, unranked, until
@@ -103,13 +120,13 @@ struct tables {
 /* One pass of records into the model's parts (analyze.c): tm_analyze runs
  * one over the whole trace, follow.c keeps one open while a trace grows.
  * ALLOC/FREE records wait in `batch` (up to ANALYSIS_BATCH, their live-map
- * slots prefetched) until a record with another effect, or
- * analysis_flush. */
+ * slots prefetched), and so do ALLOC_INFO/FREE_INFO (their info's slot
+ * prefetched), until a record with another effect, or analysis_flush. */
 #define ANALYSIS_BATCH 64
 struct recognizer;
 struct analysis_pending {
     uint8_t type;
-    uint64_t t, ptr, size, stack;
+    uint64_t t, ptr, size, stack; /* ptr: by address only */
 };
 struct analysis {
     const struct tm_options *o; /* records after o->at are read, not applied */
@@ -119,19 +136,41 @@ struct analysis {
     int track_heap;             /* full mode: ALLOC/FREE define liveness */
     struct u64map stack_ix;     /* stack id -> index into m->stacks */
     size_t stacks_cap, modules_cap;
-    uint64_t last_t;
+    uint64_t last_t;            /* of the latest record applied (not STACK or MODULE) */
+    uint64_t last_read_t;       /* of the latest record read */
     int oom;
     struct analysis_pending batch[ANALYSIS_BATCH];
     unsigned nbatch;
     struct recognizer *rz;      /* tables nobody annotated (recognize.c) */
+    struct tm_record *held;     /* TABLE_ARRAYs by info waiting for their block (by_info.c) */
+    size_t n_held, held_cap;
 };
 /* Also fills m->info from the header (path: the trace's name, or a label). */
 void analysis_init(struct analysis *c, struct tm_model *m, const struct tmk_file_header *h,
                    const char *path);
 int analysis_record(void *c, const struct tm_record *r); /* a tm_record_fn */
+/* analysis_record without counting r as read (by_info.c's held arrays). */
+int analysis_apply(struct analysis *c, const struct tm_record *r);
 void analysis_flush(struct analysis *c);
-int analysis_oom(const struct analysis *c);
+static inline int analysis_oom(const struct analysis *c)
+{
+    return c->oom || c->heap.oom || c->tables.oom;
+}
 void analysis_free(struct analysis *c);
+
+/* ---- by_info.c ---- */
+/* ALLOC_INFO or FREE_INFO r: into the batch (or, for the block of a held
+ * array, applied by address with its array). Nonzero when out of memory. */
+int by_info_record(struct analysis *c, const struct tm_record *r);
+/* Applies a batched ALLOC_INFO or FREE_INFO. */
+void by_info_apply(struct analysis *c, const struct analysis_pending *p);
+/* TABLE_ARRAY r by info (the batch applied): 0 when its block moved to the
+ * address map (apply the array as by address), 1 when it waits for its
+ * block. */
+int by_info_array(struct analysis *c, const struct tm_record *r);
+/* After the last record: what is still waiting becomes the heap's unknown
+ * frees and the reader's warnings (before tm_reader_end). */
+void by_info_end(struct analysis *c, struct tm_reader *r);
 
 /* ---- sites.c ---- */
 /* Names every table's creation site and the heap's sites (the first frame

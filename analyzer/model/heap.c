@@ -1,6 +1,14 @@
 /* analyzer/model/heap.c - the ordinary heap: live allocations, per-site bytes,
  * the heap's peak and each site's share of it.
  *
+ * Two kinds of records feed it: blocks by address (ALLOC/FREE: 1.x, tables
+ * and sampled modes, and in 3.x full mode blocks of 64 KiB or more, of
+ * 4 GiB or more, and table arrays), kept in `live` (livemap.h), and blocks
+ * by info (3.x full mode's ALLOC_INFO/FREE_INFO: size and stack, no
+ * address), counted per info in `infos` (infomap.h). A table array
+ * recorded by info moves from its info's count to `live` when its
+ * TABLE_ARRAY names its address (heap_info_to_address).
+ *
  * Peak attribution without snapshots: `gen` counts new heap peaks. A site
  * remembers the gen of its last change; when it changes again after a newer
  * peak, its value at that peak was its value before this change, so it is
@@ -16,6 +24,7 @@ void heap_init(struct heap_state *h)
     memset(h, 0, sizeof *h);
     livemap_init(&h->live);
     u64map_init(&h->site_ix);
+    infomap_init(&h->infos);
 }
 
 static uint32_t site_for(struct heap_state *h, uint64_t stack)
@@ -55,39 +64,23 @@ static void site_change(struct heap_state *h, uint32_t site, uint64_t add, uint6
     s->cur = s->cur + add - (sub > s->cur + add ? s->cur + add : sub);
 }
 
-static void account_free(struct heap_state *h, uint64_t t, uint64_t packed)
+/* A block of `size` bytes at `site` ended. */
+static void account_free(struct heap_state *h, uint64_t t, uint64_t size, uint32_t site)
 {
-    uint64_t size = live_size(packed);
     h->in_use -= size <= h->in_use ? size : h->in_use;
     h->frees++;
-    site_change(h, live_site(packed), 0, size);
+    site_change(h, site, 0, size);
     series_add_fast(&h->tl, t, h->in_use, h->rss);
 }
 
-int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr)
+static void account_free_packed(struct heap_state *h, uint64_t t, uint64_t packed)
 {
-    uint64_t packed;
-    if (!livemap_del(&h->live, ptr, &packed)) {
-        h->unknown_frees++;
-        return 0;
-    }
-    account_free(h, t, packed);
-    return 1;
+    account_free(h, t, live_size(packed), live_site(packed));
 }
 
-void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack)
+/* A block of `size` bytes at `site` was allocated. */
+static void account_alloc(struct heap_state *h, uint64_t t, uint64_t size, uint32_t site)
 {
-    uint32_t site = site_for(h, stack);
-    uint64_t old;
-    int had = livemap_put(&h->live, ptr, live_pack(size, site), &old);
-    if (had < 0) {
-        h->oom = 1;
-        return;
-    }
-    if (had) { /* allocated twice: the free was lost */
-        h->double_allocs++;
-        account_free(h, t, old);
-    }
     h->allocs++;
     h->alloc_bytes += size;
     h->in_use += size;
@@ -104,20 +97,103 @@ void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, u
     series_add_fast(&h->tl, t, h->in_use, h->rss);
 }
 
-void heap_rename(struct heap_state *h, uint64_t t, uint64_t from, uint64_t to)
+int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr)
 {
-    uint64_t packed, old;
-    if (!livemap_del(&h->live, from, &packed)) {
+    uint64_t packed;
+    if (!livemap_del(&h->live, ptr, &packed)) {
         h->unknown_frees++;
-        return;
+        return 0;
     }
-    int had = livemap_put(&h->live, to, packed, &old);
+    account_free_packed(h, t, packed);
+    return 1;
+}
+
+void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack)
+{
+    uint32_t site = site_for(h, stack);
+    uint64_t old;
+    int had = livemap_put(&h->live, ptr, live_pack(size, site), &old);
     if (had < 0) {
         h->oom = 1;
-    } else if (had) { /* `to` was live already: its free was lost */
-        h->double_allocs++;
-        account_free(h, t, old);
+        return;
     }
+    if (had) { /* allocated twice: the free was lost */
+        h->double_allocs++;
+        account_free_packed(h, t, old);
+    }
+    account_alloc(h, t, size, site);
+}
+
+/* ---- the heap by info ---- */
+
+/* The site of info slot s (of `stack`), looked up at its first counted
+ * allocation (so that sites are numbered as the allocations came). */
+static uint32_t info_site(struct heap_state *h, struct info_slot *s, uint64_t stack)
+{
+    if (s->site == INFO_SITE_UNSET) {
+        uint32_t site = site_for(h, stack);
+        s->site = site == UINT32_MAX ? INFO_SITE_NONE : site + INFO_SITE_BIAS;
+    }
+    return s->site == INFO_SITE_NONE ? UINT32_MAX : s->site - INFO_SITE_BIAS;
+}
+
+static struct info_slot *info_of(struct heap_state *h, uint64_t size, uint64_t stack)
+{
+    struct info_slot *s = infomap_get(&h->infos, infomap_key(size, stack));
+    if (!s) h->oom = 1;
+    return s;
+}
+
+void heap_alloc_info(struct heap_state *h, uint64_t t, uint64_t size, uint64_t stack, int counted)
+{
+    struct info_slot *s = info_of(h, size, stack);
+    if (!s) return;
+    if (s->count == INT32_MAX) { /* 2^31 blocks of one info live: not counted */
+        h->info_overflow++;
+        return;
+    }
+    int owed = s->count < 0; /* its free was read first */
+    s->count++;
+    if (!counted) return;
+    uint32_t site = info_site(h, s, stack);
+    account_alloc(h, t, size, site);
+    if (owed) account_free(h, t, size, site);
+    else h->info_live++;
+}
+
+int heap_free_info(struct heap_state *h, uint64_t t, uint64_t size, uint64_t stack, int counted)
+{
+    struct info_slot *s = info_of(h, size, stack);
+    if (!s) return 0;
+    if (s->count <= 0) { /* its allocation comes later in the tick */
+        if (s->count > INT32_MIN) s->count--;
+        return 0;
+    }
+    s->count--;
+    if (counted) {
+        if (h->info_live) h->info_live--;
+        account_free(h, t, size, info_site(h, s, stack));
+    }
+    return 1;
+}
+
+int heap_info_to_address(struct heap_state *h, uint64_t t, uint64_t size, uint64_t stack,
+                         uint64_t ptr, int counted)
+{
+    struct info_slot *s = info_of(h, size, stack);
+    if (!s || s->count <= 0) return 0;
+    s->count--;
+    if (!counted) return 1;
+    if (h->info_live) h->info_live--;
+    uint64_t old;
+    int had = livemap_put(&h->live, ptr, live_pack(size, info_site(h, s, stack)), &old);
+    if (had < 0) {
+        h->oom = 1;
+    } else if (had) { /* `ptr` was live already: its free was lost */
+        h->double_allocs++;
+        account_free_packed(h, t, old);
+    }
+    return 1;
 }
 
 int heap_is_live(const struct heap_state *h, uint64_t ptr)
@@ -187,7 +263,7 @@ int heap_finish(struct heap_state *h, uint64_t t_end, struct tm_heap *out)
     out->allocs = h->allocs;
     out->frees = h->frees;
     out->alloc_bytes = h->alloc_bytes;
-    out->live_allocs = h->live.count;
+    out->live_allocs = h->live.count + h->info_live;
     out->rss_peak = h->rss_peak;
     size_t n;
     struct tm_point *pts = series_finish(&h->tl, t_end, h->in_use, h->rss, &n);
@@ -210,6 +286,7 @@ void heap_free_state(struct heap_state *h)
 {
     livemap_free(&h->live);
     u64map_free(&h->site_ix);
+    infomap_free(&h->infos);
     free(h->sites);
     series_free(&h->tl);
 }

@@ -2,12 +2,10 @@
  * probe run starting at its home slot with no empty slot in between. */
 #include "livemap.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 
+#include "bigalloc.h"
 
 void livemap_init(struct livemap *m)
 {
@@ -23,32 +21,10 @@ void livemap_free(struct livemap *m)
     livemap_init(m);
 }
 
-/* Random probes into a map of megabytes miss the TLB on 4 KiB pages (on a
- * VM each miss is a nested page walk): a map of 2 MiB or more is allocated
- * on a 2 MiB boundary and marked for huge pages (best effort). */
-#define HUGE_PAGE ((size_t)2 << 20)
-
-static struct live_entry *alloc_entries(size_t cap)
-{
-    size_t bytes = cap * sizeof(struct live_entry);
-#ifdef MADV_HUGEPAGE
-    if (bytes >= HUGE_PAGE) {
-        void *p = NULL;
-        if (posix_memalign(&p, HUGE_PAGE, bytes) != 0) return NULL;
-        int saved = errno;
-        (void)madvise(p, bytes & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
-        errno = saved;
-        memset(p, 0, bytes);
-        return p;
-    }
-#endif
-    return calloc(cap, sizeof(struct live_entry));
-}
-
 int livemap_grow(struct livemap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 1024;
-    struct live_entry *e = alloc_entries(cap);
+    struct live_entry *e = big_calloc(cap, sizeof *e);
     if (!e) return -1;
     struct livemap old = *m;
     m->e = e;

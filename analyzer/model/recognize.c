@@ -87,7 +87,7 @@ void recognize_free(struct recognizer *rz)
 
 void recognize_alloc(struct recognizer *rz, const struct tm_record *r)
 {
-    if (r->u.alloc.size < TM_RECOGNIZE_MIN || (r->u.alloc.ptr & TM_SYNTHETIC_BIT)) return;
+    if (r->u.alloc.size < TM_RECOGNIZE_MIN) return;
     if (rz->n == rz->cap) {
         size_t cap = rz->cap ? rz->cap * 2 : 64;
         struct block *b = realloc(rz->b, cap * sizeof *b);

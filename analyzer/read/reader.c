@@ -10,8 +10,9 @@
  *    block the merge has reached, that block's records, at most
  *    TMK_RECORD_LIMIT whole or a window of a larger block (reader_block.c);
  *    a block is loaded when the merge reaches its time_base and the buffers
- *    go with the thread's last block + the info pools (reader_info.c), one
- *    per info (size, stack).
+ *    go with the thread's last block;
+ *  - records are handed on as the file has them (3.x's heap by info too:
+ *    model/heap.c counts it).
  *
  * One file, over the usual size, on purpose: the merge loop inlines the
  * decoder's ALLOC/FREE fast path (most of `tidemark report`'s time), which a
@@ -31,7 +32,6 @@
 
 #include "liveness.h"
 #include "reader_block.h"
-#include "reader_info.h"
 #include "tidemark/trace_check.h"
 
 #define MAX_WARNINGS 20
@@ -52,8 +52,6 @@ struct cursor {
     int v3;                /* major >= 3: TICK, ALLOC_INFO, FREE_INFO, TABLE_ARRAY's info */
     int has;               /* rec holds the next record, or the key of a parked cursor */
     int parked;            /* its next block is not loaded: rec.t is that block's time_base */
-    const uint8_t *scan;   /* scan_ahead's position in the block (>= p once set) */
-    unsigned ahead;        /* records between p and scan */
     struct tm_record rec;
 };
 
@@ -76,8 +74,7 @@ struct tm_reader {
     size_t nwarn;
     uint64_t suppressed;
     struct blk_shared blk; /* what the cursors' blocks share */
-    struct info_pools pools;
-    uint64_t last_t;       /* of the latest record delivered */
+    int ran;               /* tm_reader_run or _run_until read to the end */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -370,7 +367,6 @@ struct tm_reader *tm_reader_open(const char *path, char *err, size_t errlen)
         set_err(err, errlen, "out of memory");
         return NULL;
     }
-    info_pools_init(&r->pools);
     struct stat st;
     r->fd = tm_open_input(path, err, errlen);
     if (r->fd < 0 || fstat(r->fd, &st) != 0) {
@@ -389,7 +385,6 @@ struct tm_reader *tm_reader_open_mem(const void *data, size_t size, char *err, s
         set_err(err, errlen, "out of memory");
         return NULL;
     }
-    info_pools_init(&r->pools);
     r->fd = -1;
     r->mem = data;
     r->size = size;
@@ -407,7 +402,6 @@ void tm_reader_close(struct tm_reader *r)
     for (size_t i = 0; i < r->nwarn; i++) free(r->warn[i]);
     free(r->warn);
     blk_shared_free(&r->blk);
-    info_pools_free(&r->pools);
     free(r->cur);
     free(r->heap);
     free(r->ix);
@@ -428,8 +422,7 @@ const struct tmk_file_header *tm_reader_header(const struct tm_reader *r)
  * (has = 0). */
 static void park(struct tm_reader *r, struct cursor *c)
 {
-    c->p = c->end = c->scan = NULL;
-    c->ahead = 0;
+    c->p = c->end = NULL;
     if (c->next >= c->n) {
         blk_free(&c->blk);
         c->has = 0;
@@ -457,8 +450,6 @@ static int load_block(struct tm_reader *r, struct cursor *c)
              (unsigned long long)b->seq, (unsigned long long)b->off, why);
     c->p = c->blk.data;
     c->end = c->p ? c->p + c->blk.len : c->p;
-    c->scan = c->p;
-    c->ahead = 0;
     c->t = b->time_base;
     c->ptr = 0;
     return 0;
@@ -473,8 +464,6 @@ static int refill(struct tm_reader *r, struct cursor *c)
     int m = blk_more(&r->blk, &c->blk, (size_t)(c->p - c->blk.data), why, sizeof why);
     c->p = c->blk.data;
     c->end = c->p + c->blk.len;
-    c->scan = c->p;
-    c->ahead = 0;
     if (m == 2)
         warn(r, "thread %u block %llu at offset %llu: %s; rest of the block skipped", c->thread,
              (unsigned long long)c->seq, (unsigned long long)c->off, why);
@@ -837,68 +826,6 @@ static void sift_down(struct tm_reader *r, size_t i)
     }
 }
 
-/* How many heap records by info ahead of the merge the pool slots are
- * fetched: one record's work is much shorter than a miss to memory. */
-#define SCAN_AHEAD 16
-
-/* Moves c's scanner over the next ALLOC_INFO/FREE_INFO or TICK, starting the
- * fetch of that record's pool slot. It stops (0) at any other record, at
- * the block's end or SCAN_AHEAD records ahead, and starts again from p once
- * the merge has passed that point. Only a hint: a bad varint stops it. */
-static inline int scan_ahead(struct tm_reader *r, struct cursor *c)
-{
-    if (c->scan < c->p) {
-        c->scan = c->p;
-        c->ahead = 0;
-    }
-    const uint8_t *q = c->scan, *e = c->end;
-    if (c->ahead >= SCAN_AHEAD || q >= e || !c->v3) return 0;
-    uint8_t byte = *q++;
-    uint64_t a, b;
-    if (byte >= TMK_REC_ALLOC_INFO && byte < TMK_REC_EXTENDED) {
-        if (tmk_get_u(&q, e, &a) || tmk_get_u(&q, e, &b)) return 0;
-        info_prefetch(&r->pools, info_key(tmk_info_size_of(byte, b) & UINT32_MAX, a & UINT32_MAX));
-    } else if (byte != TMK_REC_TICK || tmk_get_u(&q, e, &a)) {
-        return 0;
-    }
-    c->scan = q;
-    c->ahead++;
-    return 1;
-}
-
-/* Hands an info record (info_record()) to fn as what it stands for. 0, 1
- * when fn stopped, -1 when out of memory. */
-static int deliver_info(struct tm_reader *r, struct cursor *c, tm_record_fn fn, void *ctx)
-{
-    struct info_out out;
-    if (info_translate(&r->pools, &c->rec, &out)) return -1;
-    if (out.problem[0])
-        warn(r, "thread %u block %llu: %s; record skipped", c->thread, (unsigned long long)c->seq,
-             out.problem);
-    for (unsigned i = 0; i < out.n; i++)
-        if (fn(ctx, &out.rec[i])) return 1;
-    return 0;
-}
-
-/* After the merge: frees by info that found no block, arrays that found no
- * allocation. 1 when fn stopped. */
-static int finish_info(struct tm_reader *r, tm_record_fn fn, void *ctx)
-{
-    struct info_leftover left;
-    if (info_drain(&r->pools, r->last_t, fn, ctx, &left)) return 1;
-    if (r->live) return 0; /* their records may be on their way */
-    if (left.frees)
-        warn(r, "%llu frees by info found no block of their info to end (first: size %llu "
-                "stack %llu); counted as frees of unknown pointers",
-             (unsigned long long)left.frees, (unsigned long long)left.size,
-             (unsigned long long)left.stack);
-    if (left.arrays)
-        warn(r, "%llu table arrays named an info that allocated no block for them (first: "
-                "size %llu stack %llu); ignored", (unsigned long long)left.arrays,
-             (unsigned long long)left.size, (unsigned long long)left.stack);
-    return 0;
-}
-
 /* Merges the cursors' records into fn in time order, up to `until`: the
  * first record of each thread that is later stays in its cursor for the
  * next call. A cursor at the end of its blocks goes on when new blocks came
@@ -927,20 +854,10 @@ static int merge(struct tm_reader *r, uint64_t until, tm_record_fn fn, void *ctx
         if (r->nheap > 1) next = r->heap[1];
         if (r->nheap > 2 && before(r, r->heap[2], next)) next = r->heap[2];
         do {
-            r->last_t = c->rec.t;
-            if (__builtin_expect(!info_record(&c->rec), 1) ||
-                info_quick(&r->pools, &c->rec)) {
-                if (fn(ctx, &c->rec)) goto stop;
-            } else {
-                int d = deliver_info(r, c, fn, ctx);
-                if (d < 0) return -1;
-                if (d) goto stop;
-            }
+            if (fn(ctx, &c->rec)) goto stop;
             /* The common case inline: a heap record inside the block (on
              * any failure advance() decodes it again and reports it). */
             if (!decode_fast(c) && advance(r, c)) return -1;
-            if (c->ahead) c->ahead--;
-            if (scan_ahead(r, c)) scan_ahead(r, c);
         } while (c->has && !c->parked && c->rec.t <= until &&
                  (next == SIZE_MAX || before(r, top, next)));
         if (!c->has) r->heap[0] = r->heap[--r->nheap];
@@ -955,8 +872,18 @@ stop:
 int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, size_t errlen)
 {
     int stopped = 0;
-    if (merge(r, UINT64_MAX, fn, ctx, &stopped)) goto oom;
-    if (stopped || finish_info(r, fn, ctx)) return 0;
+    if (merge(r, UINT64_MAX, fn, ctx, &stopped)) {
+        set_err(err, errlen, "out of memory reading the trace");
+        return -1;
+    }
+    if (!stopped) tm_reader_end(r);
+    return 0;
+}
+
+void tm_reader_end(struct tm_reader *r)
+{
+    if (r->ran) return;
+    r->ran = 1;
     /* A live trace's last records are on their way: not a problem. */
     if (!r->saw_end && !r->live)
         warn(r, "no END record: the traced process was cut short or is still running");
@@ -967,10 +894,16 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
         push_line(r, line);
         r->suppressed = 0;
     }
-    return 0;
-oom:
-    set_err(err, errlen, "out of memory reading the trace");
-    return -1;
+}
+
+void tm_reader_warn(struct tm_reader *r, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    warn(r, "%s", line);
 }
 
 int tm_reader_run_until(struct tm_reader *r, uint64_t until, tm_record_fn fn, void *ctx,
@@ -1000,11 +933,6 @@ int tm_reader_truncated(const struct tm_reader *r) { return r->truncated; }
 uint64_t tm_reader_blocks(const struct tm_reader *r) { return r->nix; }
 uint64_t tm_reader_threads(const struct tm_reader *r) { return r->ncur; }
 
-int tm_reader_synthetic(const struct tm_reader *r, uint64_t ptr, uint64_t *size,
-                        uint64_t *stack, uint32_t *slot)
-{
-    return info_synthetic(&r->pools, ptr, size, stack, slot);
-}
 
 size_t tm_reader_warnings(const struct tm_reader *r, const char *const **out)
 {
@@ -1023,7 +951,6 @@ const char *tm_record_type_name(uint8_t type)
     case TMK_REC_MODULE_GONE: return "MODULE_GONE";
     case TMK_REC_ALLOC_INFO: return "ALLOC_INFO";
     case TMK_REC_FREE_INFO: return "FREE_INFO";
-    case TM_REC_RENAME: return "RENAME";
     case TMK_REC_TABLE_NEW: return "TABLE_NEW";
     case TMK_REC_TABLE_ARRAY: return "TABLE_ARRAY";
     case TMK_REC_TABLE_COUNT: return "TABLE_COUNT";

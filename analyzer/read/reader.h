@@ -19,17 +19,11 @@
  * streamed through a bounded window (reader_block.h): memory does not
  * depend on the sizes a block claims.
  *
- * Heap by info (3.0 full mode): callers never see ALLOC_INFO or FREE_INFO.
- * The reader keeps a pool per info (size, stack) - its live count - and
- * turns them into ALLOC and FREE records of synthetic
- * addresses (tm_synthetic_ptr: bit 63 set, never a user-space address): an
- * ALLOC_INFO allocates slot `live`, a free ends slot `live - 1` (blocks of
- * one info are interchangeable: no figure depends on which one ends). A free
- * met before any block of its info is live (allowed at equal times) is kept
- * as a debt and paid, as a FREE right after the ALLOC, by the next
- * ALLOC_INFO of that info. A TABLE_ARRAY naming an info turns one live slot
- * into its real address: a TM_REC_RENAME record comes just before it. Memory:
- * O(infos), whatever the number of events.
+ * Records reach the caller as the file has them: 3.x's heap by info as
+ * ALLOC_INFO and FREE_INFO (u.by_info: size and stack, no address) and a
+ * TABLE_ARRAY with its info (by_info). At equal times a FREE_INFO may come
+ * before the ALLOC_INFO it ends (trace_format.h's contract): model/heap.c
+ * counts per info and settles that.
  *
  * Bad bytes never crash or hang the reader: a bad header is an error (open
  * fails with one line); a cut or corrupt block ends that block's records
@@ -38,9 +32,9 @@
  * A 3.1 block whose checksum fails (or a 3.0 zstd frame that is not
  * whole) is skipped whole, with a warning naming its thread, number and
  * file offset, and read for no figure.
- * Frees left unpaid at the end (they reach the caller as FREEs of a
- * synthetic address never allocated) and table arrays whose allocation never
- * came: a warning each, the record skipped.
+ * A caller that finds the records inconsistent (a free whose allocation
+ * never came) adds its own warnings (tm_reader_warn) before the reading
+ * ends (tm_reader_end).
  */
 #ifndef TIDEMARK_ANALYZER_READER_H
 #define TIDEMARK_ANALYZER_READER_H
@@ -53,24 +47,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* A record type of the reader's own, never in a file (below
- * TMK_REC_EXTENDED, and no file type is 0x7f): block `from` (a synthetic
- * address) is known as `to` from here on. Same size, same site, no
- * allocation or free counted. */
-#define TM_REC_RENAME 0x7f
-
-/* Synthetic addresses of blocks allocated by info: bit 63, the pool (one per
- * info (size, stack), numbered in the order the reader met them) in bits 36-62,
- * the slot in bits 4-35 (above the 4 bits the live map's hash drops). */
-#define TM_SYNTHETIC_BIT (1ull << 63)
-#define TM_SYNTHETIC_POOLS (1u << 27)
-#define TM_SYNTHETIC_NONE UINT32_MAX /* the slot of a free whose block never came */
-
-static inline uint64_t tm_synthetic_ptr(uint32_t pool, uint32_t slot)
-{
-    return TM_SYNTHETIC_BIT | (uint64_t)pool << 36 | (uint64_t)slot << 4;
-}
 
 /* One decoded record. Pointers (frames, strings) are valid only during the
  * callback. Strings are not NUL-terminated: use the _len fields. */
@@ -105,9 +81,7 @@ struct tm_record {
         struct { uint64_t count; } lost;
         struct { uint64_t why, status; } end;
         struct { uint64_t len; const uint8_t *data; } extended;
-        /* ALLOC_INFO, FREE_INFO; inside the reader only */
-        struct { uint64_t size, stack; } by_info;
-        struct { uint64_t from, to; } rename;             /* TM_REC_RENAME */
+        struct { uint64_t size, stack; } by_info; /* ALLOC_INFO, FREE_INFO (3.x) */
     } u;
 };
 
@@ -138,9 +112,18 @@ const struct tmk_file_header *tm_reader_header(const struct tm_reader *r);
 /* Called for every record in merged order; return nonzero to stop early. */
 typedef int (*tm_record_fn)(void *ctx, const struct tm_record *rec);
 
-/* Streams all records once. Returns 0 when it ran to the end (or the
+/* Streams all records once, then ends the reading (tm_reader_end) unless
+ * the callback stopped it. Returns 0 when it ran to the end (or the
  * callback stopped it), -1 when out of memory (err says so). */
 int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, size_t errlen);
+/* The reading is over: the warnings about the trace's end (no END record,
+ * unless the trace is live; how many problems were not listed). Once. */
+void tm_reader_end(struct tm_reader *r);
+/* A problem the caller found in the records (one line, no newline): listed
+ * with the reader's own (the same cap), and the trace counts as truncated.
+ * Before tm_reader_end, to come before the lines about the trace's end. */
+void tm_reader_warn(struct tm_reader *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- live traces: a process that still writes the file ----
  * tm_reader_open notes whether the trace's process is running
@@ -150,8 +133,8 @@ int tm_reader_run(struct tm_reader *r, tm_record_fn fn, void *ctx, char *err, si
 int tm_reader_live(const struct tm_reader *r);
 /* Merges records up to time `until` (the first later record of each thread
  * waits for the next call); call again, after tm_reader_follow, to go on. A
- * trace read this way is not finished: no END or leftover warnings. 0, or
- * -1 when out of memory (err says so). */
+ * trace read this way is not finished until tm_reader_end. 0, or -1 when
+ * out of memory (err says so). */
 int tm_reader_run_until(struct tm_reader *r, uint64_t until, tm_record_fn fn, void *ctx,
                         char *err, size_t errlen);
 /* Indexes the blocks written since the last look (file input only). 0, or
@@ -166,13 +149,7 @@ size_t tm_reader_warnings(const struct tm_reader *r, const char *const **out);
 uint64_t tm_reader_blocks(const struct tm_reader *r);
 uint64_t tm_reader_threads(const struct tm_reader *r);
 
-/* During or after tm_reader_run: 1 when ptr is a synthetic address of this
- * trace, with the info (size, stack) of its pool and its slot
- * (TM_SYNTHETIC_NONE for the FREE of an unpaid debt); else 0. */
-int tm_reader_synthetic(const struct tm_reader *r, uint64_t ptr, uint64_t *size,
-                        uint64_t *stack, uint32_t *slot);
-
-/* Name of a record type for dumps ("ALLOC", ..., "RENAME"; "TABLE_PEAK", "BOUND", else
+/* Name of a record type for dumps ("ALLOC", ..., "FREE_INFO", "TABLE_PEAK", "BOUND", else
  * "EXTENDED" for extended types; "?" otherwise). */
 const char *tm_record_type_name(uint8_t type);
 
