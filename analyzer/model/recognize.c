@@ -602,7 +602,7 @@ int recognize_finish(struct recognizer *rz, const struct tm_model *m, const stru
     int rc = link_tables(rz, &L, o);
     if (rc == 0) rc = all_events(rz, rules, &R, o);
     if (rc == 0) {
-        qsort(R.v, R.n, sizeof *R.v, by_replay_time);
+        if (R.n) qsort(R.v, R.n, sizeof *R.v, by_replay_time); /* R.v is NULL when none */
         keep_largest_counts(&R);
         uint64_t first_id = tables_max_id(tb) + 1; /* after the annotated ones */
         for (size_t i = 0; i < R.n; i++) apply(rz, rules, &R.v[i], first_id, tb, o);
