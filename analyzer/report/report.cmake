@@ -50,6 +50,9 @@ if(TARGET tidemark_core AND NOT TARGET tidemark_reports)
               ${CMAKE_CURRENT_LIST_DIR}/report_collapsed.c
               ${CMAKE_CURRENT_LIST_DIR}/report_pprof.c
               ${CMAKE_CURRENT_LIST_DIR}/report_openmetrics.c)
+  # zlib by path, not ZLIB::ZLIB: an imported target is seen only below this
+  # folder, and tests/fuzz links what tidemark_reports links.
+  target_include_directories(tidemark_reports PRIVATE ${ZLIB_INCLUDE_DIRS})
   target_link_libraries(tidemark_reports PUBLIC tidemark_core tidemark_symbols
-                        tidemark_pprof_pb ZLIB::ZLIB m)
+                        tidemark_pprof_pb ${ZLIB_LIBRARIES} m)
 endif()
