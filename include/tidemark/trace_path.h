@@ -1,7 +1,7 @@
 /* tidemark/trace_path.h - the trace file's name from the TIDEMARK_OUTPUT
  * template, written once for both sides: the shim creates the file with it
  * (preload/writer.c) and `tidemark run` finds the file with it
- * (analyzer/cmd_run.c), so the two cannot disagree.
+ * (analyzer/cli/cmd_run.c), so the two cannot disagree.
  *
  *   %p  the process id
  *   %e  the program's short name (basename of its argv[0], what glibc's

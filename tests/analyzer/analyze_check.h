@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "model.h"
+#include "model/model.h"
 #include "tracegen.h"
 
 /* The analysis of a trace's bytes, without symbols. */

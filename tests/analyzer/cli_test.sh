@@ -91,7 +91,7 @@ expect 2 "report device" -- timeout 20 "$T" report /dev/null; one_line_error "no
 
 # dump
 expect 0 "dump" -- "$T" dump threads.tmk; golden threads.dump out.txt
-# 3.0: a zstd block, heap by info as synthetic ALLOC/FREE, a RENAME
+# 3.0: a zstd block, heap by info as read (ALLOC_INFO, FREE_INFO, TABLE_ARRAY info=)
 expect 0 "dump info" -- "$T" dump info.tmk; golden info.dump out.txt
 expect 2 "dump newer" -- "$T" dump newer.tmk; one_line_error "newer"
 

@@ -1,4 +1,4 @@
-/* tests/analyzer/test_blocks.c - the reader's blocks (analyzer/reader_block.c)
+/* tests/analyzer/test_blocks.c - the reader's blocks (analyzer/read/reader_block.c)
  * on 3.1 and 3.0 traces, from memory and from a file: blocks of more than
  * 1 MiB of records streamed (raw and zstd, stored bytes under and over
  * 1 MiB) read exactly like small ones, a record across window ends, a
@@ -13,7 +13,7 @@
 
 #include "analyze_check.h"
 #include "check.h"
-#include "reader.h"
+#include "read/reader.h"
 #include "tidemark/trace_check.h"
 #include "scenarios.h"
 

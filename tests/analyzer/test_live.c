@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "follow.h"
-#include "liveness.h"
-#include "model.h"
-#include "reader.h"
+#include "model/follow.h"
+#include "read/liveness.h"
+#include "model/model.h"
+#include "read/reader.h"
 #include "tidemark/annotate.h"
 #include "scenarios.h"
 

@@ -8,8 +8,8 @@
 #include <uthash.h>
 
 #include "check.h"
-#include "model.h"
-#include "reader.h"
+#include "model/model.h"
+#include "read/reader.h"
 #include "sizing_model_api.h"
 #include "tidemark/annotate.h"
 #include "scenarios.h"

@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "model.h"
-#include "report.h"
+#include "model/model.h"
+#include "report/report.h"
 #include "tidemark/annotate.h"
 #include "tidemark/trace_format.h"
 #include "tracegen.h"

@@ -1,4 +1,4 @@
-/* tests/analyzer/test_series.c - the timeline downsampler (analyzer/series.c).
+/* tests/analyzer/test_series.c - the timeline downsampler (analyzer/model/series.c).
  *
  * The shape that broke the first version: a burst of array events (held
  * falling as overflow buckets are freed) crowded into a few milliseconds, then
@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "analyze_int.h"
+#include "model/analyze_int.h"
 #include "check.h"
 
 

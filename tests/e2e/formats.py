@@ -71,9 +71,10 @@ def text_totals(tidemark, trace):
 
 
 def allocating_stacks(tidemark, trace):
-    """Distinct stack ids of the trace's ALLOC records, from `tidemark dump`."""
+    """Distinct stack ids of the trace's ALLOC and ALLOC_INFO records, from
+    `tidemark dump`."""
     dump = run([tidemark, "dump", trace], text=True).stdout
-    return set(re.findall(r" ALLOC ptr=\S+ .*?stack=(\d+)", dump))
+    return set(re.findall(r" ALLOC(?:_INFO)? .*?stack=(\d+)", dump))
 
 
 def check_collapsed(tidemark, trace, name, totals, cxx):

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "model.h"
+#include "model/model.h"
 #include "tidemark/annotate.h"
 
 #define FX_SEC 1000000000ull

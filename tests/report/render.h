@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "report.h"
+#include "report/report.h"
 
 typedef int tm_renderer(const struct tm_model *m, const struct tm_report_opts *o, FILE *out);
 

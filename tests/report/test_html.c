@@ -15,7 +15,7 @@
 #include "check.h"
 #include "fixture.h"
 #include "render.h"
-#include "report.h"
+#include "report/report.h"
 
 static char *render(const struct tm_model *m, size_t top, size_t *len)
 {

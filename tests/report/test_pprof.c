@@ -16,7 +16,7 @@
 #include "fixture.h"
 #include "render.h"
 #include "profile.pb-c.h"
-#include "report.h"
+#include "report/report.h"
 
 typedef Perftools__Profiles__Profile Profile;
 

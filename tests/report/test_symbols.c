@@ -9,7 +9,7 @@
  * never to a name.
  */
 #define _GNU_SOURCE
-#include "symbols.h"
+#include "symbols/symbols.h"
 
 #include <elf.h>
 #include <link.h>
@@ -93,9 +93,9 @@ static struct self_module module_of(const void *addr)
     return m;
 }
 
-static struct tmk_module_desc desc_of(const struct self_module *m, uint64_t id)
+static struct tm_symbolizer_module desc_of(const struct self_module *m, uint64_t id)
 {
-    struct tmk_module_desc d = {id, m->bias, m->start, m->end, m->build_id,
+    struct tm_symbolizer_module d = {id, m->bias, m->start, m->end, m->build_id,
                                 m->build_id_len, m->path};
     return d;
 }
@@ -136,65 +136,65 @@ static __attribute__((noinline)) uint64_t outer_of_inline(void)
 
 /* ---- the tests ---------------------------------------------------------- */
 
-static size_t warnings_mentioning(struct tmk_symbolizer *s, const char *text)
+static size_t warnings_mentioning(struct tm_symbolizer *s, const char *text)
 {
     const char *const *w;
-    size_t n = tmk_symbolizer_warnings(s, &w), hits = 0;
+    size_t n = tm_symbolizer_warnings(s, &w), hits = 0;
     for (size_t i = 0; i < n; i++) hits += strstr(w[i], text) != NULL;
     return hits;
 }
 
 static void test_resolves_own_code(const struct self_module *self)
 {
-    struct tmk_symbolizer *s = tmk_symbolizer_new(NULL, NULL);
-    struct tmk_module_desc d = desc_of(self, 1);
-    CHECK(tmk_symbolizer_add_module(s, &d) == 0);
+    struct tm_symbolizer *s = tm_symbolizer_new(NULL, NULL);
+    struct tm_symbolizer_module d = desc_of(self, 1);
+    CHECK(tm_symbolizer_add_module(s, &d) == 0);
 
     uint64_t ra = known_caller();
-    struct tmk_frame f;
-    CHECK(tmk_symbolizer_lookup(s, ra, 0, &f) == 1);
+    struct tm_sym_frame f;
+    CHECK(tm_symbolizer_lookup(s, ra, 0, &f) == 1);
     CHECK_STR(f.function, "known_caller");
-    CHECK_STR(f.file ? tmk_path_basename(f.file) : NULL, "test_symbols.c");
+    CHECK_STR(f.file ? tm_path_basename(f.file) : NULL, "test_symbols.c");
     CHECK(f.line == call_line);
     CHECK_STR(f.module, self->path);
     CHECK(f.offset == ra - self->bias);
 
     /* An inlined call: DWARF's innermost function, not the ELF symbol. */
     uint64_t ra_inl = outer_of_inline();
-    CHECK(tmk_symbolizer_lookup(s, ra_inl, 0, &f) == 1);
+    CHECK(tm_symbolizer_lookup(s, ra_inl, 0, &f) == 1);
     CHECK_STR(f.function, "inlined_caller");
     CHECK(f.line == inline_line);
     /* ... and where it was inlined: the call in outer_of_inline. */
     CHECK(f.n_callers == 1);
     if (f.n_callers == 1) {
         CHECK_STR(f.callers[0].function, "outer_of_inline");
-        CHECK_STR(f.callers[0].file ? tmk_path_basename(f.callers[0].file) : NULL,
+        CHECK_STR(f.callers[0].file ? tm_path_basename(f.callers[0].file) : NULL,
                   "test_symbols.c");
         CHECK(f.callers[0].line == outer_line);
     }
 
     /* An exact PC: the function's own entry. */
     uint64_t entry = (uint64_t)(uintptr_t)&known_caller;
-    CHECK(tmk_symbolizer_lookup(s, entry, 1, &f) == 1);
+    CHECK(tm_symbolizer_lookup(s, entry, 1, &f) == 1);
     CHECK_STR(f.function, "known_caller");
 
     /* The cache gives the same answer, same pointers. */
-    struct tmk_frame g;
-    tmk_symbolizer_lookup(s, ra, 0, &f);
-    tmk_symbolizer_lookup(s, ra, 0, &g);
+    struct tm_sym_frame g;
+    tm_symbolizer_lookup(s, ra, 0, &f);
+    tm_symbolizer_lookup(s, ra, 0, &g);
     CHECK(g.function == f.function && g.file == f.file);
     CHECK(g.line == call_line);
 
     char buf[256];
-    tmk_symbolizer_lookup(s, ra, 0, &f);
-    tmk_frame_format(&f, buf, sizeof buf);
+    tm_symbolizer_lookup(s, ra, 0, &f);
+    tm_sym_frame_format(&f, buf, sizeof buf);
     char want[256];
     snprintf(want, sizeof want, "known_caller (test_symbols.c:%u)", call_line);
     CHECK_STR(buf, want);
 
     const char *const *w;
-    CHECK(tmk_symbolizer_warnings(s, &w) == 0);
-    tmk_symbolizer_free(s);
+    CHECK(tm_symbolizer_warnings(s, &w) == 0);
+    tm_symbolizer_free(s);
 }
 
 static void test_shared_library(void)
@@ -203,14 +203,14 @@ static void test_shared_library(void)
     const void *fn = (const void *)&getpid;
     struct self_module libc = module_of(fn);
     CHECK(libc.found);
-    struct tmk_symbolizer *s = tmk_symbolizer_new(NULL, NULL);
-    struct tmk_module_desc d = desc_of(&libc, 7);
-    tmk_symbolizer_add_module(s, &d);
-    struct tmk_frame f;
-    tmk_symbolizer_lookup(s, (uint64_t)(uintptr_t)fn, 1, &f);
+    struct tm_symbolizer *s = tm_symbolizer_new(NULL, NULL);
+    struct tm_symbolizer_module d = desc_of(&libc, 7);
+    tm_symbolizer_add_module(s, &d);
+    struct tm_sym_frame f;
+    tm_symbolizer_lookup(s, (uint64_t)(uintptr_t)fn, 1, &f);
     CHECK_CONTAINS(f.function, "getpid");
     CHECK(f.offset == (uint64_t)(uintptr_t)fn - libc.bias);
-    tmk_symbolizer_free(s);
+    tm_symbolizer_free(s);
 }
 
 static void test_build_id_mismatch(const struct self_module *self)
@@ -218,81 +218,81 @@ static void test_build_id_mismatch(const struct self_module *self)
     struct self_module other = *self;
     CHECK(other.build_id_len > 0); /* Debian's gcc always emits one */
     other.build_id[0] ^= 0xff;
-    struct tmk_symbolizer *s = tmk_symbolizer_new(NULL, NULL);
-    struct tmk_module_desc d = desc_of(&other, 1);
-    tmk_symbolizer_add_module(s, &d);
+    struct tm_symbolizer *s = tm_symbolizer_new(NULL, NULL);
+    struct tm_symbolizer_module d = desc_of(&other, 1);
+    tm_symbolizer_add_module(s, &d);
 
     uint64_t ra = known_caller();
-    struct tmk_frame f;
-    CHECK(tmk_symbolizer_lookup(s, ra, 0, &f) == 0);
+    struct tm_sym_frame f;
+    CHECK(tm_symbolizer_lookup(s, ra, 0, &f) == 0);
     CHECK(f.function == NULL && f.file == NULL && f.line == 0);
     CHECK_STR(f.module, self->path);
     CHECK(f.offset == ra - self->bias);
     /* A second address in the same module: still one warning. */
-    tmk_symbolizer_lookup(s, (uint64_t)(uintptr_t)&known_caller, 1, &f);
+    tm_symbolizer_lookup(s, (uint64_t)(uintptr_t)&known_caller, 1, &f);
     CHECK(f.function == NULL);
     const char *const *w;
-    CHECK(tmk_symbolizer_warnings(s, &w) == 1);
+    CHECK(tm_symbolizer_warnings(s, &w) == 1);
     char want[4200];
     snprintf(want, sizeof want, "%s: build-id differs; showing offsets", self->path);
     CHECK_STR(w[0], want);
 
     char buf[256], wantfmt[256];
-    tmk_frame_format(&f, buf, sizeof buf);
-    snprintf(wantfmt, sizeof wantfmt, "%s+0x%llx", tmk_path_basename(self->path),
+    tm_sym_frame_format(&f, buf, sizeof buf);
+    snprintf(wantfmt, sizeof wantfmt, "%s+0x%llx", tm_path_basename(self->path),
              (unsigned long long)f.offset);
     CHECK_STR(buf, wantfmt);
-    tmk_symbolizer_free(s);
+    tm_symbolizer_free(s);
 }
 
 static void test_missing_and_unnamed(const struct self_module *self)
 {
-    struct tmk_symbolizer *s = tmk_symbolizer_new(NULL, NULL);
-    struct tmk_module_desc missing = {2, 0x10000000, 0x10000000, 0x10100000, NULL, 0,
+    struct tm_symbolizer *s = tm_symbolizer_new(NULL, NULL);
+    struct tm_symbolizer_module missing = {2, 0x10000000, 0x10000000, 0x10100000, NULL, 0,
                                       "/nonexistent/libgone.so"};
-    struct tmk_module_desc unnamed = {3, 0x20000000, 0x20000000, 0x20100000, NULL, 0, ""};
-    tmk_symbolizer_add_module(s, &missing);
-    tmk_symbolizer_add_module(s, &unnamed);
-    struct tmk_frame f;
-    CHECK(tmk_symbolizer_lookup(s, 0x10000123, 0, &f) == 0);
+    struct tm_symbolizer_module unnamed = {3, 0x20000000, 0x20000000, 0x20100000, NULL, 0, ""};
+    tm_symbolizer_add_module(s, &missing);
+    tm_symbolizer_add_module(s, &unnamed);
+    struct tm_sym_frame f;
+    CHECK(tm_symbolizer_lookup(s, 0x10000123, 0, &f) == 0);
     CHECK_STR(f.module, "/nonexistent/libgone.so");
     CHECK(f.offset == 0x123 && f.function == NULL);
-    tmk_symbolizer_lookup(s, 0x10000456, 0, &f);
-    CHECK(tmk_symbolizer_lookup(s, 0x20000010, 0, &f) == 0);
+    tm_symbolizer_lookup(s, 0x10000456, 0, &f);
+    CHECK(tm_symbolizer_lookup(s, 0x20000010, 0, &f) == 0);
     CHECK_STR(f.module, "[module 3]");
     CHECK(f.offset == 0x10);
     CHECK(warnings_mentioning(s, "/nonexistent/libgone.so") == 1);
     CHECK(warnings_mentioning(s, "[module 3]") == 1);
 
     /* Outside every module: the raw address. */
-    CHECK(tmk_symbolizer_lookup(s, 0x5, 0, &f) == 0);
+    CHECK(tm_symbolizer_lookup(s, 0x5, 0, &f) == 0);
     CHECK(f.module == NULL && f.offset == 0x5);
     char buf[64];
-    tmk_frame_format(&f, buf, sizeof buf);
+    tm_sym_frame_format(&f, buf, sizeof buf);
     CHECK_STR(buf, "0x5");
 
     /* No build-id in the trace and a span that is not the binary's: refused. */
     struct self_module wrong = *self;
     wrong.build_id_len = 0;
     wrong.end += 4096;
-    struct tmk_module_desc d = desc_of(&wrong, 4);
-    tmk_symbolizer_add_module(s, &d);
-    CHECK(tmk_symbolizer_lookup(s, known_caller(), 0, &f) == 0);
+    struct tm_symbolizer_module d = desc_of(&wrong, 4);
+    tm_symbolizer_add_module(s, &d);
+    CHECK(tm_symbolizer_lookup(s, known_caller(), 0, &f) == 0);
     CHECK(warnings_mentioning(s, "size differs") == 1);
-    tmk_symbolizer_free(s);
+    tm_symbolizer_free(s);
 }
 
 static void test_no_build_id_but_same_span(const struct self_module *self)
 {
     struct self_module m = *self;
     m.build_id_len = 0;
-    struct tmk_symbolizer *s = tmk_symbolizer_new(NULL, NULL);
-    struct tmk_module_desc d = desc_of(&m, 1);
-    tmk_symbolizer_add_module(s, &d);
-    struct tmk_frame f;
-    CHECK(tmk_symbolizer_lookup(s, known_caller(), 0, &f) == 1);
+    struct tm_symbolizer *s = tm_symbolizer_new(NULL, NULL);
+    struct tm_symbolizer_module d = desc_of(&m, 1);
+    tm_symbolizer_add_module(s, &d);
+    struct tm_sym_frame f;
+    CHECK(tm_symbolizer_lookup(s, known_caller(), 0, &f) == 1);
     CHECK_STR(f.function, "known_caller");
-    tmk_symbolizer_free(s);
+    tm_symbolizer_free(s);
 }
 
 static void test_reloaded_range(const struct self_module *self)
@@ -301,27 +301,27 @@ static void test_reloaded_range(const struct self_module *self)
      * mapped at the same addresses: the loaded one answers. */
     struct self_module old = *self;
     old.build_id[0] ^= 0xff;
-    struct tmk_symbolizer *s = tmk_symbolizer_new(NULL, NULL);
-    struct tmk_module_desc d1 = desc_of(&old, 1), d2 = desc_of(self, 2);
-    tmk_symbolizer_add_module(s, &d2);
-    tmk_symbolizer_add_module(s, &d1);
-    tmk_symbolizer_module_gone(s, 1);
-    struct tmk_frame f;
-    CHECK(tmk_symbolizer_lookup(s, known_caller(), 0, &f) == 1);
+    struct tm_symbolizer *s = tm_symbolizer_new(NULL, NULL);
+    struct tm_symbolizer_module d1 = desc_of(&old, 1), d2 = desc_of(self, 2);
+    tm_symbolizer_add_module(s, &d2);
+    tm_symbolizer_add_module(s, &d1);
+    tm_symbolizer_module_gone(s, 1);
+    struct tm_sym_frame f;
+    CHECK(tm_symbolizer_lookup(s, known_caller(), 0, &f) == 1);
     CHECK_STR(f.function, "known_caller");
-    tmk_symbolizer_free(s);
+    tm_symbolizer_free(s);
 }
 
 static void test_format_truncates(void)
 {
-    struct tmk_frame f = {"a_long_function_name", "/src/dir/file.c", 42, "/lib/x.so", 0x10, NULL, 0, 1};
+    struct tm_sym_frame f = {"a_long_function_name", "/src/dir/file.c", 42, "/lib/x.so", 0x10, NULL, 0, 1};
     char buf[8];
-    int n = tmk_frame_format(&f, buf, sizeof buf);
+    int n = tm_sym_frame_format(&f, buf, sizeof buf);
     CHECK(n == (int)strlen("a_long_function_name (file.c:42)"));
     CHECK(strlen(buf) == 7);
-    struct tmk_frame g = {"fn", NULL, 0, "/lib/x.so", 0x10, NULL, 0, 1};
+    struct tm_sym_frame g = {"fn", NULL, 0, "/lib/x.so", 0x10, NULL, 0, 1};
     char big[64];
-    tmk_frame_format(&g, big, sizeof big);
+    tm_sym_frame_format(&g, big, sizeof big);
     CHECK_STR(big, "fn (x.so)");
 }
 

@@ -1,0 +1,215 @@
+/* analyzer/cli/cmd_check.c - `tidemark check TRACE`: gates for CI (gates.c) in
+ * the format the CI reads (check_output.c).
+ * Exit 0 = every gate holds, 1 = a gate failed (each failing table named with
+ * its figures), 2 = cannot judge (bad flag, unreadable trace or baseline,
+ * truncated trace without --allow-truncated, an output that cannot be
+ * written). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check_output.h"
+#include "cli.h"
+#include "cmd_common.h"
+#include "gates.h"
+#include "report/report.h"
+#include "snapshot.h"
+
+static const char check_usage[] =
+    "usage: tidemark check TRACE|REPORT.json [gates] [output] [--allow-truncated]\n"
+    "CI gate on tables that keep memory after deletes.\n"
+    "\n"
+    "Without --baseline, a table fails when the report calls it oversized\n"
+    "(--min-retained / --min-ratio below), unless an absolute gate is given:\n"
+    "  --max-retained SIZE       fail when a table retains more than SIZE bytes\n"
+    "                            (KiB, MiB, GiB accepted)\n"
+    "  --max-retained-ratio R    fail when a table retains more than R of what it\n"
+    "                            holds (R in 0..1, or a percentage P% in 0..100%)\n"
+    "With a baseline, only regressions fail (and the absolute gates, if given):\n"
+    "  --baseline REPORT.json    a saved `tidemark report --format json` (or a trace);\n"
+    "                            tables match by kind and site (file:line relative\n"
+    "                            to the source root), then label; one a --top\n"
+    "                            report does not list is not judged\n"
+    "  --max-increase SIZE|PCT%  fail when a table's retained bytes (or the total)\n"
+    "                            grew by more than SIZE, or by more than PCT% of the\n"
+    "                            baseline and at least --min-retained (default 10%);\n"
+    "                            a table the baseline lacks fails when oversized\n"
+    "  --max-growth PCT          the same as --max-increase PCT%\n"
+    "Output:\n"
+    "  --format FMT              text (default), json, github (workflow commands),\n"
+    "                            junit (JUnit XML)\n"
+    "  --junit FILE              also write JUnit XML to FILE\n"
+    "  --allow-truncated         judge a truncated trace instead of refusing\n"
+    ANALYSIS_FLAGS_HELP
+    "\n"
+    "exit status: 0 every gate holds, 1 a gate failed, 2 could not judge.\n";
+
+typedef int (*check_renderer)(const struct check_outcome *, const struct check_context *, FILE *);
+
+struct check_args {
+    struct gate_config g;
+    const char *trace, *baseline, *junit;
+    check_renderer render;
+    const char *increase_flag; /* --max-increase or --max-growth, when given */
+    int allow_truncated;
+};
+
+static int parse_format(const char *v, check_renderer *r)
+{
+    static const struct { const char *name; check_renderer fn; } formats[] = {
+        {"text", check_render_text}, {"json", check_render_json},
+        {"github", check_render_github}, {"junit", check_render_junit}};
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (strcmp(v, formats[i].name) == 0) {
+            *r = formats[i].fn;
+            return 0;
+        }
+    cli_error("--format: expected text, json, github or junit, got '%s'", v);
+    return -1;
+}
+
+/* One flag at argv[*i]: 1 taken, 0 not check's own, -1 bad (said). */
+static int parse_own(int argc, char **argv, int *i, struct check_args *a, int *missing)
+{
+    const char *v;
+    if ((v = cli_opt(argc, argv, i, "--max-retained-ratio", missing))) {
+        if (cli_parse_ratio(v, &a->g.max_ratio)) {
+            cli_error("--max-retained-ratio: bad value '%s' (" CLI_RATIO_SYNTAX ")", v);
+            return -1;
+        }
+        a->g.has_ratio = 1;
+    } else if ((v = cli_opt(argc, argv, i, "--max-retained", missing))) {
+        if (cli_parse_size(v, &a->g.max_retained)) goto bad;
+        a->g.has_max = 1;
+    } else if ((v = cli_opt(argc, argv, i, "--baseline", missing))) {
+        a->baseline = v;
+    } else if ((v = cli_opt(argc, argv, i, "--max-increase", missing))) {
+        if (tolerance_parse(v, &a->g.max_increase)) {
+            cli_error("--max-increase: bad value '%s' (expected SIZE or PCT%%)", v);
+            return -1;
+        }
+        a->increase_flag = "--max-increase";
+    } else if ((v = cli_opt(argc, argv, i, "--max-growth", missing))) {
+        a->g.max_increase = (struct tolerance){1, 0, 0};
+        if (cli_parse_double(v, &a->g.max_increase.percent)) goto bad;
+        a->increase_flag = "--max-growth";
+    } else if ((v = cli_opt(argc, argv, i, "--format", missing))) {
+        if (parse_format(v, &a->render)) return -1;
+    } else if ((v = cli_opt(argc, argv, i, "--junit", missing))) {
+        a->junit = v;
+    } else if (strcmp(argv[*i], "--allow-truncated") == 0) {
+        a->allow_truncated = 1;
+    } else {
+        return 0;
+    }
+    return 1;
+bad:
+    cli_error("%s: bad value '%s'", argv[*i - (strchr(argv[*i], '=') ? 0 : 1)], v);
+    return -1;
+}
+
+static int parse(int argc, char **argv, struct check_args *a, struct tm_options *o)
+{
+    for (int i = 1; i < argc; i++) {
+        int missing = 0, err = 0, own = parse_own(argc, argv, &i, a, &missing);
+        if (own < 0) return -1;
+        if (own) continue;
+        if (cmd_parse_analysis_flag(argc, argv, &i, o, &err)) {
+            if (err) return -1;
+        } else if (missing) {
+            cli_error("%s: needs a value", argv[i]);
+            return -1;
+        } else if (argv[i][0] == '-') {
+            cli_error("check: unknown option '%s' (see tidemark check --help)", argv[i]);
+            return -1;
+        } else if (!a->trace) {
+            a->trace = argv[i];
+        } else {
+            cli_error("check: one TRACE only ('%s' is extra)", argv[i]);
+            return -1;
+        }
+    }
+    if (!a->trace) {
+        cli_error("check: missing TRACE (see tidemark check --help)");
+        return -1;
+    }
+    if (a->increase_flag && !a->baseline) {
+        cli_error("%s needs --baseline REPORT (it is the increase over the baseline)",
+                  a->increase_flag);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_junit(const char *path, const struct check_outcome *c,
+                       const struct check_context *x)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        cli_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = check_render_junit(c, x, f);
+    if (fclose(f) || rc) {
+        cli_error("cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads what check judges; 2 when it cannot. */
+static int load(const struct check_args *a, const struct tm_options *o, struct snapshot *now,
+                struct snapshot *base)
+{
+    memset(base, 0, sizeof *base);
+    if (snapshot_load(a->trace, o, now)) return 2;
+    /* a report's verdicts were made with its thresholds; these flags rule */
+    if (now->from_report) snapshot_rejudge(now, o->min_retained, o->min_ratio);
+    if (now->truncated && !a->allow_truncated) {
+        cli_error("check: %s is truncated; cannot judge (pass --allow-truncated to judge "
+                  "what is complete)", a->trace);
+        snapshot_free(now);
+        return 2;
+    }
+    if (a->baseline && snapshot_load(a->baseline, o, base)) {
+        snapshot_free(now);
+        return 2;
+    }
+    return 0;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (cli_is_help(argv[i])) {
+            fputs(check_usage, stdout);
+            return 0;
+        }
+    struct check_args a = {.render = check_render_text};
+    a.g.max_increase = (struct tolerance){1, 0, 10};
+    struct tm_options o;
+    tm_options_default(&o);
+    if (parse(argc, argv, &a, &o)) return 2;
+    cmd_default_source_root(&o);
+    a.g.has_baseline = a.baseline != NULL;
+    a.g.floor = o.min_retained;
+    a.g.min_retained = o.min_retained;
+    a.g.min_ratio = o.min_ratio;
+    struct snapshot now, base;
+    if (load(&a, &o, &now, &base)) return 2;
+    struct check_outcome c;
+    int rc = 2;
+    if (gates_run(&now, a.baseline ? &base : NULL, &a.g, &c)) {
+        cli_error("out of memory");
+    } else {
+        struct check_context x = {a.trace, a.baseline, o.source_root, &a.g};
+        int bad = a.render(&c, &x, stdout) || fflush(stdout);
+        if (bad) cli_error("cannot write the check's output");
+        if (!bad && a.junit) bad = write_junit(a.junit, &c, &x);
+        rc = bad ? 2 : c.failed ? 1 : 0;
+        gates_free(&c);
+    }
+    snapshot_free(&now);
+    snapshot_free(&base);
+    return rc;
+}

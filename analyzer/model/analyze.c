@@ -1,0 +1,540 @@
+/* analyzer/model/analyze.c - tm_analyze(): one pass of the reader feeding the heap
+ * (heap.c) and the tables (table_life.c), then the model assembled: stacks,
+ * modules, sites (sites.c), warnings and notices. Records after opts.at are
+ * read (for the duration and the END record) but not applied. A live trace
+ * (its process still writes it, liveness.h) is applied up to the trace's
+ * clock now minus TM_LIVE_SETTLE_NS, and says so in a notice. The pass
+ * itself (struct analysis) is shared with follow.c, which keeps one open. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+#include "analyze_int.h"
+#include "recognize.h"
+#include "read/liveness.h"
+#include "units.h"
+#include "symbols/symbols.h"
+#include "tidemark/annotate.h"
+
+void tm_options_default(struct tm_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->at = TM_NO_TIME;
+    o->min_retained = 1u << 20;
+    o->min_ratio = 0.5;
+    o->rebuild_fraction = 0.25;
+    o->top_sites = 10;
+    o->symbolize = 1;
+}
+
+static char *dup_str(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (!d) return NULL;
+    for (size_t i = 0; i < n; i++) d[i] = s[i] ? s[i] : ' '; /* no NUL inside */
+    d[n] = 0;
+    return d;
+}
+
+static void add_stack(struct analysis *c, const struct tm_record *r)
+{
+    struct tm_model *m = c->m;
+    if (u64map_get(&c->stack_ix, r->u.stack.id)) return; /* defined once; keep the first */
+    if (m->n_stacks == c->stacks_cap) {
+        size_t cap = c->stacks_cap ? c->stacks_cap * 2 : 256;
+        struct tm_stack *s = realloc(m->stacks, cap * sizeof *s);
+        if (!s) goto oom;
+        m->stacks = s;
+        c->stacks_cap = cap;
+    }
+    uint64_t *f = malloc((r->u.stack.depth ? r->u.stack.depth : 1) * sizeof *f);
+    if (!f || u64map_put(&c->stack_ix, r->u.stack.id, m->n_stacks)) {
+        free(f);
+        goto oom;
+    }
+    if (r->u.stack.depth) /* frames may be NULL for an empty stack */
+        memcpy(f, r->u.stack.frames, r->u.stack.depth * sizeof *f);
+    m->stacks[m->n_stacks++] = (struct tm_stack){r->u.stack.id, r->u.stack.depth, f};
+    return;
+oom:
+    c->oom = 1;
+}
+
+static void add_module(struct analysis *c, const struct tm_record *r)
+{
+    struct tm_model *m = c->m;
+    if (m->n_modules == c->modules_cap) {
+        size_t cap = c->modules_cap ? c->modules_cap * 2 : 32;
+        struct tm_module *v = realloc(m->modules, cap * sizeof *v);
+        if (!v) goto oom;
+        m->modules = v;
+        c->modules_cap = cap;
+    }
+    struct tm_module mod = {r->u.module.id, r->u.module.bias, r->u.module.start,
+                            r->u.module.end, NULL, r->u.module.build_id_len, NULL, 0};
+    mod.path = dup_str(r->u.module.path, r->u.module.path_len);
+    if (mod.build_id_len && (mod.build_id = malloc(mod.build_id_len)))
+        memcpy(mod.build_id, r->u.module.build_id, mod.build_id_len);
+    if (!mod.path || (mod.build_id_len && !mod.build_id)) {
+        free(mod.path);
+        free(mod.build_id);
+        goto oom;
+    }
+    m->modules[m->n_modules++] = mod;
+    return;
+oom:
+    c->oom = 1;
+}
+
+static void module_gone(struct analysis *c, uint64_t id)
+{
+    for (size_t i = c->m->n_modules; i-- > 0;)
+        if (c->m->modules[i].id == id) {
+            c->m->modules[i].gone = 1;
+            return;
+        }
+}
+
+/* Applies the pending heap records, in their order. */
+void analysis_flush(struct analysis *c)
+{
+    for (unsigned i = 0; i < c->nbatch; i++) {
+        const struct analysis_pending *p = &c->batch[i];
+        if (p->type == TMK_REC_ALLOC) {
+            heap_alloc(&c->heap, p->t, p->ptr, p->size, p->stack);
+        } else if (p->type == TMK_REC_FREE) {
+            heap_free(&c->heap, p->t, p->ptr);
+            if (c->tables.n_arr) tables_freed(&c->tables, p->t, p->ptr, c->o);
+        } else {
+            by_info_apply(c, p);
+        }
+    }
+    c->nbatch = 0;
+}
+
+/* BOUND: the trace reached TIDEMARK_MAX_BYTES (its soft bound, or the
+ * bound itself: the last record). */
+static void note_bound(struct tm_trace_info *info, const struct tm_record *r)
+{
+    const uint8_t *p = r->u.extended.data, *e = p + r->u.extended.len;
+    uint64_t what, bound;
+    if (tmk_get_u(&p, e, &what) || tmk_get_u(&p, e, &bound)) return;
+    info->bound_bytes = bound;
+    if (what == TMK_BOUND_SOFT && info->bound_soft_t == TM_NO_TIME) info->bound_soft_t = r->t;
+    if (what == TMK_BOUND_STOP && info->bound_stop_t == TM_NO_TIME) info->bound_stop_t = r->t;
+}
+
+int analysis_record(void *vc, const struct tm_record *r)
+{
+    struct analysis *c = vc;
+    c->m->info.records++;
+    c->last_read_t = r->t;
+    return analysis_apply(c, r);
+}
+
+/* ALLOC and FREE, ALLOC_INFO and FREE_INFO (nearly every record of a full
+ * trace) are not applied at once: up to ANALYSIS_BATCH of them are queued
+ * and the slot of each in the live map or the info map is prefetched, then
+ * the batch is applied in order. Every other record that has an effect
+ * (TICK has none) first applies the batch, so the order of effects is the
+ * trace's order; only the cache misses of the maps overlap (they were ~3/4
+ * of the time). */
+int analysis_apply(struct analysis *c, const struct tm_record *r)
+{
+    struct tm_trace_info *info = &c->m->info;
+    const struct tm_options *o = c->o;
+    if ((r->type == TMK_REC_ALLOC || r->type == TMK_REC_FREE) && r->t <= o->at) {
+        if (r->t > c->last_t) c->last_t = r->t;
+        struct analysis_pending *p = &c->batch[c->nbatch++];
+        p->type = r->type;
+        p->t = r->t;
+        if (r->type == TMK_REC_ALLOC) {
+            p->ptr = r->u.alloc.ptr;
+            p->size = r->u.alloc.size;
+            p->stack = r->u.alloc.stack;
+            if (p->size >= TM_RECOGNIZE_MIN) recognize_alloc(c->rz, r);
+        } else {
+            p->ptr = r->u.free.ptr;
+            recognize_free_block(c->rz, r);
+        }
+        livemap_prefetch(&c->heap.live, p->ptr);
+        if (c->nbatch == ANALYSIS_BATCH) analysis_flush(c);
+        return c->oom || c->heap.oom || c->tables.oom;
+    }
+    if (tmk_is_by_info(r->type)) return by_info_record(c, r);
+    if (r->type == TMK_REC_TICK) { /* no effect: keep the batch */
+        if (r->t > c->last_t) c->last_t = r->t;
+        return 0;
+    }
+    analysis_flush(c);
+    if (r->type == TMK_REC_TABLE_ARRAY && r->u.table_array.by_info && by_info_array(c, r))
+        return analysis_oom(c);
+    if (r->t > c->last_t && r->type != TMK_REC_STACK && r->type != TMK_REC_MODULE &&
+        r->type != TMK_REC_MODULE_GONE)
+        c->last_t = r->t;
+    /* Definitions apply whatever the time: a stack may be defined late. */
+    if (r->type == TMK_REC_STACK) add_stack(c, r);
+    else if (r->type == TMK_REC_MODULE) add_module(c, r);
+    else if (r->type == TMK_REC_MODULE_GONE) module_gone(c, r->u.module_gone.id);
+    if (r->type == TMK_REC_END) {
+        info->ended = 1;
+        info->end_why = (uint32_t)r->u.end.why;
+        info->end_status = (uint32_t)r->u.end.status;
+    }
+    if (r->t > o->at) return c->oom;
+    switch (r->type) {
+    case TMK_REC_TABLE_NEW:
+        tables_new(&c->tables, r, o);
+        break;
+    case TMK_REC_PROBE:
+        recognize_probe(c->rz, r);
+        break;
+    case TMK_REC_TABLE_ARRAY:
+        recognize_annotated(c->rz, r->u.table_array.ptr);
+        tables_array(&c->tables, r, c->track_heap ? heap_is_live(&c->heap, r->u.table_array.ptr)
+                                                  : -1, o);
+        break;
+    case TMK_REC_TABLE_COUNT:
+    case TMK_REC_TABLE_END:
+        tables_count(&c->tables, r, r->type == TMK_REC_TABLE_END, o);
+        break;
+    case TMK_REC_TABLE_PEAK:
+        tables_peak(&c->tables, r);
+        break;
+    case TMK_REC_TABLE_GROWTH:
+        tables_growth(&c->tables, r, o);
+        break;
+    case TMK_REC_MEMORY:
+        heap_memory(&c->heap, r->t, r->u.memory.rss);
+        break;
+    case TMK_REC_LOST:
+        info->lost_events += r->u.lost.count;
+        break;
+    case TMK_REC_BOUND:
+        note_bound(info, r);
+        break;
+    default:
+        break;
+    }
+    return c->oom || c->heap.oom || c->tables.oom || !c->rz;
+}
+
+static int add_line(char ***lines, size_t *n, const char *fmt, va_list ap)
+{
+    char line[400];
+    vsnprintf(line, sizeof line, fmt, ap);
+    char **w = realloc(*lines, (*n + 1) * sizeof *w);
+    if (!w) return -1;
+    *lines = w;
+    if (!(w[*n] = strdup(line))) return -1;
+    (*n)++;
+    return 0;
+}
+
+static int add_notice(struct tm_trace_info *info, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int add_notice(struct tm_trace_info *info, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = add_line(&info->notices, &info->n_notices, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int analysis_warning(struct tm_trace_info *info, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = add_line(&info->warnings, &info->n_warnings, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int cmp_stack(const void *a, const void *b)
+{
+    const struct tm_stack *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+const struct tm_stack *tm_model_stack(const struct tm_model *m, uint64_t id)
+{
+    size_t lo = 0, hi = m->n_stacks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->stacks[mid].id == id) return &m->stacks[mid];
+        if (m->stacks[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+/* ---- assembly ------------------------------------------------------------ */
+
+static void set_info(struct tm_model *m, const struct tmk_file_header *h, const char *path)
+{
+    struct tm_trace_info *i = &m->info;
+    i->path = strdup(path ? path : "");
+    i->version_major = h->version_major;
+    i->version_minor = h->version_minor;
+    i->flags = h->flags;
+    i->mode = (h->flags & TMK_FILE_MODE_TABLES) ? "tables" : "full";
+    i->pid = h->pid;
+    i->ppid = h->ppid;
+    i->start_realtime_ns = h->start_realtime_ns;
+    i->sample_interval = h->sample_interval;
+    i->bound_soft_t = i->bound_stop_t = TM_NO_TIME;
+}
+
+/* Tables nobody annotated, with the options' rules or the built-in ones
+ * (parsed once; the tables point at them until the process ends). */
+static int recognize_tables(struct analysis *c)
+{
+    static struct tm_rules builtin;
+    if (!c->rz) return -1;
+    const struct tm_rules *rules = c->m->opts.rules;
+    if (!rules) {
+        char err[200];
+        if (!builtin.n && tm_rules_builtin(&builtin, err, sizeof err)) return -1;
+        rules = &builtin;
+    }
+    return recognize_finish(c->rz, c->m, rules, &c->tables, c->o);
+}
+
+/* "process 1234 still running; as of 12.3 s", and the bound's lines. */
+static int add_notices(struct tm_trace_info *i)
+{
+    char a[32], b[32];
+    int rc = 0;
+    if (i->running) {
+        tm_human_time(i->at, a, sizeof a);
+        rc |= add_notice(i, "process %u still running; as of %s", i->pid, a);
+    }
+    if (i->bound_bytes) tm_human_bytes(i->bound_bytes, b, sizeof b);
+    if (i->bound_soft_t != TM_NO_TIME) {
+        tm_human_time(i->bound_soft_t, a, sizeof a);
+        rc |= add_notice(i, strcmp(i->mode, "full") == 0 && !(i->flags & TMK_FILE_SAMPLED)
+                                ? "the trace passed 7/8 of TIDEMARK_MAX_BYTES (%s) at %s: no "
+                                  "heap records after that but bucket arrays' (heap figures "
+                                  "stop there), one sample a second"
+                                : "the trace passed 7/8 of TIDEMARK_MAX_BYTES (%s) at %s: "
+                                  "one sample a second after that",
+                         b, a);
+    }
+    if (i->bound_stop_t != TM_NO_TIME) {
+        tm_human_time(i->bound_stop_t, a, sizeof a);
+        rc |= add_notice(i, "the trace reached TIDEMARK_MAX_BYTES (%s) at %s: nothing was "
+                            "recorded after that", b, a);
+    }
+    return rc ? -1 : 0;
+}
+
+static int finish(struct analysis *c, struct tm_reader *r, char *err, size_t errlen)
+{
+    struct tm_model *m = c->m;
+    struct tm_trace_info *info = &m->info;
+    info->duration_ns = c->last_t;
+    info->at = m->opts.at < c->last_t ? m->opts.at : c->last_t;
+    info->truncated = tm_reader_truncated(r);
+    info->running = tm_reader_live(r) && !info->ended;
+    if (add_notices(info)) goto oom;
+    info->blocks = tm_reader_blocks(r);
+    info->threads = tm_reader_threads(r);
+    const char *const *w;
+    size_t n = tm_reader_warnings(r, &w);
+    for (size_t i = 0; i < n; i++) analysis_warning(info, "%s", w[i]);
+    info->contradictions = c->tables.contradictions;
+    for (size_t i = 0; i < c->tables.n_problems; i++)
+        analysis_warning(info, "%s", c->tables.first_problem[i]);
+    if (c->tables.contradictions > c->tables.n_problems)
+        analysis_warning(info, "... %llu contradicting table events in all",
+                    (unsigned long long)c->tables.contradictions);
+    if (c->track_heap && c->heap.unknown_frees)
+        analysis_warning(info, "%llu frees of pointers the trace never allocated (ignored)",
+                    (unsigned long long)c->heap.unknown_frees);
+    if (c->heap.double_allocs)
+        analysis_warning(info, "%llu allocations of addresses already live (their free was lost)",
+                    (unsigned long long)c->heap.double_allocs);
+    if (c->heap.info_overflow)
+        analysis_warning(info, "%llu allocations by info past 2^31 live blocks of one info "
+                               "(not counted)", (unsigned long long)c->heap.info_overflow);
+    if (info->lost_events)
+        analysis_warning(info, "the shim dropped %llu events", (unsigned long long)info->lost_events);
+    if (info->flags & TMK_FILE_SAMPLED)
+        analysis_warning(info, "ordinary allocations are sampled (mean interval %llu bytes): "
+                          "heap figures count samples only",
+                    (unsigned long long)info->sample_interval);
+    if (m->n_stacks) qsort(m->stacks, m->n_stacks, sizeof *m->stacks, cmp_stack);
+    if (recognize_tables(c)) goto oom;
+    if (heap_finish(&c->heap, info->at, &m->heap) ||
+        tables_finish(&c->tables, info->at, &m->opts, &m->tables, &m->n_tables))
+        goto oom;
+    m->heap.tracked = c->track_heap;
+    for (size_t i = 0; i < m->n_tables; i++) {
+        m->total_retained += m->tables[i].retained;
+        if (m->tables[i].verdict == TM_VERDICT_OVERSIZED) m->n_oversized++;
+    }
+    if (sites_symbolize(m) || !info->path) goto oom;
+    return TM_EXIT_OK;
+oom:
+    snprintf(err, errlen, "out of memory building the report");
+    return TM_EXIT_CANNOT;
+}
+
+void analysis_init(struct analysis *c, struct tm_model *m, const struct tmk_file_header *h,
+                   const char *path)
+{
+    set_info(m, h, path);
+    memset(c, 0, sizeof *c);
+    c->o = &m->opts;
+    c->m = m;
+    heap_init(&c->heap);
+    tables_init(&c->tables);
+    u64map_init(&c->stack_ix);
+    c->rz = recognize_new();
+    c->track_heap = !(h->flags & (TMK_FILE_MODE_TABLES | TMK_FILE_SAMPLED));
+}
+
+void analysis_free(struct analysis *c)
+{
+    heap_free_state(&c->heap);
+    tables_free(&c->tables);
+    u64map_free(&c->stack_ix);
+    recognize_free(c->rz);
+    free(c->held);
+}
+
+/* A live trace is applied up to its clock now minus TM_LIVE_SETTLE_NS. */
+static void settle_live(struct tm_reader *r, struct tm_options *o)
+{
+    if (!tm_reader_live(r)) return;
+    uint64_t now = tm_trace_now(tm_reader_header(r));
+    uint64_t settled = now > TM_LIVE_SETTLE_NS ? now - TM_LIVE_SETTLE_NS : 0;
+    if (settled < o->at) o->at = settled;
+}
+
+static int analyze_reader(struct tm_reader *r, const char *path, const struct tm_options *o,
+                          struct tm_model *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if (o) m->opts = *o;
+    else tm_options_default(&m->opts);
+    settle_live(r, &m->opts);
+    struct analysis c;
+    analysis_init(&c, m, tm_reader_header(r), path);
+    int rc = TM_EXIT_OK;
+    int run = tm_reader_run_until(r, UINT64_MAX, analysis_record, &c, err, errlen);
+    analysis_flush(&c);
+    if (!run) by_info_end(&c, r);
+    if (run) rc = TM_EXIT_CANNOT;
+    else if (analysis_oom(&c)) {
+        snprintf(err, errlen, "out of memory reading the trace");
+        rc = TM_EXIT_CANNOT;
+    } else {
+        tm_reader_end(r);
+        rc = finish(&c, r, err, errlen);
+    }
+    analysis_free(&c);
+    tm_reader_close(r);
+    if (rc != TM_EXIT_OK) tm_model_free(m);
+    return rc;
+}
+
+int tm_analyze(const char *path, const struct tm_options *o, struct tm_model *m, char *err,
+               size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    struct tm_reader *r = tm_reader_open(path, err, errlen);
+    if (!r) return TM_EXIT_CANNOT;
+    return analyze_reader(r, path, o, m, err, errlen);
+}
+
+int tm_analyze_mem(const void *data, size_t size, const char *path_label,
+                   const struct tm_options *o, struct tm_model *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    struct tm_reader *r = tm_reader_open_mem(data, size, err, errlen);
+    if (!r) return TM_EXIT_CANNOT;
+    return analyze_reader(r, path_label, o, m, err, errlen);
+}
+
+void tm_model_free(struct tm_model *m)
+{
+    for (size_t i = 0; i < m->n_tables; i++) {
+        struct tm_table *t = &m->tables[i];
+        free(t->label);
+        free(t->site);
+        for (size_t k = 0; k < t->n_recs; k++) free(t->recs[k].text);
+        free(t->recs);
+        free(t->timeline);
+    }
+    free(m->tables);
+    for (size_t i = 0; i < m->heap.n_top_peak; i++) free(m->heap.top_peak[i].site);
+    for (size_t i = 0; i < m->heap.n_top_end; i++) free(m->heap.top_end[i].site);
+    free(m->heap.top_peak);
+    free(m->heap.top_end);
+    free(m->heap.timeline);
+    free(m->heap.by_stack);
+    for (size_t i = 0; i < m->n_stacks; i++) free(m->stacks[i].frames);
+    free(m->stacks);
+    for (size_t i = 0; i < m->n_modules; i++) {
+        free(m->modules[i].path);
+        free(m->modules[i].build_id);
+    }
+    free(m->modules);
+    for (size_t i = 0; i < m->info.n_warnings; i++) free(m->info.warnings[i]);
+    free(m->info.warnings);
+    for (size_t i = 0; i < m->info.n_notices; i++) free(m->info.notices[i]);
+    free(m->info.notices);
+    free(m->info.path);
+    memset(m, 0, sizeof *m);
+}
+
+const char *tm_verdict_name(enum tm_verdict v)
+{
+    switch (v) {
+    case TM_VERDICT_OK: return "ok";
+    case TM_VERDICT_OVERSIZED: return "oversized";
+    case TM_VERDICT_ENDED: return "ended";
+    case TM_VERDICT_LEAKED: return "leaked";
+    }
+    return "?";
+}
+
+const char *tm_model_kind_name(enum tm_model_kind k)
+{
+    switch (k) {
+    case TM_MODEL_GOMAP: return "gomap";
+    case TM_MODEL_UTHASH: return "uthash";
+    case TM_MODEL_GENERIC: return "generic";
+    case TM_MODEL_RULE: return "growth_rule";
+    case TM_MODEL_RECOGNISED: return "recognised";
+    }
+    return "?";
+}
+
+const char *tm_rec_kind_name(enum tm_rec_kind k)
+{
+    switch (k) {
+    case TM_REC_SHRINK: return "shrink";
+    case TM_REC_CLONE: return "clone";
+    case TM_REC_POINTER_VALUES: return "pointer_values";
+    case TM_REC_SMALLER_HINT: return "smaller_hint";
+    case TM_REC_REBUILD_POLICY: return "rebuild_policy";
+    case TM_REC_RESTART: return "restart";
+    }
+    return "?";
+}
+
+const char *tm_table_kind_name(uint32_t kind)
+{
+    switch (kind) {
+    case TMK_KIND_GOMAP: return "gomap";
+    case TMK_KIND_UTHASH: return "uthash";
+    case TMK_KIND_GENERIC: return "generic";
+    case TM_KIND_RECOGNISED: return "recognised";
+    default: return "unknown";
+    }
+}

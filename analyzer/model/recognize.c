@@ -1,0 +1,649 @@
+/* analyzer/model/recognize.c - tables nobody annotated: which large blocks are
+ * whose bucket arrays, and each such table's life (see recognize.h).
+ *
+ * Matching: a block matches a rule when its size fits the rule's size kind
+ * and either a probe found the rule's layout in it (CPython's keys object
+ * describes itself) or one of the first `depth` frames of its stack names a
+ * function the rule's globs match (the frame's own function, or one inlined
+ * there). Rules are tried in order; the first that matches wins.
+ *
+ * Linking, per thread, in time order of the matched blocks' allocations and
+ * frees (the shim's order: a free's time before the memory goes back, an
+ * allocation's after):
+ *  - a block allocated right after a block of the same rule was freed on the
+ *    same thread (within LINK_NS: a realloc is a free then an allocation)
+ *    continues that block's table (GLib and khash reallocate their arrays);
+ *  - a block freed while the thread's newest allocation of the same rule is
+ *    still a table of its own (allocated after the freed block, and not
+ *    longer ago than moving its entries could take: move_window) makes that
+ *    table a continuation of the freed block's (libstdc++ and CPython
+ *    allocate the new array, move the entries, then free the old one);
+ *  - a block allocated within LINK_NS of the previous one of the same rule
+ *    on the same thread, from the same callers (the frames past the rule's
+ *    matched frame), joins its table: the parallel arrays of one resize
+ *    (khash's flags, keys and values; GLib's keys, values and hashes).
+ * The array that holds the count (count-array: the only one, or the
+ * smallest of a resize) is the table's main array; the others are added as
+ * extra arrays (held, not buckets).
+ *
+ * Counts: each probe pass of a table's count array gives a COUNT at the
+ * pass's time (the largest when several arrays qualify). A growth gives
+ * one more, from the implementation's rule (tm_rule_count_at_growth):
+ * libstdc++ allocates its new array when the insert takes the count past
+ * the old bucket count, so count = old buckets + 1 then.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recognize.h"
+#include "stack_namer.h"
+#include "symbols/symbols.h"
+#include "tidemark/annotate.h"
+
+#define LINK_NS 50000000ull   /* 50 ms */
+#define PROBES_MAX 4096       /* per block; the newest are kept */
+
+struct probe {
+    uint64_t t, nz64, u32ge2, pairs00, sum16, layout, capacity, live;
+};
+
+struct block {
+    uint64_t ptr, size, stack, t_alloc, t_free;
+    uint32_t thread, free_thread;
+    int annotated;
+    int rule;            /* index into rules, -1 none */
+    uint64_t chain;      /* hash of the callers past the matched frame */
+    size_t table;        /* index into tables[] after linking */
+    int main;            /* its table's count array when it came */
+    struct probe *probes;
+    size_t n_probes, cap_probes;
+};
+
+struct recognizer {
+    struct block *b;
+    size_t n, cap;
+    struct u64map live; /* ptr -> index of its live block */
+    int oom;
+};
+
+struct recognizer *recognize_new(void)
+{
+    struct recognizer *rz = calloc(1, sizeof *rz);
+    if (rz) u64map_init(&rz->live);
+    return rz;
+}
+
+void recognize_free(struct recognizer *rz)
+{
+    if (!rz) return;
+    for (size_t i = 0; i < rz->n; i++) free(rz->b[i].probes);
+    free(rz->b);
+    u64map_free(&rz->live);
+    free(rz);
+}
+
+/* ---- collecting ---------------------------------------------------------- */
+
+void recognize_alloc(struct recognizer *rz, const struct tm_record *r)
+{
+    if (r->u.alloc.size < TM_RECOGNIZE_MIN) return;
+    if (rz->n == rz->cap) {
+        size_t cap = rz->cap ? rz->cap * 2 : 64;
+        struct block *b = realloc(rz->b, cap * sizeof *b);
+        if (!b) {
+            rz->oom = 1;
+            return;
+        }
+        rz->b = b;
+        rz->cap = cap;
+    }
+    struct block *b = &rz->b[rz->n];
+    memset(b, 0, sizeof *b);
+    b->ptr = r->u.alloc.ptr;
+    b->size = r->u.alloc.size;
+    b->stack = r->u.alloc.stack;
+    b->t_alloc = r->t;
+    b->t_free = TM_NO_TIME;
+    b->thread = r->thread;
+    b->rule = -1;
+    if (u64map_put(&rz->live, b->ptr, rz->n)) rz->oom = 1;
+    else rz->n++;
+}
+
+void recognize_free_block(struct recognizer *rz, const struct tm_record *r)
+{
+    uint64_t *ix = u64map_get(&rz->live, r->u.free.ptr);
+    if (!ix) return;
+    rz->b[*ix].t_free = r->t;
+    rz->b[*ix].free_thread = r->thread;
+    u64map_del(&rz->live, r->u.free.ptr, NULL);
+}
+
+void recognize_annotated(struct recognizer *rz, uint64_t ptr)
+{
+    uint64_t *ix = u64map_get(&rz->live, ptr);
+    if (ix) rz->b[*ix].annotated = 1;
+}
+
+static int add_probe(struct block *b, const struct probe *p)
+{
+    if (b->n_probes == PROBES_MAX) { /* keep the newest: drop every other old one */
+        for (size_t i = 0; i < PROBES_MAX / 2; i++) b->probes[i] = b->probes[2 * i];
+        memmove(b->probes + PROBES_MAX / 4, b->probes + PROBES_MAX / 2,
+                (PROBES_MAX / 2) * sizeof *p);
+        b->n_probes = PROBES_MAX / 4 + PROBES_MAX / 2;
+    }
+    if (b->n_probes == b->cap_probes) {
+        size_t cap = b->cap_probes ? b->cap_probes * 2 : 8;
+        struct probe *v = realloc(b->probes, cap * sizeof *v);
+        if (!v) return -1;
+        b->probes = v;
+        b->cap_probes = cap;
+    }
+    b->probes[b->n_probes++] = *p;
+    return 0;
+}
+
+void recognize_probe(struct recognizer *rz, const struct tm_record *r)
+{
+    const uint8_t *q = r->u.extended.data, *e = q + r->u.extended.len;
+    uint64_t v[9];
+    for (int i = 0; i < 9; i++)
+        if (tmk_get_u(&q, e, &v[i])) return; /* damaged: ignored */
+    uint64_t *ix = u64map_get(&rz->live, v[0]);
+    if (!ix || rz->b[*ix].size != v[1]) return;
+    struct probe p = {r->t, v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
+    if (add_probe(&rz->b[*ix], &p)) rz->oom = 1;
+}
+
+/* ---- matching ------------------------------------------------------------ */
+
+static uint64_t hash_frames(const uint64_t *f, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (size_t i = 0; i < n; i++) h = (h ^ f[i]) * 0xff51afd7ed558ccdull;
+    return h;
+}
+
+/* The index of the first of the stack's frames (within depth) that the
+ * rule's globs name, or -1. */
+static int matched_frame(struct tm_symbolizer *sym, const struct tm_stack *s,
+                         const struct tm_rule *rule)
+{
+    for (uint32_t i = 0; i < s->depth && i < rule->depth; i++) {
+        struct tm_sym_frame f;
+        tm_symbolizer_lookup(sym, s->frames[i], 0, &f);
+        if (i == 0 && !tm_rule_first_matches(rule, f.function)) return -1;
+        if (tm_rule_frame_matches(rule, f.function)) return (int)i;
+        for (unsigned k = 0; k < f.n_callers; k++)
+            if (tm_rule_frame_matches(rule, f.callers[k].function)) return (int)i;
+    }
+    return -1;
+}
+
+/* The callers of the allocating function: every frame but the first. */
+static uint64_t callers_hash(const struct tm_stack *s)
+{
+    return s && s->depth ? hash_frames(s->frames + 1, s->depth - 1) : 0;
+}
+
+static int has_layout(const struct block *b, int layout)
+{
+    for (size_t i = 0; i < b->n_probes; i++)
+        if ((int)b->probes[i].layout == layout) return 1;
+    return 0;
+}
+
+static void match_block(struct block *b, const struct tm_model *m, struct tm_symbolizer *sym,
+                        const struct tm_rules *rules)
+{
+    const struct tm_stack *s = tm_model_stack(m, b->stack);
+    for (size_t k = 0; k < rules->n; k++) {
+        const struct tm_rule *rule = &rules->v[k];
+        if (!tm_rule_size_fits(rule, b->size)) continue;
+        if (rule->layout && !has_layout(b, rule->layout)) continue;
+        if (rule->layout && !rule->n_frames) {
+            b->rule = (int)k;
+            b->chain = callers_hash(s);
+            return;
+        }
+        if (!s || !sym) continue;
+        int at = matched_frame(sym, s, rule);
+        if (at < 0) continue;
+        b->rule = (int)k;
+        b->chain = hash_frames(s->frames + at + 1, s->depth - (uint32_t)at - 1);
+        return;
+    }
+}
+
+/* The arrays allocated with a block matched by its layout, by the same
+ * thread within LINK_NS and from the same callers (khash's keys and values
+ * beside its flags), are the same table's (rules with count-array smallest:
+ * several arrays). */
+static void match_siblings(struct recognizer *rz, const struct tm_model *m,
+                           const struct tm_rules *rules)
+{
+    for (size_t i = 0; i < rz->n; i++) {
+        const struct block *l = &rz->b[i];
+        if (l->rule < 0 || !rules->v[l->rule].layout ||
+            rules->v[l->rule].count_array != TM_COUNT_ARRAY_SMALLEST)
+            continue;
+        for (size_t k = 0; k < rz->n; k++) {
+            struct block *b = &rz->b[k];
+            uint64_t gap = b->t_alloc > l->t_alloc ? b->t_alloc - l->t_alloc : l->t_alloc - b->t_alloc;
+            if (b->rule >= 0 || b->annotated || b->thread != l->thread || gap > LINK_NS) continue;
+            if (callers_hash(tm_model_stack(m, b->stack)) != l->chain) continue;
+            b->rule = l->rule;
+            b->chain = l->chain;
+        }
+    }
+}
+
+/* A rule that knows a block by its layout needs a probe of it, and a block
+ * that lived less than a second (a table's earlier arrays) has none: a
+ * block allocated from the very stack of a block matched by layout (or as
+ * its sibling), whose size fits the same rule, is taken for the same kind
+ * of array. */
+static int match_by_stack(struct recognizer *rz, const struct tm_model *m,
+                          const struct tm_rules *rules)
+{
+    match_siblings(rz, m, rules);
+    struct u64map by_stack; /* stack -> rule + 1 */
+    u64map_init(&by_stack);
+    int rc = 0;
+    for (size_t i = 0; i < rz->n && rc == 0; i++) {
+        const struct block *b = &rz->b[i];
+        if (b->rule >= 0 && rules->v[b->rule].layout && b->stack)
+            rc = u64map_put(&by_stack, b->stack, (uint64_t)b->rule + 1);
+    }
+    for (size_t i = 0; i < rz->n && rc == 0; i++) {
+        struct block *b = &rz->b[i];
+        uint64_t *r = b->rule < 0 && !b->annotated ? u64map_get(&by_stack, b->stack) : NULL;
+        if (r && tm_rule_size_fits(&rules->v[*r - 1], b->size)) {
+            b->rule = (int)(*r - 1);
+            b->chain = callers_hash(tm_model_stack(m, b->stack));
+        }
+    }
+    u64map_free(&by_stack);
+    return rc;
+}
+
+/* ---- linking ------------------------------------------------------------- */
+
+struct rtable {
+    int rule;
+    size_t first;     /* its first block (site, creation time) */
+    size_t merged_to; /* itself, or the table it became part of */
+};
+
+struct linker {
+    struct rtable *t;
+    size_t n;
+};
+
+static size_t root(struct linker *L, size_t i)
+{
+    while (L->t[i].merged_to != i) i = L->t[i].merged_to;
+    return i;
+}
+
+static int new_table(struct linker *L, int rule, size_t first)
+{
+    struct rtable *t = realloc(L->t, (L->n + 1) * sizeof *t);
+    if (!t) return -1;
+    L->t = t;
+    L->t[L->n] = (struct rtable){rule, first, L->n};
+    return (int)L->n++;
+}
+
+struct event {
+    uint64_t t;
+    size_t block;
+    int is_free;
+};
+
+static int by_time(const void *a, const void *b)
+{
+    const struct event *x = a, *y = b;
+    if (x->t != y->t) return x->t < y->t ? -1 : 1;
+    if (x->is_free != y->is_free) return x->is_free ? -1 : 1; /* realloc: free first */
+    return x->block < y->block ? -1 : x->block > y->block;
+}
+
+/* What one thread did last (see the top comment). */
+struct thread_state {
+    uint32_t thread;
+    long freed;       /* block freed and not yet continued, or -1 */
+    long allocated;   /* newest allocation whose table is its own, or -1 */
+    long group;       /* newest allocation (for parallel arrays), or -1 */
+};
+
+static struct thread_state *state_of(struct thread_state **v, size_t *n, uint32_t thread)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i].thread == thread) return &(*v)[i];
+    struct thread_state *s = realloc(*v, (*n + 1) * sizeof *s);
+    if (!s) return NULL;
+    *v = s;
+    s[*n] = (struct thread_state){thread, -1, -1, -1};
+    return &s[(*n)++];
+}
+
+static int link_alloc(struct recognizer *rz, struct linker *L, struct thread_state *st, size_t i)
+{
+    struct block *b = &rz->b[i];
+    const struct block *f = st->freed >= 0 ? &rz->b[st->freed] : NULL;
+    const struct block *g = st->group >= 0 ? &rz->b[st->group] : NULL;
+    if (f && f->rule == b->rule && b->t_alloc - f->t_free <= LINK_NS) {
+        b->table = root(L, f->table); /* a realloc */
+        st->freed = -1;
+        st->allocated = -1;
+    } else if (g && g->rule == b->rule && g->chain == b->chain && b->t_alloc - g->t_alloc <= LINK_NS) {
+        b->table = root(L, g->table); /* another array of the same resize */
+    } else {
+        int t = new_table(L, b->rule, i);
+        if (t < 0) return -1;
+        b->table = (size_t)t;
+        st->allocated = (long)i;
+    }
+    st->group = (long)i;
+    return 0;
+}
+
+/* How long moving the entries into the new array b may take before the old
+ * one is freed: LINK_NS, plus 200 ns a bucket of 8 bytes (1.4 M buckets of
+ * libstdc++ relinked in ~70 ms here). */
+static uint64_t move_window(const struct block *b)
+{
+    return LINK_NS + b->size / 8 * 200;
+}
+
+static void link_free(struct recognizer *rz, struct linker *L, struct thread_state *st, size_t i)
+{
+    struct block *f = &rz->b[i];
+    long a = st->allocated;
+    if (a >= 0 && rz->b[a].rule == f->rule && rz->b[a].t_alloc >= f->t_alloc &&
+        f->t_free - rz->b[a].t_alloc <= move_window(&rz->b[a]) &&
+        root(L, rz->b[a].table) != root(L, f->table)) {
+        L->t[root(L, rz->b[a].table)].merged_to = root(L, f->table); /* new array, old freed */
+        st->allocated = -1;
+        return;
+    }
+    st->freed = (long)i;
+}
+
+static int link_tables(struct recognizer *rz, struct linker *L, const struct tm_options *o)
+{
+    struct event *ev = malloc(2 * rz->n * sizeof *ev + 1);
+    if (!ev) return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < rz->n; i++) {
+        if (rz->b[i].rule < 0 || rz->b[i].t_alloc > o->at) continue;
+        ev[n++] = (struct event){rz->b[i].t_alloc, i, 0};
+        if (rz->b[i].t_free != TM_NO_TIME && rz->b[i].t_free <= o->at)
+            ev[n++] = (struct event){rz->b[i].t_free, i, 1};
+    }
+    if (n) qsort(ev, n, sizeof *ev, by_time);
+    struct thread_state *ts = NULL;
+    size_t nts = 0;
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        const struct block *b = &rz->b[ev[k].block];
+        struct thread_state *st = state_of(&ts, &nts, ev[k].is_free ? b->free_thread : b->thread);
+        if (!st) rc = -1;
+        else if (ev[k].is_free) link_free(rz, L, st, ev[k].block);
+        else rc = link_alloc(rz, L, st, ev[k].block);
+    }
+    for (size_t i = 0; i < rz->n; i++)
+        if (rz->b[i].rule >= 0 && rz->b[i].t_alloc <= o->at) rz->b[i].table = root(L, rz->b[i].table);
+    free(ts);
+    free(ev);
+    return rc;
+}
+
+/* ---- replay -------------------------------------------------------------- */
+
+enum { EV_NEW, EV_ARRAY, EV_COUNT, EV_FREE };
+
+struct replay_event {
+    uint64_t t;
+    int kind;
+    size_t block;  /* EV_ARRAY, EV_FREE; EV_NEW: the first block */
+    uint64_t live; /* EV_COUNT: the count (the upper end of a range) */
+    size_t table;
+    uint64_t live_lo; /* EV_COUNT: the lower end */
+    uint64_t order;
+};
+
+struct replay {
+    struct replay_event *v;
+    size_t n, cap;
+};
+
+static int push(struct replay *R, struct replay_event e)
+{
+    if (R->n == R->cap) {
+        size_t cap = R->cap ? R->cap * 2 : 256;
+        struct replay_event *v = realloc(R->v, cap * sizeof *v);
+        if (!v) return -1;
+        R->v = v;
+        R->cap = cap;
+    }
+    e.order = R->n;
+    R->v[R->n++] = e;
+    return 0;
+}
+
+static int by_replay_time(const void *a, const void *b)
+{
+    const struct replay_event *x = a, *y = b;
+    if (x->t != y->t) return x->t < y->t ? -1 : 1;
+    if (x->kind != y->kind) return x->kind < y->kind ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int is_live_at(const struct block *b, uint64_t t)
+{
+    return b->t_alloc <= t && (b->t_free == TM_NO_TIME || b->t_free > t);
+}
+
+/* Is block i its table's count array at time t? (blocks: the table's) */
+static int counts_at(const struct recognizer *rz, const struct tm_rule *rule, const size_t *blocks,
+                     size_t nb, size_t i, uint64_t t)
+{
+    if (rule->count_array == TM_COUNT_ARRAY_ONLY) return 1;
+    const struct block *b = &rz->b[i];
+    for (size_t k = 0; k < nb; k++) {
+        const struct block *o = &rz->b[blocks[k]];
+        if (blocks[k] != i && is_live_at(o, t) && o->size < b->size) return 0;
+    }
+    return 1;
+}
+
+/* Is block i its table's main (count) array? The count array is the
+ * smallest of the arrays live together; while a resize runs, the old
+ * generation's arrays are live too, so this is judged once the resize is
+ * over: at the block's first probe, else just before its free, else at the
+ * end. */
+static int is_main_array(const struct recognizer *rz, const struct tm_rule *rule,
+                         const size_t *blocks, size_t nb, size_t i, uint64_t at)
+{
+    const struct block *b = &rz->b[i];
+    uint64_t t = b->n_probes ? b->probes[0].t : b->t_free != TM_NO_TIME ? b->t_free - 1 : at;
+    return counts_at(rz, rule, blocks, nb, i, t);
+}
+
+static uint64_t live_of(const struct tm_rule *rule, const struct block *b, const struct probe *p,
+                        uint64_t *lo)
+{
+    uint64_t hi;
+    *lo = 0;
+    switch (rule->count) {
+    case TM_COUNT_NONZERO64:
+        tm_rule_live_range(p->nz64, b->size / 8, lo, &hi);
+        return hi;
+    case TM_COUNT_U32GE2: return *lo = p->u32ge2;
+    case TM_COUNT_PAIRS00: return *lo = p->pairs00;
+    case TM_COUNT_SUM16: return *lo = p->sum16;
+    case TM_COUNT_LAYOUT:
+    default: return *lo = p->live;
+    }
+}
+
+/* The replay events of one table; blocks = its blocks in allocation order. */
+static int table_events(struct recognizer *rz, const struct tm_rules *rules, size_t table,
+                        const size_t *blocks, size_t nb, struct replay *R, const struct tm_options *o)
+{
+    uint64_t prev_main = 0; /* bytes of the previous main array */
+    for (size_t j = 0; j < nb; j++) {
+        size_t i = blocks[j];
+        struct block *b = &rz->b[i];
+        const struct tm_rule *rule = &rules->v[b->rule];
+        if (j == 0 && push(R, (struct replay_event){b->t_alloc, EV_NEW, i, 0, table, 0, 0}))
+            return -1;
+        b->main = is_main_array(rz, rule, blocks, nb, i, o->at);
+        if (push(R, (struct replay_event){b->t_alloc, EV_ARRAY, i, 0, table, 0, 0})) return -1;
+        if (b->t_free != TM_NO_TIME && b->t_free <= o->at &&
+            push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0}))
+            return -1;
+        /* a growth: the implementation's rule says the count then */
+        uint64_t cap = b->n_probes ? b->probes[0].capacity : 0;
+        uint64_t grown = b->main && prev_main && b->size > prev_main
+                             ? tm_rule_count_at_growth(rule, prev_main, b->size, cap)
+                             : 0;
+        if (grown && push(R, (struct replay_event){b->t_alloc, EV_COUNT, i, grown, table, grown, 0}))
+            return -1;
+        if (b->main) prev_main = b->size;
+        for (size_t k = 0; k < b->n_probes; k++) {
+            const struct probe *p = &b->probes[k];
+            if (p->t > o->at || !is_live_at(b, p->t) || !counts_at(rz, rule, blocks, nb, i, p->t))
+                continue;
+            uint64_t lo, live = live_of(rule, b, p, &lo);
+            if (push(R, (struct replay_event){p->t, EV_COUNT, i, live, table, lo, 0})) return -1;
+        }
+    }
+    return 0;
+}
+
+static const struct recognizer *sort_rz; /* qsort has no context argument */
+
+static int by_table_then_alloc(const void *a, const void *b)
+{
+    const struct block *x = &sort_rz->b[*(const size_t *)a], *y = &sort_rz->b[*(const size_t *)b];
+    if (x->table != y->table) return x->table < y->table ? -1 : 1;
+    if (x->t_alloc != y->t_alloc) return x->t_alloc < y->t_alloc ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Every table's events, from its blocks grouped by table. */
+static int all_events(struct recognizer *rz, const struct tm_rules *rules, struct replay *R,
+                      const struct tm_options *o)
+{
+    size_t *ix = malloc((rz->n + 1) * sizeof *ix), n = 0;
+    if (!ix) return -1;
+    for (size_t i = 0; i < rz->n; i++)
+        if (rz->b[i].rule >= 0 && rz->b[i].t_alloc <= o->at) ix[n++] = i;
+    sort_rz = rz;
+    if (n) qsort(ix, n, sizeof *ix, by_table_then_alloc);
+    int rc = 0;
+    for (size_t s = 0, e; rc == 0 && s < n; s = e) {
+        for (e = s + 1; e < n && rz->b[ix[e]].table == rz->b[ix[s]].table; e++) {
+        }
+        rc = table_events(rz, rules, rz->b[ix[s]].table, ix + s, e - s, R, o);
+    }
+    free(ix);
+    return rc;
+}
+
+/* Several count arrays probed in one pass: keep the largest count of a
+ * (table, time), dropping the others (sorted input). */
+static void keep_largest_counts(struct replay *R)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < R->n; i++) {
+        struct replay_event *e = &R->v[i];
+        if (w && e->kind == EV_COUNT && R->v[w - 1].kind == EV_COUNT && R->v[w - 1].t == e->t &&
+            R->v[w - 1].table == e->table) {
+            if (e->live > R->v[w - 1].live) {
+                R->v[w - 1].live = e->live;
+                R->v[w - 1].live_lo = e->live_lo;
+            }
+            continue;
+        }
+        R->v[w++] = *e;
+    }
+    R->n = w;
+}
+
+static void apply(struct recognizer *rz, const struct tm_rules *rules, const struct replay_event *e,
+                  uint64_t first_id, struct tables *tb, const struct tm_options *o)
+{
+    const struct block *b = &rz->b[e->block];
+    const struct tm_rule *rule = &rules->v[b->rule];
+    uint64_t id = first_id + e->table;
+    struct tm_record r;
+    memset(&r, 0, sizeof r);
+    r.t = e->t;
+    r.thread = b->thread;
+    switch (e->kind) {
+    case EV_NEW:
+        r.type = TMK_REC_TABLE_NEW;
+        r.u.table_new.table = id;
+        r.u.table_new.kind = TM_KIND_RECOGNISED;
+        r.u.table_new.stack = b->stack;
+        r.u.table_new.label = rule->impl;
+        r.u.table_new.label_len = strlen(rule->impl);
+        tables_new(tb, &r, o);
+        tables_set_rule(tb, id, rule);
+        break;
+    case EV_ARRAY: {
+        int main = b->main;
+        r.type = TMK_REC_TABLE_ARRAY;
+        r.u.table_array.table = id;
+        r.u.table_array.ptr = b->ptr;
+        r.u.table_array.bytes = b->size;
+        r.u.table_array.buckets = main ? tm_rule_buckets(rule, b->size, b->n_probes ? b->probes[0].capacity : 0) : 0;
+        r.u.table_array.reason = main ? TMK_ARRAY_GROW : TMK_ARRAY_OVERFLOW;
+        r.u.table_array.stack = b->stack;
+        tables_array(tb, &r, -1, o);
+        break;
+    }
+    case EV_COUNT:
+        r.type = TMK_REC_TABLE_COUNT;
+        r.u.table_count.table = id;
+        r.u.table_count.live = e->live;
+        tables_count(tb, &r, 0, o);
+        if (rule->count == TM_COUNT_NONZERO64) tables_set_live_range(tb, id, e->live_lo, e->live);
+        break;
+    case EV_FREE:
+    default:
+        tables_freed(tb, e->t, b->ptr, o);
+        break;
+    }
+}
+
+int recognize_finish(struct recognizer *rz, const struct tm_model *m, const struct tm_rules *rules,
+                     struct tables *tb, const struct tm_options *o)
+{
+    if (rz->oom) return -1;
+    if (!rz->n || !rules->n) return 0;
+    struct tm_symbolizer *sym = tm_symbolizer_for(m);
+    for (size_t i = 0; i < rz->n; i++)
+        if (!rz->b[i].annotated) match_block(&rz->b[i], m, sym, rules);
+    if (sym) tm_symbolizer_free(sym);
+    if (match_by_stack(rz, m, rules)) return -1;
+    struct linker L = {NULL, 0};
+    struct replay R = {NULL, 0, 0};
+    int rc = link_tables(rz, &L, o);
+    if (rc == 0) rc = all_events(rz, rules, &R, o);
+    if (rc == 0) {
+        if (R.n) qsort(R.v, R.n, sizeof *R.v, by_replay_time); /* R.v is NULL when none */
+        keep_largest_counts(&R);
+        uint64_t first_id = tables_max_id(tb) + 1; /* after the annotated ones */
+        for (size_t i = 0; i < R.n; i++) apply(rz, rules, &R.v[i], first_id, tb, o);
+    }
+    free(R.v);
+    free(L.t);
+    return rc;
+}

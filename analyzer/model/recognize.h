@@ -1,0 +1,39 @@
+/* analyzer/model/recognize.h - tables nobody annotated, found in the trace.
+ *
+ * During the pass, recognize_* collect every large block written by address
+ * (its allocation, free, thread and stack) and the shim's PROBE records of
+ * it. After the pass, recognize_finish matches each block against the rules
+ * (table_rules.h: frames of its symbolized stack, its size, or the layout
+ * its probe found), links the arrays of one table across its rehashes (see
+ * recognize.c), and replays each table's life into table_life.c as if it had
+ * been annotated (TABLE_NEW, TABLE_ARRAY, TABLE_COUNT, frees), in time order,
+ * so that every report and `check` treat it like any other table.
+ */
+#ifndef TIDEMARK_ANALYZER_RECOGNIZE_H
+#define TIDEMARK_ANALYZER_RECOGNIZE_H
+
+#include "analyze_int.h"
+#include "read/reader.h"
+#include "table_rules.h"
+
+/* Blocks below this are never table candidates (the shim probes from 64 KiB
+ * by default; annotated arrays and tables mode's blocks come smaller). */
+#define TM_RECOGNIZE_MIN 4096
+
+struct recognizer;
+
+struct recognizer *recognize_new(void);
+void recognize_free(struct recognizer *rz);
+void recognize_alloc(struct recognizer *rz, const struct tm_record *r);
+void recognize_free_block(struct recognizer *rz, const struct tm_record *r);
+void recognize_probe(struct recognizer *rz, const struct tm_record *r);
+/* A TABLE_ARRAY named this block: an annotated table counts it. */
+void recognize_annotated(struct recognizer *rz, uint64_t ptr);
+
+/* Matches, links and replays into tb (records after `at` are not applied).
+ * The model's stacks and modules must be complete (symbolization). Table
+ * ids start above every annotated table's. 0, or -1 when out of memory. */
+int recognize_finish(struct recognizer *rz, const struct tm_model *m, const struct tm_rules *rules,
+                     struct tables *tb, const struct tm_options *o);
+
+#endif
