@@ -26,6 +26,7 @@
 
 #include "report.h"
 #include "model/stack_namer.h"
+#include "model/table_rules.h"
 
 static const char *const weight_names[] = {"retained", "peak", "end", "alloc_bytes", "allocs"};
 
@@ -125,8 +126,12 @@ static void put_stack(struct collapsed *c, uint64_t id)
 
 static void put_table_leaf(FILE *out, const struct tm_table *t)
 {
-    char buf[64];
-    snprintf(buf, sizeof buf, "[table %" PRIu64 " %s", t->id, tm_table_kind_name(t->kind));
+    char buf[128];
+    if (t->rule) /* "[table 3 recognised by libstdc++-hashtable ..." */
+        snprintf(buf, sizeof buf, "[table %" PRIu64 " %s by %.64s", t->id,
+                 tm_table_kind_name(t->kind), t->rule->name);
+    else
+        snprintf(buf, sizeof buf, "[table %" PRIu64 " %s", t->id, tm_table_kind_name(t->kind));
     put_frame(out, buf);
     if (t->label[0]) {
         putc(' ', out);

@@ -16,6 +16,7 @@
 #include "report.h"
 #include "report_html.h"
 #include "model/stack_namer.h"
+#include "model/table_rules.h"
 
 /* ---- escaping and numbers ----------------------------------------------- */
 
@@ -398,6 +399,12 @@ static void put_table(FILE *out, const struct tm_model *m, struct tm_stack_namer
         fprintf(out, "table %" PRIu64, t->id);
     fprintf(out, "</h3><span class=\"badge %s\">%s</span><span class=\"badge\">%s</span>", cls,
             tm_verdict_name(t->verdict), tm_table_kind_name(t->kind));
+    if (t->rule) {
+        fputs("<span class=\"badge\" title=\"not annotated: recognised by its stack, size or "
+              "layout (docs/table-rules.md)\">rule ", out);
+        html_escape(out, t->rule->name);
+        fputs("</span>", out);
+    }
     if (t->model == TM_MODEL_GENERIC)
         fputs("<span class=\"badge\" title=\"unknown table kind: array bytes versus live entries"
               " times slot size\">generic model</span>",
