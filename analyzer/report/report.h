@@ -67,6 +67,10 @@ void tm_verdict_line(const struct tm_model *m, char *buf, size_t len);
 void tm_json_string(FILE *out, const char *s);
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
 int tm_utf8_len(const unsigned char *s);
+/* s as UTF-8 (NULL as ""): valid sequences as they are, each invalid byte
+ * as `invalid`, each ASCII byte through `ascii` (the format's escapes). */
+void tm_write_utf8(FILE *out, const char *s, const char *invalid,
+                   void (*ascii)(FILE *out, unsigned char c));
 /* The model's notices (info.notices: still running, TIDEMARK_MAX_BYTES),
  * one line each, after "LABEL: " when label is not NULL (check, diff). */
 void tm_print_notices(const struct tm_model *m, const char *label, FILE *out);

@@ -31,28 +31,38 @@ int tm_utf8_len(const unsigned char *s)
     return n;
 }
 
-void tm_json_string(FILE *out, const char *s)
+void tm_write_utf8(FILE *out, const char *s, const char *invalid,
+                   void (*ascii)(FILE *out, unsigned char c))
 {
-    fputc('"', out);
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     while (*p) {
         int n = tm_utf8_len(p);
         if (n == 0) {
-            fputs("\\ufffd", out);
+            fputs(invalid, out);
             p++;
         } else if (n > 1) {
             fwrite(p, 1, (size_t)n, out);
             p += n;
         } else {
-            unsigned char c = *p++;
-            if (c == '"') fputs("\\\"", out);
-            else if (c == '\\') fputs("\\\\", out);
-            else if (c == '\n') fputs("\\n", out);
-            else if (c == '\t') fputs("\\t", out);
-            else if (c < 0x20 || c == 0x7f) fprintf(out, "\\u%04x", c);
-            else fputc(c, out);
+            ascii(out, *p++);
         }
     }
+}
+
+static void json_ascii(FILE *out, unsigned char c)
+{
+    if (c == '"') fputs("\\\"", out);
+    else if (c == '\\') fputs("\\\\", out);
+    else if (c == '\n') fputs("\\n", out);
+    else if (c == '\t') fputs("\\t", out);
+    else if (c < 0x20 || c == 0x7f) fprintf(out, "\\u%04x", c);
+    else fputc(c, out);
+}
+
+void tm_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    tm_write_utf8(out, s, "\\ufffd", json_ascii);
     fputc('"', out);
 }
 

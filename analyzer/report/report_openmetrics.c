@@ -26,25 +26,17 @@ static void family(FILE *out, const char *name, const char *unit, const char *he
     fprintf(out, "# HELP %s %s\n", name, help);
 }
 
+static void label_ascii(FILE *out, unsigned char c)
+{
+    if (c == '\\') fputs("\\\\", out);
+    else if (c == '"') fputs("\\\"", out);
+    else if (c == '\n') fputs("\\n", out);
+    else putc(c, out);
+}
+
 static void label_value(FILE *out, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    while (*p) {
-        int n = tm_utf8_len(p);
-        if (n == 0) {
-            fputs("\xef\xbf\xbd", out); /* U+FFFD */
-            p++;
-        } else if (n > 1) {
-            fwrite(p, 1, (size_t)n, out);
-            p += n;
-        } else {
-            unsigned char c = *p++;
-            if (c == '\\') fputs("\\\\", out);
-            else if (c == '"') fputs("\\\"", out);
-            else if (c == '\n') fputs("\\n", out);
-            else putc(c, out);
-        }
-    }
+    tm_write_utf8(out, s, "\xef\xbf\xbd", label_ascii); /* U+FFFD for invalid bytes */
 }
 
 static void table_sample(FILE *out, const char *name, const struct tm_table *t, uint64_t v)
