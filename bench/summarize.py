@@ -201,22 +201,35 @@ def analyzer(rows):
 
 
 def read_callgrind(path):
+    """(workload, config) -> (all instructions, the program's threads' alone:
+    without the shim's sampler thread, which works by the clock and so is
+    over-weighted by valgrind's slowdown; the total when not recorded)."""
     rows = read_tsv(path) if path else []
-    return {(r["workload"], r["config"]): int(r["instructions"] or 0) for r in rows}
+    ir = {}
+    for r in rows:
+        total = int(r["instructions"] or 0)
+        ir[(r["workload"], r["config"])] = (total, int(r.get("prog_instructions") or 0) or total)
+    return dict(sorted(ir.items(), key=lambda kv: order_key(*kv[0])))
 
 
 def callgrind(path):
-    ir = dict(sorted(read_callgrind(path).items(), key=lambda kv: order_key(*kv[0])))
-    print("Instruction counts (valgrind callgrind, deterministic):")
-    for (wl, cfg), n in ir.items():
+    ir = read_callgrind(path)
+    print("Instruction counts (valgrind callgrind, deterministic; 'program' leaves out the "
+          "shim's sampler thread):")
+    print("  %-4s %-11s %15s %8s %15s %8s" % ("wl", "config", "all threads", "x_native",
+                                                "program", "x_native"))
+    for (wl, cfg), (n, p) in ir.items():
         nat = ir.get((wl, "native"))
-        print("  %-4s %-11s %15d  %6.3f x native" %
-              (wl, cfg, n, n / nat if nat else float("nan")))
+        print("  %-4s %-11s %15d %8.3f %15d %8.3f" %
+              (wl, cfg, n, n / nat[0] if nat else float("nan"), p,
+               p / nat[1] if nat else float("nan")))
     for wl in WORKLOADS:
-        if (wl, "tables") in ir and ir.get((wl, "native")):
-            r = ir[(wl, "tables")] / ir[(wl, "native")]
-            print("  %-4s tables <= 1.05 x native (instructions): %.4f -> %s" %
-                  (wl, r, "PASS" if r <= 1.05 else "FAIL"))
+        if (wl, "tables") in ir and (wl, "native") in ir:
+            (n, p), (nn, pn) = ir[(wl, "tables")], ir[(wl, "native")]
+            print("  %-4s tables <= 1.05 x native (instructions, program's threads): %.4f -> %s "
+                  "(all threads: %.4f -> %s)" %
+                  (wl, p / pn, "PASS" if p <= 1.05 * pn else "FAIL", n / nn,
+                   "PASS" if n <= 1.05 * nn else "FAIL"))
 
 
 def markdown(results, callgrind_path):
@@ -229,22 +242,23 @@ def markdown(results, callgrind_path):
         if not nat:
             continue
         tn, cn, pn = med(nat["wall"]), med(nat["cpu"]), prog_mib(nat)
-        irn = ir.get((wl, "native"))
+        irn = ir.get((wl, "native"), (0, 0))
         print("\n%s (%d reps; native: %.3f s wall, %.2f s CPU, %.1f MiB):\n" %
               (wl, len(nat["wall"]), tn, cn, pn))
         print("| config | wall s | x native | spread | CPU s | x native | instructions "
-              "| x native | program RSS MiB | + over native |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "(program) | x native | all threads x native | program RSS MiB | + over native |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for cfg in CONFIGS:
             e = g.get((wl, cfg))
             if not e:
                 continue
             t, c, pm = med(e["wall"]), med(e["cpu"]), prog_mib(e)
-            n = ir.get((wl, cfg))
-            print("| %s | %.3f | %.2f | %.0f%% | %.2f | %.2f | %s | %s | %.1f | %+.1f |" %
+            n, p = ir.get((wl, cfg), (0, 0))
+            print("| %s | %.3f | %.2f | %.0f%% | %.2f | %.2f | %s | %s | %s | %.1f | %+.1f |" %
                   (cfg, t, t / tn, 100 * spread(e["wall"]), c, c / cn if cn else float("nan"),
-                   "{:,}".format(n) if n else "-",
-                   "%.3f" % (n / irn) if n and irn else "-", pm, pm - pn))
+                   "{:,}".format(p) if p else "-",
+                   "%.3f" % (p / irn[1]) if p and irn[1] else "-",
+                   "%.3f" % (n / irn[0]) if n and irn[0] else "-", pm, pm - pn))
         h = g.get((wl, "heaptrack"))
         if h and med(h["wall"]) > tn:
             parts = []

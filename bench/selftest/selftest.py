@@ -5,7 +5,8 @@
 
  - summarize: bench/summarize.py on made-up results: full mode's overhead
    as a fraction of heaptrack's (wall and CPU) and its PASS/FAIL at 0.5,
-   tables mode at 1.05x native (wall, and instructions with --callgrind),
+   tables mode at 1.05x native (wall, and instructions with --callgrind:
+   the program's threads, and all threads with the shim's sampler),
    the shim's memory against 8 MiB + 2% of the program, the Markdown tables.
  - runsh: bench/run.sh -n 1 on tiny runs of every workload under native,
    full, fullnoprobe and tables: a row for each, one checksum per workload
@@ -100,14 +101,19 @@ def case_summarize(tmp):
     # instructions
     cg = os.path.join(tmp, "callgrind.tsv")
     with open(cg, "w") as f:
-        f.write("workload\tconfig\tinstructions\n"
-                "w3\tnative\t1000000\nw3\ttables\t1040000\nw3\tfull\t3000000\n"
-                "w4\tnative\t1000000\nw4\ttables\t1410000\n")
+        # all threads, then the program's alone (the sampler thread left out)
+        f.write("workload\tconfig\tinstructions\tprog_instructions\n"
+                "w3\tnative\t1000000\t1000000\nw3\ttables\t1100000\t1040000\n"
+                "w3\tfull\t3200000\t3000000\n"
+                "w4\tnative\t1000000\t1000000\nw4\ttables\t1410000\t1200000\n")
     out = summarize("--callgrind", cg)
-    check("PASS" in line_with(out, "w3 ", "tables <= 1.05 x native (instructions): 1.0400"), out)
-    check("FAIL" in line_with(out, "w4 ", "tables <= 1.05 x native (instructions): 1.4100"), out)
+    l = line_with(out, "w3 ", "tables <= 1.05 x native (instructions, program's threads)")
+    check("1.0400 -> PASS (all threads: 1.1000 -> FAIL)" in l, l)
+    l = line_with(out, "w4 ", "tables <= 1.05 x native (instructions, program's threads)")
+    check("1.2000 -> FAIL (all threads: 1.4100 -> FAIL)" in l, l)
     md = summarize("--markdown", res, cg)
-    check("| full | 1.800 | 1.80 |" in md and "| 3,000,000 | 3.000 | 17.0 | +7.0 |" in md, md)
+    check("| full | 1.800 | 1.80 |" in md and "| 3,000,000 | 3.000 | 3.200 | 17.0 | +7.0 |" in md,
+          md)
     check("Overhead as a fraction of heaptrack's (target <= 0.5): full 0.40 wall, 0.20 CPU; "
           "fullnoprobe 0.60 wall, 0.65 CPU" in md, md)
 
