@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "peak_rss.h"
+
 #define LIVE_CAP (1u << 16)      /* max live blocks per thread */
 #define WAVE_PERIOD (1u << 20)   /* steps for the live set to rise and fall */
 #define MAILBOX_CAP 4096u        /* blocks in flight to another thread */
@@ -246,9 +248,9 @@ int main(int argc, char **argv)
         f += ws[i].frees;
         sum += ws[i].checksum;
     }
-    printf("w1 threads=%u allocs=%llu frees=%llu events=%llu checksum=%016llx\n", threads,
-           (unsigned long long)a, (unsigned long long)f, (unsigned long long)(a + f),
-           (unsigned long long)sum);
+    printf("w1 threads=%u allocs=%llu frees=%llu events=%llu checksum=%016llx hwm_kib=%lu\n",
+           threads, (unsigned long long)a, (unsigned long long)f, (unsigned long long)(a + f),
+           (unsigned long long)sum, bench_peak_rss_kib());
     free(tids);
     free(mbs);
     free(ws);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "peak_rss.h"
 #include "tidemark/gomap.h"
 
 struct value {
@@ -140,11 +141,11 @@ int main(int argc, char **argv)
     struct gomap_stats st;
     gomap_stats(m, &st);
     printf("w2 cycles=%llu peak=%llu map_ops=%llu mallocs=%llu frees=%llu len=%llu "
-           "bucket_bytes=%llu checksum=%016llx\n",
+           "bucket_bytes=%llu checksum=%016llx hwm_kib=%lu\n",
            (unsigned long long)r.cycles, (unsigned long long)r.peak, (unsigned long long)r.ops,
            (unsigned long long)r.mallocs, (unsigned long long)r.mallocs,
            (unsigned long long)gomap_len(m), (unsigned long long)st.bucket_bytes,
-           (unsigned long long)r.checksum);
+           (unsigned long long)r.checksum, bench_peak_rss_kib());
     gomap_free(m);
     return 0;
 }
