@@ -368,6 +368,9 @@ static int finish(struct analysis *c, struct tm_reader *r, char *err, size_t err
                     (unsigned long long)info->sample_interval);
     if (m->n_stacks) qsort(m->stacks, m->n_stacks, sizeof *m->stacks, cmp_stack);
     if (recognize_tables(c)) goto oom;
+    if (recognize_full(c->rz))
+        analysis_warning(info, "tables nobody annotated: over %u large blocks live or probed; "
+                             "later ones were not looked at", 1u << 19);
     if (heap_finish(&c->heap, info->at, &m->heap) ||
         tables_finish(&c->tables, info->at, &m->opts, &m->tables, &m->n_tables))
         goto oom;

@@ -65,7 +65,15 @@ struct recognizer {
     size_t n, cap;
     struct u64map live; /* ptr -> index of its live block */
     int oom;
+    int full;           /* BLOCKS_MAX kept: later blocks are not collected */
 };
+
+/* Blocks kept at most (about 100 bytes each). A program that allocates and
+ * frees large buffers without end (a server's I/O buffers) would grow the
+ * list for ever: at the limit, the freed blocks no probe saw are dropped
+ * (a table's short-lived early arrays among them: its growths then count
+ * less), and if that does not free a quarter, collecting stops. */
+#define BLOCKS_MAX (1u << 19)
 
 struct recognizer *recognize_new(void)
 {
@@ -85,9 +93,35 @@ void recognize_free(struct recognizer *rz)
 
 /* ---- collecting ---------------------------------------------------------- */
 
+/* Drops the freed blocks without a probe, renumbering the live map. */
+static void compact(struct recognizer *rz)
+{
+    size_t w = 0;
+    u64map_free(&rz->live);
+    u64map_init(&rz->live);
+    for (size_t i = 0; i < rz->n; i++) {
+        struct block *b = &rz->b[i];
+        if (b->t_free != TM_NO_TIME && !b->n_probes) {
+            free(b->probes);
+            continue;
+        }
+        rz->b[w] = *b;
+        if (b->t_free == TM_NO_TIME && u64map_put(&rz->live, b->ptr, w)) rz->oom = 1;
+        w++;
+    }
+    rz->n = w;
+    if (rz->n > BLOCKS_MAX / 4 * 3) rz->full = 1;
+}
+
+int recognize_full(const struct recognizer *rz) { return rz->full; }
+
 void recognize_alloc(struct recognizer *rz, const struct tm_record *r)
 {
-    if (r->u.alloc.size < TM_RECOGNIZE_MIN) return;
+    if (r->u.alloc.size < TM_RECOGNIZE_MIN || rz->full) return;
+    if (rz->n == BLOCKS_MAX) {
+        compact(rz);
+        if (rz->full) return;
+    }
     if (rz->n == rz->cap) {
         size_t cap = rz->cap ? rz->cap * 2 : 64;
         struct block *b = realloc(rz->b, cap * sizeof *b);

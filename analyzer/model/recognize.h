@@ -27,6 +27,8 @@ void recognize_free(struct recognizer *rz);
 void recognize_alloc(struct recognizer *rz, const struct tm_record *r);
 void recognize_free_block(struct recognizer *rz, const struct tm_record *r);
 void recognize_probe(struct recognizer *rz, const struct tm_record *r);
+/* 1 when it stopped collecting (too many large blocks: recognize.c). */
+int recognize_full(const struct recognizer *rz);
 /* A TABLE_ARRAY named this block: an annotated table counts it. */
 void recognize_annotated(struct recognizer *rz, uint64_t ptr);
 
