@@ -240,6 +240,11 @@ static uint64_t pydict_live(const struct pydict *d, const uint8_t *b, uint64_t o
     return live;
 }
 
+/* popcnt where the CPU has it (x86-64's baseline has not: libgcc's
+ * __popcountdi2 was half of a probe pass); chosen once by an ifunc. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
 static void count_words(struct counts *c, const uint8_t *b, uint64_t off, size_t n)
 {
     size_t words = n / 8;
