@@ -438,20 +438,28 @@ static void pass(struct tmk_thread *t, uint64_t budget)
     }
 }
 
+/* One pass at a time: the exit's pass may come while the sampler's runs
+ * (they share the cursor and the read buffer). */
+static pthread_mutex_t pass_mutex = PTHREAD_MUTEX_INITIALIZER;
+
 void tmk_probe_sample(struct tmk_thread *t)
 {
     if (!__atomic_load_n(&tmk_probe_used, __ATOMIC_RELAXED) || refused) return;
     uint64_t now = tmk_clock_ns();
     if (now - last_pass_ns < PROBE_EVERY_NS) return;
     last_pass_ns = now;
+    pthread_mutex_lock(&pass_mutex);
     pass(t, tmk_opt.probe_bytes);
+    pthread_mutex_unlock(&pass_mutex);
 }
 
 void tmk_probe_final(struct tmk_thread *t)
 {
     if (!__atomic_load_n(&tmk_probe_used, __ATOMIC_RELAXED) || refused) return;
+    pthread_mutex_lock(&pass_mutex); /* a sampler's pass ends within its budget */
     cursor = 0;
     pass(t, PROBE_EXIT_BYTES);
+    pthread_mutex_unlock(&pass_mutex);
 }
 
 /* A forked child has the parent's blocks (its file does not): it starts
@@ -459,6 +467,7 @@ void tmk_probe_final(struct tmk_thread *t)
 void tmk_probe_after_fork_child(void)
 {
     lock_word = 0;
+    pthread_mutex_init(&pass_mutex, NULL);
     if (slots) memset(slots, 0, nslots * sizeof *slots);
     used = 0;
     cursor = 0;
