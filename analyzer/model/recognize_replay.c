@@ -1,0 +1,244 @@
+/* analyzer/model/recognize_replay.c - each recognised table's life
+ * replayed into table_life.c as if it had been annotated: TABLE_NEW at its
+ * first array, TABLE_ARRAY for each array (the count array as the main one,
+ * the others as extra arrays), TABLE_COUNT from the probes of its count
+ * array and at each growth, and the arrays' frees, in time order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "recognize_int.h"
+#include "tidemark/annotate.h"
+
+enum { EV_NEW, EV_ARRAY, EV_COUNT, EV_FREE };
+
+struct replay_event {
+    uint64_t t;
+    int kind;
+    size_t block;  /* EV_ARRAY, EV_FREE; EV_NEW: the first block */
+    uint64_t live; /* EV_COUNT: the count (the upper end of a range) */
+    size_t table;
+    uint64_t live_lo; /* EV_COUNT: the lower end */
+    uint64_t order;
+};
+
+struct replay {
+    struct replay_event *v;
+    size_t n, cap;
+};
+
+static int push(struct replay *R, struct replay_event e)
+{
+    if (R->n == R->cap) {
+        size_t cap = R->cap ? R->cap * 2 : 256;
+        struct replay_event *v = realloc(R->v, cap * sizeof *v);
+        if (!v) return -1;
+        R->v = v;
+        R->cap = cap;
+    }
+    e.order = R->n;
+    R->v[R->n++] = e;
+    return 0;
+}
+
+static int by_replay_time(const void *a, const void *b)
+{
+    const struct replay_event *x = a, *y = b;
+    if (x->t != y->t) return x->t < y->t ? -1 : 1;
+    if (x->kind != y->kind) return x->kind < y->kind ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int is_live_at(const struct block *b, uint64_t t)
+{
+    return b->t_alloc <= t && (b->t_free == TM_NO_TIME || b->t_free > t);
+}
+
+/* Is block i its table's count array at time t? (blocks: the table's) */
+static int counts_at(const struct recognizer *rz, const struct tm_rule *rule, const size_t *blocks,
+                     size_t nb, size_t i, uint64_t t)
+{
+    if (rule->count_array == TM_COUNT_ARRAY_ONLY) return 1;
+    const struct block *b = &rz->b[i];
+    for (size_t k = 0; k < nb; k++) {
+        const struct block *o = &rz->b[blocks[k]];
+        if (blocks[k] != i && is_live_at(o, t) && o->size < b->size) return 0;
+    }
+    return 1;
+}
+
+/* Is block i its table's main (count) array? The count array is the
+ * smallest of the arrays live together; while a resize runs, the old
+ * generation's arrays are live too, so this is judged once the resize is
+ * over: at the block's first probe, else just before its free, else at the
+ * end. */
+static int is_main_array(const struct recognizer *rz, const struct tm_rule *rule,
+                         const size_t *blocks, size_t nb, size_t i, uint64_t at)
+{
+    const struct block *b = &rz->b[i];
+    uint64_t t = b->n_probes ? b->probes[0].t : b->t_free != TM_NO_TIME ? b->t_free - 1 : at;
+    return counts_at(rz, rule, blocks, nb, i, t);
+}
+
+static uint64_t live_of(const struct tm_rule *rule, const struct block *b, const struct probe *p,
+                        uint64_t *lo)
+{
+    uint64_t hi;
+    *lo = 0;
+    switch (rule->count) {
+    case TM_COUNT_NONZERO64:
+        tm_rule_live_range(p->nz64, b->size / 8, lo, &hi);
+        return hi;
+    case TM_COUNT_U32GE2: return *lo = p->u32ge2;
+    case TM_COUNT_PAIRS00: return *lo = p->pairs00;
+    case TM_COUNT_SUM16: return *lo = p->sum16;
+    case TM_COUNT_LAYOUT:
+    default: return *lo = p->live;
+    }
+}
+
+/* The replay events of one table; blocks = its blocks in allocation order. */
+static int table_events(struct recognizer *rz, const struct tm_rules *rules, size_t table,
+                        const size_t *blocks, size_t nb, struct replay *R, const struct tm_options *o)
+{
+    uint64_t prev_main = 0; /* bytes of the previous main array */
+    for (size_t j = 0; j < nb; j++) {
+        size_t i = blocks[j];
+        struct block *b = &rz->b[i];
+        const struct tm_rule *rule = &rules->v[b->rule];
+        if (j == 0 && push(R, (struct replay_event){b->t_alloc, EV_NEW, i, 0, table, 0, 0}))
+            return -1;
+        b->main = is_main_array(rz, rule, blocks, nb, i, o->at);
+        if (push(R, (struct replay_event){b->t_alloc, EV_ARRAY, i, 0, table, 0, 0})) return -1;
+        if (b->t_free != TM_NO_TIME && b->t_free <= o->at &&
+            push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0}))
+            return -1;
+        /* a growth: the implementation's rule says the count then */
+        uint64_t cap = b->n_probes ? b->probes[0].capacity : 0;
+        uint64_t grown = b->main && prev_main && b->size > prev_main
+                             ? tm_rule_count_at_growth(rule, prev_main, b->size, cap)
+                             : 0;
+        if (grown && push(R, (struct replay_event){b->t_alloc, EV_COUNT, i, grown, table, grown, 0}))
+            return -1;
+        if (b->main) prev_main = b->size;
+        for (size_t k = 0; k < b->n_probes; k++) {
+            const struct probe *p = &b->probes[k];
+            if (p->t > o->at || !is_live_at(b, p->t) || !counts_at(rz, rule, blocks, nb, i, p->t))
+                continue;
+            uint64_t lo, live = live_of(rule, b, p, &lo);
+            if (push(R, (struct replay_event){p->t, EV_COUNT, i, live, table, lo, 0})) return -1;
+        }
+    }
+    return 0;
+}
+
+static const struct recognizer *sort_rz; /* qsort has no context argument */
+
+static int by_table_then_alloc(const void *a, const void *b)
+{
+    const struct block *x = &sort_rz->b[*(const size_t *)a], *y = &sort_rz->b[*(const size_t *)b];
+    if (x->table != y->table) return x->table < y->table ? -1 : 1;
+    if (x->t_alloc != y->t_alloc) return x->t_alloc < y->t_alloc ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Every table's events, from its blocks grouped by table. */
+static int all_events(struct recognizer *rz, const struct tm_rules *rules, struct replay *R,
+                      const struct tm_options *o)
+{
+    size_t *ix = malloc((rz->n + 1) * sizeof *ix), n = 0;
+    if (!ix) return -1;
+    for (size_t i = 0; i < rz->n; i++)
+        if (rz->b[i].rule >= 0 && rz->b[i].t_alloc <= o->at) ix[n++] = i;
+    sort_rz = rz;
+    if (n) qsort(ix, n, sizeof *ix, by_table_then_alloc);
+    int rc = 0;
+    for (size_t s = 0, e; rc == 0 && s < n; s = e) {
+        for (e = s + 1; e < n && rz->b[ix[e]].table == rz->b[ix[s]].table; e++) {
+        }
+        rc = table_events(rz, rules, rz->b[ix[s]].table, ix + s, e - s, R, o);
+    }
+    free(ix);
+    return rc;
+}
+
+/* Several count arrays probed in one pass: keep the largest count of a
+ * (table, time), dropping the others (sorted input). */
+static void keep_largest_counts(struct replay *R)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < R->n; i++) {
+        struct replay_event *e = &R->v[i];
+        if (w && e->kind == EV_COUNT && R->v[w - 1].kind == EV_COUNT && R->v[w - 1].t == e->t &&
+            R->v[w - 1].table == e->table) {
+            if (e->live > R->v[w - 1].live) {
+                R->v[w - 1].live = e->live;
+                R->v[w - 1].live_lo = e->live_lo;
+            }
+            continue;
+        }
+        R->v[w++] = *e;
+    }
+    R->n = w;
+}
+
+static void apply(struct recognizer *rz, const struct tm_rules *rules, const struct replay_event *e,
+                  uint64_t first_id, struct tables *tb, const struct tm_options *o)
+{
+    const struct block *b = &rz->b[e->block];
+    const struct tm_rule *rule = &rules->v[b->rule];
+    uint64_t id = first_id + e->table;
+    struct tm_record r;
+    memset(&r, 0, sizeof r);
+    r.t = e->t;
+    r.thread = b->thread;
+    switch (e->kind) {
+    case EV_NEW:
+        r.type = TMK_REC_TABLE_NEW;
+        r.u.table_new.table = id;
+        r.u.table_new.kind = TM_KIND_RECOGNISED;
+        r.u.table_new.stack = b->stack;
+        r.u.table_new.label = rule->impl;
+        r.u.table_new.label_len = strlen(rule->impl);
+        tables_new(tb, &r, o);
+        tables_set_rule(tb, id, rule);
+        break;
+    case EV_ARRAY: {
+        int main = b->main;
+        r.type = TMK_REC_TABLE_ARRAY;
+        r.u.table_array.table = id;
+        r.u.table_array.ptr = b->ptr;
+        r.u.table_array.bytes = b->size;
+        r.u.table_array.buckets = main ? tm_rule_buckets(rule, b->size, b->n_probes ? b->probes[0].capacity : 0) : 0;
+        r.u.table_array.reason = main ? TMK_ARRAY_GROW : TMK_ARRAY_OVERFLOW;
+        r.u.table_array.stack = b->stack;
+        tables_array(tb, &r, -1, o);
+        break;
+    }
+    case EV_COUNT:
+        r.type = TMK_REC_TABLE_COUNT;
+        r.u.table_count.table = id;
+        r.u.table_count.live = e->live;
+        tables_count(tb, &r, 0, o);
+        if (rule->count == TM_COUNT_NONZERO64) tables_set_live_range(tb, id, e->live_lo, e->live);
+        break;
+    case EV_FREE:
+    default:
+        tables_freed(tb, e->t, b->ptr, o);
+        break;
+    }
+}
+
+int recognize_replay(struct recognizer *rz, const struct tm_rules *rules, struct tables *tb,
+                     const struct tm_options *o)
+{
+    struct replay R = {NULL, 0, 0};
+    int rc = all_events(rz, rules, &R, o);
+    if (rc == 0) {
+        if (R.n) qsort(R.v, R.n, sizeof *R.v, by_replay_time); /* R.v is NULL when none */
+        keep_largest_counts(&R);
+        uint64_t first_id = tables_max_id(tb) + 1; /* after the annotated ones */
+        for (size_t i = 0; i < R.n; i++) apply(rz, rules, &R.v[i], first_id, tb, o);
+    }
+    free(R.v);
+    return rc;
+}
