@@ -115,6 +115,15 @@ void tmk_heap_on_alloc(void *p, size_t size)
         alloc_by_info(t, p, size);
         return;
     }
+    /* Tables mode: nothing per call but the size test; the heap's total
+     * comes from the allocator, sampled (sampler.c). */
+    if (tmk_opt.mode == TMK_MODE_TABLES) {
+        if (TMK_LIKELY(!tmk_probed_size(size))) return;
+        tmk_ptrset_add((uintptr_t)p, tmk_real_usable(p));
+        tmk_record_alloc(t, p, size, tmk_stack_id(t));
+        tmk_probe_add((uintptr_t)p, size);
+        return;
+    }
     /* The heap counter (MEMORY records) is kept only where the trace does
      * not give the analyzer every block: in tables and sampled modes. In
      * full mode reading each block's size on free cost ~10% of W1's time
@@ -137,6 +146,7 @@ void tmk_heap_on_free(void *p)
         free_by_info(t, p);
         return;
     }
+    if (tmk_opt.mode == TMK_MODE_TABLES && !tmk_ptrset_may_hold((uintptr_t)p)) return;
     size_t usable = tmk_real_usable(p);
     t->heap -= (int64_t)usable;
     if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)p, usable)) {

@@ -46,10 +46,20 @@ static size_t usable_of(void *p)
     return tmk_sig_owns(p) ? tmk_sig_size(p) : tmk_real_usable(p);
 }
 
+/* Tables mode records only bucket arrays (announced by their tables) and
+ * blocks of TIDEMARK_PROBE_MIN bytes or more: any other malloc, and a free
+ * outside every address the shim tracks, go straight to the allocator, as
+ * without the shim. */
+static inline int tables_skip_alloc(size_t n)
+{
+    return tmk_opt.mode == TMK_MODE_TABLES && !tmk_probed_size(n);
+}
+
 TMK_EXPORT void *malloc(size_t n)
 {
     if (TMK_UNLIKELY(!tmk_resolved())) return tmk_boot_alloc(n, 16);
     if (TMK_REENTERED()) return sig_alloc_lost(n, 16, real_malloc_aligned);
+    if (tables_skip_alloc(n)) return tmk_real_malloc(n);
     if (!tmk_enter()) return TMK_REAL(tmk_real_malloc(n));
     TMK_CALLER_SET();
     void *p = TMK_REAL(tmk_real_malloc(n));
@@ -63,6 +73,10 @@ TMK_EXPORT void free(void *p)
     if (!p || TMK_UNLIKELY(tmk_is_boot(p))) return;
     if (TMK_UNLIKELY(!tmk_resolved())) return;
     if (tmk_free_elsewhere(p)) return;
+    if (tmk_opt.mode == TMK_MODE_TABLES && !tmk_ptrset_may_hold((uintptr_t)p)) {
+        tmk_real_free(p);
+        return;
+    }
     if (!tmk_enter()) {
         TMK_REAL_VOID(tmk_real_free(p));
         return;

@@ -471,6 +471,9 @@ void tmk_sig_drain(void) TMK_HIDDEN;           /* does the deferred frees (in_re
 void tmk_ptrset_add(uintptr_t p, size_t usable) TMK_HIDDEN;  /* caller holds no lock */
 int tmk_ptrset_take(uintptr_t p, size_t usable) TMK_HIDDEN;  /* 1 if p was in, now removed */
 int tmk_ptrset_contains(uintptr_t p) TMK_HIDDEN;
+/* 0 when p cannot be in the set (outside every address ever added): the
+ * free of an untracked block in tables mode asks nothing more. */
+int tmk_ptrset_may_hold(uintptr_t p) TMK_HIDDEN;
 extern volatile int tmk_ptrset_used TMK_HIDDEN;              /* anything ever added */
 void tmk_ptrset_lock(void) TMK_HIDDEN;
 void tmk_ptrset_unlock(void) TMK_HIDDEN;

@@ -30,6 +30,7 @@ static pthread_mutex_t ptrset_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct ptrset_table *current;
 volatile int tmk_ptrset_used;
 static size_t min_usable = SIZE_MAX;
+static uintptr_t lowest = UINTPTR_MAX, highest; /* of every address ever added */
 
 static size_t slot_of(uintptr_t p, size_t mask)
 {
@@ -80,6 +81,8 @@ void tmk_ptrset_add(uintptr_t p, size_t usable)
     if (reserve_one() == 0) {
         insert(current, p);
         if (usable < min_usable) __atomic_store_n(&min_usable, usable, __ATOMIC_RELAXED);
+        if (p < lowest) __atomic_store_n(&lowest, p, __ATOMIC_RELAXED);
+        if (p > highest) __atomic_store_n(&highest, p, __ATOMIC_RELAXED);
         tmk_ptrset_used = 1;
     }
     pthread_mutex_unlock(&ptrset_mutex);
@@ -115,6 +118,12 @@ int tmk_ptrset_take(uintptr_t p, size_t usable)
     }
     pthread_mutex_unlock(&ptrset_mutex);
     return found;
+}
+
+int tmk_ptrset_may_hold(uintptr_t p)
+{
+    return tmk_ptrset_used && p >= __atomic_load_n(&lowest, __ATOMIC_RELAXED) &&
+           p <= __atomic_load_n(&highest, __ATOMIC_RELAXED);
 }
 
 int tmk_ptrset_contains(uintptr_t p)

@@ -14,6 +14,7 @@
  * program's threads, not this one) and never allocates through malloc.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -66,9 +67,18 @@ static uint64_t read_rss(void)
     return read_proc_stat().rss;
 }
 
+/* The heap in use: tables mode keeps no per-call counter, so the allocator
+ * says (glibc's mallinfo2: bytes in allocated chunks and in mmap'd ones). */
+static int64_t heap_in_use(void)
+{
+    if (tmk_opt.mode != TMK_MODE_TABLES) return tmk_threads_heap();
+    struct mallinfo2 mi = mallinfo2();
+    return (int64_t)(mi.uordblks + mi.hblkhd);
+}
+
 void tmk_memory_sample(struct tmk_thread *t)
 {
-    int64_t heap = tmk_threads_heap();
+    int64_t heap = heap_in_use();
     uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
     p = tmk_put_timed(t, p, TMK_REC_MEMORY, tmk_now());
     p = tmk_put_u(p, read_rss());
