@@ -22,6 +22,7 @@
 #define TIDEMARK_PRELOAD_INTERNAL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -372,6 +373,28 @@ void tmk_writer_after_fork_child(void) TMK_HIDDEN;
 /* The trace file's descriptor sits at this number or above when the
  * descriptor limit leaves room (writer.c). */
 #define TMK_FD_HIGH 1024
+
+/* ---- spinlocks (ptrmap.c's shards, probe.c's registry) ------------------ */
+
+/* A lock held for a few instructions: spins, then yields (the holder may
+ * have been preempted). */
+static inline void tmk_spin_lock(int *word)
+{
+    unsigned spins = 0;
+    while (__atomic_exchange_n(word, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(word, __ATOMIC_RELAXED)) {
+            if (++spins < 256)
+                __builtin_ia32_pause();
+            else
+                sched_yield();
+        }
+    }
+}
+
+static inline void tmk_spin_unlock(int *word)
+{
+    __atomic_store_n(word, 0, __ATOMIC_RELEASE);
+}
 
 /* ---- probe.c ------------------------------------------------------------ */
 

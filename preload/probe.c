@@ -60,7 +60,7 @@ struct probe_entry {
     uint64_t gen;
 };
 
-static volatile int lock_word;
+static int lock_word;
 static struct probe_entry *slots;
 static size_t nslots, used; /* nslots a power of two, or 0 */
 static uint64_t next_gen = 1;
@@ -71,13 +71,9 @@ static uint8_t *chunk;
 
 int tmk_probe_used;
 
-static void lock(void)
-{
-    while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-}
+static void lock(void) { tmk_spin_lock(&lock_word); }
 
-static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
+static void unlock(void) { tmk_spin_unlock(&lock_word); }
 
 static size_t slot_of(uintptr_t p)
 {

@@ -60,23 +60,9 @@ static inline size_t home(uint64_t h, size_t mask)
     return (size_t)(h >> 24) & mask;
 }
 
-static void shard_lock(struct shard *s)
-{
-    unsigned spins = 0;
-    while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(&s->lock, __ATOMIC_RELAXED)) {
-            if (++spins < 256)
-                __builtin_ia32_pause();
-            else
-                sched_yield();
-        }
-    }
-}
+static void shard_lock(struct shard *s) { tmk_spin_lock(&s->lock); }
 
-static void shard_unlock(struct shard *s)
-{
-    __atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
-}
+static void shard_unlock(struct shard *s) { tmk_spin_unlock(&s->lock); }
 
 /* Places e in a table known to have room and not to hold e->ptr. */
 static void place(struct entry *tab, size_t mask, const struct entry *e)
