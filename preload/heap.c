@@ -16,6 +16,14 @@
 #include "internal.h"
 #include "real.h"
 
+size_t tmk_pass_below;
+
+void tmk_heap_start(void)
+{
+    if (tmk_opt.mode != TMK_MODE_TABLES || !tmk_real_free) return;
+    tmk_pass_below = tmk_opt.probe_min ? tmk_opt.probe_min : SIZE_MAX;
+}
+
 void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack)
 {
     uint64_t now = tmk_now();
@@ -146,9 +154,8 @@ void tmk_heap_on_free(void *p)
         free_by_info(t, p);
         return;
     }
-    if (tmk_opt.mode == TMK_MODE_TABLES && !tmk_ptrset_may_hold((uintptr_t)p)) return;
     size_t usable = tmk_real_usable(p);
-    t->heap -= (int64_t)usable;
+    if (tmk_opt.mode != TMK_MODE_TABLES) t->heap -= (int64_t)usable; /* sampled mode's counter */
     if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)p, usable)) {
         record_free(t, p);
         if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);

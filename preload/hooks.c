@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,19 +48,31 @@ static size_t usable_of(void *p)
 }
 
 /* Tables mode records only bucket arrays (announced by their tables) and
- * blocks of TIDEMARK_PROBE_MIN bytes or more: any other malloc, and a free
- * outside every address the shim tracks, go straight to the allocator, as
- * without the shim. */
-static inline int tables_skip_alloc(size_t n)
+ * blocks of TIDEMARK_PROBE_MIN bytes or more: any other allocation, and a
+ * free of an address the set's filter does not know (ptrset.c: it counts
+ * tracked, bootstrap and sigalloc.c blocks) go straight to the allocator
+ * before any other test, as without the shim (heap.c sets tmk_pass_below).
+ * A signal handler's call then meets the allocator as it would without the
+ * shim: the shim holds no lock of its own on this path. */
+static inline int pass_alloc(size_t n)
 {
-    return tmk_opt.mode == TMK_MODE_TABLES && !tmk_probed_size(n);
+    return n < tmk_pass_below;
 }
 
-TMK_EXPORT void *malloc(size_t n)
+static inline int pass_free(const void *p)
+{
+    return tmk_pass_below && !tmk_ptrset_may_hold((uintptr_t)p);
+}
+
+/* The malloc family's recording paths. Each is reached from its exported
+ * front by a tail call (a jump): its return address, CFA and caller's %rbp
+ * are the program's, as TMK_CALLER_SET expects. Were the call not a jump
+ * (-O0), the caller would be the shim's own frame, which caller_cache.c
+ * never caches: slower, never wrong. */
+static TMK_NOINLINE void *malloc_recorded(size_t n)
 {
     if (TMK_UNLIKELY(!tmk_resolved())) return tmk_boot_alloc(n, 16);
     if (TMK_REENTERED()) return sig_alloc_lost(n, 16, real_malloc_aligned);
-    if (tables_skip_alloc(n)) return tmk_real_malloc(n);
     if (!tmk_enter()) return TMK_REAL(tmk_real_malloc(n));
     TMK_CALLER_SET();
     void *p = TMK_REAL(tmk_real_malloc(n));
@@ -68,15 +81,11 @@ TMK_EXPORT void *malloc(size_t n)
     return p;
 }
 
-TMK_EXPORT void free(void *p)
+static TMK_NOINLINE void free_recorded(void *p)
 {
     if (!p || TMK_UNLIKELY(tmk_is_boot(p))) return;
     if (TMK_UNLIKELY(!tmk_resolved())) return;
     if (tmk_free_elsewhere(p)) return;
-    if (tmk_opt.mode == TMK_MODE_TABLES && !tmk_ptrset_may_hold((uintptr_t)p)) {
-        tmk_real_free(p);
-        return;
-    }
     if (!tmk_enter()) {
         TMK_REAL_VOID(tmk_real_free(p));
         return;
@@ -92,7 +101,7 @@ static void *real_calloc_1(size_t n, size_t align)
     return TMK_REAL(tmk_real_calloc(1, n));
 }
 
-TMK_EXPORT void *calloc(size_t n, size_t size)
+static TMK_NOINLINE void *calloc_recorded(size_t n, size_t size)
 {
     size_t total;
     if (TMK_UNLIKELY(!tmk_resolved())) {
@@ -130,7 +139,7 @@ static void *realloc_by_copy(void *old, size_t have, size_t n)
     return p;
 }
 
-TMK_EXPORT void *realloc(void *old, size_t n)
+static TMK_NOINLINE void *realloc_recorded(void *old, size_t n)
 {
     if (!old) return malloc(n);
     if (TMK_UNLIKELY(tmk_is_boot(old))) return realloc_by_copy(old, tmk_boot_size(old), n);
@@ -156,6 +165,38 @@ TMK_EXPORT void *realloc(void *old, size_t n)
     }
     tmk_leave();
     return p;
+}
+
+/* The exported fronts: tables mode's pass-through, else the recording
+ * path. Frameless (TMK_FRAMELESS), so that passing costs a compare and the
+ * jump to the real function. */
+TMK_EXPORT TMK_FRAMELESS void *malloc(size_t n)
+{
+    if (pass_alloc(n)) return tmk_real_malloc(n);
+    return malloc_recorded(n);
+}
+
+TMK_EXPORT TMK_FRAMELESS void free(void *p)
+{
+    if (pass_free(p)) {
+        tmk_real_free(p);
+        return;
+    }
+    free_recorded(p);
+}
+
+TMK_EXPORT TMK_FRAMELESS void *calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (!__builtin_mul_overflow(n, size, &total) && pass_alloc(total))
+        return tmk_real_calloc(n, size);
+    return calloc_recorded(n, size);
+}
+
+TMK_EXPORT TMK_FRAMELESS void *realloc(void *old, size_t n)
+{
+    if (pass_alloc(n) && pass_free(old)) return tmk_real_realloc(old, n);
+    return realloc_recorded(old, n);
 }
 
 TMK_EXPORT void *reallocarray(void *old, size_t n, size_t size)

@@ -33,6 +33,14 @@
 
 #define TMK_EXPORT __attribute__((visibility("default")))
 #define TMK_HIDDEN __attribute__((visibility("hidden")))
+#define TMK_NOINLINE __attribute__((noinline))
+/* A function without a frame of its own, whatever -fno-omit-frame-pointer
+ * says (gcc; clang shrink-wraps the frame without being told). */
+#if defined(__clang__)
+#define TMK_FRAMELESS
+#else
+#define TMK_FRAMELESS __attribute__((optimize("omit-frame-pointer")))
+#endif
 #define TMK_LIKELY(x) __builtin_expect(!!(x), 1)
 #define TMK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -494,10 +502,23 @@ void tmk_sig_drain(void) TMK_HIDDEN;           /* does the deferred frees (in_re
 void tmk_ptrset_add(uintptr_t p, size_t usable) TMK_HIDDEN;  /* caller holds no lock */
 int tmk_ptrset_take(uintptr_t p, size_t usable) TMK_HIDDEN;  /* 1 if p was in, now removed */
 int tmk_ptrset_contains(uintptr_t p) TMK_HIDDEN;
-/* 0 when p cannot be in the set (outside every address ever added): the
- * free of an untracked block in tables mode asks nothing more. */
-int tmk_ptrset_may_hold(uintptr_t p) TMK_HIDDEN;
 extern volatile int tmk_ptrset_used TMK_HIDDEN;              /* anything ever added */
+/* The set's filter (ptrset.c): per hash slot of an address, how many of
+ * the set's addresses, bootstrap blocks (real.c) and sigalloc.c blocks fall
+ * there. 0: p is none of them, an ordinary block of the real allocator;
+ * the free of such a block in tables mode asks nothing more. */
+#define TMK_PTRSET_FILTER_BITS 16
+#define TMK_PTRSET_FILTER_SLOTS (1u << TMK_PTRSET_FILTER_BITS)
+extern uint8_t tmk_ptrset_filter[TMK_PTRSET_FILTER_SLOTS] TMK_HIDDEN;
+static inline size_t tmk_ptrset_filter_slot(uintptr_t p)
+{
+    return (size_t)(((uint64_t)(p >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - TMK_PTRSET_FILTER_BITS));
+}
+void tmk_ptrset_filter_mark(uintptr_t p, int up) TMK_HIDDEN; /* async-signal-safe */
+static inline int tmk_ptrset_may_hold(uintptr_t p)
+{
+    return __atomic_load_n(&tmk_ptrset_filter[tmk_ptrset_filter_slot(p)], __ATOMIC_RELAXED) != 0;
+}
 void tmk_ptrset_lock(void) TMK_HIDDEN;
 void tmk_ptrset_unlock(void) TMK_HIDDEN;
 void tmk_ptrset_after_fork_child(void) TMK_HIDDEN;
@@ -526,6 +547,12 @@ void tmk_memory_sample(struct tmk_thread *t) TMK_HIDDEN;
 
 /* ---- heap.c: the heap's records ---------------------------------------- */
 
+/* Tables mode's pass-through (hooks.c): an allocation below it, and a free
+ * of an address no set holds, go straight to the real allocator. 0 outside
+ * tables mode; set by tmk_heap_start once the real functions are found and
+ * the settings read. */
+extern size_t tmk_pass_below TMK_HIDDEN;
+void tmk_heap_start(void) TMK_HIDDEN;
 /* After the real allocator returned p (guard TMK_GUARD_SHIM). */
 void tmk_heap_on_alloc(void *p, size_t size) TMK_HIDDEN;
 /* Before the real free of p, p != NULL (guard TMK_GUARD_SHIM). */

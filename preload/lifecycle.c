@@ -274,6 +274,7 @@ __attribute__((constructor)) static void tmk_init(void)
         at_quick_exit(on_quick_exit);
         tmk_signals_start();
         tmk_state = TMK_STATE_ACTIVE;
+        tmk_heap_start();
         tmk_sampler_start();
     }
     tmk_tls.guard = guard;

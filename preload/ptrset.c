@@ -10,8 +10,15 @@
  * added (table_array, a sampled malloc) before any thread can free it, so a
  * free always finds it in the table published at that time.
  *
- * free() filters cheaply first: nothing was ever added, or the block is
- * smaller than anything ever added.
+ * free() filters cheaply first, with no lock and no look at the block:
+ * the filter (internal.h, tmk_ptrset_may_hold) counts the set's addresses
+ * per hash slot, and the blocks of the bootstrap arena and of sigalloc.c
+ * too, so that an address whose slot counts 0 is an ordinary block of the
+ * real allocator, not in the set. A count goes up before the address can be
+ * freed (an add precedes the allocation's return), down after it left the
+ * set. A count that reached 255 stays there (the slot then always says
+ * "maybe").
+ * Then: the block is smaller than anything ever added.
  */
 #include <string.h>
 
@@ -30,7 +37,7 @@ static pthread_mutex_t ptrset_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct ptrset_table *current;
 volatile int tmk_ptrset_used;
 static size_t min_usable = SIZE_MAX;
-static uintptr_t lowest = UINTPTR_MAX, highest; /* of every address ever added */
+uint8_t tmk_ptrset_filter[TMK_PTRSET_FILTER_SLOTS];
 
 static size_t slot_of(uintptr_t p, size_t mask)
 {
@@ -45,15 +52,29 @@ static struct ptrset_table *table_new(size_t capacity)
     return t;
 }
 
-static void insert(struct ptrset_table *t, uintptr_t p)
+/* 1 when p was not in t and now is. */
+static int insert(struct ptrset_table *t, uintptr_t p)
 {
     size_t i = slot_of(p, t->mask);
     while (t->slot[i] > SLOT_DELETED) {
-        if (t->slot[i] == p) return;
+        if (t->slot[i] == p) return 0;
         i = (i + 1) & t->mask;
     }
     if (t->slot[i] == SLOT_EMPTY) t->used++;
     __atomic_store_n(&t->slot[i], p, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* The filter's count for p's slot moves by one. Lock-free (sigalloc.c
+ * calls it from signal handlers); a count at 255 stays. */
+void tmk_ptrset_filter_mark(uintptr_t p, int up)
+{
+    uint8_t *c = &tmk_ptrset_filter[tmk_ptrset_filter_slot(p)];
+    uint8_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
+    do {
+        if (v == 255) return;
+    } while (!__atomic_compare_exchange_n(c, &v, (uint8_t)(up ? v + 1 : v - 1), 1,
+                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 }
 
 /* Makes room for one more (mutex held). Returns 0 or -1. */
@@ -79,10 +100,8 @@ void tmk_ptrset_add(uintptr_t p, size_t usable)
 {
     pthread_mutex_lock(&ptrset_mutex);
     if (reserve_one() == 0) {
-        insert(current, p);
+        if (insert(current, p)) tmk_ptrset_filter_mark(p, 1);
         if (usable < min_usable) __atomic_store_n(&min_usable, usable, __ATOMIC_RELAXED);
-        if (p < lowest) __atomic_store_n(&lowest, p, __ATOMIC_RELAXED);
-        if (p > highest) __atomic_store_n(&highest, p, __ATOMIC_RELAXED);
         tmk_ptrset_used = 1;
     }
     pthread_mutex_unlock(&ptrset_mutex);
@@ -111,6 +130,7 @@ int tmk_ptrset_take(uintptr_t p, size_t usable)
     while (t->slot[i] != SLOT_EMPTY) {
         if (t->slot[i] == p) {
             __atomic_store_n(&t->slot[i], SLOT_DELETED, __ATOMIC_RELEASE);
+            tmk_ptrset_filter_mark(p, 0);
             found = 1;
             break;
         }
@@ -118,12 +138,6 @@ int tmk_ptrset_take(uintptr_t p, size_t usable)
     }
     pthread_mutex_unlock(&ptrset_mutex);
     return found;
-}
-
-int tmk_ptrset_may_hold(uintptr_t p)
-{
-    return tmk_ptrset_used && p >= __atomic_load_n(&lowest, __ATOMIC_RELAXED) &&
-           p <= __atomic_load_n(&highest, __ATOMIC_RELAXED);
 }
 
 int tmk_ptrset_contains(uintptr_t p)

@@ -76,5 +76,6 @@ void *tmk_boot_alloc(size_t n, size_t align)
     }
     __atomic_store_n(&boot_used, start + n, __ATOMIC_RELAXED);
     memcpy(tmk_boot_arena + start - 16, &n, sizeof n);
+    tmk_ptrset_filter_mark((uintptr_t)(tmk_boot_arena + start), 1); /* never freed */
     return tmk_boot_arena + start;
 }

@@ -95,6 +95,7 @@ void *tmk_sig_alloc(size_t size, size_t align)
     slots[i].len = len;
     slots[i].size = (uintptr_t)base + len - user;
     __atomic_add_fetch(&live, 1, __ATOMIC_ACQ_REL);
+    tmk_ptrset_filter_mark(user, 1); /* free() must not pass it to the real allocator */
     __atomic_store_n(&slots[i].ptr, user, __ATOMIC_RELEASE);
     errno = saved;
     return (void *)user;
@@ -134,6 +135,7 @@ void tmk_sig_release(void *p)
     munmap(slots[i].base, slots[i].len);
     errno = saved;
     __atomic_sub_fetch(&live, 1, __ATOMIC_ACQ_REL);
+    tmk_ptrset_filter_mark((uintptr_t)p, 0);
     __atomic_store_n(&slots[i].ptr, 0, __ATOMIC_RELEASE);
 }
 

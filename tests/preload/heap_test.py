@@ -270,6 +270,29 @@ def case_tables_mode():
     check(num(d, "table_counts") > 0 and num(d, "memory_samples") > 0, "counts and samples")
 
 
+def case_tables_crossings():
+    # tables mode's pass-through (hooks.c): a block that grows past
+    # TIDEMARK_PROBE_MIN by realloc is recorded at its new address, one that
+    # shrinks below it is recorded freed, calloc's big blocks too; the
+    # 100,000 small blocks leave no record at all. (A signal handler that
+    # allocates while the program is in malloc meets glibc as without the
+    # shim in this mode: shim_probe sigalrm aborts natively.)
+    out = os.path.join(harness.TMP, "tc.tmk")
+    r = run([probe(), "crossings"], output=out, env={"TIDEMARK_MODE": "tables"})
+    eq(r.returncode, 0, f"status: {r.stdout.decode()} {r.stderr.decode()}")
+    eq(r.stderr, b"", "stderr")
+    got = {k: int(v, 16) for k, v in
+           (l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)}
+    d = tmkcat(out, "-e")
+    clean_trace(d, "tables crossings")
+    lines = [" ".join(l.split()[:3]) for l in d["lines"] if l.startswith(("alloc ", "free "))]
+    want = [f"alloc {got['up']:#x} 100000", f"free {got['down']:#x}",
+            f"alloc {got['calloc']:#x} 80000", f"free {got['calloc']:#x}",
+            f"alloc {got['bigger']:#x} 300000", f"free {got['bigger']:#x}"]
+    eq(lines, want, "the big blocks' records, in order, and no other")
+    eq(num(d, "free_unknown"), 0, "frees of unknown addresses")
+
+
 def case_tmkcat_info():
     # tmkcat on 3.0's heap by info (tracegen's traces; no shim): the same
     # figures as the 1.1 twin's by address

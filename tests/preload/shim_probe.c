@@ -790,6 +790,31 @@ static int cmd_fds(void)
     return 0;
 }
 
+/* Blocks that cross tables mode's pass-through threshold (64 KiB, the
+ * default TIDEMARK_PROBE_MIN) by realloc and calloc, both ways: each address
+ * the trace must hold is printed. */
+static int cmd_crossings(void)
+{
+    void *p = v_malloc(100);
+    CHECK(p != NULL, "malloc(100)");
+    void *big = v_realloc(p, 100000); /* small -> big: an ALLOC of big */
+    CHECK(big != NULL, "realloc up");
+    printf("up=%p\n", big);
+    void *small = v_realloc(big, 200); /* big -> small: the FREE of big */
+    CHECK(small != NULL, "realloc down");
+    printf("down=%p\n", big);
+    v_free(small);
+    void *c = v_calloc(1000, 80); /* 80,000 bytes, zeroed */
+    CHECK(c != NULL && ((unsigned char *)c)[79999] == 0, "calloc");
+    printf("calloc=%p\n", c);
+    void *r = v_realloc(c, 300000); /* big -> bigger: FREE of c, ALLOC of r */
+    CHECK(r != NULL, "realloc bigger");
+    printf("bigger=%p\n", r);
+    v_free(r);
+    for (int i = 0; i < 100000; i++) v_free(v_malloc((size_t)(i % 512) + 1));
+    return 0;
+}
+
 static int cmd_hello(void)
 {
     char *s = strdup("hello from the probe");
@@ -826,6 +851,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "spin")) return cmd_spin(arg ? atof(arg) : 1.5);
     if (!strcmp(cmd, "trickle")) return cmd_trickle();
     if (!strcmp(cmd, "hello")) return cmd_hello();
+    if (!strcmp(cmd, "crossings")) return cmd_crossings();
     if (!strcmp(cmd, "fds")) return cmd_fds();
     if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);
     if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
