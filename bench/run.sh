@@ -34,8 +34,10 @@ usage: bench/run.sh [options]
   -b DIR           build directory (default $root/build)
   -o DIR           where traces and raw results go (default: a new /tmp dir)
   --only LIST      comma list of w1,w1mt,w2,w3,w4,w5,analyzer (default $only)
-  --configs LIST   comma list of native,heaptrack,full,fullfp,fullnc,
-                   fullnoprobe,tables (default $configs; fullfp = full with
+  --configs LIST   comma list of native,nativethread,heaptrack,full,fullfp,
+                   fullnc,fullnoprobe,tables (default $configs; nativethread
+                   = native with one more thread that only sleeps, the
+                   floor of any profiler with a thread; fullfp = full with
                    TIDEMARK_UNWIND=fp, fullnc = full with TIDEMARK_STACK_CACHE=0,
                    fullnoprobe = full with TIDEMARK_PROBE_MIN=0)
   --w1-allocs M    allocations per W1 run (default $w1_allocs)
@@ -68,7 +70,7 @@ while [ $# -gt 0 ]; do
 done
 case "$reps" in '' | *[!0-9]* | 0) echo "run.sh: -n wants a positive integer" >&2; exit 2 ;; esac
 for x in ${configs//,/ }; do
-    case " native heaptrack full fullfp fullnc fullnoprobe tables " in *" $x "*) ;;
+    case " native nativethread heaptrack full fullfp fullnc fullnoprobe tables " in *" $x "*) ;;
     *) echo "run.sh: unknown config '$x' (see --help)" >&2; exit 2 ;; esac
 done
 for x in ${only//,/ }; do
@@ -95,12 +97,13 @@ w3="$build/bench/workloads/bench_w3"
 w4="$build/bench/workloads/bench_w4"
 w5="$build/bench/workloads/bench_w5"
 shim="$build/preload/libtidemark.so"
+idle_thread="$build/bench/workloads/libbench_idle_thread.so"
 analyzer="$build/analyzer/tidemark"
 have() { [ -e "$1" ]; }
 in_list() { [[ ",$2," == *",$1,"* ]]; }
 
 all_workloads="w1 w1mt w2 w3 w4 w5"
-all_configs="native heaptrack full fullfp fullnc fullnoprobe tables"
+all_configs="native nativethread heaptrack full fullfp fullnc fullnoprobe tables"
 
 # Command line of workload $1 (w1 | w1mt | w2 .. w5), into the array `prog`.
 workload_cmd() {
@@ -135,6 +138,7 @@ config_env() {
     fullfp) tm_env=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_UNWIND=fp) ;;
     fullnc) tm_env=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_STACK_CACHE=0) ;;
     fullnoprobe) tm_env=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_PROBE_MIN=0) ;;
+    nativethread) tm_env=(LD_PRELOAD="$idle_thread") ;;
     *) return 0 ;;
     esac
     tm_env+=(TIDEMARK_OUTPUT="$2")
@@ -191,6 +195,7 @@ run_one() {
 usable_config() {
     case "$1" in
     native) return 0 ;;
+    nativethread) have "$idle_thread" ;;
     heaptrack) command -v heaptrack >/dev/null ;;
     full | tables | fullfp | fullnc | fullnoprobe) have "$shim" ;;
     *) return 1 ;;

@@ -14,7 +14,7 @@ import sys
 
 MIB = 1024 * 1024
 WORKLOADS = ("w1", "w1mt", "w2", "w3", "w4", "w5")
-CONFIGS = ("native", "heaptrack", "full", "fullfp", "fullnc", "fullnoprobe", "tables")
+CONFIGS = ("native", "nativethread", "heaptrack", "full", "fullfp", "fullnc", "fullnoprobe", "tables")
 FULL_VARIANTS = ("full", "fullfp", "fullnc", "fullnoprobe")
 # Issue 13: shim memory <= 8 MiB + 2% of the program's heap (the program's
 # native peak RSS stands for its heap, which it bounds from above).
@@ -230,6 +230,10 @@ def callgrind(path):
                   "(all threads: %.4f -> %s)" %
                   (wl, p / pn, "PASS" if p <= 1.05 * pn else "FAIL", n / nn,
                    "PASS" if n <= 1.05 * nn else "FAIL"))
+            if (wl, "nativethread") in ir:
+                pt = ir[(wl, "nativethread")][1]
+                print("  %-4s   of which any second thread (nativethread): %.4f x native; "
+                      "the shim beyond it: %.4f x" % (wl, pt / pn, p / pt))
 
 
 def markdown(results, callgrind_path):
