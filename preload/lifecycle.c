@@ -1,9 +1,17 @@
 /* preload/lifecycle.c - the shim's life around the program's: start, exit,
  * fork, exec, dlopen/dlclose, and the END record however the process ends.
  *
- *  - Start (constructor): nothing at all under AT_SECURE; else read the
- *    settings, create the file, scan the modules, install fork handlers,
- *    take over the ending signals (signals.c), start the sampler.
+ *  - Start: on the first call of the malloc family (real.h's tmk_resolved),
+ *    whichever constructor makes it: the loader runs the constructors of a
+ *    program's libraries (libstdc++'s emergency pool, GLib's tables) before
+ *    the shim's own, and their blocks are recorded like any other, with
+ *    their stacks. Else in the shim's constructor. Nothing at all under
+ *    AT_SECURE; else read the settings, create the file, scan the modules,
+ *    install fork handlers, take over the ending signals (signals.c). The
+ *    sampler thread starts in the shim's constructor at the earliest: not
+ *    from inside another library's constructor, while the process is still
+ *    being set up. A call from the loader before the C library's own start
+ *    (no environ yet) does not start the shim; its constructor will.
  *  - Exit: the destructor of a preloaded library runs after the program's
  *    atexit handlers and destructors; it writes the final counts, a MEMORY
  *    sample and END(EXIT, status). The status comes from exit() or from
@@ -177,6 +185,24 @@ int tmk_finish_signal(int sig, int can_wait)
     return 1;
 }
 
+/* The sampler thread starts in the shim's own constructor at the earliest:
+ * a start from the first allocation may be inside another library's
+ * constructor, which the loader runs before the rest of the process is
+ * initialized. Set once the constructor ran; `sampler_due`: recording, but
+ * the thread is not started yet. */
+static int constructed;
+static int sampler_due;
+
+static void sampler_start_when_ready(void)
+{
+    if (constructed) {
+        sampler_due = 0;
+        tmk_sampler_start();
+    } else {
+        sampler_due = 1;
+    }
+}
+
 /* ---- fork --------------------------------------------------------------- */
 
 static enum tmk_guard fork_guard;
@@ -235,7 +261,7 @@ static void after_fork_child(void)
         tmk_modules_scan(t);
         tmk_tables_after_fork_child(t);
         tmk_state = TMK_STATE_ACTIVE;
-        tmk_sampler_start();
+        sampler_start_when_ready();
     } else {
         tmk_tables_after_fork_child(NULL);
     }
@@ -249,9 +275,23 @@ static void on_quick_exit(void)
     tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)exit_status);
 }
 
-__attribute__((constructor)) static void tmk_init(void)
+/* The C library's own start (environ, program_invocation_short_name) is
+ * done: it runs before every constructor of another library, so only a call
+ * from the loader itself comes earlier. */
+static int libc_started(void)
 {
-    if (tmk_state != TMK_STATE_OFF) return;
+    return __environ != NULL;
+}
+
+/* Settings, lineage, file, modules, fork and signal handlers: everything
+ * recording needs. Once, by whichever thread gets there first; another
+ * thread's calls pass through meanwhile (TMK_STATE_STARTING). */
+static void start(void)
+{
+    int off = TMK_STATE_OFF;
+    if (!__atomic_compare_exchange_n(&tmk_state, &off, TMK_STATE_STARTING, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED))
+        return;
     tmk_resolve_real();
     if (getauxval(AT_SECURE)) {
         tmk_state = TMK_STATE_STOPPED;
@@ -274,10 +314,30 @@ __attribute__((constructor)) static void tmk_init(void)
         at_quick_exit(on_quick_exit);
         tmk_signals_start();
         tmk_state = TMK_STATE_ACTIVE;
-        tmk_sampler_start();
+        sampler_start_when_ready();
     }
     tmk_tls.guard = guard;
     errno = saved;
+}
+
+void tmk_start_early(void)
+{
+    tmk_resolve_real();
+    /* Inside the resolution (dlsym allocating): the bootstrap arena serves. */
+    if (!__atomic_load_n(&tmk_real_free, __ATOMIC_ACQUIRE)) return;
+    if (tmk_state == TMK_STATE_OFF && libc_started()) start();
+}
+
+__attribute__((constructor)) static void tmk_init(void)
+{
+    constructed = 1;
+    start();
+    if (sampler_due && tmk_state == TMK_STATE_ACTIVE) {
+        /* Started earlier: pthread_create's allocations are the shim's. */
+        enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
+        sampler_start_when_ready();
+        tmk_tls.guard = guard;
+    }
 }
 
 __attribute__((destructor)) static void tmk_fini(void)
