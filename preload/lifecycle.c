@@ -14,9 +14,11 @@
  *    (no environ yet) does not start the shim; its constructor will.
  *  - Exit: the destructor of a preloaded library runs after the program's
  *    atexit handlers and destructors; it writes the final counts, a MEMORY
- *    sample and END(EXIT, status). The status comes from exit() or from
- *    main's return (hooks.c wraps main through __libc_start_main). _exit/_Exit
- *    finish the trace first. quick_exit runs no destructor: a handler the
+ *    sample and END(EXIT, status). An exit() before the shim's constructor
+ *    ran (another library's constructor giving up) ends the trace at once:
+ *    no destructor of the shim's would run. The status comes from exit()
+ *    or from main's return (hooks.c wraps main through __libc_start_main).
+ *    _exit/_Exit finish the trace first. quick_exit runs no destructor: a handler the
  *    shim registers with at_quick_exit at start (so it runs after the
  *    program's) finishes the trace with quick_exit's status.
  *  - exec* (wrapped in hooks.c): finish with END(EXEC) first; the new image
@@ -350,6 +352,9 @@ __attribute__((destructor)) static void tmk_fini(void)
 void tmk_exit_status_note(int status)
 {
     exit_status = status;
+    /* exit() from a constructor before the shim's (a library giving up
+     * early): no destructor of the shim will run, the trace ends here. */
+    if (!constructed) tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)status);
 }
 
 static tmk_main_fn real_main;

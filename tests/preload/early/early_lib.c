@@ -12,7 +12,9 @@
  *                      every mode, as a table's array would be.
  * With EARLY_CTOR_FORK=1 in the environment the constructor then forks,
  * still before the shim's constructor: both processes go on to main
- * (early_ctor_child says which one this is).
+ * (early_ctor_child says which one this is). With EARLY_CTOR_EXIT=N it
+ * calls exit(N) instead: the process ends before the shim's constructor
+ * (and before main) ever runs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,9 @@ __attribute__((constructor)) static void early_lib_init(void)
     const char *fork_here = getenv("EARLY_CTOR_FORK");
     if (fork_here && !strcmp(fork_here, "1"))
         child = fork();
+    const char *exit_here = getenv("EARLY_CTOR_EXIT");
+    if (exit_here)
+        exit(atoi(exit_here));
 }
 
 int early_blocks_ok(void)

@@ -28,6 +28,9 @@ status are the same bytes and number.
                    the image that child execs each write a trace; the
                    parent's and the new image's hold the constructor's
                    blocks, every one is clean.
+ ctor_exit         EARLY_CTOR_EXIT=7: the constructor calls exit(7) before the
+                   shim's constructor ran (no destructor of the shim will run):
+                   the trace still ends, END(EXIT, 7), with the blocks.
  ctor_fork         EARLY_CTOR_FORK=1: the constructor forks before the shim's
                    constructor ran; the child's trace is complete, and its
                    sampler thread (started in its shim constructor, not in
@@ -193,6 +196,17 @@ def case_fork_exec():
     d = tmkcat(child)
     clean_trace(d, "the forked child")
     eq(d.get("end"), "exec", "the forked child's trace ends with its exec")
+
+
+def case_ctor_exit():
+    r = run_unchanged([prog("early_prog")], env={"EARLY_CTOR_EXIT": "7"})
+    eq(r.returncode, 7, "early_prog's exit status")
+    (trace,) = harness.traces()
+    d = tmkcat(trace)
+    eq((d.get("end"), d.get("end_status")), ("exit", "7"), "the trace's END")
+    a = Allocs(trace)
+    for size in (KEPT, FREED, LARGE):
+        eq(len(a.of_size(size)), 1, f"allocations of {size} B")
 
 
 def case_ctor_fork():
