@@ -190,19 +190,19 @@ int tmk_finish_signal(int sig, int can_wait)
 /* The sampler thread starts in the shim's own constructor at the earliest:
  * a start from the first allocation may be inside another library's
  * constructor, which the loader runs before the rest of the process is
- * initialized. Set once the constructor ran; `sampler_due`: recording, but
- * the thread is not started yet. */
-static int constructed;
-static int sampler_due;
+ * initialized. Once recording and once the constructor ran, whichever comes
+ * last (another thread may be starting the shim while the constructor
+ * runs: seq_cst, so that one of the two sees both), once per process. */
+static int constructed;     /* the shim's constructor ran */
+static int sampler_started; /* in this process */
 
 static void sampler_start_when_ready(void)
 {
-    if (constructed) {
-        sampler_due = 0;
-        tmk_sampler_start();
-    } else {
-        sampler_due = 1;
-    }
+    if (!__atomic_load_n(&constructed, __ATOMIC_SEQ_CST) ||
+        __atomic_load_n(&tmk_state, __ATOMIC_SEQ_CST) != TMK_STATE_ACTIVE ||
+        __atomic_exchange_n(&sampler_started, 1, __ATOMIC_SEQ_CST))
+        return;
+    tmk_sampler_start();
 }
 
 /* ---- fork --------------------------------------------------------------- */
@@ -262,7 +262,8 @@ static void after_fork_child(void)
     if (was_active && t && tmk_writer_open() == 0) {
         tmk_modules_scan(t);
         tmk_tables_after_fork_child(t);
-        tmk_state = TMK_STATE_ACTIVE;
+        sampler_started = 0;
+        __atomic_store_n(&tmk_state, TMK_STATE_ACTIVE, __ATOMIC_SEQ_CST);
         sampler_start_when_ready();
     } else {
         tmk_tables_after_fork_child(NULL);
@@ -315,7 +316,7 @@ static void start(void)
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
         at_quick_exit(on_quick_exit);
         tmk_signals_start();
-        tmk_state = TMK_STATE_ACTIVE;
+        __atomic_store_n(&tmk_state, TMK_STATE_ACTIVE, __ATOMIC_SEQ_CST);
         sampler_start_when_ready();
     }
     tmk_tls.guard = guard;
@@ -332,14 +333,13 @@ void tmk_start_early(void)
 
 __attribute__((constructor)) static void tmk_init(void)
 {
-    constructed = 1;
+    __atomic_store_n(&constructed, 1, __ATOMIC_SEQ_CST);
     start();
-    if (sampler_due && tmk_state == TMK_STATE_ACTIVE) {
-        /* Started earlier: pthread_create's allocations are the shim's. */
-        enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
-        sampler_start_when_ready();
-        tmk_tls.guard = guard;
-    }
+    /* Started earlier: the sampler now (pthread_create's allocations are
+     * the shim's). */
+    enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
+    sampler_start_when_ready();
+    tmk_tls.guard = guard;
 }
 
 __attribute__((destructor)) static void tmk_fini(void)
