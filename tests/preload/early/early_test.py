@@ -24,6 +24,9 @@ status are the same bytes and number.
                    (frame 0 in libstdc++), probed (it is over
                    TIDEMARK_PROBE_MIN), and not reported as a table: the
                    report's one table is the program's unordered_map.
+ bad_setting       TIDEMARK_DEPTH=0, read by a start inside early_lib's
+                   constructor: one stderr line says so, once, and the
+                   blocks are recorded as with a good setting.
  fork_exec         early_prog fork-exec: the parent, its forked child and
                    the image that child execs each write a trace; the
                    parent's and the new image's hold the constructor's
@@ -172,6 +175,15 @@ def case_cxx_pool_full():
 
 def case_cxx_pool_tables():
     cxx_pool("tables")
+
+
+def case_bad_setting():
+    plain = harness.run([prog("early_prog")], preload=False)
+    r = harness.run([prog("early_prog")], env={"TIDEMARK_DEPTH": "0"})
+    eq((r.returncode, r.stdout), (plain.returncode, plain.stdout), "early_prog under the shim")
+    harness.warned(r, "TIDEMARK_DEPTH=0", r"^tidemark: TIDEMARK_DEPTH=0 is not in 1\.\.128; using 32$")
+    (trace,) = harness.traces()
+    constructor_blocks_recorded(trace, "full", "early_prog (TIDEMARK_DEPTH=0)")
 
 
 def header_pid(trace):
