@@ -194,6 +194,7 @@ enum tmk_state {
     TMK_STATE_OFF = 0,     /* not initialized yet */
     TMK_STATE_ACTIVE = 1,  /* recording */
     TMK_STATE_STOPPED = 2, /* finished, failed, or disabled: pass through */
+    TMK_STATE_STARTING = 3, /* one thread is starting the shim: pass through */
 };
 extern volatile int tmk_state TMK_HIDDEN;
 extern uint64_t tmk_start_ns TMK_HIDDEN;  /* CLOCK_MONOTONIC at start */
@@ -561,6 +562,11 @@ void tmk_heap_on_free(void *p) TMK_HIDDEN;
 void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack) TMK_HIDDEN;
 
 /* ---- lifecycle.c -------------------------------------------------------- */
+
+/* The first call of the malloc family (real.h's tmk_resolved): finds the
+ * real functions and starts recording at once, whichever constructor is
+ * running (the shim's own may come after other libraries'). */
+void tmk_start_early(void) TMK_HIDDEN;
 
 /* Ends the trace: final counts, END, flush every buffer, close. Once. */
 void tmk_finish(enum tmk_end_why why, uint64_t status) TMK_HIDDEN;

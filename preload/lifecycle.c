@@ -1,14 +1,24 @@
 /* preload/lifecycle.c - the shim's life around the program's: start, exit,
  * fork, exec, dlopen/dlclose, and the END record however the process ends.
  *
- *  - Start (constructor): nothing at all under AT_SECURE; else read the
- *    settings, create the file, scan the modules, install fork handlers,
- *    take over the ending signals (signals.c), start the sampler.
+ *  - Start: on the first call of the malloc family (real.h's tmk_resolved),
+ *    whichever constructor makes it: the loader runs the constructors of a
+ *    program's libraries (libstdc++'s emergency pool, GLib's tables) before
+ *    the shim's own, and their blocks are recorded like any other, with
+ *    their stacks. Else in the shim's constructor. Nothing at all under
+ *    AT_SECURE; else read the settings, create the file, scan the modules,
+ *    install fork handlers, take over the ending signals (signals.c). The
+ *    sampler thread starts in the shim's constructor at the earliest: not
+ *    from inside another library's constructor, while the process is still
+ *    being set up. A call from the loader before the C library's own start
+ *    (no environ yet) does not start the shim; its constructor will.
  *  - Exit: the destructor of a preloaded library runs after the program's
  *    atexit handlers and destructors; it writes the final counts, a MEMORY
- *    sample and END(EXIT, status). The status comes from exit() or from
- *    main's return (hooks.c wraps main through __libc_start_main). _exit/_Exit
- *    finish the trace first. quick_exit runs no destructor: a handler the
+ *    sample and END(EXIT, status). An exit() before the shim's constructor
+ *    ran (another library's constructor giving up) ends the trace at once:
+ *    no destructor of the shim's would run. The status comes from exit()
+ *    or from main's return (hooks.c wraps main through __libc_start_main).
+ *    _exit/_Exit finish the trace first. quick_exit runs no destructor: a handler the
  *    shim registers with at_quick_exit at start (so it runs after the
  *    program's) finishes the trace with quick_exit's status.
  *  - exec* (wrapped in hooks.c): finish with END(EXEC) first; the new image
@@ -177,6 +187,24 @@ int tmk_finish_signal(int sig, int can_wait)
     return 1;
 }
 
+/* The sampler thread starts in the shim's own constructor at the earliest:
+ * a start from the first allocation may be inside another library's
+ * constructor, which the loader runs before the rest of the process is
+ * initialized. Once recording and once the constructor ran, whichever comes
+ * last (another thread may be starting the shim while the constructor
+ * runs: seq_cst, so that one of the two sees both), once per process. */
+static int constructed;     /* the shim's constructor ran */
+static int sampler_started; /* in this process */
+
+static void sampler_start_when_ready(void)
+{
+    if (!__atomic_load_n(&constructed, __ATOMIC_SEQ_CST) ||
+        __atomic_load_n(&tmk_state, __ATOMIC_SEQ_CST) != TMK_STATE_ACTIVE ||
+        __atomic_exchange_n(&sampler_started, 1, __ATOMIC_SEQ_CST))
+        return;
+    tmk_sampler_start();
+}
+
 /* ---- fork --------------------------------------------------------------- */
 
 static enum tmk_guard fork_guard;
@@ -234,8 +262,9 @@ static void after_fork_child(void)
     if (was_active && t && tmk_writer_open() == 0) {
         tmk_modules_scan(t);
         tmk_tables_after_fork_child(t);
-        tmk_state = TMK_STATE_ACTIVE;
-        tmk_sampler_start();
+        sampler_started = 0;
+        __atomic_store_n(&tmk_state, TMK_STATE_ACTIVE, __ATOMIC_SEQ_CST);
+        sampler_start_when_ready();
     } else {
         tmk_tables_after_fork_child(NULL);
     }
@@ -249,9 +278,23 @@ static void on_quick_exit(void)
     tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)exit_status);
 }
 
-__attribute__((constructor)) static void tmk_init(void)
+/* The C library's own start (environ, program_invocation_short_name) is
+ * done: it runs before every constructor of another library, so only a call
+ * from the loader itself comes earlier. */
+static int libc_started(void)
 {
-    if (tmk_state != TMK_STATE_OFF) return;
+    return __environ != NULL;
+}
+
+/* Settings, lineage, file, modules, fork and signal handlers: everything
+ * recording needs. Once, by whichever thread gets there first; another
+ * thread's calls pass through meanwhile (TMK_STATE_STARTING). */
+static void start(void)
+{
+    int off = TMK_STATE_OFF;
+    if (!__atomic_compare_exchange_n(&tmk_state, &off, TMK_STATE_STARTING, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED))
+        return;
     tmk_resolve_real();
     if (getauxval(AT_SECURE)) {
         tmk_state = TMK_STATE_STOPPED;
@@ -273,12 +316,31 @@ __attribute__((constructor)) static void tmk_init(void)
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
         at_quick_exit(on_quick_exit);
         tmk_signals_start();
-        tmk_state = TMK_STATE_ACTIVE;
-        tmk_heap_start();
-        tmk_sampler_start();
+        tmk_heap_start(); /* tables mode's pass-through, before recording starts */
+        __atomic_store_n(&tmk_state, TMK_STATE_ACTIVE, __ATOMIC_SEQ_CST);
+        sampler_start_when_ready();
     }
     tmk_tls.guard = guard;
     errno = saved;
+}
+
+void tmk_start_early(void)
+{
+    tmk_resolve_real();
+    /* Inside the resolution (dlsym allocating): the bootstrap arena serves. */
+    if (!__atomic_load_n(&tmk_real_free, __ATOMIC_ACQUIRE)) return;
+    if (tmk_state == TMK_STATE_OFF && libc_started()) start();
+}
+
+__attribute__((constructor)) static void tmk_init(void)
+{
+    __atomic_store_n(&constructed, 1, __ATOMIC_SEQ_CST);
+    start();
+    /* Started earlier: the sampler now (pthread_create's allocations are
+     * the shim's). */
+    enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
+    sampler_start_when_ready();
+    tmk_tls.guard = guard;
 }
 
 __attribute__((destructor)) static void tmk_fini(void)
@@ -291,6 +353,9 @@ __attribute__((destructor)) static void tmk_fini(void)
 void tmk_exit_status_note(int status)
 {
     exit_status = status;
+    /* exit() from a constructor before the shim's (a library giving up
+     * early): no destructor of the shim will run, the trace ends here. */
+    if (!constructed) tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)status);
 }
 
 static tmk_main_fn real_main;

@@ -26,11 +26,12 @@ extern void *(*tmk_real_memalign)(size_t, size_t) TMK_HIDDEN;
 extern void *(*tmk_real_valloc)(size_t) TMK_HIDDEN;
 extern void *(*tmk_real_pvalloc)(size_t) TMK_HIDDEN;
 
-/* Are they found? Finds them if it can. */
+/* Are they found? Finds them if it can, and starts the shim then
+ * (lifecycle.c): the first allocation is recorded. */
 static inline int tmk_resolved(void)
 {
     if (TMK_LIKELY(tmk_real_free != NULL)) return 1;
-    tmk_resolve_real();
+    tmk_start_early();
     return tmk_real_free != NULL;
 }
 
