@@ -216,6 +216,7 @@ static int bad_alignment(size_t align)
 
 TMK_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
+    if (pass_alloc(n)) return tmk_real_posix_memalign(out, align, n);
     if (TMK_UNLIKELY(!tmk_resolved()) || TMK_REENTERED()) {
         if (bad_alignment(align)) return EINVAL;
         int saved = errno;
@@ -246,6 +247,7 @@ static size_t pow2_at_least(size_t a)
 #define ALIGNED_ENTRY(name, real, params, args, size, sig_align)                              \
     TMK_EXPORT void *name params                                                              \
     {                                                                                         \
+        if (pass_alloc(size)) return real args;                                               \
         if (TMK_UNLIKELY(!tmk_resolved())) {                                                  \
             errno = ENOMEM;                                                                   \
             return NULL;                                                                      \

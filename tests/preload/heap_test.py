@@ -288,7 +288,8 @@ def case_tables_crossings():
     lines = [" ".join(l.split()[:3]) for l in d["lines"] if l.startswith(("alloc ", "free "))]
     want = [f"alloc {got['up']:#x} 100000", f"free {got['down']:#x}",
             f"alloc {got['calloc']:#x} 80000", f"free {got['calloc']:#x}",
-            f"alloc {got['bigger']:#x} 300000", f"free {got['bigger']:#x}"]
+            f"alloc {got['bigger']:#x} 300000", f"free {got['bigger']:#x}",
+            f"alloc {got['memalign']:#x} 70000", f"free {got['memalign']:#x}"]
     eq(lines, want, "the big blocks' records, in order, and no other")
     eq(num(d, "free_unknown"), 0, "frees of unknown addresses")
 

@@ -811,6 +811,13 @@ static int cmd_crossings(void)
     CHECK(r != NULL, "realloc bigger");
     printf("bigger=%p\n", r);
     v_free(r);
+    void *a = NULL;
+    CHECK(posix_memalign(&a, 64, 70000) == 0, "posix_memalign"); /* recorded */
+    printf("memalign=%p\n", a);
+    v_free(a);
+    void *b = aligned_alloc(4096, 8192); /* small: passes */
+    CHECK(b != NULL, "aligned_alloc");
+    v_free(b);
     for (int i = 0; i < 100000; i++) v_free(v_malloc((size_t)(i % 512) + 1));
     return 0;
 }
