@@ -37,14 +37,14 @@ static inline __attribute__((always_inline)) uint32_t stack_id_cfi(struct tmk_th
 {
     uintptr_t f[TMK_DEPTH_MAX];
     uint64_t h;
-    int n = tmk_cfi_stack(t, f, (int)tmk_opt.depth);
+    int n = tmk_cfi_stack(t, f, (int)tmk_opt.depth, &h);
     if (TMK_UNLIKELY(tmk_opt.unwind_verify)) {
         tmk_cfi_verify_count(n >= 0);
         if (n >= 0) tmk_cfi_verify(t, f, n);
     }
     if (TMK_UNLIKELY(n < 0)) return stack_id_plain(t, &h);
     if (n == 0) return 0;
-    return tmk_id_of_frames(t, f, n, tmk_hash_frames(f, n));
+    return tmk_id_of_frames(t, f, n, h);
 }
 
 /* ---- the caller cache ------------------------------------------------------ */

@@ -16,6 +16,7 @@
 
 #include "cfi.h"
 #include "tidemark/trace_path.h"
+#include "intern.h"
 #include "unwind.h"
 
 #if defined(__x86_64__)
@@ -37,10 +38,21 @@ static int nmods;
 static uint32_t mods_gen; /* tmk_modules_gen when the registry was last synced */
 static int mods_synced;
 
+/* A rule as the walk reads it: kind, CFA register and offsets unpacked. */
 struct cfi_slot {
-    uintptr_t ip;  /* a return address; 0: empty */
-    uint32_t rule; /* the rule of ip - 1 */
+    uintptr_t ip;    /* a return address; 0: empty */
+    int32_t cfa_off; /* CFA = (cfa_rbp ? %rbp : %rsp) + cfa_off; SLOT_END, SLOT_FALLBACK */
+    int16_t rbp_off; /* caller's %rbp at CFA + rbp_off, in [-RBP_BELOW, -8]; 0: unchanged */
+    uint8_t cfa_rbp;
 };
+
+#define SLOT_END (-1)
+#define SLOT_FALLBACK (-2)
+/* A saved %rbp lies at most this far below its CFA (cfi_compile.c). The
+ * walk does not bound-check that read: the CFA is at least CFA0 + 8 and the
+ * walk's own frames hold this many bytes below CFA0 (checked at its start),
+ * so the word is mapped. */
+#define RBP_BELOW 1024
 
 struct tmk_cfi_cache {
     uint32_t gen; /* tmk_modules_gen when filled */
@@ -171,14 +183,26 @@ void tmk_cfi_thread_reset(struct tmk_thread *t)
     if (t->cfi) memset(t->cfi->e, 0, sizeof t->cfi->e);
 }
 
-static inline uint32_t rule_of(struct tmk_cfi_cache *c, uintptr_t ip)
+/* Fills slot s with the rule of return address ip (that of ip - 1). */
+__attribute__((noinline)) static void slot_fill(struct cfi_slot *s, uintptr_t ip)
+{
+    uint32_t r = rule_slow(ip - 1);
+    s->cfa_rbp = (uint8_t)TMK_CFI_CFA_RBP(r);
+    s->cfa_off = TMK_CFI_KIND(r) == TMK_CFI_STD ? (int32_t)TMK_CFI_CFA_OFF(r)
+                 : TMK_CFI_KIND(r) == TMK_CFI_END ? SLOT_END : SLOT_FALLBACK;
+    s->rbp_off = TMK_CFI_RBP_SAVED(r) ? (int16_t)TMK_CFI_RBP_OFF(r) : 0;
+    if (s->rbp_off < -RBP_BELOW || s->rbp_off > -8) {
+        s->cfa_off = s->rbp_off ? SLOT_FALLBACK : s->cfa_off;
+        s->rbp_off = 0;
+    }
+    s->ip = ip;
+}
+
+static inline const struct cfi_slot *slot_of(struct tmk_cfi_cache *c, uintptr_t ip)
 {
     struct cfi_slot *s = &c->e[(ip * 0x9E3779B97F4A7C15ull) >> (64 - CFI_CACHE_BITS)];
-    if (TMK_LIKELY(s->ip == ip)) return s->rule;
-    uint32_t r = rule_slow(ip - 1);
-    s->ip = ip;
-    s->rule = r;
-    return r;
+    if (TMK_UNLIKELY(s->ip != ip)) slot_fill(s, ip);
+    return s;
 }
 
 /* ---- the walk ---- */
@@ -190,36 +214,36 @@ static inline uintptr_t stack_word(uintptr_t a)
     return v;
 }
 
-int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max)
+int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash)
 {
     const struct tmk_caller *c = &tmk_tls.caller;
     uintptr_t ip = c->ra, sp = c->cfa, bp = c->rbp;
-    /* Every word read lies in [CFA0, stack top): the program's frames above
-     * this call, mapped while it runs. */
-    uintptr_t lo = sp, hi = t->stack_hi;
-    if (!ip || sp < t->stack_lo || sp >= hi || sp <= tmk_stack_pointer() || tmk_in_self(ip))
+    /* Every word read lies in [lo, lo + span): from CFA0 to the stack's top,
+     * the program's frames above this call, mapped while it runs. */
+    uintptr_t lo = sp, span = t->stack_hi - sp;
+    if (!ip || sp < t->stack_lo || sp >= t->stack_hi || tmk_stack_pointer() + RBP_BELOW > sp ||
+        tmk_in_self(ip))
         return -1;
     struct tmk_cfi_cache *cc = cache_for(t);
     if (!cc) return -1;
+    uint64_t h = TMK_HASH_START;
     int n = 0;
-    while (n < max && ip >= 0x4000) { /* libunwind ends a stack at a return address below 0x4000 */
+    while (ip >= 0x4000) { /* libunwind ends a stack at a return address below 0x4000 */
         out[n++] = ip;
+        h = tmk_hash_step(h, ip);
         if (n == max) break;
-        uint32_t r = rule_of(cc, ip);
-        if (TMK_CFI_KIND(r) != TMK_CFI_STD) {
-            if (TMK_CFI_KIND(r) == TMK_CFI_END) break;
+        const struct cfi_slot *s = slot_of(cc, ip);
+        if (TMK_UNLIKELY(s->cfa_off < 0)) {
+            if (s->cfa_off == SLOT_END) break;
             return -1;
         }
-        uintptr_t cfa = (TMK_CFI_CFA_RBP(r) ? bp : sp) + TMK_CFI_CFA_OFF(r);
-        if (cfa < lo + 8 || cfa > hi) return -1;
-        if (TMK_CFI_RBP_SAVED(r)) {
-            uintptr_t at = cfa + (uintptr_t)TMK_CFI_RBP_OFF(r);
-            if (at < lo || at > hi - 8) return -1;
-            bp = stack_word(at);
-        }
+        uintptr_t cfa = (s->cfa_rbp ? bp : sp) + (uintptr_t)s->cfa_off;
+        if (TMK_UNLIKELY(cfa - lo - 8 > span - 8)) return -1; /* [cfa - 8, cfa) outside */
+        if (s->rbp_off) bp = stack_word(cfa + (uintptr_t)(intptr_t)s->rbp_off); /* RBP_BELOW */
         ip = stack_word(cfa - 8);
         sp = cfa;
     }
+    *hash = tmk_hash_end(h, n);
     return n;
 }
 
@@ -298,9 +322,9 @@ void tmk_cfi_verify_after_fork_child(void)
 
 #else /* no CFI unwinder off x86-64: every stack is libunwind's */
 
-int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max)
+int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash)
 {
-    (void)t, (void)out, (void)max;
+    (void)t, (void)out, (void)max, (void)hash;
     return -1;
 }
 void tmk_cfi_thread_reset(struct tmk_thread *t) { (void)t; }

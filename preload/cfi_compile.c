@@ -252,7 +252,8 @@ static uint32_t rule_of(const struct state *s, int signal)
     int saved = 0;
     int64_t off = 0;
     if (s->rbp.how == HOW_OFFSET) {
-        if (s->rbp.off % 8 || s->rbp.off < -1024 || s->rbp.off > 1016) return TMK_CFI_FALLBACK;
+        if (s->rbp.off % 8 || s->rbp.off < -1024 || s->rbp.off > 1016 || !s->rbp.off)
+            return TMK_CFI_FALLBACK;
         saved = 1;
         off = s->rbp.off;
     } else if (s->rbp.how != HOW_SAME) {

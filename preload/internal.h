@@ -468,9 +468,10 @@ void tmk_caller_cache_report(void) TMK_HIDDEN;
 void tmk_caller_cache_after_fork_child(void) TMK_HIDDEN;
 
 /* cfi.c: the CFI unwinder (TIDEMARK_UNWIND=cfi). The stack of the current
- * call from tmk_tls.caller: up to max return addresses into out, or -1 when
- * a frame needs libunwind (the caller then unwinds the stack with it). */
-int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max) TMK_HIDDEN;
+ * call from tmk_tls.caller: up to max return addresses into out and their
+ * tmk_hash_frames in *hash, or -1 when a frame needs libunwind (the caller
+ * then unwinds the stack with it). */
+int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash) TMK_HIDDEN;
 void tmk_cfi_thread_reset(struct tmk_thread *t) TMK_HIDDEN; /* forgets its rules */
 /* TIDEMARK_UNWIND_VERIFY: counts a stack (fast: by the walk), compares the
  * walk's frames with unw_backtrace's, says the counts at exit. */
