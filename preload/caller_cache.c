@@ -31,20 +31,27 @@ static inline __attribute__((always_inline)) uint32_t stack_id_plain(struct tmk_
     return tmk_id_of_frames(t, raw + skip, n, *hash);
 }
 
-/* The CFI unwinder's stack (cfi.c), or libunwind's when a frame needs it.
- * TIDEMARK_UNWIND_VERIFY: every walked stack is compared with libunwind's. */
+/* The CFI unwinder's stack (cfi.c): the memo's id, else the walk's frames
+ * interned (and memoized), or libunwind's when a frame needs it.
+ * TIDEMARK_UNWIND_VERIFY: every stack is walked and compared with
+ * libunwind's, and a memo id with the walk's. */
 static inline __attribute__((always_inline)) uint32_t stack_id_cfi(struct tmk_thread *t)
 {
+    uint32_t memo = tmk_cfi_memo_find(t);
+    if (TMK_LIKELY(memo) && !tmk_opt.unwind_verify) return memo;
     uintptr_t f[TMK_DEPTH_MAX];
     uint64_t h;
     int n = tmk_cfi_stack(t, f, (int)tmk_opt.depth, &h);
     if (TMK_UNLIKELY(tmk_opt.unwind_verify)) {
-        tmk_cfi_verify_count(n >= 0);
+        tmk_cfi_verify_count(n >= 0, memo != 0);
         if (n >= 0) tmk_cfi_verify(t, f, n);
     }
     if (TMK_UNLIKELY(n < 0)) return stack_id_plain(t, &h);
     if (n == 0) return 0;
-    return tmk_id_of_frames(t, f, n, h);
+    uint32_t id = tmk_id_of_frames(t, f, n, h);
+    if (TMK_UNLIKELY(memo)) tmk_cfi_verify_memo(memo, id);
+    if (id && id != memo) tmk_cfi_memo_fill(t, f, n, h, id);
+    return id;
 }
 
 /* ---- the caller cache ------------------------------------------------------ */

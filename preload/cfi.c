@@ -1,9 +1,9 @@
 /* preload/cfi.c - the CFI unwinder (TIDEMARK_UNWIND=cfi, x86-64): the walk
  * from the caller of the exported entry point (tmk_tls.caller) by compiled
  * rules (cfi.h), the per-thread cache from return address to rule, the
- * registry of compiled modules, and TIDEMARK_UNWIND_VERIFY's comparison
- * with libunwind. docs/architecture.md, "The CFI unwinder", says why the
- * stacks are libunwind's.
+ * per-thread memo of walked stacks (re-checked word by word), and the
+ * registry of compiled modules. docs/architecture.md, "The CFI unwinder",
+ * says why the stacks are libunwind's.
  *
  * Locks: the registry is behind cfi_lock, a spinlock taken only for a few
  * instructions (a lookup) or inside dl_iterate_phdr's callback (a module's
@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "cfi.h"
-#include "tidemark/trace_path.h"
 #include "intern.h"
 #include "unwind.h"
 
@@ -24,6 +23,11 @@
 #define CFI_MODULES_MAX 1024
 #define CFI_CACHE_BITS 10
 #define CFI_CACHE (1u << CFI_CACHE_BITS) /* per thread, direct-mapped on the return address */
+#define MEMO_BITS 7
+#define MEMO_ENTRIES (1u << MEMO_BITS)   /* per thread, direct-mapped on (RA0, CFA0) */
+#define MEMO_WORDS 64                    /* stack words a memo entry re-reads */
+#define MEMO_WINDOW 4096u                /* lookups per hit-rate window */
+#define MEMO_BYPASS (16u * MEMO_WINDOW)  /* stacks walked without the memo after a poor window */
 
 struct cfi_module {
     uintptr_t start, end, bias;
@@ -54,9 +58,30 @@ struct cfi_slot {
  * so the word is mapped. */
 #define RBP_BELOW 1024
 
+/* A walked stack: its id, and every stack word the walk read, with its
+ * value. The walk from the same (RA0, CFA0, RBP0) that reads the same values
+ * finds the same frames: the rules are fixed by the return addresses (one
+ * modules generation), every CFA follows from CFA0, RBP0 and the words. */
+struct memo_entry {
+    uintptr_t ra, cfa, rbp; /* the key; rbp compared only when need_rbp */
+    uint64_t seen;          /* hash of the last stack walked at this key */
+    uint32_t seen_stamp;    /* the memo's stamp when seen was set */
+    uint32_t id;
+    uint32_t stamp;         /* the memo's stamp at the fill; another: empty */
+    uint16_t nwords;
+    uint8_t need_rbp;       /* a CFA was computed from RBP0 */
+    struct {
+        uintptr_t at, val;  /* in [CFA0, stack top): mapped while a call from CFA0 runs */
+    } word[MEMO_WORDS];
+};
+
 struct tmk_cfi_cache {
-    uint32_t gen; /* tmk_modules_gen when filled */
+    uint32_t gen;   /* tmk_modules_gen when filled */
+    uint32_t stamp; /* memo entries of another stamp are empty; never 0 */
+    uint32_t lookups, hits; /* the memo's, in the current window */
+    uint32_t bypass;        /* stacks still to walk without the memo */
     struct cfi_slot e[CFI_CACHE];
+    struct memo_entry memo[MEMO_ENTRIES];
 };
 
 /* ---- the registry ---- */
@@ -155,6 +180,15 @@ void tmk_cfi_after_fork_child(void) { cfi_lock = 0; }
 
 /* ---- the per-thread cache ---- */
 
+/* Every memo entry made so far becomes empty. */
+static void next_stamp(struct tmk_cfi_cache *c)
+{
+    if (++c->stamp == 0) {
+        for (unsigned i = 0; i < MEMO_ENTRIES; i++) c->memo[i].stamp = c->memo[i].seen_stamp = 0;
+        c->stamp = 1;
+    }
+}
+
 static struct tmk_cfi_cache *cache_for(struct tmk_thread *t)
 {
     struct tmk_cfi_cache *c = t->cfi;
@@ -169,18 +203,25 @@ static struct tmk_cfi_cache *cache_for(struct tmk_thread *t)
             return NULL;
         }
         c->gen = __atomic_load_n(&tmk_modules_gen, __ATOMIC_ACQUIRE);
+        c->stamp = 1;
     }
     uint32_t gen = __atomic_load_n(&tmk_modules_gen, __ATOMIC_ACQUIRE);
     if (TMK_UNLIKELY(gen != c->gen)) {
         memset(c->e, 0, sizeof c->e);
         c->gen = gen;
+        next_stamp(c);
     }
     return c;
 }
 
+/* A new thread state, a forked child (stack ids restart): rules and memo
+ * forgotten. */
 void tmk_cfi_thread_reset(struct tmk_thread *t)
 {
-    if (t->cfi) memset(t->cfi->e, 0, sizeof t->cfi->e);
+    if (!t->cfi) return;
+    memset(t->cfi->e, 0, sizeof t->cfi->e);
+    next_stamp(t->cfi);
+    t->cfi->lookups = t->cfi->hits = t->cfi->bypass = 0;
 }
 
 /* Fills slot s with the rule of return address ip (that of ip - 1). */
@@ -214,16 +255,21 @@ static inline uintptr_t stack_word(uintptr_t a)
     return v;
 }
 
+/* May the walk (or the memo) start from caller c? Every word either reads
+ * lies in [CFA0 - RBP_BELOW, stack top): the program's frames above this
+ * call and the shim's own below, mapped while it runs. */
+static inline int start_ok(const struct tmk_thread *t, const struct tmk_caller *c)
+{
+    return c->ra && c->cfa >= t->stack_lo && c->cfa < t->stack_hi &&
+           tmk_stack_pointer() + RBP_BELOW <= c->cfa && !tmk_in_self(c->ra);
+}
+
 int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash)
 {
     const struct tmk_caller *c = &tmk_tls.caller;
     uintptr_t ip = c->ra, sp = c->cfa, bp = c->rbp;
-    /* Every word read lies in [lo, lo + span): from CFA0 to the stack's top,
-     * the program's frames above this call, mapped while it runs. */
     uintptr_t lo = sp, span = t->stack_hi - sp;
-    if (!ip || sp < t->stack_lo || sp >= t->stack_hi || tmk_stack_pointer() + RBP_BELOW > sp ||
-        tmk_in_self(ip))
-        return -1;
+    if (!start_ok(t, c)) return -1;
     struct tmk_cfi_cache *cc = cache_for(t);
     if (!cc) return -1;
     uint64_t h = TMK_HASH_START;
@@ -247,77 +293,120 @@ int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash)
     return n;
 }
 
-/* ---- TIDEMARK_UNWIND_VERIFY ---- */
+/* ---- the memo ---- */
 
-static uint64_t v_stacks, v_cfi, v_mismatch;
-static int v_first_frame = -1, v_first_n;
-static uintptr_t v_first_cfi, v_first_unw;
-
-void tmk_cfi_verify_count(int fast)
+static struct memo_entry *memo_slot(struct tmk_cfi_cache *cc, const struct tmk_caller *c)
 {
-    __atomic_add_fetch(&v_stacks, 1, __ATOMIC_RELAXED);
-    if (fast) __atomic_add_fetch(&v_cfi, 1, __ATOMIC_RELAXED);
+    uint64_t h = ((uint64_t)c->ra ^ ((uint64_t)c->cfa << 16)) * 0x9E3779B97F4A7C15ull;
+    return &cc->memo[h >> (64 - MEMO_BITS)];
 }
 
-/* Compares frames f[0, n) from the walk with libunwind's for this call. */
-__attribute__((noinline)) void tmk_cfi_verify(struct tmk_thread *t, const uintptr_t *f, int n)
+/* Adaptive: a window with fewer than 1 hit in 4 lookups sends the thread
+ * past the memo (no lookups, no fills) for MEMO_BYPASS stacks. */
+static void memo_count(struct tmk_cfi_cache *cc, int hit)
 {
-    uintptr_t raw[TMK_DEPTH_MAX + TMK_CAPTURE_SLACK];
-    int m = tmk_capture(t, raw, (int)tmk_opt.depth + TMK_CAPTURE_SLACK);
-    int skip = 0;
-    while (skip < m && tmk_in_self(raw[skip])) skip++;
-    m -= skip;
-    if (m > (int)tmk_opt.depth) m = (int)tmk_opt.depth;
-    if (m < 0) m = 0;
-    int k = 0;
-    while (k < n && k < m && f[k] == raw[skip + k]) k++;
-    if (k == n && k == m) return;
-    if (__atomic_add_fetch(&v_mismatch, 1, __ATOMIC_RELAXED) == 1) {
-        v_first_frame = k;
-        v_first_n = n;
-        v_first_cfi = k < n ? f[k] : 0;
-        v_first_unw = k < m ? raw[skip + k] : 0;
+    cc->hits += (uint32_t)hit;
+    if (++cc->lookups < MEMO_WINDOW) return;
+    if (cc->hits < MEMO_WINDOW / 4) cc->bypass = MEMO_BYPASS;
+    cc->lookups = cc->hits = 0;
+}
+
+/* No start_ok here: an entry's key was checked by it when the entry was
+ * filled (same thread, same stack bounds: a reset changes the stamp), and
+ * every word it re-reads lies in [CFA0, stack top). */
+uint32_t tmk_cfi_memo_find(struct tmk_thread *t)
+{
+    struct tmk_cfi_cache *cc = t->cfi;
+    if (!cc) return 0;
+    if (cc->bypass) {
+        cc->bypass--;
+        return 0;
     }
-}
-
-static size_t append_hex(char *out, size_t n, size_t cap, uintptr_t v)
-{
-    char hex[19] = "0x";
-    int len = 2;
-    for (int s = 60; s >= 0; s -= 4)
-        if ((v >> s) || len > 2 || s == 0) hex[len++] = "0123456789abcdef"[(v >> s) & 15];
-    hex[len] = 0;
-    return tmk_path_append(out, n, cap, hex);
-}
-
-void tmk_cfi_report(void)
-{
-    if (!tmk_opt.unwind_verify) return;
-    char line[256];
-    size_t n = tmk_path_append_u(line, 0, sizeof line, __atomic_load_n(&v_stacks, __ATOMIC_RELAXED));
-    n = tmk_path_append(line, n, sizeof line, " stacks, ");
-    n = tmk_path_append_u(line, n, sizeof line, __atomic_load_n(&v_cfi, __ATOMIC_RELAXED));
-    n = tmk_path_append(line, n, sizeof line, " by cfi, ");
-    n = tmk_path_append_u(line, n, sizeof line, __atomic_load_n(&v_mismatch, __ATOMIC_RELAXED));
-    n = tmk_path_append(line, n, sizeof line, " mismatches");
-    if (v_first_frame >= 0) {
-        n = tmk_path_append(line, n, sizeof line, " (first: frame ");
-        n = tmk_path_append_u(line, n, sizeof line, (uint64_t)v_first_frame);
-        n = tmk_path_append(line, n, sizeof line, " of ");
-        n = tmk_path_append_u(line, n, sizeof line, (uint64_t)v_first_n);
-        n = tmk_path_append(line, n, sizeof line, ", cfi ");
-        n = append_hex(line, n, sizeof line, v_first_cfi);
-        n = tmk_path_append(line, n, sizeof line, ", libunwind ");
-        n = append_hex(line, n, sizeof line, v_first_unw);
-        n = tmk_path_append(line, n, sizeof line, ")");
+    if (cc->gen != __atomic_load_n(&tmk_modules_gen, __ATOMIC_ACQUIRE)) return 0; /* the walk resets */
+    const struct tmk_caller *c = &tmk_tls.caller;
+    const struct memo_entry *e = memo_slot(cc, c);
+    uint32_t id = 0;
+    if (e->stamp == cc->stamp && e->ra == c->ra && e->cfa == c->cfa &&
+        (!e->need_rbp || e->rbp == c->rbp)) {
+        unsigned i = 0, n = e->nwords;
+        while (i < n && stack_word(e->word[i].at) == e->word[i].val) i++;
+        if (i == n) id = e->id;
     }
-    tmk_warn("unwind verify: ", line, NULL);
+    memo_count(cc, id != 0);
+    return id;
 }
 
-void tmk_cfi_verify_after_fork_child(void)
+/* Keeps the word at a (read by the walk) in e; 0, or -1 when it cannot be. */
+static inline int memo_word(struct memo_entry *e, uintptr_t cfa0, uintptr_t a, uintptr_t v)
 {
-    v_stacks = v_cfi = v_mismatch = 0;
-    v_first_frame = -1;
+    if (e->nwords == MEMO_WORDS || a < cfa0) return -1; /* below CFA0: the shim's own frames */
+    e->word[e->nwords].at = a;
+    e->word[e->nwords++].val = v;
+    return 0;
+}
+
+/* A fill costs about a walk: it is made only when the same stack was walked
+ * at this key twice in a row (W1, fixed call sites: nearly every stack; W3,
+ * recursion of every depth: the ones that come back). The first time, the
+ * entry just notes the stack's hash. */
+static int memo_worth_filling(struct tmk_cfi_cache *cc, struct memo_entry *e,
+                              const struct tmk_caller *c, uint64_t hash)
+{
+    int same_key = e->ra == c->ra && e->cfa == c->cfa;
+    if (same_key && e->seen_stamp == cc->stamp && e->seen == hash) return 1;
+    if (!same_key) {
+        e->stamp = 0; /* another key's entry: gone */
+        e->ra = c->ra;
+        e->cfa = c->cfa;
+    }
+    e->seen = hash;
+    e->seen_stamp = cc->stamp;
+    return 0;
+}
+
+/* Steps the walk w again (its rules are in the cache), keeping every word
+ * read. Out of line: the bypassed call is a test and a return. */
+__attribute__((noinline)) static void memo_fill(struct tmk_cfi_cache *cc, const uintptr_t *f,
+                                                int n, uint64_t hash, uint32_t id)
+{
+    const struct tmk_caller *c = &tmk_tls.caller;
+    struct memo_entry *e = memo_slot(cc, c);
+    if (!memo_worth_filling(cc, e, c, hash)) return;
+    /* the frames the walk stepped from: all but the last, unless a return
+     * address below 0x4000 read from the last one ended the stack */
+    const struct cfi_slot *last = slot_of(cc, f[n - 1]);
+    int steps = n < (int)tmk_opt.depth && last->cfa_off >= 0 ? n : n - 1;
+    e->stamp = 0; /* empty while it is rewritten */
+    e->nwords = 0;
+    uintptr_t sp = c->cfa, bp = c->rbp;
+    int rbp0 = 1, need_rbp = 0;
+    for (int i = 0; i < steps; i++) {
+        const struct cfi_slot *s = slot_of(cc, f[i]);
+        if (s->cfa_off < 0) return;
+        need_rbp |= s->cfa_rbp & rbp0;
+        uintptr_t cfa = (s->cfa_rbp ? bp : sp) + (uintptr_t)s->cfa_off;
+        uintptr_t ra = i + 1 < n ? f[i + 1] : stack_word(cfa - 8);
+        if (memo_word(e, c->cfa, cfa - 8, ra)) return;
+        if (s->rbp_off) {
+            uintptr_t at = cfa + (uintptr_t)(intptr_t)s->rbp_off;
+            bp = stack_word(at);
+            if (memo_word(e, c->cfa, at, bp)) return;
+            rbp0 = 0;
+        }
+        sp = cfa;
+    }
+    e->ra = c->ra;
+    e->cfa = c->cfa;
+    e->rbp = c->rbp;
+    e->need_rbp = (uint8_t)need_rbp;
+    e->id = id;
+    e->stamp = cc->stamp;
+}
+
+void tmk_cfi_memo_fill(struct tmk_thread *t, const uintptr_t *f, int n, uint64_t hash, uint32_t id)
+{
+    struct tmk_cfi_cache *cc = t->cfi;
+    if (cc && !cc->bypass && n > 0) memo_fill(cc, f, n, hash, id);
 }
 
 #else /* no CFI unwinder off x86-64: every stack is libunwind's */
@@ -327,11 +416,12 @@ int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash)
     (void)t, (void)out, (void)max, (void)hash;
     return -1;
 }
+uint32_t tmk_cfi_memo_find(struct tmk_thread *t) { (void)t; return 0; }
+void tmk_cfi_memo_fill(struct tmk_thread *t, const uintptr_t *f, int n, uint64_t hash, uint32_t id)
+{
+    (void)t, (void)f, (void)n, (void)hash, (void)id;
+}
 void tmk_cfi_thread_reset(struct tmk_thread *t) { (void)t; }
-void tmk_cfi_verify_count(int fast) { (void)fast; }
-void tmk_cfi_verify(struct tmk_thread *t, const uintptr_t *f, int n) { (void)t, (void)f, (void)n; }
-void tmk_cfi_report(void) {}
-void tmk_cfi_verify_after_fork_child(void) {}
 void tmk_cfi_before_fork(void) {}
 void tmk_cfi_after_fork_parent(void) {}
 void tmk_cfi_after_fork_child(void) {}

@@ -472,11 +472,20 @@ void tmk_caller_cache_after_fork_child(void) TMK_HIDDEN;
  * tmk_hash_frames in *hash, or -1 when a frame needs libunwind (the caller
  * then unwinds the stack with it). */
 int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash) TMK_HIDDEN;
-void tmk_cfi_thread_reset(struct tmk_thread *t) TMK_HIDDEN; /* forgets its rules */
-/* TIDEMARK_UNWIND_VERIFY: counts a stack (fast: by the walk), compares the
- * walk's frames with unw_backtrace's, says the counts at exit. */
-void tmk_cfi_verify_count(int fast) TMK_HIDDEN;
+/* The stack id the thread's memo has for the current call (0: none), and
+ * the memo's entry for the walk of this call that found frames f[0, n)
+ * (hash) and got id. */
+uint32_t tmk_cfi_memo_find(struct tmk_thread *t) TMK_HIDDEN;
+void tmk_cfi_memo_fill(struct tmk_thread *t, const uintptr_t *f, int n, uint64_t hash,
+                       uint32_t id) TMK_HIDDEN;
+void tmk_cfi_thread_reset(struct tmk_thread *t) TMK_HIDDEN; /* forgets rules and memo */
+/* cfi_verify.c, TIDEMARK_UNWIND_VERIFY: counts a stack (walked: by the CFI
+ * walk; memo_hit: the memo had it), compares the walk's frames with
+ * unw_backtrace's and the memo's id with the walk's, says the counts at
+ * exit. */
+void tmk_cfi_verify_count(int walked, int memo_hit) TMK_HIDDEN;
 void tmk_cfi_verify(struct tmk_thread *t, const uintptr_t *f, int n) TMK_HIDDEN;
+void tmk_cfi_verify_memo(uint32_t memo_id, uint32_t walk_id) TMK_HIDDEN;
 void tmk_cfi_report(void) TMK_HIDDEN;
 void tmk_cfi_verify_after_fork_child(void) TMK_HIDDEN;
 /* The registry's lock across fork (from unwind.c's fork handlers). */

@@ -117,8 +117,8 @@ def case_stackcache():
                 distinct.update(want)
         # the CFI unwinder's own check: every stack it walked is libunwind's;
         # the sigaltstack handler and the coroutine are libunwind's
-        m = re.fullmatch(r"tidemark: unwind verify: (\d+) stacks, (\d+) by cfi, 0 mismatches\n",
-                         got["cfi"][1])
+        m = re.fullmatch(r"tidemark: unwind verify: (\d+) stacks, (\d+) by cfi, \d+ memo, "
+                         r"0 mismatches\n", got["cfi"][1])
         check(m, f"{build}: stderr with TIDEMARK_UNWIND_VERIFY=1: {got['cfi'][1]!r}")
         stacks, by_cfi = map(int, m.groups())
         check(stacks - by_cfi >= 32 and by_cfi > stacks * 0.9,
