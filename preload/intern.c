@@ -72,16 +72,29 @@ static int make_room(void)
     return 0;
 }
 
-/* Slow path: find or add the stack in the global table. */
+/* The id of frames f[0, n) in the table, or 0 (lock held). */
+static uint32_t find_locked(const uintptr_t *f, int n, uint64_t h)
+{
+    struct stack_entry **at = nslots ? slot_of(f, n, h) : NULL;
+    return at && *at ? (*at)->id : 0;
+}
+
+/* Slow path: find or add the stack in the global table. Only a new stack
+ * asks modules.c whether objects were loaded (so that a new object's
+ * MODULE comes before the STACK naming it): outside the lock, since that
+ * check enters the loader's lock, which a thread allocating inside a
+ * dlopen holds while it waits for this one. */
 uint32_t tmk_intern(struct tmk_thread *t, const uintptr_t *f, int n, uint64_t h)
 {
     size_t key_len = (size_t)n * sizeof(uintptr_t);
-    uint32_t id = 0;
     pthread_mutex_lock(&stacks_mutex);
-    struct stack_entry **at = nslots ? slot_of(f, n, h) : NULL;
-    if (at && *at) {
-        id = (*at)->id;
-    } else if (make_room() == 0) {
+    uint32_t id = find_locked(f, n, h);
+    pthread_mutex_unlock(&stacks_mutex);
+    if (id) return id;
+    tmk_modules_scan_if_changed(t);
+    pthread_mutex_lock(&stacks_mutex);
+    id = find_locked(f, n, h); /* another thread may have added it meanwhile */
+    if (!id && make_room() == 0) {
         struct stack_entry *e = tmk_arena_alloc(sizeof *e + key_len);
         if (e) {
             e->hash = h;

@@ -37,15 +37,14 @@ static inline uint64_t tmk_hash_frames(const uintptr_t *f, int n)
 uint32_t tmk_intern(struct tmk_thread *t, const uintptr_t *f, int n, uint64_t h) TMK_HIDDEN;
 
 /* The id of frames f[0, n), n > 0, whose tmk_hash_frames is h: the thread's
- * hash cache, else the global table (after a module check, so that a new
- * object's MODULE comes first). */
+ * hash cache, else the global table (which checks the modules before it adds
+ * a stack, so that a new object's MODULE comes first). */
 static inline __attribute__((always_inline)) uint32_t tmk_id_of_frames(struct tmk_thread *t,
                                                                        const uintptr_t *f, int n,
                                                                        uint64_t h)
 {
     struct tmk_stack_cache_entry *c = &t->cache[h & (TMK_STACK_CACHE - 1)];
     if (TMK_LIKELY(c->hash == h)) return c->id;
-    tmk_modules_scan_if_changed(t);
     uint32_t id = tmk_intern(t, f, n, h);
     if (id) {
         c->hash = h;
