@@ -5,8 +5,8 @@
  * gets an id and a MODULE record (path, GNU build-id from PT_NOTE, load bias,
  * [start, end) of its PT_LOAD segments); an object no longer there gets a
  * MODULE_GONE. A full scan runs at start (and in a forked child); after
- * that, the loader's adds/subs counters are checked whenever a thread meets
- * a stack it has not cached (before the stack is interned, so a stack in a
+ * that, the loader's adds/subs counters are checked whenever a thread adds a
+ * stack new to the process (before its STACK record, so a stack in a
  * freshly dlopen'ed object is preceded by its MODULE) and at every sampler
  * tick (so dlclose is seen within an interval).
  *
