@@ -50,8 +50,10 @@ struct cfi_slot {
     uint8_t cfa_rbp;
 };
 
-#define SLOT_END (-1)
-#define SLOT_FALLBACK (-2)
+/* Far below any CFA: the walk's bounds check catches them (the stack above
+ * CFA0 is less than 2 GiB, checked at its start). */
+#define SLOT_END INT32_MIN
+#define SLOT_FALLBACK (INT32_MIN + 1)
 /* A saved %rbp lies at most this far below its CFA (cfi_compile.c). The
  * walk does not bound-check that read: the CFA is at least CFA0 + 8 and the
  * walk's own frames hold this many bytes below CFA0 (checked at its start),
@@ -236,6 +238,7 @@ __attribute__((noinline)) static void slot_fill(struct cfi_slot *s, uintptr_t ip
         s->cfa_off = s->rbp_off ? SLOT_FALLBACK : s->cfa_off;
         s->rbp_off = 0;
     }
+    if (s->cfa_off < 0) s->cfa_rbp = 0, s->rbp_off = 0; /* CFA from %rsp: caught by the bounds */
     s->ip = ip;
 }
 
@@ -269,7 +272,7 @@ int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash)
     const struct tmk_caller *c = &tmk_tls.caller;
     uintptr_t ip = c->ra, sp = c->cfa, bp = c->rbp;
     uintptr_t lo = sp, span = t->stack_hi - sp;
-    if (!start_ok(t, c)) return -1;
+    if (!start_ok(t, c) || span >= (uintptr_t)1 << 31) return -1;
     struct tmk_cfi_cache *cc = cache_for(t);
     if (!cc) return -1;
     uint64_t h = TMK_HASH_START;
@@ -279,12 +282,11 @@ int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash)
         h = tmk_hash_step(h, ip);
         if (n == max) break;
         const struct cfi_slot *s = slot_of(cc, ip);
-        if (TMK_UNLIKELY(s->cfa_off < 0)) {
+        uintptr_t cfa = (s->cfa_rbp ? bp : sp) + (uintptr_t)(intptr_t)s->cfa_off;
+        if (TMK_UNLIKELY(cfa - lo - 8 > span - 8)) { /* [cfa - 8, cfa) outside; or no CFA */
             if (s->cfa_off == SLOT_END) break;
             return -1;
         }
-        uintptr_t cfa = (s->cfa_rbp ? bp : sp) + (uintptr_t)s->cfa_off;
-        if (TMK_UNLIKELY(cfa - lo - 8 > span - 8)) return -1; /* [cfa - 8, cfa) outside */
         if (s->rbp_off) bp = stack_word(cfa + (uintptr_t)(intptr_t)s->rbp_off); /* RBP_BELOW */
         ip = stack_word(cfa - 8);
         sp = cfa;

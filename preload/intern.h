@@ -14,14 +14,16 @@
 
 static inline uint64_t tmk_hash_step(uint64_t h, uintptr_t frame)
 {
-    h ^= frame;
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 29);
+    h = (h ^ frame) * 0xff51afd7ed558ccdull;
+    return h << 31 | h >> 33; /* the multiply's well-mixed high bits come down */
 }
 
 static inline uint64_t tmk_hash_end(uint64_t h, int n)
 {
     h = tmk_hash_step(h, (uintptr_t)n);
+    h ^= h >> 29; /* a last mix: the low bits index the caches */
+    h *= 0x9E3779B97F4A7C15ull;
+    h ^= h >> 32;
     return h ? h : 1;
 }
 
