@@ -27,9 +27,14 @@ static uint32_t next_stack_id = 1;
 void tmk_intern_lock(void) { pthread_mutex_lock(&stacks_mutex); }
 void tmk_intern_unlock(void) { pthread_mutex_unlock(&stacks_mutex); }
 
+/* A TICK to the present time first: a MODULE another thread's rescan wrote
+ * (with that thread's time) before this thread found the loader's counters
+ * unchanged is then read before this STACK, whatever this thread's last
+ * timed record was (a coarse time, or long before a slow dlopen). */
 static void put_stack_record(struct tmk_thread *t, uint32_t id, const uintptr_t *f, int n)
 {
-    uint8_t *p = tmk_reserve(t, 16 + (size_t)n * TMK_VARINT_MAX);
+    uint8_t *p = tmk_reserve(t, 32 + (size_t)n * TMK_VARINT_MAX);
+    p = tmk_put_tick(t, p, tmk_now());
     *p++ = TMK_REC_STACK;
     p = tmk_put_u(p, id);
     p = tmk_put_u(p, (uint64_t)n);
