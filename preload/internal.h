@@ -14,7 +14,9 @@
  *    and has written no block for TMK_HANDOFF_AGE_NS, holding `handoff`
  *    meanwhile; an owner that finds `handoff` set waits for the write.
  *  - Lock order: tables -> ptrset -> stacks (intern.c) -> modules -> threads -> writer
- *    -> arena (modules is only tried from allocation paths). Every lock is
+ *    -> arena (modules is only tried from allocation paths). cfi.c's registry
+ *    lock: taken holding no other (or inside dl_iterate_phdr, after the
+ *    loader's), arena after it. Every lock is
  *    taken only with the taking thread's guard set: a signal handler that
  *    allocates on that thread passes through and cannot deadlock on it.
  */
