@@ -9,6 +9,10 @@
  * to libunwind); H: of those, also found in the memo; M: walks whose frames
  * differ from libunwind's, plus memo ids that differ from the walk's. For
  * tests; it costs a libunwind unwind per allocation.
+ *
+ * TIDEMARK_UNWIND_VERIFY=2, the check's own test: every 1,000th walked
+ * stack is compared with its innermost frame changed, so M must come out
+ * at about S / 1,000.
  */
 #include "tidemark/trace_path.h"
 #include "unwind.h"
@@ -49,6 +53,9 @@ __attribute__((noinline)) void tmk_cfi_verify(struct tmk_thread *t, const uintpt
     m -= skip;
     if (m > (int)tmk_opt.depth) m = (int)tmk_opt.depth;
     if (m < 0) m = 0;
+    if (tmk_opt.unwind_verify == 2 && n > 0 &&
+        __atomic_load_n(&v_cfi, __ATOMIC_RELAXED) % 1000 == 0)
+        raw[skip] ^= 1; /* as if libunwind had found another frame */
     int k = 0;
     while (k < n && k < m && f[k] == raw[skip + k]) k++;
     if (k == n && k == m) return;

@@ -217,7 +217,7 @@ void tmk_options_read(void)
 #endif
 
     v = 0;
-    read_number("TIDEMARK_UNWIND_VERIFY", 0, 1, " is not 0|1; using 0", &v);
+    read_number("TIDEMARK_UNWIND_VERIFY", 0, 2, " is not 0|1|2; using 0", &v);
     tmk_opt.unwind_verify = (int)v;
 
     v = (uint64_t)tmk_opt.stack_cache;

@@ -27,18 +27,24 @@ VERIFY = re.compile(r"tidemark: unwind verify: (\d+) stacks, (\d+) by cfi, (\d+)
                     r"(\d+) mismatches(.*)")
 
 
-def verified(cmd, what, min_stacks, min_cfi=0.9, env=None, check_trace=True):
-    """Runs cmd with the check on; returns (stacks, by_cfi, memo)."""
-    e = {"TIDEMARK_UNWIND_VERIFY": "1"}
-    e.update(env or {})
+def verify_line(cmd, what, e):
+    """Runs cmd with environment e; returns the verify line's match."""
     out = os.path.join(harness.TMP, "u.%p.tmk")
     r = run(cmd, output=out, env=e, timeout=120)
     err = r.stderr.decode(errors="replace")
     eq(r.returncode, 0, f"{what}: status (stderr {err!r})")
     lines = [m for m in map(VERIFY.fullmatch, err.splitlines()) if m]
     eq(len(lines), 1, f"{what}: one verify line in stderr {err!r}")
-    stacks, by_cfi, memo, bad = map(int, lines[0].groups()[:4])
-    rest = lines[0].group(5)
+    return lines[0]
+
+
+def verified(cmd, what, min_stacks, min_cfi=0.9, env=None, check_trace=True):
+    """Runs cmd with the check on; returns (stacks, by_cfi, memo)."""
+    e = {"TIDEMARK_UNWIND_VERIFY": "1"}
+    e.update(env or {})
+    line = verify_line(cmd, what, e)
+    stacks, by_cfi, memo, bad = map(int, line.groups()[:4])
+    rest = line.group(5)
     print(f"{what}: {stacks} stacks, {by_cfi} by cfi, {memo} memo, {bad} mismatches{rest}")
     eq(bad, 0, f"{what}: stacks where the CFI walk, its memo and libunwind differ{rest}")
     check(stacks >= min_stacks, f"{what}: only {stacks} stacks unwound")
@@ -67,6 +73,19 @@ def case_unwind_w3():
     # stacks longer than the depth are cut as libunwind's are
     verified([exe, "--allocs", "20000"], "w3 depth 5", 20000, min_cfi=0.999,
              env={"TIDEMARK_DEPTH": "5"})
+
+
+def case_unwind_verify_catches():
+    # the check itself: =2 changes every 1,000th walked stack's innermost
+    # frame before comparing; each must be counted, and described
+    exe = build_path("bench", "workloads", "bench_w3")
+    cmd = [exe, "--allocs", "20000"] if os.path.exists(exe) else [probe(), "stress", "20000"]
+    line = verify_line(cmd, "verify=2", {"TIDEMARK_UNWIND_VERIFY": "2"})
+    stacks, by_cfi, _, bad = map(int, line.groups()[:4])
+    print(f"verify=2: {stacks} stacks, {by_cfi} by cfi, {bad} mismatches{line.group(5)}")
+    check(by_cfi >= 20000, f"verify=2: only {by_cfi} stacks walked")
+    eq(bad, by_cfi // 1000, "verify=2: mismatches counted (walks 1000, 2000, ...)")
+    check(line.group(5).startswith(" (first: frame 0 of "), f"verify=2: description {line.group(5)!r}")
 
 
 def case_unwind_throw():
