@@ -35,11 +35,14 @@ usage: bench/run.sh [options]
   -o DIR           where traces and raw results go (default: a new /tmp dir)
   --only LIST      comma list of w1,w1mt,w2,w3,w4,w5,analyzer (default $only)
   --configs LIST   comma list of native,nativethread,heaptrack,full,fullfp,
-                   fullnc,fullnoprobe,tables (default $configs; nativethread
-                   = native with one more thread that only sleeps, the
-                   floor of any profiler with a thread; fullfp = full with
-                   TIDEMARK_UNWIND=fp, fullnc = full with TIDEMARK_STACK_CACHE=0,
-                   fullnoprobe = full with TIDEMARK_PROBE_MIN=0)
+                   fulllu,fullnc,fullnoprobe,tables (default $configs;
+                   nativethread = native with one more thread that only
+                   sleeps, the floor of any profiler with a thread; full uses
+                   the default unwinder (cfi); fullfp = full with
+                   TIDEMARK_UNWIND=fp, fulllu = TIDEMARK_UNWIND=libunwind (its
+                   stack cache on), fullnc = libunwind with
+                   TIDEMARK_STACK_CACHE=0, fullnoprobe = full with
+                   TIDEMARK_PROBE_MIN=0)
   --w1-allocs M    allocations per W1 run (default $w1_allocs)
   --w2-args "A"    arguments for bench_w2 (default: its own); also
   --w3-args, --w4-args, --w5-args for bench_w3, bench_w4, bench_w5
@@ -70,7 +73,7 @@ while [ $# -gt 0 ]; do
 done
 case "$reps" in '' | *[!0-9]* | 0) echo "run.sh: -n wants a positive integer" >&2; exit 2 ;; esac
 for x in ${configs//,/ }; do
-    case " native nativethread heaptrack full fullfp fullnc fullnoprobe tables " in *" $x "*) ;;
+    case " native nativethread heaptrack full fullfp fulllu fullnc fullnoprobe tables " in *" $x "*) ;;
     *) echo "run.sh: unknown config '$x' (see --help)" >&2; exit 2 ;; esac
 done
 for x in ${only//,/ }; do
@@ -103,7 +106,7 @@ have() { [ -e "$1" ]; }
 in_list() { [[ ",$2," == *",$1,"* ]]; }
 
 all_workloads="w1 w1mt w2 w3 w4 w5"
-all_configs="native nativethread heaptrack full fullfp fullnc fullnoprobe tables"
+all_configs="native nativethread heaptrack full fullfp fulllu fullnc fullnoprobe tables"
 
 # Command line of workload $1 (w1 | w1mt | w2 .. w5), into the array `prog`.
 workload_cmd() {
@@ -136,7 +139,8 @@ config_env() {
     case "$1" in
     full | tables) tm_env=(LD_PRELOAD="$shim" TIDEMARK_MODE="$1") ;;
     fullfp) tm_env=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_UNWIND=fp) ;;
-    fullnc) tm_env=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_STACK_CACHE=0) ;;
+    fulllu) tm_env=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_UNWIND=libunwind) ;;
+    fullnc) tm_env=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_UNWIND=libunwind TIDEMARK_STACK_CACHE=0) ;;
     fullnoprobe) tm_env=(LD_PRELOAD="$shim" TIDEMARK_MODE=full TIDEMARK_PROBE_MIN=0) ;;
     nativethread) tm_env=(LD_PRELOAD="$idle_thread") ;;
     *) return 0 ;;
@@ -197,7 +201,7 @@ usable_config() {
     native) return 0 ;;
     nativethread) have "$idle_thread" ;;
     heaptrack) command -v heaptrack >/dev/null ;;
-    full | tables | fullfp | fullnc | fullnoprobe) have "$shim" ;;
+    full | tables | fullfp | fulllu | fullnc | fullnoprobe) have "$shim" ;;
     *) return 1 ;;
     esac
 }

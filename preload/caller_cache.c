@@ -1,6 +1,7 @@
 /* preload/caller_cache.c - the stack of the current call (tmk_stack_id):
- * the per-thread caller cache in front (libunwind unwinder, x86-64), else a
- * plain unwind (unwind.h) and interning (intern.h). A cache entry keyed by
+ * the CFI unwinder's walk (cfi.c, the default), or the per-thread caller
+ * cache in front (libunwind unwinder, x86-64); else a plain unwind
+ * (unwind.h); then interning (intern.h). A cache entry keyed by
  * the exported function's caller (TMK_CALLER_SET) keeps the stack id and the
  * stack words the unwind depended on; a hit re-reads those words. Why a hit
  * is the stack libunwind would find, the cases it cannot tell apart, and
@@ -28,6 +29,29 @@ static inline __attribute__((always_inline)) uint32_t stack_id_plain(struct tmk_
     if (n <= 0) return 0;
     *hash = tmk_hash_frames(raw + skip, n);
     return tmk_id_of_frames(t, raw + skip, n, *hash);
+}
+
+/* The CFI unwinder's stack (cfi.c): the memo's id, else the walk's frames
+ * interned (and memoized), or libunwind's when a frame needs it.
+ * TIDEMARK_UNWIND_VERIFY: every stack is walked and compared with
+ * libunwind's, and a memo id with the walk's. */
+static inline __attribute__((always_inline)) uint32_t stack_id_cfi(struct tmk_thread *t)
+{
+    uint32_t memo = tmk_cfi_memo_find(t);
+    if (TMK_LIKELY(memo) && !tmk_opt.unwind_verify) return memo;
+    uintptr_t f[TMK_DEPTH_MAX];
+    uint64_t h;
+    int n = tmk_cfi_stack(t, f, (int)tmk_opt.depth, &h);
+    if (TMK_UNLIKELY(tmk_opt.unwind_verify)) {
+        tmk_cfi_verify_count(n >= 0, memo != 0);
+        if (n >= 0) tmk_cfi_verify(t, f, n);
+    }
+    if (TMK_UNLIKELY(n < 0)) return stack_id_plain(t, &h);
+    if (n == 0) return 0;
+    uint32_t id = tmk_id_of_frames(t, f, n, h);
+    if (TMK_UNLIKELY(memo)) tmk_cfi_verify_memo(memo, id);
+    if (id && id != memo) tmk_cfi_memo_fill(t, f, n, h, id);
+    return id;
 }
 
 /* ---- the caller cache ------------------------------------------------------ */
@@ -69,13 +93,6 @@ static uint64_t stat_lookups, stat_hits, stat_fills, stat_plain;
         if (TMK_UNLIKELY(tmk_opt.stack_cache == 2)) __atomic_add_fetch(&(x), 1, __ATOMIC_RELAXED); \
     } while (0)
 
-static uintptr_t stack_pointer(void)
-{
-    uintptr_t sp;
-    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
-    return sp;
-}
-
 static uintptr_t load_word(uintptr_t a)
 {
     uintptr_t v;
@@ -114,7 +131,7 @@ static struct tmk_caller_cache *cc_new(void)
 static struct tmk_caller_cache *cc_for(struct tmk_thread *t, const struct tmk_caller *c)
 {
     if (!tmk_opt.stack_cache || tmk_opt.unwinder != TMK_UNWIND_LIBUNWIND || !c->ra) return NULL;
-    uintptr_t sp = stack_pointer();
+    uintptr_t sp = tmk_stack_pointer();
     if (sp < t->stack_lo || c->cfa <= sp || c->cfa >= t->stack_hi || tmk_in_self(c->ra)) return NULL;
     struct tmk_caller_cache *cc = t->callers;
     if (TMK_UNLIKELY(!cc) && !(cc = t->callers = cc_new())) return NULL;
@@ -271,7 +288,7 @@ __attribute__((noinline)) static int unwind_steps(struct walk *w, uintptr_t *f)
     unw_context_t uc;
     unw_cursor_t cur;
     int n = 0, own = 0, ret = -1, depth = (int)tmk_opt.depth;
-    w->own_lo = stack_pointer();
+    w->own_lo = tmk_stack_pointer();
     if (unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0) {
         w->ok = 0;
         return 0;
@@ -345,6 +362,7 @@ static inline __attribute__((always_inline)) uint32_t cc_miss(struct tmk_thread 
 uint32_t tmk_stack_id(struct tmk_thread *t)
 {
     tmk_thread_bounds_due(t);
+    if (tmk_opt.unwinder == TMK_UNWIND_CFI) return stack_id_cfi(t);
     struct tmk_caller c = tmk_tls.caller;
     struct tmk_caller_cache *cc = cc_for(t, &c);
     if (!cc) {
@@ -371,6 +389,7 @@ void tmk_caller_cache_after_fork_child(void)
 
 void tmk_caller_cache_report(void)
 {
+    tmk_cfi_report();
     if (tmk_opt.stack_cache != 2) return;
     const struct { const uint64_t *count; const char *label; } parts[] = {
         {&stat_lookups, " lookups, "}, {&stat_hits, " hits, "},
@@ -387,6 +406,7 @@ void tmk_caller_cache_report(void)
 
 void tmk_caller_cache_thread_reset(struct tmk_thread *t)
 {
+    tmk_cfi_thread_reset(t);
     struct tmk_caller_cache *cc = t->callers;
     if (!cc) return;
     cc_next_stamp(cc);
@@ -402,7 +422,7 @@ uint32_t tmk_stack_id(struct tmk_thread *t)
     return stack_id_plain(t, &h);
 }
 void tmk_caller_cache_thread_reset(struct tmk_thread *t) { (void)t; }
-void tmk_caller_cache_report(void) {}
+void tmk_caller_cache_report(void) { tmk_cfi_report(); }
 void tmk_caller_cache_after_fork_child(void) {}
 
 #endif

@@ -8,32 +8,46 @@
 
 #include "internal.h"
 
-static inline uint64_t tmk_hash_frames(const uintptr_t *f, int n)
+/* A stack's hash, one frame at a time (the CFI walk hashes as it goes):
+ * tmk_hash_start, tmk_hash_step per frame, tmk_hash_end. */
+#define TMK_HASH_START 0x9E3779B97F4A7C15ull
+
+static inline uint64_t tmk_hash_step(uint64_t h, uintptr_t frame)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
-    for (int i = 0; i < n; i++) {
-        h ^= f[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 29;
-    }
+    h = (h ^ frame) * 0xff51afd7ed558ccdull;
+    return h << 31 | h >> 33; /* the multiply's well-mixed high bits come down */
+}
+
+static inline uint64_t tmk_hash_end(uint64_t h, int n)
+{
+    h = tmk_hash_step(h, (uintptr_t)n);
+    h ^= h >> 29; /* a last mix: the low bits index the caches */
+    h *= 0x9E3779B97F4A7C15ull;
+    h ^= h >> 32;
     return h ? h : 1;
 }
 
-/* The id of frames f[0, n) from the process-wide table, added there (with
- * its STACK record) when new; 0 when out of memory. */
-uint32_t tmk_intern(struct tmk_thread *t, const uintptr_t *f, int n) TMK_HIDDEN;
+static inline uint64_t tmk_hash_frames(const uintptr_t *f, int n)
+{
+    uint64_t h = TMK_HASH_START;
+    for (int i = 0; i < n; i++) h = tmk_hash_step(h, f[i]);
+    return tmk_hash_end(h, n);
+}
+
+/* The id of frames f[0, n) (hash h) from the process-wide table, added
+ * there (with its STACK record) when new; 0 when out of memory. */
+uint32_t tmk_intern(struct tmk_thread *t, const uintptr_t *f, int n, uint64_t h) TMK_HIDDEN;
 
 /* The id of frames f[0, n), n > 0, whose tmk_hash_frames is h: the thread's
- * hash cache, else the global table (after a module check, so that a new
- * object's MODULE comes first). */
+ * hash cache, else the global table (which checks the modules before it adds
+ * a stack, so that a new object's MODULE comes first). */
 static inline __attribute__((always_inline)) uint32_t tmk_id_of_frames(struct tmk_thread *t,
                                                                        const uintptr_t *f, int n,
                                                                        uint64_t h)
 {
     struct tmk_stack_cache_entry *c = &t->cache[h & (TMK_STACK_CACHE - 1)];
     if (TMK_LIKELY(c->hash == h)) return c->id;
-    tmk_modules_scan_if_changed(t);
-    uint32_t id = tmk_intern(t, f, n);
+    uint32_t id = tmk_intern(t, f, n, h);
     if (id) {
         c->hash = h;
         c->id = id;

@@ -14,7 +14,9 @@
  *    and has written no block for TMK_HANDOFF_AGE_NS, holding `handoff`
  *    meanwhile; an owner that finds `handoff` set waits for the write.
  *  - Lock order: tables -> ptrset -> stacks (intern.c) -> modules -> threads -> writer
- *    -> arena (modules is only tried from allocation paths). Every lock is
+ *    -> arena (modules is only tried from allocation paths). cfi.c's registry
+ *    lock: taken holding no other (or inside dl_iterate_phdr, after the
+ *    loader's), arena after it. Every lock is
  *    taken only with the taking thread's guard set: a signal handler that
  *    allocates on that thread passes through and cannot deadlock on it.
  */
@@ -47,7 +49,7 @@
 /* ---- options.c ---------------------------------------------------------- */
 
 enum tmk_mode { TMK_MODE_FULL = 0, TMK_MODE_TABLES = 1 };
-enum tmk_unwinder { TMK_UNWIND_LIBUNWIND = 0, TMK_UNWIND_FP = 1 };
+enum tmk_unwinder { TMK_UNWIND_LIBUNWIND = 0, TMK_UNWIND_FP = 1, TMK_UNWIND_CFI = 2 };
 
 #define TMK_DEPTH_DEFAULT 32
 #define TMK_DEPTH_MAX 128
@@ -56,6 +58,7 @@ struct tmk_options {
     char output[4096];          /* TIDEMARK_OUTPUT template */
     enum tmk_mode mode;         /* TIDEMARK_MODE */
     enum tmk_unwinder unwinder; /* TIDEMARK_UNWIND */
+    int unwind_verify;          /* TIDEMARK_UNWIND_VERIFY: cfi stacks compared with libunwind's */
     unsigned depth;             /* TIDEMARK_DEPTH, 1..TMK_DEPTH_MAX */
     unsigned interval_ms;       /* TIDEMARK_SAMPLE_INTERVAL */
     uint64_t sample_bytes;      /* TIDEMARK_SAMPLE_BYTES, 0 = record everything */
@@ -144,6 +147,7 @@ struct tmk_thread {
     int bounds_pending;           /* stack_lo/hi still to be found (tmk_thread_find_bounds) */
     int in_libunwind;             /* unwind.c: inside libunwind; a fork waits for 0 */
     struct tmk_caller_cache *callers; /* caller_cache.c; NULL until first used */
+    struct tmk_cfi_cache *cfi;        /* cfi.c: return address -> rule; NULL until first used */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
 };
 
@@ -474,7 +478,37 @@ void tmk_caller_cache_thread_reset(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_caller_cache_report(void) TMK_HIDDEN;
 void tmk_caller_cache_after_fork_child(void) TMK_HIDDEN;
 
+/* cfi.c: the CFI unwinder (TIDEMARK_UNWIND=cfi). The stack of the current
+ * call from tmk_tls.caller: up to max return addresses into out and their
+ * tmk_hash_frames in *hash, or -1 when a frame needs libunwind (the caller
+ * then unwinds the stack with it). */
+int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash) TMK_HIDDEN;
+/* The stack id the thread's memo has for the current call (0: none), and
+ * the memo's entry for the walk of this call that found frames f[0, n)
+ * (hash) and got id. */
+uint32_t tmk_cfi_memo_find(struct tmk_thread *t) TMK_HIDDEN;
+void tmk_cfi_memo_fill(struct tmk_thread *t, const uintptr_t *f, int n, uint64_t hash,
+                       uint32_t id) TMK_HIDDEN;
+void tmk_cfi_thread_reset(struct tmk_thread *t) TMK_HIDDEN; /* forgets rules and memo */
+/* cfi_verify.c, TIDEMARK_UNWIND_VERIFY: counts a stack (walked: by the CFI
+ * walk; memo_hit: the memo had it), compares the walk's frames with
+ * unw_backtrace's and the memo's id with the walk's, says the counts at
+ * exit. */
+void tmk_cfi_verify_count(int walked, int memo_hit) TMK_HIDDEN;
+void tmk_cfi_verify(struct tmk_thread *t, const uintptr_t *f, int n) TMK_HIDDEN;
+void tmk_cfi_verify_memo(uint32_t memo_id, uint32_t walk_id) TMK_HIDDEN;
+void tmk_cfi_report(void) TMK_HIDDEN;
+void tmk_cfi_verify_after_fork_child(void) TMK_HIDDEN;
+/* The registry's lock across fork (from unwind.c's fork handlers). */
+void tmk_cfi_before_fork(void) TMK_HIDDEN;
+void tmk_cfi_after_fork_parent(void) TMK_HIDDEN;
+void tmk_cfi_after_fork_child(void) TMK_HIDDEN;
+
 /* ---- modules.c ---------------------------------------------------------- */
+
+struct dl_phdr_info;
+/* [start, end) of an object's PT_LOAD segments (end 0: none). */
+void tmk_module_range(const struct dl_phdr_info *info, uintptr_t *start, uintptr_t *end) TMK_HIDDEN;
 
 void tmk_modules_scan(struct tmk_thread *t) TMK_HIDDEN;        /* emits MODULE/_GONE */
 void tmk_modules_scan_if_changed(struct tmk_thread *t) TMK_HIDDEN;

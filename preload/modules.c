@@ -5,8 +5,8 @@
  * gets an id and a MODULE record (path, GNU build-id from PT_NOTE, load bias,
  * [start, end) of its PT_LOAD segments); an object no longer there gets a
  * MODULE_GONE. A full scan runs at start (and in a forked child); after
- * that, the loader's adds/subs counters are checked whenever a thread meets
- * a stack it has not cached (before the stack is interned, so a stack in a
+ * that, the loader's adds/subs counters are checked whenever a thread adds a
+ * stack new to the process (before its STACK record, so a stack in a
  * freshly dlopen'ed object is preceded by its MODULE) and at every sampler
  * tick (so dlclose is seen within an interval).
  *
@@ -40,7 +40,7 @@ uint32_t tmk_modules_gen;
 void tmk_modules_lock(void) { pthread_mutex_lock(&modules_mutex); }
 void tmk_modules_unlock(void) { pthread_mutex_unlock(&modules_mutex); }
 
-static void load_range(const struct dl_phdr_info *info, uintptr_t *start, uintptr_t *end)
+void tmk_module_range(const struct dl_phdr_info *info, uintptr_t *start, uintptr_t *end)
 {
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -111,7 +111,7 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
     struct tmk_thread *t = arg;
     (void)size;
     uintptr_t start, end;
-    load_range(info, &start, &end);
+    tmk_module_range(info, &start, &end);
     if (end == 0) return 0;
     const char *path = info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name
                                                               : main_program_path();
@@ -207,7 +207,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     uintptr_t here = (uintptr_t)arg, start, end;
-    load_range(info, &start, &end);
+    tmk_module_range(info, &start, &end);
     if (here < start || here >= end) return 0;
     tmk_self_start = start;
     tmk_self_end = end;

@@ -26,7 +26,7 @@
 struct tmk_options tmk_opt = {
     .output = "tidemark.%p.tmk",
     .mode = TMK_MODE_FULL,
-    .unwinder = TMK_UNWIND_LIBUNWIND,
+    .unwinder = TMK_UNWIND_CFI,
     .depth = TMK_DEPTH_DEFAULT,
     .interval_ms = 10,
     .sample_bytes = 0,
@@ -203,13 +203,22 @@ void tmk_options_read(void)
     }
 
     if ((s = getenv("TIDEMARK_UNWIND")) != NULL) {
-        if (!strcmp(s, "libunwind"))
+        if (!strcmp(s, "cfi"))
+            tmk_opt.unwinder = TMK_UNWIND_CFI;
+        else if (!strcmp(s, "libunwind"))
             tmk_opt.unwinder = TMK_UNWIND_LIBUNWIND;
         else if (!strcmp(s, "fp"))
             tmk_opt.unwinder = TMK_UNWIND_FP;
         else
-            bad_value("TIDEMARK_UNWIND", s, " is not libunwind|fp; using libunwind");
+            bad_value("TIDEMARK_UNWIND", s, " is not cfi|libunwind|fp; using cfi");
     }
+#if !defined(__x86_64__)
+    if (tmk_opt.unwinder == TMK_UNWIND_CFI) tmk_opt.unwinder = TMK_UNWIND_LIBUNWIND;
+#endif
+
+    v = 0;
+    read_number("TIDEMARK_UNWIND_VERIFY", 0, 2, " is not 0|1|2; using 0", &v);
+    tmk_opt.unwind_verify = (int)v;
 
     v = (uint64_t)tmk_opt.stack_cache;
     read_number("TIDEMARK_STACK_CACHE", 0, 2, " is not 0|1|2; using 1", &v);

@@ -77,18 +77,24 @@ void tmk_unw_enter(struct tmk_thread *t, struct tmk_unw_bracket *b)
     }
 }
 
+/* Also the CFI unwinder's registry lock (cfi.c): a child must not inherit
+ * it taken, nor a registry half changed. */
 void tmk_unwind_before_fork(void)
 {
     __atomic_store_n(&fork_waiting, 1, __ATOMIC_SEQ_CST);
     tmk_threads_wait_unwinds();
+    tmk_cfi_before_fork();
 }
 
 void tmk_unwind_after_fork_parent(void)
 {
+    tmk_cfi_after_fork_parent();
     __atomic_store_n(&fork_waiting, 0, __ATOMIC_RELEASE);
 }
 
 void tmk_unwind_after_fork_child(void)
 {
+    tmk_cfi_after_fork_child();
+    tmk_cfi_verify_after_fork_child();
     fork_waiting = 0;
 }

@@ -21,6 +21,18 @@ static inline int tmk_in_self(uintptr_t pc)
     return pc >= tmk_self_start && pc < tmk_self_end;
 }
 
+/* The current stack pointer. */
+static inline uintptr_t tmk_stack_pointer(void)
+{
+    uintptr_t sp;
+#if defined(__x86_64__)
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+#else
+    sp = (uintptr_t)__builtin_frame_address(0);
+#endif
+    return sp;
+}
+
 /* What tmk_unw_enter saved, for tmk_unw_leave to put back. */
 struct tmk_unw_bracket {
     int saved_errno, cancel;
@@ -47,6 +59,7 @@ static inline __attribute__((always_inline)) int tmk_capture(struct tmk_thread *
                                                               int max)
 {
     if (tmk_opt.unwinder == TMK_UNWIND_FP) return tmk_unwind_fp(t, out, max);
+    /* libunwind: its own choice, and the CFI unwinder's fallback */
     struct tmk_unw_bracket b;
     tmk_unw_enter(t, &b);
     int n = unw_backtrace((void **)out, max);

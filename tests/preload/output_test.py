@@ -184,6 +184,7 @@ def case_settings():
                           ("TIDEMARK_DEPTH", "0", "TIDEMARK_DEPTH=0"),
                           ("TIDEMARK_MODE", "foo", "TIDEMARK_MODE=foo"),
                           ("TIDEMARK_UNWIND", "dwarf", "TIDEMARK_UNWIND=dwarf"),
+                          ("TIDEMARK_UNWIND_VERIFY", "yes", "TIDEMARK_UNWIND_VERIFY=yes"),
                           ("TIDEMARK_SAMPLE_INTERVAL", "-5", "TIDEMARK_SAMPLE_INTERVAL=-5"),
                           ("TIDEMARK_SAMPLE_BYTES", "1k", "TIDEMARK_SAMPLE_BYTES=1k"),
                           ("TIDEMARK_STACK_CACHE", "on", "TIDEMARK_STACK_CACHE=on"),

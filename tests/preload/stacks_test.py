@@ -83,9 +83,11 @@ def case_stackcache():
         native = run([exe], preload=False)
         eq(native.returncode, 0, f"{build}: native status")
         got = {}
-        for cache in ("2", "0"):
+        for cache in ("2", "0", "cfi"):
             out = os.path.join(harness.TMP, f"sp-{build}-{cache}.%p.tmk")
-            r = run([exe], output=out, env={"TIDEMARK_STACK_CACHE": cache})
+            env = ({"TIDEMARK_UNWIND": "cfi", "TIDEMARK_UNWIND_VERIFY": "1"} if cache == "cfi"
+                   else {"TIDEMARK_UNWIND": "libunwind", "TIDEMARK_STACK_CACHE": cache})
+            r = run([exe], output=out, env=env)
             eq((r.returncode, r.stdout), (0, native.stdout), f"{build} cache={cache}: program")
             files = traces(rf"sp-{build}-{cache}\.\d+\.tmk$")
             eq(len(files), 2, f"{build} cache={cache}: traces of the parent and the child")
@@ -100,18 +102,27 @@ def case_stackcache():
                            "child": procs[child[0]][1]}, r.stderr.decode())
         eq(got["0"][1], "", f"{build}: stderr without the cache")
         distinct = set()
-        for proc in ("parent", "child"):
-            cached, plain = got["2"][0][proc], got["0"][0][proc]
+        for proc, other in (("parent", "2"), ("child", "2"), ("parent", "cfi"), ("child", "cfi")):
+            cached, plain = got[other][0][proc], got["0"][0][proc]
+            what = "with the cache" if other == "2" else "by the CFI unwinder"
             eq(len(cached), len(plain), f"{build} {proc}: threads with allocations")
             for key, want in plain.items():
-                check(key in cached, f"{build} {proc}: no thread starting with {key} with the cache")
+                check(key in cached, f"{build} {proc}: no thread starting with {key} {what}")
                 have = cached[key]
                 eq(len(have), len(want), f"{build} {proc}: allocations of the thread starting with {key}")
                 for i, (h, w) in enumerate(zip(have, want)):
                     if h != w:
                         raise Failure(f"{build} {proc}: allocation {i} of the thread starting with "
-                                      f"size {key[0]}: with the cache {h}, without {w}")
+                                      f"size {key[0]}: {what} {h}, libunwind without the cache {w}")
                 distinct.update(want)
+        # the CFI unwinder's own check: every stack it walked is libunwind's;
+        # the sigaltstack handler and the coroutine are libunwind's
+        m = re.fullmatch(r"tidemark: unwind verify: (\d+) stacks, (\d+) by cfi, \d+ memo, "
+                         r"0 mismatches\n", got["cfi"][1])
+        check(m, f"{build}: stderr with TIDEMARK_UNWIND_VERIFY=1: {got['cfi'][1]!r}")
+        stacks, by_cfi = map(int, m.groups())
+        check(stacks - by_cfi >= 32 and by_cfi > stacks * 0.9,
+              f"{build}: {by_cfi} of {stacks} stacks by the CFI unwinder")
         check(len(distinct) > 800, f"{build}: only {len(distinct)} distinct (size, stack) pairs")
         m = re.fullmatch(r"tidemark: stack cache: (\d+) lookups, (\d+) hits, (\d+) fills, "
                          r"(\d+) plain\n", got["2"][1])  # the parent's: a child is silent

@@ -1,0 +1,534 @@
+/* preload/cfi_compile.c - one module's .eh_frame compiled into the CFI
+ * unwinder's rows (cfi.h), once, when the unwinder first meets an address
+ * in it.
+ *
+ * The FDEs are taken in address order from .eh_frame_hdr's search table;
+ * each FDE's CFA program (after its CIE's initial instructions) is run
+ * once, and every row of it becomes one rule: only the CFA, the caller's
+ * %rbp and the return address are followed, the other registers' rules do
+ * not move a frame. What a rule cannot say becomes FALLBACK for the range
+ * it covers; an FDE this file cannot read, or a gap between FDEs, too.
+ * Every byte read is first checked to lie in a readable PT_LOAD segment of
+ * the module.
+ */
+#include <string.h>
+
+#include "cfi.h"
+
+#define DW_RBP 6
+#define DW_RSP 7
+#define DW_RA 16
+#define REMEMBER_MAX 16
+
+enum how { HOW_SAME, HOW_OFFSET, HOW_UNDEF, HOW_OTHER };
+
+struct reg_rule {
+    enum how how;
+    int64_t off;
+};
+
+struct state {
+    int cfa_reg;      /* DWARF register, -1: an expression */
+    int64_t cfa_off;
+    struct reg_rule rbp, ra;
+};
+
+struct cie {
+    const uint8_t *at; /* this CIE, or NULL */
+    uint64_t code_align;
+    int64_t data_align;
+    uint64_t ra_reg;
+    uint8_t fde_enc;
+    int has_z, signal;
+    const uint8_t *ins, *ins_end;
+};
+
+struct rows_out {
+    uint64_t *row;
+    size_t n, cap;
+    int failed;
+};
+
+/* Is [p, p + len) inside a readable PT_LOAD segment? */
+static int readable(const struct dl_phdr_info *info, const uint8_t *p, size_t len)
+{
+    uintptr_t a = (uintptr_t)p;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_R)) continue;
+        uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+        if (a >= s && len <= ph->p_memsz && a - s <= ph->p_memsz - len) return 1;
+    }
+    return 0;
+}
+
+/* ---- reading DWARF's encodings, within [p, end) ---- */
+
+static int read_uleb(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    unsigned shift = 0;
+    const uint8_t *p = *pp;
+    for (;;) {
+        if (p >= end || shift > 63) return -1;
+        uint8_t b = *p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        shift += 7;
+        if (!(b & 0x80)) break;
+    }
+    *pp = p;
+    *out = v;
+    return 0;
+}
+
+static int read_sleb(const uint8_t **pp, const uint8_t *end, int64_t *out)
+{
+    uint64_t v = 0;
+    unsigned shift = 0;
+    uint8_t b;
+    const uint8_t *p = *pp;
+    do {
+        if (p >= end || shift > 63) return -1;
+        b = *p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        shift += 7;
+    } while (b & 0x80);
+    if (shift < 64 && (b & 0x40)) v |= ~(uint64_t)0 << shift;
+    *pp = p;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int read_fixed(const uint8_t **pp, const uint8_t *end, size_t n, uint64_t *out)
+{
+    if ((size_t)(end - *pp) < n) return -1;
+    uint64_t v = 0;
+    memcpy(&v, *pp, n); /* little-endian */
+    *pp += n;
+    *out = v;
+    return 0;
+}
+
+/* A pointer in encoding enc (DW_EH_PE_*); datarel: the base of datarel
+ * values (the .eh_frame_hdr), 0 where there is none. An indirect pointer is
+ * read but not followed (only a personality's is, and it is skipped). */
+static int read_enc(const uint8_t **pp, const uint8_t *end, uint8_t enc, uintptr_t datarel,
+                    uint64_t *out)
+{
+    const uint8_t *field = *pp;
+    uint64_t v;
+    int64_t s;
+    int rc;
+    switch (enc & 0x0f) {
+    case 0x00: rc = read_fixed(pp, end, 8, &v); break;
+    case 0x01: rc = read_uleb(pp, end, &v); break;
+    case 0x02: rc = read_fixed(pp, end, 2, &v); break;
+    case 0x03: rc = read_fixed(pp, end, 4, &v); break;
+    case 0x04: rc = read_fixed(pp, end, 8, &v); break;
+    case 0x09: rc = read_sleb(pp, end, &s); v = (uint64_t)s; break;
+    case 0x0a: rc = read_fixed(pp, end, 2, &v); v = (uint64_t)(int64_t)(int16_t)v; break;
+    case 0x0b: rc = read_fixed(pp, end, 4, &v); v = (uint64_t)(int64_t)(int32_t)v; break;
+    case 0x0c: rc = read_fixed(pp, end, 8, &v); break;
+    default: return -1;
+    }
+    if (rc) return -1;
+    switch (enc & 0x70) {
+    case 0x00: break;
+    case 0x10: v += (uintptr_t)field; break;
+    case 0x30:
+        if (!datarel) return -1;
+        v += datarel;
+        break;
+    default: return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- CIEs ---- */
+
+/* A CFI record (CIE or FDE) at p: its body [*body, *rec_end). */
+static int record_at(const struct dl_phdr_info *info, const uint8_t *p, const uint8_t **body,
+                     const uint8_t **rec_end)
+{
+    if (!readable(info, p, 4)) return -1;
+    uint32_t len32;
+    memcpy(&len32, p, 4);
+    if (len32 == 0 || len32 == 0xffffffffu) return -1; /* a terminator; 64-bit DWARF */
+    if (!readable(info, p + 4, len32)) return -1;
+    *body = p + 4;
+    *rec_end = p + 4 + len32;
+    return 0;
+}
+
+static int parse_cie(const struct dl_phdr_info *info, const uint8_t *at, struct cie *c)
+{
+    const uint8_t *p, *end;
+    uint64_t id, ver = 0, skip;
+    memset(c, 0, sizeof *c);
+    if (record_at(info, at, &p, &end) || read_fixed(&p, end, 4, &id) || id != 0 ||
+        read_fixed(&p, end, 1, &ver) || (ver != 1 && ver != 3))
+        return -1;
+    const char *aug = (const char *)p;
+    size_t aug_len = strnlen(aug, (size_t)(end - p));
+    if (aug_len == (size_t)(end - p)) return -1;
+    p += aug_len + 1;
+    if (aug[0] == 'e' && aug[1] == 'h') return -1; /* an old gcc's eh pointer: never here */
+    if (read_uleb(&p, end, &c->code_align) || read_sleb(&p, end, &c->data_align)) return -1;
+    if (ver == 1) {
+        if (read_fixed(&p, end, 1, &c->ra_reg)) return -1;
+    } else if (read_uleb(&p, end, &c->ra_reg)) {
+        return -1;
+    }
+    const uint8_t *aug_end = end;
+    if (aug[0] == 'z') {
+        c->has_z = 1;
+        if (read_uleb(&p, end, &skip) || skip > (uint64_t)(end - p)) return -1;
+        aug_end = p + skip;
+    }
+    for (size_t i = c->has_z; i < aug_len; i++) {
+        uint64_t enc, v;
+        switch (aug[i]) {
+        case 'R':
+            if (read_fixed(&p, aug_end, 1, &enc)) return -1;
+            c->fde_enc = (uint8_t)enc;
+            break;
+        case 'L':
+            if (read_fixed(&p, aug_end, 1, &enc)) return -1;
+            break;
+        case 'P':
+            if (read_fixed(&p, aug_end, 1, &enc) || read_enc(&p, aug_end, (uint8_t)(enc & 0x7f), 0, &v))
+                return -1;
+            break;
+        case 'S': c->signal = 1; break;
+        default:
+            if (!c->has_z) return -1; /* cannot skip what it does not know */
+            p = aug_end;
+            i = aug_len;
+            break;
+        }
+    }
+    if (c->has_z) p = aug_end;
+    c->at = at;
+    c->ins = p;
+    c->ins_end = end;
+    return 0;
+}
+
+/* ---- the rows ---- */
+
+static void put_row(struct rows_out *o, uint32_t off, uint32_t rule)
+{
+    if (o->failed) return;
+    if (o->n && (uint32_t)(o->row[o->n - 1] >> 32) == off) {
+        o->n--; /* an empty range: the later rule wins */
+        if (o->n && (uint32_t)o->row[o->n - 1] == rule) return;
+    } else if (o->n && (uint32_t)o->row[o->n - 1] == rule) {
+        return; /* the same rule goes on */
+    }
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 1024;
+        uint64_t *r = tmk_arena_alloc(cap * sizeof *r);
+        if (!r) {
+            o->failed = 1;
+            return;
+        }
+        if (o->n) memcpy(r, o->row, o->n * sizeof *r);
+        tmk_arena_free(o->row);
+        o->row = r;
+        o->cap = cap;
+    }
+    o->row[o->n++] = (uint64_t)off << 32 | rule;
+}
+
+static uint32_t rule_of(const struct state *s, int signal)
+{
+    if (signal) return TMK_CFI_FALLBACK;
+    if (s->ra.how == HOW_UNDEF) return TMK_CFI_END;
+    if (s->ra.how != HOW_OFFSET || s->ra.off != -8) return TMK_CFI_FALLBACK;
+    if ((s->cfa_reg != DW_RSP && s->cfa_reg != DW_RBP) || s->cfa_off < 0 ||
+        s->cfa_off > (int64_t)TMK_CFI_CFA_OFF_MAX)
+        return TMK_CFI_FALLBACK;
+    int saved = 0;
+    int64_t off = 0;
+    if (s->rbp.how == HOW_OFFSET) {
+        if (s->rbp.off % 8 || s->rbp.off < -1024 || s->rbp.off > 1016 || !s->rbp.off)
+            return TMK_CFI_FALLBACK;
+        saved = 1;
+        off = s->rbp.off;
+    } else if (s->rbp.how != HOW_SAME) {
+        return TMK_CFI_FALLBACK;
+    }
+    return tmk_cfi_rule(s->cfa_reg == DW_RBP, (uint32_t)s->cfa_off, saved, (int)off);
+}
+
+/* ---- running a CFA program ---- */
+
+struct run {
+    const struct cie *cie;
+    struct state s, init;            /* now; after the CIE's instructions */
+    struct state saved[REMEMBER_MAX];
+    int nsaved;
+    uint64_t loc;                    /* current address (absolute) */
+    struct rows_out *o;              /* NULL while running the CIE's */
+    uintptr_t start;                 /* the module's start */
+};
+
+static struct reg_rule *tracked(struct state *s, uint64_t reg)
+{
+    if (reg == DW_RBP) return &s->rbp;
+    if (reg == DW_RA) return &s->ra;
+    return NULL;
+}
+
+static void set_rule(struct run *r, uint64_t reg, enum how how, int64_t off)
+{
+    struct reg_rule *x = tracked(&r->s, reg);
+    if (x) {
+        x->how = how;
+        x->off = off;
+    }
+}
+
+static void advance(struct run *r, uint64_t delta)
+{
+    if (r->o && delta) put_row(r->o, (uint32_t)(r->loc - r->start), rule_of(&r->s, r->cie->signal));
+    r->loc += delta * r->cie->code_align;
+}
+
+/* Runs [p, end); 0, or -1 on anything it cannot read. */
+static int run_program(struct run *r, const uint8_t *p, const uint8_t *end)
+{
+    const struct cie *c = r->cie;
+    while (p < end) {
+        uint8_t op = *p++;
+        uint64_t reg, u, v;
+        int64_t s;
+        switch (op >> 6) {
+        case 1: advance(r, op & 0x3f); continue;
+        case 2:
+            if (read_uleb(&p, end, &u)) return -1;
+            set_rule(r, op & 0x3f, HOW_OFFSET, (int64_t)u * c->data_align);
+            continue;
+        case 3: {
+            struct reg_rule *x = tracked(&r->s, op & 0x3f);
+            if (x) *x = *tracked(&r->init, op & 0x3f);
+            continue;
+        }
+        default: break;
+        }
+        switch (op) {
+        case 0x00: break; /* nop */
+        case 0x02: if (read_fixed(&p, end, 1, &u)) return -1; advance(r, u); break;
+        case 0x03: if (read_fixed(&p, end, 2, &u)) return -1; advance(r, u); break;
+        case 0x04: if (read_fixed(&p, end, 4, &u)) return -1; advance(r, u); break;
+        case 0x05: /* offset_extended */
+            if (read_uleb(&p, end, &reg) || read_uleb(&p, end, &u)) return -1;
+            set_rule(r, reg, HOW_OFFSET, (int64_t)u * c->data_align);
+            break;
+        case 0x06: /* restore_extended */
+            if (read_uleb(&p, end, &reg)) return -1;
+            if (tracked(&r->s, reg)) *tracked(&r->s, reg) = *tracked(&r->init, reg);
+            break;
+        case 0x07: if (read_uleb(&p, end, &reg)) return -1; set_rule(r, reg, HOW_UNDEF, 0); break;
+        case 0x08: if (read_uleb(&p, end, &reg)) return -1; set_rule(r, reg, HOW_SAME, 0); break;
+        case 0x09: /* register */
+            if (read_uleb(&p, end, &reg) || read_uleb(&p, end, &u)) return -1;
+            set_rule(r, reg, HOW_OTHER, 0);
+            break;
+        case 0x0a:
+            if (r->nsaved == REMEMBER_MAX) return -1;
+            r->saved[r->nsaved++] = r->s;
+            break;
+        case 0x0b: /* restore_state: every rule, the CFA's too (as libgcc and libunwind do) */
+            if (!r->nsaved) return -1;
+            r->s = r->saved[--r->nsaved];
+            break;
+        case 0x0c: /* def_cfa */
+            if (read_uleb(&p, end, &reg) || read_uleb(&p, end, &u)) return -1;
+            r->s.cfa_reg = (int)(reg > 64 ? 64 : reg);
+            r->s.cfa_off = (int64_t)u;
+            break;
+        case 0x0d: /* def_cfa_register */
+            if (read_uleb(&p, end, &reg)) return -1;
+            if (r->s.cfa_reg >= 0) r->s.cfa_reg = (int)(reg > 64 ? 64 : reg);
+            break;
+        case 0x0e: /* def_cfa_offset */
+            if (read_uleb(&p, end, &u)) return -1;
+            r->s.cfa_off = (int64_t)u;
+            break;
+        case 0x0f: /* def_cfa_expression */
+            if (read_uleb(&p, end, &u) || u > (uint64_t)(end - p)) return -1;
+            p += u;
+            r->s.cfa_reg = -1;
+            break;
+        case 0x10: /* expression */
+        case 0x16: /* val_expression */
+            if (read_uleb(&p, end, &reg) || read_uleb(&p, end, &u) || u > (uint64_t)(end - p))
+                return -1;
+            p += u;
+            set_rule(r, reg, HOW_OTHER, 0);
+            break;
+        case 0x11: /* offset_extended_sf */
+            if (read_uleb(&p, end, &reg) || read_sleb(&p, end, &s)) return -1;
+            set_rule(r, reg, HOW_OFFSET, s * c->data_align);
+            break;
+        case 0x12: /* def_cfa_sf */
+            if (read_uleb(&p, end, &reg) || read_sleb(&p, end, &s)) return -1;
+            r->s.cfa_reg = (int)(reg > 64 ? 64 : reg);
+            r->s.cfa_off = s * c->data_align;
+            break;
+        case 0x13: /* def_cfa_offset_sf */
+            if (read_sleb(&p, end, &s)) return -1;
+            r->s.cfa_off = s * c->data_align;
+            break;
+        case 0x14: /* val_offset */
+            if (read_uleb(&p, end, &reg) || read_uleb(&p, end, &v)) return -1;
+            set_rule(r, reg, HOW_OTHER, 0);
+            break;
+        case 0x15: /* val_offset_sf */
+            if (read_uleb(&p, end, &reg) || read_sleb(&p, end, &s)) return -1;
+            set_rule(r, reg, HOW_OTHER, 0);
+            break;
+        case 0x2e: /* GNU_args_size */
+            if (read_uleb(&p, end, &u)) return -1;
+            break;
+        case 0x2f: /* GNU_negative_offset_extended */
+            if (read_uleb(&p, end, &reg) || read_uleb(&p, end, &u)) return -1;
+            set_rule(r, reg, HOW_OFFSET, -(int64_t)u * c->data_align);
+            break;
+        default: /* set_loc and anything else */
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The CIE's initial state: CFA, %rbp and return address rules. */
+static int initial_state(const struct cie *c, struct state *out)
+{
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.cie = c;
+    r.s.cfa_reg = -1;
+    r.s.rbp.how = HOW_SAME;
+    r.s.ra.how = HOW_SAME;
+    if (c->ra_reg != DW_RA || run_program(&r, c->ins, c->ins_end)) return -1;
+    *out = r.s;
+    return 0;
+}
+
+/* One FDE at fde: its rows from its start to its end, then a FALLBACK row
+ * at its end (replaced by the next FDE's first row when that starts
+ * there). *last_end: where the previous FDE ended; an FDE that starts
+ * before it (overlapping) is left out. */
+static void compile_fde(const struct dl_phdr_info *info, const uint8_t *fde, struct cie *cie,
+                        uintptr_t start, uintptr_t end, uint64_t *last_end, struct rows_out *o)
+{
+    const uint8_t *p, *rec_end;
+    uint64_t cie_off, pc_begin, pc_range, skip;
+    if (record_at(info, fde, &p, &rec_end) || read_fixed(&p, rec_end, 4, &cie_off) || !cie_off)
+        return;
+    const uint8_t *cie_at = p - 4 - cie_off;
+    if (cie->at != cie_at && parse_cie(info, cie_at, cie)) {
+        cie->at = NULL;
+        return;
+    }
+    if (read_enc(&p, rec_end, cie->fde_enc, 0, &pc_begin) ||
+        read_enc(&p, rec_end, cie->fde_enc & 0x0f, 0, &pc_range))
+        return;
+    if (pc_begin < start || pc_begin >= end || pc_range > end - pc_begin ||
+        pc_begin < *last_end || !pc_range)
+        return;
+    if (cie->has_z) {
+        if (read_uleb(&p, rec_end, &skip) || skip > (uint64_t)(rec_end - p)) return;
+        p += skip;
+    }
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.cie = cie;
+    r.start = start;
+    r.loc = pc_begin;
+    if (initial_state(cie, &r.init)) {
+        put_row(o, (uint32_t)(pc_begin - start), TMK_CFI_FALLBACK);
+    } else {
+        r.s = r.init;
+        size_t n_before = o->n;
+        r.o = o;
+        if (run_program(&r, p, rec_end)) {
+            /* the rows made so far may be wrong: the whole FDE falls back
+             * (a row put at pc_begin itself is replaced by this one) */
+            if (o->n > n_before) o->n = n_before;
+            put_row(o, (uint32_t)(pc_begin - start), TMK_CFI_FALLBACK);
+        } else if (r.loc < pc_begin + pc_range) {
+            put_row(o, (uint32_t)(r.loc - start), rule_of(&r.s, cie->signal));
+        }
+    }
+    put_row(o, (uint32_t)(pc_begin + pc_range - start), TMK_CFI_FALLBACK);
+    *last_end = pc_begin + pc_range;
+}
+
+/* The .eh_frame_hdr's search table: its entries and their count. */
+static int hdr_table(const struct dl_phdr_info *info, const uint8_t **hdr_out,
+                     const uint8_t **table, uint64_t *count)
+{
+    const uint8_t *hdr = NULL;
+    size_t hdr_len = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_GNU_EH_FRAME) {
+            hdr = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+            hdr_len = ph->p_memsz;
+        }
+    }
+    if (!hdr || hdr_len < 4 || !readable(info, hdr, hdr_len) || hdr[0] != 1) return -1;
+    const uint8_t *p = hdr + 4, *end = hdr + hdr_len;
+    uint64_t eh_frame;
+    if (hdr[3] != 0x3b /* datarel sdata4 */ || read_enc(&p, end, hdr[1], (uintptr_t)hdr, &eh_frame) ||
+        read_enc(&p, end, hdr[2], (uintptr_t)hdr, count) || *count > (uint64_t)(end - p) / 8)
+        return -1;
+    *hdr_out = hdr;
+    *table = p;
+    return 0;
+}
+
+int tmk_cfi_compile(const struct dl_phdr_info *info, uintptr_t start, uintptr_t end,
+                    struct tmk_cfi_rows *out)
+{
+    out->row = NULL;
+    out->n = 0;
+    const uint8_t *hdr, *table;
+    uint64_t count;
+    if (end - start > UINT32_MAX || hdr_table(info, &hdr, &table, &count)) return -1;
+    struct rows_out o = {0};
+    struct cie cie = {0};
+    uint64_t last_end = 0;
+    for (uint64_t i = 0; i < count && !o.failed; i++) {
+        int32_t fde_rel;
+        memcpy(&fde_rel, table + i * 8 + 4, 4);
+        compile_fde(info, hdr + fde_rel, &cie, start, end,
+                    &last_end, &o);
+    }
+    if (o.failed || !o.n) {
+        tmk_arena_free(o.row);
+        return -1;
+    }
+    out->row = o.row;
+    out->n = o.n;
+    return 0;
+}
+
+uint32_t tmk_cfi_rows_find(const struct tmk_cfi_rows *rows, uintptr_t off)
+{
+    if (!rows->row || off > UINT32_MAX) return TMK_CFI_FALLBACK;
+    uint64_t key = (uint64_t)off << 32 | UINT32_MAX;
+    size_t lo = 0, hi = rows->n; /* the first row above key is at hi */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (rows->row[mid] <= key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? (uint32_t)rows->row[lo - 1] : TMK_CFI_FALLBACK;
+}
