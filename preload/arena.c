@@ -6,7 +6,9 @@
  * direct mapping, its length). Memory is zeroed on return. Used only on slow
  * paths (stack interning, module and table lists, growing the full mode's
  * maps, the compressor's memory), under one mutex; direct mappings take
- * no lock.
+ * no lock. tmk_pages_map gives whole pages without a header, for tables
+ * replaced whole when they grow (ptrmap.c, infos.c): their old memory goes
+ * back to the kernel instead of into a size class's free list.
  */
 #include <string.h>
 #include <sys/mman.h>
@@ -47,6 +49,21 @@ static void *map_bytes(size_t len)
 {
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+static size_t whole_pages(size_t bytes)
+{
+    return (bytes + 4095) & ~(size_t)4095;
+}
+
+void *tmk_pages_map(size_t bytes)
+{
+    return bytes ? map_bytes(whole_pages(bytes)) : NULL;
+}
+
+void tmk_pages_unmap(void *p, size_t bytes)
+{
+    if (p) munmap(p, whole_pages(bytes));
 }
 
 /* Carves one block of class c from the current chunk (lock held). */

@@ -60,8 +60,8 @@ static int take_sample(struct tmk_thread *t, size_t size)
 
 /* Full mode: ALLOC_INFO of (size, stack), and p goes into the ptrmap with
  * them. A block of TMK_INFO_SIZE_LIMIT bytes or more is written by address
- * (ALLOC), and so is its free; one that cannot be tracked (no memory for the
- * map) is counted as lost. */
+ * (ALLOC), and so is its free; so is one the ptrmap cannot hold (an address
+ * its entry cannot name, no info number or no memory left). */
 static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 {
     if (TMK_UNLIKELY(tmk_bound_reached)) return; /* TIDEMARK_MAX_BYTES: bound.c */
@@ -74,7 +74,7 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
         return;
     }
     if (TMK_UNLIKELY(tmk_ptrmap_put((uintptr_t)p, stack, (uint32_t)size) != 0)) {
-        t->lost++;
+        tmk_record_alloc(t, p, size, stack);
         return;
     }
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);

@@ -96,6 +96,11 @@ void tmk_arena_free(void *p) TMK_HIDDEN;
 void tmk_arena_after_fork_child(void) TMK_HIDDEN;
 void tmk_arena_lock(void) TMK_HIDDEN;
 void tmk_arena_unlock(void) TMK_HIDDEN;
+/* Whole pages in a mapping of their own, zeroed, no header (bytes rounded up
+ * to pages): for tables that grow by replacement and must give their old
+ * memory back. NULL when the kernel says no. */
+void *tmk_pages_map(size_t bytes) TMK_HIDDEN;
+void tmk_pages_unmap(void *p, size_t bytes) TMK_HIDDEN;
 
 /* ---- per-thread state (buffer.c) ---------------------------------------- */
 
@@ -348,15 +353,29 @@ static inline uint64_t tmk_now_coarse(void)
 #define TMK_PTRMAP_BY_ADDRESS UINT32_MAX
 
 /* Live blocks: address -> the info (stack, size) they were allocated with.
- * put/by_address return 0 or -1 (no memory); take returns 1 when p was there
- * (now removed). */
+ * put returns 0, or -1 when p cannot be held (an address the compact entry
+ * cannot name exactly, infos.c full, no memory): the caller writes such a
+ * block by address. take returns 1 when p was there (now removed).
+ * by_address returns 0 or -1 (no memory). */
 int tmk_ptrmap_put(uintptr_t p, uint32_t stack, uint32_t size) TMK_HIDDEN;
 int tmk_ptrmap_take(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
 /* From now on p is known by address; says what it was (stack
  * TMK_PTRMAP_BY_ADDRESS when absent or already known by address). */
 int tmk_ptrmap_by_address(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
-size_t tmk_ptrmap_bytes(void) TMK_HIDDEN;
+size_t tmk_ptrmap_bytes(void) TMK_HIDDEN; /* of its tables */
 void tmk_ptrmap_after_fork_child(void) TMK_HIDDEN;
+
+/* ---- infos.c: (size, stack) pairs as numbers of TMK_INFO_BITS bits ------- */
+
+#define TMK_INFO_BITS 20
+#define TMK_INFO_LAST ((1u << TMK_INFO_BITS) - 2) /* the highest number given */
+/* The pair's number (1..TMK_INFO_LAST), added when new; 0 when the numbers
+ * ran out or there is no memory. No lock on the common path. */
+uint32_t tmk_info_number(uint32_t size, uint32_t stack) TMK_HIDDEN;
+/* The pair of a number tmk_info_number gave. */
+void tmk_info_pair(uint32_t n, uint32_t *size, uint32_t *stack) TMK_HIDDEN;
+size_t tmk_infos_bytes(void) TMK_HIDDEN;
+void tmk_infos_after_fork_child(void) TMK_HIDDEN;
 
 /* ---- writer.c ----------------------------------------------------------- */
 
