@@ -73,7 +73,8 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
         if (tmk_probed_size(size)) tmk_probe_add((uintptr_t)p, size);
         return;
     }
-    if (TMK_UNLIKELY(tmk_ptrmap_put((uintptr_t)p, stack, (uint32_t)size) != 0)) {
+    uint32_t info = tmk_info_number_cached(t, (uint32_t)size, stack);
+    if (TMK_UNLIKELY(tmk_ptrmap_put((uintptr_t)p, info) != 0)) {
         tmk_record_alloc(t, p, size, stack);
         return;
     }

@@ -6,7 +6,7 @@
  * 1-based, never reused and never written to the trace (the records carry
  * the pair itself), so a forked child keeps them.
  *
- * The pairs sit in `pairs`, 4096 to a chunk, chunks mapped on demand and
+ * The pairs sit in `tmk_info_pairs`, 4096 to a chunk, chunks mapped on demand and
  * never moved. The index is open addressing with linear probing over 32-bit
  * slots (the number, and 12 bits of the pair's hash to skip most
  * mismatches without reading the pair). Lookups take no lock: a new pair is
@@ -21,7 +21,7 @@
  */
 #include "internal.h"
 
-#define CHUNK_BITS 12
+#define CHUNK_BITS TMK_INFO_CHUNK_BITS
 #define CHUNK_PAIRS (1u << CHUNK_BITS)
 #define CHUNKS (((uint32_t)TMK_INFO_LAST >> CHUNK_BITS) + 1)
 #define NUMBER_MASK ((1u << TMK_INFO_BITS) - 1)
@@ -34,7 +34,8 @@ struct index {
     uint32_t slot[];      /* number | tag << TMK_INFO_BITS; 0 = empty */
 };
 
-static uint64_t *pairs[CHUNKS];
+uint64_t *tmk_info_pairs[CHUNKS];
+
 static struct index *current;
 static uint32_t next_number = 1;
 static int lock_word;
@@ -58,7 +59,7 @@ static inline uint32_t tag_of(uint64_t h)
 
 static inline uint64_t pair_of(uint32_t n)
 {
-    return pairs[n >> CHUNK_BITS][n & (CHUNK_PAIRS - 1)];
+    return tmk_info_pairs[n >> CHUNK_BITS][n & (CHUNK_PAIRS - 1)];
 }
 
 /* The number of key in tb, or 0. */
@@ -109,7 +110,7 @@ static uint32_t add(uint64_t key, uint64_t h)
 {
     uint32_t n = next_number;
     if (n > TMK_INFO_LAST) return 0;
-    uint64_t **chunk = &pairs[n >> CHUNK_BITS];
+    uint64_t **chunk = &tmk_info_pairs[n >> CHUNK_BITS];
     if (!*chunk && !(*chunk = tmk_pages_map(CHUNK_PAIRS * sizeof(uint64_t)))) return 0;
     struct index *tb = index_with_room();
     if (!tb) return 0;
@@ -132,19 +133,12 @@ uint32_t tmk_info_number(uint32_t size, uint32_t stack)
     return n;
 }
 
-void tmk_info_pair(uint32_t n, uint32_t *size, uint32_t *stack)
-{
-    uint64_t key = pair_of(n);
-    *size = (uint32_t)key;
-    *stack = (uint32_t)(key >> 32);
-}
-
 size_t tmk_infos_bytes(void)
 {
     size_t bytes = 0;
     for (const struct index *tb = current; tb; tb = tb->older) bytes += index_bytes(tb->mask + 1);
     for (uint32_t c = 0; c < CHUNKS; c++)
-        if (pairs[c]) bytes += CHUNK_PAIRS * sizeof(uint64_t);
+        if (tmk_info_pairs[c]) bytes += CHUNK_PAIRS * sizeof(uint64_t);
     return bytes;
 }
 

@@ -114,6 +114,13 @@ struct tmk_stack_cache_entry {
     uint32_t id;
 };
 
+#define TMK_INFO_CACHE 256 /* entries of the per-thread info-number cache */
+
+struct tmk_info_cache_entry {
+    uint64_t pair; /* stack << 32 | size */
+    uint32_t number; /* infos.c's number of the pair; 0 = empty */
+};
+
 struct tmk_thread {
     struct tmk_thread *next_all;  /* every state ever made, never unlinked */
     struct tmk_thread *next_free; /* pool of detached states */
@@ -142,6 +149,9 @@ struct tmk_thread {
     int in_libunwind;             /* unwind.c: inside libunwind; a fork waits for 0 */
     struct tmk_caller_cache *callers; /* caller_cache.c; NULL until first used */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
+    /* infos.c's numbers, which never change meaning: kept across a state's
+     * reuse and a fork */
+    struct tmk_info_cache_entry infos[TMK_INFO_CACHE];
 };
 
 /* What the caller of an exported entry point looks like: the key of
@@ -352,12 +362,12 @@ static inline uint64_t tmk_now_coarse(void)
  * count up from 1 and never get there. */
 #define TMK_PTRMAP_BY_ADDRESS UINT32_MAX
 
-/* Live blocks: address -> the info (stack, size) they were allocated with.
- * put returns 0, or -1 when p cannot be held (an address the compact entry
- * cannot name exactly, infos.c full, no memory): the caller writes such a
- * block by address. take returns 1 when p was there (now removed).
- * by_address returns 0 or -1 (no memory). */
-int tmk_ptrmap_put(uintptr_t p, uint32_t stack, uint32_t size) TMK_HIDDEN;
+/* Live blocks: address -> the info (stack, size) they were allocated with,
+ * as infos.c's number. put returns 0, or -1 when p cannot be held (an
+ * address the compact entry cannot name exactly, number 0, no memory): the
+ * caller writes such a block by address. take returns 1 when p was there
+ * (now removed). by_address returns 0 or -1 (no memory). */
+int tmk_ptrmap_put(uintptr_t p, uint32_t info) TMK_HIDDEN;
 int tmk_ptrmap_take(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
 /* From now on p is known by address; says what it was (stack
  * TMK_PTRMAP_BY_ADDRESS when absent or already known by address). */
@@ -372,10 +382,32 @@ void tmk_ptrmap_after_fork_child(void) TMK_HIDDEN;
 /* The pair's number (1..TMK_INFO_LAST), added when new; 0 when the numbers
  * ran out or there is no memory. No lock on the common path. */
 uint32_t tmk_info_number(uint32_t size, uint32_t stack) TMK_HIDDEN;
+/* The pairs, TMK_INFO_CHUNK to a chunk, by number (infos.c). */
+#define TMK_INFO_CHUNK_BITS 12
+extern uint64_t *tmk_info_pairs[(TMK_INFO_LAST >> TMK_INFO_CHUNK_BITS) + 1] TMK_HIDDEN;
 /* The pair of a number tmk_info_number gave. */
-void tmk_info_pair(uint32_t n, uint32_t *size, uint32_t *stack) TMK_HIDDEN;
+static inline void tmk_info_pair(uint32_t n, uint32_t *size, uint32_t *stack)
+{
+    uint64_t pair = tmk_info_pairs[n >> TMK_INFO_CHUNK_BITS][n & ((1u << TMK_INFO_CHUNK_BITS) - 1)];
+    *size = (uint32_t)pair;
+    *stack = (uint32_t)(pair >> 32);
+}
 size_t tmk_infos_bytes(void) TMK_HIDDEN;
 void tmk_infos_after_fork_child(void) TMK_HIDDEN;
+
+/* tmk_info_number through the thread's cache (direct-mapped by the pair). */
+static inline uint32_t tmk_info_number_cached(struct tmk_thread *t, uint32_t size,
+                                              uint32_t stack)
+{
+    uint64_t pair = (uint64_t)stack << 32 | size;
+    struct tmk_info_cache_entry *c =
+        &t->infos[(pair * 0x9E3779B97F4A7C15ull) >> 56 & (TMK_INFO_CACHE - 1)];
+    if (TMK_LIKELY(c->pair == pair && c->number)) return c->number;
+    uint32_t n = tmk_info_number(size, stack);
+    c->pair = pair;
+    c->number = n;
+    return n;
+}
 
 /* ---- writer.c ----------------------------------------------------------- */
 

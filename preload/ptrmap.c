@@ -18,8 +18,9 @@
  * open-addressing table with linear probing behind its own spinlock, so that
  * threads freeing each other's blocks rarely meet. A shard's home slot is
  * the hash scaled to its capacity (any multiple of a page of entries), so
- * that it can grow by half rather than double: between 8/15 and 4/5 full,
- * 10 to 15 bytes per live block. It grows past 4/5 into a new mapping
+ * that it can grow by half rather than double: between 1/2 and 3/4 full
+ * (page rounding aside), 11 to 16 bytes per live block. It grows past 3/4
+ * (LOAD_MAX_*) into a new mapping
  * (tmk_pages_map: the old one goes back to the kernel) and never shrinks.
  * Deletion shifts later entries of the probe run back (no tombstones),
  * which keeps every lookup's run short however many frees there were.
@@ -39,6 +40,8 @@
 #define KEY_MASK ((1ull << ENTRY_KEY_BITS) - 1)
 #define NUMBER_BY_ADDRESS ((1u << TMK_INFO_BITS) - 1) /* above TMK_INFO_LAST */
 #define PAGE_ENTRIES 512u /* 4 KiB of entries: capacities are multiples */
+#define LOAD_MAX_NUM 3 /* a table grows past LOAD_MAX_NUM / LOAD_MAX_DEN full */
+#define LOAD_MAX_DEN 4
 
 _Static_assert(ENTRY_KEY_BITS + TMK_INFO_BITS == 64, "an entry is 64 bits");
 
@@ -46,7 +49,7 @@ struct shard {
     int lock;
     uint32_t cap;   /* entries, a multiple of PAGE_ENTRIES; 0 = no table yet */
     uint32_t used;  /* live entries */
-    uint32_t limit; /* used may reach this before the table grows: cap * 4/5 */
+    uint32_t limit; /* used may reach this before the table grows */
     uint64_t *e;
 } __attribute__((aligned(64)));
 
@@ -97,10 +100,9 @@ static void place(uint64_t *tab, uint32_t cap, uint64_t e)
     tab[i] = e;
 }
 
-/* Makes room for one more entry (lock held). Returns 0 or -1 (no memory). */
-static int reserve_one(struct shard *s)
+/* A bigger table for s (lock held). Returns 0 or -1 (no memory). */
+static int grow(struct shard *s)
 {
-    if (TMK_LIKELY(s->used < s->limit)) return 0;
     uint32_t cap = s->cap ? s->cap + s->cap / 2 : PAGE_ENTRIES;
     cap = (cap + PAGE_ENTRIES - 1) / PAGE_ENTRIES * PAGE_ENTRIES;
     if (cap < s->cap) return -1; /* 2^32 entries: never in practice */
@@ -111,12 +113,12 @@ static int reserve_one(struct shard *s)
     tmk_pages_unmap(s->e, table_bytes(s->cap));
     s->e = tab;
     s->cap = cap;
-    s->limit = (uint32_t)((uint64_t)cap * 4 / 5);
+    s->limit = (uint32_t)((uint64_t)cap * LOAD_MAX_NUM / LOAD_MAX_DEN);
     return 0;
 }
 
 /* Index of key's entry, or -1 (lock held). */
-static long find(const struct shard *s, uint64_t key, uint64_t h)
+static inline __attribute__((always_inline)) long find(const struct shard *s, uint64_t key, uint64_t h)
 {
     if (!s->cap) return -1;
     for (uint32_t i = home(h, s->cap);; i = next_slot(i, s->cap)) {
@@ -128,7 +130,7 @@ static long find(const struct shard *s, uint64_t key, uint64_t h)
 
 /* Empties slot i, moving later entries of its probe run back so that no
  * entry is ever separated from its home by an empty slot (lock held). */
-static void remove_at(struct shard *s, uint32_t i)
+static inline __attribute__((always_inline)) void remove_at(struct shard *s, uint32_t i)
 {
     uint32_t cap = s->cap;
     for (uint32_t j = next_slot(i, cap); s->e[j]; j = next_slot(j, cap)) {
@@ -146,9 +148,9 @@ static void remove_at(struct shard *s, uint32_t i)
 
 /* Sets key's entry to number n, adding it when absent (lock held). Returns
  * the number it had (0: absent), or -1 (no memory). */
-static long set(struct shard *s, uint64_t key, uint64_t h, uint32_t n)
+static inline __attribute__((always_inline)) long set(struct shard *s, uint64_t key, uint64_t h, uint32_t n)
 {
-    if (reserve_one(s) != 0) return -1;
+    if (TMK_UNLIKELY(s->used >= s->limit) && grow(s) != 0) return -1;
     uint32_t i = home(h, s->cap);
     while (s->e[i] && (s->e[i] & KEY_MASK) != key) i = next_slot(i, s->cap);
     long was = (long)(s->e[i] >> ENTRY_KEY_BITS);
@@ -168,11 +170,9 @@ static void info_of(uint32_t n, uint32_t *stack, uint32_t *size)
     }
 }
 
-int tmk_ptrmap_put(uintptr_t p, uint32_t stack, uint32_t size)
+int tmk_ptrmap_put(uintptr_t p, uint32_t n)
 {
-    if (TMK_UNLIKELY(!addressable(p))) return -1;
-    uint32_t n = tmk_info_number(size, stack);
-    if (TMK_UNLIKELY(!n)) return -1;
+    if (TMK_UNLIKELY(!addressable(p) || !n)) return -1;
     uint64_t key = p >> 4, h = hash_key(key);
     struct shard *s = shard_of(h);
     tmk_spin_lock(&s->lock);

@@ -18,6 +18,12 @@
 
 #define BASE 0x55550000a000ull
 
+/* put as heap.c does it: the pair's number, then the block. */
+static int put(uintptr_t p, uint32_t stack, uint32_t size)
+{
+    return tmk_ptrmap_put(p, tmk_info_number(size, stack));
+}
+
 static uint64_t rng = 88172645463325252ull;
 
 static uint64_t next_random(void)
@@ -37,7 +43,7 @@ static void test_round_trip(void)
 {
     enum { N = 100000 };
     for (uint32_t i = 0; i < N; i++)
-        CHECK(tmk_ptrmap_put(addr_of(i), 1 + i % 97, 16 + i % 501) == 0);
+        CHECK(put(addr_of(i), 1 + i % 97, 16 + i % 501) == 0);
     uint32_t stack, size;
     for (uint32_t i = 0; i < N; i++) {
         int known = tmk_ptrmap_take(addr_of(i), &stack, &size);
@@ -52,11 +58,12 @@ static void test_unnameable(void)
 {
     uint32_t stack, size;
     uintptr_t aligned = 0x7f0000001230ull;
-    CHECK(tmk_ptrmap_put(aligned + 8, 5, 24) == -1, "8-byte aligned");
-    CHECK(tmk_ptrmap_put((uintptr_t)1 << 48, 5, 24) == -1, "at 2^48");
-    CHECK(tmk_ptrmap_put(aligned | (uintptr_t)1 << 52, 5, 24) == -1, "above 2^48");
-    CHECK(tmk_ptrmap_put(0, 5, 24) == -1, "null");
-    CHECK(tmk_ptrmap_put(aligned, 5, 24) == 0);
+    CHECK(put(aligned + 8, 5, 24) == -1, "8-byte aligned");
+    CHECK(put((uintptr_t)1 << 48, 5, 24) == -1, "at 2^48");
+    CHECK(put(aligned | (uintptr_t)1 << 52, 5, 24) == -1, "above 2^48");
+    CHECK(put(0, 5, 24) == -1, "null");
+    CHECK(tmk_ptrmap_put(aligned, 0) == -1, "no info number");
+    CHECK(put(aligned, 5, 24) == 0);
     /* the same low 48 bits with a high bit set is another block */
     CHECK(!tmk_ptrmap_take(aligned | (uintptr_t)1 << 52, &stack, &size));
     CHECK(!tmk_ptrmap_take(aligned + 8, &stack, &size));
@@ -79,10 +86,10 @@ static void test_against_shadow(void)
         uint32_t i = (uint32_t)(r % SLOTS);
         uint32_t stack, size;
         /* the live count rises and falls: puts win in the first half */
-        int put = (step / 500000) % 2 == 0 ? (r >> 40) % 4 != 0 : (r >> 40) % 4 == 0;
-        if (put) {
+        int adding = (step / 500000) % 2 == 0 ? (r >> 40) % 4 != 0 : (r >> 40) % 4 == 0;
+        if (adding) {
             uint32_t want = (uint32_t)(r >> 20) % 4000;
-            CHECK(tmk_ptrmap_put(addr_of(i + 1000000), 7 + want % 13, want) == 0);
+            CHECK(put(addr_of(i + 1000000), 7 + want % 13, want) == 0);
             if (!shadow[i]) live++;
             shadow[i] = want + 1;
         } else {
@@ -110,7 +117,7 @@ static void test_by_address(void)
 {
     uint32_t stack, size;
     uintptr_t a = addr_of(5000000);
-    CHECK(tmk_ptrmap_put(a, 42, 1104) == 0);
+    CHECK(put(a, 42, 1104) == 0);
     CHECK(tmk_ptrmap_by_address(a, &stack, &size) == 0);
     CHECK_EQ_U64(stack, 42);
     CHECK_EQ_U64(size, 1104);
@@ -160,7 +167,7 @@ static void *work(void *arg)
     enum { N = 50000, ROUNDS = 6 };
     for (int round = 0; round < ROUNDS; round++) {
         for (uint32_t i = 0; i < N; i++)
-            if (tmk_ptrmap_put(addr_of(w->first + i), w->first % 1000 + 1, i % 300) != 0)
+            if (put(addr_of(w->first + i), w->first % 1000 + 1, i % 300) != 0)
                 w->failures++;
         for (uint32_t i = 0; i < N; i++) {
             uint32_t stack, size;
