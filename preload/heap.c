@@ -65,6 +65,7 @@ static int take_sample(struct tmk_thread *t, size_t size)
 static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 {
     if (TMK_UNLIKELY(tmk_bound_reached)) return; /* TIDEMARK_MAX_BYTES: bound.c */
+    tmk_ptrmap_prefetch((uintptr_t)p); /* its line comes while the stack is found */
     uint64_t now = tmk_now_coarse();
     uint32_t stack = tmk_stack_id(t);
     if (TMK_UNLIKELY((uint64_t)size >= TMK_INFO_SIZE_LIMIT || stack == TMK_PTRMAP_BY_ADDRESS ||
@@ -91,6 +92,8 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 static void free_by_info(struct tmk_thread *t, void *p)
 {
     uint32_t stack, size;
+    tmk_ptrmap_prefetch((uintptr_t)p); /* its line comes while the clock is read */
+    uint64_t now = tmk_now_coarse();
     int known = tmk_ptrmap_take((uintptr_t)p, &stack, &size);
     if (known && stack == TMK_PTRMAP_BY_ADDRESS) {
         record_free(t, p); /* a table's array */
@@ -102,7 +105,6 @@ static void free_by_info(struct tmk_thread *t, void *p)
         if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);
         return;
     }
-    uint64_t now = tmk_now_coarse();
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_tick(t, q, now);
     tmk_publish(t, tmk_put_by_info(q, TMK_REC_FREE_INFO, size, stack));

@@ -368,6 +368,8 @@ static inline uint64_t tmk_now_coarse(void)
  * caller writes such a block by address. take returns 1 when p was there
  * (now removed). by_address returns 0 or -1 (no memory). */
 int tmk_ptrmap_put(uintptr_t p, uint32_t info) TMK_HIDDEN;
+/* Starts loading the cache line p's entry would be in (a put to come). */
+void tmk_ptrmap_prefetch(uintptr_t p) TMK_HIDDEN;
 int tmk_ptrmap_take(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
 /* From now on p is known by address; says what it was (stack
  * TMK_PTRMAP_BY_ADDRESS when absent or already known by address). */

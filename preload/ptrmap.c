@@ -170,6 +170,17 @@ static void info_of(uint32_t n, uint32_t *stack, uint32_t *size)
     }
 }
 
+void tmk_ptrmap_prefetch(uintptr_t p)
+{
+    uint64_t h = hash_key(p >> 4);
+    const struct shard *s = shard_of(h);
+    /* read without the lock: a stale pair only prefetches a useless line
+     * (a prefetch never faults) */
+    uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+    const uint64_t *e = __atomic_load_n(&s->e, __ATOMIC_RELAXED);
+    if (cap) __builtin_prefetch(&e[home(h, cap)], 1, 3);
+}
+
 int tmk_ptrmap_put(uintptr_t p, uint32_t n)
 {
     if (TMK_UNLIKELY(!addressable(p) || !n)) return -1;
