@@ -11,6 +11,7 @@
  * replaced whole when they grow (ptrmap.c, infos.c): their old memory goes
  * back to the kernel instead of into a size class's free list.
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -63,14 +64,27 @@ static size_t whole_pages(size_t bytes)
     return (bytes + 4095) & ~(size_t)4095;
 }
 
+/* The page functions run on allocation paths: errno stays the program's. */
 void *tmk_pages_map(size_t bytes)
 {
-    return bytes ? map_bytes(whole_pages(bytes)) : NULL;
+    int saved = errno;
+    void *p = bytes ? map_bytes(whole_pages(bytes)) : NULL;
+    errno = saved;
+    return p;
 }
 
 void tmk_pages_unmap(void *p, size_t bytes)
 {
+    int saved = errno;
     if (p) munmap(p, whole_pages(bytes));
+    errno = saved;
+}
+
+void tmk_pages_forget(void *p, size_t bytes)
+{
+    int saved = errno;
+    if (p) madvise(p, whole_pages(bytes), MADV_DONTNEED);
+    errno = saved;
 }
 
 /* Carves one block of class c from the current chunk (lock held). */

@@ -13,8 +13,8 @@
  * stored, then its slot (release), under a spinlock that only insertions
  * take. A table at 3/4 load is copied into one twice its size, which is
  * then published; the old one stays mapped (a reader may still be in it)
- * and holds half as much as its successor, so all of them together hold
- * less than the current one.
+ * but its pages are given back (tmk_pages_forget): a reader still there
+ * reads empty slots, misses, and finds the pair under the lock.
  *
  * TMK_INFO_LAST numbers at most (about a million pairs): past that, or
  * without memory, tmk_info_number says 0 and the block goes by address.
@@ -30,7 +30,6 @@
 struct index {
     uint32_t mask;        /* slots - 1 */
     uint32_t used;
-    struct index *older;  /* the table this one replaced (kept mapped) */
     uint32_t slot[];      /* number | tag << TMK_INFO_BITS; 0 = empty */
 };
 
@@ -96,12 +95,12 @@ static struct index *index_with_room(void)
     struct index *bigger = tmk_pages_map(index_bytes(slots));
     if (!bigger) return NULL;
     bigger->mask = slots - 1;
-    bigger->older = tb;
     for (uint32_t i = 0; tb && i <= tb->mask; i++) {
         uint32_t s = tb->slot[i];
         if (s) place(bigger, s, pair_hash(pair_of(s & NUMBER_MASK)));
     }
     __atomic_store_n(&current, bigger, __ATOMIC_RELEASE);
+    if (tb) tmk_pages_forget(tb, index_bytes(tb->mask + 1));
     return bigger;
 }
 
@@ -136,7 +135,7 @@ uint32_t tmk_info_number(uint32_t size, uint32_t stack)
 size_t tmk_infos_bytes(void)
 {
     size_t bytes = 0;
-    for (const struct index *tb = current; tb; tb = tb->older) bytes += index_bytes(tb->mask + 1);
+    if (current) bytes += index_bytes(current->mask + 1);
     for (uint32_t c = 0; c < CHUNKS; c++)
         if (tmk_info_pairs[c]) bytes += CHUNK_PAIRS * sizeof(uint64_t);
     return bytes;

@@ -101,6 +101,8 @@ void tmk_arena_unlock(void) TMK_HIDDEN;
  * memory back. NULL when the kernel says no. */
 void *tmk_pages_map(size_t bytes) TMK_HIDDEN;
 void tmk_pages_unmap(void *p, size_t bytes) TMK_HIDDEN;
+/* Gives the pages back but keeps the range mapped: it reads as zeros. */
+void tmk_pages_forget(void *p, size_t bytes) TMK_HIDDEN;
 
 /* ---- per-thread state (buffer.c) ---------------------------------------- */
 

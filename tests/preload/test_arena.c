@@ -2,7 +2,7 @@
  * compiled in without the shim: blocks of every size come zeroed, do not
  * overlap, are reused after a free; a block takes at most 1.5 times what
  * was asked (two size classes per power of two) plus the header; whole
- * pages (tmk_pages_map) come zeroed.
+ * pages (tmk_pages_map) come zeroed, and read as zeros once forgotten.
  */
 #include <stdlib.h>
 
@@ -58,6 +58,8 @@ int main(void)
     unsigned char *pages = tmk_pages_map(5000);
     CHECK(pages && ((uintptr_t)pages & 4095) == 0 && all_zero(pages, 8192));
     if (pages) memset(pages, 1, 8192); /* rounded up to two whole pages */
+    tmk_pages_forget(pages, 5000); /* still mapped, reads as zeros */
+    CHECK(pages && all_zero(pages, 8192));
     tmk_pages_unmap(pages, 5000);
     CHECK(tmk_pages_map(0) == NULL);
     return check_status();

@@ -8,7 +8,9 @@
  *  - a table's array marked by address says what it was;
  *  - infos: many distinct pairs get distinct numbers that give them back;
  *  - memory: at most 16 bytes a live block (the old map took 32..64);
- *  - threads putting and taking at once.
+ *  - threads putting and taking at once, their infos' index growing under
+ *    the lookups of the others (an old index is given back: its readers
+ *    miss and find their pair under the lock).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -167,12 +169,12 @@ static void *work(void *arg)
     enum { N = 50000, ROUNDS = 6 };
     for (int round = 0; round < ROUNDS; round++) {
         for (uint32_t i = 0; i < N; i++)
-            if (put(addr_of(w->first + i), w->first % 1000 + 1, i % 300) != 0)
+            if (put(addr_of(w->first + i), w->first % 1000 + 1, i + (uint32_t)round) != 0)
                 w->failures++;
         for (uint32_t i = 0; i < N; i++) {
             uint32_t stack, size;
             if (!tmk_ptrmap_take(addr_of(w->first + i), &stack, &size) ||
-                stack != w->first % 1000 + 1 || size != i % 300)
+                stack != w->first % 1000 + 1 || size != i + (uint32_t)round)
                 w->failures++;
         }
     }
