@@ -8,7 +8,8 @@
  *
  * Blocks are written whole with one writev under the writer mutex, each
  * compressed first (TIDEMARK_COMPRESS=1, full mode's default) into one zstd frame at
- * level 1 with zstd's content checksum when that makes it smaller, then
+ * level 1 (matches of 7 bytes or more) with zstd's content checksum when
+ * that makes it smaller, then
  * sealed with its 3.1 trailer (XXH3-64 of header and stored bytes,
  * tidemark/trace_check.h). The compressor is a static zstd context in
  * memory taken once from arena.c and the hash runs on the stack: writing a
@@ -59,11 +60,15 @@ static size_t zbuf_size;
 
 /* Level 1, frames that state their content size (a static context starts
  * with every parameter 0, not with zstd's defaults) and carry zstd's
- * checksum of their content (3.1). 0, or -1. */
+ * checksum of their content (3.1). Matches of 7 bytes at least: on W4's
+ * heap records (3 bytes an event, sizes at random) a 256 KiB block then
+ * costs 9% fewer instructions for 0.2% more bytes; W1's and W5's streams
+ * compress the same. 0, or -1. */
 static int compressor_params(ZSTD_CCtx *z)
 {
     return ZSTD_isError(ZSTD_CCtx_reset(z, ZSTD_reset_parameters)) ||
                    ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 1)) ||
+                   ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_minMatch, 7)) ||
                    ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_contentSizeFlag, 1)) ||
                    ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1))
                ? -1
