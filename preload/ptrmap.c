@@ -18,8 +18,8 @@
  * open-addressing table with linear probing behind its own spinlock, so that
  * threads freeing each other's blocks rarely meet. A shard's home slot is
  * the hash scaled to its capacity (any multiple of a page of entries), so
- * that it can grow by a quarter rather than double: between 3/5 and 3/4 full
- * (page rounding aside), 11 to 14 bytes per live block. It grows past 3/4
+ * that it can grow by half rather than double: between 1/2 and 3/4 full
+ * (page rounding aside), 11 to 16 bytes per live block. It grows past 3/4
  * (LOAD_MAX_*) into a new mapping
  * (tmk_pages_map: the old one goes back to the kernel) and never shrinks.
  * Deletion shifts later entries of the probe run back (no tombstones),
@@ -103,7 +103,7 @@ static void place(uint64_t *tab, uint32_t cap, uint64_t e)
 /* A bigger table for s (lock held). Returns 0 or -1 (no memory). */
 static int grow(struct shard *s)
 {
-    uint32_t cap = s->cap ? s->cap + s->cap / 4 : PAGE_ENTRIES;
+    uint32_t cap = s->cap ? s->cap + s->cap / 2 : PAGE_ENTRIES;
     cap = (cap + PAGE_ENTRIES - 1) / PAGE_ENTRIES * PAGE_ENTRIES;
     if (cap < s->cap) return -1; /* 2^32 entries: never in practice */
     uint64_t *tab = tmk_pages_map(table_bytes(cap));
