@@ -115,6 +115,7 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 static void free_by_info(struct tmk_thread *t, void *p)
 {
     uint32_t stack, size;
+    tmk_ptrmap_prefetch((uintptr_t)p); /* its line comes while the clock is read */
     uint64_t now = tmk_now_coarse();
     int known = tmk_ptrmap_take((uintptr_t)p, &stack, &size);
     if (known && stack == TMK_PTRMAP_BY_ADDRESS) {

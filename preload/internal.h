@@ -370,14 +370,54 @@ static inline uint64_t tmk_now_coarse(void)
  * caller writes such a block by address. take returns 1 when p was there
  * (now removed). by_address returns 0 or -1 (no memory). */
 int tmk_ptrmap_put(uintptr_t p, uint32_t info) TMK_HIDDEN;
-/* Starts loading the cache line p's entry would be in (a put to come). */
-void tmk_ptrmap_prefetch(uintptr_t p) TMK_HIDDEN;
 int tmk_ptrmap_take(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
 /* From now on p is known by address; says what it was (stack
  * TMK_PTRMAP_BY_ADDRESS when absent or already known by address). */
 int tmk_ptrmap_by_address(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
 size_t tmk_ptrmap_bytes(void) TMK_HIDDEN; /* of its tables */
 void tmk_ptrmap_after_fork_child(void) TMK_HIDDEN;
+
+/* ptrmap.c's shards, here for tmk_ptrmap_prefetch, inline on every
+ * allocation and free. */
+#define TMK_PTRMAP_SHARD_BITS 6
+#define TMK_PTRMAP_SHARDS (1u << TMK_PTRMAP_SHARD_BITS)
+struct tmk_ptrmap_shard {
+    int lock;
+    uint32_t cap;   /* entries, a multiple of a page of them; 0 = no table yet */
+    uint32_t used;  /* live entries */
+    uint32_t limit; /* used may reach this before the table grows */
+    uint64_t *e;    /* address >> 4 | info number << 44; 0 = empty */
+} __attribute__((aligned(64)));
+extern struct tmk_ptrmap_shard tmk_ptrmap_shards[TMK_PTRMAP_SHARDS] TMK_HIDDEN;
+
+/* The hash of an entry's key (address >> 4): its top bits choose the
+ * shard, the 32 below them the home slot, scaled to the capacity. */
+static inline uint64_t tmk_ptrmap_hash(uint64_t key)
+{
+    return key * 0x9E3779B97F4A7C15ull;
+}
+
+static inline struct tmk_ptrmap_shard *tmk_ptrmap_shard_of(uint64_t h)
+{
+    return &tmk_ptrmap_shards[h >> (64 - TMK_PTRMAP_SHARD_BITS)];
+}
+
+static inline uint32_t tmk_ptrmap_home(uint64_t h, uint32_t cap)
+{
+    return (uint32_t)(((h >> (32 - TMK_PTRMAP_SHARD_BITS)) & 0xffffffffu) * cap >> 32);
+}
+
+/* Starts loading the cache line p's entry is (or would be) in. Read
+ * without the lock: a stale (cap, e) only prefetches a useless line (a
+ * prefetch never faults). */
+static inline void tmk_ptrmap_prefetch(uintptr_t p)
+{
+    uint64_t h = tmk_ptrmap_hash(p >> 4);
+    const struct tmk_ptrmap_shard *s = tmk_ptrmap_shard_of(h);
+    uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+    const uint64_t *e = __atomic_load_n(&s->e, __ATOMIC_RELAXED);
+    if (cap) __builtin_prefetch(&e[tmk_ptrmap_home(h, cap)], 1, 3);
+}
 
 /* ---- infos.c: (size, stack) pairs as numbers of TMK_INFO_BITS bits ------- */
 

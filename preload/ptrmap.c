@@ -34,8 +34,7 @@
 
 #include "internal.h"
 
-#define SHARD_BITS 6
-#define SHARDS (1u << SHARD_BITS)
+#define SHARDS TMK_PTRMAP_SHARDS
 #define ENTRY_KEY_BITS 44 /* address >> 4: addresses below 2^48 */
 #define KEY_MASK ((1ull << ENTRY_KEY_BITS) - 1)
 #define NUMBER_BY_ADDRESS ((1u << TMK_INFO_BITS) - 1) /* above TMK_INFO_LAST */
@@ -45,36 +44,12 @@
 
 _Static_assert(ENTRY_KEY_BITS + TMK_INFO_BITS == 64, "an entry is 64 bits");
 
-struct shard {
-    int lock;
-    uint32_t cap;   /* entries, a multiple of PAGE_ENTRIES; 0 = no table yet */
-    uint32_t used;  /* live entries */
-    uint32_t limit; /* used may reach this before the table grows */
-    uint64_t *e;
-} __attribute__((aligned(64)));
-
-static struct shard shards[SHARDS];
+struct tmk_ptrmap_shard tmk_ptrmap_shards[SHARDS]; /* internal.h: the prefetch reads them */
 
 /* Can p be an entry's key? */
 static inline int addressable(uintptr_t p)
 {
     return p && !(p & 15) && (uint64_t)p >> (ENTRY_KEY_BITS + 4) == 0;
-}
-
-static inline uint64_t hash_key(uint64_t key)
-{
-    return key * 0x9E3779B97F4A7C15ull;
-}
-
-static inline struct shard *shard_of(uint64_t h)
-{
-    return &shards[h >> (64 - SHARD_BITS)];
-}
-
-/* The slot a hash starts from: 32 bits below the shard bits, scaled. */
-static inline uint32_t home(uint64_t h, uint32_t cap)
-{
-    return (uint32_t)(((h >> (32 - SHARD_BITS)) & 0xffffffffu) * cap >> 32);
 }
 
 static inline uint32_t next_slot(uint32_t i, uint32_t cap)
@@ -84,7 +59,7 @@ static inline uint32_t next_slot(uint32_t i, uint32_t cap)
 
 static inline uint32_t home_of_entry(uint64_t e, uint32_t cap)
 {
-    return home(hash_key(e & KEY_MASK), cap);
+    return tmk_ptrmap_home(tmk_ptrmap_hash(e & KEY_MASK), cap);
 }
 
 static size_t table_bytes(uint32_t cap)
@@ -101,7 +76,7 @@ static void place(uint64_t *tab, uint32_t cap, uint64_t e)
 }
 
 /* A bigger table for s (lock held). Returns 0 or -1 (no memory). */
-static int grow(struct shard *s)
+static int grow(struct tmk_ptrmap_shard *s)
 {
     uint32_t cap = s->cap ? s->cap + s->cap / 2 : PAGE_ENTRIES;
     cap = (cap + PAGE_ENTRIES - 1) / PAGE_ENTRIES * PAGE_ENTRIES;
@@ -118,10 +93,12 @@ static int grow(struct shard *s)
 }
 
 /* Index of key's entry, or -1 (lock held). */
-static inline __attribute__((always_inline)) long find(const struct shard *s, uint64_t key, uint64_t h)
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE long find(const struct tmk_ptrmap_shard *s, uint64_t key, uint64_t h)
 {
     if (!s->cap) return -1;
-    for (uint32_t i = home(h, s->cap);; i = next_slot(i, s->cap)) {
+    for (uint32_t i = tmk_ptrmap_home(h, s->cap);; i = next_slot(i, s->cap)) {
         uint64_t e = s->e[i];
         if ((e & KEY_MASK) == key) return (long)i;
         if (!e) return -1;
@@ -130,7 +107,7 @@ static inline __attribute__((always_inline)) long find(const struct shard *s, ui
 
 /* Empties slot i, moving later entries of its probe run back so that no
  * entry is ever separated from its home by an empty slot (lock held). */
-static inline __attribute__((always_inline)) void remove_at(struct shard *s, uint32_t i)
+INLINE void remove_at(struct tmk_ptrmap_shard *s, uint32_t i)
 {
     uint32_t cap = s->cap;
     for (uint32_t j = next_slot(i, cap); s->e[j]; j = next_slot(j, cap)) {
@@ -148,10 +125,10 @@ static inline __attribute__((always_inline)) void remove_at(struct shard *s, uin
 
 /* Sets key's entry to number n, adding it when absent (lock held). Returns
  * the number it had (0: absent), or -1 (no memory). */
-static inline __attribute__((always_inline)) long set(struct shard *s, uint64_t key, uint64_t h, uint32_t n)
+INLINE long set(struct tmk_ptrmap_shard *s, uint64_t key, uint64_t h, uint32_t n)
 {
     if (TMK_UNLIKELY(s->used >= s->limit) && grow(s) != 0) return -1;
-    uint32_t i = home(h, s->cap);
+    uint32_t i = tmk_ptrmap_home(h, s->cap);
     while (s->e[i] && (s->e[i] & KEY_MASK) != key) i = next_slot(i, s->cap);
     long was = (long)(s->e[i] >> ENTRY_KEY_BITS);
     if (!s->e[i]) s->used++; /* else its free went unseen (before tracing) */
@@ -170,22 +147,11 @@ static void info_of(uint32_t n, uint32_t *stack, uint32_t *size)
     }
 }
 
-void tmk_ptrmap_prefetch(uintptr_t p)
-{
-    uint64_t h = hash_key(p >> 4);
-    const struct shard *s = shard_of(h);
-    /* read without the lock: a stale pair only prefetches a useless line
-     * (a prefetch never faults) */
-    uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
-    const uint64_t *e = __atomic_load_n(&s->e, __ATOMIC_RELAXED);
-    if (cap) __builtin_prefetch(&e[home(h, cap)], 1, 3);
-}
-
 int tmk_ptrmap_put(uintptr_t p, uint32_t n)
 {
     if (TMK_UNLIKELY(!addressable(p) || !n)) return -1;
-    uint64_t key = p >> 4, h = hash_key(key);
-    struct shard *s = shard_of(h);
+    uint64_t key = p >> 4, h = tmk_ptrmap_hash(key);
+    struct tmk_ptrmap_shard *s = tmk_ptrmap_shard_of(h);
     tmk_spin_lock(&s->lock);
     long rc = set(s, key, h, n);
     tmk_spin_unlock(&s->lock);
@@ -195,8 +161,8 @@ int tmk_ptrmap_put(uintptr_t p, uint32_t n)
 int tmk_ptrmap_take(uintptr_t p, uint32_t *stack, uint32_t *size)
 {
     if (TMK_UNLIKELY(!addressable(p))) return 0;
-    uint64_t key = p >> 4, h = hash_key(key);
-    struct shard *s = shard_of(h);
+    uint64_t key = p >> 4, h = tmk_ptrmap_hash(key);
+    struct tmk_ptrmap_shard *s = tmk_ptrmap_shard_of(h);
     uint32_t n = 0;
     tmk_spin_lock(&s->lock);
     long i = find(s, key, h);
@@ -214,8 +180,8 @@ int tmk_ptrmap_by_address(uintptr_t p, uint32_t *stack, uint32_t *size)
     *stack = TMK_PTRMAP_BY_ADDRESS;
     *size = 0;
     if (!addressable(p)) return 0; /* never put: its free is by address */
-    uint64_t key = p >> 4, h = hash_key(key);
-    struct shard *s = shard_of(h);
+    uint64_t key = p >> 4, h = tmk_ptrmap_hash(key);
+    struct tmk_ptrmap_shard *s = tmk_ptrmap_shard_of(h);
     tmk_spin_lock(&s->lock);
     long was = set(s, key, h, NUMBER_BY_ADDRESS);
     tmk_spin_unlock(&s->lock);
@@ -226,7 +192,7 @@ int tmk_ptrmap_by_address(uintptr_t p, uint32_t *stack, uint32_t *size)
 size_t tmk_ptrmap_bytes(void)
 {
     size_t bytes = 0;
-    for (unsigned k = 0; k < SHARDS; k++) bytes += table_bytes(shards[k].cap);
+    for (unsigned k = 0; k < SHARDS; k++) bytes += table_bytes(tmk_ptrmap_shards[k].cap);
     return bytes;
 }
 
@@ -235,7 +201,7 @@ size_t tmk_ptrmap_bytes(void)
 void tmk_ptrmap_after_fork_child(void)
 {
     for (unsigned k = 0; k < SHARDS; k++) {
-        struct shard *s = &shards[k];
+        struct tmk_ptrmap_shard *s = &tmk_ptrmap_shards[k];
         tmk_pages_unmap(s->e, table_bytes(s->cap));
         memset(s, 0, sizeof *s);
     }
