@@ -124,16 +124,29 @@ INLINE void remove_at(struct tmk_ptrmap_shard *s, uint32_t i)
 }
 
 /* Sets key's entry to number n, adding it when absent (lock held). Returns
- * the number it had (0: absent), or -1 (no memory). */
+ * the number it had (0: absent), or -1 (no memory for a new entry: an
+ * entry already there is always set). */
 INLINE long set(struct tmk_ptrmap_shard *s, uint64_t key, uint64_t h, uint32_t n)
 {
-    if (TMK_UNLIKELY(s->used >= s->limit) && grow(s) != 0) return -1;
-    uint32_t i = tmk_ptrmap_home(h, s->cap);
-    while (s->e[i] && (s->e[i] & KEY_MASK) != key) i = next_slot(i, s->cap);
-    long was = (long)(s->e[i] >> ENTRY_KEY_BITS);
-    if (!s->e[i]) s->used++; /* else its free went unseen (before tracing) */
-    s->e[i] = key | (uint64_t)n << ENTRY_KEY_BITS;
-    return was;
+    uint64_t entry = key | (uint64_t)n << ENTRY_KEY_BITS;
+    if (TMK_LIKELY(s->cap)) {
+        uint32_t i = tmk_ptrmap_home(h, s->cap);
+        while (s->e[i] && (s->e[i] & KEY_MASK) != key) i = next_slot(i, s->cap);
+        if (s->e[i]) { /* there: its free went unseen (before tracing), or by_address */
+            long was = (long)(s->e[i] >> ENTRY_KEY_BITS);
+            s->e[i] = entry;
+            return was;
+        }
+        if (TMK_LIKELY(s->used < s->limit)) {
+            s->e[i] = entry;
+            s->used++;
+            return 0;
+        }
+    }
+    if (grow(s) != 0) return -1;
+    place(s->e, s->cap, entry);
+    s->used++;
+    return 0;
 }
 
 /* The info behind an entry's number. */
