@@ -61,11 +61,13 @@ static inline uint64_t pair_of(uint32_t n)
     return tmk_info_pairs[n >> CHUNK_BITS][n & (CHUNK_PAIRS - 1)];
 }
 
-/* The number of key in tb, or 0. */
-static uint32_t find(const struct index *tb, uint64_t key, uint64_t h)
+/* The number of key in tb, or 0. The mask is read once: in an index given
+ * back meanwhile the slots read as empty, and the probe ends. */
+static inline __attribute__((always_inline)) uint32_t find(const struct index *tb, uint64_t key,
+                                                           uint64_t h)
 {
-    uint32_t tag = tag_of(h);
-    for (uint32_t i = (uint32_t)h & tb->mask;; i = (i + 1) & tb->mask) {
+    uint32_t tag = tag_of(h), mask = tb->mask;
+    for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
         uint32_t s = __atomic_load_n(&tb->slot[i], __ATOMIC_ACQUIRE);
         if (!s) return 0;
         if ((s & ~NUMBER_MASK) == tag && pair_of(s & NUMBER_MASK) == key) return s & NUMBER_MASK;
