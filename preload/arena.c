@@ -1,13 +1,17 @@
 /* preload/arena.c - the shim's own allocator: never the program's malloc.
  *
- * Power-of-two size classes from 32 bytes to 64 KiB carved from 1 MiB mmap
- * chunks, with one free list per class; bigger requests get their own
+ * Size classes from 32 bytes to 64 KiB, two per power of two (2^k and
+ * 1.5 * 2^k: a block wastes at most a third, not half), carved from 1 MiB
+ * mmap chunks, with one free list per class; bigger requests get their own
  * mapping. Every block carries a 16-byte header with its class (or, for a
  * direct mapping, its length). Memory is zeroed on return. Used only on slow
  * paths (stack interning, module and table lists, growing the full mode's
  * maps, the compressor's memory), under one mutex; direct mappings take
- * no lock.
+ * no lock. tmk_pages_map gives whole pages without a header, for tables
+ * replaced whole when they grow (ptrmap.c, infos.c): their old memory goes
+ * back to the kernel instead of into a size class's free list.
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -16,7 +20,7 @@
 #define ARENA_CHUNK (1u << 20)
 #define ARENA_MIN_SHIFT 5
 #define ARENA_MAX_SHIFT 16
-#define ARENA_CLASSES (ARENA_MAX_SHIFT - ARENA_MIN_SHIFT + 1)
+#define ARENA_CLASSES (2 * (ARENA_MAX_SHIFT - ARENA_MIN_SHIFT) + 1)
 #define ARENA_HEADER 16
 #define ARENA_DIRECT 0xffu
 
@@ -36,11 +40,17 @@ void tmk_arena_after_fork_child(void)
     pthread_mutex_init(&arena_mutex, NULL);
 }
 
+/* Class c holds 2^(MIN_SHIFT + c/2) bytes, times 1.5 when c is odd. */
+static size_t class_size(unsigned c)
+{
+    return (c & 1 ? (size_t)3 << (ARENA_MIN_SHIFT - 1) : (size_t)1 << ARENA_MIN_SHIFT) << (c / 2);
+}
+
 static unsigned class_of(size_t total)
 {
-    unsigned shift = ARENA_MIN_SHIFT;
-    while (((size_t)1 << shift) < total) shift++;
-    return shift - ARENA_MIN_SHIFT;
+    unsigned c = 0;
+    while (class_size(c) < total) c++;
+    return c;
 }
 
 static void *map_bytes(size_t len)
@@ -49,10 +59,38 @@ static void *map_bytes(size_t len)
     return p == MAP_FAILED ? NULL : p;
 }
 
+static size_t whole_pages(size_t bytes)
+{
+    return (bytes + 4095) & ~(size_t)4095;
+}
+
+/* The page functions run on allocation paths: errno stays the program's. */
+void *tmk_pages_map(size_t bytes)
+{
+    int saved = errno;
+    void *p = bytes ? map_bytes(whole_pages(bytes)) : NULL;
+    errno = saved;
+    return p;
+}
+
+void tmk_pages_unmap(void *p, size_t bytes)
+{
+    int saved = errno;
+    if (p) munmap(p, whole_pages(bytes));
+    errno = saved;
+}
+
+void tmk_pages_forget(void *p, size_t bytes)
+{
+    int saved = errno;
+    if (p) madvise(p, whole_pages(bytes), MADV_DONTNEED);
+    errno = saved;
+}
+
 /* Carves one block of class c from the current chunk (lock held). */
 static uint8_t *carve(unsigned c)
 {
-    size_t len = (size_t)1 << (c + ARENA_MIN_SHIFT);
+    size_t len = class_size(c);
     if (!chunk_pos || (size_t)(chunk_end - chunk_pos) < len) {
         uint8_t *chunk = map_bytes(ARENA_CHUNK);
         if (!chunk) return NULL;
@@ -85,7 +123,7 @@ void *tmk_arena_alloc(size_t bytes)
         p = carve(c);
     pthread_mutex_unlock(&arena_mutex);
     if (!p) return NULL;
-    memset(p, 0, (size_t)1 << (c + ARENA_MIN_SHIFT));
+    memset(p, 0, class_size(c));
     p[8] = (uint8_t)c;
     return p + ARENA_HEADER;
 }

@@ -11,7 +11,7 @@
  * TMK_GUARD_SHIM; docs/architecture.md ("Inside the shim") has the ordering
  * contract.
  */
-#include <math.h>
+#include <string.h>
 
 #include "internal.h"
 #include "real.h"
@@ -46,6 +46,29 @@ static void record_free(struct tmk_thread *t, void *p)
     tmk_publish(t, q);
 }
 
+/* -ln(u) for u in (0, 1], within 1e-12: ln u = e ln 2 + ln m with m in
+ * [0.707, 1.414), ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172,
+ * its series to s^11. The shim's own, so that it does not load libm (~320 KiB of a C
+ * program's RSS) for this one call. */
+static double neg_log(double u)
+{
+    uint64_t bits;
+    memcpy(&bits, &u, sizeof bits);
+    int e = (int)((bits >> 52) & 0x7ff) - 1023;
+    bits = (bits & 0xfffffffffffffull) | 0x3ff0000000000000ull;
+    double m;
+    memcpy(&m, &bits, sizeof m);
+    if (m > 1.4142135623730951) { /* m / 2 in [0.707, 1): |s| <= 0.172 */
+        m *= 0.5;
+        e++;
+    }
+    double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+    double ln_m =
+        2.0 * s *
+        (1.0 + s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9 + s2 / 11)))));
+    return -((double)e * 0.6931471805599453 + ln_m);
+}
+
 /* Bytes until the next sampled allocation: exponential, mean sample_bytes. */
 static int64_t next_sample_gap(struct tmk_thread *t)
 {
@@ -53,7 +76,7 @@ static int64_t next_sample_gap(struct tmk_thread *t)
     t->rng ^= t->rng >> 7;
     t->rng ^= t->rng << 17;
     double u = ((double)(t->rng >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
-    double gap = -log(u) * (double)tmk_opt.sample_bytes;
+    double gap = neg_log(u) * (double)tmk_opt.sample_bytes;
     return gap < 1.0 ? 1 : (int64_t)gap;
 }
 
@@ -68,11 +91,12 @@ static int take_sample(struct tmk_thread *t, size_t size)
 
 /* Full mode: ALLOC_INFO of (size, stack), and p goes into the ptrmap with
  * them. A block of TMK_INFO_SIZE_LIMIT bytes or more is written by address
- * (ALLOC), and so is its free; one that cannot be tracked (no memory for the
- * map) is counted as lost. */
+ * (ALLOC), and so is its free; so is one the ptrmap cannot hold (an address
+ * its entry cannot name, no info number or no memory left). */
 static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 {
     if (TMK_UNLIKELY(tmk_bound_reached)) return; /* TIDEMARK_MAX_BYTES: bound.c */
+    tmk_ptrmap_prefetch((uintptr_t)p); /* its line comes while the stack is found */
     uint64_t now = tmk_now_coarse();
     uint32_t stack = tmk_stack_id(t);
     if (TMK_UNLIKELY((uint64_t)size >= TMK_INFO_SIZE_LIMIT || stack == TMK_PTRMAP_BY_ADDRESS ||
@@ -81,8 +105,9 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
         if (tmk_probed_size(size)) tmk_probe_add((uintptr_t)p, size);
         return;
     }
-    if (TMK_UNLIKELY(tmk_ptrmap_put((uintptr_t)p, stack, (uint32_t)size) != 0)) {
-        t->lost++;
+    uint32_t info = tmk_info_number_cached(t, (uint32_t)size, stack);
+    if (TMK_UNLIKELY(tmk_ptrmap_put((uintptr_t)p, info) != 0)) {
+        tmk_record_alloc(t, p, size, stack);
         return;
     }
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
@@ -98,6 +123,8 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 static void free_by_info(struct tmk_thread *t, void *p)
 {
     uint32_t stack, size;
+    tmk_ptrmap_prefetch((uintptr_t)p); /* its line comes while the clock is read */
+    uint64_t now = tmk_now_coarse();
     int known = tmk_ptrmap_take((uintptr_t)p, &stack, &size);
     if (known && stack == TMK_PTRMAP_BY_ADDRESS) {
         record_free(t, p); /* a table's array */
@@ -109,7 +136,6 @@ static void free_by_info(struct tmk_thread *t, void *p)
         if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);
         return;
     }
-    uint64_t now = tmk_now_coarse();
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_tick(t, q, now);
     tmk_publish(t, tmk_put_by_info(q, TMK_REC_FREE_INFO, size, stack));

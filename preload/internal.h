@@ -107,17 +107,31 @@ void tmk_arena_free(void *p) TMK_HIDDEN;
 void tmk_arena_after_fork_child(void) TMK_HIDDEN;
 void tmk_arena_lock(void) TMK_HIDDEN;
 void tmk_arena_unlock(void) TMK_HIDDEN;
+/* Whole pages in a mapping of their own, zeroed, no header (bytes rounded up
+ * to pages): for tables that grow by replacement and must give their old
+ * memory back. NULL when the kernel says no. */
+void *tmk_pages_map(size_t bytes) TMK_HIDDEN;
+void tmk_pages_unmap(void *p, size_t bytes) TMK_HIDDEN;
+/* Gives the pages back but keeps the range mapped: it reads as zeros. */
+void tmk_pages_forget(void *p, size_t bytes) TMK_HIDDEN;
 
 /* ---- per-thread state (buffer.c) ---------------------------------------- */
 
 #define TMK_STACK_CACHE 1024 /* entries of the per-thread stack-id cache */
-#define TMK_BUFFER_BYTES (512u << 10)
+#define TMK_BUFFER_BYTES (256u << 10)
 #define TMK_RECORD_MAX 64 /* room any fixed-size record needs */
 
 
 struct tmk_stack_cache_entry {
     uint64_t hash;
     uint32_t id;
+};
+
+#define TMK_INFO_CACHE 256 /* entries of the per-thread info-number cache */
+
+struct tmk_info_cache_entry {
+    uint64_t pair; /* stack << 32 | size */
+    uint32_t number; /* infos.c's number of the pair; 0 = empty */
 };
 
 struct tmk_thread {
@@ -149,6 +163,9 @@ struct tmk_thread {
     struct tmk_caller_cache *callers; /* caller_cache.c; NULL until first used */
     struct tmk_cfi_cache *cfi;        /* cfi.c: return address -> rule; NULL until first used */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
+    /* infos.c's numbers, which never change meaning: kept across a state's
+     * reuse and a fork */
+    struct tmk_info_cache_entry infos[TMK_INFO_CACHE];
 };
 
 /* What the caller of an exported entry point looks like: the key of
@@ -360,16 +377,94 @@ static inline uint64_t tmk_now_coarse(void)
  * count up from 1 and never get there. */
 #define TMK_PTRMAP_BY_ADDRESS UINT32_MAX
 
-/* Live blocks: address -> the info (stack, size) they were allocated with.
- * put/by_address return 0 or -1 (no memory); take returns 1 when p was there
- * (now removed). */
-int tmk_ptrmap_put(uintptr_t p, uint32_t stack, uint32_t size) TMK_HIDDEN;
+/* Live blocks: address -> the info (stack, size) they were allocated with,
+ * as infos.c's number. put returns 0, or -1 when p cannot be held (an
+ * address the compact entry cannot name exactly, number 0, no memory): the
+ * caller writes such a block by address. take returns 1 when p was there
+ * (now removed). by_address returns 0 or -1 (no memory). */
+int tmk_ptrmap_put(uintptr_t p, uint32_t info) TMK_HIDDEN;
 int tmk_ptrmap_take(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
 /* From now on p is known by address; says what it was (stack
  * TMK_PTRMAP_BY_ADDRESS when absent or already known by address). */
 int tmk_ptrmap_by_address(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
-size_t tmk_ptrmap_bytes(void) TMK_HIDDEN;
+size_t tmk_ptrmap_bytes(void) TMK_HIDDEN; /* of its tables */
 void tmk_ptrmap_after_fork_child(void) TMK_HIDDEN;
+
+/* ptrmap.c's shards, here for tmk_ptrmap_prefetch, inline on every
+ * allocation and free. */
+#define TMK_PTRMAP_SHARD_BITS 6
+#define TMK_PTRMAP_SHARDS (1u << TMK_PTRMAP_SHARD_BITS)
+struct tmk_ptrmap_shard {
+    int lock;
+    uint32_t cap;   /* entries, a multiple of a page of them; 0 = no table yet */
+    uint32_t used;  /* live entries */
+    uint32_t limit; /* used may reach this before the table grows */
+    uint64_t *e;    /* address >> 4 | info number << 44; 0 = empty */
+} __attribute__((aligned(64)));
+extern struct tmk_ptrmap_shard tmk_ptrmap_shards[TMK_PTRMAP_SHARDS] TMK_HIDDEN;
+
+/* The hash of an entry's key (address >> 4): its top bits choose the
+ * shard, the 32 below them the home slot, scaled to the capacity. */
+static inline uint64_t tmk_ptrmap_hash(uint64_t key)
+{
+    return key * 0x9E3779B97F4A7C15ull;
+}
+
+static inline struct tmk_ptrmap_shard *tmk_ptrmap_shard_of(uint64_t h)
+{
+    return &tmk_ptrmap_shards[h >> (64 - TMK_PTRMAP_SHARD_BITS)];
+}
+
+static inline uint32_t tmk_ptrmap_home(uint64_t h, uint32_t cap)
+{
+    return (uint32_t)(((h >> (32 - TMK_PTRMAP_SHARD_BITS)) & 0xffffffffu) * cap >> 32);
+}
+
+/* Starts loading the cache line p's entry is (or would be) in. Read
+ * without the lock: a stale (cap, e) only prefetches a useless line (a
+ * prefetch never faults). */
+static inline void tmk_ptrmap_prefetch(uintptr_t p)
+{
+    uint64_t h = tmk_ptrmap_hash(p >> 4);
+    const struct tmk_ptrmap_shard *s = tmk_ptrmap_shard_of(h);
+    uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+    const uint64_t *e = __atomic_load_n(&s->e, __ATOMIC_RELAXED);
+    if (cap) __builtin_prefetch(&e[tmk_ptrmap_home(h, cap)], 1, 3);
+}
+
+/* ---- infos.c: (size, stack) pairs as numbers of TMK_INFO_BITS bits ------- */
+
+#define TMK_INFO_BITS 20
+#define TMK_INFO_LAST ((1u << TMK_INFO_BITS) - 2) /* the highest number given */
+/* The pair's number (1..TMK_INFO_LAST), added when new; 0 when the numbers
+ * ran out or there is no memory. No lock on the common path. */
+uint32_t tmk_info_number(uint32_t size, uint32_t stack) TMK_HIDDEN;
+/* The pairs, TMK_INFO_CHUNK to a chunk, by number (infos.c). */
+#define TMK_INFO_CHUNK_BITS 12
+extern uint64_t *tmk_info_pairs[(TMK_INFO_LAST >> TMK_INFO_CHUNK_BITS) + 1] TMK_HIDDEN;
+/* The pair of a number tmk_info_number gave. */
+static inline void tmk_info_pair(uint32_t n, uint32_t *size, uint32_t *stack)
+{
+    uint64_t pair = tmk_info_pairs[n >> TMK_INFO_CHUNK_BITS][n & ((1u << TMK_INFO_CHUNK_BITS) - 1)];
+    *size = (uint32_t)pair;
+    *stack = (uint32_t)(pair >> 32);
+}
+size_t tmk_infos_bytes(void) TMK_HIDDEN;
+void tmk_infos_after_fork_child(void) TMK_HIDDEN;
+
+/* tmk_info_number through the thread's cache (direct-mapped by the pair). */
+static inline uint32_t tmk_info_number_cached(struct tmk_thread *t, uint32_t size,
+                                              uint32_t stack)
+{
+    uint64_t pair = (uint64_t)stack << 32 | size;
+    struct tmk_info_cache_entry *c =
+        &t->infos[(pair * 0x9E3779B97F4A7C15ull) >> 56 & (TMK_INFO_CACHE - 1)];
+    if (TMK_LIKELY(c->pair == pair && c->number)) return c->number;
+    uint32_t n = tmk_info_number(size, stack);
+    c->pair = pair;
+    c->number = n;
+    return n;
+}
 
 /* ---- writer.c ----------------------------------------------------------- */
 
@@ -382,6 +477,15 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
                      size_t size) TMK_HIDDEN;
 void tmk_writer_close(void) TMK_HIDDEN; /* writer lock held */
 void tmk_writer_after_fork_child(void) TMK_HIDDEN;
+
+/* compress.c: a block's bytes to store (writer lock held): its records,
+ * or one zstd frame of them in the compressor's buffer when smaller (flags
+ * TMK_BLOCK_ZSTD); *size becomes the stored size. */
+void tmk_compress_init(void) TMK_HIDDEN; /* once, before the first block */
+const uint8_t *tmk_compress_block(uint32_t thread, const uint8_t *payload, size_t *size,
+                                  uint32_t *flags) TMK_HIDDEN;
+/* Does thread's next block use the literal setup (for tests)? */
+int tmk_compress_literal_choice(uint32_t thread) TMK_HIDDEN;
 
 /* The trace file's descriptor sits at this number or above when the
  * descriptor limit leaves room (writer.c). */

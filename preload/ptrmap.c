@@ -5,107 +5,113 @@
  * and stack the block was allocated with. This map holds that for every
  * block allocated by info while tracing: put on allocation, taken on free.
  * A block it does not hold (allocated before tracing started, in the parent
- * before a fork, by a signal handler, or of TMK_INFO_SIZE_LIMIT bytes or
- * more) is freed by address.
+ * before a fork, by a signal handler, of TMK_INFO_SIZE_LIMIT bytes or more,
+ * or refused by put) is freed by address.
+ *
+ * An entry is 8 bytes: the block's address >> 4 in its low ENTRY_KEY_BITS
+ * bits (the exact address: put refuses one that is not 16-byte aligned or
+ * lies at 2^48 or above), its info's number (infos.c) in the
+ * TMK_INFO_BITS above; 0 = empty. NUMBER_BY_ADDRESS marks a table's array,
+ * whose free is written by address.
  *
  * 64 shards, chosen by the top bits of the address's hash, each an
  * open-addressing table with linear probing behind its own spinlock, so that
- * threads freeing each other's blocks rarely meet. Tables grow at half load
- * (a new table from arena.c, rehash, free the old one) and never shrink. Deletion
- * shifts later entries of the probe run back (no tombstones), which keeps
- * every lookup's run short however many frees there were.
+ * threads freeing each other's blocks rarely meet. A shard's home slot is
+ * the hash scaled to its capacity (any multiple of a page of entries), so
+ * that it can grow by half rather than double: between 1/2 and 3/4 full
+ * (page rounding aside), 11 to 16 bytes per live block. It grows past 3/4
+ * (LOAD_MAX_*) into a new mapping
+ * (tmk_pages_map: the old one goes back to the kernel) and never shrinks.
+ * Deletion shifts later entries of the probe run back (no tombstones),
+ * which keeps every lookup's run short however many frees there were.
  *
  * Locks are taken with the thread's guard set (internal.h): a signal handler
  * that allocates meanwhile never comes here. A holder never blocks, so the
  * spin is short; after a few hundred turns it yields (the holder may have
  * been preempted: there are more threads than cores).
  */
-#include <sched.h>
 #include <string.h>
 
 #include "internal.h"
 
-#define SHARD_BITS 6
-#define SHARDS (1u << SHARD_BITS)
-#define SHARD_FIRST_CAPACITY 1024u /* entries; 16 KiB */
+#define SHARDS TMK_PTRMAP_SHARDS
+#define ENTRY_KEY_BITS 44 /* address >> 4: addresses below 2^48 */
+#define KEY_MASK ((1ull << ENTRY_KEY_BITS) - 1)
+#define NUMBER_BY_ADDRESS ((1u << TMK_INFO_BITS) - 1) /* above TMK_INFO_LAST */
+#define PAGE_ENTRIES 512u /* 4 KiB of entries: capacities are multiples */
+#define LOAD_MAX_NUM 3 /* a table grows past LOAD_MAX_NUM / LOAD_MAX_DEN full */
+#define LOAD_MAX_DEN 4
 
-struct entry {
-    uintptr_t ptr;  /* 0 = empty */
-    uint32_t stack; /* TMK_PTRMAP_BY_ADDRESS: known by address (a table's array) */
-    uint32_t size;
-};
+_Static_assert(ENTRY_KEY_BITS + TMK_INFO_BITS == 64, "an entry is 64 bits");
 
-struct shard {
-    int lock;
-    size_t mask; /* capacity - 1 */
-    size_t used; /* live entries */
-    struct entry *e;
-} __attribute__((aligned(64)));
+struct tmk_ptrmap_shard tmk_ptrmap_shards[SHARDS]; /* internal.h: the prefetch reads them */
 
-static struct shard shards[SHARDS];
-
-static inline uint64_t hash_ptr(uintptr_t p)
+/* Can p be an entry's key? */
+static inline int addressable(uintptr_t p)
 {
-    return (uint64_t)p * 0x9E3779B97F4A7C15ull;
+    return p && !(p & 15) && (uint64_t)p >> (ENTRY_KEY_BITS + 4) == 0;
 }
 
-static inline struct shard *shard_of(uint64_t h)
+static inline uint32_t next_slot(uint32_t i, uint32_t cap)
 {
-    return &shards[h >> (64 - SHARD_BITS)];
+    return i + 1 == cap ? 0 : i + 1;
 }
 
-/* Slot bits are taken below the shard bits, so that they stay independent. */
-static inline size_t home(uint64_t h, size_t mask)
+static inline uint32_t home_of_entry(uint64_t e, uint32_t cap)
 {
-    return (size_t)(h >> 24) & mask;
+    return tmk_ptrmap_home(tmk_ptrmap_hash(e & KEY_MASK), cap);
 }
 
-static void shard_lock(struct shard *s) { tmk_spin_lock(&s->lock); }
-
-static void shard_unlock(struct shard *s) { tmk_spin_unlock(&s->lock); }
-
-/* Places e in a table known to have room and not to hold e->ptr. */
-static void place(struct entry *tab, size_t mask, const struct entry *e)
+static size_t table_bytes(uint32_t cap)
 {
-    size_t i = home(hash_ptr(e->ptr), mask);
-    while (tab[i].ptr) i = (i + 1) & mask;
-    tab[i] = *e;
+    return (size_t)cap * sizeof(uint64_t);
 }
 
-/* Makes room for one more entry (lock held). Returns 0 or -1 (no memory). */
-static int reserve_one(struct shard *s)
+/* Places e in a table known to have room and not to hold its key. */
+static void place(uint64_t *tab, uint32_t cap, uint64_t e)
 {
-    if (s->e && (s->used + 1) * 2 <= s->mask + 1) return 0;
-    size_t cap = s->e ? (s->mask + 1) * 2 : SHARD_FIRST_CAPACITY;
-    struct entry *tab = tmk_arena_alloc(cap * sizeof *tab);
+    uint32_t i = home_of_entry(e, cap);
+    while (tab[i]) i = next_slot(i, cap);
+    tab[i] = e;
+}
+
+/* A bigger table for s (lock held). Returns 0 or -1 (no memory). */
+static int grow(struct tmk_ptrmap_shard *s)
+{
+    uint32_t cap = s->cap ? s->cap + s->cap / 2 : PAGE_ENTRIES;
+    cap = (cap + PAGE_ENTRIES - 1) / PAGE_ENTRIES * PAGE_ENTRIES;
+    if (cap < s->cap) return -1; /* 2^32 entries: never in practice */
+    uint64_t *tab = tmk_pages_map(table_bytes(cap));
     if (!tab) return -1;
-    if (s->e) {
-        for (size_t i = 0; i <= s->mask; i++)
-            if (s->e[i].ptr) place(tab, cap - 1, &s->e[i]);
-        tmk_arena_free(s->e);
-    }
+    for (uint32_t i = 0; i < s->cap; i++)
+        if (s->e[i]) place(tab, cap, s->e[i]);
+    tmk_pages_unmap(s->e, table_bytes(s->cap));
     s->e = tab;
-    s->mask = cap - 1;
+    s->cap = cap;
+    s->limit = (uint32_t)((uint64_t)cap * LOAD_MAX_NUM / LOAD_MAX_DEN);
     return 0;
 }
 
-/* Index of p's entry, or -1 (lock held). */
-static long find(const struct shard *s, uintptr_t p, uint64_t h)
+/* Index of key's entry, or -1 (lock held). */
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE long find(const struct tmk_ptrmap_shard *s, uint64_t key, uint64_t h)
 {
-    if (!s->e) return -1;
-    for (size_t i = home(h, s->mask);; i = (i + 1) & s->mask) {
-        if (s->e[i].ptr == p) return (long)i;
-        if (!s->e[i].ptr) return -1;
+    if (!s->cap) return -1;
+    for (uint32_t i = tmk_ptrmap_home(h, s->cap);; i = next_slot(i, s->cap)) {
+        uint64_t e = s->e[i];
+        if ((e & KEY_MASK) == key) return (long)i;
+        if (!e) return -1;
     }
 }
 
 /* Empties slot i, moving later entries of its probe run back so that no
  * entry is ever separated from its home by an empty slot (lock held). */
-static void remove_at(struct shard *s, size_t i)
+INLINE void remove_at(struct tmk_ptrmap_shard *s, uint32_t i)
 {
-    size_t mask = s->mask;
-    for (size_t j = (i + 1) & mask; s->e[j].ptr; j = (j + 1) & mask) {
-        size_t k = home(hash_ptr(s->e[j].ptr), mask);
+    uint32_t cap = s->cap;
+    for (uint32_t j = next_slot(i, cap); s->e[j]; j = next_slot(j, cap)) {
+        uint32_t k = home_of_entry(s->e[j], cap);
         /* e[j] may fill the hole at i unless its home lies in (i, j]. */
         int home_between = i <= j ? (k > i && k <= j) : (k > i || k <= j);
         if (!home_between) {
@@ -113,64 +119,93 @@ static void remove_at(struct shard *s, size_t i)
             i = j;
         }
     }
-    s->e[i].ptr = 0;
+    s->e[i] = 0;
     s->used--;
 }
 
-/* Sets p's entry, adding it when absent (lock held). Returns 0 or -1. */
-static int set(struct shard *s, uintptr_t p, uint64_t h, uint32_t stack, uint32_t size)
+/* Sets key's entry to number n, adding it when absent (lock held). Returns
+ * the number it had (0: absent), or -1 (no memory for a new entry: an
+ * entry already there is always set). */
+INLINE long set(struct tmk_ptrmap_shard *s, uint64_t key, uint64_t h, uint32_t n)
 {
-    if (reserve_one(s) != 0) return -1;
-    size_t i = home(h, s->mask);
-    while (s->e[i].ptr && s->e[i].ptr != p) i = (i + 1) & s->mask;
-    if (!s->e[i].ptr) s->used++; /* else its free went unseen (before tracing) */
-    s->e[i] = (struct entry){p, stack, size};
+    uint64_t entry = key | (uint64_t)n << ENTRY_KEY_BITS;
+    if (TMK_LIKELY(s->cap)) {
+        uint32_t i = tmk_ptrmap_home(h, s->cap);
+        while (s->e[i] && (s->e[i] & KEY_MASK) != key) i = next_slot(i, s->cap);
+        if (s->e[i]) { /* there: its free went unseen (before tracing), or by_address */
+            long was = (long)(s->e[i] >> ENTRY_KEY_BITS);
+            s->e[i] = entry;
+            return was;
+        }
+        if (TMK_LIKELY(s->used < s->limit)) {
+            s->e[i] = entry;
+            s->used++;
+            return 0;
+        }
+    }
+    if (grow(s) != 0) return -1;
+    place(s->e, s->cap, entry);
+    s->used++;
     return 0;
 }
 
-int tmk_ptrmap_put(uintptr_t p, uint32_t stack, uint32_t size)
+/* The info behind an entry's number. */
+static void info_of(uint32_t n, uint32_t *stack, uint32_t *size)
 {
-    uint64_t h = hash_ptr(p);
-    struct shard *s = shard_of(h);
-    shard_lock(s);
-    int rc = set(s, p, h, stack, size);
-    shard_unlock(s);
-    return rc;
+    if (n == NUMBER_BY_ADDRESS) {
+        *stack = TMK_PTRMAP_BY_ADDRESS;
+        *size = 0;
+    } else {
+        tmk_info_pair(n, size, stack);
+    }
+}
+
+int tmk_ptrmap_put(uintptr_t p, uint32_t n)
+{
+    if (TMK_UNLIKELY(!addressable(p) || !n)) return -1;
+    uint64_t key = p >> 4, h = tmk_ptrmap_hash(key);
+    struct tmk_ptrmap_shard *s = tmk_ptrmap_shard_of(h);
+    tmk_spin_lock(&s->lock);
+    long rc = set(s, key, h, n);
+    tmk_spin_unlock(&s->lock);
+    return rc < 0 ? -1 : 0;
 }
 
 int tmk_ptrmap_take(uintptr_t p, uint32_t *stack, uint32_t *size)
 {
-    uint64_t h = hash_ptr(p);
-    struct shard *s = shard_of(h);
-    shard_lock(s);
-    long i = find(s, p, h);
+    if (TMK_UNLIKELY(!addressable(p))) return 0;
+    uint64_t key = p >> 4, h = tmk_ptrmap_hash(key);
+    struct tmk_ptrmap_shard *s = tmk_ptrmap_shard_of(h);
+    uint32_t n = 0;
+    tmk_spin_lock(&s->lock);
+    long i = find(s, key, h);
     if (i >= 0) {
-        *stack = s->e[i].stack;
-        *size = s->e[i].size;
-        remove_at(s, (size_t)i);
+        n = (uint32_t)(s->e[i] >> ENTRY_KEY_BITS);
+        remove_at(s, (uint32_t)i);
     }
-    shard_unlock(s);
+    tmk_spin_unlock(&s->lock);
+    if (i >= 0) info_of(n, stack, size);
     return i >= 0;
 }
 
 int tmk_ptrmap_by_address(uintptr_t p, uint32_t *stack, uint32_t *size)
 {
-    uint64_t h = hash_ptr(p);
-    struct shard *s = shard_of(h);
-    shard_lock(s);
-    long i = find(s, p, h);
-    *stack = i >= 0 ? s->e[i].stack : TMK_PTRMAP_BY_ADDRESS;
-    *size = i >= 0 ? s->e[i].size : 0;
-    int rc = set(s, p, h, TMK_PTRMAP_BY_ADDRESS, 0);
-    shard_unlock(s);
-    return rc;
+    *stack = TMK_PTRMAP_BY_ADDRESS;
+    *size = 0;
+    if (!addressable(p)) return 0; /* never put: its free is by address */
+    uint64_t key = p >> 4, h = tmk_ptrmap_hash(key);
+    struct tmk_ptrmap_shard *s = tmk_ptrmap_shard_of(h);
+    tmk_spin_lock(&s->lock);
+    long was = set(s, key, h, NUMBER_BY_ADDRESS);
+    tmk_spin_unlock(&s->lock);
+    if (was > 0) info_of((uint32_t)was, stack, size);
+    return was < 0 ? -1 : 0;
 }
 
 size_t tmk_ptrmap_bytes(void)
 {
     size_t bytes = 0;
-    for (unsigned k = 0; k < SHARDS; k++)
-        if (shards[k].e) bytes += (shards[k].mask + 1) * sizeof(struct entry);
+    for (unsigned k = 0; k < SHARDS; k++) bytes += table_bytes(tmk_ptrmap_shards[k].cap);
     return bytes;
 }
 
@@ -179,8 +214,9 @@ size_t tmk_ptrmap_bytes(void)
 void tmk_ptrmap_after_fork_child(void)
 {
     for (unsigned k = 0; k < SHARDS; k++) {
-        struct shard *s = &shards[k];
-        tmk_arena_free(s->e);
+        struct tmk_ptrmap_shard *s = &tmk_ptrmap_shards[k];
+        tmk_pages_unmap(s->e, table_bytes(s->cap));
         memset(s, 0, sizeof *s);
     }
+    tmk_infos_after_fork_child();
 }

@@ -7,13 +7,11 @@
  * started, and its later images, say so (options.c: descendants are silent).
  *
  * Blocks are written whole with one writev under the writer mutex, each
- * compressed first (TIDEMARK_COMPRESS=1, full mode's default) into one zstd frame at
- * level 1 with zstd's content checksum when that makes it smaller, then
- * sealed with its 3.1 trailer (XXH3-64 of header and stored bytes,
- * tidemark/trace_check.h). The compressor is a static zstd context in
- * memory taken once from arena.c and the hash runs on the stack: writing a
- * block never allocates, so the final flush from a fatal signal's handler
- * can compress too.
+ * compressed first (compress.c: TIDEMARK_COMPRESS=1, full mode's default),
+ * then sealed with its 3.1 trailer (XXH3-64 of header and stored bytes,
+ * tidemark/trace_check.h). The compressor's context is static and the hash
+ * runs on the stack: writing a block never allocates, so the final flush
+ * from a fatal signal's handler can compress too.
  *
  * The descriptor is in the program's namespace too. It sits where programs
  * do not look: at 1024 or above (past select()'s FD_SETSIZE, past the
@@ -37,11 +35,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-/* ZSTD_initStaticCCtx and ZSTD_estimateCCtxSize are in zstd's "static
- * linking" section; Debian's libzstd.so.1 exports them. */
-#define ZSTD_STATIC_LINKING_ONLY
-#include <zstd.h>
-
 #include "internal.h"
 #include "tidemark/trace_check.h"
 #include "tidemark/trace_path.h"
@@ -52,52 +45,6 @@ static dev_t writer_dev; /* identity of the trace file behind writer_fd */
 static ino_t writer_ino;
 static char writer_path[4200];
 static char writer_abspath[4200]; /* "" = too long to keep: no reopening */
-
-static ZSTD_CCtx *zctx;   /* static context; NULL = blocks are written raw */
-static uint8_t *zbuf;     /* a compressed block */
-static size_t zbuf_size;
-
-/* Level 1, frames that state their content size (a static context starts
- * with every parameter 0, not with zstd's defaults) and carry zstd's
- * checksum of their content (3.1). 0, or -1. */
-static int compressor_params(ZSTD_CCtx *z)
-{
-    return ZSTD_isError(ZSTD_CCtx_reset(z, ZSTD_reset_parameters)) ||
-                   ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 1)) ||
-                   ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_contentSizeFlag, 1)) ||
-                   ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1))
-               ? -1
-               : 0;
-}
-
-/* Once per process (a forked child keeps the parent's copy). */
-static void compressor_init(void)
-{
-    if (!tmk_opt.compress || zctx) return;
-    size_t ws = ZSTD_estimateCCtxSize(1);
-    void *work = tmk_arena_alloc(ws);
-    zbuf_size = ZSTD_compressBound(TMK_BUFFER_BYTES);
-    zbuf = tmk_arena_alloc(zbuf_size);
-    if (work && zbuf) zctx = ZSTD_initStaticCCtx(work, ws);
-    if (zctx && compressor_params(zctx)) zctx = NULL;
-    if (!zctx) { /* no memory: raw blocks, as with TIDEMARK_COMPRESS=0 */
-        tmk_arena_free(work);
-        tmk_arena_free(zbuf);
-        zbuf = NULL;
-    }
-}
-
-/* The bytes to store for a payload: compressed when that is smaller. */
-static const uint8_t *stored_payload(const uint8_t *payload, size_t *size, uint32_t *flags)
-{
-    *flags = 0;
-    if (!zctx || *size < 64) return payload;
-    size_t n = ZSTD_compress2(zctx, zbuf, zbuf_size, payload, *size);
-    if (ZSTD_isError(n) || n >= *size) return payload;
-    *size = n;
-    *flags = TMK_BLOCK_ZSTD;
-    return zbuf;
-}
 
 /* The writer lock also holds off thread cancellation: writev, open and
  * write are cancellation points, and a thread cancelled inside the shim
@@ -277,7 +224,7 @@ int tmk_writer_open(void)
 static int writer_open(void)
 {
     int saved = errno;
-    compressor_init();
+    tmk_compress_init();
     int fd = tmk_trace_create(writer_path, sizeof writer_path);
     if (fd < 0) {
         char why[160];
@@ -335,7 +282,7 @@ int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const ui
         return -1;
     }
     uint32_t flags;
-    const uint8_t *stored = stored_payload(payload, &size, &flags);
+    const uint8_t *stored = tmk_compress_block(thread, payload, &size, &flags);
     uint8_t stop[TMK_BOUND_STOP_MAX]; /* TIDEMARK_MAX_BYTES reached: bound.c */
     int last = tmk_opt.max_bytes &&
                !tmk_bound_admit(TMK_BLOCK_HEADER_SIZE + size + TMK_BLOCK_CHECK_SIZE);

@@ -231,7 +231,7 @@ def dump_lines(path):
 
 
 def case_cap_full():
-    # Raw blocks of 512 KiB from the one churning thread: past 7/8 of 4.5
+    # Raw blocks of 256 KiB from the one churning thread: past 7/8 of 4.5
     # MiB heap records stop, tables go on, and the last eighth (576 KiB) has
     # room for the blocks still in the buffers: the program ends inside the
     # bound (were a buffer larger than that, the bound would stop the trace:
@@ -263,7 +263,7 @@ def case_cap_full():
     eq(late[:3], [], "no heap record by info after the soft bound")
     d = tmkcat(path)
     harness.clean_trace(d, "capped trace")
-    # raw blocks of 512 KiB: the second one would pass the bound; a stop block
+    # raw blocks of 256 KiB: the fourth one would pass the bound; a stop block
     # takes its place and tracing stops there
     path = os.path.join(harness.TMP, "stopped.tmk")
     p = start([idle_prog(), "churn", "2"], path,
