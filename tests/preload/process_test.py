@@ -206,6 +206,24 @@ def case_exits():
     eq((num(d, "sized_allocs"), num(d, "sized_frees")), (100, 100), "records before abort")
 
 
+def case_abort_in_allocator_tables():
+    """glibc aborts from inside free with its arena's lock held; tables mode
+    passed that free straight through, so the shim's SIGABRT handler ends
+    the trace on a thread holding the allocator's lock: it must not ask the
+    allocator (mallinfo2) for the heap then. The sampler never read it
+    before (a 60 s interval)."""
+    n = run([probe(), "double-free-locked"], preload=False)
+    eq(n.returncode, -signal.SIGABRT, "natively, glibc aborts")
+    path = os.path.join(harness.TMP, "locked.tmk")
+    r = run([probe(), "double-free-locked"], output=path, timeout=20,
+            env={"TIDEMARK_MODE": "tables", "TIDEMARK_SAMPLE_INTERVAL": "60000"})
+    eq((r.returncode, r.stdout, r.stderr), (n.returncode, n.stdout, n.stderr),
+       "the same abort under tables mode")
+    d = tmkcat(path)
+    clean_trace(d, "abort inside free")
+    eq((d["end"], d.get("end_status")), ("signal", str(int(signal.SIGABRT))), "END of the abort")
+
+
 def case_kill():
     e = base_env()
     e["LD_PRELOAD"] = shim()

@@ -669,6 +669,20 @@ static int cmd_double_free(void)
     return 0;
 }
 
+/* A double free that glibc finds with its arena's lock held (a chunk too
+ * big for the fast bins, its tcache bin full): malloc_printerr aborts from
+ * inside free, the lock still taken. */
+static int cmd_double_free_locked(void)
+{
+    void *fill[7], *p = v_malloc(200), *guard = v_malloc(200);
+    for (int i = 0; i < 7; i++) fill[i] = v_malloc(200);
+    for (int i = 0; i < 7; i++) v_free(fill[i]);
+    v_free(p);
+    v_free(p);
+    v_free(guard);
+    return 0;
+}
+
 static int cmd_abort(void)
 {
     for (int i = 0; i < 100; i++) churn(9999);
@@ -847,6 +861,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "_exit")) return cmd_underscore_exit();
     if (!strcmp(cmd, "abort")) return cmd_abort();
     if (!strcmp(cmd, "double-free")) return cmd_double_free();
+    if (!strcmp(cmd, "double-free-locked")) return cmd_double_free_locked();
     if (!strcmp(cmd, "quick_exit")) return cmd_quick_exit();
     if (!strcmp(cmd, "spin")) return cmd_spin(arg ? atof(arg) : 1.5);
     if (!strcmp(cmd, "trickle")) return cmd_trickle();
