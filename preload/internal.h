@@ -544,7 +544,13 @@ void tmk_tables_lock(void) TMK_HIDDEN;
 void tmk_tables_unlock(void) TMK_HIDDEN;
 void tmk_tables_after_fork_child(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_sampler_start(void) TMK_HIDDEN;
-void tmk_memory_sample(struct tmk_thread *t) TMK_HIDDEN;
+/* A MEMORY record. In tables mode the heap figure is the allocator's
+ * (mallinfo2, under its arena locks): read when due (TMK_HEAP_WHEN_DUE, the
+ * sampler), or never (TMK_HEAP_LAST: a signal handler, whose thread may
+ * have been inside the allocator, holding the lock; the last figure read,
+ * none when none was). */
+enum tmk_heap_read { TMK_HEAP_WHEN_DUE, TMK_HEAP_LAST };
+void tmk_memory_sample(struct tmk_thread *t, enum tmk_heap_read read) TMK_HIDDEN;
 
 /* ---- heap.c: the heap's records ---------------------------------------- */
 

@@ -129,7 +129,9 @@ static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int wr
     if (t && guard == TMK_GUARD_FREE) {
         tmk_tables_sample(t, 0);
         tmk_probe_final(t);
-        tmk_memory_sample(t);
+        /* A handler's thread may be inside the real allocator (tables
+         * mode passes calls to it without a mark): no reading then. */
+        tmk_memory_sample(t, handler ? TMK_HEAP_LAST : TMK_HEAP_WHEN_DUE);
     }
     if (writer == 0) tmk_writer_lock();
     if (writer >= 0) {

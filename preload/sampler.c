@@ -77,12 +77,12 @@ static uint64_t read_rss(void)
 #define HEAP_READ_EVERY_NS 1000000000u
 #define HEAP_READ_DUTY 1000u
 
-static int64_t heap_from_allocator(void)
+static int64_t heap_from_allocator(enum tmk_heap_read read)
 {
-    static int64_t last;     /* the sampler's, and the finishing thread's at the end */
+    static int64_t last = -1; /* the sampler's, and the finishing thread's at the end */
     static uint64_t next_ns;
     uint64_t start = tmk_clock_ns();
-    if (start < __atomic_load_n(&next_ns, __ATOMIC_RELAXED))
+    if (read == TMK_HEAP_LAST || start < __atomic_load_n(&next_ns, __ATOMIC_RELAXED))
         return __atomic_load_n(&last, __ATOMIC_RELAXED);
     struct mallinfo2 mi = mallinfo2();
     int64_t heap = (int64_t)(mi.uordblks + mi.hblkhd);
@@ -93,14 +93,16 @@ static int64_t heap_from_allocator(void)
     return heap;
 }
 
-static int64_t heap_in_use(void)
+/* -1: not known (tables mode, never read). */
+static int64_t heap_in_use(enum tmk_heap_read read)
 {
-    return tmk_opt.mode == TMK_MODE_TABLES ? heap_from_allocator() : tmk_threads_heap();
+    return tmk_opt.mode == TMK_MODE_TABLES ? heap_from_allocator(read) : tmk_threads_heap();
 }
 
-void tmk_memory_sample(struct tmk_thread *t)
+void tmk_memory_sample(struct tmk_thread *t, enum tmk_heap_read read)
 {
-    int64_t heap = heap_in_use();
+    int64_t heap = heap_in_use(read);
+    if (heap < 0 && tmk_opt.mode == TMK_MODE_TABLES) return;
     uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
     p = tmk_put_timed(t, p, TMK_REC_MEMORY, tmk_now());
     p = tmk_put_u(p, read_rss());
@@ -120,7 +122,7 @@ static void sleep_ns(uint64_t ns)
  * at most. */
 static uint64_t note_bound(struct tmk_thread *t, uint64_t interval)
 {
-    tmk_memory_sample(t);
+    tmk_memory_sample(t, TMK_HEAP_WHEN_DUE);
     uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
     tmk_publish(t, tmk_bound_put_soft(p));
     tmk_thread_flush(t);
@@ -129,7 +131,7 @@ static uint64_t note_bound(struct tmk_thread *t, uint64_t interval)
 
 static void take_samples(struct tmk_thread *t)
 {
-    tmk_memory_sample(t);
+    tmk_memory_sample(t, TMK_HEAP_WHEN_DUE);
     tmk_tables_sample(t, 1);
     tmk_probe_sample(t);
     tmk_modules_scan_if_changed(t);
