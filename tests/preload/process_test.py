@@ -224,6 +224,22 @@ def case_abort_in_allocator_tables():
     eq((d["end"], d.get("end_status")), ("signal", str(int(signal.SIGABRT))), "END of the abort")
 
 
+def case_exit_in_handler_tables():
+    """_exit, quick_exit and exec are async-signal-safe: a handler may call
+    them while the main thread is inside glibc's malloc, holding its arena's
+    lock (tables mode passes the call straight through, leaving no mark).
+    Ending the trace then must not ask the allocator (mallinfo2) for the
+    heap. The sampler never read it before (a 60 s interval)."""
+    for i in range(5):
+        path = os.path.join(harness.TMP, f"ae{i}.tmk")
+        r = run([probe(), "alarm-exit-locked", "200"], output=path, timeout=20,
+                env={"TIDEMARK_MODE": "tables", "TIDEMARK_SAMPLE_INTERVAL": "60000"})
+        eq((r.returncode, r.stdout, r.stderr), (0, b"", b""), f"_exit from a handler, run {i}")
+        d = tmkcat(path)
+        clean_trace(d, "_exit from a handler")
+        eq((d["end"], d.get("end_status")), ("exit", "0"), "END of _exit from a handler")
+
+
 def case_kill():
     e = base_env()
     e["LD_PRELOAD"] = shim()

@@ -347,7 +347,7 @@ static void exit_handler(int sig)
     if (++handled >= exit_after) _exit(0);
 }
 
-static int cmd_alarm_exit(int n)
+static int cmd_alarm_exit(int n, int locked)
 {
     exit_after = n;
     struct sigaction sa;
@@ -357,7 +357,15 @@ static int cmd_alarm_exit(int n)
     sigaction(SIGALRM, &sa, NULL);
     struct itimerval it = {{0, 20}, {0, 20}};
     setitimer(ITIMER_REAL, &it, NULL);
-    for (unsigned long i = 0;; i++) churn(i % 64 + 1);
+    if (!locked)
+        for (unsigned long i = 0;; i++) churn(i % 64 + 1);
+    /* Blocks too big for the tcache, below tables mode's 64 KiB: the main
+     * thread is mostly inside glibc holding its arena's lock. */
+    void *keep[64] = {0};
+    for (unsigned long i = 0;; i++) {
+        free(keep[i % 64]);
+        keep[i % 64] = malloc(2000 + (i * 7919) % 50000);
+    }
     return 0;
 }
 
@@ -850,7 +858,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "vfork")) return cmd_vfork();
     if (!strcmp(cmd, "dlopen") && arg) return cmd_dlopen(arg, argc > 3 ? atoi(argv[3]) : 1);
     if (!strcmp(cmd, "sigalrm")) return cmd_sigalrm(arg ? atof(arg) : 1.0);
-    if (!strcmp(cmd, "alarm-exit")) return cmd_alarm_exit(arg ? atoi(arg) : 3000);
+    if (!strcmp(cmd, "alarm-exit")) return cmd_alarm_exit(arg ? atoi(arg) : 3000, 0);
+    if (!strcmp(cmd, "alarm-exit-locked")) return cmd_alarm_exit(arg ? atoi(arg) : 3000, 1);
     if (!strcmp(cmd, "stress")) return cmd_stress(arg ? strtoul(arg, NULL, 10) : 1000000);
     if (!strcmp(cmd, "rstress")) return cmd_rstress(arg ? strtoul(arg, NULL, 10) : 200000);
     if (!strcmp(cmd, "threads")) return cmd_threads(arg ? atoi(arg) : 200);
