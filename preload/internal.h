@@ -545,10 +545,10 @@ void tmk_tables_unlock(void) TMK_HIDDEN;
 void tmk_tables_after_fork_child(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_sampler_start(void) TMK_HIDDEN;
 /* A MEMORY record. In tables mode the heap figure is the allocator's
- * (mallinfo2, under its arena locks): read when due (TMK_HEAP_WHEN_DUE, the
- * sampler), or never (TMK_HEAP_LAST: a signal handler, whose thread may
- * have been inside the allocator, holding the lock; the last figure read,
- * none when none was). */
+ * (mallinfo2, under its arena locks): read when due (TMK_HEAP_WHEN_DUE: the
+ * sampler, the shim's destructor), or never (TMK_HEAP_LAST: the last figure
+ * read, no record when none was; any thread that may be a signal handler's,
+ * which may have interrupted the allocator, holding the lock). */
 enum tmk_heap_read { TMK_HEAP_WHEN_DUE, TMK_HEAP_LAST };
 void tmk_memory_sample(struct tmk_thread *t, enum tmk_heap_read read) TMK_HIDDEN;
 
@@ -574,7 +574,8 @@ void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack
  * running (the shim's own may come after other libraries'). */
 void tmk_start_early(void) TMK_HIDDEN;
 
-/* Ends the trace: final counts, END, flush every buffer, close. Once. */
+/* Ends the trace: final counts, END, flush every buffer, close. Once. The
+ * final MEMORY record's heap in tables mode is the last one read (sampler.c). */
 void tmk_finish(enum tmk_end_why why, uint64_t status) TMK_HIDDEN;
 /* The same from the handler of a signal about to kill the process:
  * END(SIGNAL, sig). Async-signal-safe; waits (bounded) for another thread
