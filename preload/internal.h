@@ -549,10 +549,11 @@ void tmk_tables_after_fork_child(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_sampler_start(void) TMK_HIDDEN;
 /* A MEMORY record. In tables mode the heap figure is the allocator's
  * (mallinfo2, under its arena locks): read when due (TMK_HEAP_WHEN_DUE: the
- * sampler, the shim's destructor), or never (TMK_HEAP_LAST: the last figure
- * read, no record when none was; any thread that may be a signal handler's,
- * which may have interrupted the allocator, holding the lock). */
-enum tmk_heap_read { TMK_HEAP_WHEN_DUE, TMK_HEAP_LAST };
+ * sampler), now (TMK_HEAP_NOW: the shim's destructor, the trace's last
+ * figure), or never (TMK_HEAP_LAST: the last figure read, no record when
+ * none was; any thread that may be a signal handler's, which may have
+ * interrupted the allocator, holding the lock). */
+enum tmk_heap_read { TMK_HEAP_WHEN_DUE, TMK_HEAP_NOW, TMK_HEAP_LAST };
 void tmk_memory_sample(struct tmk_thread *t, enum tmk_heap_read read) TMK_HIDDEN;
 
 /* ---- heap.c: the heap's records ---------------------------------------- */

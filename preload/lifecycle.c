@@ -356,7 +356,7 @@ __attribute__((constructor)) static void tmk_init(void)
 
 __attribute__((destructor)) static void tmk_fini(void)
 {
-    finish(TMK_END_EXIT, (uint64_t)(unsigned)exit_status, TMK_HEAP_WHEN_DUE);
+    finish(TMK_END_EXIT, (uint64_t)(unsigned)exit_status, TMK_HEAP_NOW);
 }
 
 /* ---- what the wrappers of exit, main and exec* tell (hooks.c) ----------- */

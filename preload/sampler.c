@@ -73,7 +73,8 @@ static uint64_t read_rss(void)
  * free chunks: a third of the process's CPU when read every 10 ms), so it
  * is read at most once a second, and never more often than keeps it below
  * 0.1% of the time: the next reading waits 1,000 times as long as this one
- * took. Between readings the last figure stands. */
+ * took. Between readings the last figure stands. The trace's last sample,
+ * from the shim's destructor, reads it afresh (TMK_HEAP_NOW). */
 #define HEAP_READ_EVERY_NS 1000000000u
 #define HEAP_READ_DUTY 1000u
 
@@ -82,7 +83,8 @@ static int64_t heap_from_allocator(enum tmk_heap_read read)
     static int64_t last = -1; /* the sampler's, and the finishing thread's at the end */
     static uint64_t next_ns;
     uint64_t start = tmk_clock_ns();
-    if (read == TMK_HEAP_LAST || start < __atomic_load_n(&next_ns, __ATOMIC_RELAXED))
+    if (read == TMK_HEAP_LAST ||
+        (read == TMK_HEAP_WHEN_DUE && start < __atomic_load_n(&next_ns, __ATOMIC_RELAXED)))
         return __atomic_load_n(&last, __ATOMIC_RELAXED);
     struct mallinfo2 mi = mallinfo2();
     int64_t heap = (int64_t)(mi.uordblks + mi.hblkhd);
