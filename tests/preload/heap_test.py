@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (check, eq, build_path, probe, tidemark, run,  # noqa: E402
+from harness import (check, eq, build_path, probe, shim, tidemark, run,  # noqa: E402
                      tmkcat, num, clean_trace)
 
 
@@ -304,6 +304,27 @@ def case_tables_heap_at_exit():
     d = tmkcat(out)
     clean_trace(d, "heap at exit")
     check(num(d, "last_heap") >= 40000000, f"the last MEMORY's heap: {d['last_heap']} B")
+
+
+def case_fronts_frameless():
+    # tables mode's pass-through costs a compare and a jump because the
+    # exported fronts have no frame (TMK_FRAMELESS): whichever compiler built
+    # the optimized shim, malloc, free, calloc and realloc push nothing. At
+    # -O0 (a front that calls) they keep their frame (preload.fp_frames).
+    for lib in (shim(), build_path("tests", "preload", "libtidemark_O0.so")):
+        for fn in ("malloc", "free", "calloc", "realloc"):
+            p = subprocess.run(["objdump", "-d", "--no-show-raw-insn", f"--disassemble={fn}", lib],
+                               stdout=subprocess.PIPE, text=True)
+            eq(p.returncode, 0, f"objdump {fn}")
+            body = [l.split("\t", 1)[1] for l in p.stdout.splitlines()
+                    if re.match(r"^\s+[0-9a-f]+:\t", l)]
+            check(body, f"{fn}: no instructions in {p.stdout!r}")
+            if any(i.startswith("call") for i in body):
+                check(body[0].startswith("push") and "%rbp" in body[0],
+                      f"{os.path.basename(lib)}: {fn}'s front calls without a frame: {body}")
+            else:
+                pushes = [i for i in body if i.startswith("push")]
+                eq(pushes, [], f"{os.path.basename(lib)}: {fn}'s front pushes: {body}")
 
 
 def case_tmkcat_info():
