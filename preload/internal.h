@@ -35,7 +35,8 @@
 #define TMK_HIDDEN __attribute__((visibility("hidden")))
 #define TMK_NOINLINE __attribute__((noinline))
 /* A function without a frame of its own, whatever -fno-omit-frame-pointer
- * says (gcc; clang shrink-wraps the frame without being told). Only when
+ * says (gcc; clang has no such attribute: preload/CMakeLists.txt builds
+ * hooks.c with -momit-leaf-frame-pointer there). Only when
  * optimizing: at -O0 its tail calls are calls, and a frameless caller of
  * the recording path would hide its own caller from TIDEMARK_UNWIND=fp's
  * walk (the %rbp chain skips its return address). */
