@@ -229,15 +229,19 @@ def case_exit_in_handler_tables():
     them while the main thread is inside glibc's malloc, holding its arena's
     lock (tables mode passes the call straight through, leaving no mark).
     Ending the trace then must not ask the allocator (mallinfo2) for the
-    heap. The sampler never read it before (a 60 s interval)."""
-    for i in range(5):
-        path = os.path.join(harness.TMP, f"ae{i}.tmk")
-        r = run([probe(), "alarm-exit-locked", "200"], output=path, timeout=20,
-                env={"TIDEMARK_MODE": "tables", "TIDEMARK_SAMPLE_INTERVAL": "60000"})
-        eq((r.returncode, r.stdout, r.stderr), (0, b"", b""), f"_exit from a handler, run {i}")
-        d = tmkcat(path)
-        clean_trace(d, "_exit from a handler")
-        eq((d["end"], d.get("end_status")), ("exit", "0"), "END of _exit from a handler")
+    heap. The sampler never read it before (a 60 s interval). Nor may
+    exit() from a handler, which is not async-signal-safe but common (a
+    SIGTERM handler's cleanup): natively it ends the process, and so must
+    the shim's destructor then."""
+    for cmd in ("alarm-exit-locked", "alarm-stdexit-locked"):
+        for i in range(5):
+            path = os.path.join(harness.TMP, f"ae-{cmd}-{i}.tmk")
+            r = run([probe(), cmd, "200"], output=path, timeout=20,
+                    env={"TIDEMARK_MODE": "tables", "TIDEMARK_SAMPLE_INTERVAL": "60000"})
+            eq((r.returncode, r.stdout, r.stderr), (0, b"", b""), f"{cmd}, run {i}")
+            d = tmkcat(path)
+            clean_trace(d, cmd)
+            eq((d["end"], d.get("end_status")), ("exit", "0"), f"END of {cmd}")
 
 
 def case_kill():

@@ -340,11 +340,15 @@ static void alarm_handler(int sig)
  * at the n-th timer signal, wherever the main thread is: maybe inside the
  * shim, holding its writer lock in the middle of a flush. */
 static volatile sig_atomic_t exit_after;
+static volatile sig_atomic_t exit_by_exit; /* exit() instead of _exit() */
 
 static void exit_handler(int sig)
 {
     (void)sig;
-    if (++handled >= exit_after) _exit(0);
+    if (++handled >= exit_after) {
+        if (exit_by_exit) exit(0); /* not async-signal-safe, yet common */
+        _exit(0);
+    }
 }
 
 static int cmd_alarm_exit(int n, int locked)
@@ -872,6 +876,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "sigalrm")) return cmd_sigalrm(arg ? atof(arg) : 1.0);
     if (!strcmp(cmd, "alarm-exit")) return cmd_alarm_exit(arg ? atoi(arg) : 3000, 0);
     if (!strcmp(cmd, "alarm-exit-locked")) return cmd_alarm_exit(arg ? atoi(arg) : 3000, 1);
+    if (!strcmp(cmd, "alarm-stdexit-locked")) {
+        exit_by_exit = 1;
+        return cmd_alarm_exit(arg ? atoi(arg) : 3000, 1);
+    }
     if (!strcmp(cmd, "stress")) return cmd_stress(arg ? strtoul(arg, NULL, 10) : 1000000);
     if (!strcmp(cmd, "rstress")) return cmd_rstress(arg ? strtoul(arg, NULL, 10) : 200000);
     if (!strcmp(cmd, "threads")) return cmd_threads(arg ? atoi(arg) : 200);
