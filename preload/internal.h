@@ -549,12 +549,13 @@ void tmk_tables_unlock(void) TMK_HIDDEN;
 void tmk_tables_after_fork_child(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_sampler_start(void) TMK_HIDDEN;
 /* A MEMORY record. In tables mode the heap figure is the allocator's
- * (mallinfo2, under its arena locks): read when due (TMK_HEAP_WHEN_DUE: the
- * sampler), now (TMK_HEAP_NOW: the shim's destructor, the trace's last
- * figure), or never (TMK_HEAP_LAST: the last figure read, no record when
- * none was; any thread that may be a signal handler's, which may have
- * interrupted the allocator, holding the lock). */
-enum tmk_heap_read { TMK_HEAP_WHEN_DUE, TMK_HEAP_NOW, TMK_HEAP_LAST };
+ * (mallinfo2, under its arena locks): read when due by the sampler thread
+ * (TMK_HEAP_WHEN_DUE), never by another (TMK_HEAP_LAST: the last figure
+ * read, no record when none was). Any other thread may be a signal
+ * handler's (exit, _exit, quick_exit, exec, a fatal signal) that
+ * interrupted the allocator on its thread, which holds the lock: tables
+ * mode's pass-through leaves no mark to tell. */
+enum tmk_heap_read { TMK_HEAP_WHEN_DUE, TMK_HEAP_LAST };
 void tmk_memory_sample(struct tmk_thread *t, enum tmk_heap_read read) TMK_HIDDEN;
 
 /* ---- heap.c: the heap's records ---------------------------------------- */

@@ -114,13 +114,11 @@ static int claim_finish(void)
  * handler, whose thread may have been inside the shim (guard set): then only
  * what needs no lock it could hold (flush and END). `writer`: 1 the caller
  * took the writer lock, 0 take it here, -1 it cannot be had (no flush).
- * `heap`: may the final MEMORY sample ask the allocator (sampler.c)? Only
- * from the shim's destructor: _exit, quick_exit and exec may be called by
- * a handler that interrupted the allocator on this thread (tables mode's
- * pass-through leaves no mark), which then holds the arena lock mallinfo2
- * waits for. */
-static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int writer,
-                      enum tmk_heap_read heap)
+ * The final MEMORY sample never asks the allocator (sampler.c): exit,
+ * _exit, quick_exit and exec may come from a handler that interrupted the
+ * allocator on this thread (tables mode's pass-through leaves no mark),
+ * which then holds the arena lock mallinfo2 waits for. */
+static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int writer)
 {
     int saved = errno;
     enum tmk_guard guard = tmk_tls.guard;
@@ -135,7 +133,7 @@ static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int wr
     if (t && guard == TMK_GUARD_FREE) {
         tmk_tables_sample(t, 0);
         tmk_probe_final(t);
-        tmk_memory_sample(t, heap);
+        tmk_memory_sample(t, TMK_HEAP_LAST);
     }
     if (writer == 0) tmk_writer_lock();
     if (writer >= 0) {
@@ -150,7 +148,7 @@ static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int wr
     errno = saved;
 }
 
-static void finish(enum tmk_end_why why, uint64_t status, enum tmk_heap_read heap)
+void tmk_finish(enum tmk_end_why why, uint64_t status)
 {
     /* A vfork child (_exit, or exec) shares the parent's memory: it must not
      * even mark the trace as finishing, so the pid is checked first. */
@@ -158,13 +156,8 @@ static void finish(enum tmk_end_why why, uint64_t status, enum tmk_heap_read hea
     sigset_t stop, old;
     tmk_signals_stop_set(&stop);
     pthread_sigmask(SIG_BLOCK, &stop, &old);
-    if (claim_finish()) end_trace(why, status, 0, 0, heap);
+    if (claim_finish()) end_trace(why, status, 0, 0);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-void tmk_finish(enum tmk_end_why why, uint64_t status)
-{
-    finish(why, status, TMK_HEAP_LAST);
 }
 
 /* Another thread is ending the trace: lets it finish before the signal
@@ -190,7 +183,7 @@ int tmk_finish_signal(int sig, int can_wait)
         if (writer < 0 && can_wait) return 0;
     }
     if (tmk_state == TMK_STATE_ACTIVE && claim_finish()) {
-        end_trace(TMK_END_SIGNAL, (uint64_t)sig, 1, writer, TMK_HEAP_LAST);
+        end_trace(TMK_END_SIGNAL, (uint64_t)sig, 1, writer);
         return 1;
     }
     if (writer > 0) tmk_writer_unlock();
@@ -356,7 +349,7 @@ __attribute__((constructor)) static void tmk_init(void)
 
 __attribute__((destructor)) static void tmk_fini(void)
 {
-    finish(TMK_END_EXIT, (uint64_t)(unsigned)exit_status, TMK_HEAP_NOW);
+    tmk_finish(TMK_END_EXIT, (uint64_t)(unsigned)exit_status);
 }
 
 /* ---- what the wrappers of exit, main and exec* tell (hooks.c) ----------- */

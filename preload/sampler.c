@@ -73,8 +73,8 @@ static uint64_t read_rss(void)
  * free chunks: a third of the process's CPU when read every 10 ms), so it
  * is read at most once a second, and never more often than keeps it below
  * 0.1% of the time: the next reading waits 1,000 times as long as this one
- * took. Between readings the last figure stands. The trace's last sample,
- * from the shim's destructor, reads it afresh (TMK_HEAP_NOW). */
+ * took. Between readings the last figure stands; the trace's last sample,
+ * written by the thread that ends it, takes it too (TMK_HEAP_LAST). */
 #define HEAP_READ_EVERY_NS 1000000000u
 #define HEAP_READ_DUTY 1000u
 
@@ -83,8 +83,7 @@ static int64_t heap_from_allocator(enum tmk_heap_read read)
     static int64_t last = -1; /* the sampler's, and the finishing thread's at the end */
     static uint64_t next_ns;
     uint64_t start = tmk_clock_ns();
-    if (read == TMK_HEAP_LAST ||
-        (read == TMK_HEAP_WHEN_DUE && start < __atomic_load_n(&next_ns, __ATOMIC_RELAXED)))
+    if (read == TMK_HEAP_LAST || start < __atomic_load_n(&next_ns, __ATOMIC_RELAXED))
         return __atomic_load_n(&last, __ATOMIC_RELAXED);
     struct mallinfo2 mi = mallinfo2();
     int64_t heap = (int64_t)(mi.uordblks + mi.hblkhd);
@@ -159,6 +158,9 @@ static void *sampler_main(void *arg)
     uint64_t now = tmk_clock_ns(), next_sample = now + interval;
     uint64_t next_write = now + TMK_HANDOFF_EVERY_NS;
     int bound_noted = 0;
+    /* A first figure at once: the trace's last sample repeats the last one
+     * read (tables mode), even in a program that ends before a tick. */
+    tmk_memory_sample(t, TMK_HEAP_WHEN_DUE);
     while (tmk_state == TMK_STATE_ACTIVE) {
         uint64_t next = next_sample < next_write ? next_sample : next_write;
         if (next > now) sleep_ns(next - now);

@@ -294,18 +294,6 @@ def case_tables_crossings():
     eq(num(d, "free_unknown"), 0, "frees of unknown addresses")
 
 
-def case_tables_heap_at_exit():
-    # tables mode reads the heap from the allocator (mallinfo2) at most once
-    # a second; the sample the trace ends with reads it afresh: a program of
-    # less than a second that kept 40 MB ends with them in its heap.
-    out = os.path.join(harness.TMP, "he.tmk")
-    r = run([probe(), "heap-at-exit"], output=out, env={"TIDEMARK_MODE": "tables"})
-    eq((r.returncode, r.stdout, r.stderr), (0, b"kept=1\n", b""), "status")
-    d = tmkcat(out)
-    clean_trace(d, "heap at exit")
-    check(num(d, "last_heap") >= 40000000, f"the last MEMORY's heap: {d['last_heap']} B")
-
-
 def case_fronts_frameless():
     # tables mode's pass-through costs a compare and a jump because the
     # exported fronts have no frame (TMK_FRAMELESS): whichever compiler built

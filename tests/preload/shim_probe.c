@@ -841,18 +841,6 @@ static int cmd_crossings(void)
     return 0;
 }
 
-/* After the sampler's first samples, 40 MB in blocks tables mode passes
- * through, kept; then main returns, well within a second. */
-static int cmd_heap_at_exit(void)
-{
-    struct timespec ts = {0, 100 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    static void *keep[4000];
-    for (int i = 0; i < 4000; i++) keep[i] = v_malloc(10000);
-    printf("kept=%d\n", keep[3999] != NULL);
-    return 0;
-}
-
 static int cmd_hello(void)
 {
     char *s = strdup("hello from the probe");
@@ -896,7 +884,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "trickle")) return cmd_trickle();
     if (!strcmp(cmd, "hello")) return cmd_hello();
     if (!strcmp(cmd, "crossings")) return cmd_crossings();
-    if (!strcmp(cmd, "heap-at-exit")) return cmd_heap_at_exit();
     if (!strcmp(cmd, "fds")) return cmd_fds();
     if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);
     if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
