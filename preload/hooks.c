@@ -68,7 +68,8 @@ static inline int pass_free(const void *p)
  * front by a tail call (a jump): its return address, CFA and caller's %rbp
  * are the program's, as TMK_CALLER_SET expects. Were the call not a jump
  * (-O0), the caller would be the shim's own frame, which caller_cache.c
- * never caches: slower, never wrong. */
+ * never caches: slower, never wrong (the fronts then keep their frame:
+ * TMK_FRAMELESS). */
 static TMK_NOINLINE void *malloc_recorded(size_t n)
 {
     if (TMK_UNLIKELY(!tmk_resolved())) return tmk_boot_alloc(n, 16);

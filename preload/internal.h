@@ -37,8 +37,12 @@
 #define TMK_HIDDEN __attribute__((visibility("hidden")))
 #define TMK_NOINLINE __attribute__((noinline))
 /* A function without a frame of its own, whatever -fno-omit-frame-pointer
- * says (gcc; clang shrink-wraps the frame without being told). */
-#if defined(__clang__)
+ * says (gcc; clang has no such attribute: preload/CMakeLists.txt builds
+ * hooks.c with -momit-leaf-frame-pointer there). Only when
+ * optimizing: at -O0 its tail calls are calls, and a frameless caller of
+ * the recording path would hide its own caller from TIDEMARK_UNWIND=fp's
+ * walk (the %rbp chain skips its return address). */
+#if defined(__clang__) || !defined(__OPTIMIZE__)
 #define TMK_FRAMELESS
 #else
 #define TMK_FRAMELESS __attribute__((optimize("omit-frame-pointer")))
@@ -682,7 +686,15 @@ void tmk_tables_lock(void) TMK_HIDDEN;
 void tmk_tables_unlock(void) TMK_HIDDEN;
 void tmk_tables_after_fork_child(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_sampler_start(void) TMK_HIDDEN;
-void tmk_memory_sample(struct tmk_thread *t) TMK_HIDDEN;
+/* A MEMORY record. In tables mode the heap figure is the allocator's
+ * (mallinfo2, under its arena locks): read when due by the sampler thread
+ * (TMK_HEAP_WHEN_DUE), never by another (TMK_HEAP_LAST: the last figure
+ * read, no record when none was). Any other thread may be a signal
+ * handler's (exit, _exit, quick_exit, exec, a fatal signal) that
+ * interrupted the allocator on its thread, which holds the lock: tables
+ * mode's pass-through leaves no mark to tell. */
+enum tmk_heap_read { TMK_HEAP_WHEN_DUE, TMK_HEAP_LAST };
+void tmk_memory_sample(struct tmk_thread *t, enum tmk_heap_read read) TMK_HIDDEN;
 
 /* ---- heap.c: the heap's records ---------------------------------------- */
 
@@ -706,7 +718,8 @@ void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack
  * running (the shim's own may come after other libraries'). */
 void tmk_start_early(void) TMK_HIDDEN;
 
-/* Ends the trace: final counts, END, flush every buffer, close. Once. */
+/* Ends the trace: final counts, END, flush every buffer, close. Once. The
+ * final MEMORY record's heap in tables mode is the last one read (sampler.c). */
 void tmk_finish(enum tmk_end_why why, uint64_t status) TMK_HIDDEN;
 /* The same from the handler of a signal about to kill the process:
  * END(SIGNAL, sig). Async-signal-safe; waits (bounded) for another thread

@@ -113,7 +113,11 @@ static int claim_finish(void)
 /* Final counts, flush every buffer, END, close. `handler`: from a signal
  * handler, whose thread may have been inside the shim (guard set): then only
  * what needs no lock it could hold (flush and END). `writer`: 1 the caller
- * took the writer lock, 0 take it here, -1 it cannot be had (no flush). */
+ * took the writer lock, 0 take it here, -1 it cannot be had (no flush).
+ * The final MEMORY sample never asks the allocator (sampler.c): exit,
+ * _exit, quick_exit and exec may come from a handler that interrupted the
+ * allocator on this thread (tables mode's pass-through leaves no mark),
+ * which then holds the arena lock mallinfo2 waits for. */
 static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int writer)
 {
     int saved = errno;
@@ -129,7 +133,7 @@ static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int wr
     if (t && guard == TMK_GUARD_FREE) {
         tmk_tables_sample(t, 0);
         tmk_probe_final(t);
-        tmk_memory_sample(t);
+        tmk_memory_sample(t, TMK_HEAP_LAST);
     }
     if (writer == 0) tmk_writer_lock();
     if (writer >= 0) {

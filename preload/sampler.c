@@ -73,16 +73,17 @@ static uint64_t read_rss(void)
  * free chunks: a third of the process's CPU when read every 10 ms), so it
  * is read at most once a second, and never more often than keeps it below
  * 0.1% of the time: the next reading waits 1,000 times as long as this one
- * took. Between readings the last figure stands. */
+ * took. Between readings the last figure stands; the trace's last sample,
+ * written by the thread that ends it, takes it too (TMK_HEAP_LAST). */
 #define HEAP_READ_EVERY_NS 1000000000u
 #define HEAP_READ_DUTY 1000u
 
-static int64_t heap_from_allocator(void)
+static int64_t heap_from_allocator(enum tmk_heap_read read)
 {
-    static int64_t last;     /* the sampler's, and the finishing thread's at the end */
+    static int64_t last = -1; /* the sampler's, and the finishing thread's at the end */
     static uint64_t next_ns;
     uint64_t start = tmk_clock_ns();
-    if (start < __atomic_load_n(&next_ns, __ATOMIC_RELAXED))
+    if (read == TMK_HEAP_LAST || start < __atomic_load_n(&next_ns, __ATOMIC_RELAXED))
         return __atomic_load_n(&last, __ATOMIC_RELAXED);
     struct mallinfo2 mi = mallinfo2();
     int64_t heap = (int64_t)(mi.uordblks + mi.hblkhd);
@@ -93,14 +94,16 @@ static int64_t heap_from_allocator(void)
     return heap;
 }
 
-static int64_t heap_in_use(void)
+/* -1: not known (tables mode, never read). */
+static int64_t heap_in_use(enum tmk_heap_read read)
 {
-    return tmk_opt.mode == TMK_MODE_TABLES ? heap_from_allocator() : tmk_threads_heap();
+    return tmk_opt.mode == TMK_MODE_TABLES ? heap_from_allocator(read) : tmk_threads_heap();
 }
 
-void tmk_memory_sample(struct tmk_thread *t)
+void tmk_memory_sample(struct tmk_thread *t, enum tmk_heap_read read)
 {
-    int64_t heap = heap_in_use();
+    int64_t heap = heap_in_use(read);
+    if (heap < 0 && tmk_opt.mode == TMK_MODE_TABLES) return;
     uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
     p = tmk_put_timed(t, p, TMK_REC_MEMORY, tmk_now());
     p = tmk_put_u(p, read_rss());
@@ -120,7 +123,7 @@ static void sleep_ns(uint64_t ns)
  * at most. */
 static uint64_t note_bound(struct tmk_thread *t, uint64_t interval)
 {
-    tmk_memory_sample(t);
+    tmk_memory_sample(t, TMK_HEAP_WHEN_DUE);
     uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
     tmk_publish(t, tmk_bound_put_soft(p));
     tmk_thread_flush(t);
@@ -129,7 +132,7 @@ static uint64_t note_bound(struct tmk_thread *t, uint64_t interval)
 
 static void take_samples(struct tmk_thread *t)
 {
-    tmk_memory_sample(t);
+    tmk_memory_sample(t, TMK_HEAP_WHEN_DUE);
     tmk_tables_sample(t, 1);
     tmk_probe_sample(t);
     tmk_modules_scan_if_changed(t);
@@ -155,6 +158,9 @@ static void *sampler_main(void *arg)
     uint64_t now = tmk_clock_ns(), next_sample = now + interval;
     uint64_t next_write = now + TMK_HANDOFF_EVERY_NS;
     int bound_noted = 0;
+    /* A first figure at once: the trace's last sample repeats the last one
+     * read (tables mode), even in a program that ends before a tick. */
+    tmk_memory_sample(t, TMK_HEAP_WHEN_DUE);
     while (tmk_state == TMK_STATE_ACTIVE) {
         uint64_t next = next_sample < next_write ? next_sample : next_write;
         if (next > now) sleep_ns(next - now);

@@ -346,11 +346,23 @@ static void call_site(Dwarf_Die *inl, Dwarf_Files *files, const char **file, uns
  * (the ELF symbol would name the function it was inlined into); and, in
  * f->callers, the chain of calls it was inlined from. NULL when the module
  * has no DWARF for pc. */
+/* The compilation unit whose code holds pc. libdw (0.188) finds it through
+ * .debug_aranges only; clang and rustc do not write that section by
+ * default, so then every unit's ranges are asked in turn. */
+static Dwarf_Die *unit_at(Dwfl_Module *mod, GElf_Addr pc, Dwarf_Addr *bias)
+{
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, bias);
+    if (cu) return cu;
+    while ((cu = dwfl_module_nextcu(mod, cu, bias)) != NULL)
+        if (dwarf_haspc(cu, pc - *bias) > 0) return cu;
+    return NULL;
+}
+
 static const char *function_and_inlines(struct tm_symbolizer *s, Dwfl_Module *mod,
                                         GElf_Addr pc, struct tm_sym_frame *f)
 {
     Dwarf_Addr bias;
-    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
+    Dwarf_Die *cu = unit_at(mod, pc, &bias);
     if (!cu) return NULL;
     Dwarf_Die *scopes = NULL;
     int n = dwarf_getscopes(cu, pc - bias, &scopes);
@@ -425,14 +437,20 @@ static void resolve(struct tm_symbolizer *s, uint64_t addr, int exact, struct tm
     const char *name = function_and_inlines(s, m->mod, pc, f);
     if (name) f->function = intern(s, name);
     else f->function = demangled(s, dwfl_module_addrinfo(m->mod, pc, &off, &sym, NULL, NULL, NULL));
+    int lineno = 0;
+    const char *src = NULL;
     Dwfl_Line *line = dwfl_module_getsrc(m->mod, pc);
     if (line) {
-        int lineno = 0;
-        const char *src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
-        if (src) {
-            f->file = intern(s, src);
-            f->line = lineno > 0 ? (unsigned)lineno : 0;
-        }
+        src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+    } else {
+        Dwarf_Addr bias;
+        Dwarf_Die *cu = unit_at(m->mod, pc, &bias); /* no .debug_aranges */
+        Dwarf_Line *l = cu ? dwarf_getsrc_die(cu, pc - bias) : NULL;
+        if (l && (src = dwarf_linesrc(l, NULL, NULL)) != NULL) dwarf_lineno(l, &lineno);
+    }
+    if (src) {
+        f->file = intern(s, src);
+        f->line = lineno > 0 ? (unsigned)lineno : 0;
     }
 }
 

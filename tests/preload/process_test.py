@@ -206,6 +206,44 @@ def case_exits():
     eq((num(d, "sized_allocs"), num(d, "sized_frees")), (100, 100), "records before abort")
 
 
+def case_abort_in_allocator_tables():
+    """glibc aborts from inside free with its arena's lock held; tables mode
+    passed that free straight through, so the shim's SIGABRT handler ends
+    the trace on a thread holding the allocator's lock: it must not ask the
+    allocator (mallinfo2) for the heap then. The sampler never read it
+    before (a 60 s interval)."""
+    n = run([probe(), "double-free-locked"], preload=False)
+    eq(n.returncode, -signal.SIGABRT, "natively, glibc aborts")
+    path = os.path.join(harness.TMP, "locked.tmk")
+    r = run([probe(), "double-free-locked"], output=path, timeout=20,
+            env={"TIDEMARK_MODE": "tables", "TIDEMARK_SAMPLE_INTERVAL": "60000"})
+    eq((r.returncode, r.stdout, r.stderr), (n.returncode, n.stdout, n.stderr),
+       "the same abort under tables mode")
+    d = tmkcat(path)
+    clean_trace(d, "abort inside free")
+    eq((d["end"], d.get("end_status")), ("signal", str(int(signal.SIGABRT))), "END of the abort")
+
+
+def case_exit_in_handler_tables():
+    """_exit, quick_exit and exec are async-signal-safe: a handler may call
+    them while the main thread is inside glibc's malloc, holding its arena's
+    lock (tables mode passes the call straight through, leaving no mark).
+    Ending the trace then must not ask the allocator (mallinfo2) for the
+    heap. The sampler never read it before (a 60 s interval). Nor may
+    exit() from a handler, which is not async-signal-safe but common (a
+    SIGTERM handler's cleanup): natively it ends the process, and so must
+    the shim's destructor then."""
+    for cmd in ("alarm-exit-locked", "alarm-stdexit-locked"):
+        for i in range(5):
+            path = os.path.join(harness.TMP, f"ae-{cmd}-{i}.tmk")
+            r = run([probe(), cmd, "200"], output=path, timeout=20,
+                    env={"TIDEMARK_MODE": "tables", "TIDEMARK_SAMPLE_INTERVAL": "60000"})
+            eq((r.returncode, r.stdout, r.stderr), (0, b"", b""), f"{cmd}, run {i}")
+            d = tmkcat(path)
+            clean_trace(d, cmd)
+            eq((d["end"], d.get("end_status")), ("exit", "0"), f"END of {cmd}")
+
+
 def case_kill():
     e = base_env()
     e["LD_PRELOAD"] = shim()

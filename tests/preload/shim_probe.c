@@ -340,14 +340,18 @@ static void alarm_handler(int sig)
  * at the n-th timer signal, wherever the main thread is: maybe inside the
  * shim, holding its writer lock in the middle of a flush. */
 static volatile sig_atomic_t exit_after;
+static volatile sig_atomic_t exit_by_exit; /* exit() instead of _exit() */
 
 static void exit_handler(int sig)
 {
     (void)sig;
-    if (++handled >= exit_after) _exit(0);
+    if (++handled >= exit_after) {
+        if (exit_by_exit) exit(0); /* not async-signal-safe, yet common */
+        _exit(0);
+    }
 }
 
-static int cmd_alarm_exit(int n)
+static int cmd_alarm_exit(int n, int locked)
 {
     exit_after = n;
     struct sigaction sa;
@@ -357,7 +361,15 @@ static int cmd_alarm_exit(int n)
     sigaction(SIGALRM, &sa, NULL);
     struct itimerval it = {{0, 20}, {0, 20}};
     setitimer(ITIMER_REAL, &it, NULL);
-    for (unsigned long i = 0;; i++) churn(i % 64 + 1);
+    if (!locked)
+        for (unsigned long i = 0;; i++) churn(i % 64 + 1);
+    /* Blocks too big for the tcache, below tables mode's 64 KiB: the main
+     * thread is mostly inside glibc holding its arena's lock. */
+    void *keep[64] = {0};
+    for (unsigned long i = 0;; i++) {
+        free(keep[i % 64]);
+        keep[i % 64] = malloc(2000 + (i * 7919) % 50000);
+    }
     return 0;
 }
 
@@ -669,6 +681,20 @@ static int cmd_double_free(void)
     return 0;
 }
 
+/* A double free that glibc finds with its arena's lock held (a chunk too
+ * big for the fast bins, its tcache bin full): malloc_printerr aborts from
+ * inside free, the lock still taken. */
+static int cmd_double_free_locked(void)
+{
+    void *fill[7], *p = v_malloc(200), *guard = v_malloc(200);
+    for (int i = 0; i < 7; i++) fill[i] = v_malloc(200);
+    for (int i = 0; i < 7; i++) v_free(fill[i]);
+    v_free(p);
+    v_free(p);
+    v_free(guard);
+    return 0;
+}
+
 static int cmd_abort(void)
 {
     for (int i = 0; i < 100; i++) churn(9999);
@@ -843,7 +869,12 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "vfork")) return cmd_vfork();
     if (!strcmp(cmd, "dlopen") && arg) return cmd_dlopen(arg, argc > 3 ? atoi(argv[3]) : 1);
     if (!strcmp(cmd, "sigalrm")) return cmd_sigalrm(arg ? atof(arg) : 1.0);
-    if (!strcmp(cmd, "alarm-exit")) return cmd_alarm_exit(arg ? atoi(arg) : 3000);
+    if (!strcmp(cmd, "alarm-exit")) return cmd_alarm_exit(arg ? atoi(arg) : 3000, 0);
+    if (!strcmp(cmd, "alarm-exit-locked")) return cmd_alarm_exit(arg ? atoi(arg) : 3000, 1);
+    if (!strcmp(cmd, "alarm-stdexit-locked")) {
+        exit_by_exit = 1;
+        return cmd_alarm_exit(arg ? atoi(arg) : 3000, 1);
+    }
     if (!strcmp(cmd, "stress")) return cmd_stress(arg ? strtoul(arg, NULL, 10) : 1000000);
     if (!strcmp(cmd, "rstress")) return cmd_rstress(arg ? strtoul(arg, NULL, 10) : 200000);
     if (!strcmp(cmd, "threads")) return cmd_threads(arg ? atoi(arg) : 200);
@@ -854,6 +885,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "_exit")) return cmd_underscore_exit();
     if (!strcmp(cmd, "abort")) return cmd_abort();
     if (!strcmp(cmd, "double-free")) return cmd_double_free();
+    if (!strcmp(cmd, "double-free-locked")) return cmd_double_free_locked();
     if (!strcmp(cmd, "quick_exit")) return cmd_quick_exit();
     if (!strcmp(cmd, "spin")) return cmd_spin(arg ? atof(arg) : 1.5);
     if (!strcmp(cmd, "trickle")) return cmd_trickle();

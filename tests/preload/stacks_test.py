@@ -137,5 +137,59 @@ def case_stackcache():
         check(plain_n >= 32, f"{build}: {plain_n} stacks unwound without the cache")
 
 
+
+def exe_prefix(frames, exe):
+    """The leading frames inside the executable exe (module basename)."""
+    out = []
+    for f in frames:
+        if not f.startswith(exe + "+"):
+            break
+        out.append(f)
+    return tuple(out)
+
+
+def case_fp_frames():
+    # TIDEMARK_UNWIND=fp walks the %rbp chain: in a program built with frame
+    # pointers it must find the program's frames libunwind finds, the
+    # function that called malloc first, with the shim optimized (its
+    # fronts jump to the recording paths) and at -O0 (they call them, as in
+    # a Debug build).
+    exe = "stack_paths_fp"
+    for lib in ("libtidemark.so", "libtidemark_O0.so"):
+        path = build_path("preload", lib) if lib == "libtidemark.so" else \
+            build_path("tests", "preload", lib)
+        got = {}
+        for unw in ("fp", "libunwind"):
+            out = os.path.join(harness.TMP, f"fpf-{lib}-{unw}.%p.tmk")
+            r = run([build_path("tests", "preload", exe)], output=out,
+                    env={"LD_PRELOAD": path, "TIDEMARK_UNWIND": unw, "TIDEMARK_STACK_CACHE": "0"})
+            eq(r.returncode, 0, f"{lib} {unw}: status")
+            files = traces(rf"fpf-{re.escape(lib)}-{unw}\.\d+\.tmk$")
+            pids = {tmkcat(f)["pid"] for f in files}
+            parent = [f for f in files if tmkcat(f)["ppid"] not in pids]
+            eq(len(parent), 1, f"{lib} {unw}: the parent's trace among {files}")
+            # threads by the sizes they allocate (frames differ by unwinder)
+            got[unw] = {tuple(a[0] for a in allocs): allocs
+                        for allocs in alloc_stacks(parent[0]).values()}
+        compared = 0
+        for key, want in got["libunwind"].items():
+            have = got["fp"].get(key)
+            check(have is not None and len(have) == len(want),
+                  f"{lib}: a thread of {len(want)} allocations with libunwind, not with fp")
+            for i, ((size, w), (hsize, h)) in enumerate(zip(want, have)):
+                eq(hsize, size, f"{lib}: allocation {i}'s size")
+                wp = exe_prefix(w, exe)
+                if not wp:
+                    continue
+                hp = exe_prefix(h, exe)
+                if not h:
+                    continue  # a handler on a sigaltstack: the walk stops at once
+                if hp[:len(wp)] != wp[:len(hp)] or not hp or hp[0] != wp[0]:
+                    raise Failure(f"{lib}: allocation {i} (size {size}) with fp {h[:4]}, "
+                                  f"with libunwind {w[:4]}")
+                compared += 1
+        check(compared > 500, f"{lib}: only {compared} allocations compared")
+        print(f"fp_frames {lib}: {compared} allocations, the same program frames")
+
 if __name__ == "__main__":
     sys.exit(harness.main(globals(), "stacks"))

@@ -43,9 +43,14 @@ static int fork_exec(void)
     return wait_for(pid);
 }
 
+/* Kept where the compiler cannot see it unused (clang drops a malloc whose
+ * block nothing outside reads). */
+char *volatile early_main_block;
+
 int main(int argc, char **argv)
 {
     char *mine = malloc(EARLY_MAIN_BYTES);
+    early_main_block = mine;
     if (!mine || !early_blocks_ok()) {
         fprintf(stderr, "early_prog: no memory\n");
         return 1;
