@@ -117,7 +117,7 @@ void tmk_pages_forget(void *p, size_t bytes) TMK_HIDDEN;
 
 /* ---- per-thread state (buffer.c) ---------------------------------------- */
 
-#define TMK_STACK_CACHE 1024 /* entries of the per-thread stack-id cache */
+#define TMK_STACK_CACHE 8192 /* entries of the per-thread stack-id cache */
 #define TMK_BUFFER_BYTES (256u << 10)
 #define TMK_RECORD_MAX 64 /* room any fixed-size record needs */
 

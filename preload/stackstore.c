@@ -1,11 +1,11 @@
 /* preload/stackstore.c - the interned stacks, stored compactly: each stack
  * once in an append-only log (its 64-bit hash, its depth, its frames as
- * varint deltas: the STACK record's encoding, about 2 to 3 bytes a frame
- * within one module), found through an open-addressing index of 8-byte
- * slots (32 bits of the hash, the id) and an array from id to log offset.
- * W3's 21,000 stacks of 5-25 frames took 4.9 MiB as arena entries (header,
- * hash, id, depth, 8 bytes a frame, rounded up to a size class) and take
- * about 1.3 MiB here. Ids are 1, 2, 3... in the order stacks are added.
+ * deltas: 2 bytes a frame within a module, 6 or 10 between modules), found
+ * through an open-addressing index of 8-byte slots (32 bits of the hash,
+ * the id) and an array from id to log offset. W3's 14,000 stacks of about
+ * 23 frames took 3.9 MiB as arena entries (header, hash, id, depth, 8 bytes
+ * a frame, rounded up to a size class) and take 1.5 MiB here. Ids are 1, 2,
+ * 3... in the order stacks are added.
  * The caller (intern.c) holds the lock; nothing here locks.
  */
 #include <string.h>
@@ -44,30 +44,58 @@ static uint64_t hash_of(const uint8_t *e)
     return h;
 }
 
-/* A varint the store wrote itself: no bound checks. */
-static const uint8_t *get_u(const uint8_t *p, uint64_t *v)
+/* A frame's delta from the one before (from 0 for the first): 2 bytes when
+ * it fits an int16 above the two escapes, else an escape and the delta in 4
+ * bytes, or the frame itself in 8. Read without a varint's loop: the global
+ * table compares the frames of every thread-cache miss (W3: 430,000). */
+#define ESC32 INT16_MIN       /* an int32 delta follows */
+#define ESC64 (INT16_MIN + 1) /* the frame's 8 bytes follow */
+#define FRAME_MAX 10          /* bytes of one frame at most */
+
+static uint8_t *put_frame(uint8_t *p, uintptr_t frame, uintptr_t prev)
 {
-    uint64_t x = *p & 0x7f;
-    unsigned shift = 7;
-    while (*p++ & 0x80) {
-        x |= (uint64_t)(*p & 0x7f) << shift;
-        shift += 7;
+    intptr_t d = (intptr_t)(frame - prev);
+    int16_t esc = d > ESC64 && d <= INT16_MAX ? (int16_t)d : d >= INT32_MIN && d <= INT32_MAX ? ESC32 : ESC64;
+    memcpy(p, &esc, 2);
+    p += 2;
+    if (esc == ESC32) {
+        int32_t w = (int32_t)d;
+        memcpy(p, &w, 4);
+        return p + 4;
     }
-    *v = x;
+    if (esc == ESC64) {
+        memcpy(p, &frame, 8);
+        return p + 8;
+    }
     return p;
 }
 
-/* Are frames f[0, n) of hash h the entry's? */
+static inline const uint8_t *get_frame(const uint8_t *p, uintptr_t *frame)
+{
+    int16_t d;
+    memcpy(&d, p, 2);
+    if (TMK_LIKELY(d > ESC64)) {
+        *frame += (uintptr_t)(intptr_t)d;
+        return p + 2;
+    }
+    if (d == ESC32) {
+        int32_t w;
+        memcpy(&w, p + 2, 4);
+        *frame += (uintptr_t)(intptr_t)w;
+        return p + 6;
+    }
+    memcpy(frame, p + 2, 8);
+    return p + 10;
+}
+
+/* Are frames f[0, n) of hash h the entry's? (hash, depth byte, frames) */
 static int entry_is(const uint8_t *e, const uintptr_t *f, int n, uint64_t h)
 {
-    if (hash_of(e) != h) return 0;
-    uint64_t v;
-    const uint8_t *p = get_u(e + 8, &v);
-    if (v != (uint64_t)n) return 0;
+    if (hash_of(e) != h || e[8] != (uint8_t)n) return 0;
+    const uint8_t *p = e + 9;
     uintptr_t frame = 0;
     for (int i = 0; i < n; i++) {
-        p = get_u(p, &v);
-        frame += (uintptr_t)tmk_unzigzag(v);
+        p = get_frame(p, &frame);
         if (frame != f[i]) return 0;
     }
     return 1;
@@ -163,12 +191,13 @@ uint32_t tmk_store_find(const uintptr_t *f, int n, uint64_t h)
 uint32_t tmk_store_add(const uintptr_t *f, int n, uint64_t h)
 {
     if (n < 0 || n > TMK_DEPTH_MAX || index_room() || offsets_room()) return 0;
-    uint8_t buf[8 + TMK_VARINT_MAX * (TMK_DEPTH_MAX + 1)];
+    uint8_t buf[9 + FRAME_MAX * TMK_DEPTH_MAX];
     memcpy(buf, &h, sizeof h);
-    uint8_t *p = tmk_put_u(buf + 8, (uint64_t)n);
+    buf[8] = (uint8_t)n;
+    uint8_t *p = buf + 9;
     uintptr_t prev = 0;
     for (int i = 0; i < n; i++) {
-        p = tmk_put_s(p, (int64_t)(f[i] - prev));
+        p = put_frame(p, f[i], prev);
         prev = f[i];
     }
     size_t len = (size_t)(p - buf);
@@ -188,13 +217,12 @@ uint32_t tmk_store_add(const uintptr_t *f, int n, uint64_t h)
 int tmk_store_frames(uint32_t id, uintptr_t *out, int cap)
 {
     if (!id || id > nstacks) return -1;
-    uint64_t v;
-    const uint8_t *p = get_u(entry_of(id) + 8, &v);
-    int n = (int)v;
+    const uint8_t *e = entry_of(id);
+    int n = e[8];
+    const uint8_t *p = e + 9;
     uintptr_t frame = 0;
     for (int i = 0; i < n && i < cap; i++) {
-        p = get_u(p, &v);
-        frame += (uintptr_t)tmk_unzigzag(v);
+        p = get_frame(p, &frame);
         out[i] = frame;
     }
     return n;
