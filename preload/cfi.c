@@ -54,6 +54,7 @@ struct cfi_slot {
  * CFA0 is less than 2 GiB, checked at its start). */
 #define SLOT_END INT32_MIN
 #define SLOT_FALLBACK (INT32_MIN + 1)
+#define SLOT_NOFDE (INT32_MIN + 2) /* the stack ends here when %rbp is 0 (cfi.h) */
 /* A saved %rbp lies at most this far below its CFA (cfi_compile.c). The
  * walk does not bound-check that read: the CFA is at least CFA0 + 8 and the
  * walk's own frames hold this many bytes below CFA0 (checked at its start),
@@ -231,8 +232,10 @@ __attribute__((noinline)) static void slot_fill(struct cfi_slot *s, uintptr_t ip
 {
     uint32_t r = rule_slow(ip - 1);
     s->cfa_rbp = (uint8_t)TMK_CFI_CFA_RBP(r);
-    s->cfa_off = TMK_CFI_KIND(r) == TMK_CFI_STD ? (int32_t)TMK_CFI_CFA_OFF(r)
-                 : TMK_CFI_KIND(r) == TMK_CFI_END ? SLOT_END : SLOT_FALLBACK;
+    s->cfa_off = TMK_CFI_KIND(r) == TMK_CFI_STD     ? (int32_t)TMK_CFI_CFA_OFF(r)
+                 : TMK_CFI_KIND(r) == TMK_CFI_END   ? SLOT_END
+                 : TMK_CFI_KIND(r) == TMK_CFI_NOFDE ? SLOT_NOFDE
+                                                    : SLOT_FALLBACK;
     s->rbp_off = TMK_CFI_RBP_SAVED(r) ? (int16_t)TMK_CFI_RBP_OFF(r) : 0;
     if (s->rbp_off < -RBP_BELOW || s->rbp_off > -8) {
         s->cfa_off = s->rbp_off ? SLOT_FALLBACK : s->cfa_off;
@@ -284,7 +287,7 @@ int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash)
         const struct cfi_slot *s = slot_of(cc, ip);
         uintptr_t cfa = (s->cfa_rbp ? bp : sp) + (uintptr_t)(intptr_t)s->cfa_off;
         if (TMK_UNLIKELY(cfa - lo - 8 > span - 8)) { /* [cfa - 8, cfa) outside; or no CFA */
-            if (s->cfa_off == SLOT_END) break;
+            if (s->cfa_off == SLOT_END || (s->cfa_off == SLOT_NOFDE && !bp)) break;
             return -1;
         }
         if (s->rbp_off) bp = stack_word(cfa + (uintptr_t)(intptr_t)s->rbp_off); /* RBP_BELOW */
@@ -397,6 +400,7 @@ __attribute__((noinline)) static void memo_fill(struct tmk_cfi_cache *cc, const 
         }
         sp = cfa;
     }
+    if (last->cfa_off == SLOT_NOFDE) need_rbp |= rbp0; /* the stack ended on %rbp == 0 */
     e->ra = c->ra;
     e->cfa = c->cfa;
     e->rbp = c->rbp;

@@ -5,9 +5,14 @@
  * A rule says, for the frame whose return address (minus one) lies in its
  * range: CFA = %rsp + off or %rbp + off; the return address at CFA - 8; the
  * caller's %rbp unchanged or at CFA + rbp_off. END: the CFI says the return
- * address is undefined (the outermost frame). FALLBACK (0, what zeroed
- * memory says): anything else (a DWARF expression, a signal frame, a CFA
- * from another register, no FDE): that stack is unwound by libunwind.
+ * address is undefined (the outermost frame). NOFDE: between two FDEs the
+ * module's .eh_frame_hdr lists, no FDE covers the address (ld.so's
+ * _dl_start_user, under every constructor): libunwind then ends the stack
+ * there when the frame's %rbp is 0, as the walk does, and else guesses from
+ * %rbp (the walk falls back). FALLBACK (0, what zeroed memory says):
+ * anything else (a DWARF expression, a signal frame, a CFA from another
+ * register, an FDE this file cannot read, no .eh_frame_hdr): that stack is
+ * unwound by libunwind.
  */
 #ifndef TIDEMARK_PRELOAD_CFI_H
 #define TIDEMARK_PRELOAD_CFI_H
@@ -20,6 +25,7 @@
 #define TMK_CFI_FALLBACK 0u
 #define TMK_CFI_STD 1u
 #define TMK_CFI_END 2u
+#define TMK_CFI_NOFDE 3u
 #define TMK_CFI_KIND(r) ((r) & 3u)
 #define TMK_CFI_CFA_RBP(r) (((r) >> 2) & 1u)   /* CFA from %rbp (else %rsp) */
 #define TMK_CFI_RBP_SAVED(r) (((r) >> 3) & 1u) /* caller's %rbp at CFA + RBP_OFF */

@@ -7,7 +7,8 @@
  * once, and every row of it becomes one rule: only the CFA, the caller's
  * %rbp and the return address are followed, the other registers' rules do
  * not move a frame. What a rule cannot say becomes FALLBACK for the range
- * it covers; an FDE this file cannot read, or a gap between FDEs, too.
+ * it covers; an FDE this file cannot read, too (from the address the search
+ * table gives it). A gap after an FDE up to the next one is NOFDE.
  * Every byte read is first checked to lie in a readable PT_LOAD segment of
  * the module.
  */
@@ -464,7 +465,7 @@ static void compile_fde(const struct dl_phdr_info *info, const uint8_t *fde, str
             put_row(o, (uint32_t)(r.loc - start), rule_of(&r.s, cie->signal));
         }
     }
-    put_row(o, (uint32_t)(pc_begin + pc_range - start), TMK_CFI_FALLBACK);
+    put_row(o, (uint32_t)(pc_begin + pc_range - start), TMK_CFI_NOFDE);
     *last_end = pc_begin + pc_range;
 }
 
@@ -504,8 +505,14 @@ int tmk_cfi_compile(const struct dl_phdr_info *info, uintptr_t start, uintptr_t 
     struct cie cie = {0};
     uint64_t last_end = 0;
     for (uint64_t i = 0; i < count && !o.failed; i++) {
-        int32_t fde_rel;
+        int32_t pc_rel, fde_rel;
+        memcpy(&pc_rel, table + i * 8, 4);
         memcpy(&fde_rel, table + i * 8 + 4, 4);
+        /* FALLBACK from where the table says this FDE starts, unless its
+         * rows replace it: an FDE skipped below is no gap to libunwind */
+        uintptr_t table_pc = (uintptr_t)hdr + (uintptr_t)(intptr_t)pc_rel;
+        if (table_pc >= start && table_pc < end && table_pc >= last_end)
+            put_row(&o, (uint32_t)(table_pc - start), TMK_CFI_FALLBACK);
         compile_fde(info, hdr + fde_rel, &cie, start, end,
                     &last_end, &o);
     }

@@ -121,7 +121,7 @@ void tmk_pages_forget(void *p, size_t bytes) TMK_HIDDEN;
 
 /* ---- per-thread state (buffer.c) ---------------------------------------- */
 
-#define TMK_STACK_CACHE 1024 /* entries of the per-thread stack-id cache */
+#define TMK_STACK_CACHE 8192 /* entries of the per-thread stack-id cache */
 #define TMK_BUFFER_BYTES (256u << 10)
 #define TMK_RECORD_MAX 64 /* room any fixed-size record needs */
 
@@ -577,6 +577,18 @@ void tmk_unwind_after_fork_child(void) TMK_HIDDEN;
 void tmk_intern_lock(void) TMK_HIDDEN;
 void tmk_intern_unlock(void) TMK_HIDDEN;
 void tmk_intern_after_fork_child(void) TMK_HIDDEN;
+
+/* stackstore.c: the interned stacks, compactly (intern.c's lock held).
+ * Frames f[0, n) (0 <= n <= TMK_DEPTH_MAX) of hash h: find gives their id or
+ * 0; add (when find said 0) stores them under the next id (1, 2, ...), 0
+ * when out of memory. frames writes up to cap frames of id to out and gives
+ * the stack's depth, -1 for an id never given. bytes: the memory the store
+ * has mapped. reset forgets every stack and gives the memory back. */
+uint32_t tmk_store_find(const uintptr_t *f, int n, uint64_t h) TMK_HIDDEN;
+uint32_t tmk_store_add(const uintptr_t *f, int n, uint64_t h) TMK_HIDDEN;
+int tmk_store_frames(uint32_t id, uintptr_t *out, int cap) TMK_HIDDEN;
+size_t tmk_store_bytes(void) TMK_HIDDEN;
+void tmk_store_reset(void) TMK_HIDDEN;
 
 /* caller_cache.c: a thread state starts anew (buffer.c's thread_reset): its
  * caller cache forgets every entry (stack ids restart in a forked child's
