@@ -35,10 +35,8 @@ static inline __attribute__((always_inline)) uint32_t stack_id_plain(struct tmk_
  * interned (and memoized), or libunwind's when a frame needs it.
  * TIDEMARK_UNWIND_VERIFY: every stack is walked and compared with
  * libunwind's, and a memo id with the walk's. */
-static inline __attribute__((always_inline)) uint32_t stack_id_cfi(struct tmk_thread *t)
+static TMK_NOINLINE uint32_t stack_id_cfi_walk(struct tmk_thread *t, uint32_t memo)
 {
-    uint32_t memo = tmk_cfi_memo_find(t);
-    if (TMK_LIKELY(memo) && !tmk_opt.unwind_verify) return memo;
     uintptr_t f[TMK_DEPTH_MAX];
     uint64_t h;
     int n = tmk_cfi_stack(t, f, (int)tmk_opt.depth, &h);
@@ -52,6 +50,15 @@ static inline __attribute__((always_inline)) uint32_t stack_id_cfi(struct tmk_th
     if (TMK_UNLIKELY(memo)) tmk_cfi_verify_memo(memo, id);
     if (id && id != memo) tmk_cfi_memo_fill(t, f, n, h, id);
     return id;
+}
+
+/* The memo's hit is the common case: no frame of its own (the walk's
+ * frames array is in stack_id_cfi_walk's). */
+static inline __attribute__((always_inline)) uint32_t stack_id_cfi(struct tmk_thread *t)
+{
+    uint32_t memo = tmk_cfi_memo_find(t);
+    if (TMK_LIKELY(memo) && !tmk_opt.unwind_verify) return memo;
+    return stack_id_cfi_walk(t, memo);
 }
 
 /* ---- the caller cache ------------------------------------------------------ */
@@ -359,10 +366,11 @@ static inline __attribute__((always_inline)) uint32_t cc_miss(struct tmk_thread 
     return id;
 }
 
-uint32_t tmk_stack_id(struct tmk_thread *t)
+/* The libunwind unwinder's stack, through the caller cache. Out of line:
+ * its frame (the unwind's array) is not the CFI memo's hit's; libunwind
+ * steps through it on a miss (a shim frame, skipped). */
+static TMK_NOINLINE uint32_t stack_id_cached(struct tmk_thread *t)
 {
-    tmk_thread_bounds_due(t);
-    if (tmk_opt.unwinder == TMK_UNWIND_CFI) return stack_id_cfi(t);
     struct tmk_caller c = tmk_tls.caller;
     struct tmk_caller_cache *cc = cc_for(t, &c);
     if (!cc) {
@@ -379,6 +387,13 @@ uint32_t tmk_stack_id(struct tmk_thread *t)
         return e->id;
     }
     return cc_miss(t, &c, e, cc->stamp);
+}
+
+uint32_t tmk_stack_id(struct tmk_thread *t)
+{
+    tmk_thread_bounds_due(t);
+    if (TMK_LIKELY(tmk_opt.unwinder == TMK_UNWIND_CFI)) return stack_id_cfi(t);
+    return stack_id_cached(t);
 }
 
 /* The counts are the process's own. */

@@ -66,13 +66,13 @@ struct cfi_slot {
  * finds the same frames: the rules are fixed by the return addresses (one
  * modules generation), every CFA follows from CFA0, RBP0 and the words. */
 struct memo_entry {
-    uintptr_t ra, cfa, rbp; /* the key; rbp compared only when need_rbp */
+    uintptr_t ra, cfa, rbp; /* the key; rbp compared only under rbp_mask */
+    uintptr_t rbp_mask;     /* all ones when a CFA was computed from RBP0, else 0 */
     uint64_t seen;          /* hash of the last stack walked at this key */
     uint32_t seen_stamp;    /* the memo's stamp when seen was set */
     uint32_t id;
     uint32_t stamp;         /* the memo's stamp at the fill; another: empty */
-    uint16_t nwords;
-    uint8_t need_rbp;       /* a CFA was computed from RBP0 */
+    uint16_t nwords;        /* even: an odd count repeats its last word (memo_find's pairs) */
     struct {
         uintptr_t at, val;  /* in [CFA0, stack top): mapped while a call from CFA0 runs */
     } word[MEMO_WORDS];
@@ -81,7 +81,7 @@ struct memo_entry {
 struct tmk_cfi_cache {
     uint32_t gen;   /* tmk_modules_gen when filled */
     uint32_t stamp; /* memo entries of another stamp are empty; never 0 */
-    uint32_t lookups, hits; /* the memo's, in the current window */
+    uint32_t lookups, misses; /* the memo's, in the current window */
     uint32_t bypass;        /* stacks still to walk without the memo */
     struct cfi_slot e[CFI_CACHE];
     struct memo_entry memo[MEMO_ENTRIES];
@@ -224,7 +224,7 @@ void tmk_cfi_thread_reset(struct tmk_thread *t)
     if (!t->cfi) return;
     memset(t->cfi->e, 0, sizeof t->cfi->e);
     next_stamp(t->cfi);
-    t->cfi->lookups = t->cfi->hits = t->cfi->bypass = 0;
+    t->cfi->lookups = t->cfi->misses = t->cfi->bypass = 0;
 }
 
 /* Fills slot s with the rule of return address ip (that of ip - 1). */
@@ -306,14 +306,30 @@ static struct memo_entry *memo_slot(struct tmk_cfi_cache *cc, const struct tmk_c
     return &cc->memo[h >> (64 - MEMO_BITS)];
 }
 
-/* Adaptive: a window with fewer than 1 hit in 4 lookups sends the thread
- * past the memo (no lookups, no fills) for MEMO_BYPASS stacks. */
-static void memo_count(struct tmk_cfi_cache *cc, int hit)
+/* Adaptive: a window with fewer than 1 hit in 4 lookups (more than 3
+ * misses in 4) sends the thread past the memo (no lookups, no fills) for
+ * MEMO_BYPASS stacks. A hit costs the count of lookups only. */
+__attribute__((noinline)) static void memo_window_end(struct tmk_cfi_cache *cc)
 {
-    cc->hits += (uint32_t)hit;
-    if (++cc->lookups < MEMO_WINDOW) return;
-    if (cc->hits < MEMO_WINDOW / 4) cc->bypass = MEMO_BYPASS;
-    cc->lookups = cc->hits = 0;
+    if (cc->misses > MEMO_WINDOW - MEMO_WINDOW / 4) cc->bypass = MEMO_BYPASS;
+    cc->lookups = cc->misses = 0;
+}
+
+static inline void memo_count(struct tmk_cfi_cache *cc, int hit)
+{
+    cc->misses += (uint32_t)!hit;
+    if (TMK_UNLIKELY(++cc->lookups == MEMO_WINDOW)) memo_window_end(cc);
+}
+
+/* Does every word e keeps still hold its value? Two words a turn, without
+ * a branch between them (nwords is even). */
+static inline int memo_words_hold(const struct memo_entry *e)
+{
+    uintptr_t diff = 0;
+    for (unsigned i = 0, n = e->nwords; i < n; i += 2)
+        diff |= (stack_word(e->word[i].at) ^ e->word[i].val) |
+                (stack_word(e->word[i + 1].at) ^ e->word[i + 1].val);
+    return diff == 0;
 }
 
 /* No start_ok here: an entry's key was checked by it when the entry was
@@ -323,7 +339,7 @@ uint32_t tmk_cfi_memo_find(struct tmk_thread *t)
 {
     struct tmk_cfi_cache *cc = t->cfi;
     if (!cc) return 0;
-    if (cc->bypass) {
+    if (TMK_UNLIKELY(cc->bypass)) {
         cc->bypass--;
         return 0;
     }
@@ -331,12 +347,9 @@ uint32_t tmk_cfi_memo_find(struct tmk_thread *t)
     const struct tmk_caller *c = &tmk_tls.caller;
     const struct memo_entry *e = memo_slot(cc, c);
     uint32_t id = 0;
-    if (e->stamp == cc->stamp && e->ra == c->ra && e->cfa == c->cfa &&
-        (!e->need_rbp || e->rbp == c->rbp)) {
-        unsigned i = 0, n = e->nwords;
-        while (i < n && stack_word(e->word[i].at) == e->word[i].val) i++;
-        if (i == n) id = e->id;
-    }
+    uintptr_t key_diff = (e->ra ^ c->ra) | (e->cfa ^ c->cfa) | ((e->rbp ^ c->rbp) & e->rbp_mask) |
+                         (uintptr_t)(e->stamp ^ cc->stamp);
+    if (key_diff == 0 && memo_words_hold(e)) id = e->id;
     memo_count(cc, id != 0);
     return id;
 }
@@ -401,10 +414,14 @@ __attribute__((noinline)) static void memo_fill(struct tmk_cfi_cache *cc, const 
         sp = cfa;
     }
     if (last->cfa_off == SLOT_NOFDE) need_rbp |= rbp0; /* the stack ended on %rbp == 0 */
+    if (e->nwords & 1) { /* memo_find reads pairs: the last word again */
+        e->word[e->nwords] = e->word[e->nwords - 1];
+        e->nwords++;
+    }
     e->ra = c->ra;
     e->cfa = c->cfa;
     e->rbp = c->rbp;
-    e->need_rbp = (uint8_t)need_rbp;
+    e->rbp_mask = need_rbp ? ~(uintptr_t)0 : 0;
     e->id = id;
     e->stamp = cc->stamp;
 }

@@ -407,11 +407,16 @@ struct tmk_ptrmap_shard {
 } __attribute__((aligned(64)));
 extern struct tmk_ptrmap_shard tmk_ptrmap_shards[TMK_PTRMAP_SHARDS] TMK_HIDDEN;
 
-/* The hash of an entry's key (address >> 4): its top bits choose the
- * shard, the 32 below them the home slot, scaled to the capacity. */
+/* Keys (address >> 4) of one region of 2^TMK_PTRMAP_REGION_BITS keys (1
+ * KiB of addresses) share a hash: its top bits choose the shard, the 32
+ * below them the region's first slot, scaled to the capacity; a key's home
+ * is that slot plus its place in the region. Blocks allocated (and freed)
+ * one after another, near each other in memory, then have their entries in
+ * the same few cache lines rather than one line each at random. */
+#define TMK_PTRMAP_REGION_BITS 6
 static inline uint64_t tmk_ptrmap_hash(uint64_t key)
 {
-    return key * 0x9E3779B97F4A7C15ull;
+    return (key >> TMK_PTRMAP_REGION_BITS) * 0x9E3779B97F4A7C15ull;
 }
 
 static inline struct tmk_ptrmap_shard *tmk_ptrmap_shard_of(uint64_t h)
@@ -419,9 +424,12 @@ static inline struct tmk_ptrmap_shard *tmk_ptrmap_shard_of(uint64_t h)
     return &tmk_ptrmap_shards[h >> (64 - TMK_PTRMAP_SHARD_BITS)];
 }
 
-static inline uint32_t tmk_ptrmap_home(uint64_t h, uint32_t cap)
+/* key's home slot, h its hash; cap >= 2^TMK_PTRMAP_REGION_BITS. */
+static inline uint32_t tmk_ptrmap_home(uint64_t key, uint64_t h, uint32_t cap)
 {
-    return (uint32_t)(((h >> (32 - TMK_PTRMAP_SHARD_BITS)) & 0xffffffffu) * cap >> 32);
+    uint32_t i = (uint32_t)(((h >> (32 - TMK_PTRMAP_SHARD_BITS)) & 0xffffffffu) * cap >> 32) +
+                 (uint32_t)(key & ((1u << TMK_PTRMAP_REGION_BITS) - 1));
+    return i >= cap ? i - cap : i;
 }
 
 /* Starts loading the cache line p's entry is (or would be) in. Read
@@ -429,11 +437,11 @@ static inline uint32_t tmk_ptrmap_home(uint64_t h, uint32_t cap)
  * prefetch never faults). */
 static inline void tmk_ptrmap_prefetch(uintptr_t p)
 {
-    uint64_t h = tmk_ptrmap_hash(p >> 4);
+    uint64_t key = p >> 4, h = tmk_ptrmap_hash(key);
     const struct tmk_ptrmap_shard *s = tmk_ptrmap_shard_of(h);
     uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
     const uint64_t *e = __atomic_load_n(&s->e, __ATOMIC_RELAXED);
-    if (cap) __builtin_prefetch(&e[tmk_ptrmap_home(h, cap)], 1, 3);
+    if (cap) __builtin_prefetch(&e[tmk_ptrmap_home(key, h, cap)], 1, 3);
 }
 
 /* ---- infos.c: (size, stack) pairs as numbers of TMK_INFO_BITS bits ------- */
@@ -498,18 +506,12 @@ int tmk_compress_literal_choice(uint32_t thread) TMK_HIDDEN;
 /* ---- spinlocks (ptrmap.c's shards, probe.c's registry) ------------------ */
 
 /* A lock held for a few instructions: spins, then yields (the holder may
- * have been preempted). */
+ * have been preempted). The wait is out of line (spin.c), so that taking a
+ * free lock adds no saved register to the functions that take it. */
+void tmk_spin_wait(int *word) TMK_HIDDEN;
 static inline void tmk_spin_lock(int *word)
 {
-    unsigned spins = 0;
-    while (__atomic_exchange_n(word, 1, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(word, __ATOMIC_RELAXED)) {
-            if (++spins < 256)
-                __builtin_ia32_pause();
-            else
-                sched_yield();
-        }
-    }
+    if (TMK_UNLIKELY(__atomic_exchange_n(word, 1, __ATOMIC_ACQUIRE))) tmk_spin_wait(word);
 }
 
 static inline void tmk_spin_unlock(int *word)

@@ -14,11 +14,14 @@
  * TMK_INFO_BITS above; 0 = empty. NUMBER_BY_ADDRESS marks a table's array,
  * whose free is written by address.
  *
- * 64 shards, chosen by the top bits of the address's hash, each an
- * open-addressing table with linear probing behind its own spinlock, so that
- * threads freeing each other's blocks rarely meet. A shard's home slot is
- * the hash scaled to its capacity (any multiple of a page of entries), so
- * that it can grow by half rather than double: between 1/2 and 3/4 full
+ * 64 shards, chosen by the top bits of the hash of the address's 1 KiB
+ * region (internal.h, tmk_ptrmap_hash), each an open-addressing table with
+ * linear probing behind its own spinlock, so that threads freeing each
+ * other's blocks rarely meet. A key's home slot is its region's first slot
+ * (the hash scaled to the capacity: any multiple of a page of entries)
+ * plus its place in the region, so that blocks near each other have their
+ * entries in the same cache lines, and a table can grow by half rather than
+ * double: between 1/2 and 3/4 full
  * (page rounding aside), 11 to 16 bytes per live block. It grows past 3/4
  * (LOAD_MAX_*) into a new mapping
  * (tmk_pages_map: the old one goes back to the kernel) and never shrinks.
@@ -43,6 +46,7 @@
 #define LOAD_MAX_DEN 4
 
 _Static_assert(ENTRY_KEY_BITS + TMK_INFO_BITS == 64, "an entry is 64 bits");
+_Static_assert(PAGE_ENTRIES >= (1u << TMK_PTRMAP_REGION_BITS), "a home is at most one lap past its region's slot");
 
 struct tmk_ptrmap_shard tmk_ptrmap_shards[SHARDS]; /* internal.h: the prefetch reads them */
 
@@ -59,7 +63,7 @@ static inline uint32_t next_slot(uint32_t i, uint32_t cap)
 
 static inline uint32_t home_of_entry(uint64_t e, uint32_t cap)
 {
-    return tmk_ptrmap_home(tmk_ptrmap_hash(e & KEY_MASK), cap);
+    return tmk_ptrmap_home(e & KEY_MASK, tmk_ptrmap_hash(e & KEY_MASK), cap);
 }
 
 static size_t table_bytes(uint32_t cap)
@@ -98,7 +102,7 @@ static int grow(struct tmk_ptrmap_shard *s)
 INLINE long find(const struct tmk_ptrmap_shard *s, uint64_t key, uint64_t h)
 {
     if (!s->cap) return -1;
-    for (uint32_t i = tmk_ptrmap_home(h, s->cap);; i = next_slot(i, s->cap)) {
+    for (uint32_t i = tmk_ptrmap_home(key, h, s->cap);; i = next_slot(i, s->cap)) {
         uint64_t e = s->e[i];
         if ((e & KEY_MASK) == key) return (long)i;
         if (!e) return -1;
@@ -130,7 +134,7 @@ INLINE long set(struct tmk_ptrmap_shard *s, uint64_t key, uint64_t h, uint32_t n
 {
     uint64_t entry = key | (uint64_t)n << ENTRY_KEY_BITS;
     if (TMK_LIKELY(s->cap)) {
-        uint32_t i = tmk_ptrmap_home(h, s->cap);
+        uint32_t i = tmk_ptrmap_home(key, h, s->cap);
         while (s->e[i] && (s->e[i] & KEY_MASK) != key) i = next_slot(i, s->cap);
         if (s->e[i]) { /* there: its free went unseen (before tracing), or by_address */
             long was = (long)(s->e[i] >> ENTRY_KEY_BITS);

@@ -8,6 +8,8 @@
  *  - a table's array marked by address says what it was;
  *  - infos: many distinct pairs get distinct numbers that give them back;
  *  - memory: at most 16 bytes a live block (the old map took 32..64);
+ *  - neighbours: the blocks of one 1 KiB region of addresses have their
+ *    entries in one shard, within a few cache lines of each other;
  *  - threads putting and taking at once, their infos' index growing under
  *    the lookups of the others (an old index is given back: its readers
  *    miss and find their pair under the lock).
@@ -196,8 +198,41 @@ static void test_threads(void)
     }
 }
 
+/* The slot of p's entry in shard s, or -1. */
+static long slot_of(const struct tmk_ptrmap_shard *s, uintptr_t p)
+{
+    for (uint32_t i = 0; i < s->cap; i++)
+        if ((s->e[i] & ((1ull << 44) - 1)) == p >> 4) return (long)i;
+    return -1;
+}
+
+static void test_neighbours(void)
+{
+    enum { N = 1u << TMK_PTRMAP_REGION_BITS };
+    const uintptr_t region = 0x7f1234560000ull; /* 1 KiB aligned */
+    for (uint32_t i = 0; i < N; i++) CHECK(put(region + 16 * i, 7, 32) == 0);
+    const struct tmk_ptrmap_shard *s = NULL;
+    long first = -1;
+    for (uint32_t i = 0; i < N; i++) {
+        uintptr_t p = region + 16 * i;
+        const struct tmk_ptrmap_shard *si = NULL;
+        long at = -1;
+        for (unsigned k = 0; k < TMK_PTRMAP_SHARDS && at < 0; k++)
+            if ((at = slot_of(&tmk_ptrmap_shards[k], p)) >= 0) si = &tmk_ptrmap_shards[k];
+        CHECK(at >= 0, "block %u not found", i);
+        if (at < 0) continue;
+        if (!s) s = si, first = at;
+        CHECK(si == s, "block %u in another shard", i);
+        long ahead = (at - first + (long)s->cap) % (long)s->cap; /* after the first, circularly */
+        CHECK(ahead < 2 * N, "block %u is %ld slots after the region's first", i, ahead);
+    }
+    uint32_t stack, size;
+    for (uint32_t i = 0; i < N; i++) CHECK(tmk_ptrmap_take(region + 16 * i, &stack, &size));
+}
+
 int main(void)
 {
+    test_neighbours();
     test_round_trip();
     test_unnameable();
     test_against_shadow();
