@@ -148,6 +148,14 @@ static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int wr
     errno = saved;
 }
 
+/* The writer lock for a thread whose handler interrupted the shim (guard
+ * set): 1 taken, -1 not within `ns` (this very thread may hold it, inside
+ * the block the handler interrupted: then nothing more is written). */
+static int writer_lock_interrupted(uint64_t ns)
+{
+    return writer_lock_within(ns) ? 1 : -1;
+}
+
 void tmk_finish(enum tmk_end_why why, uint64_t status)
 {
     /* A vfork child (_exit, or exec) shares the parent's memory: it must not
@@ -156,7 +164,15 @@ void tmk_finish(enum tmk_end_why why, uint64_t status)
     sigset_t stop, old;
     tmk_signals_stop_set(&stop);
     pthread_sigmask(SIG_BLOCK, &stop, &old);
-    if (claim_finish()) end_trace(why, status, 0, 0);
+    /* _exit, _Exit or exec from a signal handler that interrupted the shim
+     * on this thread, which may hold the writer lock: ended as from a
+     * fatal signal's handler, never waiting on itself. */
+    int inside = tmk_tls.guard != TMK_GUARD_FREE;
+    int writer = inside ? writer_lock_interrupted(SIGNAL_WRITER_WAIT_NS) : 0;
+    if (claim_finish())
+        end_trace(why, status, inside, writer);
+    else if (writer > 0)
+        tmk_writer_unlock();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -178,8 +194,7 @@ int tmk_finish_signal(int sig, int can_wait)
     if (getpid() != tmk_pid) return 1; /* a vfork child: the parent's trace */
     int writer = 0;
     if (tmk_state == TMK_STATE_ACTIVE && tmk_tls.guard != TMK_GUARD_FREE) {
-        writer = writer_lock_within(can_wait ? SIGNAL_WRITER_RETRY_NS : SIGNAL_WRITER_WAIT_NS)
-                     ? 1 : -1;
+        writer = writer_lock_interrupted(can_wait ? SIGNAL_WRITER_RETRY_NS : SIGNAL_WRITER_WAIT_NS);
         if (writer < 0 && can_wait) return 0;
     }
     if (tmk_state == TMK_STATE_ACTIVE && claim_finish()) {
