@@ -484,6 +484,7 @@ int tmk_writer_open(void) TMK_HIDDEN; /* 0 ok, -1 (warned, tracing off) */
 void tmk_writer_lock(void) TMK_HIDDEN;
 int tmk_writer_trylock(void) TMK_HIDDEN;
 void tmk_writer_unlock(void) TMK_HIDDEN;
+int tmk_writer_held_here(void) TMK_HIDDEN; /* this thread holds the lock (a handler asks) */
 /* Writes one block (writer lock held). Returns 0, or -1 when tracing stopped. */
 int tmk_writer_block(uint32_t thread, uint64_t seq, uint64_t time_base, const uint8_t *payload,
                      size_t size) TMK_HIDDEN;

@@ -165,10 +165,14 @@ void tmk_finish(enum tmk_end_why why, uint64_t status)
     tmk_signals_stop_set(&stop);
     pthread_sigmask(SIG_BLOCK, &stop, &old);
     /* _exit, _Exit or exec from a signal handler that interrupted the shim
-     * on this thread, which may hold the writer lock: ended as from a
-     * fatal signal's handler, never waiting on itself. */
-    int inside = tmk_tls.guard != TMK_GUARD_FREE;
-    int writer = inside ? writer_lock_interrupted(SIGNAL_WRITER_WAIT_NS) : 0;
+     * on this thread, which may be inside a block's write with the writer
+     * lock: ended as from a fatal signal's handler, never waiting on
+     * itself (no more blocks when it holds the lock, a bounded wait when
+     * it was about to take it). */
+    int inside = tmk_tls.guard == TMK_GUARD_SHIM;
+    int writer = tmk_writer_held_here() ? -1
+                 : inside               ? writer_lock_interrupted(SIGNAL_WRITER_WAIT_NS)
+                                        : 0;
     if (claim_finish())
         end_trace(why, status, inside, writer);
     else if (writer > 0)

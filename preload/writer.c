@@ -51,6 +51,9 @@ static char writer_abspath[4200]; /* "" = too long to keep: no reopening */
  * (the program's cancel request meant for a later point of its own) would
  * die holding this mutex. The holder's previous cancel state is kept here. */
 static int writer_cancel_old;
+/* The holder's tmk_tls (an address no two live threads share), for
+ * tmk_writer_held_here; NULL when free. */
+static const void *writer_holder;
 
 void tmk_writer_lock(void)
 {
@@ -58,6 +61,12 @@ void tmk_writer_lock(void)
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
     pthread_mutex_lock(&writer_mutex);
     writer_cancel_old = old;
+    __atomic_store_n(&writer_holder, (const void *)&tmk_tls, __ATOMIC_RELAXED);
+}
+
+int tmk_writer_held_here(void)
+{
+    return __atomic_load_n(&writer_holder, __ATOMIC_RELAXED) == (const void *)&tmk_tls;
 }
 
 int tmk_writer_trylock(void)
@@ -65,9 +74,10 @@ int tmk_writer_trylock(void)
     int old;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
     int rc = pthread_mutex_trylock(&writer_mutex);
-    if (rc == 0)
+    if (rc == 0) {
         writer_cancel_old = old;
-    else
+        __atomic_store_n(&writer_holder, (const void *)&tmk_tls, __ATOMIC_RELAXED);
+    } else
         pthread_setcancelstate(old, NULL);
     return rc;
 }
@@ -75,6 +85,7 @@ int tmk_writer_trylock(void)
 void tmk_writer_unlock(void)
 {
     int old = writer_cancel_old;
+    __atomic_store_n(&writer_holder, NULL, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&writer_mutex);
     pthread_setcancelstate(old, NULL);
 }
@@ -321,6 +332,7 @@ void tmk_writer_close(void)
 void tmk_writer_after_fork_child(void)
 {
     pthread_mutex_init(&writer_mutex, NULL);
+    writer_holder = NULL;
     pthread_setcancelstate(writer_cancel_old, NULL); /* before_fork took the lock */
     tmk_lineage_forked();
     int saved = errno;
