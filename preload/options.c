@@ -202,6 +202,10 @@ void tmk_options_read(void)
             bad_value("TIDEMARK_MODE", s, " is not full|tables; using full");
     }
 
+    /* The CFI unwinder compiles each module's .eh_frame once: worth it when
+     * every allocation is unwound (full mode), not for tables mode's few
+     * stacks (bucket arrays, probed blocks), which libunwind serves. */
+    tmk_opt.unwinder = tmk_opt.mode == TMK_MODE_TABLES ? TMK_UNWIND_LIBUNWIND : TMK_UNWIND_CFI;
     if ((s = getenv("TIDEMARK_UNWIND")) != NULL) {
         if (!strcmp(s, "cfi"))
             tmk_opt.unwinder = TMK_UNWIND_CFI;
@@ -210,7 +214,8 @@ void tmk_options_read(void)
         else if (!strcmp(s, "fp"))
             tmk_opt.unwinder = TMK_UNWIND_FP;
         else
-            bad_value("TIDEMARK_UNWIND", s, " is not cfi|libunwind|fp; using cfi");
+            bad_value("TIDEMARK_UNWIND", s,
+                      " is not cfi|libunwind|fp; using cfi (libunwind in tables mode)");
     }
 #if !defined(__x86_64__)
     if (tmk_opt.unwinder == TMK_UNWIND_CFI) tmk_opt.unwinder = TMK_UNWIND_LIBUNWIND;
