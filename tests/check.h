@@ -71,6 +71,24 @@ check_failed(const char *file, int line, const char *expr, const char *fmt, ...)
                          "\"%s\" not found", needle_);                         \
     } while (0)
 
+/* A fixed xorshift64 sequence: tests that want many addresses or sizes get
+ * the same ones every run; check_random_restart() begins it again. */
+#define CHECK_RANDOM_SEED 88172645463325252ull
+static uint64_t check_random_state __attribute__((unused)) = CHECK_RANDOM_SEED;
+
+static inline uint64_t check_random(void)
+{
+    check_random_state ^= check_random_state << 13;
+    check_random_state ^= check_random_state >> 7;
+    check_random_state ^= check_random_state << 17;
+    return check_random_state;
+}
+
+static inline void check_random_restart(void)
+{
+    check_random_state = CHECK_RANDOM_SEED;
+}
+
 /* main's exit status: 1 (and the number of failures on CHECK_OUT) when a
  * check failed, else 0. */
 static inline int check_status(void)

@@ -69,15 +69,6 @@ static int read_trace(const uint8_t *b, size_t n, int file, struct seen *s, size
     return rc;
 }
 
-static uint64_t rng = 88172645463325252ull;
-static uint64_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 #define N_ALLOCS 200000
 #define LONG_PATH (300u << 10) /* a MODULE record across several 64 KiB windows */
 
@@ -93,11 +84,11 @@ static struct tg *big_trace(uint16_t minor, int zstd, size_t block_limit, uint64
     char *path = malloc(LONG_PATH + 1);
     memset(path, 'p', LONG_PATH);
     path[LONG_PATH] = 0;
-    rng = 88172645463325252ull;
+    check_random_restart();
     *bytes = 0;
     for (uint64_t i = 0; i < N_ALLOCS; i++) {
-        uint64_t size = next_rand() & 0xffffff;
-        tg_alloc(g, 1, 100 + i, 0x10000000 + (next_rand() & 0xffffffff0ull), size, 0);
+        uint64_t size = check_random() & 0xffffff;
+        tg_alloc(g, 1, 100 + i, 0x10000000 + (check_random() & 0xffffffff0ull), size, 0);
         *bytes += size;
         if (i == N_ALLOCS / 2) tg_module(g, 1, 1, 0, 0x400000, 0x500000, path);
     }
@@ -170,7 +161,7 @@ static void test_window_over_limit(void)
     uint8_t *ticks = malloc(len);
     for (size_t i = 0; i < len; i += 2) {
         ticks[i] = TMK_REC_TICK;
-        ticks[i + 1] = (uint8_t)(next_rand() & 0x7f); /* not all alike: a window is needed */
+        ticks[i + 1] = (uint8_t)(check_random() & 0x7f); /* not all alike: a window is needed */
     }
     uint8_t *z = tg_zstd_frame(ticks, len, 1, TG_ZSTD_CHECKSUM | TG_ZSTD_WINDOW_2M, &zn);
     free(ticks);

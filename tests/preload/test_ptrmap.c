@@ -28,16 +28,6 @@ static int put(uintptr_t p, uint32_t stack, uint32_t size)
     return tmk_ptrmap_put(p, tmk_info_number(size, stack));
 }
 
-static uint64_t rng = 88172645463325252ull;
-
-static uint64_t next_random(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 static uintptr_t addr_of(uint64_t i)
 {
     return (uintptr_t)(BASE + i * 48);
@@ -86,7 +76,7 @@ static void test_against_shadow(void)
     if (!shadow) return;
     size_t live = 0, peak = 0;
     for (uint32_t step = 0; step < STEPS; step++) {
-        uint64_t r = next_random();
+        uint64_t r = check_random();
         uint32_t i = (uint32_t)(r % SLOTS);
         uint32_t stack, size;
         /* the live count rises and falls: puts win in the first half */

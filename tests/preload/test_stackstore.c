@@ -18,21 +18,11 @@
 #include "../../preload/intern.h"
 #include "../check.h"
 
-static uint64_t rng = 88172645463325252ull;
-
-static uint64_t next_random(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 /* Frame i of stack s, of one of several shapes (the innermost one tells
  * the stacks apart). */
 static uintptr_t frame_of(unsigned s, int i)
 {
-    uint64_t r = next_random();
+    uint64_t r = check_random();
     if (i == 0) return s % 5 == 2 ? s : s % 5 == 3 ? (uintptr_t)r : 0x555555554000u + s * 16;
     switch (s % 5) {
     case 0: return 0x555555554000u + (r & 0xffff);                   /* one small binary */
@@ -136,7 +126,7 @@ static void w3_memory(void)
     for (unsigned s = 0; s < 14400; s++) {
         int n = 12 + (int)(s % 23);
         f[0] = 0x555555555000u + s; /* distinct */
-        for (int i = 1; i < n - 4; i++) f[i] = 0x555555555000u + (next_random() & 0x1fff);
+        for (int i = 1; i < n - 4; i++) f[i] = 0x555555555000u + (check_random() & 0x1fff);
         f[n - 4] = 0x555555555280u;
         f[n - 3] = 0x7ffff7829d90u;
         f[n - 2] = 0x7ffff7829e40u;
