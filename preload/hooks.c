@@ -51,9 +51,9 @@ static size_t usable_of(void *p)
  * blocks of TIDEMARK_PROBE_MIN bytes or more: any other allocation, and a
  * free of an address the set's filter does not know (ptrset.c: it counts
  * tracked, bootstrap and sigalloc.c blocks) go straight to the allocator
- * before any other test, as without the shim (heap.c sets tmk_pass_below).
- * A signal handler's call then meets the allocator as it would without the
- * shim: the shim holds no lock of its own on this path. */
+ * before any other test (heap.c sets tmk_pass_below). A signal handler's
+ * call on this path meets glibc as in any process with a second thread (the
+ * sampler is one); the shim holds no lock of its own here. */
 static inline int pass_alloc(size_t n)
 {
     return n < tmk_pass_below;
