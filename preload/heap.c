@@ -149,24 +149,19 @@ void tmk_heap_on_alloc(void *p, size_t size)
         alloc_by_info(t, p, size);
         return;
     }
-    /* Tables mode: nothing per call but the size test; the heap's total
-     * comes from the allocator, sampled (sampler.c). */
-    if (tmk_opt.mode == TMK_MODE_TABLES) {
-        if (TMK_LIKELY(!tmk_probed_size(size))) return;
-        tmk_ptrset_add((uintptr_t)p, tmk_real_usable(p));
-        tmk_record_alloc(t, p, size, tmk_stack_id(t));
-        tmk_probe_add((uintptr_t)p, size);
-        return;
-    }
-    /* The heap counter (MEMORY records) is kept only where the trace does
-     * not give the analyzer every block: in tables and sampled modes. In
-     * full mode reading each block's size on free cost ~10% of W1's time
-     * (the chunk header's cache miss, taken before glibc's free would). */
-    size_t usable = tmk_real_usable(p);
-    t->heap += (int64_t)usable;
+    /* Tables mode records only blocks of TIDEMARK_PROBE_MIN bytes or more
+     * here (hooks.c passes the others by); the heap's total comes from the
+     * allocator, sampled (sampler.c). The heap counter (MEMORY records) is
+     * kept in sampled mode only: in full mode reading each block's size on
+     * free cost ~10% of W1's time (the chunk header's cache miss, taken
+     * before glibc's free would). */
     int probed = tmk_probed_size(size);
-    if (!probed && (tmk_opt.mode == TMK_MODE_TABLES || !take_sample(t, size) || tmk_bound_reached))
-        return;
+    if (tmk_opt.mode == TMK_MODE_TABLES && TMK_LIKELY(!probed)) return;
+    size_t usable = tmk_real_usable(p);
+    if (tmk_opt.mode != TMK_MODE_TABLES) {
+        t->heap += (int64_t)usable;
+        if (!probed && (!take_sample(t, size) || tmk_bound_reached)) return;
+    }
     tmk_ptrset_add((uintptr_t)p, usable);
     tmk_record_alloc(t, p, size, tmk_stack_id(t));
     if (probed) tmk_probe_add((uintptr_t)p, size);

@@ -1,8 +1,9 @@
 /* preload/sampler.c - the background thread that samples what changes
  * without an event: every TIDEMARK_SAMPLE_INTERVAL ms it writes a MEMORY
  * record (RSS from /proc/self/stat, heap = the threads' counters of usable
- * bytes, or the allocator's figure in tables mode), a TABLE_COUNT for each table whose live count moved, rescans the
- * modules when the loader's counters moved. Every TMK_HANDOFF_EVERY_NS it
+ * bytes, or the allocator's figure in tables mode), a TABLE_COUNT for each
+ * table whose live count moved, rescans the modules when the loader's
+ * counters moved. Every TMK_HANDOFF_EVERY_NS it
  * also writes out the buffers that have waited TMK_HANDOFF_AGE_NS (its own,
  * and through the handoff those of the program's threads, buffer.c), so that
  * a killed process leaves all but its last second behind. Past
