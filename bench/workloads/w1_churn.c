@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_random.h"
 #include "peak_rss.h"
 
 #define LIVE_CAP (1u << 16)      /* max live blocks per thread */
@@ -49,17 +50,6 @@ struct worker {
     uint32_t nlive;
     uint64_t allocs, frees, checksum;
 };
-
-static uint64_t next_random(uint64_t *s)
-{
-    /* xorshift64*: fast, deterministic, good enough for workload shapes. */
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 static uint32_t pick_size(uint64_t r)
 {

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_random.h"
 #include "peak_rss.h"
 
 #define RING_CAP 8192u          /* max live trees */
@@ -56,17 +57,6 @@ struct parser {
     const char *s;
     struct run *r;
 };
-
-static uint64_t next_random(uint64_t *s)
-{
-    /* xorshift64*: fast, deterministic, good enough for workload shapes. */
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 static void die(const char *what)
 {
