@@ -64,6 +64,18 @@ static void set_header(uint8_t *b, uint32_t pid, uint64_t mono)
     tmk_put_le64(b + 40, mono);
 }
 
+/* g's bytes in a buffer of their own (g destroyed), the header saying
+ * process `pid` started at CLOCK_MONOTONIC `mono`. */
+static uint8_t *trace_as(struct tg *g, uint32_t pid, uint64_t mono, size_t *n)
+{
+    const uint8_t *gb = tg_bytes(g, n);
+    uint8_t *b = malloc(*n);
+    memcpy(b, gb, *n);
+    tg_destroy(g);
+    set_header(b, pid, mono);
+    return b;
+}
+
 static void header_of(const uint8_t *b, struct tmk_file_header *h)
 {
     tmk_file_header_decode(h, b);
@@ -217,11 +229,7 @@ static void test_live_report(uint64_t init_mono)
     uint64_t now = clock_ns(CLOCK_MONOTONIC) - mono;
     struct tg *g = server_trace(now);
     size_t n;
-    const uint8_t *gb = tg_bytes(g, &n);
-    uint8_t *b = malloc(n);
-    memcpy(b, gb, n);
-    tg_destroy(g);
-    set_header(b, 1, mono);
+    uint8_t *b = trace_as(g, 1, mono, &n);
     /* cut inside the last block, as while it is being written */
     const char *path = write_file("live.tmk", b, n - 3);
     struct tm_options o;
@@ -267,11 +275,7 @@ static void test_follow(uint64_t init_mono)
     struct tg *g = server_trace(now);
     tg_end(g, 1, now - 300000000u, TMK_END_EXIT, 0);
     size_t n;
-    const uint8_t *gb = tg_bytes(g, &n);
-    uint8_t *b = malloc(n);
-    memcpy(b, gb, n);
-    tg_destroy(g);
-    set_header(b, 1, mono);
+    uint8_t *b = trace_as(g, 1, mono, &n);
     /* the first two blocks (thread 1's, thread 2's), and 5 bytes of the next */
     size_t first = TMK_FILE_HEADER_SIZE;
     for (int k = 0; k < 2; k++)
