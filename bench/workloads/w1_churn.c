@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_options.h"
 #include "bench_random.h"
 #include "peak_rss.h"
 
@@ -194,15 +195,11 @@ static void *churn(void *arg)
 
 static int parse_args(int argc, char **argv, unsigned *threads, uint64_t *allocs)
 {
-    for (int i = 1; i < argc; i++) {
-        if (i + 1 < argc && strcmp(argv[i], "--threads") == 0)
-            *threads = (unsigned)strtoul(argv[++i], NULL, 10);
-        else if (i + 1 < argc && strcmp(argv[i], "--allocs") == 0)
-            *allocs = strtoull(argv[++i], NULL, 10);
-        else
-            return -1;
-    }
-    return *threads >= 1 && *threads <= 64 && *allocs > 0 ? 0 : -1;
+    uint64_t n = *threads;
+    const struct bench_option opt[] = {{"--threads", &n}, {"--allocs", allocs}};
+    if (bench_options(argc, argv, opt, 2) != 0 || n < 1 || n > 64 || *allocs == 0) return -1;
+    *threads = (unsigned)n;
+    return 0;
 }
 
 int main(int argc, char **argv)

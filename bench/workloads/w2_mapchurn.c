@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_options.h"
 #include "peak_rss.h"
 #include "tidemark/gomap.h"
 
@@ -96,18 +97,9 @@ static void drain(struct run *r, gomap *m, uint64_t first, uint64_t n)
 
 static int parse_args(int argc, char **argv, struct run *r)
 {
-    for (int i = 1; i + 1 < argc; i += 2) {
-        uint64_t v = strtoull(argv[i + 1], NULL, 10);
-        if (strcmp(argv[i], "--cycles") == 0)
-            r->cycles = v;
-        else if (strcmp(argv[i], "--peak") == 0)
-            r->peak = v;
-        else if (strcmp(argv[i], "--low") == 0)
-            r->low = v;
-        else
-            return -1;
-    }
-    return argc % 2 == 1 && r->cycles > 0 && r->low < r->peak ? 0 : -1;
+    const struct bench_option opt[] = {
+        {"--cycles", &r->cycles}, {"--peak", &r->peak}, {"--low", &r->low}};
+    return bench_options(argc, argv, opt, 3) == 0 && r->cycles > 0 && r->low < r->peak ? 0 : -1;
 }
 
 int main(int argc, char **argv)

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_options.h"
 #include "bench_random.h"
 #include "peak_rss.h"
 
@@ -254,13 +255,8 @@ static uint32_t ring_target(uint64_t step)
 
 static int parse_args(int argc, char **argv, uint64_t *allocs)
 {
-    for (int i = 1; i < argc; i++) {
-        if (i + 1 < argc && strcmp(argv[i], "--allocs") == 0)
-            *allocs = strtoull(argv[++i], NULL, 10);
-        else
-            return -1;
-    }
-    return *allocs > 0 ? 0 : -1;
+    const struct bench_option opt[] = {{"--allocs", allocs}};
+    return bench_options(argc, argv, opt, 1) == 0 && *allocs > 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)

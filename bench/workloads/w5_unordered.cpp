@@ -21,6 +21,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "bench_options.h"
 #include "peak_rss.h"
 
 namespace {
@@ -46,18 +47,8 @@ uint64_t mix(uint64_t x)
 
 int parse_args(int argc, char **argv, run &r)
 {
-    for (int i = 1; i + 1 < argc; i += 2) {
-        uint64_t v = std::strtoull(argv[i + 1], nullptr, 10);
-        if (std::strcmp(argv[i], "--allocs") == 0)
-            r.allocs = v;
-        else if (std::strcmp(argv[i], "--peak") == 0)
-            r.peak = v;
-        else if (std::strcmp(argv[i], "--low") == 0)
-            r.low = v;
-        else
-            return -1;
-    }
-    return argc % 2 == 1 && r.allocs > 0 && r.low < r.peak ? 0 : -1;
+    const bench_option opt[] = {{"--allocs", &r.allocs}, {"--peak", &r.peak}, {"--low", &r.low}};
+    return bench_options(argc, argv, opt, 3) == 0 && r.allocs > 0 && r.low < r.peak ? 0 : -1;
 }
 
 using map_type = std::unordered_map<uint64_t, record>;
