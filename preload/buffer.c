@@ -28,8 +28,24 @@
  *  - the final flush (exit, exec, fatal signal), which writes the published
  *    prefix [0, pos) of every buffer; it never resets pos, and no block is
  *    written after the final one because the writer is closed.
+ *
+ * The queued block. Compressing and writing a full block is the shim's
+ * largest single cost on the program's thread after unwinding (W3: 10% of
+ * the traced run, most of it zstd evicting the program's data from the
+ * core's caches), so while the sampler runs, a thread whose buffer is full
+ * does not write it: it queues it (out_*) and goes on in its second buffer
+ * (spare), and the sampler, woken by a futex, compresses and writes it on
+ * another core. At most one block of a thread is queued; every path that
+ * writes a thread's blocks writes its queued one first (write_queued), so
+ * its blocks still reach the file in seq order. The swap of the two
+ * buffers and the queue's fields change only under the writer lock, so the
+ * final flush, which reads buf and pos of running threads under that lock,
+ * sees a consistent pair. A thread's own flush when it exits, the
+ * sampler's own, and everything before the sampler starts or after it ends
+ * are written at once, as before.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <string.h>
@@ -49,6 +65,8 @@ static uint32_t next_number = 1;
 static int64_t retired_heap; /* heap counters of threads that exited */
 static pthread_key_t thread_key;
 int tmk_handoff_fenced;
+static unsigned blocks_queued; /* bumped per queued block: the sampler's futex word */
+static int writer_up;          /* the sampler writes queued blocks */
 
 static void *map_zeroed(size_t len)
 {
@@ -86,6 +104,7 @@ static void thread_reset(struct tmk_thread *t)
     t->time_base = t->last_time;
     t->flush_at = t->time_base + TMK_FLUSH_AGE_NS;
     t->last_ptr = 0;
+    t->out_queued = 0;
     t->rng = tmk_clock_ns() ^ ((uint64_t)t->tid << 32) ^ (uintptr_t)t;
     t->sample_left = 0;
     memset(t->cache, 0, sizeof t->cache);
@@ -178,12 +197,17 @@ void tmk_thread_init_key(void)
     pthread_key_create(&thread_key, thread_detach);
 }
 
-/* Writes t's records [0, pos) as its next block and starts the next one
- * (writer lock held; the caller owns the buffer: its owner, busy, or the
- * sampler holding the handoff). */
-static void write_block(struct tmk_thread *t, size_t pos)
+/* Writes t's queued block, if any (writer lock held). */
+static void write_queued(struct tmk_thread *t)
 {
-    if (pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, pos);
+    if (!__atomic_load_n(&t->out_queued, __ATOMIC_ACQUIRE)) return;
+    tmk_writer_block(t->number, t->out_seq, t->out_time_base, t->out_buf, t->out_pos);
+    __atomic_store_n(&t->out_queued, 0, __ATOMIC_RELEASE);
+}
+
+/* The buffer is empty again: the next block starts (writer lock held). */
+static void start_next_block(struct tmk_thread *t)
+{
     __atomic_store_n(&t->pos, 0, __ATOMIC_RELAXED);
     t->time_base = t->last_time;
     t->flush_at = t->time_base + TMK_FLUSH_AGE_NS;
@@ -191,14 +215,51 @@ static void write_block(struct tmk_thread *t, size_t pos)
     t->flushed_ns = tmk_clock_ns();
 }
 
-/* The owner's flush (busy, no handoff pending): the block, then a LOST
- * record opening the next one when events were dropped. */
-static void flush_own(struct tmk_thread *t)
+/* Writes t's queued block, then its records [0, pos) as its next block, and
+ * starts the next one (writer lock held; the caller owns the buffer: its
+ * owner, busy, or the sampler holding the handoff). */
+static void write_block(struct tmk_thread *t, size_t pos)
+{
+    write_queued(t);
+    if (pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, pos);
+    start_next_block(t);
+}
+
+static void wake_writer(void)
+{
+    __atomic_add_fetch(&blocks_queued, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &blocks_queued, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* The owner's full buffer goes to the sampler (writer lock held): 0, or -1
+ * when it must be written now (no sampler, no second buffer). */
+static int queue_block(struct tmk_thread *t)
+{
+    if (!__atomic_load_n(&writer_up, __ATOMIC_ACQUIRE) || !t->pos) return -1;
+    if (!t->spare && !(t->spare = map_zeroed(TMK_BUFFER_BYTES))) return -1;
+    write_queued(t); /* the sampler is behind: this thread writes its previous block */
+    t->out_buf = t->buf;
+    t->out_pos = t->pos;
+    t->out_seq = t->seq++;
+    t->out_time_base = t->time_base;
+    t->buf = t->spare;
+    t->spare = t->out_buf;
+    start_next_block(t);
+    __atomic_store_n(&t->out_queued, 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* The owner's flush (busy, no handoff pending): the block (queued for the
+ * sampler when `queue` and it can be), then a LOST record opening the next
+ * one when events were dropped. */
+static void flush_own(struct tmk_thread *t, int queue)
 {
     int saved = errno;
     tmk_writer_lock();
-    write_block(t, t->pos);
+    int queued = queue && queue_block(t) == 0;
+    if (!queued) write_block(t, t->pos);
     tmk_writer_unlock();
+    if (queued) wake_writer();
     if (t->lost && tmk_state == TMK_STATE_ACTIVE) {
         uint8_t *p = t->buf;
         p = tmk_put_timed(t, p, TMK_REC_LOST, tmk_now());
@@ -220,10 +281,10 @@ void tmk_reserve_slow(struct tmk_thread *t, size_t need, uint64_t now, int timed
 {
     wait_handoff(t);
     if (t->pos + need > TMK_BUFFER_BYTES) {
-        flush_own(t);
+        flush_own(t, 1);
     } else if (timed && now > t->flush_at) {
         if (t->pos)
-            flush_own(t);
+            flush_own(t, 1);
         else
             t->flush_at = now + TMK_FLUSH_AGE_NS;
     }
@@ -233,7 +294,7 @@ void tmk_thread_flush(struct tmk_thread *t)
 {
     tmk_busy_begin(t);
     wait_handoff(t);
-    flush_own(t);
+    flush_own(t, 0);
     __atomic_store_n(&t->busy, 0, __ATOMIC_RELEASE);
 }
 
@@ -307,9 +368,41 @@ void tmk_threads_flush_all(void)
 {
     for (struct tmk_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t;
          t = t->next_all) {
+        write_queued(t);
         size_t pos = __atomic_load_n(&t->pos, __ATOMIC_ACQUIRE);
         if (pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, pos);
     }
+}
+
+/* ---- the sampler's side of the queued blocks ------------------------------ */
+
+void tmk_threads_write_queued(void)
+{
+    for (struct tmk_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t;
+         t = t->next_all) {
+        if (!__atomic_load_n(&t->out_queued, __ATOMIC_ACQUIRE)) continue;
+        tmk_writer_lock();
+        write_queued(t);
+        tmk_writer_unlock();
+    }
+}
+
+unsigned tmk_blocks_queued_count(void)
+{
+    return __atomic_load_n(&blocks_queued, __ATOMIC_ACQUIRE);
+}
+
+void tmk_blocks_wait(unsigned seen, uint64_t ns)
+{
+    int saved = errno;
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    syscall(SYS_futex, &blocks_queued, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+    errno = saved;
+}
+
+void tmk_blocks_writer_up(int up)
+{
+    __atomic_store_n(&writer_up, up, __ATOMIC_RELEASE);
 }
 
 int64_t tmk_threads_heap(void)
@@ -346,7 +439,9 @@ void tmk_threads_after_fork_child(void)
     struct tmk_thread *self = tmk_tls.t;
     pool = NULL;
     next_number = 1;
+    writer_up = 0; /* no sampler here until the child's starts */
     for (struct tmk_thread *t = all_threads; t; t = t->next_all) {
+        t->out_queued = 0; /* the parent's: its sampler writes it */
         if (t == self) continue;
         retired_heap += t->heap;
         t->heap = 0;

@@ -158,6 +158,14 @@ struct tmk_thread {
     uint64_t last_time;           /* time of the last timed record */
     uintptr_t last_ptr;           /* ptr of the last ALLOC/FREE in the block */
 
+    /* A full block queued for the sampler to compress and write (buffer.c,
+     * "The queued block"): set, and read, under the writer lock. */
+    uint8_t *spare;               /* the second buffer; NULL until the first queued block */
+    uint8_t *out_buf;             /* the queued block's records: buf or spare */
+    size_t out_pos;
+    uint64_t out_seq, out_time_base;
+    int out_queued;               /* 1 while the block waits to be written */
+
     int64_t sample_left;          /* bytes until the next sampled allocation */
     uint64_t rng;
 
@@ -265,6 +273,15 @@ static inline void tmk_thread_bounds_due(struct tmk_thread *t)
 void tmk_thread_init_key(void) TMK_HIDDEN;
 void tmk_thread_flush(struct tmk_thread *t) TMK_HIDDEN; /* own buffer, whole */
 void tmk_threads_flush_all(void) TMK_HIDDEN;    /* writer lock held; final */
+/* The sampler: writes every queued block (takes the writer lock per block).
+ * tmk_blocks_wait sleeps up to ns, less when a block is queued meanwhile;
+ * `seen` is tmk_blocks_queued_count() read before the last write pass. */
+void tmk_threads_write_queued(void) TMK_HIDDEN;
+unsigned tmk_blocks_queued_count(void) TMK_HIDDEN;
+void tmk_blocks_wait(unsigned seen, uint64_t ns) TMK_HIDDEN;
+/* The sampler is there to write queued blocks (1) or not (0: the owners
+ * write their own, as before it starts, after it ends, in a forked child). */
+void tmk_blocks_writer_up(int up) TMK_HIDDEN;
 void tmk_threads_after_fork_child(void) TMK_HIDDEN;
 int64_t tmk_threads_heap(void) TMK_HIDDEN;
 void tmk_thread_name(struct tmk_thread *t, const char *name) TMK_HIDDEN;

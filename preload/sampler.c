@@ -6,7 +6,9 @@
  * counters moved. Every TMK_HANDOFF_EVERY_NS it
  * also writes out the buffers that have waited TMK_HANDOFF_AGE_NS (its own,
  * and through the handoff those of the program's threads, buffer.c), so that
- * a killed process leaves all but its last second behind. Past
+ * a killed process leaves all but its last second behind. It compresses and
+ * writes the blocks the program's threads queue when their buffers fill
+ * (buffer.c, "The queued block"), woken for each. Past
  * TIDEMARK_MAX_BYTES's soft bound (bound.c) it samples once a second. When
  * the program has no thread left (main called pthread_exit, the others
  * ended), the sampler returns so that the process exits as it would have.
@@ -112,13 +114,6 @@ void tmk_memory_sample(struct tmk_thread *t, enum tmk_heap_read read)
     tmk_publish(t, p);
 }
 
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* TIDEMARK_MAX_BYTES's soft bound was passed (bound.c): a MEMORY sample
  * and BOUND(SOFT) say when, written at once; from then on a sample a second
  * at most. */
@@ -162,9 +157,15 @@ static void *sampler_main(void *arg)
     /* A first figure at once: the trace's last sample repeats the last one
      * read (tables mode), even in a program that ends before a tick. */
     tmk_memory_sample(t, TMK_HEAP_WHEN_DUE);
+    tmk_blocks_writer_up(1);
     while (tmk_state == TMK_STATE_ACTIVE) {
         uint64_t next = next_sample < next_write ? next_sample : next_write;
-        if (next > now) sleep_ns(next - now);
+        /* read before the pass: a block queued after it ends the wait */
+        unsigned seen = tmk_blocks_queued_count();
+        tmk_threads_write_queued();
+        if (next > now) tmk_blocks_wait(seen, next - now);
+        now = tmk_clock_ns();
+        if (now < next) continue; /* woken for a queued block */
         if (tmk_state != TMK_STATE_ACTIVE) break;
         /* No thread of the program's is left: this one must not keep the
          * process alive (glibc exits when the last thread returns). */
@@ -184,6 +185,8 @@ static void *sampler_main(void *arg)
         }
         now = tmk_clock_ns();
     }
+    tmk_blocks_writer_up(0); /* the owners write their own again; the final flush the rest */
+    tmk_threads_write_queued();
     return NULL;
 }
 

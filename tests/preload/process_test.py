@@ -206,6 +206,32 @@ def case_exits():
     eq((num(d, "sized_allocs"), num(d, "sized_frees")), (100, 100), "records before abort")
 
 
+def case_queued_blocks():
+    """Full buffers go to the sampler, which writes them on its own thread
+    (buffer.c, "The queued block"): a fork, an exit and a fatal signal that
+    come while blocks wait still leave every record once, in seq order
+    (tmkcat fails on a gap or a block out of order), and a child never
+    writes a block its parent queued."""
+    n = 1000000  # ~2 MB of records per phase: some 30 blocks of 256 KiB each
+    for rep in range(3):
+        for t in traces():
+            os.unlink(t)
+        r = run([probe(), "queued", str(n)], timeout=120)
+        eq(r.returncode, -signal.SIGABRT, f"run {rep}: abort ({r.stderr.decode()})")
+        out = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)
+        pt = os.path.join(harness.TMP, f"t.{out['parent']}.tmk")
+        ct = os.path.join(harness.TMP, f"t.{out['child']}.tmk")
+        for path, who, end, sizes in ((pt, "parent", ("signal", str(int(signal.SIGABRT))),
+                                       {5555: n, 6666: 0, 7777: n}),
+                                      (ct, "child", ("exit", "5"), {5555: 0, 6666: n, 7777: 0})):
+            for size, want in sizes.items():
+                d = tmkcat(path, "-z", f"{size}:{size}")
+                clean_trace(d, f"run {rep} {who}")
+                eq((d["end"], d.get("end_status")), end, f"run {rep}: {who}'s END")
+                eq((num(d, "sized_allocs"), num(d, "sized_frees")), (want, want),
+                   f"run {rep}: {who}'s blocks of {size} bytes")
+
+
 def case_abort_in_allocator_tables():
     """glibc aborts from inside free with its arena's lock held; tables mode
     passed that free straight through, so the shim's SIGABRT handler ends

@@ -702,6 +702,29 @@ static int cmd_abort(void)
     return 0;
 }
 
+/* Buffers filled fast enough that full blocks are queued for the sampler
+ * (buffer.c) when the process forks, exits or dies: n churns of 5555
+ * bytes, a fork (the child: n of 6666, exit 5), then n of 7777 and abort. */
+static int cmd_queued(unsigned long n)
+{
+    for (unsigned long i = 0; i < n; i++) churn(5555);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (unsigned long i = 0; i < n; i++) churn(6666);
+        printf("child=%d\n", (int)getpid());
+        fflush(stdout);
+        exit(5);
+    }
+    int st = wait_status(pid);
+    CHECK(st == 5, "child status %d", st);
+    printf("parent=%d\n", (int)getpid());
+    fflush(stdout);
+    for (unsigned long i = 0; i < n; i++) churn(7777);
+    abort();
+    return 0;
+}
+
 /* Allocates until killed; says "ready" after `seconds`. */
 static int cmd_spin(double seconds)
 {
@@ -884,6 +907,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "forkthreads")) return cmd_forkthreads(arg ? atoi(arg) : 20);
     if (!strcmp(cmd, "_exit")) return cmd_underscore_exit();
     if (!strcmp(cmd, "abort")) return cmd_abort();
+    if (!strcmp(cmd, "queued")) return cmd_queued(arg ? strtoul(arg, NULL, 10) : 1000000);
     if (!strcmp(cmd, "double-free")) return cmd_double_free();
     if (!strcmp(cmd, "double-free-locked")) return cmd_double_free_locked();
     if (!strcmp(cmd, "quick_exit")) return cmd_quick_exit();
