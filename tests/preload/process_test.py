@@ -211,7 +211,8 @@ def case_queued_blocks():
     (buffer.c, "The queued block"): a fork, an exit and a fatal signal that
     come while blocks wait still leave every record once, in seq order
     (tmkcat fails on a gap or a block out of order), and a child never
-    writes a block its parent queued."""
+    writes a block its parent queued. The probe starves the sampler
+    (SCHED_IDLE on the probe's CPU), so that blocks do wait."""
     n = 1000000  # ~2 MB of records per phase: some 30 blocks of 256 KiB each
     for rep in range(3):
         for t in traces():
@@ -219,6 +220,7 @@ def case_queued_blocks():
         r = run([probe(), "queued", str(n)], timeout=120)
         eq(r.returncode, -signal.SIGABRT, f"run {rep}: abort ({r.stderr.decode()})")
         out = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)
+        eq(out["starved"], "1", "the sampler thread found and starved")
         pt = os.path.join(harness.TMP, f"t.{out['parent']}.tmk")
         ct = os.path.join(harness.TMP, f"t.{out['child']}.tmk")
         for path, who, end, sizes in ((pt, "parent", ("signal", str(int(signal.SIGABRT))),

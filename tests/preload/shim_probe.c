@@ -9,10 +9,12 @@
  * dlopen'ed library, so the trace's records of them can be counted apart.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -702,11 +704,42 @@ static int cmd_abort(void)
     return 0;
 }
 
-/* Buffers filled fast enough that full blocks are queued for the sampler
- * (buffer.c) when the process forks, exits or dies: n churns of 5555
- * bytes, a fork (the child: n of 6666, exit 5), then n of 7777 and abort. */
+/* The shim's sampler thread ("tidemark") on this thread's CPU at
+ * SCHED_IDLE: it runs only when this one waits, so the blocks it is to
+ * write pile up while this one allocates. 1 when found. */
+static int starve_sampler(void)
+{
+    int cpu = sched_getcpu(), found = 0;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu < 0 ? 0 : cpu, &one);
+    sched_setaffinity(0, sizeof one, &one);
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(comm, sizeof comm, f) && !strcmp(comm, "tidemark\n")) {
+            pid_t tid = (pid_t)atoi(e->d_name);
+            struct sched_param sp = {0};
+            found = sched_setaffinity(tid, sizeof one, &one) == 0 &&
+                    sched_setscheduler(tid, SCHED_IDLE, &sp) == 0;
+        }
+        fclose(f);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+/* Buffers filled while the sampler is starved, so that full blocks are
+ * queued for it (buffer.c) when the process forks, exits or dies: n churns
+ * of 5555 bytes, a fork (the child: n of 6666, exit 5), then n of 7777 and
+ * abort. */
 static int cmd_queued(unsigned long n)
 {
+    printf("starved=%d\n", starve_sampler());
     for (unsigned long i = 0; i < n; i++) churn(5555);
     fflush(stdout);
     pid_t pid = fork();
