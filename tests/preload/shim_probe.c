@@ -707,7 +707,7 @@ static int cmd_abort(void)
 /* The shim's sampler thread ("tidemark") on this thread's CPU at
  * SCHED_IDLE: it runs only when this one waits, so the blocks it is to
  * write pile up while this one allocates. 1 when found. */
-static int starve_sampler(void)
+static int starve_sampler_once(void)
 {
     int cpu = sched_getcpu(), found = 0;
     cpu_set_t one;
@@ -731,6 +731,17 @@ static int starve_sampler(void)
     }
     if (d) closedir(d);
     return found;
+}
+
+/* The sampler names itself when it starts, which may be a moment after
+ * main does: looked for during 5 s at most. */
+static int starve_sampler(void)
+{
+    for (int i = 0; i < 500; i++) {
+        if (starve_sampler_once()) return 1;
+        usleep(10000);
+    }
+    return 0;
 }
 
 /* Buffers filled while the sampler is starved, so that full blocks are
