@@ -136,9 +136,14 @@ static void find_stack_bounds(struct tmk_thread *t)
     pthread_attr_destroy(&attr);
 }
 
+/* From inside the recording (guard TMK_GUARD_SHIM): glibc allocates in
+ * pthread_getattr_np, and those calls are the shim's own (TMK_GUARD_CALL),
+ * not a signal handler's. */
 void tmk_thread_find_bounds(struct tmk_thread *t)
 {
+    enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
     find_stack_bounds(t);
+    tmk_tls.guard = guard;
 }
 
 struct tmk_thread *tmk_thread_attach(void)

@@ -18,7 +18,7 @@ static void *first_thing_getattr(void *arg)
     size_t size;
     int bad = pthread_attr_getstack(&attr, &addr, &size) != 0 || size == 0;
     pthread_attr_destroy(&attr);
-    void *p = malloc(100); /* the thread's stack bounds are found now */
+    void *volatile p = malloc(100); /* the thread's stack bounds are found now */
     free(p);
     return (void *)(long)bad;
 }
