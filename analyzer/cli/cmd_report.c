@@ -25,7 +25,6 @@ static const char report_usage[] =
     "                      heap sites; 0 = all (default: all tables, 10 sites; json:\n"
     "                      all of both). The json says \"top\": N, and check/diff\n"
     "                      treat a table it leaves out as unknown\n"
-    "  --at TIME           evaluate at TIME since the start (1.5s, 200ms, 10us, 5ns)\n"
     "  --weight W          collapsed: what a stack weighs: peak (default: bytes live\n"
     "                      at the heap's peak), end (bytes still allocated),\n"
     "                      alloc_bytes, allocs (allocations made), retained (tables'\n"

@@ -36,13 +36,18 @@ static int is_plumbing(const struct tm_frame_info *f)
     /* gomap's sources, tidemark's headers (static helpers have no prefix),
      * libstdc++'s headers (allocators and containers inlined into the caller) */
     if (f->file && (strstr(f->file, "gomap/") || strstr(f->file, "include/tidemark/") ||
-                    strstr(f->file, "/include/c++/") || strstr(f->file, "/library/alloc/") ||
-                    strstr(f->file, "/library/core/") || strstr(f->file, "/library/std/") ||
+                    strstr(f->file, "/include/c++/") || strstr(f->file, "library/alloc/") ||
+                    strstr(f->file, "library/core/") || strstr(f->file, "library/std/") ||
                     strstr(f->file, "/hashbrown") || strstr(f->file, "/absl/container/")))
         return 1;
     if (!f->function) return 0;
+    /* Rust's marker of where the program's own code begins (its backtraces
+     * start there): a thread's closure is inlined into it. */
+    if (strstr(f->function, "__rust_begin_short_backtrace")) return 0;
+    /* a Rust trait method: "<alloc::vec::Vec<T> as ...>::from_iter" is Vec's */
+    const char *name = f->function[0] == '<' ? f->function + 1 : f->function;
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-        if (strncmp(f->function, prefixes[i], strlen(prefixes[i])) == 0) return 1;
+        if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0) return 1;
     return 0;
 }
 

@@ -131,10 +131,13 @@ for r in 1.5 101% 50 abc; do
     expect 2 "check --min-ratio '$r'" -- "$T" check --no-symbols --min-ratio "$r" seed.tmk
     one_line_error "--min-ratio: bad value"
 done
-# --at is an analysis flag of check and diff too, and their --help says so
-for c in check diff; do
+# --at is an analysis flag of check and diff too, and their --help says so;
+# every command's --help names each of its flags once
+for c in report check diff; do
     expect 0 "$c --help" -- "$T" $c --help
     grep -q -e "--at TIME" out.txt || { echo "FAIL: $c --help does not list --at"; fail=1; }
+    twice=$(grep -o -e '^  --[a-z-]*' out.txt | sort | uniq -d)
+    [ -z "$twice" ] || { echo "FAIL: $c --help lists twice: $twice"; fail=1; }
 done
 expect 0 "check --at" -- "$T" check --no-symbols --at 50ms seed.tmk
 

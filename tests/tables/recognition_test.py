@@ -21,6 +21,7 @@ usage: recognition_test.py --build DIR --dir TABLES_BUILD_DIR --programs "a;b"
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,31 @@ def check_keep(args, what, cmd, tmp):
         fail(f"{what}: live {t['live_low']}..{t['live']}, the program keeps {KEEP}")
     if not t["rule"]:
         fail(f"{what}: no rule named")
+    check_site(what, t)
+    check_names(args, what, trace)
     return t
+
+
+def check_names(args, what, trace):
+    """Every frame of every stack in its language's words: Rust's legacy
+    symbols decoded (no $LT$, no ::h<hash>), LLVM's .llvm.N suffix gone."""
+    r = tidemark(args, "report", "--format", "collapsed", "--weight", "allocs", trace)
+    raw = re.compile(r"\$LT\$|\$u[0-9a-f]{2}\$|::h[0-9a-f]{16}\b|\.llvm\.[0-9]")
+    bad = sorted({f for line in r.stdout.splitlines() for f in line.rsplit(" ", 1)[0].split(";")
+                  if raw.search(f)})
+    if r.returncode != 0 or bad:
+        fail(f"{what}: frames not demangled: {bad[:3]} (exit {r.returncode})")
+
+
+def check_site(what, t):
+    """A site is the program's own code, in its own language's words: not a
+    thread's start in glibc, not the allocator's or the map's plumbing, not a
+    Rust symbol's escapes ($LT$) or hash (::h0123456789abcdef)."""
+    site = t["site"]
+    bad = ("pthread_create", "start_thread", "clone", "$LT$", "$u20$", "alloc::", "hashbrown::",
+           "core::")
+    if any(b in site for b in bad) or re.search(r"::h[0-9a-f]{16}\b", site):
+        fail(f"{what}: the table's site is {site!r}")
 
 
 def check_fix(args, what, cmd, tmp, kept):
@@ -156,6 +181,8 @@ def main():
                         if helds != [int(own["held"])]:
                             fail(f"{what} {flavour}: recognised tables hold {helds}, "
                                  f"the program's arrays {own['held']}")
+                        for t in found:
+                            check_site(f"{what} {flavour}", t)
             except (RuntimeError, subprocess.TimeoutExpired, KeyError, ValueError) as e:
                 fail(f"{what}: {e}")
         runs += 1
