@@ -33,9 +33,12 @@
  * largest single cost on the program's thread after unwinding (W3: 10% of
  * the traced run, most of it zstd evicting the program's data from the
  * core's caches), so while the sampler runs, a thread whose buffer is full
- * does not write it: it queues it (out_*) and goes on in its second buffer
- * (spare), and the sampler, woken by a futex, compresses and writes it on
- * another core. At most one block of a thread is queued; every path that
+ * does not write it: it queues it (out_*) and goes on in a free buffer from
+ * the process's few spares, and the sampler, woken by a futex, compresses
+ * and writes it on another core, then makes its buffer a spare. There are
+ * at most SPARES_MAX spares (the sampler writes one block at a time): with
+ * none left, a thread writes its own block as before, so a program of 64
+ * threads does not pay a second buffer each. At most one block of a thread is queued; every path that
  * writes a thread's blocks writes its queued one first (write_queued), so
  * its blocks still reach the file in seq order. The swap of the two
  * buffers and the queue's fields change only under the writer lock, so the
@@ -67,6 +70,11 @@ static pthread_key_t thread_key;
 int tmk_handoff_fenced;
 static unsigned blocks_queued; /* bumped per queued block: the sampler's futex word */
 static int writer_up;          /* the sampler writes queued blocks */
+
+/* Free buffers for a thread that queues its full one (writer lock held). */
+#define SPARES_MAX 4
+static uint8_t *spares[SPARES_MAX];
+static int nspares, spares_made;
 
 static void *map_zeroed(size_t len)
 {
@@ -202,11 +210,23 @@ void tmk_thread_init_key(void)
     pthread_key_create(&thread_key, thread_detach);
 }
 
-/* Writes t's queued block, if any (writer lock held). */
+/* A free buffer, or NULL (writer lock held). */
+static uint8_t *spare_take(void)
+{
+    if (nspares) return spares[--nspares];
+    if (spares_made == SPARES_MAX) return NULL;
+    uint8_t *b = map_zeroed(TMK_BUFFER_BYTES);
+    if (b) spares_made++;
+    return b;
+}
+
+/* Writes t's queued block, if any, and keeps its buffer as a spare (writer
+ * lock held). */
 static void write_queued(struct tmk_thread *t)
 {
     if (!__atomic_load_n(&t->out_queued, __ATOMIC_ACQUIRE)) return;
     tmk_writer_block(t->number, t->out_seq, t->out_time_base, t->out_buf, t->out_pos);
+    spares[nspares++] = t->out_buf; /* it came from there, or took a spare's place */
     __atomic_store_n(&t->out_queued, 0, __ATOMIC_RELEASE);
 }
 
@@ -237,18 +257,18 @@ static void wake_writer(void)
 }
 
 /* The owner's full buffer goes to the sampler (writer lock held): 0, or -1
- * when it must be written now (no sampler, no second buffer). */
+ * when it must be written now (no sampler, no spare). */
 static int queue_block(struct tmk_thread *t)
 {
     if (!__atomic_load_n(&writer_up, __ATOMIC_ACQUIRE) || !t->pos) return -1;
-    if (!t->spare && !(t->spare = map_zeroed(TMK_BUFFER_BYTES))) return -1;
     write_queued(t); /* the sampler is behind: this thread writes its previous block */
+    uint8_t *next = spare_take();
+    if (!next) return -1;
     t->out_buf = t->buf;
     t->out_pos = t->pos;
     t->out_seq = t->seq++;
     t->out_time_base = t->time_base;
-    t->buf = t->spare;
-    t->spare = t->out_buf;
+    t->buf = next;
     start_next_block(t);
     __atomic_store_n(&t->out_queued, 1, __ATOMIC_RELEASE);
     return 0;
@@ -446,7 +466,8 @@ void tmk_threads_after_fork_child(void)
     next_number = 1;
     writer_up = 0; /* no sampler here until the child's starts */
     for (struct tmk_thread *t = all_threads; t; t = t->next_all) {
-        t->out_queued = 0; /* the parent's: its sampler writes it */
+        if (t->out_queued) spares[nspares++] = t->out_buf; /* the parent's block: its sampler writes it */
+        t->out_queued = 0;
         if (t == self) continue;
         retired_heap += t->heap;
         t->heap = 0;

@@ -160,8 +160,7 @@ struct tmk_thread {
 
     /* A full block queued for the sampler to compress and write (buffer.c,
      * "The queued block"): set, and read, under the writer lock. */
-    uint8_t *spare;               /* the second buffer; NULL until the first queued block */
-    uint8_t *out_buf;             /* the queued block's records: buf or spare */
+    uint8_t *out_buf;             /* the queued block's records (its buffer becomes a spare) */
     size_t out_pos;
     uint64_t out_seq, out_time_base;
     int out_queued;               /* 1 while the block waits to be written */
