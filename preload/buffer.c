@@ -38,14 +38,14 @@
  * and writes it on another core, then makes its buffer a spare. There are
  * at most SPARES_MAX spares (the sampler writes one block at a time): with
  * none left, a thread writes its own block as before, so a program of 64
- * threads does not pay a second buffer each. At most one block of a thread is queued; every path that
- * writes a thread's blocks writes its queued one first (write_queued), so
- * its blocks still reach the file in seq order. The swap of the two
- * buffers and the queue's fields change only under the writer lock, so the
- * final flush, which reads buf and pos of running threads under that lock,
- * sees a consistent pair. A thread's own flush when it exits, the
- * sampler's own, and everything before the sampler starts or after it ends
- * are written at once, as before.
+ * threads does not pay a second buffer each. At most one block of a
+ * thread is queued; every path that writes a thread's blocks writes its
+ * queued one first (write_queued), so its blocks still reach the file in
+ * seq order. A thread's buffer, the spares and the queue's fields change
+ * only under the writer lock, so the final flush, which reads buf and pos
+ * of running threads under that lock, sees a consistent pair. A thread's
+ * own flush when it exits, the sampler's own, and everything before the
+ * sampler starts or after it ends are written at once, as before.
  */
 #include <errno.h>
 #include <linux/futex.h>
