@@ -450,7 +450,8 @@ static char rust_escape(const char *p, size_t *len)
 static int rust_legacy_clean(const char *name, char *out, size_t cap)
 {
     size_t n = strlen(name);
-    if (!rust_hash_at_end(name, n) || n == 19 || n - 19 + 1 > cap) return -1; /* a path, then the hash */
+    /* a path, then the hash */
+    if (!rust_hash_at_end(name, n) || n == 19 || n - 19 + 1 > cap) return -1;
     n -= 19; /* without "::h" + hash */
     size_t o = 0;
     for (size_t i = 0; i < n;) { /* never longer than name: cap > n holds it */
