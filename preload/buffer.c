@@ -466,7 +466,8 @@ void tmk_threads_after_fork_child(void)
     next_number = 1;
     writer_up = 0; /* no sampler here until the child's starts */
     for (struct tmk_thread *t = all_threads; t; t = t->next_all) {
-        if (t->out_queued) spares[nspares++] = t->out_buf; /* the parent's block: its sampler writes it */
+        /* the parent's queued block: its sampler writes it; here a spare */
+        if (t->out_queued) spares[nspares++] = t->out_buf;
         t->out_queued = 0;
         if (t == self) continue;
         retired_heap += t->heap;
