@@ -21,11 +21,7 @@ static inline __attribute__((always_inline)) uint32_t stack_id_plain(struct tmk_
 {
     *hash = 0;
     uintptr_t raw[TMK_DEPTH_MAX + TMK_CAPTURE_SLACK];
-    int n = tmk_capture(t, raw, (int)tmk_opt.depth + TMK_CAPTURE_SLACK);
-    int skip = 0;
-    while (skip < n && tmk_in_self(raw[skip])) skip++;
-    n -= skip;
-    if (n > (int)tmk_opt.depth) n = (int)tmk_opt.depth;
+    int skip, n = tmk_capture_program(t, raw, &skip);
     if (n <= 0) return 0;
     *hash = tmk_hash_frames(raw + skip, n);
     return tmk_id_of_frames(t, raw + skip, n, *hash);

@@ -47,12 +47,7 @@ void tmk_cfi_verify_memo(uint32_t memo_id, uint32_t walk_id)
 __attribute__((noinline)) void tmk_cfi_verify(struct tmk_thread *t, const uintptr_t *f, int n)
 {
     uintptr_t raw[TMK_DEPTH_MAX + TMK_CAPTURE_SLACK];
-    int m = tmk_capture(t, raw, (int)tmk_opt.depth + TMK_CAPTURE_SLACK);
-    int skip = 0;
-    while (skip < m && tmk_in_self(raw[skip])) skip++;
-    m -= skip;
-    if (m > (int)tmk_opt.depth) m = (int)tmk_opt.depth;
-    if (m < 0) m = 0;
+    int skip, m = tmk_capture_program(t, raw, &skip);
     if (tmk_opt.unwind_verify == 2 && n > 0 &&
         __atomic_load_n(&v_cfi, __ATOMIC_RELAXED) % 1000 == 0)
         raw[skip] ^= 1; /* as if libunwind had found another frame */

@@ -67,4 +67,19 @@ static inline __attribute__((always_inline)) int tmk_capture(struct tmk_thread *
     return n < 0 ? 0 : n;
 }
 
+/* The program's part of the current call's stack: captured into raw (room
+ * for TMK_DEPTH_MAX + TMK_CAPTURE_SLACK), the shim's leading frames
+ * skipped (*skip of them), at most TIDEMARK_DEPTH frames from raw + *skip;
+ * returns their count (0 or more). */
+static inline __attribute__((always_inline)) int tmk_capture_program(struct tmk_thread *t,
+                                                                      uintptr_t *raw, int *skip)
+{
+    int n = tmk_capture(t, raw, (int)tmk_opt.depth + TMK_CAPTURE_SLACK);
+    int k = 0;
+    while (k < n && tmk_in_self(raw[k])) k++;
+    *skip = k;
+    n -= k;
+    return n > (int)tmk_opt.depth ? (int)tmk_opt.depth : n;
+}
+
 #endif /* TIDEMARK_PRELOAD_UNWIND_H */
