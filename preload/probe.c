@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "probe_count.h"
 
 #define PROBE_EVERY_NS 1000000000ull
 #define PROBE_EXIT_BYTES (1ull << 30)
@@ -174,10 +175,9 @@ static int still_same(uintptr_t p, uint64_t gen)
 /* ---- counting ------------------------------------------------------------ */
 
 struct counts {
-    uint64_t nz64, u32ge2, pairs00, sum16;
+    struct tmk_word_counts w; /* probe_count.c; pairs11 never in khash flags, pairs10 empty */
     uint64_t layout, capacity, live;
     int uthash_ok; /* every 16-byte unit so far looks like a uthash bucket */
-    uint64_t pairs11, pairs10; /* 2-bit pairs 11 (never in khash flags), 10 (empty) */
 };
 
 /* A uthash bucket: {UT_hash_handle *hh_head; unsigned count; unsigned
@@ -236,41 +236,16 @@ static uint64_t pydict_live(const struct pydict *d, const uint8_t *b, uint64_t o
     return live;
 }
 
-/* popcnt where the CPU has it (x86-64's baseline has not: libgcc's
- * __popcountdi2 was half of a probe pass); chosen once by an ifunc. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("popcnt", "default")))
-#endif
-static void count_words(struct counts *c, const uint8_t *b, uint64_t off, size_t n)
+/* Does every 16-byte unit of b look like a uthash bucket? */
+static int uthash_units(const uint8_t *b, size_t n)
 {
-    size_t words = n / 8;
-    for (size_t i = 0; i < words; i++) {
-        uint64_t w;
-        memcpy(&w, b + 8 * i, 8);
-        uint32_t lo = (uint32_t)w, hi = (uint32_t)(w >> 32);
-        c->nz64 += w != 0;
-        c->u32ge2 += (lo >= 2) + (hi >= 2);
-        c->pairs00 += (uint64_t)__builtin_popcountll(~(w | (w >> 1)) & 0x5555555555555555ull);
-        c->pairs11 += (uint64_t)__builtin_popcountll(w & (w >> 1) & 0x5555555555555555ull);
-        c->pairs10 += (uint64_t)__builtin_popcountll((w >> 1) & ~w & 0x5555555555555555ull);
-        if (((off / 8 + i) & 1) == 1) { /* bytes 8..15 of a 16-byte unit */
-            c->sum16 += lo;
-            if (c->uthash_ok && i > 0) {
-                uint64_t head;
-                memcpy(&head, b + 8 * (i - 1), 8);
-                c->uthash_ok = uthash_bucket(head, w);
-            }
-        }
+    for (size_t at = 0; at + 16 <= n; at += 16) {
+        uint64_t head, word1;
+        memcpy(&head, b + at, 8);
+        memcpy(&word1, b + at + 8, 8);
+        if (!uthash_bucket(head, word1)) return 0;
     }
-    if (n % 8 >= 4) { /* a last u32 (arrays of u32 end on 4 bytes) */
-        uint32_t v;
-        memcpy(&v, b + 8 * words, 4);
-        c->nz64 += v != 0;
-        c->u32ge2 += v >= 2;
-        c->pairs00 += (uint64_t)__builtin_popcount(~(v | (v >> 1)) & 0x55555555u);
-        c->pairs11 += (uint64_t)__builtin_popcount(v & (v >> 1) & 0x55555555u);
-        c->pairs10 += (uint64_t)__builtin_popcount((v >> 1) & ~v & 0x55555555u);
-    }
+    return 1;
 }
 
 /* Reads [p + off, p + off + n) into chunk. 0, or -1 (gone or refused). */
@@ -372,21 +347,22 @@ static int count_block(const struct probe_entry *e, struct counts *c)
             is_dict = 1;
             c->layout = TMK_PROBE_LAYOUT_PYDICT;
         }
-        count_words(c, chunk, off, n);
+        tmk_count_words(&c->w, chunk, off, n);
+        if (c->uthash_ok) c->uthash_ok = uthash_units(chunk, n);
         if (is_dict) c->live += pydict_live(&d, chunk, off, n);
     }
-    if (!is_dict && c->uthash_ok && c->sum16) {
+    if (!is_dict && c->uthash_ok && c->w.sum16) {
         c->layout = TMK_PROBE_LAYOUT_UTHASH;
         c->capacity = units;
-        c->live = c->sum16;
+        c->live = c->w.sum16;
     }
     /* khash's flags: 2 bits a bucket, never 11, and a table is never more
      * than 77% live (it grows first): a mostly-zero buffer is not one */
-    if (!c->layout && !c->pairs11 && c->pairs10 && !(e->size & (e->size - 1)) &&
-        c->pairs00 * 100 <= e->size * 4 * 78) {
+    if (!c->layout && !c->w.pairs11 && c->w.pairs10 && !(e->size & (e->size - 1)) &&
+        c->w.pairs00 * 100 <= e->size * 4 * 78) {
         c->layout = TMK_PROBE_LAYOUT_KHASH_FLAGS;
         c->capacity = e->size * 4;
-        c->live = c->pairs00;
+        c->live = c->w.pairs00;
     }
     if (!c->layout && !hashbrown_layout(e, c)) abseil_layout(e, c);
     return 0;
@@ -399,10 +375,10 @@ static void put_probe(struct tmk_thread *t, const struct probe_entry *e, const s
     uint8_t body[TMK_RECORD_MAX], *q = body;
     q = tmk_put_u(q, e->p);
     q = tmk_put_u(q, e->size);
-    q = tmk_put_u(q, c->nz64);
-    q = tmk_put_u(q, c->u32ge2);
-    q = tmk_put_u(q, c->pairs00);
-    q = tmk_put_u(q, c->sum16);
+    q = tmk_put_u(q, c->w.nz64);
+    q = tmk_put_u(q, c->w.u32ge2);
+    q = tmk_put_u(q, c->w.pairs00);
+    q = tmk_put_u(q, c->w.sum16);
     q = tmk_put_u(q, c->layout);
     q = tmk_put_u(q, c->capacity);
     q = tmk_put_u(q, c->live);
