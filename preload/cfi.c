@@ -2,12 +2,14 @@
  * from the caller of the exported entry point (tmk_tls.caller) by compiled
  * rules (cfi.h), the per-thread cache from return address to rule, the
  * per-thread memo of walked stacks (re-checked word by word), and the
- * registry of compiled modules. docs/architecture.md, "The CFI unwinder",
+ * registry of modules and their compiled FDEs. docs/architecture.md, "The
+ * CFI unwinder",
  * says why the stacks are libunwind's.
  *
  * Locks: the registry is behind cfi_lock, a spinlock taken only for a few
  * instructions (a lookup) or inside dl_iterate_phdr's callback (a module's
- * compilation): the loader's lock always comes first, so a thread that
+ * registration, an FDE's compilation: the module stays mapped while the
+ * loader's lock is held): the loader's lock always comes first, so a thread that
  * allocates while holding the loader's lock (a dlopen'ed constructor, a
  * program's own dl_iterate_phdr callback) never waits for one that waits
  * for it.
@@ -32,7 +34,7 @@
 struct cfi_module {
     uintptr_t start, end, bias;
     const void *phdr;
-    struct tmk_cfi_rows rows;
+    struct tmk_cfi_fdes fdes;
     int seen;
 };
 
@@ -89,23 +91,41 @@ struct tmk_cfi_cache {
 
 /* ---- the registry ---- */
 
-/* The rule for pc (lock held); *found = 0 when no registered module holds it. */
-static uint32_t find_locked(uintptr_t pc, int *found)
+/* What the registry says of pc (lock held): its rule, or that its FDE is
+ * still to be compiled (*mod: its module's index), or nothing (no
+ * registered module holds it). */
+enum lookup { LOOKUP_DONE, LOOKUP_COMPILE, LOOKUP_UNKNOWN };
+
+static enum lookup find_locked(uintptr_t pc, uint32_t *rule, int *mod)
 {
+    *rule = TMK_CFI_FALLBACK;
     for (int i = 0; i < nmods; i++) {
         const struct cfi_module *m = &mods[i];
         if (pc >= m->start && pc < m->end) {
-            *found = 1;
-            return tmk_cfi_rows_find(&m->rows, pc - m->start);
+            *mod = i;
+            return tmk_cfi_fdes_rule(&m->fdes, pc, rule) ? LOOKUP_DONE : LOOKUP_COMPILE;
         }
     }
-    *found = 0;
-    return TMK_CFI_FALLBACK;
+    return LOOKUP_UNKNOWN;
+}
+
+/* The registered module that is info's object (lock held), or NULL. */
+static struct cfi_module *module_of(const struct dl_phdr_info *info, uintptr_t start,
+                                    uintptr_t end)
+{
+    for (int i = 0; i < nmods; i++) {
+        struct cfi_module *m = &mods[i];
+        if (m->start == start && m->end == end && m->bias == info->dlpi_addr &&
+            m->phdr == info->dlpi_phdr)
+            return m;
+    }
+    return NULL;
 }
 
 /* One pass over the loaded objects: marks the registered ones still
- * there, compiles the one holding pc if it is new. cfi_lock is taken at the
- * first callback (the loader's lock held) and kept until the pass ends. */
+ * there, registers the one holding pc if it is new, and compiles pc's
+ * FDE. cfi_lock is taken at the first callback (the loader's lock held)
+ * and kept until the pass ends. */
 struct pass {
     uintptr_t pc;
     int locked;
@@ -123,23 +143,34 @@ static int pass_one(struct dl_phdr_info *info, size_t size, void *arg)
     uintptr_t start, end;
     tmk_module_range(info, &start, &end);
     if (!end) return 0;
-    for (int i = 0; i < nmods; i++) {
-        struct cfi_module *m = &mods[i];
-        if (m->start == start && m->end == end && m->bias == info->dlpi_addr &&
-            m->phdr == info->dlpi_phdr) {
-            m->seen = 1;
-            return 0;
-        }
+    struct cfi_module *m = module_of(info, start, end);
+    if (!m) {
+        if (p->pc < start || p->pc >= end || nmods == CFI_MODULES_MAX) return 0;
+        m = &mods[nmods++];
+        m->start = start;
+        m->end = end;
+        m->bias = info->dlpi_addr;
+        m->phdr = info->dlpi_phdr;
+        tmk_cfi_fdes_init(info, start, end, &m->fdes); /* no table: it all falls back */
     }
-    if (p->pc < start || p->pc >= end || nmods == CFI_MODULES_MAX) return 0;
-    struct cfi_module *m = &mods[nmods++];
-    m->start = start;
-    m->end = end;
-    m->bias = info->dlpi_addr;
-    m->phdr = info->dlpi_phdr;
     m->seen = 1;
-    tmk_cfi_compile(info, start, end, &m->rows); /* rows NULL: it all falls back */
+    if (p->pc >= start && p->pc < end) tmk_cfi_fdes_compile(info, &m->fdes, p->pc);
     return 0;
+}
+
+/* Compiles pc's FDE in its registered module, found among the loaded
+ * objects (not there any more: nothing; the next sync drops it). */
+static int compile_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    uintptr_t pc = *(const uintptr_t *)arg, start, end;
+    (void)size;
+    tmk_module_range(info, &start, &end);
+    if (pc < start || pc >= end) return 0;
+    tmk_spin_lock(&cfi_lock);
+    struct cfi_module *m = module_of(info, start, end);
+    if (m) tmk_cfi_fdes_compile(info, &m->fdes, pc);
+    tmk_spin_unlock(&cfi_lock);
+    return 1;
 }
 
 /* Drops the modules the pass did not see (unloaded); lock held. */
@@ -150,21 +181,32 @@ static void drop_unseen_locked(void)
         if (mods[i].seen)
             mods[k++] = mods[i];
         else
-            tmk_arena_free(mods[i].rows.row);
+            tmk_cfi_fdes_free(&mods[i].fdes);
     }
     nmods = k;
 }
 
-/* The rule for pc from the registry, compiling its module when new. */
+/* The rule for pc from the registry: its FDE compiled when new, its module
+ * registered when new (and the registry synced with the loaded objects
+ * whenever the loader's counters moved). */
 static uint32_t rule_slow(uintptr_t pc)
 {
     uint32_t gen = __atomic_load_n(&tmk_modules_gen, __ATOMIC_ACQUIRE);
-    int found = 0;
+    uint32_t r;
+    int mod;
     tmk_spin_lock(&cfi_lock);
-    uint32_t r = mods_synced && mods_gen == gen ? find_locked(pc, &found) : 0;
+    enum lookup l = mods_synced && mods_gen == gen ? find_locked(pc, &r, &mod) : LOOKUP_UNKNOWN;
     tmk_spin_unlock(&cfi_lock);
-    if (found) return r;
+    if (l == LOOKUP_DONE) return r;
     int saved = errno;
+    if (l == LOOKUP_COMPILE) {
+        dl_iterate_phdr(compile_one, &pc);
+        errno = saved;
+        tmk_spin_lock(&cfi_lock);
+        if (find_locked(pc, &r, &mod) != LOOKUP_DONE) r = TMK_CFI_FALLBACK;
+        tmk_spin_unlock(&cfi_lock);
+        return r;
+    }
     struct pass p = {.pc = pc};
     dl_iterate_phdr(pass_one, &p);
     errno = saved;
@@ -172,7 +214,7 @@ static uint32_t rule_slow(uintptr_t pc)
     drop_unseen_locked();
     mods_gen = gen;
     mods_synced = 1;
-    r = find_locked(pc, &found);
+    if (find_locked(pc, &r, &mod) != LOOKUP_DONE) r = TMK_CFI_FALLBACK;
     tmk_spin_unlock(&cfi_lock);
     return r;
 }

@@ -39,22 +39,45 @@ static inline uint32_t tmk_cfi_rule(int cfa_rbp, uint32_t cfa_off, int rbp_saved
            (uint32_t)(uint8_t)(int8_t)(rbp_off / 8) << 4 | cfa_off << 12;
 }
 
-/* A module's rows, sorted: (offset from the module's start << 32) | rule,
- * each up to the next one's offset. */
-struct tmk_cfi_rows {
-    uint64_t *row;
-    size_t n;
+/* One module's FDEs, each compiled the first time the walk meets an
+ * address it covers (cfi_compile.c): what a process pays grows with the
+ * code its stacks pass through, not with the size of its libraries.
+ * pcs: where each entry of the module's .eh_frame_hdr search table starts
+ * (offsets from start, clamped to [0, 2^32 - 1]; NULL: no usable table, it
+ * all falls back); page: per 1024 FDEs, NULL until one of them is
+ * compiled, else each FDE's rows in row[] (first = 1 + index, 0 = not
+ * compiled yet). A row: (offset from start << 32) | rule, each up to the
+ * next one's offset; an FDE's rows are sorted. */
+struct tmk_cfi_fde_rows {
+    uint32_t first, n;
 };
 
-/* Compiles the object's .eh_frame (through its .eh_frame_hdr's table) into
- * rows relative to start (from arena.c). 0, or -1 when the object has no
- * usable table (out->row NULL: every address in it falls back). Run with
- * the loader's lock held (inside dl_iterate_phdr), so the object stays
- * mapped. */
-int tmk_cfi_compile(const struct dl_phdr_info *info, uintptr_t start, uintptr_t end,
-                    struct tmk_cfi_rows *out) TMK_HIDDEN;
+struct tmk_cfi_fdes {
+    uintptr_t start, end;
+    uint32_t *pcs;
+    uint64_t count;
+    struct tmk_cfi_fde_rows **page;
+    uint64_t *row;
+    size_t n, cap;
+};
 
-/* The rule for code address pc among rows (pc relative to the start). */
-uint32_t tmk_cfi_rows_find(const struct tmk_cfi_rows *rows, uintptr_t off) TMK_HIDDEN;
+/* Sets f up for the object (its search table copied; from arena.c). Run
+ * with the loader's lock held (inside dl_iterate_phdr), so the object
+ * stays mapped; so does tmk_cfi_fdes_compile. */
+void tmk_cfi_fdes_init(const struct dl_phdr_info *info, uintptr_t start, uintptr_t end,
+                       struct tmk_cfi_fdes *f) TMK_HIDDEN;
+
+/* The rule for code address pc (in [start, end)) from what is compiled:
+ * 1 with *rule, or 0 when pc's FDE is not compiled yet. Reads none of the
+ * object's memory. */
+int tmk_cfi_fdes_rule(const struct tmk_cfi_fdes *f, uintptr_t pc, uint32_t *rule) TMK_HIDDEN;
+
+/* Compiles the FDE that covers pc, if not yet (its rows are FALLBACK where
+ * it cannot be read or there is no memory). */
+void tmk_cfi_fdes_compile(const struct dl_phdr_info *info, struct tmk_cfi_fdes *f,
+                          uintptr_t pc) TMK_HIDDEN;
+
+/* Gives f's memory back (its module was unloaded). */
+void tmk_cfi_fdes_free(struct tmk_cfi_fdes *f) TMK_HIDDEN;
 
 #endif /* TIDEMARK_PRELOAD_CFI_H */

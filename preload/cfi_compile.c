@@ -1,16 +1,22 @@
-/* preload/cfi_compile.c - one module's .eh_frame compiled into the CFI
- * unwinder's rows (cfi.h), once, when the unwinder first meets an address
- * in it.
+/* preload/cfi_compile.c - a module's .eh_frame compiled into the CFI
+ * unwinder's rows (cfi.h), one FDE at a time: the first time the walk meets
+ * an address that FDE covers.
  *
- * The FDEs are taken in address order from .eh_frame_hdr's search table;
- * each FDE's CFA program (after its CIE's initial instructions) is run
- * once, and every row of it becomes one rule: only the CFA, the caller's
- * %rbp and the return address are followed, the other registers' rules do
- * not move a frame. What a rule cannot say becomes FALLBACK for the range
- * it covers; an FDE this file cannot read, too (from the address the search
- * table gives it). A gap after an FDE up to the next one is NOFDE.
- * Every byte read is first checked to lie in a readable PT_LOAD segment of
- * the module.
+ * The FDE for an address is the last entry of .eh_frame_hdr's search table
+ * that starts at or below it (as libunwind finds it); the table's starts
+ * are copied when the module is first met, so that an FDE compiled already
+ * is found without reading the module. Its CFA program (after its CIE's
+ * initial instructions) is run once, and every row of it becomes one
+ * rule: only the CFA, the caller's %rbp and the return address are
+ * followed, the other registers' rules do not move a frame. What a rule
+ * cannot say becomes FALLBACK for the range it covers; an FDE this file
+ * cannot read, too (from the address the search table gives it). From the
+ * FDE's end up to the next entry's start is NOFDE. Every byte read is
+ * first checked to lie in a readable PT_LOAD segment of the module.
+ *
+ * Compiling every FDE of a module when it was first met cost clang-14
+ * compiling a 3-line file 21 ms and 23 MiB (libLLVM has 95,000 FDEs); most
+ * are never on a stack.
  */
 #include <string.h>
 
@@ -117,8 +123,8 @@ static int read_enc(const uint8_t **pp, const uint8_t *end, uint8_t enc, uintptr
                     uint64_t *out)
 {
     const uint8_t *field = *pp;
-    uint64_t v;
-    int64_t s;
+    uint64_t v = 0;
+    int64_t s = 0;
     int rc;
     switch (enc & 0x0f) {
     case 0x00: rc = read_fixed(pp, end, 8, &v); break;
@@ -228,7 +234,7 @@ static void put_row(struct rows_out *o, uint32_t off, uint32_t rule)
         return; /* the same rule goes on */
     }
     if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 1024;
+        size_t cap = o->cap ? o->cap * 2 : 16;
         uint64_t *r = tmk_arena_alloc(cap * sizeof *r);
         if (!r) {
             o->failed = 1;
@@ -419,12 +425,11 @@ static int initial_state(const struct cie *c, struct state *out)
     return 0;
 }
 
-/* One FDE at fde: its rows from its start to its end, then a FALLBACK row
- * at its end (replaced by the next FDE's first row when that starts
- * there). *last_end: where the previous FDE ended; an FDE that starts
- * before it (overlapping) is left out. */
+/* One FDE at fde: its rows from its start to its end, then a NOFDE row at
+ * its end (an address past it and before the next table entry's start is
+ * in no FDE). Nothing for an FDE outside [start, end) or unreadable. */
 static void compile_fde(const struct dl_phdr_info *info, const uint8_t *fde, struct cie *cie,
-                        uintptr_t start, uintptr_t end, uint64_t *last_end, struct rows_out *o)
+                        uintptr_t start, uintptr_t end, struct rows_out *o)
 {
     const uint8_t *p, *rec_end;
     uint64_t cie_off, pc_begin, pc_range, skip;
@@ -438,9 +443,7 @@ static void compile_fde(const struct dl_phdr_info *info, const uint8_t *fde, str
     if (read_enc(&p, rec_end, cie->fde_enc, 0, &pc_begin) ||
         read_enc(&p, rec_end, cie->fde_enc & 0x0f, 0, &pc_range))
         return;
-    if (pc_begin < start || pc_begin >= end || pc_range > end - pc_begin ||
-        pc_begin < *last_end || !pc_range)
-        return;
+    if (pc_begin < start || pc_begin >= end || pc_range > end - pc_begin || !pc_range) return;
     if (cie->has_z) {
         if (read_uleb(&p, rec_end, &skip) || skip > (uint64_t)(rec_end - p)) return;
         p += skip;
@@ -466,7 +469,6 @@ static void compile_fde(const struct dl_phdr_info *info, const uint8_t *fde, str
         }
     }
     put_row(o, (uint32_t)(pc_begin + pc_range - start), TMK_CFI_NOFDE);
-    *last_end = pc_begin + pc_range;
 }
 
 /* The .eh_frame_hdr's search table: its entries and their count. */
@@ -493,49 +495,141 @@ static int hdr_table(const struct dl_phdr_info *info, const uint8_t **hdr_out,
     return 0;
 }
 
-int tmk_cfi_compile(const struct dl_phdr_info *info, uintptr_t start, uintptr_t end,
-                    struct tmk_cfi_rows *out)
+#define PAGE_FDES 1024u
+
+void tmk_cfi_fdes_init(const struct dl_phdr_info *info, uintptr_t start, uintptr_t end,
+                       struct tmk_cfi_fdes *f)
 {
-    out->row = NULL;
-    out->n = 0;
+    memset(f, 0, sizeof *f);
+    f->start = start;
+    f->end = end;
     const uint8_t *hdr, *table;
     uint64_t count;
-    if (end - start > UINT32_MAX || hdr_table(info, &hdr, &table, &count)) return -1;
-    struct rows_out o = {0};
-    struct cie cie = {0};
-    uint64_t last_end = 0;
-    for (uint64_t i = 0; i < count && !o.failed; i++) {
-        int32_t pc_rel, fde_rel;
+    if (end - start > UINT32_MAX || hdr_table(info, &hdr, &table, &count) || !count) return;
+    uint32_t *pcs = tmk_arena_alloc(count * sizeof *pcs);
+    struct tmk_cfi_fde_rows **page =
+        tmk_arena_alloc((count + PAGE_FDES - 1) / PAGE_FDES * sizeof *page);
+    if (!pcs || !page) {
+        tmk_arena_free(pcs);
+        tmk_arena_free(page);
+        return;
+    }
+    uint32_t last = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        int32_t pc_rel;
         memcpy(&pc_rel, table + i * 8, 4);
-        memcpy(&fde_rel, table + i * 8 + 4, 4);
-        /* FALLBACK from where the table says this FDE starts, unless its
-         * rows replace it: an FDE skipped below is no gap to libunwind */
-        uintptr_t table_pc = (uintptr_t)hdr + (uintptr_t)(intptr_t)pc_rel;
-        if (table_pc >= start && table_pc < end && table_pc >= last_end)
-            put_row(&o, (uint32_t)(table_pc - start), TMK_CFI_FALLBACK);
-        compile_fde(info, hdr + fde_rel, &cie, start, end,
-                    &last_end, &o);
+        uintptr_t pc = (uintptr_t)hdr + (uintptr_t)(intptr_t)pc_rel;
+        uint32_t off = pc < start ? 0 : pc >= end ? UINT32_MAX : (uint32_t)(pc - start);
+        pcs[i] = off < last ? last : off; /* a table out of order reads as sorted */
+        last = pcs[i];
     }
-    if (o.failed || !o.n) {
-        tmk_arena_free(o.row);
-        return -1;
-    }
-    out->row = o.row;
-    out->n = o.n;
-    return 0;
+    f->pcs = pcs;
+    f->page = page;
+    f->count = count;
 }
 
-uint32_t tmk_cfi_rows_find(const struct tmk_cfi_rows *rows, uintptr_t off)
+/* The search table's entry for pc: the last one starting at or below it,
+ * or -1. */
+static int64_t entry_of(const struct tmk_cfi_fdes *f, uintptr_t pc)
 {
-    if (!rows->row || off > UINT32_MAX) return TMK_CFI_FALLBACK;
-    uint64_t key = (uint64_t)off << 32 | UINT32_MAX;
-    size_t lo = 0, hi = rows->n; /* the first row above key is at hi */
+    if (!f->pcs || pc < f->start || pc - f->start > UINT32_MAX) return -1;
+    uint32_t off = (uint32_t)(pc - f->start);
+    uint64_t lo = 0, hi = f->count; /* the first entry above off is at hi */
     while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (rows->row[mid] <= key)
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (f->pcs[mid] <= off)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo ? (uint32_t)rows->row[lo - 1] : TMK_CFI_FALLBACK;
+    return (int64_t)lo - 1;
+}
+
+static struct tmk_cfi_fde_rows *rows_of(const struct tmk_cfi_fdes *f, uint64_t i)
+{
+    struct tmk_cfi_fde_rows *pg = f->page[i / PAGE_FDES];
+    return pg ? &pg[i % PAGE_FDES] : NULL;
+}
+
+int tmk_cfi_fdes_rule(const struct tmk_cfi_fdes *f, uintptr_t pc, uint32_t *rule)
+{
+    *rule = TMK_CFI_FALLBACK;
+    int64_t i = entry_of(f, pc);
+    if (i < 0) return 1; /* before the first FDE, or no table */
+    const struct tmk_cfi_fde_rows *r = rows_of(f, (uint64_t)i);
+    if (!r || !r->first) return 0;
+    uint64_t key = (uint64_t)(pc - f->start) << 32 | UINT32_MAX;
+    const uint64_t *row = f->row + r->first - 1;
+    size_t lo = 0, hi = r->n; /* the first row above key is at hi */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (row[mid] <= key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo) *rule = (uint32_t)row[lo - 1];
+    return 1;
+}
+
+/* Appends o's rows to f's (o is then empty). 0, or -1 (no memory). */
+static int keep_rows(struct tmk_cfi_fdes *f, struct rows_out *o)
+{
+    if (f->n + o->n > UINT32_MAX - 1) return -1;
+    if (f->n + o->n > f->cap) {
+        size_t cap = f->cap ? f->cap : 256;
+        while (cap < f->n + o->n) cap *= 2;
+        uint64_t *r = tmk_arena_alloc(cap * sizeof *r);
+        if (!r) return -1;
+        if (f->n) memcpy(r, f->row, f->n * sizeof *r);
+        tmk_arena_free(f->row);
+        f->row = r;
+        f->cap = cap;
+    }
+    if (o->n) memcpy(f->row + f->n, o->row, o->n * sizeof *o->row);
+    f->n += o->n;
+    return 0;
+}
+
+void tmk_cfi_fdes_compile(const struct dl_phdr_info *info, struct tmk_cfi_fdes *f, uintptr_t pc)
+{
+    int64_t i = entry_of(f, pc);
+    if (i < 0) return;
+    size_t pg = (size_t)i / PAGE_FDES;
+    if (!f->page[pg] && !(f->page[pg] = tmk_arena_alloc(PAGE_FDES * sizeof *f->page[pg])))
+        return;
+    struct tmk_cfi_fde_rows *r = &f->page[pg][(size_t)i % PAGE_FDES];
+    if (r->first) return;
+    const uint8_t *hdr, *table;
+    uint64_t count;
+    struct rows_out o = {0};
+    if (!hdr_table(info, &hdr, &table, &count) && count == f->count) {
+        int32_t pc_rel, fde_rel;
+        memcpy(&pc_rel, table + (uint64_t)i * 8, 4);
+        memcpy(&fde_rel, table + (uint64_t)i * 8 + 4, 4);
+        /* FALLBACK from where the table says this FDE starts, unless its
+         * rows replace it */
+        uintptr_t table_pc = (uintptr_t)hdr + (uintptr_t)(intptr_t)pc_rel;
+        if (table_pc >= f->start && table_pc < f->end)
+            put_row(&o, (uint32_t)(table_pc - f->start), TMK_CFI_FALLBACK);
+        struct cie cie = {0};
+        compile_fde(info, hdr + fde_rel, &cie, f->start, f->end, &o);
+    }
+    if (o.failed) o.n = 0; /* no memory: no rows, FALLBACK */
+    uint32_t first = (uint32_t)f->n + 1;
+    if (keep_rows(f, &o) != 0) o.n = 0; /* no memory: no rows, FALLBACK */
+    r->first = first;
+    r->n = (uint32_t)o.n;
+    tmk_arena_free(o.row);
+}
+
+void tmk_cfi_fdes_free(struct tmk_cfi_fdes *f)
+{
+    if (f->page)
+        for (uint64_t k = 0; k < (f->count + PAGE_FDES - 1) / PAGE_FDES; k++)
+            tmk_arena_free(f->page[k]);
+    tmk_arena_free(f->page);
+    tmk_arena_free(f->pcs);
+    tmk_arena_free(f->row);
+    memset(f, 0, sizeof *f);
 }

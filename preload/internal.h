@@ -23,6 +23,7 @@
 #ifndef TIDEMARK_PRELOAD_INTERNAL_H
 #define TIDEMARK_PRELOAD_INTERNAL_H
 
+#include <link.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -645,9 +646,21 @@ void tmk_cfi_after_fork_child(void) TMK_HIDDEN;
 
 /* ---- modules.c ---------------------------------------------------------- */
 
-struct dl_phdr_info;
 /* [start, end) of an object's PT_LOAD segments (end 0: none). */
-void tmk_module_range(const struct dl_phdr_info *info, uintptr_t *start, uintptr_t *end) TMK_HIDDEN;
+static inline void tmk_module_range(const struct dl_phdr_info *info, uintptr_t *start,
+                                    uintptr_t *end)
+{
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+        if (s < lo) lo = s;
+        if (s + ph->p_memsz > hi) hi = s + ph->p_memsz;
+    }
+    *start = lo == UINTPTR_MAX ? 0 : lo;
+    *end = hi;
+}
 
 void tmk_modules_scan(struct tmk_thread *t) TMK_HIDDEN;        /* emits MODULE/_GONE */
 void tmk_modules_scan_if_changed(struct tmk_thread *t) TMK_HIDDEN;

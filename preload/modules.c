@@ -40,20 +40,6 @@ uint32_t tmk_modules_gen;
 void tmk_modules_lock(void) { pthread_mutex_lock(&modules_mutex); }
 void tmk_modules_unlock(void) { pthread_mutex_unlock(&modules_mutex); }
 
-void tmk_module_range(const struct dl_phdr_info *info, uintptr_t *start, uintptr_t *end)
-{
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD) continue;
-        uintptr_t s = info->dlpi_addr + ph->p_vaddr;
-        if (s < lo) lo = s;
-        if (s + ph->p_memsz > hi) hi = s + ph->p_memsz;
-    }
-    *start = lo == UINTPTR_MAX ? 0 : lo;
-    *end = hi;
-}
-
 /* The GNU build-id of the object, or 0 bytes. */
 static size_t build_id(const struct dl_phdr_info *info, const uint8_t **out)
 {

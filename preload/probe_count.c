@@ -115,10 +115,12 @@ AVX2 static size_t count_avx2(struct tmk_word_counts *c, const uint8_t *b, uint6
             zeros = _mm256_sub_epi64(zeros, _mm256_cmpeq_epi64(v, zero));
             le1_32 = _mm256_sub_epi32(le1_32, _mm256_cmpeq_epi32(_mm256_min_epu32(v, one), v));
             sum16 = _mm256_add_epi64(sum16, _mm256_and_si256(v, at8));
-            __m256i y = _mm256_srli_epi64(v, 1);
-            a00 = _mm256_add_epi8(a00, popcount_bytes(_mm256_andnot_si256(_mm256_or_si256(v, y), m55)));
-            a11 = _mm256_add_epi8(a11, popcount_bytes(_mm256_and_si256(_mm256_and_si256(v, y), m55)));
-            a10 = _mm256_add_epi8(a10, popcount_bytes(_mm256_andnot_si256(v, _mm256_and_si256(y, m55))));
+            __m256i y = _mm256_srli_epi64(v, 1); /* each pair's high bit, at its low bit */
+            __m256i both = _mm256_and_si256(v, y), either = _mm256_or_si256(v, y);
+            __m256i high_only = _mm256_andnot_si256(v, y);
+            a00 = _mm256_add_epi8(a00, popcount_bytes(_mm256_andnot_si256(either, m55)));
+            a11 = _mm256_add_epi8(a11, popcount_bytes(_mm256_and_si256(both, m55)));
+            a10 = _mm256_add_epi8(a10, popcount_bytes(_mm256_and_si256(high_only, m55)));
         }
         p00 = _mm256_add_epi64(p00, _mm256_sad_epu8(a00, zero));
         p11 = _mm256_add_epi64(p11, _mm256_sad_epu8(a11, zero));

@@ -10,8 +10,7 @@
 #include <string.h>
 
 #include "../../preload/probe_count.h"
-
-static int failures;
+#include "../check.h"
 
 /* The definitions, one bit or field at a time. */
 static void count_by_hand(struct tmk_word_counts *c, const uint8_t *b, uint64_t off, size_t n)
@@ -48,18 +47,17 @@ static void count_by_hand(struct tmk_word_counts *c, const uint8_t *b, uint64_t 
 static void expect_same(const char *what, const char *pattern, size_t n, uint64_t off,
                         const struct tmk_word_counts *want, const struct tmk_word_counts *got)
 {
-    if (memcmp(want, got, sizeof *want) == 0) return;
-    failures++;
-    if (failures > 10) return;
-    printf("FAIL %s, %s, %zu bytes from offset %llu: nz64 %llu/%llu u32ge2 %llu/%llu pairs00 "
-           "%llu/%llu pairs11 %llu/%llu pairs10 %llu/%llu sum16 %llu/%llu (want/got)\n",
-           what, pattern, n, (unsigned long long)off, (unsigned long long)want->nz64,
-           (unsigned long long)got->nz64, (unsigned long long)want->u32ge2,
-           (unsigned long long)got->u32ge2, (unsigned long long)want->pairs00,
-           (unsigned long long)got->pairs00, (unsigned long long)want->pairs11,
-           (unsigned long long)got->pairs11, (unsigned long long)want->pairs10,
-           (unsigned long long)got->pairs10, (unsigned long long)want->sum16,
-           (unsigned long long)got->sum16);
+    if (check_failures > 10) return; /* enough to see what is wrong */
+    CHECK(memcmp(want, got, sizeof *want) == 0,
+          "%s, %s, %zu bytes from offset %llu: nz64 %llu/%llu u32ge2 %llu/%llu pairs00 "
+          "%llu/%llu pairs11 %llu/%llu pairs10 %llu/%llu sum16 %llu/%llu (want/got)",
+          what, pattern, n, (unsigned long long)off, (unsigned long long)want->nz64,
+          (unsigned long long)got->nz64, (unsigned long long)want->u32ge2,
+          (unsigned long long)got->u32ge2, (unsigned long long)want->pairs00,
+          (unsigned long long)got->pairs00, (unsigned long long)want->pairs11,
+          (unsigned long long)got->pairs11, (unsigned long long)want->pairs10,
+          (unsigned long long)got->pairs10, (unsigned long long)want->sum16,
+          (unsigned long long)got->sum16);
 }
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -134,10 +132,5 @@ int main(void)
     printf("%d cases; this CPU %s AVX2\n", cases,
            __builtin_cpu_supports("avx2") ? "has" : "has no");
 #endif
-    if (failures) {
-        printf("%d failures\n", failures);
-        return 1;
-    }
-    printf("ok\n");
-    return 0;
+    return check_status();
 }
