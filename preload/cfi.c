@@ -3,16 +3,15 @@
  * rules (cfi.h), the per-thread cache from return address to rule, the
  * per-thread memo of walked stacks (re-checked word by word), and the
  * registry of modules and their compiled FDEs. docs/architecture.md, "The
- * CFI unwinder",
- * says why the stacks are libunwind's.
+ * CFI unwinder", says why the stacks are libunwind's.
  *
  * Locks: the registry is behind cfi_lock, a spinlock taken only for a few
  * instructions (a lookup) or inside dl_iterate_phdr's callback (a module's
  * registration, an FDE's compilation: the module stays mapped while the
- * loader's lock is held): the loader's lock always comes first, so a thread that
- * allocates while holding the loader's lock (a dlopen'ed constructor, a
- * program's own dl_iterate_phdr callback) never waits for one that waits
- * for it.
+ * loader's lock is held): the loader's lock always comes first, so a
+ * thread that allocates while holding the loader's lock (a dlopen'ed
+ * constructor, a program's own dl_iterate_phdr callback) never waits for
+ * one that waits for it.
  */
 #include <string.h>
 
@@ -92,17 +91,15 @@ struct tmk_cfi_cache {
 /* ---- the registry ---- */
 
 /* What the registry says of pc (lock held): its rule, or that its FDE is
- * still to be compiled (*mod: its module's index), or nothing (no
- * registered module holds it). */
+ * still to be compiled, or nothing (no registered module holds it). */
 enum lookup { LOOKUP_DONE, LOOKUP_COMPILE, LOOKUP_UNKNOWN };
 
-static enum lookup find_locked(uintptr_t pc, uint32_t *rule, int *mod)
+static enum lookup find_locked(uintptr_t pc, uint32_t *rule)
 {
     *rule = TMK_CFI_FALLBACK;
     for (int i = 0; i < nmods; i++) {
         const struct cfi_module *m = &mods[i];
         if (pc >= m->start && pc < m->end) {
-            *mod = i;
             return tmk_cfi_fdes_rule(&m->fdes, pc, rule) ? LOOKUP_DONE : LOOKUP_COMPILE;
         }
     }
@@ -193,9 +190,8 @@ static uint32_t rule_slow(uintptr_t pc)
 {
     uint32_t gen = __atomic_load_n(&tmk_modules_gen, __ATOMIC_ACQUIRE);
     uint32_t r;
-    int mod;
     tmk_spin_lock(&cfi_lock);
-    enum lookup l = mods_synced && mods_gen == gen ? find_locked(pc, &r, &mod) : LOOKUP_UNKNOWN;
+    enum lookup l = mods_synced && mods_gen == gen ? find_locked(pc, &r) : LOOKUP_UNKNOWN;
     tmk_spin_unlock(&cfi_lock);
     if (l == LOOKUP_DONE) return r;
     int saved = errno;
@@ -203,7 +199,7 @@ static uint32_t rule_slow(uintptr_t pc)
         dl_iterate_phdr(compile_one, &pc);
         errno = saved;
         tmk_spin_lock(&cfi_lock);
-        if (find_locked(pc, &r, &mod) != LOOKUP_DONE) r = TMK_CFI_FALLBACK;
+        if (find_locked(pc, &r) != LOOKUP_DONE) r = TMK_CFI_FALLBACK;
         tmk_spin_unlock(&cfi_lock);
         return r;
     }
@@ -214,7 +210,7 @@ static uint32_t rule_slow(uintptr_t pc)
     drop_unseen_locked();
     mods_gen = gen;
     mods_synced = 1;
-    if (find_locked(pc, &r, &mod) != LOOKUP_DONE) r = TMK_CFI_FALLBACK;
+    if (find_locked(pc, &r) != LOOKUP_DONE) r = TMK_CFI_FALLBACK;
     tmk_spin_unlock(&cfi_lock);
     return r;
 }
