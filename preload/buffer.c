@@ -2,7 +2,12 @@
  *
  * Each thread that records gets a struct tmk_thread (mmap'd, never freed,
  * reused through a pool after its thread exits) with a number, a heap
- * counter, a stack-id cache and a TMK_BUFFER_BYTES buffer. Records go into
+ * counter, a stack-id cache and a TMK_BUFFER_BYTES buffer, of which it
+ * fills TMK_BUFFER_SMALL bytes a block until that fills up once; then the
+ * whole of it, if fewer than TMK_BIG_BUFFERS threads do (given back when
+ * the thread ends): what many threads keep resident stays small, and the
+ * few busiest write large blocks (fewer writes, better compression). The
+ * pages a buffer never filled stay untouched. Records go into
  * the buffer with no lock and no system call; a full buffer becomes one block
  * written with one writev under the writer mutex. On thread exit (pthread key
  * destructor) the buffer is flushed and the state goes back to the pool.
@@ -68,6 +73,7 @@ static uint32_t next_number = 1;
 static int64_t retired_heap; /* heap counters of threads that exited */
 static pthread_key_t thread_key;
 int tmk_handoff_fenced;
+static unsigned big_buffers;   /* threads whose cap is TMK_BUFFER_BYTES */
 static unsigned blocks_queued; /* bumped per queued block: the sampler's futex word */
 static int writer_up;          /* the sampler writes queued blocks */
 
@@ -95,8 +101,11 @@ static void put_thread_record(struct tmk_thread *t)
     tmk_publish(t, p + len);
 }
 
-/* Gives t a fresh start: number, empty buffer, empty cache (lock held). */
-static void thread_reset(struct tmk_thread *t)
+/* Gives t a fresh start: number, empty buffer, empty cache (lock held).
+ * A state just mapped is all zero already: its stack-id cache (128 KiB) is
+ * not cleared, so that only the pages a thread's stacks use become
+ * resident (64 threads: 8 MiB less). */
+static void thread_reset(struct tmk_thread *t, int fresh)
 {
     t->number = next_number++;
     t->attached = 1;
@@ -104,6 +113,7 @@ static void thread_reset(struct tmk_thread *t)
     t->heap = 0;
     t->lost = 0;
     t->pos = 0;
+    t->cap = TMK_BUFFER_SMALL; /* a big one was given back when its thread ended */
     t->busy = 0;
     t->handoff = 0;
     t->flushed_ns = tmk_clock_ns();
@@ -115,7 +125,7 @@ static void thread_reset(struct tmk_thread *t)
     t->out_queued = 0;
     t->rng = tmk_clock_ns() ^ ((uint64_t)t->tid << 32) ^ (uintptr_t)t;
     t->sample_left = 0;
-    memset(t->cache, 0, sizeof t->cache);
+    if (!fresh) memset(t->cache, 0, sizeof t->cache);
     tmk_caller_cache_thread_reset(t);
 }
 
@@ -159,6 +169,7 @@ struct tmk_thread *tmk_thread_attach(void)
     enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
     pthread_mutex_lock(&threads_mutex);
     struct tmk_thread *t = pool;
+    int fresh = !t;
     if (t) {
         pool = t->next_free;
     } else {
@@ -173,7 +184,7 @@ struct tmk_thread *tmk_thread_attach(void)
             __atomic_store_n(&all_threads, t, __ATOMIC_RELEASE);
         }
     }
-    if (t) thread_reset(t);
+    if (t) thread_reset(t, fresh);
     pthread_mutex_unlock(&threads_mutex);
     if (t) {
         find_stack_bounds(t);
@@ -198,6 +209,8 @@ static void thread_detach(void *arg)
         __atomic_add_fetch(&retired_heap, t->heap, __ATOMIC_RELAXED);
         t->heap = 0;
         t->attached = 0;
+        if (t->cap == TMK_BUFFER_BYTES) __atomic_sub_fetch(&big_buffers, 1, __ATOMIC_RELAXED);
+        t->cap = TMK_BUFFER_SMALL;
         t->next_free = pool;
         pool = t;
         pthread_mutex_unlock(&threads_mutex);
@@ -302,11 +315,26 @@ static void wait_handoff(const struct tmk_thread *t)
     while (tmk_handoff_asked(t)) sched_yield();
 }
 
+/* t filled its small buffer: it fills the whole mapping from now on, if
+ * fewer than TMK_BIG_BUFFERS threads do. 1 when it grew. */
+static int grow_cap(struct tmk_thread *t)
+{
+    if (t->cap == TMK_BUFFER_BYTES) return 0;
+    unsigned n = __atomic_load_n(&big_buffers, __ATOMIC_RELAXED);
+    while (n < TMK_BIG_BUFFERS)
+        if (__atomic_compare_exchange_n(&big_buffers, &n, n + 1, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+            t->cap = TMK_BUFFER_BYTES;
+            return 1;
+        }
+    return 0;
+}
+
 void tmk_reserve_slow(struct tmk_thread *t, size_t need, uint64_t now, int timed)
 {
     wait_handoff(t);
-    if (t->pos + need > TMK_BUFFER_BYTES) {
-        flush_own(t, 1);
+    if (t->pos + need > t->cap) {
+        if (!grow_cap(t) || t->pos + need > t->cap) flush_own(t, 1);
     } else if (timed && now > t->flush_at) {
         if (t->pos)
             flush_own(t, 1);
@@ -464,6 +492,7 @@ void tmk_threads_after_fork_child(void)
     struct tmk_thread *self = tmk_tls.t;
     pool = NULL;
     next_number = 1;
+    big_buffers = 0; /* the states below restart small */
     writer_up = 0; /* no sampler here until the child's starts */
     for (struct tmk_thread *t = all_threads; t; t = t->next_all) {
         /* the parent's queued block: its sampler writes it; here a spare */
@@ -473,6 +502,7 @@ void tmk_threads_after_fork_child(void)
         retired_heap += t->heap;
         t->heap = 0;
         t->pos = 0;
+        t->cap = TMK_BUFFER_SMALL;
         t->busy = 0;
         t->handoff = 0;
         t->attached = 0;
@@ -481,7 +511,7 @@ void tmk_threads_after_fork_child(void)
     }
     if (self) {
         int64_t heap = self->heap;
-        thread_reset(self);
+        thread_reset(self, 0);
         self->heap = heap;
     }
 }

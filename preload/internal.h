@@ -123,7 +123,12 @@ void tmk_pages_forget(void *p, size_t bytes) TMK_HIDDEN;
 /* ---- per-thread state (buffer.c) ---------------------------------------- */
 
 #define TMK_STACK_CACHE 8192 /* entries of the per-thread stack-id cache */
-#define TMK_BUFFER_BYTES (256u << 10)
+#define TMK_BUFFER_BYTES (256u << 10) /* a buffer's mapping: the most a block holds */
+/* A thread fills TMK_BUFFER_SMALL bytes of it until it first fills that
+ * much; then the whole of it if fewer than TMK_BIG_BUFFERS threads do
+ * (buffer.c): a program of 64 threads does not keep 16 MiB of buffers. */
+#define TMK_BUFFER_SMALL (64u << 10)
+#define TMK_BIG_BUFFERS 4
 #define TMK_RECORD_MAX 64 /* room any fixed-size record needs */
 
 
@@ -150,6 +155,7 @@ struct tmk_thread {
 
     uint8_t *buf;                 /* TMK_BUFFER_BYTES, mmap'd on first use */
     size_t pos;                   /* published end of whole records */
+    size_t cap;                   /* pos stays within: TMK_BUFFER_SMALL or _BYTES (owner's) */
     int busy;                     /* owner between tmk_reserve and tmk_publish */
     int handoff;                  /* the sampler asked for, or holds, the buffer */
     uint64_t flushed_ns;          /* CLOCK_MONOTONIC of its last block (writer lock) */
@@ -334,7 +340,7 @@ static inline int tmk_handoff_asked(const struct tmk_thread *t)
 static inline uint8_t *tmk_reserve(struct tmk_thread *t, size_t need)
 {
     tmk_busy_begin(t);
-    if (TMK_UNLIKELY(tmk_handoff_asked(t) || t->pos + need > TMK_BUFFER_BYTES))
+    if (TMK_UNLIKELY(tmk_handoff_asked(t) || t->pos + need > t->cap))
         tmk_reserve_slow(t, need, 0, 0);
     return t->buf + t->pos;
 }
@@ -347,7 +353,7 @@ static inline uint8_t *tmk_reserve(struct tmk_thread *t, size_t need)
 static inline uint8_t *tmk_reserve_at(struct tmk_thread *t, size_t need, uint64_t now)
 {
     tmk_busy_begin(t);
-    if (TMK_UNLIKELY(tmk_handoff_asked(t) || t->pos + need > TMK_BUFFER_BYTES ||
+    if (TMK_UNLIKELY(tmk_handoff_asked(t) || t->pos + need > t->cap ||
                      now > t->flush_at))
         tmk_reserve_slow(t, need, now, 1);
     return t->buf + t->pos;

@@ -3,6 +3,8 @@
  *
  *   tmkcat [-a] [-e] [-s] [-z LO:HI] FILE
  *                   prints key=value lines: header fields, records per type,
+ *                   the records' bytes in the largest block (max_block_bytes)
+ *                   and how many threads have a block of more than 64 KiB,
  *                   how the trace ended, and the checks below; exit 0 when the
  *                   file is well formed (a cut-off tail is allowed and reported
  *                   as truncated=1), 1 when it is not, 2 on usage/IO errors.
@@ -78,6 +80,7 @@ struct stream {
     struct block *blocks;
     size_t nblocks, cap;
     size_t cur;              /* block index */
+    size_t max_block;        /* bytes of records in its largest block */
     const uint8_t *p, *end;  /* position in the current block */
     uint64_t time;           /* time of the last timed record */
     uintptr_t last_ptr;
@@ -301,6 +304,7 @@ static int next_block(struct stream *s)
         s->p = inflate(s, b, &s->end);
         if (!s->p) s->end = NULL; /* no records */
     }
+    if (s->p && (size_t)(s->end - s->p) > s->max_block) s->max_block = (size_t)(s->end - s->p);
     s->time = b->time_base;
     s->last_ptr = 0;
     return 1;
@@ -867,9 +871,16 @@ int main(int argc, char **argv)
             array_held += set[i].bytes;
         }
     }
+    size_t max_block = 0;
+    unsigned threads_over_64k = 0; /* threads with a block of more than 64 KiB of records */
+    for (unsigned i = 1; i <= max_thread; i++) {
+        if (streams[i].max_block > max_block) max_block = streams[i].max_block;
+        threads_over_64k += streams[i].max_block > (64u << 10);
+    }
     static const char *why[] = {"exit", "exec", "signal"};
     printf("blocks=%zu\nzstd_blocks=%zu\nchecked_blocks=%zu\nthreads=%u\nthread_records=%llu\n",
            nblocks, zstd_blocks, checked_blocks, nthreads, thread_records);
+    printf("max_block_bytes=%zu\nthreads_over_64k=%u\n", max_block, threads_over_64k);
     printf("allocs=%llu\nfrees=%llu\nfree_unknown=%llu\nlive_allocs=%llu\n", allocs, frees,
            free_unknown, live_allocs);
     printf("alloc_while_live=%llu\nfree_after_free=%llu\ntime_backwards=%llu\n", alloc_while_live,

@@ -133,6 +133,24 @@ def case_threads():
        "the short-lived threads' allocations and frees")
 
 
+def case_busy_threads():
+    # 12 threads allocating at once, each filling several blocks: at most 4
+    # (TMK_BIG_BUFFERS, preload/internal.h) fill their whole 256 KiB
+    # buffer, the others 64 KiB blocks; every record is read back.
+    path = os.path.join(harness.TMP, "busy.tmk")
+    r = run([probe(), "busythreads", "12"], output=path, timeout=60)
+    eq(r.returncode, 0, "status")
+    d = tmkcat(path, "-z", "700:731")
+    clean_trace(d, "busythreads")
+    eq(num(d, "free_unknown"), 0, "free_unknown")
+    eq((num(d, "sized_allocs"), num(d, "sized_frees")), (12 * 100000,) * 2,
+       "every allocation and free of the 12 threads")
+    big = num(d, "threads_over_64k")
+    check(1 <= big <= 4, "threads with blocks over 64 KiB: %d, not 1..4" % big)
+    check(num(d, "max_block_bytes") <= 256 * 1024,
+          "a block of %d bytes of records" % num(d, "max_block_bytes"))
+
+
 def case_forkthreads():
     r = run([probe(), "forkthreads", "30"], timeout=60)
     eq(r.returncode, 0, f"status {r.stdout.decode()}")

@@ -565,6 +565,30 @@ static int cmd_threads(int count)
     return 0;
 }
 
+/* busythreads: count threads allocating at once, each 100,000 pairs of
+ * sizes 700..731 (several blocks of records each); no thread starts before
+ * all exist, none ends before all are done. */
+static pthread_barrier_t busy_barrier;
+
+static void *busy_thread(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&busy_barrier);
+    for (int i = 0; i < 100000; i++) churn(700 + (size_t)(i % 32));
+    pthread_barrier_wait(&busy_barrier);
+    return NULL;
+}
+
+static int cmd_busythreads(int count)
+{
+    pthread_t th[64];
+    if (count < 1 || count > 64) return 2;
+    pthread_barrier_init(&busy_barrier, NULL, (unsigned)count);
+    for (int i = 0; i < count; i++) pthread_create(&th[i], NULL, busy_thread, NULL);
+    for (int i = 0; i < count; i++) pthread_join(th[i], NULL);
+    return 0;
+}
+
 static void *exiting_thread(void *arg)
 {
     (void)arg;
@@ -945,6 +969,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "stress")) return cmd_stress(arg ? strtoul(arg, NULL, 10) : 1000000);
     if (!strcmp(cmd, "rstress")) return cmd_rstress(arg ? strtoul(arg, NULL, 10) : 200000);
     if (!strcmp(cmd, "threads")) return cmd_threads(arg ? atoi(arg) : 200);
+    if (!strcmp(cmd, "busythreads")) return cmd_busythreads(arg ? atoi(arg) : 12);
     if (!strcmp(cmd, "exit-thread")) return cmd_exit_thread();
     if (!strcmp(cmd, "cancel")) return cmd_cancel();
     if (!strcmp(cmd, "main-pthread-exit")) return cmd_main_pthread_exit();
