@@ -11,6 +11,7 @@
 
 #include "intern.h"
 #include "tidemark/trace_path.h"
+#include "cfi.h"
 #include "unwind.h"
 
 /* Unwinds with unw_backtrace (or the fp walk) and interns; *hash gets the

@@ -1,6 +1,7 @@
-/* preload/cfi.h - the CFI unwinder's shared parts (TIDEMARK_UNWIND=cfi,
+/* preload/cfi.h - the CFI unwinder's interface (TIDEMARK_UNWIND=cfi,
  * x86-64): the one-word rule a code address unwinds by, as cfi_compile.c
- * makes it from a module's .eh_frame and cfi.c walks it.
+ * makes it from a module's .eh_frame and cfi.c walks it; the walk, the
+ * memo and their check (cfi.c, cfi_verify.c) for caller_cache.c.
  *
  * A rule says, for the frame whose return address (minus one) lies in its
  * range: CFA = %rsp + off or %rbp + off; the return address at CFA - 8; the
@@ -79,5 +80,33 @@ void tmk_cfi_fdes_compile(const struct dl_phdr_info *info, struct tmk_cfi_fdes *
 
 /* Gives f's memory back (its module was unloaded). */
 void tmk_cfi_fdes_free(struct tmk_cfi_fdes *f) TMK_HIDDEN;
+
+/* ---- the walk, the memo and their check (cfi.c, cfi_verify.c) ---- */
+
+/* cfi.c: the CFI unwinder (TIDEMARK_UNWIND=cfi). The stack of the current
+ * call from tmk_tls.caller: up to max return addresses into out and their
+ * tmk_hash_frames in *hash, or -1 when a frame needs libunwind (the caller
+ * then unwinds the stack with it). */
+int tmk_cfi_stack(struct tmk_thread *t, uintptr_t *out, int max, uint64_t *hash) TMK_HIDDEN;
+/* The stack id the thread's memo has for the current call (0: none), and
+ * the memo's entry for the walk of this call that found frames f[0, n)
+ * (hash) and got id. */
+uint32_t tmk_cfi_memo_find(struct tmk_thread *t) TMK_HIDDEN;
+void tmk_cfi_memo_fill(struct tmk_thread *t, const uintptr_t *f, int n, uint64_t hash,
+                       uint32_t id) TMK_HIDDEN;
+void tmk_cfi_thread_reset(struct tmk_thread *t) TMK_HIDDEN; /* forgets rules and memo */
+/* cfi_verify.c, TIDEMARK_UNWIND_VERIFY: counts a stack (walked: by the CFI
+ * walk; memo_hit: the memo had it), compares the walk's frames with
+ * unw_backtrace's and the memo's id with the walk's, says the counts at
+ * exit. */
+void tmk_cfi_verify_count(int walked, int memo_hit) TMK_HIDDEN;
+void tmk_cfi_verify(struct tmk_thread *t, const uintptr_t *f, int n) TMK_HIDDEN;
+void tmk_cfi_verify_memo(uint32_t memo_id, uint32_t walk_id) TMK_HIDDEN;
+void tmk_cfi_report(void) TMK_HIDDEN;
+void tmk_cfi_verify_after_fork_child(void) TMK_HIDDEN;
+/* The registry's lock across fork (from unwind.c's fork handlers). */
+void tmk_cfi_before_fork(void) TMK_HIDDEN;
+void tmk_cfi_after_fork_parent(void) TMK_HIDDEN;
+void tmk_cfi_after_fork_child(void) TMK_HIDDEN;
 
 #endif /* TIDEMARK_PRELOAD_CFI_H */

@@ -15,6 +15,7 @@
  * at about S / 1,000.
  */
 #include "tidemark/trace_path.h"
+#include "cfi.h"
 #include "unwind.h"
 
 static uint64_t v_stacks, v_cfi, v_memo, v_mismatch;

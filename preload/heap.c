@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "ptrmap.h"
 #include "real.h"
 
 size_t tmk_pass_below;

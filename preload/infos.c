@@ -20,6 +20,7 @@
  * without memory, tmk_info_number says 0 and the block goes by address.
  */
 #include "internal.h"
+#include "ptrmap.h"
 
 #define CHUNK_BITS TMK_INFO_CHUNK_BITS
 #define CHUNK_PAIRS (1u << CHUNK_BITS)

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "ptrmap.h"
 #include "real.h"
 
 volatile int tmk_state = TMK_STATE_OFF;

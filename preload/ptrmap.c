@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "ptrmap.h"
 
 #define SHARDS TMK_PTRMAP_SHARDS
 #define ENTRY_KEY_BITS 44 /* address >> 4: addresses below 2^48 */

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "ptrmap.h"
 #include "real.h"
 #include "tidemark/annotate.h"
 

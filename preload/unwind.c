@@ -7,6 +7,7 @@
  */
 #include <sched.h>
 
+#include "cfi.h"
 #include "unwind.h"
 
 void tmk_unwind_init(void)

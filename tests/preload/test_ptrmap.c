@@ -17,7 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "../../preload/internal.h"
+#include "../../preload/ptrmap.h"
 #include "../check.h"
 
 #define BASE 0x55550000a000ull
