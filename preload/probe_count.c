@@ -7,9 +7,9 @@
  * to 1 GiB. With the portable loop (about 25 instructions a word: three
  * popcounts of masked pairs, two u32 compares, the u64 test, the sum)
  * counting took 0.27 s of a program that ends holding 1 GiB in 1 MiB
- * blocks (bench/RESULTS.md, "Large blocks at exit"); 32 bytes a turn in
- * AVX2, with the pairs' popcounts done a byte at a time by table lookup,
- * keeps up with the copy that process_vm_readv makes before it.
+ * blocks (bench/RESULTS.md, "Large blocks alive at exit"); 32 bytes a turn
+ * in AVX2, with the pairs' popcounts done a byte at a time by table lookup,
+ * it takes about what the copy process_vm_readv makes before it takes.
  */
 #include <string.h>
 
