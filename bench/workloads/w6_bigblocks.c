@@ -19,15 +19,8 @@
 #include <stdlib.h>
 
 #include "bench_options.h"
+#include "bench_random.h"
 #include "peak_rss.h"
-
-static uint64_t next_random(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
 
 /* 64 KiB .. 2 MiB, in 64 KiB steps. */
 static size_t block_size(uint64_t *s)

@@ -60,15 +60,6 @@ static void expect_same(const char *what, const char *pattern, size_t n, uint64_
           (unsigned long long)got->sum16);
 }
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t next_random(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 /* Block contents the probe meets: zeros, all ones, khash flags (pairs of
  * 10 and 00), small u32 counts (GLib hashes, uthash counts), pointers,
  * random bytes, and bytes 0x01 / 0x02 around the u32 >= 2 edge. */
@@ -78,7 +69,7 @@ static const char *const patterns[] = {"zeros", "ones", "khash", "small", "point
 static void fill(uint8_t *b, size_t n, int pattern)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t r = next_random();
+        uint64_t r = check_random();
         switch (pattern) {
         case 0: b[i] = 0; break;
         case 1: b[i] = 0xff; break;
