@@ -21,6 +21,7 @@ size_t tmk_pass_below;
 
 void tmk_heap_start(void)
 {
+    tmk_ptrmap_set_budget(tmk_opt.block_map_bytes);
     if (tmk_opt.mode != TMK_MODE_TABLES || !tmk_real_free) return;
     tmk_pass_below = tmk_opt.probe_min ? tmk_opt.probe_min : SIZE_MAX;
 }
@@ -90,10 +91,24 @@ static int take_sample(struct tmk_thread *t, size_t size)
     return 1;
 }
 
+/* Full mode: ALLOC by address for a block of TMK_INFO_SIZE_LIMIT bytes or
+ * more, or of TIDEMARK_PROBE_MIN bytes or more, which is also registered
+ * for the probes. The ptrmap marks the latter by address, so that its free
+ * finds it there and only then looks in the probes' registry (whose lock
+ * every thread shares). */
+static void alloc_by_address(struct tmk_thread *t, void *p, size_t size, uint32_t stack)
+{
+    tmk_record_alloc(t, p, size, stack);
+    if (!tmk_probed_size(size)) return;
+    uint32_t was_stack, was_size;
+    if (tmk_ptrmap_by_address((uintptr_t)p, &was_stack, &was_size) == 0)
+        tmk_probe_add((uintptr_t)p, size);
+}
+
 /* Full mode: ALLOC_INFO of (size, stack), and p goes into the ptrmap with
- * them. A block of TMK_INFO_SIZE_LIMIT bytes or more is written by address
- * (ALLOC), and so is its free; so is one the ptrmap cannot hold (an address
- * its entry cannot name, no info number or no memory left). */
+ * them. A large block is written by address (above), and so is one the
+ * ptrmap cannot hold (an address its entry cannot name, no info number, no
+ * memory left, or the map at its budget: ptrmap.c); so are their frees. */
 static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 {
     if (TMK_UNLIKELY(tmk_bound_reached)) return; /* TIDEMARK_MAX_BYTES: bound.c */
@@ -102,12 +117,11 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
     uint32_t stack = tmk_stack_id(t);
     if (TMK_UNLIKELY((uint64_t)size >= TMK_INFO_SIZE_LIMIT || stack == TMK_PTRMAP_BY_ADDRESS ||
                      tmk_probed_size(size))) {
-        tmk_record_alloc(t, p, size, stack);
-        if (tmk_probed_size(size)) tmk_probe_add((uintptr_t)p, size);
+        alloc_by_address(t, p, size, stack);
         return;
     }
     uint32_t info = tmk_info_number_cached(t, (uint32_t)size, stack);
-    if (TMK_UNLIKELY(tmk_ptrmap_put((uintptr_t)p, info) != 0)) {
+    if (TMK_UNLIKELY(tmk_ptrmap_put((uintptr_t)p, info, (uint32_t)size) != 0)) {
         tmk_record_alloc(t, p, size, stack);
         return;
     }
@@ -117,10 +131,12 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
 }
 
 /* Full mode: FREE_INFO of the info p was allocated with, whatever thread
- * allocated it; FREE by address for a table's array, and for a block the
- * trace never saw allocated by info (from before tracing or a parent
- * process, 4 GiB or more, or a double free: the analyzer counts the last as
- * an unknown free, as the program's glibc may be about to say). */
+ * allocated it; FREE by address for a block marked by address (a table's
+ * array, a probed block: written even past TIDEMARK_MAX_BYTES, as its
+ * ALLOC was), and for a block the trace never saw allocated by info (the
+ * map at its budget, from before tracing or a parent process, 4 GiB or
+ * more, or a double free: the analyzer counts the last as an unknown free,
+ * as the program's glibc may be about to say). */
 static void free_by_info(struct tmk_thread *t, void *p)
 {
     uint32_t stack, size;
@@ -128,13 +144,13 @@ static void free_by_info(struct tmk_thread *t, void *p)
     uint64_t now = tmk_now_coarse();
     int known = tmk_ptrmap_take((uintptr_t)p, &stack, &size);
     if (known && stack == TMK_PTRMAP_BY_ADDRESS) {
-        record_free(t, p); /* a table's array */
+        record_free(t, p);
+        if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);
         return;
     }
     if (TMK_UNLIKELY(tmk_bound_reached)) return; /* TIDEMARK_MAX_BYTES: bound.c */
     if (!known) {
         record_free(t, p);
-        if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);
         return;
     }
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);

@@ -73,6 +73,7 @@ struct tmk_options {
     uint64_t probe_min;         /* TIDEMARK_PROBE_MIN: blocks probed from this size; 0 = none */
     uint64_t probe_bytes;       /* TIDEMARK_PROBE_BYTES: bytes probed a second at most */
     uint64_t max_bytes;         /* TIDEMARK_MAX_BYTES: 0 none, else >= TMK_MAX_BYTES_MIN */
+    uint64_t block_map_bytes;   /* TIDEMARK_BLOCK_MAP_MIB: full mode's block map's fixed budget */
 };
 
 #define TMK_MAX_BYTES_MIN (1ull << 20)
@@ -624,7 +625,7 @@ void tmk_memory_sample(struct tmk_thread *t, enum tmk_heap_read read) TMK_HIDDEN
 /* Tables mode's pass-through (hooks.c): an allocation below it, and a free
  * of an address no set holds, go straight to the real allocator. 0 outside
  * tables mode; set by tmk_heap_start once the real functions are found and
- * the settings read. */
+ * the settings read, which also gives the block map its budget. */
 extern size_t tmk_pass_below TMK_HIDDEN;
 void tmk_heap_start(void) TMK_HIDDEN;
 /* After the real allocator returned p (guard TMK_GUARD_SHIM). */

@@ -340,7 +340,7 @@ static void start(void)
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
         at_quick_exit(on_quick_exit);
         tmk_signals_start();
-        tmk_heap_start(); /* tables mode's pass-through, before recording starts */
+        tmk_heap_start(); /* the block map's budget, tables mode's pass-through: before recording starts */
         __atomic_store_n(&tmk_state, TMK_STATE_ACTIVE, __ATOMIC_SEQ_CST);
         sampler_start_when_ready();
     }

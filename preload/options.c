@@ -34,6 +34,7 @@ struct tmk_options tmk_opt = {
     .stack_cache = 1,
     .probe_min = 64u << 10,
     .probe_bytes = 64u << 20,
+    .block_map_bytes = 4u << 20,
 };
 
 /* Until tmk_speech_settle: settings lines wait in pending. */
@@ -252,6 +253,11 @@ void tmk_options_read(void)
     read_number("TIDEMARK_PROBE_BYTES", 0, (uint64_t)1 << 40,
                 " is not a byte count in 0..2^40; using 67108864", &v);
     tmk_opt.probe_bytes = v;
+
+    v = tmk_opt.block_map_bytes >> 20;
+    read_number("TIDEMARK_BLOCK_MAP_MIB", 0, 1u << 20,
+                " is not in 0..1048576 (MiB); using 4", &v);
+    tmk_opt.block_map_bytes = v << 20;
 
     /* Full traces are compressed by default; a tables trace is small, and
      * its mode is meant to cost nothing (zstd was 3.6% of W2's

@@ -8,6 +8,17 @@
  * before a fork, by a signal handler, of TMK_INFO_SIZE_LIMIT bytes or more,
  * or refused by put) is freed by address.
  *
+ * The budget: a heap of many small blocks would make the map a large part
+ * of the process (11 to 16 bytes a block: 14 MiB more for a million 32-byte
+ * blocks). A shard's table may take its share of TIDEMARK_BLOCK_MAP_MIB
+ * plus 1/TMK_PTRMAP_SHARE of the bytes of the blocks it holds by info; a
+ * put that would grow it past that is refused, and heap.c writes the block
+ * by address (ALLOC, then FREE): the trace takes the bytes the map would
+ * have, the analyzer keeps the address. So the map stays under 4 MiB plus
+ * 1.6% of the heap it describes, and holds again as blocks go or the heap
+ * grows. Marking a block by address (a table's array, a probed block) is
+ * never refused: such blocks are few, and their frees must find them.
+ *
  * An entry is 8 bytes: the block's address >> 4 in its low ENTRY_KEY_BITS
  * bits (the exact address: put refuses one that is not 16-byte aligned or
  * lies at 2^48 or above), its info's number (infos.c) in the
@@ -50,6 +61,18 @@ _Static_assert(ENTRY_KEY_BITS + TMK_INFO_BITS == 64, "an entry is 64 bits");
 _Static_assert(PAGE_ENTRIES >= (1u << TMK_PTRMAP_REGION_BITS), "a home is at most one lap past its region's slot");
 
 struct tmk_ptrmap_shard tmk_ptrmap_shards[SHARDS]; /* internal.h: the prefetch reads them */
+static uint64_t fixed_per_shard = TMK_PTRMAP_FIXED_DEFAULT / SHARDS; /* the budget's fixed part */
+
+void tmk_ptrmap_set_budget(uint64_t fixed)
+{
+    fixed_per_shard = fixed / SHARDS;
+}
+
+/* May s's table take bytes for blocks held by info? */
+static int within_budget(const struct tmk_ptrmap_shard *s, size_t bytes)
+{
+    return fixed_per_shard && bytes <= fixed_per_shard + s->bytes / TMK_PTRMAP_SHARE;
+}
 
 /* Can p be an entry's key? */
 static inline int addressable(uintptr_t p)
@@ -80,12 +103,15 @@ static void place(uint64_t *tab, uint32_t cap, uint64_t e)
     tab[i] = e;
 }
 
-/* A bigger table for s (lock held). Returns 0 or -1 (no memory). */
-static int grow(struct tmk_ptrmap_shard *s)
+/* A bigger table for s (lock held), within the budget unless the entry
+ * that needs it marks a block by address. Returns 0, or -1 (over budget, no
+ * memory). */
+static int grow(struct tmk_ptrmap_shard *s, int by_info)
 {
     uint32_t cap = s->cap ? s->cap + s->cap / 2 : PAGE_ENTRIES;
     cap = (cap + PAGE_ENTRIES - 1) / PAGE_ENTRIES * PAGE_ENTRIES;
     if (cap < s->cap) return -1; /* 2^32 entries: never in practice */
+    if (by_info && !within_budget(s, table_bytes(cap))) return -1;
     uint64_t *tab = tmk_pages_map(table_bytes(cap));
     if (!tab) return -1;
     for (uint32_t i = 0; i < s->cap; i++)
@@ -128,32 +154,6 @@ INLINE void remove_at(struct tmk_ptrmap_shard *s, uint32_t i)
     s->used--;
 }
 
-/* Sets key's entry to number n, adding it when absent (lock held). Returns
- * the number it had (0: absent), or -1 (no memory for a new entry: an
- * entry already there is always set). */
-INLINE long set(struct tmk_ptrmap_shard *s, uint64_t key, uint64_t h, uint32_t n)
-{
-    uint64_t entry = key | (uint64_t)n << ENTRY_KEY_BITS;
-    if (TMK_LIKELY(s->cap)) {
-        uint32_t i = tmk_ptrmap_home(key, h, s->cap);
-        while (s->e[i] && (s->e[i] & KEY_MASK) != key) i = next_slot(i, s->cap);
-        if (s->e[i]) { /* there: its free went unseen (before tracing), or by_address */
-            long was = (long)(s->e[i] >> ENTRY_KEY_BITS);
-            s->e[i] = entry;
-            return was;
-        }
-        if (TMK_LIKELY(s->used < s->limit)) {
-            s->e[i] = entry;
-            s->used++;
-            return 0;
-        }
-    }
-    if (grow(s) != 0) return -1;
-    place(s->e, s->cap, entry);
-    s->used++;
-    return 0;
-}
-
 /* The info behind an entry's number. */
 static void info_of(uint32_t n, uint32_t *stack, uint32_t *size)
 {
@@ -165,13 +165,50 @@ static void info_of(uint32_t n, uint32_t *stack, uint32_t *size)
     }
 }
 
-int tmk_ptrmap_put(uintptr_t p, uint32_t n)
+/* The size an entry's number counts in its shard's bytes. */
+static inline uint32_t size_of(uint32_t n)
 {
-    if (TMK_UNLIKELY(!addressable(p) || !n)) return -1;
+    uint32_t stack, size;
+    info_of(n, &stack, &size);
+    return size;
+}
+
+/* Sets key's entry to number n, adding it when absent (lock held). Returns
+ * the number it had (0: absent), or -1 (no memory for a new entry: an
+ * entry already there is always set). */
+INLINE long set(struct tmk_ptrmap_shard *s, uint64_t key, uint64_t h, uint32_t n, uint32_t size)
+{
+    uint64_t entry = key | (uint64_t)n << ENTRY_KEY_BITS;
+    if (TMK_LIKELY(s->cap)) {
+        uint32_t i = tmk_ptrmap_home(key, h, s->cap);
+        while (s->e[i] && (s->e[i] & KEY_MASK) != key) i = next_slot(i, s->cap);
+        if (s->e[i]) { /* there: its free went unseen (before tracing), or by_address */
+            long was = (long)(s->e[i] >> ENTRY_KEY_BITS);
+            s->e[i] = entry;
+            s->bytes += size - (uint64_t)size_of((uint32_t)was);
+            return was;
+        }
+        if (TMK_LIKELY(s->used < s->limit)) {
+            s->e[i] = entry;
+            s->used++;
+            s->bytes += size;
+            return 0;
+        }
+    }
+    if (grow(s, n != NUMBER_BY_ADDRESS) != 0) return -1;
+    place(s->e, s->cap, entry);
+    s->used++;
+    s->bytes += size;
+    return 0;
+}
+
+int tmk_ptrmap_put(uintptr_t p, uint32_t n, uint32_t size)
+{
+    if (TMK_UNLIKELY(!addressable(p) || !n || !fixed_per_shard)) return -1;
     uint64_t key = p >> 4, h = tmk_ptrmap_hash(key);
     struct tmk_ptrmap_shard *s = tmk_ptrmap_shard_of(h);
     tmk_spin_lock(&s->lock);
-    long rc = set(s, key, h, n);
+    long rc = set(s, key, h, n, size);
     tmk_spin_unlock(&s->lock);
     return rc < 0 ? -1 : 0;
 }
@@ -187,9 +224,10 @@ int tmk_ptrmap_take(uintptr_t p, uint32_t *stack, uint32_t *size)
     if (i >= 0) {
         n = (uint32_t)(s->e[i] >> ENTRY_KEY_BITS);
         remove_at(s, (uint32_t)i);
+        info_of(n, stack, size);
+        s->bytes -= *size;
     }
     tmk_spin_unlock(&s->lock);
-    if (i >= 0) info_of(n, stack, size);
     return i >= 0;
 }
 
@@ -201,7 +239,7 @@ int tmk_ptrmap_by_address(uintptr_t p, uint32_t *stack, uint32_t *size)
     uint64_t key = p >> 4, h = tmk_ptrmap_hash(key);
     struct tmk_ptrmap_shard *s = tmk_ptrmap_shard_of(h);
     tmk_spin_lock(&s->lock);
-    long was = set(s, key, h, NUMBER_BY_ADDRESS);
+    long was = set(s, key, h, NUMBER_BY_ADDRESS, 0);
     tmk_spin_unlock(&s->lock);
     if (was > 0) info_of((uint32_t)was, stack, size);
     return was < 0 ? -1 : 0;

@@ -15,15 +15,22 @@
 
 /* Live blocks: address -> the info (stack, size) they were allocated with,
  * as infos.c's number. put returns 0, or -1 when p cannot be held (an
- * address the compact entry cannot name exactly, number 0, no memory): the
- * caller writes such a block by address. take returns 1 when p was there
- * (now removed). by_address returns 0 or -1 (no memory). */
-int tmk_ptrmap_put(uintptr_t p, uint32_t info) TMK_HIDDEN;
+ * address the compact entry cannot name exactly, number 0, no memory, or
+ * the map at its budget): the caller writes such a block by address. take
+ * returns 1 when p was there (now removed). by_address returns 0 or -1 (no
+ * memory); it is never refused for the budget. */
+int tmk_ptrmap_put(uintptr_t p, uint32_t info, uint32_t size) TMK_HIDDEN;
 int tmk_ptrmap_take(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
 /* From now on p is known by address; says what it was (stack
  * TMK_PTRMAP_BY_ADDRESS when absent or already known by address). */
 int tmk_ptrmap_by_address(uintptr_t p, uint32_t *stack, uint32_t *size) TMK_HIDDEN;
 size_t tmk_ptrmap_bytes(void) TMK_HIDDEN; /* of its tables */
+/* The budget (TIDEMARK_BLOCK_MAP_MIB): the map's tables may take fixed
+ * bytes plus 1/TMK_PTRMAP_SHARE of the bytes of the blocks it holds; a put
+ * that would need more is refused. 0: the map holds no block by info. */
+#define TMK_PTRMAP_SHARE 64
+#define TMK_PTRMAP_FIXED_DEFAULT (4ull << 20)
+void tmk_ptrmap_set_budget(uint64_t fixed) TMK_HIDDEN;
 void tmk_ptrmap_after_fork_child(void) TMK_HIDDEN;
 
 /* ptrmap.c's shards, here for tmk_ptrmap_prefetch, inline on every
@@ -36,6 +43,7 @@ struct tmk_ptrmap_shard {
     uint32_t used;  /* live entries */
     uint32_t limit; /* used may reach this before the table grows */
     uint64_t *e;    /* address >> 4 | info number << 44; 0 = empty */
+    uint64_t bytes; /* the sizes of the blocks held by info: the budget's share */
 } __attribute__((aligned(64)));
 extern struct tmk_ptrmap_shard tmk_ptrmap_shards[TMK_PTRMAP_SHARDS] TMK_HIDDEN;
 

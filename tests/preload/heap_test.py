@@ -3,7 +3,8 @@
 program leaves, read back with tmkcat: the seed examples' figures (literals
 from Go's rules, not read back from the program), uthash's arrays, threads
 freeing each other's blocks by the million, the aligned and edge-case
-allocators, blocks the full mode's map cannot name (off 16 bytes), allocations in a signal handler, byte sampling, tables mode,
+allocators, blocks the full mode's map cannot name (off 16 bytes) or has no
+budget for, allocations in a signal handler, byte sampling, tables mode,
 and tmkcat on 3.0's heap by info.
 
     heap_test.py --build BUILD_DIR CASE
@@ -176,6 +177,47 @@ def case_unaligned():
     eq([a for a in addrs if a % 16 != 8][:3], [], "every one 8 bytes off 16")
     eq(num(d, "allocs") - num(d, "frees") + num(d, "free_unknown"), num(d, "live_allocs"),
        "allocs - known frees = live")
+
+
+def case_map_budget():
+    # Full mode's block map (preload/ptrmap.c) takes 11 to 16 bytes a live
+    # block; past its budget (TIDEMARK_BLOCK_MAP_MIB + 1/64 of the bytes it
+    # describes) blocks are written by address. 1,500,000 blocks of 36..43
+    # bytes kept, a third freed by another thread: every record read back,
+    # whatever the budget, and the shim's memory within issue 13's bound
+    # (8 MiB + 2% of the program's) with the default budget, where without
+    # the budget it is not.
+    n = 1500000
+    res = {}
+    for mib in ("0", "1", None, "100000"):
+        out = os.path.join(harness.TMP, f"keep-{mib}.tmk")
+        r = run([probe(), "keep", str(n)], output=out, timeout=100,
+                env={"TIDEMARK_BLOCK_MAP_MIB": mib} if mib else None)
+        eq(r.returncode, 0, f"map {mib}: status ({r.stdout.decode()})")
+        eq(r.stderr, b"", f"map {mib}: stderr")
+        d = tmkcat(out, "-z", "36:43")
+        clean_trace(d, f"map {mib}")
+        eq(num(d, "sized_allocs"), n, f"map {mib}: allocations read back")
+        eq(num(d, "sized_frees"), n - 667, f"map {mib}: frees read back (667 left live)")
+        eq((num(d, "free_unknown"), num(d, "lost")), (0, 0), f"map {mib}: unknown frees, lost")
+        res[mib] = (num(d, "allocs_by_info"), int(re.search(rb"hwm_kib=(\d+)", r.stdout).group(1)))
+        rep = subprocess.run([tidemark(), "report", "--format", "json", out],
+                             stdout=subprocess.PIPE, check=True).stdout.decode()
+        heap = re.search(r'"heap": \{[^[]*', rep).group(0)
+        res[mib] += (re.sub(r'"(peak_ns|rss_peak_bytes)": \d+,\s*', "", heap),)
+    check(res["0"][0] < 100, f"map 0: {res['0'][0]} allocations by info")
+    check(50000 < res["1"][0] < n / 2, f"map 1 MiB: {res['1'][0]} allocations by info")
+    check(res["100000"][0] > n, f"no budget: {res['100000'][0]} allocations by info")
+    for mib in ("0", "1", None):
+        eq(res[mib][2], res["100000"][2], f"map {mib}: the report's heap figures")
+    native = run([probe(), "keep", str(n)], preload=False)
+    base = int(re.search(rb"hwm_kib=(\d+)", native.stdout).group(1))
+    bound = 8192 + base // 50
+    check(res[None][1] - base <= bound,
+          f"default budget: {res[None][1] - base} KiB over native {base} KiB, bound {bound}")
+    check(res["100000"][1] - base > bound,
+          f"no budget: {res['100000'][1] - base} KiB over native, within the bound: the test "
+          f"no longer shows the budget")
 
 
 def case_aligned():

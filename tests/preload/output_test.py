@@ -190,7 +190,10 @@ def case_settings():
                           ("TIDEMARK_STACK_CACHE", "on", "TIDEMARK_STACK_CACHE=on"),
                           ("TIDEMARK_COMPRESS", "yes", "TIDEMARK_COMPRESS=yes"),
                           ("TIDEMARK_PROBE_MIN", "64k", "TIDEMARK_PROBE_MIN=64k"),
-                          ("TIDEMARK_PROBE_BYTES", "-1", "TIDEMARK_PROBE_BYTES=-1")):
+                          ("TIDEMARK_PROBE_BYTES", "-1", "TIDEMARK_PROBE_BYTES=-1"),
+                          ("TIDEMARK_BLOCK_MAP_MIB", "4M", "TIDEMARK_BLOCK_MAP_MIB=4M"),
+                          ("TIDEMARK_BLOCK_MAP_MIB", "2000000",
+                           "TIDEMARK_BLOCK_MAP_MIB=2000000")):
         out = os.path.join(harness.TMP, "set.tmk")
         r = run([probe(), "hello"], output=out, env={var: val})
         eq((r.returncode, r.stdout), (0, hello.stdout), f"{var}={val}: program unchanged")

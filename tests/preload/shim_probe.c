@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -589,6 +590,54 @@ static int cmd_busythreads(int count)
     return 0;
 }
 
+/* keep: n small blocks (sizes 36..43, used only here) made and kept, a
+ * third of them freed by another thread, the peak RSS printed (VmHWM, read
+ * without stdio), then the rest freed but for the last 1,000. Full mode's
+ * block map would take 11 to 16 bytes of each (preload/ptrmap.c, "The
+ * budget"). */
+struct kept {
+    void **v;
+    size_t n;
+};
+
+static void *free_every_third(void *arg)
+{
+    struct kept *k = arg;
+    for (size_t i = 0; i < k->n; i += 3) {
+        free(k->v[i]);
+        k->v[i] = NULL;
+    }
+    return NULL;
+}
+
+static long hwm_kib(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    const char *h = strstr(buf, "VmHWM:");
+    return h ? atol(h + 6) : -1;
+}
+
+static int cmd_keep(size_t n)
+{
+    struct kept k = {malloc(n * sizeof(void *)), n};
+    if (!k.v) return 2;
+    for (size_t i = 0; i < n; i++) {
+        k.v[i] = malloc(36 + i % 8);
+        memset(k.v[i], 1, 8);
+    }
+    pthread_t th;
+    pthread_create(&th, NULL, free_every_third, &k);
+    pthread_join(th, NULL);
+    printf("hwm_kib=%ld\n", hwm_kib());
+    for (size_t i = 0; i + 1000 < n; i++) free(k.v[i]);
+    return 0;
+}
+
 static void *exiting_thread(void *arg)
 {
     (void)arg;
@@ -970,6 +1019,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "rstress")) return cmd_rstress(arg ? strtoul(arg, NULL, 10) : 200000);
     if (!strcmp(cmd, "threads")) return cmd_threads(arg ? atoi(arg) : 200);
     if (!strcmp(cmd, "busythreads")) return cmd_busythreads(arg ? atoi(arg) : 12);
+    if (!strcmp(cmd, "keep")) return cmd_keep(arg ? strtoul(arg, NULL, 10) : 1000000);
     if (!strcmp(cmd, "exit-thread")) return cmd_exit_thread();
     if (!strcmp(cmd, "cancel")) return cmd_cancel();
     if (!strcmp(cmd, "main-pthread-exit")) return cmd_main_pthread_exit();

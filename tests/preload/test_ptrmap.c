@@ -7,7 +7,8 @@
  *    backward-shift deletions at the tables' wrap-around;
  *  - a table's array marked by address says what it was;
  *  - infos: many distinct pairs get distinct numbers that give them back;
- *  - memory: at most 16 bytes a live block (the old map took 32..64);
+ *  - memory: at most 16 bytes a live block (the old map took 32..64), and
+ *    within the budget: puts past it refused, marks by address never;
  *  - neighbours: the blocks of one 1 KiB region of addresses have their
  *    entries in one shard, within a few cache lines of each other;
  *  - threads putting and taking at once, their infos' index growing under
@@ -25,7 +26,7 @@
 /* put as heap.c does it: the pair's number, then the block. */
 static int put(uintptr_t p, uint32_t stack, uint32_t size)
 {
-    return tmk_ptrmap_put(p, tmk_info_number(size, stack));
+    return tmk_ptrmap_put(p, tmk_info_number(size, stack), size);
 }
 
 static uintptr_t addr_of(uint64_t i)
@@ -56,7 +57,7 @@ static void test_unnameable(void)
     CHECK(put((uintptr_t)1 << 48, 5, 24) == -1, "at 2^48");
     CHECK(put(aligned | (uintptr_t)1 << 52, 5, 24) == -1, "above 2^48");
     CHECK(put(0, 5, 24) == -1, "null");
-    CHECK(tmk_ptrmap_put(aligned, 0) == -1, "no info number");
+    CHECK(tmk_ptrmap_put(aligned, 0, 24) == -1, "no info number");
     CHECK(put(aligned, 5, 24) == 0);
     /* the same low 48 bits with a high bit set is another block */
     CHECK(!tmk_ptrmap_take(aligned | (uintptr_t)1 << 52, &stack, &size));
@@ -220,6 +221,42 @@ static void test_neighbours(void)
     for (uint32_t i = 0; i < N; i++) CHECK(tmk_ptrmap_take(region + 16 * i, &stack, &size));
 }
 
+/* The budget: a put that would grow a shard's table past its share of the
+ * fixed part plus 1/64 of its blocks' bytes is refused (the block is then
+ * written by address); what was refused is not there; taking blocks makes
+ * room again; marking by address is never refused; a budget of 0 holds no
+ * block by info. Starts from an empty map (the fork child's reset). */
+static void test_budget(void)
+{
+    tmk_ptrmap_after_fork_child();
+    enum { N = 400000, SIZE = 48 };
+    const uint64_t fixed = 1u << 20;
+    tmk_ptrmap_set_budget(fixed);
+    uint32_t held = 0, stack, size;
+    static uint8_t refused[N];
+    for (uint32_t i = 0; i < N; i++) {
+        refused[i] = put(addr_of(20000000u + i), 9, SIZE) != 0;
+        held += !refused[i];
+    }
+    size_t bytes = tmk_ptrmap_bytes();
+    /* each shard within its share, but for one growth step (x1.5) */
+    CHECK(bytes <= (fixed + (uint64_t)held * SIZE / TMK_PTRMAP_SHARE) * 3 / 2,
+          "%zu bytes of tables for %u blocks held", bytes, held);
+    CHECK(held > 40000 && held < N / 2, "%u of %u blocks held", held, (unsigned)N);
+    CHECK(tmk_ptrmap_by_address(addr_of(30000000u), &stack, &size) == 0, "by address, over budget");
+    for (uint32_t i = 0; i < N; i++) {
+        int known = tmk_ptrmap_take(addr_of(20000000u + i), &stack, &size);
+        CHECK(known == !refused[i], "block %u: refused %d, taken %d", i, refused[i], known);
+    }
+    for (uint32_t i = 0; i < N / 8; i++) CHECK(put(addr_of(20000000u + i), 9, SIZE) == 0);
+    for (uint32_t i = 0; i < N / 8; i++) CHECK(tmk_ptrmap_take(addr_of(20000000u + i), &stack, &size));
+    tmk_ptrmap_set_budget(0);
+    CHECK(put(addr_of(20000000u), 9, SIZE) == -1, "budget 0: no block by info");
+    CHECK(tmk_ptrmap_take(addr_of(30000000u), &stack, &size), "the block marked by address");
+    CHECK_EQ_U64(stack, TMK_PTRMAP_BY_ADDRESS);
+    tmk_ptrmap_set_budget(TMK_PTRMAP_FIXED_DEFAULT);
+}
+
 int main(void)
 {
     test_neighbours();
@@ -229,5 +266,6 @@ int main(void)
     test_by_address();
     test_infos();
     test_threads();
+    test_budget();
     return check_status();
 }
