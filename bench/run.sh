@@ -17,7 +17,7 @@ root=$(cd "$here/.." && pwd)
 reps=5
 build="$root/build"
 out=""
-only="w1,w1mt,w2,w3,w4,w5,w6,analyzer"
+only="w1,w1mt,w2,w3,w4,w5,w6,w7,analyzer"
 configs="native,heaptrack,full,tables"
 w1_allocs=16000000
 w2_args=()
@@ -25,6 +25,7 @@ w3_args=()
 w4_args=()
 w5_args=()
 w6_args=()
+w7_args=()
 do_build=1
 callgrind=0
 
@@ -34,7 +35,7 @@ usage: bench/run.sh [options]
   -n N             repetitions per config (default $reps; medians are reported)
   -b DIR           build directory (default $root/build)
   -o DIR           where traces and raw results go (default: a new /tmp dir)
-  --only LIST      comma list of w1,w1mt,w2,w3,w4,w5,w6,analyzer (default $only)
+  --only LIST      comma list of w1,w1mt,w2,w3,w4,w5,w6,w7,analyzer (default $only)
   --configs LIST   comma list of native,nativethread,heaptrack,full,fullfp,
                    fulllu,fullnc,fullnoprobe,tables (default $configs;
                    nativethread = native with one more thread that only
@@ -46,7 +47,7 @@ usage: bench/run.sh [options]
                    TIDEMARK_PROBE_MIN=0)
   --w1-allocs M    allocations per W1 run (default $w1_allocs)
   --w2-args "A"    arguments for bench_w2 (default: its own); also
-  --w3-args .. --w6-args for bench_w3 .. bench_w6
+  --w3-args .. --w7-args for bench_w3 .. bench_w7
   --callgrind      instead of timing, count instructions (valgrind callgrind)
                    of native and the tidemark configs on small runs of each
                    workload (heaptrack cannot run under valgrind)
@@ -67,6 +68,7 @@ while [ $# -gt 0 ]; do
     --w4-args) read -r -a w4_args <<<"$2"; shift 2 ;;
     --w5-args) read -r -a w5_args <<<"$2"; shift 2 ;;
     --w6-args) read -r -a w6_args <<<"$2"; shift 2 ;;
+    --w7-args) read -r -a w7_args <<<"$2"; shift 2 ;;
     --callgrind) callgrind=1; shift ;;
     --no-build) do_build=0; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -79,7 +81,7 @@ for x in ${configs//,/ }; do
     *) echo "run.sh: unknown config '$x' (see --help)" >&2; exit 2 ;; esac
 done
 for x in ${only//,/ }; do
-    case " w1 w1mt w2 w3 w4 w5 w6 analyzer " in *" $x "*) ;;
+    case " w1 w1mt w2 w3 w4 w5 w6 w7 analyzer " in *" $x "*) ;;
     *) echo "run.sh: unknown workload '$x' (see --help)" >&2; exit 2 ;; esac
 done
 
@@ -102,16 +104,17 @@ w3="$build/bench/workloads/bench_w3"
 w4="$build/bench/workloads/bench_w4"
 w5="$build/bench/workloads/bench_w5"
 w6="$build/bench/workloads/bench_w6"
+w7="$build/bench/workloads/bench_w7"
 shim="$build/preload/libtidemark.so"
 idle_thread="$build/bench/workloads/libbench_idle_thread.so"
 analyzer="$build/analyzer/tidemark"
 have() { [ -e "$1" ]; }
 in_list() { [[ ",$2," == *",$1,"* ]]; }
 
-all_workloads="w1 w1mt w2 w3 w4 w5 w6"
+all_workloads="w1 w1mt w2 w3 w4 w5 w6 w7"
 all_configs="native nativethread heaptrack full fullfp fulllu fullnc fullnoprobe tables"
 
-# Command line of workload $1 (w1 | w1mt | w2 .. w6), into the array `prog`.
+# Command line of workload $1 (w1 | w1mt | w2 .. w7), into the array `prog`.
 workload_cmd() {
     case "$1" in
     w1) prog=("$w1" --allocs "$w1_allocs") ;;
@@ -121,6 +124,7 @@ workload_cmd() {
     w4) prog=("$w4" "${w4_args[@]}") ;;
     w5) prog=("$w5" "${w5_args[@]}") ;;
     w6) prog=("$w6" "${w6_args[@]}") ;;
+    w7) prog=("$w7" "${w7_args[@]}") ;;
     esac
 }
 
@@ -134,6 +138,7 @@ callgrind_cmd() {
     w4) prog=("$w4" --allocs 2000000) ;;
     w5) prog=("$w5") ;;
     w6) prog=("$w6" --mib 256) ;;
+    w7) prog=("$w7" --records 500000) ;;
     esac
 }
 
@@ -219,6 +224,7 @@ usable_workload() {
     w4) have "$w4" ;;
     w5) have "$w5" ;;
     w6) have "$w6" ;;
+    w7) have "$w7" ;;
     *) return 1 ;;
     esac
 }

@@ -13,7 +13,7 @@ import statistics
 import sys
 
 MIB = 1024 * 1024
-WORKLOADS = ("w1", "w1mt", "w2", "w3", "w4", "w5", "w6")
+WORKLOADS = ("w1", "w1mt", "w2", "w3", "w4", "w5", "w6", "w7")
 CONFIGS = ("native", "nativethread", "heaptrack", "full", "fullfp", "fulllu", "fullnc", "fullnoprobe", "tables")
 FULL_VARIANTS = ("full", "fullfp", "fullnc", "fullnoprobe")
 # Issue 13: shim memory <= 8 MiB + 2% of the program's heap (the program's
