@@ -22,6 +22,7 @@ size_t tmk_pass_below;
 void tmk_heap_start(void)
 {
     tmk_ptrmap_set_budget(tmk_opt.block_map_bytes);
+    tmk_probe_start();
     if (tmk_opt.mode != TMK_MODE_TABLES || !tmk_real_free) return;
     tmk_pass_below = tmk_opt.probe_min ? tmk_opt.probe_min : SIZE_MAX;
 }
@@ -144,8 +145,8 @@ static void free_by_info(struct tmk_thread *t, void *p)
     uint64_t now = tmk_now_coarse();
     int known = tmk_ptrmap_take((uintptr_t)p, &stack, &size);
     if (known && stack == TMK_PTRMAP_BY_ADDRESS) {
+        if (tmk_probe_used) tmk_probe_freed(t, (uintptr_t)p);
         record_free(t, p);
-        if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);
         return;
     }
     if (TMK_UNLIKELY(tmk_bound_reached)) return; /* TIDEMARK_MAX_BYTES: bound.c */
@@ -195,7 +196,7 @@ void tmk_heap_on_free(void *p)
     size_t usable = tmk_real_usable(p);
     if (tmk_opt.mode != TMK_MODE_TABLES) t->heap -= (int64_t)usable; /* sampled mode's counter */
     if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)p, usable)) {
+        if (tmk_probe_used) tmk_probe_freed(t, (uintptr_t)p);
         record_free(t, p);
-        if (tmk_probe_used) tmk_probe_remove((uintptr_t)p);
     }
 }

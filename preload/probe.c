@@ -15,7 +15,12 @@
  *
  * The pass: once a second, on the sampler thread, up to TIDEMARK_PROBE_BYTES
  * bytes of blocks, in turn; at exit a last pass over every block (up to
- * PROBE_EXIT_BYTES). A block is read with process_vm_readv on this very
+ * PROBE_EXIT_BYTES). And at free: a block is read once more when the program
+ * frees it, in place, on the freeing thread, before the real free (up to
+ * TIDEMARK_PROBE_BYTES a second for all threads, given again by the sampler
+ * each second): a table destroyed between two passes (or in a program
+ * shorter than a second) says what it held last. The PROBE record then
+ * comes right before the block's FREE, at the same time or earlier. A block is read with process_vm_readv on this very
  * process: a block freed (even unmapped) meanwhile gives EFAULT, never a
  * fault, and no program thread waits on anything but the spinlock's few
  * instructions around an insert, a removal or a copy of one entry. A PROBE
@@ -141,14 +146,25 @@ static void remove_slot(size_t i)
     used--;
 }
 
-void tmk_probe_remove(uintptr_t p)
+/* Removes p's entry; copies it into e (e->p = 0 when absent). */
+static void take_entry(uintptr_t p, struct probe_entry *e)
 {
+    e->p = 0;
     lock();
     if (nslots) {
         size_t i = find(p);
-        if (slots[i].p) remove_slot(i);
+        if (slots[i].p) {
+            *e = slots[i];
+            remove_slot(i);
+        }
     }
     unlock();
+}
+
+void tmk_probe_remove(uintptr_t p)
+{
+    struct probe_entry e;
+    take_entry(p, &e);
 }
 
 /* Copies slot i's entry into e if the slot holds one; *n = the slot count
@@ -182,12 +198,18 @@ struct counts {
 
 /* A uthash bucket: {UT_hash_handle *hh_head; unsigned count; unsigned
  * expand_mult}. A head is NULL exactly when the count is 0, points at an
- * aligned address when not; the counts and multipliers stay small. */
+ * aligned address when not; the multipliers stay small, and a chain grows
+ * to (expand_mult + 1) * 10 at most before uthash spreads the buckets
+ * (HASH_BKT_CAPACITY_THRESH; 4 times that here, for a table whose
+ * expansions stopped helping). So an array of pointers to low addresses
+ * (a non-PIE program's heap: each 16 bytes two pointers, the second one's
+ * halves a "count" in the millions and a "multiplier" of 0) is not one. */
 static int uthash_bucket(uint64_t head, uint64_t word1)
 {
     uint32_t count = (uint32_t)word1, mult = (uint32_t)(word1 >> 32);
     if (!head) return count == 0 && mult < 4096;
-    return count && count < (1u << 28) && mult < 4096 && head >= 4096 && !(head & 7);
+    return count && (uint64_t)count <= (uint64_t)(mult + 1) * 40 && mult < 4096 &&
+           head >= 4096 && !(head & 7);
 }
 
 /* A CPython 3.11 keys object: 32-byte header (dk_refcnt, dk_log2_size,
@@ -248,29 +270,39 @@ static int uthash_units(const uint8_t *b, size_t n)
     return 1;
 }
 
-/* Reads [p + off, p + off + n) into chunk. 0, or -1 (gone or refused). */
-static int read_block(uintptr_t p, uint64_t off, size_t n)
+/* Where a count reads a block from: the sampler's and the exit's passes
+ * copy it into their buffer with process_vm_readv (the block may be freed
+ * meanwhile); a probe at free reads it in place (the freeing thread owns it
+ * until the real free). */
+struct reader {
+    uint8_t *buf; /* CHUNK bytes; NULL: in place */
+};
+
+/* [p + off, p + off + n): a pointer to its bytes, or NULL (gone or refused). */
+static const uint8_t *read_block(const struct reader *r, uintptr_t p, uint64_t off, size_t n)
 {
-    struct iovec local = {chunk, n}, remote = {(void *)(p + off), n};
+    if (!r->buf) return (const uint8_t *)(p + off);
+    struct iovec local = {r->buf, n}, remote = {(void *)(p + off), n};
     ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-    if (got == (ssize_t)n) return 0;
+    if (got == (ssize_t)n) return r->buf;
     if (got < 0 && (errno == EPERM || errno == ENOSYS)) refused = 1;
-    return -1;
+    return NULL;
 }
 
 /* ---- SwissTable control bytes ------------------------------------------- */
 
 /* Are the n control bytes at [p + off) all of the layout's values? Counts
  * the full ones into *full. 0 ok, 1 not control bytes, -1 unreadable. */
-static int control_bytes(uintptr_t p, uint64_t off, uint64_t n, uint8_t empty, uint8_t deleted,
-                         uint64_t *full)
+static int control_bytes(const struct reader *r, uintptr_t p, uint64_t off, uint64_t n,
+                         uint8_t empty, uint8_t deleted, uint64_t *full)
 {
     *full = 0;
     for (uint64_t at = 0; at < n; at += CHUNK) {
         size_t len = n - at < CHUNK ? (size_t)(n - at) : CHUNK;
-        if (read_block(p, off + at, len) != 0) return -1;
+        const uint8_t *b = read_block(r, p, off + at, len);
+        if (!b) return -1;
         for (size_t i = 0; i < len; i++) {
-            uint8_t c = chunk[i];
+            uint8_t c = b[i];
             if (c < 0x80) (*full)++;
             else if (c != empty && c != deleted) return 1;
         }
@@ -279,26 +311,28 @@ static int control_bytes(uintptr_t p, uint64_t off, uint64_t n, uint8_t empty, u
 }
 
 /* Do the `clones` bytes at [p + a) equal those at [p + b)? */
-static int same_bytes(uintptr_t p, uint64_t a, uint64_t b, size_t clones)
+static int same_bytes(const struct reader *r, uintptr_t p, uint64_t a, uint64_t b, size_t clones)
 {
     uint8_t x[16];
-    if (read_block(p, a, clones) != 0) return 0;
-    memcpy(x, chunk, clones);
-    return read_block(p, b, clones) == 0 && !memcmp(x, chunk, clones);
+    const uint8_t *at = read_block(r, p, a, clones);
+    if (!at) return 0;
+    memcpy(x, at, clones);
+    at = read_block(r, p, b, clones);
+    return at && !memcmp(x, at, clones);
 }
 
 /* hashbrown: size = 2^k * T + 2^k + 16 (T a multiple of... any size; the
  * data rounded to 16), control bytes after the data, the last 16 repeating
  * the first 16. */
-static int hashbrown_layout(const struct probe_entry *e, struct counts *c)
+static int hashbrown_layout(const struct reader *r, const struct probe_entry *e, struct counts *c)
 {
     for (uint64_t b = 1ull << 40; b >= 64; b >>= 1) {
         if (b + 16 >= e->size) continue;
         uint64_t data = e->size - b - 16;
         if (data % b || data / b == 0 || data / b > 4096 || data % 16) continue;
         uint64_t full;
-        if (!same_bytes(e->p, data, data + b, 16) ||
-            control_bytes(e->p, data, b, 0xff, 0x80, &full) != 0 || full >= b)
+        if (!same_bytes(r, e->p, data, data + b, 16) ||
+            control_bytes(r, e->p, data, b, 0xff, 0x80, &full) != 0 || full >= b)
             continue; /* a table is never full (7/8 at most): zeros are not one */
         c->layout = TMK_PROBE_LAYOUT_HASHBROWN;
         c->capacity = b;
@@ -310,7 +344,7 @@ static int hashbrown_layout(const struct probe_entry *e, struct counts *c)
 
 /* Abseil raw_hash_set: 2^k - 1 control bytes, kSentinel 0xff, 15 clones of
  * the first bytes, padding to the slots' alignment, 2^k - 1 slots. */
-static int abseil_layout(const struct probe_entry *e, struct counts *c)
+static int abseil_layout(const struct reader *r, const struct probe_entry *e, struct counts *c)
 {
     for (uint64_t cap = (1ull << 40) - 1; cap >= 63; cap >>= 1) {
         if (cap + 16 >= e->size) continue;
@@ -320,9 +354,9 @@ static int abseil_layout(const struct probe_entry *e, struct counts *c)
             fits = e->size > slots_at && (e->size - slots_at) % cap == 0;
         }
         uint64_t full;
-        if (!fits || read_block(e->p, cap, 1) != 0 || chunk[0] != 0xff ||
-            !same_bytes(e->p, 0, cap + 1, 15) ||
-            control_bytes(e->p, 0, cap, 0x80, 0xfe, &full) != 0)
+        const uint8_t *sentinel = fits ? read_block(r, e->p, cap, 1) : NULL;
+        if (!sentinel || *sentinel != 0xff || !same_bytes(r, e->p, 0, cap + 1, 15) ||
+            control_bytes(r, e->p, 0, cap, 0x80, 0xfe, &full) != 0)
             continue;
         c->layout = TMK_PROBE_LAYOUT_ABSEIL;
         c->capacity = cap;
@@ -333,7 +367,7 @@ static int abseil_layout(const struct probe_entry *e, struct counts *c)
 }
 
 /* Counts one block. 0, or -1 when it could not be read whole. */
-static int count_block(const struct probe_entry *e, struct counts *c)
+static int count_block(const struct reader *r, const struct probe_entry *e, struct counts *c)
 {
     memset(c, 0, sizeof *c);
     uint64_t units = e->size / 16;
@@ -342,14 +376,15 @@ static int count_block(const struct probe_entry *e, struct counts *c)
     int is_dict = 0;
     for (uint64_t off = 0; off < e->size; off += CHUNK) {
         size_t n = e->size - off < CHUNK ? (size_t)(e->size - off) : CHUNK;
-        if (read_block(e->p, off, n) != 0) return -1;
-        if (off == 0 && n >= 32 && pydict_layout(chunk, e->size, &d, &c->capacity)) {
+        const uint8_t *b = read_block(r, e->p, off, n);
+        if (!b) return -1;
+        if (off == 0 && n >= 32 && pydict_layout(b, e->size, &d, &c->capacity)) {
             is_dict = 1;
             c->layout = TMK_PROBE_LAYOUT_PYDICT;
         }
-        tmk_count_words(&c->w, chunk, off, n);
-        if (c->uthash_ok) c->uthash_ok = uthash_units(chunk, n);
-        if (is_dict) c->live += pydict_live(&d, chunk, off, n);
+        tmk_count_words(&c->w, b, off, n);
+        if (c->uthash_ok) c->uthash_ok = uthash_units(b, n);
+        if (is_dict) c->live += pydict_live(&d, b, off, n);
     }
     if (!is_dict && c->uthash_ok && c->w.sum16) {
         c->layout = TMK_PROBE_LAYOUT_UTHASH;
@@ -364,7 +399,7 @@ static int count_block(const struct probe_entry *e, struct counts *c)
         c->capacity = e->size * 4;
         c->live = c->w.pairs00;
     }
-    if (!c->layout && !hashbrown_layout(e, c)) abseil_layout(e, c);
+    if (!c->layout && !hashbrown_layout(r, e, c)) abseil_layout(r, e, c);
     return 0;
 }
 
@@ -395,6 +430,7 @@ static void put_probe(struct tmk_thread *t, const struct probe_entry *e, const s
 static void pass(struct tmk_thread *t, uint64_t budget)
 {
     if (!chunk && !(chunk = tmk_arena_alloc(CHUNK))) return;
+    const struct reader reader = {chunk};
     uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX); /* PROBE records take this time */
     tmk_publish(t, tmk_put_timed(t, p, TMK_REC_TICK, tmk_now()));
     uint64_t spent = 0;
@@ -406,8 +442,50 @@ static void pass(struct tmk_thread *t, uint64_t budget)
         if (!found) continue;
         struct counts c;
         spent += e.size;
-        if (count_block(&e, &c) == 0 && still_same(e.p, e.gen)) put_probe(t, &e, &c);
+        if (count_block(&reader, &e, &c) == 0 && still_same(e.p, e.gen)) put_probe(t, &e, &c);
     }
+}
+
+/* ---- the probe at free ---------------------------------------------------- */
+
+/* Bytes the probes at free may still read in this second: TIDEMARK_PROBE_BYTES
+ * from the start, given again by the sampler once a second. */
+static uint64_t free_tokens;
+static uint64_t last_refill_ns;
+
+static int take_tokens(uint64_t bytes)
+{
+    uint64_t have = __atomic_load_n(&free_tokens, __ATOMIC_RELAXED);
+    do {
+        if (have < bytes) return 0;
+    } while (!__atomic_compare_exchange_n(&free_tokens, &have, have - bytes, 1, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    return 1;
+}
+
+static void refill_tokens(uint64_t now)
+{
+    if (last_refill_ns && now - last_refill_ns < PROBE_EVERY_NS) return;
+    last_refill_ns = now;
+    __atomic_store_n(&free_tokens, tmk_opt.probe_bytes, __ATOMIC_RELAXED);
+}
+
+void tmk_probe_start(void)
+{
+    refill_tokens(tmk_clock_ns());
+}
+
+void tmk_probe_freed(struct tmk_thread *t, uintptr_t p)
+{
+    struct probe_entry e;
+    take_entry(p, &e);
+    if (!e.p || refused || !take_tokens(e.size)) return;
+    const struct reader in_place = {NULL};
+    struct counts c;
+    if (count_block(&in_place, &e, &c) != 0) return;
+    uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX); /* the PROBE record takes this time */
+    tmk_publish(t, tmk_put_timed(t, q, TMK_REC_TICK, tmk_now()));
+    put_probe(t, &e, &c);
 }
 
 /* One pass at a time: the exit's pass may come while the sampler's runs
@@ -418,6 +496,7 @@ void tmk_probe_sample(struct tmk_thread *t)
 {
     if (!__atomic_load_n(&tmk_probe_used, __ATOMIC_RELAXED) || refused) return;
     uint64_t now = tmk_clock_ns();
+    refill_tokens(now);
     if (now - last_pass_ns < PROBE_EVERY_NS) return;
     last_pass_ns = now;
     pthread_mutex_lock(&pass_mutex);

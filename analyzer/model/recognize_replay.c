@@ -2,14 +2,16 @@
  * replayed into table_life.c as if it had been annotated: TABLE_NEW at its
  * first array, TABLE_ARRAY for each array (the count array as the main one,
  * the others as extra arrays), TABLE_COUNT from the probes of its count
- * array and at each growth, and the arrays' frees, in time order. */
+ * array and at each growth, the arrays' frees, and TABLE_END once every
+ * array of it is freed (destroyed, or shrunk below TIDEMARK_PROBE_MIN,
+ * where its arrays are no longer seen), in time order. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "recognize_int.h"
 #include "tidemark/annotate.h"
 
-enum { EV_NEW, EV_ARRAY, EV_COUNT, EV_FREE };
+enum { EV_NEW, EV_ARRAY, EV_COUNT, EV_FREE, EV_END };
 
 struct replay_event {
     uint64_t t;
@@ -51,6 +53,13 @@ static int by_replay_time(const void *a, const void *b)
 static int is_live_at(const struct block *b, uint64_t t)
 {
     return b->t_alloc <= t && (b->t_free == TM_NO_TIME || b->t_free > t);
+}
+
+/* Was block b allocated when a probe read it at t? A probe at free comes
+ * right before the block's FREE, maybe at the same time. */
+static int read_while_live(const struct block *b, uint64_t t)
+{
+    return b->t_alloc <= t && (b->t_free == TM_NO_TIME || b->t_free >= t);
 }
 
 /* Is block i its table's count array at time t? (blocks: the table's) */
@@ -101,10 +110,14 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
                         const size_t *blocks, size_t nb, struct replay *R, const struct tm_options *o)
 {
     uint64_t prev_main = 0; /* bytes of the previous main array */
+    size_t last_freed = 0;  /* the block freed last, while every one is freed */
+    int all_freed = 1;
     for (size_t j = 0; j < nb; j++) {
         size_t i = blocks[j];
         struct block *b = &rz->b[i];
         const struct tm_rule *rule = &rules->v[b->rule];
+        if (b->t_free == TM_NO_TIME || b->t_free > o->at) all_freed = 0;
+        else if (j == 0 || b->t_free > rz->b[blocks[last_freed]].t_free) last_freed = j;
         if (j == 0 && push(R, (struct replay_event){b->t_alloc, EV_NEW, i, 0, table, 0, 0}))
             return -1;
         b->main = is_main_array(rz, rule, blocks, nb, i, o->at);
@@ -122,11 +135,15 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
         if (b->main) prev_main = b->size;
         for (size_t k = 0; k < b->n_probes; k++) {
             const struct probe *p = &b->probes[k];
-            if (p->t > o->at || !is_live_at(b, p->t) || !counts_at(rz, rule, blocks, nb, i, p->t))
+            if (p->t > o->at || !read_while_live(b, p->t) || !counts_at(rz, rule, blocks, nb, i, p->t))
                 continue;
             uint64_t lo, live = live_of(rule, b, p, &lo);
             if (push(R, (struct replay_event){p->t, EV_COUNT, i, live, table, lo, 0})) return -1;
         }
+    }
+    if (all_freed && nb) {
+        size_t i = blocks[last_freed];
+        if (push(R, (struct replay_event){rz->b[i].t_free, EV_END, i, 0, table, 0, 0})) return -1;
     }
     return 0;
 }
@@ -220,6 +237,11 @@ static void apply(struct recognizer *rz, const struct tm_rules *rules, const str
         r.u.table_count.live = e->live;
         tables_count(tb, &r, 0, o);
         if (rule->count == TM_COUNT_NONZERO64) tables_set_live_range(tb, id, e->live_lo, e->live);
+        break;
+    case EV_END:
+        r.type = TMK_REC_TABLE_END;
+        r.u.table_count.table = id;
+        tables_count(tb, &r, 1, o);
         break;
     case EV_FREE:
     default:

@@ -220,6 +220,28 @@ def case_map_budget():
           f"no longer shows the budget")
 
 
+def case_probe_at_free():
+    # A block the probes registered (64 KiB or more) is read once more when
+    # it is freed, on the freeing thread: a PROBE record right before its
+    # FREE; within TIDEMARK_PROBE_BYTES a second for all threads; none with
+    # 0. 20 blocks of 1 MiB made, then freed.
+    for budget, lo, hi in ((None, 20, 20), ("4194304", 4, 8), ("0", 0, 0)):
+        out = os.path.join(harness.TMP, f"bigfree-{budget}.tmk")
+        r = run([probe(), "bigfree", "20"], output=out,
+                env={"TIDEMARK_PROBE_BYTES": budget} if budget else None)
+        eq(r.returncode, 0, f"budget {budget}: status")
+        d = subprocess.run([tidemark(), "dump", out], stdout=subprocess.PIPE, check=True,
+                           text=True).stdout.splitlines()
+        main = [l.split(None, 2)[2] for l in d if " th=1 " in l]
+        at_free = [i for i, l in enumerate(main) if l.startswith("EXTENDED type=0x88")]
+        big_frees = [l for l in main if l.startswith("FREE ptr=")]
+        check(lo <= len(at_free) <= hi,
+              f"budget {budget}: {len(at_free)} probes at free, want {lo}..{hi}")
+        check(all(main[i + 1].startswith("FREE ptr=") for i in at_free),
+              f"budget {budget}: a probe at free not right before a FREE")
+        check(len(big_frees) >= 20, f"budget {budget}: {len(big_frees)} frees by address")
+
+
 def case_aligned():
     native = run([probe(), "aligned"], preload=False)
     r = run([probe(), "aligned"], output=os.path.join(harness.TMP, "a.tmk"))

@@ -638,6 +638,23 @@ static int cmd_keep(size_t n)
     return 0;
 }
 
+/* bigfree: n blocks of 1 MiB (each word non-zero) made, then freed: each
+ * free of a block the probes registered is read first, within
+ * TIDEMARK_PROBE_BYTES a second (preload/probe.c, "The probe at free"). */
+static int cmd_bigfree(size_t n)
+{
+    enum { MIB = 1 << 20 };
+    uint64_t **v = malloc(n * sizeof *v);
+    if (!v) return 2;
+    for (size_t i = 0; i < n; i++) {
+        v[i] = malloc(MIB);
+        for (size_t k = 0; k < MIB / 8; k++) v[i][k] = i * MIB + k + 1;
+    }
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+    return 0;
+}
+
 static void *exiting_thread(void *arg)
 {
     (void)arg;
@@ -1020,6 +1037,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "threads")) return cmd_threads(arg ? atoi(arg) : 200);
     if (!strcmp(cmd, "busythreads")) return cmd_busythreads(arg ? atoi(arg) : 12);
     if (!strcmp(cmd, "keep")) return cmd_keep(arg ? strtoul(arg, NULL, 10) : 1000000);
+    if (!strcmp(cmd, "bigfree")) return cmd_bigfree(arg ? strtoul(arg, NULL, 10) : 20);
     if (!strcmp(cmd, "exit-thread")) return cmd_exit_thread();
     if (!strcmp(cmd, "cancel")) return cmd_cancel();
     if (!strcmp(cmd, "main-pthread-exit")) return cmd_main_pthread_exit();

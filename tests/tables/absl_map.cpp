@@ -60,7 +60,6 @@ int main(int argc, char **argv)
     printf(" live=%zu held=%zu capacity=%zu bucket_count=%zu slot_size=%zu group_width=%zu\n",
            m.size(), held, cap, m.bucket_count(), sizeof(Slot),
            static_cast<size_t>(ci::Group::kWidth));
-    table_pause();
-    destroy(&c);
+    table_end(&a, destroy, &c);
     return 0;
 }

@@ -155,7 +155,6 @@ int main(int argc, char **argv)
            g_hash_table_size(c.h), keys + hashes + values, (size_t)m->size, m->nnodes,
            m->noccupied, (unsigned)m->have_big_keys, (unsigned)m->have_big_values, keys, hashes,
            values, hlive, htomb);
-    table_pause();
-    destroy(&c);
+    table_end(&a, destroy, &c);
     return 0;
 }

@@ -80,7 +80,6 @@ int main(int argc, char **argv)
     printf(" live=%u held=%zu n_buckets=%zu flags_bytes=%zu keys_bytes=%zu vals_bytes=%zu"
            " flags_live=%zu flags_deleted=%zu flags_empty=%zu\n",
            (unsigned)kh_size(c.h), flags + keys + vals, nb, flags, keys, vals, f[0], f[1], f[2]);
-    table_pause();
-    destroy(&c);
+    table_end(&a, destroy, &c);
     return 0;
 }

@@ -2,7 +2,7 @@
 // (hashbrown inside Debian's rustc std) grown to N entries, emptied to KEEP
 // with HashMap::remove (the table never shrinks on remove), optionally cured
 // with shrink_to_fit(). The same CLI as the C programs (table_cli.h):
-//   rust_map N KEEP [fix|healthy] [dense|random] [thread] [twice]
+//   rust_map N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone]
 //
 // Prints: impl=rust_hashmap ... live= held= capacity= buckets= tombstones=
 //   capacity   HashMap::capacity() now, which hashbrown computes as
@@ -28,6 +28,7 @@ struct Args {
     random: bool,
     thread: bool,
     twice: bool,
+    gone: bool,
     seed: u64,
 }
 
@@ -48,7 +49,7 @@ fn key(a: &Args, i: u64) -> u64 {
 }
 
 fn usage(prog: &str) -> ! {
-    eprintln!("usage: {} N KEEP [fix|healthy] [dense|random] [thread] [twice]", prog);
+    eprintln!("usage: {} N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone]", prog);
     std::process::exit(2);
 }
 
@@ -71,6 +72,7 @@ fn parse() -> Args {
         random: false,
         thread: false,
         twice: false,
+        gone: false,
         seed: 0,
     };
     for w in &argv[3..] {
@@ -81,6 +83,7 @@ fn parse() -> Args {
             "random" => a.random = true,
             "thread" => a.thread = true,
             "twice" => a.twice = true,
+            "gone" => a.gone = true,
             _ => usage(&prog),
         }
     }
@@ -194,6 +197,9 @@ fn main() {
         b.buckets,
         full_capacity(b.buckets) - cap
     );
+    if a.gone {
+        drop(b); // destroyed 0.3 s before the end
+    }
     std::thread::sleep(Duration::from_millis(300));
     // end with the table still allocated (exit runs no destructor of main's)
     std::process::exit(0);

@@ -12,12 +12,14 @@
  *              and outlives it
  *     twice    the table is built, emptied and freed, then built again at
  *              the same call site (the second one is kept and printed)
+ *     gone     the table is destroyed after the line is printed, 0.3 s
+ *              before the process ends: a report at the end finds it ended
  *
  * Each program prints one line on stdout, "key=value" pairs separated by
  * spaces, starting with impl= mode= flavour= keys= live= held=, then sleeps
  * 0.3 s (nanosleep, so that a sampler or tests/tables/blockdump.so sees the
  * final state) and exits 0 with _exit: the table is still allocated when
- * the process ends. Usage errors exit 2, a broken assumption about
+ * the process ends (unless gone). Usage errors exit 2, a broken assumption about
  * the implementation's layout exits 3 with one line on stderr.
  *
  * Header-only (static functions) so that C and C++ programs share it.
@@ -36,7 +38,7 @@
 
 struct table_args {
     long n, keep;
-    int fix, healthy, dense, random, thread, twice;
+    int fix, healthy, dense, random, thread, twice, gone;
     uint64_t seed;
 };
 
@@ -59,7 +61,7 @@ static inline uint64_t table_key(const struct table_args *a, long i)
 
 static inline int table_usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice]\n",
+    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone]\n",
             prog);
     return 2;
 }
@@ -88,6 +90,7 @@ static inline int table_parse(int argc, char **argv, struct table_args *a)
         else if (!strcmp(w, "random")) a->random = 1;
         else if (!strcmp(w, "thread")) a->thread = 1;
         else if (!strcmp(w, "twice")) a->twice = 1;
+        else if (!strcmp(w, "gone")) a->gone = 1;
         else return table_usage(argv[0]);
     }
     if ((a->fix && a->healthy) || (a->dense && a->random))
@@ -181,6 +184,15 @@ static inline void table_pause(void)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
     _exit(0);
+}
+
+/* The end of every program: the table destroyed first if gone, then
+ * table_pause. */
+static inline void table_end(const struct table_args *a, void (*destroy)(void *), void *ctx)
+{
+    if (a->gone)
+        destroy(ctx);
+    table_pause();
 }
 
 #endif

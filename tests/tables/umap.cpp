@@ -67,7 +67,6 @@ int main(int argc, char **argv)
     table_print_head(&a, "unordered_map");
     printf(" live=%zu held=%zu buckets=%zu bucket_bytes=%zu nonempty=%zu\n", m.size(), bytes,
            m.bucket_count(), bytes, nonempty_buckets(m));
-    table_pause();
-    destroy(&c);
+    table_end(&a, destroy, &c);
     return 0;
 }

@@ -98,7 +98,6 @@ int main(int argc, char **argv)
            " heads=%zu\n",
            HASH_COUNT(c.head), nb * sizeof(UT_hash_bucket), nb, sizeof(UT_hash_bucket),
            c.head ? sizeof(UT_hash_table) : (size_t)0, count_sum, heads);
-    table_pause();
-    destroy(&c);
+    table_end(&a, destroy, &c);
     return 0;
 }
