@@ -88,6 +88,26 @@ static int is_main_array(const struct recognizer *rz, const struct tm_rule *rule
     return counts_at(rz, rule, blocks, nb, i, t);
 }
 
+/* Does probe p read a count array of the rule? khash's flags are its
+ * smallest array, but below TIDEMARK_PROBE_MIN they are not seen, and then
+ * its keys or values are the smallest seen: their 00 pairs are no count.
+ * A flags array always reads as one (the shim's layout check), but for a
+ * moment inside a resize (all buckets deleted), when it counts nothing. */
+static int reads_count_array(const struct tm_rule *rule, const struct probe *p)
+{
+    return rule->count != TM_COUNT_PAIRS00 || p->layout == TMK_PROBE_LAYOUT_KHASH_FLAGS;
+}
+
+/* Is block b a count array by what its probes read? (See above: a khash
+ * array none of whose probes read as flags is its keys or values.) */
+static int known_count_array(const struct tm_rule *rule, const struct block *b)
+{
+    if (rule->count != TM_COUNT_PAIRS00) return 1;
+    for (size_t k = 0; k < b->n_probes; k++)
+        if (reads_count_array(rule, &b->probes[k])) return 1;
+    return 0;
+}
+
 static uint64_t live_of(const struct tm_rule *rule, const struct block *b, const struct probe *p,
                         uint64_t *lo)
 {
@@ -126,16 +146,18 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
             push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0}))
             return -1;
         /* a growth: the implementation's rule says the count then */
+        int counts = b->main && known_count_array(rule, b);
         uint64_t cap = b->n_probes ? b->probes[0].capacity : 0;
-        uint64_t grown = b->main && prev_main && b->size > prev_main
+        uint64_t grown = counts && prev_main && b->size > prev_main
                              ? tm_rule_count_at_growth(rule, prev_main, b->size, cap)
                              : 0;
         if (grown && push(R, (struct replay_event){b->t_alloc, EV_COUNT, i, grown, table, grown, 0}))
             return -1;
-        if (b->main) prev_main = b->size;
+        if (counts) prev_main = b->size;
         for (size_t k = 0; k < b->n_probes; k++) {
             const struct probe *p = &b->probes[k];
-            if (p->t > o->at || !read_while_live(b, p->t) || !counts_at(rz, rule, blocks, nb, i, p->t))
+            if (p->t > o->at || !read_while_live(b, p->t) || !reads_count_array(rule, p) ||
+                !counts_at(rz, rule, blocks, nb, i, p->t))
                 continue;
             uint64_t lo, live = live_of(rule, b, p, &lo);
             if (push(R, (struct replay_event){p->t, EV_COUNT, i, live, table, lo, 0})) return -1;

@@ -89,6 +89,8 @@ def check_keep(args, what, cmd, tmp):
         fail(f"{what}: retained {t['retained_bytes']} of {held} B, verdict {t['verdict']}")
     if t["live"] < KEEP or t["live_low"] > KEEP:
         fail(f"{what}: live {t['live_low']}..{t['live']}, the program keeps {KEEP}")
+    if t["live_peak"] > N:
+        fail(f"{what}: peak live {t['live_peak']}, more than the {N} entries ever inserted")
     if not t["rule"]:
         fail(f"{what}: no rule named")
     check_site(what, t)
