@@ -316,10 +316,14 @@ static void wait_handoff(const struct tmk_thread *t)
 }
 
 /* t filled its small buffer: it fills the whole mapping from now on, if
- * fewer than TMK_BIG_BUFFERS threads do. 1 when it grew. */
+ * fewer than TMK_BIG_BUFFERS threads do, and if a block that size is at
+ * most a sixteenth of TIDEMARK_MAX_BYTES (so that the bound's last eighth,
+ * bound.c, holds two blocks: a 1 MiB bound keeps 64 KiB blocks). 1 when it
+ * grew. */
 static int grow_cap(struct tmk_thread *t)
 {
     if (t->cap == TMK_BUFFER_BYTES) return 0;
+    if (tmk_opt.max_bytes && tmk_opt.max_bytes / 16 < TMK_BUFFER_BYTES) return 0;
     unsigned n = __atomic_load_n(&big_buffers, __ATOMIC_RELAXED);
     while (n < TMK_BIG_BUFFERS)
         if (__atomic_compare_exchange_n(&big_buffers, &n, n + 1, 0, __ATOMIC_RELAXED,

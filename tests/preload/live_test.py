@@ -263,8 +263,10 @@ def case_cap_full():
     eq(late[:3], [], "no heap record by info after the soft bound")
     d = tmkcat(path)
     harness.clean_trace(d, "capped trace")
-    # raw blocks of 256 KiB: the fourth one would pass the bound; a stop block
-    # takes its place and tracing stops there
+    # a 1 MiB bound: blocks stay 64 KiB (a sixteenth of the bound; 256 KiB
+    # blocks jumped from below 7/8 past the bound), so the soft bound comes
+    # first; the table events then fill the last eighth, and a stop block
+    # takes the place of the block that would pass the bound
     path = os.path.join(harness.TMP, "stopped.tmk")
     p = start([idle_prog(), "churn", "2"], path,
               {"TIDEMARK_MAX_BYTES": str(MIB), "TIDEMARK_COMPRESS": "0"})
@@ -277,6 +279,8 @@ def case_cap_full():
     eq((tr["truncated"], tr["warnings"], tr["ended"]), (False, [], False),
        "a stopped trace is whole, without END")
     check(tr["bound_stop_ns"] is not None, "bound_stop_ns")
+    check(tr["bound_soft_ns"] is not None and tr["bound_soft_ns"] < tr["bound_stop_ns"],
+          f"the soft bound ({tr['bound_soft_ns']}) before the stop ({tr['bound_stop_ns']})")
     check(any(n.startswith("the trace reached TIDEMARK_MAX_BYTES (1.0 MiB) at ") and
               n.endswith("nothing was recorded after that") for n in tr["notices"]),
           f"notices {tr['notices']}")
