@@ -39,14 +39,27 @@ void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack
     tmk_publish(t, q);
 }
 
-static void record_free(struct tmk_thread *t, void *p)
+static void record_free_at(struct tmk_thread *t, void *p, uint64_t now)
 {
-    uint64_t now = tmk_now();
     uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
     q = tmk_put_timed(t, q, TMK_REC_FREE, now);
     q = tmk_put_s(q, (int64_t)((uintptr_t)p - t->last_ptr));
     t->last_ptr = (uintptr_t)p;
     tmk_publish(t, q);
+}
+
+static void record_free(struct tmk_thread *t, void *p)
+{
+    record_free_at(t, p, tmk_now());
+}
+
+/* The FREE of a block written by address, after its last probe (probe.c:
+ * the probe at free) if it is a probed one, both at the same time. */
+static void free_probed(struct tmk_thread *t, void *p)
+{
+    uint64_t now = tmk_now();
+    if (tmk_probe_used) tmk_probe_freed(t, (uintptr_t)p, now);
+    record_free_at(t, p, now);
 }
 
 /* -ln(u) for u in (0, 1], within 1e-12: ln u = e ln 2 + ln m with m in
@@ -145,8 +158,7 @@ static void free_by_info(struct tmk_thread *t, void *p)
     uint64_t now = tmk_now_coarse();
     int known = tmk_ptrmap_take((uintptr_t)p, &stack, &size);
     if (known && stack == TMK_PTRMAP_BY_ADDRESS) {
-        if (tmk_probe_used) tmk_probe_freed(t, (uintptr_t)p);
-        record_free(t, p);
+        free_probed(t, p);
         return;
     }
     if (TMK_UNLIKELY(tmk_bound_reached)) return; /* TIDEMARK_MAX_BYTES: bound.c */
@@ -195,8 +207,5 @@ void tmk_heap_on_free(void *p)
     }
     size_t usable = tmk_real_usable(p);
     if (tmk_opt.mode != TMK_MODE_TABLES) t->heap -= (int64_t)usable; /* sampled mode's counter */
-    if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)p, usable)) {
-        if (tmk_probe_used) tmk_probe_freed(t, (uintptr_t)p);
-        record_free(t, p);
-    }
+    if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)p, usable)) free_probed(t, p);
 }

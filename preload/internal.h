@@ -453,8 +453,9 @@ extern int tmk_probe_used TMK_HIDDEN; /* a block was ever registered */
 void tmk_probe_add(uintptr_t p, uint64_t size) TMK_HIDDEN;
 void tmk_probe_remove(uintptr_t p) TMK_HIDDEN;
 void tmk_probe_start(void) TMK_HIDDEN; /* the probes at free get their first second's bytes */
-/* p is being freed: its last probe (within the budget), then removed. */
-void tmk_probe_freed(struct tmk_thread *t, uintptr_t p) TMK_HIDDEN;
+/* p is being freed: its last probe (within the budget) at time now (its
+ * FREE's), then removed. */
+void tmk_probe_freed(struct tmk_thread *t, uintptr_t p, uint64_t now) TMK_HIDDEN;
 /* The sampler's pass, at most once a second (guard set). */
 void tmk_probe_sample(struct tmk_thread *t) TMK_HIDDEN;
 /* The last pass at exit, over every block (guard set). */

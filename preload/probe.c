@@ -17,10 +17,10 @@
  * bytes of blocks, in turn; at exit a last pass over every block (up to
  * PROBE_EXIT_BYTES). And at free: a block is read once more when the program
  * frees it, in place, on the freeing thread, before the real free (up to
- * TIDEMARK_PROBE_BYTES a second for all threads, given again by the sampler
- * each second): a table destroyed between two passes (or in a program
+ * 4 x TIDEMARK_PROBE_BYTES a second for all threads, given again by the
+ * sampler each second): a table destroyed between two passes (or in a program
  * shorter than a second) says what it held last. The PROBE record then
- * comes right before the block's FREE, at the same time or earlier. A block is read with process_vm_readv on this very
+ * comes right before the block's FREE, at the same time. A block is read with process_vm_readv on this very
  * process: a block freed (even unmapped) meanwhile gives EFAULT, never a
  * fault, and no program thread waits on anything but the spinlock's few
  * instructions around an insert, a removal or a copy of one entry. A PROBE
@@ -228,7 +228,8 @@ static int pydict_layout(const uint8_t *h, uint64_t size, struct pydict *d, uint
     memcpy(&usable, h + 16, 8);
     memcpy(&nentries, h + 24, 8);
     unsigned log2 = h[8], log2_index = h[9], kind = h[10];
-    if (refcnt < 1 || refcnt > (1 << 30) || log2 < 3 || log2 > 40 || kind > 2) return 0;
+    /* dk_refcnt is 0 in a keys object being freed (the probe at free) */
+    if (refcnt < 0 || refcnt > (1 << 30) || log2 < 3 || log2 > 40 || kind > 2) return 0;
     unsigned width = log2 < 8 ? 1 : log2 < 16 ? 2 : log2 < 32 ? 4 : 8;
     unsigned wlog = width == 1 ? 0 : width == 2 ? 1 : width == 4 ? 2 : 3;
     if (log2_index != log2 + wlog) return 0;
@@ -448,8 +449,14 @@ static void pass(struct tmk_thread *t, uint64_t budget)
 
 /* ---- the probe at free ---------------------------------------------------- */
 
-/* Bytes the probes at free may still read in this second: TIDEMARK_PROBE_BYTES
- * from the start, given again by the sampler once a second. */
+/* Bytes the probes at free may still read in this second: FREE_SHARE times
+ * TIDEMARK_PROBE_BYTES from the start, given again by the sampler once a
+ * second. More than the passes: a table's growth arrays take their share
+ * (a dict grown to 1M entries frees 40 MiB of them in its first 0.2 s),
+ * and its last array, read when the program destroys it (or finalizes), is
+ * the one read that says what it kept (256 MiB a second: ~15 ms of reading,
+ * 1.5% of one core at most). */
+#define FREE_SHARE 4
 static uint64_t free_tokens;
 static uint64_t last_refill_ns;
 
@@ -467,7 +474,7 @@ static void refill_tokens(uint64_t now)
 {
     if (last_refill_ns && now - last_refill_ns < PROBE_EVERY_NS) return;
     last_refill_ns = now;
-    __atomic_store_n(&free_tokens, tmk_opt.probe_bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&free_tokens, FREE_SHARE * tmk_opt.probe_bytes, __ATOMIC_RELAXED);
 }
 
 void tmk_probe_start(void)
@@ -475,7 +482,7 @@ void tmk_probe_start(void)
     refill_tokens(tmk_clock_ns());
 }
 
-void tmk_probe_freed(struct tmk_thread *t, uintptr_t p)
+void tmk_probe_freed(struct tmk_thread *t, uintptr_t p, uint64_t now)
 {
     struct probe_entry e;
     take_entry(p, &e);
@@ -483,8 +490,8 @@ void tmk_probe_freed(struct tmk_thread *t, uintptr_t p)
     const struct reader in_place = {NULL};
     struct counts c;
     if (count_block(&in_place, &e, &c) != 0) return;
-    uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX); /* the PROBE record takes this time */
-    tmk_publish(t, tmk_put_timed(t, q, TMK_REC_TICK, tmk_now()));
+    uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX); /* the PROBE record takes the FREE's time */
+    tmk_publish(t, tmk_put_timed(t, q, TMK_REC_TICK, now));
     put_probe(t, &e, &c);
 }
 

@@ -148,6 +148,12 @@ struct tm_table {
     uint64_t retained;             /* held - needed, never negative */
     int after_deletes;             /* alive, and live_now < live_peak */
     uint64_t oversized_since;      /* oversized continuously since; TM_NO_TIME */
+    /* An ended table as it was right before its end (its END, or for a
+     * recognised table the first free of its last arrays): what a program
+     * that frees its tables as it ends (CPython finalizing, C++ leaving
+     * main) kept until then. last_oversized_since = TM_NO_TIME when it was
+     * not oversized then (or the table is alive). */
+    uint64_t last_live, last_held, last_needed, last_retained, last_oversized_since;
     enum tm_verdict verdict;
     /* Recognised tables (kind TM_KIND_RECOGNISED): the rule, and the live
      * count's range where the array cannot say it exactly (live_now is the
@@ -160,6 +166,13 @@ struct tm_table {
     struct tm_point *timeline;
     size_t n_points;
 };
+
+/* Did the table end while oversized (it kept its retained bytes until the
+ * program freed it)? */
+static inline int tm_table_ended_oversized(const struct tm_table *t)
+{
+    return t->ended_t != TM_NO_TIME && t->last_oversized_since != TM_NO_TIME;
+}
 
 /* ---- ordinary heap ----------------------------------------------------- */
 

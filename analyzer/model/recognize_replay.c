@@ -5,13 +5,14 @@
  * array and at each growth, the arrays' frees, and TABLE_END once every
  * array of it is freed (destroyed, or shrunk below TIDEMARK_PROBE_MIN,
  * where its arrays are no longer seen), in time order. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "recognize_int.h"
 #include "tidemark/annotate.h"
 
-enum { EV_NEW, EV_ARRAY, EV_COUNT, EV_FREE, EV_END };
+enum { EV_NEW, EV_ARRAY, EV_COUNT, EV_END, EV_FREE }; /* the order at one time */
 
 struct replay_event {
     uint64_t t;
@@ -125,19 +126,60 @@ static uint64_t live_of(const struct tm_rule *rule, const struct block *b, const
     }
 }
 
+/* The arrays of one resize are allocated within this of each other. */
+#define GENERATION_NS 1000000ull /* 1 ms */
+
+/* When the table ended, or TM_NO_TIME: once every array of it is freed (by
+ * `at`), it ended when the first of its newest arrays went (those allocated
+ * with the newest one, within GENERATION_NS; an older array freed after the
+ * newest came is the end of a resize), before that free, as an annotated
+ * table's end comes before its arrays' frees. */
+static uint64_t end_of(const struct recognizer *rz, const size_t *blocks, size_t nb,
+                       const struct tm_options *o)
+{
+    uint64_t newest = 0, end = TM_NO_TIME;
+    for (size_t j = 0; j < nb; j++) {
+        const struct block *b = &rz->b[blocks[j]];
+        if (b->t_free == TM_NO_TIME || b->t_free > o->at) return TM_NO_TIME;
+        if (b->t_alloc > newest) newest = b->t_alloc;
+    }
+    for (size_t j = 0; j < nb; j++) {
+        const struct block *b = &rz->b[blocks[j]];
+        if (b->t_alloc + GENERATION_NS >= newest && b->t_free < end) end = b->t_free;
+    }
+    return end;
+}
+
+/* When probe p of block b counts for the table, the table ending at `end`,
+ * or TM_NO_TIME when it does not. A probe after the end counts only when it
+ * is the block's probe at free, in the destructor's frees (khash frees its
+ * keys, then its flags, then its values): at the end, what the table held
+ * then. Neither does one of 0 at or after the end: libstdc++ and GLib clear
+ * their arrays in the destructor, before the free the probe read them at,
+ * so 0 there says nothing of what the table held before. */
+static uint64_t count_time(const struct recognizer *rz, const struct tm_rule *rule,
+                           const size_t *blocks, size_t nb, size_t i, const struct probe *p,
+                           uint64_t live, uint64_t end, const struct tm_options *o)
+{
+    const struct block *b = &rz->b[i];
+    if (p->t > o->at || !read_while_live(b, p->t) || !reads_count_array(rule, p) ||
+        !counts_at(rz, rule, blocks, nb, i, p->t))
+        return TM_NO_TIME;
+    if (end == TM_NO_TIME || p->t < end) return p->t;
+    return live && p->t == b->t_free ? end : TM_NO_TIME;
+}
+
 /* The replay events of one table; blocks = its blocks in allocation order. */
 static int table_events(struct recognizer *rz, const struct tm_rules *rules, size_t table,
                         const size_t *blocks, size_t nb, struct replay *R, const struct tm_options *o)
 {
     uint64_t prev_main = 0; /* bytes of the previous main array */
-    size_t last_freed = 0;  /* the block freed last, while every one is freed */
-    int all_freed = 1;
+    uint64_t end = end_of(rz, blocks, nb, o);
+    int end_pushed = 0;
     for (size_t j = 0; j < nb; j++) {
         size_t i = blocks[j];
         struct block *b = &rz->b[i];
         const struct tm_rule *rule = &rules->v[b->rule];
-        if (b->t_free == TM_NO_TIME || b->t_free > o->at) all_freed = 0;
-        else if (j == 0 || b->t_free > rz->b[blocks[last_freed]].t_free) last_freed = j;
         if (j == 0 && push(R, (struct replay_event){b->t_alloc, EV_NEW, i, 0, table, 0, 0}))
             return -1;
         b->main = is_main_array(rz, rule, blocks, nb, i, o->at);
@@ -145,6 +187,10 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
         if (b->t_free != TM_NO_TIME && b->t_free <= o->at &&
             push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0}))
             return -1;
+        if (!end_pushed && end != TM_NO_TIME && b->t_free == end) {
+            if (push(R, (struct replay_event){end, EV_END, i, 0, table, 0, 0})) return -1;
+            end_pushed = 1;
+        }
         /* a growth: the implementation's rule says the count then */
         int counts = b->main && known_count_array(rule, b);
         uint64_t cap = b->n_probes ? b->probes[0].capacity : 0;
@@ -156,16 +202,11 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
         if (counts) prev_main = b->size;
         for (size_t k = 0; k < b->n_probes; k++) {
             const struct probe *p = &b->probes[k];
-            if (p->t > o->at || !read_while_live(b, p->t) || !reads_count_array(rule, p) ||
-                !counts_at(rz, rule, blocks, nb, i, p->t))
-                continue;
             uint64_t lo, live = live_of(rule, b, p, &lo);
-            if (push(R, (struct replay_event){p->t, EV_COUNT, i, live, table, lo, 0})) return -1;
+            uint64_t t = count_time(rz, rule, blocks, nb, i, p, live, end, o);
+            if (t != TM_NO_TIME && push(R, (struct replay_event){t, EV_COUNT, i, live, table, lo, 0}))
+                return -1;
         }
-    }
-    if (all_freed && nb) {
-        size_t i = blocks[last_freed];
-        if (push(R, (struct replay_event){rz->b[i].t_free, EV_END, i, 0, table, 0, 0})) return -1;
     }
     return 0;
 }

@@ -98,6 +98,7 @@ static struct table_state *create(struct tables *tb, uint64_t id, uint64_t t)
     s->t.created_t = t;
     s->t.ended_t = TM_NO_TIME;
     s->t.oversized_since = TM_NO_TIME;
+    s->t.last_oversized_since = TM_NO_TIME;
     s->t.live_peak_t = TM_NO_TIME;
     s->t.held_peak_t = TM_NO_TIME;
     return s;
@@ -321,6 +322,16 @@ oom:
     tb->oom = 1;
 }
 
+/* What the table was right before its end (model.h: last_*). */
+static void keep_last_state(struct tm_table *t)
+{
+    t->last_live = t->live_now;
+    t->last_held = t->held;
+    t->last_needed = t->needed;
+    t->last_retained = t->retained;
+    t->last_oversized_since = t->oversized_since;
+}
+
 void tables_count(struct tables *tb, const struct tm_record *r, int end,
                   const struct tm_options *o)
 {
@@ -335,6 +346,7 @@ void tables_count(struct tables *tb, const struct tm_record *r, int end,
                 (unsigned long long)r->u.table_count.table);
         return;
     }
+    if (end) keep_last_state(&s->t);
     /* A table that ended has no entries, whatever count it last showed (uthash
      * frees its table with num_items still 1; a map freed full says N). */
     s->t.live_now = s->t.live_lo = end ? 0 : r->u.table_count.live;

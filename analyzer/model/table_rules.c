@@ -456,13 +456,21 @@ uint64_t tm_rule_needed(const struct tm_rule *r, uint64_t live, uint64_t held, u
     }
 }
 
+/* CPython: the capacity of a keys object of `bytes`, or 0. */
+static uint64_t pydict_capacity(uint64_t bytes)
+{
+    for (unsigned k = 3; k < 40; k++)
+        if (bytes == pydict_keys_bytes(k, 24) || bytes == pydict_keys_bytes(k, 16)) return 1ull << k;
+    return 0;
+}
+
 uint64_t tm_rule_buckets(const struct tm_rule *r, uint64_t count_bytes, uint64_t layout_cap)
 {
     switch (r->model) {
     case TM_RULE_LIBSTDCXX: return count_bytes / 8;
     case TM_RULE_GLIB: return count_bytes / 4; /* the hashes array */
     case TM_RULE_KHASH: return count_bytes < 4 ? 0 : count_bytes * 4; /* 2 bits a bucket */
-    case TM_RULE_PYDICT: return layout_cap;
+    case TM_RULE_PYDICT: return layout_cap ? layout_cap : pydict_capacity(count_bytes); /* a keys object's size says it */
     case TM_RULE_UTHASH: return count_bytes / 16;
     case TM_RULE_HASHBROWN:
     case TM_RULE_ABSEIL: return layout_cap;
@@ -479,14 +487,6 @@ void tm_rule_live_range(uint64_t nonzero, uint64_t buckets, uint64_t *lo, uint64
         double est = -(double)buckets * log1p(-(double)nonzero / (double)buckets);
         if (est > (double)nonzero) *hi = (uint64_t)llround(est);
     }
-}
-
-/* CPython: the capacity of a keys object of `bytes`, or 0. */
-static uint64_t pydict_capacity(uint64_t bytes)
-{
-    for (unsigned k = 3; k < 40; k++)
-        if (bytes == pydict_keys_bytes(k, 24) || bytes == pydict_keys_bytes(k, 16)) return 1ull << k;
-    return 0;
 }
 
 /* hashbrown: items a table of b buckets holds before it grows. */

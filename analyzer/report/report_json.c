@@ -1,5 +1,5 @@
 /* analyzer/report/report_json.c - the JSON report, schema "tidemark.report/1",
- * minor 1 (docs/report-schema.md); also the JSON string escaping that the
+ * minor 2 (docs/report-schema.md); also the JSON string escaping that the
  * check's JSON output shares (tm_json_string). Keys are fixed and always present, in a fixed
  * order; bytes and times are integers (times in ns since the trace start),
  * null for "never". Strings are escaped per RFC 8259; bytes that are not
@@ -196,6 +196,13 @@ static void table_obj(const struct tm_table *t, FILE *out)
     fprintf(out, "\"retained_ratio\": %.4f, \"oversized_since_ns\": ",
             t->held ? (double)t->retained / (double)t->held : 0.0);
     jtime(out, t->oversized_since);
+    fputs(",\n     ", out);
+    ju(out, "last_live", t->last_live, 1);
+    ju(out, "last_held_bytes", t->last_held, 1);
+    ju(out, "last_needed_bytes", t->last_needed, 1);
+    ju(out, "last_retained_bytes", t->last_retained, 1);
+    fputs("\"last_oversized_since_ns\": ", out);
+    jtime(out, t->last_oversized_since);
     fputs(", \"verdict\": ", out);
     jstr(out, tm_verdict_name(t->verdict));
     fprintf(out, ", \"after_deletes\": %s", t->after_deletes ? "true" : "false");

@@ -22,12 +22,35 @@ static const char *ht(uint64_t ns, char *buf, size_t len)
     return buf;
 }
 
+/* No table oversized now, but n ended oversized: what the largest kept
+ * until it was freed (a program that frees its tables as it ends). */
+static void ended_oversized_line(const struct tm_model *m, size_t n, char *buf, size_t len)
+{
+    const struct tm_table *top = NULL;
+    for (size_t i = 0; i < m->n_tables; i++)
+        if (tm_table_ended_oversized(&m->tables[i]) &&
+            (!top || m->tables[i].last_retained > top->last_retained))
+            top = &m->tables[i];
+    char h[32], t[32];
+    tm_human_bytes(top->last_retained, h, sizeof h);
+    tm_human_time(top->ended_t, t, sizeof t);
+    snprintf(buf, len,
+             "no table is oversized now (%zu table%s checked), but %zu %s oversized until freed; "
+             "the largest retained %s until %s: %s",
+             m->n_tables, m->n_tables == 1 ? "" : "s", n, n == 1 ? "was" : "were", h, t,
+             top->site ? top->site : "?");
+}
+
 void tm_verdict_line(const struct tm_model *m, char *buf, size_t len)
 {
     char h[32];
     if (m->n_oversized == 0) {
+        size_t ended = 0;
+        for (size_t i = 0; i < m->n_tables; i++) ended += tm_table_ended_oversized(&m->tables[i]);
         if (m->n_tables == 0)
             snprintf(buf, len, "no annotated tables in this trace");
+        else if (ended)
+            ended_oversized_line(m, ended, buf, len);
         else
             snprintf(buf, len, "no table is oversized (%zu table%s checked)",
                      m->n_tables, m->n_tables == 1 ? "" : "s");
@@ -137,6 +160,20 @@ static void table_detail(const struct tm_model *m, const struct tm_table *t, FIL
     if (t->oversized_since != TM_NO_TIME)
         fprintf(out, "  oversized since %s (for %s)\n", ht(t->oversized_since, a, sizeof a),
                 ht(m->info.at - t->oversized_since, e, sizeof e));
+    if (tm_table_ended_oversized(t)) {
+        fprintf(out, "  ended at %s; right before: %llu live, %s held, needed %s, retained %s B "
+                     "(%.0f%%),\n", ht(t->ended_t, a, sizeof a), (unsigned long long)t->last_live,
+                hb(t->last_held, b, sizeof b), hb(t->last_needed, c, sizeof c),
+                commas(t->last_retained, d, sizeof d),
+                t->last_held ? 100.0 * (double)t->last_retained / (double)t->last_held : 0.0);
+        if (t->last_oversized_since < t->ended_t)
+            fprintf(out, "  oversized from %s until it ended (for %s)\n",
+                    ht(t->last_oversized_since, a, sizeof a),
+                    ht(t->ended_t - t->last_oversized_since, e, sizeof e));
+        else
+            fputs("  (its entries were counted as it was freed: since when it held so few is "
+                  "not known)\n", out);
+    }
     if (t->rule && t->live_lo < t->live_now)
         fprintf(out, "  note: live counted from non-empty buckets: between %llu and %llu "
                      "(the larger, for well-mixed hashes, is used)\n",
@@ -202,7 +239,8 @@ int tm_report_text(const struct tm_model *m, const struct tm_report_opts *o, FIL
     if (n) {
         table_rows(m, n, out);
         for (size_t i = 0; i < n; i++)
-            if (m->tables[i].verdict == TM_VERDICT_OVERSIZED || m->tables[i].n_recs)
+            if (m->tables[i].verdict == TM_VERDICT_OVERSIZED || m->tables[i].n_recs ||
+                tm_table_ended_oversized(&m->tables[i]))
                 table_detail(m, &m->tables[i], out);
         if (n < m->n_tables) fprintf(out, "(%zu more tables not shown)\n", m->n_tables - n);
     }

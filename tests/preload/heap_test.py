@@ -223,9 +223,9 @@ def case_map_budget():
 def case_probe_at_free():
     # A block the probes registered (64 KiB or more) is read once more when
     # it is freed, on the freeing thread: a PROBE record right before its
-    # FREE; within TIDEMARK_PROBE_BYTES a second for all threads; none with
-    # 0. 20 blocks of 1 MiB made, then freed.
-    for budget, lo, hi in ((None, 20, 20), ("4194304", 4, 8), ("0", 0, 0)):
+    # FREE, at its time; within 4 x TIDEMARK_PROBE_BYTES a second for all
+    # threads; none with 0. 20 blocks of 1 MiB made, then freed.
+    for budget, lo, hi in ((None, 20, 20), ("1048576", 4, 8), ("0", 0, 0)):
         out = os.path.join(harness.TMP, f"bigfree-{budget}.tmk")
         r = run([probe(), "bigfree", "20"], output=out,
                 env={"TIDEMARK_PROBE_BYTES": budget} if budget else None)
@@ -239,6 +239,9 @@ def case_probe_at_free():
               f"budget {budget}: {len(at_free)} probes at free, want {lo}..{hi}")
         check(all(main[i + 1].startswith("FREE ptr=") for i in at_free),
               f"budget {budget}: a probe at free not right before a FREE")
+        timed = [l for l in d if " th=1 " in l]
+        check(all(timed[i].split()[0] == timed[i + 1].split()[0] for i in at_free),
+              f"budget {budget}: a probe at free not at its FREE's time")
         check(len(big_frees) >= 20, f"budget {budget}: {len(big_frees)} frees by address")
 
 

@@ -151,6 +151,17 @@ def check_gone(args, what, cmd, tmp):
     t = ended[0]
     if (t["live"], t["held_bytes"], t["verdict"]) != (0, 0, "ended"):
         fail(f"{what} gone: live {t['live']}, held {t['held_bytes']}, verdict {t['verdict']}")
+    # what it kept until then: counted at its free where the implementation
+    # leaves its array as it was (libstdc++ and GLib clear theirs first;
+    # plain uthash is emptied item by item, its array freed with the last)
+    if not what.startswith(("umap", "ghash")):
+        if (not 0 < t["last_live"] <= KEEP or
+                t["last_retained_bytes"] < 0.9 * int(own["held"])):
+            fail(f"{what} gone: right before its end {t['last_live']} live, retained "
+                 f"{t['last_retained_bytes']} B of {own['held']}")
+        line = tidemark(args, "report", trace).stdout.splitlines()[0]
+        if "oversized until freed" not in line:
+            fail(f"{what} gone: the verdict line says {line!r}")
     if t["ended_ns"] > doc["trace"]["duration_ns"] - 200000000:
         fail(f"{what} gone: ended at {t['ended_ns']} ns, the trace lasts "
              f"{doc['trace']['duration_ns']} ns: not 0.3 s before its end")
