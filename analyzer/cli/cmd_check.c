@@ -2,8 +2,8 @@
  * the format the CI reads (check_output.c).
  * Exit 0 = every gate holds, 1 = a gate failed (each failing table named with
  * its figures), 2 = cannot judge (bad flag, unreadable trace or baseline,
- * truncated trace without --allow-truncated, an output that cannot be
- * written). */
+ * truncated trace or baseline without --allow-truncated, an output that
+ * cannot be written). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "cmd_common.h"
 #include "gates.h"
+#include "output.h"
 #include "report/report.h"
 #include "snapshot.h"
 
@@ -38,11 +39,14 @@ static const char check_usage[] =
     "Output:\n"
     "  --format FMT              text (default), json, github (workflow commands),\n"
     "                            junit (JUnit XML)\n"
-    "  --junit FILE              also write JUnit XML to FILE\n"
-    "  --allow-truncated         judge a truncated trace instead of refusing\n"
+    "  --junit FILE              also write JUnit XML to FILE (whole or not at all)\n"
+    "  --allow-truncated         judge a truncated trace or baseline (what is\n"
+    "                            complete) instead of refusing\n"
     ANALYSIS_FLAGS_HELP
     "\n"
-    "exit status: 0 every gate holds, 1 a gate failed, 2 could not judge.\n";
+    "exit status: 0 every gate holds, 1 a gate failed, 2 could not judge (bad\n"
+    "flag, unreadable trace or baseline, a truncated one without --allow-truncated)\n"
+    "or could not write the results.\n";
 
 typedef int (*check_renderer)(const struct check_outcome *, const struct check_context *, FILE *);
 
@@ -72,29 +76,28 @@ static int parse_format(const char *v, check_renderer *r)
 static int parse_own(int argc, char **argv, int *i, struct check_args *a, int *missing)
 {
     const char *v;
+    int bad = 0;
     if ((v = cli_opt(argc, argv, i, "--max-retained-ratio", missing))) {
-        if (cli_parse_ratio(v, &a->g.max_ratio)) {
-            cli_error("--max-retained-ratio: bad value '%s' (" CLI_RATIO_SYNTAX ")", v);
-            return -1;
-        }
+        if ((bad = cli_parse_ratio(v, &a->g.max_ratio)))
+            cli_bad_value("--max-retained-ratio", v, bad, CLI_RATIO_EXPECTED);
         a->g.has_ratio = 1;
     } else if ((v = cli_opt(argc, argv, i, "--max-retained", missing))) {
-        if (cli_parse_size(v, &a->g.max_retained)) goto bad;
+        if ((bad = cli_parse_size(v, &a->g.max_retained)))
+            cli_bad_value("--max-retained", v, bad, CLI_SIZE_EXPECTED);
         a->g.has_max = 1;
     } else if ((v = cli_opt(argc, argv, i, "--baseline", missing))) {
         a->baseline = v;
     } else if ((v = cli_opt(argc, argv, i, "--max-increase", missing))) {
-        if (tolerance_parse(v, &a->g.max_increase)) {
-            cli_error("--max-increase: bad value '%s' (expected SIZE or PCT%%)", v);
-            return -1;
-        }
+        if ((bad = tolerance_parse(v, &a->g.max_increase)))
+            cli_bad_value("--max-increase", v, bad, TOLERANCE_EXPECTED);
         a->increase_flag = "--max-increase";
     } else if ((v = cli_opt(argc, argv, i, "--max-growth", missing))) {
         a->g.max_increase = (struct tolerance){1, 0, 0};
-        if (cli_parse_double(v, &a->g.max_increase.percent)) goto bad;
+        if ((bad = cli_parse_double(v, &a->g.max_increase.percent)))
+            cli_bad_value("--max-growth", v, bad, CLI_PERCENT_EXPECTED);
         a->increase_flag = "--max-growth";
     } else if ((v = cli_opt(argc, argv, i, "--format", missing))) {
-        if (parse_format(v, &a->render)) return -1;
+        bad = parse_format(v, &a->render);
     } else if ((v = cli_opt(argc, argv, i, "--junit", missing))) {
         a->junit = v;
     } else if (strcmp(argv[*i], "--allow-truncated") == 0) {
@@ -102,10 +105,7 @@ static int parse_own(int argc, char **argv, int *i, struct check_args *a, int *m
     } else {
         return 0;
     }
-    return 1;
-bad:
-    cli_error("%s: bad value '%s'", argv[*i - (strchr(argv[*i], '=') ? 0 : 1)], v);
-    return -1;
+    return bad ? -1 : 1;
 }
 
 static int parse(int argc, char **argv, struct check_args *a, struct tm_options *o)
@@ -144,17 +144,9 @@ static int parse(int argc, char **argv, struct check_args *a, struct tm_options 
 static int write_junit(const char *path, const struct check_outcome *c,
                        const struct check_context *x)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cli_error("cannot write %s: %s", path, strerror(errno));
-        return -1;
-    }
-    int rc = check_render_junit(c, x, f);
-    if (fclose(f) || rc) {
-        cli_error("cannot write %s", path);
-        return -1;
-    }
-    return 0;
+    struct cli_output out;
+    if (cli_output_open(&out, path, "the JUnit XML")) return -1;
+    return cli_output_close(&out, check_render_junit(c, x, out.f) != 0);
 }
 
 /* Loads what check judges; 2 when it cannot. */
@@ -173,6 +165,14 @@ static int load(const struct check_args *a, const struct tm_options *o, struct s
     }
     if (a->baseline && snapshot_load(a->baseline, o, base)) {
         snapshot_free(now);
+        return 2;
+    }
+    if (base->truncated && !a->allow_truncated) {
+        /* its figures stop where it was cut: any growth over them is noise */
+        cli_error("check: the baseline %s is truncated; cannot judge (pass --allow-truncated to "
+                  "judge what is complete)", a->baseline);
+        snapshot_free(now);
+        snapshot_free(base);
         return 2;
     }
     return 0;
@@ -203,8 +203,10 @@ int cmd_check(int argc, char **argv)
         cli_error("out of memory");
     } else {
         struct check_context x = {a.trace, a.baseline, o.source_root, &a.g};
-        int bad = a.render(&c, &x, stdout) || fflush(stdout);
-        if (bad) cli_error("cannot write the check's output");
+        /* the renderers fail only when standard output does; a check whose
+         * results cannot be shown writes no JUnit file that would say it ran */
+        a.render(&c, &x, stdout);
+        int bad = cli_stdout_check() != 0;
         if (!bad && a.junit) bad = write_junit(a.junit, &c, &x);
         rc = bad ? 2 : c.failed ? 1 : 0;
         gates_free(&c);

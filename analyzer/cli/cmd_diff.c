@@ -2,7 +2,13 @@
  * (matched by kind and site, then label: snapshot.h) and per allocation site
  * still holding bytes at the end. OLD and NEW are traces or JSON reports, in
  * any mix. A table on one side only is [new] or [gone], with "-" for the
- * side where it did not exist. --fail-on-increase makes it a gate. */
+ * side where it did not exist. --fail-on-increase makes it a gate.
+ *
+ * Only like with like: a side that does not track the heap (a tables-mode
+ * or sampled trace, or its report) has its heap peak shown as "not tracked"
+ * and no allocation site compared; a truncated side is said first, its heap
+ * peak not compared, and the gate refuses it without --allow-truncated (as
+ * check does). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +20,27 @@
 #include "snapshot.h"
 
 static const char diff_usage[] =
-    "usage: tidemark diff OLD NEW [--fail-on-increase SIZE|PCT%] [analysis flags]\n"
+    "usage: tidemark diff OLD NEW [--fail-on-increase SIZE|PCT%] [--allow-truncated]\n"
+    "                     [analysis flags]\n"
     "What changed between two runs: per table (matched by kind and creation site,\n"
     "then label) retained and held bytes, and per allocation site the bytes still\n"
     "allocated at the end. OLD and NEW are traces or JSON reports. A site given\n"
     "with more leading directories on one side matches the same file:line on the\n"
     "other; a table missing from a --top report is shown as not listed (unknown).\n"
+    "The heap of a tables-mode or sampled trace is not tracked: its peak and its\n"
+    "sites are not compared. A truncated side is named first; its heap peak is not\n"
+    "compared.\n"
     "  --fail-on-increase T  exit 1 when a table's retained bytes (or the total) grew\n"
     "                        by more than T: SIZE bytes, or PCT% of OLD's and at\n"
     "                        least --min-retained; a new table counts from 0\n"
+    "  --allow-truncated     let --fail-on-increase judge a truncated OLD or NEW\n"
+    "                        (what is complete) instead of refusing\n"
     ANALYSIS_FLAGS_HELP
     "\n"
     "exit status: 0 compared (and nothing grew past --fail-on-increase), 1 an\n"
-    "increase past --fail-on-increase, 2 bad flag or unreadable input.\n";
+    "increase past --fail-on-increase, 2 bad flag, unreadable input, a truncated\n"
+    "side with --fail-on-increase and without --allow-truncated, or an output that\n"
+    "cannot be written.\n";
 
 /* "=", "+16.0 MiB, +100.2%", "+16.0 MiB" (from 0), "-255.0 MiB, -87.0%" */
 static void delta(char *buf, size_t len, uint64_t a, uint64_t b)
@@ -93,9 +107,47 @@ static void print_tables(const struct snapshot *o, const struct snapshot *n, con
     free(old_seen);
 }
 
+/* "OLD is", "NEW is" or "OLD and NEW are" for the sides flagged; NULL when
+ * neither is. */
+static const char *sides(int old_side, int new_side)
+{
+    if (old_side && new_side) return "OLD and NEW are";
+    return old_side ? "OLD is" : new_side ? "NEW is" : NULL;
+}
+
+static const char *untracked_why(const struct snapshot *o, const struct snapshot *n)
+{
+    return !o->heap_tracked && !n->heap_tracked ? "tables-mode or sampled traces"
+                                                : "a tables-mode or sampled trace";
+}
+
+/* The heap peak, compared only when both sides track the heap and are
+ * complete. */
+static void print_heap_peak(const struct snapshot *o, const struct snapshot *n)
+{
+    char a[32], b[32], d[64];
+    const char *untracked = sides(!o->heap_tracked, !n->heap_tracked);
+    const char *truncated = sides(o->truncated, n->truncated);
+    printf("heap peak: %s -> %s", o->heap_tracked ? hb(o->heap_peak, a, sizeof a) : "not tracked",
+           n->heap_tracked ? hb(n->heap_peak, b, sizeof b) : "not tracked");
+    if (untracked) {
+        printf(" (not compared: %s %s)\n", untracked, untracked_why(o, n));
+    } else if (truncated) {
+        printf(" (not compared: %s truncated)\n", truncated);
+    } else {
+        delta(d, sizeof d, o->heap_peak, n->heap_peak);
+        printf(" (%s)\n", d);
+    }
+}
+
 static void print_sites(const struct snapshot *o, const struct snapshot *n)
 {
     char a[32], b[32], d[64];
+    const char *untracked = sides(!o->heap_tracked, !n->heap_tracked);
+    if (untracked) {
+        printf("allocation sites: not compared (%s %s)\n", untracked, untracked_why(o, n));
+        return;
+    }
     printf("allocation sites (bytes still allocated at the end, old -> new)\n");
     for (size_t i = 0; i < n->ns; i++) {
         const struct snap_site *s = &n->s[i], *p = snapshot_site(o, s->site);
@@ -137,19 +189,24 @@ static int increases(const struct snapshot *o, const struct snapshot *n, const s
     return found;
 }
 
-static int parse(int argc, char **argv, struct tm_options *opt, const char **paths,
-                 struct tolerance *tol, int *has_tol)
+struct diff_args {
+    const char *paths[2]; /* OLD, NEW */
+    struct tolerance tol;
+    int has_tol, allow_truncated;
+};
+
+static int parse(int argc, char **argv, struct tm_options *opt, struct diff_args *d)
 {
     int np = 0;
     for (int i = 1; i < argc; i++) {
         int err = 0, missing = 0;
         const char *v;
-        if ((v = cli_opt(argc, argv, &i, "--fail-on-increase", &missing))) {
-            if (tolerance_parse(v, tol)) {
-                cli_error("--fail-on-increase: bad value '%s' (expected SIZE or PCT%%)", v);
-                return -1;
-            }
-            *has_tol = 1;
+        if (strcmp(argv[i], "--allow-truncated") == 0) {
+            d->allow_truncated = 1;
+        } else if ((v = cli_opt(argc, argv, &i, "--fail-on-increase", &missing))) {
+            int bad = tolerance_parse(v, &d->tol);
+            if (bad) return cli_bad_value("--fail-on-increase", v, bad, TOLERANCE_EXPECTED);
+            d->has_tol = 1;
         } else if (cmd_parse_analysis_flag(argc, argv, &i, opt, &err)) {
             if (err) return -1;
         } else if (missing) {
@@ -159,7 +216,7 @@ static int parse(int argc, char **argv, struct tm_options *opt, const char **pat
             cli_error("diff: unknown option '%s' (see tidemark diff --help)", argv[i]);
             return -1;
         } else if (np < 2) {
-            paths[np++] = argv[i];
+            d->paths[np++] = argv[i];
         } else {
             cli_error("diff: expected OLD and NEW ('%s' is extra)", argv[i]);
             return -1;
@@ -172,6 +229,26 @@ static int parse(int argc, char **argv, struct tm_options *opt, const char **pat
     return 0;
 }
 
+/* --fail-on-increase on a truncated side: refused (2) unless
+ * --allow-truncated; 0 when it may judge. */
+static int judgeable(const struct diff_args *d, const struct snapshot *o, const struct snapshot *n)
+{
+    if (!d->has_tol || d->allow_truncated || (!o->truncated && !n->truncated)) return 0;
+    cli_error("diff: %s %s is truncated; cannot judge an increase (pass --allow-truncated to "
+              "judge what is complete)", o->truncated ? "OLD" : "NEW",
+              o->truncated ? d->paths[0] : d->paths[1]);
+    return -1;
+}
+
+static void print_truncated(const struct diff_args *d, const struct snapshot *o,
+                            const struct snapshot *n)
+{
+    if (o->truncated)
+        printf("warning: OLD %s is truncated; its figures cover what was complete\n", d->paths[0]);
+    if (n->truncated)
+        printf("warning: NEW %s is truncated; its figures cover what was complete\n", d->paths[1]);
+}
+
 int cmd_diff(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -181,37 +258,32 @@ int cmd_diff(int argc, char **argv)
         }
     struct tm_options opt;
     tm_options_default(&opt);
-    const char *paths[2] = {NULL, NULL};
-    struct tolerance tol;
-    int has_tol = 0;
-    if (parse(argc, argv, &opt, paths, &tol, &has_tol)) return 2;
+    struct diff_args d = {{NULL, NULL}, {0, 0, 0}, 0, 0};
+    if (parse(argc, argv, &opt, &d)) return 2;
     cmd_default_source_root(&opt);
     struct snapshot o, n;
-    if (snapshot_load(paths[0], &opt, &o)) return 2;
-    if (snapshot_load(paths[1], &opt, &n)) {
+    if (snapshot_load(d.paths[0], &opt, &o)) return 2;
+    if (snapshot_load(d.paths[1], &opt, &n)) {
         snapshot_free(&o);
         return 2;
     }
     size_t *partner = malloc((n.nt ? n.nt : 1) * sizeof *partner);
+    int rc = 2;
     if (!partner || snapshot_match(&o, &n, partner)) {
         cli_error("out of memory");
-        free(partner);
-        snapshot_free(&o);
-        snapshot_free(&n);
-        return 2;
+    } else if (judgeable(&d, &o, &n) == 0) {
+        char a[32], b[32], dl[64];
+        print_truncated(&d, &o, &n);
+        delta(dl, sizeof dl, o.total_retained, n.total_retained);
+        printf("retained by tables: %s -> %s (%s)\n", hb(o.total_retained, a, sizeof a),
+               hb(n.total_retained, b, sizeof b), dl);
+        print_heap_peak(&o, &n);
+        print_tables(&o, &n, partner);
+        print_sites(&o, &n);
+        rc = d.has_tol && increases(&o, &n, partner, &d.tol, opt.min_retained);
     }
-    char a[32], b[32], d[64];
-    delta(d, sizeof d, o.total_retained, n.total_retained);
-    printf("retained by tables: %s -> %s (%s)\n", hb(o.total_retained, a, sizeof a),
-           hb(n.total_retained, b, sizeof b), d);
-    delta(d, sizeof d, o.heap_peak, n.heap_peak);
-    printf("heap peak: %s -> %s (%s)\n", hb(o.heap_peak, a, sizeof a), hb(n.heap_peak, b, sizeof b),
-           d);
-    print_tables(&o, &n, partner);
-    print_sites(&o, &n);
-    int grew = has_tol && increases(&o, &n, partner, &tol, opt.min_retained);
     free(partner);
     snapshot_free(&o);
     snapshot_free(&n);
-    return fflush(stdout) ? 2 : grew ? 1 : 0;
+    return rc; /* main says when standard output failed */
 }

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cmd_common.h"
+#include "output.h"
 #include "report/report.h"
 #include "model/table_rules.h"
 
@@ -20,7 +21,7 @@ static const char report_usage[] =
     "  --format FMT        text (default), json, html, collapsed (flame graph\n"
     "                      stacks), pprof (gzipped profile.proto, needs -o),\n"
     "                      openmetrics (Prometheus text format)\n"
-    "  -o, --output OUT    write to OUT instead of standard output\n"
+    "  -o, --output OUT    write to OUT instead of standard output (- : stdout)\n"
     "  --top N             list only the N tables retaining most and the N largest\n"
     "                      heap sites; 0 = all (default: all tables, 10 sites; json:\n"
     "                      all of both). The json says \"top\": N, and check/diff\n"
@@ -31,8 +32,12 @@ static const char report_usage[] =
     "                      retained bytes); warns when the weight is empty\n"
     ANALYSIS_FLAGS_HELP
     "\n"
+    "OUT appears whole or not at all: it is written under a temporary name beside\n"
+    "it and renamed when complete; on a failure an existing OUT is left as it was.\n"
+    "\n"
     "exit status: 0 written (a truncated trace gives a report with a warning),\n"
-    "2 bad flag, unreadable trace, or pprof to a terminal.\n";
+    "2 bad flag, unreadable trace, pprof to a terminal, or an output that cannot\n"
+    "be written.\n";
 
 typedef int (*renderer)(const struct tm_model *, const struct tm_report_opts *, FILE *);
 
@@ -83,26 +88,25 @@ static int load_rules(const char *path, struct tm_options *o)
 
 int cmd_parse_analysis_flag(int argc, char **argv, int *i, struct tm_options *o, int *err)
 {
-    int missing = 0;
+    int missing = 0, bad = 0;
     const char *v;
     if ((v = cli_opt(argc, argv, i, "--at", &missing))) {
-        if (cli_parse_time(v, &o->at)) goto bad;
+        if ((bad = cli_parse_time(v, &o->at))) cli_bad_value("--at", v, bad, CLI_TIME_EXPECTED);
     } else if ((v = cli_opt(argc, argv, i, "--min-retained", &missing))) {
-        if (cli_parse_size(v, &o->min_retained)) goto bad;
+        if ((bad = cli_parse_size(v, &o->min_retained)))
+            cli_bad_value("--min-retained", v, bad, CLI_SIZE_EXPECTED);
     } else if ((v = cli_opt(argc, argv, i, "--min-ratio", &missing))) {
-        if (cli_parse_ratio(v, &o->min_ratio)) {
-            cli_error("--min-ratio: bad value '%s' (" CLI_RATIO_SYNTAX ")", v);
-            *err = 1;
-        }
+        if ((bad = cli_parse_ratio(v, &o->min_ratio)))
+            cli_bad_value("--min-ratio", v, bad, CLI_RATIO_EXPECTED);
     } else if ((v = cli_opt(argc, argv, i, "--sysroot", &missing))) {
         o->sysroot = v;
     } else if ((v = cli_opt(argc, argv, i, "--rules", &missing))) {
-        if (load_rules(v, o)) *err = 1;
+        bad = load_rules(v, o);
     } else if ((v = cli_opt(argc, argv, i, "--source-root", &missing))) {
         static char root[PATH_MAX];
         if (!realpath(v, root)) {
             cli_error("--source-root: cannot use '%s': %s", v, strerror(errno));
-            *err = 1;
+            bad = 1;
         }
         o->source_root = root;
     } else if (strcmp(argv[*i], "--no-symbols") == 0) {
@@ -115,10 +119,7 @@ int cmd_parse_analysis_flag(int argc, char **argv, int *i, struct tm_options *o,
         }
         return 0;
     }
-    return 1;
-bad:
-    cli_error("%s: bad value '%s'", argv[*i - (strchr(argv[*i], '=') ? 0 : 1)], v);
-    *err = 1;
+    if (bad) *err = 1;
     return 1;
 }
 
@@ -158,10 +159,7 @@ int cmd_report(int argc, char **argv)
             outpath = v;
         } else if ((v = cli_opt(argc, argv, &i, "--top", &missing))) {
             uint64_t n;
-            if (cli_parse_uint(v, &n)) {
-                cli_error("--top: bad value '%s'", v);
-                return 2;
-            }
+            if (cli_flag_uint("--top", v, 0, &n)) return 2;
             ro.top = (size_t)n;
             top_given = 1;
         } else if ((v = cli_opt(argc, argv, &i, "--weight", &missing))) {
@@ -209,19 +207,11 @@ int cmd_report(int argc, char **argv)
     if (cmd_load_model(trace, &o, &m)) return 2;
     if (formats[fmt].render == tm_report_collapsed && !tm_weight_total(&m, ro.weight))
         warn_empty_weight(&m, ro.weight);
-    FILE *out = stdout;
-    if (!to_stdout && !(out = fopen(outpath, "w"))) {
-        cli_error("cannot write %s: %s", outpath, strerror(errno));
-        tm_model_free(&m);
-        return 2;
-    }
-    int rc = formats[fmt].render(&m, &ro, out);
-    if (out != stdout ? fclose(out) != 0 : fflush(out) != 0) rc = -1;
+    char what[32];
+    snprintf(what, sizeof what, "the %s report", format);
+    struct cli_output out;
+    int rc = cli_output_open(&out, to_stdout ? NULL : outpath, what);
+    if (rc == 0) rc = cli_output_close(&out, formats[fmt].render(&m, &ro, out.f) != 0);
     tm_model_free(&m);
-    if (rc) {
-        cli_error("cannot write the %s report%s%s", format, outpath ? " to " : "",
-                  outpath ? outpath : "");
-        return 2;
-    }
-    return 0;
+    return rc ? 2 : 0;
 }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "output.h"
 #include "model/follow.h"
 #include "model/model.h"
 #include "report/report.h"
@@ -50,8 +51,8 @@ static const char top_usage[] =
     "held (bucket-array bytes), needed (bytes for the live entries if rebuilt),\n"
     "retained (held - needed).\n"
     "\n"
-    "exit status: 0 the program ended or N refreshes were shown, 2 bad flag or\n"
-    "unreadable trace.\n";
+    "exit status: 0 the program ended or N refreshes were shown, 2 bad flag,\n"
+    "unreadable trace, or an output that cannot be written.\n";
 
 #define MIN_INTERVAL_NS 100000000ull
 #define HEADER_LINES 5 /* lines before the first table row */
@@ -70,20 +71,14 @@ static int parse(int argc, char **argv, struct top_opts *o)
     for (int i = 1; i < argc; i++) {
         int missing = 0;
         if ((v = cli_opt(argc, argv, &i, "--interval", &missing))) {
-            if (cli_parse_time(v, &o->interval_ns) || o->interval_ns < MIN_INTERVAL_NS) {
-                cli_error("--interval: bad value '%s' (a time of 100ms or more)", v);
-                return -1;
-            }
+            int bad = cli_parse_time(v, &o->interval_ns);
+            if (bad || o->interval_ns < MIN_INTERVAL_NS)
+                return cli_bad_value("--interval", v, bad ? bad : CLI_SYNTAX,
+                                     "a time of 100ms or more");
         } else if ((v = cli_opt(argc, argv, &i, "--iterations", &missing))) {
-            if (cli_parse_uint(v, &o->iterations) || o->iterations == 0) {
-                cli_error("--iterations: bad value '%s' (a number of 1 or more)", v);
-                return -1;
-            }
+            if (cli_flag_uint("--iterations", v, 1, &o->iterations)) return -1;
         } else if ((v = cli_opt(argc, argv, &i, "--top", &missing))) {
-            if (cli_parse_uint(v, &o->top) || o->top == 0) {
-                cli_error("--top: bad value '%s' (a number of 1 or more)", v);
-                return -1;
-            }
+            if (cli_flag_uint("--top", v, 1, &o->top)) return -1;
         } else if (missing) {
             cli_error("%s: needs a value", argv[i]);
             return -1;
@@ -209,7 +204,7 @@ int cmd_top(int argc, char **argv)
         }
         if (n > 1 && !o.redraw) fputc('\n', stdout);
         render(stdout, &o, st);
-        if (fflush(stdout)) {
+        if (cli_stdout_check()) { /* said once; main returns 2 */
             rc = 2;
             break;
         }

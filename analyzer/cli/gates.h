@@ -30,8 +30,10 @@ struct tolerance {
     uint64_t bytes;
     double percent;
 };
-/* "10%", "2.5%", "1MiB", "4096": 0, or -1 when it is neither. */
+/* "10%", "2.5%", "1MiB", "4096": 0, or cli.h's CLI_SYNTAX (neither) or
+ * CLI_TOO_LARGE. */
 int tolerance_parse(const char *s, struct tolerance *t);
+#define TOLERANCE_EXPECTED "SIZE or PCT%: 4096, 16MiB, 10%"
 int tolerance_exceeded(const struct tolerance *t, uint64_t before, uint64_t after,
                           uint64_t floor);
 /* "10%" or "1.0 MiB". */

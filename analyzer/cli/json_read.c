@@ -1,6 +1,7 @@
 /* analyzer/cli/json_read.c - see json_read.h. Recursive descent, depth <= 64. */
 #include "json_read.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,8 +109,14 @@ static int number(struct jp *j, struct jv *v)
         return -1;
     }
     if (buf[0] != '-' && !strpbrk(buf, ".eE")) {
-        v->is_uint = 1;
+        errno = 0;
         v->u = strtoull(buf, NULL, 10);
+        if (errno == ERANGE) { /* no count in a report passes 64 bits */
+            j->p = s;
+            j->err = "integer past 64 bits";
+            return -1;
+        }
+        v->is_uint = 1;
     }
     return 0;
 }

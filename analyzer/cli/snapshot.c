@@ -57,6 +57,7 @@ int snapshot_from_model(const struct tm_model *m, struct snapshot *s)
     s->total_retained = m->total_retained;
     s->heap_peak = m->heap.peak_bytes;
     s->heap_in_use = m->heap.in_use;
+    s->heap_tracked = m->heap.tracked;
     s->truncated = m->info.truncated;
     return 0;
 }
@@ -101,6 +102,7 @@ static int from_json(const struct jv *root, struct snapshot *s)
     s->partial = s->n_tables > s->nt;
     s->heap_peak = json_u(heap, "peak_bytes", 0);
     s->heap_in_use = json_u(heap, "in_use_bytes", 0);
+    s->heap_tracked = json_true(heap, "tracked", 1);
     s->truncated = json_true(json_get(root, "trace"), "truncated", 0);
     s->from_report = 1;
     return 0;

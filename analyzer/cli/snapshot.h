@@ -44,6 +44,10 @@ struct snapshot {
     struct snap_site *s;
     size_t ns;
     uint64_t total_retained, heap_peak, heap_in_use;
+    /* 0: a tables-mode or sampled trace (or its report): heap_peak,
+     * heap_in_use and the sites are not the whole heap; diff does not
+     * compare them */
+    int heap_tracked;
     int truncated;
     /* A report written with --top N lists only some tables: n_tables counts
      * all of them, top is the N (0 = not given). A table missing from a

@@ -4,28 +4,17 @@
 # synthetic traces. Set UPDATE_GOLDEN=1 to rewrite the golden files.
 set -u
 T=$1; G=$2; GOLD=$3
+. "$(dirname "$0")/cli_lib.sh"
 W=$(mktemp -d) || exit 1
 trap 'rm -rf "$W"' EXIT
 cd "$W" || exit 1
 fail=0
-expect() { # expect STATUS DESCRIPTION -- COMMAND...
-    want=$1; what=$2; shift 3
-    "$@" >out.txt 2>err.txt; got=$?
-    if [ "$got" != "$want" ]; then
-        echo "FAIL: $what: exit $got, expected $want"; cat err.txt; fail=1
-    fi
-}
-one_line_error() { # the error is one line naming the problem
-    if [ "$(wc -l <err.txt)" != 1 ] || ! grep -q -e "$1" err.txt; then
-        echo "FAIL: expected one line with '$1' on stderr, got:"; cat err.txt; fail=1
-    fi
-}
 golden() { # golden NAME FILE
     if [ "${UPDATE_GOLDEN:-0}" = 1 ]; then cp "$2" "$GOLD/$1"; return; fi
     if ! diff -u "$GOLD/$1" "$2"; then echo "FAIL: $1 differs from golden"; fail=1; fi
 }
 
-for s in seed seedovf indirect two threads info newer noend; do "$G" $s $s.tmk || exit 1; done
+for s in seed seedtables seedsampled seedovf indirect two threads info newer noend; do "$G" $s $s.tmk || exit 1; done
 head -c 64 /dev/urandom >random.bin; : >empty.tmk; echo "hello" >text.tmk
 
 expect 0 "--help" -- "$T" --help
@@ -72,6 +61,45 @@ expect 2 "report missing" -- "$T" report nosuch.tmk; one_line_error "cannot open
 expect 2 "report bad format" -- "$T" report --format pdf seed.tmk; one_line_error "format"
 expect 2 "report bad --at" -- "$T" report --at soon seed.tmk; one_line_error "--at"
 expect 2 "report bad --top" -- "$T" report --top -3 seed.tmk; one_line_error "top"
+# number flags: one parser per kind of value (cli.c), strict: a value past
+# 64 bits is too large (never taken as the largest), no hex, no exponent;
+# the error names the flag as the option is spelled, then the value
+BIG=99999999999999999999999
+expect 2 "report --top too large" -- "$T" report --top $BIG seed.tmk
+one_line_error "^tidemark: --top: '$BIG' is too large (expected a whole number in 0\.\.18446744073709551615)$"
+expect 2 "top --top too large" -- "$T" top --top=$BIG seed.tmk; one_line_error "^tidemark: --top: '$BIG' is too large"
+expect 2 "top --iterations too large" -- "$T" top --iterations $BIG seed.tmk
+one_line_error "^tidemark: --iterations: '$BIG' is too large (expected a whole number in 1\.\.18446744073709551615)$"
+expect 2 "top --iterations 0" -- "$T" top --iterations=0 seed.tmk
+one_line_error "^tidemark: --iterations: bad value '0' (expected a whole number in 1\.\.18446744073709551615)$"
+expect 2 "top --interval 1ms" -- "$T" top --interval=1ms seed.tmk
+one_line_error "^tidemark: --interval: bad value '1ms' (expected a time of 100ms or more)$"
+for a in "--min-retained=-5" "--min-retained -5"; do
+    expect 2 "report $a" -- "$T" report $a seed.tmk
+    one_line_error "^tidemark: --min-retained: bad value '-5' (expected a size"
+done
+for v in 0x10 1e3 1.5.5 12XB " 5"; do
+    expect 2 "check --max-retained '$v'" -- "$T" check --max-retained "$v" seed.tmk
+    one_line_error "^tidemark: --max-retained: bad value '$v' (expected a size"
+done
+expect 2 "report --min-retained too large" -- "$T" report --min-retained=${BIG}KiB seed.tmk
+one_line_error "^tidemark: --min-retained: '${BIG}KiB' is too large (expected a size below 16 EiB"
+expect 2 "report --at too large" -- "$T" report --at ${BIG}s seed.tmk
+one_line_error "^tidemark: --at: '${BIG}s' is too large (expected a time below 584 years"
+expect 2 "report --at=-1s" -- "$T" report --at=-1s seed.tmk; one_line_error "^tidemark: --at: bad value '-1s' (expected a time"
+expect 2 "check --max-growth=abc" -- "$T" check --baseline seed.json --max-growth=abc seed.tmk
+one_line_error "^tidemark: --max-growth: bad value 'abc' (expected"
+expect 2 "diff --fail-on-increase too large" -- "$T" diff seed.tmk indirect.tmk --fail-on-increase $BIG
+one_line_error "^tidemark: --fail-on-increase: '$BIG' is too large (expected SIZE or PCT%"
+expect 0 "report --min-retained 1.5GiB" -- "$T" report --no-symbols --min-retained 1.5GiB --format json seed.tmk
+grep -q '"min_retained_bytes": 1610612736' out.txt || { echo "FAIL: 1.5GiB"; grep min_retained out.txt; fail=1; }
+# --help and --version take no operand; `help COMMAND` is COMMAND --help
+expect 2 "--version extra" -- "$T" --version extra; one_line_error "^tidemark: --version takes no operand ('extra' is extra)$"
+expect 2 "version extra" -- "$T" version extra; one_line_error "^tidemark: version takes no operand ('extra' is extra)$"
+expect 0 "help report" -- "$T" help report; grep -q "^usage: tidemark report TRACE" out.txt || { echo "FAIL: help report"; fail=1; }
+expect 0 "--help diff" -- "$T" --help diff; grep -q "^usage: tidemark diff OLD NEW" out.txt || { echo "FAIL: --help diff"; fail=1; }
+expect 2 "help nosuch" -- "$T" help nosuch; one_line_error "^tidemark: unknown command 'nosuch' (see tidemark --help)$"
+expect 2 "help report extra" -- "$T" help report extra; one_line_error "^tidemark: help takes one COMMAND at most ('extra' is extra)$"
 
 # a FIFO, a directory, a device: refused at once with one line, exit 2,
 # wherever an input is opened (timeout: a blocking open fails the test)
@@ -159,6 +187,10 @@ grep -q "\[gone\]" out.txt && { echo "FAIL: diff calls a table missing from a --
 sed 's|"0x401234"|"/home/ci/src/examples/seed.c:56"|g; s|"0x401400"|"/home/ci/src/lib/buf.c:9"|g' seed.json >abs.json
 sed 's|"0x401234"|"examples/seed.c:56"|g; s|"0x401400"|"lib/buf.c:9"|g' seed.json >rel.json
 expect 0 "diff across directories" -- "$T" diff abs.json rel.json
+# a count past 64 bits in a report is damage, not the largest count
+sed 's|"retained_bytes": 307494912|"retained_bytes": 99999999999999999999999|' seed.json >big.json
+expect 2 "diff a report with a count past 64 bits" -- "$T" diff big.json seed.json
+one_line_error "^tidemark: big.json: not a JSON report (integer past 64 bits at byte [0-9]*)$"
 grep -q -e "\[new\]" -e "\[gone\]" -e "(gone)" out.txt && { echo "FAIL: diff across directories does not match"; cat out.txt; fail=1; }
 
 # check's formats and diff's gate on synthetic traces (tests/verdict checks
@@ -185,6 +217,42 @@ expect 0 "diff traces" -- "$T" diff --no-symbols seed.tmk indirect.tmk; golden s
 expect 0 "diff json vs trace" -- "$T" diff --no-symbols seed.json indirect.tmk
 grep -q "293.3 MiB -> 38.3 MiB" out.txt || { echo "FAIL: diff figures"; fail=1; }
 expect 2 "diff one arg" -- "$T" diff seed.tmk; one_line_error "OLD and NEW"
+# a tables-mode or sampled trace does not track the heap: diff says so on its
+# side and compares neither the heap peak nor the allocation sites (a JSON
+# report of it says the same); its tables are compared as usual
+"$T" report --no-symbols --format json -o seedtables.json seedtables.tmk
+for old in seed.tmk seed.json; do
+    for new in seedtables.tmk seedsampled.tmk seedtables.json; do
+        expect 0 "diff $old $new" -- "$T" diff --no-symbols $old $new
+        grep -q "^heap peak: 439.9 MiB -> not tracked (not compared: NEW is a tables-mode or sampled trace)$" out.txt &&
+            grep -q "^allocation sites: not compared (NEW is a tables-mode or sampled trace)$" out.txt &&
+            grep -q "^  0x401234  *293.3 MiB ->  293.3 MiB (=)  held" out.txt ||
+            { echo "FAIL: diff $old $new compares an untracked heap"; cat out.txt; fail=1; }
+    done
+done
+expect 0 "diff tables vs full" -- "$T" diff --no-symbols seedtables.tmk seed.tmk
+grep -q "^heap peak: not tracked -> 439.9 MiB (not compared: OLD is a tables-mode or sampled trace)$" out.txt ||
+    { echo "FAIL: diff tables vs full"; cat out.txt; fail=1; }
+expect 0 "diff tables vs sampled" -- "$T" diff --no-symbols seedtables.tmk seedsampled.tmk
+grep -q "^heap peak: not tracked -> not tracked (not compared: OLD and NEW are tables-mode or sampled traces)$" out.txt ||
+    { echo "FAIL: diff tables vs sampled"; cat out.txt; fail=1; }
+expect 0 "diff --fail-on-increase full vs tables" -- "$T" diff --no-symbols seed.tmk seedtables.tmk --fail-on-increase 0
+# a truncated side: said first; its heap peak is not compared; a gate
+# refuses it unless --allow-truncated (as check does)
+expect 0 "diff vs truncated" -- "$T" diff --no-symbols seed.tmk noend.tmk
+head -1 out.txt | grep -q "^warning: NEW noend.tmk is truncated; its figures cover what was complete$" &&
+    grep -q "^heap peak: 439.9 MiB -> 64 B (not compared: NEW is truncated)$" out.txt ||
+    { echo "FAIL: diff vs a truncated trace"; cat out.txt; fail=1; }
+expect 2 "diff --fail-on-increase, truncated OLD" -- "$T" diff --no-symbols noend.tmk seed.tmk --fail-on-increase 10%
+one_line_error "^tidemark: diff: OLD noend.tmk is truncated; cannot judge an increase (pass --allow-truncated to judge what is complete)$"
+expect 1 "diff --fail-on-increase --allow-truncated" -- "$T" diff --no-symbols noend.tmk seed.tmk --fail-on-increase 10% --allow-truncated
+# check: a truncated baseline is refused as a truncated TRACE is; tables
+# are judged across modes (they are recorded in every mode)
+expect 2 "check, truncated baseline" -- "$T" check --no-symbols --baseline noend.tmk seed.tmk
+one_line_error "^tidemark: check: the baseline noend.tmk is truncated; cannot judge (pass --allow-truncated to judge what is complete)$"
+expect 1 "check, truncated baseline, --allow-truncated" -- "$T" check --no-symbols --allow-truncated --baseline noend.tmk seed.tmk
+expect 0 "check --baseline full, tables trace" -- "$T" check --no-symbols --baseline seed.json seedtables.tmk
+expect 0 "check --baseline tables, sampled trace" -- "$T" check --no-symbols --baseline seedtables.json seedsampled.tmk
 
 # run: status passthrough and errors
 expect 2 "run no program" -- "$T" run --; one_line_error "missing PROGRAM"

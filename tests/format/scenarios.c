@@ -30,11 +30,11 @@ static uint64_t array_buckets(uint8_t B, uint32_t bucket, int overflow)
  * array is released when its evacuation is done (2^B_old / 2 writes later,
  * as each write evacuates two old buckets). Values over 128 bytes are
  * separate allocations freed on delete. */
-static struct tg *seed(uint32_t value_size, uint64_t hint, int overflow)
+static struct tg *seed(uint32_t value_size, uint64_t hint, int overflow, uint32_t file_flags)
 {
     const uint64_t N = 1000000, T0 = 1000, DT = 100;
     struct gomap_layout l = gomap_layout_for(8, value_size);
-    struct tg *g = tg_new(0);
+    struct tg *g = tg_new(file_flags);
     uint64_t frames_table[] = {0x401234, 0x401500, 0x7f1000020000};
     uint64_t frames_value[] = {0x401300, 0x401500};
     uint64_t frames_other[] = {0x401400};
@@ -93,12 +93,17 @@ static struct tg *seed(uint32_t value_size, uint64_t hint, int overflow)
 struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix)
 {
     (void)fix;
-    return seed(value_size, hint, 0);
+    return seed(value_size, hint, 0, 0);
 }
 
 struct tg *tg_scenario_seed_overflow(uint32_t value_size)
 {
-    return seed(value_size, 0, 1);
+    return seed(value_size, 0, 1, 0);
+}
+
+struct tg *tg_scenario_seed_flags(uint32_t file_flags)
+{
+    return seed(128, 0, 0, file_flags);
 }
 
 /* Two gomap tables emptied after their arrays were made (all retained):

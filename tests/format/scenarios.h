@@ -11,6 +11,10 @@ struct tg *tg_scenario_seed(uint32_t value_size, uint64_t hint, int fix);
 /* The seed with each array's buckets as gomap records them: 2^B plus the
  * preallocated overflow buckets (2^18 + 2^14 = 278,528 at the end). */
 struct tg *tg_scenario_seed_overflow(uint32_t value_size);
+/* The seed (128-byte values) in a trace whose header has these TMK_FILE_*
+ * flags: TMK_FILE_MODE_TABLES or TMK_FILE_SAMPLED say the heap is not
+ * tracked (the same records: only the analyzer's reading differs). */
+struct tg *tg_scenario_seed_flags(uint32_t file_flags);
 /* Two emptied gomap tables, "big" and "small", each retaining its array. */
 struct tg *tg_scenario_two_tables(void);
 struct tg *tg_scenario_threads(void);

@@ -21,7 +21,7 @@ int main(int argc, char **argv)
                                  ? argc <= 5
                                  : 0);
     if (argc != 3 && !extra) {
-        fprintf(stderr, "usage: tracegen seed|seedovf|presized|indirect|two|threads|info|info1|infolate|newer|noend|mixed OUT\n"
+        fprintf(stderr, "usage: tracegen seed|seedtables|seedsampled|seedovf|presized|indirect|two|threads|info|info1|infolate|newer|noend|mixed OUT\n"
                         "       tracegen mixed OUT [MINOR [ZSTD]]\n"
                         "       tracegen serial OUT [THREADS [KIB]]\n"
                         "       tracegen bomb OUT [THREADS [zeros|ticks|ext [MIB [MINOR]]]]\n");
@@ -30,6 +30,8 @@ int main(int argc, char **argv)
     const char *s = argv[1];
     struct tg *g = NULL;
     if (strcmp(s, "seed") == 0) g = tg_scenario_seed(128, 0, 0);
+    else if (strcmp(s, "seedtables") == 0) g = tg_scenario_seed_flags(TMK_FILE_MODE_TABLES);
+    else if (strcmp(s, "seedsampled") == 0) g = tg_scenario_seed_flags(TMK_FILE_SAMPLED);
     else if (strcmp(s, "seedovf") == 0) g = tg_scenario_seed_overflow(128);
     else if (strcmp(s, "presized") == 0) g = tg_scenario_seed(128, 1000000, 0);
     else if (strcmp(s, "indirect") == 0) g = tg_scenario_seed(129, 0, 0);
