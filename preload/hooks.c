@@ -154,14 +154,15 @@ static TMK_NOINLINE void *realloc_recorded(void *old, size_t n)
     }
     if (!tmk_enter()) return TMK_REAL(tmk_real_realloc(old, n));
     TMK_CALLER_SET();
-    tmk_heap_on_free(old);
+    struct tmk_heap_moving m;
+    tmk_heap_realloc_take(old, &m);
     void *p = TMK_REAL(tmk_real_realloc(old, n));
-    if (p) {
-        tmk_heap_on_alloc(p, n);
-    } else if (n != 0) {
-        /* Failed: old is still allocated; say so again. */
+    if (p || n == 0) { /* old was freed (glibc frees it for size 0) */
+        tmk_heap_realloc_moved(&m);
+        if (p) tmk_heap_on_alloc(p, n);
+    } else { /* failed: old is as it was, and so is the trace */
         int saved = errno;
-        tmk_heap_on_alloc(old, tmk_real_usable(old));
+        tmk_heap_realloc_kept(&m);
         errno = saved;
     }
     tmk_leave();

@@ -634,6 +634,20 @@ void tmk_heap_on_alloc(void *p, size_t size) TMK_HIDDEN;
 void tmk_heap_on_free(void *p) TMK_HIDDEN;
 /* Records an ALLOC by address with the given stack (guard set). */
 void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack) TMK_HIDDEN;
+/* realloc's old block (guard TMK_GUARD_SHIM): taken before the real call,
+ * then either moved (the call freed it: its free is written, with the time
+ * taken before the call) or kept (the call failed: it is tracked again as
+ * it was, and the trace has no record of the call). */
+struct tmk_heap_moving {
+    void *p;
+    uint64_t now;          /* the free's time */
+    uint32_t stack, size;  /* by info: the block's info */
+    size_t usable;         /* tables and sampled modes */
+    int how;               /* heap.c's enum moving_how */
+};
+void tmk_heap_realloc_take(void *old, struct tmk_heap_moving *m) TMK_HIDDEN;
+void tmk_heap_realloc_moved(const struct tmk_heap_moving *m) TMK_HIDDEN;
+void tmk_heap_realloc_kept(const struct tmk_heap_moving *m) TMK_HIDDEN;
 
 /* ---- lifecycle.c -------------------------------------------------------- */
 

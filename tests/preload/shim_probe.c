@@ -996,6 +996,36 @@ static int cmd_hello(void)
     return 0;
 }
 
+/* ---- realloc-fail: a failed realloc changes nothing ------------------------- */
+
+/* Blocks of 5001..5004 bytes (and 70001.. for a probed size): a failed
+ * realloc and reallocarray leave them as they were, errno ENOMEM; the
+ * driver reads the trace: each allocated once, at its malloc, freed only
+ * by the later free or successful realloc. */
+static int cmd_realloc_fail(void)
+{
+    static const size_t sizes[] = {5001, 5002, 70001, 70002};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i += 2) {
+        char *a = v_malloc(sizes[i]), *b = v_malloc(sizes[i + 1]);
+        CHECK(a && b, "malloc %zu", sizes[i]);
+        memset(a, 'a', sizes[i]);
+        errno = 0;
+        char *r = v_realloc(a, huge);
+        CHECK(r == NULL && errno == ENOMEM, "realloc(a, huge) %p errno %d", (void *)r, errno);
+        errno = 0;
+        r = v_reallocarray(b, 1, huge);
+        CHECK(r == NULL && errno == ENOMEM, "reallocarray(b, 1, huge) %p errno %d", (void *)r,
+              errno);
+        CHECK(a[0] == 'a' && a[sizes[i] - 1] == 'a', "a's bytes after the failed realloc");
+        v_free(a);                                 /* a: one allocation, one free */
+        char *c = v_realloc(b, sizes[i + 1] + 2);  /* b: freed by a realloc that works */
+        CHECK(c != NULL, "realloc(b) after the failed one");
+        printf("kept=%p\n", (void *)c);
+        sink = c;                                  /* c stays live */
+    }
+    return check_failures != 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -1037,6 +1067,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "fds")) return cmd_fds();
     if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);
     if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
+    if (!strcmp(cmd, "realloc-fail")) return cmd_realloc_fail();
     fprintf(stderr, "usage: shim_probe COMMAND [ARG]\n");
     return 2;
 }
