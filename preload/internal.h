@@ -100,7 +100,9 @@ size_t tmk_errno_append(char *out, size_t n, size_t cap, int err) TMK_HIDDEN;
 
 /* ---- trace_name.c: who this process is, which file it writes ------------ */
 
-void tmk_lineage_detect(void) TMK_HIDDEN; /* at start, after the settings */
+/* At start, after the settings: a relative TIDEMARK_OUTPUT made absolute
+ * (tmk_opt.output; never the environment), then who this process is. */
+void tmk_lineage_detect(void) TMK_HIDDEN;
 void tmk_lineage_forked(void) TMK_HIDDEN; /* in a forked child */
 /* Creates this process's trace file; its name in path. fd, or -1 with errno
  * (ELOOP: a symlink there; EEXIST: a non-regular file, or 99 suffixes taken). */

@@ -257,6 +257,30 @@ static int cmd_forkexec(const char *self)
     return check_failures != 0;
 }
 
+/* Changes directory to dir, then forks: the child's trace goes beside the
+ * parent's, whatever the working directory (a relative TIDEMARK_OUTPUT is
+ * resolved once, at start). Prints TIDEMARK_OUTPUT as each process sees it:
+ * the shim never changes the environment. */
+static int cmd_chdir_fork(const char *dir)
+{
+    sink = malloc(1111);
+    CHECK(chdir(dir) == 0, "chdir(%s)", dir);
+    const char *env = getenv("TIDEMARK_OUTPUT");
+    printf("env=%s\n", env ? env : "(unset)");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < 10; i++) churn(2222);
+        env = getenv("TIDEMARK_OUTPUT");
+        printf("childenv=%s\n", env ? env : "(unset)");
+        exit(0);
+    }
+    int st = wait_status(pid);
+    CHECK(st == 0, "child status %d", st);
+    printf("parent=%d\nforked=%d\n", (int)getpid(), (int)pid);
+    return check_failures != 0;
+}
+
 static int cmd_exec_child(void)
 {
     for (int i = 0; i < 5; i++) churn(4444);
@@ -1068,6 +1092,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);
     if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
     if (!strcmp(cmd, "realloc-fail")) return cmd_realloc_fail();
+    if (!strcmp(cmd, "chdir-fork") && arg) return cmd_chdir_fork(arg);
     fprintf(stderr, "usage: shim_probe COMMAND [ARG]\n");
     return 2;
 }
