@@ -281,7 +281,14 @@ static inline void tmk_thread_bounds_due(struct tmk_thread *t)
 }
 void tmk_thread_init_key(void) TMK_HIDDEN;
 void tmk_thread_flush(struct tmk_thread *t) TMK_HIDDEN; /* own buffer, whole */
-void tmk_threads_flush_all(void) TMK_HIDDEN;    /* writer lock held; final */
+/* Writes the records of self (the caller's own buffer, then emptied for
+ * the records that follow) and every thread's queued block; with `others`,
+ * every other thread's buffer too, as it is (writer lock held; at the end:
+ * the others no longer record, or will never be heard of again). */
+void tmk_threads_flush_all(struct tmk_thread *self, int others) TMK_HIDDEN;
+/* t's empty buffer starts its next block at t's last time (writer lock
+ * held, t the caller's own): after a block written outside the buffer. */
+void tmk_thread_block_restart(struct tmk_thread *t) TMK_HIDDEN;
 /* The sampler: writes every queued block (takes the writer lock per block).
  * tmk_blocks_wait sleeps up to ns, less when a block is queued meanwhile;
  * `seen` is tmk_blocks_queued_count() read before the last write pass. */
@@ -317,8 +324,11 @@ void tmk_threads_wait_unwinds(void) TMK_HIDDEN;
 #define TMK_HANDOFF_EVERY_NS 100000000ull /* the sampler looks this often */
 extern int tmk_handoff_fenced TMK_HIDDEN;
 void tmk_handoff_init(void) TMK_HIDDEN;   /* before the sampler starts */
-/* The sampler's pass over the other threads (takes threads, then writer). */
-void tmk_threads_handoff(struct tmk_thread *self) TMK_HIDDEN;
+/* A pass over the other threads than self (takes threads, then writer):
+ * writes the buffers that have waited min_age_ns (the sampler's pass:
+ * TMK_HANDOFF_AGE_NS; before an exec: 0). Returns how many it had to leave
+ * because their owner was inside tmk_reserve..tmk_publish. */
+size_t tmk_threads_handoff(struct tmk_thread *self, uint64_t min_age_ns) TMK_HIDDEN;
 /* tmk_reserve's rare path: waits out a handoff, flushes when the buffer is
  * short or (timed) its block is TMK_FLUSH_AGE_NS old. */
 void tmk_reserve_slow(struct tmk_thread *t, size_t need, uint64_t now, int timed) TMK_HIDDEN;
@@ -674,8 +684,13 @@ void tmk_exit_status_note(int status) TMK_HIDDEN;
  * calls and whose return it notes as the exit status. */
 typedef int (*tmk_main_fn)(int, char **, char **);
 tmk_main_fn tmk_main_wrap(tmk_main_fn program_main) TMK_HIDDEN;
-/* Before an exec: END(EXEC) (the new image writes its own file). */
-void tmk_before_exec(void) TMK_HIDDEN;
+/* Before an exec: END(EXEC) (the new image writes its own file), the file
+ * left open (it closes on exec) and the writer lock held across the exec.
+ * Returns 1 when tmk_exec_failed must follow if the exec returns. */
+int tmk_exec_begin(void) TMK_HIDDEN;
+/* The exec returned (it failed): tracing goes on in the same file (errno
+ * kept). `begun` is what tmk_exec_begin returned. */
+void tmk_exec_failed(int begun) TMK_HIDDEN;
 
 /* ---- signals.c ---------------------------------------------------------- */
 

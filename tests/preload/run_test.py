@@ -444,5 +444,26 @@ def case_relative():
     eq(os.listdir(sub), [], "fork: nothing written in sub")
 
 
+# ---- exec_fail --------------------------------------------------------------
+
+def case_exec_fail():
+    # A program whose execvp of a missing command fails and goes on: run
+    # passes its status through, calls its one trace complete (no exec'ed
+    # image), and the report has the allocations made after the exec and
+    # the exit status.
+    r = tm_run(["-o", "ef.tmk", "--", harness.probe(), "exec-fail", "execvp"])
+    eq(r.returncode, 3, f"status {r.stderr.decode()}")
+    err = r.stderr.decode()
+    check(err.startswith("tidemark: trace written to ef.tmk\n"), f"first line {err!r}")
+    check("exec'ed" not in err and "incomplete" not in err, f"no exec, complete: {err!r}")
+    eq(sorted(f for f in os.listdir(harness.TMP) if f.startswith("ef.tmk")), ["ef.tmk"], "traces")
+    rep = subprocess.run([tidemark(), "report", os.path.join(harness.TMP, "ef.tmk")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    eq(rep.returncode, 0, f"report: {rep.stderr}")
+    check(re.search(r"^trace .*, exit status 3$", rep.stdout, re.M), f"report: {rep.stdout}")
+    d = tmkcat(os.path.join(harness.TMP, "ef.tmk"), "-z", "1002:1002")
+    eq(num(d, "sized_allocs"), 7, "the blocks allocated after the exec")
+
+
 if __name__ == "__main__":
     sys.exit(harness.main(globals(), "run"))

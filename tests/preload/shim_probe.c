@@ -281,6 +281,72 @@ static int cmd_chdir_fork(const char *dir)
     return check_failures != 0;
 }
 
+/* ---- exec-fail: an exec that fails, and the program goes on -------------- */
+
+/* One exec* of something that cannot run, the way `how` names; returns what
+ * it returned (-1) with its errno. */
+static int exec_missing(const char *how)
+{
+    static char *const argv[] = {"missing", NULL};
+    char *const envp[] = {"A=1", NULL};
+    if (!strcmp(how, "execve")) return execve("/nonexistent/prog", argv, envp);
+    if (!strcmp(how, "execv")) return execv("/nonexistent/prog", argv);
+    if (!strcmp(how, "execl")) return execl("/nonexistent/prog", "prog", (char *)NULL);
+    if (!strcmp(how, "execle")) return execle("/nonexistent/prog", "prog", (char *)NULL, envp);
+    if (!strcmp(how, "execvp")) return execvp("no-such-command-tidemark", argv);
+    if (!strcmp(how, "execlp")) return execlp("no-such-command-tidemark", "x", (char *)NULL);
+    if (!strcmp(how, "execvpe")) return execvpe("no-such-command-tidemark", argv, envp);
+    if (!strcmp(how, "execveat")) return execveat(AT_FDCWD, "/nonexistent/prog", argv, envp, 0);
+    if (!strcmp(how, "fexecve")) { /* a file that is not executable: EACCES */
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int rc = fexecve(fd, argv, envp);
+        int e = errno;
+        close(fd);
+        errno = e;
+        return rc;
+    }
+    errno = EINVAL;
+    return -2;
+}
+
+static volatile int exec_fail_stop;
+
+/* Allocates and frees until told to stop: a thread busy in the shim while
+ * another one's exec fails. */
+static void *exec_fail_churner(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&exec_fail_stop, __ATOMIC_RELAXED)) churn(3003);
+    return NULL;
+}
+
+/* 5 blocks of 1001 bytes, the failed exec (`times` times; with a thread
+ * churning 3003 bytes meanwhile when `threads`), 7 blocks of 1002 bytes,
+ * then exit 3: every block is in the trace, and so is the exit status.
+ * Prints the exec's return value and errno, to compare with a run without
+ * the shim. */
+static int cmd_exec_fail(const char *how, int times, int threads)
+{
+    for (int i = 0; i < 5; i++) sink = malloc(1001);
+    pthread_t th;
+    if (threads) CHECK(pthread_create(&th, NULL, exec_fail_churner, NULL) == 0, "thread");
+    int rc = 0, err = 0;
+    for (int i = 0; i < times; i++) {
+        errno = 0;
+        rc = exec_missing(how);
+        err = errno;
+        churn(3003);
+    }
+    if (threads) {
+        __atomic_store_n(&exec_fail_stop, 1, __ATOMIC_RELAXED);
+        pthread_join(th, NULL);
+    }
+    for (int i = 0; i < 7; i++) sink = malloc(1002);
+    printf("rc=%d\nerrno=%d\npid=%d\n", rc, err, (int)getpid());
+    fflush(stdout);
+    exit(check_failures ? 1 : 3);
+}
+
 static int cmd_exec_child(void)
 {
     for (int i = 0; i < 5; i++) churn(4444);
@@ -1093,6 +1159,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
     if (!strcmp(cmd, "realloc-fail")) return cmd_realloc_fail();
     if (!strcmp(cmd, "chdir-fork") && arg) return cmd_chdir_fork(arg);
+    if (!strcmp(cmd, "exec-fail") && arg)
+        return cmd_exec_fail(arg, argc > 3 ? atoi(argv[3]) : 1, argc > 4 && atoi(argv[4]));
     fprintf(stderr, "usage: shim_probe COMMAND [ARG]\n");
     return 2;
 }
