@@ -383,13 +383,13 @@ static int handoff_barrier(void)
  * records and wrote no block for TMK_HANDOFF_AGE_NS; *it moves past them
  * (threads and writer locks held). */
 static size_t ask_stale(struct tmk_thread **it, const struct tmk_thread *self, uint64_t now,
-                        struct tmk_thread **asked)
+                        uint64_t min_age_ns, struct tmk_thread **asked)
 {
     size_t n = 0;
     struct tmk_thread *t = *it;
     for (; t && n < HANDOFF_BATCH; t = t->next_all) {
         if (t == self || !t->attached || !__atomic_load_n(&t->pos, __ATOMIC_ACQUIRE) ||
-            now - t->flushed_ns < TMK_HANDOFF_AGE_NS)
+            now - t->flushed_ns < min_age_ns)
             continue;
         __atomic_store_n(&t->handoff, 1, __ATOMIC_RELAXED);
         asked[n++] = t;
@@ -398,36 +398,49 @@ static size_t ask_stale(struct tmk_thread **it, const struct tmk_thread *self, u
     return n;
 }
 
-void tmk_threads_handoff(struct tmk_thread *self)
+size_t tmk_threads_handoff(struct tmk_thread *self, uint64_t min_age_ns)
 {
     int saved = errno;
     struct tmk_thread *asked[HANDOFF_BATCH];
+    size_t left = 0;
     pthread_mutex_lock(&threads_mutex);
     tmk_writer_lock();
     struct tmk_thread *it = all_threads;
     uint64_t now = tmk_clock_ns();
     size_t n;
-    while ((n = ask_stale(&it, self, now, asked)) > 0) {
+    while ((n = ask_stale(&it, self, now, min_age_ns, asked)) > 0) {
         int ok = handoff_barrier() == 0;
         for (size_t i = 0; i < n; i++) {
             struct tmk_thread *t = asked[i];
             if (ok && !__atomic_load_n(&t->busy, __ATOMIC_ACQUIRE))
                 write_block(t, __atomic_load_n(&t->pos, __ATOMIC_ACQUIRE));
+            else
+                left++;
             __atomic_store_n(&t->handoff, 0, __ATOMIC_RELEASE);
         }
     }
     tmk_writer_unlock();
     pthread_mutex_unlock(&threads_mutex);
     errno = saved;
+    return left;
 }
 
-void tmk_threads_flush_all(void)
+void tmk_thread_block_restart(struct tmk_thread *t)
+{
+    start_next_block(t);
+}
+
+void tmk_threads_flush_all(struct tmk_thread *self, int others)
 {
     for (struct tmk_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t;
          t = t->next_all) {
-        write_queued(t);
         size_t pos = __atomic_load_n(&t->pos, __ATOMIC_ACQUIRE);
-        if (pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, pos);
+        if (t == self) {
+            write_block(t, pos);
+            continue;
+        }
+        write_queued(t);
+        if (others && pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, pos);
     }
 }
 

@@ -9,7 +9,9 @@
  * but bucket arrays' frees, and sampled mode takes no new samples. hooks.c
  * calls tmk_heap_on_alloc / tmk_heap_on_free with the guard at
  * TMK_GUARD_SHIM; docs/architecture.md ("Inside the shim") has the ordering
- * contract.
+ * contract. A realloc's old block is taken out of the maps before the real
+ * call and its free written only once the call worked: a failed realloc
+ * leaves no record (tmk_heap_realloc_*).
  */
 #include <string.h>
 
@@ -208,4 +210,116 @@ void tmk_heap_on_free(void *p)
     size_t usable = tmk_real_usable(p);
     if (tmk_opt.mode != TMK_MODE_TABLES) t->heap -= (int64_t)usable; /* sampled mode's counter */
     if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)p, usable)) free_probed(t, p);
+}
+
+
+/* ---- realloc: the old block's free, written only when the call worked ---- */
+
+enum moving_how {
+    MOVING_NONE,     /* nothing to write or restore (no thread state, not tracked) */
+    MOVING_INFO,     /* full mode, by info: FREE_INFO of (size, stack) */
+    MOVING_INFO_MUTE, /* by info, past TIDEMARK_MAX_BYTES's soft bound: no record */
+    MOVING_MARKED,   /* full mode, marked by address (an array, a probed block) */
+    MOVING_UNKNOWN,  /* full mode, not in the map: FREE by address */
+    MOVING_SET,      /* tables or sampled mode, in the set: FREE by address */
+};
+
+/* A probed block being reallocated: its probe at free, now, while it is
+ * still there to read, and it leaves the registry (before another thread
+ * may get its address); back in if the call fails. */
+static void leave_probes(struct tmk_thread *t, struct tmk_heap_moving *m)
+{
+    if (tmk_probe_used) m->probed = tmk_probe_freed(t, (uintptr_t)m->p, m->now);
+}
+
+/* Before the real realloc: old leaves the maps (so that another thread's
+ * block at its address, once the call freed it, is not mistaken for it),
+ * and the free's time is taken (before the memory goes back); no record. */
+void tmk_heap_realloc_take(void *old, struct tmk_heap_moving *m)
+{
+    struct tmk_thread *t = tmk_tls.t;
+    m->p = old;
+    m->how = MOVING_NONE;
+    m->usable = 0;
+    m->probed = 0;
+    if (TMK_UNLIKELY(!t) && !(t = tmk_thread_attach())) return;
+    if (TMK_LIKELY(tmk_heap_by_info())) {
+        tmk_ptrmap_prefetch((uintptr_t)old);
+        m->now = tmk_now_coarse();
+        if (!tmk_ptrmap_take((uintptr_t)old, &m->stack, &m->size)) {
+            m->how = MOVING_UNKNOWN;
+            m->now = tmk_now();
+        } else if (m->stack == TMK_PTRMAP_BY_ADDRESS) {
+            m->how = MOVING_MARKED;
+            m->now = tmk_now();
+            leave_probes(t, m);
+        } else {
+            m->how = tmk_bound_reached ? MOVING_INFO_MUTE : MOVING_INFO;
+        }
+        return;
+    }
+    m->now = tmk_now();
+    m->usable = tmk_real_usable(old);
+    if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)old, m->usable)) {
+        m->how = MOVING_SET;
+        leave_probes(t, m);
+    }
+}
+
+/* The real realloc freed the old block (moved it, resized it in place, or
+ * size 0): its free, at the time taken before the call. */
+void tmk_heap_realloc_moved(const struct tmk_heap_moving *m)
+{
+    struct tmk_thread *t = tmk_tls.t;
+    if (!t) return;
+    if (!tmk_heap_by_info() && tmk_opt.mode != TMK_MODE_TABLES) /* sampled mode's counter */
+        t->heap -= (int64_t)m->usable;
+    switch (m->how) {
+    case MOVING_INFO: {
+        uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, m->now);
+        q = tmk_put_tick(t, q, m->now);
+        tmk_publish(t, tmk_put_by_info(q, TMK_REC_FREE_INFO, m->size, m->stack));
+        break;
+    }
+    case MOVING_MARKED:
+    case MOVING_SET:
+        record_free_at(t, m->p, m->now);
+        break;
+    case MOVING_UNKNOWN:
+        if (!tmk_bound_reached) record_free_at(t, m->p, m->now);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The real realloc failed: the old block is as it was, in the maps again;
+ * nothing is written (errno is the caller's to keep). */
+void tmk_heap_realloc_kept(const struct tmk_heap_moving *m)
+{
+    struct tmk_thread *t = tmk_tls.t;
+    uint32_t stack, size;
+    switch (m->how) {
+    case MOVING_INFO:
+    case MOVING_INFO_MUTE:
+        if (tmk_ptrmap_put((uintptr_t)m->p, tmk_info_number_cached(t, m->size, m->stack),
+                           m->size) == 0 ||
+            m->how == MOVING_INFO_MUTE)
+            break;
+        /* No room in the map any more: from now on the block is known by
+         * address, which the trace must say. */
+        tmk_heap_realloc_moved(m);
+        tmk_record_alloc(t, m->p, m->size, m->stack);
+        break;
+    case MOVING_MARKED:
+        tmk_ptrmap_by_address((uintptr_t)m->p, &stack, &size);
+        if (m->probed) tmk_probe_add((uintptr_t)m->p, m->probed);
+        break;
+    case MOVING_SET:
+        tmk_ptrset_add((uintptr_t)m->p, m->usable);
+        if (m->probed) tmk_probe_add((uintptr_t)m->p, m->probed);
+        break;
+    default:
+        break;
+    }
 }

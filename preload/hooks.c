@@ -154,14 +154,15 @@ static TMK_NOINLINE void *realloc_recorded(void *old, size_t n)
     }
     if (!tmk_enter()) return TMK_REAL(tmk_real_realloc(old, n));
     TMK_CALLER_SET();
-    tmk_heap_on_free(old);
+    struct tmk_heap_moving m;
+    tmk_heap_realloc_take(old, &m);
     void *p = TMK_REAL(tmk_real_realloc(old, n));
-    if (p) {
-        tmk_heap_on_alloc(p, n);
-    } else if (n != 0) {
-        /* Failed: old is still allocated; say so again. */
+    if (p || n == 0) { /* old was freed (glibc frees it for size 0) */
+        tmk_heap_realloc_moved(&m);
+        if (p) tmk_heap_on_alloc(p, n);
+    } else { /* failed: old is as it was, and so is the trace */
         int saved = errno;
-        tmk_heap_on_alloc(old, tmk_real_usable(old));
+        tmk_heap_realloc_kept(&m);
         errno = saved;
     }
     tmk_leave();
@@ -401,35 +402,61 @@ TMK_EXPORT int __libc_start_main(tmk_main_fn main, int argc, char **argv, void (
 
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);
 typedef int (*execv_fn)(const char *, char *const[]);
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int);
+
+/* The trace ends before the real exec (END(EXEC)); when the exec returns,
+ * it failed, and tracing goes on (lifecycle.c). The real function is found
+ * first: its lookup may allocate. errno is the real exec's. A whole PATH
+ * search (execvp) is one attempt. */
+#define EXEC_BODY(real, args)                                                                 \
+    do {                                                                                      \
+        int begun_ = tmk_exec_begin();                                                        \
+        int rc_ = (real)args;                                                                 \
+        tmk_exec_failed(begun_);                                                              \
+        return rc_;                                                                           \
+    } while (0)
 
 TMK_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    tmk_before_exec();
-    return NEXT(execve_fn, "execve")(path, argv, envp);
+    execve_fn f = NEXT(execve_fn, "execve");
+    EXEC_BODY(f, (path, argv, envp));
 }
 
 TMK_EXPORT int execv(const char *path, char *const argv[])
 {
-    tmk_before_exec();
-    return NEXT(execv_fn, "execv")(path, argv);
+    execv_fn f = NEXT(execv_fn, "execv");
+    EXEC_BODY(f, (path, argv));
 }
 
 TMK_EXPORT int execvp(const char *file, char *const argv[])
 {
-    tmk_before_exec();
-    return NEXT(execv_fn, "execvp")(file, argv);
+    execv_fn f = NEXT(execv_fn, "execvp");
+    EXEC_BODY(f, (file, argv));
 }
 
 TMK_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    tmk_before_exec();
-    return NEXT(execve_fn, "execvpe")(file, argv, envp);
+    execve_fn f = NEXT(execve_fn, "execvpe");
+    EXEC_BODY(f, (file, argv, envp));
 }
 
 TMK_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-    tmk_before_exec();
-    return NEXT(int (*)(int, char *const[], char *const[]), "fexecve")(fd, argv, envp);
+    fexecve_fn f = NEXT(fexecve_fn, "fexecve");
+    EXEC_BODY(f, (fd, argv, envp));
+}
+
+/* glibc 2.34 and later; before, the system call's own ENOSYS. */
+TMK_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+                        int flags)
+{
+    execveat_fn f = NEXT(execveat_fn, "execveat");
+    if (!f) {
+        errno = ENOSYS;
+        return -1;
+    }
+    EXEC_BODY(f, (dirfd, path, argv, envp, flags));
 }
 
 /* execl, execlp, execle: gather the variadic arguments into an argv. */

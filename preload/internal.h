@@ -100,7 +100,9 @@ size_t tmk_errno_append(char *out, size_t n, size_t cap, int err) TMK_HIDDEN;
 
 /* ---- trace_name.c: who this process is, which file it writes ------------ */
 
-void tmk_lineage_detect(void) TMK_HIDDEN; /* at start, after the settings */
+/* At start, after the settings: a relative TIDEMARK_OUTPUT made absolute
+ * (tmk_opt.output; never the environment), then who this process is. */
+void tmk_lineage_detect(void) TMK_HIDDEN;
 void tmk_lineage_forked(void) TMK_HIDDEN; /* in a forked child */
 /* Creates this process's trace file; its name in path. fd, or -1 with errno
  * (ELOOP: a symlink there; EEXIST: a non-regular file, or 99 suffixes taken). */
@@ -279,7 +281,14 @@ static inline void tmk_thread_bounds_due(struct tmk_thread *t)
 }
 void tmk_thread_init_key(void) TMK_HIDDEN;
 void tmk_thread_flush(struct tmk_thread *t) TMK_HIDDEN; /* own buffer, whole */
-void tmk_threads_flush_all(void) TMK_HIDDEN;    /* writer lock held; final */
+/* Writes the records of self (the caller's own buffer, then emptied for
+ * the records that follow) and every thread's queued block; with `others`,
+ * every other thread's buffer too, as it is (writer lock held; at the end:
+ * the others no longer record, or will never be heard of again). */
+void tmk_threads_flush_all(struct tmk_thread *self, int others) TMK_HIDDEN;
+/* t's empty buffer starts its next block at t's last time (writer lock
+ * held, t the caller's own): after a block written outside the buffer. */
+void tmk_thread_block_restart(struct tmk_thread *t) TMK_HIDDEN;
 /* The sampler: writes every queued block (takes the writer lock per block).
  * tmk_blocks_wait sleeps up to ns, less when a block is queued meanwhile;
  * `seen` is tmk_blocks_queued_count() read before the last write pass. */
@@ -315,8 +324,11 @@ void tmk_threads_wait_unwinds(void) TMK_HIDDEN;
 #define TMK_HANDOFF_EVERY_NS 100000000ull /* the sampler looks this often */
 extern int tmk_handoff_fenced TMK_HIDDEN;
 void tmk_handoff_init(void) TMK_HIDDEN;   /* before the sampler starts */
-/* The sampler's pass over the other threads (takes threads, then writer). */
-void tmk_threads_handoff(struct tmk_thread *self) TMK_HIDDEN;
+/* A pass over the other threads than self (takes threads, then writer):
+ * writes the buffers that have waited min_age_ns (the sampler's pass:
+ * TMK_HANDOFF_AGE_NS; before an exec: 0). Returns how many it had to leave
+ * because their owner was inside tmk_reserve..tmk_publish. */
+size_t tmk_threads_handoff(struct tmk_thread *self, uint64_t min_age_ns) TMK_HIDDEN;
 /* tmk_reserve's rare path: waits out a handoff, flushes when the buffer is
  * short or (timed) its block is TMK_FLUSH_AGE_NS old. */
 void tmk_reserve_slow(struct tmk_thread *t, size_t need, uint64_t now, int timed) TMK_HIDDEN;
@@ -454,8 +466,8 @@ void tmk_probe_add(uintptr_t p, uint64_t size) TMK_HIDDEN;
 void tmk_probe_remove(uintptr_t p) TMK_HIDDEN;
 void tmk_probe_start(void) TMK_HIDDEN; /* the probes at free get their first second's bytes */
 /* p is being freed: its last probe (within the budget) at time now (its
- * FREE's), then removed. */
-void tmk_probe_freed(struct tmk_thread *t, uintptr_t p, uint64_t now) TMK_HIDDEN;
+ * FREE's), and it leaves the registry. Its size there, or 0 when absent. */
+uint64_t tmk_probe_freed(struct tmk_thread *t, uintptr_t p, uint64_t now) TMK_HIDDEN;
 /* The sampler's pass, at most once a second (guard set). */
 void tmk_probe_sample(struct tmk_thread *t) TMK_HIDDEN;
 /* The last pass at exit, over every block (guard set). */
@@ -638,6 +650,21 @@ void tmk_heap_on_alloc(void *p, size_t size) TMK_HIDDEN;
 void tmk_heap_on_free(void *p) TMK_HIDDEN;
 /* Records an ALLOC by address with the given stack (guard set). */
 void tmk_record_alloc(struct tmk_thread *t, void *p, size_t size, uint32_t stack) TMK_HIDDEN;
+/* realloc's old block (guard TMK_GUARD_SHIM): taken before the real call,
+ * then either moved (the call freed it: its free is written, with the time
+ * taken before the call) or kept (the call failed: it is tracked again as
+ * it was, and the trace has no record of the call). */
+struct tmk_heap_moving {
+    void *p;
+    uint64_t now;          /* the free's time */
+    uint32_t stack, size;  /* by info: the block's info */
+    size_t usable;         /* tables and sampled modes */
+    uint64_t probed;       /* its size in the probes' registry, which it left; 0 */
+    int how;               /* heap.c's enum moving_how */
+};
+void tmk_heap_realloc_take(void *old, struct tmk_heap_moving *m) TMK_HIDDEN;
+void tmk_heap_realloc_moved(const struct tmk_heap_moving *m) TMK_HIDDEN;
+void tmk_heap_realloc_kept(const struct tmk_heap_moving *m) TMK_HIDDEN;
 
 /* ---- lifecycle.c -------------------------------------------------------- */
 
@@ -662,8 +689,13 @@ void tmk_exit_status_note(int status) TMK_HIDDEN;
  * calls and whose return it notes as the exit status. */
 typedef int (*tmk_main_fn)(int, char **, char **);
 tmk_main_fn tmk_main_wrap(tmk_main_fn program_main) TMK_HIDDEN;
-/* Before an exec: END(EXEC) (the new image writes its own file). */
-void tmk_before_exec(void) TMK_HIDDEN;
+/* Before an exec: END(EXEC) (the new image writes its own file), the file
+ * left open (it closes on exec) and the writer lock held across the exec.
+ * Returns 1 when tmk_exec_failed must follow if the exec returns. */
+int tmk_exec_begin(void) TMK_HIDDEN;
+/* The exec returned (it failed): tracing goes on in the same file (errno
+ * kept). `begun` is what tmk_exec_begin returned. */
+void tmk_exec_failed(int begun) TMK_HIDDEN;
 
 /* ---- signals.c ---------------------------------------------------------- */
 

@@ -21,9 +21,12 @@
  *    _exit/_Exit finish the trace first. quick_exit runs no destructor: a handler the
  *    shim registers with at_quick_exit at start (so it runs after the
  *    program's) finishes the trace with quick_exit's status.
- *  - exec* (wrapped in hooks.c): finish with END(EXEC) first; the new image
- *    writes its own file.
- *    If exec then fails, this process is no longer traced.
+ *  - exec* (wrapped in hooks.c): END(EXEC) first, every buffer written
+ *    and emptied, the file left open (close-on-exec) with the writer lock
+ *    held across the real call; the new image writes its own file. If the
+ *    exec fails (it returns), tracing goes on in the same file: the next
+ *    records follow END(EXEC), and the trace ends again later as the
+ *    process does (tmk_exec_begin, tmk_exec_failed).
  *  - dlopen is not wrapped (a wrapper would change which object the loader
  *    sees as the caller, and so RUNPATH and $ORIGIN): modules.c notices the
  *    loader's adds/subs counters moving instead. dlclose (whose caller the
@@ -72,16 +75,20 @@ static int exit_status;
 #define SIGNAL_WRITER_WAIT_NS 50000000ull
 #define SIGNAL_FINISH_WAIT_NS 2000000000ull
 
-/* Writes END as a block of its own for thread t (writer lock held). */
+/* Writes END as a block of its own for thread t, whose buffer is empty
+ * (writer lock held). Its next block, if the trace goes on (a failed exec),
+ * starts at END's time. */
 static void write_end_block(struct tmk_thread *t, enum tmk_end_why why, uint64_t status)
 {
     uint8_t payload[32], *p = payload;
-    uint64_t now = tmk_now();
+    uint64_t now = tmk_now(), base = t->last_time;
     *p++ = TMK_REC_END;
-    p = tmk_put_u(p, now > t->last_time ? now - t->last_time : 0);
+    p = tmk_put_u(p, now > base ? now - base : 0);
     p = tmk_put_u(p, (uint64_t)why);
     p = tmk_put_u(p, status);
-    tmk_writer_block(t->number, t->seq++, t->last_time, payload, (size_t)(p - payload));
+    tmk_writer_block(t->number, t->seq++, base, payload, (size_t)(p - payload));
+    if (now > base) t->last_time = now;
+    tmk_thread_block_restart(t);
 }
 
 static void pause_us(long us)
@@ -111,6 +118,22 @@ static int claim_finish(void)
     return 1;
 }
 
+/* Before an exec, the other threads' buffers are written through the
+ * handoff (buffer.c), which empties them safely: a thread inside
+ * tmk_reserve..tmk_publish is asked again, 100 us later, for 20 ms at most
+ * (one still inside then, stopped say, keeps its records in its buffer).
+ * They go on recording meanwhile (into their buffers: their blocks wait for
+ * the writer lock, which the exec holds): should the exec fail, nothing they
+ * did is missing, and nothing is written twice; should it succeed, what they
+ * did since is lost with them, as the exec ends them. */
+#define EXEC_HANDOFF_TRIES 200
+
+static void hand_off_others(struct tmk_thread *self)
+{
+    for (int i = 0; i < EXEC_HANDOFF_TRIES && tmk_threads_handoff(self, 0) > 0; i++)
+        pause_us(100);
+}
+
 /* Final counts, flush every buffer, END, close. `handler`: from a signal
  * handler, whose thread may have been inside the shim (guard set): then only
  * what needs no lock it could hold (flush and END). `writer`: 1 the caller
@@ -118,8 +141,10 @@ static int claim_finish(void)
  * The final MEMORY sample never asks the allocator (sampler.c): exit,
  * _exit, quick_exit and exec may come from a handler that interrupted the
  * allocator on this thread (tables mode's pass-through leaves no mark),
- * which then holds the arena lock mallinfo2 waits for. */
-static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int writer)
+ * which then holds the arena lock mallinfo2 waits for. `keep` (exec, writer
+ * 0): the other threads keep recording (hand_off_others), and the file
+ * stays open with the writer lock held, for tmk_exec_failed. */
+static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int writer, int keep)
 {
     int saved = errno;
     enum tmk_guard guard = tmk_tls.guard;
@@ -129,19 +154,22 @@ static void end_trace(enum tmk_end_why why, uint64_t status, int handler, int wr
     tmk_tls.guard = TMK_GUARD_CALL;
     struct tmk_thread *t = tmk_tls.t;
     if (!t && clean) t = tmk_thread_attach();
-    tmk_state = TMK_STATE_STOPPED; /* other threads stop recording */
+    if (!keep) tmk_state = TMK_STATE_STOPPED; /* other threads stop recording */
     if (clean) tmk_caller_cache_report();
     if (t && guard == TMK_GUARD_FREE) {
         tmk_tables_sample(t, 0);
         tmk_probe_final(t);
         tmk_memory_sample(t, TMK_HEAP_LAST);
     }
+    if (keep) hand_off_others(t);
     if (writer == 0) tmk_writer_lock();
     if (writer >= 0) {
-        tmk_threads_flush_all();
+        tmk_threads_flush_all(t, !keep);
         if (t) write_end_block(t, why, status);
-        tmk_writer_close();
-        tmk_writer_unlock();
+        if (!keep) {
+            tmk_writer_close();
+            tmk_writer_unlock();
+        }
     }
     __atomic_store_n(&finishing, FINISH_DONE, __ATOMIC_RELEASE);
     tmk_tls.guard = guard;
@@ -175,7 +203,7 @@ void tmk_finish(enum tmk_end_why why, uint64_t status)
                  : inside               ? writer_lock_interrupted(SIGNAL_WRITER_WAIT_NS)
                                         : 0;
     if (claim_finish())
-        end_trace(why, status, inside, writer);
+        end_trace(why, status, inside, writer, 0);
     else if (writer > 0)
         tmk_writer_unlock();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -203,7 +231,7 @@ int tmk_finish_signal(int sig, int can_wait)
         if (writer < 0 && can_wait) return 0;
     }
     if (tmk_state == TMK_STATE_ACTIVE && claim_finish()) {
-        end_trace(TMK_END_SIGNAL, (uint64_t)sig, 1, writer);
+        end_trace(TMK_END_SIGNAL, (uint64_t)sig, 1, writer, 0);
         return 1;
     }
     if (writer > 0) tmk_writer_unlock();
@@ -396,7 +424,50 @@ tmk_main_fn tmk_main_wrap(tmk_main_fn program_main)
     return wrapped_main;
 }
 
-void tmk_before_exec(void)
+/* exec*: the trace ends with END(EXEC), as the new image will have it, but
+ * the file stays open (close-on-exec: a successful exec closes it) and the
+ * writer lock stays held, so that nothing is written after END while the
+ * exec is under way. The other threads go on recording into their buffers;
+ * this one's calls (a signal handler's) pass through meanwhile. From a
+ * signal handler that interrupted the shim on this thread, the trace ends
+ * for good (tmk_finish). */
+int tmk_exec_begin(void)
 {
-    if (tmk_state == TMK_STATE_ACTIVE && getpid() == tmk_pid) tmk_finish(TMK_END_EXEC, 0);
+    if (tmk_state != TMK_STATE_ACTIVE || getpid() != tmk_pid) return 0;
+    if (tmk_tls.guard != TMK_GUARD_FREE) {
+        tmk_finish(TMK_END_EXEC, 0);
+        return 0;
+    }
+    sigset_t stop, old;
+    tmk_signals_stop_set(&stop);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
+    int begun = claim_finish();
+    if (begun) {
+        end_trace(TMK_END_EXEC, 0, 0, 0, 1);
+        tmk_tls.guard = TMK_GUARD_CALL;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL); /* the new image gets the program's mask */
+    return begun;
+}
+
+/* The exec returned: it failed, and the process goes on, traced in the same
+ * file: its END(EXEC) is followed by the rest (docs/trace-format.md), and
+ * the trace ends again as the process does. */
+void tmk_exec_failed(int begun)
+{
+    if (!begun) return;
+    int saved = errno, cancel;
+    sigset_t stop, old;
+    tmk_signals_stop_set(&stop);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
+    finisher = 0;
+    __atomic_store_n(&finishing, FINISH_NONE, __ATOMIC_RELEASE);
+    /* The lock was taken with cancellation off (end_trace): this thread's
+     * state stays as it is now. */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    tmk_writer_unlock();
+    pthread_setcancelstate(cancel, NULL);
+    tmk_tls.guard = TMK_GUARD_FREE;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
 }

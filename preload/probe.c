@@ -482,17 +482,19 @@ void tmk_probe_start(void)
     refill_tokens(tmk_clock_ns());
 }
 
-void tmk_probe_freed(struct tmk_thread *t, uintptr_t p, uint64_t now)
+uint64_t tmk_probe_freed(struct tmk_thread *t, uintptr_t p, uint64_t now)
 {
     struct probe_entry e;
     take_entry(p, &e);
-    if (!e.p || refused || !take_tokens(e.size)) return;
+    if (!e.p) return 0;
+    if (refused || !take_tokens(e.size)) return e.size;
     const struct reader in_place = {NULL};
     struct counts c;
-    if (count_block(&in_place, &e, &c) != 0) return;
+    if (count_block(&in_place, &e, &c) != 0) return e.size;
     uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX); /* the PROBE record takes the FREE's time */
     tmk_publish(t, tmk_put_timed(t, q, TMK_REC_TICK, now));
     put_probe(t, &e, &c);
+    return e.size;
 }
 
 /* One pass at a time: the exit's pass may come while the sampler's runs

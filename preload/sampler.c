@@ -140,7 +140,7 @@ static void write_out(struct tmk_thread *t, uint64_t now)
 {
     if (__atomic_load_n(&t->pos, __ATOMIC_RELAXED) && now - t->flushed_ns >= TMK_HANDOFF_AGE_NS)
         tmk_thread_flush(t);
-    tmk_threads_handoff(t);
+    tmk_threads_handoff(t, TMK_HANDOFF_AGE_NS);
 }
 
 static void *sampler_main(void *arg)

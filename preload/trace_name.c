@@ -15,7 +15,9 @@
  *    shim in the parent's /proc/PPID/maps.
  *
  * The names: the path is TIDEMARK_OUTPUT with %p, %e and %% expanded by
- * tidemark/trace_path.h (the one expansion `tidemark run` uses too).
+ * tidemark/trace_path.h (the one expansion `tidemark run` uses too); a
+ * relative one is first made absolute against the directory the process
+ * started in (template_absolute).
  *  - The process the user started writes the path. If a regular file is
  *    there already, it writes the first free "<path>.1" .. "<path>.99", with
  *    one stderr line saying so.
@@ -175,8 +177,25 @@ static int parent_traced(const char *tmpl, pid_t ppid)
     return wrote_trace(base, has_pid, ppid) || shim_mapped_in(ppid);
 }
 
+/* A relative template is resolved against the working directory now, once:
+ * a forked child inherits the absolute one and writes beside its parent's
+ * trace whatever directory it went to, and every ".N" check is made there.
+ * Only the shim's copy changes: the environment stays as the program set it
+ * (a later image reads it again: `tidemark run` sets it absolute). When the
+ * directory cannot be read or the result is too long, it stays relative. */
+static void template_absolute(void)
+{
+    if (tmk_opt.output[0] == '/') return;
+    char cwd[sizeof tmk_opt.output], abs[sizeof tmk_opt.output];
+    int saved = errno;
+    if (getcwd(cwd, sizeof cwd) && tmk_trace_template_absolute(abs, sizeof abs, cwd, tmk_opt.output))
+        memcpy(tmk_opt.output, abs, sizeof abs);
+    errno = saved;
+}
+
 void tmk_lineage_detect(void)
 {
+    template_absolute();
     pid_t pid = getpid();
     char base[NAME_CAP];
     int has_pid = tmk_trace_path_expand(base, sizeof base, tmk_opt.output, (uint64_t)pid,

@@ -31,7 +31,9 @@ static const char run_usage[] =
     "\n"
     "  -o, --output FILE   trace path: %p = the process id, %e = PROGRAM's name\n"
     "                      (basename), %% = %; default tidemark.%p.tmk. FILE must\n"
-    "                      not exist (tidemark refuses before starting PROGRAM)\n"
+    "                      not exist (tidemark refuses before starting PROGRAM).\n"
+    "                      A relative FILE is taken from this directory, wherever\n"
+    "                      PROGRAM goes\n"
     "  --mode MODE         full (every allocation, default) or tables (table events\n"
     "                      only: cheap enough for production)\n"
     "  --no-summary        only run and record\n"
@@ -314,6 +316,19 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
     if (run_check_template(output)) return 2;
+    /* The program gets the template absolute: a later image (after exec)
+     * reads it again, from whatever directory it is in. The paths run
+     * prints stay as given (relative to this directory, which run keeps). */
+    char cwd[PATH_MAX], absolute[SHIM_TEMPLATE_MAX + 1];
+    const char *env_output = output;
+    if (output[0] != '/' && getcwd(cwd, sizeof cwd)) {
+        if (!tmk_trace_template_absolute(absolute, sizeof absolute, cwd, output)) {
+            cli_error("run: -o is %zu bytes long as an absolute path (in %s); the shim takes "
+                      "at most %d", strlen(cwd) + 1 + strlen(output), cwd, SHIM_TEMPLATE_MAX);
+            return 2;
+        }
+        env_output = absolute;
+    }
     char shim[PATH_MAX];
     if (find_shim(shim, sizeof shim)) {
         cli_error("run: libtidemark.so not found beside this tidemark "
@@ -342,7 +357,7 @@ int cmd_run(int argc, char **argv)
         relay_stop();
         relay_started(0, &mask);
         close(gate[1]);
-        child(gate[0], shim, output, mode, argv + i);
+        child(gate[0], shim, env_output, mode, argv + i);
     }
     relay_started(pid, &mask);
     close(gate[0]);

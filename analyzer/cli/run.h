@@ -12,6 +12,10 @@
 #define RUN_EXIT_NOT_FOUND 127
 #define RUN_EXIT_NOT_EXECUTABLE 126
 
+/* The shim takes a template of at most this many bytes (preload/internal.h:
+ * tmk_options.output). */
+#define SHIM_TEMPLATE_MAX 4095
+
 /* ---- run_check.c -------------------------------------------------------- */
 
 /* Can the shim trace PROGRAM (looked up in PATH as execvp does)? 0 when it

@@ -29,9 +29,6 @@
 #include "cli.h"
 #include "run.h"
 
-/* The shim takes a template of at most this many bytes (preload/internal.h:
- * tmk_options.output). */
-#define SHIM_TEMPLATE_MAX 4095
 /* Linux follows at most this many "#!" interpreters. */
 #define SCRIPT_DEPTH 4
 

@@ -51,6 +51,36 @@ static inline const char *tmk_path_short_name(const char *argv0)
     return base;
 }
 
+/* The template made absolute against the working directory cwd (itself
+ * absolute, as getcwd gives it): tmpl when it starts with '/', else cwd
+ * (each '%' in it doubled, so that the expansion gives it back as it is),
+ * '/', tmpl. Returns 1, or 0 (out then "") when that does not fit in cap
+ * bytes or cwd is not absolute. The shim resolves a relative
+ * TIDEMARK_OUTPUT with it once, when tracing starts, so that a forked child
+ * writes beside its parent's trace whatever directory it went to; `tidemark
+ * run` hands the program the absolute template, so that its later images
+ * (which read the environment again) do too. */
+static inline int tmk_trace_template_absolute(char *out, size_t cap, const char *cwd,
+                                              const char *tmpl)
+{
+    int relative = tmpl[0] != '/';
+    size_t need = 1, n = 0;
+    if (cap) out[0] = 0;
+    if (relative && cwd[0] != '/') return 0;
+    for (const char *c = cwd; relative && *c; c++) need += *c == '%' ? 2 : 1;
+    if (relative && cwd[1]) need++; /* the slash; "/" has its own */
+    for (const char *c = tmpl; *c; c++) need++;
+    if (need > cap) return 0;
+    for (const char *c = cwd; relative && *c; c++) {
+        out[n++] = *c;
+        if (*c == '%') out[n++] = '%';
+    }
+    if (relative && cwd[1]) out[n++] = '/';
+    out[n] = 0;
+    tmk_path_append(out, n, cap, tmpl);
+    return 1;
+}
+
 /* Expands tmpl into out (cap bytes, always NUL-terminated, truncated if
  * needed) for process pid named name (a short name; NULL or "" gives
  * "program"). Returns 1 if tmpl contained %p, else 0. */

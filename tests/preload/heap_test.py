@@ -433,5 +433,29 @@ def case_tmkcat_info():
     eq(num(d["infolate"], "free_before_alloc"), 1, "a free by info a whole slot before its allocation")
 
 
+def case_realloc_fail():
+    # A realloc (or reallocarray) that fails leaves its block as it was: one
+    # allocation at its malloc, of its size, and one free when the program
+    # frees it (or a later realloc moves it); no record of the failed call.
+    # In every mode: full by info, full by address (no block map), a probed
+    # block (by address in full mode too), sampled, tables.
+    modes = {"full": {}, "no map": {"TIDEMARK_BLOCK_MAP_MIB": "0"},
+             "no probes": {"TIDEMARK_PROBE_MIN": "0"}, "sampled": {"TIDEMARK_SAMPLE_BYTES": "1"},
+             "tables": {"TIDEMARK_MODE": "tables", "TIDEMARK_PROBE_MIN": "4096"}}
+    for name, env in modes.items():
+        out = os.path.join(harness.TMP, name.replace(" ", "_") + ".tmk")
+        r = run([probe(), "realloc-fail"], output=out, env=env)
+        eq(r.returncode, 0, f"{name}: status {r.stdout.decode()} {r.stderr.decode()}")
+        eq(r.stderr, b"", f"{name}: stderr")
+        for lo in (5001, 70001):
+            d = tmkcat(out, "-z", f"{lo}:{lo + 3}")
+            clean_trace(d, f"{name} {lo}")
+            eq((num(d, "sized_allocs"), num(d, "sized_frees")), (3, 2),
+               f"{name}: allocations and frees of {lo}..{lo + 3} bytes (a, b, b moved; a, b freed)")
+            eq(num(d, "free_unknown"), 0, f"{name}: frees of unknown blocks")
+        d = tmkcat(out, "-z", "5005:70000")
+        eq(num(d, "sized_allocs"), 0, f"{name}: an allocation of a usable size (5016, 70008...)")
+
+
 if __name__ == "__main__":
     sys.exit(harness.main(globals(), "heap"))

@@ -240,5 +240,50 @@ def case_settings():
     eq(counts["full"][0], counts["full"][1], "full mode: the same counts raw and compressed")
 
 
+def case_relative():
+    # A relative TIDEMARK_OUTPUT is resolved against the working directory
+    # once, when tracing starts: a child forked after chdir writes beside
+    # its parent's trace, and the ".N" check runs there. The environment the
+    # program sees is left as it was.
+    sub = os.path.join(harness.TMP, "sub")
+    os.mkdir(sub)
+    for tmpl, child_name in (("rel.tmk", "rel.tmk.{c}"), ("rel.%p.tmk", "rel.{c}.tmk")):
+        r = run([probe(), "chdir-fork", "sub"], output=tmpl)
+        eq((r.returncode, r.stderr), (0, b""), f"{tmpl}: status, stderr {r.stdout.decode()}")
+        out = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)
+        eq((out["env"], out["childenv"]), (tmpl, tmpl), f"{tmpl}: TIDEMARK_OUTPUT as set")
+        p, c = out["parent"], out["forked"]
+        top = os.path.join(harness.TMP, tmpl.replace("%p", p))
+        eq(tmkcat(top)["pid"], p, f"{tmpl}: the parent's trace")
+        d = tmkcat(os.path.join(harness.TMP, child_name.format(c=c)), "-z", "2222:2222")
+        clean_trace(d, f"{tmpl}: the child's trace")
+        eq((d["pid"], d["ppid"], num(d, "sized_allocs")), (c, p, 10), f"{tmpl}: the child's trace")
+        eq(os.listdir(sub), [], f"{tmpl}: nothing written in the directory the program went to")
+        for t in traces():
+            os.unlink(t)
+    # a trace already there: the process the user started takes ".1" in
+    # the directory it started in, its child its own name there
+    existing = os.path.join(harness.TMP, "rel.tmk")
+    with open(existing, "wb") as f:
+        f.write(b"kept\n")
+    with open(os.path.join(sub, "rel.tmk"), "wb") as f:
+        f.write(b"kept too\n")
+    r = run([probe(), "chdir-fork", "sub"], output="rel.tmk")
+    eq(r.returncode, 0, f"existing: status {r.stdout.decode()}")
+    warned(r, "existing", re.escape(f"{existing} exists, left as it is; writing {existing}.1"))
+    out = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)
+    eq(tmkcat(existing + ".1")["pid"], out["parent"], "the parent's trace at .1")
+    eq(tmkcat(f"{existing}.{out['forked']}")["pid"], out["forked"], "the child's trace")
+    eq(sorted(os.listdir(sub)), ["rel.tmk"], "nothing written in the directory the program went to")
+    # a '%' in the directory's name is the directory's, not a template's
+    pct = os.path.join(harness.TMP, "in%p%e%%")
+    os.mkdir(pct)
+    r = run([probe(), "chdir-fork", ".."], output="rel.%p.tmk", cwd=pct)
+    eq((r.returncode, r.stderr), (0, b""), f"'%' in the directory: {r.stdout.decode()}")
+    out = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)
+    eq(sorted(os.listdir(pct)), sorted(f"rel.{out[k]}.tmk" for k in ("parent", "forked")),
+       "'%' in the directory: both traces there")
+
+
 if __name__ == "__main__":
     sys.exit(harness.main(globals(), "output"))

@@ -414,5 +414,58 @@ def case_unchanged():
         eq(d["rc"], 0, f"trace {os.path.basename(t)} well formed: {d.get('error')}")
 
 
+EXEC_WAYS = ("execve", "execv", "execl", "execle", "execvp", "execlp", "execvpe", "execveat",
+             "fexecve")
+
+
+def exec_fail_checked(args, env, what):
+    """Runs shim_probe exec-fail args natively and under the shim: the same
+    status (3), return value and errno; then the one trace of the process:
+    complete, ended by its exit with status 3, every block of 1001 and 1002
+    bytes in it."""
+    native = run([probe(), "exec-fail", *args], preload=False)
+    r = run([probe(), "exec-fail", *args], env=env)
+    eq((r.returncode, r.stderr), (3, b""), f"{what}: status, stderr ({r.stdout.decode()})")
+    out = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)
+    want = dict(l.split("=", 1) for l in native.stdout.decode().splitlines() if "=" in l)
+    eq((out["rc"], out["errno"]), (want["rc"], want["errno"]), f"{what}: exec's result and errno")
+    files = traces()
+    eq(files, [os.path.join(harness.TMP, f"t.{out['pid']}.tmk")], f"{what}: one trace")
+    return files[0]
+
+
+def case_exec_fail():
+    # An exec* that fails leaves the process traced: the trace ended
+    # (END(EXEC)) before the real call goes on in the same file, which ends
+    # with the process's exit. Every way to exec, plain and in tables mode.
+    for how in EXEC_WAYS:
+        for env in ({}, {"TIDEMARK_MODE": "tables", "TIDEMARK_PROBE_MIN": "1000"}):
+            what = f"{how} {env.get('TIDEMARK_MODE', 'full')}"
+            path = exec_fail_checked([how], env, what)
+            for size, n in ((1001, 5), (1002, 7)):
+                d = tmkcat(path, "-z", f"{size}:{size}")
+                clean_trace(d, what)
+                eq((d["end"], d["end_status"]), ("exit", "3"), f"{what}: how the trace ends")
+                eq(num(d, "sized_allocs"), n, f"{what}: blocks of {size} bytes")
+            os.unlink(path)
+
+
+def case_exec_fail_threads():
+    # The same with a thread allocating all the while, the exec failing 300
+    # times: no record lost or written twice around the failed execs.
+    # By info (full mode) and by address (every block sampled).
+    for how, env in (("execv", {}), ("execvp", {}), ("execv", {"TIDEMARK_SAMPLE_BYTES": "1"})):
+        what = f"{how} {env}"
+        path = exec_fail_checked([how, "300", "1"], env, what)
+        d = tmkcat(path, "-z", "3003:3003")
+        clean_trace(d, what)
+        eq((d["end"], d["end_status"]), ("exit", "3"), f"{what}: how the trace ends")
+        check(num(d, "sized_allocs") >= 300, f"{what}: the churning thread's blocks")
+        eq(num(d, "sized_frees"), num(d, "sized_allocs"), f"{what}: each freed once")
+        eq(num(d, "free_unknown"), 0, f"{what}: frees of blocks not in the trace")
+        eq(num(tmkcat(path, "-z", "1002:1002"), "sized_allocs"), 7, f"{what}: after the execs")
+        os.unlink(path)
+
+
 if __name__ == "__main__":
     sys.exit(harness.main(globals(), "process"))

@@ -268,7 +268,10 @@ def case_refusals():
     refused(["-o", "", *touch], 2, r"-o is empty", "empty -o")
     refused(["-o", "x" * 5000, *touch], 2, r"-o is 5000 bytes long; the shim takes at most 4095",
             "-o too long for the shim")
-    refused(["-o", "%p" * 2040, *touch], 2,
+    refused(["-o", "x" * 4090, *touch], 2,
+            r"-o is \d+ bytes long as an absolute path \(in /.*\); the shim takes at most 4095",
+            "-o too long for the shim once absolute")
+    refused(["-o", "/" + "%p" * 2040, *touch], 2,
             r"the trace path is \d+ bytes long; a path has at most 4095", "path too long")
     refused(["-o", os.path.join(harness.TMP, "n" * 300 + ".tmk"), *touch], 2,
             r"cannot create the trace .*: File name too long", "name too long")
@@ -405,6 +408,61 @@ def case_reasons():
     one_line(r, "not a directory", r"cannot be created: Not a directory; not tracing$")
     r = harness.run(hello, output=os.path.join(harness.TMP, "n" * 300))
     one_line(r, "name too long", r"cannot be created: File name too long; not tracing$")
+
+
+# ---- relative ---------------------------------------------------------------
+
+def case_relative():
+    # `run -o rel.tmk` (and the default tidemark.%p.tmk) puts every trace of
+    # the run beside the first, whatever directory the program goes to
+    # before it forks or execs, and lists them all.
+    sub = os.path.join(harness.TMP, "sub")
+    for args, first in ((["-o", "rel.tmk"], "rel.tmk"), ([], "tidemark.{p}.tmk")):
+        clear()
+        os.mkdir(sub)
+        r = tm_run([*args, "--", "sh", "-c", f"cd sub && exec {harness.probe()} hello"])
+        eq(r.returncode, 0, f"{args} exec: status {r.stderr.decode()}")
+        err = r.stderr.decode()
+        names = sorted(os.listdir(harness.TMP))
+        eq(len(names), 3, f"{args} exec: sub, the shell's trace and the probe's: {names}")
+        top = [n for n in names if re.fullmatch(r"(rel|tidemark\.\d+)\.tmk", n)]
+        eq(len(top), 1, f"{args} exec: the first trace {names}")
+        check(top[0] + ".1" in names, f"{args} exec: the new image's trace {names}")
+        check(err.startswith(f"tidemark: trace written to {top[0]}\n"), f"{args}: {err!r}")
+        line = f"tidemark: the program exec'ed; its new image's trace is {top[0]}.1\n"
+        check(line in err, f"{args} exec: {line!r} not in {err!r}")
+        eq(os.listdir(sub), [], f"{args} exec: nothing written in sub")
+        clean_trace(tmkcat(os.path.join(harness.TMP, top[0] + ".1")), f"{args}: the new image")
+    clear()
+    os.mkdir(sub)
+    r = tm_run(["-o", "rel2.tmk", "--", harness.probe(), "chdir-fork", "sub"])
+    eq(r.returncode, 0, f"fork: status {r.stderr.decode()}")
+    out = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)
+    line = f"tidemark: child process {out['forked']} (parent {out['parent']}): rel2.tmk.{out['forked']}\n"
+    check(line in r.stderr.decode(), f"fork: {line!r} not in {r.stderr.decode()!r}")
+    clean_trace(tmkcat(os.path.join(harness.TMP, f"rel2.tmk.{out['forked']}")), "the child's trace")
+    eq(os.listdir(sub), [], "fork: nothing written in sub")
+
+
+# ---- exec_fail --------------------------------------------------------------
+
+def case_exec_fail():
+    # A program whose execvp of a missing command fails and goes on: run
+    # passes its status through, calls its one trace complete (no exec'ed
+    # image), and the report has the allocations made after the exec and
+    # the exit status.
+    r = tm_run(["-o", "ef.tmk", "--", harness.probe(), "exec-fail", "execvp"])
+    eq(r.returncode, 3, f"status {r.stderr.decode()}")
+    err = r.stderr.decode()
+    check(err.startswith("tidemark: trace written to ef.tmk\n"), f"first line {err!r}")
+    check("exec'ed" not in err and "incomplete" not in err, f"no exec, complete: {err!r}")
+    eq(sorted(f for f in os.listdir(harness.TMP) if f.startswith("ef.tmk")), ["ef.tmk"], "traces")
+    rep = subprocess.run([tidemark(), "report", os.path.join(harness.TMP, "ef.tmk")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    eq(rep.returncode, 0, f"report: {rep.stderr}")
+    check(re.search(r"^trace .*, exit status 3$", rep.stdout, re.M), f"report: {rep.stdout}")
+    d = tmkcat(os.path.join(harness.TMP, "ef.tmk"), "-z", "1002:1002")
+    eq(num(d, "sized_allocs"), 7, "the blocks allocated after the exec")
 
 
 if __name__ == "__main__":

@@ -257,6 +257,96 @@ static int cmd_forkexec(const char *self)
     return check_failures != 0;
 }
 
+/* Changes directory to dir, then forks: the child's trace goes beside the
+ * parent's, whatever the working directory (a relative TIDEMARK_OUTPUT is
+ * resolved once, at start). Prints TIDEMARK_OUTPUT as each process sees it:
+ * the shim never changes the environment. */
+static int cmd_chdir_fork(const char *dir)
+{
+    sink = malloc(1111);
+    CHECK(chdir(dir) == 0, "chdir(%s)", dir);
+    const char *env = getenv("TIDEMARK_OUTPUT");
+    printf("env=%s\n", env ? env : "(unset)");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < 10; i++) churn(2222);
+        env = getenv("TIDEMARK_OUTPUT");
+        printf("childenv=%s\n", env ? env : "(unset)");
+        exit(0);
+    }
+    int st = wait_status(pid);
+    CHECK(st == 0, "child status %d", st);
+    printf("parent=%d\nforked=%d\n", (int)getpid(), (int)pid);
+    return check_failures != 0;
+}
+
+/* ---- exec-fail: an exec that fails, and the program goes on -------------- */
+
+/* One exec* of something that cannot run, the way `how` names; returns what
+ * it returned (-1) with its errno. */
+static int exec_missing(const char *how)
+{
+    static char *const argv[] = {"missing", NULL};
+    char *const envp[] = {"A=1", NULL};
+    if (!strcmp(how, "execve")) return execve("/nonexistent/prog", argv, envp);
+    if (!strcmp(how, "execv")) return execv("/nonexistent/prog", argv);
+    if (!strcmp(how, "execl")) return execl("/nonexistent/prog", "prog", (char *)NULL);
+    if (!strcmp(how, "execle")) return execle("/nonexistent/prog", "prog", (char *)NULL, envp);
+    if (!strcmp(how, "execvp")) return execvp("no-such-command-tidemark", argv);
+    if (!strcmp(how, "execlp")) return execlp("no-such-command-tidemark", "x", (char *)NULL);
+    if (!strcmp(how, "execvpe")) return execvpe("no-such-command-tidemark", argv, envp);
+    if (!strcmp(how, "execveat")) return execveat(AT_FDCWD, "/nonexistent/prog", argv, envp, 0);
+    if (!strcmp(how, "fexecve")) { /* a file that is not executable: EACCES */
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int rc = fexecve(fd, argv, envp);
+        int e = errno;
+        close(fd);
+        errno = e;
+        return rc;
+    }
+    errno = EINVAL;
+    return -2;
+}
+
+static volatile int exec_fail_stop;
+
+/* Allocates and frees until told to stop: a thread busy in the shim while
+ * another one's exec fails. */
+static void *exec_fail_churner(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&exec_fail_stop, __ATOMIC_RELAXED)) churn(3003);
+    return NULL;
+}
+
+/* 5 blocks of 1001 bytes, the failed exec (`times` times; with a thread
+ * churning 3003 bytes meanwhile when `threads`), 7 blocks of 1002 bytes,
+ * then exit 3: every block is in the trace, and so is the exit status.
+ * Prints the exec's return value and errno, to compare with a run without
+ * the shim. */
+static int cmd_exec_fail(const char *how, int times, int threads)
+{
+    for (int i = 0; i < 5; i++) sink = malloc(1001);
+    pthread_t th;
+    if (threads) CHECK(pthread_create(&th, NULL, exec_fail_churner, NULL) == 0, "thread");
+    int rc = 0, err = 0;
+    for (int i = 0; i < times; i++) {
+        errno = 0;
+        rc = exec_missing(how);
+        err = errno;
+        churn(3003);
+    }
+    if (threads) {
+        __atomic_store_n(&exec_fail_stop, 1, __ATOMIC_RELAXED);
+        pthread_join(th, NULL);
+    }
+    for (int i = 0; i < 7; i++) sink = malloc(1002);
+    printf("rc=%d\nerrno=%d\npid=%d\n", rc, err, (int)getpid());
+    fflush(stdout);
+    exit(check_failures ? 1 : 3);
+}
+
 static int cmd_exec_child(void)
 {
     for (int i = 0; i < 5; i++) churn(4444);
@@ -1013,6 +1103,36 @@ static int cmd_hello(void)
     return 0;
 }
 
+/* ---- realloc-fail: a failed realloc changes nothing ------------------------- */
+
+/* Blocks of 5001..5004 bytes (and 70001.. for a probed size): a failed
+ * realloc and reallocarray leave them as they were, errno ENOMEM; the
+ * driver reads the trace: each allocated once, at its malloc, freed only
+ * by the later free or successful realloc. */
+static int cmd_realloc_fail(void)
+{
+    static const size_t sizes[] = {5001, 5002, 70001, 70002};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i += 2) {
+        char *a = v_malloc(sizes[i]), *b = v_malloc(sizes[i + 1]);
+        CHECK(a && b, "malloc %zu", sizes[i]);
+        memset(a, 'a', sizes[i]);
+        errno = 0;
+        char *r = v_realloc(a, huge);
+        CHECK(r == NULL && errno == ENOMEM, "realloc(a, huge) %p errno %d", (void *)r, errno);
+        errno = 0;
+        r = v_reallocarray(b, 1, huge);
+        CHECK(r == NULL && errno == ENOMEM, "reallocarray(b, 1, huge) %p errno %d", (void *)r,
+              errno);
+        CHECK(a[0] == 'a' && a[sizes[i] - 1] == 'a', "a's bytes after the failed realloc");
+        v_free(a);                                 /* a: one allocation, one free */
+        char *c = v_realloc(b, sizes[i + 1] + 2);  /* b: freed by a realloc that works */
+        CHECK(c != NULL, "realloc(b) after the failed one");
+        printf("kept=%p\n", (void *)c);
+        sink = c;                                  /* c stays live */
+    }
+    return check_failures != 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -1055,6 +1175,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "fds")) return cmd_fds();
     if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);
     if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
+    if (!strcmp(cmd, "realloc-fail")) return cmd_realloc_fail();
+    if (!strcmp(cmd, "chdir-fork") && arg) return cmd_chdir_fork(arg);
+    if (!strcmp(cmd, "exec-fail") && arg)
+        return cmd_exec_fail(arg, argc > 3 ? atoi(argv[3]) : 1, argc > 4 && atoi(argv[4]));
     fprintf(stderr, "usage: shim_probe COMMAND [ARG]\n");
     return 2;
 }
