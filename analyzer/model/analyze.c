@@ -145,6 +145,8 @@ int analysis_apply(struct analysis *c, const struct tm_record *r)
 {
     struct tm_trace_info *info = &c->m->info;
     const struct tm_options *o = c->o;
+    if (info->ended && r->thread == c->end_thread && r->type != TMK_REC_END)
+        info->ended = 0; /* its thread went on: an exec that failed (trace-format.md) */
     if ((r->type == TMK_REC_ALLOC || r->type == TMK_REC_FREE) && r->t <= o->at) {
         if (r->t > c->last_t) c->last_t = r->t;
         struct analysis_pending *p = &c->batch[c->nbatch++];
@@ -182,6 +184,7 @@ int analysis_apply(struct analysis *c, const struct tm_record *r)
         info->ended = 1;
         info->end_why = (uint32_t)r->u.end.why;
         info->end_status = (uint32_t)r->u.end.status;
+        c->end_thread = r->thread;
     }
     if (r->t > o->at) return c->oom;
     switch (r->type) {

@@ -137,6 +137,7 @@ struct analysis {
     struct u64map stack_ix;     /* stack id -> index into m->stacks */
     size_t stacks_cap, modules_cap;
     uint64_t last_t;            /* of the latest record applied (not STACK or MODULE) */
+    uint32_t end_thread;        /* the thread whose END info->ended is */
     uint64_t last_read_t;       /* of the latest record read */
     int oom;
     struct analysis_pending batch[ANALYSIS_BATCH];

@@ -67,6 +67,7 @@ struct tm_reader {
     size_t *heap;
     size_t nheap;
     int truncated, saw_end;
+    uint32_t end_thread;   /* the thread whose END (or stop) saw_end is */
     int live;              /* the process is still writing the file (liveness.c) */
     uint64_t indexed_end;  /* where indexing stopped: the next block's offset */
     int index_stuck;       /* a bad block header: nothing after it is read */
@@ -778,7 +779,10 @@ static int advance(struct tm_reader *r, struct cursor *c)
         }
         if (decode(c, &c->rec) == 0) {
             c->has = 1;
-            if (ends_trace(&c->rec)) r->saw_end = 1;
+            if (ends_trace(&c->rec)) {
+                r->saw_end = 1;
+                r->end_thread = c->thread;
+            }
             return 0;
         }
         if (c->blk.more) { /* perhaps only cut by the window's end */
@@ -854,6 +858,8 @@ static int merge(struct tm_reader *r, uint64_t until, tm_record_fn fn, void *ctx
         if (r->nheap > 1) next = r->heap[1];
         if (r->nheap > 2 && before(r, r->heap[2], next)) next = r->heap[2];
         do {
+            if (__builtin_expect(r->saw_end, 0) && c->thread == r->end_thread && !ends_trace(&c->rec))
+                r->saw_end = 0; /* its thread went on: an exec that failed (trace-format.md) */
             if (fn(ctx, &c->rec)) goto stop;
             /* The common case inline: a heap record inside the block (on
              * any failure advance() decodes it again and reports it). */

@@ -14,7 +14,7 @@ golden() { # golden NAME FILE
     if ! diff -u "$GOLD/$1" "$2"; then echo "FAIL: $1 differs from golden"; fail=1; fi
 }
 
-for s in seed seedtables seedsampled seedovf indirect two threads info newer noend; do "$G" $s $s.tmk || exit 1; done
+for s in seed seedtables seedsampled seedovf indirect two threads info newer noend execfail execfail-exit; do "$G" $s $s.tmk || exit 1; done
 head -c 64 /dev/urandom >random.bin; : >empty.tmk; echo "hello" >text.tmk
 
 expect 0 "--help" -- "$T" --help
@@ -100,6 +100,13 @@ expect 0 "help report" -- "$T" help report; grep -q "^usage: tidemark report TRA
 expect 0 "--help diff" -- "$T" --help diff; grep -q "^usage: tidemark diff OLD NEW" out.txt || { echo "FAIL: --help diff"; fail=1; }
 expect 2 "help nosuch" -- "$T" help nosuch; one_line_error "^tidemark: unknown command 'nosuch' (see tidemark --help)$"
 expect 2 "help report extra" -- "$T" help report extra; one_line_error "^tidemark: help takes one COMMAND at most ('extra' is extra)$"
+# an END(EXEC) its thread went on after (the exec failed): not the end
+expect 0 "report after a failed exec" -- "$T" report --no-symbols --format json execfail.tmk
+grep -q '"ended": false' out.txt || { echo "FAIL: a failed exec's END taken for the end"; fail=1; }
+grep -q 'no END record' out.txt || { echo "FAIL: no 'no END record' warning after a failed exec"; fail=1; }
+expect 0 "report failed exec, then exit" -- "$T" report --no-symbols --format json execfail-exit.tmk
+grep -q '"end_why": "exit", "end_status": 3' out.txt ||
+    { echo "FAIL: the exit after a failed exec is not the trace's end"; fail=1; }
 
 # a FIFO, a directory, a device: refused at once with one line, exit 2,
 # wherever an input is opened (timeout: a blocking open fails the test)

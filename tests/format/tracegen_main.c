@@ -21,7 +21,7 @@ int main(int argc, char **argv)
                                  ? argc <= 5
                                  : 0);
     if (argc != 3 && !extra) {
-        fprintf(stderr, "usage: tracegen seed|seedtables|seedsampled|seedovf|presized|indirect|two|threads|info|info1|infolate|newer|noend|mixed OUT\n"
+        fprintf(stderr, "usage: tracegen seed|seedtables|seedsampled|seedovf|presized|indirect|two|threads|info|info1|infolate|newer|noend|execfail|execfail-exit|mixed OUT\n"
                         "       tracegen mixed OUT [MINOR [ZSTD]]\n"
                         "       tracegen serial OUT [THREADS [KIB]]\n"
                         "       tracegen bomb OUT [THREADS [zeros|ticks|ext [MIB [MINOR]]]]\n");
@@ -84,6 +84,20 @@ int main(int argc, char **argv)
     } else if (strcmp(s, "noend") == 0) {
         g = tg_new(0);
         tg_alloc(g, 1, 10, 0x1000, 64, 0);
+    } else if (strcmp(s, "execfail") == 0) {
+        /* END(EXEC), then the same thread goes on (the exec failed), and the
+         * file stops there: a process still running, or cut short */
+        g = tg_new(0);
+        tg_alloc(g, 1, 10, 0x1000, 64, 0);
+        tg_end(g, 1, 20, TMK_END_EXEC, 0);
+        tg_alloc(g, 1, 30, 0x2000, 64, 0);
+    } else if (strcmp(s, "execfail-exit") == 0) {
+        /* the same, then the process exits: the last END is the trace's */
+        g = tg_new(0);
+        tg_alloc(g, 1, 10, 0x1000, 64, 0);
+        tg_end(g, 1, 20, TMK_END_EXEC, 0);
+        tg_alloc(g, 1, 30, 0x2000, 64, 0);
+        tg_end(g, 1, 40, TMK_END_EXIT, 3);
     }
     if (!g) {
         fprintf(stderr, "tracegen: unknown scenario '%s'\n", s);
