@@ -18,6 +18,7 @@
 
 static const char check_usage[] =
     "usage: tidemark check TRACE|REPORT.json [gates] [output] [--allow-truncated]\n"
+    "                      [--until-freed]\n"
     "CI gate on tables that keep memory after deletes.\n"
     "\n"
     "Without --baseline, a table fails when the report calls it oversized\n"
@@ -42,6 +43,9 @@ static const char check_usage[] =
     "  --junit FILE              also write JUnit XML to FILE (whole or not at all)\n"
     "  --allow-truncated         judge a truncated trace or baseline (what is\n"
     "                            complete) instead of refusing\n"
+    "  --until-freed             judge a table freed while oversized (a program that\n"
+    "                            frees its tables as it ends: CPython finalizing, C++\n"
+    "                            leaving main) by what it retained until then\n"
     ANALYSIS_FLAGS_HELP
     "\n"
     "exit status: 0 every gate holds, 1 a gate failed, 2 could not judge (bad\n"
@@ -56,6 +60,7 @@ struct check_args {
     check_renderer render;
     const char *increase_flag; /* --max-increase or --max-growth, when given */
     int allow_truncated;
+    int until_freed;
 };
 
 static int parse_format(const char *v, check_renderer *r)
@@ -102,6 +107,8 @@ static int parse_own(int argc, char **argv, int *i, struct check_args *a, int *m
         a->junit = v;
     } else if (strcmp(argv[*i], "--allow-truncated") == 0) {
         a->allow_truncated = 1;
+    } else if (strcmp(argv[*i], "--until-freed") == 0) {
+        a->until_freed = 1;
     } else {
         return 0;
     }
@@ -155,6 +162,7 @@ static int load(const struct check_args *a, const struct tm_options *o, struct s
 {
     memset(base, 0, sizeof *base);
     if (snapshot_load(a->trace, o, now)) return 2;
+    if (a->until_freed) snapshot_until_freed(now);
     /* a report's verdicts were made with its thresholds; these flags rule */
     if (now->from_report) snapshot_rejudge(now, o->min_retained, o->min_ratio);
     if (now->truncated && !a->allow_truncated) {
@@ -167,6 +175,7 @@ static int load(const struct check_args *a, const struct tm_options *o, struct s
         snapshot_free(now);
         return 2;
     }
+    if (a->until_freed) snapshot_until_freed(base);
     if (base->truncated && !a->allow_truncated) {
         /* its figures stop where it was cut: any growth over them is noise */
         cli_error("check: the baseline %s is truncated; cannot judge (pass --allow-truncated to "

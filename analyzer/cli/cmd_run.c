@@ -210,11 +210,12 @@ static void summary(const struct tm_model *m, const char *trace)
     fprintf(stderr, "tidemark: %s\n", line);
     for (size_t i = 0; i < m->n_tables && i < 5; i++) {
         const struct tm_table *t = &m->tables[i];
-        tm_human_bytes(t->held, h, sizeof h);
-        tm_human_bytes(t->retained, r, sizeof r);
+        int until_end = tm_table_ended_oversized(t); /* what it kept until freed */
+        tm_human_bytes(until_end ? t->last_held : t->held, h, sizeof h);
+        tm_human_bytes(until_end ? t->last_retained : t->retained, r, sizeof r);
         fprintf(stderr, "  table %llu %-6s %-40s held %10s retained %10s  %s\n",
                 (unsigned long long)t->id, tm_table_kind_name(t->kind), t->site, h, r,
-                tm_verdict_name(t->verdict));
+                until_end ? "until freed" : tm_verdict_name(t->verdict));
         if (t->n_recs)
             fprintf(stderr, "    best fix: %s\n", t->recs[0].text);
     }

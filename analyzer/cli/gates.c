@@ -120,7 +120,12 @@ static void judge_oversized(struct judge *j, const struct snap_table *t, const c
     if (!r) return;
     double pct = percent_of(t->retained, t->held);
     tm_human_bytes(t->retained, h, sizeof h);
-    if (t->oversized) {
+    if (t->oversized && t->until_freed) {
+        say(r->message, sizeof r->message,
+            "%s: oversized until freed, retained %s B of %s B held (%.1f%%) right before",
+            who, tm_commas(t->retained, a, sizeof a), tm_commas(t->held, b, sizeof b), pct);
+        say(r->brief, sizeof r->brief, "%s retained %s until freed (oversized)", who, h);
+    } else if (t->oversized) {
         const char *why = t->after_deletes ? "after deletes" : "more than its live entries need";
         say(r->message, sizeof r->message, "%s: oversized, retains %s B of %s B held (%.1f%%) %s",
             who, tm_commas(t->retained, a, sizeof a), tm_commas(t->held, b, sizeof b), pct, why);

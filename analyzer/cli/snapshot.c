@@ -48,7 +48,10 @@ int snapshot_from_model(const struct tm_model *m, struct snapshot *s)
                                 .live_peak = t->live_peak,
                                 .oversized = t->verdict == TM_VERDICT_OVERSIZED,
                                 .after_deletes = t->after_deletes,
-                                .ended = t->ended_t != TM_NO_TIME};
+                                .ended = t->ended_t != TM_NO_TIME,
+                                .ended_oversized = tm_table_ended_oversized(t),
+                                .last_retained = t->last_retained,
+                                .last_held = t->last_held};
         if (add_table(s, t->site, t->label, tm_table_kind_name(t->kind), st)) return -1;
     }
     for (size_t i = 0; i < m->heap.n_top_end; i++)
@@ -85,6 +88,11 @@ static int from_json(const struct jv *root, struct snapshot *s)
         /* schema minor 0 had no after_deletes: the same rule from the figures */
         st.ended = strcmp(verdict, "ended") == 0 || strcmp(verdict, "leaked") == 0;
         st.after_deletes = json_true(t, "after_deletes", !st.ended && st.live < st.live_peak);
+        /* minor 2: what an ended table kept until its end */
+        const struct jv *since = json_get(t, "last_oversized_since_ns");
+        st.ended_oversized = st.ended && since && since->type == J_NUM;
+        st.last_retained = json_u(t, "last_retained_bytes", 0);
+        st.last_held = json_u(t, "last_held_bytes", 0);
         if (add_table(s, json_s(t, "site", "?"), json_s(t, "label", ""),
                       json_s(t, "kind", "?"), st))
             return -1;
@@ -106,6 +114,21 @@ static int from_json(const struct jv *root, struct snapshot *s)
     s->truncated = json_true(json_get(root, "trace"), "truncated", 0);
     s->from_report = 1;
     return 0;
+}
+
+void snapshot_until_freed(struct snapshot *s)
+{
+    for (size_t i = 0; i < s->nt; i++) {
+        struct snap_table *t = &s->t[i];
+        if (!t->ended_oversized) continue;
+        t->retained = t->last_retained;
+        t->held = t->last_held;
+        t->ended = 0;
+        t->oversized = 1;
+        t->after_deletes = 1;
+        t->until_freed = 1;
+        s->total_retained += t->last_retained;
+    }
 }
 
 void snapshot_rejudge(struct snapshot *s, uint64_t min_retained, double min_ratio)

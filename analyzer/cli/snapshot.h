@@ -31,6 +31,11 @@ struct snap_table {
     int oversized;     /* the source's verdict was "oversized" */
     int after_deletes; /* alive, and fewer entries than at its peak */
     int ended;         /* the table ended (verdict "ended" or "leaked") */
+    /* An ended table that was oversized right before its end: what it held
+     * and retained then (report minor 2, tables[].last_*). */
+    int ended_oversized;
+    uint64_t last_retained, last_held;
+    int until_freed;   /* judged by those (check --until-freed) */
 };
 
 struct snap_site {
@@ -64,6 +69,9 @@ void snapshot_free(struct snapshot *s);
 
 /* Judges again which tables are oversized, with these thresholds (as
  * table_life.c does): for a snapshot from a report written with others. */
+/* check --until-freed: an ended table that was oversized right before its
+ * end is judged by what it held and retained then, as if alive. */
+void snapshot_until_freed(struct snapshot *s);
 void snapshot_rejudge(struct snapshot *s, uint64_t min_retained, double min_ratio);
 
 /* Pairs cur's tables with old's (see above): partner[i] is the index in old

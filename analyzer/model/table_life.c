@@ -422,10 +422,19 @@ void tables_set_live_range(struct tables *tb, uint64_t id, uint64_t lo, uint64_t
     if (s && s->t.live_now == hi) s->t.live_lo = lo;
 }
 
+/* What an ended table retained until its end, when it was oversized then. */
+static uint64_t retained_until_end(const struct tm_table *t)
+{
+    return tm_table_ended_oversized(t) ? t->last_retained : 0;
+}
+
+/* Most retained first; then those that retained most until they ended. */
 static int by_retained(const void *a, const void *b)
 {
     const struct tm_table *x = a, *y = b;
     if (x->retained != y->retained) return x->retained > y->retained ? -1 : 1;
+    if (retained_until_end(x) != retained_until_end(y))
+        return retained_until_end(x) > retained_until_end(y) ? -1 : 1;
     if (x->held != y->held) return x->held > y->held ? -1 : 1;
     return x->id < y->id ? -1 : x->id > y->id;
 }

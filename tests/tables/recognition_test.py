@@ -162,6 +162,14 @@ def check_gone(args, what, cmd, tmp):
         line = tidemark(args, "report", trace).stdout.splitlines()[0]
         if "oversized until freed" not in line:
             fail(f"{what} gone: the verdict line says {line!r}")
+        # the CI gate: not oversized at the end, but by what it kept until
+        # freed with --until-freed (from the trace and from its JSON report)
+        report = os.path.join(tmp, "gone.json")
+        tidemark(args, "report", "--format", "json", "-o", report, trace)
+        got = [tidemark(args, "check", *flags, src).returncode
+               for flags in ((), ("--until-freed",)) for src in (trace, report)]
+        if got != [0, 0, 1, 1]:
+            fail(f"{what} gone: check, check --until-freed (trace, report) exit {got}")
     if t["ended_ns"] > doc["trace"]["duration_ns"] - 200000000:
         fail(f"{what} gone: ended at {t['ended_ns']} ns, the trace lasts "
              f"{doc['trace']['duration_ns']} ns: not 0.3 s before its end")
