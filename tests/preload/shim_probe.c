@@ -5,12 +5,14 @@
  * a "CHECK failed" line (tests/check.h) when something is off; what only
  * the trace can show is printed as "key=value" lines for the driver.
  *
- * Sizes 600..631 are used only by the stress workload and 7777 only by the
- * dlopen'ed library, so the trace's records of them can be counted apart.
+ * Sizes 600..631 are used only by the stress workload, 7777 only by the
+ * dlopen'ed library and 111111, 222222 by dlswap's two plugins, so the
+ * trace's records of them can be counted apart.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -310,6 +312,68 @@ static int cmd_dlopen(const char *lib, int rounds)
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
     }
+    return check_failures != 0;
+}
+
+/* ---- dlswap: two plugins loaded in turn at the same address ------------ */
+
+/* Copies file `from` to `to` through a new file renamed over it (a plugin
+ * rebuilt in place); 0 or -1. No malloc: the trace counts this program's
+ * allocations. */
+static int copy_file(const char *from, const char *to)
+{
+    char tmp[4096], buf[8192];
+    snprintf(tmp, sizeof tmp, "%s.new", to);
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+    ssize_t n = 0;
+    while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n) n = -1;
+    int ok = in >= 0 && out >= 0 && n == 0;
+    if (in >= 0) close(in);
+    if (out >= 0 && close(out)) ok = 0;
+    return ok && rename(tmp, to) == 0 ? 0 : -1;
+}
+
+/* Loads lib (copied to `as` first when as is not NULL), calls its
+ * dl_pair_alloc `calls` times from one call site (the blocks are kept: the
+ * stack caches meet that stack again), unloads it; *base gets its load
+ * bias. */
+static int load_call_unload(const char *lib, const char *as, int calls, uintptr_t *base)
+{
+    if (as && copy_file(lib, as)) {
+        CHECK(0, "copy %s to %s", lib, as);
+        return -1;
+    }
+    void *h = dlopen(as ? as : lib, RTLD_NOW | RTLD_LOCAL);
+    CHECK(h != NULL, "dlopen %s: %s", lib, dlerror());
+    if (!h) return -1;
+    struct link_map *lm = NULL;
+    CHECK(dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm, "dlinfo %s", lib);
+    *base = lm ? (uintptr_t)lm->l_addr : 0;
+    void *(*f)(void) = (void *(*)(void))dlsym(h, "dl_pair_alloc");
+    CHECK(f != NULL, "dlsym dl_pair_alloc in %s", lib);
+    for (int i = 0; f && i < calls; i++) sink = f(); /* kept: the report's sites hold them */
+    CHECK(dlclose(h) == 0, "dlclose %s", lib);
+    return 0;
+}
+
+/* Libraries a and b (each exporting dl_pair_alloc) loaded, called `calls`
+ * times and unloaded in turn, `rounds` times each; with `as`, both are
+ * copied to that one path before each load (a plugin rebuilt and
+ * reloaded). Prints same_base=1 when every load of both had the same bias. */
+static int cmd_dlswap(const char *a, const char *b, int rounds, int calls, const char *as)
+{
+    uintptr_t first = 0, base = 0;
+    int same = 1;
+    for (int i = 0; i < rounds; i++) {
+        for (int k = 0; k < 2; k++) {
+            if (load_call_unload(k ? b : a, as, calls, &base)) return 1;
+            if (!first) first = base;
+            same &= base == first;
+        }
+    }
+    printf("same_base=%d\n", same);
     return check_failures != 0;
 }
 
@@ -1008,6 +1072,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "system")) return cmd_system();
     if (!strcmp(cmd, "vfork")) return cmd_vfork();
     if (!strcmp(cmd, "dlopen") && arg) return cmd_dlopen(arg, argc > 3 ? atoi(argv[3]) : 1);
+    if (!strcmp(cmd, "dlswap") && argc > 5)
+        return cmd_dlswap(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argc > 6 ? argv[6] : NULL);
     if (!strcmp(cmd, "sigalrm")) return cmd_sigalrm(arg ? atof(arg) : 1.0);
     if (!strcmp(cmd, "alarm-exit")) return cmd_alarm_exit(arg ? atoi(arg) : 3000, 0);
     if (!strcmp(cmd, "alarm-exit-locked")) return cmd_alarm_exit(arg ? atoi(arg) : 3000, 1);
