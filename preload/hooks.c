@@ -32,7 +32,7 @@ static void *sig_alloc_lost(size_t n, size_t align, void *(*real)(size_t, size_t
 {
     if (tmk_tls.t) tmk_tls.t->lost++;
     void *p = tmk_sig_alloc(n, align);
-    if (!p && !tmk_tls.in_real) p = real(n, align);
+    if (!p && !tmk_tls.in_real && (p = real(n, align)) != NULL) tmk_sig_note_lost(p);
     return p;
 }
 
