@@ -204,6 +204,7 @@ static void thread_detach(void *arg)
     enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL);
     if (t && t == tmk_tls.t) {
         tmk_thread_flush(t);
+        if (t->pos) tmk_thread_flush(t); /* the LOST it opened the next block with */
         tmk_tls.t = NULL;
         pthread_mutex_lock(&threads_mutex);
         __atomic_add_fetch(&retired_heap, t->heap, __ATOMIC_RELAXED);
@@ -430,6 +431,21 @@ void tmk_thread_block_restart(struct tmk_thread *t)
     start_next_block(t);
 }
 
+/* The events t dropped since its last flush (a flush puts them in a LOST
+ * opening the next block): a block of their own at the end, beside the
+ * buffer (the thread may still run). */
+static void write_lost(struct tmk_thread *t)
+{
+    uint64_t n = t->lost;
+    if (!n) return;
+    uint8_t rec[1 + 2 * TMK_VARINT_MAX], *p = rec;
+    *p++ = TMK_REC_LOST;
+    p = tmk_put_u(p, 0); /* at the block's time */
+    p = tmk_put_u(p, n);
+    t->lost = 0;
+    tmk_writer_block(t->number, t->seq++, tmk_now(), rec, (size_t)(p - rec));
+}
+
 void tmk_threads_flush_all(struct tmk_thread *self, int others)
 {
     for (struct tmk_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t;
@@ -437,10 +453,13 @@ void tmk_threads_flush_all(struct tmk_thread *self, int others)
         size_t pos = __atomic_load_n(&t->pos, __ATOMIC_ACQUIRE);
         if (t == self) {
             write_block(t, pos);
+            write_lost(t);
             continue;
         }
         write_queued(t);
-        if (others && pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, pos);
+        if (!others) continue;
+        if (pos) tmk_writer_block(t->number, t->seq++, t->time_base, t->buf, pos);
+        write_lost(t);
     }
 }
 

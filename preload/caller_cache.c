@@ -389,6 +389,7 @@ static TMK_NOINLINE uint32_t stack_id_cached(struct tmk_thread *t)
 uint32_t tmk_stack_id(struct tmk_thread *t)
 {
     tmk_thread_bounds_due(t);
+    tmk_stacks_sync(t);
     if (TMK_LIKELY(tmk_opt.unwinder == TMK_UNWIND_CFI)) return stack_id_cfi(t);
     return stack_id_cached(t);
 }
@@ -418,6 +419,7 @@ void tmk_caller_cache_report(void)
 
 void tmk_caller_cache_thread_reset(struct tmk_thread *t)
 {
+    tmk_intern_thread_reset(t);
     tmk_cfi_thread_reset(t);
     struct tmk_caller_cache *cc = t->callers;
     if (!cc) return;
@@ -430,10 +432,11 @@ void tmk_caller_cache_thread_reset(struct tmk_thread *t)
 uint32_t tmk_stack_id(struct tmk_thread *t)
 {
     tmk_thread_bounds_due(t);
+    tmk_stacks_sync(t);
     uint64_t h;
     return stack_id_plain(t, &h);
 }
-void tmk_caller_cache_thread_reset(struct tmk_thread *t) { (void)t; }
+void tmk_caller_cache_thread_reset(struct tmk_thread *t) { tmk_intern_thread_reset(t); }
 void tmk_caller_cache_report(void) { tmk_cfi_report(); }
 void tmk_caller_cache_after_fork_child(void) {}
 

@@ -32,7 +32,7 @@ static void *sig_alloc_lost(size_t n, size_t align, void *(*real)(size_t, size_t
 {
     if (tmk_tls.t) tmk_tls.t->lost++;
     void *p = tmk_sig_alloc(n, align);
-    if (!p && !tmk_tls.in_real) p = real(n, align);
+    if (!p && !tmk_tls.in_real && (p = real(n, align)) != NULL) tmk_sig_note_lost(p);
     return p;
 }
 
@@ -510,11 +510,13 @@ TMK_EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
     return rc;
 }
 
-/* ---- dlclose: the caller cache's generation (modules.c) ----------------- */
+/* ---- dlclose: the modules' generation (modules.c) ----------------------- */
 
-/* The caller cache keys on code addresses: once an object is unloaded, other
- * code may come to the same addresses. The generation moves as soon as the
- * real dlclose returns (modules.c's scans move it too, later). */
+/* The stack caches and the stack ids key on code addresses: once an object
+ * is unloaded, other code may come to the same addresses. The generation
+ * moves as soon as the real dlclose returns (modules.c's scans move it too,
+ * later): the caches drop their entries, and the next stack any thread takes
+ * checks the loaded objects first (MODULE_GONE, MODULE, then new ids). */
 TMK_EXPORT int dlclose(void *handle)
 {
     int (*f)(void *) = NEXT(int (*)(void *), "dlclose");

@@ -55,4 +55,17 @@ static inline __attribute__((always_inline)) uint32_t tmk_id_of_frames(struct tm
     return id;
 }
 
+/* Before a stack is taken (tmk_stack_id): when the loaded objects may have
+ * changed since this thread last looked (tmk_modules_gen moved: a dlclose,
+ * a scan that found a change), they are checked (MODULE_GONE and MODULE
+ * records), the stacks of objects unloaded forgotten and the thread's hash
+ * cache emptied if any was. Otherwise one compare. */
+void tmk_stacks_resync(struct tmk_thread *t) TMK_HIDDEN;
+
+static inline __attribute__((always_inline)) void tmk_stacks_sync(struct tmk_thread *t)
+{
+    if (TMK_UNLIKELY(t->modules_seen != __atomic_load_n(&tmk_modules_gen, __ATOMIC_ACQUIRE)))
+        tmk_stacks_resync(t);
+}
+
 #endif /* TIDEMARK_PRELOAD_INTERN_H */

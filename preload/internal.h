@@ -14,7 +14,9 @@
  *    and has written no block for TMK_HANDOFF_AGE_NS, holding `handoff`
  *    meanwhile; an owner that finds `handoff` set waits for the write.
  *  - Lock order: tables -> ptrset -> stacks (intern.c) -> modules -> threads -> writer
- *    -> arena (modules is only tried from allocation paths). cfi.c's registry
+ *    -> arena (modules is only tried from allocation paths, for 2 ms at
+ *    most). intern.c's list of ranges to forget: a spinlock taken holding
+ *    stacks or modules (or neither), nothing taken inside it. cfi.c's registry
  *    lock: taken holding no other (or inside dl_iterate_phdr, after the
  *    loader's), arena after it. Every lock is
  *    taken only with the taking thread's guard set: a signal handler that
@@ -183,6 +185,9 @@ struct tmk_thread {
     int in_libunwind;             /* unwind.c: inside libunwind; a fork waits for 0 */
     struct tmk_caller_cache *callers; /* caller_cache.c; NULL until first used */
     struct tmk_cfi_cache *cfi;        /* cfi.c: return address -> rule; NULL until first used */
+    uint32_t modules_seen;    /* tmk_modules_gen when its stacks last looked (intern.c) */
+    uint32_t modules_gave_up; /* tmk_modules_gen when that look did not wait longer */
+    uint32_t stacks_epoch;    /* intern.c's forgetting its cache reflects */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
     /* infos.c's numbers, which never change meaning: kept across a state's
      * reuse and a fork */
@@ -518,22 +523,38 @@ void tmk_unwind_after_fork_child(void) TMK_HIDDEN;
 void tmk_intern_lock(void) TMK_HIDDEN;
 void tmk_intern_unlock(void) TMK_HIDDEN;
 void tmk_intern_after_fork_child(void) TMK_HIDDEN;
+/* modules.c found an object unloaded (its mutex held): the stacks with a
+ * frame in [start, end) are to be forgotten before any stack is interned
+ * (every thread's, intern.h's tmk_stacks_sync). */
+void tmk_intern_forget(uintptr_t start, uintptr_t end) TMK_HIDDEN;
+/* A thread state starts anew (its stack-id cache is empty). */
+void tmk_intern_thread_reset(struct tmk_thread *t) TMK_HIDDEN;
+
+/* An address range: an object's [start, end) (modules.c, stackstore.c). */
+struct tmk_range {
+    uintptr_t start, end; /* [start, end) */
+};
 
 /* stackstore.c: the interned stacks, compactly (intern.c's lock held).
  * Frames f[0, n) (0 <= n <= TMK_DEPTH_MAX) of hash h: find gives their id or
  * 0; add (when find said 0) stores them under the next id (1, 2, ...), 0
  * when out of memory. frames writes up to cap frames of id to out and gives
- * the stack's depth, -1 for an id never given. bytes: the memory the store
- * has mapped. reset forgets every stack and gives the memory back. */
+ * the stack's depth (also of a forgotten one), -1 for an id never given.
+ * bytes: the memory the store has mapped. reset forgets every stack and
+ * gives the memory back. */
 uint32_t tmk_store_find(const uintptr_t *f, int n, uint64_t h) TMK_HIDDEN;
 uint32_t tmk_store_add(const uintptr_t *f, int n, uint64_t h) TMK_HIDDEN;
 int tmk_store_frames(uint32_t id, uintptr_t *out, int cap) TMK_HIDDEN;
 size_t tmk_store_bytes(void) TMK_HIDDEN;
 void tmk_store_reset(void) TMK_HIDDEN;
+/* Forgets every stack with a frame in one of r[0, n) (objects unloaded):
+ * find no longer gives them, add gives them new ids; others keep theirs.
+ * Returns how many were forgotten. */
+size_t tmk_store_forget(const struct tmk_range *r, int n) TMK_HIDDEN;
 
 /* caller_cache.c: a thread state starts anew (buffer.c's thread_reset): its
  * caller cache forgets every entry (stack ids restart in a forked child's
- * file). */
+ * file), and so does intern.c's view of it. */
 void tmk_caller_cache_thread_reset(struct tmk_thread *t) TMK_HIDDEN;
 /* TIDEMARK_STACK_CACHE=2: one stderr line with the caller cache's counts. */
 void tmk_caller_cache_report(void) TMK_HIDDEN;
@@ -560,6 +581,13 @@ static inline void tmk_module_range(const struct dl_phdr_info *info, uintptr_t *
 
 void tmk_modules_scan(struct tmk_thread *t) TMK_HIDDEN;        /* emits MODULE/_GONE */
 void tmk_modules_scan_if_changed(struct tmk_thread *t) TMK_HIDDEN;
+/* The loader's counters read, a scan when they moved: with
+ * TMK_CHECK_ALWAYS, else only when no check completed since tmk_modules_gen
+ * last moved. The mutex is tried, for about 2 ms with TMK_CHECK_PATIENT.
+ * 0, or -1 when another thread held it. */
+#define TMK_CHECK_ALWAYS 1
+#define TMK_CHECK_PATIENT 2
+int tmk_modules_check(struct tmk_thread *t, int how) TMK_HIDDEN;
 void tmk_modules_lock(void) TMK_HIDDEN;
 void tmk_modules_unlock(void) TMK_HIDDEN;
 void tmk_modules_after_fork_child(void) TMK_HIDDEN;
@@ -576,7 +604,11 @@ void tmk_modules_find_self(void) TMK_HIDDEN;
 void *tmk_sig_alloc(size_t size, size_t align) TMK_HIDDEN; /* zeroed; NULL + ENOMEM */
 int tmk_sig_owns(const void *p) TMK_HIDDEN;    /* one load when none are live */
 size_t tmk_sig_size(const void *p) TMK_HIDDEN; /* usable bytes */
-void tmk_sig_release(void *p) TMK_HIDDEN;
+void tmk_sig_release(void *p) TMK_HIDDEN;         /* unrecorded: a mapping, or a noted block */
+/* A real-allocator block a handler got when no mapping could be had (a lost
+ * allocation): tmk_sig_owns then owns it too, so that its free is not
+ * recorded. */
+void tmk_sig_note_lost(void *p) TMK_HIDDEN;
 void tmk_sig_defer_free(void *p) TMK_HIDDEN;   /* real memory freed by such a handler */
 void tmk_sig_drain(void) TMK_HIDDEN;           /* does the deferred frees (in_real == 0) */
 

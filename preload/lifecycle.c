@@ -30,7 +30,10 @@
  *  - dlopen is not wrapped (a wrapper would change which object the loader
  *    sees as the caller, and so RUNPATH and $ORIGIN): modules.c notices the
  *    loader's adds/subs counters moving instead. dlclose (whose caller the
- *    loader ignores) is wrapped in hooks.c, only to drop the caller cache.
+ *    loader ignores) is wrapped in hooks.c, only to move tmk_modules_gen: the
+ *    stack caches drop their entries and the next stack checks the loaded
+ *    objects (modules.c), so that no stack id spans two libraries that came
+ *    to one address in turn.
  *  - fork: the child drops the parent's buffers, starts its own file (ppid
  *    in its header), re-announces modules and tables, restarts the sampler.
  *    A vfork/clone child (no fork handlers ran) is recognised by its pid and

@@ -4,15 +4,23 @@
  * A scan walks dl_iterate_phdr and compares with the known list: a new object
  * gets an id and a MODULE record (path, GNU build-id from PT_NOTE, load bias,
  * [start, end) of its PT_LOAD segments); an object no longer there gets a
- * MODULE_GONE. A full scan runs at start (and in a forked child); after
- * that, the loader's adds/subs counters are checked whenever a thread adds a
- * stack new to the process (before its STACK record, so a stack in a
- * freshly dlopen'ed object is preceded by its MODULE) and at every sampler
- * tick (so dlclose is seen within an interval).
+ * MODULE_GONE, and intern.c forgets the stacks with a frame in its range
+ * (another object may come to those addresses). The MODULE_GONE records of a
+ * scan come before its MODULE records, each after a TICK to the present
+ * time. An object is the same one only with the same path, bias, range and
+ * build-id: a plugin rebuilt and reloaded at the same address is another.
+ * A full scan runs at start (and in a forked child); after that, the
+ * loader's adds/subs counters are checked (tmk_modules_check) whenever a
+ * thread adds a stack new to the process (before its STACK record, so a
+ * stack in a freshly dlopen'ed object is preceded by its MODULE), before a
+ * thread takes a stack after tmk_modules_gen moved (intern.h's
+ * tmk_stacks_sync: an object unloaded and another loaded at its addresses
+ * are both seen before that stack is interned), and at every sampler tick.
  *
  * tmk_modules_gen counts the scans that may have seen a change (every scan
- * but the check that found none); caller_cache.c drops its entries when it
- * moves, and the dlclose wrapper (hooks.c) moves it too, at once.
+ * but the check that found none); caller_cache.c and cfi.c drop their
+ * entries when it moves, and the dlclose wrapper (hooks.c) moves it too, at
+ * once.
  */
 
 #include <elf.h>
@@ -25,8 +33,11 @@
 struct module {
     struct module *next;
     uint32_t id;
-    int seen;
+    int seen;       /* found by the current scan */
+    int announced;  /* its MODULE record is written */
     uintptr_t bias, start, end;
+    const uint8_t *bid; /* its build-id: bid_len bytes after the path */
+    size_t bid_len;
     char path[];
 };
 
@@ -34,6 +45,9 @@ static pthread_mutex_t modules_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct module *modules;
 static uint32_t next_module_id = 1;
 static unsigned long long seen_adds, seen_subs;
+/* tmk_modules_gen as read before the loader's counters by the last check
+ * that completed: a change it did not see moved tmk_modules_gen after. */
+static uint32_t checked_gen;
 uintptr_t tmk_self_start, tmk_self_end;
 uint32_t tmk_modules_gen;
 
@@ -64,22 +78,33 @@ static size_t build_id(const struct dl_phdr_info *info, const uint8_t **out)
     return 0;
 }
 
-static void put_module_record(struct tmk_thread *t, const struct module *m, const uint8_t *bid,
-                              size_t bid_len)
+/* Records carry the present time: a stack another thread interns after
+ * this scan is read after them. */
+static void put_module_record(struct tmk_thread *t, const struct module *m)
 {
     size_t path_len = strlen(m->path);
-    uint8_t *p = tmk_reserve(t, 64 + bid_len + path_len);
+    uint8_t *p = tmk_reserve(t, 64 + m->bid_len + path_len);
+    p = tmk_put_tick(t, p, tmk_now());
     *p++ = TMK_REC_MODULE;
     p = tmk_put_u(p, m->id);
     p = tmk_put_u(p, m->bias);
     p = tmk_put_u(p, m->start);
     p = tmk_put_u(p, m->end);
-    p = tmk_put_u(p, bid_len);
-    if (bid_len) memcpy(p, bid, bid_len);
-    p += bid_len;
+    p = tmk_put_u(p, m->bid_len);
+    if (m->bid_len) memcpy(p, m->bid, m->bid_len);
+    p += m->bid_len;
     p = tmk_put_u(p, path_len);
     memcpy(p, m->path, path_len);
     tmk_publish(t, p + path_len);
+}
+
+static void put_gone_record(struct tmk_thread *t, const struct module *m)
+{
+    uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
+    p = tmk_put_tick(t, p, tmk_now());
+    *p++ = TMK_REC_MODULE_GONE;
+    p = tmk_put_u(p, m->id);
+    tmk_publish(t, p);
 }
 
 static const char *main_program_path(void)
@@ -92,35 +117,49 @@ static const char *main_program_path(void)
     return exe;
 }
 
+static int same_module(const struct module *m, uintptr_t bias, uintptr_t start, uintptr_t end,
+                       const char *path, const uint8_t *bid, size_t bid_len)
+{
+    return m->bias == bias && m->start == start && m->end == end && m->bid_len == bid_len &&
+           !strncmp(m->path, path, 4000) && (!bid_len || !memcmp(m->bid, bid, bid_len));
+}
+
+/* One object of the pass: the known one it is marked seen, else a new one
+ * is listed (announced after the pass). */
 static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    struct tmk_thread *t = arg;
     (void)size;
+    (void)arg;
     uintptr_t start, end;
     tmk_module_range(info, &start, &end);
     if (end == 0) return 0;
     const char *path = info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name
                                                               : main_program_path();
     size_t path_len = strnlen(path, 4000);
+    const uint8_t *bid = NULL;
+    size_t bid_len = build_id(info, &bid);
+    if (bid_len > 256) bid_len = 0; /* not a build-id anyone makes */
     for (struct module *m = modules; m; m = m->next) {
-        if (m->bias == info->dlpi_addr && m->start == start && !strncmp(m->path, path, 4000)) {
+        if (same_module(m, info->dlpi_addr, start, end, path, bid, bid_len)) {
             m->seen = 1;
             return 0;
         }
     }
-    struct module *m = tmk_arena_alloc(sizeof *m + path_len + 1);
+    struct module *m = tmk_arena_alloc(sizeof *m + path_len + 1 + bid_len);
     if (!m) return 0;
     m->id = next_module_id++;
     m->seen = 1;
+    m->announced = 0;
     m->bias = info->dlpi_addr;
     m->start = start;
     m->end = end;
     memcpy(m->path, path, path_len);
+    m->path[path_len] = 0;
+    m->bid = (const uint8_t *)m->path + path_len + 1;
+    m->bid_len = bid_len;
+    if (bid_len) memcpy((uint8_t *)m->path + path_len + 1, bid, bid_len);
     m->next = modules;
     modules = m;
-    const uint8_t *bid = NULL;
-    size_t bid_len = build_id(info, &bid);
-    put_module_record(t, m, bid, bid_len);
     return 0;
 }
 
@@ -134,35 +173,56 @@ static int read_counters(struct dl_phdr_info *info, size_t size, void *arg)
     return 1; /* the counters are the same in every call: stop */
 }
 
-/* Scans with the modules mutex held. */
-static void scan_locked(struct tmk_thread *t)
+/* Scans with the modules mutex held; c: the loader's counters read before.
+ * The objects gone first (MODULE_GONE, their stacks forgotten), then the
+ * new ones (MODULE). Returns tmk_modules_gen as this scan moved it. */
+static uint32_t scan_locked(struct tmk_thread *t, const unsigned long long c[2])
 {
-    unsigned long long c[2] = {0, 0};
-    __atomic_add_fetch(&tmk_modules_gen, 1, __ATOMIC_SEQ_CST);
-    dl_iterate_phdr(read_counters, c);
+    uint32_t gen = __atomic_add_fetch(&tmk_modules_gen, 1, __ATOMIC_SEQ_CST);
     seen_adds = c[0];
     seen_subs = c[1];
     for (struct module *m = modules; m; m = m->next) m->seen = 0;
-    dl_iterate_phdr(scan_one, t);
+    dl_iterate_phdr(scan_one, NULL);
     for (struct module **pm = &modules; *pm;) {
         struct module *m = *pm;
         if (m->seen) {
             pm = &m->next;
             continue;
         }
-        uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
-        *p++ = TMK_REC_MODULE_GONE;
-        p = tmk_put_u(p, m->id);
-        tmk_publish(t, p);
+        if (m->announced) {
+            put_gone_record(t, m);
+            tmk_intern_forget(m->start, m->end);
+        }
         *pm = m->next;
         tmk_arena_free(m);
     }
+    for (struct module *m = modules; m; m = m->next) {
+        if (m->announced) continue;
+        put_module_record(t, m);
+        m->announced = 1;
+    }
+    return gen;
+}
+
+/* Reads the loader's counters and scans when they moved; the modules mutex
+ * held. gen: tmk_modules_gen read before. */
+static void check_locked(struct tmk_thread *t, uint32_t gen, int always)
+{
+    unsigned long long c[2] = {0, 0};
+    dl_iterate_phdr(read_counters, c);
+    if (always || c[0] != seen_adds || c[1] != seen_subs) {
+        /* this scan's own move of the generation is checked too, unless
+         * another came between */
+        uint32_t mine = scan_locked(t, c);
+        if (mine == gen + 1) gen = mine;
+    }
+    __atomic_store_n(&checked_gen, gen, __ATOMIC_RELEASE);
 }
 
 void tmk_modules_scan(struct tmk_thread *t)
 {
     pthread_mutex_lock(&modules_mutex);
-    scan_locked(t);
+    check_locked(t, __atomic_load_n(&tmk_modules_gen, __ATOMIC_ACQUIRE), 1);
     pthread_mutex_unlock(&modules_mutex);
 }
 
@@ -170,11 +230,41 @@ void tmk_modules_scan(struct tmk_thread *t)
  * holding it may be waiting for the loader lock this thread holds). */
 void tmk_modules_scan_if_changed(struct tmk_thread *t)
 {
+    uint32_t gen = __atomic_load_n(&tmk_modules_gen, __ATOMIC_ACQUIRE);
     if (pthread_mutex_trylock(&modules_mutex) != 0) return;
-    unsigned long long c[2] = {0, 0};
-    dl_iterate_phdr(read_counters, c);
-    if (c[0] != seen_adds || c[1] != seen_subs) scan_locked(t);
+    check_locked(t, gen, 0);
     pthread_mutex_unlock(&modules_mutex);
+}
+
+/* The mutex, tried for up to about 2 ms (another thread's check takes
+ * microseconds; one that waits for the loader's lock, which this thread may
+ * hold, is not waited for longer): 0, or -1 when not had. */
+static int lock_patiently(void)
+{
+    uint64_t until = 0;
+    for (unsigned i = 0;; i++) {
+        if (pthread_mutex_trylock(&modules_mutex) == 0) return 0;
+        if (i < 64) {
+            __builtin_ia32_pause();
+            continue;
+        }
+        uint64_t now = tmk_clock_ns();
+        if (!until) until = now + 2000000;
+        if (now >= until) return -1;
+        sched_yield();
+    }
+}
+
+int tmk_modules_check(struct tmk_thread *t, int how)
+{
+    uint32_t gen = __atomic_load_n(&tmk_modules_gen, __ATOMIC_ACQUIRE);
+    if (!(how & TMK_CHECK_ALWAYS) && __atomic_load_n(&checked_gen, __ATOMIC_ACQUIRE) == gen)
+        return 0;
+    if (how & TMK_CHECK_PATIENT ? lock_patiently() : pthread_mutex_trylock(&modules_mutex))
+        return -1;
+    check_locked(t, gen, 0);
+    pthread_mutex_unlock(&modules_mutex);
+    return 0;
 }
 
 /* The child's file starts with no modules: forget them (rescanned after). */
@@ -187,6 +277,8 @@ void tmk_modules_after_fork_child(void)
         tmk_arena_free(m);
     }
     next_module_id = 1;
+    seen_adds = seen_subs = 0;
+    checked_gen = 0;
 }
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)

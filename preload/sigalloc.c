@@ -18,10 +18,17 @@
  *    real allocator (tmk_sig_drain). So is a free by a handler that
  *    interrupted the shim's own recording (TMK_GUARD_SHIM): done then, it is also
  *    recorded, and the trace does not lose the free of a traced block.
+ *  - when no mapping can be had (all SIG_SLOTS taken: a handler that keeps
+ *    its blocks; mmap failing), a handler that interrupted the shim, not the
+ *    real allocator, gets its block from the real allocator (hooks.c), noted
+ *    here (tmk_sig_note_lost) so that its free is not recorded either: it
+ *    goes to the real allocator from here, deferred like the others while
+ *    the thread is inside the real allocator or the shim.
  * Everything here is async-signal-safe: atomics, mmap, munmap; no lock. It
  * costs two system calls per such allocation, which only happens when a
  * signal lands inside malloc. These allocations are not traced (the
- * interrupted thread counts them as LOST when it was recording).
+ * interrupted thread counts them as LOST when it was recording), and
+ * neither are their frees (a free of a block the trace never allocated).
  *
  * The deferred list: deferred_state packs (generation << 32 | count). A push
  * happens only while in_real > 0 or guard == TMK_GUARD_SHIM, and a pop only while both
@@ -34,7 +41,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "guard.h"
+#include "real.h"
 
 #define SIG_SLOTS 1024
 #define SIG_HEADER 16 /* bytes kept free before the first user byte */
@@ -49,7 +57,18 @@ struct sig_slot {
 
 static struct sig_slot slots[SIG_SLOTS];
 static unsigned slots_top; /* slots [0, top) have ever been used */
-static int live;           /* mappings handed out and not yet released */
+static int live;           /* mappings and noted real blocks not yet released */
+
+/* Real blocks of lost allocations: an open-addressing set of addresses,
+ * probed LOST_PROBE slots from a block's home at most. A removal leaves a
+ * hole (never 0 again: a concurrent insertion beyond it stays findable);
+ * an insertion takes the first empty slot or hole. 128 KiB of .bss, touched
+ * only when used. */
+#define LOST_BITS 14
+#define LOST_SLOTS ((size_t)1 << LOST_BITS)
+#define LOST_PROBE 64
+#define LOST_HOLE ((uintptr_t)1)
+static uintptr_t lost_blocks[LOST_SLOTS]; /* 0 empty, LOST_HOLE, else a block */
 
 static size_t page_size(void)
 {
@@ -112,24 +131,85 @@ static int find(const void *p)
     return -1;
 }
 
+static size_t lost_home(uintptr_t a)
+{
+    return (size_t)(((uint64_t)a >> 4) * 0x9E3779B97F4A7C15ull >> (64 - LOST_BITS));
+}
+
+void tmk_sig_note_lost(void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    size_t home = lost_home(a);
+    for (size_t i = 0; i < LOST_PROBE; i++) {
+        uintptr_t *s = &lost_blocks[(home + i) & (LOST_SLOTS - 1)];
+        uintptr_t v = __atomic_load_n(s, __ATOMIC_ACQUIRE);
+        if ((v == 0 || v == LOST_HOLE) &&
+            __atomic_compare_exchange_n(s, &v, a, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            __atomic_add_fetch(&live, 1, __ATOMIC_ACQ_REL);
+            tmk_ptrset_filter_mark(a, 1); /* free() must come here, in tables mode too */
+            return;
+        }
+    }
+    /* no room: its free will be recorded, of a block the trace never allocated */
+}
+
+/* The set's slot holding p, or NULL. */
+static uintptr_t *lost_slot(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    size_t home = lost_home(a);
+    for (size_t i = 0; i < LOST_PROBE; i++) {
+        uintptr_t *s = &lost_blocks[(home + i) & (LOST_SLOTS - 1)];
+        uintptr_t v = __atomic_load_n(s, __ATOMIC_ACQUIRE);
+        if (v == a) return s;
+        if (v == 0) return NULL;
+    }
+    return NULL;
+}
+
+/* A noted real block back to the real allocator, unrecorded; while this
+ * thread is inside the real allocator or the shim, deferred (still noted:
+ * the deferred free() comes back here). */
+static void release_lost(void *p)
+{
+    uintptr_t *s = lost_slot(p);
+    if (!s) return;
+    if (TMK_REENTERED()) {
+        tmk_sig_defer_free(p);
+        return;
+    }
+    uintptr_t expect = (uintptr_t)p;
+    if (!__atomic_compare_exchange_n(s, &expect, LOST_HOLE, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED))
+        return;
+    __atomic_sub_fetch(&live, 1, __ATOMIC_ACQ_REL);
+    tmk_ptrset_filter_mark((uintptr_t)p, 0);
+    TMK_REAL_VOID(tmk_real_free(p));
+}
+
 int tmk_sig_owns(const void *p)
 {
     if (TMK_LIKELY(__atomic_load_n(&live, __ATOMIC_ACQUIRE) == 0)) return 0;
-    return find(p) >= 0;
+    return find(p) >= 0 || lost_slot(p) != NULL;
 }
 
 size_t tmk_sig_size(const void *p)
 {
     int i = find(p);
-    return i < 0 ? 0 : slots[i].size;
+    if (i >= 0) return slots[i].size;
+    return lost_slot(p) ? tmk_real_usable((void *)p) : 0;
 }
 
 void tmk_sig_release(void *p)
 {
     int i = find(p);
+    if (i < 0) {
+        release_lost(p);
+        return;
+    }
     uintptr_t expect = (uintptr_t)p;
-    if (i < 0 || !__atomic_compare_exchange_n(&slots[i].ptr, &expect, SLOT_BUSY, 0,
-                                              __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    if (!__atomic_compare_exchange_n(&slots[i].ptr, &expect, SLOT_BUSY, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED))
         return;
     int saved = errno;
     munmap(slots[i].base, slots[i].len);

@@ -6,6 +6,9 @@
  * 23 frames took 3.9 MiB as arena entries (header, hash, id, depth, 8 bytes
  * a frame, rounded up to a size class) and take 1.5 MiB here. Ids are 1, 2,
  * 3... in the order stacks are added.
+ * A stack with a frame in an object that was unloaded is forgotten (its
+ * hash in the log becomes 0, its slot leaves the index): another object may
+ * come to those addresses, and its stacks get ids of their own.
  * The caller (intern.c) holds the lock; nothing here locks.
  */
 #include <string.h>
@@ -122,7 +125,20 @@ static struct slot *free_slot(uint64_t h)
     return &slots[i];
 }
 
-/* Room in the index for one more stack at 3/4 load at most: 0 or -1. */
+/* Puts every stack not forgotten (hash 0) into the empty index. */
+static void index_fill(void)
+{
+    for (uint32_t id = 1; id <= nstacks; id++) {
+        uint64_t h = hash_of(entry_of(id));
+        if (!h) continue;
+        struct slot *to = free_slot(h);
+        to->check = (uint32_t)(h >> 32);
+        to->id = id;
+    }
+}
+
+/* Room in the index for one more stack at 3/4 load at most (forgotten
+ * stacks counted): 0 or -1. */
 static int index_room(void)
 {
     if (nslots && ((size_t)nstacks + 1) * 4 <= nslots * 3) return 0;
@@ -133,12 +149,7 @@ static int index_room(void)
     size_t old_n = nslots;
     slots = s;
     nslots = cap;
-    for (uint32_t id = 1; id <= nstacks; id++) {
-        uint64_t h = hash_of(entry_of(id));
-        struct slot *to = free_slot(h);
-        to->check = (uint32_t)(h >> 32);
-        to->id = id;
-    }
+    index_fill();
     tmk_pages_unmap(old, old_n * sizeof *old);
     return 0;
 }
@@ -226,6 +237,35 @@ int tmk_store_frames(uint32_t id, uintptr_t *out, int cap)
         out[i] = frame;
     }
     return n;
+}
+
+/* Has the entry a frame in one of r[0, n)? */
+static int entry_in_ranges(const uint8_t *e, const struct tmk_range *r, int n)
+{
+    const uint8_t *p = e + 9;
+    uintptr_t frame = 0;
+    for (int i = 0; i < e[8]; i++) {
+        p = get_frame(p, &frame);
+        for (int k = 0; k < n; k++)
+            if (frame >= r[k].start && frame < r[k].end) return 1;
+    }
+    return 0;
+}
+
+size_t tmk_store_forget(const struct tmk_range *r, int n)
+{
+    size_t gone = 0;
+    for (uint32_t id = 1; id <= nstacks; id++) {
+        uint8_t *e = (uint8_t *)entry_of(id);
+        if (!hash_of(e) || !entry_in_ranges(e, r, n)) continue;
+        memset(e, 0, sizeof(uint64_t)); /* its hash: never a stack's (tmk_hash_end) */
+        gone++;
+    }
+    if (gone) {
+        memset(slots, 0, nslots * sizeof *slots);
+        index_fill();
+    }
+    return gone;
 }
 
 size_t tmk_store_bytes(void)

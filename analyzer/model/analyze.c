@@ -56,7 +56,8 @@ static void add_stack(struct analysis *c, const struct tm_record *r)
     }
     if (r->u.stack.depth) /* frames may be NULL for an empty stack */
         memcpy(f, r->u.stack.frames, r->u.stack.depth * sizeof *f);
-    m->stacks[m->n_stacks++] = (struct tm_stack){r->u.stack.id, r->u.stack.depth, f};
+    m->stacks[m->n_stacks++] =
+        (struct tm_stack){r->u.stack.id, r->u.stack.depth, f, c->module_events};
     return;
 oom:
     c->oom = 1;
@@ -73,7 +74,7 @@ static void add_module(struct analysis *c, const struct tm_record *r)
         c->modules_cap = cap;
     }
     struct tm_module mod = {r->u.module.id, r->u.module.bias, r->u.module.start,
-                            r->u.module.end, NULL, r->u.module.build_id_len, NULL, 0};
+                            r->u.module.end, NULL, r->u.module.build_id_len, NULL, 0, 0, 0};
     mod.path = dup_str(r->u.module.path, r->u.module.path_len);
     if (mod.build_id_len && (mod.build_id = malloc(mod.build_id_len)))
         memcpy(mod.build_id, r->u.module.build_id, mod.build_id_len);
@@ -82,6 +83,7 @@ static void add_module(struct analysis *c, const struct tm_record *r)
         free(mod.build_id);
         goto oom;
     }
+    mod.loaded_at = ++c->module_events;
     m->modules[m->n_modules++] = mod;
     return;
 oom:
@@ -90,8 +92,10 @@ oom:
 
 static void module_gone(struct analysis *c, uint64_t id)
 {
+    c->module_events++;
     for (size_t i = c->m->n_modules; i-- > 0;)
         if (c->m->modules[i].id == id) {
+            if (!c->m->modules[i].gone) c->m->modules[i].gone_at = c->module_events;
             c->m->modules[i].gone = 1;
             return;
         }

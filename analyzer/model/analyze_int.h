@@ -136,6 +136,7 @@ struct analysis {
     int track_heap;             /* full mode: ALLOC/FREE define liveness */
     struct u64map stack_ix;     /* stack id -> index into m->stacks */
     size_t stacks_cap, modules_cap;
+    uint64_t module_events;     /* MODULE and MODULE_GONE records read */
     uint64_t last_t;            /* of the latest record applied (not STACK or MODULE) */
     uint32_t end_thread;        /* the thread whose END info->ended is */
     uint64_t last_read_t;       /* of the latest record read */

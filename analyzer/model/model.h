@@ -219,10 +219,15 @@ struct tm_heap {
 
 /* ---- stacks and modules ------------------------------------------------ */
 
+/* Module events (MODULE and MODULE_GONE records, counted 1, 2, ... in the
+ * order read) are the time a stack's frames are named at: a stack is named
+ * after the modules mapped when its STACK record was read, not after
+ * another object loaded at the same addresses before or after. */
 struct tm_stack {
     uint64_t id;
     uint32_t depth;
     uint64_t *frames; /* return addresses, innermost first */
+    uint64_t modules_at; /* module events read before its STACK record */
 };
 
 struct tm_module {
@@ -231,6 +236,7 @@ struct tm_module {
     size_t build_id_len;
     char *path;         /* "" when unnamed */
     int gone;           /* a MODULE_GONE was seen */
+    uint64_t loaded_at, gone_at; /* its MODULE's and MODULE_GONE's events (0: none) */
 };
 
 /* ---- trace facts ------------------------------------------------------- */

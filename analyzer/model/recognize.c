@@ -173,7 +173,7 @@ static int matched_frame(struct tm_symbolizer *sym, const struct tm_stack *s,
 {
     for (uint32_t i = 0; i < s->depth && i < rule->depth; i++) {
         struct tm_sym_frame f;
-        tm_symbolizer_lookup(sym, s->frames[i], 0, &f);
+        tm_symbolizer_lookup_at(sym, s->frames[i], 0, s->modules_at, &f);
         if (i == 0 && !tm_rule_first_matches(rule, f.function)) return -1;
         if (tm_rule_frame_matches(rule, f.function)) return (int)i;
         for (unsigned k = 0; k < f.n_callers; k++)

@@ -85,7 +85,7 @@ static char *site_of(const struct tm_model *m, struct tm_stack_namer *names, uin
         if (!is_plumbing(&f[i])) return frame_site(&f[i], cwd);
     if (n) return frame_site(&f[0], cwd);
     struct tm_frame_info first;
-    tm_stack_namer_inlines(names, s->frames[0], &first, 1);
+    tm_stack_namer_inlines_at(names, s->frames[0], s->modules_at, &first, 1);
     return frame_site(&first, cwd);
 }
 

@@ -49,7 +49,8 @@ struct tm_symbolizer *tm_symbolizer_for(const struct tm_model *m)
     for (size_t i = 0; sym && i < m->n_modules; i++) {
         const struct tm_module *mod = &m->modules[i];
         struct tm_symbolizer_module d = {mod->id,       mod->bias,         mod->start, mod->end,
-                                    mod->build_id, mod->build_id_len, mod->path};
+                                    mod->build_id, mod->build_id_len, mod->path,
+                                    mod->loaded_at, mod->gone_at};
         if (tm_symbolizer_add_module(sym, &d)) {
             tm_symbolizer_free(sym);
             return NULL;
@@ -94,10 +95,16 @@ int tm_stack_namer_is_shim(const struct tm_stack_namer *n, uint64_t addr)
 size_t tm_stack_namer_inlines(struct tm_stack_namer *n, uint64_t addr, struct tm_frame_info *out,
                               size_t max)
 {
+    return tm_stack_namer_inlines_at(n, addr, TM_SYM_AT_END, out, max);
+}
+
+size_t tm_stack_namer_inlines_at(struct tm_stack_namer *n, uint64_t addr, uint64_t when,
+                                 struct tm_frame_info *out, size_t max)
+{
     if (!max) return 0;
     struct tm_sym_frame f;
     if (n && n->sym) {
-        tm_symbolizer_lookup(n->sym, addr, 0, &f);
+        tm_symbolizer_lookup_at(n->sym, addr, 0, when, &f);
     } else {
         memset(&f, 0, sizeof f);
         f.offset = addr;
@@ -135,7 +142,8 @@ size_t tm_stack_namer_expand(struct tm_stack_namer *n, const struct tm_stack *st
             n->buf = b;
             n->cap = cap;
         }
-        k += tm_stack_namer_inlines(n, st->frames[i], n->buf + k, TM_MAX_INLINE);
+        k += tm_stack_namer_inlines_at(n, st->frames[i], st->modules_at, n->buf + k,
+                                       TM_MAX_INLINE);
     }
     if (k) *out = n->buf;
     return k;

@@ -5,8 +5,8 @@
  * A stack's return addresses become source-level frames: each address gives
  * the code at it and, when the compiler inlined that code, every function it
  * was inlined into, out to the real function (DWARF inline chains, see
- * symbols.h). The shim's own frames (libtidemark.so: its malloc, its wrapped
- * main) are never shown.
+ * symbols.h), in the modules mapped when the stack was recorded. The shim's
+ * own frames (libtidemark.so: its malloc, its wrapped main) are never shown.
  */
 #ifndef TIDEMARK_ANALYZER_STACK_NAMER_H
 #define TIDEMARK_ANALYZER_STACK_NAMER_H
@@ -50,6 +50,10 @@ struct tm_frame_info {
  * out[0..max) and returns how many (1 at least, when max >= 1). */
 size_t tm_stack_namer_inlines(struct tm_stack_namer *n, uint64_t addr, struct tm_frame_info *out,
                               size_t max);
+/* The same, for a frame of a stack whose modules_at is `when` (model.h):
+ * in the module mapped then (symbols.h, tm_symbolizer_lookup_at). */
+size_t tm_stack_namer_inlines_at(struct tm_stack_namer *n, uint64_t addr, uint64_t when,
+                                 struct tm_frame_info *out, size_t max);
 
 /* 1 when addr lies in the shim (a module named libtidemark*.so). */
 int tm_stack_namer_is_shim(const struct tm_stack_namer *n, uint64_t addr);

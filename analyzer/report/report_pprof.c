@@ -67,7 +67,7 @@ struct pprof {
     struct str_entry *by_str;  /* string -> index */
     struct vec mappings, locations, functions, samples;
     struct vec frees;          /* other blocks to free (lines, labels, value arrays) */
-    struct u64map loc_by_addr; /* address -> location id */
+    struct u64map loc_by_addr; /* (module, address) -> location id, see location_for */
     struct u64map fn_by_name;  /* name index << 32 | file index -> function id */
     struct u64map pseudo;      /* function id -> location id of a pseudo frame */
     int oom;
@@ -216,22 +216,36 @@ static uint64_t pseudo_location(struct pprof *p, const char *name)
     return loc->id;
 }
 
-static uint64_t location_for(struct pprof *p, uint64_t addr)
+/* The mapping of the trace's module `id`, else (0: unsymbolized) the one
+ * covering addr. */
+static uint64_t mapping_of(const struct pprof *p, uint64_t id, uint64_t addr)
 {
-    uint64_t *id = u64map_get(&p->loc_by_addr, addr);
-    if (id) return *id;
+    for (size_t i = 0; id && i < p->m->n_modules; i++)
+        if (p->m->modules[i].id == id) return i + 1;
+    return mapping_for(p, addr);
+}
+
+/* The location of return address addr in a stack whose modules_at is
+ * `when`: one per address and module (an object loaded at the addresses of
+ * one unloaded before is other code). */
+static uint64_t location_for(struct pprof *p, uint64_t addr, uint64_t when)
+{
     struct tm_frame_info f[TM_MAX_INLINE];
-    size_t n = tm_stack_namer_inlines(p->names, addr, f, TM_MAX_INLINE);
+    size_t n = tm_stack_namer_inlines_at(p->names, addr, when, f, TM_MAX_INLINE);
+    uint64_t mod = f[0].module_id;
+    uint64_t key = addr < (1ull << 47) && mod < (1ull << 16) ? mod << 47 | addr : addr;
+    uint64_t *id = u64map_get(&p->loc_by_addr, key);
+    if (id) return *id;
     Location *loc = new_location(p, addr, n);
     if (!loc) return 0;
-    loc->mapping_id = mapping_for(p, addr);
+    loc->mapping_id = mapping_of(p, mod, addr);
     for (size_t i = 0; i < n; i++) {
         char name[512];
         tm_frame_info_name(&f[i], TM_FRAME_FUNCTION, name, sizeof name);
         loc->line[i]->function_id = function_id(p, name, f[i].file);
         loc->line[i]->line = f[i].line;
     }
-    if (u64map_put(&p->loc_by_addr, addr, loc->id)) p->oom = 1;
+    if (u64map_put(&p->loc_by_addr, key, loc->id)) p->oom = 1;
     return loc->id;
 }
 
@@ -254,7 +268,7 @@ static Sample *new_sample(struct pprof *p, uint64_t leaf, int with_stack, uint64
     if (leaf) locs[s->n_location_id++] = leaf;
     for (size_t i = 0; i < depth; i++)
         if (!tm_stack_namer_is_shim(p->names, st->frames[i]))
-            locs[s->n_location_id++] = location_for(p, st->frames[i]);
+            locs[s->n_location_id++] = location_for(p, st->frames[i], st->modules_at);
     if (with_stack && !st) /* none recorded, or never defined (truncated trace) */
         locs[s->n_location_id++] =
             pseudo_location(p, stack_id ? "[unknown stack]" : "[no stack]");

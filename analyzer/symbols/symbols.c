@@ -36,8 +36,13 @@ struct module {
     Dwfl_Module *mod;
 };
 
+struct addr_key {
+    uint64_t addr; /* address << 1 | exact */
+    uint64_t mod;  /* 1 + the index of the module it was resolved in; 0: none */
+};
+
 struct addr_entry {
-    uint64_t key; /* address << 1 | exact */
+    struct addr_key key;
     struct tm_sym_frame frame;
     UT_hash_handle hh;
 };
@@ -223,10 +228,24 @@ void tm_symbolizer_module_gone(struct tm_symbolizer *s, uint64_t id)
     if (m) m->gone = 1;
 }
 
-/* The module covering addr: loaded ones before gone ones, then the latest. */
-static struct module *module_for(struct tm_symbolizer *s, uint64_t addr)
+/* Was m mapped after `when` module events? */
+static int mapped_at(const struct module *m, uint64_t when)
+{
+    return m->d.loaded_at <= when && (!m->d.gone_at || when < m->d.gone_at);
+}
+
+/* The module covering addr after `when` module events, the latest added
+ * among them; else (or at TM_SYM_AT_END) loaded ones before gone ones, then
+ * the latest. */
+static struct module *module_for(struct tm_symbolizer *s, uint64_t addr, uint64_t when)
 {
     struct module *best = NULL;
+    for (size_t i = 0; when != TM_SYM_AT_END && i < s->nmods; i++) {
+        struct module *m = &s->mods[i];
+        if (addr < m->d.start || addr >= m->d.end || !mapped_at(m, when)) continue;
+        if (!best || m->order > best->order) best = m;
+    }
+    if (best) return best;
     for (size_t i = 0; i < s->nmods; i++) {
         struct module *m = &s->mods[i];
         if (addr < m->d.start || addr >= m->d.end) continue;
@@ -503,10 +522,10 @@ static const char *demangled(struct tm_symbolizer *s, const char *name)
     return r;
 }
 
-static void resolve(struct tm_symbolizer *s, uint64_t addr, int exact, struct tm_sym_frame *f)
+static void resolve(struct tm_symbolizer *s, struct module *m, uint64_t addr, int exact,
+                    struct tm_sym_frame *f)
 {
     memset(f, 0, sizeof *f);
-    struct module *m = module_for(s, addr);
     if (!m) {
         f->offset = addr;
         return;
@@ -544,20 +563,30 @@ static void resolve(struct tm_symbolizer *s, uint64_t addr, int exact, struct tm
 int tm_symbolizer_lookup(struct tm_symbolizer *s, uint64_t addr, int exact,
                           struct tm_sym_frame *out)
 {
-    uint64_t key = addr << 1 | (exact ? 1 : 0);
+    return tm_symbolizer_lookup_at(s, addr, exact, TM_SYM_AT_END, out);
+}
+
+int tm_symbolizer_lookup_at(struct tm_symbolizer *s, uint64_t addr, int exact, uint64_t when,
+                            struct tm_sym_frame *out)
+{
+    struct module *m = module_for(s, addr, when);
+    struct addr_key key;
+    memset(&key, 0, sizeof key); /* the hash reads every byte */
+    key.addr = addr << 1 | (exact ? 1 : 0);
+    key.mod = m ? (uint64_t)(m - s->mods) + 1 : 0;
     struct addr_entry *e;
     HASH_FIND(hh, s->cache, &key, sizeof key, e);
     if (!e) {
         e = malloc(sizeof *e);
         if (!e) {
-            resolve(s, addr, exact, out);
+            resolve(s, m, addr, exact, out);
             free((void *)out->callers); /* nobody would own it */
             out->callers = NULL;
             out->n_callers = 0;
             return out->function != NULL;
         }
         e->key = key;
-        resolve(s, addr, exact, &e->frame);
+        resolve(s, m, addr, exact, &e->frame);
         HASH_ADD(hh, s->cache, key, sizeof e->key, e);
     }
     *out = e->frame;

@@ -15,7 +15,10 @@
  *    no build-id, the binary is accepted only if its PT_LOAD span matches the
  *    module's [start, end) size.
  *  - Modules may be unloaded (MODULE_GONE) and a later one mapped at the same
- *    addresses: lookups prefer a module still loaded, then the latest added.
+ *    addresses: a lookup at a time (tm_symbolizer_lookup_at: a stack's, as
+ *    the trace's count of module events when it was defined) takes the
+ *    module mapped then; without a time, or when none was, lookups prefer a
+ *    module still loaded, then the latest added.
  *  - Results are cached per address; each module's ELF/DWARF is opened once,
  *    lazily, on its first lookup. Strings returned stay valid until
  *    tm_symbolizer_free.
@@ -42,6 +45,10 @@ struct tm_symbolizer_module {
     const uint8_t *build_id;  /* GNU build-id bytes; may be NULL */
     size_t build_id_len;      /* 0 = the trace did not record one */
     const char *path;         /* may be "" or NULL when the shim could not name it */
+    /* When it was mapped, as the trace's module events (MODULE and
+     * MODULE_GONE records, 1, 2, ... in the order read) count time: loaded
+     * from event loaded_at on, gone from event gone_at on (0: not gone). */
+    uint64_t loaded_at, gone_at;
 };
 
 /* What an address resolves to. Pointers are owned by the symbolizer.
@@ -92,6 +99,13 @@ void tm_symbolizer_module_gone(struct tm_symbolizer *s, uint64_t id);
  * Always fills *out; returns 1 when a function name was found, else 0. */
 int tm_symbolizer_lookup(struct tm_symbolizer *s, uint64_t addr, int exact,
                           struct tm_sym_frame *out);
+
+/* The same, in the module that covered addr after `when` module events
+ * (loaded_at <= when < gone_at; the latest added if several); when none
+ * did, or when is TM_SYM_AT_END, as tm_symbolizer_lookup. */
+#define TM_SYM_AT_END UINT64_MAX
+int tm_symbolizer_lookup_at(struct tm_symbolizer *s, uint64_t addr, int exact, uint64_t when,
+                            struct tm_sym_frame *out);
 
 /* Warnings collected so far, at most one per module, in the order they
  * arose; *out points at an array owned by the symbolizer. */

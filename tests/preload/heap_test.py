@@ -12,6 +12,7 @@ and tmkcat on 3.0's heap by info.
 Helpers: harness.py.
 """
 import collections
+import json
 import os
 import re
 import subprocess
@@ -170,7 +171,11 @@ def case_unaligned():
     # one block odd_malloc handed out while the shim started (untraced) is
     # freed later by address
     check(num(d, "free_unknown") <= 1, f"frees of unknown addresses: {d['free_unknown']}")
-    eq(num(d, "lost"), 0, "lost")
+    # odd_malloc's calloc and realloc call malloc from inside the allocator:
+    # those inner calls are served apart and counted LOST, a few per thread
+    # (its TLS, pthread_getattr_np: 9 for these 9 threads); no block is
+    # lost for want of the map
+    check(num(d, "lost") <= 4 * 9, f"lost: {d['lost']}")
     addrs = [int(m.group(1), 16) for m in
              (re.match(r"alloc (0x[0-9a-f]+) \d+$", l) for l in d["lines"]) if m]
     check(len(addrs) >= 8 * n, f"{len(addrs)} allocations by address")
@@ -323,6 +328,44 @@ def case_sigalrm():
         clean_trace(d, f"sigalrm {unw}")
         eq(d["end"], "exit", f"{unw}: end")
         eq(num(d, "free_unknown"), 0, f"{unw}: frees of allocations not in the trace")
+
+
+def case_sigalrm_keep():
+    # Handlers that allocate inside malloc and keep their blocks: more than
+    # sigalloc.c's 1,024 mappings, so the rest come from the real allocator.
+    # Every such allocation is LOST, and its free (in the handler, deferred,
+    # or by the main thread at the end) is not recorded either: no free of a
+    # block the trace never allocated. Each handler call makes a 5001 and a
+    # 5002 byte block: traced ones + lost ones = 2 per call, exactly (the
+    # LOST counts of the end, and of a thread that ended, are written too).
+    for how in ("main", "thread"):
+        sigalrm_keep(how)
+
+
+def sigalrm_keep(how):
+    out = os.path.join(harness.TMP, f"sk-{how}.tmk")
+    r = run([probe(), "sigalrm-keep", "12000", how], output=out, timeout=60)
+    eq(r.returncode, 0, f"status {r.stdout.decode()} {r.stderr.decode()}")
+    calls = int(re.search(r"signals=(\d+)", r.stdout.decode()).group(1))
+    d = tmkcat(out)
+    clean_trace(d, f"sigalrm-keep {how}")
+    eq(num(d, "free_unknown"), 0, f"{how}: frees of blocks the trace never allocated")
+    a = tmkcat(out, "-z", "5001:5001")
+    b = tmkcat(out, "-z", "5002:5002")
+    eq(num(a, "sized_frees"), num(a, "sized_allocs"), f"{how}: the traced 5001-byte blocks freed")
+    eq(num(b, "sized_frees"), num(b, "sized_allocs"), f"{how}: the kept 5002-byte blocks freed")
+    lost = num(d, "lost")
+    eq(num(a, "sized_allocs") + num(b, "sized_allocs") + lost, 2 * calls,
+       f"{how}: every handler allocation traced or counted lost")
+    check(calls - num(b, "sized_allocs") > 1100,
+          f"{how}: only {calls - num(b, 'sized_allocs')} kept blocks lost: "
+          "sigalloc.c's mappings never ran out")
+    rep = subprocess.run([tidemark(), "report", "--format", "json", out],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    eq(rep.returncode, 0, f"{how}: report {rep.stderr}")
+    trace = json.loads(rep.stdout)["trace"]
+    eq(trace["lost_events"], lost, f"{how}: the report's lost events")
+    eq([w for w in trace["warnings"] if "never allocated" in w], [], f"{how}: report warnings")
 
 
 def case_sampled():

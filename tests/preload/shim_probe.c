@@ -5,12 +5,15 @@
  * a "CHECK failed" line (tests/check.h) when something is off; what only
  * the trace can show is printed as "key=value" lines for the driver.
  *
- * Sizes 600..631 are used only by the stress workload and 7777 only by the
- * dlopen'ed library, so the trace's records of them can be counted apart.
+ * Sizes 600..631 are used only by the stress workload, 7777 only by the
+ * dlopen'ed library, 111111, 222222 by dlswap's two plugins and 5001, 5002
+ * by sigalrm-keep's handler, so the trace's records of them can be counted
+ * apart.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -403,6 +406,68 @@ static int cmd_dlopen(const char *lib, int rounds)
     return check_failures != 0;
 }
 
+/* ---- dlswap: two plugins loaded in turn at the same address ------------ */
+
+/* Copies file `from` to `to` through a new file renamed over it (a plugin
+ * rebuilt in place); 0 or -1. No malloc: the trace counts this program's
+ * allocations. */
+static int copy_file(const char *from, const char *to)
+{
+    char tmp[4096], buf[8192];
+    snprintf(tmp, sizeof tmp, "%s.new", to);
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+    ssize_t n = 0;
+    while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n) n = -1;
+    int ok = in >= 0 && out >= 0 && n == 0;
+    if (in >= 0) close(in);
+    if (out >= 0 && close(out)) ok = 0;
+    return ok && rename(tmp, to) == 0 ? 0 : -1;
+}
+
+/* Loads lib (copied to `as` first when as is not NULL), calls its
+ * dl_pair_alloc `calls` times from one call site (the blocks are kept: the
+ * stack caches meet that stack again), unloads it; *base gets its load
+ * bias. */
+static int load_call_unload(const char *lib, const char *as, int calls, uintptr_t *base)
+{
+    if (as && copy_file(lib, as)) {
+        CHECK(0, "copy %s to %s", lib, as);
+        return -1;
+    }
+    void *h = dlopen(as ? as : lib, RTLD_NOW | RTLD_LOCAL);
+    CHECK(h != NULL, "dlopen %s: %s", lib, dlerror());
+    if (!h) return -1;
+    struct link_map *lm = NULL;
+    CHECK(dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm, "dlinfo %s", lib);
+    *base = lm ? (uintptr_t)lm->l_addr : 0;
+    void *(*f)(void) = (void *(*)(void))dlsym(h, "dl_pair_alloc");
+    CHECK(f != NULL, "dlsym dl_pair_alloc in %s", lib);
+    for (int i = 0; f && i < calls; i++) sink = f(); /* kept: the report's sites hold them */
+    CHECK(dlclose(h) == 0, "dlclose %s", lib);
+    return 0;
+}
+
+/* Libraries a and b (each exporting dl_pair_alloc) loaded, called `calls`
+ * times and unloaded in turn, `rounds` times each; with `as`, both are
+ * copied to that one path before each load (a plugin rebuilt and
+ * reloaded). Prints same_base=1 when every load of both had the same bias. */
+static int cmd_dlswap(const char *a, const char *b, int rounds, int calls, const char *as)
+{
+    uintptr_t first = 0, base = 0;
+    int same = 1;
+    for (int i = 0; i < rounds; i++) {
+        for (int k = 0; k < 2; k++) {
+            if (load_call_unload(k ? b : a, as, calls, &base)) return 1;
+            if (!first) first = base;
+            same &= base == first;
+        }
+    }
+    printf("same_base=%d\n", same);
+    return check_failures != 0;
+}
+
 /* ---- signals: malloc from a handler while the main thread mallocs -------- */
 
 static volatile sig_atomic_t handled;
@@ -500,6 +565,99 @@ static int cmd_sigalrm(double seconds)
     free(kept);
     printf("signals=%d\nloops=%lu\n", (int)handled, loops);
     CHECK(handled > 100, "only %d signals handled", (int)handled);
+    return check_failures != 0;
+}
+
+/* sigalrm-keep: each handler call mallocs and frees 5001 bytes, then
+ * mallocs 5002 bytes and keeps them (as a handler that queues work does),
+ * until n calls; the main loop mallocs and frees meanwhile (on a thread of
+ * its own with "thread"), then the main thread frees every kept block. Blocks a handler makes inside malloc are not traced: so many
+ * kept at once use up sigalloc.c's mappings, and the rest come from the real
+ * allocator. */
+#define KEEP_MAX 40000
+static void *kept_by_handler[KEEP_MAX];
+
+static void keeping_handler(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    void *p = malloc(5001);
+    if (p) memset(p, 1, 64);
+    free(p);
+    void *q = malloc(5002);
+    if (q) memset(q, 2, 64);
+    if (handled < KEEP_MAX) kept_by_handler[handled] = q;
+    else free(q);
+    handled++;
+    errno = saved;
+}
+
+/* The main loop, until n handler calls (20 s at most); the timer's
+ * signals come to this thread, and it stops the timer before it ends (a
+ * handler that interrupts the shim's own calls, such as its flush when a
+ * thread ends, allocates untraced and uncounted: docs/architecture.md,
+ * "Entry points"). */
+static void *keep_loop(void *arg)
+{
+    int n = (int)(intptr_t)arg;
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
+    uint64_t end = now_ns() + 20000000000u;
+    for (unsigned long i = 0; handled < n && now_ns() < end; i++) {
+        void *volatile p = malloc(i % 2000 + 1);
+        free(p);
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    return NULL;
+}
+
+/* One allocation on a new thread: it takes the thread state the loop's
+ * thread gave back (buffer.c's pool). */
+static void *one_alloc(void *arg)
+{
+    (void)arg;
+    void *volatile p = malloc(77);
+    free(p);
+    return NULL;
+}
+
+/* in_thread: the loop (and the handler) on a thread of its own that ends
+ * before the main thread, another thread taking its state after. */
+static int cmd_sigalrm_keep(int n, int in_thread)
+{
+    if (n > KEEP_MAX) n = KEEP_MAX;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = keeping_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    struct itimerval it = {{0, 50}, {0, 50}};
+    if (in_thread) {
+        pthread_t th;
+        pthread_sigmask(SIG_BLOCK, &alrm, NULL); /* the loop's thread gets them */
+        setitimer(ITIMER_REAL, &it, NULL);
+        CHECK(pthread_create(&th, NULL, keep_loop, (void *)(intptr_t)n) == 0, "thread");
+        pthread_join(th, NULL);
+    } else {
+        setitimer(ITIMER_REAL, &it, NULL);
+        keep_loop((void *)(intptr_t)n);
+    }
+    if (in_thread) {
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, one_alloc, NULL) == 0, "thread");
+        pthread_join(th, NULL);
+    }
+    int calls = handled < KEEP_MAX ? (int)handled : KEEP_MAX;
+    for (int i = 0; i < calls; i++) free(kept_by_handler[i]);
+    printf("signals=%d\n", (int)handled);
+    CHECK(handled >= n, "only %d signals handled in 20 s", (int)handled);
     return check_failures != 0;
 }
 
@@ -1145,7 +1303,11 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "system")) return cmd_system();
     if (!strcmp(cmd, "vfork")) return cmd_vfork();
     if (!strcmp(cmd, "dlopen") && arg) return cmd_dlopen(arg, argc > 3 ? atoi(argv[3]) : 1);
+    if (!strcmp(cmd, "dlswap") && argc > 5)
+        return cmd_dlswap(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argc > 6 ? argv[6] : NULL);
     if (!strcmp(cmd, "sigalrm")) return cmd_sigalrm(arg ? atof(arg) : 1.0);
+    if (!strcmp(cmd, "sigalrm-keep"))
+        return cmd_sigalrm_keep(arg ? atoi(arg) : 12000, argc > 3 && !strcmp(argv[3], "thread"));
     if (!strcmp(cmd, "alarm-exit")) return cmd_alarm_exit(arg ? atoi(arg) : 3000, 0);
     if (!strcmp(cmd, "alarm-exit-locked")) return cmd_alarm_exit(arg ? atoi(arg) : 3000, 1);
     if (!strcmp(cmd, "alarm-stdexit-locked")) {

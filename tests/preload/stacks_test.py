@@ -8,6 +8,7 @@ the frames a plain unwind gives.
 
 Helpers: harness.py.
 """
+import json
 import os
 import re
 import subprocess
@@ -34,6 +35,54 @@ def case_dlopen():
     rep = subprocess.run([tidemark(), "report", trace], stdout=subprocess.PIPE, text=True).stdout
     check("dl_lib.c:" in rep or "dl_lib_alloc" in rep,
           f"the library's allocation site is not symbolized:\n{rep}")
+
+
+def dlswap(unwinder, as_path=None):
+    """shim_probe dlswap: dl_pair_a and dl_pair_b loaded, called 4 times
+    (each call keeps a block: 111111 and 222222 bytes; from the second on, the
+    stack caches know the stack) and unloaded in turn, 50 times each, at one
+    address (each copied to as_path first when given: a plugin rebuilt in
+    place). Two sites, each with its own bytes, whatever the unwinder; the
+    CFI unwinder's stacks (memo hits included) are libunwind's.
+    In place, only the build on disk at the end (dl_pair_b) has names: the
+    other is named by offset in that path, never after dl_pair_b."""
+    libs = [build_path("tests", "preload", f"libtmk_dl_pair_{x}.so") for x in "ab"]
+    what = f"dlswap {unwinder}{' reload' if as_path else ''}"
+    trace = os.path.join(harness.TMP, f"{unwinder}.tmk")
+    cmd = [probe(), "dlswap", *libs, "50", "4"] + ([as_path] if as_path else [])
+    r = run(cmd, output=trace, env={"TIDEMARK_UNWIND": unwinder, "TIDEMARK_UNWIND_VERIFY": "1"})
+    out = r.stdout.decode()
+    eq(r.returncode, 0, f"{what}: status {out} {r.stderr.decode()}")
+    if unwinder == "cfi":
+        check(re.search(r"unwind verify: \d+ stacks, \d+ by cfi, [1-9]\d* memo, 0 mismatches",
+                        r.stderr.decode()), f"{what}: {r.stderr.decode()}")
+    check("same_base=1" in out, f"{what}: the plugins were not loaded at one address: {out}")
+    d = tmkcat(trace, "-z", "111111:222222")
+    if unwinder == "fp":  # its walk through ld.so (no frame pointers) reads words that are not
+        d["frames_outside_modules"] = "0"  # return addresses (dlopen's own allocations)
+    clean_trace(d, what)  # frames_outside_modules=0: every stack's modules mapped when written
+    eq(num(d, "sized_allocs"), 400, f"{what}: the plugins' allocations")
+    # every load that allocated is announced, every unload seen before the next load's stack
+    check(num(d, "modules_gone") >= 99, f"{what}: MODULE_GONE records {num(d, 'modules_gone')}")
+    rep = subprocess.run([tidemark(), "report", "--format", "json", trace],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    eq(rep.returncode, 0, f"{what}: report {rep.stderr}")
+    sites = json.loads(rep.stdout)["heap"]["top_at_end"]
+    a_site = f"{os.path.basename(as_path)}+0x" if as_path else "dl_pair_a.c:"
+    for name, size in ((a_site, 111111), ("dl_pair_b.c:", 222222)):
+        mine = [s for s in sites if name in s["site"]]
+        eq(len(mine), 1, f"{what}: sites named {name} in {sites}")
+        eq((mine[0]["bytes"], mine[0]["allocs"]), (200 * size, 200), f"{what}: {name}'s site")
+
+
+def case_dl_same_address():
+    for unwinder in ("cfi", "fp", "libunwind"):
+        dlswap(unwinder)
+
+
+def case_dl_reload():
+    for unwinder in ("cfi", "fp", "libunwind"):
+        dlswap(unwinder, os.path.join(harness.TMP, "plugin.so"))
 
 
 def alloc_stacks(path):

@@ -10,6 +10,10 @@
  *    hashes sharing their high or their low 32 bits, keep distinct ids;
  *  - memory: W3's shape (14,400 stacks of 23 frames on average) in under
  *    2 MiB (3.8 MiB before);
+ *  - forgetting the stacks with a frame in unloaded objects' ranges: those
+ *    (any frame, not only the first) are found no more and get new ids when
+ *    added again; every other stack keeps its id, also through the index's
+ *    growth after; the count is exact;
  *  - reset forgets everything: ids start again at 1.
  */
 #include <inttypes.h>
@@ -138,6 +142,57 @@ static void w3_memory(void)
     CHECK(bytes < (size_t)2 << 20, "%zu bytes", bytes);
 }
 
+/* Stacks of 6 frames in three made-up objects: stack s has frame s % 6
+ * in object (s / 6) % 3, the others in the program. */
+#define OBJ(k) ((uintptr_t)0x7f0000000000u + (uintptr_t)(k) * 0x100000u)
+#define PROGRAM 0x555555554000u
+
+static void object_stack(unsigned s, uintptr_t *f)
+{
+    for (int i = 0; i < 6; i++) f[i] = PROGRAM + s * 64 + (unsigned)i;
+    f[s % 6] = OBJ((s / 6) % 3) + s * 16;
+}
+
+static void forget_ranges(void)
+{
+    tmk_store_reset();
+    enum { N = 3000 };
+    uintptr_t f[6];
+    for (unsigned s = 0; s < N; s++) {
+        object_stack(s, f);
+        CHECK_EQ_U64(tmk_store_add(f, 6, tmk_hash_frames(f, 6)), s + 1);
+    }
+    /* objects 0 and 2 unloaded; object 1 and the program stay */
+    struct tmk_range gone[2] = {{OBJ(0), OBJ(0) + 0x100000u}, {OBJ(2), OBJ(2) + 0x100000u}};
+    unsigned expect = 0;
+    for (unsigned s = 0; s < N; s++) expect += (s / 6) % 3 != 1;
+    CHECK_EQ_U64(tmk_store_forget(gone, 2), expect);
+    CHECK_EQ_U64(tmk_store_forget(gone, 2), 0); /* once */
+    for (unsigned s = 0; s < N; s++) {
+        object_stack(s, f);
+        uint64_t h = tmk_hash_frames(f, 6);
+        CHECK_EQ_U64(tmk_store_find(f, 6, h), (s / 6) % 3 == 1 ? s + 1 : 0);
+    }
+    /* the same addresses again (another object loaded there): new ids,
+     * through the index's growth */
+    uint32_t next = N + 1;
+    for (unsigned s = 0; s < N; s++) {
+        if ((s / 6) % 3 == 1) continue;
+        object_stack(s, f);
+        uint64_t h = tmk_hash_frames(f, 6);
+        CHECK_EQ_U64(tmk_store_add(f, 6, h), next);
+        CHECK_EQ_U64(tmk_store_find(f, 6, h), next);
+        next++;
+    }
+    for (unsigned s = 0; s < N; s++) {
+        if ((s / 6) % 3 != 1) continue;
+        object_stack(s, f);
+        CHECK_EQ_U64(tmk_store_find(f, 6, tmk_hash_frames(f, 6)), s + 1);
+    }
+    struct tmk_range none = {0x1000, 0x2000};
+    CHECK_EQ_U64(tmk_store_forget(&none, 1), 0);
+}
+
 static void reset_forgets(void)
 {
     tmk_store_reset();
@@ -155,6 +210,7 @@ int main(void)
     every_depth();
     collisions();
     w3_memory();
+    forget_ranges();
     reset_forgets();
     free(frames);
     return check_status();

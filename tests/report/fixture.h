@@ -171,9 +171,9 @@ static void fx_build(struct fixture *f)
     f->frames1[0] = 0x1010; f->frames1[1] = 0x1020; f->frames1[2] = 0x1030;
     f->frames2[0] = 0x2010; f->frames2[1] = 0x1030;
     f->frames3[0] = 0x3010; f->frames3[1] = 0x1030;
-    f->stacks[0] = (struct tm_stack){1, 3, f->frames1};
-    f->stacks[1] = (struct tm_stack){2, 2, f->frames2};
-    f->stacks[2] = (struct tm_stack){3, 2, f->frames3};
+    f->stacks[0] = (struct tm_stack){1, 3, f->frames1, 0};
+    f->stacks[1] = (struct tm_stack){2, 2, f->frames2, 0};
+    f->stacks[2] = (struct tm_stack){3, 2, f->frames3, 0};
     m->stacks = f->stacks;
     m->n_stacks = 3;
 }

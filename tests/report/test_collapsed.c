@@ -168,7 +168,7 @@ static void test_missing_stacks(struct tm_model *m)
 static void test_shim_frames_dropped(struct fixture *f)
 {
     f->modules[0] = (struct tm_module){7, 0x1000, 0x1030, 0x1040, NULL, 0,
-                                       (char *)"/usr/lib/libtidemark.so", 0};
+                                       (char *)"/usr/lib/libtidemark.so", 0, 0, 0};
     f->m.modules = f->modules;
     f->m.n_modules = 1;
     char *text = render(&f->m, TM_WEIGHT_PEAK);

@@ -3,8 +3,10 @@
  * profile.proto. The sample types are the five the format promises, each
  * sums to the model's total (with the "[unattributed]" rest of the peak),
  * the table's sample carries its labels and a "[table ...]" leaf, every id a
- * sample or line names exists, string_table[0] is "", and a stack whose
- * root lies in the shim (libtidemark.so) loses that frame.
+ * sample or line names exists, string_table[0] is "", a stack whose
+ * root lies in the shim (libtidemark.so) loses that frame, and one address
+ * in two objects loaded there in turn is two locations, each in the mapping
+ * of the object its stack was recorded in.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -134,8 +136,8 @@ static void test_shim_and_mapping(struct fixture *f)
 {
     static uint8_t bid[4] = {0xde, 0xad, 0xbe, 0xef};
     struct tm_module mods[2] = {
-        {1, 0x1000, 0x1000, 0x1030, bid, 4, (char *)"/usr/bin/app", 0},
-        {2, 0x1000, 0x1030, 0x1040, NULL, 0, (char *)"/opt/lib/libtidemark.so", 0}};
+        {1, 0x1000, 0x1000, 0x1030, bid, 4, (char *)"/usr/bin/app", 0, 0, 0},
+        {2, 0x1000, 0x1030, 0x1040, NULL, 0, (char *)"/opt/lib/libtidemark.so", 0, 0, 0}};
     f->m.modules = mods;
     f->m.n_modules = 2;
     Profile *p = render(&f->m);
@@ -154,11 +156,38 @@ static void test_shim_and_mapping(struct fixture *f)
     perftools__profiles__profile__free_unpacked(p, NULL);
 }
 
+static void test_reused_addresses(struct fixture *f)
+{
+    /* liba mapped at module event 1, gone at 2; libb mapped at the same
+     * addresses at 3. Stack 1 was recorded in liba's time, stack 3 in
+     * libb's; both have a frame at 0x1030. */
+    struct tm_module mods[2] = {
+        {1, 0x1000, 0x1000, 0x4000, NULL, 0, (char *)"/nonexistent/liba.so", 1, 1, 2},
+        {2, 0x1000, 0x1000, 0x4000, NULL, 0, (char *)"/nonexistent/libb.so", 0, 3, 0}};
+    f->m.modules = mods;
+    f->m.n_modules = 2;
+    f->m.opts.symbolize = 1;
+    f->stacks[0].modules_at = 1;
+    f->stacks[2].modules_at = 3;
+    Profile *p = render(&f->m);
+    f->m.n_modules = 0;
+    f->m.opts.symbolize = 0;
+    f->stacks[0].modules_at = f->stacks[2].modules_at = 0;
+    if (!p) return;
+    uint64_t seen = 0; /* bit k: a location at 0x1030 in mapping k */
+    for (size_t i = 0; i < p->n_location; i++)
+        if (p->location[i]->address == 0x1030) seen |= 1u << p->location[i]->mapping_id;
+    CHECK(seen == (1u << 1 | 1u << 2), "mappings of 0x1030's locations: %#llx",
+          (unsigned long long)seen);
+    perftools__profiles__profile__free_unpacked(p, NULL);
+}
+
 int main(void)
 {
     struct fixture f;
     fx_build(&f);
     test_types_and_totals(&f.m);
     test_shim_and_mapping(&f);
+    test_reused_addresses(&f);
     return check_status();
 }

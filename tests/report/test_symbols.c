@@ -96,7 +96,7 @@ static struct self_module module_of(const void *addr)
 static struct tm_symbolizer_module desc_of(const struct self_module *m, uint64_t id)
 {
     struct tm_symbolizer_module d = {id, m->bias, m->start, m->end, m->build_id,
-                                m->build_id_len, m->path};
+                                m->build_id_len, m->path, 0, 0};
     return d;
 }
 
@@ -249,8 +249,8 @@ static void test_missing_and_unnamed(const struct self_module *self)
 {
     struct tm_symbolizer *s = tm_symbolizer_new(NULL, NULL);
     struct tm_symbolizer_module missing = {2, 0x10000000, 0x10000000, 0x10100000, NULL, 0,
-                                      "/nonexistent/libgone.so"};
-    struct tm_symbolizer_module unnamed = {3, 0x20000000, 0x20000000, 0x20100000, NULL, 0, ""};
+                                      "/nonexistent/libgone.so", 0, 0};
+    struct tm_symbolizer_module unnamed = {3, 0x20000000, 0x20000000, 0x20100000, NULL, 0, "", 0, 0};
     tm_symbolizer_add_module(s, &missing);
     tm_symbolizer_add_module(s, &unnamed);
     struct tm_sym_frame f;
@@ -312,6 +312,51 @@ static void test_reloaded_range(const struct self_module *self)
     tm_symbolizer_free(s);
 }
 
+static void test_lookup_at_a_time(const struct self_module *self)
+{
+    /* Three objects in turn at one range, as a trace's module events number
+     * them: A (a wrong build of us) mapped at event 1, gone at 2; B (us)
+     * mapped at 3, gone at 4; C (missing) mapped at 5, still loaded. A
+     * stack defined at event k is named after the object mapped then, and
+     * the same address gives each its own answer, also from the cache. */
+    struct self_module wrong = *self;
+    wrong.build_id[0] ^= 0xff;
+    struct tm_symbolizer *s = tm_symbolizer_new(NULL, NULL);
+    struct tm_symbolizer_module a = desc_of(&wrong, 1), b = desc_of(self, 2);
+    struct tm_symbolizer_module c = {3, self->bias, self->start, self->end, NULL, 0,
+                                     "/nonexistent/libc3.so", 0, 0};
+    a.loaded_at = 1;
+    a.gone_at = 2;
+    b.loaded_at = 3;
+    b.gone_at = 4;
+    c.loaded_at = 5;
+    tm_symbolizer_add_module(s, &a);
+    tm_symbolizer_add_module(s, &b);
+    tm_symbolizer_add_module(s, &c);
+    tm_symbolizer_module_gone(s, 1);
+    tm_symbolizer_module_gone(s, 2);
+    uint64_t pc = known_caller();
+    struct tm_sym_frame f;
+    for (int round = 0; round < 2; round++) {
+        CHECK(tm_symbolizer_lookup_at(s, pc, 0, 3, &f) == 1);
+        CHECK_STR(f.function, "known_caller");
+        CHECK(f.module_id == 2);
+        CHECK(tm_symbolizer_lookup_at(s, pc, 0, 1, &f) == 0);
+        CHECK(f.module_id == 1 && f.module && strstr(f.module, self->path));
+        CHECK(tm_symbolizer_lookup_at(s, pc, 0, 6, &f) == 0);
+        CHECK(f.module_id == 3);
+        /* at the end, or at a time no object covered (2: between A and B),
+         * as before: the object still loaded */
+        CHECK(tm_symbolizer_lookup(s, pc, 0, &f) == 0);
+        CHECK(f.module_id == 3);
+        tm_symbolizer_lookup_at(s, pc, 0, 2, &f);
+        CHECK(f.module_id == 3);
+        tm_symbolizer_lookup_at(s, pc, 0, 0, &f);
+        CHECK(f.module_id == 3);
+    }
+    tm_symbolizer_free(s);
+}
+
 static void test_format_truncates(void)
 {
     struct tm_sym_frame f = {"a_long_function_name", "/src/dir/file.c", 42, "/lib/x.so", 0x10, NULL, 0, 1};
@@ -336,6 +381,7 @@ int main(void)
     test_missing_and_unnamed(&self);
     test_no_build_id_but_same_span(&self);
     test_reloaded_range(&self);
+    test_lookup_at_a_time(&self);
     test_format_truncates();
     return check_status();
 }
