@@ -118,7 +118,7 @@ static void alloc_by_address(struct tmk_thread *t, void *p, size_t size, uint32_
     if (!tmk_probed_size(size)) return;
     uint32_t was_stack, was_size;
     if (tmk_ptrmap_by_address((uintptr_t)p, &was_stack, &was_size) == 0)
-        tmk_probe_add((uintptr_t)p, size);
+        tmk_probe_add(t, (uintptr_t)p, size, stack);
 }
 
 /* Full mode: ALLOC_INFO of (size, stack), and p goes into the ptrmap with
@@ -195,8 +195,9 @@ void tmk_heap_on_alloc(void *p, size_t size)
         if (!probed && (!take_sample(t, size) || tmk_bound_reached)) return;
     }
     tmk_ptrset_add((uintptr_t)p, usable);
-    tmk_record_alloc(t, p, size, tmk_stack_id(t));
-    if (probed) tmk_probe_add((uintptr_t)p, size);
+    uint32_t stack = tmk_stack_id(t);
+    tmk_record_alloc(t, p, size, stack);
+    if (probed) tmk_probe_add(t, (uintptr_t)p, size, stack);
 }
 
 void tmk_heap_on_free(void *p)
@@ -313,11 +314,11 @@ void tmk_heap_realloc_kept(const struct tmk_heap_moving *m)
         break;
     case MOVING_MARKED:
         tmk_ptrmap_by_address((uintptr_t)m->p, &stack, &size);
-        if (m->probed) tmk_probe_add((uintptr_t)m->p, m->probed);
+        if (m->probed) tmk_probe_add(NULL, (uintptr_t)m->p, m->probed, 0);
         break;
     case MOVING_SET:
         tmk_ptrset_add((uintptr_t)m->p, m->usable);
-        if (m->probed) tmk_probe_add((uintptr_t)m->p, m->probed);
+        if (m->probed) tmk_probe_add(NULL, (uintptr_t)m->p, m->probed, 0);
         break;
     default:
         break;

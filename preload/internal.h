@@ -149,6 +149,15 @@ struct tmk_info_cache_entry {
     uint32_t number; /* infos.c's number of the pair; 0 = empty */
 };
 
+/* A stack's newest two probed blocks on a thread, and whether one of that
+ * stack was read at free (probe.c). */
+#define TMK_PROBE_SITE_BITS 4
+struct tmk_probe_site {
+    uint32_t stack;
+    int read;
+    uint64_t last_gen, prev_gen;
+};
+
 struct tmk_thread {
     struct tmk_thread *next_all;  /* every state ever made, never unlinked */
     struct tmk_thread *next_free; /* pool of detached states */
@@ -157,6 +166,7 @@ struct tmk_thread {
     pid_t tid;
     int64_t heap;                 /* usable bytes allocated - freed here */
     uint64_t lost;                /* events dropped, not yet reported */
+    struct tmk_probe_site probe_sites[1u << TMK_PROBE_SITE_BITS]; /* probe.c: resizes */
 
     uint8_t *buf;                 /* TMK_BUFFER_BYTES, mmap'd on first use */
     size_t pos;                   /* published end of whole records */
@@ -467,7 +477,10 @@ static inline int tmk_probed_size(size_t size)
     return tmk_opt.probe_min && size >= tmk_opt.probe_min;
 }
 extern int tmk_probe_used TMK_HIDDEN; /* a block was ever registered */
-void tmk_probe_add(uintptr_t p, uint64_t size) TMK_HIDDEN;
+/* p (size bytes, allocated from stack) joins the probes' registry; t, the
+ * allocating thread (or NULL), remembers it as its newest (tmk_probe_freed:
+ * resizes). */
+void tmk_probe_add(struct tmk_thread *t, uintptr_t p, uint64_t size, uint32_t stack) TMK_HIDDEN;
 void tmk_probe_remove(uintptr_t p) TMK_HIDDEN;
 void tmk_probe_start(void) TMK_HIDDEN; /* the probes at free get their first second's bytes */
 /* p is being freed: its last probe (within the budget) at time now (its

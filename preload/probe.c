@@ -16,11 +16,13 @@
  * The pass: once a second, on the sampler thread, up to TIDEMARK_PROBE_BYTES
  * bytes of blocks, in turn; at exit a last pass over every block (up to
  * PROBE_EXIT_BYTES). And at free: a block is read once more when the program
- * frees it, in place, on the freeing thread, before the real free (up to
+ * frees it, on the freeing thread, before the real free (up to
  * 4 x TIDEMARK_PROBE_BYTES a second for all threads, given again by the
  * sampler each second): a table destroyed between two passes (or in a program
  * shorter than a second) says what it held last. The PROBE record then
- * comes right before the block's FREE, at the same time. A block is read with process_vm_readv on this very
+ * comes right before the block's FREE, at the same time. Not the free of
+ * the block its thread allocated from the same stack right before the
+ * newest from there: a resize's old array (replaced(), below). A block is read with process_vm_readv on this very
  * process: a block freed (even unmapped) meanwhile gives EFAULT, never a
  * fault, and no program thread waits on anything but the spinlock's few
  * instructions around an insert, a removal or a copy of one entry. A PROBE
@@ -46,7 +48,7 @@
  * raw_hash_set (2^k - 1 control bytes, a 0xff sentinel, 15 clones, then the
  * slots; kEmpty 0x80, kDeleted 0xfe); khash's flags array (2 bits a bucket:
  * 00 live, 01 deleted, 10 empty, never 11; a power-of-two size, at least
- * one empty bucket, at most 78% live).
+ * one empty bucket, at most 78% live, not one byte repeated).
  */
 #include <errno.h>
 #include <string.h>
@@ -64,6 +66,7 @@ struct probe_entry {
     uintptr_t p; /* 0 = empty slot */
     uint64_t size;
     uint64_t gen;
+    uint32_t stack; /* of its allocation (0: not known) */
 };
 
 static int lock_word;
@@ -113,7 +116,47 @@ static int grow(void)
     return 0;
 }
 
-void tmk_probe_add(uintptr_t p, uint64_t size)
+/* This thread's probed blocks by stack (a direct-mapped table): the newest
+ * two of each stack, and whether one of that stack was read at free. */
+static struct tmk_probe_site *site_of(struct tmk_thread *t, uint32_t stack)
+{
+    return &t->probe_sites[(stack * 0x9E3779B1u) >> (32 - TMK_PROBE_SITE_BITS)];
+}
+
+static void note_alloc(struct tmk_thread *t, uint32_t stack, uint64_t gen)
+{
+    struct tmk_probe_site *s = site_of(t, stack);
+    if (s->stack != stack) *s = (struct tmk_probe_site){stack, 0, 0, 0};
+    s->prev_gen = s->last_gen;
+    s->last_gen = gen;
+}
+
+/* Is e the block its thread allocated from e's stack right before the
+ * newest one from there, and was a block of that stack read at free
+ * already? Then its free ends a resize (a rehash allocates the new array,
+ * moves the entries, frees the old one), whose count the implementation's
+ * rule gives, and whose layout the read of its stack already showed: not
+ * worth a read (W4's rehashes spent 6% of their instructions reading
+ * arrays being replaced; 2.7% are left, the resizes from another call
+ * path: its inserts grow the table, its deletes shrink it). A table's last
+ * array, freed by its destructor, is the newest of its stack (or older than
+ * the one before): read. Only the same stack says "resize" surely enough:
+ * the thread's previous block from any stack, freed within 50 ms of the
+ * newest, was also a dict a Python program dropped right after building
+ * a large list. */
+static int replaced(struct tmk_thread *t, const struct probe_entry *e)
+{
+    const struct tmk_probe_site *s = site_of(t, e->stack);
+    return e->stack && s->stack == e->stack && s->read && e->gen == s->prev_gen;
+}
+
+static void note_read(struct tmk_thread *t, uint32_t stack)
+{
+    struct tmk_probe_site *s = site_of(t, stack);
+    if (s->stack == stack) s->read = 1;
+}
+
+void tmk_probe_add(struct tmk_thread *t, uintptr_t p, uint64_t size, uint32_t stack)
 {
     lock();
     if ((used + 1) * 4 > nslots * 3 && grow() != 0) {
@@ -122,9 +165,11 @@ void tmk_probe_add(uintptr_t p, uint64_t size)
     }
     size_t i = find(p);
     if (!slots[i].p) used++;
-    slots[i] = (struct probe_entry){p, size, next_gen++};
+    uint64_t gen = next_gen++;
+    slots[i] = (struct probe_entry){p, size, gen, stack};
     __atomic_store_n(&tmk_probe_used, 1, __ATOMIC_RELAXED);
     unlock();
+    if (t && stack) note_alloc(t, stack, gen);
 }
 
 /* Linear probing's deletion: the entries after the hole that would not be
@@ -271,18 +316,17 @@ static int uthash_units(const uint8_t *b, size_t n)
     return 1;
 }
 
-/* Where a count reads a block from: the sampler's and the exit's passes
- * copy it into their buffer with process_vm_readv (the block may be freed
- * meanwhile); a probe at free reads it in place (the freeing thread owns it
- * until the real free). */
+/* Where a count reads a block into: every read copies with process_vm_readv,
+ * even the probe at free's of a block the freeing thread owns: a page of it
+ * the program made unreadable (a coroutine stack's guard page, mprotect'ed
+ * in a malloc'd block) gives EFAULT there, never a fault in the program. */
 struct reader {
-    uint8_t *buf; /* CHUNK bytes; NULL: in place */
+    uint8_t *buf; /* CHUNK bytes */
 };
 
 /* [p + off, p + off + n): a pointer to its bytes, or NULL (gone or refused). */
 static const uint8_t *read_block(const struct reader *r, uintptr_t p, uint64_t off, size_t n)
 {
-    if (!r->buf) return (const uint8_t *)(p + off);
     struct iovec local = {r->buf, n}, remote = {(void *)(p + off), n};
     ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
     if (got == (ssize_t)n) return r->buf;
@@ -367,6 +411,19 @@ static int abseil_layout(const struct reader *r, const struct probe_entry *e, st
     return 0;
 }
 
+/* Does any of 8 words spread over b differ from `first`? A buffer filled
+ * with one byte (memset) never does; a khash flags array, whose buckets the
+ * hash scatters, always does (probed for khash's layout only). */
+static int differs_from(const uint8_t *b, size_t n, uint64_t first)
+{
+    for (size_t k = 0; k < 8 && n >= 8; k++) {
+        uint64_t w;
+        memcpy(&w, b + (n - 8) / 7 * k, 8);
+        if (w != first) return 1;
+    }
+    return 0;
+}
+
 /* Counts one block. 0, or -1 when it could not be read whole. */
 static int count_block(const struct reader *r, const struct probe_entry *e, struct counts *c)
 {
@@ -374,11 +431,14 @@ static int count_block(const struct reader *r, const struct probe_entry *e, stru
     uint64_t units = e->size / 16;
     c->uthash_ok = e->size % 16 == 0 && units >= 32 && !(units & (units - 1));
     struct pydict d = {0, 0, 1};
-    int is_dict = 0;
+    int is_dict = 0, varied = 0;
+    uint64_t first = 0;
     for (uint64_t off = 0; off < e->size; off += CHUNK) {
         size_t n = e->size - off < CHUNK ? (size_t)(e->size - off) : CHUNK;
         const uint8_t *b = read_block(r, e->p, off, n);
         if (!b) return -1;
+        if (off == 0 && n >= 8) memcpy(&first, b, 8);
+        if (!varied) varied = differs_from(b, n, first);
         if (off == 0 && n >= 32 && pydict_layout(b, e->size, &d, &c->capacity)) {
             is_dict = 1;
             c->layout = TMK_PROBE_LAYOUT_PYDICT;
@@ -394,7 +454,7 @@ static int count_block(const struct reader *r, const struct probe_entry *e, stru
     }
     /* khash's flags: 2 bits a bucket, never 11, and a table is never more
      * than 77% live (it grows first): a mostly-zero buffer is not one */
-    if (!c->layout && !c->w.pairs11 && c->w.pairs10 && !(e->size & (e->size - 1)) &&
+    if (!c->layout && varied && !c->w.pairs11 && c->w.pairs10 && !(e->size & (e->size - 1)) &&
         c->w.pairs00 * 100 <= e->size * 4 * 78) {
         c->layout = TMK_PROBE_LAYOUT_KHASH_FLAGS;
         c->capacity = e->size * 4;
@@ -477,6 +537,23 @@ static void refill_tokens(uint64_t now)
     __atomic_store_n(&free_tokens, FREE_SHARE * tmk_opt.probe_bytes, __ATOMIC_RELAXED);
 }
 
+/* The probes at free read through one buffer of their own: a thread that
+ * finds it taken (another thread is reading a block it frees) skips its
+ * probe rather than wait or take memory. 1 when the caller has it. */
+static uint8_t *free_chunk;
+static int free_chunk_busy;
+
+static int take_free_chunk(void)
+{
+    if (__atomic_exchange_n(&free_chunk_busy, 1, __ATOMIC_ACQUIRE)) return 0;
+    if (!free_chunk && !(free_chunk = tmk_arena_alloc(CHUNK))) {
+        __atomic_store_n(&free_chunk_busy, 0, __ATOMIC_RELEASE);
+        return 0;
+    }
+    return 1;
+}
+
+
 void tmk_probe_start(void)
 {
     refill_tokens(tmk_clock_ns());
@@ -487,10 +564,13 @@ uint64_t tmk_probe_freed(struct tmk_thread *t, uintptr_t p, uint64_t now)
     struct probe_entry e;
     take_entry(p, &e);
     if (!e.p) return 0;
-    if (refused || !take_tokens(e.size)) return e.size;
-    const struct reader in_place = {NULL};
+    if (refused || replaced(t, &e) || !take_tokens(e.size) || !take_free_chunk()) return e.size;
+    const struct reader r = {free_chunk};
     struct counts c;
-    if (count_block(&in_place, &e, &c) != 0) return e.size;
+    int counted = count_block(&r, &e, &c) == 0;
+    __atomic_store_n(&free_chunk_busy, 0, __ATOMIC_RELEASE);
+    if (!counted) return e.size;
+    note_read(t, e.stack);
     uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX); /* the PROBE record takes the FREE's time */
     tmk_publish(t, tmk_put_timed(t, q, TMK_REC_TICK, now));
     put_probe(t, &e, &c);

@@ -156,12 +156,28 @@ static int write_junit(const char *path, const struct check_outcome *c,
     return cli_output_close(&out, check_render_junit(c, x, out.f) != 0);
 }
 
+/* --until-freed needs what a report of minor 2 or later says of its ended
+ * tables; an older one cannot be judged so (1 when it is such a report). */
+static int lacks_last_state(const struct check_args *a, const struct snapshot *s,
+                            const char *path)
+{
+    if (!a->until_freed || !s->from_report || s->minor >= 2) return 0;
+    cli_error("check: %s is a report of schema minor %llu, without what ended tables held "
+              "right before (minor 2); cannot judge --until-freed (write it again with this "
+              "tidemark)", path, (unsigned long long)s->minor);
+    return 1;
+}
+
 /* Loads what check judges; 2 when it cannot. */
 static int load(const struct check_args *a, const struct tm_options *o, struct snapshot *now,
                 struct snapshot *base)
 {
     memset(base, 0, sizeof *base);
     if (snapshot_load(a->trace, o, now)) return 2;
+    if (lacks_last_state(a, now, a->trace)) {
+        snapshot_free(now);
+        return 2;
+    }
     if (a->until_freed) snapshot_until_freed(now);
     /* a report's verdicts were made with its thresholds; these flags rule */
     if (now->from_report) snapshot_rejudge(now, o->min_retained, o->min_ratio);
@@ -173,6 +189,11 @@ static int load(const struct check_args *a, const struct tm_options *o, struct s
     }
     if (a->baseline && snapshot_load(a->baseline, o, base)) {
         snapshot_free(now);
+        return 2;
+    }
+    if (lacks_last_state(a, base, a->baseline)) {
+        snapshot_free(now);
+        snapshot_free(base);
         return 2;
     }
     if (a->until_freed) snapshot_until_freed(base);

@@ -113,6 +113,7 @@ static int from_json(const struct jv *root, struct snapshot *s)
     s->heap_tracked = json_true(heap, "tracked", 1);
     s->truncated = json_true(json_get(root, "trace"), "truncated", 0);
     s->from_report = 1;
+    s->minor = json_u(root, "schema_minor", 0);
     return 0;
 }
 

@@ -60,6 +60,7 @@ struct snapshot {
     uint64_t n_tables, top;
     int partial;
     int from_report;   /* loaded from a JSON report, not analyzed */
+    uint64_t minor;    /* its schema_minor (0 without the key) */
 };
 
 /* 0, or -1 after printing one error line. */

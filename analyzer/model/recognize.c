@@ -188,10 +188,16 @@ static uint64_t callers_hash(const struct tm_stack *s)
     return s && s->depth ? hash_frames(s->frames + 1, s->depth - 1) : 0;
 }
 
+/* Did a probe find the layout in b? A khash flags array counts only with a
+ * live bucket in it: a buffer filled with one byte of 00, 01 and 10 pairs
+ * (0xAA, 0x02, ...) reads as flags with none, or with all but a fixed
+ * share (the shim rejects fills it sees as constant, probe.c). */
 static int has_layout(const struct block *b, int layout)
 {
     for (size_t i = 0; i < b->n_probes; i++)
-        if ((int)b->probes[i].layout == layout) return 1;
+        if ((int)b->probes[i].layout == layout &&
+            (layout != TMK_PROBE_LAYOUT_KHASH_FLAGS || b->probes[i].pairs00))
+            return 1;
     return 0;
 }
 
@@ -317,7 +323,25 @@ struct thread_state {
     long freed;       /* block freed and not yet continued, or -1 */
     long allocated;   /* newest allocation whose table is its own, or -1 */
     long group;       /* newest allocation (for parallel arrays), or -1 */
+    uint64_t group_stacks[4]; /* the stacks of the newest resize's arrays */
+    unsigned n_group;
 };
+
+/* Is stack one of the current resize's? Then a block from it starts the
+ * next resize (or the next table made at the same site), not a sibling. */
+static int in_group(const struct thread_state *st, uint64_t stack)
+{
+    for (unsigned k = 0; k < st->n_group; k++)
+        if (st->group_stacks[k] == stack) return 1;
+    return 0;
+}
+
+static void group_add(struct thread_state *st, uint64_t stack, int fresh)
+{
+    if (fresh) st->n_group = 0;
+    if (st->n_group < sizeof st->group_stacks / sizeof st->group_stacks[0])
+        st->group_stacks[st->n_group++] = stack;
+}
 
 static struct thread_state *state_of(struct thread_state **v, size_t *n, uint32_t thread)
 {
@@ -326,22 +350,30 @@ static struct thread_state *state_of(struct thread_state **v, size_t *n, uint32_
     struct thread_state *s = realloc(*v, (*n + 1) * sizeof *s);
     if (!s) return NULL;
     *v = s;
-    s[*n] = (struct thread_state){thread, -1, -1, -1};
+    s[*n] = (struct thread_state){thread, -1, -1, -1, {0}, 0};
     return &s[(*n)++];
 }
 
-static int link_alloc(struct recognizer *rz, struct linker *L, struct thread_state *st, size_t i)
+static int link_alloc(struct recognizer *rz, const struct tm_rules *rules, struct linker *L,
+                      struct thread_state *st, size_t i)
 {
     struct block *b = &rz->b[i];
     const struct block *f = st->freed >= 0 ? &rz->b[st->freed] : NULL;
     const struct block *g = st->group >= 0 ? &rz->b[st->group] : NULL;
+    /* parallel arrays only where the implementation has several: dicts
+     * made one after another at one site are tables of their own */
+    int several = rules->v[b->rule].count_array == TM_COUNT_ARRAY_SMALLEST;
     if (f && f->rule == b->rule && b->t_alloc - f->t_free <= LINK_NS) {
         b->table = root(L, f->table); /* a realloc */
         st->freed = -1;
         st->allocated = -1;
-    } else if (g && g->rule == b->rule && g->chain == b->chain && b->t_alloc - g->t_alloc <= LINK_NS) {
+        group_add(st, b->stack, 1);
+    } else if (several && g && g->rule == b->rule && g->chain == b->chain &&
+               b->t_alloc - g->t_alloc <= LINK_NS && !in_group(st, b->stack)) {
         b->table = root(L, g->table); /* another array of the same resize */
+        group_add(st, b->stack, 0);
     } else {
+        group_add(st, b->stack, 1);
         int t = new_table(L, b->rule, i);
         if (t < 0) return -1;
         b->table = (size_t)t;
@@ -373,7 +405,8 @@ static void link_free(struct recognizer *rz, struct linker *L, struct thread_sta
     st->freed = (long)i;
 }
 
-static int link_tables(struct recognizer *rz, struct linker *L, const struct tm_options *o)
+static int link_tables(struct recognizer *rz, const struct tm_rules *rules, struct linker *L,
+                       const struct tm_options *o)
 {
     struct event *ev = malloc(2 * rz->n * sizeof *ev + 1);
     if (!ev) return -1;
@@ -393,7 +426,7 @@ static int link_tables(struct recognizer *rz, struct linker *L, const struct tm_
         struct thread_state *st = state_of(&ts, &nts, ev[k].is_free ? b->free_thread : b->thread);
         if (!st) rc = -1;
         else if (ev[k].is_free) link_free(rz, L, st, ev[k].block);
-        else rc = link_alloc(rz, L, st, ev[k].block);
+        else rc = link_alloc(rz, rules, L, st, ev[k].block);
     }
     for (size_t i = 0; i < rz->n; i++)
         if (rz->b[i].rule >= 0 && rz->b[i].t_alloc <= o->at) rz->b[i].table = root(L, rz->b[i].table);
@@ -413,7 +446,7 @@ int recognize_finish(struct recognizer *rz, const struct tm_model *m, const stru
     if (sym) tm_symbolizer_free(sym);
     if (match_by_stack(rz, m, rules)) return -1;
     struct linker L = {NULL, 0};
-    int rc = link_tables(rz, &L, o);
+    int rc = link_tables(rz, rules, &L, o);
     free(L.t);
     return rc ? rc : recognize_replay(rz, rules, tb, o);
 }

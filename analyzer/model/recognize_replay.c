@@ -80,12 +80,15 @@ static int counts_at(const struct recognizer *rz, const struct tm_rule *rule, co
  * smallest of the arrays live together; while a resize runs, the old
  * generation's arrays are live too, so this is judged once the resize is
  * over: at the block's first probe, else just before its free, else at the
- * end. */
+ * end; and before the table's end (`end`), when its destructor frees the
+ * arrays one by one (khash's values, read as they are freed, are the only
+ * array left then). */
 static int is_main_array(const struct recognizer *rz, const struct tm_rule *rule,
-                         const size_t *blocks, size_t nb, size_t i, uint64_t at)
+                         const size_t *blocks, size_t nb, size_t i, uint64_t at, uint64_t end)
 {
     const struct block *b = &rz->b[i];
     uint64_t t = b->n_probes ? b->probes[0].t : b->t_free != TM_NO_TIME ? b->t_free - 1 : at;
+    if (end != TM_NO_TIME && end > 0 && t >= end) t = end - 1;
     return counts_at(rz, rule, blocks, nb, i, t);
 }
 
@@ -156,16 +159,37 @@ static uint64_t end_of(const struct recognizer *rz, const size_t *blocks, size_t
  * keys, then its flags, then its values): at the end, what the table held
  * then. Neither does one of 0 at or after the end: libstdc++ and GLib clear
  * their arrays in the destructor, before the free the probe read them at,
- * so 0 there says nothing of what the table held before. */
+ * so 0 there says nothing of what the table held before; nor uthash's. */
+/* Had block i been replaced at t: a later array of its table (of its
+ * stack, where the implementation has several arrays) live then? Its
+ * contents are then the old generation's, whose count the growth gave:
+ * read as a resize frees it, it would count one entry short (libstdc++),
+ * or none (khash marks every moved bucket deleted). */
+static int replaced_at(const struct recognizer *rz, const struct tm_rule *rule,
+                       const size_t *blocks, size_t nb, size_t i, uint64_t t)
+{
+    const struct block *b = &rz->b[i];
+    for (size_t k = 0; k < nb; k++) {
+        const struct block *o = &rz->b[blocks[k]];
+        if (o->t_alloc > b->t_alloc && is_live_at(o, t) &&
+            (rule->count_array == TM_COUNT_ARRAY_ONLY || o->stack == b->stack))
+            return 1;
+    }
+    return 0;
+}
+
 static uint64_t count_time(const struct recognizer *rz, const struct tm_rule *rule,
                            const size_t *blocks, size_t nb, size_t i, const struct probe *p,
                            uint64_t live, uint64_t end, const struct tm_options *o)
 {
     const struct block *b = &rz->b[i];
     if (p->t > o->at || !read_while_live(b, p->t) || !reads_count_array(rule, p) ||
-        !counts_at(rz, rule, blocks, nb, i, p->t))
+        !counts_at(rz, rule, blocks, nb, i, p->t) || replaced_at(rz, rule, blocks, nb, i, p->t))
         return TM_NO_TIME;
     if (end == TM_NO_TIME || p->t < end) return p->t;
+    /* uthash frees its buckets as its last item goes: read then, it is
+     * always all but empty, which says nothing of what it held before */
+    if (rule->model == TM_RULE_UTHASH) return TM_NO_TIME;
     return live && p->t == b->t_free ? end : TM_NO_TIME;
 }
 
@@ -182,7 +206,7 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
         const struct tm_rule *rule = &rules->v[b->rule];
         if (j == 0 && push(R, (struct replay_event){b->t_alloc, EV_NEW, i, 0, table, 0, 0}))
             return -1;
-        b->main = is_main_array(rz, rule, blocks, nb, i, o->at);
+        b->main = is_main_array(rz, rule, blocks, nb, i, o->at, end);
         if (push(R, (struct replay_event){b->t_alloc, EV_ARRAY, i, 0, table, 0, 0})) return -1;
         if (b->t_free != TM_NO_TIME && b->t_free <= o->at &&
             push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0}))

@@ -322,14 +322,18 @@ oom:
     tb->oom = 1;
 }
 
-/* What the table was right before its end (model.h: last_*). */
+/* What the table was right before its end (model.h: last_*). Not called
+ * oversized then when its last count was 0: for a table nobody annotated
+ * that may be a destructor's clearing read (GLib and libstdc++ empty their
+ * arrays before they free them), or another table's at the same site; a
+ * claim is made only on a count of live entries. */
 static void keep_last_state(struct tm_table *t)
 {
     t->last_live = t->live_now;
     t->last_held = t->held;
     t->last_needed = t->needed;
     t->last_retained = t->retained;
-    t->last_oversized_since = t->oversized_since;
+    t->last_oversized_since = t->rule && !t->live_now ? TM_NO_TIME : t->oversized_since;
 }
 
 void tables_count(struct tables *tb, const struct tm_record *r, int end,

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -903,6 +904,35 @@ static int cmd_bigfree(size_t n)
     return 0;
 }
 
+/* guardfree: a 1 MiB block with a page in its middle made unreadable (a
+ * coroutine stack's guard page), freed as it is: glibc's free touches only
+ * the chunk's header; the shim's probe at free must not fault on the page. */
+static int cmd_guardfree(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *b = malloc(1 << 20);
+    if (!b) return 2;
+    memset(b, 1, 1 << 20);
+    char *guard = (char *)(((uintptr_t)b + 4 * (uintptr_t)page) & ~((uintptr_t)page - 1));
+    CHECK(mprotect(guard, (size_t)page, PROT_NONE) == 0, "mprotect: %s", strerror(errno));
+    free(b);
+    printf("freed\n");
+    return check_failures != 0;
+}
+
+/* fillfree BYTE: 3 blocks of 2 MiB, each filled with one byte (memset),
+ * freed: plain buffers, which the probe at free reads; no table. */
+static int cmd_fillfree(int byte)
+{
+    void *b[3];
+    for (int i = 0; i < 3; i++) {
+        if (!(b[i] = malloc(2 << 20))) return 2;
+        memset(b[i], byte, 2 << 20);
+    }
+    for (int i = 0; i < 3; i++) free(b[i]);
+    return 0;
+}
+
 static void *exiting_thread(void *arg)
 {
     (void)arg;
@@ -1320,6 +1350,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "busythreads")) return cmd_busythreads(arg ? atoi(arg) : 12);
     if (!strcmp(cmd, "keep")) return cmd_keep(arg ? strtoul(arg, NULL, 10) : 1000000);
     if (!strcmp(cmd, "bigfree")) return cmd_bigfree(arg ? strtoul(arg, NULL, 10) : 20);
+    if (!strcmp(cmd, "guardfree")) return cmd_guardfree();
+    if (!strcmp(cmd, "fillfree") && arg) return cmd_fillfree((int)strtol(arg, NULL, 0));
     if (!strcmp(cmd, "exit-thread")) return cmd_exit_thread();
     if (!strcmp(cmd, "cancel")) return cmd_cancel();
     if (!strcmp(cmd, "main-pthread-exit")) return cmd_main_pthread_exit();
