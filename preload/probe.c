@@ -607,6 +607,7 @@ void tmk_probe_final(struct tmk_thread *t)
 void tmk_probe_after_fork_child(void)
 {
     lock_word = 0;
+    free_chunk_busy = 0; /* a thread reading at free is gone */
     pthread_mutex_init(&pass_mutex, NULL);
     if (slots) memset(slots, 0, nslots * sizeof *slots);
     used = 0;
