@@ -21,6 +21,22 @@ static void put_escaped(FILE *out, const char *s, size_t n)
     fputc('"', out);
 }
 
+/* PROBE (docs/trace-format.md): the block and its counters, by name. */
+static void dump_probe(const struct tm_record *r, FILE *out)
+{
+    static const char *const names[] = {"ptr", "size", "nz64", "u32ge2", "pairs00",
+                                        "sum16", "layout", "capacity", "live"};
+    const uint8_t *p = r->u.extended.data, *e = p + r->u.extended.len;
+    uint64_t v[9];
+    for (size_t k = 0; k < 9; k++)
+        if (tmk_get_u(&p, e, &v[k])) {
+            fprintf(out, " type=0x%02x len=%llu", r->type, (unsigned long long)r->u.extended.len);
+            return;
+        }
+    for (size_t k = 0; k < 9; k++)
+        fprintf(out, k == 0 ? " %s=0x%llx" : " %s=%llu", names[k], (unsigned long long)v[k]);
+}
+
 static int dump_record(void *ctx, const struct tm_record *r)
 {
     FILE *out = ctx;
@@ -115,6 +131,9 @@ static int dump_record(void *ctx, const struct tm_record *r)
             fprintf(out, " len=%llu", (unsigned long long)r->u.extended.len);
         break;
     }
+    case TMK_REC_PROBE:
+        dump_probe(r, out);
+        break;
     default:
         fprintf(out, " type=0x%02x len=%llu", r->type, (unsigned long long)r->u.extended.len);
         break;

@@ -240,7 +240,7 @@ def case_probe_at_free():
         d = subprocess.run([tidemark(), "dump", out], stdout=subprocess.PIPE, check=True,
                            text=True).stdout.splitlines()
         main = [l.split(None, 2)[2] for l in d if " th=1 " in l]
-        at_free = [i for i, l in enumerate(main) if l.startswith("EXTENDED type=0x88")]
+        at_free = [i for i, l in enumerate(main) if l.startswith("PROBE ")]
         big_frees = [l for l in main if l.startswith("FREE ptr=")]
         check(lo <= len(at_free) <= hi,
               f"budget {budget}: {len(at_free)} probes at free, want {lo}..{hi}")
