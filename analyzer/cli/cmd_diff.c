@@ -140,6 +140,8 @@ static void print_heap_peak(const struct snapshot *o, const struct snapshot *n)
     }
 }
 
+#define DIFF_SITES 10 /* sites shown of each side, the largest */
+
 static void print_sites(const struct snapshot *o, const struct snapshot *n)
 {
     char a[32], b[32], d[64];
@@ -149,7 +151,10 @@ static void print_sites(const struct snapshot *o, const struct snapshot *n)
         return;
     }
     printf("allocation sites (bytes still allocated at the end, old -> new)\n");
-    for (size_t i = 0; i < n->ns; i++) {
+    /* both sides list every site (a trace is read so, a report lists them
+     * all unless --top): the largest DIFF_SITES of each side are shown */
+    size_t shown = 0;
+    for (size_t i = 0; i < n->ns && i < DIFF_SITES; i++, shown++) {
         const struct snap_site *s = &n->s[i], *p = snapshot_site(o, s->site);
         if (!p) {
             printf("  %-40s %10s -> %10s (new)\n", s->site, "-", hb(s->bytes, b, sizeof b));
@@ -159,10 +164,14 @@ static void print_sites(const struct snapshot *o, const struct snapshot *n)
         printf("  %-40s %10s -> %10s (%s)\n", s->site, hb(p->bytes, a, sizeof a),
                hb(s->bytes, b, sizeof b), d);
     }
-    for (size_t i = 0; i < o->ns; i++)
-        if (!snapshot_site(n, o->s[i].site))
+    for (size_t i = 0; i < o->ns && i < DIFF_SITES; i++)
+        if (!snapshot_site(n, o->s[i].site)) {
             printf("  %-40s %10s -> %10s (gone)\n", o->s[i].site, hb(o->s[i].bytes, a, sizeof a),
                    "-");
+            shown++;
+        }
+    size_t all = n->ns > o->ns ? n->ns : o->ns;
+    if (all > shown) printf("  (%zu more sites not shown)\n", all - shown);
 }
 
 /* --fail-on-increase: one line per increase past the tolerance; 1 if any. */
@@ -261,6 +270,7 @@ int cmd_diff(int argc, char **argv)
     struct diff_args d = {{NULL, NULL}, {0, 0, 0}, 0, 0};
     if (parse(argc, argv, &opt, &d)) return 2;
     cmd_default_source_root(&opt);
+    opt.top_sites = 0; /* every site, as a JSON report lists them: compared whole */
     struct snapshot o, n;
     if (snapshot_load(d.paths[0], &opt, &o)) return 2;
     if (snapshot_load(d.paths[1], &opt, &n)) {

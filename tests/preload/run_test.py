@@ -410,6 +410,27 @@ def case_reasons():
     one_line(r, "name too long", r"cannot be created: File name too long; not tracing$")
 
 
+def case_diff_own_report():
+    # `tidemark diff` of a trace against its own JSON report: the same, site
+    # by site (the report lists every site, the trace is read whole too): no
+    # site is "new" or "gone". python3 ends with more than 10 sites live.
+    if not os.path.exists("/usr/bin/python3"):
+        print("no /usr/bin/python3: skipped")
+        return
+    path = os.path.join(harness.TMP, "py.tmk")
+    r = harness.run(["/usr/bin/python3", "-c", "import json; print(len(json.dumps({'a': 1})))"],
+                    output=path)
+    eq(r.returncode, 0, "python3 status")
+    report = os.path.join(harness.TMP, "py.json")
+    subprocess.run([tidemark(), "report", "--format", "json", "-o", report, path], check=True)
+    out = subprocess.run([tidemark(), "diff", path, report], stdout=subprocess.PIPE,
+                         text=True, check=True).stdout
+    sites = out.split("allocation sites", 1)[-1]
+    eq([l for l in sites.splitlines() if l.endswith(("(new)", "(gone)"))], [],
+       "sites new or gone between a trace and its own report")
+    check("more sites not shown" in sites, f"fewer than 11 sites: {sites[:300]}")
+
+
 # ---- relative ---------------------------------------------------------------
 
 def case_relative():
