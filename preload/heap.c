@@ -55,6 +55,18 @@ static void record_free(struct tmk_thread *t, void *p)
     record_free_at(t, p, tmk_now());
 }
 
+/* ALLOC_INFO or FREE_INFO of (size, stack) at the coarse time now, after a
+ * TICK when the coarse clock moved. Inline: every allocation and free of
+ * full mode comes here. */
+static inline __attribute__((always_inline)) void
+record_by_info(struct tmk_thread *t, enum tmk_record_type type, uint64_t size, uint32_t stack,
+               uint64_t now)
+{
+    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
+    q = tmk_put_tick(t, q, now);
+    tmk_publish(t, tmk_put_by_info(q, type, size, stack));
+}
+
 /* The FREE of a block written by address, after its last probe (probe.c:
  * the probe at free) if it is a probed one, both at the same time. */
 static void free_probed(struct tmk_thread *t, void *p)
@@ -141,9 +153,7 @@ static void alloc_by_info(struct tmk_thread *t, void *p, size_t size)
         tmk_record_alloc(t, p, size, stack);
         return;
     }
-    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
-    q = tmk_put_tick(t, q, now);
-    tmk_publish(t, tmk_put_by_info(q, TMK_REC_ALLOC_INFO, size, stack));
+    record_by_info(t, TMK_REC_ALLOC_INFO, size, stack, now);
 }
 
 /* Full mode: FREE_INFO of the info p was allocated with, whatever thread
@@ -168,9 +178,7 @@ static void free_by_info(struct tmk_thread *t, void *p)
         record_free(t, p);
         return;
     }
-    uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, now);
-    q = tmk_put_tick(t, q, now);
-    tmk_publish(t, tmk_put_by_info(q, TMK_REC_FREE_INFO, size, stack));
+    record_by_info(t, TMK_REC_FREE_INFO, size, stack, now);
 }
 
 void tmk_heap_on_alloc(void *p, size_t size)
@@ -212,7 +220,6 @@ void tmk_heap_on_free(void *p)
     if (tmk_opt.mode != TMK_MODE_TABLES) t->heap -= (int64_t)usable; /* sampled mode's counter */
     if (tmk_ptrset_used && tmk_ptrset_take((uintptr_t)p, usable)) free_probed(t, p);
 }
-
 
 /* ---- realloc: the old block's free, written only when the call worked ---- */
 
@@ -276,12 +283,9 @@ void tmk_heap_realloc_moved(const struct tmk_heap_moving *m)
     if (!tmk_heap_by_info() && tmk_opt.mode != TMK_MODE_TABLES) /* sampled mode's counter */
         t->heap -= (int64_t)m->usable;
     switch (m->how) {
-    case MOVING_INFO: {
-        uint8_t *q = tmk_reserve_at(t, TMK_RECORD_MAX, m->now);
-        q = tmk_put_tick(t, q, m->now);
-        tmk_publish(t, tmk_put_by_info(q, TMK_REC_FREE_INFO, m->size, m->stack));
+    case MOVING_INFO:
+        record_by_info(t, TMK_REC_FREE_INFO, m->size, m->stack, m->now);
         break;
-    }
     case MOVING_MARKED:
     case MOVING_SET:
         record_free_at(t, m->p, m->now);

@@ -153,13 +153,6 @@ static uint64_t end_of(const struct recognizer *rz, const size_t *blocks, size_t
     return end;
 }
 
-/* When probe p of block b counts for the table, the table ending at `end`,
- * or TM_NO_TIME when it does not. A probe after the end counts only when it
- * is the block's probe at free, in the destructor's frees (khash frees its
- * keys, then its flags, then its values): at the end, what the table held
- * then. Neither does one of 0 at or after the end: libstdc++ and GLib clear
- * their arrays in the destructor, before the free the probe read them at,
- * so 0 there says nothing of what the table held before; nor uthash's. */
 /* Had block i been replaced at t: a later array of its table (of its
  * stack, where the implementation has several arrays) live then? Its
  * contents are then the old generation's, whose count the growth gave:
@@ -178,6 +171,13 @@ static int replaced_at(const struct recognizer *rz, const struct tm_rule *rule,
     return 0;
 }
 
+/* When probe p of block b counts for the table, the table ending at `end`,
+ * or TM_NO_TIME when it does not. A probe after the end counts only when it
+ * is the block's probe at free, in the destructor's frees (khash frees its
+ * keys, then its flags, then its values): at the end, what the table held
+ * then. Neither does one of 0 at or after the end: libstdc++ and GLib clear
+ * their arrays in the destructor, before the free the probe read them at,
+ * so 0 there says nothing of what the table held before; nor uthash's. */
 static uint64_t count_time(const struct recognizer *rz, const struct tm_rule *rule,
                            const size_t *blocks, size_t nb, size_t i, const struct probe *p,
                            uint64_t live, uint64_t end, const struct tm_options *o)

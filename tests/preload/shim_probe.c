@@ -228,6 +228,16 @@ static int wait_status(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* The parent's end of fork, forkexec and chdir-fork: the child (what) must
+ * exit with want; prints both pids for the driver. */
+static int reap_child(pid_t pid, int want, const char *what)
+{
+    int st = wait_status(pid);
+    CHECK(st == want, "%s status %d", what, st);
+    printf("parent=%d\nforked=%d\n", (int)getpid(), (int)pid);
+    return check_failures != 0;
+}
+
 static int cmd_fork(void)
 {
     sink = malloc(1111);
@@ -240,10 +250,7 @@ static int cmd_fork(void)
         exit(3);
     }
     for (int i = 0; i < 10; i++) churn(3333);
-    int st = wait_status(pid);
-    CHECK(st == 3, "child status %d", st);
-    printf("parent=%d\nforked=%d\n", (int)getpid(), (int)pid);
-    return check_failures != 0;
+    return reap_child(pid, 3, "child");
 }
 
 static int cmd_forkexec(const char *self)
@@ -255,10 +262,7 @@ static int cmd_forkexec(const char *self)
         execl(self, self, "exec-child", (char *)NULL);
         _exit(126);
     }
-    int st = wait_status(pid);
-    CHECK(st == 4, "exec'ed child status %d", st);
-    printf("parent=%d\nforked=%d\n", (int)getpid(), (int)pid);
-    return check_failures != 0;
+    return reap_child(pid, 4, "exec'ed child");
 }
 
 /* Changes directory to dir, then forks: the child's trace goes beside the
@@ -279,10 +283,7 @@ static int cmd_chdir_fork(const char *dir)
         printf("childenv=%s\n", env ? env : "(unset)");
         exit(0);
     }
-    int st = wait_status(pid);
-    CHECK(st == 0, "child status %d", st);
-    printf("parent=%d\nforked=%d\n", (int)getpid(), (int)pid);
-    return check_failures != 0;
+    return reap_child(pid, 0, "child");
 }
 
 /* ---- exec-fail: an exec that fails, and the program goes on -------------- */
