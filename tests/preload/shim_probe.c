@@ -472,6 +472,17 @@ static int cmd_dlswap(const char *a, const char *b, int rounds, int calls, const
 
 /* ---- signals: malloc from a handler while the main thread mallocs -------- */
 
+/* SIGALRM to handler, interrupted calls restarted. */
+static void catch_sigalrm(void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+}
+
 static volatile sig_atomic_t handled;
 static void *handoff;  /* allocated by the main loop, freed by the handler */
 static void *kept;     /* reallocated by the handler, freed at the end */
@@ -535,12 +546,7 @@ static int cmd_alarm_exit(int n, int locked)
 
 static int cmd_sigalrm(double seconds)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = alarm_handler;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
+    catch_sigalrm(alarm_handler);
     struct itimerval it = {{0, 50}, {0, 50}};
     setitimer(ITIMER_REAL, &it, NULL);
     uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
@@ -631,12 +637,7 @@ static void *one_alloc(void *arg)
 static int cmd_sigalrm_keep(int n, int in_thread)
 {
     if (n > KEEP_MAX) n = KEEP_MAX;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = keeping_handler;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
+    catch_sigalrm(keeping_handler);
     sigset_t alrm;
     sigemptyset(&alrm);
     sigaddset(&alrm, SIGALRM);
