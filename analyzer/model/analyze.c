@@ -108,11 +108,22 @@ void analysis_flush(struct analysis *c)
         const struct analysis_pending *p = &c->batch[i];
         if (p->type == TMK_REC_ALLOC) {
             heap_alloc(&c->heap, p->t, p->ptr, p->size, p->stack);
+            if (p->size >= TM_RECOGNIZE_MIN &&
+                recognize_alloc(c->rz, p->t, p->thread, p->ptr, p->size, p->stack))
+                free_runs_watch(&c->runs, 1);
+            free_runs_alloc(&c->runs, p->thread);
         } else if (p->type == TMK_REC_FREE) {
-            heap_free(&c->heap, p->t, p->ptr);
+            uint64_t size;
+            heap_free(&c->heap, p->t, p->ptr, &size);
+            if (recognize_free_block(c->rz, p->t, p->thread, p->ptr,
+                                     free_runs_last_size_count(&c->runs, p->thread)))
+                free_runs_watch(&c->runs, -1);
+            free_runs_free(&c->runs, p->thread, size);
             if (c->tables.n_arr) tables_freed(&c->tables, p->t, p->ptr, c->o);
         } else {
             by_info_apply(c, p);
+            if (p->type == TMK_REC_ALLOC_INFO) free_runs_alloc(&c->runs, p->thread);
+            else free_runs_free(&c->runs, p->thread, p->size);
         }
     }
     c->nbatch = 0;
@@ -155,15 +166,14 @@ int analysis_apply(struct analysis *c, const struct tm_record *r)
         if (r->t > c->last_t) c->last_t = r->t;
         struct analysis_pending *p = &c->batch[c->nbatch++];
         p->type = r->type;
+        p->thread = r->thread;
         p->t = r->t;
         if (r->type == TMK_REC_ALLOC) {
             p->ptr = r->u.alloc.ptr;
             p->size = r->u.alloc.size;
             p->stack = r->u.alloc.stack;
-            if (p->size >= TM_RECOGNIZE_MIN) recognize_alloc(c->rz, r);
         } else {
             p->ptr = r->u.free.ptr;
-            recognize_free_block(c->rz, r);
         }
         livemap_prefetch(&c->heap.live, p->ptr);
         if (c->nbatch == ANALYSIS_BATCH) analysis_flush(c);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "free_runs.h"
 #include "infomap.h"
 #include "livemap.h"
 #include "read/reader.h"
@@ -71,8 +72,8 @@ struct heap_state {
 };
 void heap_init(struct heap_state *h);
 void heap_alloc(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t size, uint64_t stack);
-/* Returns 1 if ptr was a live allocation. */
-int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr);
+/* Returns 1 if ptr was a live allocation, its size in *size (else 0). */
+int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t *size);
 /* The heap by info (by_info.c sends them): every ALLOC_INFO, FREE_INFO and
  * TABLE_ARRAY by info of the trace, in the merged order, also those after
  * --at: the live count of each info follows them all, and `counted`
@@ -126,6 +127,7 @@ struct tables {
 struct recognizer;
 struct analysis_pending {
     uint8_t type;
+    uint32_t thread;
     uint64_t t, ptr, size, stack; /* ptr: by address only */
 };
 struct analysis {
@@ -144,6 +146,7 @@ struct analysis {
     struct analysis_pending batch[ANALYSIS_BATCH];
     unsigned nbatch;
     struct recognizer *rz;      /* tables nobody annotated (recognize.c) */
+    struct free_runs runs;      /* each thread's frees since its allocation (free_runs.h) */
     struct tm_record *held;     /* TABLE_ARRAYs by info waiting for their block (by_info.c) */
     size_t n_held, held_cap;
 };

@@ -77,6 +77,7 @@ int by_info_record(struct analysis *c, const struct tm_record *r)
         return allocate_held(c, r, &array);
     struct analysis_pending *p = &c->batch[c->nbatch++];
     p->type = r->type;
+    p->thread = r->thread;
     p->t = r->t;
     p->size = size;
     p->stack = stack;

@@ -97,13 +97,15 @@ static void account_alloc(struct heap_state *h, uint64_t t, uint64_t size, uint3
     series_add_fast(&h->tl, t, h->in_use, h->rss);
 }
 
-int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr)
+int heap_free(struct heap_state *h, uint64_t t, uint64_t ptr, uint64_t *size)
 {
     uint64_t packed;
+    *size = 0;
     if (!livemap_del(&h->live, ptr, &packed)) {
         h->unknown_frees++;
         return 0;
     }
+    *size = live_size(packed);
     account_free_packed(h, t, packed);
     return 1;
 }

@@ -81,43 +81,52 @@ static void compact(struct recognizer *rz)
 
 int recognize_full(const struct recognizer *rz) { return rz->full; }
 
-void recognize_alloc(struct recognizer *rz, const struct tm_record *r)
+int recognize_alloc(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t ptr,
+                     uint64_t size, uint64_t stack)
 {
-    if (r->u.alloc.size < TM_RECOGNIZE_MIN || rz->full) return;
+    if (size < TM_RECOGNIZE_MIN || rz->full) return 0;
     if (rz->n == BLOCKS_MAX) {
         compact(rz);
-        if (rz->full) return;
+        if (rz->full) return 0;
     }
     if (rz->n == rz->cap) {
         size_t cap = rz->cap ? rz->cap * 2 : 64;
         struct block *b = realloc(rz->b, cap * sizeof *b);
         if (!b) {
             rz->oom = 1;
-            return;
+            return 0;
         }
         rz->b = b;
         rz->cap = cap;
     }
     struct block *b = &rz->b[rz->n];
     memset(b, 0, sizeof *b);
-    b->ptr = r->u.alloc.ptr;
-    b->size = r->u.alloc.size;
-    b->stack = r->u.alloc.stack;
-    b->t_alloc = r->t;
+    b->ptr = ptr;
+    b->size = size;
+    b->stack = stack;
+    b->t_alloc = t;
     b->t_free = TM_NO_TIME;
-    b->thread = r->thread;
+    b->thread = thread;
     b->rule = -1;
-    if (u64map_put(&rz->live, b->ptr, rz->n)) rz->oom = 1;
-    else rz->n++;
+    if (u64map_put(&rz->live, b->ptr, rz->n)) {
+        rz->oom = 1;
+        return 0;
+    }
+    rz->n++;
+    return 1;
 }
 
-void recognize_free_block(struct recognizer *rz, const struct tm_record *r)
+int recognize_free_block(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t ptr,
+                          uint64_t freed_before)
 {
-    uint64_t *ix = u64map_get(&rz->live, r->u.free.ptr);
-    if (!ix) return;
-    rz->b[*ix].t_free = r->t;
-    rz->b[*ix].free_thread = r->thread;
-    u64map_del(&rz->live, r->u.free.ptr, NULL);
+    uint64_t *ix = u64map_get(&rz->live, ptr);
+    if (!ix) return 0;
+    struct block *b = &rz->b[*ix];
+    b->t_free = t;
+    b->free_thread = thread;
+    b->freed_before = freed_before;
+    u64map_del(&rz->live, ptr, NULL);
+    return 1;
 }
 
 void recognize_annotated(struct recognizer *rz, uint64_t ptr)

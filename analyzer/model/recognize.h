@@ -1,8 +1,8 @@
 /* analyzer/model/recognize.h - tables nobody annotated, found in the trace.
  *
  * During the pass, recognize_* collect every large block written by address
- * (its allocation, free, thread and stack) and the shim's PROBE records of
- * it. After the pass, recognize_finish matches each block against the rules
+ * (its allocation, free, thread and stack), the shim's PROBE records of it,
+ * and how many blocks its thread freed right before it (free_runs.h). After the pass, recognize_finish matches each block against the rules
  * (table_rules.h: frames of its symbolized stack, its size, or the layout
  * its probe found), links the arrays of one table across its rehashes (see
  * recognize.c), and replays each table's life into table_life.c as if it had
@@ -24,8 +24,13 @@ struct recognizer;
 
 struct recognizer *recognize_new(void);
 void recognize_free(struct recognizer *rz);
-void recognize_alloc(struct recognizer *rz, const struct tm_record *r);
-void recognize_free_block(struct recognizer *rz, const struct tm_record *r);
+/* The blocks written by address, allocated and freed, in the trace's order;
+ * freed_before: what the freeing thread freed right before (free_runs.h).
+ * 1 when the block is (was) one of the collected large blocks. */
+int recognize_alloc(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t ptr,
+                    uint64_t size, uint64_t stack);
+int recognize_free_block(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t ptr,
+                         uint64_t freed_before);
 void recognize_probe(struct recognizer *rz, const struct tm_record *r);
 /* 1 when it stopped collecting (too many large blocks: recognize.c). */
 int recognize_full(const struct recognizer *rz);

@@ -16,6 +16,7 @@ struct probe {
 struct block {
     uint64_t ptr, size, stack, t_alloc, t_free;
     uint32_t thread, free_thread;
+    uint64_t freed_before; /* what its thread freed right before (free_runs.h) */
     int annotated;
     int rule;            /* index into rules, -1 none */
     uint64_t chain;      /* hash of the callers past the matched frame */

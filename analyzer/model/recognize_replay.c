@@ -193,6 +193,19 @@ static uint64_t count_time(const struct recognizer *rz, const struct tm_rule *ru
     return live && p->t == b->t_free ? end : TM_NO_TIME;
 }
 
+/* What a table's destructor says it held: libstdc++ frees every node, then
+ * clears its bucket array, then frees it, so the array read as it is freed
+ * counts nothing, but the nodes freed right before it (free_runs.h) are
+ * the entries it had. 0 when not known: another implementation, an array
+ * that is not the table's last, or more nodes than buckets (libstdc++
+ * rehashes past one a bucket: the frees were not all the table's). */
+static uint64_t destructor_count(const struct tm_rule *rule, const struct block *b, uint64_t end)
+{
+    if (rule->model != TM_RULE_LIBSTDCXX || !b->main || end == TM_NO_TIME || b->t_free != end)
+        return 0;
+    return b->freed_before <= b->size / 8 ? b->freed_before : 0;
+}
+
 /* The replay events of one table; blocks = its blocks in allocation order. */
 static int table_events(struct recognizer *rz, const struct tm_rules *rules, size_t table,
                         const size_t *blocks, size_t nb, struct replay *R, const struct tm_options *o)
@@ -231,6 +244,8 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
             if (t != TM_NO_TIME && push(R, (struct replay_event){t, EV_COUNT, i, live, table, lo, 0}))
                 return -1;
         }
+        uint64_t had = destructor_count(rule, b, end);
+        if (had && push(R, (struct replay_event){end, EV_COUNT, i, had, table, had, 0})) return -1;
     }
     return 0;
 }

@@ -1,0 +1,95 @@
+/* analyzer/model/free_runs.h - per thread, the frees it made since its
+ * last allocation, counted by size: what a destructor freed right before it
+ * freed a table's array.
+ *
+ * libstdc++'s ~_Hashtable frees every node (and what the nodes' values own),
+ * then clears the bucket array, then frees it: read as it is freed the
+ * array holds nothing, but the frees right before it say how many entries
+ * the table had. The count is the number of frees in the thread's run of
+ * the size of the run's last free (the last node: a value's own blocks are
+ * freed before the node that holds it).
+ *
+ * Threads share RUNS_SLOTS slots by their number (direct-mapped): a thread
+ * that finds its slot taken by another starts a run that is not known from
+ * its start, and says nothing until its next allocation. Sizes past
+ * RUN_SIZES distinct ones in one run make it say nothing either. */
+#ifndef TIDEMARK_ANALYZER_FREE_RUNS_H
+#define TIDEMARK_ANALYZER_FREE_RUNS_H
+
+#include <stdint.h>
+
+#define RUNS_SLOTS 256
+#define RUN_SIZES 8
+
+struct free_run {
+    uint32_t tag;    /* the thread's number + 1; 0: never used */
+    uint8_t unknown; /* the run's start was not seen, or too many sizes */
+    uint8_t n;       /* sizes in e[] */
+    uint8_t last;    /* e[] index of the last free's size */
+    struct {
+        uint64_t size, count;
+    } e[RUN_SIZES];
+};
+
+struct free_runs {
+    uint64_t watched; /* large blocks live: runs are kept only while there is one */
+    struct free_run slot[RUNS_SLOTS];
+};
+
+/* A large block came (+1) or went (-1). Only a large block's free asks
+ * for a run, so while none is live no run is kept; when the first comes,
+ * every run's start is unknown. */
+static inline void free_runs_watch(struct free_runs *r, int delta)
+{
+    if (delta > 0 && r->watched++ == 0)
+        for (unsigned i = 0; i < RUNS_SLOTS; i++) r->slot[i].tag = 0;
+    if (delta < 0 && r->watched) r->watched--;
+}
+
+/* Inline: the pass calls them for every allocation and free it reads. */
+
+/* Thread `thread` allocated: its run starts over. */
+static inline void free_runs_alloc(struct free_runs *r, uint32_t thread)
+{
+    if (!r->watched) return;
+    struct free_run *s = &r->slot[thread % RUNS_SLOTS];
+    s->tag = thread + 1;
+    s->unknown = 0;
+    s->n = 0;
+}
+
+/* Thread `thread` freed a block of `size` bytes. */
+static inline void free_runs_free(struct free_runs *r, uint32_t thread, uint64_t size)
+{
+    if (!r->watched) return;
+    struct free_run *s = &r->slot[thread % RUNS_SLOTS];
+    if (s->unknown | (s->tag != thread + 1)) {
+        s->tag = thread + 1; /* a run that started before it had the slot */
+        s->unknown = 1;
+        return;
+    }
+    unsigned i = 0;
+    while (i < s->n && s->e[i].size != size) i++;
+    if (i == s->n) {
+        if (i == RUN_SIZES) {
+            s->unknown = 1;
+            return;
+        }
+        s->e[i].size = size;
+        s->e[i].count = 0;
+        s->n++;
+    }
+    s->e[i].count++;
+    s->last = (uint8_t)i;
+}
+
+/* The frees of the thread's run of the size of its last free; 0 when the
+ * run is empty or not known. */
+static inline uint64_t free_runs_last_size_count(const struct free_runs *r, uint32_t thread)
+{
+    const struct free_run *s = &r->slot[thread % RUNS_SLOTS];
+    if (!r->watched || s->tag != thread + 1 || s->unknown || !s->n) return 0;
+    return s->e[s->last].count;
+}
+
+#endif /* TIDEMARK_ANALYZER_FREE_RUNS_H */
