@@ -108,8 +108,10 @@ void analysis_flush(struct analysis *c)
         const struct analysis_pending *p = &c->batch[i];
         if (p->type == TMK_REC_ALLOC) {
             heap_alloc(&c->heap, p->t, p->ptr, p->size, p->stack);
+            /* runs say something only where every block is in the trace */
             if (p->size >= TM_RECOGNIZE_MIN &&
-                recognize_alloc(c->rz, p->t, p->thread, p->ptr, p->size, p->stack))
+                recognize_alloc(c->rz, p->t, p->thread, p->ptr, p->size, p->stack) &&
+                c->track_heap)
                 free_runs_watch(&c->runs, 1);
             free_runs_alloc(&c->runs, p->thread);
         } else if (p->type == TMK_REC_FREE) {
