@@ -15,7 +15,7 @@
  * Only the owner appends. Two other threads may write a buffer out, both
  * under the writer mutex (so a thread's blocks are written, and numbered, in
  * `seq` order whoever writes them):
- *  - the sampler, through the handoff (internal.h): every
+ *  - the sampler, through the handoff (buffer.h): every
  *    TMK_HANDOFF_EVERY_NS it writes the buffer of each thread that has
  *    records, has written no block for TMK_HANDOFF_AGE_NS and is not between
  *    tmk_reserve and tmk_publish, and starts its next block exactly as the

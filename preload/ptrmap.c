@@ -26,7 +26,7 @@
  * whose free is written by address.
  *
  * 64 shards, chosen by the top bits of the hash of the address's 1 KiB
- * region (internal.h, tmk_ptrmap_hash), each an open-addressing table with
+ * region (ptrmap.h, tmk_ptrmap_hash), each an open-addressing table with
  * linear probing behind its own spinlock, so that threads freeing each
  * other's blocks rarely meet. A key's home slot is its region's first slot
  * (the hash scaled to the capacity: any multiple of a page of entries)
@@ -60,7 +60,7 @@
 _Static_assert(ENTRY_KEY_BITS + TMK_INFO_BITS == 64, "an entry is 64 bits");
 _Static_assert(PAGE_ENTRIES >= (1u << TMK_PTRMAP_REGION_BITS), "a home is at most one lap past its region's slot");
 
-struct tmk_ptrmap_shard tmk_ptrmap_shards[SHARDS]; /* internal.h: the prefetch reads them */
+struct tmk_ptrmap_shard tmk_ptrmap_shards[SHARDS]; /* ptrmap.h: the prefetch reads them */
 static uint64_t fixed_per_shard = TMK_PTRMAP_FIXED_DEFAULT / SHARDS; /* the budget's fixed part */
 
 void tmk_ptrmap_set_budget(uint64_t fixed)

@@ -11,7 +11,7 @@
  * free always finds it in the table published at that time.
  *
  * free() filters cheaply first, with no lock and no look at the block:
- * the filter (internal.h, tmk_ptrset_may_hold) counts the set's addresses
+ * the filter (ptrset.h, tmk_ptrset_may_hold) counts the set's addresses
  * per hash slot, and the blocks of the bootstrap arena and of sigalloc.c
  * too, so that an address whose slot counts 0 is an ordinary block of the
  * real allocator, not in the set. A count goes up before the address can be

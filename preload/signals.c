@@ -70,7 +70,7 @@ typedef sighandler_t (*handler_fn)(int, sighandler_t);
 typedef int (*int_fn)(int);
 typedef int (*int2_fn)(int, int);
 
-/* The real functions, in the order of enum tmk_sig_fn (internal.h). */
+/* The real functions, in the order of enum tmk_sig_fn (signals.h). */
 static const char *const real_names[TMK_SIG_N] = {
     "sigaction", "__sigaction", "signal", "bsd_signal", "ssignal", "sysv_signal",
     "__sysv_signal", "sigset", "sigignore", "siginterrupt"};

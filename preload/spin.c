@@ -1,5 +1,5 @@
 /* preload/spin.c - the wait for a spinlock another thread holds (the lock
- * itself is inline in internal.h: tmk_spin_lock, tmk_spin_unlock). Spins,
+ * itself is inline in spin.h: tmk_spin_lock, tmk_spin_unlock). Spins,
  * then yields: the holder may have been preempted (more threads than cores).
  */
 #include "internal.h"

@@ -1,5 +1,5 @@
 /* analyzer/read/reader_block.h - one thread's current block as decoded records,
- * in memory bounded whatever the block claims (used by reader.c).
+ * in memory bounded whatever the block claims (used by reader_cursor.c and reader.c).
  *
  * A block of at most TMK_RECORD_LIMIT bytes of records (every block the shim
  * writes) is held whole: its stored bytes read, its zstd frame decompressed

@@ -135,7 +135,7 @@ def case_threads():
 
 def case_busy_threads():
     # 12 threads allocating at once, each filling several blocks: at most 4
-    # (TMK_BIG_BUFFERS, preload/internal.h) fill their whole 256 KiB
+    # (TMK_BIG_BUFFERS, preload/buffer.h) fill their whole 256 KiB
     # buffer, the others 64 KiB blocks; every record is read back.
     path = os.path.join(harness.TMP, "busy.tmk")
     r = run([probe(), "busythreads", "12"], output=path, timeout=60)

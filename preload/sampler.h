@@ -1,0 +1,22 @@
+/* preload/sampler.h - sampler.c's interface: starting the background
+ * thread, and MEMORY records.
+ */
+#ifndef TIDEMARK_PRELOAD_SAMPLER_H
+#define TIDEMARK_PRELOAD_SAMPLER_H
+
+#include "compiler.h"
+
+struct tmk_thread;
+
+void tmk_sampler_start(void) TMK_HIDDEN;
+/* A MEMORY record. In tables mode the heap figure is the allocator's
+ * (mallinfo2, under its arena locks): read when due by the sampler thread
+ * (TMK_HEAP_WHEN_DUE), never by another (TMK_HEAP_LAST: the last figure
+ * read, no record when none was). Any other thread may be a signal
+ * handler's (exit, _exit, quick_exit, exec, a fatal signal) that
+ * interrupted the allocator on its thread, which holds the lock: tables
+ * mode's pass-through leaves no mark to tell. */
+enum tmk_heap_read { TMK_HEAP_WHEN_DUE, TMK_HEAP_LAST };
+void tmk_memory_sample(struct tmk_thread *t, enum tmk_heap_read read) TMK_HIDDEN;
+
+#endif /* TIDEMARK_PRELOAD_SAMPLER_H */
