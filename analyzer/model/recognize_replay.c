@@ -129,30 +129,6 @@ static uint64_t live_of(const struct tm_rule *rule, const struct block *b, const
     }
 }
 
-/* The arrays of one resize are allocated within this of each other. */
-#define GENERATION_NS 1000000ull /* 1 ms */
-
-/* When the table ended, or TM_NO_TIME: once every array of it is freed (by
- * `at`), it ended when the first of its newest arrays went (those allocated
- * with the newest one, within GENERATION_NS; an older array freed after the
- * newest came is the end of a resize), before that free, as an annotated
- * table's end comes before its arrays' frees. */
-static uint64_t end_of(const struct recognizer *rz, const size_t *blocks, size_t nb,
-                       const struct tm_options *o)
-{
-    uint64_t newest = 0, end = TM_NO_TIME;
-    for (size_t j = 0; j < nb; j++) {
-        const struct block *b = &rz->b[blocks[j]];
-        if (b->t_free == TM_NO_TIME || b->t_free > o->at) return TM_NO_TIME;
-        if (b->t_alloc > newest) newest = b->t_alloc;
-    }
-    for (size_t j = 0; j < nb; j++) {
-        const struct block *b = &rz->b[blocks[j]];
-        if (b->t_alloc + GENERATION_NS >= newest && b->t_free < end) end = b->t_free;
-    }
-    return end;
-}
-
 /* Had block i been replaced at t: a later array of its table (of its
  * stack, where the implementation has several arrays) live then? Its
  * contents are then the old generation's, whose count the growth gave:
@@ -169,6 +145,32 @@ static int replaced_at(const struct recognizer *rz, const struct tm_rule *rule,
             return 1;
     }
     return 0;
+}
+
+/* When the table ended, or TM_NO_TIME: once every array of it is freed (by
+ * `at`), at the first free, after its last allocation, of an array that no
+ * later array of its kind had replaced, before that free, as an annotated
+ * table's end comes before its arrays' frees. A resize frees an old array
+ * after the new one came (libstdc++, CPython: replaced then) or before it
+ * (a realloc: GLib, khash; before the last allocation then). Not by time:
+ * the arrays of one resize may come many ms apart (khash's, when the
+ * resizing thread is preempted between its reallocs). */
+static uint64_t end_of(const struct recognizer *rz, const struct tm_rule *rule,
+                       const size_t *blocks, size_t nb, const struct tm_options *o)
+{
+    uint64_t newest = 0, end = TM_NO_TIME;
+    for (size_t j = 0; j < nb; j++) {
+        const struct block *b = &rz->b[blocks[j]];
+        if (b->t_free == TM_NO_TIME || b->t_free > o->at) return TM_NO_TIME;
+        if (b->t_alloc > newest) newest = b->t_alloc;
+    }
+    for (size_t j = 0; j < nb; j++) {
+        const struct block *b = &rz->b[blocks[j]];
+        if (b->t_free >= newest && b->t_free < end &&
+            !replaced_at(rz, rule, blocks, nb, blocks[j], b->t_free))
+            end = b->t_free;
+    }
+    return end;
 }
 
 /* When probe p of block b counts for the table, the table ending at `end`,
@@ -211,7 +213,7 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
                         const size_t *blocks, size_t nb, struct replay *R, const struct tm_options *o)
 {
     uint64_t prev_main = 0; /* bytes of the previous main array */
-    uint64_t end = end_of(rz, blocks, nb, o);
+    uint64_t end = end_of(rz, &rules->v[rz->b[blocks[0]].rule], blocks, nb, o);
     int end_pushed = 0;
     for (size_t j = 0; j < nb; j++) {
         size_t i = blocks[j];

@@ -8,6 +8,24 @@
  * held = the three arrays; flags_* count the 2-bit flags (00 live,
  * 01 deleted, 10 empty), the exact live count a reader of the flags sees.
  */
+#include <stdlib.h>
+#include <time.h>
+
+/* "slow": khash's array (re)allocations go through here (its krealloc
+ * hook), each large one 5 ms late: the arrays of one resize then come many
+ * ms apart, as when the resizing thread is preempted. */
+static int slow_resize;
+
+static void *table_realloc(void *p, size_t n)
+{
+    if (slow_resize && n >= 65536) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    return realloc(p, n);
+}
+
+#define krealloc(P, Z) table_realloc(P, Z)
 #include <htslib/khash.h>
 
 #include "table_cli.h"
@@ -67,6 +85,7 @@ int main(int argc, char **argv)
     struct table_args a;
     if (table_parse(argc, argv, &a))
         return 2;
+    slow_resize = a.slow;
     struct ctx c = {&a, NULL};
     table_rounds(&a, build, destroy, &c);
     size_t nb = kh_n_buckets(c.h);

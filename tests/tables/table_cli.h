@@ -14,6 +14,9 @@
  *              the same call site (the second one is kept and printed)
  *     gone     the table is destroyed after the line is printed, 0.3 s
  *              before the process ends: a report at the end finds it ended
+ *     slow     each of the implementation's large array (re)allocations
+ *              sleeps 5 ms first, as a thread preempted in the middle of a
+ *              resize does (khash_prog only: its krealloc; others ignore it)
  *
  * Each program prints one line on stdout, "key=value" pairs separated by
  * spaces, starting with impl= mode= flavour= keys= live= held=, then sleeps
@@ -38,7 +41,7 @@
 
 struct table_args {
     long n, keep;
-    int fix, healthy, dense, random, thread, twice, gone;
+    int fix, healthy, dense, random, thread, twice, gone, slow;
     uint64_t seed;
 };
 
@@ -61,7 +64,7 @@ static inline uint64_t table_key(const struct table_args *a, long i)
 
 static inline int table_usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone]\n",
+    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [slow]\n",
             prog);
     return 2;
 }
@@ -91,6 +94,7 @@ static inline int table_parse(int argc, char **argv, struct table_args *a)
         else if (!strcmp(w, "thread")) a->thread = 1;
         else if (!strcmp(w, "twice")) a->twice = 1;
         else if (!strcmp(w, "gone")) a->gone = 1;
+        else if (!strcmp(w, "slow")) a->slow = 1;
         else return table_usage(argv[0]);
     }
     if ((a->fix && a->healthy) || (a->dense && a->random))
