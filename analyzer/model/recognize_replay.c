@@ -92,6 +92,18 @@ static int is_main_array(const struct recognizer *rz, const struct tm_rule *rule
     return counts_at(rz, rule, blocks, nb, i, t);
 }
 
+/* Did probe p read an array of 8-byte pointers: both 32-bit halves of
+ * every non-zero word at least 2? A GLib table's keys or values (a string
+ * key's pointer) are read so; they are as large as its hashes (4 bytes a
+ * slot) of the next size while a resize runs, and their u32ge2 counts each
+ * entry twice. A hashes array never reads so but when every non-zero word
+ * holds two live slots, which a table of a few entries, or at GLib's load,
+ * does not. */
+static int looks_like_pointers(const struct probe *p)
+{
+    return p->nz64 && p->u32ge2 == 2 * p->nz64;
+}
+
 /* Does probe p read a count array of the rule? khash's flags are its
  * smallest array, but below TIDEMARK_PROBE_MIN they are not seen, and then
  * its keys or values are the smallest seen: their 00 pairs are no count.
@@ -99,6 +111,8 @@ static int is_main_array(const struct recognizer *rz, const struct tm_rule *rule
  * moment inside a resize (all buckets deleted), when it counts nothing. */
 static int reads_count_array(const struct tm_rule *rule, const struct probe *p)
 {
+    if (rule->count == TM_COUNT_U32GE2)
+        return !looks_like_pointers(p);
     return rule->count != TM_COUNT_PAIRS00 || p->layout == TMK_PROBE_LAYOUT_KHASH_FLAGS;
 }
 

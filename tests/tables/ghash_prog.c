@@ -52,8 +52,18 @@ static GHashTable *new_table(void)
     return g_hash_table_new(g_direct_hash, g_direct_equal);
 }
 
+/* "ptrkeys": the keys (and values) are heap pointers (into one array of N
+ * longs), as a string-keyed table's are: 8-byte slots whose both halves are
+ * >= 2. */
+static long *key_store;
+
 static gpointer key_ptr(const struct table_args *a, long i)
 {
+    if (a->ptrkeys) {
+        if (!key_store && !(key_store = calloc((size_t)a->n + 1, sizeof *key_store)))
+            table_fail("ghash", "calloc of the keys");
+        return &key_store[i]; /* distinct for distinct i */
+    }
     return (gpointer)(uintptr_t)table_key(a, i);
 }
 
@@ -91,7 +101,8 @@ static void build(void *p)
     const struct table_args *a = c->a;
     c->h = new_table();
     for (long i = 0; i < a->n; i++)
-        g_hash_table_insert(c->h, key_ptr(a, i), GSIZE_TO_POINTER((gsize)i + 1));
+        g_hash_table_insert(c->h, key_ptr(a, i),
+                            a->ptrkeys ? key_ptr(a, i) : GSIZE_TO_POINTER((gsize)i + 1));
     if (c->remove) {
         for (long i = a->keep; i < a->n; i++)
             g_hash_table_remove(c->h, key_ptr(a, i));

@@ -204,6 +204,23 @@ def check_gone(args, what, cmd, tmp, extra=()):
              f"{[(b['ended_ns'], b['held_bytes']) for b in same]}, held {own['held']}")
 
 
+def check_ptrkeys(args, what, cmd, tmp):
+    """GLib with heap-pointer keys (a string-keyed table's shape): its keys
+    array, as large as the next size's hashes while a resize runs, is no
+    count array (its u32ge2 counts each pointer twice: the peak read double
+    what was ever inserted)."""
+    trace = os.path.join(tmp, "ptrkeys.tmk")
+    own = traced(args, cmd + [str(N), str(KEEP), "ptrkeys"], trace)
+    found = recognised(args, trace)
+    if [t["held_bytes"] for t in found] != [int(own["held"])]:
+        fail(f"{what} ptrkeys: recognised tables hold {[t['held_bytes'] for t in found]}, "
+             f"the program's arrays {own['held']}")
+    for t in found:
+        if t["live_peak"] > N or t["live"] > KEEP:
+            fail(f"{what} ptrkeys: peak {t['live_peak']}, live {t['live']} "
+                 f"({N} inserted, {KEEP} kept)")
+
+
 def check_healthy_gone(args, what, cmd, tmp):
     """A full table destroyed 0.3 s before the end: ended, and never
     called oversized until freed (a resize's old array, read as it is freed,
@@ -263,6 +280,8 @@ def main():
                 check_gone(args, what, cmd, tmp)
                 if what.startswith("khash"):  # a resize's arrays 5 ms apart
                     check_gone(args, what, cmd, tmp, ("slow",))
+                if what.startswith("ghash"):
+                    check_ptrkeys(args, what, cmd, tmp)
                 check_healthy_gone(args, what, cmd, tmp)
                 if what.endswith("_O2"):
                     for flavour in ("thread", "twice"):

@@ -17,6 +17,8 @@
  *     slow     each of the implementation's large array (re)allocations
  *              sleeps 5 ms first, as a thread preempted in the middle of a
  *              resize does (khash_prog only: its krealloc; others ignore it)
+ *     ptrkeys  the keys are heap pointers, as a string-keyed table's
+ *              (ghash_prog only; others ignore it)
  *
  * Each program prints one line on stdout, "key=value" pairs separated by
  * spaces, starting with impl= mode= flavour= keys= live= held=, then sleeps
@@ -41,7 +43,7 @@
 
 struct table_args {
     long n, keep;
-    int fix, healthy, dense, random, thread, twice, gone, slow;
+    int fix, healthy, dense, random, thread, twice, gone, slow, ptrkeys;
     uint64_t seed;
 };
 
@@ -64,7 +66,7 @@ static inline uint64_t table_key(const struct table_args *a, long i)
 
 static inline int table_usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [slow]\n",
+    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [slow] [ptrkeys]\n",
             prog);
     return 2;
 }
@@ -95,6 +97,7 @@ static inline int table_parse(int argc, char **argv, struct table_args *a)
         else if (!strcmp(w, "twice")) a->twice = 1;
         else if (!strcmp(w, "gone")) a->gone = 1;
         else if (!strcmp(w, "slow")) a->slow = 1;
+        else if (!strcmp(w, "ptrkeys")) a->ptrkeys = 1;
         else return table_usage(argv[0]);
     }
     if ((a->fix && a->healthy) || (a->dense && a->random))
