@@ -160,6 +160,9 @@ struct tm_table {
      * upper end); NULL and live_lo == live_now otherwise. */
     const struct tm_rule *rule;
     uint64_t live_lo;
+    int live_counted;              /* a count came: a recognised table's live
+                                      count is not known before its first
+                                      probe or growth (never oversized then) */
 
     struct tm_recommendation *recs;
     size_t n_recs;

@@ -161,6 +161,10 @@ static void evaluate_needed(struct table_state *s)
         tt->needed = 0;
         return;
     }
+    if (tt->kind == TM_KIND_RECOGNISED && !tt->live_counted) {
+        tt->needed = tt->held; /* its live count is not known yet: no claim */
+        return;
+    }
     tt->needed = sizing_needed_bytes(tt, tt->live_now);
     /* A recognised table is sized by its implementation's own rule; its
      * counts come from probes, often only after the deletes, which are no
@@ -354,6 +358,7 @@ void tables_count(struct tables *tb, const struct tm_record *r, int end,
     /* A table that ended has no entries, whatever count it last showed (uthash
      * frees its table with num_items still 1; a map freed full says N). */
     s->t.live_now = s->t.live_lo = end ? 0 : r->u.table_count.live;
+    if (!end) s->t.live_counted = 1;
     if (end) s->t.ended_t = r->t;
     update(tb, s, r->t, o);
 }

@@ -97,6 +97,14 @@ def check_keep(args, what, cmd, tmp):
         fail(f"{what}: peak live {t['live_peak']}, more than the {N} entries ever inserted")
     if not t["rule"]:
         fail(f"{what}: no rule named")
+    # at its first array, before any probe or growth counted it, its live
+    # count is not known: no verdict of oversized (it read live 0, oversized)
+    first = json.loads(tidemark(args, "report", "--format", "json", "--at",
+                                f"{t['created_ns']}ns", trace).stdout)
+    early = [b for b in first["tables"] if b["id"] == t["id"] and b["verdict"] == "oversized"]
+    if early:
+        fail(f"{what}: at its first array ({t['created_ns']} ns) already oversized: "
+             f"live {early[0]['live']}, held {early[0]['held_bytes']}")
     check_site(what, t)
     check_names(args, what, trace)
     return t
@@ -167,12 +175,13 @@ def check_gone(args, what, cmd, tmp, extra=()):
              f"{KEEP} nodes")
     if what.startswith("umap"):
         # tables mode has no small frees: the frees before the array (an old
-        # array's, one resize ago) say nothing, and no count is made of them
+        # array's, one resize ago) say nothing, and no claim is made of them
         tables = os.path.join(tmp, "gone-tables.tmk")
         traced(args, cmd + [str(N), str(KEEP), "gone"], tables, TIDEMARK_MODE="tables")
         doc_t = json.loads(tidemark(args, "report", "--format", "json", tables).stdout)
         lows = [x["last_live"] for x in doc_t["tables"]
-                if x["ended_ns"] is not None and x["last_live"] < KEEP]
+                if x["ended_ns"] is not None and x["last_oversized_since_ns"] is not None
+                and x["last_live"] < KEEP]
         if lows:
             fail(f"{what} gone, tables mode: right before its end {lows} live (KEEP {KEEP})")
     if not what.startswith(("ghash", "uthash")):
