@@ -101,6 +101,16 @@ static void module_gone(struct analysis *c, uint64_t id)
         }
 }
 
+/* An allocation for free_runs.h: the thread's latest, and the one a large
+ * block it freed waited for. */
+static void note_alloc(struct analysis *c, const struct analysis_pending *p)
+{
+    uint64_t waited = free_runs_alloc(&c->runs, p->thread, p->size, p->stack, p->t);
+    if (waited)
+        recognize_next_alloc(c->rz, (size_t)(waited - 1), p->thread,
+                             (struct thread_alloc){p->size, p->stack, p->t});
+}
+
 /* Applies the pending heap records, in their order. */
 void analysis_flush(struct analysis *c)
 {
@@ -108,23 +118,27 @@ void analysis_flush(struct analysis *c)
         const struct analysis_pending *p = &c->batch[i];
         if (p->type == TMK_REC_ALLOC) {
             heap_alloc(&c->heap, p->t, p->ptr, p->size, p->stack);
+            note_alloc(c, p);
             /* runs say something only where every block is in the trace */
             if (p->size >= TM_RECOGNIZE_MIN &&
                 recognize_alloc(c->rz, p->t, p->thread, p->ptr, p->size, p->stack) &&
                 c->track_heap)
                 free_runs_watch(&c->runs, 1);
-            free_runs_alloc(&c->runs, p->thread);
         } else if (p->type == TMK_REC_FREE) {
             uint64_t size;
             heap_free(&c->heap, p->t, p->ptr, &size);
-            if (recognize_free_block(c->rz, p->t, p->thread, p->ptr,
-                                     free_runs_last_size_count(&c->runs, p->thread)))
+            struct recognize_freed f = {free_runs_last_size_count(&c->runs, p->thread),
+                                        free_runs_latest(&c->runs, p->thread)};
+            long ix = recognize_free_block(c->rz, p->t, p->thread, p->ptr, &f);
+            if (ix >= 0) {
                 free_runs_watch(&c->runs, -1);
+                if (c->track_heap) free_runs_wait(&c->runs, p->thread, (uint64_t)ix);
+            }
             free_runs_free(&c->runs, p->thread, size);
             if (c->tables.n_arr) tables_freed(&c->tables, p->t, p->ptr, c->o);
         } else {
             by_info_apply(c, p);
-            if (p->type == TMK_REC_ALLOC_INFO) free_runs_alloc(&c->runs, p->thread);
+            if (p->type == TMK_REC_ALLOC_INFO) note_alloc(c, p);
             else free_runs_free(&c->runs, p->thread, p->size);
         }
     }

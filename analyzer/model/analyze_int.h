@@ -223,6 +223,8 @@ const struct tm_table *tables_current(const struct tables *tb, size_t i);
 uint64_t tables_max_id(const struct tables *tb);
 void tables_set_rule(struct tables *tb, uint64_t id, const struct tm_rule *rule);
 void tables_set_live_range(struct tables *tb, uint64_t id, uint64_t lo, uint64_t hi);
+/* Table id (recognised, just ended) was shrunk by its owner, not freed. */
+void tables_mark_shrunk(struct tables *tb, uint64_t id);
 /* Moves the finished tables into out (sorted per the model contract). */
 int tables_finish(struct tables *tb, uint64_t t_end, const struct tm_options *o,
                   struct tm_table **out, size_t *n);

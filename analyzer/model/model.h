@@ -154,6 +154,10 @@ struct tm_table {
      * main) kept until then. last_oversized_since = TM_NO_TIME when it was
      * not oversized then (or the table is alive). */
     uint64_t last_live, last_held, last_needed, last_retained, last_oversized_since;
+    int shrunk;                    /* a recognised table that ended as its owner
+                                      shrank it below the arrays the shim
+                                      follows (rehash(0), shrink_to_fit): not
+                                      freed; last_oversized_since is TM_NO_TIME */
     enum tm_verdict verdict;
     /* Recognised tables (kind TM_KIND_RECOGNISED): the rule, and the live
      * count's range where the array cannot say it exactly (live_now is the

@@ -108,6 +108,7 @@ int recognize_alloc(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t
     b->t_free = TM_NO_TIME;
     b->thread = thread;
     b->rule = -1;
+    b->at = -1;
     if (u64map_put(&rz->live, b->ptr, rz->n)) {
         rz->oom = 1;
         return 0;
@@ -116,17 +117,29 @@ int recognize_alloc(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t
     return 1;
 }
 
-int recognize_free_block(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t ptr,
-                          uint64_t freed_before)
+long recognize_free_block(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t ptr,
+                          const struct recognize_freed *f)
 {
     uint64_t *ix = u64map_get(&rz->live, ptr);
-    if (!ix) return 0;
-    struct block *b = &rz->b[*ix];
+    if (!ix) return -1;
+    long i = (long)*ix;
+    struct block *b = &rz->b[i];
     b->t_free = t;
     b->free_thread = thread;
-    b->freed_before = freed_before;
+    b->freed_before = f->freed_before;
+    b->before = f->latest;
     u64map_del(&rz->live, ptr, NULL);
-    return 1;
+    return i;
+}
+
+void recognize_next_alloc(struct recognizer *rz, size_t index, uint32_t thread,
+                          struct thread_alloc a)
+{
+    /* compact() may have moved it meanwhile: then it is not found */
+    struct block *b = index < rz->n ? &rz->b[index] : NULL;
+    if (b && b->t_free != TM_NO_TIME && b->free_thread == thread && b->t_free <= a.t &&
+        !b->after.size)
+        b->after = a;
 }
 
 void recognize_annotated(struct recognizer *rz, uint64_t ptr)
@@ -220,6 +233,7 @@ static void match_block(struct block *b, const struct tm_model *m, struct tm_sym
         if (rule->layout && !has_layout(b, rule->layout)) continue;
         if (rule->layout && !rule->n_frames) {
             b->rule = (int)k;
+            b->at = -1;
             b->chain = callers_hash(s);
             return;
         }
@@ -227,6 +241,7 @@ static void match_block(struct block *b, const struct tm_model *m, struct tm_sym
         int at = matched_frame(sym, s, rule);
         if (at < 0) continue;
         b->rule = (int)k;
+        b->at = at;
         b->chain = hash_frames(s->frames + at + 1, s->depth - (uint32_t)at - 1);
         return;
     }
@@ -444,6 +459,60 @@ static int link_tables(struct recognizer *rz, const struct tm_rules *rules, stru
     return rc;
 }
 
+/* Is frame i the same code in stacks a and b: the same function (by its
+ * name, so two call sites in one function are one), or the same address
+ * where no name is known? */
+static int same_frame(struct tm_symbolizer *sym, const struct tm_stack *a,
+                      const struct tm_stack *b, uint32_t i)
+{
+    if (a->frames[i] == b->frames[i]) return 1;
+    if (!sym) return 0;
+    char name[512];
+    struct tm_sym_frame f;
+    tm_symbolizer_lookup_at(sym, a->frames[i], 0, a->modules_at, &f);
+    if (!f.function) return 0;
+    snprintf(name, sizeof name, "%s", f.function);
+    tm_symbolizer_lookup_at(sym, b->frames[i], 0, b->modules_at, &f);
+    return f.function && !strcmp(name, f.function);
+}
+
+/* Do stacks a and b come through the same code in their first k + 1 frames? */
+static int same_path(struct tm_symbolizer *sym, const struct tm_stack *a, const struct tm_stack *b,
+                     int k)
+{
+    if (!a || !b || (int)a->depth <= k || (int)b->depth <= k) return 0;
+    for (int i = 0; i <= k; i++)
+        if (!same_frame(sym, a, b, (uint32_t)i)) return 0;
+    return 1;
+}
+
+/* A matched block freed for a smaller array allocated by the same
+ * implementation (a stack its rule's frames match; for a block known by its
+ * layout or size, the same allocator's caller and its caller) on the freeing thread,
+ * right before the free (libstdc++, CPython, hashbrown, Abseil allocate the
+ * new array, move the entries, free the old one) or right after (a
+ * realloc: GLib, khash), within LINK_NS: its owner shrank the table
+ * (rehash(0), shrink_to_fit, g_hash_table_remove_all) below the arrays the
+ * shim follows; it was not destroyed. Full mode only: the small array is
+ * there only when every allocation is. */
+static void mark_shrinks(struct recognizer *rz, const struct tm_model *m,
+                         struct tm_symbolizer *sym, const struct tm_rules *rules)
+{
+    for (size_t i = 0; i < rz->n; i++) {
+        struct block *b = &rz->b[i];
+        if (b->rule < 0 || b->t_free == TM_NO_TIME) continue;
+        const struct tm_stack *s = tm_model_stack(m, b->stack);
+        const struct thread_alloc *c[2] = {&b->before, &b->after};
+        for (int j = 0; j < 2 && !b->shrunk; j++) {
+            uint64_t gap = c[j]->t > b->t_free ? c[j]->t - b->t_free : b->t_free - c[j]->t;
+            if (!c[j]->size || c[j]->size >= b->size || gap > LINK_NS) continue;
+            const struct tm_stack *cs = tm_model_stack(m, c[j]->stack);
+            b->shrunk = b->at >= 0 ? sym && cs && matched_frame(sym, cs, &rules->v[b->rule]) >= 0
+                                   : same_path(sym, cs, s, 1);
+        }
+    }
+}
+
 int recognize_finish(struct recognizer *rz, const struct tm_model *m, const struct tm_rules *rules,
                      struct tables *tb, const struct tm_options *o)
 {
@@ -452,10 +521,12 @@ int recognize_finish(struct recognizer *rz, const struct tm_model *m, const stru
     struct tm_symbolizer *sym = tm_symbolizer_for(m);
     for (size_t i = 0; i < rz->n; i++)
         if (!rz->b[i].annotated) match_block(&rz->b[i], m, sym, rules);
+    int rc = match_by_stack(rz, m, rules);
+    if (rc == 0) mark_shrinks(rz, m, sym, rules);
     if (sym) tm_symbolizer_free(sym);
-    if (match_by_stack(rz, m, rules)) return -1;
+    if (rc) return -1;
     struct linker L = {NULL, 0};
-    int rc = link_tables(rz, rules, &L, o);
+    rc = link_tables(rz, rules, &L, o);
     free(L.t);
     return rc ? rc : recognize_replay(rz, rules, tb, o);
 }

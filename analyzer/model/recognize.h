@@ -24,13 +24,21 @@ struct recognizer;
 
 struct recognizer *recognize_new(void);
 void recognize_free(struct recognizer *rz);
-/* The blocks written by address, allocated and freed, in the trace's order;
- * freed_before: what the freeing thread freed right before (free_runs.h).
- * 1 when the block is (was) one of the collected large blocks. */
+/* The blocks written by address, allocated and freed, in the trace's order.
+ * 1 when the block is one of the collected large blocks. */
 int recognize_alloc(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t ptr,
                     uint64_t size, uint64_t stack);
-int recognize_free_block(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t ptr,
-                         uint64_t freed_before);
+/* What the freeing thread did right before a free (free_runs.h). */
+struct recognize_freed {
+    uint64_t freed_before;     /* frees of the last one's size since its allocation */
+    struct thread_alloc latest; /* its latest allocation */
+};
+/* The collected block's index when ptr is one, else -1. */
+long recognize_free_block(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t ptr,
+                          const struct recognize_freed *f);
+/* The freeing thread's first allocation after block `index` was freed. */
+void recognize_next_alloc(struct recognizer *rz, size_t index, uint32_t thread,
+                          struct thread_alloc a);
 void recognize_probe(struct recognizer *rz, const struct tm_record *r);
 /* 1 when it stopped collecting (too many large blocks: recognize.c). */
 int recognize_full(const struct recognizer *rz);

@@ -17,6 +17,9 @@ struct block {
     uint64_t ptr, size, stack, t_alloc, t_free;
     uint32_t thread, free_thread;
     uint64_t freed_before; /* what its thread freed right before (free_runs.h) */
+    struct thread_alloc before, after; /* its thread's allocations around its free */
+    int at;              /* the rule's matched frame (-1: by layout or size) */
+    int shrunk;          /* freed for a smaller array of the same code (a shrink) */
     int annotated;
     int rule;            /* index into rules, -1 none */
     uint64_t chain;      /* hash of the callers past the matched frame */

@@ -18,7 +18,7 @@ struct replay_event {
     uint64_t t;
     int kind;
     size_t block;  /* EV_ARRAY, EV_FREE; EV_NEW: the first block */
-    uint64_t live; /* EV_COUNT: the count (the upper end of a range) */
+    uint64_t live; /* EV_COUNT: the count (the upper end of a range); EV_END: 1 if shrunk */
     size_t table;
     uint64_t live_lo; /* EV_COUNT: the lower end */
     uint64_t order;
@@ -221,6 +221,18 @@ static uint64_t count_time(const struct recognizer *rz, const struct tm_rule *ru
     return live && p->t == b->t_free ? end : TM_NO_TIME;
 }
 
+/* Did the table end as its owner shrank it (recognize.c, mark_shrinks): an
+ * array of its last generation freed for a smaller one of the same code? */
+static int shrunk_at_end(const struct recognizer *rz, const size_t *blocks, size_t nb,
+                         uint64_t end)
+{
+    for (size_t j = 0; j < nb; j++) {
+        const struct block *b = &rz->b[blocks[j]];
+        if (b->shrunk && b->t_free != TM_NO_TIME && b->t_free >= end) return 1;
+    }
+    return 0;
+}
+
 /* What a table's destructor says it held: libstdc++ frees every node, then
  * clears its bucket array, then frees it, so the array read as it is freed
  * counts nothing, but the nodes freed right before it (free_runs.h) are
@@ -253,7 +265,8 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
             push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0}))
             return -1;
         if (!end_pushed && end != TM_NO_TIME && b->t_free == end) {
-            if (push(R, (struct replay_event){end, EV_END, i, 0, table, 0, 0})) return -1;
+            uint64_t shrunk = shrunk_at_end(rz, blocks, nb, end); /* EV_END's `live` */
+            if (push(R, (struct replay_event){end, EV_END, i, shrunk, table, 0, 0})) return -1;
             end_pushed = 1;
         }
         /* a growth: the implementation's rule says the count then */
@@ -372,6 +385,7 @@ static void apply(struct recognizer *rz, const struct tm_rules *rules, const str
         r.type = TMK_REC_TABLE_END;
         r.u.table_count.table = id;
         tables_count(tb, &r, 1, o);
+        if (e->live) tables_mark_shrunk(tb, id);
         break;
     case EV_FREE:
     default:

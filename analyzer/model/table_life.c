@@ -425,6 +425,14 @@ void tables_set_rule(struct tables *tb, uint64_t id, const struct tm_rule *rule)
     if (s) s->t.rule = rule;
 }
 
+void tables_mark_shrunk(struct tables *tb, uint64_t id)
+{
+    struct table_state *s = find(tb, id);
+    if (!s || s->t.ended_t == TM_NO_TIME) return;
+    s->t.shrunk = 1;
+    s->t.last_oversized_since = TM_NO_TIME; /* the cure applied: no "until freed" */
+}
+
 void tables_set_live_range(struct tables *tb, uint64_t id, uint64_t lo, uint64_t hi)
 {
     struct table_state *s = find(tb, id);

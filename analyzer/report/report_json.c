@@ -1,5 +1,5 @@
 /* analyzer/report/report_json.c - the JSON report, schema "tidemark.report/1",
- * minor 2 (docs/report-schema.md); also the JSON string escaping that the
+ * minor 3 (docs/report-schema.md); also the JSON string escaping that the
  * check's JSON output shares (tm_json_string). Keys are fixed and always present, in a fixed
  * order; bytes and times are integers (times in ns since the trace start),
  * null for "never". Strings are escaped per RFC 8259; bytes that are not
@@ -203,6 +203,7 @@ static void table_obj(const struct tm_table *t, FILE *out)
     ju(out, "last_retained_bytes", t->last_retained, 1);
     fputs("\"last_oversized_since_ns\": ", out);
     jtime(out, t->last_oversized_since);
+    fprintf(out, ", \"shrunk\": %s", t->shrunk ? "true" : "false");
     fputs(", \"verdict\": ", out);
     jstr(out, tm_verdict_name(t->verdict));
     fprintf(out, ", \"after_deletes\": %s", t->after_deletes ? "true" : "false");

@@ -173,6 +173,10 @@ static void table_detail(const struct tm_model *m, const struct tm_table *t, FIL
         else
             fputs("  (its entries were counted as it was freed: since when it held so few is "
                   "not known)\n", out);
+    } else if (t->shrunk) {
+        fprintf(out, "  shrunk by its owner at %s (a rehash to a smaller array: its arrays are now "
+                     "below the probe size, not followed): not freed while oversized\n",
+                ht(t->ended_t, a, sizeof a));
     }
     if (t->rule && t->live_lo < t->live_now)
         fprintf(out, "  note: live counted from non-empty buckets: between %llu and %llu "
