@@ -26,6 +26,7 @@
 #include <elf.h>
 #include <link.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -107,12 +108,25 @@ static void put_gone_record(struct tmk_thread *t, const struct module *m)
     tmk_publish(t, p);
 }
 
+/* The main program's path: /proc/self/exe, or without /proc (a chroot, a
+ * mount namespace that unmounted it) the path it was executed by
+ * (AT_EXECFN), made absolute by the directory it started in. */
 static const char *main_program_path(void)
 {
     static char exe[4096];
     if (!exe[0]) {
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
         exe[n > 0 ? n : 0] = 0;
+    }
+    if (!exe[0]) {
+        const char *fn = (const char *)getauxval(AT_EXECFN);
+        size_t dir = 0;
+        if (fn && fn[0] != '/' && getcwd(exe, sizeof exe - 2)) {
+            dir = strlen(exe);
+            exe[dir++] = '/';
+        }
+        if (fn && strlen(fn) < sizeof exe - dir) memcpy(exe + dir, fn, strlen(fn) + 1);
+        else exe[0] = 0;
     }
     return exe;
 }

@@ -37,6 +37,27 @@ def case_dlopen():
           f"the library's allocation site is not symbolized:\n{rep}")
 
 
+def case_no_proc():
+    """Without /proc mounted (a mount namespace that unmounted it): the main
+    program is still named (AT_EXECFN, made absolute) and its sites have
+    names, where they showed as [module 1]+0x... offsets. Skipped where a
+    mount namespace cannot be made (not root)."""
+    seed = build_path("examples", "seed_grow")
+    if subprocess.run(["unshare", "-m", "true"], stderr=subprocess.DEVNULL).returncode != 0:
+        print("skipped: unshare -m is not permitted here")
+        return
+    trace = os.path.join(harness.TMP, "noproc.tmk")
+    rel = os.path.relpath(seed, harness.TMP)  # run by a relative path
+    r = run(["unshare", "-m", "sh", "-c",
+             f"umount -l /proc && LD_PRELOAD={harness.shim()} TIDEMARK_OUTPUT={trace} exec {rel}"],
+            preload=False)
+    eq(r.returncode, 0, f"status {r.stderr.decode()}")
+    rep = subprocess.run([tidemark(), "report", trace], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    check("not named" not in rep.stderr, f"the main program is not named: {rep.stderr}")
+    check("seed.c:" in rep.stdout, f"its sites are not named:\n{rep.stdout[:800]}")
+
+
 def dlswap(unwinder, as_path=None):
     """shim_probe dlswap: dl_pair_a and dl_pair_b loaded, called 4 times
     (each call keeps a block: 111111 and 222222 bytes; from the second on, the
