@@ -92,8 +92,12 @@ uint64_t tm_rule_count_at_growth(const struct tm_rule *r, uint64_t old_bytes, ui
                                  uint64_t new_cap);
 
 /* The live range a nonzero64 count gives for `buckets` buckets: [lo, hi]
- * with hi the Poisson estimate for well-mixed hashes. */
+ * with hi the Poisson estimate for well-mixed hashes, at most `buckets`
+ * (libstdc++'s max load 1.0). */
 void tm_rule_live_range(uint64_t nonzero, uint64_t buckets, uint64_t *lo, uint64_t *hi);
+/* Is a count of this rule an estimate (nonzero64's upper end), so that the
+ * largest one sampled is no lower bound of the peak? 0 for NULL. */
+int tm_rule_count_estimated(const struct tm_rule *r);
 
 /* uthash: the bucket count a fresh uthash table reaches with n keys whose
  * hashes are uniform (uthash's rules replayed, sizing_rules.c; also the
