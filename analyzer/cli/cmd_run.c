@@ -202,6 +202,22 @@ static void say_empty(const char *path)
             path, fs_full(path) ? ": " : "", fs_full(path) ? strerror(ENOSPC) : "");
 }
 
+/* path as one shell word: as it is when every byte is plain, else in
+ * single quotes (each ' as '\''), so that the line can be pasted. */
+static void put_shell_word(FILE *out, const char *path)
+{
+    if (path[0] && strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                "0123456789_@%+=:,./-") == strlen(path)) {
+        fputs(path, out);
+        return;
+    }
+    putc('\'', out);
+    for (const char *p = path; *p; p++)
+        if (*p == '\'') fputs("'\\''", out);
+        else putc(*p, out);
+    putc('\'', out);
+}
+
 /* The summary of an analyzed trace. */
 static void summary(const struct tm_model *m, const char *trace)
 {
@@ -226,7 +242,9 @@ static void summary(const struct tm_model *m, const char *trace)
                 (unsigned long long)m->heap.allocs);
     }
     if (m->info.truncated) fprintf(stderr, "  warning: the trace is truncated\n");
-    fprintf(stderr, "  full report: tidemark report %s\n", trace);
+    fputs("  full report: tidemark report ", stderr);
+    put_shell_word(stderr, trace);
+    putc('\n', stderr);
 }
 
 /* After the program ended: its trace (complete, incomplete, empty or

@@ -10,6 +10,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,22 +21,27 @@
 
 /* ---- escaping and numbers ----------------------------------------------- */
 
+static void html_ascii(FILE *out, unsigned char c)
+{
+    switch (c) {
+    case '&': fputs("&amp;", out); break;
+    case '<': fputs("&lt;", out); break;
+    case '>': fputs("&gt;", out); break;
+    case '"': fputs("&quot;", out); break;
+    case '\'': fputs("&#39;", out); break;
+    default:
+        if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
+            fputs("\xef\xbf\xbd", out); /* U+FFFD */
+        else
+            putc(c, out);
+    }
+}
+
 void html_escape(FILE *out, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default:
-            if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
-                fputs("\xef\xbf\xbd", out); /* U+FFFD */
-            else
-                putc(*p, out);
-        }
-    }
+    /* bytes that are not UTF-8 (a program named bad\xff) become U+FFFD, as
+     * in the JSON report: the document says charset=utf-8 */
+    tm_write_utf8(out, s, "\xef\xbf\xbd", html_ascii);
 }
 
 void html_thousands(uint64_t v, char *buf, size_t len)
@@ -427,12 +433,21 @@ static void put_stack(FILE *out, const struct tm_model *m, struct tm_stack_namer
     if (!n) return;
     fprintf(out, "<details class=\"stack\"><summary>%s (%zu frame%s)</summary><ol>", what, n,
             n == 1 ? "" : "s");
-    char buf[1024];
     for (size_t i = 0; i < n; i++) {
-        tm_frame_info_name(&f[i], TM_FRAME_FULL, buf, sizeof buf);
+        /* the whole name and its file:line, however long (C++ templates:
+         * 1,600 characters and more) */
+        size_t len = 64 + (f[i].function ? strlen(f[i].function) : 0) +
+                     (f[i].file ? strlen(f[i].file) : 0) + (f[i].module ? strlen(f[i].module) : 0);
+        char small[256], *buf = len <= sizeof small ? small : malloc(len);
+        if (!buf) {
+            buf = small;
+            len = sizeof small;
+        }
+        tm_frame_info_name(&f[i], TM_FRAME_FULL, buf, len);
         fputs("<li><code>", out);
         html_escape(out, buf);
         fputs(f[i].inlined ? "</code> (inlined)</li>" : "</code></li>", out);
+        if (buf != small) free(buf);
     }
     fputs("</ol></details>\n", out);
 }

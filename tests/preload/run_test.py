@@ -18,11 +18,15 @@
  - fulldisk: a trace cut by a full file system (a 64 KiB tmpfs; skipped
    when mounting is not permitted) is called incomplete, never "written".
  - reasons: the shim's one-line messages carry errno's text.
+ - names: a trace path with a space, a quote and bytes that are not UTF-8 is
+   one shell word in run's last line; the HTML report is valid UTF-8 and
+   shows a 1,280-character frame whole, with its file:line.
 
 Helpers (run, tmkcat, clean_trace, ...) are harness.py's.
 """
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -463,6 +467,56 @@ def case_relative():
     check(line in r.stderr.decode(), f"fork: {line!r} not in {r.stderr.decode()!r}")
     clean_trace(tmkcat(os.path.join(harness.TMP, f"rel2.tmk.{out['forked']}")), "the child's trace")
     eq(os.listdir(sub), [], "fork: nothing written in sub")
+
+
+# ---- names ------------------------------------------------------------------
+
+LONG_PROG = r'''#include <stdlib.h>
+#include <string.h>
+#define P(a, b) a##b
+#define D(a) P(a, a)
+#define LONG D(D(D(D(D(D(D(long_name_)))))))
+__attribute__((noinline)) char *LONG(size_t n) { char *p = malloc(n); memset(p, 1, n); return p; }
+int main(void) { char *p = LONG(1 << 20); return p[7] - 1; }
+'''
+
+
+def case_names():
+    # Names a user reads (sweep 3, F18): a program named with a space and
+    # bytes that are not UTF-8, whose frame is a 1,280-character function:
+    # run's last line quotes the trace's path for the shell, and the HTML
+    # report is valid UTF-8 with the whole name and its file:line.
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        print("skipped: no C compiler")
+        return
+    src = os.path.join(harness.TMP, "longname.c")
+    with open(src, "w") as f:
+        f.write(LONG_PROG)
+    exe = os.path.join(os.fsencode(harness.TMP), b"bad\xff\xfe 'name'")
+    p = subprocess.run([cc, "-g", "-O1", "-o", exe, src], stderr=subprocess.PIPE)
+    eq(p.returncode, 0, f"cc: {p.stderr}")
+    r = tm_run(["-o", "%e.tmk", "--", exe])
+    eq(r.returncode, 0, f"run: {r.stderr}")
+    last = r.stderr.splitlines()[-1]
+    check(last.startswith(b"  full report: "), f"last line {last!r}")
+    words = shlex.split(os.fsdecode(last[len(b"  full report: "):]))
+    eq(words[:2], ["tidemark", "report"], f"{last!r}")
+    trace = os.path.join(harness.TMP, words[-1])
+    eq(len(words), 3, f"{last!r}: one shell word for the path")
+    check(os.path.exists(trace), f"{last!r}: {trace!r} is not the trace")
+    html = subprocess.run([tidemark(), "report", "--format", "html", trace],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout
+    try:
+        text = html.decode("utf-8")
+    except UnicodeDecodeError as e:
+        check(False, f"the HTML report is not UTF-8: {e}")
+    check("bad\ufffd\ufffd &#39;name&#39;" in text, "the program's name, escaped")
+    name = "long_name_" * 128
+    line = LONG_PROG.splitlines().index(next(l for l in LONG_PROG.splitlines()
+                                             if "noinline" in l)) + 1
+    check(f"<code>{name} (longname.c:{line})</code>" in text,
+          f"the whole frame and its location: {[m[:40] + '...' + m[-40:] for m in re.findall(r'<code>long_name_[^<]*</code>', text)]}")
 
 
 # ---- exec_fail --------------------------------------------------------------
