@@ -37,8 +37,9 @@ static const char run_usage[] =
     "  --mode MODE         full (every allocation, default) or tables (table events\n"
     "                      only: cheap enough for production)\n"
     "  --no-summary        only run and record\n"
-    "An LD_PRELOAD already set is kept (the shim is appended). Other TIDEMARK_*\n"
-    "settings pass through from the environment. When PROGRAM execs, each new\n"
+    "An LD_PRELOAD already set is kept, with the shim first (after a sanitizer's\n"
+    "runtime): another malloc before it would leave the trace empty. Other\n"
+    "TIDEMARK_* settings pass through from the environment. When PROGRAM execs, each new\n"
     "image writes FILE.1, FILE.2, ... (same pid); run names them and summarizes\n"
     "the last image (the program behind a wrapper script, say). Each child\n"
     "process writes its own file (FILE.<pid> when FILE has no %p); run names\n"
@@ -74,6 +75,42 @@ static int find_shim(char *out, size_t len)
     return -1;
 }
 
+/* Must this LD_PRELOAD entry stay first? The sanitizers' runtimes refuse to
+ * start when another object comes before them. */
+static int must_lead(const char *entry, size_t n)
+{
+    static const char *const names[] = {"libasan", "libhwasan", "libtsan", "libmsan",
+                                        "libclang_rt.asan", "libclang_rt.tsan"};
+    const char *base = entry;
+    for (size_t i = 0; i < n; i++)
+        if (entry[i] == '/') base = entry + i + 1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strncmp(base, names[i], strlen(names[i]))) return 1;
+    return 0;
+}
+
+/* LD_PRELOAD for PROGRAM: the shim before every object already named
+ * (another malloc, jemalloc's or tcmalloc's, before it would take every
+ * call and leave the trace empty), after the sanitizer runtimes that lead
+ * it. Entries are separated by ':' or blanks, as the loader reads them. */
+static char *preload_with_shim(const char *old, const char *shim)
+{
+    size_t n_old = old ? strlen(old) : 0;
+    char *pre = malloc(strlen(shim) + n_old + 2);
+    if (!pre) return NULL;
+    size_t lead = 0; /* bytes of old before the shim: leading sanitizer entries */
+    while (old && lead < n_old) {
+        size_t skip = strspn(old + lead, ": \t");
+        size_t len = strcspn(old + lead + skip, ": \t");
+        if (!len || !must_lead(old + lead + skip, len)) break;
+        lead += skip + len;
+    }
+    size_t rest = n_old - lead;
+    sprintf(pre, "%.*s%s%s%s%s", (int)lead, old ? old : "", lead ? ":" : "", shim,
+            rest && !strchr(": \t", old[lead]) ? ":" : "", old ? old + lead : "");
+    return pre;
+}
+
 /* The forked child: waits until the parent has checked the trace path
  * (one byte on gate; EOF = do not start), then execs PROGRAM under the shim. */
 static void child(int gate, const char *shim, const char *output, const char *mode,
@@ -84,11 +121,8 @@ static void child(int gate, const char *shim, const char *output, const char *mo
     while ((r = read(gate, &go, 1)) < 0 && errno == EINTR) {}
     if (r != 1) _exit(2);
     close(gate);
-    const char *old = getenv("LD_PRELOAD");
-    char *pre = malloc(strlen(shim) + (old ? strlen(old) : 0) + 2);
+    char *pre = preload_with_shim(getenv("LD_PRELOAD"), shim);
     if (!pre) _exit(127);
-    if (old && *old) sprintf(pre, "%s:%s", old, shim);
-    else strcpy(pre, shim);
     setenv("LD_PRELOAD", pre, 1);
     setenv("TIDEMARK_OUTPUT", output, 1);
     if (mode) setenv("TIDEMARK_MODE", mode, 1);
@@ -202,6 +236,22 @@ static void say_empty(const char *path)
             path, fs_full(path) ? ": " : "", fs_full(path) ? strerror(ENOSPC) : "");
 }
 
+/* path as one shell word: as it is when every byte is plain, else in
+ * single quotes (each ' as '\''), so that the line can be pasted. */
+static void put_shell_word(FILE *out, const char *path)
+{
+    if (path[0] && strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                "0123456789_@%+=:,./-") == strlen(path)) {
+        fputs(path, out);
+        return;
+    }
+    putc('\'', out);
+    for (const char *p = path; *p; p++)
+        if (*p == '\'') fputs("'\\''", out);
+        else putc(*p, out);
+    putc('\'', out);
+}
+
 /* The summary of an analyzed trace. */
 static void summary(const struct tm_model *m, const char *trace)
 {
@@ -225,8 +275,14 @@ static void summary(const struct tm_model *m, const char *trace)
         fprintf(stderr, "  heap: peak %s, %s still allocated at exit, %llu allocations\n", h, r,
                 (unsigned long long)m->heap.allocs);
     }
+    if (m->heap.tracked && !m->heap.allocs)
+        fputs("  note: no allocation was recorded: the program's malloc is not the one the "
+              "shim wraps (an allocator linked into the program, or an LD_PRELOAD object "
+              "named before the shim), or it never called malloc\n", stderr);
     if (m->info.truncated) fprintf(stderr, "  warning: the trace is truncated\n");
-    fprintf(stderr, "  full report: tidemark report %s\n", trace);
+    fputs("  full report: tidemark report ", stderr);
+    put_shell_word(stderr, trace);
+    putc('\n', stderr);
 }
 
 /* After the program ended: its trace (complete, incomplete, empty or

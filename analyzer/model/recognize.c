@@ -223,14 +223,24 @@ static int has_layout(const struct block *b, int layout)
     return 0;
 }
 
+/* The first rule that matches, fallback rules (by size alone) last and
+ * only when no other rule named one of the block's frames: an Abseil array
+ * its resize allocated is not taken for libstdc++'s by its size before a
+ * probe shows its control bytes. */
 static void match_block(struct block *b, const struct tm_model *m, struct tm_symbolizer *sym,
                         const struct tm_rules *rules)
 {
     const struct tm_stack *s = tm_model_stack(m, b->stack);
-    for (size_t k = 0; k < rules->n; k++) {
+    int named = 0;
+    for (size_t j = 0; j < 2 * rules->n; j++) {
+        size_t k = j % rules->n;
         const struct tm_rule *rule = &rules->v[k];
+        if (rule->fallback != (j >= rules->n) || (rule->fallback && named)) continue;
         if (!tm_rule_size_fits(rule, b->size)) continue;
-        if (rule->layout && !has_layout(b, rule->layout)) continue;
+        if (rule->layout && !has_layout(b, rule->layout)) {
+            named = named || (rule->n_frames && s && sym && matched_frame(sym, s, rule) >= 0);
+            continue;
+        }
         if (rule->layout && !rule->n_frames) {
             b->rule = (int)k;
             b->at = -1;
@@ -274,7 +284,7 @@ static void match_siblings(struct recognizer *rz, const struct tm_model *m,
  * that lived less than a second (a table's earlier arrays) has none: a
  * block allocated from the very stack of a block matched by layout (or as
  * its sibling), whose size fits the same rule, is taken for the same kind
- * of array. */
+ * of array, even if a fallback rule took it by its size. */
 static int match_by_stack(struct recognizer *rz, const struct tm_model *m,
                           const struct tm_rules *rules)
 {
@@ -289,7 +299,8 @@ static int match_by_stack(struct recognizer *rz, const struct tm_model *m,
     }
     for (size_t i = 0; i < rz->n && rc == 0; i++) {
         struct block *b = &rz->b[i];
-        uint64_t *r = b->rule < 0 && !b->annotated ? u64map_get(&by_stack, b->stack) : NULL;
+        int open = b->rule < 0 || rules->v[b->rule].fallback;
+        uint64_t *r = open && !b->annotated ? u64map_get(&by_stack, b->stack) : NULL;
         if (r && tm_rule_size_fits(&rules->v[*r - 1], b->size)) {
             b->rule = (int)(*r - 1);
             b->chain = callers_hash(tm_model_stack(m, b->stack));

@@ -142,6 +142,7 @@ static int parse_field(struct tm_rule *r, char *word, char *value, char *err, si
                          : !strcmp(value, "only") ? TM_COUNT_ARRAY_ONLY
                                                     : (bad = 1, TM_COUNT_ARRAY_ONLY);
     else if (!strcmp(word, "model")) bad = parse_model(r, value);
+    else if (!strcmp(word, "fallback")) bad = *value != 0 || (r->fallback = 1) == 0;
     else {
         snprintf(err, errlen, "unknown word '%.40s'", word);
         return -1;
@@ -268,6 +269,45 @@ static int is_prime(uint64_t n)
     return 1;
 }
 
+/* libstdc++'s __prime_list, from the library itself; NULL if absent. */
+static const unsigned long *prime_list(size_t *n)
+{
+    static const unsigned long *list;
+    static size_t count;
+    static int tried;
+    if (!tried) {
+        tried = 1;
+        void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+        const unsigned long *l = h ? dlsym(h, "_ZNSt8__detail12__prime_listE") : NULL;
+        if (l) {
+            size_t i = 1;
+            while (i < 305 && l[i] > l[i - 1]) i++; /* 304 primes + the largest */
+            list = l;
+            count = i;
+        }
+    }
+    *n = count;
+    return list;
+}
+
+/* Is n one of libstdc++'s bucket counts? Its _Prime_rehash_policy picks
+ * every count from __prime_list (below 14 from a small table of the same
+ * primes); a prime outside the list (Abseil's 8-byte-slot arrays are often
+ * 8 x a prime) is no libstdc++ bucket count. Without the list, any prime. */
+static int libstdcxx_bucket_count(uint64_t n)
+{
+    size_t count;
+    const unsigned long *l = prime_list(&count);
+    if (!l) return is_prime(n);
+    size_t lo = 0, hi = count; /* sorted: the first entry >= n */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l[mid] < n) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < count && l[lo] == n;
+}
+
 static uint64_t pydict_keys_bytes(unsigned log2, uint64_t esz)
 {
     uint64_t n = 1ull << log2;
@@ -278,7 +318,7 @@ static uint64_t pydict_keys_bytes(unsigned log2, uint64_t esz)
 int tm_rule_size_fits(const struct tm_rule *r, uint64_t size)
 {
     switch (r->size) {
-    case TM_SIZE_PRIMES8: return size % 8 == 0 && is_prime(size / 8);
+    case TM_SIZE_PRIMES8: return size % 8 == 0 && libstdcxx_bucket_count(size / 8);
     case TM_SIZE_POW2: return 1; /* the slot width is not known: any array */
     case TM_SIZE_POW2X: return size % r->slot == 0 && is_pow2(size / r->slot);
     case TM_SIZE_PYDICT:
@@ -320,27 +360,6 @@ static uint64_t pow2_at_least(uint64_t v)
 static unsigned bit_length(uint64_t v)
 {
     return v ? 64u - (unsigned)__builtin_clzll(v) : 0;
-}
-
-/* libstdc++'s __prime_list, from the library itself; NULL if absent. */
-static const unsigned long *prime_list(size_t *n)
-{
-    static const unsigned long *list;
-    static size_t count;
-    static int tried;
-    if (!tried) {
-        tried = 1;
-        void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
-        const unsigned long *l = h ? dlsym(h, "_ZNSt8__detail12__prime_listE") : NULL;
-        if (l) {
-            size_t i = 1;
-            while (i < 305 && l[i] > l[i - 1]) i++; /* 304 primes + the largest */
-            list = l;
-            count = i;
-        }
-    }
-    *n = count;
-    return list;
 }
 
 /* The first prime of the list >= v (libstdc++'s _M_next_bkt for v >= 14);
@@ -484,9 +503,19 @@ void tm_rule_live_range(uint64_t nonzero, uint64_t buckets, uint64_t *lo, uint64
     *lo = nonzero;
     *hi = nonzero;
     if (buckets && nonzero < buckets) {
+        /* -B ln(1 - nz/B), at most B: libstdc++ grows past load 1.0, so a
+         * table never holds more entries than buckets (dense integer keys
+         * under the identity hash fill buckets evenly: the estimate there
+         * runs above the truth, up to 274,706 for 172,933 buckets) */
         double est = -(double)buckets * log1p(-(double)nonzero / (double)buckets);
+        if (est > (double)buckets) est = (double)buckets;
         if (est > (double)nonzero) *hi = (uint64_t)llround(est);
     }
+}
+
+int tm_rule_count_estimated(const struct tm_rule *r)
+{
+    return r && r->count == TM_COUNT_NONZERO64;
 }
 
 /* hashbrown: items a table of b buckets holds before it grows. */

@@ -45,6 +45,8 @@ struct tm_rule {
     enum tm_rule_count_array count_array;
     enum tm_rule_model model;
     double load;                      /* TM_RULE_POW2: grows above this load */
+    int fallback;                     /* tried only when no other rule names one of
+                                         the block's frames or finds its layout */
 };
 
 struct tm_rules {
@@ -61,7 +63,8 @@ int tm_rules_builtin(struct tm_rules *rs, char *err, size_t errlen);
 int tm_rules_load(struct tm_rules *rs, const char *path, char *err, size_t errlen);
 void tm_rules_free(struct tm_rules *rs);
 
-/* Does a block of `size` bytes fit the rule's size kind? */
+/* Does a block of `size` bytes fit the rule's size kind? primes8: 8 x a
+ * bucket count libstdc++ picks (an entry of its __prime_list). */
 int tm_rule_size_fits(const struct tm_rule *r, uint64_t size);
 /* Does a function name match one of the rule's frame globs (`frames`)? */
 int tm_rule_frame_matches(const struct tm_rule *r, const char *function);
@@ -89,8 +92,12 @@ uint64_t tm_rule_count_at_growth(const struct tm_rule *r, uint64_t old_bytes, ui
                                  uint64_t new_cap);
 
 /* The live range a nonzero64 count gives for `buckets` buckets: [lo, hi]
- * with hi the Poisson estimate for well-mixed hashes. */
+ * with hi the Poisson estimate for well-mixed hashes, at most `buckets`
+ * (libstdc++'s max load 1.0). */
 void tm_rule_live_range(uint64_t nonzero, uint64_t buckets, uint64_t *lo, uint64_t *hi);
+/* Is a count of this rule an estimate (nonzero64's upper end), so that the
+ * largest one sampled is no lower bound of the peak? 0 for NULL. */
+int tm_rule_count_estimated(const struct tm_rule *r);
 
 /* uthash: the bucket count a fresh uthash table reaches with n keys whose
  * hashes are uniform (uthash's rules replayed, sizing_rules.c; also the

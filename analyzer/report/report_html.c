@@ -10,6 +10,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,22 +21,27 @@
 
 /* ---- escaping and numbers ----------------------------------------------- */
 
+static void html_ascii(FILE *out, unsigned char c)
+{
+    switch (c) {
+    case '&': fputs("&amp;", out); break;
+    case '<': fputs("&lt;", out); break;
+    case '>': fputs("&gt;", out); break;
+    case '"': fputs("&quot;", out); break;
+    case '\'': fputs("&#39;", out); break;
+    default:
+        if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
+            fputs("\xef\xbf\xbd", out); /* U+FFFD */
+        else
+            putc(c, out);
+    }
+}
+
 void html_escape(FILE *out, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default:
-            if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
-                fputs("\xef\xbf\xbd", out); /* U+FFFD */
-            else
-                putc(*p, out);
-        }
-    }
+    /* bytes that are not UTF-8 (a program named bad\xff) become U+FFFD, as
+     * in the JSON report: the document says charset=utf-8 */
+    tm_write_utf8(out, s, "\xef\xbf\xbd", html_ascii);
 }
 
 void html_thousands(uint64_t v, char *buf, size_t len)
@@ -200,17 +206,41 @@ static void put_head(FILE *out, const struct tm_model *m)
     fputs("</div></header>\n<main>\n", out);
 }
 
+/* Tables that ended oversized (kept their retained bytes until freed), and
+ * the bytes they retained right before their ends. */
+static size_t ended_oversized(const struct tm_model *m, uint64_t *retained)
+{
+    size_t n = 0;
+    *retained = 0;
+    for (size_t i = 0; i < m->n_tables; i++)
+        if (tm_table_ended_oversized(&m->tables[i])) {
+            n++;
+            *retained += m->tables[i].last_retained;
+        }
+    return n;
+}
+
+/* The verdict line, red when a table is oversized now or was until freed
+ * (the text report's line says which). */
 static void put_verdict(FILE *out, const struct tm_model *m)
 {
     char line[512];
+    uint64_t until_freed;
+    size_t ended = ended_oversized(m, &until_freed);
     tm_verdict_line(m, line, sizeof line);
-    fprintf(out, "<section class=\"verdict %s\"><h1>", m->n_oversized ? "bad" : "good");
+    fprintf(out, "<section class=\"verdict %s\"><h1>", m->n_oversized || ended ? "bad" : "good");
     html_escape(out, line);
     fputs("</h1><p>", out);
     fprintf(out, "%zu table%s tracked, %zu oversized; ", m->n_tables, m->n_tables == 1 ? "" : "s",
             m->n_oversized);
     put_bytes(out, m->total_retained);
-    fputs(" held beyond what the live entries need.</p></section>\n", out);
+    fputs(" held beyond what the live entries need", out);
+    if (ended) {
+        fprintf(out, "; %zu oversized until freed, retaining ", ended);
+        put_bytes(out, until_freed);
+        fputs(" until then", out);
+    }
+    fputs(".</p></section>\n", out);
 }
 
 static void card_bytes(FILE *out, const char *k, uint64_t v, int bad)
@@ -223,11 +253,16 @@ static void card_bytes(FILE *out, const char *k, uint64_t v, int bad)
 
 static void put_cards(FILE *out, const struct tm_model *m)
 {
+    uint64_t until_freed;
+    size_t ended = ended_oversized(m, &until_freed);
     fputs("<section class=\"cards\">", out);
     card_bytes(out, "Retained by tables", m->total_retained, m->total_retained != 0);
+    if (ended) card_bytes(out, "Retained until freed", until_freed, 1);
     fprintf(out, "<div class=\"card\"><div class=\"k\">Tables oversized</div>"
-                 "<div class=\"v%s\">%zu <span class=\"muted\">/ %zu</span></div></div>",
-            m->n_oversized ? " bad" : "", m->n_oversized, m->n_tables);
+                 "<div class=\"v%s\">%zu <span class=\"muted\">/ %zu</span>",
+            m->n_oversized || ended ? " bad" : "", m->n_oversized, m->n_tables);
+    if (ended) fprintf(out, " <small>+ %zu until freed</small>", ended);
+    fputs("</div></div>", out);
     if (m->heap.tracked)
         card_bytes(out, "Heap peak", m->heap.peak_bytes, 0);
     else
@@ -297,9 +332,30 @@ static void fig_count_at(FILE *out, const char *k, uint64_t v, uint64_t t)
     fputs("</div>", out);
 }
 
+/* An ended table that was oversized until freed: what it held, needed
+ * and retained right before its end, and for how long. */
+static void put_until_freed_figures(FILE *out, const struct tm_table *t)
+{
+    fig_bytes(out, "Retained until freed", t->last_retained, 1);
+    fig_bytes(out, "Held right before its end", t->last_held, 0);
+    fig_bytes(out, "Needed right before its end", t->last_needed, 0);
+    fig_count_at(out, "Live entries right before its end", t->last_live, TM_NO_TIME);
+    fig_open(out, "Oversized until freed, for", 1);
+    if (t->last_oversized_since < t->ended_t)
+        put_time(out, t->ended_t - t->last_oversized_since);
+    else
+        fputs("<span class=\"muted\" title=\"its entries were counted as it was freed: since "
+              "when it held so few is not known\">?</span>",
+              out);
+    fputs("</b> <small>ended at ", out);
+    put_time(out, t->ended_t);
+    fputs("</small></div>", out);
+}
+
 static void put_table_figures(FILE *out, const struct tm_table *t, uint64_t at)
 {
     fputs("<div class=\"figs\">", out);
+    if (tm_table_ended_oversized(t)) put_until_freed_figures(out, t);
     fig_bytes(out, "Retained", t->retained, t->retained != 0);
     fig_bytes(out, "Held now", t->held, 0);
     fig_bytes(out, "Needed for live entries", t->needed, 0);
@@ -377,12 +433,21 @@ static void put_stack(FILE *out, const struct tm_model *m, struct tm_stack_namer
     if (!n) return;
     fprintf(out, "<details class=\"stack\"><summary>%s (%zu frame%s)</summary><ol>", what, n,
             n == 1 ? "" : "s");
-    char buf[1024];
     for (size_t i = 0; i < n; i++) {
-        tm_frame_info_name(&f[i], TM_FRAME_FULL, buf, sizeof buf);
+        /* the whole name and its file:line, however long (C++ templates:
+         * 1,600 characters and more) */
+        size_t len = 64 + (f[i].function ? strlen(f[i].function) : 0) +
+                     (f[i].file ? strlen(f[i].file) : 0) + (f[i].module ? strlen(f[i].module) : 0);
+        char small[256], *buf = len <= sizeof small ? small : malloc(len);
+        if (!buf) {
+            buf = small;
+            len = sizeof small;
+        }
+        tm_frame_info_name(&f[i], TM_FRAME_FULL, buf, len);
         fputs("<li><code>", out);
         html_escape(out, buf);
         fputs(f[i].inlined ? "</code> (inlined)</li>" : "</code></li>", out);
+        if (buf != small) free(buf);
     }
     fputs("</ol></details>\n", out);
 }
@@ -391,14 +456,16 @@ static void put_table(FILE *out, const struct tm_model *m, struct tm_stack_namer
                       const struct tm_table *t, unsigned uid)
 {
     const char *cls = verdict_class(t->verdict);
+    int until_freed = tm_table_ended_oversized(t);
     fprintf(out, "<article class=\"%s\" id=\"table-%" PRIu64 "\"><header><h3>",
-            t->verdict == TM_VERDICT_OVERSIZED ? "bad" : "", t->id);
+            t->verdict == TM_VERDICT_OVERSIZED || until_freed ? "bad" : "", t->id);
     if (t->label && t->label[0])
         html_escape(out, t->label);
     else
         fprintf(out, "table %" PRIu64, t->id);
     fprintf(out, "</h3><span class=\"badge %s\">%s</span><span class=\"badge\">%s</span>", cls,
             tm_verdict_name(t->verdict), tm_table_kind_name(t->kind));
+    if (until_freed) fputs("<span class=\"badge bad\">oversized until freed</span>", out);
     if (t->rule) {
         fputs("<span class=\"badge\" title=\"not annotated: recognised by its stack, size or "
               "layout (docs/table-rules.md)\">rule ", out);
@@ -415,7 +482,7 @@ static void put_table(FILE *out, const struct tm_model *m, struct tm_stack_namer
     put_stack(out, m, names, t->stack_id, "creation stack");
     put_table_figures(out, t, m->info.at);
     html_table_chart(out, t, m->info.at, uid);
-    put_legend(out, t->retained != 0);
+    put_legend(out, t->retained != 0 || until_freed);
     put_recs(out, t);
     fputs("</article>\n", out);
 }

@@ -12,8 +12,8 @@
 #include "model/model.h"
 
 /* Writes s with &, <, >, " and ' escaped, so it is safe in element text and
- * in quoted attribute values. Bytes >= 0x80 pass through (the document is
- * UTF-8); other control bytes become U+FFFD. */
+ * in quoted attribute values. Valid UTF-8 passes through (the document is
+ * UTF-8); bytes that are not, and control bytes, become U+FFFD. */
 void html_escape(FILE *out, const char *s);
 
 /* "1,234,567": the count with thousands separators. */

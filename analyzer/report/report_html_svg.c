@@ -265,12 +265,21 @@ static void draw_growths(const struct plot *p, const struct tm_table *t)
 }
 
 /* Hatched area between `needed` and held from the moment the table became
- * oversized (or its last point) to the end, with the figure written on it. */
+ * oversized (or its last point) to the end, with the figure written on it;
+ * for a table oversized until freed, what it retained until its end. */
 static void draw_retained(const struct plot *p, const struct tm_table *t, unsigned uid)
 {
-    if (!t->retained || !t->n_points) return;
-    uint64_t since = t->oversized_since != TM_NO_TIME ? t->oversized_since
-                                                      : t->timeline[t->n_points - 1].t;
+    int ended = tm_table_ended_oversized(t);
+    uint64_t retained = ended ? t->last_retained : t->retained;
+    uint64_t needed = ended ? t->last_needed : t->needed;
+    uint64_t held = ended ? t->last_held : t->held;
+    if (!retained || !t->n_points) return;
+    uint64_t since = ended && t->last_oversized_since < t->ended_t ? t->last_oversized_since
+                     : ended ? t->ended_t
+                     : t->oversized_since != TM_NO_TIME ? t->oversized_since
+                                                        : t->timeline[t->n_points - 1].t;
+    uint64_t until = ended ? t->ended_t : UINT64_MAX;
+    double xend = ended ? px(p, (double)until) : ML + PW;
     FILE *o = p->out;
     fprintf(o,
             "<defs><pattern id=\"hatch%u\" width=\"6\" height=\"6\" "
@@ -279,36 +288,37 @@ static void draw_retained(const struct plot *p, const struct tm_table *t, unsign
             "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"%s\" stroke-width=\"2\" "
             "stroke-opacity=\"0.45\"/></pattern></defs>\n",
             uid, COLOR_RETAINED, COLOR_RETAINED);
-    double yneed = py(&p->y, t->needed);
+    double yneed = py(&p->y, needed);
     for (size_t i = 0; i < t->n_points; i++) {
         uint64_t t0 = t->timeline[i].t;
         uint64_t t1 = i + 1 < t->n_points ? t->timeline[i + 1].t : UINT64_MAX;
-        if (t1 <= since || t->timeline[i].held <= t->needed) continue;
+        if (t1 > until) t1 = until;
+        if (t1 <= since || t0 >= until || t->timeline[i].held <= needed) continue;
         if (t0 < since) t0 = since;
-        double x0 = px(p, (double)t0), x1 = i + 1 < t->n_points ? px(p, (double)t1) : ML + PW;
+        double x0 = px(p, (double)t0), x1 = t1 != UINT64_MAX ? px(p, (double)t1) : ML + PW;
         double yh = py(&p->y, t->timeline[i].held);
         if (x1 - x0 < 0.5) continue;
         fprintf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"url(#hatch%u)\"/>",
                 x0, yh, x1 - x0, yneed - yh, uid);
     }
     char need[32], ret[32];
-    tm_human_bytes(t->needed, need, sizeof need);
-    tm_human_bytes(t->retained, ret, sizeof ret);
+    tm_human_bytes(needed, need, sizeof need);
+    tm_human_bytes(retained, ret, sizeof ret);
     double xs = px(p, (double)since);
-    double yheld = py(&p->y, t->held);
+    double yheld = py(&p->y, held);
     fprintf(o,
             "\n<line class=\"needed\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
             "<text class=\"needed-label\" x=\"%.1f\" y=\"%.1f\">needed %s</text>\n",
-            xs, ML + PW, yneed, yneed, ML + PW - 4, yneed - 5, need);
+            xs, xend, yneed, yneed, xend - 4, yneed - 5, need);
     /* The retained figure sits in the hatched band when it is tall and wide
      * enough, else just left of it. */
     if (yneed - yheld > 22) {
-        int inside = ML + PW - xs > 8.0 * (double)(strlen(ret) + 9);
+        int inside = xend - xs > 8.0 * (double)(strlen(ret) + (ended ? 21 : 9));
         fprintf(o,
                 "<text class=\"retained-label\" x=\"%.1f\" y=\"%.1f\" "
-                "text-anchor=\"%s\">retained %s</text>\n",
-                inside ? (xs + ML + PW) / 2 : xs - 6, (yheld + yneed) / 2 + 5,
-                inside ? "middle" : "end", ret);
+                "text-anchor=\"%s\">retained %s%s</text>\n",
+                inside ? (xs + xend) / 2 : xs - 6, (yheld + yneed) / 2 + 5,
+                inside ? "middle" : "end", ret, ended ? " until freed" : "");
     }
 }
 

@@ -148,9 +148,14 @@ static void table_detail(const struct tm_model *m, const struct tm_table *t, FIL
         fprintf(out, "  key %u B, value %u B, bucket %u B, hint %llu; %llu growths\n", t->key_size,
                 t->value_size, t->bucket_size, (unsigned long long)t->hint,
                 (unsigned long long)t->growths);
+    /* the largest count sampled is a lower bound of the peak, unless the
+     * counts are estimates (non-empty buckets' upper end): then "~" */
+    int estimated = !t->live_peak_exact && tm_rule_count_estimated(t->rule);
     fprintf(out, "  peak: %s%llu live%s at %s; %s held at %s (%llu buckets)\n",
-            t->live_peak_exact ? "" : ">= ", (unsigned long long)t->live_peak,
-            t->live_peak_exact ? "" : " (sampled)", ht(t->live_peak_t, a, sizeof a),
+            t->live_peak_exact ? "" : estimated ? "~" : ">= ", (unsigned long long)t->live_peak,
+            t->live_peak_exact ? "" : estimated ? " (estimated from sampled non-empty buckets)"
+                                                : " (sampled)",
+            ht(t->live_peak_t, a, sizeof a),
             hb(t->held_peak, b, sizeof b), ht(t->held_peak_t, c, sizeof c),
             (unsigned long long)t->buckets_peak);
     fprintf(out, "  now:  %llu live, %s held (%s B), needed %s, retained %s B (%.0f%%)\n",

@@ -18,11 +18,18 @@
  - fulldisk: a trace cut by a full file system (a 64 KiB tmpfs; skipped
    when mounting is not permitted) is called incomplete, never "written".
  - reasons: the shim's one-line messages carry errno's text.
+ - otheralloc: an allocator in LD_PRELOAD comes after the shim (its
+   allocations recorded); a program with its own malloc: the summary says
+   why nothing was recorded.
+ - names: a trace path with a space, a quote and bytes that are not UTF-8 is
+   one shell word in run's last line; the HTML report is valid UTF-8 and
+   shows a 1,280-character frame whole, with its file:line.
 
 Helpers (run, tmkcat, clean_trace, ...) are harness.py's.
 """
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -463,6 +470,129 @@ def case_relative():
     check(line in r.stderr.decode(), f"fork: {line!r} not in {r.stderr.decode()!r}")
     clean_trace(tmkcat(os.path.join(harness.TMP, f"rel2.tmk.{out['forked']}")), "the child's trace")
     eq(os.listdir(sub), [], "fork: nothing written in sub")
+
+
+# ---- names ------------------------------------------------------------------
+
+LONG_PROG = r'''#include <stdlib.h>
+#include <string.h>
+#define P(a, b) a##b
+#define D(a) P(a, a)
+#define LONG D(D(D(D(D(D(D(long_name_)))))))
+__attribute__((noinline)) char *LONG(size_t n) { char *p = malloc(n); memset(p, 1, n); return p; }
+int main(void) { char *p = LONG(1 << 20); return p[7] - 1; }
+'''
+
+
+def case_names():
+    # Names a user reads (sweep 3, F18): a program named with a space and
+    # bytes that are not UTF-8, whose frame is a 1,280-character function:
+    # run's last line quotes the trace's path for the shell, and the HTML
+    # report is valid UTF-8 with the whole name and its file:line.
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        print("skipped: no C compiler")
+        return
+    src = os.path.join(harness.TMP, "longname.c")
+    with open(src, "w") as f:
+        f.write(LONG_PROG)
+    exe = os.path.join(os.fsencode(harness.TMP), b"bad\xff\xfe 'name'")
+    p = subprocess.run([cc, "-g", "-O1", "-o", exe, src], stderr=subprocess.PIPE)
+    eq(p.returncode, 0, f"cc: {p.stderr}")
+    r = tm_run(["-o", "%e.tmk", "--", exe])
+    eq(r.returncode, 0, f"run: {r.stderr}")
+    last = r.stderr.splitlines()[-1]
+    check(last.startswith(b"  full report: "), f"last line {last!r}")
+    words = shlex.split(os.fsdecode(last[len(b"  full report: "):]))
+    eq(words[:2], ["tidemark", "report"], f"{last!r}")
+    trace = os.path.join(harness.TMP, words[-1])
+    eq(len(words), 3, f"{last!r}: one shell word for the path")
+    check(os.path.exists(trace), f"{last!r}: {trace!r} is not the trace")
+    html = subprocess.run([tidemark(), "report", "--format", "html", trace],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout
+    try:
+        text = html.decode("utf-8")
+    except UnicodeDecodeError as e:
+        check(False, f"the HTML report is not UTF-8: {e}")
+    check("bad\ufffd\ufffd &#39;name&#39;" in text, "the program's name, escaped")
+    name = "long_name_" * 128
+    line = LONG_PROG.splitlines().index(next(l for l in LONG_PROG.splitlines()
+                                             if "noinline" in l)) + 1
+    check(f"<code>{name} (longname.c:{line})</code>" in text,
+          f"the whole frame and its location: {[m[:40] + '...' + m[-40:] for m in re.findall(r'<code>long_name_[^<]*</code>', text)]}")
+
+
+# ---- otheralloc -------------------------------------------------------------
+
+# A malloc of its own (a bump allocator, as jemalloc or tcmalloc define
+# theirs): in a library preloaded before run, or linked into the program.
+BUMP = r'''#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+static char *arena, *top;
+static void *bump(size_t n)
+{
+    if (!arena) top = arena = mmap(0, 1 << 26, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = top;
+    top += (n + 15) & ~(size_t)15;
+    return p;
+}
+void *malloc(size_t n) { return bump(n); }
+void free(void *p) { (void)p; }
+void *calloc(size_t a, size_t b) { return memset(bump(a * b), 0, a * b); }
+void *realloc(void *p, size_t n) { void *q = bump(n); if (p) memcpy(q, p, n); return q; }
+int posix_memalign(void **r, size_t a, size_t n) { (void)a; *r = bump(n + 64); return 0; }
+void *aligned_alloc(size_t a, size_t n) { (void)a; return bump(n + 64); }
+void *memalign(size_t a, size_t n) { (void)a; return bump(n + 64); }
+'''
+USER = r'''#include <stdio.h>
+#include <stdlib.h>
+int main(void)
+{
+    for (int i = 0; i < 100; i++) {
+        char *volatile p = malloc(1000);
+        p[0] = 1;
+        free(p);
+    }
+    puts("done");
+    return 0;
+}
+'''
+
+
+def case_otheralloc():
+    # sweep 3, F6: LD_PRELOAD already naming an allocator that defines malloc
+    # (jemalloc, tcmalloc): run puts the shim first, so the program's
+    # allocations are recorded; a program whose malloc is its own (linked
+    # in: nothing recorded) gets a summary that says why there is none.
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        print("skipped: no C compiler")
+        return
+    srcs = {}
+    for name, text in (("bump.c", BUMP), ("user.c", USER)):
+        srcs[name] = os.path.join(harness.TMP, name)
+        with open(srcs[name], "w") as f:
+            f.write(text)
+    lib = os.path.join(harness.TMP, "libbump.so")
+    user = os.path.join(harness.TMP, "user")
+    own = os.path.join(harness.TMP, "own")
+    for cmd in ([cc, "-shared", "-fPIC", "-O1", "-o", lib, srcs["bump.c"]],
+                [cc, "-O1", "-o", user, srcs["user.c"]],
+                [cc, "-O1", "-o", own, srcs["user.c"], srcs["bump.c"]]):
+        p = subprocess.run(cmd, stderr=subprocess.PIPE)
+        eq(p.returncode, 0, f"{cmd}: {p.stderr}")
+    r = tm_run(["-o", "pre.tmk", "--", user], env={"LD_PRELOAD": lib})
+    eq(r.returncode, 0, f"run with LD_PRELOAD={lib}: {r.stderr}")
+    d = tmkcat(os.path.join(harness.TMP, "pre.tmk"))
+    check(num(d, "allocs") >= 100, f"LD_PRELOAD={lib}: {num(d, 'allocs')} allocations recorded")
+    r = tm_run(["-o", "own.tmk", "--", own])
+    eq(r.returncode, 0, f"run own: {r.stderr}")
+    err = r.stderr.decode()
+    check(re.search(r"heap: .*, 0 allocations\n  note: no allocation was recorded: the program's "
+                    r"malloc is not the one the shim wraps", err), f"own malloc: {err!r}")
+    check("note: no allocation" not in tm_run(["-o", "u.tmk", "--", user]).stderr.decode(),
+          "the note only when nothing was recorded")
 
 
 # ---- exec_fail --------------------------------------------------------------

@@ -1,7 +1,8 @@
 /* tests/report/test_html.c - structural checks of the HTML report on the
  * fixture model: one self-contained document (no URL, no script, no external
  * resource), every trace string escaped, tables in the model's order with
- * the verdict first, exact figures present, well-nested SVG.
+ * the verdict first, exact figures present, well-nested SVG; a table
+ * oversized until freed shown as the text report says it.
  *
  * With an argument, also writes the report to that path (for the screenshot
  * test, test_html_screenshot.sh).
@@ -86,6 +87,42 @@ static void test_content(const char *html)
     CHECK(count_of(html, "<details") == 5); /* 2 tables + 3 site rows */
 }
 
+/* The seed table freed at 4.5 s while oversized (sweep 3, F12): nothing is
+ * oversized now, but the page says what it retained until freed, as the
+ * text report does: a red verdict, the table's card red with its last_*
+ * figures, and the hatched retained area up to its end. */
+static void test_until_freed(void)
+{
+    struct fixture f;
+    fx_build(&f);
+    struct tm_table *t = &f.tables[0];
+    f.m.n_oversized = 0;
+    f.m.total_retained = 0;
+    t->ended_t = FX_SEC * 9 / 2;
+    t->last_live = 3;
+    t->last_held = t->held;
+    t->last_needed = 1104;
+    t->last_retained = FX_SEED_HELD - 1104;
+    t->last_oversized_since = 4 * FX_SEC;
+    t->held = t->needed = t->retained = t->live_now = t->buckets_now = 0;
+    t->oversized_since = TM_NO_TIME;
+    t->verdict = TM_VERDICT_ENDED;
+    f.tl0[t->n_points - 1] = (struct tm_point){t->ended_t, 0, 0};
+    size_t len;
+    char *html = render(&f.m, 0, &len);
+    CHECK_CONTAINS(html, "<section class=\"verdict bad\"><h1>no table is oversized now");
+    CHECK_CONTAINS(html, "was oversized until freed");
+    CHECK_CONTAINS(html, "<article class=\"bad\" id=\"table-1\">");
+    CHECK_CONTAINS(html, "<span class=\"badge bad\">oversized until freed</span>");
+    CHECK_CONTAINS(html, "Retained until freed</span><b><span class=\"num\" "
+                         "title=\"307,493,808 bytes\">");
+    CHECK_CONTAINS(html, "Oversized until freed, for</span><b><span class=\"num\">500.0 ms");
+    CHECK(count_of(html, "id=\"hatch") == 1);
+    CHECK_CONTAINS(html, "retained 293.2 MiB until freed");
+    CHECK_CONTAINS(html, "1 oversized until freed, retaining");
+    free(html);
+}
+
 static void test_top(const struct tm_model *m)
 {
     size_t len;
@@ -127,6 +164,7 @@ int main(int argc, char **argv)
     test_escaping(html);
     test_content(html);
     test_top(&f.m);
+    test_until_freed();
     test_empty_model();
     test_write_error(&f.m);
     if (argc > 1) {
