@@ -19,6 +19,8 @@
  *              resize does (khash_prog only: its krealloc; others ignore it)
  *     ptrkeys  the keys are heap pointers, as a string-keyed table's
  *              (ghash_prog only; others ignore it)
+ *     lowload  the table grows at a quarter of its default load
+ *              (umap only: max_load_factor(0.25); others ignore it)
  *
  * Each program prints one line on stdout, "key=value" pairs separated by
  * spaces, starting with impl= mode= flavour= keys= live= held=, then sleeps
@@ -43,7 +45,7 @@
 
 struct table_args {
     long n, keep;
-    int fix, healthy, dense, random, thread, twice, gone, slow, ptrkeys;
+    int fix, healthy, dense, random, thread, twice, gone, slow, ptrkeys, lowload;
     uint64_t seed;
 };
 
@@ -66,7 +68,7 @@ static inline uint64_t table_key(const struct table_args *a, long i)
 
 static inline int table_usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [slow] [ptrkeys]\n",
+    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [slow] [ptrkeys] [lowload]\n",
             prog);
     return 2;
 }
@@ -98,6 +100,7 @@ static inline int table_parse(int argc, char **argv, struct table_args *a)
         else if (!strcmp(w, "gone")) a->gone = 1;
         else if (!strcmp(w, "slow")) a->slow = 1;
         else if (!strcmp(w, "ptrkeys")) a->ptrkeys = 1;
+        else if (!strcmp(w, "lowload")) a->lowload = 1;
         else return table_usage(argv[0]);
     }
     if ((a->fix && a->healthy) || (a->dense && a->random))

@@ -27,6 +27,8 @@ void build(void *p)
     const table_args *a = c->a;
     c->m = new Map;
     Map &m = *c->m;
+    if (a->lowload)
+        m.max_load_factor(0.25f);
     for (long i = 0; i < a->n; i++)
         m[static_cast<long>(table_key(a, i))] = i;
     for (long i = a->keep; i < a->n; i++)
