@@ -1293,6 +1293,30 @@ static int cmd_hello(void)
     return 0;
 }
 
+/* ---- xfsz: a program with its own SIGXFSZ handler, under RLIMIT_FSIZE
+ * (limits_test.py): n pairs of sizes 1..3000 on the main thread, with a
+ * pause between halves (the sampler writes meanwhile); it writes only to
+ * stdout, so it never raises SIGXFSZ itself. ------------------------------- */
+
+static volatile sig_atomic_t xfsz_signals;
+
+static void on_xfsz(int sig)
+{
+    (void)sig;
+    xfsz_signals++;
+}
+
+static int cmd_xfsz(unsigned long n)
+{
+    signal(SIGXFSZ, on_xfsz);
+    for (unsigned long i = 0; i < n; i++) {
+        churn(i % 3000 + 1);
+        if (i == n / 2) usleep(300000);
+    }
+    printf("xfsz_signals=%d\n", (int)xfsz_signals);
+    return 0;
+}
+
 /* ---- realloc-fail: a failed realloc changes nothing ------------------------- */
 
 /* Blocks of 5001..5004 bytes (and 70001.. for a probed size): a failed
@@ -1372,6 +1396,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);
     if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
     if (!strcmp(cmd, "realloc-fail")) return cmd_realloc_fail();
+    if (!strcmp(cmd, "xfsz")) return cmd_xfsz(arg ? strtoul(arg, NULL, 10) : 200000);
     if (!strcmp(cmd, "chdir-fork") && arg) return cmd_chdir_fork(arg);
     if (!strcmp(cmd, "exec-fail") && arg)
         return cmd_exec_fail(arg, argc > 3 ? atoi(argv[3]) : 1, argc > 4 && atoi(argv[4]));
