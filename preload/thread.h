@@ -105,6 +105,7 @@ void tmk_thread_block_restart(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_threads_write_queued(void) TMK_HIDDEN;
 unsigned tmk_blocks_queued_count(void) TMK_HIDDEN;
 void tmk_blocks_wait(unsigned seen, uint64_t ns) TMK_HIDDEN;
+void tmk_blocks_wake(void) TMK_HIDDEN; /* ends the sampler's wait now */
 /* The sampler is there to write queued blocks (1) or not (0: the owners
  * write their own, as before it starts, after it ends, in a forked child). */
 void tmk_blocks_writer_up(int up) TMK_HIDDEN;

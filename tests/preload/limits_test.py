@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import check, eq, probe, run, tmkcat, warned  # noqa: E402
+from harness import check, clean_trace, eq, num, probe, run, tmkcat, warned  # noqa: E402
 
 
 def case_fsize():
@@ -48,6 +48,58 @@ def case_fsize():
             d = tmkcat(out)
             eq(d["end"], "none" if stops else "exit", f"{what}: the trace's end")
             os.unlink(out)
+
+
+def userns_permitted():
+    """Native unshare -Ur works here (a container may forbid user namespaces)."""
+    try:
+        n = run(["unshare", "-Ur", "true"], preload=False)
+    except FileNotFoundError:
+        return False
+    return n.returncode == 0
+
+
+def case_userns():
+    # unshare(CLONE_NEWUSER), syscall(SYS_unshare, ...) and setns into a user
+    # namespace fail with EINVAL in a process of more than one thread: the
+    # sampler thread stops around them, its records kept, and starts again.
+    n = run([probe(), "userns"], preload=False)
+    if not userns_permitted() or "=0" not in n.stdout.decode():
+        print(f"user namespaces not permitted here natively ({n.stdout!r}): skipped")
+        return
+    for mode in ("full", "tables"):
+        r = run([probe(), "userns"], env={"TIDEMARK_MODE": mode})
+        eq((r.returncode, r.stdout, r.stderr), (n.returncode, n.stdout, b""), mode)
+        files = harness.traces()
+        eq(len(files), 4, f"{mode}: the probe, two children, a grandchild: {files}")
+        allocs = 0
+        for f in files:
+            d = tmkcat(f, "-z", "4242:4242")
+            clean_trace(d, f"{mode} {os.path.basename(f)}")
+            eq(d["end"], "exit", f"{mode} {os.path.basename(f)}: end")
+            allocs += num(d, "sized_allocs") if mode == "full" else 0
+            os.unlink(f)
+        if mode == "full":
+            eq(allocs, 40, "the blocks of 4242 bytes before and after each call")
+
+
+def case_unshare_cmd():
+    # unshare(1) as a user runs it: a user namespace, then exec.
+    if not userns_permitted():
+        print("user namespaces not permitted here natively: skipped")
+        return
+    n = run(["unshare", "-Ur", "sh", "-c", "id -u"], preload=False)
+    for mode in ("full", "tables"):
+        out = os.path.join(harness.TMP, f"{mode}.tmk")
+        r = run(["unshare", "-Ur", "sh", "-c", "id -u"], output=out, env={"TIDEMARK_MODE": mode})
+        eq((r.returncode, r.stdout, r.stderr), (n.returncode, n.stdout, n.stderr), mode)
+        eq(tmkcat(out)["end"], "exec", f"{mode}: unshare's trace")
+        images = harness.traces(rf"{mode}\.tmk\.\d+$")
+        check(len(images) >= 2, f"{mode}: sh's and id's traces: {images}")
+        for f in images:
+            d = tmkcat(f)
+            clean_trace(d, f)
+            check(d["end"] in ("exit", "exec"), f"{mode} {f}: end {d['end']}")
 
 
 if __name__ == "__main__":
