@@ -102,5 +102,25 @@ def case_unshare_cmd():
             check(d["end"] in ("exit", "exec"), f"{mode} {f}: end {d['end']}")
 
 
+def case_small_stack():
+    # RLIMIT_STACK of 20 and 24 KiB: the program runs natively, and under
+    # the shim its constructor (13 KiB of path buffers in one frame, once)
+    # and its recording must fit on what the program leaves. The stack's
+    # start moves with ASLR: 10 runs each. (At 16 KiB the loader itself
+    # overflows, about half the time, mapping an LD_PRELOAD library, before
+    # any code of the shim runs.)
+    for kib in (20, 24):
+        lim = {resource.RLIMIT_STACK: kib * 1024}
+        n = run([probe(), "hello"], preload=False, limits=lim)
+        eq(n.returncode, 0, f"hello natively at {kib} KiB of stack")
+        for mode in ("full", "tables"):
+            for i in range(10):
+                out = os.path.join(harness.TMP, f"s.{kib}.{mode}.{i}.tmk")
+                r = run([probe(), "hello"], output=out, limits=lim, env={"TIDEMARK_MODE": mode})
+                what = f"hello at {kib} KiB of stack, {mode} mode, run {i}"
+                eq((r.returncode, r.stdout, r.stderr), (n.returncode, n.stdout, n.stderr), what)
+                eq(tmkcat(out)["end"], "exit", f"{what}: the trace's end")
+
+
 if __name__ == "__main__":
     sys.exit(harness.main(globals(), "limits"))
