@@ -14,6 +14,9 @@
 #include "tls.h"
 
 #define TMK_STACK_CACHE 8192 /* entries of the per-thread stack-id cache */
+/* A plain unwind's frames (caller_cache.c): TMK_DEPTH_MAX +
+ * TMK_CAPTURE_SLACK, checked there. */
+#define TMK_FRAMES_SCRATCH 136
 
 struct tmk_stack_cache_entry {
     uint64_t hash;
@@ -77,6 +80,11 @@ struct tmk_thread {
     uint32_t modules_gave_up; /* tmk_modules_gen when that look did not wait longer */
     uint32_t stacks_epoch;    /* intern.c's forgetting its cache reflects */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
+    /* caller_cache.c: the frames of a plain unwind, here rather than on
+     * the program's stack (1 KiB; RLIMIT_STACK may be 20 KiB). One stack at
+     * a time per thread: a signal handler that interrupts the shim records
+     * nothing (guard.h). */
+    uintptr_t frames[TMK_FRAMES_SCRATCH];
     /* infos.c's numbers, which never change meaning: kept across a state's
      * reuse and a fork */
     struct tmk_info_cache_entry infos[TMK_INFO_CACHE];
