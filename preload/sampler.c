@@ -251,7 +251,8 @@ static void pause_us(long us)
  * reaped its task: pthread_join would return as the thread clears its tid,
  * before the kernel takes it out of the thread group, and the thread is
  * detached anyway. Its buffer is written by its thread-exit flush
- * (buffer.c), its queued blocks by its own last pass. 1 when it is gone. */
+ * (buffer.c), its queued blocks by its own last pass. 1 when it is gone
+ * (to be started again). */
 static int stop_sampler(void)
 {
     if (!__atomic_load_n(&sampler_live, __ATOMIC_ACQUIRE)) return 0;
@@ -262,11 +263,16 @@ static int stop_sampler(void)
         pause_us(50); /* created, not yet running */
     tmk_blocks_wake();
     while (tid && tmk_clock_ns() < give_up) {
-        if (syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH) break;
+        if (syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH) {
+            __atomic_store_n(&sampler_live, 0, __ATOMIC_RELEASE);
+            return 1;
+        }
         pause_us(50);
     }
-    __atomic_store_n(&sampler_live, 0, __ATOMIC_RELEASE);
-    return 1;
+    /* Not gone in 2 s (stopped by a debugger, say): it goes on as it was,
+     * and no second one is started. */
+    __atomic_store_n(&sampler_stop, 0, __ATOMIC_RELEASE);
+    return 0;
 }
 
 int tmk_sampler_pause(void)
