@@ -213,7 +213,11 @@ static void *sampler_main(void *arg)
     return NULL;
 }
 
-void tmk_sampler_start(void)
+/* `restart`: after an unshare or setns. One of CLONE_NEWPID leaves a
+ * process that can make no thread (EINVAL) until it forks (its child's
+ * sampler starts then): that process goes on without one, silently, as
+ * the program goes on making none. */
+static void sampler_start(int restart)
 {
     int saved = errno;
     __atomic_store_n(&sampler_tid, 0, __ATOMIC_RELEASE);
@@ -228,13 +232,20 @@ void tmk_sampler_start(void)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 << 10);
     pthread_t th;
-    if (pthread_create(&th, &attr, sampler_main, NULL) != 0) {
+    int rc = pthread_create(&th, &attr, sampler_main, NULL);
+    if (rc != 0) {
         __atomic_store_n(&sampler_live, 0, __ATOMIC_RELEASE);
-        tmk_warn("cannot start the sampler thread; no memory or count samples", NULL, NULL);
+        if (!(restart && rc == EINVAL))
+            tmk_warn("cannot start the sampler thread; no memory or count samples", NULL, NULL);
     }
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;
+}
+
+void tmk_sampler_start(void)
+{
+    sampler_start(0);
 }
 
 /* ---- stopping it around unshare and setns --------------------------------- */
@@ -292,7 +303,7 @@ void tmk_sampler_resume(int paused)
     if (__atomic_sub_fetch(&pauses, 1, __ATOMIC_ACQ_REL) == 0 &&
         __atomic_exchange_n(&paused_one, 0, __ATOMIC_ACQ_REL) && tmk_state == TMK_STATE_ACTIVE) {
         enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL); /* pthread_create's allocations */
-        tmk_sampler_start();
+        sampler_start(1);
         tmk_tls.guard = guard;
     }
     errno = saved;

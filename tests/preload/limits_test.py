@@ -11,6 +11,7 @@ the program's stack).
 Helpers: harness.py.
 """
 import os
+import re
 import resource
 import sys
 
@@ -84,22 +85,29 @@ def case_userns():
 
 
 def case_unshare_cmd():
-    # unshare(1) as a user runs it: a user namespace, then exec.
+    # unshare(1) as a user runs it: a user namespace, then exec; with a pid
+    # namespace (-p), whose process can make no thread until it forks: the
+    # sampler is not started again there, and nothing is said.
     if not userns_permitted():
         print("user namespaces not permitted here natively: skipped")
         return
-    n = run(["unshare", "-Ur", "sh", "-c", "id -u"], preload=False)
-    for mode in ("full", "tables"):
-        out = os.path.join(harness.TMP, f"{mode}.tmk")
-        r = run(["unshare", "-Ur", "sh", "-c", "id -u"], output=out, env={"TIDEMARK_MODE": mode})
-        eq((r.returncode, r.stdout, r.stderr), (n.returncode, n.stdout, n.stderr), mode)
-        eq(tmkcat(out)["end"], "exec", f"{mode}: unshare's trace")
-        images = harness.traces(rf"{mode}\.tmk\.\d+$")
-        check(len(images) >= 2, f"{mode}: sh's and id's traces: {images}")
-        for f in images:
-            d = tmkcat(f)
-            clean_trace(d, f)
-            check(d["end"] in ("exit", "exec"), f"{mode} {f}: end {d['end']}")
+    for opts in ("-Ur", "-Urpf"):
+        cmd = ["unshare", opts, "sh", "-c", "echo $(($$ < 5)); id -u"]  # 1 in a pid namespace
+        n = run(cmd, preload=False)
+        for mode in ("full", "tables"):
+            what = f"unshare {opts}, {mode} mode"
+            out = os.path.join(harness.TMP, f"{opts}.{mode}.tmk")
+            r = run(cmd, output=out, env={"TIDEMARK_MODE": mode})
+            eq((r.returncode, r.stdout, r.stderr), (n.returncode, n.stdout, n.stderr), what)
+            d = tmkcat(out)
+            clean_trace(d, what)
+            eq(d["end"], "exec" if opts == "-Ur" else "exit", f"{what}: unshare's trace")
+            others = harness.traces(rf"{re.escape(opts)}\.{mode}\.tmk\.\d+$")
+            check(len(others) >= 2, f"{what}: sh's and id's traces: {others}")
+            for f in others:
+                d = tmkcat(f)
+                clean_trace(d, f)
+                check(d["end"] in ("exit", "exec"), f"{what} {f}: end {d['end']}")
 
 
 def case_small_stack():
