@@ -476,6 +476,11 @@ void tmk_threads_write_queued(void)
     }
 }
 
+void tmk_blocks_wake(void)
+{
+    wake_writer();
+}
+
 unsigned tmk_blocks_queued_count(void)
 {
     return __atomic_load_n(&blocks_queued, __ATOMIC_ACQUIRE);

@@ -14,6 +14,8 @@
 #include "cfi.h"
 #include "unwind.h"
 
+_Static_assert(TMK_FRAMES_SCRATCH == TMK_DEPTH_MAX + TMK_CAPTURE_SLACK, "thread.h's frames");
+
 /* Unwinds with unw_backtrace (or the fp walk) and interns; *hash gets the
  * frames' hash (0: no frames). Inlined: a frame of its own would be one more
  * frame for libunwind to unwind (~80 instructions on W1). */
@@ -21,7 +23,7 @@ static inline __attribute__((always_inline)) uint32_t stack_id_plain(struct tmk_
                                                                      uint64_t *hash)
 {
     *hash = 0;
-    uintptr_t raw[TMK_DEPTH_MAX + TMK_CAPTURE_SLACK];
+    uintptr_t *raw = t->frames;
     int skip, n = tmk_capture_program(t, raw, &skip);
     if (n <= 0) return 0;
     *hash = tmk_hash_frames(raw + skip, n);
@@ -34,6 +36,8 @@ static inline __attribute__((always_inline)) uint32_t stack_id_plain(struct tmk_
  * libunwind's, and a memo id with the walk's. */
 static TMK_NOINLINE uint32_t stack_id_cfi_walk(struct tmk_thread *t, uint32_t memo)
 {
+    /* On the stack, not in t->frames: cfi.c's walk reads up to RBP_BELOW
+     * bytes below CFA0 unchecked, and relies on this frame to hold them. */
     uintptr_t f[TMK_DEPTH_MAX];
     uint64_t h;
     int n = tmk_cfi_stack(t, f, (int)tmk_opt.depth, &h);

@@ -414,7 +414,7 @@ static int run_program(struct run *r, const uint8_t *p, const uint8_t *end)
 /* The CIE's initial state: CFA, %rbp and return address rules. */
 static int initial_state(const struct cie *c, struct state *out)
 {
-    struct run r;
+    static struct run r; /* see compile_fde */
     memset(&r, 0, sizeof r);
     r.cie = c;
     r.s.cfa_reg = -1;
@@ -448,7 +448,10 @@ static void compile_fde(const struct dl_phdr_info *info, const uint8_t *fde, str
         if (read_uleb(&p, rec_end, &skip) || skip > (uint64_t)(rec_end - p)) return;
         p += skip;
     }
-    struct run r;
+    /* static, not on the program's stack (its remember stack: 2 KiB, under a
+     * malloc of the program's): tmk_cfi_fdes_compile runs inside
+     * dl_iterate_phdr, whose lock is the process's, and cfi.c's lock */
+    static struct run r;
     memset(&r, 0, sizeof r);
     r.cie = cie;
     r.start = start;

@@ -5,10 +5,12 @@
  * paths make no call but the real allocator's and the recording's.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "guard.h"
@@ -495,6 +497,54 @@ TMK_EXPORT int execle(const char *path, const char *arg0, ...)
     return execve(path, argv, envp);
 }
 
+/* ---- unshare, setns: the sampler thread stopped around them, sampler.c --- */
+
+/* The kernel refuses unshare(CLONE_NEWUSER) (and CLONE_THREAD, CLONE_SIGHAND,
+ * CLONE_VM, which need no more than that) with EINVAL to a process with
+ * more than one thread, and setns into a user namespace, a mount namespace
+ * (its fs is shared between threads), or several by a pidfd, alike: the
+ * sampler thread must not be the one. Every setns pauses it (the type may
+ * be 0, "any"); unshare only for those flags. errno is the real call's. */
+#define UNSHARE_ALONE (CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)
+
+static int unshare_paused(int flags)
+{
+    int (*f)(int) = NEXT(int (*)(int), "unshare");
+    if (!f) {
+        errno = ENOSYS;
+        return -1;
+    }
+    int paused = flags & UNSHARE_ALONE ? tmk_sampler_pause() : 0;
+    int rc = f(flags), err = errno;
+    tmk_sampler_resume(paused);
+    errno = err;
+    return rc;
+}
+
+static int setns_paused(int fd, int type)
+{
+    int (*f)(int, int) = NEXT(int (*)(int, int), "setns");
+    if (!f) {
+        errno = ENOSYS;
+        return -1;
+    }
+    int paused = tmk_sampler_pause();
+    int rc = f(fd, type), err = errno;
+    tmk_sampler_resume(paused);
+    errno = err;
+    return rc;
+}
+
+TMK_EXPORT int unshare(int flags)
+{
+    return unshare_paused(flags);
+}
+
+TMK_EXPORT int setns(int fd, int type)
+{
+    return setns_paused(fd, type);
+}
+
 /* ---- pthread_getattr_np: a thread's stack bounds, buffer.c --------------- */
 
 /* It holds the thread's own lock while it reallocs: buffer.c must not ask
@@ -527,7 +577,7 @@ TMK_EXPORT int dlclose(void *handle)
 }
 
 /* ---- syscall, pipe2, pipe: libunwind's pipe without a descriptor,
- * unwind_nofd.c ----------------------------------------------------------- */
+ * unwind_nofd.c (and syscall(SYS_unshare), syscall(SYS_setns), as above) -- */
 
 TMK_EXPORT long syscall(long nr, ...)
 {
@@ -536,6 +586,8 @@ TMK_EXPORT long syscall(long nr, ...)
     long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
     long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
     va_end(ap);
+    if (nr == SYS_unshare) return unshare_paused((int)a1); /* the wrappers above */
+    if (nr == SYS_setns) return setns_paused((int)a1, (int)a2);
     return tmk_nofd_syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 

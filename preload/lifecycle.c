@@ -36,6 +36,9 @@
  *    to one address in turn.
  *  - fork: the child drops the parent's buffers, starts its own file (ppid
  *    in its header), re-announces modules and tables, restarts the sampler.
+ *  - unshare, setns (wrapped in hooks.c): the sampler thread stops for the
+ *    call and starts again after it (sampler.c), so that the kernel sees a
+ *    single-threaded process when the program has one thread.
  *    A vfork/clone child (no fork handlers ran) is recognised by its pid and
  *    leaves the parent's file alone.
  *  - A signal that kills the process (SIGTERM, SIGINT, SIGHUP, SIGSEGV,
@@ -307,6 +310,7 @@ static void after_fork_child(void)
     tmk_start_ns = tmk_clock_ns();
     tmk_threads_after_fork_child();
     tmk_signals_after_fork_child();
+    tmk_sampler_after_fork_child();
     finishing = FINISH_NONE;
     finisher = 0;
     struct tmk_thread *t = tmk_tls.t;

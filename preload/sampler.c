@@ -13,6 +13,12 @@
  * the program has no thread left (main called pthread_exit, the others
  * ended), the sampler returns so that the process exits as it would have.
  *
+ * Around the program's unshare and setns calls that the kernel refuses to
+ * a multi-threaded process (a user namespace, a mount namespace's setns:
+ * hooks.c), the thread is stopped and started again (tmk_sampler_pause,
+ * tmk_sampler_resume), so that a program with one thread of its own still
+ * is a single-threaded process for that call.
+ *
  * The thread blocks every signal (process-directed signals must reach the
  * program's threads, not this one) and never allocates through malloc.
  */
@@ -22,6 +28,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -143,9 +151,23 @@ static void write_out(struct tmk_thread *t, uint64_t now)
     tmk_threads_handoff(t, TMK_HANDOFF_AGE_NS);
 }
 
+/* The running sampler's tid (0: none, or not yet known), a request that it
+ * return (tmk_sampler_pause), and the pauses under way. */
+static int sampler_live; /* tmk_sampler_start made one in this process */
+static pid_t sampler_tid;
+static int sampler_stop;
+static int pauses;
+static int paused_one; /* the first pause stopped a sampler: the last restarts it */
+
+static int sampler_go_on(void)
+{
+    return tmk_state == TMK_STATE_ACTIVE && !__atomic_load_n(&sampler_stop, __ATOMIC_ACQUIRE);
+}
+
 static void *sampler_main(void *arg)
 {
     (void)arg;
+    __atomic_store_n(&sampler_tid, gettid(), __ATOMIC_RELEASE);
     tmk_tls.guard = TMK_GUARD_THREAD; /* nothing this thread does is the program's */
     prctl(PR_SET_NAME, "tidemark", 0, 0, 0);
     struct tmk_thread *t = tmk_thread_attach();
@@ -158,15 +180,16 @@ static void *sampler_main(void *arg)
      * read (tables mode), even in a program that ends before a tick. */
     tmk_memory_sample(t, TMK_HEAP_WHEN_DUE);
     tmk_blocks_writer_up(1);
-    while (tmk_state == TMK_STATE_ACTIVE) {
+    while (sampler_go_on()) {
         uint64_t next = next_sample < next_write ? next_sample : next_write;
         /* read before the pass: a block queued after it ends the wait */
         unsigned seen = tmk_blocks_queued_count();
         tmk_threads_write_queued();
-        if (next > now) tmk_blocks_wait(seen, next - now);
+        /* a stop asked after `seen` was read bumped the count: no wait */
+        if (next > now && sampler_go_on()) tmk_blocks_wait(seen, next - now);
         now = tmk_clock_ns();
         if (now < next) continue; /* woken for a queued block */
-        if (tmk_state != TMK_STATE_ACTIVE) break;
+        if (!sampler_go_on()) break;
         /* No thread of the program's is left: this one must not keep the
          * process alive (glibc exits when the last thread returns). */
         if (read_proc_stat().program_gone) break;
@@ -190,9 +213,16 @@ static void *sampler_main(void *arg)
     return NULL;
 }
 
-void tmk_sampler_start(void)
+/* `restart`: after an unshare or setns. One of CLONE_NEWPID leaves a
+ * process that can make no thread (EINVAL) until it forks (its child's
+ * sampler starts then): that process goes on without one, silently, as
+ * the program goes on making none. */
+static void sampler_start(int restart)
 {
     int saved = errno;
+    __atomic_store_n(&sampler_tid, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&sampler_stop, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&sampler_live, 1, __ATOMIC_RELEASE);
     tmk_handoff_init();
     sigset_t all, old;
     sigfillset(&all);
@@ -202,9 +232,86 @@ void tmk_sampler_start(void)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 << 10);
     pthread_t th;
-    if (pthread_create(&th, &attr, sampler_main, NULL) != 0)
-        tmk_warn("cannot start the sampler thread; no memory or count samples", NULL, NULL);
+    int rc = pthread_create(&th, &attr, sampler_main, NULL);
+    if (rc != 0) {
+        __atomic_store_n(&sampler_live, 0, __ATOMIC_RELEASE);
+        if (!(restart && rc == EINVAL))
+            tmk_warn("cannot start the sampler thread; no memory or count samples", NULL, NULL);
+    }
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;
+}
+
+void tmk_sampler_start(void)
+{
+    sampler_start(0);
+}
+
+/* ---- stopping it around unshare and setns --------------------------------- */
+
+#define SAMPLER_STOP_WAIT_NS 2000000000ull
+
+static void pause_us(long us)
+{
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Asks the sampler to return and waits (bounded) until the kernel has
+ * reaped its task: pthread_join would return as the thread clears its tid,
+ * before the kernel takes it out of the thread group, and the thread is
+ * detached anyway. Its buffer is written by its thread-exit flush
+ * (buffer.c), its queued blocks by its own last pass. 1 when it is gone
+ * (to be started again). */
+static int stop_sampler(void)
+{
+    if (!__atomic_load_n(&sampler_live, __ATOMIC_ACQUIRE)) return 0;
+    __atomic_store_n(&sampler_stop, 1, __ATOMIC_RELEASE);
+    uint64_t give_up = tmk_clock_ns() + SAMPLER_STOP_WAIT_NS;
+    pid_t tid;
+    while (!(tid = __atomic_load_n(&sampler_tid, __ATOMIC_ACQUIRE)) && tmk_clock_ns() < give_up)
+        pause_us(50); /* created, not yet running */
+    tmk_blocks_wake();
+    while (tid && tmk_clock_ns() < give_up) {
+        if (syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH) {
+            __atomic_store_n(&sampler_live, 0, __ATOMIC_RELEASE);
+            return 1;
+        }
+        pause_us(50);
+    }
+    /* Not gone in 2 s (stopped by a debugger, say): it goes on as it was,
+     * and no second one is started. */
+    __atomic_store_n(&sampler_stop, 0, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int tmk_sampler_pause(void)
+{
+    if (getpid() != tmk_pid) return 0; /* a vfork child: the sampler is the parent's */
+    int saved = errno;
+    if (__atomic_fetch_add(&pauses, 1, __ATOMIC_ACQ_REL) == 0)
+        __atomic_store_n(&paused_one, stop_sampler(), __ATOMIC_RELEASE);
+    errno = saved;
+    return 1;
+}
+
+void tmk_sampler_resume(int paused)
+{
+    if (!paused) return;
+    int saved = errno;
+    if (__atomic_sub_fetch(&pauses, 1, __ATOMIC_ACQ_REL) == 0 &&
+        __atomic_exchange_n(&paused_one, 0, __ATOMIC_ACQ_REL) && tmk_state == TMK_STATE_ACTIVE) {
+        enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL); /* pthread_create's allocations */
+        sampler_start(1);
+        tmk_tls.guard = guard;
+    }
+    errno = saved;
+}
+
+void tmk_sampler_after_fork_child(void)
+{
+    pauses = 0;
+    paused_one = 0;
+    sampler_live = 0;
 }

@@ -9,6 +9,15 @@
 struct tmk_thread;
 
 void tmk_sampler_start(void) TMK_HIDDEN;
+/* Around a call the kernel refuses to a multi-threaded process (hooks.c's
+ * unshare, setns): the sampler thread stops, its records written, and is
+ * gone from the process before the call; it starts again after it, if
+ * tracing goes on. Pauses by several threads at once are counted: the
+ * first stops it, the last restarts it. tmk_sampler_resume takes what
+ * tmk_sampler_pause returned. */
+int tmk_sampler_pause(void) TMK_HIDDEN;
+void tmk_sampler_resume(int paused) TMK_HIDDEN;
+void tmk_sampler_after_fork_child(void) TMK_HIDDEN;
 /* A MEMORY record. In tables mode the heap figure is the allocator's
  * (mallinfo2, under its arena locks): read when due by the sampler thread
  * (TMK_HEAP_WHEN_DUE), never by another (TMK_HEAP_LAST: the last figure

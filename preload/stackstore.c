@@ -202,7 +202,9 @@ uint32_t tmk_store_find(const uintptr_t *f, int n, uint64_t h)
 uint32_t tmk_store_add(const uintptr_t *f, int n, uint64_t h)
 {
     if (n < 0 || n > TMK_DEPTH_MAX || index_room() || offsets_room()) return 0;
-    uint8_t buf[9 + FRAME_MAX * TMK_DEPTH_MAX];
+    /* static, not on the program's stack (1.3 KiB): the stacks' lock is
+     * held (intern.c) */
+    static uint8_t buf[9 + FRAME_MAX * TMK_DEPTH_MAX];
     memcpy(buf, &h, sizeof h);
     buf[8] = (uint8_t)n;
     uint8_t *p = buf + 9;

@@ -14,6 +14,9 @@
 #include "tls.h"
 
 #define TMK_STACK_CACHE 8192 /* entries of the per-thread stack-id cache */
+/* A plain unwind's frames (caller_cache.c): TMK_DEPTH_MAX +
+ * TMK_CAPTURE_SLACK, checked there. */
+#define TMK_FRAMES_SCRATCH 136
 
 struct tmk_stack_cache_entry {
     uint64_t hash;
@@ -77,6 +80,11 @@ struct tmk_thread {
     uint32_t modules_gave_up; /* tmk_modules_gen when that look did not wait longer */
     uint32_t stacks_epoch;    /* intern.c's forgetting its cache reflects */
     struct tmk_stack_cache_entry cache[TMK_STACK_CACHE];
+    /* caller_cache.c: the frames of a plain unwind, here rather than on
+     * the program's stack (1 KiB; RLIMIT_STACK may be 20 KiB). One stack at
+     * a time per thread: a signal handler that interrupts the shim records
+     * nothing (guard.h). */
+    uintptr_t frames[TMK_FRAMES_SCRATCH];
     /* infos.c's numbers, which never change meaning: kept across a state's
      * reuse and a fork */
     struct tmk_info_cache_entry infos[TMK_INFO_CACHE];
@@ -105,6 +113,7 @@ void tmk_thread_block_restart(struct tmk_thread *t) TMK_HIDDEN;
 void tmk_threads_write_queued(void) TMK_HIDDEN;
 unsigned tmk_blocks_queued_count(void) TMK_HIDDEN;
 void tmk_blocks_wait(unsigned seen, uint64_t ns) TMK_HIDDEN;
+void tmk_blocks_wake(void) TMK_HIDDEN; /* ends the sampler's wait now */
 /* The sampler is there to write queued blocks (1) or not (0: the owners
  * write their own, as before it starts, after it ends, in a forked child). */
 void tmk_blocks_writer_up(int up) TMK_HIDDEN;

@@ -41,6 +41,25 @@ extern char *program_invocation_short_name;
 
 #define NAME_CAP 4200
 
+/* The path buffers, static rather than on the stack: the shim's start runs
+ * on the program's stack, which RLIMIT_STACK may hold to 16 KiB (these
+ * were 13 KiB in one frame). Only two callers ever use them, never at
+ * once: the one thread that starts the shim (tmk_lineage_detect, then
+ * tmk_trace_create; the others pass through meanwhile, and a child forked
+ * then does not trace), and a forked child's only thread
+ * (tmk_trace_create). Each function has its own, as they nest. */
+static struct {
+    char own[NAME_CAP];             /* tmk_lineage_detect, tmk_trace_create: this process's */
+    char parent[NAME_CAP];          /* parent_traced: the parent's */
+    char child_name[NAME_CAP];      /* wrote_trace: base.<pid> */
+    char suffixed[NAME_CAP];        /* trace_of: base.N */
+    char said[NAME_CAP + 64];       /* create_suffixed: its stderr line */
+    char cmdline[512];              /* parent_traced: the parent's argv[0] */
+    char maps[4096 + 16];           /* shim_mapped_in: a piece of /proc/PID/maps */
+    char cwd[sizeof tmk_opt.output]; /* template_absolute */
+    char abs[sizeof tmk_opt.output];
+} scratch;
+
 static int descendant;  /* started by a traced process */
 static int later_image; /* an earlier image of this pid wrote a trace */
 static int earlier_at_child_name; /* ... at "<path>.<pid>" (it was a descendant) */
@@ -83,9 +102,9 @@ static int trace_of(const char *base, pid_t pid)
     long got = header_pid(base);
     if (got == pid) return 1;
     if (got < 0) return 0;
-    char p[NAME_CAP];
+    char *p = scratch.suffixed;
     for (unsigned k = 1; k <= TMK_TRACE_PATH_SUFFIXES; k++) {
-        suffixed(p, sizeof p, base, k);
+        suffixed(p, sizeof scratch.suffixed, base, k);
         got = header_pid(p);
         if (got == pid) return 1;
         if (got < 0) return 0;
@@ -99,9 +118,8 @@ static int trace_of(const char *base, pid_t pid)
 static int wrote_trace(const char *base, int has_pid, pid_t pid)
 {
     if (!has_pid) {
-        char mine[NAME_CAP];
-        suffixed(mine, sizeof mine, base, (uint64_t)pid);
-        if (trace_of(mine, pid)) return 2;
+        suffixed(scratch.child_name, sizeof scratch.child_name, base, (uint64_t)pid);
+        if (trace_of(scratch.child_name, pid)) return 2;
     }
     return trace_of(base, pid);
 }
@@ -139,14 +157,15 @@ static int shim_mapped_in(pid_t pid)
 {
     static const char needle[] = "/libtidemark.so";
     const size_t len = sizeof needle - 1;
-    char path[64], buf[4096 + sizeof needle];
+    char path[64], *buf = scratch.maps;
+    _Static_assert(sizeof scratch.maps >= 4096 + sizeof needle, "room for a cut needle");
     proc_path(path, sizeof path, pid, "/maps");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     size_t keep = 0;
     int found = 0;
     for (;;) {
-        ssize_t n = read(fd, buf + keep, sizeof buf - 1 - keep);
+        ssize_t n = read(fd, buf + keep, sizeof scratch.maps - 1 - keep);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         size_t end = keep + (size_t)n;
@@ -167,13 +186,12 @@ static int parent_traced(const char *tmpl, pid_t ppid)
 {
     if (ppid <= 0) return 0;
     const char *name = program_invocation_short_name;
-    char cmdline[512];
     if (strstr(tmpl, "%e")) {
-        const char *theirs = short_name_of(ppid, cmdline, sizeof cmdline);
+        const char *theirs = short_name_of(ppid, scratch.cmdline, sizeof scratch.cmdline);
         if (theirs) name = theirs;
     }
-    char base[NAME_CAP];
-    int has_pid = tmk_trace_path_expand(base, sizeof base, tmpl, (uint64_t)ppid, name);
+    char *base = scratch.parent;
+    int has_pid = tmk_trace_path_expand(base, sizeof scratch.parent, tmpl, (uint64_t)ppid, name);
     return wrote_trace(base, has_pid, ppid) || shim_mapped_in(ppid);
 }
 
@@ -186,10 +204,11 @@ static int parent_traced(const char *tmpl, pid_t ppid)
 static void template_absolute(void)
 {
     if (tmk_opt.output[0] == '/') return;
-    char cwd[sizeof tmk_opt.output], abs[sizeof tmk_opt.output];
+    char *cwd = scratch.cwd, *abs = scratch.abs;
     int saved = errno;
-    if (getcwd(cwd, sizeof cwd) && tmk_trace_template_absolute(abs, sizeof abs, cwd, tmk_opt.output))
-        memcpy(tmk_opt.output, abs, sizeof abs);
+    if (getcwd(cwd, sizeof scratch.cwd) &&
+        tmk_trace_template_absolute(abs, sizeof scratch.abs, cwd, tmk_opt.output))
+        memcpy(tmk_opt.output, abs, sizeof scratch.abs);
     errno = saved;
 }
 
@@ -197,8 +216,8 @@ void tmk_lineage_detect(void)
 {
     template_absolute();
     pid_t pid = getpid();
-    char base[NAME_CAP];
-    int has_pid = tmk_trace_path_expand(base, sizeof base, tmk_opt.output, (uint64_t)pid,
+    char *base = scratch.own;
+    int has_pid = tmk_trace_path_expand(base, sizeof scratch.own, tmk_opt.output, (uint64_t)pid,
                                         program_invocation_short_name);
     int earlier = wrote_trace(base, has_pid, pid);
     later_image = earlier != 0;
@@ -223,9 +242,10 @@ static int create_suffixed(const char *base, char *path, size_t cap, int loud)
         suffixed(path, cap, base, i);
         int fd = create_excl(path);
         if (fd >= 0 && loud) {
-            char tail[NAME_CAP + 64];
-            size_t m = tmk_path_append(tail, 0, sizeof tail, " exists, left as it is; writing ");
-            tmk_path_append(tail, m, sizeof tail, path);
+            char *tail = scratch.said;
+            size_t m = tmk_path_append(tail, 0, sizeof scratch.said,
+                                       " exists, left as it is; writing ");
+            tmk_path_append(tail, m, sizeof scratch.said, path);
             tmk_warn("trace file ", base, tail);
         }
         if (fd >= 0 || errno != EEXIST) return fd;
@@ -238,13 +258,13 @@ static int create_suffixed(const char *base, char *path, size_t cap, int loud)
 int tmk_trace_create(char *path, size_t cap)
 {
     pid_t pid = getpid();
-    char base[NAME_CAP];
-    int has_pid = tmk_trace_path_expand(base, sizeof base, tmk_opt.output, (uint64_t)pid,
+    char *base = scratch.own;
+    int has_pid = tmk_trace_path_expand(base, sizeof scratch.own, tmk_opt.output, (uint64_t)pid,
                                         program_invocation_short_name);
     int child_name = later_image ? earlier_at_child_name : descendant && !has_pid;
     if (child_name) {
-        size_t n = tmk_path_append(base, strlen(base), sizeof base, ".");
-        tmk_path_append_u(base, n, sizeof base, (uint64_t)pid);
+        size_t n = tmk_path_append(base, strlen(base), sizeof scratch.own, ".");
+        tmk_path_append_u(base, n, sizeof scratch.own, (uint64_t)pid);
     }
     if (later_image) return create_suffixed(base, path, cap, 0);
     tmk_path_append(path, 0, cap, base);

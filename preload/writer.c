@@ -2,7 +2,8 @@
  *
  * Which file, and its exclusive creation (never overwrites, never follows a
  * symlink), are trace_name.c's. When it cannot be created, or a write fails
- * later (full disk), one stderr line with the reason (errno's text), and
+ * later (full disk, RLIMIT_FSIZE: never with the SIGXFSZ that limit sends,
+ * write_all), one stderr line with the reason (errno's text), and
  * tracing stops; the program runs on untouched. Only the process the user
  * started, and its later images, say so (options.c: descendants are silent).
  *
@@ -29,6 +30,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -90,7 +92,7 @@ void tmk_writer_unlock(void)
     pthread_setcancelstate(old, NULL);
 }
 
-static int write_all(int fd, struct iovec *iov, int cnt)
+static int writev_all(int fd, struct iovec *iov, int cnt)
 {
     while (cnt > 0) {
         ssize_t w = writev(fd, iov, cnt);
@@ -114,6 +116,41 @@ static int write_all(int fd, struct iovec *iov, int cnt)
         }
     }
     return 0;
+}
+
+/* RLIMIT_FSIZE: a write that starts at or past the limit fails with EFBIG
+ * and the kernel sends SIGXFSZ to the writing thread, whose default action
+ * kills the process (one that crosses it is cut short, without a signal:
+ * the next one starts at the limit). That signal is the shim's, never the
+ * program's: SIGXFSZ is blocked on this thread around the write, and a
+ * SIGXFSZ the write raised (it failed with EFBIG) is taken back with
+ * sigtimedwait before the mask is restored. The write then fails as any
+ * other ("write failed: File too large; tracing stopped"); the trace ends
+ * with the part of the block that fit, which readers take as a cut-off
+ * block. This is exact where comparing the file's size with getrlimit
+ * before each write is not (the program or a prlimit may lower the limit
+ * between the two), and costs two sigprocmask calls per block. A SIGXFSZ
+ * the program itself had pending (blocked) before the write is left
+ * alone: the write's own is then not taken either (the kernel may have
+ * merged the two). */
+static int write_all(int fd, struct iovec *iov, int cnt)
+{
+    sigset_t xfsz, old, pending;
+    sigemptyset(&xfsz);
+    sigaddset(&xfsz, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+    /* Unblocked before: none was pending here, so one pending after is ours. */
+    int programs = sigismember(&old, SIGXFSZ) && sigpending(&pending) == 0 &&
+                   sigismember(&pending, SIGXFSZ);
+    int rc = writev_all(fd, iov, cnt), err = errno;
+    if (rc != 0 && err == EFBIG && !programs) {
+        struct timespec now = {0, 0};
+        while (sigtimedwait(&xfsz, NULL, &now) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return rc;
 }
 
 static int writer_open(void);

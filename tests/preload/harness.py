@@ -15,6 +15,7 @@ with a message naming what differed (Failure).
 import argparse
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -49,17 +50,22 @@ def tidemark():
 
 # ---- running ---------------------------------------------------------------------
 
-def run(cmd, preload=True, output=None, env=None, timeout=60, input=None, cwd=None):
-    """Runs cmd (list); returns CompletedProcess with bytes stdout/stderr."""
+def run(cmd, preload=True, output=None, env=None, timeout=60, input=None, cwd=None, limits=None):
+    """Runs cmd (list); returns CompletedProcess with bytes stdout/stderr.
+    limits: {resource.RLIMIT_*: soft limit} set in the child before the exec."""
     e = base_env()
     if preload:
         e["LD_PRELOAD"] = shim()
         e["TIDEMARK_OUTPUT"] = output if output is not None else os.path.join(TMP, "t.%p.tmk")
     if env:
         e.update(env)
+    def set_limits():
+        for which, soft in (limits or {}).items():
+            resource.setrlimit(which, (soft, resource.getrlimit(which)[1]))
     try:
         return subprocess.run(cmd, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=timeout, input=input, cwd=cwd or TMP)
+                              timeout=timeout, input=input, cwd=cwd or TMP,
+                              preexec_fn=set_limits if limits else None)
     except subprocess.TimeoutExpired:
         raise Failure(f"{cmd} did not finish in {timeout} s (deadlock?)")
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1293,6 +1294,106 @@ static int cmd_hello(void)
     return 0;
 }
 
+/* ---- xfsz: a program with its own SIGXFSZ handler, under RLIMIT_FSIZE
+ * (limits_test.py): n pairs of sizes 1..3000 on the main thread, with a
+ * pause between halves (the sampler writes meanwhile); it writes only to
+ * stdout, so it never raises SIGXFSZ itself. ------------------------------- */
+
+static volatile sig_atomic_t xfsz_signals;
+
+static void on_xfsz(int sig)
+{
+    (void)sig;
+    xfsz_signals++;
+}
+
+static int cmd_xfsz(unsigned long n)
+{
+    signal(SIGXFSZ, on_xfsz);
+    for (unsigned long i = 0; i < n; i++) {
+        churn(i % 3000 + 1);
+        if (i == n / 2) usleep(300000);
+    }
+    printf("xfsz_signals=%d\n", (int)xfsz_signals);
+    return 0;
+}
+
+/* ---- userns: the calls the kernel refuses to a multi-threaded process
+ * (limits_test.py), each in a process of its own (a user namespace without
+ * a uid map allows no other): syscall(SYS_unshare, CLONE_NEWUSER) in a
+ * child just forked (its sampler thread may be starting), setns into a
+ * grandchild's new user namespace in another child, unshare(CLONE_NEWUSER)
+ * in the probe itself. Each prints its result (as natively) and is
+ * followed by 10 blocks of 4242 bytes, as is the start: 40 in the traces.
+ * ------------------------------------------------------------------------- */
+
+static void allocate_4242(void)
+{
+    for (int i = 0; i < 10; i++) churn(4242);
+}
+
+static void print_call(const char *what, int rc)
+{
+    printf("%s=%s\n", what, rc == 0 ? "0" : strerror(errno));
+    fflush(stdout);
+    allocate_4242();
+}
+
+/* A child in a user namespace of its own, which this process then enters;
+ * -2 when the child could not make one. */
+static int setns_child_userns(void)
+{
+    int ready[2], done[2];
+    if (pipe(ready) || pipe(done)) return -1;
+    pid_t child = fork();
+    if (child == 0) {
+        char c = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1) _exit(1);
+        _exit(read(done[0], &c, 1) == 1 ? 0 : 1);
+    }
+    char c = 'n';
+    if (read(ready[0], &c, 1) != 1) c = 'n';
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)child);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = c == 'y' && fd >= 0 ? setns(fd, CLONE_NEWUSER) : -1;
+    int err = errno;
+    if (fd >= 0) close(fd);
+    if (write(done[1], "x", 1) != 1) rc = -1;
+    waitpid(child, NULL, 0);
+    errno = err;
+    return c == 'y' ? rc : -2;
+}
+
+static void in_child(int which)
+{
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        if (which == 0) {
+            print_call("syscall_unshare", (int)syscall(SYS_unshare, CLONE_NEWUSER));
+        } else {
+            int rc = setns_child_userns();
+            if (rc == -2) {
+                printf("setns=the child's unshare failed\n");
+                allocate_4242();
+            } else
+                print_call("setns", rc);
+        }
+        exit(0);
+    }
+    waitpid(child, NULL, 0);
+}
+
+static int cmd_userns(void)
+{
+    allocate_4242();
+    in_child(0);
+    in_child(1);
+    print_call("unshare", unshare(CLONE_NEWUSER));
+    return 0;
+}
+
 /* ---- realloc-fail: a failed realloc changes nothing ------------------------- */
 
 /* Blocks of 5001..5004 bytes (and 70001.. for a probed size): a failed
@@ -1372,6 +1473,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "closefds") && arg) return cmd_closefds(arg);
     if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
     if (!strcmp(cmd, "realloc-fail")) return cmd_realloc_fail();
+    if (!strcmp(cmd, "userns")) return cmd_userns();
+    if (!strcmp(cmd, "xfsz")) return cmd_xfsz(arg ? strtoul(arg, NULL, 10) : 200000);
     if (!strcmp(cmd, "chdir-fork") && arg) return cmd_chdir_fork(arg);
     if (!strcmp(cmd, "exec-fail") && arg)
         return cmd_exec_fail(arg, argc > 3 ? atoi(argv[3]) : 1, argc > 4 && atoi(argv[4]));
