@@ -61,7 +61,7 @@ void tm_verdict_line(const struct tm_model *m, char *buf, size_t len);
 
 /* The JSON report's schema is tidemark.report/1; its minor version says which
  * keys it has (docs/report-schema.md). */
-#define TM_REPORT_SCHEMA_MINOR "2"
+#define TM_REPORT_SCHEMA_MINOR "3"
 /* s as a JSON string literal (RFC 8259; bytes that are not UTF-8 become
  * U+FFFD), quotes included. */
 void tm_json_string(FILE *out, const char *s);
