@@ -28,7 +28,9 @@
  * instructions around an insert, a removal or a copy of one entry. A PROBE
  * record is written only if the block is still the same allocation after
  * the read (its generation number is unchanged). Where process_vm_readv is
- * refused (a seccomp filter), probing stops for the process.
+ * refused (a seccomp filter), probing stops for the process, and one
+ * PROBE_OFF record says so (the analyzer then says that the tables nobody
+ * annotated could not be read, rather than that none is oversized).
  *
  * The counters of one pass over the block (little-endian words):
  *   nz64    u64 words that are not 0 (libstdc++, Perl: non-empty buckets)
@@ -75,7 +77,8 @@ static size_t nslots, used; /* nslots a power of two, or 0 */
 static uint64_t next_gen = 1;
 static size_t cursor;       /* the pass goes on from this slot */
 static uint64_t last_pass_ns;
-static int refused;         /* process_vm_readv is not allowed here */
+static int refused;         /* process_vm_readv is not allowed here: its errno */
+static int refusal_written; /* the PROBE_OFF record that says so */
 static uint8_t *chunk;
 
 int tmk_probe_used;
@@ -330,8 +333,25 @@ static const uint8_t *read_block(const struct reader *r, uintptr_t p, uint64_t o
     struct iovec local = {r->buf, n}, remote = {(void *)(p + off), n};
     ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
     if (got == (ssize_t)n) return r->buf;
-    if (got < 0 && (errno == EPERM || errno == ENOSYS)) refused = 1;
+    if (got < 0 && (errno == EPERM || errno == ENOSYS)) refused = errno;
     return NULL;
+}
+
+/* Once a read was refused: one PROBE_OFF record (after a TICK to `now`),
+ * from whichever thread sees it first. */
+static void note_refused(struct tmk_thread *t, uint64_t now)
+{
+    if (!refused || __atomic_exchange_n(&refusal_written, 1, __ATOMIC_RELAXED)) return;
+    uint8_t body[2 * TMK_VARINT_MAX], *q = body;
+    q = tmk_put_u(q, TMK_PROBE_OFF_REFUSED);
+    q = tmk_put_u(q, (uint64_t)refused);
+    size_t len = (size_t)(q - body);
+    uint8_t *p = tmk_reserve(t, 2 * TMK_RECORD_MAX);
+    p = tmk_put_timed(t, p, TMK_REC_TICK, now);
+    *p++ = TMK_REC_PROBE_OFF;
+    p = tmk_put_u(p, len);
+    memcpy(p, body, len);
+    tmk_publish(t, p + len);
 }
 
 /* ---- SwissTable control bytes ------------------------------------------- */
@@ -505,6 +525,7 @@ static void pass(struct tmk_thread *t, uint64_t budget)
         spent += e.size;
         if (count_block(&reader, &e, &c) == 0 && still_same(e.p, e.gen)) put_probe(t, &e, &c);
     }
+    note_refused(t, tmk_now());
 }
 
 /* ---- the probe at free ---------------------------------------------------- */
@@ -568,7 +589,10 @@ uint64_t tmk_probe_freed(struct tmk_thread *t, uintptr_t p, uint64_t now)
     struct counts c;
     int counted = count_block(&r, &e, &c) == 0;
     __atomic_store_n(&free_chunk_busy, 0, __ATOMIC_RELEASE);
-    if (!counted) return e.size;
+    if (!counted) {
+        note_refused(t, now);
+        return e.size;
+    }
     note_read(t, e.stack);
     uint8_t *q = tmk_reserve(t, TMK_RECORD_MAX); /* the PROBE record takes the FREE's time */
     tmk_publish(t, tmk_put_timed(t, q, TMK_REC_TICK, now));
@@ -607,6 +631,7 @@ void tmk_probe_after_fork_child(void)
 {
     lock_word = 0;
     free_chunk_busy = 0; /* a thread reading at free is gone */
+    refused = refusal_written = 0; /* its own file says it again, if so */
     pthread_mutex_init(&pass_mutex, NULL);
     if (slots) memset(slots, 0, nslots * sizeof *slots);
     used = 0;

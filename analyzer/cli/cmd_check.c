@@ -2,8 +2,9 @@
  * the format the CI reads (check_output.c).
  * Exit 0 = every gate holds, 1 = a gate failed (each failing table named with
  * its figures), 2 = cannot judge (bad flag, unreadable trace or baseline,
- * truncated trace or baseline without --allow-truncated, an output that
- * cannot be written). */
+ * truncated trace or baseline without --allow-truncated, one whose
+ * recognised tables the shim could not read without --allow-truncated, an
+ * output that cannot be written). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,15 +43,18 @@ static const char check_usage[] =
     "                            junit (JUnit XML)\n"
     "  --junit FILE              also write JUnit XML to FILE (whole or not at all)\n"
     "  --allow-truncated         judge a truncated trace or baseline (what is\n"
-    "                            complete) instead of refusing\n"
+    "                            complete), or one whose recognised tables the shim\n"
+    "                            could not read (a seccomp filter), instead of\n"
+    "                            refusing\n"
     "  --until-freed             judge a table freed while oversized (a program that\n"
     "                            frees its tables as it ends: CPython finalizing, C++\n"
     "                            leaving main) by what it retained until then\n"
     ANALYSIS_FLAGS_HELP
     "\n"
     "exit status: 0 every gate holds, 1 a gate failed, 2 could not judge (bad\n"
-    "flag, unreadable trace or baseline, a truncated one without --allow-truncated)\n"
-    "or could not write the results.\n";
+    "flag, unreadable trace or baseline, a truncated one or one whose recognised\n"
+    "tables could not be read, without --allow-truncated) or could not write the\n"
+    "results.\n";
 
 typedef int (*check_renderer)(const struct check_outcome *, const struct check_context *, FILE *);
 
@@ -168,6 +172,21 @@ static int lacks_last_state(const struct check_args *a, const struct snapshot *s
     return 1;
 }
 
+/* The shim could not read the program's memory, and tables nobody
+ * annotated are in the trace: their live counts are unknown, so is
+ * whether they are oversized (1 when refused so; said). */
+static int unread_tables(const struct check_args *a, const struct snapshot *s,
+                         const char *what, const char *path)
+{
+    if (a->allow_truncated || !s->tables_unread) return 0;
+    cli_error("check: %s%s: the shim could not read the program's memory (process_vm_readv: "
+              "%s; a seccomp filter?), so %llu recognised table%s could not be counted; "
+              "cannot judge (pass --allow-truncated to judge what is known)",
+              what, path, s->probes_refused[0] ? s->probes_refused : "refused",
+              (unsigned long long)s->tables_unread, s->tables_unread == 1 ? "" : "s");
+    return 1;
+}
+
 /* Loads what check judges; 2 when it cannot. */
 static int load(const struct check_args *a, const struct tm_options *o, struct snapshot *now,
                 struct snapshot *base)
@@ -187,6 +206,10 @@ static int load(const struct check_args *a, const struct tm_options *o, struct s
         snapshot_free(now);
         return 2;
     }
+    if (unread_tables(a, now, "", a->trace)) {
+        snapshot_free(now);
+        return 2;
+    }
     if (a->baseline && snapshot_load(a->baseline, o, base)) {
         snapshot_free(now);
         return 2;
@@ -201,6 +224,11 @@ static int load(const struct check_args *a, const struct tm_options *o, struct s
         /* its figures stop where it was cut: any growth over them is noise */
         cli_error("check: the baseline %s is truncated; cannot judge (pass --allow-truncated to "
                   "judge what is complete)", a->baseline);
+        snapshot_free(now);
+        snapshot_free(base);
+        return 2;
+    }
+    if (unread_tables(a, base, "the baseline ", a->baseline)) {
         snapshot_free(now);
         snapshot_free(base);
         return 2;

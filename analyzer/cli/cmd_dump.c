@@ -21,6 +21,18 @@ static void put_escaped(FILE *out, const char *s, size_t n)
     fputc('"', out);
 }
 
+/* An extended record of two u fields (BOUND, PROBE_OFF); its length when
+ * they are cut. */
+static void dump_two_fields(const struct tm_record *r, const char *a, const char *b, FILE *out)
+{
+    const uint8_t *p = r->u.extended.data, *e = p + r->u.extended.len;
+    uint64_t x, y;
+    if (tmk_get_u(&p, e, &x) == 0 && tmk_get_u(&p, e, &y) == 0)
+        fprintf(out, " %s=%llu %s=%llu", a, (unsigned long long)x, b, (unsigned long long)y);
+    else
+        fprintf(out, " len=%llu", (unsigned long long)r->u.extended.len);
+}
+
 /* PROBE (docs/trace-format.md): the block and its counters, by name. */
 static void dump_probe(const struct tm_record *r, FILE *out)
 {
@@ -121,16 +133,12 @@ static int dump_record(void *ctx, const struct tm_record *r)
         fprintf(out, " why=%llu status=%llu", (unsigned long long)r->u.end.why,
                 (unsigned long long)r->u.end.status);
         break;
-    case TMK_REC_BOUND: {
-        const uint8_t *p = r->u.extended.data, *e = p + r->u.extended.len;
-        uint64_t what, bound;
-        if (tmk_get_u(&p, e, &what) == 0 && tmk_get_u(&p, e, &bound) == 0)
-            fprintf(out, " what=%llu bound=%llu", (unsigned long long)what,
-                    (unsigned long long)bound);
-        else
-            fprintf(out, " len=%llu", (unsigned long long)r->u.extended.len);
+    case TMK_REC_BOUND:
+        dump_two_fields(r, "what", "bound", out);
         break;
-    }
+    case TMK_REC_PROBE_OFF:
+        dump_two_fields(r, "why", "err", out);
+        break;
     case TMK_REC_PROBE:
         dump_probe(r, out);
         break;

@@ -40,7 +40,8 @@ static const char usage[] =
     "     diff --fail-on-increase: an increase past it\n"
     "  2  could not do it: bad flag, unreadable or invalid trace, newer trace\n"
     "     version, an output that cannot be written (standard output, -o FILE),\n"
-    "     or (check, diff's gate) a truncated trace without --allow-truncated\n"
+    "     or (check, diff's gate) a truncated trace without --allow-truncated,\n"
+    "     (check) recognised tables the shim could not read, likewise\n"
     "  run passes the program's exit status through (128+N when killed by signal N).\n";
 
 static const struct {

@@ -62,6 +62,12 @@ int snapshot_from_model(const struct tm_model *m, struct snapshot *s)
     s->heap_in_use = m->heap.in_use;
     s->heap_tracked = m->heap.tracked;
     s->truncated = m->info.truncated;
+    if (m->info.probes_refused) {
+        char e[sizeof s->probes_refused];
+        snprintf(s->probes_refused, sizeof s->probes_refused, "%s",
+                 tm_probe_error_name(m->info.probes_refused, e, sizeof e));
+    }
+    s->tables_unread = m->info.tables_unread;
     return 0;
 }
 
@@ -111,7 +117,12 @@ static int from_json(const struct jv *root, struct snapshot *s)
     s->heap_peak = json_u(heap, "peak_bytes", 0);
     s->heap_in_use = json_u(heap, "in_use_bytes", 0);
     s->heap_tracked = json_true(heap, "tracked", 1);
-    s->truncated = json_true(json_get(root, "trace"), "truncated", 0);
+    const struct jv *trace = json_get(root, "trace");
+    s->truncated = json_true(trace, "truncated", 0);
+    /* minor 3: the shim could not read the tables' contents */
+    snprintf(s->probes_refused, sizeof s->probes_refused, "%s",
+             json_s(trace, "probes_refused", ""));
+    s->tables_unread = json_u(trace, "tables_unread", 0);
     s->from_report = 1;
     s->minor = json_u(root, "schema_minor", 0);
     return 0;

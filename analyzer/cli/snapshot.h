@@ -54,6 +54,11 @@ struct snapshot {
      * compare them */
     int heap_tracked;
     int truncated;
+    /* The shim could not read the program's memory (PROBE_OFF; report
+     * minor 3, trace.probes_refused): the error ("EPERM"), or "" when it
+     * could, and the recognised tables whose contents it did not read. */
+    char probes_refused[24];
+    uint64_t tables_unread;
     /* A report written with --top N lists only some tables: n_tables counts
      * all of them, top is the N (0 = not given). A table missing from a
      * partial snapshot is unknown there, not absent. */

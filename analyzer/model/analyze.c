@@ -5,6 +5,7 @@
  * (its process still writes it, liveness.h) is applied up to the trace's
  * clock now minus TM_LIVE_SETTLE_NS, and says so in a notice. The pass
  * itself (struct analysis) is shared with follow.c, which keeps one open. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,27 @@ static void note_bound(struct tm_trace_info *info, const struct tm_record *r)
     if (what == TMK_BOUND_STOP && info->bound_stop_t == TM_NO_TIME) info->bound_stop_t = r->t;
 }
 
+/* PROBE_OFF: the shim stopped reading blocks' contents (the first one
+ * counts; other reasons than a refusal are not known yet). */
+static void note_probe_off(struct tm_trace_info *info, const struct tm_record *r)
+{
+    const uint8_t *p = r->u.extended.data, *e = p + r->u.extended.len;
+    uint64_t why, err;
+    if (tmk_get_u(&p, e, &why) || tmk_get_u(&p, e, &err) || why != TMK_PROBE_OFF_REFUSED ||
+        info->probes_refused)
+        return;
+    info->probes_refused = err && err < 4096 ? (int)err : EPERM;
+    info->probes_refused_t = r->t;
+}
+
+const char *tm_probe_error_name(int err, char *buf, size_t len)
+{
+    if (err == EPERM) return "EPERM";
+    if (err == ENOSYS) return "ENOSYS";
+    snprintf(buf, len, "errno %d", err);
+    return buf;
+}
+
 int analysis_record(void *vc, const struct tm_record *r)
 {
     struct analysis *c = vc;
@@ -247,6 +269,9 @@ int analysis_apply(struct analysis *c, const struct tm_record *r)
         break;
     case TMK_REC_BOUND:
         note_bound(info, r);
+        break;
+    case TMK_REC_PROBE_OFF:
+        note_probe_off(info, r);
         break;
     default:
         break;
@@ -364,6 +389,25 @@ static int add_notices(struct tm_trace_info *i)
     return rc ? -1 : 0;
 }
 
+/* PROBE_OFF read: the recognised tables are counted as unread, and a
+ * warning says what the report cannot know. */
+static int warn_probes_refused(struct tm_model *m)
+{
+    struct tm_trace_info *i = &m->info;
+    if (!i->probes_refused) return 0;
+    for (size_t k = 0; k < m->n_tables; k++)
+        if (m->tables[k].kind == TM_KIND_RECOGNISED) i->tables_unread++;
+    char at[32], e[24];
+    tm_human_time(i->probes_refused_t, at, sizeof at);
+    return analysis_warning(i, "the shim could not read the program's memory from %s on "
+                               "(process_vm_readv: %s; a seccomp filter?): the contents of "
+                               "tables nobody annotated are unknown, %llu recognised table%s "
+                               "judged without them",
+                            at, tm_probe_error_name(i->probes_refused, e, sizeof e),
+                            (unsigned long long)i->tables_unread,
+                            i->tables_unread == 1 ? "" : "s");
+}
+
 static int finish(struct analysis *c, struct tm_reader *r, char *err, size_t errlen)
 {
     struct tm_model *m = c->m;
@@ -419,6 +463,7 @@ static int finish(struct analysis *c, struct tm_reader *r, char *err, size_t err
         m->total_retained += m->tables[i].retained;
         if (m->tables[i].verdict == TM_VERDICT_OVERSIZED) m->n_oversized++;
     }
+    if (warn_probes_refused(m)) goto oom;
     if (sites_symbolize(m) || !info->path) goto oom;
     return TM_EXIT_OK;
 oom:

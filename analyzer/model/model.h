@@ -274,6 +274,13 @@ struct tm_trace_info {
     /* TIDEMARK_MAX_BYTES (BOUND records): the bound, when the trace passed
      * its soft bound and when it stopped (TM_NO_TIME: never). */
     uint64_t bound_bytes, bound_soft_t, bound_stop_t;
+    /* PROBE_OFF: the shim could not read the program's memory (a seccomp
+     * filter refused process_vm_readv): its errno (0: it could), since
+     * when, and the recognised tables (tables nobody annotated) whose
+     * contents were therefore not read. */
+    int probes_refused;
+    uint64_t probes_refused_t;
+    uint64_t tables_unread;
     char **notices;              /* facts that are not problems, one line each:
                                     still running, the bound */
     size_t n_notices;
@@ -292,6 +299,9 @@ struct tm_model {
     struct tm_module *modules;    /* in trace order */
     size_t n_modules;
 };
+
+/* "EPERM", "ENOSYS" or "errno N" for PROBE_OFF's errno (buf: 24 bytes). */
+const char *tm_probe_error_name(int err, char *buf, size_t len);
 
 /* Reads the trace at `path` and fills *m. Returns TM_EXIT_OK, or
  * TM_EXIT_CANNOT with one line (no newline) in err: no such file, not a

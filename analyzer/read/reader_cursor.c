@@ -313,6 +313,7 @@ const char *tm_record_type_name(uint8_t type)
     case TMK_REC_TABLE_END: return "TABLE_END";
     case TMK_REC_TABLE_PEAK: return "TABLE_PEAK";
     case TMK_REC_BOUND: return "BOUND";
+    case TMK_REC_PROBE_OFF: return "PROBE_OFF";
     case TMK_REC_PROBE: return "PROBE";
     case TMK_REC_MEMORY: return "MEMORY";
     case TMK_REC_THREAD: return "THREAD";

@@ -129,7 +129,14 @@ static void trace_obj(const struct tm_model *m, FILE *out)
         if (k) fputs(", ", out);
         jstr(out, i->notices[k]);
     }
-    fputs("]},\n", out);
+    fputs("], \"probes_refused\": ", out);
+    char e[24];
+    if (i->probes_refused) jstr(out, tm_probe_error_name(i->probes_refused, e, sizeof e));
+    else fputs("null", out);
+    fputs(", \"probes_refused_ns\": ", out);
+    if (i->probes_refused) fprintf(out, "%llu", (unsigned long long)i->probes_refused_t);
+    else fputs("null", out);
+    fprintf(out, ", \"tables_unread\": %llu},\n", (unsigned long long)i->tables_unread);
 }
 
 static void jstr_or_null(FILE *out, const char *s)

@@ -105,6 +105,7 @@ enum tmk_record_type {
     TMK_REC_EXTENDED = 0x80,    /* >= this: #extended-records */
     TMK_REC_TABLE_PEAK = 0x81,  /* #table_peak-0x81 */
     TMK_REC_BOUND = 0x82,       /* #bound-0x82 */
+    TMK_REC_PROBE_OFF = 0x83,   /* #probe_off-0x83 */
     TMK_REC_PROBE = 0x88,       /* #probe-0x88 */
     TMK_REC_TABLE_GROWTH = 0x90, /* #table_growth-0x90 */
 };
@@ -113,6 +114,11 @@ enum tmk_record_type {
 enum tmk_bound_what {
     TMK_BOUND_SOFT = 1, /* the file passed bound - bound / 8 */
     TMK_BOUND_STOP = 2, /* the next block would have passed bound: tracing stopped */
+};
+
+/* PROBE_OFF's `why`: docs/trace-format.md#probe_off-0x83 */
+enum tmk_probe_off_why {
+    TMK_PROBE_OFF_REFUSED = 1, /* process_vm_readv refused (a seccomp filter): `err` its errno */
 };
 
 /* PROBE's `layout`: docs/trace-format.md#probe-0x88 */

@@ -143,7 +143,7 @@ expect 0 "check baseline shrank" -- "$T" check --no-symbols --max-retained 1GiB 
 expect 2 "check truncated" -- "$T" check noend.tmk; one_line_error "truncated"
 expect 0 "check --allow-truncated" -- "$T" check --allow-truncated noend.tmk
 # --until-freed needs a report's last_* (schema minor 2): an older one is refused
-"$T" report --no-symbols --format json seed.tmk | sed 's/"schema_minor": 3,/"schema_minor": 1,/' >minor1.json
+"$T" report --no-symbols --format json seed.tmk | sed -E 's/"schema_minor": [0-9]+,/"schema_minor": 1,/' >minor1.json
 expect 2 "check --until-freed, minor 1" -- "$T" check --until-freed minor1.json
 one_line_error "schema minor 1.*cannot judge --until-freed"
 expect 2 "check --until-freed, minor 1 baseline" -- "$T" check --until-freed --baseline minor1.json seed.tmk
