@@ -56,6 +56,7 @@
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -288,16 +289,31 @@ static int queue_block(struct tmk_thread *t)
     return 0;
 }
 
+/* No handler runs while the owner holds the writer's lock (but a fault's):
+ * one that siglongjmp'ed out would leave it held for good (guard_stale.c).
+ * Two system calls a block; a signal waits for the block's write at most. */
+static void block_async_signals(sigset_t *saved)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+    sigset_t async;
+    sigfillset(&async);
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&async, faults[i]);
+    pthread_sigmask(SIG_BLOCK, &async, saved);
+}
+
 /* The owner's flush (busy, no handoff pending): the block (queued for the
  * sampler when `queue` and it can be), then a LOST record opening the next
  * one when events were dropped. */
 static void flush_own(struct tmk_thread *t, int queue)
 {
     int saved = errno;
+    sigset_t mask;
+    block_async_signals(&mask);
     tmk_writer_lock();
     int queued = queue && queue_block(t) == 0;
     if (!queued) write_block(t, t->pos);
     tmk_writer_unlock();
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
     if (queued) wake_writer();
     if (t->lost && tmk_state == TMK_STATE_ACTIVE) {
         uint8_t *p = t->buf;

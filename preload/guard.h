@@ -8,16 +8,40 @@
 #ifndef TIDEMARK_PRELOAD_GUARD_H
 #define TIDEMARK_PRELOAD_GUARD_H
 
+#include <stdlib.h>
+
 #include "internal.h"
+
+/* The wrapper's CFA: its caller's stack pointer after the return (the
+ * wrappers keep a frame pointer: one lea). A macro, so that it is the
+ * wrapper's, wherever these steps are inlined. */
+#define TMK_ENTRY_CFA() ((uintptr_t)__builtin_dwarf_cfa())
+
+/* A guard (and in_real) left set by a call the program jumped out of
+ * (guard_stale.c): cleared, 1; else 0. cfa: the current wrapper's. */
+int tmk_guard_stale(uintptr_t cfa) TMK_HIDDEN __attribute__((cold));
+
+/* On a reentered path: the guard was left by a call the program jumped out
+ * of, and is now cleared; the wrapper then makes its call again, from the
+ * top (a path of its own, so that the fast path, which knows the guard and
+ * in_real clear, is as without the check). */
+#define TMK_STALE() tmk_guard_stale(TMK_ENTRY_CFA())
 
 /* Should this call be recorded? Otherwise it passes through; a call that
  * interrupted the shim on this thread is counted as lost. */
-static inline int tmk_enter(void)
+#define tmk_enter() tmk_enter_at(TMK_ENTRY_CFA())
+static inline __attribute__((always_inline)) int tmk_enter_at(uintptr_t cfa)
 {
     struct tmk_tls *tl = &tmk_tls;
     if (TMK_LIKELY(tl->guard == TMK_GUARD_FREE && tmk_state == TMK_STATE_ACTIVE)) {
         tl->guard = TMK_GUARD_SHIM;
+        tl->guard_cfa = cfa;
         return 1;
+    }
+    if (tl->guard == TMK_GUARD_SHIM && tmk_guard_stale(cfa)) {
+        tl->guard = TMK_GUARD_SHIM;
+        tl->guard_cfa = cfa;
+        return tmk_state == TMK_STATE_ACTIVE || (tl->guard = TMK_GUARD_FREE, 0);
     }
     if (tl->guard == TMK_GUARD_SHIM && tl->t) tl->t->lost++;
     return 0;
@@ -41,10 +65,12 @@ static inline void tmk_leave(void)
 
 /* An annotation call enters the shim: the thread state with the guard
  * set, or NULL when not recording. */
-static inline struct tmk_thread *tmk_api_enter(void)
+static inline __attribute__((always_inline)) struct tmk_thread *tmk_api_enter(void)
 {
-    if (tmk_state != TMK_STATE_ACTIVE || tmk_tls.guard != TMK_GUARD_FREE) return NULL;
+    if (tmk_state != TMK_STATE_ACTIVE) return NULL;
+    if (tmk_tls.guard != TMK_GUARD_FREE && !TMK_STALE()) return NULL;
     tmk_tls.guard = TMK_GUARD_SHIM;
+    tmk_tls.guard_cfa = TMK_ENTRY_CFA();
     struct tmk_thread *t = tmk_tls.t;
     if (!t) t = tmk_thread_attach();
     if (!t) tmk_tls.guard = TMK_GUARD_FREE;
@@ -93,20 +119,23 @@ static inline void tmk_real_end(void)
 /* This call comes from a signal handler that interrupted the real allocator
  * or the shim's recording (TMK_GUARD_SHIM: the shim never allocates there)
  * on this thread. Its allocations come from sigalloc.c, untraced (their
- * frees are then known not to be recorded either); its frees are deferred. */
+ * frees are then known not to be recorded either); its frees are deferred.
+ * Unless TMK_STALE(), which the reentered paths ask first. */
 #define TMK_REENTERED() TMK_UNLIKELY(tmk_tls.in_real != 0 || tmk_tls.guard == TMK_GUARD_SHIM)
+
 
 /* free() of memory the real allocator does not own, or made by a handler
  * that interrupted the real allocator or the shim: the free is done, and
  * recorded, once the thread is out. 1 when handled here. */
-static inline int tmk_free_elsewhere(void *p)
+static inline __attribute__((always_inline)) int tmk_free_elsewhere(void *p)
 {
     if (TMK_UNLIKELY(tmk_sig_owns(p))) {
         tmk_sig_release(p);
         return 1;
     }
     if (TMK_REENTERED()) {
-        tmk_sig_defer_free(p);
+        if (TMK_STALE()) free(p);
+        else tmk_sig_defer_free(p);
         return 1;
     }
     return 0;

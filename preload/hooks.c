@@ -75,7 +75,7 @@ static inline int pass_free(const void *p)
 static TMK_NOINLINE void *malloc_recorded(size_t n)
 {
     if (TMK_UNLIKELY(!tmk_resolved())) return tmk_boot_alloc(n, 16);
-    if (TMK_REENTERED()) return sig_alloc_lost(n, 16, real_malloc_aligned);
+    if (TMK_REENTERED()) return TMK_STALE() ? malloc(n) : sig_alloc_lost(n, 16, real_malloc_aligned);
     if (!tmk_enter()) return TMK_REAL(tmk_real_malloc(n));
     TMK_CALLER_SET();
     void *p = TMK_REAL(tmk_real_malloc(n));
@@ -115,6 +115,7 @@ static TMK_NOINLINE void *calloc_recorded(size_t n, size_t size)
         return tmk_boot_alloc(total, 16); /* static memory: already zero */
     }
     if (TMK_REENTERED()) {
+        if (TMK_STALE()) return calloc(n, size);
         if (__builtin_mul_overflow(n, size, &total)) {
             errno = ENOMEM;
             return NULL;
@@ -147,6 +148,7 @@ static TMK_NOINLINE void *realloc_recorded(void *old, size_t n)
     if (!old) return malloc(n);
     if (TMK_UNLIKELY(tmk_is_boot(old))) return realloc_by_copy(old, tmk_boot_size(old), n);
     if (TMK_UNLIKELY(!tmk_resolved())) return NULL;
+    if (TMK_REENTERED() && TMK_STALE()) return realloc(old, n);
     if (TMK_UNLIKELY(tmk_sig_owns(old)) || TMK_REENTERED()) {
         if (n == 0) {
             free(old);
@@ -222,6 +224,7 @@ TMK_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
     if (pass_alloc(n)) return tmk_real_posix_memalign(out, align, n);
     if (TMK_UNLIKELY(!tmk_resolved()) || TMK_REENTERED()) {
+        if (tmk_resolved() && TMK_STALE()) return posix_memalign(out, align, n);
         if (bad_alignment(align)) return EINVAL;
         int saved = errno;
         void *p = !tmk_resolved() ? tmk_boot_alloc(n, align)
@@ -256,7 +259,8 @@ static size_t pow2_at_least(size_t a)
             errno = ENOMEM;                                                                   \
             return NULL;                                                                      \
         }                                                                                     \
-        if (TMK_REENTERED()) return sig_alloc_lost(size, sig_align, real_malloc_aligned);     \
+        if (TMK_REENTERED())                                                                  \
+            return TMK_STALE() ? name args : sig_alloc_lost(size, sig_align, real_malloc_aligned); \
         if (!tmk_enter()) return TMK_REAL(real args);                                         \
         TMK_CALLER_SET();                                                                     \
         void *p = TMK_REAL(real args);                                                        \

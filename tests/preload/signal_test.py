@@ -328,5 +328,32 @@ def case_run():
     eq((rc, out), (0, b"sigterm count=1\n"), f"kill(0, SIGTERM) from the program:\n{err}")
 
 
+def case_sigjmp():
+    """A handler that siglongjmp's out of the shim (sweep 3, F11): the
+    thread's guard is not left set, so the program keeps its speed and its
+    allocations are recorded; at most the interrupted ones are lost."""
+    prog = harness.build_path("tests", "preload", "sigjmp_prog")
+    n = 1000000
+
+    def traced(interval, name):
+        out = path(name)
+        t0 = time.monotonic()
+        r = harness.run([prog, str(n), str(interval)], output=out, timeout=120)
+        took = time.monotonic() - t0
+        eq(r.returncode, 0, f"sigjmp_prog {interval} us: exit status\n{r.stderr}")
+        got = dict(kv.split("=") for kv in r.stdout.decode().split())
+        return took, int(got["jumps"]), int(got["allocs"]), tmkcat(out)
+
+    calm, _, _, _ = traced(0, "calm.tmk")
+    took, jumps, allocs, d = traced(1000, "jumps.tmk")
+    check(jumps >= 20, f"only {jumps} jumps: the timer did not interrupt the loop")
+    check(took < 5 * calm + 1.0,
+          f"{took:.2f} s with {jumps} jumps, {calm:.2f} s without: the guard stayed set?")
+    lost = num(d, "lost")
+    check(lost <= jumps, f"{lost} events lost for {jumps} jumps")
+    check(num(d, "allocs") >= allocs - jumps,
+          f"{num(d, 'allocs')} allocations recorded of {allocs} ({jumps} jumps)")
+
+
 if __name__ == "__main__":
     sys.exit(harness.main(globals(), "sig"))
