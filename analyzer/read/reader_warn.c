@@ -29,8 +29,7 @@ static void push_line(struct tm_reader *r, const char *line)
     if ((w[r->nwarn] = strdup(line))) r->nwarn++;
 }
 
-/* Records a problem with the input: the trace counts as truncated. */
-void reader_warn(struct tm_reader *r, const char *fmt, ...)
+static void warn_v(struct tm_reader *r, const char *fmt, va_list ap)
 {
     r->truncated = 1;
     if (r->nwarn >= MAX_WARNINGS) {
@@ -38,11 +37,17 @@ void reader_warn(struct tm_reader *r, const char *fmt, ...)
         return;
     }
     char line[256];
+    vsnprintf(line, sizeof line, fmt, ap);
+    push_line(r, line);
+}
+
+/* Records a problem with the input: the trace counts as truncated. */
+void reader_warn(struct tm_reader *r, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    warn_v(r, fmt, ap);
     va_end(ap);
-    push_line(r, line);
 }
 
 /* The file ends inside a block: the normal state of a live trace (the
@@ -50,12 +55,10 @@ void reader_warn(struct tm_reader *r, const char *fmt, ...)
 void reader_cut_at_end(struct tm_reader *r, const char *fmt, ...)
 {
     if (r->live) return;
-    char line[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    warn_v(r, fmt, ap);
     va_end(ap);
-    reader_warn(r, "%s", line);
 }
 
 void tm_reader_end(struct tm_reader *r)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """tests/tables/absl_by_size_test.py - an Abseil table with 8-byte slots
-(absl::node_hash_map<int64,int64>, absl_node_map.cpp) is never taken for a
+(absl::node_hash_map<int64,int64>, absl_map.cpp built with TABLES_ABSL_NODE) is never taken for a
 libstdc++ bucket array by its size (sweep 3, F3).
 
 Its backing array is 8 x a prime bytes at many capacities (1,048,575 slots:
