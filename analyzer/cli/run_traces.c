@@ -9,7 +9,9 @@
  * ".<digits>" suffixes, that were not there before the run, and whose
  * header's pid is the program's or descends from it (header ppid). A
  * template whose directory part has %p or %e puts descendants elsewhere:
- * only the program's own directory is searched.
+ * only the program's own directory is searched. New files that match but
+ * whose pid does not descend from the program's (a descendant in another
+ * pid namespace names its pid as seen there) are listed apart.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -237,4 +239,13 @@ void run_traces_print(const struct run_traces *rt, pid_t top, const char *path)
                         "tidemark: child process %u exec'ed; its new image's trace is %s\n",
                         f[j].pid, f[j].path);
     }
+    /* New files of the template whose pid run cannot place: a descendant in
+     * another pid namespace (unshare -pf, bwrap --unshare-pid) names its pid
+     * as seen inside it; or another program that wrote there meanwhile. */
+    for (size_t i = 0; i < rt->n_found; i++)
+        if (!f[i].ours)
+            fprintf(stderr,
+                    "tidemark: also written during the run, by pid %u (parent %u; another pid "
+                    "namespace, or another program): %s\n",
+                    f[i].pid, f[i].ppid, f[i].path);
 }

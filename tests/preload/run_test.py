@@ -168,6 +168,25 @@ def case_children():
     eq(named[0], fixed, "the program's trace first")
 
 
+def case_pidns():
+    """A descendant in another pid namespace (unshare -pf) names its pid as
+    seen there, which run cannot place among the program's descendants: its
+    trace is listed apart ("also written during the run"), not left out.
+    Skipped where unshare -pf is not permitted natively."""
+    if subprocess.run(["unshare", "-pf", "true"], stderr=subprocess.DEVNULL).returncode != 0:
+        print("skipped: unshare -pf is not permitted here")
+        return
+    fixed = os.path.join(harness.TMP, "ns.tmk")
+    r = tm_run(["-o", fixed, "--", "unshare", "-pf", harness.probe(), "hello"])
+    eq(r.returncode, 0, f"status {r.stderr.decode()}")
+    err = r.stderr.decode()
+    files = sorted(os.path.join(harness.TMP, f) for f in os.listdir(harness.TMP)
+                   if f.startswith("ns.tmk") and f != "ns.tmk")
+    check(files, f"no trace of the namespace's processes: {os.listdir(harness.TMP)}")
+    for path in files:
+        check(path in err, f"{path} not named by run: {err}")
+
+
 # ---- silence ----------------------------------------------------------------
 
 def case_silence():
