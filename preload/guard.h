@@ -88,8 +88,9 @@ static inline void tmk_api_leave(void)
 /* Every call into the real allocator is bracketed: a signal handler that
  * allocates on this thread meanwhile goes to sigalloc.c (TMK_REENTERED), and
  * frees it deferred are done once the call is out. */
-static inline void tmk_real_begin(void)
+static inline void tmk_real_begin(uintptr_t cfa)
 {
+    if (!tmk_tls.in_real) tmk_tls.real_cfa = cfa;
     tmk_tls.in_real++;
     __asm__ volatile("" ::: "memory");
 }
@@ -103,7 +104,7 @@ static inline void tmk_real_end(void)
 
 #define TMK_REAL(call)                                                                        \
     ({                                                                                        \
-        tmk_real_begin();                                                                     \
+        tmk_real_begin(TMK_ENTRY_CFA());                                                      \
         __typeof__(call) r_ = (call);                                                         \
         tmk_real_end();                                                                       \
         r_;                                                                                   \
@@ -111,7 +112,7 @@ static inline void tmk_real_end(void)
 
 #define TMK_REAL_VOID(call)                                                                   \
     do {                                                                                      \
-        tmk_real_begin();                                                                     \
+        tmk_real_begin(TMK_ENTRY_CFA());                                                      \
         call;                                                                                 \
         tmk_real_end();                                                                       \
     } while (0)

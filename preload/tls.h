@@ -47,6 +47,10 @@ struct tmk_tls {
      * (guard_stale.c). Not next to guard: guard and in_real side by side
      * are set by one store. */
     uintptr_t guard_cfa;
+    /* The CFA of the wrapper whose pass-through call (guard free, not
+     * recorded) set in_real: the same test for a jump out of the real
+     * allocator when the thread was not recording (guard_stale.c). */
+    uintptr_t real_cfa;
     struct tmk_caller caller; /* set by TMK_CALLER_SET in the shim, cleared on leaving */
     uint64_t deferred_state;            /* sigalloc.c: generation << 32 | count */
     void *deferred[TMK_DEFERRED_MAX];   /* sigalloc.c: frees left for later */

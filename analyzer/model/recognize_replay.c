@@ -237,13 +237,27 @@ static int shrunk_at_end(const struct recognizer *rz, const size_t *blocks, size
  * clears its bucket array, then frees it, so the array read as it is freed
  * counts nothing, but the nodes freed right before it (free_runs.h) are
  * the entries it had. 0 when not known: another implementation, an array
- * that is not the table's last, or more nodes than buckets (libstdc++
- * rehashes past one a bucket: the frees were not all the table's). */
-static uint64_t destructor_count(const struct tm_rule *rule, const struct block *b, uint64_t end)
+ * that is not the table's last, a run whose start is not known, or more
+ * nodes than buckets (libstdc++ rehashes past one a bucket: the frees were
+ * not all the table's). */
+static uint64_t destructor_count(const struct tm_rule *rule, const struct block *b, uint64_t end,
+                                 const struct replay *R, size_t first)
 {
-    if (rule->model != TM_RULE_LIBSTDCXX || !b->main || end == TM_NO_TIME || b->t_free != end)
+    if (rule->model != TM_RULE_LIBSTDCXX || !b->main || end == TM_NO_TIME || b->t_free != end ||
+        !b->before.size || b->freed_before > b->size / 8)
         return 0;
-    return b->freed_before <= b->size / 8 ? b->freed_before : 0;
+    /* The run also holds every free since the thread's last allocation: an
+     * erase loop right before the destructor is counted too. The count is
+     * then too high (never too low: an insert allocates, which ends a run);
+     * a count read since the run began (a pass while it lay idle) is one
+     * the table cannot have exceeded at its end. */
+    uint64_t had = b->freed_before;
+    for (size_t k = first; k < R->n; k++) {
+        const struct replay_event *e = &R->v[k];
+        if (e->kind == EV_COUNT && e->t >= b->before.t && e->t < end && e->live < had)
+            had = e->live;
+    }
+    return had;
 }
 
 /* Can the implementation's growth rule count this table at its growths?
@@ -279,6 +293,7 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
     uint64_t end = end_of(rz, &rules->v[rz->b[blocks[0]].rule], blocks, nb, o);
     int by_growth = growth_counts(rz, &rules->v[rz->b[blocks[0]].rule], blocks, nb);
     int end_pushed = 0;
+    size_t first = R->n; /* this table's events */
     for (size_t j = 0; j < nb; j++) {
         size_t i = blocks[j];
         struct block *b = &rz->b[i];
@@ -311,7 +326,7 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
             if (t != TM_NO_TIME && push(R, (struct replay_event){t, EV_COUNT, i, live, table, lo, 0}))
                 return -1;
         }
-        uint64_t had = destructor_count(rule, b, end);
+        uint64_t had = destructor_count(rule, b, end, R, first);
         if (had && push(R, (struct replay_event){end, EV_COUNT, i, had, table, had, 0})) return -1;
     }
     return 0;

@@ -29,7 +29,7 @@ int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 1000000, us = argc > 2 ? atol(argv[2]) : 2000;
     static void *volatile keep[4];
-    static volatile long i, allocs;
+    static volatile long i, allocs, nulls;
     signal(SIGALRM, on_alarm);
     struct itimerval it = {{0, us}, {0, us}};
     setitimer(ITIMER_REAL, &it, 0);
@@ -41,10 +41,11 @@ int main(int argc, char **argv)
         free(old);
         void *p = malloc((size_t)(i * 31) % 64 + 1);
         allocs++;
+        nulls += p == NULL;
         keep[k] = p;
     }
     struct itimerval off = {{0, 0}, {0, 0}};
     setitimer(ITIMER_REAL, &off, 0);
-    printf("jumps=%ld allocs=%ld\n", jumps, allocs);
+    printf("jumps=%ld allocs=%ld nulls=%ld\n", jumps, allocs, nulls);
     return 0;
 }

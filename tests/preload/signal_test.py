@@ -329,30 +329,37 @@ def case_run():
 
 
 def case_sigjmp():
-    """A handler that siglongjmp's out of the shim (sweep 3, F11): the
-    thread's guard is not left set, so the program keeps its speed and its
-    allocations are recorded; at most the interrupted ones are lost."""
+    """A handler that siglongjmp's out of the shim or the real allocator
+    (sweep 3, F11; review F1, F2): the program runs to its end, and malloc
+    never returns NULL. Tracing, the thread's calls after a jump out of the
+    shim are served apart and counted as lost (its guard stays set: the
+    jumped-out call may have held a lock of the shim's or of glibc's, which
+    the sampler thread makes it take); not tracing (the trace could not be
+    created), a jump out of the real allocator leaves nothing behind and
+    the program keeps its speed."""
     prog = harness.build_path("tests", "preload", "sigjmp_prog")
-    n = 1000000
+    n = 200000
 
-    def traced(interval, name):
+    def run(interval, name, env=None):
         out = path(name)
         t0 = time.monotonic()
-        r = harness.run([prog, str(n), str(interval)], output=out, timeout=120)
+        r = harness.run([prog, str(n), str(interval)], output=out, env=env, timeout=120)
         took = time.monotonic() - t0
-        eq(r.returncode, 0, f"sigjmp_prog {interval} us: exit status\n{r.stderr}")
+        eq(r.returncode, 0, f"sigjmp_prog {interval} us ({name}): exit status\n{r.stderr}")
         got = dict(kv.split("=") for kv in r.stdout.decode().split())
-        return took, int(got["jumps"]), int(got["allocs"]), tmkcat(out)
+        eq(int(got["nulls"]), 0, f"{name}: malloc returned NULL {got['nulls']} times")
+        return took, int(got["jumps"]), out
 
-    calm, _, _, _ = traced(0, "calm.tmk")
-    took, jumps, allocs, d = traced(1000, "jumps.tmk")
-    check(jumps >= 20, f"only {jumps} jumps: the timer did not interrupt the loop")
-    check(took < 5 * calm + 1.0,
-          f"{took:.2f} s with {jumps} jumps, {calm:.2f} s without: the guard stayed set?")
-    lost = num(d, "lost")
-    check(lost <= jumps, f"{lost} events lost for {jumps} jumps")
-    check(num(d, "allocs") >= allocs - jumps,
-          f"{num(d, 'allocs')} allocations recorded of {allocs} ({jumps} jumps)")
+    calm, _, _ = run(0, "calm.tmk")
+    took, jumps, out = run(1000, "jumps.tmk")
+    check(jumps >= 1, f"{jumps} jumps: the timer did not interrupt the loop")
+    d = tmkcat(out)
+    check(num(d, "allocs") + num(d, "lost") >= 1, "the trace is empty")
+    off = {"TIDEMARK_OUTPUT": "/nonexistent/dir/x.tmk", "TIDEMARK_QUIET": "1"}
+    calm_off, _, _ = run(0, "calm_off.tmk", off)
+    took_off, jumps_off, _ = run(500, "off.tmk", off)
+    check(took_off < 5 * calm_off + 1.0,
+          f"not tracing: {took_off:.2f} s with {jumps_off} jumps, {calm_off:.2f} s without")
 
 
 if __name__ == "__main__":
