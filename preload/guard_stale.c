@@ -51,15 +51,11 @@ int tmk_guard_stale(uintptr_t cfa)
         tl->in_real = 0;
         return 1;
     }
-    if (tl->guard != TMK_GUARD_SHIM || cfa < tl->guard_cfa) return 0;
-    /* out of libunwind, holding the loader's lock (dl_iterate_phdr) for
-     * good: the thread goes on as before, its calls lost */
-    if (tl->in_unwind || on_altstack()) return 0;
-    /* Out of the shim's recording: the guard stays set (the thread's calls
-     * are lost from now on, served apart by sigalloc.c), for the call may
-     * have held one of the shim's locks (a block map shard: clearing the
-     * guard made the next allocation wait for it for ever), or glibc's
-     * arena lock (which the sampler thread makes glibc take): in_real stays
-     * too, so that nothing served apart goes to the real allocator. */
+    /* Out of a recorded call (guard set): the guard stays set (the thread's
+     * calls are lost from now on, served apart by sigalloc.c), for the call
+     * may have held one of the shim's locks (a block map shard: clearing the
+     * guard made the next allocation wait for it for ever), or glibc's arena
+     * lock (which the sampler thread makes glibc take): in_real stays too,
+     * so that nothing served apart goes to the real allocator. */
     return 0;
 }
