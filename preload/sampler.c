@@ -158,6 +158,11 @@ static pid_t sampler_tid;
 static int sampler_stop;
 static int pauses;
 static int paused_one; /* the first pause stopped a sampler: the last restarts it */
+/* The count and the stop or start it decides, as one step: a pause that
+ * came while the first was still stopping the sampler went on at once (its
+ * setns saw the sampler), and a pause between the last resume's count and
+ * its start left the process without a sampler. */
+static pthread_mutex_t pause_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int sampler_go_on(void)
 {
@@ -290,8 +295,9 @@ int tmk_sampler_pause(void)
 {
     if (getpid() != tmk_pid) return 0; /* a vfork child: the sampler is the parent's */
     int saved = errno;
-    if (__atomic_fetch_add(&pauses, 1, __ATOMIC_ACQ_REL) == 0)
-        __atomic_store_n(&paused_one, stop_sampler(), __ATOMIC_RELEASE);
+    pthread_mutex_lock(&pause_lock);
+    if (pauses++ == 0) paused_one = stop_sampler();
+    pthread_mutex_unlock(&pause_lock);
     errno = saved;
     return 1;
 }
@@ -300,17 +306,20 @@ void tmk_sampler_resume(int paused)
 {
     if (!paused) return;
     int saved = errno;
-    if (__atomic_sub_fetch(&pauses, 1, __ATOMIC_ACQ_REL) == 0 &&
-        __atomic_exchange_n(&paused_one, 0, __ATOMIC_ACQ_REL) && tmk_state == TMK_STATE_ACTIVE) {
+    pthread_mutex_lock(&pause_lock);
+    if (--pauses == 0 && paused_one && tmk_state == TMK_STATE_ACTIVE) {
         enum tmk_guard guard = tmk_guard_swap(TMK_GUARD_CALL); /* pthread_create's allocations */
         sampler_start(1);
         tmk_tls.guard = guard;
     }
+    if (pauses == 0) paused_one = 0;
+    pthread_mutex_unlock(&pause_lock);
     errno = saved;
 }
 
 void tmk_sampler_after_fork_child(void)
 {
+    pthread_mutex_init(&pause_lock, NULL); /* another thread may have held it at the fork */
     pauses = 0;
     paused_one = 0;
     sampler_live = 0;
