@@ -17,11 +17,11 @@
  * wrapper's, wherever these steps are inlined. */
 #define TMK_ENTRY_CFA() ((uintptr_t)__builtin_dwarf_cfa())
 
-/* A guard (and in_real) left set by a call the program jumped out of
+/* in_real left set by a pass-through call the program jumped out of
  * (guard_stale.c): cleared, 1; else 0. cfa: the current wrapper's. */
 int tmk_guard_stale(uintptr_t cfa) TMK_HIDDEN __attribute__((cold));
 
-/* On a reentered path: the guard was left by a call the program jumped out
+/* On a reentered path: in_real was left by a call the program jumped out
  * of, and is now cleared; the wrapper then makes its call again, from the
  * top (a path of its own, so that the fast path, which knows the guard and
  * in_real clear, is as without the check). */
@@ -29,19 +29,12 @@ int tmk_guard_stale(uintptr_t cfa) TMK_HIDDEN __attribute__((cold));
 
 /* Should this call be recorded? Otherwise it passes through; a call that
  * interrupted the shim on this thread is counted as lost. */
-#define tmk_enter() tmk_enter_at(TMK_ENTRY_CFA())
-static inline __attribute__((always_inline)) int tmk_enter_at(uintptr_t cfa)
+static inline __attribute__((always_inline)) int tmk_enter(void)
 {
     struct tmk_tls *tl = &tmk_tls;
     if (TMK_LIKELY(tl->guard == TMK_GUARD_FREE && tmk_state == TMK_STATE_ACTIVE)) {
         tl->guard = TMK_GUARD_SHIM;
-        tl->guard_cfa = cfa;
         return 1;
-    }
-    if (tl->guard == TMK_GUARD_SHIM && tmk_guard_stale(cfa)) {
-        tl->guard = TMK_GUARD_SHIM;
-        tl->guard_cfa = cfa;
-        return tmk_state == TMK_STATE_ACTIVE || (tl->guard = TMK_GUARD_FREE, 0);
     }
     if (tl->guard == TMK_GUARD_SHIM && tl->t) tl->t->lost++;
     return 0;
@@ -70,7 +63,6 @@ static inline __attribute__((always_inline)) struct tmk_thread *tmk_api_enter(vo
     if (tmk_state != TMK_STATE_ACTIVE) return NULL;
     if (tmk_tls.guard != TMK_GUARD_FREE && !TMK_STALE()) return NULL;
     tmk_tls.guard = TMK_GUARD_SHIM;
-    tmk_tls.guard_cfa = TMK_ENTRY_CFA();
     struct tmk_thread *t = tmk_tls.t;
     if (!t) t = tmk_thread_attach();
     if (!t) tmk_tls.guard = TMK_GUARD_FREE;

@@ -7,9 +7,9 @@
  * TMK_GUARD_SHIM, or in_real above 0, for good, and every later call looks
  * like a handler's: served by sigalloc.c, counted as lost.
  *
- * Each wrapper notes its CFA (its caller's stack pointer after the return)
- * with the guard (guard_cfa), and a pass-through call (not recorded: tracing
- * off or stopped) with in_real (real_cfa). A handler's call is always
+ * A pass-through call (not recorded: tracing off or stopped) notes its
+ * wrapper's CFA (its caller's stack pointer after the return) with in_real
+ * (real_cfa). A handler's call is always
  * deeper than the call it interrupted (the handler's frames and the
  * kernel's signal frame lie below it), so is a call the real allocator
  * makes from inside: its CFA is below the one noted. A call whose CFA is
@@ -22,8 +22,9 @@
  *    and the wrapper makes its call again from the top (TMK_STALE); it was
  *    served apart for good, and once sigalloc.c's slots were gone the
  *    program's malloc returned NULL;
- *  - a recorded call jumped out of (guard set): nothing. The jump may have
- *    left a lock held: one of the shim's (a block map shard) or glibc's
+ *  - a recorded call jumped out of (guard set): nothing (a recorded call
+ *    notes no CFA: its guard is never cleared). The jump may have left a
+ *    lock held: one of the shim's (a block map shard) or glibc's
  *    arena lock, which the sampler thread makes glibc take where the
  *    program alone would not; clearing the guard made the next allocation
  *    wait for it for ever. The thread's calls are served apart and counted

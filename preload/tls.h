@@ -41,15 +41,10 @@ struct tmk_tls {
     int in_real; /* inside the real allocator (a handler must not reenter it) */
     int in_unwind; /* inside libunwind (unwind_nofd.c: its pipe has no descriptor) */
     int in_getattr; /* inside pthread_getattr_np (hooks.c; buffer.c: it holds the thread's lock) */
-    /* The CFA of the wrapper that set guard to TMK_GUARD_SHIM (its caller's
-     * stack pointer after the return). A later entry whose CFA is not below
-     * it is no handler of that call: the call is gone, jumped over
-     * (guard_stale.c). Not next to guard: guard and in_real side by side
-     * are set by one store. */
-    uintptr_t guard_cfa;
     /* The CFA of the wrapper whose pass-through call (guard free, not
-     * recorded) set in_real: the same test for a jump out of the real
-     * allocator when the thread was not recording (guard_stale.c). */
+     * recorded) set in_real (its caller's stack pointer after the return).
+     * A later entry whose CFA is not below it is no handler of that call:
+     * the call is gone, jumped over (guard_stale.c). */
     uintptr_t real_cfa;
     struct tmk_caller caller; /* set by TMK_CALLER_SET in the shim, cleared on leaving */
     uint64_t deferred_state;            /* sigalloc.c: generation << 32 | count */
