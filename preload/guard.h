@@ -60,8 +60,7 @@ static inline void tmk_leave(void)
  * set, or NULL when not recording. */
 static inline __attribute__((always_inline)) struct tmk_thread *tmk_api_enter(void)
 {
-    if (tmk_state != TMK_STATE_ACTIVE) return NULL;
-    if (tmk_tls.guard != TMK_GUARD_FREE && !TMK_STALE()) return NULL;
+    if (tmk_state != TMK_STATE_ACTIVE || tmk_tls.guard != TMK_GUARD_FREE) return NULL;
     tmk_tls.guard = TMK_GUARD_SHIM;
     struct tmk_thread *t = tmk_tls.t;
     if (!t) t = tmk_thread_attach();
