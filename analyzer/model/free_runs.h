@@ -62,6 +62,21 @@ static inline void free_runs_watch(struct free_runs *r, int delta)
 
 /* Inline: the pass calls them for every allocation and free it reads. */
 
+/* The thread's slot. One another thread had: taken over, the other's run
+ * and waiting block dropped, this one's run not known from its start. */
+static inline struct free_run *free_runs_slot(struct free_runs *r, uint32_t thread)
+{
+    struct free_run *s = &r->slot[thread % RUNS_SLOTS];
+    if (s->tag != thread + 1) {
+        if (s->waiting) r->waiting--;
+        s->waiting = 0;
+        s->latest.size = 0;
+        s->tag = thread + 1;
+        s->unknown = 1;
+    }
+    return s;
+}
+
 /* Thread `thread` allocated: its run starts over. Returns the index + 1
  * of the large block it freed last if that waited for this allocation,
  * else 0. */
@@ -69,17 +84,12 @@ static inline uint64_t free_runs_alloc(struct free_runs *r, uint32_t thread, uin
                                        uint64_t stack, uint64_t t)
 {
     if (!r->watched && !r->waiting) return 0;
-    struct free_run *s = &r->slot[thread % RUNS_SLOTS];
-    uint64_t waited = 0;
-    if (s->tag != thread + 1) {
-        if (s->waiting) r->waiting--;
-        s->waiting = 0;
-    } else if (s->waiting) {
-        waited = s->waiting;
+    struct free_run *s = free_runs_slot(r, thread);
+    uint64_t waited = s->waiting;
+    if (waited) {
         s->waiting = 0;
         r->waiting--;
     }
-    s->tag = thread + 1;
     s->unknown = 0;
     s->n = 0;
     s->latest = (struct thread_alloc){size, stack, t};
@@ -106,17 +116,8 @@ static inline void free_runs_wait(struct free_runs *r, uint32_t thread, uint64_t
 static inline void free_runs_free(struct free_runs *r, uint32_t thread, uint64_t size)
 {
     if (!r->watched) return;
-    struct free_run *s = &r->slot[thread % RUNS_SLOTS];
-    if (s->unknown | (s->tag != thread + 1)) {
-        if (s->tag != thread + 1) { /* a run that started before it had the slot */
-            if (s->waiting) r->waiting--;
-            s->waiting = 0;
-            s->latest.size = 0;
-        }
-        s->tag = thread + 1;
-        s->unknown = 1;
-        return;
-    }
+    struct free_run *s = free_runs_slot(r, thread);
+    if (s->unknown) return;
     unsigned i = 0;
     while (i < s->n && s->e[i].size != size) i++;
     if (i == s->n) {
