@@ -135,28 +135,31 @@ static void note_alloc(struct tmk_thread *t, uint32_t stack, uint64_t gen)
 }
 
 /* Is e the block its thread allocated from e's stack right before the
- * newest one from there, and was a block of that stack read at free
+ * newest one from there, and were two blocks of that stack read at free
  * already? Then its free ends a resize (a rehash allocates the new array,
  * moves the entries, frees the old one), whose count the implementation's
- * rule gives, and whose layout the read of its stack already showed: not
+ * rule gives, and whose layout the reads of its stack already showed: not
  * worth a read (W4's rehashes spent 6% of their instructions reading
  * arrays being replaced; 2.7% are left, the resizes from another call
- * path: its inserts grow the table, its deletes shrink it). A table's last
- * array, freed by its destructor, is the newest of its stack (or older than
- * the one before): read. Only the same stack says "resize" surely enough:
- * the thread's previous block from any stack, freed within 50 ms of the
- * newest, was also a dict a Python program dropped right after building
- * a large list. */
+ * path: its inserts grow the table, its deletes shrink it). Two, not one:
+ * the counts of two resizes in a row tell whether the array's count grows
+ * with the table (a std::unordered_map at a lower max_load_factor) or stays
+ * put (a multimap's non-empty buckets count its keys, not its entries:
+ * recognize_replay.c, growth_counts). A table's last array, freed by its
+ * destructor, is the newest of its stack (or older than the one before):
+ * read. Only the same stack says "resize" surely enough: the thread's
+ * previous block from any stack, freed within 50 ms of the newest, was also
+ * a dict a Python program dropped right after building a large list. */
 static int replaced(struct tmk_thread *t, const struct probe_entry *e)
 {
     const struct tmk_probe_site *s = site_of(t, e->stack);
-    return e->stack && s->stack == e->stack && s->read && e->gen == s->prev_gen;
+    return e->stack && s->stack == e->stack && s->read >= 2 && e->gen == s->prev_gen;
 }
 
 static void note_read(struct tmk_thread *t, uint32_t stack)
 {
     struct tmk_probe_site *s = site_of(t, stack);
-    if (s->stack == stack) s->read = 1;
+    if (s->stack == stack && s->read < 2) s->read++;
 }
 
 void tmk_probe_add(struct tmk_thread *t, uintptr_t p, uint64_t size, uint32_t stack)

@@ -35,7 +35,7 @@ struct tmk_info_cache_entry {
 #define TMK_PROBE_SITE_BITS 4
 struct tmk_probe_site {
     uint32_t stack;
-    int read;
+    int read; /* blocks of the stack read at free (counted up to 2) */
     uint64_t last_gen, prev_gen;
 };
 

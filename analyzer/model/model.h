@@ -146,7 +146,7 @@ struct tm_table {
                                       last grew to hold live_now entries */
     enum tm_needed_basis needed_basis;
     uint64_t retained;             /* held - needed, never negative */
-    int after_deletes;             /* alive, and live_now < live_peak */
+    int after_deletes;             /* alive, and live_now < live_peak_lo */
     uint64_t oversized_since;      /* oversized continuously since; TM_NO_TIME */
     /* An ended table as it was right before its end (its END, or for a
      * recognised table the first free of its last arrays): what a program
@@ -164,6 +164,9 @@ struct tm_table {
      * upper end); NULL and live_lo == live_now otherwise. */
     const struct tm_rule *rule;
     uint64_t live_lo;
+    uint64_t live_peak_lo;         /* the lower end of the peak's range: a
+                                      count under it was surely lower (an
+                                      estimate's noise is no delete) */
     int live_counted;              /* a count came: a recognised table's live
                                       count is not known before its first
                                       probe or growth (never oversized then) */

@@ -197,6 +197,7 @@ static int update_from(struct table_state *s, uint64_t t, const struct tm_option
     }
     if (tt->live_now > tt->live_peak || tt->live_peak_t == TM_NO_TIME) {
         tt->live_peak = tt->live_now;
+        tt->live_peak_lo = tt->live_lo;
         tt->live_peak_t = t;
     }
     series_add(&s->tl, t, tt->held, tt->live_now);
@@ -373,7 +374,7 @@ void tables_peak(struct tables *tb, const struct tm_record *r)
     }
     s->t.live_peak_exact = 1;
     if (r->u.table_count.live > s->t.live_peak) {
-        s->t.live_peak = r->u.table_count.live;
+        s->t.live_peak = s->t.live_peak_lo = r->u.table_count.live;
         s->t.live_peak_t = r->t; /* when the shim saw it: the peak was no later */
     }
 }
@@ -436,7 +437,9 @@ void tables_mark_shrunk(struct tables *tb, uint64_t id)
 void tables_set_live_range(struct tables *tb, uint64_t id, uint64_t lo, uint64_t hi)
 {
     struct table_state *s = find(tb, id);
-    if (s && s->t.live_now == hi) s->t.live_lo = lo;
+    if (!s || s->t.live_now != hi) return;
+    s->t.live_lo = lo;
+    if (s->t.live_peak == hi && s->t.live_peak_lo > lo) s->t.live_peak_lo = lo;
 }
 
 /* What an ended table retained until its end, when it was oversized then. */
@@ -473,7 +476,9 @@ int tables_finish(struct tables *tb, uint64_t t_end, const struct tm_options *o,
         struct tm_table *t = &s->t;
         t->model = sizing_model_for(t);
         t->verdict = verdict_of(t, o);
-        t->after_deletes = t->ended_t == TM_NO_TIME && t->live_now < t->live_peak;
+        /* deletes only when the count now is surely under the peak: two
+         * estimates of one count (non-empty buckets of two sizes) differ */
+        t->after_deletes = t->ended_t == TM_NO_TIME && t->live_now < t->live_peak_lo;
         if (t->verdict == TM_VERDICT_LEAKED) t->oversized_since = TM_NO_TIME;
         t->timeline = series_finish(&s->tl, t_end, t->held, t->live_now, &t->n_points);
         if (advice_make(t, s->main_bytes, o)) return -1;

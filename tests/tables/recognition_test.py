@@ -270,6 +270,34 @@ def check_lowload(args, what, cmd, tmp):
             fail(f"{what} lowload: peak {t['live_peak']}, {N} inserted")
 
 
+def check_dupkeys(args, what, cmd, tmp):
+    """A std::unordered_multimap filled with N entries on N/200 keys, nothing
+    deleted: its non-empty buckets count its distinct keys, not its
+    entries, and do not grow with its growths; they are no count. It is
+    never oversized, never "after deletes" (not when kept, not at --at
+    while it lived, not until freed when destroyed), and its peak is never
+    read under what its growth rule says (over half of N)."""
+    trace = os.path.join(tmp, "dupkeys.tmk")
+    traced(args, cmd + [str(N), "0", "healthy", "dupkeys"], trace)
+    found = recognised(args, trace)
+    if not found:
+        fail(f"{what} dupkeys: no recognised table")
+    for t in found:
+        if t["verdict"] == "oversized" or t["after_deletes"] or t["live_peak"] < N // 2:
+            fail(f"{what} dupkeys: verdict {t['verdict']}, after_deletes "
+                 f"{t['after_deletes']}, peak {t['live_peak']} ({N} inserted)")
+    gone = os.path.join(tmp, "dupkeys-gone.tmk")
+    traced(args, cmd + [str(N), "0", "healthy", "dupkeys", "gone"], gone)
+    r = tidemark(args, "check", "--until-freed", gone)
+    if r.returncode != 0:
+        fail(f"{what} dupkeys gone: check --until-freed exit {r.returncode}: {r.stdout}")
+    end = json.loads(tidemark(args, "report", "--format", "json", gone).stdout)["trace"]
+    at = tidemark(args, "report", "--at", f"{(end['duration_ns'] - 350000000) // 1000000}ms",
+                  gone).stdout.splitlines()
+    if at and "after deletes" in at[0]:
+        fail(f"{what} dupkeys gone: at its end {at[0]!r}")
+
+
 def check_healthy_gone(args, what, cmd, tmp):
     """A full table destroyed 0.3 s before the end: ended, and never
     called oversized until freed (a resize's old array, read as it is freed,
@@ -333,6 +361,7 @@ def main():
                     check_ptrkeys(args, what, cmd, tmp)
                 if what.startswith("umap"):
                     check_lowload(args, what, cmd, tmp)
+                    check_dupkeys(args, what, cmd, tmp)
                 check_healthy_gone(args, what, cmd, tmp)
                 if what.endswith("_O2"):
                     for flavour in ("thread", "twice"):

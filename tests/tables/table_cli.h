@@ -21,6 +21,9 @@
  *              (ghash_prog only; others ignore it)
  *     lowload  the table grows at a quarter of its default load
  *              (umap only: max_load_factor(0.25); others ignore it)
+ *     dupkeys  the keys repeat: N entries on N/200 distinct keys, so that
+ *              most entries share a bucket (umap only: it becomes a
+ *              std::unordered_multimap; others ignore it)
  *
  * Each program prints one line on stdout, "key=value" pairs separated by
  * spaces, starting with impl= mode= flavour= keys= live= held=, then sleeps
@@ -45,7 +48,7 @@
 
 struct table_args {
     long n, keep;
-    int fix, healthy, dense, random, thread, twice, gone, slow, ptrkeys, lowload;
+    int fix, healthy, dense, random, thread, twice, gone, slow, ptrkeys, lowload, dupkeys;
     uint64_t seed;
 };
 
@@ -68,7 +71,7 @@ static inline uint64_t table_key(const struct table_args *a, long i)
 
 static inline int table_usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [slow] [ptrkeys] [lowload]\n",
+    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [slow] [ptrkeys] [lowload] [dupkeys]\n",
             prog);
     return 2;
 }
@@ -101,6 +104,7 @@ static inline int table_parse(int argc, char **argv, struct table_args *a)
         else if (!strcmp(w, "slow")) a->slow = 1;
         else if (!strcmp(w, "ptrkeys")) a->ptrkeys = 1;
         else if (!strcmp(w, "lowload")) a->lowload = 1;
+        else if (!strcmp(w, "dupkeys")) a->dupkeys = 1;
         else return table_usage(argv[0]);
     }
     if ((a->fix && a->healthy) || (a->dense && a->random))

@@ -1,6 +1,8 @@
 // tests/tables/umap.cpp - libstdc++ std::unordered_map<long,long> grown to
 // N entries, erased down to KEEP with unordered_map::erase (the bucket array
 // keeps its size), optionally cured with m.rehash(0). CLI: table_cli.h.
+// With dupkeys, a std::unordered_multimap on N/200 distinct keys, erased
+// from its first entry on.
 //
 // Prints: impl=unordered_map ... live= held= buckets= bucket_bytes=
 //         nonempty=   (buckets whose word is not NULL: libstdc++ resets a
@@ -15,43 +17,81 @@
 namespace {
 
 using Map = std::unordered_map<long, long>;
+using MultiMap = std::unordered_multimap<long, long>; // dupkeys
 
-struct Ctx {
+template <class M> struct Ctx {
     const table_args *a;
-    Map *m;
+    M *m;
 };
 
-void build(void *p)
+// The i-th entry's key: table_key, or one of N/200 keys over again (dupkeys).
+long key_of(const table_args *a, long i)
 {
-    Ctx *c = static_cast<Ctx *>(p);
+    long distinct = a->n / 200 > 0 ? a->n / 200 : 1;
+    return static_cast<long>(table_key(a, a->dupkeys ? i % distinct : i));
+}
+
+void insert(Map &m, long k, long v) { m[k] = v; }
+void insert(MultiMap &m, long k, long v) { m.emplace(k, v); }
+
+// Down to KEEP entries: each key erased (a map), or the first entries one
+// by one (a multimap, where erasing a key takes all of its entries).
+void erase_to_keep(Map &m, const table_args *a)
+{
+    for (long i = a->keep; i < a->n; i++)
+        m.erase(key_of(a, i));
+}
+
+void erase_to_keep(MultiMap &m, const table_args *a)
+{
+    while (m.size() > static_cast<size_t>(a->keep))
+        m.erase(m.begin());
+}
+
+template <class M> void build(void *p)
+{
+    Ctx<M> *c = static_cast<Ctx<M> *>(p);
     const table_args *a = c->a;
-    c->m = new Map;
-    Map &m = *c->m;
+    c->m = new M;
+    M &m = *c->m;
     if (a->lowload)
         m.max_load_factor(0.25f);
     for (long i = 0; i < a->n; i++)
-        m[static_cast<long>(table_key(a, i))] = i;
-    for (long i = a->keep; i < a->n; i++)
-        m.erase(static_cast<long>(table_key(a, i)));
+        insert(m, key_of(a, i), i);
+    erase_to_keep(m, a);
     if (a->fix)
         m.rehash(0);
 }
 
-void destroy(void *p)
+template <class M> void destroy(void *p)
 {
-    Ctx *c = static_cast<Ctx *>(p);
+    Ctx<M> *c = static_cast<Ctx<M> *>(p);
     delete c->m;
     c->m = nullptr;
 }
 
 // Buckets whose word is not NULL, read through the public bucket interface:
 // bucket_size(b) > 0 exactly when libstdc++ keeps a non-NULL word for b.
-size_t nonempty_buckets(const Map &m)
+template <class M> size_t nonempty_buckets(const M &m)
 {
     size_t n = 0;
     for (size_t b = 0; b < m.bucket_count(); b++)
         n += m.bucket_size(b) > 0;
     return n;
+}
+
+template <class M> int run(const table_args &a)
+{
+    Ctx<M> c{&a, nullptr};
+    table_rounds(&a, build<M>, destroy<M>, &c);
+    const M &m = *c.m;
+    // One bucket is the map's own _M_single_bucket: no array is allocated.
+    size_t bytes = m.bucket_count() > 1 ? m.bucket_count() * sizeof(void *) : 0;
+    table_print_head(&a, a.dupkeys ? "unordered_multimap" : "unordered_map");
+    printf(" live=%zu held=%zu buckets=%zu bucket_bytes=%zu nonempty=%zu\n", m.size(), bytes,
+           m.bucket_count(), bytes, nonempty_buckets(m));
+    table_end(&a, destroy<M>, &c);
+    return 0;
 }
 
 } // namespace
@@ -61,14 +101,5 @@ int main(int argc, char **argv)
     table_args a;
     if (table_parse(argc, argv, &a))
         return 2;
-    Ctx c{&a, nullptr};
-    table_rounds(&a, build, destroy, &c);
-    const Map &m = *c.m;
-    // One bucket is the map's own _M_single_bucket: no array is allocated.
-    size_t bytes = m.bucket_count() > 1 ? m.bucket_count() * sizeof(void *) : 0;
-    table_print_head(&a, "unordered_map");
-    printf(" live=%zu held=%zu buckets=%zu bucket_bytes=%zu nonempty=%zu\n", m.size(), bytes,
-           m.bucket_count(), bytes, nonempty_buckets(m));
-    table_end(&a, destroy, &c);
-    return 0;
+    return a.dupkeys ? run<MultiMap>(a) : run<Map>(a);
 }
