@@ -221,7 +221,7 @@ const struct tm_table *tables_current(const struct tables *tb, size_t i);
 /* A recognised table (recognize.c): its rule, and the range of its count. */
 /* The largest table id so far (0 when none). */
 uint64_t tables_max_id(const struct tables *tb);
-void tables_set_rule(struct tables *tb, uint64_t id, const struct tm_rule *rule);
+void tables_set_rule(struct tables *tb, uint64_t id, const struct tm_rule *rule, double load);
 void tables_set_live_range(struct tables *tb, uint64_t id, uint64_t lo, uint64_t hi);
 /* Table id (recognised, just ended) was shrunk by its owner, not freed. */
 void tables_mark_shrunk(struct tables *tb, uint64_t id);

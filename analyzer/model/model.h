@@ -163,6 +163,9 @@ struct tm_table {
      * count's range where the array cannot say it exactly (live_now is the
      * upper end); NULL and live_lo == live_now otherwise. */
     const struct tm_rule *rule;
+    double load;                   /* the load it grows at, measured where it
+                                      is not the rule's (libstdc++ at a lower
+                                      max_load_factor); 0: the rule's */
     uint64_t live_lo;
     uint64_t live_peak_lo;         /* the lower end of the peak's range: a
                                       count under it was surely lower (an

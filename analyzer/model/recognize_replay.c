@@ -5,6 +5,7 @@
  * array and at each growth, the arrays' frees, and TABLE_END once every
  * array of it is freed (destroyed, or shrunk below TIDEMARK_PROBE_MIN,
  * where its arrays are no longer seen), in time order. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@ struct replay_event {
     uint64_t t;
     int kind;
     size_t block;  /* EV_ARRAY, EV_FREE; EV_NEW: the first block */
-    uint64_t live; /* EV_COUNT: the count (the upper end of a range); EV_END: 1 if shrunk */
+    uint64_t live; /* EV_COUNT: the count (the upper end of a range); EV_END: 1 if shrunk;
+                      EV_NEW: the load it grows at, in millionths (0: the rule's) */
     size_t table;
     uint64_t live_lo; /* EV_COUNT: the lower end */
     uint64_t order;
@@ -280,8 +282,9 @@ enum count_source { COUNT_BOTH, COUNT_BY_ARRAY, COUNT_BY_GROWTH };
  *    there is no second read to tell: its growths count, its arrays do not
  *    (its deletes are not seen then, but no count is made up). */
 static enum count_source count_source(const struct recognizer *rz, const struct tm_rule *rule,
-                                      const size_t *blocks, size_t nb)
+                                      const size_t *blocks, size_t nb, double *load)
 {
+    *load = 0;
     if (rule->model != TM_RULE_LIBSTDCXX) return COUNT_BOTH;
     uint64_t buckets[2], read[2];
     int n = 0, low = 0;
@@ -300,8 +303,13 @@ static enum count_source count_source(const struct recognizer *rz, const struct 
     }
     if (!low) return COUNT_BOTH;
     /* grows with the array: its share of the buckets at least 3/5 of the first's */
-    if (n == 2 && buckets[1] > buckets[0] && read[1] * buckets[0] * 5 >= read[0] * buckets[1] * 3)
+    if (n == 2 && buckets[1] > buckets[0] && read[1] * buckets[0] * 5 >= read[0] * buckets[1] * 3) {
+        /* sized at the lower of the two loads it grew at */
+        double l0 = (double)read[0] / (double)(buckets[0] + 1);
+        double l1 = (double)read[1] / (double)(buckets[1] + 1);
+        *load = l0 < l1 ? l0 : l1;
         return COUNT_BY_ARRAY;
+    }
     return COUNT_BY_GROWTH;
 }
 
@@ -311,14 +319,16 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
 {
     uint64_t prev_main = 0; /* bytes of the previous main array */
     uint64_t end = end_of(rz, &rules->v[rz->b[blocks[0]].rule], blocks, nb, o);
-    enum count_source from = count_source(rz, &rules->v[rz->b[blocks[0]].rule], blocks, nb);
+    double load;
+    enum count_source from = count_source(rz, &rules->v[rz->b[blocks[0]].rule], blocks, nb, &load);
+    uint64_t load_ppm = (uint64_t)llround(load * 1e6); /* EV_NEW's `live` */
     int end_pushed = 0;
     size_t first = R->n; /* this table's events */
     for (size_t j = 0; j < nb; j++) {
         size_t i = blocks[j];
         struct block *b = &rz->b[i];
         const struct tm_rule *rule = &rules->v[b->rule];
-        if (j == 0 && push(R, (struct replay_event){b->t_alloc, EV_NEW, i, 0, table, 0, 0}))
+        if (j == 0 && push(R, (struct replay_event){b->t_alloc, EV_NEW, i, load_ppm, table, 0, 0}))
             return -1;
         b->main = is_main_array(rz, rule, blocks, nb, i, o->at, end);
         if (push(R, (struct replay_event){b->t_alloc, EV_ARRAY, i, 0, table, 0, 0})) return -1;
@@ -421,7 +431,7 @@ static void apply(struct recognizer *rz, const struct tm_rules *rules, const str
         r.u.table_new.label = rule->impl;
         r.u.table_new.label_len = strlen(rule->impl);
         tables_new(tb, &r, o);
-        tables_set_rule(tb, id, rule);
+        tables_set_rule(tb, id, rule, (double)e->live / 1e6);
         break;
     case EV_ARRAY: {
         int main = b->main;

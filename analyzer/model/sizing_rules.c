@@ -37,6 +37,7 @@
  * last grew to hold `live` entries (its history), so a table whose model
  * says less than it really needs is never called oversized at its peak.
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "analyze_int.h"
@@ -198,7 +199,9 @@ uint64_t sizing_needed_bytes(const struct tm_table *t, uint64_t live)
     case TM_MODEL_RULE:
         return mul_sat(sizing_rule_buckets(t, live), t->bucket_size);
     case TM_MODEL_RECOGNISED: {
-        uint64_t need = tm_rule_needed(t->rule, live, t->held, t->buckets_now);
+        /* at a lower load than the rule's, as many buckets as that load keeps */
+        uint64_t at = t->load > 0 && t->load < 1 ? (uint64_t)ceil((double)live / t->load) : live;
+        uint64_t need = tm_rule_needed(t->rule, at, t->held, t->buckets_now);
         return need < t->held ? need : t->held; /* never more than it holds */
     }
     case TM_MODEL_GENERIC:

@@ -420,10 +420,12 @@ uint64_t tables_max_id(const struct tables *tb)
     return max;
 }
 
-void tables_set_rule(struct tables *tb, uint64_t id, const struct tm_rule *rule)
+void tables_set_rule(struct tables *tb, uint64_t id, const struct tm_rule *rule, double load)
 {
     struct table_state *s = find(tb, id);
-    if (s) s->t.rule = rule;
+    if (!s) return;
+    s->t.rule = rule;
+    s->t.load = load;
 }
 
 void tables_mark_shrunk(struct tables *tb, uint64_t id)
