@@ -489,7 +489,10 @@ static int count_block(const struct reader *r, const struct probe_entry *e, stru
 
 /* ---- the pass ------------------------------------------------------------ */
 
-static void put_probe(struct tmk_thread *t, const struct probe_entry *e, const struct counts *c)
+/* A PROBE record at p (at most PROBE_RECORD_MAX bytes); its end. */
+#define PROBE_RECORD_MAX (2 * TMK_RECORD_MAX)
+
+static uint8_t *encode_probe(uint8_t *p, const struct probe_entry *e, const struct counts *c)
 {
     uint8_t body[TMK_RECORD_MAX], *q = body;
     q = tmk_put_u(q, e->p);
@@ -502,21 +505,30 @@ static void put_probe(struct tmk_thread *t, const struct probe_entry *e, const s
     q = tmk_put_u(q, c->capacity);
     q = tmk_put_u(q, c->live);
     size_t len = (size_t)(q - body);
-    uint8_t *p = tmk_reserve(t, 2 * TMK_RECORD_MAX);
     *p++ = TMK_REC_PROBE;
     p = tmk_put_u(p, len);
     memcpy(p, body, len);
-    tmk_publish(t, p + len);
+    return p + len;
+}
+
+static void put_probe(struct tmk_thread *t, const struct probe_entry *e, const struct counts *c)
+{
+    tmk_publish(t, encode_probe(tmk_reserve(t, PROBE_RECORD_MAX), e, c));
 }
 
 /* Probes blocks from the cursor on, until `budget` bytes were read or every
- * slot was visited once (guard set: the sampler's, or the exiting thread's). */
+ * slot was visited once (guard set: the sampler's, or the exiting thread's).
+ * Each PROBE follows a TICK to the time its read ended, taken before the
+ * check that the block is still the same allocation: never earlier than
+ * what it read (a destructor clearing an array in the last milliseconds
+ * before its free is no count of the table's, and the analyzer must know
+ * that a read was not in them: recognize_replay.c, count_time), and never
+ * later than the block's free (an address the program reused names another
+ * block then). */
 static void pass(struct tmk_thread *t, uint64_t budget)
 {
     if (!chunk && !(chunk = tmk_arena_alloc(CHUNK))) return;
     const struct reader reader = {chunk};
-    uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX); /* PROBE records take this time */
-    tmk_publish(t, tmk_put_timed(t, p, TMK_REC_TICK, tmk_now()));
     uint64_t spent = 0;
     size_t n = 1;
     struct probe_entry e;
@@ -526,7 +538,12 @@ static void pass(struct tmk_thread *t, uint64_t budget)
         if (!found) continue;
         struct counts c;
         spent += e.size;
-        if (count_block(&reader, &e, &c) == 0 && still_same(e.p, e.gen)) put_probe(t, &e, &c);
+        if (count_block(&reader, &e, &c) != 0) continue;
+        uint64_t read_end = tmk_now();
+        if (!still_same(e.p, e.gen)) continue;
+        uint8_t *p = tmk_reserve(t, TMK_RECORD_MAX);
+        tmk_publish(t, tmk_put_timed(t, p, TMK_REC_TICK, read_end));
+        put_probe(t, &e, &c);
     }
     note_refused(t, tmk_now());
 }

@@ -202,6 +202,11 @@ int advice_make(struct tm_table *t, uint64_t main_bytes, const struct tm_options
 
 /* ---- table_life.c ---- */
 void tables_init(struct tables *tb);
+/* How long before a recognised table's end its destructor may be clearing
+ * its arrays (libstdc++, GLib): a count read then says nothing of what it
+ * held. */
+#define TM_CLEAR_NS 10000000ull /* 10 ms */
+
 void tables_new(struct tables *tb, const struct tm_record *r, const struct tm_options *o);
 /* heap_live: -1 unknown (mode tables), else whether ptr is a live allocation. */
 void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
@@ -218,9 +223,10 @@ void tables_freed(struct tables *tb, uint64_t t, uint64_t ptr, const struct tm_o
  * (held, needed, retained, live, peaks) are current; model, verdict,
  * recommendations and timeline are set only by tables_finish. */
 const struct tm_table *tables_current(const struct tables *tb, size_t i);
-/* A recognised table (recognize.c): its rule, and the range of its count. */
 /* The largest table id so far (0 when none). */
 uint64_t tables_max_id(const struct tables *tb);
+/* A recognised table (recognize.c): its rule, the load it grows at where
+ * measured (0: the rule's), and the range of its count. */
 void tables_set_rule(struct tables *tb, uint64_t id, const struct tm_rule *rule, double load);
 void tables_set_live_range(struct tables *tb, uint64_t id, uint64_t lo, uint64_t hi);
 /* Table id (recognised, just ended) was shrunk by its owner, not freed. */

@@ -24,6 +24,7 @@ struct replay_event {
     size_t table;
     uint64_t live_lo; /* EV_COUNT: the lower end */
     uint64_t order;
+    int probed;       /* EV_COUNT: read by a probe pass (not a growth's, not a destructor's) */
 };
 
 struct replay {
@@ -189,8 +190,6 @@ static uint64_t end_of(const struct recognizer *rz, const struct tm_rule *rule,
     return end;
 }
 
-/* How long before a table's end a destructor may be clearing its arrays. */
-#define CLEAR_NS 10000000ull /* 10 ms */
 
 /* When probe p of block b counts for the table, the table ending at `end`,
  * or TM_NO_TIME when it does not. A probe after the end counts only when it
@@ -207,7 +206,7 @@ static uint64_t count_time(const struct recognizer *rz, const struct tm_rule *ru
     if (p->t > o->at || !read_while_live(b, p->t) || !reads_count_array(rule, p) ||
         !counts_at(rz, rule, blocks, nb, i, p->t) || replaced_at(rz, rule, blocks, nb, i, p->t))
         return TM_NO_TIME;
-    if (end == TM_NO_TIME || p->t + CLEAR_NS < end) return p->t;
+    if (end == TM_NO_TIME || p->t + TM_CLEAR_NS < end) return p->t;
     if (p->t < end) {
         /* libstdc++ and GLib clear their arrays in the destructor, before
          * the frees: a pass that read them then saw them half cleared (a
@@ -262,8 +261,9 @@ static uint64_t destructor_count(const struct tm_rule *rule, const struct block 
     return had;
 }
 
-/* Which counts of a table stand: its growths' (the implementation's rule),
- * its arrays' (the probes'), or both. */
+/* Which counts of a table stand: its growths' (the implementation's rule)
+ * and its arrays' (the probes'), its arrays' and its growths' at the load
+ * it was measured to grow at, or its growths' only. */
 enum count_source { COUNT_BOTH, COUNT_BY_ARRAY, COUNT_BY_GROWTH };
 
 /* libstdc++'s growth rule (count = old buckets + 1) holds at its default
@@ -275,7 +275,8 @@ enum count_source { COUNT_BOTH, COUNT_BY_ARRAY, COUNT_BY_GROWTH };
  *  - a table that grows at a lower load, when the second read grows with
  *    the array (max_load_factor(0.25): 3,793 of 15,173 buckets in use at
  *    its growth; its counts by the rule were four times its entries, and
- *    "after deletes" with none made): its arrays count, its growths do not;
+ *    "after deletes" with none made): its arrays count, and its growths at
+ *    the lower of the two loads read;
  *  - entries that share buckets, when it does not (a multimap of 200,000
  *    entries on 1,000 keys: 1,000 non-empty buckets at every size; read as
  *    a count, "retains 2.7 MiB after deletes" with none made), or when
@@ -328,36 +329,39 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
         size_t i = blocks[j];
         struct block *b = &rz->b[i];
         const struct tm_rule *rule = &rules->v[b->rule];
-        if (j == 0 && push(R, (struct replay_event){b->t_alloc, EV_NEW, i, load_ppm, table, 0, 0}))
+        if (j == 0 && push(R, (struct replay_event){b->t_alloc, EV_NEW, i, load_ppm, table, 0, 0, 0}))
             return -1;
         b->main = is_main_array(rz, rule, blocks, nb, i, o->at, end);
-        if (push(R, (struct replay_event){b->t_alloc, EV_ARRAY, i, 0, table, 0, 0})) return -1;
+        if (push(R, (struct replay_event){b->t_alloc, EV_ARRAY, i, 0, table, 0, 0, 0})) return -1;
         if (b->t_free != TM_NO_TIME && b->t_free <= o->at &&
-            push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0}))
+            push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0, 0}))
             return -1;
         if (!end_pushed && end != TM_NO_TIME && b->t_free == end) {
             uint64_t shrunk = shrunk_at_end(rz, blocks, nb, end); /* EV_END's `live` */
-            if (push(R, (struct replay_event){end, EV_END, i, shrunk, table, 0, 0})) return -1;
+            if (push(R, (struct replay_event){end, EV_END, i, shrunk, table, 0, 0, 0})) return -1;
             end_pushed = 1;
         }
         /* a growth: the implementation's rule says the count then */
-        int counts = b->main && known_count_array(rule, b) && from != COUNT_BY_ARRAY;
+        int counts = b->main && known_count_array(rule, b);
         uint64_t cap = b->n_probes ? b->probes[0].capacity : 0;
         uint64_t grown = counts && prev_main && b->size > prev_main
                              ? tm_rule_count_at_growth(rule, prev_main, b->size, cap)
                              : 0;
-        if (grown && push(R, (struct replay_event){b->t_alloc, EV_COUNT, i, grown, table, grown, 0}))
+        if (from == COUNT_BY_ARRAY) /* the rule's count at the load it grows at */
+            grown = (uint64_t)floor((double)grown * load);
+        if (grown && push(R, (struct replay_event){b->t_alloc, EV_COUNT, i, grown, table, grown, 0, 0}))
             return -1;
         if (counts) prev_main = b->size;
         for (size_t k = 0; from != COUNT_BY_GROWTH && k < b->n_probes; k++) {
             const struct probe *p = &b->probes[k];
             uint64_t lo, live = live_of(rule, b, p, &lo);
             uint64_t t = count_time(rz, rule, blocks, nb, i, p, live, end, o);
-            if (t != TM_NO_TIME && push(R, (struct replay_event){t, EV_COUNT, i, live, table, lo, 0}))
+            if (t != TM_NO_TIME &&
+                push(R, (struct replay_event){t, EV_COUNT, i, live, table, lo, 0, p->t == t}))
                 return -1;
         }
         uint64_t had = destructor_count(rule, b, end, R, first);
-        if (had && push(R, (struct replay_event){end, EV_COUNT, i, had, table, had, 0})) return -1;
+        if (had && push(R, (struct replay_event){end, EV_COUNT, i, had, table, had, 0, 0})) return -1;
     }
     return 0;
 }
@@ -392,24 +396,47 @@ static int all_events(struct recognizer *rz, const struct tm_rules *rules, struc
     return rc;
 }
 
-/* Several count arrays probed in one pass: keep the largest count of a
- * (table, time), dropping the others (sorted input). */
-static void keep_largest_counts(struct replay *R)
+/* How far apart one pass may read two arrays of one table. */
+#define PASS_SPAN_NS 20000000ull /* 20 ms */
+
+/* Are e and the kept event f one pass's reads of two count arrays of one
+ * table (GLib's hashes and its values of the same size; the shim dates
+ * each read apart), with nothing else of the table between? */
+static int same_pass(const struct replay_event *f, const struct replay_event *e)
 {
+    return f->kind == EV_COUNT && e->kind == EV_COUNT && f->table == e->table &&
+           (f->t == e->t || (f->probed && e->probed && f->block != e->block &&
+                             e->t - f->t <= PASS_SPAN_NS));
+}
+
+/* Several count arrays probed in one pass: keep the largest count of a
+ * table's (sorted input), at the time of the first read. -1 when out of
+ * memory. */
+static int keep_largest_counts(struct replay *R)
+{
+    size_t tables = 0;
+    for (size_t i = 0; i < R->n; i++)
+        if (R->v[i].table + 1 > tables) tables = R->v[i].table + 1;
+    size_t *last = malloc((tables ? tables : 1) * sizeof *last); /* kept index + 1, 0: none */
+    if (!last) return -1;
+    memset(last, 0, (tables ? tables : 1) * sizeof *last);
     size_t w = 0;
     for (size_t i = 0; i < R->n; i++) {
         struct replay_event *e = &R->v[i];
-        if (w && e->kind == EV_COUNT && R->v[w - 1].kind == EV_COUNT && R->v[w - 1].t == e->t &&
-            R->v[w - 1].table == e->table) {
-            if (e->live > R->v[w - 1].live) {
-                R->v[w - 1].live = e->live;
-                R->v[w - 1].live_lo = e->live_lo;
+        struct replay_event *f = last[e->table] ? &R->v[last[e->table] - 1] : NULL;
+        if (f && same_pass(f, e)) {
+            if (e->live > f->live) {
+                f->live = e->live;
+                f->live_lo = e->live_lo;
             }
             continue;
         }
         R->v[w++] = *e;
+        last[e->table] = w;
     }
     R->n = w;
+    free(last);
+    return 0;
 }
 
 static void apply(struct recognizer *rz, const struct tm_rules *rules, const struct replay_event *e,
@@ -472,7 +499,9 @@ int recognize_replay(struct recognizer *rz, const struct tm_rules *rules, struct
     int rc = all_events(rz, rules, &R, o);
     if (rc == 0) {
         if (R.n) qsort(R.v, R.n, sizeof *R.v, by_replay_time); /* R.v is NULL when none */
-        keep_largest_counts(&R);
+        rc = keep_largest_counts(&R);
+    }
+    if (rc == 0) {
         uint64_t first_id = tables_max_id(tb) + 1; /* after the annotated ones */
         for (size_t i = 0; i < R.n; i++) apply(rz, rules, &R.v[i], first_id, tb, o);
     }

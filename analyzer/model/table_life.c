@@ -50,6 +50,7 @@ struct table_state {
     size_t n_rise, rise_cap;
     uint64_t rise_live;            /* highest live_now so far */
     int grown;                     /* a GROW array was added */
+    uint64_t counted_t;            /* when its last count came */
 };
 
 struct table_array {
@@ -320,7 +321,16 @@ void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
     }
     if (a->reason == TMK_ARRAY_GROW || a->reason == TMK_ARRAY_SAMESIZE_GROW) t->growths++;
     if (a->reason == TMK_ARRAY_GROW) s->grown = 1;
-    t->live_now = t->live_lo = a->live;
+    /* An annotated table's array says its count; a recognised table's
+     * comes from its own COUNTs, and a growth makes it unknown until the
+     * next (the growth's own, where the rule gives one: it follows at the
+     * same time). A new array of uthash, whose growth has no count, read
+     * live 0, then the count before the growth: "oversized" until the next
+     * probe, with a count the growth says is past. */
+    if (!t->rule)
+        t->live_now = t->live_lo = a->live;
+    else if (a->reason == TMK_ARRAY_GROW)
+        t->live_counted = 0;
     update(tb, s, r->t, o);
     return;
 oom:
@@ -328,17 +338,21 @@ oom:
 }
 
 /* What the table was right before its end (model.h: last_*). Not called
- * oversized then when its last count was 0: for a table nobody annotated
- * that may be a destructor's clearing read (GLib and libstdc++ empty their
- * arrays before they free them), or another table's at the same site; a
- * claim is made only on a count of live entries. */
-static void keep_last_state(struct tm_table *t)
+ * oversized then when its last count was 0 and came in the last
+ * TM_CLEAR_NS before the end: for a table nobody annotated that may be a
+ * destructor's clearing read (GLib and libstdc++ empty their arrays before
+ * they free them); a claim is made only on a count of live entries. An
+ * empty table read earlier held its arrays empty until its end (a Rust
+ * HashSet cleared and kept 1.2 s): that is a claim. */
+static void keep_last_state(struct table_state *s, uint64_t end_t)
 {
+    struct tm_table *t = &s->t;
+    int clearing = t->rule && !t->live_now && end_t - s->counted_t < TM_CLEAR_NS;
     t->last_live = t->live_now;
     t->last_held = t->held;
     t->last_needed = t->needed;
     t->last_retained = t->retained;
-    t->last_oversized_since = t->rule && !t->live_now ? TM_NO_TIME : t->oversized_since;
+    t->last_oversized_since = clearing ? TM_NO_TIME : t->oversized_since;
 }
 
 void tables_count(struct tables *tb, const struct tm_record *r, int end,
@@ -355,11 +369,14 @@ void tables_count(struct tables *tb, const struct tm_record *r, int end,
                 (unsigned long long)r->u.table_count.table);
         return;
     }
-    if (end) keep_last_state(&s->t);
+    if (end) keep_last_state(s, r->t);
     /* A table that ended has no entries, whatever count it last showed (uthash
      * frees its table with num_items still 1; a map freed full says N). */
     s->t.live_now = s->t.live_lo = end ? 0 : r->u.table_count.live;
-    if (!end) s->t.live_counted = 1;
+    if (!end) {
+        s->t.live_counted = 1;
+        s->counted_t = r->t;
+    }
     if (end) s->t.ended_t = r->t;
     update(tb, s, r->t, o);
 }

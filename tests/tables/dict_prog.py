@@ -6,7 +6,7 @@ Debian's /usr/bin/python3 (3.11). The CLI of the C programs
 (tests/tables/table_cli.h), plus the word "str": str keys (dk_kind 1,
 16-byte entries) instead of int keys (dk_kind 0, 24-byte entries).
 
-  dict_prog.py N KEEP [fix|healthy] [dense|random] [str] [thread] [twice] [gone]
+  dict_prog.py N KEEP [fix|healthy] [dense|random] [str] [thread] [twice] [gone] [idle]
 
 Prints: impl=python_dict ... live= held= getsizeof= log2_size= index_bytes=
         kind= usable= nentries= indices_live= indices_dummy= keys_addr=
@@ -41,7 +41,7 @@ def mix64(x):
 
 
 def usage():
-    print("usage: dict_prog.py N KEEP [fix|healthy] [dense|random] [str] [thread] [twice] [gone]",
+    print("usage: dict_prog.py N KEEP [fix|healthy] [dense|random] [str] [thread] [twice] [gone] [idle]",
           file=sys.stderr)
     sys.exit(2)
 
@@ -50,7 +50,7 @@ def parse(argv):
     if len(argv) < 3 or not argv[1].isdigit() or not argv[2].isdigit():
         usage()
     a = {"n": int(argv[1]), "keep": int(argv[2]), "seed": 0}
-    words = {"fix", "healthy", "dense", "random", "str", "thread", "twice", "gone"}
+    words = {"fix", "healthy", "dense", "random", "str", "thread", "twice", "gone", "idle"}
     for w in words:
         a[w] = False
     for w in argv[3:]:
@@ -138,6 +138,8 @@ def main():
           % (mode, flavour, keys, len(d), k["bytes"], sys.getsizeof(d), k["log2_size"],
              k["index_bytes"], k["kind"], k["usable"], k["nentries"], k["live"],
              k["dummy"], k["addr"]), flush=True)
+    if a["idle"]:
+        time.sleep(1.2)  # a probe pass reads it kept
     if a["gone"]:
         del d
         out[0] = None  # the dict freed 0.3 s before the end

@@ -309,6 +309,23 @@ def check_dupkeys(args, what, cmd, tmp):
         fail(f"{what} dupkeys gone: at its end {at[0]!r}")
 
 
+def check_empty_gone(args, what, cmd, tmp):
+    """Emptied (KEEP 0), kept past a probe pass, then destroyed: it held
+    its arrays with nothing in them until it was freed, which is "oversized
+    until freed" (a last count of 0 was once never a claim, for fear of a
+    destructor's clearing read: only one in the last 10 ms before the end
+    is not)."""
+    trace = os.path.join(tmp, "empty-gone.tmk")
+    traced(args, cmd + [str(N), "0", "gone", "idle"], trace)
+    r = tidemark(args, "check", "--until-freed", trace)
+    if r.returncode != 1:
+        fail(f"{what} empty gone: check --until-freed exit {r.returncode}, not 1: {r.stdout}")
+    ended = [t for t in json.loads(tidemark(args, "report", "--format", "json", trace).stdout)
+             ["tables"] if t["kind"] == "recognised" and t["ended_ns"] is not None]
+    if not ended or any(t["last_live"] != 0 or t["last_oversized_since_ns"] is None for t in ended):
+        fail(f"{what} empty gone: {[(t['last_live'], t['last_oversized_since_ns']) for t in ended]}")
+
+
 def check_healthy_gone(args, what, cmd, tmp):
     """A full table destroyed 0.3 s before the end: ended, and never
     called oversized until freed (a resize's old array, read as it is freed,
@@ -330,6 +347,24 @@ def check_healthy(args, what, cmd, tmp):
     r = tidemark(args, "check", trace)
     if r.returncode != 0:
         fail(f"{what} healthy: check exit {r.returncode}: {r.stdout}{r.stderr}")
+    check_healthy_growths(args, what, trace)
+
+
+def check_healthy_growths(args, what, trace):
+    """Nothing deleted, so never oversized, not even right after a growth,
+    before a probe counted the new array (a uthash table's new array, whose
+    growth the rule cannot count, read live 0, then the count from before
+    the growth, and "oversized")."""
+    dump = tidemark(args, "dump", trace).stdout.splitlines()
+    grown = [int(line.split()[0]) for line in dump
+             if " ALLOC " in line and int(re.search(r"size=(\d+)", line).group(1)) >= 65536]
+    for t in grown[-6:]:
+        doc = json.loads(tidemark(args, "report", "--format", "json", "--at", f"{t + 500000}ns",
+                                  trace).stdout)
+        over = [x["live"] for x in doc["tables"]
+                if x["kind"] == "recognised" and x["verdict"] == "oversized"]
+        if over:
+            fail(f"{what} healthy: oversized right after a growth at {t} ns, live {over}")
 
 
 def programs(args):
@@ -374,6 +409,10 @@ def main():
                     check_lowload(args, what, cmd, tmp)
                     check_dupkeys(args, what, cmd, tmp)
                 check_healthy_gone(args, what, cmd, tmp)
+                # uthash frees its buckets with its last item: never held empty
+                if (what.endswith("_O2") or what == "python_dict") and \
+                        not what.startswith(("ghash", "uthash")):  # ghash: F5, pending
+                    check_empty_gone(args, what, cmd, tmp)
                 if what.endswith("_O2"):
                     for flavour in ("thread", "twice"):
                         trace = os.path.join(tmp, f"{flavour}.tmk")

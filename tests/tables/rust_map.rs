@@ -2,7 +2,7 @@
 // (hashbrown inside Debian's rustc std) grown to N entries, emptied to KEEP
 // with HashMap::remove (the table never shrinks on remove), optionally cured
 // with shrink_to_fit(). The same CLI as the C programs (table_cli.h):
-//   rust_map N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone]
+//   rust_map N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [idle]
 //
 // Prints: impl=rust_hashmap ... live= held= capacity= buckets= tombstones=
 //   capacity   HashMap::capacity() now, which hashbrown computes as
@@ -29,6 +29,7 @@ struct Args {
     thread: bool,
     twice: bool,
     gone: bool,
+    idle: bool,
     seed: u64,
 }
 
@@ -49,7 +50,7 @@ fn key(a: &Args, i: u64) -> u64 {
 }
 
 fn usage(prog: &str) -> ! {
-    eprintln!("usage: {} N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone]", prog);
+    eprintln!("usage: {} N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [idle]", prog);
     std::process::exit(2);
 }
 
@@ -73,6 +74,7 @@ fn parse() -> Args {
         thread: false,
         twice: false,
         gone: false,
+        idle: false,
         seed: 0,
     };
     for w in &argv[3..] {
@@ -84,6 +86,7 @@ fn parse() -> Args {
             "thread" => a.thread = true,
             "twice" => a.twice = true,
             "gone" => a.gone = true,
+            "idle" => a.idle = true,
             _ => usage(&prog),
         }
     }
@@ -197,6 +200,9 @@ fn main() {
         b.buckets,
         full_capacity(b.buckets) - cap
     );
+    if a.idle {
+        std::thread::sleep(Duration::from_millis(1200)); // a probe pass reads it kept
+    }
     if a.gone {
         drop(b); // destroyed 0.3 s before the end
     }

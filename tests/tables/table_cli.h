@@ -21,6 +21,8 @@
  *              (ghash_prog only; others ignore it)
  *     lowload  the table grows at a quarter of its default load
  *              (umap only: max_load_factor(0.25); others ignore it)
+ *     idle     the table is kept 1.2 s after the line is printed (a probe
+ *              pass reads it as kept), then destroyed (gone) or left
  *     dupkeys  the keys repeat: N entries on N/200 distinct keys, so that
  *              most entries share a bucket (umap only: it becomes a
  *              std::unordered_multimap; others ignore it)
@@ -48,7 +50,7 @@
 
 struct table_args {
     long n, keep;
-    int fix, healthy, dense, random, thread, twice, gone, slow, ptrkeys, lowload, dupkeys;
+    int fix, healthy, dense, random, thread, twice, gone, slow, ptrkeys, lowload, dupkeys, idle;
     uint64_t seed;
 };
 
@@ -71,7 +73,7 @@ static inline uint64_t table_key(const struct table_args *a, long i)
 
 static inline int table_usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [slow] [ptrkeys] [lowload] [dupkeys]\n",
+    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [slow] [ptrkeys] [lowload] [dupkeys] [idle]\n",
             prog);
     return 2;
 }
@@ -105,6 +107,7 @@ static inline int table_parse(int argc, char **argv, struct table_args *a)
         else if (!strcmp(w, "ptrkeys")) a->ptrkeys = 1;
         else if (!strcmp(w, "lowload")) a->lowload = 1;
         else if (!strcmp(w, "dupkeys")) a->dupkeys = 1;
+        else if (!strcmp(w, "idle")) a->idle = 1;
         else return table_usage(argv[0]);
     }
     if ((a->fix && a->healthy) || (a->dense && a->random))
@@ -200,10 +203,16 @@ static inline void table_pause(void)
     _exit(0);
 }
 
-/* The end of every program: the table destroyed first if gone, then
- * table_pause. */
+/* The end of every program: 1.2 s kept if idle, the table destroyed then
+ * if gone, then table_pause. */
 static inline void table_end(const struct table_args *a, void (*destroy)(void *), void *ctx)
 {
+    if (a->idle) {
+        fflush(stdout);
+        struct timespec ts = {1, 200 * 1000 * 1000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
     if (a->gone)
         destroy(ctx);
     table_pause();
