@@ -289,18 +289,6 @@ static int queue_block(struct tmk_thread *t)
     return 0;
 }
 
-/* No handler runs while the owner holds the writer's lock (but a fault's):
- * one that siglongjmp'ed out would leave it held for good (guard_stale.c).
- * Two system calls a block; a signal waits for the block's write at most. */
-static void block_async_signals(sigset_t *saved)
-{
-    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
-    sigset_t async;
-    sigfillset(&async);
-    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&async, faults[i]);
-    pthread_sigmask(SIG_BLOCK, &async, saved);
-}
-
 /* The owner's flush (busy, no handoff pending): the block (queued for the
  * sampler when `queue` and it can be), then a LOST record opening the next
  * one when events were dropped. */
@@ -308,7 +296,7 @@ static void flush_own(struct tmk_thread *t, int queue)
 {
     int saved = errno;
     sigset_t mask;
-    block_async_signals(&mask);
+    tmk_block_async_signals(&mask); /* a jump out would leave the writer's lock held */
     tmk_writer_lock();
     int queued = queue && queue_block(t) == 0;
     if (!queued) write_block(t, t->pos);

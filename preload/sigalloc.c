@@ -43,6 +43,7 @@
 
 #include "guard.h"
 #include "real.h"
+#include "signals.h"
 
 #define SIG_SLOTS 1024
 #define SIG_HEADER 16 /* bytes kept free before the first user byte */
@@ -94,30 +95,46 @@ static int claim_slot(void)
     return -1;
 }
 
+/* A slot claimed, its mapping made and published, with the program's
+ * handlers held off: a handler that siglongjmp'ed out between the claim
+ * and the publication left the slot taken for good (a program whose timer
+ * jumps out of its loop, once its thread's calls come here, lost a slot a
+ * jump: after 1,024, malloc returned NULL). Two more system calls to the
+ * mmap's: this path is rare, and slow anyway. */
+static void *map_block(size_t len, size_t align)
+{
+    sigset_t mask;
+    tmk_block_async_signals(&mask);
+    void *user = NULL;
+    int i = claim_slot();
+    void *base = i < 0 ? MAP_FAILED
+                       : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base != MAP_FAILED) {
+        uintptr_t at = ((uintptr_t)base + SIG_HEADER + align - 1) & ~(uintptr_t)(align - 1);
+        slots[i].base = base;
+        slots[i].len = len;
+        slots[i].size = (uintptr_t)base + len - at;
+        __atomic_add_fetch(&live, 1, __ATOMIC_ACQ_REL);
+        tmk_ptrset_filter_mark(at, 1); /* free() must not pass it to the real allocator */
+        __atomic_store_n(&slots[i].ptr, at, __ATOMIC_RELEASE);
+        user = (void *)at;
+    } else if (i >= 0) {
+        __atomic_store_n(&slots[i].ptr, 0, __ATOMIC_RELEASE);
+    }
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    return user;
+}
+
 void *tmk_sig_alloc(size_t size, size_t align)
 {
     int saved = errno;
     if (align < 16) align = 16;
     size_t page = page_size();
-    size_t len;
     if (size > SIZE_MAX / 2 || align > SIZE_MAX / 4) goto nomem;
-    len = (SIG_HEADER + align + size + page - 1) & ~(page - 1);
-    int i = claim_slot();
-    if (i < 0) goto nomem;
-    void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) {
-        __atomic_store_n(&slots[i].ptr, 0, __ATOMIC_RELEASE);
-        goto nomem;
-    }
-    uintptr_t user = ((uintptr_t)base + SIG_HEADER + align - 1) & ~(uintptr_t)(align - 1);
-    slots[i].base = base;
-    slots[i].len = len;
-    slots[i].size = (uintptr_t)base + len - user;
-    __atomic_add_fetch(&live, 1, __ATOMIC_ACQ_REL);
-    tmk_ptrset_filter_mark(user, 1); /* free() must not pass it to the real allocator */
-    __atomic_store_n(&slots[i].ptr, user, __ATOMIC_RELEASE);
+    void *user = map_block((SIG_HEADER + align + size + page - 1) & ~(page - 1), align);
+    if (!user) goto nomem;
     errno = saved;
-    return (void *)user;
+    return user;
 nomem:
     errno = ENOMEM;
     return NULL;
@@ -207,16 +224,19 @@ void tmk_sig_release(void *p)
         release_lost(p);
         return;
     }
-    uintptr_t expect = (uintptr_t)p;
-    if (!__atomic_compare_exchange_n(&slots[i].ptr, &expect, SLOT_BUSY, 0, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_RELAXED))
-        return;
     int saved = errno;
-    munmap(slots[i].base, slots[i].len);
+    sigset_t mask;
+    tmk_block_async_signals(&mask); /* as map_block: a jump would keep the slot */
+    uintptr_t expect = (uintptr_t)p;
+    if (__atomic_compare_exchange_n(&slots[i].ptr, &expect, SLOT_BUSY, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED)) {
+        munmap(slots[i].base, slots[i].len);
+        __atomic_sub_fetch(&live, 1, __ATOMIC_ACQ_REL);
+        tmk_ptrset_filter_mark((uintptr_t)p, 0);
+        __atomic_store_n(&slots[i].ptr, 0, __ATOMIC_RELEASE);
+    }
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
     errno = saved;
-    __atomic_sub_fetch(&live, 1, __ATOMIC_ACQ_REL);
-    tmk_ptrset_filter_mark((uintptr_t)p, 0);
-    __atomic_store_n(&slots[i].ptr, 0, __ATOMIC_RELEASE);
 }
 
 /* ---- deferred frees ------------------------------------------------------- */

@@ -301,6 +301,15 @@ void tmk_signals_stop_set(sigset_t *set)
     sigaddset(set, SIGHUP);
 }
 
+void tmk_block_async_signals(sigset_t *saved)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+    sigset_t async;
+    sigfillset(&async);
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&async, faults[i]);
+    pthread_sigmask(SIG_BLOCK, &async, saved);
+}
+
 /* Only the forking thread runs in the child: no one else holds the lock. */
 void tmk_signals_after_fork_child(void)
 {

@@ -14,6 +14,11 @@ void tmk_signals_start(void) TMK_HIDDEN;
 void tmk_signals_after_fork_child(void) TMK_HIDDEN;
 /* SIGTERM, SIGINT, SIGHUP: the signals that ask a process to stop. */
 void tmk_signals_stop_set(sigset_t *set) TMK_HIDDEN;
+/* Holds off every signal but a fault's on this thread, the old mask in
+ * `saved` (async-signal-safe): no handler runs, and none siglongjmp's out,
+ * while the thread holds something a jump would leave held for good (the
+ * writer's lock, a sigalloc slot being filled). */
+void tmk_block_async_signals(sigset_t *saved) TMK_HIDDEN;
 
 /* The wrapped functions (hooks.c), each with its real one. */
 enum tmk_sig_fn {
