@@ -503,14 +503,8 @@ TMK_EXPORT int execle(const char *path, const char *arg0, ...)
 
 /* ---- unshare, setns: the sampler thread stopped around them, sampler.c --- */
 
-/* The kernel refuses unshare(CLONE_NEWUSER) (and CLONE_THREAD, CLONE_SIGHAND,
- * CLONE_VM, which need no more than that) with EINVAL to a process with
- * more than one thread, and setns into a user namespace, a mount namespace
- * (its fs is shared between threads), or several by a pidfd, alike: the
- * sampler thread must not be the one. Every setns pauses it (the type may
- * be 0, "any"); unshare only for those flags. errno is the real call's. */
-#define UNSHARE_ALONE (CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)
-
+/* Stopped only around the calls the kernel refuses to a multi-threaded
+ * process (which: sampler.c). errno is the real call's. */
 static int unshare_paused(int flags)
 {
     int (*f)(int) = NEXT(int (*)(int), "unshare");
@@ -518,7 +512,7 @@ static int unshare_paused(int flags)
         errno = ENOSYS;
         return -1;
     }
-    int paused = flags & UNSHARE_ALONE ? tmk_sampler_pause() : 0;
+    int paused = tmk_sampler_pause_for_unshare(flags);
     int rc = f(flags), err = errno;
     tmk_sampler_resume(paused);
     errno = err;
@@ -532,7 +526,7 @@ static int setns_paused(int fd, int type)
         errno = ENOSYS;
         return -1;
     }
-    int paused = tmk_sampler_pause();
+    int paused = tmk_sampler_pause_for_setns(fd, type);
     int rc = f(fd, type), err = errno;
     tmk_sampler_resume(paused);
     errno = err;

@@ -24,6 +24,8 @@
  */
 
 #include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -108,25 +110,91 @@ static void put_gone_record(struct tmk_thread *t, const struct module *m)
     tmk_publish(t, p);
 }
 
+/* ---- the main program's path ----------------------------------------------- */
+
+#define EXEC_DEPTH 5        /* the kernel's nesting of interpreters (exec_binprm) */
+#define SHEBANG_BYTES 256   /* BINPRM_BUF_SIZE: the kernel reads no more of a "#!" line */
+
+/* path made absolute by the working directory (a leading "./" dropped) in
+ * out, of n bytes: 0, or -1 when it does not fit. */
+static int absolute_path(const char *path, char *out, size_t n)
+{
+    size_t dir = 0, len;
+    if (path[0] != '/') {
+        while (path[0] == '.' && path[1] == '/') path += 2;
+        if (!getcwd(out, n - 1)) return -1;
+        dir = strlen(out);
+        if (dir == 0 || out[dir - 1] != '/') out[dir++] = '/';
+    }
+    len = strlen(path);
+    if (len >= n - dir) return -1;
+    memcpy(out + dir, path, len + 1);
+    return 0;
+}
+
+enum exec_kind { EXEC_UNREADABLE, EXEC_ELF, EXEC_SCRIPT, EXEC_OTHER };
+
+/* What the kernel finds at the start of path: an ELF file, or a script
+ * whose interpreter's path (as written on its "#!" line) goes to interp, of
+ * n bytes; EXEC_OTHER for anything else (a binfmt_misc format, a "#!" line
+ * longer than the kernel reads). */
+static enum exec_kind exec_kind(const char *path, char *interp, size_t n)
+{
+    char buf[SHEBANG_BYTES + 1];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return EXEC_UNREADABLE;
+    ssize_t got = read(fd, buf, SHEBANG_BYTES);
+    close(fd);
+    if (got < 0) return EXEC_UNREADABLE;
+    buf[got] = 0;
+    if (got >= SELFMAG && !memcmp(buf, ELFMAG, SELFMAG)) return EXEC_ELF;
+    if (got < 2 || buf[0] != '#' || buf[1] != '!') return EXEC_OTHER;
+    const char *p = buf + 2;
+    while (*p == ' ' || *p == '\t') p++;
+    size_t len = strcspn(p, " \t\n"); /* and the first NUL */
+    int cut = p + len == buf + got && got == SHEBANG_BYTES;
+    if (len == 0 || len >= n || cut) return EXEC_OTHER;
+    memcpy(interp, p, len);
+    interp[len] = 0;
+    return EXEC_SCRIPT;
+}
+
+/* Without /proc: the file the kernel ran, found from the path the program
+ * was executed by (AT_EXECFN). That path when it is an ELF file (or one
+ * this process cannot read: it is all there is); for a script, its
+ * interpreter, followed as the kernel follows it (an interpreter may be a
+ * script too); "" for anything else, which the analyzer reports as not
+ * named rather than reading a file that is not the program. Relative paths
+ * are the working directory's (the exec's, unless a constructor run before
+ * the shim's changed it). */
+static void program_from_execfn(char *out, size_t n)
+{
+    const char *fn = (const char *)getauxval(AT_EXECFN);
+    char interp[SHEBANG_BYTES];
+    if (fn && absolute_path(fn, out, n) == 0) {
+        for (int depth = 0; depth < EXEC_DEPTH; depth++) {
+            enum exec_kind kind = exec_kind(out, interp, sizeof interp);
+            if (kind == EXEC_ELF || kind == EXEC_UNREADABLE) return;
+            if (kind != EXEC_SCRIPT || absolute_path(interp, out, n) != 0) break;
+        }
+    }
+    out[0] = 0;
+}
+
 /* The main program's path: /proc/self/exe, or without /proc (a chroot, a
- * mount namespace that unmounted it) the path it was executed by
- * (AT_EXECFN), made absolute by the directory it started in. */
+ * mount namespace that unmounted it) program_from_execfn's. Found once
+ * (scans run one at a time, under the modules mutex); errno kept. */
 static const char *main_program_path(void)
 {
     static char exe[4096];
-    if (!exe[0]) {
+    static int found;
+    if (!found) {
+        int saved = errno;
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
         exe[n > 0 ? n : 0] = 0;
-    }
-    if (!exe[0]) {
-        const char *fn = (const char *)getauxval(AT_EXECFN);
-        size_t dir = 0;
-        if (fn && fn[0] != '/' && getcwd(exe, sizeof exe - 2)) {
-            dir = strlen(exe);
-            exe[dir++] = '/';
-        }
-        if (fn && strlen(fn) < sizeof exe - dir) memcpy(exe + dir, fn, strlen(fn) + 1);
-        else exe[0] = 0;
+        if (!exe[0]) program_from_execfn(exe, sizeof exe);
+        found = 1;
+        errno = saved;
     }
     return exe;
 }

@@ -9,13 +9,15 @@
 struct tmk_thread;
 
 void tmk_sampler_start(void) TMK_HIDDEN;
-/* Around a call the kernel refuses to a multi-threaded process (hooks.c's
- * unshare, setns): the sampler thread stops, its records written, and is
- * gone from the process before the call; it starts again after it, if
- * tracing goes on. Pauses by several threads at once are counted: the
- * first stops it, the last restarts it. tmk_sampler_resume takes what
- * tmk_sampler_pause returned. */
-int tmk_sampler_pause(void) TMK_HIDDEN;
+/* Before hooks.c's unshare and setns: when the kernel refuses the call to a
+ * multi-threaded process (a user namespace; a mount or time namespace's
+ * setns), the sampler thread stops, its records written, and is gone from
+ * the process before the call; it starts again after it, if tracing goes
+ * on. Any other call leaves it running (returns 0). Pauses by several
+ * threads at once are counted: the first stops it, the last restarts it.
+ * tmk_sampler_resume takes what the pause returned. */
+int tmk_sampler_pause_for_unshare(int flags) TMK_HIDDEN;
+int tmk_sampler_pause_for_setns(int fd, int type) TMK_HIDDEN;
 void tmk_sampler_resume(int paused) TMK_HIDDEN;
 void tmk_sampler_after_fork_child(void) TMK_HIDDEN;
 /* A MEMORY record. In tables mode the heap figure is the allocator's

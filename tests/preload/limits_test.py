@@ -2,8 +2,9 @@
 """tests/preload/limits_test.py - a traced program under the limits and in
 the namespaces a hardened system gives it must run as it does natively:
 RLIMIT_FSIZE smaller than the trace (the shim's write must not raise
-SIGXFSZ), unshare(CLONE_NEWUSER) (the sampler thread must not make the
-process multi-threaded for it), a small RLIMIT_STACK (the shim's frames on
+SIGXFSZ), unshare(CLONE_NEWUSER) and setns into a user, mount or time
+namespace (the sampler thread must not make the process multi-threaded for
+them, nor stop for the other namespaces), a small RLIMIT_STACK (the shim's frames on
 the program's stack).
 
     limits_test.py --build BUILD_DIR CASE
@@ -82,6 +83,61 @@ def case_userns():
             os.unlink(f)
         if mode == "full":
             eq(allocs, 40, "the blocks of 4242 bytes before and after each call")
+
+
+def case_nstypes():
+    # setns into a network, UTS or IPC namespace (by type, type 0, a pidfd,
+    # syscall()), which the kernel allows a multi-threaded process, leaves
+    # the sampler thread running (its tid the same after 1,000 calls: it was
+    # stopped and started again around each, 130 us a call); a user, time
+    # or mount namespace's setns stops it as before, and works. The probe's
+    # "sampler" lines are the shim's; the others are as natively.
+    def calls(stdout):
+        return [x for x in stdout.decode().splitlines() if not x.startswith("sampler")]
+
+    n = run([probe(), "nstypes"], preload=False)
+    if not userns_permitted() or any(not x.endswith("=0") for x in calls(n.stdout)):
+        print(f"namespaces not permitted here natively ({calls(n.stdout)}): skipped")
+        return
+
+    for mode in ("full", "tables"):
+        out = os.path.join(harness.TMP, f"ns.{mode}.tmk")
+        r = run([probe(), "nstypes"], output=out, env={"TIDEMARK_MODE": mode})
+        eq((r.returncode, calls(r.stdout), r.stderr), (n.returncode, calls(n.stdout), b""), mode)
+        m = re.search(r"^sampler=(\d+) (\d+)$", r.stdout.decode(), re.M)
+        check(m and m[1] != "0" and m[1] == m[2],
+              f"{mode}: the sampler thread was started again: {r.stdout.decode()}")
+        check("sampler_after=1" in r.stdout.decode(), f"{mode}: no sampler after the mount setns")
+        d = tmkcat(out)
+        clean_trace(d, mode)
+        eq(d["end"], "exit", f"{mode}: end")
+        check(num(d, "memory_samples") < 100,
+              f"{mode}: {num(d, 'memory_samples')} MEMORY samples (one a restart)")
+        for f in harness.traces():
+            os.unlink(f)
+
+
+def case_pidns():
+    # setns into a child's pid namespace: the sampler thread is not stopped
+    # for it (the process could make no thread after it, and went on
+    # without one). Skipped where that setns is not permitted natively.
+    n = run([probe(), "pidns"], preload=False)
+    if "setns_pid=0" not in n.stdout.decode():
+        print(f"pid namespaces not permitted here natively ({n.stdout!r}): skipped")
+        return
+    for mode in ("full", "tables"):
+        out = os.path.join(harness.TMP, f"pid.{mode}.tmk")
+        r = run([probe(), "pidns"], output=out, env={"TIDEMARK_MODE": mode})
+        eq((r.returncode, r.stderr), (0, b""), mode)
+        check("setns_pid=0" in r.stdout.decode(), f"{mode}: {r.stdout.decode()}")
+        m = re.search(r"^sampler=(\d+) (\d+)$", r.stdout.decode(), re.M)
+        check(m and m[1] != "0" and m[1] == m[2],
+              f"{mode}: the sampler thread is gone: {r.stdout.decode()}")
+        d = tmkcat(out)
+        clean_trace(d, mode)
+        eq(d["end"], "exit", f"{mode}: end")
+        for f in harness.traces():
+            os.unlink(f)
 
 
 def case_unshare_cmd():

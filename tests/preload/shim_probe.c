@@ -1075,33 +1075,40 @@ static int cmd_abort(void)
     return 0;
 }
 
-/* The shim's sampler thread ("tidemark") on this thread's CPU at
- * SCHED_IDLE: it runs only when this one waits, so the blocks it is to
- * write pile up while this one allocates. 1 when found. */
-static int starve_sampler_once(void)
+/* The tid of the shim's sampler thread (it names itself "tidemark"), 0
+ * when there is none: not traced, stopped, or not yet named. */
+static pid_t sampler_tid(void)
 {
-    int cpu = sched_getcpu(), found = 0;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu < 0 ? 0 : cpu, &one);
-    sched_setaffinity(0, sizeof one, &one);
+    pid_t tid = 0;
     DIR *d = opendir("/proc/self/task");
     struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
+    while (d && !tid && (e = readdir(d)) != NULL) {
         char path[300], comm[32] = "";
         snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
         FILE *f = fopen(path, "r");
         if (!f) continue;
-        if (fgets(comm, sizeof comm, f) && !strcmp(comm, "tidemark\n")) {
-            pid_t tid = (pid_t)atoi(e->d_name);
-            struct sched_param sp = {0};
-            found = sched_setaffinity(tid, sizeof one, &one) == 0 &&
-                    sched_setscheduler(tid, SCHED_IDLE, &sp) == 0;
-        }
+        if (fgets(comm, sizeof comm, f) && !strcmp(comm, "tidemark\n"))
+            tid = (pid_t)atoi(e->d_name);
         fclose(f);
     }
     if (d) closedir(d);
-    return found;
+    return tid;
+}
+
+/* The sampler thread on this thread's CPU at SCHED_IDLE: it runs only
+ * when this one waits, so the blocks it is to write pile up while this one
+ * allocates. 1 when found. */
+static int starve_sampler_once(void)
+{
+    int cpu = sched_getcpu();
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu < 0 ? 0 : cpu, &one);
+    sched_setaffinity(0, sizeof one, &one);
+    pid_t tid = sampler_tid();
+    struct sched_param sp = {0};
+    return tid && sched_setaffinity(tid, sizeof one, &one) == 0 &&
+           sched_setscheduler(tid, SCHED_IDLE, &sp) == 0;
 }
 
 /* The sampler names itself when it starts, which may be a moment after
@@ -1394,6 +1401,122 @@ static int cmd_userns(void)
     return 0;
 }
 
+/* ---- nstypes: setns and unshare by namespace type (limits_test.py). Those
+ * the kernel allows a multi-threaded process (network, UTS, IPC: by an nsfs
+ * descriptor with its type or 0, through syscall(), by a pidfd) leave the
+ * sampler thread running: its tid before and after n rounds is printed
+ * ("sampler=", the driver's). Those it refuses still work: a user
+ * namespace (a child's, entered first, so that the rest needs no privilege
+ * beyond user namespaces), a time namespace, a mount namespace by type 0
+ * with the sampler sharing this thread's fs (started again by the time
+ * namespace's setns). ------------------------------------------------------ */
+
+static int open_ns(const char *name)
+{
+    char path[80];
+    snprintf(path, sizeof path, "/proc/thread-self/ns/%s", name);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* The sampler's tid, waited for up to 5 s (a restarted one names itself a
+ * moment after the call that started it returned); 0 natively. */
+static pid_t sampler_tid_waited(void)
+{
+    pid_t tid = 0;
+    for (int i = 0; i < 500 && !(tid = sampler_tid()) && getenv("LD_PRELOAD"); i++) usleep(10000);
+    return tid;
+}
+
+static int setns_rounds(int n, int net, int uts, int ipc, int pidfd)
+{
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        failed += setns(net, CLONE_NEWNET) != 0;
+        failed += setns(uts, 0) != 0;
+        failed += setns(ipc, CLONE_NEWIPC) != 0;
+        failed += syscall(SYS_setns, uts, CLONE_NEWUTS) != 0;
+        failed += pidfd >= 0 && setns(pidfd, CLONE_NEWNET | CLONE_NEWUTS) != 0;
+    }
+    return failed;
+}
+
+static int cmd_nstypes(int n)
+{
+    int rc = setns_child_userns();
+    if (rc == -2) errno = EPERM;
+    print_call("setns_user", rc);
+    const int kinds = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC;
+    print_call("unshare", unshare(kinds));
+    int net = open_ns("net"), uts = open_ns("uts"), ipc = open_ns("ipc"), mnt = open_ns("mnt");
+    print_call("unshare_again", unshare(kinds | CLONE_NEWTIME));
+    int time_ns = open_ns("time_for_children");
+#ifdef SYS_pidfd_open
+    int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+#else
+    int pidfd = -1;
+#endif
+    pid_t before = sampler_tid_waited();
+    printf("setns_failed=%d\n", setns_rounds(n, net, uts, ipc, pidfd));
+    printf("sampler=%d %d\n", (int)before, (int)sampler_tid());
+    print_call("setns_time", setns(time_ns, CLONE_NEWTIME));
+    sampler_tid_waited(); /* started again: it shares this thread's fs */
+    print_call("setns_mnt", setns(mnt, 0));
+    printf("sampler_after=%d\n", sampler_tid_waited() != 0);
+    return 0;
+}
+
+/* ---- pidns: setns into a child's new pid namespace (limits_test.py)
+ * leaves the sampler running: stopped, it could not start again (a thread
+ * made after it is EINVAL, the process's children's pid namespace no
+ * longer its own). Prints the sampler's tid before and after ("sampler=",
+ * the driver's). The grandchild in that namespace (its pid 1) waits for
+ * this process to close a pipe. --------------------------------------------- */
+
+/* The child: a new pid namespace for its children, one child in it, whose
+ * pid (-1: none) it writes to `ready`; waits for it. */
+static void pid_namespace_child(int ready, int done)
+{
+    pid_t g = -1;
+    if (unshare(CLONE_NEWPID) == 0 && (g = fork()) == 0) {
+        char c;
+        _exit(read(done, &c, 1) == 0 ? 0 : 1);
+    }
+    if (write(ready, &g, sizeof g) != sizeof g) _exit(1);
+    if (g > 0) waitpid(g, NULL, 0);
+    _exit(0);
+}
+
+static int cmd_pidns(void)
+{
+    int ready[2], done[2];
+    if (pipe(ready) || pipe(done)) return 1;
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        close(ready[0]);
+        close(done[1]);
+        pid_namespace_child(ready[1], done[0]);
+    }
+    close(ready[1]);
+    close(done[0]);
+    pid_t g = -1;
+    if (read(ready[0], &g, sizeof g) != sizeof g) g = -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)g);
+    int fd = g > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    pid_t before = sampler_tid_waited();
+    int rc = fd >= 0 ? setns(fd, CLONE_NEWPID) : -1;
+    int err = errno;
+    usleep(100000); /* a restart would have named itself by now */
+    pid_t after = sampler_tid();
+    close(done[1]);
+    waitpid(child, NULL, 0);
+    errno = err;
+    print_call("setns_pid", rc);
+    printf("sampler=%d %d\n", (int)before, (int)after);
+    return 0;
+}
+
 /* ---- realloc-fail: a failed realloc changes nothing ------------------------- */
 
 /* Blocks of 5001..5004 bytes (and 70001.. for a probed size): a failed
@@ -1474,6 +1597,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "dup2") && arg) return cmd_dup2(arg);
     if (!strcmp(cmd, "realloc-fail")) return cmd_realloc_fail();
     if (!strcmp(cmd, "userns")) return cmd_userns();
+    if (!strcmp(cmd, "nstypes")) return cmd_nstypes(arg ? atoi(arg) : 200);
+    if (!strcmp(cmd, "pidns")) return cmd_pidns();
     if (!strcmp(cmd, "xfsz")) return cmd_xfsz(arg ? strtoul(arg, NULL, 10) : 200000);
     if (!strcmp(cmd, "chdir-fork") && arg) return cmd_chdir_fork(arg);
     if (!strcmp(cmd, "exec-fail") && arg)

@@ -58,6 +58,41 @@ def case_no_proc():
     check("seed.c:" in rep.stdout, f"its sites are not named:\n{rep.stdout[:800]}")
 
 
+def case_no_proc_script():
+    """Without /proc, a script run by its path (AT_EXECFN is the script's):
+    the main program is named after the interpreter that runs, followed
+    through a script that is another's interpreter, never after a script
+    (the analyzer read it as the program and showed offsets). Skipped where
+    a mount namespace cannot be made (not root)."""
+    if subprocess.run(["unshare", "-m", "true"], stderr=subprocess.DEVNULL).returncode != 0:
+        print("skipped: unshare -m is not permitted here")
+        return
+    inner = os.path.join(harness.TMP, "inner")
+    outer = os.path.join(harness.TMP, "outer")
+    with open(inner, "w") as f:
+        f.write(f"#!{probe()} hello\n")
+    with open(outer, "w") as f:
+        f.write("#! ./inner\n")  # relative: the working directory's
+    for script in (inner, outer):
+        os.chmod(script, 0o755)
+    for script in ("inner", "outer"):
+        trace = os.path.join(harness.TMP, f"{script}.tmk")
+        r = run(["unshare", "-m", "sh", "-c",
+                 f"umount -l /proc && LD_PRELOAD={harness.shim()} TIDEMARK_OUTPUT={trace} "
+                 f"exec ./{script}"], preload=False, cwd=harness.TMP)
+        eq((r.returncode, r.stdout), (0, b"hello from the probe\n"),
+           f"{script}: {r.stderr.decode()}")
+        dump = subprocess.run([tidemark(), "dump", trace], stdout=subprocess.PIPE,
+                              text=True).stdout
+        paths = re.findall(r'MODULE id=\d+ .* path="([^"]*)"', dump)
+        check(probe() in paths, f"{script}: the probe is not among the modules: {paths}")
+        check(not [p for p in paths if "inner" in p or "outer" in p],
+              f"{script}: a script named as a module: {paths}")
+        rep = subprocess.run([tidemark(), "report", trace], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        check("warning" not in rep.stderr, f"{script}: {rep.stderr}")
+
+
 def dlswap(unwinder, as_path=None):
     """shim_probe dlswap: dl_pair_a and dl_pair_b loaded, called 4 times
     (each call keeps a block: 111111 and 222222 bytes; from the second on, the
