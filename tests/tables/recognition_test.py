@@ -18,7 +18,10 @@ runs under libtidemark.so three ways, N entries each:
            "oversized until freed". khash also with its resizes slowed
            (`slow`: its arrays come 5 ms apart, as when preempted).
 The -O2 build also runs with the table built and emptied on a second thread,
-and with the table freed and built again at the same site. CPython's dict
+with the table freed and built again at the same site, and (the C and C++
+programs) with 2 rounds of 3 tables built in turn at one site, alive
+together, destroyed last first, before the kept one: 7 tables, each with
+the growths of one (full and tables mode). CPython's dict
 runs under Debian's /usr/bin/python3 (stripped, no frame names).
 
 usage: recognition_test.py --build DIR --dir TABLES_BUILD_DIR --programs "a;b"
@@ -293,6 +296,35 @@ def check_healthy(args, what, cmd, tmp):
         fail(f"{what} healthy: check exit {r.returncode}: {r.stdout}{r.stderr}")
 
 
+SEVERAL_PROGRAMS = ("umap", "ghash", "khash", "absl", "uthash")  # through table_cli.h
+SEVERAL = 2 * 3 + 1  # table_cli.h's "several": 2 rounds of 3, then the kept one
+
+
+def check_several(args, what, cmd, tmp):
+    """Tables made at one site, alive together and destroyed and made again
+    in a row (a destroyed table's last array freed right before the next
+    one's first comes, of the same rule and thread): each is a table of its
+    own, with the growths of one, never one table with the growths of
+    several."""
+    for mode in ("full", "tables"):
+        trace = os.path.join(tmp, f"several-{mode}.tmk")
+        own = traced(args, cmd + [str(N), str(KEEP), "several"], trace, TIDEMARK_MODE=mode)
+        doc = json.loads(tidemark(args, "report", "--format", "json", trace).stdout)
+        found = [t for t in doc["tables"] if t["kind"] == "recognised"]
+        alive = [t for t in found if t["ended_ns"] is None]
+        got = [(t["growths"], t["held_peak_bytes"], t["ended_ns"] is None) for t in found]
+        if len(found) != SEVERAL or len(alive) != 1 or alive[0]["held_bytes"] != int(own["held"]):
+            fail(f"{what} several ({mode} mode): {len(found)} recognised tables, want "
+                 f"{SEVERAL} (one alive, holding {own['held']} B): (growths, held peak, alive) "
+                 f"{got}")
+            continue
+        want = (alive[0]["growths"], alive[0]["held_peak_bytes"])
+        odd = [g for g in got if g[:2] != want]
+        if odd:
+            fail(f"{what} several ({mode} mode): (growths, held peak) {odd}, each table "
+                 f"grew as the kept one: {want}")
+
+
 def programs(args):
     """(name, command) of every build of every program."""
     out = []
@@ -334,6 +366,8 @@ def main():
                 if what.startswith("umap"):
                     check_lowload(args, what, cmd, tmp)
                 check_healthy_gone(args, what, cmd, tmp)
+                if what.endswith("_O2") and what.startswith(SEVERAL_PROGRAMS):
+                    check_several(args, what, cmd, tmp)
                 if what.endswith("_O2"):
                     for flavour in ("thread", "twice"):
                         trace = os.path.join(tmp, f"{flavour}.tmk")

@@ -62,7 +62,7 @@ int main(int argc, char **argv)
     if (table_parse(argc, argv, &a))
         return 2;
     Ctx c{&a, nullptr};
-    table_rounds(&a, build, destroy, &c);
+    table_rounds(&a, build, destroy, &c, sizeof c);
     const Map &m = *c.m;
     // One bucket is the map's own _M_single_bucket: no array is allocated.
     size_t bytes = m.bucket_count() > 1 ? m.bucket_count() * sizeof(void *) : 0;
