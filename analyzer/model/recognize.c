@@ -19,9 +19,10 @@
  *    and larger (is_realloc). A table destroyed and another made right
  *    after at the same site is two tables;
  *  - a block freed while the thread's newest allocation of the same rule is
- *    still a table of its own (allocated after the freed block, and not
- *    longer ago than moving its entries could take: move_window) makes that
- *    table a continuation of the freed block's (libstdc++ and CPython
+ *    still a table of its own (allocated after the freed block, not longer
+ *    ago than moving its entries could take: move_window, with no matched
+ *    block freed in between, and in full mode no allocation at all) makes
+ *    that table a continuation of the freed block's (libstdc++ and CPython
  *    allocate the new array, move the entries, then free the old one);
  *  - a block allocated within LINK_NS of the previous one of the same rule
  *    on the same thread, while that one lives, from the same callers (the
@@ -473,15 +474,27 @@ static uint64_t move_window(const struct block *b)
     return LINK_NS + b->size / 8 * 200;
 }
 
+/* Is f the old array of the resize that allocated a, the thread's newest
+ * array whose table is its own, and f the thread's first matched block freed
+ * since? In full mode also nothing else allocated between a and f's free
+ * (a rehash only moves entries): a table made while another of its site
+ * lives, which is then destroyed, is not its successor. */
+static int moved_from(struct linker *L, const struct block *f, const struct block *a)
+{
+    if (a->rule != f->rule || a->t_alloc < f->t_alloc || f->t_free - a->t_alloc > move_window(a) ||
+        root(L, a->table) == root(L, f->table))
+        return 0;
+    return !f->before.size ||
+           (f->before.t == a->t_alloc && f->before.size == a->size && f->before.stack == a->stack);
+}
+
 static void link_free(struct recognizer *rz, struct linker *L, struct thread_state *st, size_t i)
 {
     struct block *f = &rz->b[i];
     long a = st->allocated;
-    if (a >= 0 && rz->b[a].rule == f->rule && rz->b[a].t_alloc >= f->t_alloc &&
-        f->t_free - rz->b[a].t_alloc <= move_window(&rz->b[a]) &&
-        root(L, rz->b[a].table) != root(L, f->table)) {
+    st->allocated = -1;
+    if (a >= 0 && moved_from(L, f, &rz->b[a])) {
         L->t[root(L, rz->b[a].table)].merged_to = root(L, f->table); /* new array, old freed */
-        st->allocated = -1;
         return;
     }
     st->freed = (long)i;

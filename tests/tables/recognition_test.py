@@ -21,7 +21,8 @@ The -O2 build also runs with the table built and emptied on a second thread,
 with the table freed and built again at the same site, and (the C and C++
 programs) with 2 rounds of 3 tables built in turn at one site, alive
 together, destroyed last first, before the kept one: 7 tables, each with
-the growths of one (full and tables mode). CPython's dict
+the growths of one (full and tables mode; N entries, and 10,000: one array
+each). CPython's dict
 runs under Debian's /usr/bin/python3 (stripped, no frame names).
 
 usage: recognition_test.py --build DIR --dir TABLES_BUILD_DIR --programs "a;b"
@@ -298,31 +299,38 @@ def check_healthy(args, what, cmd, tmp):
 
 SEVERAL_PROGRAMS = ("umap", "ghash", "khash", "absl", "uthash")  # through table_cli.h
 SEVERAL = 2 * 3 + 1  # table_cli.h's "several": 2 rounds of 3, then the kept one
+SEVERAL_SMALL = 10000  # one array followed a table (khash's flags not: held less)
 
 
 def check_several(args, what, cmd, tmp):
     """Tables made at one site, alive together and destroyed and made again
     in a row (a destroyed table's last array freed right before the next
-    one's first comes, of the same rule and thread): each is a table of its
-    own, with the growths of one, never one table with the growths of
-    several."""
-    for mode in ("full", "tables"):
-        trace = os.path.join(tmp, f"several-{mode}.tmk")
-        own = traced(args, cmd + [str(N), str(KEEP), "several"], trace, TIDEMARK_MODE=mode)
+    one's first comes, of the same rule and thread; with SEVERAL_SMALL
+    entries a table's only array allocated right before another's free):
+    each is a table of its own, with the held peak of one and the growths
+    of one, never those of several (the growths counted by the arrays read
+    as count arrays, which a loaded machine's late probes can change by one
+    or two: under twice the kept one's)."""
+    for n, mode in ((N, "full"), (N, "tables"), (SEVERAL_SMALL, "full"),
+                    (SEVERAL_SMALL, "tables")):
+        trace = os.path.join(tmp, f"several-{n}-{mode}.tmk")
+        own = traced(args, cmd + [str(n), str(KEEP), "several"], trace, TIDEMARK_MODE=mode)
         doc = json.loads(tidemark(args, "report", "--format", "json", trace).stdout)
         found = [t for t in doc["tables"] if t["kind"] == "recognised"]
         alive = [t for t in found if t["ended_ns"] is None]
         got = [(t["growths"], t["held_peak_bytes"], t["ended_ns"] is None) for t in found]
-        if len(found) != SEVERAL or len(alive) != 1 or alive[0]["held_bytes"] != int(own["held"]):
-            fail(f"{what} several ({mode} mode): {len(found)} recognised tables, want "
+        held = alive[0]["held_bytes"] if len(alive) == 1 else None
+        if (len(found) != SEVERAL or held is None or held > int(own["held"]) or
+                (n == N and held != int(own["held"]))):
+            fail(f"{what} several ({n}, {mode} mode): {len(found)} recognised tables, want "
                  f"{SEVERAL} (one alive, holding {own['held']} B): (growths, held peak, alive) "
                  f"{got}")
             continue
-        want = (alive[0]["growths"], alive[0]["held_peak_bytes"])
-        odd = [g for g in got if g[:2] != want]
+        growths, peak = alive[0]["growths"], alive[0]["held_peak_bytes"]
+        odd = [g for g in got if g[1] != peak or g[0] >= max(2 * growths, 1)]
         if odd:
-            fail(f"{what} several ({mode} mode): (growths, held peak) {odd}, each table "
-                 f"grew as the kept one: {want}")
+            fail(f"{what} several ({n}, {mode} mode): (growths, held peak) {odd}, each table "
+                 f"grew as the kept one: ({growths}, {peak})")
 
 
 def programs(args):
