@@ -11,17 +11,27 @@
  * frees (the shim's order: a free's time before the memory goes back, an
  * allocation's after):
  *  - a block allocated right after a block of the same rule was freed on the
- *    same thread (within LINK_NS: a realloc is a free then an allocation)
- *    continues that block's table (GLib and khash reallocate their arrays);
+ *    same thread (within LINK_NS, and no other matched block allocated in
+ *    between: a realloc is a free then an allocation) continues that
+ *    block's table, where the implementation reallocates its arrays (GLib,
+ *    khash, a user's pow2 rule) and the block is the free's realloc: the
+ *    thread's very next allocation (full mode), or else from the same call
+ *    and larger (is_realloc). A table destroyed and another made right
+ *    after at the same site is two tables;
  *  - a block freed while the thread's newest allocation of the same rule is
- *    still a table of its own (allocated after the freed block, and not
- *    longer ago than moving its entries could take: move_window) makes that
- *    table a continuation of the freed block's (libstdc++ and CPython
+ *    still a table of its own (allocated after the freed block, not longer
+ *    ago than moving its entries could take: move_window, with no matched
+ *    block freed in between; in full mode with no allocation at all in
+ *    between, however long ago) makes
+ *    that table a continuation of the freed block's (libstdc++ and CPython
  *    allocate the new array, move the entries, then free the old one);
  *  - a block allocated within LINK_NS of the previous one of the same rule
- *    on the same thread, from the same callers (the frames past the rule's
- *    matched frame), joins its table: the parallel arrays of one resize
- *    (khash's flags, keys and values; GLib's keys, values and hashes).
+ *    on the same thread, while that one lives, from the same callers (the
+ *    frames past the rule's matched frame) and from another call than the
+ *    current resize's arrays, joins its table: the parallel arrays of one
+ *    resize (khash's flags, keys and values; GLib's keys, values and
+ *    hashes). A block from one of that resize's calls starts the next
+ *    resize, or the next table made at the same site.
  * The array that holds the count (count-array: the only one, or the
  * smallest of a resize) is the table's main array; the others are added as
  * extra arrays (held, not buckets).
@@ -362,6 +372,42 @@ struct thread_state {
     unsigned n_group;
 };
 
+/* The call that allocated each matched block: its frames up to the rule's
+ * matched one, at least the allocator's caller and that one's caller. */
+static void note_codes(struct recognizer *rz, const struct tm_model *m)
+{
+    for (size_t i = 0; i < rz->n; i++) {
+        struct block *b = &rz->b[i];
+        const struct tm_stack *s = b->rule >= 0 ? tm_model_stack(m, b->stack) : NULL;
+        uint32_t k = (uint32_t)(b->at > 1 ? b->at : 1) + 1;
+        b->code = s ? hash_frames(s->frames, s->depth < k ? s->depth : k) : b->stack;
+    }
+}
+
+/* Does the implementation grow by realloc (the free and the allocation of
+ * one call)? The others allocate the new array before freeing the old. */
+static int reallocates(const struct tm_rule *r)
+{
+    return r->model == TM_RULE_GLIB || r->model == TM_RULE_KHASH || r->model == TM_RULE_POW2;
+}
+
+/* Is b, the thread's first allocation of a matched block since it freed f,
+ * f's realloc? In full mode the trace says: b is the thread's very next
+ * allocation (a table destroyed and another made at the same site has
+ * the new table's small arrays in between). Elsewhere b must come from the
+ * call that allocated f and be larger: a growth (the first array followed
+ * of a new table is the smallest that call allocates, never larger than
+ * one followed). A shrink there is followed only where the implementation
+ * reallocates several arrays: the next one's free links them (link_free). */
+static int is_realloc(const struct tm_rules *rules, const struct block *f, const struct block *b)
+{
+    if (f->rule != b->rule || !reallocates(&rules->v[b->rule]) || b->t_alloc - f->t_free > LINK_NS)
+        return 0;
+    if (f->after.size)
+        return f->after.t == b->t_alloc && f->after.size == b->size && f->after.stack == b->stack;
+    return f->code == b->code && b->size > f->size;
+}
+
 /* Is stack one of the current resize's? Then a block from it starts the
  * next resize (or the next table made at the same site), not a sibling. */
 static int in_group(const struct thread_state *st, uint64_t stack)
@@ -371,11 +417,13 @@ static int in_group(const struct thread_state *st, uint64_t stack)
     return 0;
 }
 
+/* A full group starts over: a stack it could not keep is never taken for
+ * another array of the resize it left. */
 static void group_add(struct thread_state *st, uint64_t stack, int fresh)
 {
-    if (fresh) st->n_group = 0;
-    if (st->n_group < sizeof st->group_stacks / sizeof st->group_stacks[0])
-        st->group_stacks[st->n_group++] = stack;
+    if (fresh || st->n_group == sizeof st->group_stacks / sizeof st->group_stacks[0])
+        st->n_group = 0;
+    st->group_stacks[st->n_group++] = stack;
 }
 
 static struct thread_state *state_of(struct thread_state **v, size_t *n, uint32_t thread)
@@ -398,13 +446,14 @@ static int link_alloc(struct recognizer *rz, const struct tm_rules *rules, struc
     /* parallel arrays only where the implementation has several: dicts
      * made one after another at one site are tables of their own */
     int several = rules->v[b->rule].count_array == TM_COUNT_ARRAY_SMALLEST;
-    if (f && f->rule == b->rule && b->t_alloc - f->t_free <= LINK_NS) {
-        b->table = root(L, f->table); /* a realloc */
-        st->freed = -1;
+    int near = g && g->rule == b->rule && b->t_alloc - g->t_alloc <= LINK_NS;
+    st->freed = -1; /* a realloc's free and allocation come together */
+    if (f && is_realloc(rules, f, b)) {
+        b->table = root(L, f->table);
         st->allocated = -1;
-        group_add(st, b->stack, 1);
-    } else if (several && g && g->rule == b->rule && g->chain == b->chain &&
-               b->t_alloc - g->t_alloc <= LINK_NS && !in_group(st, b->stack)) {
+        group_add(st, b->stack, !near || in_group(st, b->stack)); /* the resize's next array */
+    } else if (several && near && g->chain == b->chain && !in_group(st, b->stack) &&
+               (g->t_free == TM_NO_TIME || g->t_free > b->t_alloc)) {
         b->table = root(L, g->table); /* another array of the same resize */
         group_add(st, b->stack, 0);
     } else {
@@ -426,15 +475,30 @@ static uint64_t move_window(const struct block *b)
     return LINK_NS + b->size / 8 * 200;
 }
 
+/* Is f the old array of the resize that allocated a, the thread's newest
+ * array whose table is its own, and f the thread's first matched block freed
+ * since? In full mode also nothing else allocated between a and f's free
+ * (a rehash only moves entries): a table made while another of its site
+ * lives, which is then destroyed, is not its successor. */
+static int moved_from(struct linker *L, const struct block *f, const struct block *a)
+{
+    if (a->rule != f->rule || a->t_alloc < f->t_alloc || root(L, a->table) == root(L, f->table))
+        return 0;
+    if (!f->before.size) return f->t_free - a->t_alloc <= move_window(a); /* tables mode */
+    /* Full mode: the thread allocated nothing since a, however long the
+     * move took (a rehash preempted, or slowed by its hasher, for a
+     * second: the new array was a table of its own, which a pass read
+     * half filled) */
+    return f->before.t == a->t_alloc && f->before.size == a->size && f->before.stack == a->stack;
+}
+
 static void link_free(struct recognizer *rz, struct linker *L, struct thread_state *st, size_t i)
 {
     struct block *f = &rz->b[i];
     long a = st->allocated;
-    if (a >= 0 && rz->b[a].rule == f->rule && rz->b[a].t_alloc >= f->t_alloc &&
-        f->t_free - rz->b[a].t_alloc <= move_window(&rz->b[a]) &&
-        root(L, rz->b[a].table) != root(L, f->table)) {
+    st->allocated = -1;
+    if (a >= 0 && moved_from(L, f, &rz->b[a])) {
         L->t[root(L, rz->b[a].table)].merged_to = root(L, f->table); /* new array, old freed */
-        st->allocated = -1;
         return;
     }
     st->freed = (long)i;
@@ -534,6 +598,7 @@ int recognize_finish(struct recognizer *rz, const struct tm_model *m, const stru
         if (!rz->b[i].annotated) match_block(&rz->b[i], m, sym, rules);
     int rc = match_by_stack(rz, m, rules);
     if (rc == 0) mark_shrinks(rz, m, sym, rules);
+    note_codes(rz, m);
     if (sym) tm_symbolizer_free(sym);
     if (rc) return -1;
     struct linker L = {NULL, 0};

@@ -23,6 +23,7 @@ struct block {
     int annotated;
     int rule;            /* index into rules, -1 none */
     uint64_t chain;      /* hash of the callers past the matched frame */
+    uint64_t code;       /* hash of the frames up to it: the call that allocated it */
     size_t table;        /* index into tables[] after linking */
     int main;            /* its table's count array when it came */
     struct probe *probes;

@@ -164,6 +164,25 @@ static int replaced_at(const struct recognizer *rz, const struct tm_rule *rule,
     return 0;
 }
 
+/* Is block i, at t, a new array its entries are still being moved into?
+ * An implementation of one array (libstdc++, CPython, hashbrown, Abseil,
+ * uthash) allocates the new one, moves the entries, then frees the old
+ * one: while an older array of the table is live, the new one holds only
+ * part of them (a pass that read a libstdc++ table's new array, zeroed,
+ * before its rehash moved a node counted 0; the table read "oversized
+ * until freed" with 0 live). */
+static int filling_at(const struct recognizer *rz, const struct tm_rule *rule,
+                      const size_t *blocks, size_t nb, size_t i, uint64_t t)
+{
+    if (rule->count_array != TM_COUNT_ARRAY_ONLY) return 0;
+    const struct block *b = &rz->b[i];
+    for (size_t k = 0; k < nb; k++) {
+        const struct block *o = &rz->b[blocks[k]];
+        if (blocks[k] != i && o->t_alloc < b->t_alloc && is_live_at(o, t)) return 1;
+    }
+    return 0;
+}
+
 /* When the table ended, or TM_NO_TIME: once every array of it is freed (by
  * `at`), at the first free, after its last allocation, of an array that no
  * later array of its kind had replaced, before that free, as an annotated
@@ -204,7 +223,8 @@ static uint64_t count_time(const struct recognizer *rz, const struct tm_rule *ru
 {
     const struct block *b = &rz->b[i];
     if (p->t > o->at || !read_while_live(b, p->t) || !reads_count_array(rule, p) ||
-        !counts_at(rz, rule, blocks, nb, i, p->t) || replaced_at(rz, rule, blocks, nb, i, p->t))
+        !counts_at(rz, rule, blocks, nb, i, p->t) || replaced_at(rz, rule, blocks, nb, i, p->t) ||
+        filling_at(rz, rule, blocks, nb, i, p->t))
         return TM_NO_TIME;
     if (end == TM_NO_TIME || p->t + TM_CLEAR_NS < end) return p->t;
     if (p->t < end) {

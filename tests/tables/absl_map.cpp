@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     if (table_parse(argc, argv, &a))
         return 2;
     Ctx c{&a, nullptr};
-    table_rounds(&a, build, destroy, &c);
+    table_rounds(&a, build, destroy, &c, sizeof c);
     const Map &m = *c.m;
     size_t cap = m.capacity();
     size_t held = cap ? ci::AllocSize(cap, sizeof(Slot), alignof(Slot)) : 0;

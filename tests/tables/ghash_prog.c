@@ -151,7 +151,7 @@ int main(int argc, char **argv)
     if (table_parse(argc, argv, &a))
         return 2;
     struct ctx c = {&a, remove, NULL};
-    table_rounds(&a, build, destroy, &c);
+    table_rounds(&a, build, destroy, &c, sizeof c);
     const struct ghash_mirror *m = checked_mirror(c.h);
     size_t keys = m->size * (m->have_big_keys ? 8 : 4);
     size_t values = m->values == m->keys ? 0 : m->size * (m->have_big_values ? 8 : 4);

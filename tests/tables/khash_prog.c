@@ -87,7 +87,7 @@ int main(int argc, char **argv)
         return 2;
     slow_resize = a.slow;
     struct ctx c = {&a, NULL};
-    table_rounds(&a, build, destroy, &c);
+    table_rounds(&a, build, destroy, &c, sizeof c);
     size_t nb = kh_n_buckets(c.h);
     size_t flags = (nb < 16 ? 1 : nb >> 4) * sizeof(khint32_t);
     size_t keys = nb * sizeof(khint64_t), vals = nb * sizeof(int64_t);

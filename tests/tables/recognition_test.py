@@ -18,7 +18,11 @@ runs under libtidemark.so three ways, N entries each:
            "oversized until freed". khash also with its resizes slowed
            (`slow`: its arrays come 5 ms apart, as when preempted).
 The -O2 build also runs with the table built and emptied on a second thread,
-and with the table freed and built again at the same site. CPython's dict
+with the table freed and built again at the same site, and (the C and C++
+programs) with 2 rounds of 3 tables built in turn at one site, alive
+together, destroyed last first, before the kept one: 7 tables, each with
+the growths of one (full and tables mode; N entries, and 10,000: one array
+each). CPython's dict
 runs under Debian's /usr/bin/python3 (stripped, no frame names).
 
 usage: recognition_test.py --build DIR --dir TABLES_BUILD_DIR --programs "a;b"
@@ -281,6 +285,34 @@ def check_lowload(args, what, cmd, tmp):
         fail(f"{what} lowload keep: {[(t['verdict'], t['after_deletes']) for t in found]}")
 
 
+def check_slow_rehash(args, what, cmd, tmp):
+    """A full map's last growth slowed to over a second (its hasher
+    sleeps): a probe pass reads the new array while the nodes move into it
+    and counts part of them, which is no count of the table's (it read
+    "retains ... after deletes" with none made, once the old array was
+    freed, until the next pass). Never oversized right after a resize's
+    end, nor at the end."""
+    trace = os.path.join(tmp, "slow.tmk")
+    traced(args, cmd + [str(N), "0", "healthy", "slow"], trace)
+    dump = tidemark(args, "dump", trace).stdout.splitlines()
+    sizes = {}
+    for line in dump:
+        m = re.search(r" ALLOC ptr=(\S+) size=(\d+)", line)
+        if m:
+            sizes[m.group(1)] = int(m.group(2))
+    ends = [int(line.split()[0]) for line in dump
+            if " FREE " in line and sizes.get(line.split("ptr=")[1].split()[0], 0) >= 65536]
+    if not any(" PROBE " in line for line in dump):
+        fail(f"{what} slow: no probe")
+    for t in ends + [None]:
+        at = ["--at", f"{t + 1000000}ns"] if t is not None else []
+        doc = json.loads(tidemark(args, "report", "--format", "json", *at, trace).stdout)
+        over = [(x["live"], x["held_bytes"]) for x in doc["tables"]
+                if x["kind"] == "recognised" and x["verdict"] == "oversized"]
+        if over:
+            fail(f"{what} slow: oversized at {t} ns + 1 ms: live, held {over}")
+
+
 def check_dupkeys(args, what, cmd, tmp):
     """A std::unordered_multimap filled with N entries on N/200 keys, nothing
     deleted: its non-empty buckets count its distinct keys, not its
@@ -367,6 +399,42 @@ def check_healthy_growths(args, what, trace):
             fail(f"{what} healthy: oversized right after a growth at {t} ns, live {over}")
 
 
+SEVERAL_PROGRAMS = ("umap", "ghash", "khash", "absl", "uthash")  # through table_cli.h
+SEVERAL = 2 * 3 + 1  # table_cli.h's "several": 2 rounds of 3, then the kept one
+SEVERAL_SMALL = 10000  # one array followed a table (khash's flags not: held less)
+
+
+def check_several(args, what, cmd, tmp):
+    """Tables made at one site, alive together and destroyed and made again
+    in a row (a destroyed table's last array freed right before the next
+    one's first comes, of the same rule and thread; with SEVERAL_SMALL
+    entries a table's only array allocated right before another's free):
+    each is a table of its own, with the held peak of one and the growths
+    of one, never those of several (the growths counted by the arrays read
+    as count arrays, which a loaded machine's late probes can change by one
+    or two: under twice the kept one's)."""
+    for n, mode in ((N, "full"), (N, "tables"), (SEVERAL_SMALL, "full"),
+                    (SEVERAL_SMALL, "tables")):
+        trace = os.path.join(tmp, f"several-{n}-{mode}.tmk")
+        own = traced(args, cmd + [str(n), str(KEEP), "several"], trace, TIDEMARK_MODE=mode)
+        doc = json.loads(tidemark(args, "report", "--format", "json", trace).stdout)
+        found = [t for t in doc["tables"] if t["kind"] == "recognised"]
+        alive = [t for t in found if t["ended_ns"] is None]
+        got = [(t["growths"], t["held_peak_bytes"], t["ended_ns"] is None) for t in found]
+        held = alive[0]["held_bytes"] if len(alive) == 1 else None
+        if (len(found) != SEVERAL or held is None or held > int(own["held"]) or
+                (n == N and held != int(own["held"]))):
+            fail(f"{what} several ({n}, {mode} mode): {len(found)} recognised tables, want "
+                 f"{SEVERAL} (one alive, holding {own['held']} B): (growths, held peak, alive) "
+                 f"{got}")
+            continue
+        growths, peak = alive[0]["growths"], alive[0]["held_peak_bytes"]
+        odd = [g for g in got if g[1] != peak or g[0] >= max(2 * growths, 1)]
+        if odd:
+            fail(f"{what} several ({n}, {mode} mode): (growths, held peak) {odd}, each table "
+                 f"grew as the kept one: ({growths}, {peak})")
+
+
 def programs(args):
     """(name, command) of every build of every program."""
     out = []
@@ -408,11 +476,15 @@ def main():
                 if what.startswith("umap"):
                     check_lowload(args, what, cmd, tmp)
                     check_dupkeys(args, what, cmd, tmp)
+                    if what.endswith("_O2"):
+                        check_slow_rehash(args, what, cmd, tmp)
                 check_healthy_gone(args, what, cmd, tmp)
                 # uthash frees its buckets with its last item: never held empty
                 if (what.endswith("_O2") or what == "python_dict") and \
                         not what.startswith(("ghash", "uthash")):  # ghash: F5, pending
                     check_empty_gone(args, what, cmd, tmp)
+                if what.endswith("_O2") and what.startswith(SEVERAL_PROGRAMS):
+                    check_several(args, what, cmd, tmp)
                 if what.endswith("_O2"):
                     for flavour in ("thread", "twice"):
                         trace = os.path.join(tmp, f"{flavour}.tmk")

@@ -12,11 +12,15 @@
  *              and outlives it
  *     twice    the table is built, emptied and freed, then built again at
  *              the same call site (the second one is kept and printed)
+ *     several  before the kept table, 2 rounds of 3 tables built in turn at
+ *              the same call site, alive together, then destroyed last
+ *              first (as delete[] does): 7 tables, one kept and printed
  *     gone     the table is destroyed after the line is printed, 0.3 s
  *              before the process ends: a report at the end finds it ended
  *     slow     each of the implementation's large array (re)allocations
  *              sleeps 5 ms first, as a thread preempted in the middle of a
- *              resize does (khash_prog only: its krealloc; others ignore it)
+ *              resize does (khash_prog: its krealloc; umap: one more rehash
+ *              of the full map, over a second long; others ignore it)
  *     ptrkeys  the keys are heap pointers, as a string-keyed table's
  *              (ghash_prog only; others ignore it)
  *     lowload  the table grows at a quarter of its default load
@@ -50,7 +54,8 @@
 
 struct table_args {
     long n, keep;
-    int fix, healthy, dense, random, thread, twice, gone, slow, ptrkeys, lowload, dupkeys, idle;
+    int fix, healthy, dense, random, thread, twice, several, gone, slow, ptrkeys, lowload, dupkeys,
+        idle;
     uint64_t seed;
 };
 
@@ -73,7 +78,7 @@ static inline uint64_t table_key(const struct table_args *a, long i)
 
 static inline int table_usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [gone] [slow] [ptrkeys] [lowload] [dupkeys] [idle]\n",
+    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [several] [gone] [slow] [ptrkeys] [lowload] [dupkeys] [idle]\n",
             prog);
     return 2;
 }
@@ -102,6 +107,7 @@ static inline int table_parse(int argc, char **argv, struct table_args *a)
         else if (!strcmp(w, "random")) a->random = 1;
         else if (!strcmp(w, "thread")) a->thread = 1;
         else if (!strcmp(w, "twice")) a->twice = 1;
+        else if (!strcmp(w, "several")) a->several = 1;
         else if (!strcmp(w, "gone")) a->gone = 1;
         else if (!strcmp(w, "slow")) a->slow = 1;
         else if (!strcmp(w, "ptrkeys")) a->ptrkeys = 1;
@@ -129,6 +135,7 @@ static inline const char *table_mode(const struct table_args *a)
 
 static inline const char *table_flavour(const struct table_args *a)
 {
+    if (a->several) return a->thread ? "thread+several" : "several";
     return a->thread ? (a->twice ? "thread+twice" : "thread") : a->twice ? "twice" : "plain";
 }
 
@@ -178,11 +185,42 @@ static inline void table_run(const struct table_args *a, void (*build)(void *), 
         table_fail("table_cli", "pthread_create");
 }
 
-/* Builds the table once, or twice at the same call site (the first one
- * destroyed in between), so both tables come from the same stack. */
-static inline void table_rounds(const struct table_args *a, void (*build)(void *),
-                                void (*destroy)(void *), void *ctx)
+#define TABLE_SEVERAL_ROUNDS 2
+#define TABLE_SEVERAL_ALIVE 3
+
+/* "several": rounds of TABLE_SEVERAL_ALIVE tables built in turn from the
+ * one ctx (each built into it, then its ctx_size bytes put aside), alive
+ * together, destroyed last first. */
+static inline void table_several(const struct table_args *a, void (*build)(void *),
+                                 void (*destroy)(void *), void *ctx, size_t ctx_size)
 {
+    char *kept = (char *)malloc(ctx_size * (TABLE_SEVERAL_ALIVE + 1));
+    if (!kept)
+        table_fail("table_cli", "malloc");
+    memcpy(kept + ctx_size * TABLE_SEVERAL_ALIVE, ctx, ctx_size); /* the empty ctx */
+    for (int r = 0; r < TABLE_SEVERAL_ROUNDS; r++) {
+        for (int k = 0; k < TABLE_SEVERAL_ALIVE; k++) {
+            memcpy(ctx, kept + ctx_size * TABLE_SEVERAL_ALIVE, ctx_size);
+            table_run(a, build, ctx);
+            memcpy(kept + ctx_size * k, ctx, ctx_size);
+        }
+        for (int k = TABLE_SEVERAL_ALIVE; k-- > 0;) {
+            memcpy(ctx, kept + ctx_size * k, ctx_size);
+            destroy(ctx);
+        }
+    }
+    memcpy(ctx, kept + ctx_size * TABLE_SEVERAL_ALIVE, ctx_size);
+    free(kept);
+}
+
+/* Builds the table once, or twice at the same call site (the first one
+ * destroyed in between), so both tables come from the same stack; with
+ * "several", after table_several's tables. ctx_size: sizeof *ctx. */
+static inline void table_rounds(const struct table_args *a, void (*build)(void *),
+                                void (*destroy)(void *), void *ctx, size_t ctx_size)
+{
+    if (a->several)
+        table_several(a, build, destroy, ctx, ctx_size);
     int rounds = a->twice ? 2 : 1;
     for (int r = 0; r < rounds; r++) {
         if (r > 0)

@@ -2,7 +2,10 @@
 // N entries, erased down to KEEP with unordered_map::erase (the bucket array
 // keeps its size), optionally cured with m.rehash(0). CLI: table_cli.h.
 // With dupkeys, a std::unordered_multimap on N/200 distinct keys, erased
-// from its first entry on.
+// from its first entry on. With slow, the hasher sleeps 1 ms every 100
+// calls in the insert that grows the map past 100,000 entries: its rehash
+// takes over a second, so a probe pass reads the new array while the
+// nodes are being moved into it.
 //
 // Prints: impl=unordered_map ... live= held= buckets= bucket_bytes=
 //         nonempty=   (buckets whose word is not NULL: libstdc++ resets a
@@ -10,14 +13,40 @@
 //                      count a reader of the array's contents sees)
 // held = bucket_bytes = bucket_count() * 8, 0 while bucket_count() is 1 (the
 // bucket embedded in the map object, no allocation).
+#include <functional>
 #include <unordered_map>
 
 #include "table_cli.h"
 
 namespace {
 
-using Map = std::unordered_map<long, long>;
-using MultiMap = std::unordered_multimap<long, long>; // dupkeys
+bool slow_hashing; // slow: the hasher sleeps now and then
+
+// std::hash<long>, which sleeps 1 ms every 100 calls while slow_hashing.
+struct Hash {
+    size_t operator()(long k) const noexcept
+    {
+        static unsigned calls;
+        if (slow_hashing && ++calls % 100 == 0) {
+            struct timespec ts = {0, 1000 * 1000};
+            nanosleep(&ts, nullptr);
+        }
+        return std::hash<long>{}(k);
+    }
+};
+
+} // namespace
+
+// Not cached in the nodes (fast, and noexcept), as std::hash<long>'s is
+// not: the rehash calls it for every node, and the nodes are laid out as
+// std::hash<long>'s.
+template <> struct std::__is_fast_hash<Hash> : std::true_type {
+};
+
+namespace {
+
+using Map = std::unordered_map<long, long, Hash>;
+using MultiMap = std::unordered_multimap<long, long, Hash>; // dupkeys
 
 template <class M> struct Ctx {
     const table_args *a;
@@ -56,8 +85,12 @@ template <class M> void build(void *p)
     M &m = *c->m;
     if (a->lowload)
         m.max_load_factor(0.25f);
-    for (long i = 0; i < a->n; i++)
+    for (long i = 0; i < a->n; i++) {
+        slow_hashing = a->slow && m.size() > 100000 &&
+                       m.size() + 1 > m.bucket_count() * m.max_load_factor();
         insert(m, key_of(a, i), i);
+        slow_hashing = false;
+    }
     erase_to_keep(m, a);
     if (a->fix)
         m.rehash(0);
@@ -83,7 +116,7 @@ template <class M> size_t nonempty_buckets(const M &m)
 template <class M> int run(const table_args &a)
 {
     Ctx<M> c{&a, nullptr};
-    table_rounds(&a, build<M>, destroy<M>, &c);
+    table_rounds(&a, build<M>, destroy<M>, &c, sizeof c);
     const M &m = *c.m;
     // One bucket is the map's own _M_single_bucket: no array is allocated.
     size_t bytes = m.bucket_count() > 1 ? m.bucket_count() * sizeof(void *) : 0;

@@ -83,7 +83,7 @@ int main(int argc, char **argv)
     if (table_parse(argc, argv, &a))
         return 2;
     struct ctx c = {&a, NULL};
-    table_rounds(&a, build, destroy, &c);
+    table_rounds(&a, build, destroy, &c, sizeof c);
     size_t nb = 0, count_sum = 0, heads = 0;
     if (c.head) {
         UT_hash_table *tbl = c.head->hh.tbl;
