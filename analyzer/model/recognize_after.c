@@ -29,8 +29,6 @@
  * on: a shrink), and none is opened past AFTER_WATCH_MAX at once. A free
  * that the trace's end follows (a destroy as the program's last act) ends
  * the chain too (recognize_after_finish). */
-#include <string.h>
-
 #include "recognize_int.h"
 
 #define WATCH_NS 1000000000ull /* 1 s */
