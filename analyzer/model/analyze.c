@@ -108,8 +108,16 @@ static void note_alloc(struct analysis *c, const struct analysis_pending *p)
 {
     uint64_t waited = free_runs_alloc(&c->runs, p->thread, p->size, p->stack, p->t);
     if (waited)
-        recognize_next_alloc(c->rz, (size_t)(waited - 1), p->thread,
-                             (struct thread_alloc){p->size, p->stack, p->t});
+        c->rz_watching = recognize_next_alloc(c->rz, (size_t)(waited - 1), p->thread,
+                                              (struct thread_alloc){p->size, p->stack, p->t});
+}
+
+/* A heap record for recognize_after.c, before it is applied. */
+static void note_heap_event(struct analysis *c, const struct analysis_pending *p)
+{
+    int is_free = p->type == TMK_REC_FREE || p->type == TMK_REC_FREE_INFO;
+    uint64_t stack = p->type == TMK_REC_FREE ? 0 : p->stack; /* a FREE has none */
+    c->rz_watching = recognize_heap_event(c->rz, p->thread, is_free, p->t, p->size, stack);
 }
 
 /* Applies the pending heap records, in their order. */
@@ -117,6 +125,7 @@ void analysis_flush(struct analysis *c)
 {
     for (unsigned i = 0; i < c->nbatch; i++) {
         const struct analysis_pending *p = &c->batch[i];
+        if (c->rz_watching) note_heap_event(c, p);
         if (p->type == TMK_REC_ALLOC) {
             heap_alloc(&c->heap, p->t, p->ptr, p->size, p->stack);
             note_alloc(c, p);
@@ -132,6 +141,7 @@ void analysis_flush(struct analysis *c)
                                         free_runs_latest(&c->runs, p->thread)};
             long ix = recognize_free_block(c->rz, p->t, p->thread, p->ptr, &f);
             if (ix >= 0) {
+                c->rz_watching = 1;
                 free_runs_watch(&c->runs, -1);
                 if (c->track_heap) free_runs_wait(&c->runs, p->thread, (uint64_t)ix);
             }

@@ -146,6 +146,7 @@ struct analysis {
     struct analysis_pending batch[ANALYSIS_BATCH];
     unsigned nbatch;
     struct recognizer *rz;      /* tables nobody annotated (recognize.c) */
+    int rz_watching;            /* recognize_heap_event wants the heap records */
     struct free_runs runs;      /* each thread's frees since its allocation (free_runs.h) */
     struct tm_record *held;     /* TABLE_ARRAYs by info waiting for their block (by_info.c) */
     size_t n_held, held_cap;

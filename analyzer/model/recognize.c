@@ -73,6 +73,7 @@ void recognize_free(struct recognizer *rz)
 static void compact(struct recognizer *rz)
 {
     size_t w = 0;
+    rz->n_watch = 0; /* their blocks move */
     u64map_free(&rz->live);
     u64map_init(&rz->live);
     for (size_t i = 0; i < rz->n; i++) {
@@ -139,17 +140,21 @@ long recognize_free_block(struct recognizer *rz, uint64_t t, uint32_t thread, ui
     b->freed_before = f->freed_before;
     b->before = f->latest;
     u64map_del(&rz->live, ptr, NULL);
+    recognize_after_freed(rz, (size_t)i);
     return i;
 }
 
-void recognize_next_alloc(struct recognizer *rz, size_t index, uint32_t thread,
-                          struct thread_alloc a)
+int recognize_next_alloc(struct recognizer *rz, size_t index, uint32_t thread,
+                         struct thread_alloc a)
 {
     /* compact() may have moved it meanwhile: then it is not found */
     struct block *b = index < rz->n ? &rz->b[index] : NULL;
     if (b && b->t_free != TM_NO_TIME && b->free_thread == thread && b->t_free <= a.t &&
-        !b->after.size)
+        !b->after.size) {
         b->after = a;
+        return recognize_after_start(rz, index);
+    }
+    return rz->n_watch > 0;
 }
 
 void recognize_annotated(struct recognizer *rz, uint64_t ptr)
@@ -563,13 +568,16 @@ static int same_path(struct tm_symbolizer *sym, const struct tm_stack *a, const 
 
 /* A matched block freed for a smaller array allocated by the same
  * implementation (a stack its rule's frames match; for a block known by its
- * layout or size, the same allocator's caller and its caller) on the freeing thread,
+ * layout or size, or for a realloc, the same allocator's caller and its
+ * caller) on the freeing thread,
  * right before the free (libstdc++, CPython, hashbrown, Abseil allocate the
  * new array, move the entries, free the old one) or right after (a
  * realloc: GLib, khash), within LINK_NS: its owner shrank the table
  * (rehash(0), shrink_to_fit, g_hash_table_remove_all) below the arrays the
- * shim follows; it was not destroyed. Full mode only: the small array is
- * there only when every allocation is. */
+ * shim follows; it was not destroyed. Not when the small array of a
+ * realloc was freed right away (recognize_after.c): that shrink was a
+ * destructor's (g_hash_table_destroy empties the table first). Full mode
+ * only: the small array is there only when every allocation is. */
 static void mark_shrinks(struct recognizer *rz, const struct tm_model *m,
                          struct tm_symbolizer *sym, const struct tm_rules *rules)
 {
@@ -581,9 +589,13 @@ static void mark_shrinks(struct recognizer *rz, const struct tm_model *m,
         for (int j = 0; j < 2 && !b->shrunk; j++) {
             uint64_t gap = c[j]->t > b->t_free ? c[j]->t - b->t_free : b->t_free - c[j]->t;
             if (!c[j]->size || c[j]->size >= b->size || gap > LINK_NS) continue;
+            if (c[j] == &b->after && b->fate.freed) continue;
             const struct tm_stack *cs = tm_model_stack(m, c[j]->stack);
-            b->shrunk = b->at >= 0 ? sym && cs && matched_frame(sym, cs, &rules->v[b->rule]) >= 0
-                                   : same_path(sym, cs, s, 1);
+            /* a realloc from the block's own allocator and its caller
+             * counts too: g_hash_table_remove_all tail-calls GLib's static
+             * resize, whose frames have no name in a stripped libglib */
+            int named = b->at >= 0 && sym && cs && matched_frame(sym, cs, &rules->v[b->rule]) >= 0;
+            b->shrunk = named || ((b->at < 0 || j == 1) && same_path(sym, cs, s, 1));
         }
     }
 }
@@ -592,6 +604,7 @@ int recognize_finish(struct recognizer *rz, const struct tm_model *m, const stru
                      struct tables *tb, const struct tm_options *o)
 {
     if (rz->oom) return -1;
+    recognize_after_finish(rz);
     if (!rz->n || !rules->n) return 0;
     struct tm_symbolizer *sym = tm_symbolizer_for(m);
     for (size_t i = 0; i < rz->n; i++)

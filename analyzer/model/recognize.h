@@ -33,12 +33,19 @@ struct recognize_freed {
     uint64_t freed_before;     /* frees of the last one's size since its allocation */
     struct thread_alloc latest; /* its latest allocation */
 };
-/* The collected block's index when ptr is one, else -1. */
+/* The collected block's index when ptr is one, else -1 (when one,
+ * recognize_heap_event wants the thread's next record). */
 long recognize_free_block(struct recognizer *rz, uint64_t t, uint32_t thread, uint64_t ptr,
                           const struct recognize_freed *f);
-/* The freeing thread's first allocation after block `index` was freed. */
-void recognize_next_alloc(struct recognizer *rz, size_t index, uint32_t thread,
-                          struct thread_alloc a);
+/* The freeing thread's first allocation after block `index` was freed.
+ * 1 when recognize_heap_event wants the records that follow. */
+int recognize_next_alloc(struct recognizer *rz, size_t index, uint32_t thread,
+                         struct thread_alloc a);
+/* An allocation or a free (size; stack: 0 when not known) of a full trace,
+ * in the thread's order, while recognize_next_alloc or this said 1: what
+ * became of a shrink's small array (recognize_after.c). 1 while wanted. */
+int recognize_heap_event(struct recognizer *rz, uint32_t thread, int is_free, uint64_t t,
+                         uint64_t size, uint64_t stack);
 void recognize_probe(struct recognizer *rz, const struct tm_record *r);
 /* 1 when it stopped collecting (too many large blocks: recognize.c). */
 int recognize_full(const struct recognizer *rz);

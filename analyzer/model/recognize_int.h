@@ -13,6 +13,19 @@ struct probe {
     uint64_t t, nz64, u32ge2, pairs00, sum16, layout, capacity, live;
 };
 
+/* What became of the small array a large block was reallocated to (its
+ * shrink's new array, full mode), followed through its thread's records by
+ * recognize_after.c: the last two of its reallocations, and whether it was
+ * freed right away (within LINK_NS: the table was destroyed, GLib's
+ * g_hash_table_destroy empties the table, shrinking it, then frees it). */
+struct after_chain {
+    uint64_t from, to;           /* its last reallocation (bytes); 0: none */
+    uint64_t prev_from, prev_to; /* the one before */
+    uint32_t steps;
+    int freed;                   /* the block's own small array freed right away */
+    int last_freed;              /* the last one's (steps > 0) freed right away */
+};
+
 struct block {
     uint64_t ptr, size, stack, t_alloc, t_free;
     uint32_t thread, free_thread;
@@ -26,11 +39,27 @@ struct block {
     uint64_t code;       /* hash of the frames up to it: the call that allocated it */
     size_t table;        /* index into tables[] after linking */
     int main;            /* its table's count array when it came */
+    int sibling;         /* GLib: another array of its resize (recognize_glib.c) */
+    int free_alone;      /* its thread freed another block next: no realloc's free */
+    struct after_chain fate; /* what its `after` became (recognize_after.c) */
     struct probe *probes;
     size_t n_probes, cap_probes;
 };
 
+/* A small array being followed (recognize_after.c). */
+struct after_watch {
+    size_t block;     /* the large block whose reallocation made it */
+    uint32_t thread;
+    int large;        /* the large block itself just freed: what comes next? */
+    int freed;        /* its free seen: waiting for the thread's next record */
+    uint64_t size, stack, t_alloc, t_free;
+};
+
+#define AFTER_WATCH_MAX 64
+
 struct recognizer {
+    struct after_watch watch[AFTER_WATCH_MAX];
+    unsigned n_watch;
     struct block *b;
     size_t n, cap;
     struct u64map live; /* ptr -> index of its live block */
@@ -49,5 +78,22 @@ struct recognizer {
  * when out of memory. */
 int recognize_replay(struct recognizer *rz, const struct tm_rules *rules, struct tables *tb,
                      const struct tm_options *o);
+
+/* recognize_after.c: starts following block `index`'s `after` (a smaller
+ * allocation right after its free); 1 when a watch is open. */
+int recognize_after_start(struct recognizer *rz, size_t index);
+/* Block `index` was freed: is its thread's next record a free? */
+void recognize_after_freed(struct recognizer *rz, size_t index);
+/* The trace ended: the watches still open are closed. */
+void recognize_after_finish(struct recognizer *rz);
+
+/* recognize_glib.c: GLib's arrays. Marks the arrays of each resize but its
+ * first (GLib reallocates its hashes first, then keys and values) as
+ * siblings: not count arrays. blocks: one table's, in allocation order.
+ * 0, or -1 when out of memory. */
+int glib_mark_siblings(struct recognizer *rz, const size_t *blocks, size_t nb);
+/* The live count GLib's rules give at the last reallocation of the small
+ * arrays that block b (a hashes array) was shrunk to, or 0 when unknown. */
+uint64_t glib_live_after(const struct tm_rule *rule, const struct block *b);
 
 #endif

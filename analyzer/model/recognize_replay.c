@@ -20,7 +20,8 @@ struct replay_event {
     int kind;
     size_t block;  /* EV_ARRAY, EV_FREE; EV_NEW: the first block */
     uint64_t live; /* EV_COUNT: the count (the upper end of a range); EV_END: 1 if shrunk;
-                      EV_NEW: the load it grows at, in millionths (0: the rule's) */
+                      EV_NEW: the load it grows at, in millionths (0: the rule's);
+                      EV_ARRAY: the table's count then (carry_counts) */
     size_t table;
     uint64_t live_lo; /* EV_COUNT: the lower end */
     uint64_t order;
@@ -72,6 +73,7 @@ static int counts_at(const struct recognizer *rz, const struct tm_rule *rule, co
 {
     if (rule->count_array == TM_COUNT_ARRAY_ONLY) return 1;
     const struct block *b = &rz->b[i];
+    if (b->sibling) return 0; /* GLib's keys or values (recognize_glib.c) */
     for (size_t k = 0; k < nb; k++) {
         const struct block *o = &rz->b[blocks[k]];
         if (blocks[k] != i && is_live_at(o, t) && o->size < b->size) return 0;
@@ -243,15 +245,41 @@ static uint64_t count_time(const struct recognizer *rz, const struct tm_rule *ru
 }
 
 /* Did the table end as its owner shrank it (recognize.c, mark_shrinks): an
- * array of its last generation freed for a smaller one of the same code? */
-static int shrunk_at_end(const struct recognizer *rz, const size_t *blocks, size_t nb,
-                         uint64_t end)
+ * array of its last generation freed for a smaller one of the same code,
+ * and none for one freed right away (recognize_after.c: GLib's destroy
+ * shrinks each array, then frees them one after another)? A GLib shrink
+ * reallocates every array: one freed with another free right after was
+ * freed by g_hash_table_unref, whatever came after the last. */
+static int shrunk_at_end(const struct recognizer *rz, const struct tm_rule *rule,
+                         const size_t *blocks, size_t nb, uint64_t end)
 {
+    int shrunk = 0;
     for (size_t j = 0; j < nb; j++) {
         const struct block *b = &rz->b[blocks[j]];
-        if (b->shrunk && b->t_free != TM_NO_TIME && b->t_free >= end) return 1;
+        if (b->t_free == TM_NO_TIME || b->t_free < end) continue;
+        if (b->fate.freed || (rule->model == TM_RULE_GLIB && b->free_alone)) return 0;
+        shrunk = shrunk || b->shrunk;
     }
-    return 0;
+    return shrunk;
+}
+
+/* The count at a shrunk table's end from what its count array's small
+ * arrays became (recognize_glib.c), or 0: GLib only. Its count array is
+ * the last one freed that is no sibling: GLib's hashes go below the probe
+ * size a resize before its 8-byte keys. */
+static uint64_t live_after_end(const struct recognizer *rz, const struct tm_rule *rule,
+                               const size_t *blocks, size_t nb, uint64_t end)
+{
+    if (rule->model != TM_RULE_GLIB || end == TM_NO_TIME ||
+        !shrunk_at_end(rz, rule, blocks, nb, end))
+        return 0;
+    const struct block *count = NULL;
+    for (size_t j = 0; j < nb; j++) {
+        const struct block *b = &rz->b[blocks[j]];
+        if (b->t_free != TM_NO_TIME && !b->sibling && (!count || b->t_free > count->t_free))
+            count = b;
+    }
+    return count ? glib_live_after(rule, count) : 0;
 }
 
 /* What a table's destructor says it held: libstdc++ frees every node, then
@@ -343,6 +371,13 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
     double load;
     enum count_source from = count_source(rz, &rules->v[rz->b[blocks[0]].rule], blocks, nb, &load);
     uint64_t load_ppm = (uint64_t)llround(load * 1e6); /* EV_NEW's `live` */
+    if (rules->v[rz->b[blocks[0]].rule].model == TM_RULE_GLIB && glib_mark_siblings(rz, blocks, nb))
+        return -1;
+    /* a GLib table shrunk below the probe size: the count its last small
+     * arrays give stands at its end, not what a probe read before */
+    uint64_t after = live_after_end(rz, &rules->v[rz->b[blocks[0]].rule], blocks, nb, end);
+    if (after && push(R, (struct replay_event){end, EV_COUNT, blocks[0], after, table, after, 0, 0}))
+        return -1;
     int end_pushed = 0;
     size_t first = R->n; /* this table's events */
     for (size_t j = 0; j < nb; j++) {
@@ -357,7 +392,7 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
             push(R, (struct replay_event){b->t_free, EV_FREE, i, 0, table, 0, 0, 0}))
             return -1;
         if (!end_pushed && end != TM_NO_TIME && b->t_free == end) {
-            uint64_t shrunk = shrunk_at_end(rz, blocks, nb, end); /* EV_END's `live` */
+            uint64_t shrunk = shrunk_at_end(rz, rule, blocks, nb, end); /* EV_END's `live` */
             if (push(R, (struct replay_event){end, EV_END, i, shrunk, table, 0, 0, 0})) return -1;
             end_pushed = 1;
         }
@@ -376,6 +411,7 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
             const struct probe *p = &b->probes[k];
             uint64_t lo, live = live_of(rule, b, p, &lo);
             uint64_t t = count_time(rz, rule, blocks, nb, i, p, live, end, o);
+            if (after && t != TM_NO_TIME && t >= end) continue;
             if (t != TM_NO_TIME &&
                 push(R, (struct replay_event){t, EV_COUNT, i, live, table, lo, 0, p->t == t}))
                 return -1;
@@ -459,6 +495,24 @@ static int keep_largest_counts(struct replay *R)
     return 0;
 }
 
+/* The count an array comes with (EV_ARRAY's `live`): the table's last. A
+ * realloc moves the entries as they are; a growth's count comes right
+ * after (EV_COUNT), and a new table's is 0. */
+static void carry_counts(struct replay *R)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < R->n; i++)
+        if (R->v[i].table + 1 > n) n = R->v[i].table + 1;
+    uint64_t *last = calloc(n + 1, sizeof *last);
+    if (!last) return; /* then arrays come with 0, as before */
+    for (size_t i = 0; i < R->n; i++) {
+        struct replay_event *e = &R->v[i];
+        if (e->kind == EV_COUNT) last[e->table] = e->live;
+        if (e->kind == EV_ARRAY) e->live = last[e->table];
+    }
+    free(last);
+}
+
 static void apply(struct recognizer *rz, const struct tm_rules *rules, const struct replay_event *e,
                   uint64_t first_id, struct tables *tb, const struct tm_options *o)
 {
@@ -489,6 +543,7 @@ static void apply(struct recognizer *rz, const struct tm_rules *rules, const str
         r.u.table_array.buckets = main ? tm_rule_buckets(rule, b->size, b->n_probes ? b->probes[0].capacity : 0) : 0;
         r.u.table_array.reason = main ? TMK_ARRAY_GROW : TMK_ARRAY_OVERFLOW;
         r.u.table_array.stack = b->stack;
+        r.u.table_array.live = e->live;
         tables_array(tb, &r, -1, o);
         break;
     }
@@ -522,6 +577,7 @@ int recognize_replay(struct recognizer *rz, const struct tm_rules *rules, struct
         rc = keep_largest_counts(&R);
     }
     if (rc == 0) {
+        carry_counts(&R);
         uint64_t first_id = tables_max_id(tb) + 1; /* after the annotated ones */
         for (size_t i = 0; i < R.n; i++) apply(rz, rules, &R.v[i], first_id, tb, o);
     }

@@ -313,6 +313,8 @@ void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
     struct tm_table *t = &s->t;
     t->held += a->bytes;
     t->arrays_live++;
+    /* a recognised table's new main array larger than the last: grown */
+    int grew = t->rule && a->reason == TMK_ARRAY_GROW && a->bytes > s->main_bytes;
     if (a->reason != TMK_ARRAY_OVERFLOW) {
         s->main_ptr = a->ptr;
         s->main_bytes = a->bytes;
@@ -321,16 +323,15 @@ void tables_array(struct tables *tb, const struct tm_record *r, int heap_live,
     }
     if (a->reason == TMK_ARRAY_GROW || a->reason == TMK_ARRAY_SAMESIZE_GROW) t->growths++;
     if (a->reason == TMK_ARRAY_GROW) s->grown = 1;
-    /* An annotated table's array says its count; a recognised table's
-     * comes from its own COUNTs, and a growth makes it unknown until the
+    /* An annotated table's array says its count; a recognised table's comes
+     * with its last count (recognize_replay.c, carry_counts: a realloc moves
+     * the entries as they are), and a growth makes it unknown until the
      * next (the growth's own, where the rule gives one: it follows at the
      * same time). A new array of uthash, whose growth has no count, read
      * live 0, then the count before the growth: "oversized" until the next
      * probe, with a count the growth says is past. */
-    if (!t->rule)
-        t->live_now = t->live_lo = a->live;
-    else if (a->reason == TMK_ARRAY_GROW)
-        t->live_counted = 0;
+    t->live_now = t->live_lo = a->live;
+    if (grew) t->live_counted = 0;
     update(tb, s, r->t, o);
     return;
 oom:

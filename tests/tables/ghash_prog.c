@@ -5,7 +5,14 @@
  * removing that never shrinks the arrays), optionally cured by rebuilding
  * the table from its live entries. CLI: table_cli.h, plus the word
  * "remove": delete through g_hash_table_remove instead (the table shrinks
- * itself: a control that holds nothing).
+ * itself: a control that holds nothing), and the word "unref": the table
+ * (each of `twice`, and at `gone`) ends with g_hash_table_unref, which
+ * frees the arrays as they are, instead of g_hash_table_destroy, which
+ * first empties the table (shrinking it to 8 slots) and then frees them;
+ * the word "clear": after the deletes, g_hash_table_remove_all, the
+ * table kept (an in-place cure: GLib shrinks it to 8 slots); and the word
+ * "renew": with gone, a new table of 10 entries is made right after the
+ * end (its first, small arrays come right after the old ones' frees).
  *
  * Prints: impl=ghash ... live= held= size= nnodes= noccupied= big_keys=
  *         big_values= keys_bytes= hashes_bytes= values_bytes= hashes_live=
@@ -44,6 +51,9 @@ struct ghash_mirror { /* glib 2.74's struct _GHashTable, first fields */
 struct ctx {
     const struct table_args *a;
     int remove; /* delete through g_hash_table_remove */
+    int unref;  /* end it with g_hash_table_unref */
+    int clear;  /* g_hash_table_remove_all after the deletes */
+    int renew;  /* a small table made right after the end */
     GHashTable *h;
 };
 
@@ -109,6 +119,8 @@ static void build(void *p)
     } else if (a->keep < a->n) {
         iter_remove_all_but(c->h, a);
     }
+    if (c->clear)
+        g_hash_table_remove_all(c->h);
     if (a->fix)
         c->h = rebuild(c->h);
 }
@@ -116,7 +128,10 @@ static void build(void *p)
 static void destroy(void *p)
 {
     struct ctx *c = p;
-    g_hash_table_destroy(c->h);
+    if (c->unref)
+        g_hash_table_unref(c->h);
+    else
+        g_hash_table_destroy(c->h);
     c->h = NULL;
 }
 
@@ -139,10 +154,16 @@ static const struct ghash_mirror *checked_mirror(GHashTable *h)
 
 int main(int argc, char **argv)
 {
-    int remove = 0, kept = 0;
-    for (int i = 0; i < argc; i++) { /* "remove" out, the rest to table_parse */
+    int remove = 0, unref = 0, clear = 0, renew = 0, kept = 0;
+    for (int i = 0; i < argc; i++) { /* our own words out, the rest to table_parse */
         if (i >= 3 && !strcmp(argv[i], "remove"))
             remove = 1;
+        else if (i >= 3 && !strcmp(argv[i], "unref"))
+            unref = 1;
+        else if (i >= 3 && !strcmp(argv[i], "clear"))
+            clear = 1;
+        else if (i >= 3 && !strcmp(argv[i], "renew"))
+            renew = 1;
         else
             argv[kept++] = argv[i];
     }
@@ -150,7 +171,7 @@ int main(int argc, char **argv)
     struct table_args a;
     if (table_parse(argc, argv, &a))
         return 2;
-    struct ctx c = {&a, remove, NULL};
+    struct ctx c = {&a, remove, unref, clear, renew, NULL};
     table_rounds(&a, build, destroy, &c, sizeof c);
     const struct ghash_mirror *m = checked_mirror(c.h);
     size_t keys = m->size * (m->have_big_keys ? 8 : 4);
@@ -166,6 +187,12 @@ int main(int argc, char **argv)
            g_hash_table_size(c.h), keys + hashes + values, (size_t)m->size, m->nnodes,
            m->noccupied, (unsigned)m->have_big_keys, (unsigned)m->have_big_values, keys, hashes,
            values, hlive, htomb);
+    if (a.gone && c.renew) {
+        destroy(&c);
+        c.h = new_table();
+        for (long i = 0; i < 10; i++)
+            g_hash_table_insert(c.h, key_ptr(&a, i), GSIZE_TO_POINTER((gsize)i + 1));
+    }
     table_end(&a, destroy, &c);
     return 0;
 }

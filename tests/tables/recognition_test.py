@@ -17,12 +17,13 @@ runs under libtidemark.so three ways, N entries each:
            nodes its destructor freed); a healthy one destroyed so is never
            "oversized until freed". khash also with its resizes slowed
            (`slow`: its arrays come 5 ms apart, as when preempted).
-The -O2 build also runs with the table built and emptied on a second thread,
-with the table freed and built again at the same site, and (the C and C++
-programs) with 2 rounds of 3 tables built in turn at one site, alive
-together, destroyed last first, before the kept one: 7 tables, each with
-the growths of one (full and tables mode; N entries, and 10,000: one array
-each). CPython's dict
+GLib's tables also end destroyed, cleared, unref'd and removed to 1,000
+(check_glib_ends). The -O2 build also runs with the table built and emptied
+on a second thread, with the table freed and built again at the same site,
+and (the C and C++ programs) with 2 rounds of 3 tables built in turn at one
+site, alive together, destroyed last first, before the kept one: 7 tables,
+each with the growths of one (full and tables mode; N entries, and 10,000:
+one array each). CPython's dict
 runs under Debian's /usr/bin/python3 (stripped, no frame names).
 
 usage: recognition_test.py --build DIR --dir TABLES_BUILD_DIR --programs "a;b"
@@ -258,6 +259,59 @@ def check_ptrkeys(args, what, cmd, tmp):
                  f"({N} inserted, {KEEP} kept)")
 
 
+def glib_ended(args, what, cmd, tmp, name, words):
+    """The program run with words; its one recognised table that ended
+    (JSON), or None after a failure."""
+    trace = os.path.join(tmp, f"{name}.tmk")
+    traced(args, cmd + [str(N), *words], trace)
+    doc = json.loads(tidemark(args, "report", "--format", "json", trace).stdout)
+    ended = [t for t in doc["tables"] if t["kind"] == "recognised" and t["ended_ns"] is not None]
+    if len(ended) != 1:
+        fail(f"{what} {name}: {len(ended)} recognised tables ended, want 1")
+        return None
+    return ended[0]
+
+
+def check_glib_ends(args, what, cmd, tmp):
+    """How a GLib table ends (review 7, F5):
+    destroyed  filled, g_hash_table_destroy (which empties the table, so
+               shrinks it to 8 slots, then frees it): ended, not shrunk by
+               its owner;
+    cleared    filled, g_hash_table_remove_all, kept: shrunk;
+    unref      filled, freed and built again at the same site, freed with
+               g_hash_table_unref: no count above the N entries ever in it
+               (its keys' and values' new slots are not cleared, and read
+               as counts they said up to 230,290); and filled, freed with
+               g_hash_table_unref, a small table made right after: ended
+               with N live, not shrunk;
+    removed    removed to 1,000 with g_hash_table_remove (GLib shrinks it
+               below the probe size on the way), then destroyed or unref'd:
+               shrunk, and its last count within 5% of the 1,000 left (not
+               the 4,095 left when it went below the probe size)."""
+    t = glib_ended(args, what, cmd, tmp, "destroyed", ["0", "healthy", "gone"])
+    if t and t["shrunk"]:
+        fail(f"{what} destroyed: reads shrunk by its owner")
+    t = glib_ended(args, what, cmd, tmp, "cleared", ["0", "healthy", "clear"])
+    if t and not t["shrunk"]:
+        fail(f"{what} cleared: g_hash_table_remove_all, kept, does not read shrunk")
+    trace = os.path.join(tmp, "unref.tmk")
+    traced(args, cmd + [str(N), "0", "healthy", "twice", "gone", "unref"], trace)
+    doc = json.loads(tidemark(args, "report", "--format", "json", trace).stdout)
+    over = [(t["live_peak"], t["last_live"]) for t in doc["tables"]
+            if t["kind"] == "recognised" and max(t["live_peak"], t["last_live"]) > N]
+    if over:
+        fail(f"{what} unref: peak, last live {over}, {N} ever inserted")
+    t = glib_ended(args, what, cmd, tmp, "unref-renew", ["0", "healthy", "gone", "unref", "renew"])
+    if t and (t["shrunk"] or t["last_live"] != N):
+        fail(f"{what} unref, renewed: shrunk {t['shrunk']}, last live {t['last_live']}")
+    for end in ("destroy", "unref"):
+        words = ["1000", "remove", "gone"] + (["unref"] if end == "unref" else [])
+        t = glib_ended(args, what, cmd, tmp, f"removed-{end}", words)
+        if t and (not t["shrunk"] or abs(t["last_live"] - 1000) > 50):
+            fail(f"{what} removed to 1000, {end}: shrunk {t['shrunk']}, last live "
+                 f"{t['last_live']}")
+
+
 def check_lowload(args, what, cmd, tmp):
     """libstdc++ with max_load_factor(0.25), filled, nothing deleted: its
     growths are not counted by the default load's rule (which read four
@@ -473,6 +527,7 @@ def main():
                     check_gone(args, what, cmd, tmp, ("slow",))
                 if what.startswith("ghash"):
                     check_ptrkeys(args, what, cmd, tmp)
+                    check_glib_ends(args, what, cmd, tmp)
                 if what.startswith("umap"):
                     check_lowload(args, what, cmd, tmp)
                     check_dupkeys(args, what, cmd, tmp)
@@ -481,7 +536,7 @@ def main():
                 check_healthy_gone(args, what, cmd, tmp)
                 # uthash frees its buckets with its last item: never held empty
                 if (what.endswith("_O2") or what == "python_dict") and \
-                        not what.startswith(("ghash", "uthash")):  # ghash: F5, pending
+                        not what.startswith("uthash"):
                     check_empty_gone(args, what, cmd, tmp)
                 if what.endswith("_O2") and what.startswith(SEVERAL_PROGRAMS):
                     check_several(args, what, cmd, tmp)
