@@ -21,8 +21,7 @@
  *  - a block freed while the thread's newest allocation of the same rule is
  *    still a table of its own (allocated after the freed block, not longer
  *    ago than moving its entries could take: move_window, with no matched
- *    block freed in between; in full mode with no allocation at all in
- *    between, however long ago) makes
+ *    block freed in between, and in full mode no allocation at all) makes
  *    that table a continuation of the freed block's (libstdc++ and CPython
  *    allocate the new array, move the entries, then free the old one);
  *  - a block allocated within LINK_NS of the previous one of the same rule
@@ -487,14 +486,10 @@ static uint64_t move_window(const struct block *b)
  * lives, which is then destroyed, is not its successor. */
 static int moved_from(struct linker *L, const struct block *f, const struct block *a)
 {
-    if (a->rule != f->rule || a->t_alloc < f->t_alloc || root(L, a->table) == root(L, f->table))
+    if (a->rule != f->rule || a->t_alloc < f->t_alloc || f->t_free - a->t_alloc > move_window(a) ||
+        root(L, a->table) == root(L, f->table))
         return 0;
-    if (!f->before.size) return f->t_free - a->t_alloc <= move_window(a); /* tables mode */
-    /* Full mode: the thread allocated nothing since a, however long the
-     * move took (a rehash preempted, or slowed by its hasher, for a
-     * second: the new array was a table of its own, which a pass read
-     * half filled) */
-    return f->before.t == a->t_alloc && f->before.size == a->size && f->before.stack == a->stack;
+    return !f->before.size || allocated_last(f, a);
 }
 
 static void link_free(struct recognizer *rz, struct linker *L, struct thread_state *st, size_t i)

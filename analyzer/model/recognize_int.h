@@ -74,6 +74,14 @@ struct recognizer {
  * less), and if that does not free a quarter, collecting stops. */
 #define BLOCKS_MAX (1u << 19)
 
+/* Full mode: was a the last allocation f's freeing thread made before it
+ * freed f (nothing allocated in between: a rehash only moves entries)? */
+static inline int allocated_last(const struct block *f, const struct block *a)
+{
+    return f->before.size && f->before.t == a->t_alloc && f->before.size == a->size &&
+           f->before.stack == a->stack;
+}
+
 /* Replays every linked table's life into tb (recognize_replay.c). 0, or -1
  * when out of memory. */
 int recognize_replay(struct recognizer *rz, const struct tm_rules *rules, struct tables *tb,

@@ -67,6 +67,18 @@ static int read_while_live(const struct block *b, uint64_t t)
     return b->t_alloc <= t && (b->t_free == TM_NO_TIME || b->t_free >= t);
 }
 
+/* Is o an array of b's size that the same resize made before b? GLib
+ * reallocates its hashes first, then its keys, then its values: where the
+ * values are as small as the hashes (32-bit integers), the hashes are the
+ * first of them (tables mode, where recognize_glib.c cannot tell the
+ * values apart: their new slots are not cleared, and read 40 of 10). */
+static int first_of_resize(const struct tm_rule *rule, const struct block *o,
+                           const struct block *b)
+{
+    return rule->model == TM_RULE_GLIB && o->size == b->size && o->t_alloc < b->t_alloc &&
+           b->t_alloc - o->t_alloc <= LINK_NS;
+}
+
 /* Is block i its table's count array at time t? (blocks: the table's) */
 static int counts_at(const struct recognizer *rz, const struct tm_rule *rule, const size_t *blocks,
                      size_t nb, size_t i, uint64_t t)
@@ -76,7 +88,8 @@ static int counts_at(const struct recognizer *rz, const struct tm_rule *rule, co
     if (b->sibling) return 0; /* GLib's keys or values (recognize_glib.c) */
     for (size_t k = 0; k < nb; k++) {
         const struct block *o = &rz->b[blocks[k]];
-        if (blocks[k] != i && is_live_at(o, t) && o->size < b->size) return 0;
+        if (blocks[k] != i && is_live_at(o, t) && (o->size < b->size || first_of_resize(rule, o, b)))
+            return 0;
     }
     return 1;
 }
@@ -169,10 +182,14 @@ static int replaced_at(const struct recognizer *rz, const struct tm_rule *rule,
 /* Is block i, at t, a new array its entries are still being moved into?
  * An implementation of one array (libstdc++, CPython, hashbrown, Abseil,
  * uthash) allocates the new one, moves the entries, then frees the old
- * one: while an older array of the table is live, the new one holds only
- * part of them (a pass that read a libstdc++ table's new array, zeroed,
- * before its rehash moved a node counted 0; the table read "oversized
- * until freed" with 0 live). */
+ * one: while the old one is live, the new one holds only part of them (a
+ * pass that read a libstdc++ table's new array, zeroed, before its rehash
+ * moved a node counted 0; the table read "oversized until freed" with 0
+ * live). The old one is an older array of its table, or, in full mode,
+ * another table's whose thread freed it having allocated nothing since
+ * this one (a rehash longer than the linker's window, which makes the new
+ * array a table of its own: one slowed past a pass read 84,129 of 200,000
+ * and "oversized"). */
 static int filling_at(const struct recognizer *rz, const struct tm_rule *rule,
                       const size_t *blocks, size_t nb, size_t i, uint64_t t)
 {
@@ -181,6 +198,12 @@ static int filling_at(const struct recognizer *rz, const struct tm_rule *rule,
     for (size_t k = 0; k < nb; k++) {
         const struct block *o = &rz->b[blocks[k]];
         if (blocks[k] != i && o->t_alloc < b->t_alloc && is_live_at(o, t)) return 1;
+    }
+    for (size_t k = 0; k < rz->n; k++) {
+        const struct block *o = &rz->b[k];
+        if (o->rule == b->rule && o->t_alloc < b->t_alloc && is_live_at(o, t) &&
+            o->t_free != TM_NO_TIME && allocated_last(o, b))
+            return 1;
     }
     return 0;
 }

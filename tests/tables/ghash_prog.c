@@ -12,7 +12,10 @@
  * the word "clear": after the deletes, g_hash_table_remove_all, the
  * table kept (an in-place cure: GLib shrinks it to 8 slots); and the word
  * "renew": with gone, a new table of 10 entries is made right after the
- * end (its first, small arrays come right after the old ones' frees).
+ * end (its first, small arrays come right after the old ones' frees); and
+ * the word "exits": first, 80 threads each free a 100 KB block and end (a
+ * watch of the analyzer's, opened at each such free, waited for the
+ * thread's next record for good).
  *
  * Prints: impl=ghash ... live= held= size= nnodes= noccupied= big_keys=
  *         big_values= keys_bytes= hashes_bytes= values_bytes= hashes_live=
@@ -152,9 +155,29 @@ static const struct ghash_mirror *checked_mirror(GHashTable *h)
     return m;
 }
 
+static void *free_large_and_end(void *arg)
+{
+    (void)arg;
+    volatile char *p = malloc(100 * 1000); /* used: the compiler keeps the pair */
+    if (p)
+        p[0] = 1;
+    free((void *)p);
+    return NULL;
+}
+
+/* "exits": 80 threads, one after another, each frees a large block and ends. */
+static void threads_free_and_end(void)
+{
+    for (int i = 0; i < 80; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, free_large_and_end, NULL) || pthread_join(t, NULL))
+            table_fail("ghash", "pthread_create");
+    }
+}
+
 int main(int argc, char **argv)
 {
-    int remove = 0, unref = 0, clear = 0, renew = 0, kept = 0;
+    int remove = 0, unref = 0, clear = 0, renew = 0, exits = 0, kept = 0;
     for (int i = 0; i < argc; i++) { /* our own words out, the rest to table_parse */
         if (i >= 3 && !strcmp(argv[i], "remove"))
             remove = 1;
@@ -164,6 +187,8 @@ int main(int argc, char **argv)
             clear = 1;
         else if (i >= 3 && !strcmp(argv[i], "renew"))
             renew = 1;
+        else if (i >= 3 && !strcmp(argv[i], "exits"))
+            exits = 1;
         else
             argv[kept++] = argv[i];
     }
@@ -171,6 +196,8 @@ int main(int argc, char **argv)
     struct table_args a;
     if (table_parse(argc, argv, &a))
         return 2;
+    if (exits)
+        threads_free_and_end();
     struct ctx c = {&a, remove, unref, clear, renew, NULL};
     table_rounds(&a, build, destroy, &c, sizeof c);
     const struct ghash_mirror *m = checked_mirror(c.h);
