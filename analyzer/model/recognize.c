@@ -53,7 +53,10 @@
 struct recognizer *recognize_new(void)
 {
     struct recognizer *rz = calloc(1, sizeof *rz);
-    if (rz) u64map_init(&rz->live);
+    if (rz) {
+        u64map_init(&rz->live);
+        u64map_init(&rz->freed_next);
+    }
     return rz;
 }
 
@@ -63,6 +66,7 @@ void recognize_free(struct recognizer *rz)
     for (size_t i = 0; i < rz->n; i++) free(rz->b[i].probes);
     free(rz->b);
     u64map_free(&rz->live);
+    u64map_free(&rz->freed_next);
     free(rz);
 }
 

@@ -63,6 +63,9 @@ struct recognizer {
     struct block *b;
     size_t n, cap;
     struct u64map live; /* ptr -> index of its live block */
+    struct u64map freed_next; /* recognize_replay.c: a thread's allocation's
+                                 time -> the block it freed next, having
+                                 allocated nothing since (full mode) */
     int oom;
     int full;           /* BLOCKS_MAX kept: later blocks are not collected */
 };

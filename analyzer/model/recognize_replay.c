@@ -199,11 +199,24 @@ static int filling_at(const struct recognizer *rz, const struct tm_rule *rule,
         const struct block *o = &rz->b[blocks[k]];
         if (blocks[k] != i && o->t_alloc < b->t_alloc && is_live_at(o, t)) return 1;
     }
+    const uint64_t *k = u64map_get(&rz->freed_next, b->t_alloc);
+    const struct block *o = k ? &rz->b[*k] : NULL;
+    return o && o != b && o->rule == b->rule && o->t_alloc < b->t_alloc && is_live_at(o, t) &&
+           allocated_last(o, b);
+}
+
+/* rz->freed_next, for filling_at: each freed block by the time of the
+ * allocation its thread made last before its free. -1 when out of memory. */
+static int index_freed_next(struct recognizer *rz)
+{
+    u64map_free(&rz->freed_next);
+    u64map_init(&rz->freed_next);
     for (size_t k = 0; k < rz->n; k++) {
         const struct block *o = &rz->b[k];
-        if (o->rule == b->rule && o->t_alloc < b->t_alloc && is_live_at(o, t) &&
-            o->t_free != TM_NO_TIME && allocated_last(o, b))
-            return 1;
+        if (o->rule >= 0 && o->t_free != TM_NO_TIME && o->before.size &&
+            !u64map_get(&rz->freed_next, o->before.t) &&
+            u64map_put(&rz->freed_next, o->before.t, k))
+            return -1;
     }
     return 0;
 }
@@ -594,7 +607,8 @@ int recognize_replay(struct recognizer *rz, const struct tm_rules *rules, struct
                      const struct tm_options *o)
 {
     struct replay R = {NULL, 0, 0};
-    int rc = all_events(rz, rules, &R, o);
+    int rc = index_freed_next(rz);
+    if (rc == 0) rc = all_events(rz, rules, &R, o);
     if (rc == 0) {
         if (R.n) qsort(R.v, R.n, sizeof *R.v, by_replay_time); /* R.v is NULL when none */
         rc = keep_largest_counts(&R);
