@@ -318,6 +318,17 @@ def check_glib_ends(args, what, cmd, tmp):
                  f"{t['last_live']}")
 
 
+def check_dense(args, what, cmd, tmp):
+    """Dense integer keys, which std::hash (the identity) puts each in a
+    bucket of its own: the non-empty buckets are the count, exactly (the
+    estimate for random hashes read 296,041 of 200,000)."""
+    trace = os.path.join(tmp, "dense.tmk")
+    traced(args, cmd + [str(N), "0", "healthy", "dense"], trace)
+    for t in recognised(args, trace):
+        if t["live"] != N or t["live_peak"] != N:
+            fail(f"{what} dense: live {t['live']}, peak {t['live_peak']}, {N} inserted")
+
+
 def check_glib_twice_tables(args, what, cmd, tmp):
     """Tables mode, the table built twice at one site: the kept one counts
     its KEEP entries from its hashes, not from its values array of the same
@@ -549,6 +560,7 @@ def main():
                 if what.startswith("umap"):
                     check_lowload(args, what, cmd, tmp)
                     check_dupkeys(args, what, cmd, tmp)
+                    check_dense(args, what, cmd, tmp)
                     if what.endswith("_O2"):
                         check_slow_rehash(args, what, cmd, tmp)
                 check_healthy_gone(args, what, cmd, tmp)
