@@ -48,7 +48,8 @@ static const char check_usage[] =
     "                            refusing\n"
     "  --until-freed             judge a table freed while oversized (a program that\n"
     "                            frees its tables as it ends: CPython finalizing, C++\n"
-    "                            leaving main) by what it retained until then\n"
+    "                            leaving main) by what it retained until then, when\n"
+    "                            it was seen oversized before its free\n"
     ANALYSIS_FLAGS_HELP
     "\n"
     "exit status: 0 every gate holds, 1 a gate failed, 2 could not judge (bad\n"

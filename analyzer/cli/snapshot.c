@@ -49,7 +49,7 @@ int snapshot_from_model(const struct tm_model *m, struct snapshot *s)
                                 .oversized = t->verdict == TM_VERDICT_OVERSIZED,
                                 .after_deletes = t->after_deletes,
                                 .ended = t->ended_t != TM_NO_TIME,
-                                .ended_oversized = tm_table_ended_oversized(t),
+                                .ended_oversized = tm_table_kept_oversized(t),
                                 .last_retained = t->last_retained,
                                 .last_held = t->last_held};
         if (add_table(s, t->site, t->label, tm_table_kind_name(t->kind), st)) return -1;
@@ -96,7 +96,8 @@ static int from_json(const struct jv *root, struct snapshot *s)
         st.after_deletes = json_true(t, "after_deletes", !st.ended && st.live < st.live_peak);
         /* minor 2: what an ended table kept until its end */
         const struct jv *since = json_get(t, "last_oversized_since_ns");
-        st.ended_oversized = st.ended && since && since->type == J_NUM;
+        st.ended_oversized = st.ended && since && since->type == J_NUM &&
+                             json_u(t, "last_oversized_since_ns", 0) < json_u(t, "ended_ns", 0);
         st.last_retained = json_u(t, "last_retained_bytes", 0);
         st.last_held = json_u(t, "last_held_bytes", 0);
         if (add_table(s, json_s(t, "site", "?"), json_s(t, "label", ""),

@@ -31,8 +31,9 @@ struct snap_table {
     int oversized;     /* the source's verdict was "oversized" */
     int after_deletes; /* alive, and fewer entries than at its peak */
     int ended;         /* the table ended (verdict "ended" or "leaked") */
-    /* An ended table that was oversized right before its end: what it held
-     * and retained then (report minor 2, tables[].last_*). */
+    /* An ended table seen oversized before its end (not only as it was
+     * freed: model.h, tm_table_kept_oversized): what it held and retained
+     * right before (report minor 2, tables[].last_*). */
     int ended_oversized;
     uint64_t last_retained, last_held;
     int until_freed;   /* judged by those (check --until-freed) */

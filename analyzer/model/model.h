@@ -187,6 +187,17 @@ static inline int tm_table_ended_oversized(const struct tm_table *t)
     return t->ended_t != TM_NO_TIME && t->last_oversized_since != TM_NO_TIME;
 }
 
+/* An ended table seen oversized before its end, not only by what it held
+ * as it was freed (a count read at its free, or the nodes its destructor
+ * freed: since when it held so few is not known, and a table erased and
+ * then destroyed, or replaced by a copy built from its elements as the
+ * advice says, retained nothing for any time): what check --until-freed
+ * judges. */
+static inline int tm_table_kept_oversized(const struct tm_table *t)
+{
+    return tm_table_ended_oversized(t) && t->last_oversized_since < t->ended_t;
+}
+
 /* ---- ordinary heap ----------------------------------------------------- */
 
 struct tm_site {
