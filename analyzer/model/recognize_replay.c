@@ -88,8 +88,9 @@ static int counts_at(const struct recognizer *rz, const struct tm_rule *rule, co
     if (b->sibling) return 0; /* GLib's keys or values (recognize_glib.c) */
     for (size_t k = 0; k < nb; k++) {
         const struct block *o = &rz->b[blocks[k]];
-        if (blocks[k] != i && is_live_at(o, t) && (o->size < b->size || first_of_resize(rule, o, b)))
-            return 0;
+        if (blocks[k] != i && !o->sibling && is_live_at(o, t) &&
+            (o->size < b->size || first_of_resize(rule, o, b)))
+            return 0; /* a sibling is no count array, smaller or not */
     }
     return 1;
 }

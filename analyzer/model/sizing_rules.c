@@ -199,6 +199,10 @@ uint64_t sizing_needed_bytes(const struct tm_table *t, uint64_t live)
     case TM_MODEL_RULE:
         return mul_sat(sizing_rule_buckets(t, live), t->bucket_size);
     case TM_MODEL_RECOGNISED: {
+        /* no main array live (a GLib table whose new hashes array came
+         * before its keys' realloc, all of them its siblings then): its
+         * size per bucket is not known, and neither is what it needs */
+        if (!t->buckets_now) return t->held;
         /* at a lower load than the rule's, as many buckets as that load keeps */
         uint64_t at = t->load > 0 && t->load < 1 ? (uint64_t)ceil((double)live / t->load) : live;
         uint64_t need = tm_rule_needed(t->rule, at, t->held, t->buckets_now);
