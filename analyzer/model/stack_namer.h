@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "symbols/symbols.h" /* TM_SYM_MAX_CALLERS */
 
 struct tm_stack_namer;
 struct tm_symbolizer;
@@ -43,7 +44,7 @@ struct tm_frame_info {
     int inlined;          /* 1: inlined into the next frame out (same addr) */
 };
 
-#define TM_MAX_INLINE 17 /* frames one address can give (symbols.c's cap + 1) */
+#define TM_MAX_INLINE (TM_SYM_MAX_CALLERS + 1) /* frames one address can give */
 
 /* The frames at return address addr, innermost first: the code at addr,
  * then each function it was inlined into; the last has inlined = 0. Fills

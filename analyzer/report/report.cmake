@@ -1,5 +1,5 @@
 # analyzer/report/report.cmake - the libraries around the renderers:
-#   tidemark_symbols  the offline symbolizer (symbols/symbols.c; libdw and
+#   tidemark_symbols  the offline symbolizer (symbols/: libdw and
 #                     libdwfl from elfutils), linked into tidemark_core:
 #                     model/stack_namer.c names the model's stacks with it
 #   tidemark_reports  the html, collapsed, pprof and openmetrics renderers
@@ -16,9 +16,10 @@ find_path(TMK_LIBDWFL_INCLUDE elfutils/libdwfl.h REQUIRED)
 
 if(NOT TARGET tidemark_symbols)
   get_filename_component(_tmk_analyzer ${CMAKE_CURRENT_LIST_DIR} DIRECTORY)
-  add_library(tidemark_symbols STATIC ${_tmk_analyzer}/symbols/symbols.c)
+  add_library(tidemark_symbols STATIC ${_tmk_analyzer}/symbols/symbols.c
+                                      ${_tmk_analyzer}/symbols/demangle.c)
   target_include_directories(tidemark_symbols PUBLIC ${_tmk_analyzer} ${TMK_LIBDWFL_INCLUDE})
-  # stdc++: __cxa_demangle for C++ names from symbol tables (symbols/symbols.c).
+  # stdc++: __cxa_demangle for C++ names from symbol tables (symbols/demangle.c).
   target_link_libraries(tidemark_symbols PUBLIC ${TMK_LIBDW} ${TMK_LIBELF} stdc++)
 endif()
 

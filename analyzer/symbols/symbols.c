@@ -9,7 +9,8 @@
 #define _GNU_SOURCE /* asprintf, vasprintf */
 #include "symbols.h"
 
-#include <ctype.h>
+#include "demangle.h"
+
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
@@ -339,33 +340,16 @@ static void module_open(struct tm_symbolizer *s, struct module *m)
 
 /* ---- lookup ------------------------------------------------------------- */
 
-#define MAX_INLINE_CALLERS 16
-
-static int is_function_scope(Dwarf_Die *d)
+/* A symbol table name as programmers read it (demangle.h); other names,
+ * and ones it cannot demangle, stay. */
+static const char *demangled(struct tm_symbolizer *s, const char *name)
 {
-    int tag = dwarf_tag(d);
-    return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram;
+    char *d = tm_demangle(name);
+    const char *r = intern(s, d ? d : name);
+    free(d);
+    return r;
 }
 
-/* Where the inlined subroutine `inl` was called: its DW_AT_call_file (an
- * index into the CU's file table) and DW_AT_call_line. */
-static void call_site(Dwarf_Die *inl, Dwarf_Files *files, const char **file, unsigned *line)
-{
-    Dwarf_Attribute attr;
-    Dwarf_Word v;
-    *file = NULL;
-    *line = 0;
-    if (files && dwarf_attr(inl, DW_AT_call_file, &attr) && dwarf_formudata(&attr, &v) == 0)
-        *file = dwarf_filesrc(files, (size_t)v, NULL, NULL);
-    if (dwarf_attr(inl, DW_AT_call_line, &attr) && dwarf_formudata(&attr, &v) == 0)
-        *line = (unsigned)v;
-}
-
-/* The function whose code is at pc as DWARF sees it: the innermost inlined
- * subroutine, so that the name matches the file:line of the same address
- * (the ELF symbol would name the function it was inlined into); and, in
- * f->callers, the chain of calls it was inlined from. NULL when the module
- * has no DWARF for pc. */
 /* The compilation unit whose code holds pc. libdw (0.188) finds it through
  * .debug_aranges only; clang and rustc do not write that section by
  * default, so then every unit's ranges are asked in turn. */
@@ -378,148 +362,145 @@ static Dwarf_Die *unit_at(Dwfl_Module *mod, GElf_Addr pc, Dwarf_Addr *bias)
     return NULL;
 }
 
+static int is_function_scope(Dwarf_Die *d)
+{
+    int tag = dwarf_tag(d);
+    return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram;
+}
+
+/* DIEs that hold code at addresses of their own: functions, inlined calls,
+ * blocks. */
+static int holds_code(int tag)
+{
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+           tag == DW_TAG_lexical_block || tag == DW_TAG_try_block ||
+           tag == DW_TAG_catch_block || tag == DW_TAG_with_stmt || tag == DW_TAG_entry_point;
+}
+
+/* DIEs without addresses that may own code: namespaces, modules, types
+ * (C++ and Rust methods). */
+static int may_own_code(int tag)
+{
+    return tag == DW_TAG_namespace || tag == DW_TAG_module || tag == DW_TAG_class_type ||
+           tag == DW_TAG_structure_type || tag == DW_TAG_union_type ||
+           tag == DW_TAG_interface_type;
+}
+
+#define MAX_SCOPE_NEST 64 /* function scopes kept around one pc */
+/* a damaged file (units importing each other) ends the walk there */
+#define MAX_DIE_NEST 256
+#define MAX_DIES_WALKED (1L << 22)
+
+/* The function scopes around pc in one unit, outermost first. */
+struct scope_chain {
+    Dwarf_Addr pc;
+    Dwarf_Die die[MAX_SCOPE_NEST];
+    int n;
+    long budget; /* DIEs it may still look at */
+};
+
+/* Walks parent's children down to the scopes holding c->pc, adding each
+ * function and inlined call on the way; 1 when a DIE holding pc was found.
+ * libdw's dwarf_getscopes does not serve: it also looks up the innermost
+ * inlined call's abstract definition and fails (0 scopes) when that is in
+ * another unit, as across rustc's codegen units or GCC's -flto. */
+static int find_scopes(Dwarf_Die *parent, struct scope_chain *c, int depth)
+{
+    Dwarf_Die d;
+    if (depth >= MAX_DIE_NEST || dwarf_child(parent, &d) != 0) return 0;
+    do {
+        if (--c->budget < 0) return 0;
+        int tag = dwarf_tag(&d);
+        if (holds_code(tag)) {
+            if (dwarf_haspc(&d, c->pc) <= 0) continue;
+            if (is_function_scope(&d) && c->n < MAX_SCOPE_NEST) c->die[c->n++] = d;
+            find_scopes(&d, c, depth + 1);
+            return 1;
+        }
+        Dwarf_Attribute attr;
+        Dwarf_Die unit;
+        if (tag == DW_TAG_imported_unit) { /* dwz: a partial unit's DIEs, here */
+            if (dwarf_formref_die(dwarf_attr(&d, DW_AT_import, &attr), &unit) &&
+                find_scopes(&unit, c, depth + 1))
+                return 1;
+        } else if (may_own_code(tag) && dwarf_haschildren(&d) > 0) {
+            if (find_scopes(&d, c, depth + 1)) return 1;
+        }
+    } while (dwarf_siblingof(&d, &d) == 0);
+    return 0;
+}
+
+/* Where the inlined subroutine `inl` was called: its DW_AT_call_file (an
+ * index into its unit's file table) and DW_AT_call_line. */
+static void call_site(Dwarf_Die *inl, const char **file, unsigned *line)
+{
+    Dwarf_Attribute attr;
+    Dwarf_Word v;
+    Dwarf_Die cu;
+    Dwarf_Files *files;
+    size_t nfiles;
+    *file = NULL;
+    *line = 0;
+    if (dwarf_attr(inl, DW_AT_call_file, &attr) && dwarf_formudata(&attr, &v) == 0 &&
+        dwarf_diecu(inl, &cu, NULL, NULL) && dwarf_getsrcfiles(&cu, &files, &nfiles) == 0)
+        *file = dwarf_filesrc(files, (size_t)v, NULL, NULL);
+    if (dwarf_attr(inl, DW_AT_call_line, &attr) && dwarf_formudata(&attr, &v) == 0)
+        *line = (unsigned)v;
+}
+
+/* A function scope's name: DWARF's; for Rust, whose DW_AT_name is the last
+ * segment of the path ("with_capacity<u64, u64>"), the path its linkage
+ * name demangles to ("hashbrown::raw::RawTableInner::with_capacity"), as
+ * the symbol table names it. */
+static const char *scope_name(struct tm_symbolizer *s, Dwarf_Die *d)
+{
+    Dwarf_Die cu;
+    Dwarf_Attribute attr;
+    if (dwarf_diecu(d, &cu, NULL, NULL) && dwarf_srclang(&cu) == DW_LANG_Rust &&
+        dwarf_attr_integrate(d, DW_AT_linkage_name, &attr)) {
+        char *path = tm_demangle(dwarf_formstring(&attr));
+        const char *r = path ? intern(s, path) : NULL;
+        free(path);
+        if (r) return r;
+    }
+    return intern(s, dwarf_diename(d)); /* follows abstract_origin */
+}
+
+/* The function whose code is at pc as DWARF sees it: the innermost inlined
+ * subroutine, so that the name matches the file:line of the same address
+ * (the ELF symbol would name the function it was inlined into); and, in
+ * f->callers, the chain of calls it was inlined from, out to the real
+ * function. NULL when the module has no DWARF for pc. */
 static const char *function_and_inlines(struct tm_symbolizer *s, Dwfl_Module *mod,
                                         GElf_Addr pc, struct tm_sym_frame *f)
 {
     Dwarf_Addr bias;
     Dwarf_Die *cu = unit_at(mod, pc, &bias);
     if (!cu) return NULL;
-    Dwarf_Die *scopes = NULL;
-    int n = dwarf_getscopes(cu, pc - bias, &scopes);
-    int first = 0;
-    while (first < n && !is_function_scope(&scopes[first])) first++;
-    const char *name = first < n ? dwarf_diename(&scopes[first]) : NULL; /* follows abstract_origin */
-    /* dwarf_getscopes continues an inlined function with its abstract
-     * definition's scopes; the concrete instance's own parents (the code it
-     * was inlined into) come from dwarf_getscopes_die. */
-    Dwarf_Die *chain = NULL;
-    int nchain = first < n && dwarf_tag(&scopes[first]) == DW_TAG_inlined_subroutine
-                     ? dwarf_getscopes_die(&scopes[first], &chain)
-                     : 0;
-    Dwarf_Files *files = NULL;
-    size_t nfiles;
-    if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0) files = NULL;
-    struct tm_inline_site sites[MAX_INLINE_CALLERS];
+    struct scope_chain *c = malloc(sizeof *c);
+    if (!c) return NULL;
+    c->pc = pc - bias;
+    c->n = 0;
+    c->budget = MAX_DIES_WALKED;
+    find_scopes(cu, c, 0);
+    const char *name = c->n ? scope_name(s, &c->die[c->n - 1]) : NULL;
+    struct tm_inline_site sites[TM_SYM_MAX_CALLERS];
     unsigned k = 0;
-    int inner = 0; /* chain[inner]: the inlined instance whose call comes next */
-    for (int i = 1; i < nchain && k < MAX_INLINE_CALLERS; i++) {
-        if (!is_function_scope(&chain[i])) continue;
+    /* die[i] was inlined into die[i - 1], called from there */
+    for (int i = c->n - 1; i > 0 && k < TM_SYM_MAX_CALLERS; i--) {
+        if (dwarf_tag(&c->die[i]) != DW_TAG_inlined_subroutine) break;
         const char *file;
-        call_site(&chain[inner], files, &file, &sites[k].line);
+        call_site(&c->die[i], &file, &sites[k].line);
         sites[k].file = intern(s, file);
-        sites[k].function = intern(s, dwarf_diename(&chain[i]));
+        sites[k].function = scope_name(s, &c->die[i - 1]);
         k++;
-        if (dwarf_tag(&chain[i]) != DW_TAG_inlined_subroutine) break;
-        inner = i;
     }
-    free(chain);
-    free(scopes);
+    free(c);
     if (k && (f->callers = malloc(k * sizeof *sites))) {
         memcpy((void *)f->callers, sites, k * sizeof *sites);
         f->n_callers = k;
     }
     return name;
-}
-
-/* libstdc++'s demangler (the C++ ABI's), linked from libstdc++. */
-extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
-
-/* Does name end in a Rust legacy symbol's hash ("::h" and 16 hex digits)? */
-static int rust_hash_at_end(const char *name, size_t n)
-{
-    if (n < 19 || memcmp(name + n - 19, "::h", 3) != 0) return 0;
-    for (size_t i = n - 16; i < n; i++)
-        if (!isxdigit((unsigned char)name[i])) return 0;
-    return 1;
-}
-
-/* One of the legacy Rust mangling's escapes at p ("$LT$", "$u20$", ...):
- * its character, *len its length; 0 when p holds none. */
-static char rust_escape(const char *p, size_t *len)
-{
-    static const struct {
-        const char *code;
-        char c;
-    } named[] = {{"$LT$", '<'}, {"$GT$", '>'}, {"$RF$", '&'}, {"$BP$", '*'}, {"$C$", ','},
-                 {"$SP$", '@'}, {"$LP$", '('}, {"$RP$", ')'}};
-    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
-        size_t k = strlen(named[i].code);
-        if (strncmp(p, named[i].code, k) == 0) {
-            *len = k;
-            return named[i].c;
-        }
-    }
-    if (p[0] == '$' && p[1] == 'u' && isxdigit((unsigned char)p[2]) &&
-        isxdigit((unsigned char)p[3]) && p[4] == '$') {
-        char hex[3] = {p[2], p[3], 0};
-        long c = strtol(hex, NULL, 16);
-        if (c >= 0x20 && c < 0x7f) {
-            *len = 5;
-            return (char)c;
-        }
-    }
-    return 0;
-}
-
-/* A legacy Rust symbol as __cxa_demangle leaves it
- * ("_$LT$alloc..vec..Vec$LT$T$GT$$u20$as$u20$...$GT$::from_iter::h0123...")
- * as Rust programmers read it ("<alloc::vec::Vec<T> as ...>::from_iter"):
- * escapes decoded, ".." as "::", the hash dropped, as rustc-demangle does.
- * Into out (cap bytes); 0, or -1 when name is not one. */
-static int rust_legacy_clean(const char *name, char *out, size_t cap)
-{
-    size_t n = strlen(name);
-    /* a path, then the hash */
-    if (!rust_hash_at_end(name, n) || n == 19 || n - 19 + 1 > cap) return -1;
-    n -= 19; /* without "::h" + hash */
-    size_t o = 0;
-    for (size_t i = 0; i < n;) { /* never longer than name: cap > n holds it */
-        int seg_start = i == 0 || (i >= 2 && name[i - 1] == ':' && name[i - 2] == ':');
-        size_t len;
-        char c;
-        if (seg_start && name[i] == '_' && name[i + 1] == '$') { /* "_$LT$": '$' cannot start one */
-            i++;
-            continue;
-        }
-        if ((c = rust_escape(name + i, &len)) != 0) {
-            out[o++] = c;
-            i += len;
-        } else if (name[i] == '.' && name[i + 1] == '.') {
-            out[o++] = ':';
-            out[o++] = ':';
-            i += 2;
-        } else {
-            out[o++] = name[i++];
-        }
-    }
-    out[o] = 0;
-    return 0;
-}
-
-/* A symbol table name as C++ programmers read it ("_Znwm" is "operator
- * new(unsigned long)"), or Rust programmers (legacy symbols: the C++
- * demangling of "_ZN...17h<hash>E", then rust_legacy_clean); other names,
- * and ones it cannot demangle, stay. */
-static const char *demangled(struct tm_symbolizer *s, const char *name)
-{
-    if (!name || strncmp(name, "_Z", 2) != 0) return intern(s, name);
-    /* LLVM's suffix for a local symbol made global (ThinLTO, Rust's
-     * codegen units: "_ZN...E.llvm.1467...") is not part of the mangling */
-    char base[1024];
-    const char *llvm = strstr(name, ".llvm.");
-    if (llvm && (size_t)(llvm - name) < sizeof base) {
-        memcpy(base, name, (size_t)(llvm - name));
-        base[llvm - name] = 0;
-        name = base;
-    }
-    int status = -1;
-    char *d = __cxa_demangle(name, NULL, NULL, &status);
-    const char *r = status == 0 && d ? d : name;
-    char rust[1024];
-    if (status == 0 && d && rust_legacy_clean(d, rust, sizeof rust) == 0) r = rust;
-    r = intern(s, r);
-    free(d);
-    return r;
 }
 
 static void resolve(struct tm_symbolizer *s, struct module *m, uint64_t addr, int exact,

@@ -62,9 +62,12 @@ struct tm_inline_site {
     unsigned line;
 };
 
+#define TM_SYM_MAX_CALLERS 32
+
 struct tm_sym_frame {
-    const char *function; /* DWARF name, else the symbol table's (C++ demangled);
-                             NULL when unknown or untrusted */
+    const char *function; /* DWARF name (Rust: its linkage name demangled, the
+                             full path), else the symbol table's (C++ and Rust
+                             demangled); NULL when unknown or untrusted */
     const char *file;     /* source file as DWARF names it, NULL when unknown */
     unsigned line;        /* 0 when unknown */
     const char *module;   /* module path as the trace named it ("[module N]" if empty) */
@@ -76,7 +79,7 @@ struct tm_sym_frame {
      * inlined in turn, ... (from DWARF's inlined subroutines; owned by the
      * symbolizer, n_callers 0 when none or unknown). */
     const struct tm_inline_site *callers;
-    unsigned n_callers;
+    unsigned n_callers;   /* at most TM_SYM_MAX_CALLERS (the innermost kept) */
     uint64_t module_id;   /* the trace's id of `module`, 0 when none covers it */
 };
 

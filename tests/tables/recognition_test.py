@@ -143,6 +143,17 @@ def check_site(what, t):
     if (any(b in site for b in bad) or site.startswith(plumbing)
             or re.search(r"::h[0-9a-f]{16}\b", site)):
         fail(f"{what}: the table's site is {site!r}")
+    # built with -g: the call in the program's own source, through the
+    # std and hashbrown code inlined into it (sweep 4, finding 5: newer
+    # rustc inlines across codegen units, as report.symbols_lto does in C)
+    if what.startswith("rust_map") and "_stripped" not in what and \
+            not re.match(r"(.*/)?rust_map\.rs:[0-9]+$", site):
+        fail(f"{what}: the table's site is {site!r}, not a line of rust_map.rs")
+    # ... and its frames named by their paths (hashbrown::raw::...), which
+    # the rule's frame globs match, not DWARF's last segment alone
+    if what.startswith("rust_map") and "_stripped" not in what and \
+            t["rule"] != "rust-hashbrown":
+        fail(f"{what}: recognised by {t['rule']!r}, not by its hashbrown frames")
 
 
 def check_fix(args, what, cmd, tmp, kept):
