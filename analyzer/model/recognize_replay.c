@@ -107,6 +107,16 @@ static int is_main_array(const struct recognizer *rz, const struct tm_rule *rule
 {
     const struct block *b = &rz->b[i];
     uint64_t t = b->n_probes ? b->probes[0].t : b->t_free != TM_NO_TIME ? b->t_free - 1 : at;
+    /* not before the older arrays its resize replaces are freed (a pass
+     * that read khash's new flags while the old, smaller, ones lived made
+     * them no count array: 0 buckets, or a growth counted from the
+     * generation before, and "oversized" right after a growth) */
+    for (size_t k = 0; k < nb; k++) {
+        const struct block *o = &rz->b[blocks[k]];
+        if (o->t_alloc < b->t_alloc && o->t_free != TM_NO_TIME && o->t_free > t &&
+            o->t_free < b->t_free && o->t_free <= at)
+            t = o->t_free;
+    }
     if (end != TM_NO_TIME && end > 0 && t >= end) t = end - 1;
     return counts_at(rz, rule, blocks, nb, i, t);
 }
