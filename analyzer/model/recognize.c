@@ -17,13 +17,19 @@
  *    khash, a user's pow2 rule) and the block is the free's realloc: the
  *    thread's very next allocation (full mode), or else from the same call
  *    and larger (is_realloc). A table destroyed and another made right
- *    after at the same site is two tables;
+ *    after at the same site is two tables. Not when the freed block's
+ *    table already holds a live array of the block's call and size (khash
+ *    frees its old flags with a plain free: two tables filled in turn
+ *    allocate one's new flags right after the other's old ones went);
  *  - a block freed while the thread's newest allocation of the same rule is
  *    still a table of its own (allocated after the freed block, not longer
  *    ago than moving its entries could take: move_window, with no matched
  *    block freed in between, and in full mode no allocation at all) makes
  *    that table a continuation of the freed block's (libstdc++ and CPython
- *    allocate the new array, move the entries, then free the old one);
+ *    allocate the new array, move the entries, then free the old one),
+ *    unless the two tables made one would hold two live arrays of one call
+ *    and size (two khash tables filled in turn: one's keys reallocated
+ *    right after the other's);
  *  - a block allocated within LINK_NS of the previous one of the same rule
  *    on the same thread, while that one lives, from the same callers (the
  *    frames past the rule's matched frame) and from another call than the
@@ -370,6 +376,8 @@ static int by_time(const void *a, const void *b)
     return x->block < y->block ? -1 : x->block > y->block;
 }
 
+#define RECENT_MAX 8 /* a thread's newest matched allocations kept */
+
 /* What one thread did last (see the top comment). */
 struct thread_state {
     uint32_t thread;
@@ -378,6 +386,8 @@ struct thread_state {
     long group;       /* newest allocation (for parallel arrays), or -1 */
     uint64_t group_stacks[4]; /* the stacks of the newest resize's arrays */
     unsigned n_group;
+    long recent[RECENT_MAX]; /* its newest allocations, a ring (see holds_twin) */
+    unsigned n_recent;
 };
 
 /* The call that allocated each matched block: its frames up to the rule's
@@ -441,8 +451,30 @@ static struct thread_state *state_of(struct thread_state **v, size_t *n, uint32_
     struct thread_state *s = realloc(*v, (*n + 1) * sizeof *s);
     if (!s) return NULL;
     *v = s;
-    s[*n] = (struct thread_state){thread, -1, -1, -1, {0}, 0};
+    memset(&s[*n], 0, sizeof s[*n]);
+    s[*n].thread = thread;
+    s[*n].freed = s[*n].allocated = s[*n].group = -1;
     return &s[(*n)++];
+}
+
+/* Does f's table already hold, live when b came, an array from b's call
+ * and of b's size, among the thread's newest allocations? Then b is not
+ * f's realloc but another table's array: khash frees its old flags array
+ * with a plain free, and the next table's resize (two tables filled in
+ * turn) allocates its new flags, of the size the first table's new flags
+ * have, right after (in full mode, f's `after`). A table holds one array
+ * from each of its calls. */
+static int holds_twin(struct recognizer *rz, struct linker *L, const struct thread_state *st,
+                      const struct block *f, const struct block *b)
+{
+    size_t t = root(L, f->table);
+    for (unsigned k = 0; k < st->n_recent && k < RECENT_MAX; k++) {
+        const struct block *x = &rz->b[st->recent[k]];
+        if (x != f && x->code == b->code && x->size == b->size && x->t_alloc >= f->t_alloc &&
+            block_live_at(x, b->t_alloc) && root(L, x->table) == t)
+            return 1;
+    }
+    return 0;
 }
 
 static int link_alloc(struct recognizer *rz, const struct tm_rules *rules, struct linker *L,
@@ -456,7 +488,7 @@ static int link_alloc(struct recognizer *rz, const struct tm_rules *rules, struc
     int several = rules->v[b->rule].count_array == TM_COUNT_ARRAY_SMALLEST;
     int near = g && g->rule == b->rule && b->t_alloc - g->t_alloc <= LINK_NS;
     st->freed = -1; /* a realloc's free and allocation come together */
-    if (f && is_realloc(rules, f, b)) {
+    if (f && is_realloc(rules, f, b) && !holds_twin(rz, L, st, f, b)) {
         b->table = root(L, f->table);
         st->allocated = -1;
         group_add(st, b->stack, !near || in_group(st, b->stack)); /* the resize's next array */
@@ -472,6 +504,7 @@ static int link_alloc(struct recognizer *rz, const struct tm_rules *rules, struc
         st->allocated = (long)i;
     }
     st->group = (long)i;
+    st->recent[st->n_recent++ % RECENT_MAX] = (long)i;
     return 0;
 }
 
@@ -496,12 +529,37 @@ static int moved_from(struct linker *L, const struct block *f, const struct bloc
     return !f->before.size || allocated_last(f, a);
 }
 
+/* Would a's table and f's, made one, hold two arrays from one call, of
+ * one size, live at t (besides the freed block f and the new array a, the
+ * same array's generations), among the thread's newest allocations? Two
+ * khash tables filled in turn reallocate one's keys and values right after
+ * the other's: read as one table's new array and its old one (libstdc++'s
+ * move), they would merge, though each keeps its own values array. */
+static int would_hold_twins(struct recognizer *rz, struct linker *L, const struct thread_state *st,
+                            const struct block *f, const struct block *a, uint64_t t)
+{
+    size_t ta = root(L, a->table), tf = root(L, f->table);
+    unsigned n = st->n_recent < RECENT_MAX ? st->n_recent : RECENT_MAX;
+    for (unsigned j = 0; j < n; j++) {
+        const struct block *x = &rz->b[st->recent[j]];
+        if (x == a || x == f || root(L, x->table) != ta || !block_live_at(x, t)) continue;
+        for (unsigned k = 0; k < n; k++) {
+            const struct block *y = &rz->b[st->recent[k]];
+            if (y != a && y != f && root(L, y->table) == tf && block_live_at(y, t) &&
+                y->code == x->code && y->size == x->size)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 static void link_free(struct recognizer *rz, struct linker *L, struct thread_state *st, size_t i)
 {
     struct block *f = &rz->b[i];
     long a = st->allocated;
     st->allocated = -1;
-    if (a >= 0 && moved_from(L, f, &rz->b[a])) {
+    if (a >= 0 && moved_from(L, f, &rz->b[a]) &&
+        !would_hold_twins(rz, L, st, f, &rz->b[a], f->t_free)) {
         L->t[root(L, rz->b[a].table)].merged_to = root(L, f->table); /* new array, old freed */
         return;
     }

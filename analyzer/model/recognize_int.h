@@ -77,6 +77,12 @@ struct recognizer {
  * less), and if that does not free a quarter, collecting stops. */
 #define BLOCKS_MAX (1u << 19)
 
+/* Was block b allocated and not yet freed at t? */
+static inline int block_live_at(const struct block *b, uint64_t t)
+{
+    return b->t_alloc <= t && (b->t_free == TM_NO_TIME || b->t_free > t);
+}
+
 /* Full mode: was a the last allocation f's freeing thread made before it
  * freed f (nothing allocated in between: a rehash only moves entries)? */
 static inline int allocated_last(const struct block *f, const struct block *a)

@@ -15,7 +15,9 @@
  * end (its first, small arrays come right after the old ones' frees); and
  * the word "exits": first, 80 threads each free a 100 KB block and end (a
  * watch of the analyzer's, opened at each such free, waited for the
- * thread's next record for good).
+ * thread's next record for good). table_cli.h's "pair": a second table
+ * filled in turn with the first (by insertion) and kept full, its figures
+ * added as pair_live= pair_held=.
  *
  * Prints: impl=ghash ... live= held= size= nnodes= noccupied= big_keys=
  *         big_values= keys_bytes= hashes_bytes= values_bytes= hashes_live=
@@ -58,6 +60,7 @@ struct ctx {
     int clear;  /* g_hash_table_remove_all after the deletes */
     int renew;  /* a small table made right after the end */
     GHashTable *h;
+    GHashTable *pair; /* "pair": filled in turn with h, kept full */
 };
 
 static GHashTable *new_table(void)
@@ -113,9 +116,13 @@ static void build(void *p)
     struct ctx *c = p;
     const struct table_args *a = c->a;
     c->h = new_table();
-    for (long i = 0; i < a->n; i++)
-        g_hash_table_insert(c->h, key_ptr(a, i),
-                            a->ptrkeys ? key_ptr(a, i) : GSIZE_TO_POINTER((gsize)i + 1));
+    c->pair = a->pair ? new_table() : NULL;
+    for (long i = 0; i < a->n; i++) {
+        gpointer v = a->ptrkeys ? key_ptr(a, i) : GSIZE_TO_POINTER((gsize)i + 1);
+        g_hash_table_insert(c->h, key_ptr(a, i), v);
+        if (c->pair)
+            g_hash_table_insert(c->pair, key_ptr(a, i), v);
+    }
     if (c->remove) {
         for (long i = a->keep; i < a->n; i++)
             g_hash_table_remove(c->h, key_ptr(a, i));
@@ -136,6 +143,9 @@ static void destroy(void *p)
     else
         g_hash_table_destroy(c->h);
     c->h = NULL;
+    if (c->pair)
+        g_hash_table_destroy(c->pair);
+    c->pair = NULL;
 }
 
 /* The mirror, checked against GLib's public figures and the allocator. */
@@ -153,6 +163,14 @@ static const struct ghash_mirror *checked_mirror(GHashTable *h)
         || (m->values != m->keys && malloc_usable_size(m->values) < m->size * vw))
         table_fail("ghash", "an array is smaller than size entries");
     return m;
+}
+
+/* The bytes of its arrays: keys, hashes and, unless a set, values. */
+static size_t held_of(const struct ghash_mirror *m)
+{
+    size_t keys = m->size * (m->have_big_keys ? 8 : 4);
+    size_t values = m->values == m->keys ? 0 : m->size * (m->have_big_values ? 8 : 4);
+    return keys + m->size * 4 + values;
 }
 
 static void *free_large_and_end(void *arg)
@@ -198,7 +216,7 @@ int main(int argc, char **argv)
         return 2;
     if (exits)
         threads_free_and_end();
-    struct ctx c = {&a, remove, unref, clear, renew, NULL};
+    struct ctx c = {&a, remove, unref, clear, renew, NULL, NULL};
     table_rounds(&a, build, destroy, &c, sizeof c);
     const struct ghash_mirror *m = checked_mirror(c.h);
     size_t keys = m->size * (m->have_big_keys ? 8 : 4);
@@ -210,10 +228,14 @@ int main(int argc, char **argv)
     }
     table_print_head(&a, remove ? "ghash_remove" : "ghash");
     printf(" live=%u held=%zu size=%zu nnodes=%u noccupied=%u big_keys=%u big_values=%u"
-           " keys_bytes=%zu hashes_bytes=%zu values_bytes=%zu hashes_live=%zu hashes_tomb=%zu\n",
-           g_hash_table_size(c.h), keys + hashes + values, (size_t)m->size, m->nnodes,
+           " keys_bytes=%zu hashes_bytes=%zu values_bytes=%zu hashes_live=%zu hashes_tomb=%zu",
+           g_hash_table_size(c.h), held_of(m), (size_t)m->size, m->nnodes,
            m->noccupied, (unsigned)m->have_big_keys, (unsigned)m->have_big_values, keys, hashes,
            values, hlive, htomb);
+    if (c.pair)
+        printf(" pair_live=%u pair_held=%zu", g_hash_table_size(c.pair),
+               held_of(checked_mirror(c.pair)));
+    printf("\n");
     if (a.gone && c.renew) {
         destroy(&c);
         c.h = new_table();

@@ -23,7 +23,8 @@ on a second thread, with the table freed and built again at the same site,
 and (the C and C++ programs) with 2 rounds of 3 tables built in turn at one
 site, alive together, destroyed last first, before the kept one: 7 tables,
 each with the growths of one (full and tables mode; N entries, and 10,000:
-one array each). CPython's dict
+one array each). khash and GLib (-O2) also run with a second table filled
+in turn with the first on one thread, kept full (check_pair). CPython's dict
 runs under Debian's /usr/bin/python3 (stripped, no frame names).
 
 usage: recognition_test.py --build DIR --dir TABLES_BUILD_DIR --programs "a;b"
@@ -540,6 +541,33 @@ def check_several(args, what, cmd, tmp):
                  f"grew as the kept one: ({growths}, {peak})")
 
 
+PAIR_N = 300000
+
+
+def check_pair(args, what, cmd, tmp):
+    """Two tables at one site filled in turn on one thread (they resize
+    together: khash's new flags of one come right after the other's old
+    flags were freed, GLib's arrays of one right after the other's), the
+    first emptied to KEEP, the second kept full: two recognised tables,
+    each with its own arrays, the first oversized with KEEP live, the
+    second not (full mode: they were cross-linked; tables mode: merged
+    into one healthy-looking table). PAIR_N dense keys: at N, khash's last
+    flags arrays happened to link right; GLib's keys below 2^32 make its
+    three arrays one size."""
+    for mode in ("full", "tables"):
+        trace = os.path.join(tmp, f"pair-{mode}.tmk")
+        own = traced(args, cmd + [str(PAIR_N), str(KEEP), "pair", "dense"], trace,
+                     TIDEMARK_MODE=mode)
+        found = sorted(recognised(args, trace), key=lambda t: t["live"])
+        got = [(t["live"], t["held_bytes"], t["verdict"]) for t in found]
+        want = [(KEEP, int(own["held"]), "oversized"),
+                (int(own["pair_live"]), int(own["pair_held"]), "ok")]
+        if len(found) != 2 or found[0]["live_low"] > KEEP or \
+                [(g[1], g[2]) for g in got] != [(w[1], w[2]) for w in want] or \
+                got[0][0] < KEEP or got[1][0] < 0.9 * want[1][0]:
+            fail(f"{what} pair ({mode} mode): (live, held, verdict) {got}, want {want}")
+
+
 def programs(args):
     """(name, command) of every build of every program."""
     out = []
@@ -576,6 +604,8 @@ def main():
                 check_gone(args, what, cmd, tmp)
                 if what.startswith("khash"):  # a resize's arrays 5 ms apart
                     check_gone(args, what, cmd, tmp, ("slow",))
+                if what.startswith(("khash", "ghash")) and what.endswith("_O2"):
+                    check_pair(args, what, cmd, tmp)
                 if what.startswith("ghash"):
                     check_ptrkeys(args, what, cmd, tmp)
                     check_glib_ends(args, what, cmd, tmp)

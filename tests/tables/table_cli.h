@@ -27,6 +27,12 @@
  *              (umap only: max_load_factor(0.25); others ignore it)
  *     idle     the table is kept 1.2 s after the line is printed (a probe
  *              pass reads it as kept), then destroyed (gone) or left
+ *     pair     a second table of the same implementation, at the same call
+ *              site, filled with the same keys in alternation with the
+ *              first (one insert into each in turn, on the same thread:
+ *              both resize together) and kept full while the first is
+ *              emptied to KEEP (khash_prog and ghash_prog: their line adds
+ *              pair_live= pair_held=; others ignore it)
  *     dupkeys  the keys repeat: N entries on N/200 distinct keys, so that
  *              most entries share a bucket (umap only: it becomes a
  *              std::unordered_multimap; others ignore it)
@@ -55,7 +61,7 @@
 struct table_args {
     long n, keep;
     int fix, healthy, dense, random, thread, twice, several, gone, slow, ptrkeys, lowload, dupkeys,
-        idle;
+        idle, pair;
     uint64_t seed;
 };
 
@@ -78,7 +84,7 @@ static inline uint64_t table_key(const struct table_args *a, long i)
 
 static inline int table_usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [several] [gone] [slow] [ptrkeys] [lowload] [dupkeys] [idle]\n",
+    fprintf(stderr, "usage: %s N KEEP [fix|healthy] [dense|random] [thread] [twice] [several] [gone] [slow] [ptrkeys] [lowload] [dupkeys] [idle] [pair]\n",
             prog);
     return 2;
 }
@@ -114,6 +120,7 @@ static inline int table_parse(int argc, char **argv, struct table_args *a)
         else if (!strcmp(w, "lowload")) a->lowload = 1;
         else if (!strcmp(w, "dupkeys")) a->dupkeys = 1;
         else if (!strcmp(w, "idle")) a->idle = 1;
+        else if (!strcmp(w, "pair")) a->pair = 1;
         else return table_usage(argv[0]);
     }
     if ((a->fix && a->healthy) || (a->dense && a->random))
@@ -136,6 +143,7 @@ static inline const char *table_mode(const struct table_args *a)
 static inline const char *table_flavour(const struct table_args *a)
 {
     if (a->several) return a->thread ? "thread+several" : "several";
+    if (a->pair) return "pair";
     return a->thread ? (a->twice ? "thread+twice" : "thread") : a->twice ? "twice" : "plain";
 }
 
