@@ -55,11 +55,6 @@ static int by_replay_time(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static int is_live_at(const struct block *b, uint64_t t)
-{
-    return b->t_alloc <= t && (b->t_free == TM_NO_TIME || b->t_free > t);
-}
-
 /* Was block b allocated when a probe read it at t? A probe at free comes
  * right before the block's FREE, maybe at the same time. */
 static int read_while_live(const struct block *b, uint64_t t)
@@ -88,7 +83,7 @@ static int counts_at(const struct recognizer *rz, const struct tm_rule *rule, co
     if (b->sibling) return 0; /* GLib's keys or values (recognize_glib.c) */
     for (size_t k = 0; k < nb; k++) {
         const struct block *o = &rz->b[blocks[k]];
-        if (blocks[k] != i && !o->sibling && is_live_at(o, t) &&
+        if (blocks[k] != i && !o->sibling && block_live_at(o, t) &&
             (o->size < b->size || first_of_resize(rule, o, b)))
             return 0; /* a sibling is no count array, smaller or not */
     }
@@ -183,7 +178,7 @@ static int replaced_at(const struct recognizer *rz, const struct tm_rule *rule,
     const struct block *b = &rz->b[i];
     for (size_t k = 0; k < nb; k++) {
         const struct block *o = &rz->b[blocks[k]];
-        if (o->t_alloc > b->t_alloc && is_live_at(o, t) &&
+        if (o->t_alloc > b->t_alloc && block_live_at(o, t) &&
             (rule->count_array == TM_COUNT_ARRAY_ONLY || o->stack == b->stack))
             return 1;
     }
@@ -208,11 +203,11 @@ static int filling_at(const struct recognizer *rz, const struct tm_rule *rule,
     const struct block *b = &rz->b[i];
     for (size_t k = 0; k < nb; k++) {
         const struct block *o = &rz->b[blocks[k]];
-        if (blocks[k] != i && o->t_alloc < b->t_alloc && is_live_at(o, t)) return 1;
+        if (blocks[k] != i && o->t_alloc < b->t_alloc && block_live_at(o, t)) return 1;
     }
     const uint64_t *k = u64map_get(&rz->freed_next, b->t_alloc);
     const struct block *o = k ? &rz->b[*k] : NULL;
-    return o && o != b && o->rule == b->rule && o->t_alloc < b->t_alloc && is_live_at(o, t) &&
+    return o && o != b && o->rule == b->rule && o->t_alloc < b->t_alloc && block_live_at(o, t) &&
            allocated_last(o, b);
 }
 
