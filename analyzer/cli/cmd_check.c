@@ -160,16 +160,10 @@ static int write_junit(const char *path, const struct check_outcome *c,
     return cli_output_close(&out, check_render_junit(c, x, out.f) != 0);
 }
 
-/* --until-freed needs what a report of minor 2 or later says of its ended
- * tables; an older one cannot be judged so (1 when it is such a report). */
-static int lacks_last_state(const struct check_args *a, const struct snapshot *s,
-                            const char *path)
+/* --until-freed (snapshot.h): 1 when refused (said). */
+static int until_freed(const struct check_args *a, struct snapshot *s, const char *path)
 {
-    if (!a->until_freed || !s->from_report || s->minor >= 2) return 0;
-    cli_error("check: %s is a report of schema minor %llu, without what ended tables held "
-              "right before (minor 2); cannot judge --until-freed (write it again with this "
-              "tidemark)", path, (unsigned long long)s->minor);
-    return 1;
+    return a->until_freed && snapshot_judge_until_freed(s, "check", path) != 0;
 }
 
 /* The shim could not read the program's memory, and tables nobody
@@ -193,11 +187,10 @@ static int load(const struct check_args *a, const struct tm_options *o, struct s
 {
     memset(base, 0, sizeof *base);
     if (snapshot_load(a->trace, o, now)) return 2;
-    if (lacks_last_state(a, now, a->trace)) {
+    if (until_freed(a, now, a->trace)) {
         snapshot_free(now);
         return 2;
     }
-    if (a->until_freed) snapshot_until_freed(now);
     /* a report's verdicts were made with its thresholds; these flags rule */
     if (now->from_report) snapshot_rejudge(now, o->min_retained, o->min_ratio);
     if (now->truncated && !a->allow_truncated) {
@@ -214,12 +207,11 @@ static int load(const struct check_args *a, const struct tm_options *o, struct s
         snapshot_free(now);
         return 2;
     }
-    if (lacks_last_state(a, base, a->baseline)) {
+    if (until_freed(a, base, a->baseline)) {
         snapshot_free(now);
         snapshot_free(base);
         return 2;
     }
-    if (a->until_freed) snapshot_until_freed(base);
     if (base->truncated && !a->allow_truncated) {
         /* its figures stop where it was cut: any growth over them is noise */
         cli_error("check: the baseline %s is truncated; cannot judge (pass --allow-truncated to "

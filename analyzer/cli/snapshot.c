@@ -128,6 +128,18 @@ static int from_json(const struct jv *root, struct snapshot *s)
     return 0;
 }
 
+int snapshot_judge_until_freed(struct snapshot *s, const char *cmd, const char *path)
+{
+    if (s->from_report && s->minor < 2) {
+        cli_error("%s: %s is a report of schema minor %llu, without what ended tables held "
+                  "right before (minor 2); cannot judge --until-freed (write it again with this "
+                  "tidemark)", cmd, path, (unsigned long long)s->minor);
+        return -1;
+    }
+    snapshot_until_freed(s);
+    return 0;
+}
+
 void snapshot_until_freed(struct snapshot *s)
 {
     for (size_t i = 0; i < s->nt; i++) {

@@ -73,11 +73,15 @@ int snapshot_load(const char *path, const struct tm_options *o, struct snapshot 
 int snapshot_from_model(const struct tm_model *m, struct snapshot *s);
 void snapshot_free(struct snapshot *s);
 
+/* check and diff --until-freed: an ended table that was oversized right
+ * before its end is judged by what it held and retained then, as if alive. */
+void snapshot_until_freed(struct snapshot *s);
+/* The same, refused (one error line naming cmd and path, -1) for a report
+ * older than schema minor 2, which does not say what ended tables held
+ * right before. */
+int snapshot_judge_until_freed(struct snapshot *s, const char *cmd, const char *path);
 /* Judges again which tables are oversized, with these thresholds (as
  * table_life.c does): for a snapshot from a report written with others. */
-/* check --until-freed: an ended table that was oversized right before its
- * end is judged by what it held and retained then, as if alive. */
-void snapshot_until_freed(struct snapshot *s);
 void snapshot_rejudge(struct snapshot *s, uint64_t min_retained, double min_ratio);
 
 /* Pairs cur's tables with old's (see above): partner[i] is the index in old
