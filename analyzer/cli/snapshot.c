@@ -258,6 +258,29 @@ void snapshot_free(struct snapshot *s)
     memset(s, 0, sizeof *s);
 }
 
+int snapshot_merge(struct snapshot *s, struct snapshot *from, const char *trace)
+{
+    struct snap_table *t = from->nt ? realloc(s->t, (s->nt + from->nt) * sizeof *t) : s->t;
+    if (from->nt && !t) {
+        snapshot_free(from);
+        return -1;
+    }
+    s->t = t;
+    for (size_t i = 0; i < from->nt; i++) {
+        s->t[s->nt] = from->t[i];
+        s->t[s->nt++].trace = trace;
+    }
+    from->nt = 0;
+    s->total_retained += from->total_retained;
+    s->n_tables += from->n_tables;
+    s->tables_unread += from->tables_unread;
+    if (!s->probes_refused[0]) memcpy(s->probes_refused, from->probes_refused, sizeof s->probes_refused);
+    s->truncated |= from->truncated;
+    s->merged += 1 + from->merged;
+    snapshot_free(from);
+    return 0;
+}
+
 /* ---- matching ------------------------------------------------------------ */
 
 int snapshot_site_file_line(const char *site, size_t *file_len, uint64_t *line)
