@@ -28,9 +28,17 @@
 
 /* ---- text ---------------------------------------------------------------- */
 
+/* "note: TRACE's run also wrote OTHER; judged with it", one line each. */
+static void others_text(const struct check_context *x, FILE *out, const char *prefix)
+{
+    for (size_t i = 0; i < x->n_others; i++)
+        fprintf(out, "%s%s's run also wrote %s (a child's or a later image's trace); judged with "
+                "it\n", prefix, x->trace, x->others[i]);
+}
+
 int check_render_text(const struct check_outcome *c, const struct check_context *x, FILE *out)
 {
-    (void)x;
+    others_text(x, out, "note: ");
     for (size_t i = 0; i < c->n; i++)
         if (c->r[i].status == GATE_FAILED) fprintf(out, "FAIL %s\n", c->r[i].message);
         else if (c->r[i].status == GATE_SKIPPED) fprintf(out, "note: %s\n", c->r[i].message);
@@ -101,6 +109,12 @@ int check_render_json(const struct check_outcome *c, const struct check_context 
             c->failed ? 1 : 0);
     jkey_str(out, "summary", c->summary, ",\n  ");
     jkey_str(out, "trace", x->trace, ", ");
+    fputs("\"other_traces\": [", out);
+    for (size_t i = 0; i < x->n_others; i++) {
+        if (i) fputs(", ", out);
+        tm_json_string(out, x->others[i]);
+    }
+    fputs("], ", out);
     jkey_str(out, "baseline", x->baseline, ", ");
     jkey_str(out, "source_root", x->source_root, ",\n");
     json_gates(out, x->gates);
@@ -151,7 +165,14 @@ static void gh_escape(FILE *out, const char *s, int property)
 
 int check_render_github(const struct check_outcome *c, const struct check_context *x, FILE *out)
 {
-    (void)x;
+    for (size_t i = 0; i < x->n_others; i++) {
+        char m[2400];
+        snprintf(m, sizeof m, "%s's run also wrote %s (a child's or a later image's trace); "
+                 "judged with it", x->trace, x->others[i]);
+        fputs("::notice title=tidemark::", out);
+        gh_escape(out, m, 0);
+        fputc('\n', out);
+    }
     for (size_t i = 0; i < c->n; i++) {
         const struct gate_result *r = &c->r[i];
         if (r->status == GATE_PASSED) continue;
@@ -276,7 +297,7 @@ int check_render_junit(const struct check_outcome *c, const struct check_context
     }
     fputs("    </properties>\n", out);
     for (size_t i = 0; i < c->n; i++) junit_case(c, i, out);
-    if (!c->n) fputs("    <testcase classname=\"tidemark\" name=\"no annotated tables\" time=\"0\"/>\n", out);
+    if (!c->n) fputs("    <testcase classname=\"tidemark\" name=\"no tables\" time=\"0\"/>\n", out);
     fputs("    <system-out>", out);
     xml_escape(out, c->summary);
     fputs("</system-out>\n  </testsuite>\n</testsuites>\n", out);

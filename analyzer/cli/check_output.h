@@ -15,6 +15,9 @@ struct check_context {
     const char *baseline;    /* NULL without --baseline */
     const char *source_root; /* absolute; sites under it are relative to it */
     const struct gate_config *gates;
+    /* the other traces of trace's run, judged with it (check --help) */
+    const char *const *others;
+    size_t n_others;
 };
 
 /* Each returns 0, or -1 on a write error. */

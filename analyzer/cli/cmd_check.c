@@ -7,6 +7,7 @@
  * output that cannot be written). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_output.h"
@@ -15,12 +16,20 @@
 #include "gates.h"
 #include "output.h"
 #include "report/report.h"
+#include "run.h"
 #include "snapshot.h"
 
 static const char check_usage[] =
     "usage: tidemark check TRACE|REPORT.json [gates] [output] [--allow-truncated]\n"
-    "                      [--until-freed]\n"
+    "                      [--until-freed] [--one-trace]\n"
     "CI gate on tables that keep memory after deletes.\n"
+    "\n"
+    "A TRACE is judged with the other traces its run left beside it (the\n"
+    "program's image after an exec: TRACE.1; its children's: TRACE.<pid>, or\n"
+    "the template's %p), found by name and by the pid and parent in their\n"
+    "headers; each is named in the output, its tables '... in TRACE.1'. A\n"
+    "wrapper script's trace thus covers the program it started. A trace given\n"
+    "as --baseline is taken so too.\n"
     "\n"
     "Without --baseline, a table fails when the report calls it oversized\n"
     "(--min-retained / --min-ratio below), unless an absolute gate is given:\n"
@@ -50,11 +59,14 @@ static const char check_usage[] =
     "                            frees its tables as it ends: CPython finalizing, C++\n"
     "                            leaving main) by what it retained until then, when\n"
     "                            it was seen oversized before its free\n"
+    "  --one-trace               judge TRACE (and a trace baseline) alone, not the\n"
+    "                            other traces of its run\n"
     ANALYSIS_FLAGS_HELP
     "\n"
-    "exit status: 0 every gate holds, 1 a gate failed, 2 could not judge (bad\n"
-    "flag, unreadable trace or baseline, a truncated one or one whose recognised\n"
-    "tables could not be read, without --allow-truncated) or could not write the\n"
+    "exit status: 0 every gate holds over every trace of the run, 1 a gate failed\n"
+    "(in any of them), 2 could not judge (bad flag, unreadable trace or baseline,\n"
+    "one of the run's traces unreadable, truncated or with recognised tables that\n"
+    "could not be read, without --allow-truncated) or could not write the\n"
     "results.\n";
 
 typedef int (*check_renderer)(const struct check_outcome *, const struct check_context *, FILE *);
@@ -66,6 +78,7 @@ struct check_args {
     const char *increase_flag; /* --max-increase or --max-growth, when given */
     int allow_truncated;
     int until_freed;
+    int one_trace; /* --one-trace: not the other traces of its run */
 };
 
 static int parse_format(const char *v, check_renderer *r)
@@ -114,6 +127,8 @@ static int parse_own(int argc, char **argv, int *i, struct check_args *a, int *m
         a->allow_truncated = 1;
     } else if (strcmp(argv[*i], "--until-freed") == 0) {
         a->until_freed = 1;
+    } else if (strcmp(argv[*i], "--one-trace") == 0) {
+        a->one_trace = 1;
     } else {
         return 0;
     }
@@ -161,16 +176,23 @@ static int write_junit(const char *path, const struct check_outcome *c,
     return cli_output_close(&out, check_render_junit(c, x, out.f) != 0);
 }
 
-/* --until-freed needs what a report of minor 2 or later says of its ended
- * tables; an older one cannot be judged so (1 when it is such a report). */
-static int lacks_last_state(const struct check_args *a, const struct snapshot *s,
-                            const char *path)
+/* --until-freed (snapshot.h): 1 when refused (said). */
+static int until_freed(const struct check_args *a, struct snapshot *s, const char *path)
 {
-    if (!a->until_freed || !s->from_report || s->minor >= 2) return 0;
-    cli_error("check: %s is a report of schema minor %llu, without what ended tables held "
-              "right before (minor 2); cannot judge --until-freed (write it again with this "
-              "tidemark)", path, (unsigned long long)s->minor);
-    return 1;
+    return a->until_freed && snapshot_judge_until_freed(s, "check", path) != 0;
+}
+
+/* The other traces of a run (load_run). */
+struct run_others {
+    char **path;
+    size_t n;
+};
+
+static void others_free(struct run_others *r)
+{
+    for (size_t i = 0; i < r->n; i++) free(r->path[i]);
+    free(r->path);
+    memset(r, 0, sizeof *r);
 }
 
 /* The shim could not read the program's memory, and tables nobody
@@ -188,50 +210,64 @@ static int unread_tables(const struct check_args *a, const struct snapshot *s,
     return 1;
 }
 
+/* One trace or report, refused (said; -1, s freed) when it cannot be
+ * judged. `what` is "" or "the baseline ". */
+static int load_one(const struct check_args *a, const struct tm_options *o, const char *path,
+                    const char *what, struct snapshot *s)
+{
+    if (snapshot_load(path, o, s)) return -1;
+    if (until_freed(a, s, path)) goto refused;
+    /* a report's verdicts were made with its thresholds; these flags rule */
+    if (!*what && s->from_report) snapshot_rejudge(s, o->min_retained, o->min_ratio);
+    if (s->truncated && !a->allow_truncated) {
+        /* a baseline's figures stop where it was cut: any growth over them is noise */
+        cli_error("check: %s%s is truncated; cannot judge (pass --allow-truncated to judge "
+                  "what is complete)", what, path);
+        goto refused;
+    }
+    if (unread_tables(a, s, what, path)) goto refused;
+    return 0;
+refused:
+    snapshot_free(s);
+    return -1;
+}
+
+/* A trace and, unless --one-trace, the other traces of its run
+ * (run_traces_of: the program's image after an exec, its children's),
+ * judged as one: their tables merged into s, each naming its trace. The
+ * other paths go to *others (freed by others_free). -1 when refused. */
+static int load_run(const struct check_args *a, const struct tm_options *o, const char *path,
+                    const char *what, struct snapshot *s, struct run_others *others)
+{
+    memset(others, 0, sizeof *others);
+    if (load_one(a, o, path, what, s)) return -1;
+    if (a->one_trace || s->from_report) return 0;
+    if (run_traces_of(path, &others->path, &others->n)) goto oom;
+    for (size_t i = 0; i < others->n; i++) {
+        struct snapshot more;
+        if (load_one(a, o, others->path[i], what, &more)) goto refused;
+        if (snapshot_merge(s, &more, others->path[i])) goto oom;
+    }
+    return 0;
+oom:
+    cli_error("out of memory");
+refused:
+    snapshot_free(s);
+    others_free(others);
+    return -1;
+}
+
 /* Loads what check judges; 2 when it cannot. */
 static int load(const struct check_args *a, const struct tm_options *o, struct snapshot *now,
-                struct snapshot *base)
+                struct snapshot *base, struct run_others *now_others,
+                struct run_others *base_others)
 {
     memset(base, 0, sizeof *base);
-    if (snapshot_load(a->trace, o, now)) return 2;
-    if (lacks_last_state(a, now, a->trace)) {
+    memset(base_others, 0, sizeof *base_others);
+    if (load_run(a, o, a->trace, "", now, now_others)) return 2;
+    if (a->baseline && load_run(a, o, a->baseline, "the baseline ", base, base_others)) {
         snapshot_free(now);
-        return 2;
-    }
-    if (a->until_freed) snapshot_until_freed(now);
-    /* a report's verdicts were made with its thresholds; these flags rule */
-    if (now->from_report) snapshot_rejudge(now, o->min_retained, o->min_ratio);
-    if (now->truncated && !a->allow_truncated) {
-        cli_error("check: %s is truncated; cannot judge (pass --allow-truncated to judge "
-                  "what is complete)", a->trace);
-        snapshot_free(now);
-        return 2;
-    }
-    if (unread_tables(a, now, "", a->trace)) {
-        snapshot_free(now);
-        return 2;
-    }
-    if (a->baseline && snapshot_load(a->baseline, o, base)) {
-        snapshot_free(now);
-        return 2;
-    }
-    if (lacks_last_state(a, base, a->baseline)) {
-        snapshot_free(now);
-        snapshot_free(base);
-        return 2;
-    }
-    if (a->until_freed) snapshot_until_freed(base);
-    if (base->truncated && !a->allow_truncated) {
-        /* its figures stop where it was cut: any growth over them is noise */
-        cli_error("check: the baseline %s is truncated; cannot judge (pass --allow-truncated to "
-                  "judge what is complete)", a->baseline);
-        snapshot_free(now);
-        snapshot_free(base);
-        return 2;
-    }
-    if (unread_tables(a, base, "the baseline ", a->baseline)) {
-        snapshot_free(now);
-        snapshot_free(base);
+        others_free(now_others);
         return 2;
     }
     return 0;
@@ -255,13 +291,15 @@ int cmd_check(int argc, char **argv)
     a.g.min_retained = o.min_retained;
     a.g.min_ratio = o.min_ratio;
     struct snapshot now, base;
-    if (load(&a, &o, &now, &base)) return 2;
+    struct run_others others, base_others;
+    if (load(&a, &o, &now, &base, &others, &base_others)) return 2;
     struct check_outcome c;
     int rc = 2;
     if (gates_run(&now, a.baseline ? &base : NULL, &a.g, &c)) {
         cli_error("out of memory");
     } else {
-        struct check_context x = {a.trace, a.baseline, o.source_root, &a.g};
+        struct check_context x = {a.trace, a.baseline, o.source_root, &a.g,
+                                  (const char *const *)others.path, others.n};
         /* the renderers fail only when standard output does; a check whose
          * results cannot be shown writes no JUnit file that would say it ran */
         a.render(&c, &x, stdout);
@@ -272,5 +310,7 @@ int cmd_check(int argc, char **argv)
     }
     snapshot_free(&now);
     snapshot_free(&base);
+    others_free(&others);
+    others_free(&base_others);
     return rc;
 }

@@ -21,7 +21,7 @@
 
 static const char diff_usage[] =
     "usage: tidemark diff OLD NEW [--fail-on-increase SIZE|PCT%] [--allow-truncated]\n"
-    "                     [analysis flags]\n"
+    "                     [--until-freed] [analysis flags]\n"
     "What changed between two runs: per table (matched by kind and creation site,\n"
     "then label) retained and held bytes, and per allocation site the bytes still\n"
     "allocated at the end. OLD and NEW are traces or JSON reports. A site given\n"
@@ -35,12 +35,17 @@ static const char diff_usage[] =
     "                        least --min-retained; a new table counts from 0\n"
     "  --allow-truncated     let --fail-on-increase judge a truncated OLD or NEW\n"
     "                        (what is complete) instead of refusing\n"
+    "  --until-freed         compare a table freed while oversized (a program that\n"
+    "                        frees its tables as it ends: CPython finalizing, C++\n"
+    "                        leaving main) by what it held and retained until then,\n"
+    "                        on both sides (as check --until-freed); its row says\n"
+    "                        \"until freed\"\n"
     ANALYSIS_FLAGS_HELP
     "\n"
     "exit status: 0 compared (and nothing grew past --fail-on-increase), 1 an\n"
     "increase past --fail-on-increase, 2 bad flag, unreadable input, a truncated\n"
-    "side with --fail-on-increase and without --allow-truncated, or an output that\n"
-    "cannot be written.\n";
+    "side with --fail-on-increase and without --allow-truncated, a report older\n"
+    "than schema minor 2 with --until-freed, or an output that cannot be written.\n";
 
 /* "=", "+16.0 MiB, +100.2%", "+16.0 MiB" (from 0), "-255.0 MiB, -87.0%" */
 static void delta(char *buf, size_t len, uint64_t a, uint64_t b)
@@ -76,6 +81,14 @@ static void print_unlisted(const struct snap_table *t, const char *side, int old
         printf("  %-40s [not listed in %s] ? -> %10s  held ? -> %s\n", t->site, side, r, h);
 }
 
+/* --until-freed: a side judged by what its table held until it was freed. */
+static const char *until_freed_note(const struct snap_table *a, const struct snap_table *b)
+{
+    if (a && a->until_freed && b && b->until_freed) return "  (until freed)";
+    if (a && a->until_freed) return "  (old: until freed)";
+    return b && b->until_freed ? "  (new: until freed)" : "";
+}
+
 static void print_tables(const struct snapshot *o, const struct snapshot *n, const size_t *partner)
 {
     char a[32], b[32], d[64], ha[32], hb2[32];
@@ -86,23 +99,26 @@ static void print_tables(const struct snapshot *o, const struct snapshot *n, con
         if (partner[i] == SNAP_NONE && o->partial) {
             print_unlisted(t, "OLD (--top)", 0);
         } else if (partner[i] == SNAP_NONE) {
-            printf("  %-40s [new] %10s -> %10s (new)  held - -> %s\n", t->site, "-",
-                   hb(t->retained, b, sizeof b), hb(t->held, hb2, sizeof hb2));
+            printf("  %-40s [new] %10s -> %10s (new)  held - -> %s%s\n", t->site, "-",
+                   hb(t->retained, b, sizeof b), hb(t->held, hb2, sizeof hb2),
+                   until_freed_note(NULL, t));
         } else {
             const struct snap_table *p = &o->t[partner[i]];
             if (old_seen) old_seen[partner[i]] = 1;
             delta(d, sizeof d, p->retained, t->retained);
-            printf("  %-40s %10s -> %10s (%s)  held %s -> %s\n", t->site,
+            printf("  %-40s %10s -> %10s (%s)  held %s -> %s%s\n", t->site,
                    hb(p->retained, a, sizeof a), hb(t->retained, b, sizeof b), d,
-                   hb(p->held, ha, sizeof ha), hb(t->held, hb2, sizeof hb2));
+                   hb(p->held, ha, sizeof ha), hb(t->held, hb2, sizeof hb2),
+                   until_freed_note(p, t));
         }
     }
     for (size_t i = 0; i < o->nt; i++) {
         if (!old_seen || old_seen[i]) continue;
         if (n->partial) print_unlisted(&o->t[i], "NEW (--top)", 1);
         else
-            printf("  %-40s [gone] %10s -> %10s (gone)  held %s -> -\n", o->t[i].site,
-                   hb(o->t[i].retained, a, sizeof a), "-", hb(o->t[i].held, ha, sizeof ha));
+            printf("  %-40s [gone] %10s -> %10s (gone)  held %s -> -%s\n", o->t[i].site,
+                   hb(o->t[i].retained, a, sizeof a), "-", hb(o->t[i].held, ha, sizeof ha),
+                   until_freed_note(&o->t[i], NULL));
     }
     free(old_seen);
 }
@@ -201,7 +217,7 @@ static int increases(const struct snapshot *o, const struct snapshot *n, const s
 struct diff_args {
     const char *paths[2]; /* OLD, NEW */
     struct tolerance tol;
-    int has_tol, allow_truncated;
+    int has_tol, allow_truncated, until_freed;
 };
 
 static int parse(int argc, char **argv, struct tm_options *opt, struct diff_args *d)
@@ -212,6 +228,8 @@ static int parse(int argc, char **argv, struct tm_options *opt, struct diff_args
         const char *v;
         if (strcmp(argv[i], "--allow-truncated") == 0) {
             d->allow_truncated = 1;
+        } else if (strcmp(argv[i], "--until-freed") == 0) {
+            d->until_freed = 1;
         } else if ((v = cli_opt(argc, argv, &i, "--fail-on-increase", &missing))) {
             int bad = tolerance_parse(v, &d->tol);
             if (bad) return cli_bad_value("--fail-on-increase", v, bad, TOLERANCE_EXPECTED);
@@ -267,7 +285,7 @@ int cmd_diff(int argc, char **argv)
         }
     struct tm_options opt;
     tm_options_default(&opt);
-    struct diff_args d = {{NULL, NULL}, {0, 0, 0}, 0, 0};
+    struct diff_args d = {{NULL, NULL}, {0, 0, 0}, 0, 0, 0};
     if (parse(argc, argv, &opt, &d)) return 2;
     cmd_default_source_root(&opt);
     opt.top_sites = 0; /* every site, as a JSON report lists them: compared whole */
@@ -275,6 +293,12 @@ int cmd_diff(int argc, char **argv)
     if (snapshot_load(d.paths[0], &opt, &o)) return 2;
     if (snapshot_load(d.paths[1], &opt, &n)) {
         snapshot_free(&o);
+        return 2;
+    }
+    if (d.until_freed && (snapshot_judge_until_freed(&o, "diff", d.paths[0]) ||
+                          snapshot_judge_until_freed(&n, "diff", d.paths[1]))) {
+        snapshot_free(&o);
+        snapshot_free(&n);
         return 2;
     }
     size_t *partner = malloc((n.nt ? n.nt : 1) * sizeof *partner);

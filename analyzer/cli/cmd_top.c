@@ -15,6 +15,15 @@
  * many tables as fit; otherwise each refresh prints one snapshot, the
  * snapshots separated by a blank line, no escape codes. No colour.
  *
+ * Tables nobody annotated: recognised as `report` recognises them (the same
+ * model, tm_analyze: recognize.c matches each large block's symbolized stack
+ * and probes against the rules once the blocks are known, which the
+ * incremental reading cannot do). A whole analysis of the trace is made at
+ * the first refresh, at the last (the program ended), and in between when
+ * at least ten times its own duration has passed since the last one (so it
+ * costs at most a tenth of a core); the recognised rows are as of it, the
+ * annotated ones as of the refresh.
+ *
  * Ends when the program ended (END read, or its pid gone: the last refresh
  * shows the final state), after --iterations N refreshes, or on Ctrl-C.
  */
@@ -27,15 +36,21 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_common.h"
 #include "output.h"
 #include "model/follow.h"
 #include "model/model.h"
+#include "model/table_rules.h"
 #include "report/report.h"
 
 static const char top_usage[] =
     "usage: tidemark top TRACE [options]\n"
-    "A running program's annotated tables by retained bytes, and its heap, refreshed\n"
-    "until the program ends. Reads only what was written since the last refresh.\n"
+    "A running program's tables by retained bytes, and its heap, refreshed until\n"
+    "the program ends. Annotated tables: read incrementally (only what was written\n"
+    "since the last refresh). Tables nobody annotated (kind 'recognised'): found\n"
+    "as `tidemark report` finds them, by a whole analysis of the trace made at\n"
+    "the first and the last refresh and in between once ten times its own\n"
+    "duration has passed; their rows are as of it (the header says when).\n"
     "\n"
     "  --interval TIME   time between refreshes (default 2s; 100ms at least;\n"
     "                    1.5s, 500ms, or a number of seconds)\n"
@@ -56,6 +71,31 @@ static const char top_usage[] =
 
 #define MIN_INTERVAL_NS 100000000ull
 #define HEADER_LINES 5 /* lines before the first table row */
+
+/* One table's row: an annotated one (follow.h) or a recognised one. */
+struct top_row {
+    uint64_t id;
+    const char *kind, *label;
+    const char *peak_prefix; /* "" exact, ">=" the largest count sampled, "~" estimated */
+    uint64_t live_now, live_peak, held, needed, retained;
+    int ended;
+};
+
+/* The tables nobody annotated, from the last whole analysis. */
+struct recognised {
+    struct tm_model m;
+    int loaded;
+    struct top_row *rows;
+    size_t n;
+    uint64_t next_ns;  /* monotonic time from which the next analysis may run */
+    int failed;        /* said once; not tried again */
+};
+
+/* The rows shown: the annotated tables and the recognised ones. */
+struct top_rows {
+    struct top_row *t;
+    size_t n, cap;
+};
 
 struct top_opts {
     const char *trace;
@@ -120,7 +160,106 @@ static const char *state_word(const struct tm_follow_state *st)
     return st->ended ? "ended" : "not running";
 }
 
-static void put_header(FILE *out, const struct top_opts *o, const struct tm_follow_state *st)
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void recognised_free(struct recognised *r)
+{
+    if (r->loaded) tm_model_free(&r->m);
+    free(r->rows);
+    r->loaded = 0;
+    r->rows = NULL;
+    r->n = 0;
+}
+
+/* The model's recognised tables as rows (pointing into r->m). */
+static int recognised_rows(struct recognised *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->m.n_tables; i++) n += r->m.tables[i].kind == TM_KIND_RECOGNISED;
+    if (n && !(r->rows = malloc(n * sizeof *r->rows))) return -1;
+    for (size_t i = 0; i < r->m.n_tables; i++) {
+        const struct tm_table *t = &r->m.tables[i];
+        if (t->kind != TM_KIND_RECOGNISED) continue;
+        /* the peak as report says it (report_text.c) */
+        const char *peak = t->live_peak_exact                ? ""
+                           : tm_rule_count_estimated(t->rule) ? "~"
+                                                              : ">=";
+        r->rows[r->n++] = (struct top_row){
+            t->id,        "recognised",  t->label ? t->label : "", peak, t->live_now,
+            t->live_peak, t->held,       t->needed,                t->retained,
+            t->ended_t != TM_NO_TIME};
+    }
+    return 0;
+}
+
+/* A whole analysis when due (see the top of this file): `last` is the
+ * refresh after which the program ended. A failure is said once; top goes
+ * on with the annotated tables. */
+static void recognise(struct recognised *r, const char *trace, int last)
+{
+    uint64_t start = monotonic_ns();
+    if (r->failed || (!last && start < r->next_ns)) return;
+    recognised_free(r);
+    struct tm_options o;
+    tm_options_default(&o);
+    cmd_default_source_root(&o);
+    char err[512];
+    if (tm_analyze(trace, &o, &r->m, err, sizeof err) != TM_EXIT_OK) {
+        fprintf(stderr, "tidemark: warning: %s: %s; tables nobody annotated are not shown\n",
+                trace, err);
+        r->failed = 1;
+        return;
+    }
+    r->loaded = 1;
+    if (recognised_rows(r)) {
+        fprintf(stderr, "tidemark: warning: out of memory; tables nobody annotated are not "
+                "shown\n");
+        recognised_free(r);
+        r->failed = 1;
+        return;
+    }
+    uint64_t took = monotonic_ns() - start;
+    r->next_ns = start + 10 * took;
+}
+
+/* The annotated tables and the recognised ones, by retained, held, id. */
+static int by_retained(const void *a, const void *b)
+{
+    const struct top_row *x = a, *y = b;
+    if (x->retained != y->retained) return x->retained > y->retained ? -1 : 1;
+    if (x->held != y->held) return x->held > y->held ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int merge_rows(struct top_rows *rows, const struct tm_follow_state *st,
+                      const struct recognised *r)
+{
+    size_t n = st->n_tables + r->n;
+    if (n > rows->cap) {
+        struct top_row *t = realloc(rows->t, n * sizeof *t);
+        if (!t) return -1;
+        rows->t = t;
+        rows->cap = n;
+    }
+    for (size_t i = 0; i < st->n_tables; i++) {
+        const struct tm_follow_table *t = &st->tables[i];
+        rows->t[i] = (struct top_row){t->id,        t->kind, t->label, t->live_peak_exact ? "" : ">=",
+                                      t->live_now,  t->live_peak, t->held, t->needed,
+                                      t->retained,  t->ended};
+    }
+    if (r->n) memcpy(rows->t + st->n_tables, r->rows, r->n * sizeof *rows->t);
+    rows->n = n;
+    if (n) qsort(rows->t, n, sizeof *rows->t, by_retained);
+    return 0;
+}
+
+static void put_header(FILE *out, const struct top_opts *o, const struct tm_follow_state *st,
+                       const struct top_rows *rows, const struct recognised *r)
 {
     char a[32], b[32], c[32], d[32];
     tm_human_time(st->at, a, sizeof a);
@@ -133,40 +272,49 @@ static void put_header(FILE *out, const struct top_opts *o, const struct tm_foll
     fprintf(out, "heap: in use %s, peak %s%s; rss %s, peak %s\n", a, b,
             st->heap_exact ? "" : " (the shim's count)", c, d);
     uint64_t retained = 0;
-    for (size_t i = 0; i < st->n_tables; i++) retained += st->tables[i].retained;
+    for (size_t i = 0; i < rows->n; i++) retained += rows->t[i].retained;
     tm_human_bytes(retained, a, sizeof a);
-    fprintf(out, "tables: %zu, retaining %s", st->n_tables, a);
+    fprintf(out, "tables: %zu, retaining %s", rows->n, a);
+    if (r->loaded) {
+        /* a live trace is analyzed up to its settled time (--at) */
+        uint64_t at = r->m.info.duration_ns < r->m.opts.at ? r->m.info.duration_ns : r->m.opts.at;
+        tm_human_time(at, b, sizeof b);
+        fprintf(out, " (%zu recognised, as of %s)", r->n, b);
+    } else {
+        fputs(" (tables nobody annotated: not shown)", out);
+    }
     if (st->bound_stop_t != TM_NO_TIME) fputs("; the trace reached TIDEMARK_MAX_BYTES", out);
     else if (st->bound_soft_t != TM_NO_TIME) fputs("; the trace is near TIDEMARK_MAX_BYTES", out);
     fputs("\n\n", out);
 }
 
-static void put_table(FILE *out, const struct tm_follow_table *t)
+static void put_table(FILE *out, const struct top_row *t)
 {
     char held[32], needed[32], retained[32], peak[32];
     tm_human_bytes(t->held, held, sizeof held);
     tm_human_bytes(t->needed, needed, sizeof needed);
     tm_human_bytes(t->retained, retained, sizeof retained);
-    snprintf(peak, sizeof peak, "%s%llu", t->live_peak_exact ? "" : ">=",
-             (unsigned long long)t->live_peak);
-    fprintf(out, "%-5llu %-8s ", (unsigned long long)t->id, t->kind);
+    snprintf(peak, sizeof peak, "%s%llu", t->peak_prefix, (unsigned long long)t->live_peak);
+    fprintf(out, "%-5llu %-10s ", (unsigned long long)t->id, t->kind);
     put_label(out, t->label, 20);
     fprintf(out, " %10llu %11s %10s %10s %10s%s\n", (unsigned long long)t->live_now, peak, held,
             needed, retained, t->ended ? "  ended" : "");
 }
 
-static void render(FILE *out, const struct top_opts *o, const struct tm_follow_state *st)
+static void render(FILE *out, const struct top_opts *o, const struct tm_follow_state *st,
+                   const struct top_rows *rows, const struct recognised *r)
 {
     if (o->redraw) fputs("\033[H\033[2J", out);
-    put_header(out, o, st);
-    size_t show = st->n_tables;
+    put_header(out, o, st, rows, r);
+    size_t show = rows->n;
     if (o->top && o->top < show) show = (size_t)o->top;
-    unsigned rows = o->redraw ? terminal_rows() : 0;
-    if (rows > HEADER_LINES + 2 && show > rows - HEADER_LINES - 2) show = rows - HEADER_LINES - 2;
-    fprintf(out, "%-5s %-8s %-20s %10s %11s %10s %10s %10s\n", "id", "kind", "label", "live",
+    unsigned lines = o->redraw ? terminal_rows() : 0;
+    if (lines > HEADER_LINES + 2 && show > lines - HEADER_LINES - 2)
+        show = lines - HEADER_LINES - 2;
+    fprintf(out, "%-5s %-10s %-20s %10s %11s %10s %10s %10s\n", "id", "kind", "label", "live",
             "peak", "held", "needed", "retained");
-    for (size_t i = 0; i < show; i++) put_table(out, &st->tables[i]);
-    if (show < st->n_tables) fprintf(out, "... and %zu more tables\n", st->n_tables - show);
+    for (size_t i = 0; i < show; i++) put_table(out, &rows->t[i]);
+    if (show < rows->n) fprintf(out, "... and %zu more tables\n", rows->n - show);
     if (!st->running) fprintf(out, "the program %s\n", st->ended ? "ended" : "is gone");
 }
 
@@ -195,6 +343,9 @@ int cmd_top(int argc, char **argv)
         return 2;
     }
     int rc = 0;
+    struct recognised r;
+    struct top_rows rows = {NULL, 0, 0};
+    memset(&r, 0, sizeof r);
     for (uint64_t n = 1;; n++) {
         const struct tm_follow_state *st;
         if (tm_follow_poll(f, &st, err, sizeof err)) {
@@ -202,8 +353,14 @@ int cmd_top(int argc, char **argv)
             rc = 2;
             break;
         }
+        recognise(&r, o.trace, !st->running);
+        if (merge_rows(&rows, st, &r)) {
+            cli_error("out of memory");
+            rc = 2;
+            break;
+        }
         if (n > 1 && !o.redraw) fputc('\n', stdout);
-        render(stdout, &o, st);
+        render(stdout, &o, st, &rows, &r);
         if (cli_stdout_check()) { /* said once; main returns 2 */
             rc = 2;
             break;
@@ -212,5 +369,7 @@ int cmd_top(int argc, char **argv)
         sleep_ns(o.interval_ns);
     }
     tm_follow_close(f);
+    recognised_free(&r);
+    free(rows.t);
     return rc;
 }

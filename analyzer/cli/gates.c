@@ -103,7 +103,8 @@ static double percent_of(uint64_t part, uint64_t whole)
 }
 
 /* "table 3 src/a.c:12"; a table nobody annotated says what it is:
- * "table 3 src/a.c:12 (khash table ..., recognised)" */
+ * "table 3 src/a.c:12 (khash table ..., recognised)"; one of another trace
+ * of the run, which: "table 3 src/a.c:12 in t.tmk.1" */
 static void name_of(const struct snap_table *t, char *buf, size_t len)
 {
     if (t->kind && !strcmp(t->kind, "recognised") && t->label && t->label[0])
@@ -111,6 +112,10 @@ static void name_of(const struct snap_table *t, char *buf, size_t len)
                  t->label);
     else
         snprintf(buf, len, "table %llu %s", (unsigned long long)t->id, t->site);
+    if (t->trace) {
+        size_t n = strlen(buf);
+        if (n < len) snprintf(buf + n, len - n, " in %s", t->trace);
+    }
 }
 
 static void judge_oversized(struct judge *j, const struct snap_table *t, const char *who)
@@ -303,7 +308,11 @@ static void summarize(struct check_outcome *o, const struct gate_config *g,
     const char *checked = o->tables == 1 ? "table" : "tables";
     if (!o->failed) {
         if (o->tables == 0 && !g->has_baseline) {
-            append(s, len, "check passed: no annotated tables in this trace");
+            if (now->merged)
+                append(s, len, "check passed: no tables (annotated or recognised) in the run's "
+                       "%zu traces", now->merged + 1);
+            else
+                append(s, len, "check passed: no tables (annotated or recognised) in this trace");
             return;
         }
         append(s, len, "check passed: %zu %s checked%s; ", o->tables, checked,

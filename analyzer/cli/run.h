@@ -62,5 +62,12 @@ void run_traces_free(struct run_traces *rt);
 /* Does name match the template's last component pattern (%p digits, %e one
  * or more characters, %% a '%'), followed by any ".<digits>" suffixes? */
 int run_trace_name_matches(const char *pattern, const char *name);
+/* The other traces of the run that wrote the trace at path (none when path
+ * is not a trace): its process's later images (after exec) and its
+ * descendants', in path's directory, named as path is (its pid's digits
+ * any pid) with any ".<digits>" suffixes, started no earlier, by start
+ * time. *out (freed by the caller, each path and the array) has *n paths.
+ * 0, or -1 when out of memory. */
+int run_traces_of(const char *path, char ***out, size_t *n);
 
 #endif /* TIDEMARK_ANALYZER_RUN_H */

@@ -249,3 +249,71 @@ void run_traces_print(const struct run_traces *rt, pid_t top, const char *path)
                     "namespace, or another program): %s\n",
                     f[i].pid, f[i].ppid, f[i].path);
 }
+
+/* ---- the other traces of a trace's run (check) ------------------------------ */
+
+/* The name's pattern: '%' escaped, and the first occurrence of the pid's
+ * digits as %p (a template with %p names descendants by their pid). */
+static char *pattern_of(const char *name, uint32_t pid)
+{
+    char digits[16];
+    snprintf(digits, sizeof digits, "%u", pid);
+    const char *at = strstr(name, digits);
+    char *p = malloc(2 * strlen(name) + 3), *o = p;
+    if (!p) return NULL;
+    for (const char *c = name; *c;) {
+        if (c == at) {
+            o += sprintf(o, "%%p");
+            c += strlen(digits);
+        } else {
+            if (*c == '%') *o++ = '%';
+            *o++ = *c++;
+        }
+    }
+    *o = 0;
+    return p;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+int run_traces_of(const char *path, char ***out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    struct tmk_file_header h;
+    if (read_header(path, &h) != 0) return 0;
+    struct run_traces rt;
+    memset(&rt, 0, sizeof rt);
+    const char *slash = strrchr(path, '/');
+    rt.dir = strndup(path, slash ? (size_t)(slash + 1 - path) : 0);
+    rt.pattern = pattern_of(slash ? slash + 1 : path, h.pid);
+    int rc = 0;
+    if (!rt.dir || !rt.pattern) rc = -1;
+    else if ((rt.found = new_traces(&rt, &rt.n_found))) {
+        struct run_found *f = rt.found;
+        /* an earlier run's trace (a pid used again) started before: not ours */
+        size_t n = 0;
+        for (size_t i = 0; i < rt.n_found; i++) {
+            if (f[i].start < h.start_monotonic_ns) free(f[i].path);
+            else f[n++] = f[i];
+        }
+        rt.n_found = n;
+        qsort(f, rt.n_found, sizeof *f, by_start);
+        mark_ours(f, rt.n_found, h.pid);
+        char **v = calloc(rt.n_found ? rt.n_found : 1, sizeof *v);
+        if (!v) rc = -1;
+        for (size_t i = 0; v && i < rt.n_found; i++)
+            if (f[i].ours && !same_file(f[i].path, path)) {
+                v[*n_out] = f[i].path;
+                f[i].path = NULL;
+                (*n_out)++;
+            }
+        *out = v;
+    }
+    run_traces_free(&rt);
+    return rc;
+}

@@ -129,6 +129,18 @@ static int from_json(const struct jv *root, struct snapshot *s)
     return 0;
 }
 
+int snapshot_judge_until_freed(struct snapshot *s, const char *cmd, const char *path)
+{
+    if (s->from_report && s->minor < 2) {
+        cli_error("%s: %s is a report of schema minor %llu, without what ended tables held "
+                  "right before (minor 2); cannot judge --until-freed (write it again with this "
+                  "tidemark)", cmd, path, (unsigned long long)s->minor);
+        return -1;
+    }
+    snapshot_until_freed(s);
+    return 0;
+}
+
 void snapshot_until_freed(struct snapshot *s)
 {
     for (size_t i = 0; i < s->nt; i++) {
@@ -245,6 +257,29 @@ void snapshot_free(struct snapshot *s)
     free(s->t);
     free(s->s);
     memset(s, 0, sizeof *s);
+}
+
+int snapshot_merge(struct snapshot *s, struct snapshot *from, const char *trace)
+{
+    struct snap_table *t = from->nt ? realloc(s->t, (s->nt + from->nt) * sizeof *t) : s->t;
+    if (from->nt && !t) {
+        snapshot_free(from);
+        return -1;
+    }
+    s->t = t;
+    for (size_t i = 0; i < from->nt; i++) {
+        s->t[s->nt] = from->t[i];
+        s->t[s->nt++].trace = trace;
+    }
+    from->nt = 0;
+    s->total_retained += from->total_retained;
+    s->n_tables += from->n_tables;
+    s->tables_unread += from->tables_unread;
+    if (!s->probes_refused[0]) memcpy(s->probes_refused, from->probes_refused, sizeof s->probes_refused);
+    s->truncated |= from->truncated;
+    s->merged += 1 + from->merged;
+    snapshot_free(from);
+    return 0;
 }
 
 /* ---- matching ------------------------------------------------------------ */

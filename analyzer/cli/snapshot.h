@@ -37,6 +37,8 @@ struct snap_table {
     int ended_oversized;
     uint64_t last_retained, last_held;
     int until_freed;   /* judged by those (check --until-freed) */
+    /* NULL, or the other trace of the run it came from (snapshot_merge) */
+    const char *trace;
 };
 
 struct snap_site {
@@ -66,6 +68,7 @@ struct snapshot {
     uint64_t n_tables, top;
     int partial;
     int from_report;   /* loaded from a JSON report, not analyzed */
+    size_t merged;     /* other traces merged in (snapshot_merge) */
     uint64_t minor;    /* its schema_minor (0 without the key) */
 };
 
@@ -73,12 +76,21 @@ struct snapshot {
 int snapshot_load(const char *path, const struct tm_options *o, struct snapshot *s);
 int snapshot_from_model(const struct tm_model *m, struct snapshot *s);
 void snapshot_free(struct snapshot *s);
+/* check on a run of several traces: moves from's tables into s, each naming
+ * `trace` (kept by the caller), and adds from's totals (retained, tables,
+ * unread; truncated when either is); from is freed. 0, or -1 when out of
+ * memory (from is freed then too). */
+int snapshot_merge(struct snapshot *s, struct snapshot *from, const char *trace);
 
+/* check and diff --until-freed: an ended table that was oversized right
+ * before its end is judged by what it held and retained then, as if alive. */
+void snapshot_until_freed(struct snapshot *s);
+/* The same, refused (one error line naming cmd and path, -1) for a report
+ * older than schema minor 2, which does not say what ended tables held
+ * right before. */
+int snapshot_judge_until_freed(struct snapshot *s, const char *cmd, const char *path);
 /* Judges again which tables are oversized, with these thresholds (as
  * table_life.c does): for a snapshot from a report written with others. */
-/* check --until-freed: an ended table that was oversized right before its
- * end is judged by what it held and retained then, as if alive. */
-void snapshot_until_freed(struct snapshot *s);
 void snapshot_rejudge(struct snapshot *s, uint64_t min_retained, double min_ratio);
 
 /* Pairs cur's tables with old's (see above): partner[i] is the index in old

@@ -14,7 +14,7 @@ golden() { # golden NAME FILE
     if ! diff -u "$GOLD/$1" "$2"; then echo "FAIL: $1 differs from golden"; fail=1; fi
 }
 
-for s in seed seedtables seedsampled seedovf indirect two threads info newer noend execfail execfail-exit; do "$G" $s $s.tmk || exit 1; done
+for s in seed seedtables seedsampled seedovf indirect two freed freedfull threads info newer noend execfail execfail-exit; do "$G" $s $s.tmk || exit 1; done
 head -c 64 /dev/urandom >random.bin; : >empty.tmk; echo "hello" >text.tmk
 
 expect 0 "--help" -- "$T" --help
@@ -223,6 +223,23 @@ expect 1 "diff --fail-on-increase" -- "$T" diff --no-symbols indirect.tmk seed.t
 grep -q "^increase: 0x401234 retained +255.0 MiB, +666.7% > --fail-on-increase 10%$" out.txt ||
     { echo "FAIL: diff --fail-on-increase line"; cat out.txt; fail=1; }
 expect 0 "diff --fail-on-increase, a decrease" -- "$T" diff --no-symbols seed.tmk indirect.tmk --fail-on-increase 0
+# --until-freed: a table freed while oversized (freed.tmk: emptied, then
+# freed) compared by what it held until then, as check --until-freed does;
+# freedfull.tmk's was full when freed: nothing to see there
+expect 0 "diff freed, without --until-freed" -- "$T" diff --no-symbols freedfull.tmk freed.tmk --fail-on-increase 0
+expect 1 "diff --until-freed" -- "$T" diff --no-symbols freedfull.tmk freed.tmk --fail-on-increase 0 --until-freed
+grep -q "^  0x402000 .* 0 B -> *9.6 MiB (+9.6 MiB)  held 0 B -> 9.6 MiB  (new: until freed)$" out.txt ||
+    { echo "FAIL: diff --until-freed row"; cat out.txt; fail=1; }
+grep -q "^increase: 0x402000 retained +9.6 MiB > --fail-on-increase 0 B$" out.txt ||
+    { echo "FAIL: diff --until-freed increase"; cat out.txt; fail=1; }
+"$T" report --no-symbols --format json -o freed.json freed.tmk
+expect 0 "diff --until-freed, the same run as a report" -- "$T" diff --no-symbols freed.json freed.tmk --fail-on-increase 0 --until-freed
+grep -q "9.6 MiB -> *9.6 MiB (=).*  (until freed)$" out.txt || { echo "FAIL: diff --until-freed report vs trace"; cat out.txt; fail=1; }
+expect 0 "diff --until-freed, a decrease" -- "$T" diff --no-symbols freed.tmk freedfull.tmk --fail-on-increase 0 --until-freed
+grep -q "(old: until freed)$" out.txt || { echo "FAIL: diff --until-freed old side"; cat out.txt; fail=1; }
+"$T" report --no-symbols --format json freed.tmk | sed -E 's/"schema_minor": [0-9]+,/"schema_minor": 1,/' >freed-minor1.json
+expect 2 "diff --until-freed, minor 1" -- "$T" diff --no-symbols freed-minor1.json freed.tmk --until-freed
+one_line_error "^tidemark: diff: freed-minor1.json is a report of schema minor 1, .*cannot judge --until-freed"
 expect 2 "diff bad --fail-on-increase" -- "$T" diff seed.tmk indirect.tmk --fail-on-increase 5x
 one_line_error "--fail-on-increase: bad value '5x'"
 

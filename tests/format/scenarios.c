@@ -131,6 +131,29 @@ struct tg *tg_scenario_two_tables(void)
     return g;
 }
 
+/* One gomap table (B=16: 9.0 MiB, site 0x402000, label "big") filled to
+ * 400000 entries (of 425984) at 250, holding `live` at 300, its array freed
+ * and TABLE_END at 400: emptied (live 0) it was oversized until freed,
+ * still full (400000) it was not. Nothing is oversized at the end. */
+struct tg *tg_scenario_freed(uint64_t live)
+{
+    struct tg *g = tg_new(0);
+    uint64_t fa[] = {0x402000};
+    struct gomap_layout l = gomap_layout_for(8, 8);
+    uint64_t bytes = array_bytes(16, l.bucket_size);
+    tg_stack(g, 1, 1, 1, fa);
+    tg_table_new(g, 1, 100, 1, TMK_KIND_GOMAP, 0, 8, 8, l.bucket_size, 8, 0, 1, "big");
+    tg_alloc(g, 1, 200, ARRAY_BASE, bytes, 1);
+    tg_table_array(g, 1, 200, 1, ARRAY_BASE, bytes, array_buckets(16, l.bucket_size, 1),
+                   TMK_ARRAY_INITIAL, 0, 1);
+    tg_table_count(g, 1, 250, 1, 400000);
+    tg_table_count(g, 1, 300, 1, live);
+    tg_table_end(g, 1, 400, 1, live);
+    tg_free(g, 1, 400, ARRAY_BASE);
+    tg_end(g, 1, 500, TMK_END_EXIT, 0);
+    return g;
+}
+
 /* Three threads: thread 2 frees what thread 1 allocated, thread 3 reuses an
  * address after thread 2 freed it; blocks are flushed out of thread order. */
 struct tg *tg_scenario_threads(void)

@@ -17,6 +17,7 @@ struct tg *tg_scenario_seed_overflow(uint32_t value_size);
 struct tg *tg_scenario_seed_flags(uint32_t file_flags);
 /* Two emptied gomap tables, "big" and "small", each retaining its array. */
 struct tg *tg_scenario_two_tables(void);
+struct tg *tg_scenario_freed(uint64_t live);
 struct tg *tg_scenario_threads(void);
 /* 3.0, full mode, heap by info, thread 1's block zstd-compressed: thread 1
  * allocates four blocks of info (4096, stack 1); one becomes table 1's array

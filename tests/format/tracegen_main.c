@@ -21,7 +21,7 @@ int main(int argc, char **argv)
                                  ? argc <= 5
                                  : 0);
     if (argc != 3 && !extra) {
-        fprintf(stderr, "usage: tracegen seed|seedtables|seedsampled|seedovf|presized|indirect|two|threads|info|info1|infolate|newer|noend|execfail|execfail-exit|mixed OUT\n"
+        fprintf(stderr, "usage: tracegen seed|seedtables|seedsampled|seedovf|presized|indirect|two|freed|freedfull|threads|info|info1|infolate|newer|noend|execfail|execfail-exit|mixed OUT\n"
                         "       tracegen mixed OUT [MINOR [ZSTD]]\n"
                         "       tracegen serial OUT [THREADS [KIB]]\n"
                         "       tracegen bomb OUT [THREADS [zeros|ticks|ext [MIB [MINOR]]]]\n");
@@ -36,6 +36,8 @@ int main(int argc, char **argv)
     else if (strcmp(s, "presized") == 0) g = tg_scenario_seed(128, 1000000, 0);
     else if (strcmp(s, "indirect") == 0) g = tg_scenario_seed(129, 0, 0);
     else if (strcmp(s, "two") == 0) g = tg_scenario_two_tables();
+    else if (strcmp(s, "freed") == 0) g = tg_scenario_freed(0);
+    else if (strcmp(s, "freedfull") == 0) g = tg_scenario_freed(400000);
     else if (strcmp(s, "threads") == 0) g = tg_scenario_threads();
     else if (strcmp(s, "info") == 0) g = tg_scenario_info();
     else if (strcmp(s, "info1") == 0) g = tg_scenario_info_v1();

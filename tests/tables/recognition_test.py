@@ -120,7 +120,32 @@ def check_keep(args, what, cmd, tmp):
             fail(f"{what}: peak live {t['live_peak']} of {t['buckets_peak']} buckets, said {peak}")
     check_site(what, t)
     check_names(args, what, trace)
+    check_top(args, what, trace, t)
     return t
+
+
+def check_top(args, what, trace, t):
+    """`tidemark top` on the finished trace shows the recognised tables as
+    report does: every one, the kept one with the report's held, needed and
+    retained (sweep 4: top showed "tables: 0" where report had 32.5 MiB)."""
+    r = tidemark(args, "top", "--iterations", "1", trace)
+    if r.returncode != 0:
+        fail(f"{what}: top exit {r.returncode}: {r.stderr.strip()}")
+        return
+    doc = json.loads(tidemark(args, "report", "--format", "json", trace).stdout)
+    want = [x for x in doc["tables"] if x["kind"] == "recognised"]
+    rows = [ln for ln in r.stdout.splitlines() if re.match(r"^\d+ +recognised ", ln)]
+    if len(rows) != len(want):
+        fail(f"{what}: top shows {len(rows)} recognised tables, report {len(want)}:\n{r.stdout}")
+    if not re.search(rf"^tables: {len(want)}, retaining .* \({len(want)} recognised, as of ",
+                     r.stdout, re.M):
+        fail(f"{what}: top's header:\n{r.stdout}")
+    mine = [ln.split() for ln in rows if ln.split()[0] == str(t["id"])]
+    text = [" ".join(ln.split()) for ln in tidemark(args, "report", trace).stdout.splitlines()
+            if re.match(rf"^{t['id']} +recognised ", ln)]
+    # held, needed, retained: the row's last six words ("32.5 MiB 260 B 32.5 MiB")
+    if not mine or not text or " ".join(mine[0][-6:]) not in text[0]:
+        fail(f"{what}: top's row {mine} is not report's {text}")
 
 
 def check_names(args, what, trace):
