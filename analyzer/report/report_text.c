@@ -142,12 +142,12 @@ static void table_detail(const struct tm_model *m, const struct tm_table *t, FIL
     fprintf(out, " (%s, model %s) created at %s\n", tm_table_kind_name(t->kind),
             tm_model_kind_name(t->model), t->site);
     if (t->rule)
-        fprintf(out, "  not annotated: recognised by rule %s; %llu growths seen\n", t->rule->name,
-                (unsigned long long)t->growths);
+        fprintf(out, "  not annotated: recognised by rule %s; %llu growth%s seen\n", t->rule->name,
+                (unsigned long long)t->growths, t->growths == 1 ? "" : "s");
     else
-        fprintf(out, "  key %u B, value %u B, bucket %u B, hint %llu; %llu growths\n", t->key_size,
+        fprintf(out, "  key %u B, value %u B, bucket %u B, hint %llu; %llu growth%s\n", t->key_size,
                 t->value_size, t->bucket_size, (unsigned long long)t->hint,
-                (unsigned long long)t->growths);
+                (unsigned long long)t->growths, t->growths == 1 ? "" : "s");
     /* the largest count sampled is a lower bound of the peak, unless the
      * counts are estimates (non-empty buckets' upper end): then "~" */
     int estimated = !t->live_peak_exact && tm_rule_count_estimated(t->rule);
