@@ -412,6 +412,33 @@ static enum count_source count_source(const struct recognizer *rz, const struct 
     return COUNT_BY_GROWTH;
 }
 
+/* khash: did the resize that made flags array i double the table? Its
+ * first flags array past the probe size (64 KiB: 262,144 buckets) has no
+ * tracked one before it, but its keys and values arrays, 16 times larger
+ * or more, are: one of them freed and one of its call twice its size
+ * allocated within LINK_NS of the flags is a resize from half as many
+ * buckets, whose count the growth rule gives (a 200,000-entry table's
+ * peak was whatever a pass happened to read during the fill). */
+static int doubled_with(const struct recognizer *rz, const struct tm_rule *rule,
+                        const size_t *blocks, size_t nb, size_t i)
+{
+    if (rule->model != TM_RULE_KHASH) return 0;
+    const struct block *b = &rz->b[i];
+    for (size_t k = 0; k < nb; k++) {
+        const struct block *old = &rz->b[blocks[k]];
+        if (blocks[k] == i || old->t_free == TM_NO_TIME || old->size < 16 * b->size / 2 ||
+            old->t_free + LINK_NS < b->t_alloc || old->t_free > b->t_alloc + LINK_NS)
+            continue;
+        for (size_t j = 0; j < nb; j++) {
+            const struct block *young = &rz->b[blocks[j]];
+            if (young->size == 2 * old->size && young->stack == old->stack &&
+                young->t_alloc >= old->t_free && young->t_alloc <= b->t_alloc + LINK_NS)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* The replay events of one table; blocks = its blocks in allocation order. */
 static int table_events(struct recognizer *rz, const struct tm_rules *rules, size_t table,
                         const size_t *blocks, size_t nb, struct replay *R, const struct tm_options *o)
@@ -451,6 +478,7 @@ static int table_events(struct recognizer *rz, const struct tm_rules *rules, siz
         /* a growth: the implementation's rule says the count then */
         int counts = b->main && known_count_array(rule, b);
         uint64_t cap = b->n_probes ? b->probes[0].capacity : 0;
+        if (counts && !prev_main && doubled_with(rz, rule, blocks, nb, i)) prev_main = b->size / 2;
         uint64_t grown = counts && prev_main && b->size > prev_main
                              ? tm_rule_count_at_growth(rule, prev_main, b->size, cap)
                              : 0;

@@ -111,6 +111,11 @@ def check_keep(args, what, cmd, tmp):
     if early:
         fail(f"{what}: at its first array ({t['created_ns']} ns) already oversized: "
              f"live {early[0]['live']}, held {early[0]['held_bytes']}")
+    if what.startswith("khash") and (t["live_peak"] < N // 2 or not t["after_deletes"]):
+        # its first flags array past the probe size (262,144 buckets) came
+        # with keys and values twice their size: a growth, counted by the
+        # rule (the peak was whatever a pass read during the fill, or KEEP)
+        fail(f"{what}: peak live {t['live_peak']}, after deletes {t['after_deletes']}")
     if what.startswith("umap"):
         # its counts between growths are estimates (the Poisson upper end of
         # the non-empty buckets, capped at the buckets): never said as ">="
