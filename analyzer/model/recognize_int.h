@@ -91,6 +91,20 @@ static inline int allocated_last(const struct block *f, const struct block *a)
            f->before.stack == a->stack;
 }
 
+/* A hash of n frames (a call path). */
+static inline uint64_t hash_frames(const uint64_t *f, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (size_t i = 0; i < n; i++) h = (h ^ f[i]) * 0xff51afd7ed558ccdull;
+    return h;
+}
+
+/* recognize_link.c: the call that allocated each matched block (its
+ * frames up to the rule's matched one), then which blocks are one table's
+ * arrays (each block's `table`). 0, or -1 when out of memory. */
+void recognize_note_codes(struct recognizer *rz, const struct tm_model *m);
+int recognize_link(struct recognizer *rz, const struct tm_rules *rules, const struct tm_options *o);
+
 /* Replays every linked table's life into tb (recognize_replay.c). 0, or -1
  * when out of memory. */
 int recognize_replay(struct recognizer *rz, const struct tm_rules *rules, struct tables *tb,
