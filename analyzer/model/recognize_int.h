@@ -105,6 +105,23 @@ static inline uint64_t hash_frames(const uint64_t *f, size_t n)
 void recognize_note_codes(struct recognizer *rz, const struct tm_model *m);
 int recognize_link(struct recognizer *rz, const struct tm_rules *rules, const struct tm_options *o);
 
+/* Which counts of a table stand: its growths' (the implementation's rule)
+ * and its arrays' (the probes'), its arrays' and its growths' at the load
+ * it was measured to grow at, or its growths' only. */
+enum count_source { COUNT_BOTH, COUNT_BY_ARRAY, COUNT_BY_GROWTH };
+enum count_source count_source(const struct recognizer *rz, const struct tm_rule *rule,
+                               const size_t *blocks, size_t nb, double *load,
+                               int *one_per_bucket);
+/* khash: did the resize that made flags array i double the table? */
+int doubled_with(const struct recognizer *rz, const struct tm_rule *rule, const size_t *blocks,
+                 size_t nb, size_t i);
+/* recognize_replay.c: probe p's count of block b by the rule (its lower
+ * end in *lo), and whether a later array of b's table was live at t. */
+uint64_t live_of(const struct tm_rule *rule, const struct block *b, const struct probe *p,
+                 uint64_t *lo);
+int replaced_at(const struct recognizer *rz, const struct tm_rule *rule, const size_t *blocks,
+                size_t nb, size_t i, uint64_t t);
+
 /* Replays every linked table's life into tb (recognize_replay.c). 0, or -1
  * when out of memory. */
 int recognize_replay(struct recognizer *rz, const struct tm_rules *rules, struct tables *tb,
