@@ -145,7 +145,7 @@ static void note_alloc(struct tmk_thread *t, uint32_t stack, uint64_t gen)
  * the counts of two resizes in a row tell whether the array's count grows
  * with the table (a std::unordered_map at a lower max_load_factor) or stays
  * put (a multimap's non-empty buckets count its keys, not its entries:
- * recognize_replay.c, growth_counts). A table's last array, freed by its
+ * recognize_counts.c, count_source). A table's last array, freed by its
  * destructor, is the newest of its stack (or older than the one before):
  * read. Only the same stack says "resize" surely enough: the thread's
  * previous block from any stack, freed within 50 ms of the newest, was also
