@@ -28,12 +28,23 @@
 
 /* ---- text ---------------------------------------------------------------- */
 
-/* "note: TRACE's run also wrote OTHER; judged with it", one line each. */
+/* "TRACE's run also wrote OTHER ...; judged with it": the other trace i
+ * (two paths and the words: OTHER_SENTENCE bytes hold them whole). */
+#define OTHER_SENTENCE (2 * 4096 + 128)
+static void other_sentence(const struct check_context *x, size_t i, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s's run also wrote %s (a child's or a later image's trace); judged with it",
+             x->trace, x->others[i]);
+}
+
+/* "note: ..." (other_sentence), one line each. */
 static void others_text(const struct check_context *x, FILE *out, const char *prefix)
 {
-    for (size_t i = 0; i < x->n_others; i++)
-        fprintf(out, "%s%s's run also wrote %s (a child's or a later image's trace); judged with "
-                "it\n", prefix, x->trace, x->others[i]);
+    char m[OTHER_SENTENCE];
+    for (size_t i = 0; i < x->n_others; i++) {
+        other_sentence(x, i, m, sizeof m);
+        fprintf(out, "%s%s\n", prefix, m);
+    }
 }
 
 int check_render_text(const struct check_outcome *c, const struct check_context *x, FILE *out)
@@ -166,9 +177,8 @@ static void gh_escape(FILE *out, const char *s, int property)
 int check_render_github(const struct check_outcome *c, const struct check_context *x, FILE *out)
 {
     for (size_t i = 0; i < x->n_others; i++) {
-        char m[2400];
-        snprintf(m, sizeof m, "%s's run also wrote %s (a child's or a later image's trace); "
-                 "judged with it", x->trace, x->others[i]);
+        char m[OTHER_SENTENCE];
+        other_sentence(x, i, m, sizeof m);
         fputs("::notice title=tidemark::", out);
         gh_escape(out, m, 0);
         fputc('\n', out);

@@ -40,7 +40,6 @@
 #include "output.h"
 #include "model/follow.h"
 #include "model/model.h"
-#include "model/table_rules.h"
 #include "report/report.h"
 
 static const char top_usage[] =
@@ -185,10 +184,9 @@ static int recognised_rows(struct recognised *r)
     for (size_t i = 0; i < r->m.n_tables; i++) {
         const struct tm_table *t = &r->m.tables[i];
         if (t->kind != TM_KIND_RECOGNISED) continue;
-        /* the peak as report says it (report_text.c) */
-        const char *peak = t->live_peak_exact                ? ""
-                           : tm_rule_count_estimated(t->rule) ? "~"
-                                                              : ">=";
+        /* the peak as report says it */
+        enum tm_peak_kind kind = tm_table_peak_kind(t);
+        const char *peak = kind == TM_PEAK_EXACT ? "" : kind == TM_PEAK_ESTIMATED ? "~" : ">=";
         r->rows[r->n++] = (struct top_row){
             t->id,        "recognised",  t->label ? t->label : "", peak, t->live_now,
             t->live_peak, t->held,       t->needed,                t->retained,

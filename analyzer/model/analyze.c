@@ -14,6 +14,7 @@
 
 #include "analyze_int.h"
 #include "recognize.h"
+#include "table_rules.h"
 #include "read/liveness.h"
 #include "units.h"
 #include "symbols/symbols.h"
@@ -624,6 +625,12 @@ const char *tm_rec_kind_name(enum tm_rec_kind k)
     case TM_REC_RESTART: return "restart";
     }
     return "?";
+}
+
+enum tm_peak_kind tm_table_peak_kind(const struct tm_table *t)
+{
+    if (t->live_peak_exact) return TM_PEAK_EXACT;
+    return tm_rule_count_estimated(t->rule) ? TM_PEAK_ESTIMATED : TM_PEAK_SAMPLED;
 }
 
 const char *tm_table_kind_name(uint32_t kind)

@@ -334,6 +334,12 @@ void tm_model_free(struct tm_model *m);
 /* The stack with this id, or NULL. */
 const struct tm_stack *tm_model_stack(const struct tm_model *m, uint64_t id);
 
+/* How a table's live_peak is known: the table registered it (exact), the
+ * largest count sampled (a lower bound), or an estimate's upper end (a
+ * recognised table counted by its non-empty buckets). */
+enum tm_peak_kind { TM_PEAK_EXACT, TM_PEAK_SAMPLED, TM_PEAK_ESTIMATED };
+enum tm_peak_kind tm_table_peak_kind(const struct tm_table *t);
+
 /* Names for enums (stable; used as JSON values). */
 const char *tm_verdict_name(enum tm_verdict v);
 const char *tm_model_kind_name(enum tm_model_kind k);

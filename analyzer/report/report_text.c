@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "report.h"
 #include "model/table_rules.h"
+#include "report.h"
 #include "tidemark/trace_format.h"
 
 #define commas tm_commas
@@ -150,11 +150,13 @@ static void table_detail(const struct tm_model *m, const struct tm_table *t, FIL
                 (unsigned long long)t->growths, t->growths == 1 ? "" : "s");
     /* the largest count sampled is a lower bound of the peak, unless the
      * counts are estimates (non-empty buckets' upper end): then "~" */
-    int estimated = !t->live_peak_exact && tm_rule_count_estimated(t->rule);
+    enum tm_peak_kind peak = tm_table_peak_kind(t);
     fprintf(out, "  peak: %s%llu live%s at %s; %s held at %s (%llu buckets)\n",
-            t->live_peak_exact ? "" : estimated ? "~" : ">= ", (unsigned long long)t->live_peak,
-            t->live_peak_exact ? "" : estimated ? " (estimated from sampled non-empty buckets)"
-                                                : " (sampled)",
+            peak == TM_PEAK_EXACT ? "" : peak == TM_PEAK_ESTIMATED ? "~" : ">= ",
+            (unsigned long long)t->live_peak,
+            peak == TM_PEAK_EXACT       ? ""
+            : peak == TM_PEAK_ESTIMATED ? " (estimated from sampled non-empty buckets)"
+                                        : " (sampled)",
             ht(t->live_peak_t, a, sizeof a),
             hb(t->held_peak, b, sizeof b), ht(t->held_peak_t, c, sizeof c),
             (unsigned long long)t->buckets_peak);
